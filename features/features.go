@@ -1,0 +1,213 @@
+// Package features holds Discret's data model for customer behaviour: the
+// events retailers send (views, carts, purchases, store visits), how they are
+// validated, and — in sub-packages — how they are decoded from files
+// (eventfile), ingested under consent and retention rules (ingest), stored in
+// Badger (store), handled for data-subject requests (customer) and generated
+// synthetically (synth).
+//
+// An event arrives as a RawEvent carrying the raw privacy.CustomerID. It is
+// validated, pseudonymized and stored as an Event, which carries only the
+// privacy.PseudoID. There is deliberately no free-text field anywhere.
+package features
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/privacy"
+)
+
+// Field names, as they appear in Discret's JSON Lines and CSV formats and in
+// error messages.
+const (
+	FieldCustomer = "customer"
+	FieldItem     = "item"
+	FieldType     = "type"
+	FieldStore    = "store"
+	FieldTime     = "time"
+	FieldQuantity = "quantity"
+)
+
+// Fields lists the fields of an event, in canonical column order.
+var Fields = []string{FieldCustomer, FieldItem, FieldType, FieldStore, FieldTime, FieldQuantity}
+
+// MaxQuantity bounds Event.Quantity.
+const MaxQuantity = 1_000_000
+
+// RawEvent is an event as it arrives from a file or a request, before
+// pseudonymization.
+type RawEvent struct {
+	Customer privacy.CustomerID
+	Item     string // required except for store visits
+	Kind     privacy.EventKind
+	Store    string // empty means online
+	Time     time.Time
+	Quantity uint32 // ≥ 1
+}
+
+// Event is a stored event: RawEvent with the customer pseudonymized.
+type Event struct {
+	Customer privacy.PseudoID
+	Item     string
+	Kind     privacy.EventKind
+	Store    string
+	Time     time.Time // UTC, millisecond precision
+	Quantity uint32
+}
+
+// FieldError is a validation error about one field of one event. Value is the
+// offending value when it is safe to show: never for the customer field.
+type FieldError struct {
+	Field string
+	Value string
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	if e.Value != "" {
+		return fmt.Sprintf("field %s: %q: %v", e.Field, e.Value, e.Err)
+	}
+	return fmt.Sprintf("field %s: %v", e.Field, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// RowError locates an error at a row (1-based line number) of an input.
+type RowError struct {
+	Row int
+	Err error
+}
+
+func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Row, e.Err) }
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Reason returns a short, stable classification of err for reports
+// ("customer: empty identifier" → "invalid customer"), so that rejected rows
+// can be counted by reason.
+func Reason(err error) string {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return "invalid " + fe.Field
+	}
+	return "malformed row"
+}
+
+// Validation errors.
+var (
+	ErrMissing     = errors.New("required")
+	ErrItemOnVisit = errors.New("must be empty for store_visit")
+	ErrQuantity    = fmt.Errorf("must be an integer from 1 to %d", MaxQuantity)
+	ErrTime        = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
+	ErrTimeRange   = errors.New("out of range (before 1970 or after 2200)")
+)
+
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Validate checks every field of e and returns a *FieldError for the first
+// bad one. The customer must have been built with privacy.ParseCustomerID.
+func (e *RawEvent) Validate() error {
+	if e.Customer.IsZero() {
+		return &FieldError{Field: FieldCustomer, Err: ErrMissing}
+	}
+	if !e.Kind.Valid() {
+		return &FieldError{Field: FieldType, Err: ErrMissing}
+	}
+	if e.Kind == privacy.StoreVisit {
+		if e.Item != "" {
+			return &FieldError{Field: FieldItem, Value: clip(e.Item), Err: ErrItemOnVisit}
+		}
+	} else if err := privacy.ValidateID(e.Item); err != nil {
+		return &FieldError{Field: FieldItem, Value: clip(e.Item), Err: err}
+	}
+	if e.Store != "" {
+		if err := privacy.ValidateID(e.Store); err != nil {
+			return &FieldError{Field: FieldStore, Value: clip(e.Store), Err: err}
+		}
+	}
+	if e.Time.IsZero() {
+		return &FieldError{Field: FieldTime, Err: ErrMissing}
+	}
+	if e.Time.Before(minTime) || e.Time.After(maxTime) {
+		return &FieldError{Field: FieldTime, Value: e.Time.Format(time.RFC3339), Err: ErrTimeRange}
+	}
+	if e.Quantity < 1 || e.Quantity > MaxQuantity {
+		return &FieldError{Field: FieldQuantity, Value: strconv.FormatUint(uint64(e.Quantity), 10), Err: ErrQuantity}
+	}
+	return nil
+}
+
+// clip shortens a value echoed in an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// ParseTime parses an event time: RFC 3339 (with or without fractional
+// seconds), or an integer number of Unix seconds, or of Unix milliseconds when
+// its absolute value is at least 10¹¹ (which as seconds would be after the
+// year 5000). The result is in UTC, truncated to the millisecond.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, &FieldError{Field: FieldTime, Err: ErrMissing}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n >= 1e11 || n <= -1e11 {
+			if n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+				return time.Time{}, &FieldError{Field: FieldTime, Value: clip(s), Err: ErrTimeRange}
+			}
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &FieldError{Field: FieldTime, Value: clip(s), Err: ErrTime}
+	}
+	return t.UTC().Truncate(time.Millisecond), nil
+}
+
+// ParseQuantity parses a quantity; empty means 1.
+func ParseQuantity(s string) (uint32, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 1, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 || n > MaxQuantity {
+		return 0, &FieldError{Field: FieldQuantity, Value: clip(s), Err: ErrQuantity}
+	}
+	return uint32(n), nil
+}
+
+// ParseCustomer parses a raw customer identifier into a field error that
+// never echoes the value.
+func ParseCustomer(s string) (privacy.CustomerID, error) {
+	c, err := privacy.ParseCustomerID(s)
+	if err != nil {
+		return c, &FieldError{Field: FieldCustomer, Err: err}
+	}
+	return c, nil
+}
+
+// ParseKind parses an event type.
+func ParseKind(s string) (privacy.EventKind, error) {
+	if s == "" {
+		return 0, &FieldError{Field: FieldType, Err: ErrMissing}
+	}
+	k, err := privacy.ParseEventKind(s)
+	if err != nil {
+		return 0, &FieldError{Field: FieldType, Value: clip(s), Err: err}
+	}
+	return k, nil
+}

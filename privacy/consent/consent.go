@@ -1,0 +1,122 @@
+// Package consent models a customer's consent per purpose and decides, as a
+// pure function of the record, the policy and nothing else, whether a use of
+// their data is allowed. Storage and the side effects of a withdrawal (erasure)
+// live in features/.
+package consent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/discret-io/discret/privacy"
+)
+
+// MaxSourceLen bounds Change.Source.
+const MaxSourceLen = 64
+
+// Errors returned by Validate.
+var (
+	ErrNoTime    = errors.New("consent: missing time")
+	ErrBadSource = fmt.Errorf("consent: source must be 1-%d characters from [A-Za-z0-9._:/@-] (a channel name such as \"web-form\" or \"pos:store-12\", never free text)", MaxSourceLen)
+)
+
+// Change is one grant or withdrawal of one purpose.
+type Change struct {
+	Purpose privacy.Purpose `json:"purpose"`
+	Granted bool            `json:"granted"`
+	Time    time.Time       `json:"time"`
+	// Source names the channel that collected the choice ("web-form",
+	// "pos:store-12", "import:crm"). It is a token, not free text, so that no
+	// personal data can be smuggled into it.
+	Source string `json:"source"`
+}
+
+// Validate checks c.
+func (c Change) Validate() error {
+	if c.Purpose != privacy.Personalization && c.Purpose != privacy.InStore {
+		return fmt.Errorf("consent: unknown purpose %d", c.Purpose)
+	}
+	if c.Time.IsZero() {
+		return ErrNoTime
+	}
+	return ValidateSource(c.Source)
+}
+
+// ValidateSource checks a Change.Source token.
+func ValidateSource(s string) error {
+	if s == "" || len(s) > MaxSourceLen {
+		return ErrBadSource
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		ok := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '.' || b == '_' || b == ':' || b == '/' || b == '@' || b == '-'
+		if !ok {
+			return ErrBadSource
+		}
+	}
+	return nil
+}
+
+// Record is a customer's consent history, oldest first in the order applied.
+// The zero Record is a customer who never expressed a choice.
+type Record struct {
+	Changes []Change `json:"changes"`
+}
+
+// Latest returns the change that decides purpose p: the one with the latest
+// Time (of equal times, the one applied last), and false if there is none.
+func (r Record) Latest(p privacy.Purpose) (Change, bool) {
+	var best Change
+	found := false
+	for _, c := range r.Changes {
+		if c.Purpose == p && (!found || !c.Time.Before(best.Time)) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// Apply validates c and appends it to the history. It reports whether the
+// decision for c.Purpose changed from granted to withdrawn (withdrew), which
+// callers use to trigger erasure, given the defaults for an unknown customer.
+func (r *Record) Apply(c Change, d Defaults) (withdrew bool, err error) {
+	if err := c.Validate(); err != nil {
+		return false, err
+	}
+	before := d.Allows(*r, c.Purpose)
+	r.Changes = append(r.Changes, c)
+	return before && !d.Allows(*r, c.Purpose), nil
+}
+
+// Defaults is the decision for a purpose about which a customer never
+// expressed a choice. The zero value is opt-in for everything: no consent.
+type Defaults struct {
+	Personalization bool
+	InStore         bool
+}
+
+// Allows reports whether record r permits purpose p.
+func (d Defaults) Allows(r Record, p privacy.Purpose) bool {
+	if c, ok := r.Latest(p); ok {
+		return c.Granted
+	}
+	switch p {
+	case privacy.Personalization:
+		return d.Personalization
+	case privacy.InStore:
+		return d.InStore
+	}
+	return false
+}
+
+// AllowsAll reports whether r permits every purpose in ps.
+func (d Defaults) AllowsAll(r Record, ps []privacy.Purpose) bool {
+	for _, p := range ps {
+		if !d.Allows(r, p) {
+			return false
+		}
+	}
+	return true
+}

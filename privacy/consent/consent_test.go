@@ -1,0 +1,94 @@
+package consent
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/privacy"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func ch(p privacy.Purpose, granted bool, min int) Change {
+	return Change{Purpose: p, Granted: granted, Time: t0.Add(time.Duration(min) * time.Minute), Source: "web-form"}
+}
+
+func TestAllows(t *testing.T) {
+	P, S := privacy.Personalization, privacy.InStore
+	tests := []struct {
+		name    string
+		changes []Change
+		d       Defaults
+		p       privacy.Purpose
+		want    bool
+	}{
+		{"unknown opt-in", nil, Defaults{}, P, false},
+		{"unknown opt-out default", nil, Defaults{Personalization: true}, P, true},
+		{"unknown in_store default", nil, Defaults{Personalization: true}, S, false},
+		{"granted", []Change{ch(P, true, 0)}, Defaults{}, P, true},
+		{"granted other purpose", []Change{ch(S, true, 0)}, Defaults{}, P, false},
+		{"withdrawn after grant", []Change{ch(P, true, 0), ch(P, false, 1)}, Defaults{}, P, false},
+		{"regranted", []Change{ch(P, true, 0), ch(P, false, 1), ch(P, true, 2)}, Defaults{}, P, true},
+		{"out of order: older grant applied last", []Change{ch(P, false, 5), ch(P, true, 1)}, Defaults{}, P, false},
+		{"equal times: last applied wins", []Change{ch(P, true, 1), ch(P, false, 1)}, Defaults{}, P, false},
+		{"withdrawn beats opt-out default", []Change{ch(P, false, 0)}, Defaults{Personalization: true}, P, false},
+	}
+	for _, tt := range tests {
+		if got := tt.d.Allows(Record{Changes: tt.changes}, tt.p); got != tt.want {
+			t.Errorf("%s: Allows(%v) = %v, want %v", tt.name, tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestApplyReportsWithdrawal(t *testing.T) {
+	var r Record
+	d := Defaults{}
+	steps := []struct {
+		c    Change
+		want bool
+	}{
+		{ch(privacy.Personalization, false, 0), false}, // nothing to withdraw
+		{ch(privacy.Personalization, true, 1), false},
+		{ch(privacy.InStore, false, 2), false},
+		{ch(privacy.Personalization, false, 3), true},
+		{ch(privacy.Personalization, false, 4), false},
+	}
+	for i, s := range steps {
+		got, err := r.Apply(s.c, d)
+		if err != nil || got != s.want {
+			t.Errorf("step %d: Apply = %v, %v; want %v, nil", i, got, err, s.want)
+		}
+	}
+	if len(r.Changes) != len(steps) {
+		t.Errorf("history has %d changes, want %d", len(r.Changes), len(steps))
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := ch(privacy.InStore, true, 0)
+	tests := []struct {
+		name string
+		mod  func(*Change)
+		want error
+	}{
+		{"ok", func(*Change) {}, nil},
+		{"no time", func(c *Change) { c.Time = time.Time{} }, ErrNoTime},
+		{"empty source", func(c *Change) { c.Source = "" }, ErrBadSource},
+		{"free text source", func(c *Change) { c.Source = "card 4970 1234" }, ErrBadSource},
+		{"long source", func(c *Change) { c.Source = string(make([]byte, 65)) }, ErrBadSource},
+		{"pos source", func(c *Change) { c.Source = "pos:store-12" }, nil},
+	}
+	for _, tt := range tests {
+		c := good
+		tt.mod(&c)
+		if err := c.Validate(); !errors.Is(err, tt.want) {
+			t.Errorf("%s: Validate() = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	c := good
+	c.Purpose = 9
+	if err := c.Validate(); err == nil {
+		t.Error("Validate(purpose 9) = nil, want error")
+	}
+}

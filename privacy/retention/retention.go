@@ -1,0 +1,148 @@
+// Package retention decides how long an event may be kept: a period per event
+// kind, counted in calendar units from the event's own time. It is pure: the
+// current time is always passed in, so callers inject their clock.
+package retention
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/privacy"
+)
+
+// Period is a calendar duration: years, months and days, added with
+// time.Time.AddDate so that "13 months" means thirteen calendar months.
+type Period struct {
+	Years, Months, Days int
+}
+
+// IsZero reports whether p is empty.
+func (p Period) IsZero() bool { return p == Period{} }
+
+// AddTo returns t plus p.
+func (p Period) AddTo(t time.Time) time.Time { return t.AddDate(p.Years, p.Months, p.Days) }
+
+// String formats p as ParsePeriod accepts it ("3y", "13mo", "1y6mo10d").
+func (p Period) String() string {
+	var b strings.Builder
+	if p.Years != 0 {
+		fmt.Fprintf(&b, "%dy", p.Years)
+	}
+	if p.Months != 0 {
+		fmt.Fprintf(&b, "%dmo", p.Months)
+	}
+	if p.Days != 0 || b.Len() == 0 {
+		fmt.Fprintf(&b, "%dd", p.Days)
+	}
+	return b.String()
+}
+
+// ErrBadPeriod is returned by ParsePeriod.
+var ErrBadPeriod = errors.New(`retention: bad period (want a sequence of <n>y, <n>mo, <n>w or <n>d, e.g. "13mo", "3y", "90d")`)
+
+// ParsePeriod parses "3y", "13mo", "2w", "90d" and concatenations such as
+// "1y6mo". Each number is a positive integer; the total must be positive.
+func ParsePeriod(s string) (Period, error) {
+	var p Period
+	rest := s
+	if rest == "" {
+		return p, ErrBadPeriod
+	}
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 6 {
+			return Period{}, fmt.Errorf("%w: %q", ErrBadPeriod, s)
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		rest = rest[i:]
+		switch {
+		case strings.HasPrefix(rest, "mo"):
+			p.Months += n
+			rest = rest[2:]
+		case strings.HasPrefix(rest, "y"):
+			p.Years += n
+			rest = rest[1:]
+		case strings.HasPrefix(rest, "w"):
+			p.Days += 7 * n
+			rest = rest[1:]
+		case strings.HasPrefix(rest, "d"):
+			p.Days += n
+			rest = rest[1:]
+		default:
+			return Period{}, fmt.Errorf("%w: %q", ErrBadPeriod, s)
+		}
+	}
+	if p.IsZero() {
+		return Period{}, fmt.Errorf("%w: %q is zero", ErrBadPeriod, s)
+	}
+	return p, nil
+}
+
+// Default retention periods.
+var (
+	DefaultBrowsing     = Period{Months: 13} // views and store visits
+	DefaultTransactions = Period{Years: 3}   // carts and purchases
+)
+
+// Policy is the retention period per event kind. A zero field means its
+// default: 13 months for views and store visits, 3 years for carts and
+// purchases.
+type Policy struct {
+	View, AddToCart, Purchase, StoreVisit Period
+}
+
+// Period returns the retention period for kind k.
+func (p Policy) Period(k privacy.EventKind) Period {
+	var v Period
+	def := DefaultTransactions
+	switch k {
+	case privacy.View:
+		v, def = p.View, DefaultBrowsing
+	case privacy.StoreVisit:
+		v, def = p.StoreVisit, DefaultBrowsing
+	case privacy.AddToCart:
+		v = p.AddToCart
+	case privacy.Purchase:
+		v = p.Purchase
+	}
+	if v.IsZero() {
+		return def
+	}
+	return v
+}
+
+// ExpiresAt returns when an event of kind k that happened at t must be gone.
+func (p Policy) ExpiresAt(k privacy.EventKind, t time.Time) time.Time {
+	return p.Period(k).AddTo(t)
+}
+
+// Expired reports whether an event of kind k at t is past retention at now.
+func (p Policy) Expired(k privacy.EventKind, t, now time.Time) bool {
+	return !now.Before(p.ExpiresAt(k, t))
+}
+
+// Set sets the period of the kind named by its wire name ("view", ...), for
+// configuration flags of the form kind=period.
+func (p *Policy) Set(kind string, period Period) error {
+	k, err := privacy.ParseEventKind(kind)
+	if err != nil {
+		return err
+	}
+	switch k {
+	case privacy.View:
+		p.View = period
+	case privacy.AddToCart:
+		p.AddToCart = period
+	case privacy.Purchase:
+		p.Purchase = period
+	case privacy.StoreVisit:
+		p.StoreVisit = period
+	}
+	return nil
+}
