@@ -1,0 +1,8 @@
+package main
+
+// commands returns every subcommand, in the order `discret help` lists them.
+func commands() []*command {
+	return []*command{
+		keygenCommand(),
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"flag"
+)
+
+// globalFlags are accepted by every command, with environment equivalents.
+type globalFlags struct {
+	data   string // --data, DISCRET_DATA
+	key    string // --key, DISCRET_KEY
+	config string // --config, DISCRET_CONFIG
+}
+
+// Defaults of the global flags.
+const (
+	defaultDataDir = "./discret-data"
+	defaultKeyFile = "./discret.key"
+)
+
+func (g *globalFlags) defaults(getenv func(string) string) {
+	g.data = firstNonEmpty(getenv("DISCRET_DATA"), defaultDataDir)
+	g.key = firstNonEmpty(getenv("DISCRET_KEY"), defaultKeyFile)
+	g.config = getenv("DISCRET_CONFIG")
+}
+
+func (g *globalFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.data, "data", g.data, "data directory `DIR` (env DISCRET_DATA)")
+	fs.StringVar(&g.key, "key", g.key, "master key file `FILE`, mode 0600 (env DISCRET_KEY)")
+	fs.StringVar(&g.config, "config", g.config, "configuration file `FILE`, JSON (env DISCRET_CONFIG)")
+}
+
+func isGlobalFlag(name string) bool { return name == "data" || name == "key" || name == "config" }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/discret-io/discret/privacy/secret"
+)
+
+func keygenCommand() *command {
+	var out string
+	return &command{
+		name:    "keygen",
+		args:    "[--out FILE]",
+		summary: "create a master key file (32 random bytes, mode 0600)",
+		help: `Keygen writes a new random 32-byte master secret to FILE with mode 0600.
+The pseudonymization (HMAC) key and the storage encryption key are derived
+from it; it is never stored in the data directory. Keep it out of backups of
+the data directory: whoever has both can re-identify customers. It refuses to
+overwrite an existing file.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.StringVar(&out, "out", "", "write the key to `FILE` (default: the --key path)")
+		},
+		run: func(_ context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			if out == "" {
+				out = e.global.key
+			}
+			m, err := secret.Generate()
+			if err != nil {
+				return err
+			}
+			if err := m.WriteFile(out); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote a new master key to %s (mode 0600)\n", out)
+			return nil
+		},
+	}
+}

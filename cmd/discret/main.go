@@ -1,0 +1,261 @@
+// Command discret is the single binary of Discret, a privacy-preserving
+// recommendation engine: it ingests retail events under consent and retention
+// rules, trains differentially private models and serves recommendations.
+//
+// Run `discret help` for the list of commands and `discret <command> --help`
+// for the flags of one. main only parses flags into package configurations,
+// sets up the signal context and calls the packages that do the work.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // synopsis of the positional arguments
+	summary string
+	// help is the long description printed by `discret <name> --help`.
+	help string
+	// flags registers the command's own flags; nil for none.
+	flags func(fs *flag.FlagSet, e *env)
+	run   func(ctx context.Context, e *env, args []string) error
+	// sub lists subcommands (consent set|get|import, ...), mutually exclusive with run.
+	sub []*command
+}
+
+// env is what every command receives: the global settings and the streams.
+type env struct {
+	stdout, stderr io.Writer
+	global         globalFlags
+	getenv         func(string) string
+}
+
+// usageError marks a bad invocation (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	e.global.defaults(getenv)
+	cmds := commands()
+	// Global flags may come before the command name.
+	top := flag.NewFlagSet("discret", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	e.global.register(top)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printTopHelp(stdout, cmds)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "discret: %v\nRun 'discret help' for usage.\n", err)
+		return exitUsage
+	}
+	args = top.Args()
+	if len(args) == 0 {
+		printTopHelp(stderr, cmds)
+		return exitUsage
+	}
+	name := args[0]
+	if name == "help" {
+		if len(args) > 1 {
+			if c := find(cmds, args[1]); c != nil {
+				printCommandHelp(stdout, "discret", c, e)
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "discret: unknown command %q\nRun 'discret help' for usage.\n", args[1])
+			return exitUsage
+		}
+		printTopHelp(stdout, cmds)
+		return exitOK
+	}
+	c := find(cmds, name)
+	if c == nil {
+		fmt.Fprintf(stderr, "discret: unknown command %q\nRun 'discret help' for usage.\n", name)
+		return exitUsage
+	}
+	return runCommand(ctx, e, "discret", c, args[1:])
+}
+
+func runCommand(ctx context.Context, e *env, prefix string, c *command, args []string) int {
+	full := prefix + " " + c.name
+	if len(c.sub) > 0 {
+		if len(args) == 0 || args[0] == "--help" || args[0] == "-help" || args[0] == "-h" || args[0] == "help" {
+			w := e.stdout
+			code := exitOK
+			if len(args) == 0 {
+				w, code = e.stderr, exitUsage
+			}
+			printCommandHelp(w, prefix, c, e)
+			return code
+		}
+		s := find(c.sub, args[0])
+		if s == nil {
+			fmt.Fprintf(e.stderr, "%s: unknown subcommand %q\nRun '%s --help' for usage.\n", full, args[0], full)
+			return exitUsage
+		}
+		return runCommand(ctx, e, full, s, args[1:])
+	}
+	fs := newFlagSet(full, c, e)
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printCommandHelp(e.stdout, prefix, c, e)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\nRun '%s --help' for usage.\n", full, err, full)
+		return exitUsage
+	}
+	err = c.run(ctx, e, pos)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "%s: %v\nRun '%s --help' for usage.\n", full, err, full)
+		return exitUsage
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		fmt.Fprintf(e.stderr, "%s: interrupted\n", full)
+		return exitFailure
+	default:
+		fmt.Fprintf(e.stderr, "%s: %v\n", full, err)
+		return exitFailure
+	}
+}
+
+func newFlagSet(name string, c *command, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	e.global.register(fs)
+	if c.flags != nil {
+		c.flags(fs, e)
+	}
+	return fs
+}
+
+// parseInterleaved parses flags that may appear before, between or after the
+// positional arguments ("discret export CUSTOMER --data DIR"). A "--" ends
+// flag parsing.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+		// flag.Parse consumed a "--" terminator itself if it saw one first.
+	}
+}
+
+func find(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func printTopHelp(w io.Writer, cmds []*command) {
+	fmt.Fprint(w, `Discret — privacy-preserving recommendations for retail.
+
+Usage:
+  discret [global flags] <command> [flags] [arguments]
+
+Commands:
+`)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Global flags (accepted by every command):
+  --data DIR    data directory (env DISCRET_DATA, default ./discret-data)
+  --key FILE    master key file, mode 0600 (env DISCRET_KEY, default ./discret.key)
+  --config FILE configuration file, JSON (env DISCRET_CONFIG; see README "Configuration")
+
+Run 'discret help <command>' or 'discret <command> --help' for details.
+Exit status: 0 success, 1 failure, 2 bad usage.
+`)
+}
+
+func printCommandHelp(w io.Writer, prefix string, c *command, e *env) {
+	full := prefix + " " + c.name
+	if len(c.sub) > 0 {
+		fmt.Fprintf(w, "Usage: %s <subcommand> [flags] [arguments]\n\n%s\n", full, strings.TrimSpace(c.help))
+		fmt.Fprint(w, "\nSubcommands:\n")
+		for _, s := range c.sub {
+			fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+		}
+		fmt.Fprintf(w, "\nRun '%s <subcommand> --help' for details.\n", full)
+		return
+	}
+	fmt.Fprintf(w, "Usage: %s [flags] %s\n\n%s\n", full, c.args, strings.TrimSpace(c.help))
+	fs := newFlagSet(full, c, &env{global: e.global, getenv: e.getenv})
+	var own, glob []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if isGlobalFlag(f.Name) {
+			glob = append(glob, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	printFlags := func(title string, flags []*flag.Flag) {
+		if len(flags) == 0 {
+			return
+		}
+		sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, f := range flags {
+			name, usage := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if name != "" {
+				line += " " + name
+			}
+			fmt.Fprintf(w, "%s\n    \t%s", line, usage)
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	printFlags("Flags", own)
+	printFlags("Global flags", glob)
+}

@@ -1,0 +1,228 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/eventfile"
+)
+
+// DefaultMaxReported is how many bad rows a Report lists by default.
+const DefaultMaxReported = 100
+
+// ImportOptions configures Import.
+type ImportOptions struct {
+	// Format of the file; empty means detect it.
+	Format eventfile.Format
+	// Name is the file name, for format detection and messages.
+	Name string
+	// DefaultTime is the time of events in formats without timestamps.
+	DefaultTime time.Time
+	// MaxErrors is how many bad rows are tolerated: with more, the whole
+	// file is rejected and nothing is stored. 0 (the default) rejects a file
+	// with any bad row; a negative value tolerates any number. Bad rows are
+	// never stored, and always reported.
+	MaxErrors int
+	// MaxReported caps Report.BadRows; 0 means DefaultMaxReported.
+	MaxReported int
+	// Progress, if set, is called after each committed batch and every
+	// 100,000 rows of the validation pass.
+	Progress func(Progress)
+}
+
+// Progress reports an import under way.
+type Progress struct {
+	Phase string // "validate" or "import"
+	Rows  int    // rows read so far in this phase
+	Counts
+}
+
+// Report is the outcome of an import.
+type Report struct {
+	Rows     int            // rows read (blank lines excluded)
+	Valid    int            // rows carrying a valid event
+	Skipped  map[string]int // rows the format skips by design, by reason
+	Rejected map[string]int // bad rows, by reason
+	// BadRows lists the first MaxReported bad rows (*features.RowError,
+	// naming the row and the field); BadRowsOmitted counts the others.
+	BadRows        []error
+	BadRowsOmitted int
+	// Counts says what became of the valid rows.
+	Counts
+	// Aborted is set when the file was rejected whole (too many bad rows).
+	Aborted bool
+	Elapsed time.Duration
+}
+
+// RejectedTotal is the number of bad rows.
+func (r *Report) RejectedTotal() int {
+	n := 0
+	for _, v := range r.Rejected {
+		n += v
+	}
+	return n
+}
+
+// ErrTooManyBadRows is returned by Import, with its Report, when a file has
+// more bad rows than ImportOptions.MaxErrors: nothing was stored.
+var ErrTooManyBadRows = errors.New("ingest: too many bad rows; nothing was imported")
+
+// ErrChanged is returned when the file changes between the validation pass
+// and the import pass.
+var ErrChanged = errors.New("ingest: file changed while it was being imported")
+
+// Import ingests a file that open opens (and may open twice). Unless any
+// number of bad rows is tolerated, a first pass validates every row, so that
+// a file with too many bad rows is rejected before anything is stored. The
+// second pass stores the valid rows in commit units of BatchSize events:
+// each is durable before Progress reports it. On error, the Report says what
+// was committed before the failure.
+func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions) (*Report, error) {
+	start := time.Now()
+	if opts.MaxReported == 0 {
+		opts.MaxReported = DefaultMaxReported
+	}
+	rep := &Report{Skipped: map[string]int{}, Rejected: map[string]int{}}
+	if opts.MaxErrors >= 0 {
+		if err := in.scan(ctx, open, opts, rep); err != nil {
+			return rep, err
+		}
+		if bad := rep.RejectedTotal(); bad > opts.MaxErrors {
+			rep.Aborted = true
+			rep.Elapsed = time.Since(start)
+			return rep, fmt.Errorf("%w (%d bad rows, --max-errors %d)", ErrTooManyBadRows, bad, opts.MaxErrors)
+		}
+	}
+	err := in.load(ctx, open, opts, rep)
+	rep.Elapsed = time.Since(start)
+	return rep, err
+}
+
+// readFile runs fn on every record of the file.
+func readFile(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions, fn func(eventfile.Record) error) error {
+	f, err := open()
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer f.Close()
+	for rec, err := range eventfile.Read(ctx, f, eventfile.Options{Format: opts.Format, Name: opts.Name, DefaultTime: opts.DefaultTime}) {
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tally counts rec into rep.
+func (rep *Report) tally(rec eventfile.Record, maxReported int) {
+	rep.Rows++
+	switch {
+	case rec.Err != nil:
+		rep.Rejected[features.Reason(rec.Err)]++
+		if len(rep.BadRows) < maxReported {
+			rep.BadRows = append(rep.BadRows, rec.Err)
+		} else {
+			rep.BadRowsOmitted++
+		}
+	case rec.Skip != "":
+		rep.Skipped[rec.Skip]++
+	default:
+		rep.Valid++
+	}
+}
+
+// scan is the validation pass: it fills rep's row counts.
+func (in *Ingester) scan(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions, rep *Report) error {
+	return readFile(ctx, open, opts, func(rec eventfile.Record) error {
+		rep.tally(rec, opts.MaxReported)
+		if opts.Progress != nil && rep.Rows%100_000 == 0 {
+			opts.Progress(Progress{Phase: "validate", Rows: rep.Rows})
+		}
+		return nil
+	})
+}
+
+// load is the import pass. One goroutine decodes and pseudonymizes, the
+// caller's goroutine commits, so that both cores work.
+func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions, rep *Report) error {
+	validated := opts.MaxErrors >= 0
+	// The reader recounts the rows in its own report, which the committing
+	// goroutine does not touch until the reader is done.
+	read := &Report{Skipped: map[string]int{}, Rejected: map[string]int{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type batch struct {
+		events []features.Event
+		rows   int // rows read when the batch was cut
+	}
+	batches := make(chan batch, 2)
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(batches)
+		raw := make([]features.RawEvent, 0, in.cfg.BatchSize)
+		flush := func() bool {
+			if len(raw) == 0 {
+				return true
+			}
+			b := batch{events: in.pseudonymize(raw, make([]features.Event, 0, len(raw))), rows: read.Rows}
+			raw = raw[:0]
+			select {
+			case batches <- b:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		readErr = readFile(ctx, open, opts, func(rec eventfile.Record) error {
+			read.tally(rec, opts.MaxReported)
+			if rec.Err != nil || rec.Skip != "" {
+				return nil
+			}
+			raw = append(raw, rec.Event)
+			if len(raw) == in.cfg.BatchSize && !flush() {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if readErr == nil && !flush() {
+			readErr = ctx.Err()
+		}
+	})
+	var commitErr error
+	for b := range batches {
+		c, err := in.commit(ctx, b.events)
+		if err != nil {
+			commitErr = err
+			cancel()
+			break
+		}
+		rep.Counts.add(c)
+		if opts.Progress != nil {
+			opts.Progress(Progress{Phase: "import", Rows: b.rows, Counts: rep.Counts})
+		}
+	}
+	for range batches { // drain so that the reader can exit
+	}
+	wg.Wait()
+	if validated && commitErr == nil && readErr == nil &&
+		(read.Rows != rep.Rows || read.Valid != rep.Valid || read.RejectedTotal() != rep.RejectedTotal()) {
+		return fmt.Errorf("%w (validation saw %d rows, import %d)", ErrChanged, rep.Rows, read.Rows)
+	}
+	if !validated || read.Rows > rep.Rows {
+		rep.Rows, rep.Valid, rep.Skipped, rep.Rejected = read.Rows, read.Valid, read.Skipped, read.Rejected
+		rep.BadRows, rep.BadRowsOmitted = read.BadRows, read.BadRowsOmitted
+	}
+	if commitErr != nil {
+		return commitErr
+	}
+	return readErr
+}

@@ -1,0 +1,218 @@
+// Package ingest is Discret's write path for events: validated raw events are
+// pseudonymized, checked against consent and retention, and appended to the
+// store in all-or-nothing commit units that are durable before they are
+// acknowledged.
+//
+// The raw customer identifier stops here: privacy/pseudonym turns it into a
+// PseudoID, and only that reaches the store. Events of customers without the
+// consent their kind needs (personalization; for store visits, in_store too)
+// are not stored at all; only aggregate counters record that they arrived.
+// Events already past their retention period are rejected as expired.
+//
+// Write ingests a request's events (the API path); Import streams a file in
+// any eventfile format (the CLI path), validating the whole file first so that
+// a file with bad rows is rejected whole unless the caller allows some.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
+	"github.com/discret-io/discret/privacy/pseudonym"
+	"github.com/discret-io/discret/privacy/retention"
+)
+
+// Store is what ingest needs from storage. *store.DB implements it.
+type Store interface {
+	Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Record, error)
+	AppendEvents(ctx context.Context, b store.Batch) error
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Counter names recorded with each commit (per day of ingestion). They hold
+// no customer data.
+const (
+	CounterNoConsent = "ingest.dropped.no_consent"
+	CounterExpired   = "ingest.rejected.expired"
+	CounterStored    = "ingest.stored"
+)
+
+// Config configures an Ingester.
+type Config struct {
+	// Pseudonyms turns raw identifiers into pseudonyms. Required.
+	Pseudonyms *pseudonym.Keyed
+	// Consent is the decision for customers who never expressed a choice;
+	// the zero value is opt-in (no consent).
+	Consent consent.Defaults
+	// Retention gives each event's expiry; the zero value means the defaults.
+	Retention retention.Policy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BatchSize is the number of events per commit unit; 0 means
+	// store.MaxBatchEvents, which is also the maximum.
+	BatchSize int
+}
+
+// Validate reports every problem with c.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Pseudonyms == nil {
+		errs = append(errs, errors.New("ingest: Config.Pseudonyms is required"))
+	}
+	if c.BatchSize < 0 || c.BatchSize > store.MaxBatchEvents {
+		errs = append(errs, fmt.Errorf("ingest: batch size %d out of range 1-%d", c.BatchSize, store.MaxBatchEvents))
+	}
+	return errors.Join(errs...)
+}
+
+// Ingester ingests events into a Store. It is safe for concurrent use.
+type Ingester struct {
+	cfg Config
+	st  Store
+}
+
+// New returns an Ingester writing to st.
+func New(cfg Config, st Store) (*Ingester, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = store.MaxBatchEvents
+	}
+	return &Ingester{cfg: cfg, st: st}, nil
+}
+
+// BatchSize is the largest commit unit, in events.
+func (in *Ingester) BatchSize() int { return in.cfg.BatchSize }
+
+// Counts tallies what happened to valid events.
+type Counts struct {
+	Stored    int // durably committed
+	NoConsent int // not stored: the customer does not consent
+	Expired   int // not stored: already past retention
+}
+
+func (c *Counts) add(o Counts) {
+	c.Stored += o.Stored
+	c.NoConsent += o.NoConsent
+	c.Expired += o.Expired
+}
+
+// Total is the number of events counted.
+func (c Counts) Total() int { return c.Stored + c.NoConsent + c.Expired }
+
+// ErrTooMany is returned by Write for more events than one commit unit holds.
+var ErrTooMany = errors.New("ingest: too many events for one batch")
+
+// Write ingests valid events (RawEvent.Validate returned nil for each) as
+// ONE commit unit: when it returns nil, every storable event is durable; on
+// error nothing was stored. It fails with ErrTooMany beyond BatchSize events.
+func (in *Ingester) Write(ctx context.Context, events []features.RawEvent) (Counts, error) {
+	if len(events) > in.cfg.BatchSize {
+		return Counts{}, fmt.Errorf("%w: %d events, at most %d", ErrTooMany, len(events), in.cfg.BatchSize)
+	}
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return Counts{}, fmt.Errorf("ingest: event %d: %w", i, err)
+		}
+	}
+	return in.commit(ctx, in.pseudonymize(events, nil))
+}
+
+// pseudonymize converts raw events, appending to dst.
+func (in *Ingester) pseudonymize(raw []features.RawEvent, dst []features.Event) []features.Event {
+	for i := range raw {
+		r := &raw[i]
+		dst = append(dst, features.Event{
+			Customer: in.cfg.Pseudonyms.Pseudonymize(r.Customer),
+			Item:     r.Item,
+			Kind:     r.Kind,
+			Store:    r.Store,
+			Time:     r.Time,
+			Quantity: r.Quantity,
+		})
+	}
+	return dst
+}
+
+// commit applies consent and retention to events and appends the storable
+// ones, with the counters, as one store batch.
+func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts, error) {
+	if len(events) == 0 {
+		return Counts{}, nil
+	}
+	now := in.cfg.Now()
+	day := store.DayOf(now)
+	index := make(map[privacy.PseudoID]int, len(events))
+	var ids []privacy.PseudoID
+	for i := range events {
+		if _, ok := index[events[i].Customer]; !ok {
+			index[events[i].Customer] = len(ids)
+			ids = append(ids, events[i].Customer)
+		}
+	}
+	records, err := in.st.Consents(ctx, ids)
+	if err != nil {
+		return Counts{}, fmt.Errorf("ingest: %w", err)
+	}
+	var c Counts
+	entries := make([]store.Entry, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		if !in.cfg.Consent.AllowsAll(records[index[e.Customer]], e.Kind.Needs()) {
+			c.NoConsent++
+			continue
+		}
+		exp := in.cfg.Retention.ExpiresAt(e.Kind, e.Time)
+		if !now.Before(exp) {
+			c.Expired++
+			continue
+		}
+		entries = append(entries, store.Entry{Event: *e, ExpiresAt: exp})
+	}
+	for {
+		c.Stored = len(entries)
+		counters := map[store.CounterKey]uint64{}
+		for name, n := range map[string]int{CounterStored: c.Stored, CounterNoConsent: c.NoConsent, CounterExpired: c.Expired} {
+			if n > 0 {
+				counters[store.CounterKey{Name: name, Day: day}] = uint64(n)
+			}
+		}
+		err := in.st.AppendEvents(ctx, store.Batch{Events: entries, Counters: counters, Defaults: in.cfg.Consent})
+		var refused *store.RefusedError
+		if !errors.As(err, &refused) {
+			if err != nil {
+				return Counts{}, fmt.Errorf("ingest: %w", err)
+			}
+			return c, nil
+		}
+		// A withdrawal committed since the consent check: drop those
+		// events and try again.
+		entries = dropIndices(entries, refused.Indices)
+		c.NoConsent += len(refused.Indices)
+	}
+}
+
+// dropIndices removes the elements at the ascending indices idx.
+func dropIndices[T any](s []T, idx []int) []T {
+	out := s[:0]
+	j := 0
+	for i := range s {
+		if j < len(idx) && idx[j] == i {
+			j++
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return out
+}
