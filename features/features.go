@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/discret-io/discret/privacy"
 )
@@ -99,11 +100,13 @@ func Reason(err error) string {
 
 // Validation errors.
 var (
-	ErrMissing     = errors.New("required")
-	ErrItemOnVisit = errors.New("must be empty for store_visit")
-	ErrQuantity    = fmt.Errorf("must be an integer from 1 to %d", MaxQuantity)
-	ErrTime        = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
-	ErrTimeRange   = errors.New("out of range (before 1970 or after 2200)")
+	ErrMissing      = errors.New("required")
+	ErrKind         = errors.New("want view, add_to_cart, purchase or store_visit")
+	ErrItemOnVisit  = errors.New("must be empty for store_visit")
+	ErrStoreOnVisit = errors.New("required for store_visit")
+	ErrQuantity     = fmt.Errorf("must be an integer from 1 to %d", MaxQuantity)
+	ErrTime         = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
+	ErrTimeRange    = errors.New("out of range (before 1970 or after 2200)")
 )
 
 var (
@@ -113,16 +116,23 @@ var (
 
 // Validate checks every field of e and returns a *FieldError for the first
 // bad one. The customer must have been built with privacy.ParseCustomerID.
+// A store visit has a store and no item; every other kind has an item.
 func (e *RawEvent) Validate() error {
 	if e.Customer.IsZero() {
 		return &FieldError{Field: FieldCustomer, Err: ErrMissing}
 	}
-	if !e.Kind.Valid() {
+	if e.Kind == 0 {
 		return &FieldError{Field: FieldType, Err: ErrMissing}
+	}
+	if !e.Kind.Valid() {
+		return &FieldError{Field: FieldType, Value: e.Kind.String(), Err: ErrKind}
 	}
 	if e.Kind == privacy.StoreVisit {
 		if e.Item != "" {
 			return &FieldError{Field: FieldItem, Value: clip(e.Item), Err: ErrItemOnVisit}
+		}
+		if e.Store == "" {
+			return &FieldError{Field: FieldStore, Err: ErrStoreOnVisit}
 		}
 	} else if err := privacy.ValidateID(e.Item); err != nil {
 		return &FieldError{Field: FieldItem, Value: clip(e.Item), Err: err}
@@ -144,12 +154,21 @@ func (e *RawEvent) Validate() error {
 	return nil
 }
 
-// clip shortens a value echoed in an error message.
+// clipLen is the longest value, in bytes, echoed by a FieldError.
+const clipLen = 64
+
+// clip shortens a value echoed in an error message to at most clipLen bytes
+// plus an ellipsis, cutting at a rune boundary so that a valid UTF-8 value
+// stays valid.
 func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+	if len(s) <= clipLen {
+		return s
 	}
-	return s
+	n := clipLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // ParseTime parses an event time: RFC 3339 (with or without fractional
@@ -200,14 +219,16 @@ func ParseCustomer(s string) (privacy.CustomerID, error) {
 	return c, nil
 }
 
-// ParseKind parses an event type.
+// ParseKind parses an event type. The error echoes at most a clipped copy of
+// s.
 func ParseKind(s string) (privacy.EventKind, error) {
 	if s == "" {
 		return 0, &FieldError{Field: FieldType, Err: ErrMissing}
 	}
 	k, err := privacy.ParseEventKind(s)
 	if err != nil {
-		return 0, &FieldError{Field: FieldType, Value: clip(s), Err: err}
+		// privacy's error quotes s in full; ErrKind does not repeat it.
+		return 0, &FieldError{Field: FieldType, Value: clip(s), Err: ErrKind}
 	}
 	return k, nil
 }
