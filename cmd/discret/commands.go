@@ -3,6 +3,13 @@ package main
 // commands returns every subcommand, in the order `discret help` lists them.
 func commands() []*command {
 	return []*command{
+		demoCommand(),
 		keygenCommand(),
+		genCommand(),
+		importCommand(),
+		consentCommand(),
+		exportCommand(),
+		forgetCommand(),
+		compactCommand(),
 	}
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/store"
-	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
 	"github.com/discret-io/discret/privacy/retention"
@@ -30,7 +29,8 @@ import (
 
 // Store is what ingest needs from storage. *store.DB implements it.
 type Store interface {
-	Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Record, error)
+	// AppendEvents stores a batch atomically and durably, refusing with a
+	// *store.RefusedError the events that consent does not allow.
 	AppendEvents(ctx context.Context, b store.Batch) error
 }
 
@@ -146,33 +146,20 @@ func (in *Ingester) pseudonymize(raw []features.RawEvent, dst []features.Event) 
 }
 
 // commit applies consent and retention to events and appends the storable
-// ones, with the counters, as one store batch.
+// ones, with the counters, as one store batch. The store checks consent
+// inside its transaction (from its consent cache) and refuses the events
+// that consent does not allow; they are dropped, counted, and the rest is
+// appended again.
 func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts, error) {
 	if len(events) == 0 {
 		return Counts{}, nil
 	}
 	now := in.cfg.Now()
 	day := store.DayOf(now)
-	index := make(map[privacy.PseudoID]int, len(events))
-	var ids []privacy.PseudoID
-	for i := range events {
-		if _, ok := index[events[i].Customer]; !ok {
-			index[events[i].Customer] = len(ids)
-			ids = append(ids, events[i].Customer)
-		}
-	}
-	records, err := in.st.Consents(ctx, ids)
-	if err != nil {
-		return Counts{}, fmt.Errorf("ingest: %w", err)
-	}
 	var c Counts
 	entries := make([]store.Entry, 0, len(events))
 	for i := range events {
 		e := &events[i]
-		if !in.cfg.Consent.AllowsAll(records[index[e.Customer]], e.Kind.Needs()) {
-			c.NoConsent++
-			continue
-		}
 		exp := in.cfg.Retention.ExpiresAt(e.Kind, e.Time)
 		if !now.Before(exp) {
 			c.Expired++
@@ -196,8 +183,6 @@ func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts
 			}
 			return c, nil
 		}
-		// A withdrawal committed since the consent check: drop those
-		// events and try again.
 		entries = dropIndices(entries, refused.Indices)
 		c.NoConsent += len(refused.Indices)
 	}

@@ -144,20 +144,11 @@ func TestWriteRejectsInvalidAndOversized(t *testing.T) {
 	}
 }
 
-// refusingStore refuses the first event of the first append, as when a
-// withdrawal commits between the consent check and the append.
+// refusingStore refuses the first event of the first append, as the store
+// does for a customer without consent.
 type refusingStore struct {
-	Store
 	refused bool
 	got     []store.Batch
-}
-
-func (r *refusingStore) Consents(_ context.Context, ps []privacy.PseudoID) ([]consent.Record, error) {
-	recs := make([]consent.Record, len(ps))
-	for i := range recs {
-		recs[i] = consent.Record{Changes: []consent.Change{{Purpose: privacy.Personalization, Granted: true, Time: now, Source: "t"}}}
-	}
-	return recs, nil
 }
 
 func (r *refusingStore) AppendEvents(_ context.Context, b store.Batch) error {
@@ -169,7 +160,7 @@ func (r *refusingStore) AppendEvents(_ context.Context, b store.Batch) error {
 	return nil
 }
 
-func TestWriteRetriesAfterRefusal(t *testing.T) {
+func TestWriteDropsRefusedEvents(t *testing.T) {
 	st := &refusingStore{}
 	in := newIngester(t, st, 0)
 	events := []features.RawEvent{ev(t, "a@x.org", privacy.Purchase, "i1", now), ev(t, "b@x.org", privacy.Purchase, "i2", now)}

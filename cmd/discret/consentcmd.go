@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
+)
+
+func consentCommand() *command {
+	return &command{
+		name:    "consent",
+		summary: "record, read and import customers' consent",
+		help: `Consent records, per customer and per purpose, whether the customer granted
+or withdrew consent, when, and through which channel (the source).
+
+Purposes:
+  personalization  use my purchase/visit history to train models and
+                   personalize my recommendations
+  in_store         recognize my store visits and offer me coupons
+
+Customers who never expressed a choice have no consent (opt-in) unless the
+configuration says otherwise (consent_defaults). Withdrawing personalization
+erases the customer's stored events at once.`,
+		sub: []*command{consentSetCommand(), consentGetCommand(), consentImportCommand()},
+	}
+}
+
+func consentSetCommand() *command {
+	var source, at string
+	return &command{
+		name:    "set",
+		args:    "CUSTOMER PURPOSE=granted|withdrawn...",
+		summary: "grant or withdraw purposes for one customer",
+		help: `Set records consent choices for CUSTOMER (the raw id, pseudonymized at once),
+for example:
+
+  discret consent set alice@example.com personalization=granted in_store=withdrawn
+
+Withdrawing personalization erases the customer's events in the same step.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.StringVar(&source, "source", "cli", "channel that collected the choice, a token such as `SOURCE` web-form or pos:store-12")
+			fs.StringVar(&at, "time", "", "when the choice was made, RFC 3339 or Unix seconds (default: now)")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) < 2 {
+				return usagef("want CUSTOMER and at least one PURPOSE=granted|withdrawn")
+			}
+			c, err := features.ParseCustomer(args[0])
+			if err != nil {
+				return usagef("CUSTOMER: %v", err)
+			}
+			when := time.Now().UTC()
+			if at != "" {
+				if when, err = features.ParseTime(at); err != nil {
+					return usagef("--time: %v", err)
+				}
+			}
+			if err := consent.ValidateSource(source); err != nil {
+				return usagef("--source: %v", err)
+			}
+			var changes []consent.Change
+			for _, a := range args[1:] {
+				name, value, ok := strings.Cut(a, "=")
+				p, err := privacy.ParsePurpose(name)
+				if !ok || err != nil || (value != "granted" && value != "withdrawn") {
+					return usagef("%q: want PURPOSE=granted or PURPOSE=withdrawn with PURPOSE personalization or in_store", a)
+				}
+				changes = append(changes, consent.Change{Purpose: p, Granted: value == "granted", Time: when, Source: source})
+			}
+			d, err := openData(e, true)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			p := d.pseudonyms.Pseudonymize(c)
+			res, err := d.db.UpdateConsent(ctx, p, changes, d.settings.consent)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "customer %s (pseudonym)\n", p)
+			printConsentState(e.stdout, res.Record, d.settings.consent)
+			if n := res.Removed.Total(); n > 0 {
+				fmt.Fprintf(e.stdout, "withdrawal erased %d stored records%s\n", n, byReason(res.Removed))
+			}
+			return nil
+		},
+	}
+}
+
+func printConsentState(w io.Writer, r consent.Record, d consent.Defaults) {
+	for _, p := range privacy.Purposes {
+		state := "no"
+		if d.Allows(r, p) {
+			state = "yes"
+		}
+		detail := "never expressed (default)"
+		if c, ok := r.Latest(p); ok {
+			verb := "withdrawn"
+			if c.Granted {
+				verb = "granted"
+			}
+			detail = fmt.Sprintf("%s %s via %s", verb, c.Time.Format(time.RFC3339), c.Source)
+		}
+		fmt.Fprintf(w, "  %-16s %-3s  %s\n", p, state, detail)
+	}
+}
+
+func consentGetCommand() *command {
+	var asJSON bool
+	return &command{
+		name:    "get",
+		args:    "CUSTOMER",
+		summary: "show a customer's consent and its history",
+		help:    `Get prints the current decision per purpose and the recorded history of CUSTOMER.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.BoolVar(&asJSON, "json", false, "print JSON")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want exactly one CUSTOMER")
+			}
+			c, err := features.ParseCustomer(args[0])
+			if err != nil {
+				return usagef("CUSTOMER: %v", err)
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			p := d.pseudonyms.Pseudonymize(c)
+			r, err := d.db.Consent(ctx, p)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				out := struct {
+					Pseudonym string           `json:"pseudonym"`
+					Allowed   map[string]bool  `json:"allowed"`
+					History   []consent.Change `json:"history"`
+				}{p.String(), map[string]bool{}, r.Changes}
+				for _, pp := range privacy.Purposes {
+					out.Allowed[pp.String()] = d.settings.consent.Allows(r, pp)
+				}
+				if out.History == nil {
+					out.History = []consent.Change{}
+				}
+				return writeJSON(e.stdout, out)
+			}
+			fmt.Fprintf(e.stdout, "customer %s (pseudonym)\n", p)
+			printConsentState(e.stdout, r, d.settings.consent)
+			if len(r.Changes) > 0 {
+				fmt.Fprintln(e.stdout, "history:")
+				for _, c := range r.Changes {
+					verb := "withdrawn"
+					if c.Granted {
+						verb = "granted"
+					}
+					fmt.Fprintf(e.stdout, "  %s  %-16s %-9s via %s\n", c.Time.Format(time.RFC3339), c.Purpose, verb, c.Source)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func consentImportCommand() *command {
+	var maxErrors int
+	return &command{
+		name:    "import",
+		args:    "FILE...",
+		summary: "import consent choices from JSON Lines or CSV",
+		help: `Import records consent choices from files, one choice per row:
+
+  JSON Lines: {"customer":"...","purpose":"personalization","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}
+  CSV:        customer,purpose,granted,time,source (header row required)
+
+A first pass validates every row; a file with bad rows is rejected whole
+unless --max-errors allows them. Withdrawals of personalization erase the
+customer's events.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number)")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) == 0 {
+				return usagef("no FILE given")
+			}
+			d, err := openData(e, true)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			for _, path := range args {
+				if err := importConsentFile(ctx, e, d, path, maxErrors); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// importConsentFile validates the whole file, then applies the changes
+// grouped by customer.
+func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, maxErrors int) error {
+	read := func(fn func(eventfile.ConsentRecord)) error {
+		f, err := eventfile.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		for rec, err := range eventfile.ReadConsent(ctx, f) {
+			if err != nil {
+				return err
+			}
+			fn(rec)
+		}
+		return nil
+	}
+	var bad []error
+	rows := 0
+	err := read(func(rec eventfile.ConsentRecord) {
+		rows++
+		if rec.Err != nil {
+			bad = append(bad, rec.Err)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for i, b := range bad {
+		if i == ingestMaxListed {
+			fmt.Fprintf(e.stdout, "  … and %d more bad rows\n", len(bad)-i)
+			break
+		}
+		fmt.Fprintf(e.stdout, "  %v\n", b)
+	}
+	if maxErrors >= 0 && len(bad) > maxErrors {
+		return fmt.Errorf("%d bad rows (see --max-errors); nothing was imported", len(bad))
+	}
+	// Group by pseudonym, keeping the file order of each customer's changes.
+	byCustomer := map[privacy.PseudoID][]consent.Change{}
+	var order []privacy.PseudoID
+	err = read(func(rec eventfile.ConsentRecord) {
+		if rec.Err != nil {
+			return
+		}
+		p := d.pseudonyms.Pseudonymize(rec.Customer)
+		if _, ok := byCustomer[p]; !ok {
+			order = append(order, p)
+		}
+		byCustomer[p] = append(byCustomer[p], rec.Change)
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	erased, removed := 0, 0
+	for i, p := range order {
+		res, err := d.db.UpdateConsent(ctx, p, byCustomer[p], d.settings.consent)
+		if err != nil {
+			return fmt.Errorf("after %d of %d customers: %w", i, len(order), err)
+		}
+		if n := res.Removed.Total(); n > 0 {
+			erased++
+			removed += n
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s: %d rows, %d bad, %d customers updated, %d erasures (%d records removed) in %.2f s\n",
+		path, rows, len(bad), len(order), erased, removed, time.Since(start).Seconds())
+	return nil
+}
+
+// ingestMaxListed caps the bad rows printed by consent import.
+const ingestMaxListed = 100
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/privacy/pseudonym"
+	"github.com/discret-io/discret/privacy/secret"
+)
+
+// dataEnv is an opened data directory with everything derived from the key.
+type dataEnv struct {
+	db         *store.DB
+	pseudonyms *pseudonym.Keyed
+	settings   settings
+	logger     *slog.Logger
+}
+
+func (d *dataEnv) Close() error { return d.db.Close() }
+
+// logger writes warnings and errors to w.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// openData loads the key, checks it against the data directory and opens the
+// store. create allows creating a new data directory.
+func openData(e *env, create bool) (*dataEnv, error) {
+	set, err := loadSettings(e.global.config)
+	if err != nil {
+		return nil, err
+	}
+	m, err := secret.Load(e.global.key)
+	if err != nil {
+		return nil, err
+	}
+	if abs, err := filepath.Abs(e.global.key); err == nil {
+		if dir, err := filepath.Abs(e.global.data); err == nil {
+			if rel, err := filepath.Rel(dir, abs); err == nil && filepath.IsLocal(rel) {
+				return nil, fmt.Errorf("the key file %s is inside the data directory %s; keep the master key outside it (move it and pass --key)", e.global.key, e.global.data)
+			}
+		}
+	}
+	if !create {
+		if _, err := os.Stat(e.global.data); err != nil {
+			return nil, fmt.Errorf("data directory %s not found; import data first (`discret import`) or pass --data / DISCRET_DATA", e.global.data)
+		}
+	}
+	logger := newLogger(e.stderr)
+	db, err := store.Open(store.Options{
+		Dir:           e.global.data,
+		EncryptionKey: m.StorageKey(),
+		KeyCheck:      m.CheckValue(),
+		Logger:        logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pseudonym.New(m.PseudonymKey())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &dataEnv{db: db, pseudonyms: ps, settings: set, logger: logger}, nil
+}

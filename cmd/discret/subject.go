@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/discret-io/discret/features"
+)
+
+// Data-subject commands: export (GDPR access and portability) and forget
+// (erasure), plus compact, which makes erasures physical.
+
+func exportCommand() *command {
+	return &command{
+		name:    "export",
+		args:    "CUSTOMER",
+		summary: "print everything held about a customer, as JSON (GDPR access)",
+		help: `Export prints, as JSON, everything Discret holds about CUSTOMER (the raw id,
+pseudonymized at once): the consent history, every stored event with the date
+it expires, and the data derived from them. It is the answer to a GDPR access
+or portability request.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want exactly one CUSTOMER")
+			}
+			c, err := features.ParseCustomer(args[0])
+			if err != nil {
+				return usagef("CUSTOMER: %v", err)
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			data, err := d.db.Export(ctx, d.pseudonyms.Pseudonymize(c))
+			if err != nil {
+				return err
+			}
+			return writeJSON(e.stdout, data)
+		},
+	}
+}
+
+func forgetCommand() *command {
+	return &command{
+		name:    "forget",
+		args:    "CUSTOMER",
+		summary: "erase everything held about a customer (GDPR erasure)",
+		help: `Forget deletes everything held about CUSTOMER — consent history, events and
+derived data — in one atomic step, and prints what was removed. Reads stop
+returning it at once. The bytes leave the disk at the next compaction: run
+'discret compact' to force it.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want exactly one CUSTOMER")
+			}
+			c, err := features.ParseCustomer(args[0])
+			if err != nil {
+				return usagef("CUSTOMER: %v", err)
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			p := d.pseudonyms.Pseudonymize(c)
+			removed, err := d.db.Forget(ctx, p)
+			if err != nil {
+				return err
+			}
+			if removed.Total() == 0 {
+				fmt.Fprintf(e.stdout, "nothing held about customer %s (pseudonym)\n", p)
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "erased customer %s (pseudonym): %d records%s\n", p, removed.Total(), byReason(removed))
+			return nil
+		},
+	}
+}
+
+func compactCommand() *command {
+	return &command{
+		name:    "compact",
+		args:    "",
+		summary: "force compaction and value-log GC so erased data leaves the disk",
+		help: `Compact flushes the store, compacts every level and runs value-log garbage
+collection until nothing is left to rewrite, so that the bytes of erased and
+expired data are physically removed from the data directory now rather than
+at Badger's next background compaction.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			before := dirSize(e.global.data)
+			start := time.Now()
+			if err := d.db.Compact(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "compacted %s in %.2f s: %s before, %s after\n", e.global.data, time.Since(start).Seconds(),
+				humanBytes(before), humanBytes(dirSize(e.global.data)))
+			return nil
+		},
+	}
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

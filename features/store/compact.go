@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+const (
+	// gcDiscardRatio is the share of garbage from which RunGC's passes
+	// rewrite a value-log file (Badger's recommendation).
+	gcDiscardRatio = 0.5
+	// forcedDiscardRatio makes Compact rewrite every value-log file holding
+	// any garbage at all, so that no byte of an erased value survives.
+	forcedDiscardRatio = 1e-9
+)
+
+// Compact removes erased and expired data from the disk now rather than
+// eventually: it flushes the memtables to tables, compacts the whole LSM
+// tree into its last level (Badger's Flatten), where deleted and expired
+// keys are dropped, and then rewrites every value-log file holding garbage.
+// Run it after an erasure that must leave the disk promptly. It blocks writes
+// for the duration of the flush only; reads continue. In memory, it does
+// nothing: there is no disk to clean.
+//
+// Badger cannot rewrite the value-log file it is currently appending to.
+// With the default ValueThreshold no value goes to the value log, so this
+// only matters for stores configured to use it.
+func (db *DB) Compact(ctx context.Context) error {
+	if db.opts.InMemory {
+		return nil
+	}
+	db.gcMu.Lock()
+	defer db.gcMu.Unlock()
+	if err := db.flush(); err != nil {
+		return fmt.Errorf("store: compact: flush: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := db.bdb.Flatten(db.opts.NumCompactors); err != nil {
+		return fmt.Errorf("store: compact: flatten: %w", err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := db.bdb.RunValueLogGC(forcedDiscardRatio)
+		if errors.Is(err, badger.ErrNoRewrite) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: compact: value-log GC: %w", err)
+		}
+	}
+}
+
+// flush writes the memtables out as level-0 tables, so that compaction can
+// drop what they delete. Badger v4 has no public flush: DropPrefix is the
+// documented operation that flushes every memtable ("Flush out all
+// memtables, skipping over keys with the given prefix"), so flush writes a
+// scratch key and drops it. DropPrefix makes concurrent commits fail, hence
+// the exclusive lock, which our writers wait on instead.
+func (db *DB) flush() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(scratchKey, nil) }); err != nil {
+		return err
+	}
+	return db.bdb.DropPrefix(scratchKey)
+}
+
+// RunGC runs the store's maintenance every interval until ctx is done, then
+// returns nil: a value-log GC pass (rewriting files at least half garbage),
+// and the completion of any erasure left pending by a cancelled request.
+// Problems are logged, not returned. In memory, there is no value log and
+// only erasures are resumed.
+func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("store: RunGC interval must be positive, got %s", interval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := db.resumeErasures(ctx); err != nil && ctx.Err() == nil {
+			db.log.Warn("store: resuming erasures", "err", err)
+		}
+		if !db.opts.InMemory {
+			db.gcPass(ctx)
+		}
+	}
+}
+
+// gcPass rewrites value-log files until none is at least gcDiscardRatio
+// garbage.
+func (db *DB) gcPass(ctx context.Context) {
+	db.gcMu.Lock()
+	defer db.gcMu.Unlock()
+	for ctx.Err() == nil {
+		err := db.bdb.RunValueLogGC(gcDiscardRatio)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
+		default:
+			db.log.Warn("store: value-log GC", "err", err)
+		}
+		return
+	}
+}

@@ -1,0 +1,52 @@
+// Package store is Discret's data plane on disk: consent records, events and
+// aggregate counters in Badger, encrypted at rest. It is the only package that
+// imports Badger.
+//
+// # Opening
+//
+// Open takes an Options: the data directory, the AES-256 key and its check
+// value (both derived from the master secret by privacy/secret), a logger and
+// a clock. The directory records the key check value in discret.json when it
+// is created, so that a wrong key is refused before Badger reads anything.
+//
+//	m, _ := secret.Load(keyFile)
+//	db, err := store.Open(store.Options{
+//		Dir:           dir,
+//		EncryptionKey: m.StorageKey(),
+//		KeyCheck:      m.CheckValue(),
+//		Logger:        logger,
+//	})
+//
+// # Keys
+//
+// keys.go documents the key schema. Customer tables are keyed by pseudonym
+// first, so that everything about a customer is a handful of prefix scans.
+//
+// # Events
+//
+// AppendEvents stores a Batch atomically and durably: its events, each with
+// its expiry (from privacy/retention), and counter additions. It checks
+// consent again inside its transaction, so that a withdrawal racing with an
+// ingest cannot leave events behind. CustomerEvents serves one customer's
+// history; Events streams every event from one snapshot, for training.
+// Expiry follows Options.Now, to the second.
+//
+// # Consent and erasure
+//
+// UpdateConsent applies consent changes and, in the same atomic operation,
+// erases what the new record no longer allows. Forget erases a customer
+// entirely; Export returns everything held about them. An erasure too large
+// for one transaction is made atomic for readers by an erasure marker (see
+// erase.go). Deleted bytes leave the disk after Compact, or eventually
+// through Badger's own compactions; RunGC is the background maintenance loop.
+//
+// # Errors
+//
+// Errors never contain pseudonyms: logs outlive erasures.
+//
+// # Concurrency and durability
+//
+// A DB is safe for concurrent use. Every write is synced before it returns.
+// Badger's conflict detection retries transactions that contend on a consent
+// record or a counter.
+package store

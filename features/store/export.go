@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/privacy"
+)
+
+// CustomerData is everything the store holds about one customer, in the
+// shape of a data-subject access answer (JSON).
+type CustomerData struct {
+	Customer string          `json:"customer"` // the pseudonym, in hex
+	Consent  []ConsentChange `json:"consent"`  // history, in the order applied
+	Events   []EventData     `json:"events"`   // unexpired, oldest first
+	// ErasurePending is set while an erasure of some of this data is under
+	// way; the data it covers is already left out.
+	ErasurePending bool `json:"erasure_pending,omitempty"`
+}
+
+// ConsentChange is one recorded consent choice.
+type ConsentChange struct {
+	Purpose string    `json:"purpose"` // privacy.Purpose wire name
+	Granted bool      `json:"granted"`
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source"`
+}
+
+// EventData is one stored event.
+type EventData struct {
+	Type      string    `json:"type"` // privacy.EventKind wire name
+	Item      string    `json:"item,omitempty"`
+	Store     string    `json:"store,omitempty"`
+	Time      time.Time `json:"time"`
+	Quantity  uint32    `json:"quantity"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Export returns everything held about customer p, from one snapshot, reading
+// every customer table. A customer the store knows nothing about gets empty
+// lists.
+func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, error) {
+	d := CustomerData{Customer: p.String(), Consent: []ConsentChange{}, Events: []EventData{}}
+	if err := ctx.Err(); err != nil {
+		return d, err
+	}
+	now := db.now()
+	err := db.view(func(txn *badger.Txn) error {
+		pending, err := getMarker(txn, p)
+		if err != nil {
+			return err
+		}
+		d.ErasurePending = !pending.empty()
+		for _, t := range customerTables {
+			err := func() error {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(t.tag, p)})
+				defer it.Close()
+				for it.Rewind(); it.Valid(); it.Next() {
+					item := it.Item()
+					if expired(item.ExpiresAt(), now) || t.erasedBy(pending, item.Key()) {
+						continue
+					}
+					err := item.Value(func(v []byte) error {
+						return t.export(&d, item.Key(), v, item.ExpiresAt())
+					})
+					if err != nil {
+						return fmt.Errorf("table %s: %w", t.name, err)
+					}
+				}
+				return nil
+			}()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return CustomerData{}, fmt.Errorf("store: export: %w", err)
+	}
+	return d, nil
+}
+
+func exportConsent(d *CustomerData, _, v []byte, _ uint64) error {
+	r, err := decodeConsent(v)
+	if err != nil {
+		return err
+	}
+	for _, c := range r.Changes {
+		d.Consent = append(d.Consent, ConsentChange{Purpose: c.Purpose.String(), Granted: c.Granted, Time: c.Time, Source: c.Source})
+	}
+	return nil
+}
+
+func exportEvent(d *CustomerData, key, v []byte, exp uint64) error {
+	var e features.Event
+	if err := decodeEventKey(key, &e); err != nil {
+		return fmt.Errorf("%w: event key", ErrCorrupt)
+	}
+	q, err := decodeEventValue(v)
+	if err != nil {
+		return err
+	}
+	ed := EventData{Type: e.Kind.String(), Item: e.Item, Store: e.Store, Time: e.Time, Quantity: q}
+	if exp != 0 {
+		ed.ExpiresAt = time.Unix(int64(exp), 0).UTC()
+	}
+	d.Events = append(d.Events, ed)
+	return nil
+}

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Errors returned by Open.
+var (
+	ErrKeyMismatch = errors.New("store: key does not match this data directory; use the key the directory was created with")
+	ErrNotStore    = errors.New("store: directory is not empty and holds no Discret store (no discret.json); choose an empty or new directory")
+	ErrNewerFormat = errors.New("store: data directory was written by a newer Discret; upgrade Discret to open it")
+)
+
+// ErrClosed is returned by operations on a closed DB.
+var ErrClosed = errors.New("store: closed")
+
+// MetaFile is the name of the file, in the data directory, that identifies a
+// Discret store: its format version and key check value.
+const MetaFile = "discret.json"
+
+const (
+	metaFormat = "discret-store"
+	// formatVersion is the version of the key schema and value encodings.
+	formatVersion = 1
+)
+
+// meta is the content of MetaFile.
+type meta struct {
+	Format    string    `json:"format"`
+	Version   int       `json:"version"`
+	Encrypted bool      `json:"encrypted"`
+	KeyCheck  string    `json:"key_check,omitempty"` // hex
+	Created   time.Time `json:"created"`
+}
+
+// DB is a Discret store: consent records, events and aggregate counters in
+// Badger. It is safe for concurrent use.
+type DB struct {
+	bdb  *badger.DB
+	opts Options // with defaults
+	now  func() time.Time
+	log  *slog.Logger
+
+	consents *consentCache
+
+	// mu orders writers against erasures: every write holds it shared from
+	// the start of its transaction to its commit; the first transaction of
+	// an erasure and the memtable flush of Compact hold it exclusively. So an
+	// append that read a customer's consent before a withdrawal cannot
+	// commit after the withdrawal has erased the customer's events.
+	mu sync.RWMutex
+	// eraseMu serializes the chunked completion of erasures (finishErasure).
+	eraseMu sync.Mutex
+	// gcMu serializes value-log GC passes (RunGC, Compact).
+	gcMu sync.Mutex
+}
+
+// Open validates opts and opens the store, creating it if Dir is absent or
+// empty. It refuses a directory that holds something other than a Discret
+// store (ErrNotStore), a store written by a newer release (ErrNewerFormat) and
+// a key whose check value differs from the one recorded at creation
+// (ErrKeyMismatch). It then completes any erasure that was interrupted.
+func Open(opts Options) (*DB, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	o.EncryptionKey = append([]byte(nil), o.EncryptionKey...)
+	o.KeyCheck = append([]byte(nil), o.KeyCheck...)
+	if !o.InMemory {
+		if err := prepareDir(o, o.Now()); err != nil {
+			return nil, err
+		}
+	}
+	bdb, err := badger.Open(o.badgerOptions())
+	if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+		return nil, fmt.Errorf("%w (%v)", ErrKeyMismatch, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", o.Dir, err)
+	}
+	db := &DB{bdb: bdb, opts: o, now: o.Now, log: o.Logger, consents: newConsentCache(max(o.ConsentCacheEntries, 0))}
+	if err := db.resumeErasures(context.Background()); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// prepareDir creates dir and its MetaFile, or checks an existing one.
+func prepareDir(o Options, now time.Time) error {
+	path := filepath.Join(o.Dir, MetaFile)
+	raw, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		entries, err := os.ReadDir(o.Dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: %w", err)
+		}
+		if len(entries) > 0 {
+			return fmt.Errorf("%w: %s", ErrNotStore, o.Dir)
+		}
+		return createMeta(o, now)
+	case err != nil:
+		return fmt.Errorf("store: %w", err)
+	}
+	var m meta
+	if err := json.Unmarshal(raw, &m); err != nil || m.Format != metaFormat || m.Version < 1 {
+		return fmt.Errorf("%w: %s is not a Discret store file", ErrNotStore, path)
+	}
+	if m.Version > formatVersion {
+		return fmt.Errorf("%w (format version %d, this release reads up to %d)", ErrNewerFormat, m.Version, formatVersion)
+	}
+	switch {
+	case m.Encrypted && o.Unencrypted:
+		return fmt.Errorf("%w: the store is encrypted and no key was given", ErrKeyMismatch)
+	case !m.Encrypted && !o.Unencrypted:
+		return fmt.Errorf("%w: the store was created unencrypted (a test store) and cannot be opened with a key", ErrKeyMismatch)
+	case m.Encrypted:
+		stored, err := hex.DecodeString(m.KeyCheck)
+		if err != nil || len(stored) == 0 {
+			return fmt.Errorf("%w: %s has no valid key_check", ErrNotStore, path)
+		}
+		if subtle.ConstantTimeCompare(stored, o.KeyCheck) != 1 {
+			return ErrKeyMismatch
+		}
+	}
+	return nil
+}
+
+// createMeta creates o.Dir if needed and writes its MetaFile atomically.
+func createMeta(o Options, now time.Time) error {
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	m := meta{Format: metaFormat, Version: formatVersion, Encrypted: !o.Unencrypted, Created: now.UTC()}
+	if m.Encrypted {
+		m.KeyCheck = hex.EncodeToString(o.KeyCheck)
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	tmp, err := os.CreateTemp(o.Dir, MetaFile+".tmp*")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(o.Dir, MetaFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("store: write %s: %w", MetaFile, err)
+	}
+	return syncDir(o.Dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the store. Further calls return nil; other
+// methods return ErrClosed or fail.
+func (db *DB) Close() error {
+	if err := db.bdb.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// view runs fn in a read-only transaction.
+func (db *DB) view(fn func(txn *badger.Txn) error) error {
+	err := db.bdb.View(fn)
+	if errors.Is(err, badger.ErrDBClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// maxConflictRetries bounds the retries of a transaction that conflicted with
+// a concurrent one (they only contend on counters and consent records).
+const maxConflictRetries = 16
+
+// update runs fn in a read-write transaction and commits it, retrying on a
+// conflict. fn must be idempotent. The caller holds db.mu.
+func (db *DB) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := db.bdb.Update(fn)
+		switch {
+		case errors.Is(err, badger.ErrConflict) && attempt < maxConflictRetries:
+			continue
+		case errors.Is(err, badger.ErrDBClosed):
+			return ErrClosed
+		}
+		return err
+	}
+}
+
+// expired reports whether an entry with Badger expiry exp (Unix seconds, 0
+// for none) is past it at now.
+func expired(exp uint64, now time.Time) bool {
+	return exp != 0 && now.Unix() >= int64(exp)
+}

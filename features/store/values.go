@@ -1,0 +1,244 @@
+package store
+
+// Value codecs. Every value starts with a version byte, so that a later
+// release can change an encoding and still read what this one wrote.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
+)
+
+const valueV1 byte = 1
+
+// ErrCorrupt is returned when a stored value cannot be decoded.
+var ErrCorrupt = errors.New("store: corrupt value")
+
+// Event value: v1 | uvarint quantity.
+
+func appendEventValue(dst []byte, quantity uint32) []byte {
+	dst = append(dst, valueV1)
+	return binary.AppendUvarint(dst, uint64(quantity))
+}
+
+func decodeEventValue(v []byte) (uint32, error) {
+	if len(v) < 2 || v[0] != valueV1 {
+		return 0, fmt.Errorf("%w: event", ErrCorrupt)
+	}
+	q, n := binary.Uvarint(v[1:])
+	if n <= 0 || 1+n != len(v) || q < 1 || q > features.MaxQuantity {
+		return 0, fmt.Errorf("%w: event", ErrCorrupt)
+	}
+	return uint32(q), nil
+}
+
+// Consent record value:
+//
+//	v1 | uvarint n | n × (purpose(1) | granted(1) | varint unix seconds |
+//	                      uvarint nanoseconds | uvarint len | source)
+//
+// Times decode in UTC.
+
+func encodeConsent(r consent.Record) []byte {
+	b := make([]byte, 0, 2+len(r.Changes)*24)
+	b = append(b, valueV1)
+	b = binary.AppendUvarint(b, uint64(len(r.Changes)))
+	for _, c := range r.Changes {
+		g := byte(0)
+		if c.Granted {
+			g = 1
+		}
+		b = append(b, byte(c.Purpose), g)
+		b = binary.AppendVarint(b, c.Time.Unix())
+		b = binary.AppendUvarint(b, uint64(c.Time.Nanosecond()))
+		b = binary.AppendUvarint(b, uint64(len(c.Source)))
+		b = append(b, c.Source...)
+	}
+	return b
+}
+
+var errBadConsent = fmt.Errorf("%w: consent record", ErrCorrupt)
+
+func decodeConsent(v []byte) (consent.Record, error) {
+	bad := errBadConsent
+	if len(v) < 2 || v[0] != valueV1 {
+		return consent.Record{}, bad
+	}
+	v = v[1:]
+	n, k := binary.Uvarint(v)
+	// Each change takes at least 5 bytes, which bounds n before allocating.
+	if k <= 0 || n > uint64(len(v)-k)/5 {
+		return consent.Record{}, bad
+	}
+	v = v[k:]
+	r := consent.Record{Changes: make([]consent.Change, 0, n)}
+	for range n {
+		if len(v) < 2 {
+			return consent.Record{}, bad
+		}
+		p, g := privacy.Purpose(v[0]), v[1]
+		if p != privacy.Personalization && p != privacy.InStore || g > 1 {
+			return consent.Record{}, bad
+		}
+		v = v[2:]
+		sec, k := binary.Varint(v)
+		if k <= 0 {
+			return consent.Record{}, bad
+		}
+		v = v[k:]
+		ns, k := binary.Uvarint(v)
+		if k <= 0 || ns >= 1e9 {
+			return consent.Record{}, bad
+		}
+		v = v[k:]
+		sl, k := binary.Uvarint(v)
+		if k <= 0 || sl > uint64(len(v)-k) {
+			return consent.Record{}, bad
+		}
+		v = v[k:]
+		r.Changes = append(r.Changes, consent.Change{
+			Purpose: p,
+			Granted: g == 1,
+			Time:    time.Unix(sec, int64(ns)).UTC(),
+			Source:  string(v[:sl]),
+		})
+		v = v[sl:]
+	}
+	if len(v) != 0 {
+		return consent.Record{}, bad
+	}
+	return r, nil
+}
+
+// consentDecision returns the decision of the encoded consent record v
+// without decoding it into a consent.Record: for each purpose, the change
+// that consent.Record.Latest would pick (the latest time; of equal times,
+// the last applied). FuzzConsentValue checks that it agrees with
+// consent.Defaults.Allows on the decoded record.
+func consentDecision(v []byte) (decision, error) {
+	if len(v) < 2 || v[0] != valueV1 {
+		return 0, errBadConsent
+	}
+	v = v[1:]
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n > uint64(len(v)-k)/5 {
+		return 0, errBadConsent
+	}
+	v = v[k:]
+	type change struct {
+		found, granted bool
+		sec            int64
+		ns             uint64
+	}
+	var latest [3]change
+	for range n {
+		if len(v) < 2 {
+			return 0, errBadConsent
+		}
+		p, g := privacy.Purpose(v[0]), v[1]
+		if p != privacy.Personalization && p != privacy.InStore || g > 1 {
+			return 0, errBadConsent
+		}
+		v = v[2:]
+		sec, k := binary.Varint(v)
+		if k <= 0 {
+			return 0, errBadConsent
+		}
+		v = v[k:]
+		ns, k := binary.Uvarint(v)
+		if k <= 0 || ns >= 1e9 {
+			return 0, errBadConsent
+		}
+		v = v[k:]
+		sl, k := binary.Uvarint(v)
+		if k <= 0 || sl > uint64(len(v)-k) {
+			return 0, errBadConsent
+		}
+		v = v[k+int(sl):]
+		if b := latest[p]; !b.found || sec > b.sec || sec == b.sec && ns >= b.ns {
+			latest[p] = change{found: true, granted: g == 1, sec: sec, ns: ns}
+		}
+	}
+	if len(v) != 0 {
+		return 0, errBadConsent
+	}
+	var dc decision
+	for _, p := range privacy.Purposes {
+		if c := latest[p]; c.found {
+			shift := 2 * (uint(p) - 1)
+			dc |= 1 << shift
+			if c.granted {
+				dc |= 2 << shift
+			}
+		}
+	}
+	return dc, nil
+}
+
+// kindSet is a set of event kinds: bit k for privacy.EventKind k.
+type kindSet uint8
+
+func (s kindSet) has(k privacy.EventKind) bool { return k < 8 && s&(1<<k) != 0 }
+
+func (s *kindSet) add(k privacy.EventKind) { *s |= 1 << k }
+
+// allKinds holds every valid kind.
+var allKinds = func() kindSet {
+	var s kindSet
+	for _, k := range privacy.EventKinds {
+		s.add(k)
+	}
+	return s
+}()
+
+// scope is what an erasure removes of one customer: the events of some kinds
+// and, if others is set, every customer table other than consent and events.
+type scope struct {
+	kinds  kindSet
+	others bool
+}
+
+// scopeAll is the scope of Forget and of a withdrawal of personalization
+// consent: everything but the consent record.
+var scopeAll = scope{kinds: allKinds, others: true}
+
+func (s scope) empty() bool { return s.kinds == 0 && !s.others }
+
+func (s scope) union(o scope) scope {
+	return scope{kinds: s.kinds | o.kinds, others: s.others || o.others}
+}
+
+// Erasure marker value: v1 | flags (bit 0: others) | kinds, never empty.
+
+func encodeMarker(s scope) []byte {
+	f := byte(0)
+	if s.others {
+		f = 1
+	}
+	return []byte{valueV1, f, byte(s.kinds)}
+}
+
+func decodeMarker(v []byte) (scope, error) {
+	if len(v) != 3 || v[0] != valueV1 || v[1] > 1 || kindSet(v[2])&^allKinds != 0 {
+		return scope{}, fmt.Errorf("%w: erasure marker", ErrCorrupt)
+	}
+	s := scope{others: v[1] == 1, kinds: kindSet(v[2])}
+	if s.empty() { // never written: a marker always has something to erase
+		return scope{}, fmt.Errorf("%w: erasure marker", ErrCorrupt)
+	}
+	return s, nil
+}
+
+// Counter value: 8 bytes big-endian (no version byte: it is a plain number).
+
+func decodeCounter(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: counter", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}

@@ -1,0 +1,52 @@
+// Package recommend answers what to show a customer: personalized
+// recommendations folded in from the customer's own consented history against
+// the current differentially private release, similar items from the item
+// embeddings, and the DP popular list as the non-personalized fallback.
+package recommend
+
+import (
+	"github.com/discret-io/discret/privacy"
+)
+
+// Request asks for recommendations for one customer.
+type Request struct {
+	Customer         privacy.CustomerID
+	Limit            int    // 1-MaxLimit; 0 means DefaultLimit
+	Store            string // only items available there; empty means any
+	Category         string // only items of this category; empty means any
+	Exclude          []string
+	ExcludePurchased bool
+}
+
+// Limits on Request.Limit.
+const (
+	DefaultLimit = 10
+	MaxLimit     = 100
+)
+
+// Reason says why a response is not personalized.
+type Reason int
+
+// Reasons.
+const (
+	Personalized Reason = iota // the response is personalized
+	NoConsent                  // no personalization consent
+	NoHistory                  // no usable history in the model's catalogue
+	NoModel                    // no model is loaded
+)
+
+// Item is one recommended item.
+type Item struct {
+	ID          string
+	Score       float64
+	Category    string
+	Explanation string // e.g. "because you bought SKU-1"
+	Because     string // the history item the explanation refers to
+}
+
+// Response is the answer to a Request.
+type Response struct {
+	Items        []Item
+	ModelVersion string
+	Reason       Reason // Personalized when the items are personalized
+}
