@@ -11,6 +11,7 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 )
@@ -264,12 +265,16 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		return err
 	}
 	start := time.Now()
-	erased, removed := 0, 0
+	ups := make([]store.ConsentUpdate, len(order))
 	for i, p := range order {
-		res, err := d.db.UpdateConsent(ctx, p, byCustomer[p], d.settings.consent)
-		if err != nil {
-			return fmt.Errorf("after %d of %d customers: %w", i, len(order), err)
-		}
+		ups[i] = store.ConsentUpdate{Customer: p, Changes: byCustomer[p]}
+	}
+	results, done, err := d.db.UpdateConsents(ctx, ups, d.settings.consent)
+	if err != nil {
+		return fmt.Errorf("after %d of %d customers: %w", done, len(order), err)
+	}
+	erased, removed := 0, 0
+	for _, res := range results {
 		if n := res.Removed.Total(); n > 0 {
 			erased++
 			removed += n
