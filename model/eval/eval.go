@@ -1,0 +1,357 @@
+// Package eval measures Discret's recommendation quality offline, on public
+// benchmark datasets, with the protocol of EVAL.md: the exact per-user 20 %
+// holdout split (splitmix64, seed 42), full-ranking Precision@10, Recall@10,
+// Recall@20 and NDCG@10, catalogue coverage, and the baselines most-popular
+// and DP most-popular at the same privacy budget. Run sweeps the privacy
+// budget ε over several seeds and returns one Row per (model, ε) with the
+// mean and standard deviation over seeds; WriteTable, WriteJSON and
+// WritePlot present the rows.
+//
+// The input is a Dataset of (user, item) identifier pairs: public research
+// identifiers, ordered as EVAL.md prescribes. Nothing here touches a data
+// directory or a store.
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/interact"
+)
+
+// Model names of Row.Model.
+const (
+	ModelALS       = "als"
+	ModelPopular   = "popular"
+	ModelDPPopular = "dp-popular"
+)
+
+// DefaultEpsilons is the ε sweep of Run when Config.Epsilons is empty;
+// +Inf is the non-private run.
+var DefaultEpsilons = []float64{0.5, 1, 2, 5, 10, math.Inf(1)}
+
+// DefaultSeeds is the number of seeds of Run when Config.Seeds is 0.
+const DefaultSeeds = 3
+
+// Config configures Run. The zero value, with a Dataset, runs the default
+// sweep with the default (tuned) hyper-parameters.
+type Config struct {
+	// Name labels the rows (for example "ml-1m").
+	Name    string
+	Dataset *Dataset
+	// Epsilons lists the privacy budgets to evaluate; math.Inf(1) is the
+	// non-private model. Empty means DefaultEpsilons.
+	Epsilons []float64
+	// Factors overrides ALS.Factors when > 0.
+	Factors int
+	// Seeds is the number of repetitions (training seeds 1 … Seeds; the
+	// split is always the EVAL.md one). 0 means DefaultSeeds.
+	Seeds int
+	// ALS holds the hyper-parameters; its zero value means the package
+	// als defaults. Seed and Privacy are set by Run.
+	ALS als.Config
+	// Privacy holds the private-training settings of the finite-ε runs (nil
+	// means the als defaults); Epsilon and Source are set by Run, with a
+	// test-seeded source per seed.
+	Privacy *als.Privacy
+	// PopularItems is k_p of the DP most-popular baseline; 0 means
+	// DefaultPopularItems.
+	PopularItems int
+	// Validation evaluates on the validation split (seed 43) carved from
+	// the training part instead of the test part: the split used for tuning.
+	Validation bool
+	// Workers bounds the goroutines; 0 means runtime.GOMAXPROCS(0).
+	Workers int
+	// Log, when non-nil, receives one line per finished run.
+	Log func(string)
+}
+
+// Stat is a mean and a sample standard deviation over seeds.
+type Stat struct {
+	Mean, Std float64
+}
+
+// Row is the result of one model at one privacy budget, over all seeds.
+type Row struct {
+	Dataset string
+	Model   string  // ModelALS, ModelPopular or ModelDPPopular
+	Epsilon float64 // +Inf for a non-private model
+	Delta   float64 // 0 for a non-private model
+	Factors int     // 0 for the popularity baselines
+	Seeds   int
+	Users   int // evaluated users
+
+	Precision10, Recall10, Recall20, NDCG10, Coverage Stat
+	TrainSeconds                                      Stat
+}
+
+// Run evaluates every model of the sweep and returns the rows: popular and
+// non-private ALS first, then for each finite ε (increasing) dp-popular and
+// private ALS.
+func Run(ctx context.Context, cfg Config) ([]Row, error) {
+	if cfg.Dataset == nil {
+		return nil, errors.New("eval: no dataset")
+	}
+	if cfg.Seeds == 0 {
+		cfg.Seeds = DefaultSeeds
+	}
+	if cfg.Seeds < 1 {
+		return nil, fmt.Errorf("eval: seeds = %d, want ≥ 1", cfg.Seeds)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	eps := slices.Clone(cfg.Epsilons)
+	if len(eps) == 0 {
+		eps = slices.Clone(DefaultEpsilons)
+	}
+	for _, e := range eps {
+		if !(e > 0) {
+			return nil, fmt.Errorf("eval: epsilon %v, want > 0 or +Inf", e)
+		}
+	}
+	slices.Sort(eps)
+	eps = slices.Compact(eps)
+	if cfg.Factors > 0 {
+		cfg.ALS.Factors = cfg.Factors
+	}
+	if err := cfg.ALS.Validate(); err != nil {
+		return nil, err
+	}
+
+	b := newBench(cfg)
+	var rows []Row
+	pop, err := b.popular(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, pop)
+	if slices.Contains(eps, math.Inf(1)) {
+		r, err := b.als(ctx, math.Inf(1))
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	for _, e := range eps {
+		if math.IsInf(e, 1) {
+			continue
+		}
+		r, err := b.dpPopular(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+		r, err = b.als(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// bench is one dataset split, mapped to the catalogue of training items.
+type bench struct {
+	cfg         Config
+	train, test [][]int32 // catalogue indices; test uses −1 for unseen items
+	items       int       // catalogue size
+	matrix      *interact.Matrix
+	counts      []float64 // training users per catalogue item
+}
+
+func newBench(cfg Config) *bench {
+	d := cfg.Dataset
+	s := d.Split(TestSeed)
+	train, test := s.Train, s.Test
+	if cfg.Validation {
+		v := SplitRows(train, ValidationSeed, HoldoutFraction)
+		train, test = v.Train, v.Test
+	}
+	// The catalogue is the set of items seen in training (EVAL.md).
+	index := make([]int32, d.Items())
+	for j := range index {
+		index[j] = -1
+	}
+	n := int32(0)
+	seen := make([]bool, d.Items())
+	for _, row := range train {
+		for _, j := range row {
+			seen[j] = true
+		}
+	}
+	for j, ok := range seen {
+		if ok {
+			index[j] = n
+			n++
+		}
+	}
+	b := &bench{cfg: cfg, items: int(n), train: make([][]int32, len(train)), test: make([][]int32, len(test)), counts: make([]float64, n)}
+	for u := range train {
+		b.train[u] = make([]int32, len(train[u]))
+		for q, j := range train[u] {
+			b.train[u][q] = index[j]
+			b.counts[index[j]]++
+		}
+		b.test[u] = make([]int32, len(test[u]))
+		for q, j := range test[u] {
+			b.test[u][q] = index[j]
+		}
+	}
+	m, err := interact.FromRows(b.items, b.train)
+	if err != nil {
+		panic(err) // indices come from the catalogue mapping above
+	}
+	b.matrix = m
+
+	return b
+}
+
+func (b *bench) log(format string, args ...any) {
+	if b.cfg.Log != nil {
+		b.cfg.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// popular evaluates the non-private most-popular baseline (deterministic).
+func (b *bench) popular(ctx context.Context) (Row, error) {
+	start := time.Now()
+	counts := b.counts
+	secs := time.Since(start).Seconds()
+	m, err := Evaluate(ctx, b.train, b.test, b.items, b.cfg.Workers, func() Scorer {
+		return func(_ int, scores []float64) { copy(scores, counts) }
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	b.log("%s popular: ndcg@10 %.4f", b.cfg.Name, m.NDCG10)
+	return b.row(ModelPopular, math.Inf(1), 0, 0, []Metrics{m}, []float64{secs}), nil
+}
+
+// als trains and evaluates ALS at one ε over every seed.
+func (b *bench) als(ctx context.Context, eps float64) (Row, error) {
+	var ms []Metrics
+	var secs []float64
+	delta := 0.0
+	for seed := 1; seed <= b.cfg.Seeds; seed++ {
+		c := b.cfg.ALS
+		c.Seed = uint64(seed)
+		c.Workers = b.cfg.Workers
+		if !math.IsInf(eps, 1) {
+			p, err := b.privacy(eps, uint64(seed))
+			if err != nil {
+				return Row{}, err
+			}
+			c.Privacy = p
+		}
+		model, rep, err := als.Train(ctx, b.matrix, c)
+		if err != nil {
+			return Row{}, err
+		}
+		if rep.Privacy != nil {
+			delta = rep.Privacy.Delta
+		}
+		m, err := b.evaluateModel(ctx, model)
+		if err != nil {
+			return Row{}, err
+		}
+		b.log("%s als ε=%v seed %d: ndcg@10 %.4f, train %.2fs", b.cfg.Name, eps, seed, m.NDCG10, rep.Total.Seconds())
+		ms = append(ms, m)
+		secs = append(secs, rep.Total.Seconds())
+	}
+	factors := b.cfg.ALS.Factors
+	if factors == 0 {
+		factors = als.DefaultFactors
+	}
+	return b.row(ModelALS, eps, delta, factors, ms, secs), nil
+}
+
+// evaluateModel ranks with user vectors folded in from the training items
+// and the model's item vectors (DP-ALS.md E1, B11).
+func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, error) {
+	folder := als.NewFolder(model)
+	d := model.Factors
+	vm := blas64.General{Rows: model.Items, Cols: d, Stride: d, Data: model.V}
+	var foldErr error
+	m, err := Evaluate(ctx, b.train, b.test, b.items, b.cfg.Workers, func() Scorer {
+		sc := folder.NewScratch()
+		u := make([]float64, d)
+		return func(user int, scores []float64) {
+			items, conf := b.matrix.Row(user)
+			if _, err := folder.UserVector(u, items, conf, sc); err != nil {
+				foldErr = err // indices come from the catalogue: cannot happen
+				return
+			}
+			blas64.Gemv(blas.NoTrans, 1, vm, blas64.Vector{N: d, Inc: 1, Data: u}, 0, blas64.Vector{N: model.Items, Inc: 1, Data: scores})
+			if model.Universe < model.Items {
+				for j, in := range model.InUniverse {
+					if !in {
+						scores[j] = untrainedScore(model.Counts[j])
+					}
+				}
+			}
+
+		}
+	})
+	if foldErr != nil {
+		return Metrics{}, foldErr
+	}
+	return m, err
+}
+
+func (b *bench) row(model string, eps, delta float64, factors int, ms []Metrics, secs []float64) Row {
+	r := Row{Dataset: b.cfg.Name, Model: model, Epsilon: eps, Delta: delta, Factors: factors, Seeds: len(ms)}
+	if len(ms) > 0 {
+		r.Users = ms[0].Users
+	}
+	pick := func(f func(Metrics) float64) Stat {
+		xs := make([]float64, len(ms))
+		for i, m := range ms {
+			xs[i] = f(m)
+		}
+		return stat(xs)
+	}
+	r.Precision10 = pick(func(m Metrics) float64 { return m.Precision10 })
+	r.Recall10 = pick(func(m Metrics) float64 { return m.Recall10 })
+	r.Recall20 = pick(func(m Metrics) float64 { return m.Recall20 })
+	r.NDCG10 = pick(func(m Metrics) float64 { return m.NDCG10 })
+	r.Coverage = pick(func(m Metrics) float64 { return m.Coverage })
+	r.TrainSeconds = stat(secs)
+	return r
+}
+
+// stat returns the mean and the sample standard deviation (0 for one value).
+func stat(xs []float64) Stat {
+	if len(xs) == 0 {
+		return Stat{}
+	}
+	var s Stat
+	for _, x := range xs {
+		s.Mean += x
+	}
+	s.Mean /= float64(len(xs))
+	if len(xs) > 1 {
+		var v float64
+		for _, x := range xs {
+			v += (x - s.Mean) * (x - s.Mean)
+		}
+		s.Std = math.Sqrt(v / float64(len(xs)-1))
+	}
+	return s
+}
+
+// untrainedScore ranks an item outside the trained universe below every
+// trained item, by its released count: such items have no personalized
+// vector and are served by popularity (DP-ALS.md B5).
+func untrainedScore(count float64) float64 {
+	return -1e15 + min(count, 1e9)
+}

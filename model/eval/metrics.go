@@ -1,0 +1,168 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// Cut-offs of the reported metrics.
+const (
+	K10 = 10
+	K20 = 20
+)
+
+// Metrics are the full-ranking figures of EVAL.md, averaged over the
+// evaluated users (those with at least one training and one test item).
+type Metrics struct {
+	Users       int     // evaluated users
+	Precision10 float64 // hits@10 / 10
+	Recall10    float64 // hits@10 / |T_u|                 (EVAL.md, the peer's definition)
+	Recall20    float64 // hits@20 / min(20, |T_u|)        (DP-ALS.md E1, the DP papers' definition)
+	NDCG10      float64 // binary gain, 1/log2(rank+1), ideal DCG over min(|T_u|, 10)
+	Coverage    float64 // share of the catalogue in at least one user's top 10
+}
+
+// Scorer writes a score for every catalogue item for user u into scores.
+// Higher is better. One Scorer is used by one goroutine at a time.
+type Scorer func(u int, scores []float64)
+
+// Evaluate ranks the whole catalogue (items 0 … items−1) for every user with
+// at least one training and one test item, removes the user's training
+// items, and averages the metrics of the top 10 and 20 (ties go to the lower
+// item index). Test items outside the catalogue (index < 0) count in |T_u|
+// but can never be hit. newScorer is called once per worker.
+func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, newScorer func() Scorer) (Metrics, error) {
+	type acc struct {
+		users               int
+		p10, r10, r20, ndcg float64
+		covered             []bool
+	}
+	var idcg [K10 + 1]float64 // idcg[n] = Σ_{r<n} 1/log2(r+2)
+	for n := 1; n <= K10; n++ {
+		idcg[n] = idcg[n-1] + 1/math.Log2(float64(n+1))
+	}
+	workers = max(1, workers)
+	accs := make([]acc, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			a := &accs[w]
+			a.covered = make([]bool, items)
+			score := newScorer()
+			scores := make([]float64, items)
+			excluded := make([]bool, items)
+			inTest := make([]bool, items)
+			top := make([]int32, 0, K20)
+			for ctx.Err() == nil {
+				u := int(next.Add(1)) - 1
+				if u >= len(train) {
+					return
+				}
+				if len(train[u]) == 0 || len(test[u]) == 0 {
+					continue
+				}
+				score(u, scores)
+				for _, j := range train[u] {
+					excluded[j] = true
+				}
+				top = topK(scores, excluded, top[:0], K20)
+				for _, j := range train[u] {
+					excluded[j] = false
+				}
+				for _, j := range test[u] {
+					if j >= 0 {
+						inTest[j] = true
+					}
+				}
+				var h10, h20 int
+				var dcg float64
+				for r, j := range top {
+					if inTest[j] {
+						if r < K10 {
+							h10++
+							dcg += 1 / math.Log2(float64(r+2))
+						}
+						h20++
+					}
+					if r < K10 {
+						a.covered[j] = true
+					}
+				}
+				for _, j := range test[u] {
+					if j >= 0 {
+						inTest[j] = false
+					}
+				}
+				t := len(test[u])
+				a.users++
+				a.p10 += float64(h10) / K10
+				a.r10 += float64(h10) / float64(t)
+				a.r20 += float64(h20) / float64(min(t, K20))
+				a.ndcg += dcg / idcg[min(t, K10)]
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return Metrics{}, err
+	}
+	var m Metrics
+	covered := make([]bool, items)
+	for _, a := range accs {
+		m.Users += a.users
+		m.Precision10 += a.p10
+		m.Recall10 += a.r10
+		m.Recall20 += a.r20
+		m.NDCG10 += a.ndcg
+		for j, c := range a.covered {
+			covered[j] = covered[j] || c
+		}
+	}
+	if m.Users > 0 {
+		n := float64(m.Users)
+		m.Precision10 /= n
+		m.Recall10 /= n
+		m.Recall20 /= n
+		m.NDCG10 /= n
+	}
+	if items > 0 {
+		c := 0
+		for _, b := range covered {
+			if b {
+				c++
+			}
+		}
+		m.Coverage = float64(c) / float64(items)
+	}
+	return m, nil
+}
+
+// topK appends to top (empty, capacity ≥ k) the k best items by score,
+// best first, skipping excluded items; ties go to the lower index. NaN
+// scores rank last.
+func topK(scores []float64, excluded []bool, top []int32, k int) []int32 {
+	for j, s := range scores {
+		if excluded[j] || s != s {
+			continue
+		}
+		n := len(top)
+		if n == k && !(s > scores[top[n-1]]) {
+			continue
+		}
+		// Insert after every kept item with a score ≥ s (they have lower
+		// indices, so they win ties).
+		p := n
+		for p > 0 && scores[top[p-1]] < s {
+			p--
+		}
+		if n < k {
+			top = append(top, 0)
+		}
+		copy(top[p+1:], top[p:len(top)-1])
+		top[p] = int32(j)
+	}
+	return top
+}
