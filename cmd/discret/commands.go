@@ -11,5 +11,9 @@ func commands() []*command {
 		exportCommand(),
 		forgetCommand(),
 		compactCommand(),
+		trainCommand(),
+		modelsCommand(),
+		privacyCommand(),
+		evalCommand(),
 	}
 }

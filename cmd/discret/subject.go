@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/release"
 )
 
 // Data-subject commands: export (GDPR access and portability) and forget
@@ -20,8 +22,10 @@ func exportCommand() *command {
 		summary: "print everything held about a customer, as JSON (GDPR access)",
 		help: `Export prints, as JSON, everything Discret holds about CUSTOMER (the raw id,
 pseudonymized at once): the consent history, every stored event with the date
-it expires, and the data derived from them. It is the answer to a GDPR access
-or portability request.`,
+it expires, and the data derived from them ("derived": Discret stores nothing
+derived per customer; it lists the model releases whose training window
+covered the customer's events). It is the answer to a GDPR access or
+portability request.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one CUSTOMER")
@@ -39,9 +43,21 @@ or portability request.`,
 			if err != nil {
 				return err
 			}
-			return writeJSON(e.stdout, data)
+			derived, err := release.DerivedFrom(ctx, d.db, data)
+			if err != nil {
+				return err
+			}
+			return writeJSON(e.stdout, customerExport{CustomerData: data, Derived: derived})
 		},
 	}
+}
+
+// customerExport is the answer to an access request: what the store holds
+// about the customer and what is derived from it (release.Derived: nothing
+// stored, the releases their data may have entered).
+type customerExport struct {
+	store.CustomerData
+	Derived release.Derived `json:"derived"`
 }
 
 func forgetCommand() *command {

@@ -16,6 +16,12 @@ package store
 //	  x | pseudo(16)                                               erasure pending
 //	Global tables (no customer data):
 //	  a | name | 0x00 | day(4)                                     aggregate counter
+//	  k | id                                                       API key (apikeys.go)
+//	  l | time(8) | seq(4)                                         privacy ledger entry (ledger.go)
+//	  m | "c"                                                      current release version
+//	  m | "v" | version                                            release manifest (releases.go)
+//	  m | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a model part
+//	  p | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a popularity part
 //	  z | "flush"                                                  scratch key (Compact)
 //
 // An event's identity is (customer, time, kind, item, store): re-appending the
@@ -25,9 +31,13 @@ package store
 // time; item and store cannot contain 0x00 (identifiers exclude control
 // characters), so the first 0x00 ends the item.
 //
+// A ledger entry's time is encoded like an event's; seq orders entries of
+// the same millisecond. Release versions and part names are tokens from
+// [A-Za-z0-9._-], so the first 0x00 ends them. Ledger and release keys are
+// built in ledger.go and releases.go, next to the protocols that use them.
+//
 // Reserved for tables to come (do not reuse): f (coupon pushes per customer),
-// u (cached user vectors per customer), m (models), p (popular counts),
-// l (privacy ledger), i (catalogue), o (coupons), k (API keys). A new customer
+// u (cached user vectors per customer), i (catalogue), o (coupons). A new customer
 // table is added to customerTables, which extends Forget, Export and erasure
 // on withdrawal to it.
 
@@ -47,6 +57,10 @@ const (
 	tagCounter byte = 'a'
 	tagConsent byte = 'c'
 	tagEvent   byte = 'e'
+	tagAPIKey  byte = 'k'
+	tagLedger  byte = 'l'
+	tagModel   byte = 'm'
+	tagPopular byte = 'p'
 	tagErasure byte = 'x'
 	tagScratch byte = 'z'
 )

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/release"
+)
+
+func modelsCommand() *command {
+	return &command{
+		name:    "models",
+		summary: "list, show and choose the stored model releases",
+		help: `Models lists the model releases stored in the data directory, shows the model
+card of one (hyper-parameters, privacy guarantee per component, randomness,
+data window, coarse number of training customers), and chooses which one
+is current, that is, served.`,
+		sub: []*command{modelsListCommand(), modelsShowCommand(), modelsUseCommand()},
+	}
+}
+
+func modelsListCommand() *command {
+	return &command{
+		name:    "list",
+		args:    "",
+		summary: "list the stored releases, oldest first",
+		help:    `List prints one line per stored release, oldest first; * marks the current one.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			sums, err := release.List(ctx, d.db)
+			if err != nil {
+				return err
+			}
+			if len(sums) == 0 {
+				fmt.Fprintln(e.stdout, "no model releases; run 'discret train'")
+				return nil
+			}
+			printReleases(e.stdout, sums)
+			return nil
+		},
+	}
+}
+
+func printReleases(w io.Writer, sums []release.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tVERSION\tCREATED\tε\tδ\tITEMS\tTRAINED\tFACTORS\tCUSTOMERS\tRNG\tSIZE")
+	for _, s := range sums {
+		c := s.Card
+		mark := ""
+		if s.Current {
+			mark = "*"
+		}
+		eps, delta := "∞ (non-private)", "-"
+		if p := c.Privacy; p != nil {
+			eps, delta = fmt.Sprintf("%.4g", p.Epsilon), fmt.Sprintf("%g", p.Delta)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t≈%d\t%s\t%s\n", mark, c.Version, c.Created.Format(time.RFC3339), eps, delta,
+			c.Items, c.Trained, c.Hyper.Factors, c.Customers.Value, c.RNG, humanBytes(s.Size))
+	}
+	tw.Flush()
+}
+
+func modelsShowCommand() *command {
+	return &command{
+		name:    "show",
+		args:    "VERSION|current",
+		summary: "print the model card of a release, as JSON",
+		help:    `Show prints the model card of release VERSION (or of the current release) as JSON.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want exactly one VERSION (or current)")
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			version := args[0]
+			if version == "current" {
+				if version, err = d.db.CurrentRelease(ctx); err != nil {
+					return noRelease(err)
+				}
+			}
+			m, err := d.db.Release(ctx, version)
+			if err != nil {
+				return noRelease(err)
+			}
+			card, err := release.ParseCard(m.Meta)
+			if err != nil {
+				return err
+			}
+			return writeJSON(e.stdout, card)
+		},
+	}
+}
+
+func modelsUseCommand() *command {
+	return &command{
+		name:    "use",
+		args:    "VERSION",
+		summary: "make a stored release the current one",
+		help: `Use makes release VERSION the current release: the one servers load. The
+release is loaded and validated first.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want exactly one VERSION")
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			r, err := release.Load(ctx, d.db, args[0])
+			if err != nil {
+				return noRelease(err)
+			}
+			if err := d.db.SetCurrentRelease(ctx, args[0]); err != nil {
+				return noRelease(err)
+			}
+			fmt.Fprintf(e.stdout, "release %s is now current\n", args[0])
+			if !r.Card.Private {
+				fmt.Fprintln(e.stdout, "warning: this release is NOT differentially private (ε = ∞); servers refuse it unless explicitly allowed")
+			}
+			if r.Card.RNG != release.RNGCrypto {
+				fmt.Fprintf(e.stdout, "warning: this release was trained with %s randomness; servers refuse it\n", r.Card.RNG)
+			}
+			return nil
+		},
+	}
+}
+
+// noRelease turns store errors about missing releases into messages that
+// say what to do.
+func noRelease(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNoCurrentRelease):
+		return errors.New("no current release; run 'discret train' or 'discret models use VERSION'")
+	case errors.Is(err, store.ErrReleaseNotFound):
+		return fmt.Errorf("%w; see 'discret models list'", err)
+	}
+	return err
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/discret-io/discret/model/budget"
+)
+
+func privacyCommand() *command {
+	return &command{
+		name:    "privacy",
+		summary: "report the privacy ledger and the budget spent",
+		help: `Privacy reports how much privacy budget the releases made from customers'
+data have spent. Every release (a model with its popularity lists) is charged
+to the ledger with its zCDP cost ρ, its (ε, δ), its components and the data
+window it used; releases compose by adding ρ. The cap bounds the cumulative
+ε over a rolling window (configuration: privacy.cap_epsilon, cap_delta,
+cap_window; default ε = 10 over 365 days at δ = 1e-6), and 'discret train'
+refuses a release that would exceed it.`,
+		sub: []*command{privacyReportCommand()},
+	}
+}
+
+func privacyReportCommand() *command {
+	var asJSON bool
+	return &command{
+		name:    "report",
+		args:    "",
+		summary: "print the ledger and the cumulative spend against the cap",
+		help: `Report prints every ledger entry, oldest first, then the cumulative ε of the
+private releases in the cap's rolling window, against the cap.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.BoolVar(&asJSON, "json", false, "print the ledger and the spend as JSON")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			recs, err := d.db.Ledger(ctx)
+			if err != nil {
+				return err
+			}
+			entries, err := budget.Decode(recs)
+			if err != nil {
+				return err
+			}
+			now := time.Now().UTC()
+			spend, err := d.settings.cap.Spent(entries, now)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e.stdout, privacyJSON(entries, spend))
+			}
+			printLedger(e.stdout, entries, spend)
+			return nil
+		},
+	}
+}
+
+// privacyJSON is the --json form of the report.
+func privacyJSON(entries []budget.Entry, s budget.Spend) any {
+	type spend struct {
+		From           time.Time `json:"from"`
+		To             time.Time `json:"to"`
+		Window         string    `json:"window"`
+		Releases       int       `json:"releases"`
+		NonPrivate     int       `json:"non_private"`
+		Rho            float64   `json:"rho"`
+		DeltaThreshold float64   `json:"delta_threshold"`
+		Delta          float64   `json:"delta"`
+		Epsilon        *float64  `json:"epsilon"` // null if unbounded
+		CapEpsilon     *float64  `json:"cap_epsilon"`
+		CapDelta       float64   `json:"cap_delta"`
+	}
+	finite := func(x float64) *float64 {
+		if math.IsInf(x, 0) {
+			return nil
+		}
+		return &x
+	}
+	if entries == nil {
+		entries = []budget.Entry{}
+	}
+	return struct {
+		Ledger []budget.Entry `json:"ledger"`
+		Spend  spend          `json:"spend"`
+	}{entries, spend{
+		From: s.From, To: s.To, Window: s.Cap.Window.String(), Releases: s.Releases, NonPrivate: s.NonPrivate,
+		Rho: s.Rho, DeltaThreshold: s.DeltaThreshold, Delta: s.Delta, Epsilon: finite(s.Epsilon),
+		CapEpsilon: finite(s.Cap.Epsilon), CapDelta: s.Cap.Delta,
+	}}
+}
+
+func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "the privacy ledger is empty: no release has been made")
+	} else {
+		fmt.Fprintf(w, "Privacy ledger (%d entries, oldest first):\n", len(entries))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tVERSION\tε\tδ\tρ\tRNG\tDATA WINDOW\tIN WINDOW")
+		for _, en := range entries {
+			eps, delta, rho := "∞ NON-PRIVATE", "-", "-"
+			if en.Private {
+				eps, delta, rho = fmt.Sprintf("%.4g", en.Epsilon), fmt.Sprintf("%g", en.Delta), fmt.Sprintf("%.4g", en.Rho)
+			}
+			in := ""
+			if en.Time.After(s.From) {
+				in = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s – %s\t%s\n", en.Time.Format(time.RFC3339), en.Version, eps, delta, rho, en.RNG,
+				en.Window.From.Format(time.DateOnly), en.Window.To.Format(time.DateOnly), in)
+		}
+		tw.Flush()
+		for _, en := range entries {
+			if len(en.Components) == 0 {
+				continue
+			}
+			var parts []string
+			for _, c := range en.Components {
+				p := fmt.Sprintf("%s z=%.4g", c.Name, c.Multiplier)
+				if c.Releases > 1 {
+					p += fmt.Sprintf("×%d", c.Releases)
+				}
+				p += fmt.Sprintf(" ρ=%.3g", c.Rho)
+				if c.DeltaThreshold > 0 {
+					p += fmt.Sprintf(" δτ=%g", c.DeltaThreshold)
+				}
+				parts = append(parts, p)
+			}
+			fmt.Fprintf(w, "  %s: %s\n", en.Version, strings.Join(parts, ", "))
+		}
+	}
+	fmt.Fprintf(w, "\nCumulative spend over the last %v (since %s):\n", s.Cap.Window, s.From.Format(time.RFC3339))
+	fmt.Fprintf(w, "  ε = %.4g at δ = %g, private releases: %d (ρ = %.4g", s.Epsilon, s.Delta, s.Releases, s.Rho)
+	if s.DeltaThreshold > 0 {
+		fmt.Fprintf(w, ", of which δ_τ = %g for key selections", s.DeltaThreshold)
+	}
+	fmt.Fprintln(w, ")")
+	if math.IsInf(s.Cap.Epsilon, 1) {
+		fmt.Fprintln(w, "  cap: none (privacy.cap_epsilon = inf)")
+	} else {
+		fmt.Fprintf(w, "  cap: ε = %g at δ = %g: %.1f %% used\n", s.Cap.Epsilon, s.Cap.Delta, 100*s.Epsilon/s.Cap.Epsilon)
+	}
+	if s.NonPrivate > 0 {
+		fmt.Fprintf(w, "  non-private releases in the window: %d (not differentially private, not counted; servers refuse them unless allowed)\n", s.NonPrivate)
+	}
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/train"
+	"github.com/discret-io/discret/privacy"
+)
+
+func trainCommand() *command {
+	var (
+		epsilon, catalogue string
+		stores             string
+		delta, lambda      float64
+		alpha, clip        float64
+		iterations         int
+		factors, maxItems  int
+	)
+	return &command{
+		name:    "train",
+		args:    "",
+		summary: "train a differentially private model on the stored events and make it current",
+		help: `Train reads one snapshot of the stored events of customers who consent to
+personalization now, trains the recommendation model (implicit ALS with
+user-level differential privacy: clipped user vectors, bounded per-customer
+contributions, exact discrete Gaussian noise on the item side), releases the
+DP popularity lists (overall and per store), and stores the release
+atomically as the current one. User vectors are never stored: they are
+recomputed from each customer's own history when serving.
+
+The privacy budget (ε, δ) covers the whole release; every release is charged
+to the privacy ledger, and a release that would take the cumulative ε over
+the configured window above the cap is refused (see 'discret privacy
+report'). --epsilon inf trains a non-private model, for evaluation only:
+servers refuse it unless explicitly allowed.
+
+The items that get vectors are those of the catalogue (--catalogue FILE:
+JSON Lines with "item" and optional "stores", as 'discret gen' writes
+items.jsonl, or one item identifier per line); without a catalogue, item and
+store identifiers are selected from the data by a DP threshold, which keeps
+only items used by many customers. Stores of the per-store popularity come
+from --stores, else from the catalogue, else the same DP selection; --stores
+none skips per-store popularity (for data without stores).
+
+Flags left unset take the configuration file's "training" values, then the
+built-in defaults. The last releases are kept (training.keep_releases,
+default 5); older ones are deleted.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.StringVar(&epsilon, "epsilon", "", "privacy budget `ε`: a number > 0, or inf for a non-private model (default 1)")
+			fs.Float64Var(&delta, "delta", 0, "privacy parameter `δ` (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)")
+			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("ALS iterations `N` (default %d private, %d non-private)", als.DefaultPrivateIterations, als.DefaultIterations))
+			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors (default %d)", als.DefaultFactors))
+			fs.Float64Var(&lambda, "lambda", 0, fmt.Sprintf("regularization `λ` (default %g)", als.DefaultLambda))
+			fs.Float64Var(&alpha, "alpha", 0, "confidence weight `α` in c = 1 + α·strength (default 1)")
+			fs.IntVar(&maxItems, "max-items-per-user", 0, "most items `K` of a customer in the private item statistics (default ⌈β⌉)")
+			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` of user vectors in private training (default %g)", als.DefaultClipNorm))
+			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE` (default: select items from the data)")
+			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none for no per-store popularity (default: the catalogue's stores, else select them from the data)")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			var eps float64
+			if epsilon != "" {
+				var err error
+				if eps, err = parseEpsilon(epsilon); err != nil {
+					return usagef("--epsilon: %v", err)
+				}
+			}
+			for _, f := range []struct {
+				name string
+				ok   bool
+			}{
+				{"--delta", delta >= 0 && delta < 1}, {"--iterations", iterations >= 0}, {"--factors", factors >= 0},
+				{"--lambda", lambda >= 0}, {"--alpha", alpha >= 0}, {"--max-items-per-user", maxItems >= 0}, {"--clip", clip >= 0},
+			} {
+				if !f.ok {
+					return usagef("%s out of range", f.name)
+				}
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			ts := d.settings.training
+			cfg := train.Config{
+				Epsilon: pick(eps, ts.epsilon), Delta: pick(delta, ts.delta),
+				ALS: als.Config{
+					Factors: pick(factors, ts.factors), Iterations: pick(iterations, ts.iterations), Lambda: pick(lambda, ts.lambda),
+				},
+				Privacy: als.Privacy{MaxItems: pick(maxItems, ts.maxItems), ClipNorm: pick(clip, ts.clip)},
+				Consent: d.settings.consent, Retention: d.settings.retention, Cap: d.settings.cap, Keep: ts.keep,
+			}
+			cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, pick(alpha, ts.alpha)
+			if path := pick(catalogue, ts.catalogue); path != "" {
+				if cfg.Catalogue, cfg.Stores, err = readCatalogue(path); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "catalogue %s: %d items, %d stores\n", path, len(cfg.Catalogue), len(cfg.Stores))
+			}
+			switch stores {
+			case "":
+			case "none":
+				cfg.Stores = []string{}
+			default:
+				cfg.Stores = strings.Split(stores, ",")
+			}
+			cfg.Progress = trainProgress(e)
+			rep, err := train.Run(ctx, d.db, cfg)
+			if err != nil {
+				return err
+			}
+			printTrainReport(e.stdout, rep)
+			return nil
+		},
+	}
+}
+
+// pick returns the flag's value if set (non-zero), else the configured one.
+func pick[T comparable](flagValue, configured T) T {
+	var zero T
+	if flagValue != zero {
+		return flagValue
+	}
+	return configured
+}
+
+func trainProgress(e *env) func(train.Progress) {
+	return func(p train.Progress) {
+		switch p.Stage {
+		case train.StageTraining:
+			fmt.Fprintf(e.stderr, "iteration %d/%d  %6.2f s  ε spent %s\n", p.Iteration, p.Iterations, p.Elapsed.Seconds(), formatEpsilon(p.Epsilon))
+		default:
+			fmt.Fprintf(e.stderr, "%-10s %6.2f s  ε spent %s\n", p.Stage, p.Elapsed.Seconds(), formatEpsilon(p.Epsilon))
+		}
+	}
+}
+
+func formatEpsilon(eps float64) string {
+	if math.IsInf(eps, 1) {
+		return "∞ (non-private)"
+	}
+	return fmt.Sprintf("%.4g", eps)
+}
+
+func printTrainReport(w io.Writer, rep *train.Report) {
+	c := rep.Card
+	current := ""
+	if rep.Current {
+		current = " (current)"
+	}
+	fmt.Fprintf(w, "trained release %s%s\n", rep.Version, current)
+	fmt.Fprintf(w, "  customers: %d consenting with events in the window", rep.Customers)
+	if rep.ExcludedCustomers > 0 || rep.ExcludedEvents > 0 {
+		fmt.Fprintf(w, " (%d customers and %d events excluded: consent no longer allows them)", rep.ExcludedCustomers, rep.ExcludedEvents)
+	}
+	fmt.Fprintf(w, "\n  users %d, items %d (%s, %d trained), stores %d, pairs %d\n", rep.Users, rep.Items, c.Universe, c.Trained, rep.Stores, rep.Pairs)
+	fmt.Fprintf(w, "  model: %d factors, %d iterations, λ = %g, α = %g\n", c.Hyper.Factors, c.Hyper.Iterations, c.Hyper.Lambda, c.Hyper.Alpha)
+	if p := c.Privacy; p != nil {
+		fmt.Fprintf(w, "  privacy: ε = %.4g, δ = %g (ρ = %.4g; exact-Gaussian ε %.4g); randomness %s\n", p.Epsilon, p.Delta, p.Rho, p.EpsilonGaussian, c.RNG)
+		fmt.Fprintf(w, "  card: about %d training customers (noisy, σ = %.3g)\n", c.Customers.Value, c.Customers.Sigma)
+	} else {
+		fmt.Fprintf(w, "  privacy: NONE (ε = ∞): for evaluation only; servers refuse this release unless allowed\n")
+	}
+	s := rep.Spend
+	fmt.Fprintf(w, "  budget: ε = %.4g of the cap %g over the last %v (δ = %g; private releases: %d", s.Epsilon, s.Cap.Epsilon, s.Cap.Window, s.Delta, s.Releases)
+	if s.NonPrivate > 0 {
+		fmt.Fprintf(w, ", non-private: %d", s.NonPrivate)
+	}
+	fmt.Fprintln(w, ")")
+	fmt.Fprintf(w, "  time: %.2f s (snapshot %.2f s, training %.2f s, storing %.2f s)\n", rep.Total.Seconds(), rep.Snapshot.Seconds(), rep.Training.Seconds(), rep.Storing.Seconds())
+	if len(rep.Pruned) > 0 {
+		fmt.Fprintf(w, "  deleted old releases: %s\n", strings.Join(rep.Pruned, ", "))
+	}
+}
+
+// readCatalogue reads a public catalogue: JSON Lines of items ({"item":
+// ID, "stores": [...]}, other fields ignored) or one item identifier per
+// line. It returns the items and, if any item lists stores, the stores
+// (nil otherwise: they are then selected from the data).
+func readCatalogue(path string) (items, stores []string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalogue: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var it features.Item
+		if b[0] == '{' {
+			if err := json.Unmarshal(b, &it); err != nil {
+				return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: err})
+			}
+		} else {
+			it.ID = string(b)
+		}
+		if err := privacy.ValidateID(it.ID); err != nil {
+			return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: &features.FieldError{Field: "item", Err: err}})
+		}
+		for _, s := range it.Stores {
+			if err := privacy.ValidateID(s); err != nil {
+				return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: &features.FieldError{Field: "stores", Err: err}})
+			}
+		}
+		items = append(items, it.ID)
+		stores = append(stores, it.Stores...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("catalogue %s: %w", path, err)
+	}
+	if len(items) == 0 {
+		return nil, nil, fmt.Errorf("catalogue %s: no items", path)
+	}
+	if len(stores) > 0 {
+		slices.Sort(stores)
+		stores = slices.Compact(stores)
+	}
+	return items, stores, nil
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/privacy"
+)
+
+// cli runs discret commands against a temporary data directory and key.
+type cli struct {
+	t         *testing.T
+	data, key string
+	config    string
+}
+
+func newCLI(t *testing.T) *cli {
+	dir := t.TempDir()
+	return &cli{t: t, data: filepath.Join(dir, "data"), key: filepath.Join(dir, "discret.key")}
+}
+
+func (c *cli) getenv(name string) string {
+	switch name {
+	case "DISCRET_DATA":
+		return c.data
+	case "DISCRET_KEY":
+		return c.key
+	case "DISCRET_CONFIG":
+		return c.config
+	}
+	return ""
+}
+
+// run runs one command line and returns its exit status and outputs. The
+// commands of this change are run through runCommand until commands.go
+// lists them; everything else goes through run, as main does.
+func (c *cli) run(args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	ctx := context.Background()
+	mine := map[string]func() *command{"train": trainCommand, "models": modelsCommand, "privacy": privacyCommand, "eval": evalCommand}
+	if mk, ok := mine[args[0]]; ok && find(commands(), args[0]) == nil {
+		e := &env{stdout: &out, stderr: &errOut, getenv: c.getenv}
+		e.global.defaults(c.getenv)
+		code = runCommand(ctx, e, "discret", mk(), args[1:])
+	} else {
+		code = run(ctx, args, &out, &errOut, c.getenv)
+	}
+	return code, out.String(), errOut.String()
+}
+
+func (c *cli) mustRun(args ...string) string {
+	c.t.Helper()
+	code, out, errOut := c.run(args...)
+	if code != exitOK {
+		c.t.Fatalf("discret %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+var versionRE = regexp.MustCompile(`trained release (\S+) \(current\)`)
+
+// TestTrainEndToEnd runs demo, train, models, privacy report and export
+// as a user would, on a small synthetic dataset.
+func TestTrainEndToEnd(t *testing.T) {
+	c := newCLI(t)
+	gen := t.TempDir()
+	c.mustRun("keygen")
+	c.mustRun("gen", "--out", gen, "--customers", "300", "--items", "40", "--events", "9000", "--seed", "2")
+	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
+	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	catPath := filepath.Join(gen, synth.ItemsFile)
+
+	code, out, errOut := c.run("train", "--epsilon", "2", "--factors", "8", "--catalogue", catPath)
+	if code != exitOK {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out, errOut)
+	}
+	m := versionRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("train output has no version:\n%s", out)
+	}
+	first := m[1]
+	for _, want := range []string{"items 40 (catalogue", "privacy: ε = 2", "δ = 1e-06", "budget: ε = 2 of the cap 10"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("train output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Count(errOut, "iteration "); got < 1 || !strings.Contains(errOut, "ε spent") {
+		t.Errorf("train progress on stderr = %q, want one line per iteration with ε spent", errOut)
+	}
+
+	// A non-private model, then the list.
+	out = c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2")
+	if !strings.Contains(out, "privacy: NONE") {
+		t.Errorf("non-private train output:\n%s", out)
+	}
+	second := versionRE.FindStringSubmatch(out)[1]
+	out = c.mustRun("models", "list")
+	if !strings.Contains(out, first) || !regexp.MustCompile(`\*\s+`+second).MatchString(out) || !strings.Contains(out, "∞ (non-private)") {
+		t.Errorf("models list:\n%s", out)
+	}
+
+	// Back to the private one.
+	out = c.mustRun("models", "use", first)
+	if !strings.Contains(out, "release "+first+" is now current") {
+		t.Errorf("models use: %s", out)
+	}
+	out = c.mustRun("models", "show", "current")
+	var card struct {
+		Version string `json:"version"`
+		Private bool   `json:"private"`
+		Privacy struct {
+			Epsilon float64 `json:"epsilon"`
+		} `json:"privacy"`
+	}
+	if err := json.Unmarshal([]byte(out), &card); err != nil || card.Version != first || !card.Private || card.Privacy.Epsilon > 2 {
+		t.Errorf("models show current = %s (%v)", out, err)
+	}
+	if code, _, errOut := c.run("models", "use", "nope"); code != exitFailure || !strings.Contains(errOut, "not found") {
+		t.Errorf("models use nope: exit %d, %s", code, errOut)
+	}
+
+	// The ledger, and the cap: releases at ε = 2 and 9.9 compose (adding
+	// their ρ) to ε = 10.24 > 10.
+	out = c.mustRun("privacy", "report")
+	for _, want := range []string{first, second, "∞ NON-PRIVATE", "private releases: 1", "cap: ε = 10"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("privacy report lacks %q:\n%s", want, out)
+		}
+	}
+	code, _, errOut = c.run("train", "--epsilon", "9.9", "--factors", "8", "--catalogue", catPath)
+	if code != exitFailure || !strings.Contains(errOut, "exceed the privacy cap") {
+		t.Errorf("train beyond the cap: exit %d, stderr %s", code, errOut)
+	}
+
+	// Export lists the releases derived from a customer's events: both
+	// releases' windows cover every stored event.
+	raw, err := os.ReadFile(filepath.Join(gen, synth.EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, line := range strings.SplitN(string(raw), "\n", 200) {
+		var ev struct {
+			Customer string `json:"customer"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		out = c.mustRun("export", ev.Customer)
+		var exp struct {
+			Events  []json.RawMessage `json:"events"`
+			Derived struct {
+				Releases []struct {
+					Version string `json:"version"`
+				} `json:"releases"`
+				Note string `json:"note"`
+			} `json:"derived"`
+		}
+		if err := json.Unmarshal([]byte(out), &exp); err != nil {
+			t.Fatalf("export: %v\n%s", err, out)
+		}
+		if exp.Derived.Note == "" || exp.Derived.Releases == nil {
+			t.Fatalf("export has no derived section:\n%s", out)
+		}
+		if len(exp.Events) == 0 {
+			if len(exp.Derived.Releases) != 0 {
+				t.Errorf("export of a customer without events lists releases %+v", exp.Derived.Releases)
+			}
+			continue
+		}
+		if len(exp.Derived.Releases) != 2 || exp.Derived.Releases[0].Version != first || exp.Derived.Releases[1].Version != second {
+			t.Errorf("export derived releases = %+v, want %s and %s", exp.Derived.Releases, first, second)
+		}
+		// Forgetting the customer leaves nothing, derived data included.
+		c.mustRun("forget", ev.Customer)
+		out = c.mustRun("export", ev.Customer)
+		if !strings.Contains(out, `"releases": []`) || !strings.Contains(out, `"events": []`) {
+			t.Errorf("export after forget:\n%s", out)
+		}
+		checked++
+		break
+	}
+	if checked == 0 {
+		t.Error("no exported customer had events")
+	}
+}
+
+func TestTrainUsage(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{
+		{"train", "--epsilon", "-1"},
+		{"train", "--epsilon", "x"},
+		{"train", "extra"},
+		{"eval", "--epsilon", "1,foo", "f"},
+		{"eval"},
+		{"eval", "--plot", "out.gif", "f"},
+		{"models", "show"},
+	} {
+		if code, _, _ := c.run(args...); code != exitUsage {
+			t.Errorf("discret %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
+		}
+	}
+}
+
+func TestEvalCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "toy", "u.data")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for u := range 80 {
+		for k := range 10 {
+			b.WriteString(strings.Join([]string{strconv.Itoa(u + 1), strconv.Itoa((u%4)*10 + (u+k)%10 + 1), "5", "881250949"}, "\t") + "\n")
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t)
+	plot := filepath.Join(dir, "curve.svg")
+	out := c.mustRun("eval", "--epsilon", "2,inf", "--factors", "4", "--seeds", "1", "--json", "--plot", plot, path)
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("eval --json output: %v\n%s", err, out)
+	}
+	models := map[string]bool{}
+	for _, r := range rows {
+		models[r["model"].(string)] = true
+		for _, k := range []string{"epsilon", "precision@10", "recall@10", "recall@20", "ndcg@10", "train_seconds"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("row %v lacks %q", r, k)
+			}
+		}
+		if r["dataset"] != "toy" {
+			t.Errorf("dataset = %v, want toy", r["dataset"])
+		}
+	}
+	if !models["als"] || !models["popular"] || !models["dp-popular"] || len(rows) != 4 {
+		t.Errorf("eval rows = %v", rows)
+	}
+	if st, err := os.Stat(plot); err != nil || st.Size() == 0 {
+		t.Errorf("plot file: %v", err)
+	}
+	out = c.mustRun("eval", "--epsilon", "inf", "--factors", "4", "--seeds", "1", path)
+	if !strings.Contains(out, "NDCG@10") || !strings.Contains(out, "popular") {
+		t.Errorf("eval table:\n%s", out)
+	}
+}
+
+func TestConfigTraining(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s, err := loadSettings(write(`{"training":{"epsilon":"inf","factors":32,"weights":{"view":0.2},"keep_releases":3},
+		"privacy":{"cap_epsilon":20,"cap_delta":1e-7,"cap_window":"1y"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(s.training.epsilon, 1) || s.training.factors != 32 || s.training.keep != 3 || s.training.weights[privacy.View] != 0.2 {
+		t.Errorf("training settings = %+v", s.training)
+	}
+	if s.cap.Epsilon != 20 || s.cap.Delta != 1e-7 || s.cap.Window.Years != 1 {
+		t.Errorf("cap = %+v", s.cap)
+	}
+	if s, err := loadSettings(write(`{"privacy":{"cap_epsilon":"inf"}}`)); err != nil || !math.IsInf(s.cap.Epsilon, 1) {
+		t.Errorf("cap_epsilon inf: %+v, %v", s.cap, err)
+	}
+	for _, bad := range []string{
+		`{"training":{"epsilon":0}}`,
+		`{"training":{"epsilon":"lots"}}`,
+		`{"training":{"delta":2}}`,
+		`{"training":{"factors":-1}}`,
+		`{"training":{"weights":{"like":1}}}`,
+		`{"training":{"weights":{"view":-1}}}`,
+		`{"privacy":{"cap_delta":1}}`,
+		`{"privacy":{"cap_window":"forever"}}`,
+		`{"privacy":{"cap":1}}`,
+	} {
+		if _, err := loadSettings(write(bad)); err == nil {
+			t.Errorf("loadSettings(%s) = nil error", bad)
+		}
+	}
+}

@@ -1,0 +1,402 @@
+// Package budget keeps Discret's privacy ledger and enforces its cap on the
+// cumulative privacy loss of the releases made from customers' data
+// (DP-ALS.md B1, B12).
+//
+// Every release that touches customer data — a model with its popularity
+// lists — appends one Entry to the ledger: its zCDP cost ρ, its (ε, δ), the
+// mechanism's components and parameters, the randomness it used and the
+// window of data it was trained on. Releases compose: a customer whose data
+// enters k releases has lost Σρ (adaptive composition of zCDP, C1). A Cap
+// bounds that sum over a rolling window: a new release is refused when the ρ
+// of the ledger's releases in the window plus its own, converted to ε with
+// the official conversion (C2.2), would exceed the cap's ε.
+//
+// # Why a rolling window
+//
+// Discret keeps events for a bounded time (package retention: 13 months for
+// views, 3 years for purchases), so the data of a customer can enter every
+// release made while it is kept. The cap bounds the loss per window (by
+// default ε = 10 per 365 days at δ = 10⁻⁶): a customer whose events are
+// kept R years enters the releases of at most ⌈R⌉ + 1 windows, and their
+// lifetime loss is at most that many times the cap (composition of the
+// windows' ρ). The default cap leaves room for weekly retraining at the
+// default ε = 1 per release: 52 releases compose to ρ = 52 × 0.02436 = 1.267,
+// ε = 8.91 at δ = 10⁻⁶ (TestDefaultCapFitsWeeklyTraining). The cap's δ is the
+// default δ of a release; for a statement never weaker than that of any
+// release it covers, Spent states ε at the smallest δ among the cap's and
+// the releases' own.
+//
+// A release whose universe of keys was itself selected by thresholding
+// (DP-ALS.md F4) carries an extra δ_τ (Entry.DeltaThreshold), which adds to
+// δ: the cap converts ρ at δ − Σδ_τ.
+//
+// Non-private releases (ε = ∞) are recorded with Private false. They are not
+// summed — they have no finite cost — and a server refuses them unless it is
+// explicitly allowed to serve them; Spend counts them so that reports can
+// flag them.
+package budget
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/privacy/dp"
+	"github.com/discret-io/discret/privacy/retention"
+)
+
+// Defaults of Cap.
+const (
+	DefaultCapEpsilon = 10.0
+	DefaultCapDelta   = 1e-6
+)
+
+// DefaultCapWindow is the rolling window of Cap when zero.
+var DefaultCapWindow = retention.Period{Days: 365}
+
+// Neighbouring names the neighbouring relation of every Discret release
+// (DP-ALS.md B1).
+const Neighbouring = "add or remove one customer (all their events)"
+
+// Window is a time span of data: events with From ≤ time ≤ To.
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Contains reports whether t is in w.
+func (w Window) Contains(t time.Time) bool { return !t.Before(w.From) && !t.After(w.To) }
+
+// Component is one released statistic of a release and its share of the
+// privacy cost: Releases Gaussian releases with noise multiplier z, each
+// costing ρ = 1/(2z²) (DP-ALS.md C1).
+type Component struct {
+	// Name says what was released: "customers", "selection", "counts",
+	// "G", "S", "t" (per ALS step), "popularity".
+	Name string `json:"name"`
+	// Multiplier is z = σ/Δ.
+	Multiplier float64 `json:"multiplier"`
+	// Sensitivity is the L2 sensitivity Δ' (after lattice rounding, D3.3)
+	// and Sigma = z·Δ' the noise standard deviation, when known.
+	Sensitivity float64 `json:"sensitivity,omitempty"`
+	Sigma       float64 `json:"sigma,omitempty"`
+	// Releases is the number of releases composed (T for per-step
+	// statistics).
+	Releases int `json:"releases"`
+	// RhoEach = 1/(2z²) is the cost of one release, Rho = Releases·RhoEach.
+	RhoEach float64 `json:"rho_each"`
+	Rho     float64 `json:"rho"`
+	// Epsilon is the ε of this component alone at the entry's δ (official
+	// conversion): informational; only the composed total is a guarantee.
+	Epsilon float64 `json:"epsilon"`
+	// DeltaThreshold is the δ_τ of a thresholded key selection (F4), 0
+	// otherwise.
+	DeltaThreshold float64 `json:"delta_threshold,omitempty"`
+}
+
+// Entry is one line of the privacy ledger.
+type Entry struct {
+	// Time is when the release was charged (and made).
+	Time    time.Time `json:"time"`
+	Version string    `json:"version"`
+	// Private is false for a non-private release (ε = ∞): Rho, Epsilon and
+	// Delta are then zero and mean nothing.
+	Private bool `json:"private"`
+	// Mechanism names the algorithm ("dp-als", see model/train).
+	Mechanism    string `json:"mechanism"`
+	Neighbouring string `json:"neighbouring"`
+	// Rho is the total zCDP cost; Epsilon the official ε (optimal RDP
+	// conversion, C2.2) at Delta − DeltaThreshold; Delta the release's
+	// total δ, DeltaThreshold the part of it spent by thresholding (F4).
+	Rho            float64 `json:"rho"`
+	Epsilon        float64 `json:"epsilon"`
+	Delta          float64 `json:"delta"`
+	DeltaThreshold float64 `json:"delta_threshold,omitempty"`
+	// RNG is the kind of randomness ("crypto" or "test-seeded").
+	RNG string `json:"rng"`
+	// Window is the data the release was trained on.
+	Window     Window      `json:"window"`
+	Components []Component `json:"components,omitempty"`
+	// Parameters are the mechanism's parameters (steps, β, R, …).
+	Parameters map[string]float64 `json:"parameters,omitempty"`
+}
+
+// ErrEntry is returned for an invalid or undecodable ledger entry.
+var ErrEntry = errors.New("budget: invalid ledger entry")
+
+// Validate checks that e can be composed.
+func (e *Entry) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrEntry}, args...)...))
+	}
+	if e.Time.IsZero() {
+		bad("zero time")
+	}
+	if e.Version == "" {
+		bad("no version")
+	}
+	if e.Private {
+		if !(e.Rho >= 0) || math.IsInf(e.Rho, 0) {
+			bad("ρ = %v (want finite, ≥ 0)", e.Rho)
+		}
+		if !(e.Delta > 0 && e.Delta < 1) {
+			bad("δ = %v (want 0 < δ < 1)", e.Delta)
+		}
+		if !(e.DeltaThreshold >= 0 && e.DeltaThreshold < e.Delta) {
+			bad("threshold δ_τ = %v (want 0 ≤ δ_τ < δ = %v)", e.DeltaThreshold, e.Delta)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Marshal encodes e as the JSON document stored in the ledger.
+func (e *Entry) Marshal() ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("budget: encode entry: %w", err)
+	}
+	return b, nil
+}
+
+// Parse decodes a ledger entry.
+func Parse(b []byte) (Entry, error) {
+	var e Entry
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&e); err != nil {
+		return Entry{}, fmt.Errorf("%w: %v", ErrEntry, err)
+	}
+	if err := e.Validate(); err != nil {
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+// Decode decodes the records of a store's ledger, in ledger order.
+func Decode(recs []store.LedgerRecord) ([]Entry, error) {
+	out := make([]Entry, 0, len(recs))
+	for i, r := range recs {
+		e, err := Parse(r.Data)
+		if err != nil {
+			return nil, fmt.Errorf("budget: ledger entry %d (%s): %w", i, r.Time.Format(time.RFC3339), err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Cap bounds the cumulative ε of the releases charged within a rolling
+// window. The zero value of each field means its default; Epsilon = +Inf
+// disables the cap.
+type Cap struct {
+	Epsilon float64          // ε_cap; 0 means DefaultCapEpsilon
+	Delta   float64          // δ_cap; 0 means DefaultCapDelta
+	Window  retention.Period // zero means DefaultCapWindow
+}
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c Cap) WithDefaults() Cap {
+	if c.Epsilon == 0 {
+		c.Epsilon = DefaultCapEpsilon
+	}
+	if c.Delta == 0 {
+		c.Delta = DefaultCapDelta
+	}
+	if c.Window.IsZero() {
+		c.Window = DefaultCapWindow
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults).
+func (c Cap) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	if !(c.Epsilon > 0) {
+		errs = append(errs, fmt.Errorf("budget: cap ε = %v, want > 0 (or +Inf for no cap)", c.Epsilon))
+	}
+	if !(c.Delta > 0 && c.Delta < 1) {
+		errs = append(errs, fmt.Errorf("budget: cap δ = %v, want 0 < δ < 1", c.Delta))
+	}
+	if c.Window.Years < 0 || c.Window.Months < 0 || c.Window.Days < 0 {
+		errs = append(errs, fmt.Errorf("budget: cap window %v is negative", c.Window))
+	}
+	return errors.Join(errs...)
+}
+
+// Start returns the start of the window ending at now: entries charged
+// after it count.
+func (c Cap) Start(now time.Time) time.Time {
+	w := c.WithDefaults().Window
+	return now.AddDate(-w.Years, -w.Months, -w.Days)
+}
+
+// Spend is the cumulative privacy loss of the releases in a window.
+type Spend struct {
+	Cap      Cap       // with defaults
+	From, To time.Time // the window: entries charged after From count
+	// Releases counts the private releases in the window; NonPrivate the
+	// non-private ones, which have no finite cost and are not summed.
+	Releases, NonPrivate int
+	// Rho is their total ρ, DeltaThreshold their total δ_τ.
+	Rho, DeltaThreshold float64
+	// Delta is the δ of the statement: the smallest of the cap's and the
+	// releases' own δ. Epsilon is the official ε of Rho at
+	// Delta − DeltaThreshold, +Inf if that is not positive.
+	Delta, Epsilon float64
+}
+
+// Fits reports whether the spend is within the cap.
+func (s Spend) Fits() bool { return s.Epsilon <= s.Cap.Epsilon }
+
+// Spent returns the spend of the entries charged in the window ending at
+// now (after Start(now); entries dated after now count too).
+func (c Cap) Spent(entries []Entry, now time.Time) (Spend, error) {
+	return c.spent(entries, nil, now)
+}
+
+func (c Cap) spent(entries []Entry, next *Entry, now time.Time) (Spend, error) {
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return Spend{}, err
+	}
+	s := Spend{Cap: c, From: c.Start(now), To: now, Delta: c.Delta}
+	add := func(e *Entry) {
+		if !e.Private {
+			s.NonPrivate++
+			return
+		}
+		s.Releases++
+		s.Rho += e.Rho
+		s.DeltaThreshold += e.DeltaThreshold
+		s.Delta = min(s.Delta, e.Delta)
+	}
+	for i := range entries {
+		if entries[i].Time.After(s.From) {
+			add(&entries[i])
+		}
+	}
+	if next != nil {
+		add(next)
+	}
+	conv := s.Delta - s.DeltaThreshold
+	if !(conv > 0) {
+		s.Epsilon = math.Inf(1)
+		return s, nil
+	}
+	eps, err := dp.Epsilon(s.Rho, conv, dp.RDP)
+	if err != nil {
+		return Spend{}, fmt.Errorf("budget: %w", err)
+	}
+	s.Epsilon = eps
+	return s, nil
+}
+
+// ExceededError is returned by Check for a release that would exceed the
+// cap.
+type ExceededError struct {
+	Next   Entry // the refused release
+	Before Spend // the window without it
+	After  Spend // the window with it
+	// Left is the largest ε (official conversion, at the release's δ) that
+	// a release could spend now; 0 if none.
+	Left float64
+	// RetryAt is the earliest time at which the same release would fit, as
+	// older releases leave the window; zero if it never would.
+	RetryAt time.Time
+}
+
+func (e *ExceededError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "budget: refusing release %s: it would exceed the privacy cap: cumulative ε = %.4g over the last %v (δ = %.3g) with it, cap ε = %g",
+		e.Next.Version, e.After.Epsilon, e.After.Cap.Window, e.After.Delta, e.After.Cap.Epsilon)
+	fmt.Fprintf(&b, "; the %d releases already in the window spent ε = %.4g (ρ = %.4g), this one would add ρ = %.4g (ε = %.4g alone)",
+		e.Before.Releases, e.Before.Epsilon, e.Before.Rho, e.Next.Rho, e.Next.Epsilon)
+	if e.Left > 0 {
+		fmt.Fprintf(&b, "; a release can spend at most ε = %.3g now", e.Left)
+	} else {
+		b.WriteString("; no budget is left now")
+	}
+	if !e.RetryAt.IsZero() {
+		fmt.Fprintf(&b, "; this release would fit from %s, when older releases leave the window", e.RetryAt.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// Check returns the spend of the window ending at now with next added, and
+// an *ExceededError if it exceeds the cap. A non-private next always fits
+// (see the package documentation).
+func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
+	if err := next.Validate(); err != nil {
+		return Spend{}, err
+	}
+	after, err := c.spent(entries, &next, now)
+	if err != nil {
+		return Spend{}, err
+	}
+	if after.Fits() {
+		return after, nil
+	}
+	before, err := c.spent(entries, nil, now)
+	if err != nil {
+		return Spend{}, err
+	}
+	e := &ExceededError{Next: next, Before: before, After: after}
+	// What is left: the ρ that keeps ε within the cap at the statement's δ.
+	if conv := min(before.Delta, next.Delta) - before.DeltaThreshold - next.DeltaThreshold; conv > 0 {
+		if rhoCap, err := dp.RhoForEpsilon(after.Cap.Epsilon, conv, dp.RDP); err == nil && rhoCap > before.Rho {
+			e.Left, _ = dp.Epsilon(rhoCap-before.Rho, next.Delta-next.DeltaThreshold, dp.RDP)
+		}
+	}
+	// When it fits: at the moment each release in the window leaves it.
+	var leave []time.Time
+	w := after.Cap.Window
+	for _, en := range entries {
+		if en.Time.After(after.From) && en.Private {
+			leave = append(leave, en.Time.AddDate(w.Years, w.Months, w.Days))
+		}
+	}
+	slices.SortFunc(leave, time.Time.Compare)
+	for _, t := range leave {
+		if s, err := c.spent(entries, &next, t); err == nil && s.Fits() {
+			e.RetryAt = t
+			break
+		}
+	}
+	return after, e
+}
+
+// Charge returns the store ledger charge of next: its JSON document and a
+// check, run in the store's appending transaction against the ledger as it
+// is then, that refuses next with an *ExceededError if it would exceed c
+// at now.
+func (c Cap) Charge(next Entry, now time.Time) (*store.LedgerCharge, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	data, err := next.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &store.LedgerCharge{
+		Time: next.Time,
+		Data: data,
+		Check: func(prev []store.LedgerRecord) error {
+			entries, err := Decode(prev)
+			if err != nil {
+				return err
+			}
+			_, err = c.Check(entries, next, now)
+			return err
+		},
+	}, nil
+}

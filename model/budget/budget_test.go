@@ -1,0 +1,226 @@
+package budget_test
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/features/store/storetest"
+	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/privacy/retention"
+)
+
+// Reference values: the optimal RDP conversion (DP-ALS.md C2.2), computed
+// independently with Python 3's standard library — golden-section search
+// of α·ρ + ln(1 − 1/α) − (ln δ + ln α)/(α − 1) over ln(α − 1), 300 steps:
+//
+//	ε(0.1, 1e-6) = 2.1419389283854744   ε(0.2, 1e-6) = 3.131055680764347
+//	ε(0.3, 1e-6) = 3.9200575369412025   ε(0.4, 1e-6) = 4.604440049436572
+//	ε(0.3, 9e-7) = 3.9367995782677507   ε(0.3, 1e-7) = 4.2709359651723
+//	ρ(4, 1e-6) = 0.311064954940835      ε(ρ(4, 1e-6) − 0.1, 1e-6) = 3.2255090502482284
+//	ρ(1, 1e-6) = 0.024355970359538376   ε(52·ρ(1, 1e-6), 1e-6) = 8.914220448659336
+
+var now = time.Date(2035, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func private(version string, at time.Time, rho, delta float64) budget.Entry {
+	return budget.Entry{Time: at, Version: version, Private: true, Rho: rho, Delta: delta, Epsilon: 1}
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+func near(got, want, rel float64) bool {
+	return math.Abs(got-want) <= rel*math.Abs(want)
+}
+
+func TestSpent(t *testing.T) {
+	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	start := now.Add(-days(10))
+	tests := []struct {
+		name     string
+		entries  []budget.Entry
+		releases int
+		nonpriv  int
+		rho      float64
+		delta    float64
+		epsilon  float64
+		deltaTau float64
+	}{
+		{"empty", nil, 0, 0, 0, 1e-6, 0, 0},
+		{
+			"window boundary is exclusive",
+			[]budget.Entry{
+				private("a", start, 0.1, 1e-6),                       // exactly at the start: out
+				private("b", start.Add(time.Millisecond), 0.1, 1e-6), // just after: in
+				private("c", start.Add(-days(1)), 0.5, 1e-6),         // older: out
+				{Time: now.Add(-days(1)), Version: "np"},             // non-private: counted apart
+			},
+			1, 1, 0.1, 1e-6, 2.1419389283854744, 0,
+		},
+		{
+			"composition",
+			[]budget.Entry{private("a", now.Add(-days(2)), 0.1, 1e-6), private("b", now.Add(-days(1)), 0.2, 1e-6)},
+			2, 0, 0.3, 1e-6, 3.9200575369412025, 0,
+		},
+		{
+			"threshold δ is taken from δ",
+			[]budget.Entry{
+				private("a", now.Add(-days(2)), 0.1, 1e-6),
+				func() budget.Entry { e := private("b", now, 0.2, 1e-6); e.DeltaThreshold = 1e-7; return e }(),
+			},
+			2, 0, 0.3, 1e-6, 3.9367995782677507, 1e-7,
+		},
+		{
+			"smallest δ states the spend",
+			[]budget.Entry{private("a", now.Add(-days(2)), 0.1, 1e-6), private("b", now, 0.2, 1e-7)},
+			2, 0, 0.3, 1e-7, 4.2709359651723, 0,
+		},
+	}
+	for _, tt := range tests {
+		s, err := c.Spent(tt.entries, now)
+		if err != nil {
+			t.Fatalf("Spent(%s) error: %v", tt.name, err)
+		}
+		if s.Releases != tt.releases || s.NonPrivate != tt.nonpriv || !near(s.Rho, tt.rho, 1e-12) || s.Delta != tt.delta ||
+			!near(s.Epsilon, tt.epsilon, 1e-6) || !near(s.DeltaThreshold, tt.deltaTau, 1e-12) {
+			t.Errorf("Spent(%s) = %+v, want releases %d, non-private %d, ρ %v, δ %v, ε %v, δ_τ %v",
+				tt.name, s, tt.releases, tt.nonpriv, tt.rho, tt.delta, tt.epsilon, tt.deltaTau)
+		}
+		if !s.From.Equal(start) || !s.To.Equal(now) {
+			t.Errorf("Spent(%s) window = %v – %v, want %v – %v", tt.name, s.From, s.To, start, now)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	old := private("old", now.Add(-days(9)), 0.1, 1e-6)
+	entries := []budget.Entry{private("gone", now.Add(-days(10)), 5, 1e-6), old}
+
+	// 0.1 + 0.2: ε = 3.92 ≤ 4.
+	s, err := c.Check(entries, private("fits", now, 0.2, 1e-6), now)
+	if err != nil || !near(s.Epsilon, 3.9200575369412025, 1e-6) || s.Releases != 2 {
+		t.Errorf("Check(ρ = 0.2) = %+v, %v; want ε = 3.92006 with 2 releases", s, err)
+	}
+	// 0.1 + 0.3: ε = 4.60 > 4, refused; it fits when "old" leaves the
+	// window, one day later; what is left now is ρ(4) − 0.1.
+	_, err = c.Check(entries, private("big", now, 0.3, 1e-6), now)
+	var ex *budget.ExceededError
+	if !errors.As(err, &ex) {
+		t.Fatalf("Check(ρ = 0.3) = %v, want *ExceededError", err)
+	}
+	if !near(ex.After.Epsilon, 4.604440049436572, 1e-6) || !near(ex.Before.Epsilon, 2.1419389283854744, 1e-6) {
+		t.Errorf("ExceededError spends = %v before, %v after; want 2.14194, 4.60444", ex.Before.Epsilon, ex.After.Epsilon)
+	}
+	if !near(ex.Left, 3.2255090502482284, 1e-6) {
+		t.Errorf("ExceededError.Left = %v, want 3.22551", ex.Left)
+	}
+	if want := old.Time.Add(days(10)); !ex.RetryAt.Equal(want) {
+		t.Errorf("ExceededError.RetryAt = %v, want %v", ex.RetryAt, want)
+	}
+	for _, part := range []string{"refusing release big", "cumulative ε = 4.604", "cap ε = 4", "at most ε = 3.23", "would fit from 2035-06-02T12:00:00Z"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not mention %q", err, part)
+		}
+	}
+	// A release too large for any window never fits.
+	_, err = c.Check(nil, private("huge", now, 0.4, 1e-6), now)
+	if !errors.As(err, &ex) || !ex.RetryAt.IsZero() {
+		t.Errorf("Check(ρ = 0.4 alone) = %v, want an ExceededError without a retry time", err)
+	}
+	// Exactly at the cap: ρ(4, 1e-6) fits (ε ≤ cap), a hair more does not.
+	rhoCap := 0.311064954940835
+	if _, err := c.Check(nil, private("edge", now, rhoCap*(1-1e-9), 1e-6), now); err != nil {
+		t.Errorf("Check(ρ just below ρ_cap) = %v, want nil", err)
+	}
+	if _, err := c.Check(nil, private("edge", now, rhoCap*(1+1e-6), 1e-6), now); err == nil {
+		t.Error("Check(ρ just above ρ_cap) = nil, want an error")
+	}
+	// Non-private releases are not summed.
+	if _, err := c.Check(entries, budget.Entry{Time: now, Version: "np"}, now); err != nil {
+		t.Errorf("Check(non-private) = %v, want nil", err)
+	}
+	// An infinite cap never refuses.
+	if _, err := (budget.Cap{Epsilon: math.Inf(1)}).Check(nil, private("any", now, 100, 1e-6), now); err != nil {
+		t.Errorf("infinite cap: Check = %v, want nil", err)
+	}
+}
+
+func TestDefaultCapFitsWeeklyTraining(t *testing.T) {
+	const rho1 = 0.024355970359538376 // ρ(ε = 1, δ = 1e-6)
+	var entries []budget.Entry
+	for i := range 52 {
+		entries = append(entries, private("w", now.Add(-time.Duration(i)*7*24*time.Hour), rho1, 1e-6))
+	}
+	s, err := budget.Cap{}.Spent(entries, now)
+	if err != nil || s.Releases != 52 || !near(s.Epsilon, 8.914220448659336, 1e-6) || !s.Fits() {
+		t.Errorf("52 weekly releases at ε = 1: Spent = %+v, %v; want ε = 8.91422 within the default cap", s, err)
+	}
+}
+
+func TestCapValidate(t *testing.T) {
+	for _, c := range []budget.Cap{{Epsilon: -1}, {Delta: 1}, {Delta: -1e-6}, {Window: retention.Period{Days: -1}}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Cap%+v.Validate() = nil, want an error", c)
+		}
+	}
+	if err := (budget.Cap{}).Validate(); err != nil {
+		t.Errorf("Cap{}.Validate() = %v, want nil (defaults)", err)
+	}
+}
+
+func TestEntryValidate(t *testing.T) {
+	for _, e := range []budget.Entry{
+		{Version: "v", Private: true, Rho: 1, Delta: 1e-6},                                  // no time
+		{Time: now, Private: true, Rho: 1, Delta: 1e-6},                                     // no version
+		{Time: now, Version: "v", Private: true, Rho: math.Inf(1), Delta: 1e-6},             // infinite ρ
+		{Time: now, Version: "v", Private: true, Rho: 1, Delta: 0},                          // δ = 0
+		{Time: now, Version: "v", Private: true, Rho: 1, Delta: 1e-6, DeltaThreshold: 1e-6}, // δ_τ = δ
+		{Time: now, Version: "v", Private: true, Rho: math.NaN(), Delta: 1e-6},              // NaN
+	} {
+		if _, err := e.Marshal(); !errors.Is(err, budget.ErrEntry) {
+			t.Errorf("Entry%+v.Marshal() = %v, want ErrEntry", e, err)
+		}
+	}
+}
+
+// TestLedgerCharge appends charges to a real store with a fake clock: the
+// cap is enforced inside the store's append transaction.
+func TestLedgerCharge(t *testing.T) {
+	clock := storetest.NewClock(now)
+	db := storetest.OpenMemory(t, clock.Now)
+	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	charge := func(version string, rho float64) error {
+		ch, err := c.Charge(private(version, clock.Now(), rho, 1e-6), clock.Now())
+		if err != nil {
+			return err
+		}
+		_, err = db.AppendLedger(t.Context(), *ch)
+		return err
+	}
+	if err := charge("a", 0.2); err != nil {
+		t.Fatalf("first charge: %v", err)
+	}
+	clock.Advance(days(5))
+	var ex *budget.ExceededError
+	if err := charge("b", 0.2); !errors.As(err, &ex) {
+		t.Fatalf("second charge (ε = 4.60 > 4) = %v, want *ExceededError", err)
+	}
+	clock.Advance(days(5)) // "a" was charged exactly one window ago: out
+	if err := charge("c", 0.2); err != nil {
+		t.Fatalf("charge after the window = %v, want nil", err)
+	}
+	recs, err := db.Ledger(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil || len(entries) != 2 || entries[0].Version != "a" || entries[1].Version != "c" {
+		t.Errorf("ledger = %+v, %v; want a and c", entries, err)
+	}
+	if _, err := budget.Decode([]store.LedgerRecord{{Time: now, Data: []byte(`{"version":""}`)}}); !errors.Is(err, budget.ErrEntry) {
+		t.Errorf("Decode(invalid entry) = %v, want ErrEntry", err)
+	}
+}

@@ -1,0 +1,892 @@
+// Package train is Discret's training job: it reads one snapshot of the
+// consented events, trains the model with user-level differential privacy,
+// releases the DP popularity lists, charges the privacy ledger under the
+// budget cap, and stores the release atomically as the current one.
+//
+// # What one run releases
+//
+// A private run (finite ε) spends its budget ρ_total = ρ(ε, δ) (the largest
+// ρ whose official conversion, DP-ALS.md C2.2, gives ε at δ) on these
+// Gaussian releases, all charged to the same customers and composed by
+// adding their ρ (C1):
+//
+//	customers   Ñ, the number of training customers          CustomersShare of ρ(ε, δ₀)     (1 %)
+//	selection   the item and store identifiers, if not public  SelectionShare of ρ_total      (20 %, F4)
+//	popularity  DP popularity, overall and per store            PopularShare of ρ_total        (10 %, F)
+//	ALS         item counts and T steps of G, S_j, t_j          the rest                        (B4–B10)
+//
+// where δ₀ is the given δ, or 10⁻⁶ when δ is chosen from Ñ. The ALS part is
+// calibrated by package als (dp.Calibrate, B10) for the ε that its share of
+// ρ gives at δ; the card lists every component. The customer count comes
+// first because the default δ depends on it (DP-ALS.md C6: δ = 10⁻⁶, or
+// 1/(10·Ñ) rounded down to a power of ten when Ñ exceeds 100 000); choosing
+// δ from the exact count would leak it. When identifiers are selected by
+// thresholding, a tenth of δ is the selection's δ_τ and ε is stated at
+// 0.9·δ.
+//
+// # The item universe
+//
+// Items get vectors only if they are in the universe, which must not depend
+// on the data except through DP outputs (DP-ALS.md B5): the public
+// catalogue (Config.Catalogue) if given, otherwise the items whose noisy
+// count passes a threshold (F4). Stores for the per-store popularity come
+// from Config.Stores, or the same selection. A non-private run (ε = ∞) uses
+// every item and store in the data and adds no noise; its release is marked
+// non-private.
+//
+// # Budget cap, atomicity
+//
+// Before training, and again in the store transaction that commits the
+// release, Run checks the budget cap (package budget): the ρ of the ledger's
+// releases within the cap's window plus this one must convert to at most the
+// cap's ε. The release's ledger entry and its manifest commit in one
+// transaction, which also makes it current; a failed, cancelled or refused
+// run leaves no release, no ledger entry, and the current release as it was.
+// Older releases beyond Config.Keep are then deleted (never the current one).
+//
+// # Randomness
+//
+// Production runs draw all randomness — noise, selections, ties, the
+// initialization — from dp.NewRand (crypto-seeded) and refuse any other
+// source; tests pass a seeded source with AllowTestSource, and the release
+// then says "test-seeded" (servers refuse it).
+//
+// Training never persists anything per customer: user vectors live only in
+// memory during training and are not part of the release.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/model/interact"
+	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
+	"github.com/discret-io/discret/privacy/dp"
+	"github.com/discret-io/discret/privacy/retention"
+)
+
+// Store is what a training run reads and writes; *store.DB implements it.
+type Store interface {
+	Events(ctx context.Context) iter.Seq2[features.Event, error]
+	Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Record, error)
+	Ledger(ctx context.Context) ([]store.LedgerRecord, error)
+	PutRelease(ctx context.Context, w store.ReleaseWrite) (store.ReleaseManifest, error)
+	PruneReleases(ctx context.Context, keep int) (store.PruneResult, error)
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Defaults of Config.
+const (
+	DefaultEpsilon        = 1.0
+	DefaultDelta          = 1e-6 // upper bound of the default δ rule
+	DefaultCustomersShare = 0.01
+	DefaultSelectionShare = 0.20
+	DefaultPopularShare   = 0.10
+	DefaultPopularKeys    = 10
+	DefaultPopularNorm    = 1.0
+	DefaultSelectionKeys  = 32
+	DefaultStoreTop       = 1000
+	// SelectionDeltaShare is the share of δ given to the selection's δ_τ.
+	SelectionDeltaShare = 0.1
+)
+
+// Config configures a training run. The zero value of every field means
+// its documented default: a private run at ε = 1 with the default δ rule,
+// the als and interact defaults, and the default budget cap.
+type Config struct {
+	// Epsilon is the privacy budget ε of the whole release; math.Inf(1)
+	// trains a non-private model. 0 means DefaultEpsilon.
+	Epsilon float64
+	// Delta is δ; 0 means 10⁻⁶, or 1/(10·Ñ) rounded down to a power of ten
+	// for more than 100 000 customers (DP-ALS.md C6). It must be below 1/Ñ.
+	Delta float64
+
+	// ALS sets the model's hyper-parameters; Seed, Privacy and Progress
+	// are set by Run.
+	ALS als.Config
+	// Privacy sets the private training's parameters (β, k, R, policy, μ,
+	// count share, item fraction, …; zero values mean the als defaults);
+	// Epsilon, Delta and Source are set by Run, and ItemFraction to 1 when
+	// the items were selected from the data (they are already the most
+	// used).
+	Privacy als.Privacy
+	// Interactions sets the event weights, the strength cap and α
+	// (c = 1 + α·w̄).
+	Interactions interact.Config
+
+	// Catalogue lists the public item identifiers: the universe of items
+	// that get vectors, even those absent from the data. Nil means the
+	// universe is selected from the data (DP selection for a private run).
+	Catalogue []string
+	// Stores lists the public store identifiers of the per-store
+	// popularity. Nil means they are selected from the data like the items;
+	// an empty non-nil list means no per-store popularity.
+	Stores []string
+
+	// Consent is the policy for customers who never expressed a choice.
+	Consent consent.Defaults
+	// Retention is the retention policy: the data window starts at the
+	// oldest time it keeps events (unless Since is later).
+	Retention retention.Policy
+	// Since, if set, starts the data window later.
+	Since time.Time
+
+	// Cap is the budget cap checked against the ledger.
+	Cap budget.Cap
+	// Keep is the number of releases kept; 0 means
+	// store.DefaultKeepReleases.
+	Keep int
+
+	// Shares of the budget (see the package documentation).
+	CustomersShare, SelectionShare, PopularShare float64
+	// PopularKeys (k_p) and PopularNorm (C) bound a customer's
+	// contribution to the popularity (F2); StoreTop is the length of each
+	// store's list; SelectionKeys is the number of item keys a customer
+	// contributes to the selection.
+	PopularKeys   int
+	PopularNorm   float64
+	StoreTop      int
+	SelectionKeys int
+
+	// Now is the clock (release time, data window, cap window); nil means
+	// time.Now.
+	Now func() time.Time
+	// Source is the randomness; nil means dp.NewRand(). Any other source
+	// than a crypto-seeded dp.Rand is refused unless AllowTestSource is set,
+	// which only tests and benchmarks do.
+	Source          dp.Source
+	AllowTestSource bool
+
+	// Progress, if not nil, is called at each stage and after every ALS
+	// iteration, from Run's goroutine.
+	Progress func(Progress)
+}
+
+// Stages of a run, in order.
+const (
+	StageSnapshot   = "snapshot"
+	StageSelection  = "selection"
+	StagePopularity = "popularity"
+	StageTraining   = "training"
+	StageStoring    = "storing"
+)
+
+// Progress reports a stage or an ALS iteration.
+type Progress struct {
+	Stage string
+	// Iteration (1-based) and Iterations during StageTraining.
+	Iteration, Iterations int
+	// Elapsed is the time since Run started.
+	Elapsed time.Duration
+	// Epsilon is the privacy loss of what has been computed so far
+	// (official conversion at the run's δ), +Inf for a non-private run.
+	Epsilon float64
+}
+
+// Report describes a finished run.
+type Report struct {
+	Version string
+	Current bool
+	Card    release.Card
+
+	// Exact counts, for the operator; never released.
+	Customers         int // training customers
+	ExcludedCustomers int // customers with events but no consent now
+	ExcludedEvents    int // their events, and other events consent no longer allows
+	Users             int // rows of the matrix (customers with an item in the universe)
+	Items             int // released items
+	Pairs             int // (customer, item) pairs
+	Stores            int
+
+	// Spend is the budget spent in the cap's window, this release included.
+	Spend  budget.Spend
+	Pruned []string
+
+	ALS                         *als.Report
+	Snapshot, Training, Storing time.Duration
+	Total                       time.Duration
+}
+
+// resolved is a Config with its defaults applied.
+type resolved struct {
+	Config
+	private bool
+}
+
+func (cfg Config) resolve() (resolved, error) {
+	c := resolved{Config: cfg}
+	if c.Epsilon == 0 {
+		c.Epsilon = DefaultEpsilon
+	}
+	c.private = !math.IsInf(c.Epsilon, 1)
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.CustomersShare, DefaultCustomersShare)
+	def(&c.SelectionShare, DefaultSelectionShare)
+	def(&c.PopularShare, DefaultPopularShare)
+	def(&c.PopularNorm, DefaultPopularNorm)
+	if c.PopularKeys == 0 {
+		c.PopularKeys = DefaultPopularKeys
+	}
+	if c.SelectionKeys == 0 {
+		c.SelectionKeys = DefaultSelectionKeys
+	}
+	if c.StoreTop == 0 {
+		c.StoreTop = DefaultStoreTop
+	}
+	if c.Keep == 0 {
+		c.Keep = store.DefaultKeepReleases
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Cap = c.Cap.WithDefaults()
+
+	// The als and interact defaults, resolved here so that the card
+	// records the values used.
+	a := &c.ALS
+	if a.Factors == 0 {
+		a.Factors = als.DefaultFactors
+	}
+	if a.Iterations == 0 {
+		a.Iterations = als.DefaultIterations
+		if c.private {
+			a.Iterations = als.DefaultPrivateIterations
+		}
+	}
+	def(&a.Lambda, als.DefaultLambda)
+	def(&a.RegExponent, als.DefaultRegExponent)
+	def(&a.Unobserved, als.DefaultUnobserved)
+	def(&a.InitScale, als.DefaultInitScale)
+	ic := &c.Interactions
+	if ic.Weights == nil {
+		ic.Weights = interact.DefaultWeights()
+	}
+	def(&ic.Cap, interact.DefaultCap)
+	def(&ic.Alpha, interact.DefaultAlpha)
+	return c, c.validate()
+}
+
+func (c *resolved) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("train: "+format, args...)) }
+	if !(c.Epsilon > 0) {
+		bad("ε = %v, want a number > 0 or +Inf", c.Epsilon)
+	}
+	if c.Delta != 0 && !(c.Delta > 0 && c.Delta < 1) {
+		bad("δ = %v, want 0 < δ < 1", c.Delta)
+	}
+	for _, s := range []struct {
+		name string
+		v    float64
+	}{{"customers", c.CustomersShare}, {"selection", c.SelectionShare}, {"popularity", c.PopularShare}} {
+		if !(s.v > 0 && s.v < 1) {
+			bad("%s share = %v, want 0 < share < 1", s.name, s.v)
+		}
+	}
+	if !(c.CustomersShare+c.SelectionShare+c.PopularShare < 0.9) {
+		bad("shares of customers, selection and popularity sum to %v, leaving too little for training (want < 0.9)",
+			c.CustomersShare+c.SelectionShare+c.PopularShare)
+	}
+	if c.PopularKeys < 1 || c.SelectionKeys < 1 || c.StoreTop < 1 || c.Keep < 1 {
+		bad("popular keys %d, selection keys %d, store top %d, keep %d: want ≥ 1", c.PopularKeys, c.SelectionKeys, c.StoreTop, c.Keep)
+	}
+	if !(c.PopularNorm > 0) || math.IsInf(c.PopularNorm, 1) {
+		bad("popular norm C = %v, want a finite number > 0", c.PopularNorm)
+	}
+	if !c.Since.IsZero() && c.Since.After(c.Now()) {
+		bad("data window start %v is in the future", c.Since.Format(time.RFC3339))
+	}
+	for i, id := range c.Catalogue {
+		if err := privacy.ValidateID(id); err != nil {
+			bad("catalogue item %d: %v", i, err)
+			break
+		}
+	}
+	for i, id := range c.Stores {
+		if err := privacy.ValidateID(id); err != nil {
+			bad("store %d: %v", i, err)
+			break
+		}
+	}
+	if c.Catalogue != nil && len(c.Catalogue) == 0 {
+		bad("empty catalogue (nil selects the items from the data)")
+	}
+	if err := c.Cap.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Interactions.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	a := c.ALS
+	a.Privacy = nil
+	if c.private {
+		p := c.Privacy
+		p.Epsilon, p.Delta = 1, 1e-6 // placeholders: checked for real by als.Train
+		p.Source, p.AllowTestSource = nil, false
+		a.Privacy = &p
+	}
+	if err := a.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ErrNoData is returned when no customer's data can be used.
+var ErrNoData = errors.New("train: no usable data: no consenting customer has events in the data window")
+
+// Run trains and stores a release; see the package documentation. The
+// release is current when Run returns nil.
+func Run(ctx context.Context, st Store, cfg Config) (*Report, error) {
+	c, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	src := c.Source
+	if src == nil {
+		src = dp.NewRand()
+	}
+	if !c.AllowTestSource {
+		if err := dp.CheckProduction(src); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	if _, ok := src.(dp.Forker); !ok {
+		return nil, fmt.Errorf("train: source %T cannot fork worker streams (want a dp.Forker)", src)
+	}
+	r := &run{cfg: c, st: st, src: src.(dp.Forker), start: time.Now(), now: c.Now().UTC().Truncate(time.Millisecond)}
+	return r.run(ctx)
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg   resolved
+	st    Store
+	src   dp.Forker
+	start time.Time
+	now   time.Time
+
+	window  budget.Window
+	snap    *snapshot
+	version string
+
+	// Privacy plan.
+	delta, deltaConv, deltaTau float64
+	rhoTotal, rhoAls           float64
+	epsAls                     float64
+	components                 []budget.Component
+	noisyCustomers             float64
+	rhoSpent                   float64 // of the components released so far
+
+	rep *Report
+}
+
+func (r *run) progress(p Progress) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	p.Elapsed = time.Since(r.start)
+	if p.Epsilon == 0 {
+		p.Epsilon = r.epsilonOf(r.rhoSpent)
+	}
+	r.cfg.Progress(p)
+}
+
+func (r *run) epsilonOf(rho float64) float64 {
+	if !r.cfg.private {
+		return math.Inf(1)
+	}
+	if rho == 0 {
+		return 0
+	}
+	e, err := dp.Epsilon(rho, r.deltaConv, dp.RDP)
+	if err != nil {
+		return math.NaN()
+	}
+	return e
+}
+
+func (r *run) run(ctx context.Context) (*Report, error) {
+	c := &r.cfg
+	r.rep = &Report{}
+	r.version = r.newVersion()
+	r.window = budget.Window{From: r.windowStart(), To: r.now}
+
+	t0 := time.Now()
+	snap, err := collect(ctx, r.st, c.Consent, r.window)
+	if err != nil {
+		return nil, err
+	}
+	r.snap = snap
+	r.rep.Customers, r.rep.ExcludedCustomers, r.rep.ExcludedEvents = snap.customers, snap.excludedCustomers, snap.excludedEvents
+	if snap.customers == 0 {
+		return nil, ErrNoData
+	}
+	r.rep.Snapshot = time.Since(t0)
+	r.progress(Progress{Stage: StageSnapshot})
+
+	t1 := time.Now()
+	if c.private {
+		if err := r.plan(ctx); err != nil {
+			return nil, err
+		}
+	}
+	items, stores, universe, err := r.universe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	itemPos := positions(snap.itemIdx, len(snap.items), items)
+	storePos := positions(snap.storeIdx, len(snap.stores), stores)
+
+	pop, err := r.popularity(ctx, itemPos, storePos, len(items), len(stores))
+	if err != nil {
+		return nil, err
+	}
+	model, alsRep, pairs, err := r.train(ctx, itemPos, len(items), universe == release.UniverseSelection)
+	if err != nil {
+		return nil, err
+	}
+	r.rep.Training = time.Since(t1)
+
+	rel, err := r.release(model, alsRep, items, stores, universe, pop)
+	if err != nil {
+		return nil, err
+	}
+	r.rep.Users, r.rep.Items, r.rep.Pairs, r.rep.Stores, r.rep.ALS = alsRep.Users, len(items), pairs, len(stores), alsRep
+
+	t2 := time.Now()
+	r.progress(Progress{Stage: StageStoring, Epsilon: rel.Card.Epsilon()})
+	if err := r.store(ctx, rel); err != nil {
+		return nil, err
+	}
+	r.rep.Storing = time.Since(t2)
+	r.rep.Total = time.Since(r.start)
+	return r.rep, nil
+}
+
+// newVersion names the release: its UTC time to the second and 32 random
+// bits, so that versions sort by time and never collide.
+func (r *run) newVersion() string {
+	return fmt.Sprintf("%s-%08x", r.now.Format("20060102T150405Z"), uint32(r.src.Fork().Uint64()))
+}
+
+// windowStart is the start of the data window: Since, or the oldest event
+// time the retention policy keeps.
+func (r *run) windowStart() time.Time {
+	from := r.now
+	for _, k := range privacy.EventKinds {
+		p := r.cfg.Retention.Period(k)
+		from = minTime(from, r.now.AddDate(-p.Years, -p.Months, -p.Days))
+	}
+	if s := r.cfg.Since.UTC(); !r.cfg.Since.IsZero() && s.After(from) {
+		from = s
+	}
+	return from
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// plan releases the number of customers, fixes δ and splits the budget
+// (see the package documentation), and checks the cap before the long work.
+func (r *run) plan(ctx context.Context) error {
+	c := &r.cfg
+	needSel := c.Catalogue == nil || c.Stores == nil
+	ref := c.Delta
+	if ref == 0 {
+		ref = DefaultDelta
+	}
+	if needSel {
+		ref *= 1 - SelectionDeltaShare
+	}
+	rhoRef, err := dp.RhoForEpsilon(c.Epsilon, ref, dp.RDP)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	zn := dp.MultiplierForRho(c.CustomersShare * rhoRef)
+	nt, comp, err := releaseCustomers(r.snap.customers, zn, r.src.Fork())
+	if err != nil {
+		return err
+	}
+	r.noisyCustomers = nt
+	r.components = append(r.components, comp)
+
+	r.delta = c.Delta
+	if r.delta == 0 {
+		if r.delta, err = defaultDelta(nt); err != nil {
+			return err
+		}
+	}
+	if r.delta >= 1/max(nt, 1) {
+		return fmt.Errorf("train: δ = %g is not below 1/n for about n = %.0f training customers (noisy count); use δ ≤ 1/(10·n), the default", r.delta, nt)
+	}
+	r.deltaConv = r.delta
+	if needSel {
+		r.deltaTau = SelectionDeltaShare * r.delta
+		r.deltaConv = r.delta - r.deltaTau
+	}
+	if r.rhoTotal, err = dp.RhoForEpsilon(c.Epsilon, r.deltaConv, dp.RDP); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	r.rhoSpent = comp.Rho
+	r.rhoAls = r.rhoTotal - comp.Rho - c.PopularShare*r.rhoTotal
+	if needSel {
+		r.rhoAls -= c.SelectionShare * r.rhoTotal
+	}
+	if !(r.rhoAls > 0) {
+		return fmt.Errorf("train: the customer count (ρ = %.3g) leaves no budget for training at (ε, δ) = (%g, %g)", comp.Rho, c.Epsilon, r.delta)
+	}
+	if r.epsAls, err = dp.Epsilon(r.rhoAls, r.deltaConv, dp.RDP); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	// Check the cap now with the planned total: the realized ρ is at most
+	// that (calibration rounds down).
+	planned := r.entry(r.rhoTotal, c.Epsilon)
+	recs, err := r.st.Ledger(ctx)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if _, err := c.Cap.Check(entries, planned, r.now); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// defaultDelta is the default δ for about n training customers (a noisy
+// count): 10⁻⁶, or 1/(10·n) rounded down to a power of ten when that is
+// smaller, i.e. for more than 100 000 customers (DP-ALS.md C6).
+func defaultDelta(n float64) (float64, error) {
+	d, err := dp.DefaultDelta(max(1, int(math.Round(n))))
+	if err != nil {
+		return 0, fmt.Errorf("train: %w", err)
+	}
+	return min(DefaultDelta, d), nil
+}
+
+// entry is the ledger entry of this run for a total ρ and ε.
+func (r *run) entry(rho, eps float64) budget.Entry {
+	e := budget.Entry{
+		Time: r.now, Version: r.version, Private: r.cfg.private, Mechanism: "dp-als",
+		Neighbouring: budget.Neighbouring, RNG: string(dp.KindOf(r.src)), Window: r.window,
+	}
+	if r.cfg.private {
+		e.Rho, e.Epsilon, e.Delta, e.DeltaThreshold = rho, eps, r.delta, r.deltaTau
+	}
+	return e
+}
+
+// universe fixes the released items and stores (DP-ALS.md B5).
+func (r *run) universe(ctx context.Context) (items, stores []string, how string, err error) {
+	c := &r.cfg
+	s := r.snap
+	items, stores = c.Catalogue, c.Stores
+	how = release.UniverseCatalogue
+	if items == nil {
+		how = release.UniverseData
+		if c.private {
+			how = release.UniverseSelection
+		}
+	}
+	if c.private && (items == nil || stores == nil) {
+		r.progress(Progress{Stage: StageSelection})
+		z := dp.MultiplierForRho(c.SelectionShare * r.rhoTotal)
+		sel, err := s.selectKeys(ctx, c.Interactions, items == nil, stores == nil, c.SelectionKeys, z, r.deltaTau, r.src)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		r.components = append(r.components, sel.component)
+		r.rhoSpent += sel.component.Rho
+		if items == nil {
+			items = sel.items
+		}
+		if stores == nil {
+			stores = sel.stores
+		}
+		if len(items) == 0 {
+			return nil, nil, "", fmt.Errorf("train: no item passed the DP selection threshold (τ = %.1f, σ = %.1f); give the public catalogue, more data or a larger ε", sel.threshold, sel.component.Sigma)
+		}
+	}
+	if items == nil {
+		items = s.items
+	}
+	if stores == nil {
+		stores = s.stores
+	}
+	return sortedIDs(items), sortedIDs(stores), how, nil
+}
+
+// positions maps interned identifiers to their position in universe, or -1.
+func positions(idx map[string]int32, n int, universe []string) []int32 {
+	pos := make([]int32, n)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for p, id := range universe {
+		if i, ok := idx[id]; ok {
+			pos[i] = int32(p)
+		}
+	}
+	return pos
+}
+
+func (r *run) popularity(ctx context.Context, itemPos, storePos []int32, nItems, nStores int) (popularity, error) {
+	c := &r.cfg
+	z := 0.0
+	if c.private {
+		z = dp.MultiplierForRho(c.PopularShare * r.rhoTotal)
+	}
+	p, err := r.snap.releasePopularity(ctx, c.Interactions, itemPos, storePos, nItems, nStores, c.PopularKeys, c.PopularNorm, z, c.StoreTop, r.src)
+	if err != nil {
+		return p, err
+	}
+	if c.private {
+		r.components = append(r.components, p.component)
+		r.rhoSpent += p.component.Rho
+	}
+	r.progress(Progress{Stage: StagePopularity})
+	return p, nil
+}
+
+// train builds the interaction matrix over the universe and trains ALS.
+func (r *run) train(ctx context.Context, itemPos []int32, nItems int, selected bool) (*als.Model, *als.Report, int, error) {
+	c := &r.cfg
+	s := r.snap
+	// Rows: customers with at least one weighted event on a universe item.
+	rows := 0
+	rowOf := make([]int32, s.customers)
+	for cu := range s.customers {
+		rowOf[cu] = -1
+		lo, hi := s.events(cu)
+		for e := lo; e < hi; e++ {
+			if s.item[e] >= 0 && itemPos[s.item[e]] >= 0 && c.Interactions.Weights[s.kind[e]] > 0 {
+				rowOf[cu] = int32(rows)
+				rows++
+				break
+			}
+		}
+	}
+	if rows == 0 {
+		return nil, nil, 0, fmt.Errorf("%w (no customer has a weighted event on the %d items of the universe)", ErrNoData, nItems)
+	}
+	b, err := interact.NewBuilder(c.Interactions, rows, nItems)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("train: %w", err)
+	}
+	for cu := range s.customers {
+		if rowOf[cu] < 0 {
+			continue
+		}
+		lo, hi := s.events(cu)
+		for e := lo; e < hi; e++ {
+			if s.item[e] < 0 || itemPos[s.item[e]] < 0 {
+				continue
+			}
+			if err := b.Add(int(rowOf[cu]), int(itemPos[s.item[e]]), s.kind[e], s.qty[e]); err != nil {
+				return nil, nil, 0, fmt.Errorf("train: %w", err)
+			}
+		}
+	}
+	m := b.Matrix()
+
+	acfg := c.ALS
+	acfg.Seed = r.src.Fork().Uint64()
+	acfg.Privacy = nil
+	if c.private {
+		p := c.Privacy
+		p.Epsilon, p.Delta = r.epsAls, r.deltaConv
+		if selected {
+			p.ItemFraction = 1
+		}
+		p.Source, p.AllowTestSource = r.src.Fork(), c.AllowTestSource
+		acfg.Privacy = &p
+	}
+	rhoBefore := r.rhoSpent
+	acfg.Progress = func(p als.Progress) {
+		eps := math.Inf(1)
+		if c.private {
+			// als reports ε of its own releases at δ; its ρ is the inverse.
+			rho, err := dp.RhoForEpsilon(p.Epsilon, r.deltaConv, dp.RDP)
+			if err != nil {
+				rho = math.NaN()
+			}
+			eps = r.epsilonOf(rhoBefore + rho)
+		}
+		r.progress(Progress{Stage: StageTraining, Iteration: p.Iteration, Iterations: p.Iterations, Epsilon: eps})
+	}
+	model, rep, err := als.Train(ctx, m, acfg)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("train: %w", err)
+	}
+	return model, rep, m.Len(), nil
+}
+
+// release assembles the release and its card.
+func (r *run) release(m *als.Model, rep *als.Report, items, stores []string, universe string, pop popularity) (*release.Release, error) {
+	c := &r.cfg
+	d := m.Factors
+	vec := make([]float32, len(items)*d)
+	for i, x := range m.V {
+		vec[i] = float32(x)
+	}
+	weights := map[string]float64{}
+	for k, w := range c.Interactions.Weights {
+		weights[k.String()] = w
+	}
+	card := release.Card{
+		Format: release.CardFormat, Version: r.version, Created: r.now, Software: software(),
+		Private: c.private, RNG: string(dp.KindOf(r.src)), Window: r.window,
+		Items: len(items), Trained: m.Universe, Stores: len(stores), Universe: universe,
+		Hyper: release.Hyper{
+			Factors: d, Iterations: rep.Iterations, Lambda: m.Lambda, RegExponent: m.RegExponent, Unobserved: m.Unobserved,
+			InitScale: c.ALS.InitScale, Weights: weights, StrengthCap: c.Interactions.Cap, Alpha: c.Interactions.Alpha,
+			PopularKeys: c.PopularKeys, PopularNorm: c.PopularNorm, StoreTop: c.StoreTop,
+		},
+	}
+	if !c.private {
+		card.Customers = release.Customers{Value: roundSignificant(float64(r.snap.customers)), Method: "rounded"}
+	} else {
+		led := rep.Privacy
+		if led == nil {
+			return nil, errors.New("train: internal error: private training without a privacy ledger")
+		}
+		h := &card.Hyper
+		h.Budget, h.MaxItems, h.ClipNorm, h.Policy, h.Mu, h.Fill = led.Budget, led.MaxItems, led.ClipNorm, led.Policy.String(), led.Mu, led.Fill
+		h.CountShare, h.ItemFraction, h.Gram, h.Shrinkage = c.Privacy.CountShare, led.ItemFraction, led.Gram.String(), led.Shrinkage
+		if h.CountShare == 0 {
+			h.CountShare = als.DefaultCountShare
+		}
+		if c.Catalogue == nil || c.Stores == nil {
+			h.SelectionKeys = c.SelectionKeys
+		}
+		sigma := map[string]float64{"counts": led.SigmaCounts, "G": led.SigmaG, "S": led.SigmaS, "t": led.SigmaT}
+		comps := slices.Clone(r.components)
+		for _, ch := range led.Charges {
+			comp := budget.Component{Name: ch.Label, Multiplier: ch.Multiplier, Releases: ch.Releases, RhoEach: dp.RhoForMultiplier(ch.Multiplier), Rho: ch.Rho, Sigma: sigma[ch.Label]}
+			if comp.Sigma > 0 {
+				comp.Sensitivity = comp.Sigma / comp.Multiplier
+			}
+			comps = append(comps, comp)
+		}
+		var rho float64
+		for i := range comps {
+			rho += comps[i].Rho
+			comps[i].Epsilon = r.epsilonOf(comps[i].Rho)
+		}
+		stmt, err := dp.NewStatement(rho, r.deltaConv)
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		if stmt.Epsilon > c.Epsilon+1e-9 {
+			return nil, fmt.Errorf("train: internal error: realized ε = %.12g exceeds the target %v", stmt.Epsilon, c.Epsilon)
+		}
+		card.Privacy = &release.Privacy{
+			Neighbouring: budget.Neighbouring, Epsilon: stmt.Epsilon, Delta: r.delta, DeltaThreshold: r.deltaTau,
+			TargetEpsilon: c.Epsilon, Rho: rho, Mu: stmt.Mu, Alpha: stmt.Alpha,
+			EpsilonSimple: stmt.EpsilonSimple, EpsilonGaussian: stmt.EpsilonGaussian,
+			Components: comps, Samples: led.Samples,
+		}
+		sig := r.components[0].Sigma
+		card.Customers = release.Customers{Value: roundSignificant(r.noisyCustomers), Method: "noisy", Sigma: sig}
+	}
+	rel := &release.Release{
+		Card: card, Items: items, Vectors: vec, Trained: slices.Clone(m.InUniverse),
+		Popular: pop.overall, Stores: stores, StorePopular: pop.stores,
+	}
+	r.rep.Card = card
+	return rel, rel.Validate()
+}
+
+// store charges the ledger and stores the release as the current one, then
+// prunes old releases.
+func (r *run) store(ctx context.Context, rel *release.Release) error {
+	c := &r.cfg
+	meta, parts, err := release.Encode(rel)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var rho float64
+	if p := rel.Card.Privacy; p != nil {
+		rho = p.Rho
+	}
+	entry := r.entry(rho, rel.Card.Epsilon())
+	if p := rel.Card.Privacy; p != nil {
+		entry.Components = p.Components
+	}
+	entry.Parameters = parameters(&rel.Card)
+	charge, err := c.Cap.Charge(entry, r.now)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	_, err = r.st.PutRelease(ctx, store.ReleaseWrite{
+		Manifest: store.ReleaseManifest{Version: r.version, Created: r.now, Meta: meta},
+		Parts:    parts, Charge: charge, MakeCurrent: true,
+	})
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	r.rep.Version, r.rep.Current = r.version, true
+	recs, err := r.st.Ledger(ctx)
+	if err == nil {
+		var entries []budget.Entry
+		if entries, err = budget.Decode(recs); err == nil {
+			r.rep.Spend, err = c.Cap.Spent(entries, r.now)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("train: release %s stored; reading the ledger back: %w", r.version, err)
+	}
+	res, err := r.st.PruneReleases(ctx, c.Keep)
+	if err != nil {
+		return fmt.Errorf("train: release %s stored; pruning old releases: %w", r.version, err)
+	}
+	r.rep.Pruned = res.Deleted
+	return nil
+}
+
+// parameters are the mechanism's parameters for the ledger.
+func parameters(c *release.Card) map[string]float64 {
+	h := c.Hyper
+	p := map[string]float64{
+		"factors": float64(h.Factors), "steps": float64(h.Iterations), "lambda": h.Lambda, "unobserved_weight": h.Unobserved,
+		"alpha": h.Alpha, "strength_cap": h.StrengthCap, "popular_keys": float64(h.PopularKeys), "popular_norm": h.PopularNorm,
+	}
+	if c.Private {
+		p["budget_beta"], p["max_items_per_user"], p["clip_norm"], p["mu"], p["count_share"] = h.Budget, float64(h.MaxItems), h.ClipNorm, h.Mu, h.CountShare
+		p["item_fraction"] = h.ItemFraction
+		if h.SelectionKeys > 0 {
+			p["selection_keys"] = float64(h.SelectionKeys)
+		}
+	}
+	return p
+}
+
+func software() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Path + "@" + bi.Main.Version
+	}
+	return ""
+}

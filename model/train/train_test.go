@@ -1,0 +1,622 @@
+package train_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/features/ingest"
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/features/store/storetest"
+	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/model/train"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
+	"github.com/discret-io/discret/privacy/dp"
+	"github.com/discret-io/discret/privacy/dp/dptest"
+	"github.com/discret-io/discret/privacy/pseudonym"
+	"github.com/discret-io/discret/privacy/retention"
+)
+
+var optOut = consent.Defaults{Personalization: true, InStore: true}
+
+// fixture is a store filled with a small synthetic dataset.
+type fixture struct {
+	db    *store.DB
+	clock *storetest.Clock
+	ps    *pseudonym.Keyed
+	sum   synth.Summary
+}
+
+// newFixture generates a synthetic dataset ending at the fake clock's time
+// and ingests it with opt-out defaults (every customer consents unless they
+// said otherwise; the synthetic consent file is not imported).
+func newFixture(t *testing.T, cfg synth.Config) *fixture {
+	t.Helper()
+	clock := storetest.NewClock(storetest.Epoch)
+	f := &fixture{db: storetest.OpenMemory(t, clock.Now), clock: clock}
+	var err error
+	if f.ps, err = pseudonym.New(bytes.Repeat([]byte{9}, 32)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.End = clock.Now()
+	var events bytes.Buffer
+	if f.sum, err = synth.Generate(t.Context(), cfg, synth.Output{Events: &events}, nil); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(ingest.Config{Pseudonyms: f.ps, Consent: optOut, Now: clock.Now}, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []features.RawEvent
+	write := func() {
+		if _, err := in.Write(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for rec, err := range eventfile.Read(t.Context(), &events, eventfile.Options{Format: eventfile.Discret}) {
+		if err != nil || rec.Err != nil {
+			t.Fatalf("reading synthetic events: %v %v", err, rec.Err)
+		}
+		if batch = append(batch, rec.Event); len(batch) == in.BatchSize() {
+			write()
+		}
+	}
+	write()
+	return f
+}
+
+func small() synth.Config {
+	return synth.Config{Customers: 400, Items: 60, Stores: 3, Events: 12_000, Seed: 7}
+}
+
+// testConfig is a private configuration with a seeded source.
+func testConfig(f *fixture, seed uint64) train.Config {
+	return train.Config{
+		Consent: optOut, Now: f.clock.Now, Source: dptest.New(seed), AllowTestSource: true,
+		ALS: als.Config{Factors: 8, Workers: 2},
+	}
+}
+
+func TestTrainPrivate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, small())
+	ctx := t.Context()
+	cfg := testConfig(f, 1)
+	var stages []string
+	var iterEps []float64
+	cfg.Progress = func(p train.Progress) {
+		stages = append(stages, p.Stage)
+		if p.Stage == train.StageTraining {
+			iterEps = append(iterEps, p.Epsilon)
+		}
+	}
+	rep, err := train.Run(ctx, f.db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Card
+	if !c.Private || c.RNG != "test-seeded" || c.Universe != release.UniverseSelection || c.Privacy == nil {
+		t.Fatalf("card = %+v", c)
+	}
+	if got := c.Privacy.Epsilon; got > 1+1e-9 || got < 0.99 {
+		t.Errorf("card ε = %v, want just below the target 1", got)
+	}
+	if c.Privacy.Delta != 1e-6 || math.Abs(c.Privacy.DeltaThreshold-1e-7) > 1e-20 {
+		t.Errorf("card δ = %v, δ_τ = %v; want 1e-6 and 1e-7", c.Privacy.Delta, c.Privacy.DeltaThreshold)
+	}
+	want := []string{train.StageSnapshot, train.StageSelection, train.StagePopularity}
+	if !slices.Equal(stages[:3], want) || stages[len(stages)-1] != train.StageStoring {
+		t.Errorf("stages = %v", stages)
+	}
+	if len(iterEps) != als.DefaultPrivateIterations || !slices.IsSorted(iterEps) || math.Abs(iterEps[len(iterEps)-1]-c.Privacy.Epsilon) > 1e-6 {
+		t.Errorf("ε after each iteration = %v, want increasing to the card's %v", iterEps, c.Privacy.Epsilon)
+	}
+	if c.Customers.Method != "noisy" || c.Customers.Value <= 0 || math.Abs(float64(c.Customers.Value)-float64(rep.Customers)) > 6*c.Customers.Sigma+float64(rep.Customers)/50 {
+		t.Errorf("card customers = %+v for %d customers", c.Customers, rep.Customers)
+	}
+	rel, err := release.LoadCurrent(ctx, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Card.Version != rep.Version || len(rel.Items) != rep.Items || rel.Factors() != 8 {
+		t.Errorf("current release %s with %d items × %d, report %s with %d items", rel.Card.Version, len(rel.Items), rel.Factors(), rep.Version, rep.Items)
+	}
+	t.Logf("customers %d (card %d), users %d, items %d, stores %d, ε %.4f", rep.Customers, c.Customers.Value, rep.Users, rep.Items, rep.Stores, c.Privacy.Epsilon)
+}
+
+func TestRefusesTestSource(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, synth.Config{Customers: 20, Items: 10, Events: 200, Seed: 1})
+	cfg := testConfig(f, 1)
+	cfg.AllowTestSource = false
+	if _, err := train.Run(t.Context(), f.db, cfg); !errors.Is(err, dp.ErrTestSource) {
+		t.Errorf("Run with a seeded source in production = %v, want dp.ErrTestSource", err)
+	}
+}
+
+// catalogue returns the synthetic catalogue's item and store identifiers.
+func catalogue(t *testing.T, cfg synth.Config) (items, stores []string) {
+	t.Helper()
+	cat, err := synth.Catalogue(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, it := range cat {
+		items = append(items, it.ID)
+		for _, s := range it.Stores {
+			if !seen[s] {
+				seen[s] = true
+				stores = append(stores, s)
+			}
+		}
+	}
+	return items, stores
+}
+
+// TestCardMatchesCalibrate recomputes the budget split of the package
+// documentation and checks that the card's ALS components are exactly
+// dp.Calibrate's, with and without a key selection.
+func TestCardMatchesCalibrate(t *testing.T) {
+	t.Parallel()
+	cfg := small()
+	f := newFixture(t, cfg)
+	items, stores := catalogue(t, cfg)
+	for _, tt := range []struct {
+		name      string
+		catalogue bool
+		eps       float64
+		gram      als.Gram
+	}{{"selection", false, 1, als.GramNoisy}, {"catalogue", true, 2, als.GramNoisy}, {"proxy", true, 1, als.GramProxy}} {
+		f.clock.Advance(time.Minute)
+		c := testConfig(f, 3)
+		c.Epsilon = tt.eps
+		c.Privacy.Gram = tt.gram
+		if tt.catalogue {
+			c.Catalogue, c.Stores = items, stores
+		}
+		rep, err := train.Run(t.Context(), f.db, c)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		p := rep.Card.Privacy
+		deltaConv := 1e-6
+		if !tt.catalogue {
+			deltaConv = 0.9e-6
+		}
+		rhoTot, _ := dp.RhoForEpsilon(tt.eps, deltaConv, dp.RDP)
+		rhoN := train.DefaultCustomersShare * rhoTot
+		rhoPop := train.DefaultPopularShare * rhoTot
+		rhoSel := 0.0
+		if !tt.catalogue {
+			rhoSel = train.DefaultSelectionShare * rhoTot
+		}
+		epsALS, _ := dp.Epsilon(rhoTot-rhoN-rhoSel-rhoPop, deltaConv, dp.RDP)
+		T, beta := als.DefaultPrivateIterations, als.DefaultBudget
+		cal, err := dp.Calibrate(dp.CalibrationConfig{
+			Epsilon: epsALS, Delta: deltaConv, Steps: T, Beta: beta,
+			CountShare: als.DefaultCountShare, Gravity: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.gram == als.GramProxy {
+			// The proxy releases only G and t each step, splitting the
+			// step's ρ (1, β)/(1+β) (package als, calibrate).
+			rhoALS, _ := dp.RhoForEpsilon(epsALS, deltaConv, dp.RDP)
+			rhoC := als.DefaultCountShare * rhoALS
+			step := (rhoALS - rhoC) / float64(T)
+			cal.ZCounts, cal.ZG, cal.ZT = dp.MultiplierForRho(rhoC), dp.MultiplierForRho(step/(1+beta)), dp.MultiplierForRho(step*beta/(1+beta))
+		}
+		want := map[string]struct {
+			z        float64
+			releases int
+		}{
+			"customers": {dp.MultiplierForRho(rhoN), 1}, "popularity": {dp.MultiplierForRho(rhoPop), 1},
+			"counts": {cal.ZCounts, 1}, "G": {cal.ZG, T}, "t": {cal.ZT, T},
+		}
+		if tt.gram == als.GramNoisy {
+			want["S"] = struct {
+				z        float64
+				releases int
+			}{cal.ZS, T}
+		}
+		if !tt.catalogue {
+			want["selection"] = struct {
+				z        float64
+				releases int
+			}{dp.MultiplierForRho(rhoSel), 1}
+		}
+		var rho float64
+		for _, comp := range p.Components {
+			w, ok := want[comp.Name]
+			if !ok {
+				t.Errorf("%s: unexpected component %q", tt.name, comp.Name)
+				continue
+			}
+			delete(want, comp.Name)
+			if math.Abs(comp.Multiplier-w.z) > 1e-12*w.z || comp.Releases != w.releases {
+				t.Errorf("%s: component %s: z = %.15g ×%d, want %.15g ×%d", tt.name, comp.Name, comp.Multiplier, comp.Releases, w.z, w.releases)
+			}
+			if r := float64(comp.Releases) / (2 * comp.Multiplier * comp.Multiplier); math.Abs(comp.Rho-r) > 1e-12*r {
+				t.Errorf("%s: component %s: ρ = %v, want %v", tt.name, comp.Name, comp.Rho, r)
+			}
+			rho += comp.Rho
+		}
+		if len(want) > 0 {
+			t.Errorf("%s: missing components %v", tt.name, want)
+		}
+		eps, _ := dp.Epsilon(rho, deltaConv, dp.RDP)
+		if math.Abs(p.Rho-rho) > 1e-12*rho || math.Abs(p.Epsilon-eps) > 1e-12 || p.Epsilon > tt.eps+1e-9 || p.Epsilon < tt.eps*(1-1e-6) {
+			t.Errorf("%s: card ρ = %v, ε = %v; want ρ = Σ components = %v, ε = %v ≤ %v", tt.name, p.Rho, p.Epsilon, rho, eps, tt.eps)
+		}
+		simple := rho + 2*math.Sqrt(rho*math.Log(1/deltaConv))
+		if math.Abs(p.EpsilonSimple-simple) > 1e-12 || !(p.EpsilonGaussian < p.Epsilon) {
+			t.Errorf("%s: ε simple = %v (want %v), exact Gaussian %v (want below %v)", tt.name, p.EpsilonSimple, simple, p.EpsilonGaussian, p.Epsilon)
+		}
+		if tt.catalogue && (rep.Card.Universe != release.UniverseCatalogue || rep.Items != len(items) || rep.Stores != len(stores)) {
+			t.Errorf("catalogue: universe %q, %d items, %d stores; want the catalogue's %d and %d", rep.Card.Universe, rep.Items, rep.Stores, len(items), len(stores))
+		}
+	}
+}
+
+// TestConsent checks that training never sees the events of customers
+// without consent, nor of erased ones. Each customer's events are about an
+// item and stores of their own, so a non-private release, whose items and
+// stores are those of the data, shows exactly whose events it saw.
+func TestConsent(t *testing.T) {
+	t.Parallel()
+	clock := storetest.NewClock(storetest.Epoch)
+	db := storetest.OpenMemory(t, clock.Now)
+	ctx := t.Context()
+	now := clock.Now()
+	both := []consent.Change{
+		storetest.Grant(privacy.Personalization, true, now.Add(-time.Hour)),
+		storetest.Grant(privacy.InStore, true, now.Add(-time.Hour)),
+	}
+	withdraw := func(p privacy.PseudoID) {
+		if _, err := db.UpdateConsent(ctx, p, []consent.Change{storetest.Grant(privacy.Personalization, false, now)}, optOut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget := func(p privacy.PseudoID) {
+		if _, err := db.Forget(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	customers := []struct {
+		name   string
+		record []consent.Change       // before the events
+		after  func(privacy.PseudoID) // after the events
+	}{
+		{"granted", both, nil},
+		{"default", nil, nil}, // no record: events stored under opt-out defaults
+		{"withdrawn", both, withdraw},
+		{"forgotten", both, forget},
+	}
+	for i, c := range customers {
+		p := storetest.Pseudo(i + 1)
+		if c.record != nil {
+			if _, err := db.UpdateConsent(ctx, p, c.record, optOut); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var es []store.Entry
+		for k := range 3 {
+			at := now.Add(-time.Duration(k+1) * time.Hour)
+			es = append(es,
+				store.Entry{Event: features.Event{Customer: p, Item: c.name + "-item", Kind: privacy.Purchase, Store: c.name + "-shop", Time: at, Quantity: 1}, ExpiresAt: now.AddDate(1, 0, 0)},
+				store.Entry{Event: features.Event{Customer: p, Kind: privacy.StoreVisit, Store: c.name + "-visit", Time: at, Quantity: 1}, ExpiresAt: now.AddDate(1, 0, 0)},
+			)
+		}
+		if err := db.AppendEvents(ctx, store.Batch{Events: es, Defaults: optOut}); err != nil {
+			t.Fatalf("appending %s's events: %v", c.name, err)
+		}
+		if c.after != nil {
+			c.after(p)
+		}
+	}
+	trainWith := func(d consent.Defaults) (*train.Report, *release.Release) {
+		t.Helper()
+		clock.Advance(time.Minute)
+		rep, err := train.Run(ctx, db, train.Config{
+			Epsilon: math.Inf(1), Consent: d, Now: clock.Now,
+			Source: dptest.New(1), AllowTestSource: true, ALS: als.Config{Factors: 2, Iterations: 2},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := release.LoadCurrent(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel.Card.Private || rel.Card.Universe != release.UniverseData {
+			t.Errorf("card private %v universe %q, want a non-private release over the data", rel.Card.Private, rel.Card.Universe)
+		}
+		return rep, rel
+	}
+
+	// Opt-in defaults now: only the customer who granted is used.
+	rep, rel := trainWith(consent.Defaults{})
+	if want := []string{"granted-item"}; !slices.Equal(rel.Items, want) {
+		t.Errorf("opt-in: released items = %v, want %v", rel.Items, want)
+	}
+	if want := []string{"granted-shop", "granted-visit"}; !slices.Equal(rel.Stores, want) {
+		t.Errorf("opt-in: released stores = %v, want %v", rel.Stores, want)
+	}
+	if rep.Customers != 1 || rep.ExcludedCustomers != 1 || rep.ExcludedEvents != 6 {
+		t.Errorf("opt-in: %d customers, %d excluded with %d events; want 1, 1 (default), 6", rep.Customers, rep.ExcludedCustomers, rep.ExcludedEvents)
+	}
+
+	// Opt-out personalization, opt-in in-store: the customer without a
+	// record is back, without their store visits.
+	rep, rel = trainWith(consent.Defaults{Personalization: true})
+	if want := []string{"default-item", "granted-item"}; !slices.Equal(rel.Items, want) {
+		t.Errorf("opt-out: released items = %v, want %v", rel.Items, want)
+	}
+	if want := []string{"default-shop", "granted-shop", "granted-visit"}; !slices.Equal(rel.Stores, want) {
+		t.Errorf("opt-out: released stores = %v, want %v", rel.Stores, want)
+	}
+	if rep.Customers != 2 || rep.ExcludedCustomers != 0 || rep.ExcludedEvents != 3 {
+		t.Errorf("opt-out: %d customers, %d excluded with %d events; want 2, 0, 3 (default's visits)", rep.Customers, rep.ExcludedCustomers, rep.ExcludedEvents)
+	}
+}
+
+// staleLedger hides the ledger from the check Run makes before training,
+// as if another release were committed meanwhile: only the check in the
+// store's commit transaction sees it.
+type staleLedger struct{ *store.DB }
+
+func (staleLedger) Ledger(context.Context) ([]store.LedgerRecord, error) { return nil, nil }
+
+// state is what must not change when a run fails.
+type state struct {
+	releases []string
+	current  string
+	ledger   int
+}
+
+func stateOf(t *testing.T, db *store.DB) state {
+	t.Helper()
+	ms, err := db.Releases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s state
+	for _, m := range ms {
+		s.releases = append(s.releases, m.Version)
+	}
+	s.current, _ = db.CurrentRelease(t.Context())
+	recs, err := db.Ledger(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ledger = len(recs)
+	return s
+}
+
+func (s state) equal(o state) bool {
+	return slices.Equal(s.releases, o.releases) && s.current == o.current && s.ledger == o.ledger
+}
+
+// TestCap checks the budget cap exactly with the fake clock: a second
+// release at ε = 1 would compose to ε = 1.451 > 1.3 within the 10-day
+// window, and fits once the first release is exactly one window old.
+func TestCap(t *testing.T) {
+	t.Parallel()
+	cfg := small()
+	f := newFixture(t, cfg)
+	items, stores := catalogue(t, cfg)
+	run := func(st train.Store, seed uint64) (*train.Report, error) {
+		c := testConfig(f, seed)
+		c.Catalogue, c.Stores = items, stores
+		c.Cap = budget.Cap{Epsilon: 1.3, Window: retention.Period{Days: 10}}
+		c.ALS.Iterations = 1
+		return train.Run(t.Context(), st, c)
+	}
+	first, err := run(f.db, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Spend.Releases != 1 || math.Abs(first.Spend.Epsilon-first.Card.Privacy.Epsilon) > 1e-9 {
+		t.Errorf("spend after the first release = %+v, want one release at its ε", first.Spend)
+	}
+	before := stateOf(t, f.db)
+
+	// Refused before training.
+	f.clock.Set(first.Card.Created.AddDate(0, 0, 10).Add(-time.Millisecond))
+	_, err = run(f.db, 2)
+	var ex *budget.ExceededError
+	if !errors.As(err, &ex) {
+		t.Fatalf("second release within the window = %v, want *budget.ExceededError", err)
+	}
+	if math.Abs(ex.After.Epsilon-1.4510373723063186) > 1e-3 || !ex.RetryAt.Equal(first.Card.Created.AddDate(0, 0, 10)) {
+		t.Errorf("refusal: ε with it = %v (want ≈ 1.451), retry at %v (want %v)", ex.After.Epsilon, ex.RetryAt, first.Card.Created.AddDate(0, 0, 10))
+	}
+	if !strings.Contains(err.Error(), "exceed the privacy cap") {
+		t.Errorf("refusal message %q does not say why", err)
+	}
+	if got := stateOf(t, f.db); !got.equal(before) {
+		t.Errorf("after a refusal, state = %+v, want %+v", got, before)
+	}
+
+	// Refused in the commit transaction, after training.
+	_, err = run(staleLedger{f.db}, 3)
+	if !errors.As(err, &ex) {
+		t.Fatalf("release refused at commit = %v, want *budget.ExceededError", err)
+	}
+	if got := stateOf(t, f.db); !got.equal(before) {
+		t.Errorf("after a refusal at commit, state = %+v, want %+v", got, before)
+	}
+
+	// Exactly one window after the first release, it fits.
+	f.clock.Set(first.Card.Created.AddDate(0, 0, 10))
+	second, err := run(f.db, 4)
+	if err != nil {
+		t.Fatalf("release one window later = %v, want nil", err)
+	}
+	if got := stateOf(t, f.db); got.current != second.Version || got.ledger != 2 || len(got.releases) != 2 {
+		t.Errorf("after the second release, state = %+v", got)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	t.Parallel()
+	cfg := small()
+	f := newFixture(t, cfg)
+	items, stores := catalogue(t, cfg)
+	c := testConfig(f, 1)
+	c.Catalogue, c.Stores = items, stores
+	if _, err := train.Run(t.Context(), f.db, c); err != nil {
+		t.Fatal(err)
+	}
+	before := stateOf(t, f.db)
+	for _, stage := range []string{train.StageSnapshot, train.StagePopularity, train.StageTraining, train.StageStoring} {
+		f.clock.Advance(time.Hour)
+		ctx, cancel := context.WithCancel(t.Context())
+		c := testConfig(f, 2)
+		c.Catalogue, c.Stores = items, stores
+		c.Progress = func(p train.Progress) {
+			if p.Stage == stage {
+				cancel()
+			}
+		}
+		_, err := train.Run(ctx, f.db, c)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run cancelled at %s = %v, want context.Canceled", stage, err)
+		}
+		if got := stateOf(t, f.db); !got.equal(before) {
+			t.Errorf("after a run cancelled at %s, state = %+v, want %+v", stage, got, before)
+		}
+	}
+}
+
+func TestKeep(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3})
+	var versions []string
+	for range 4 {
+		f.clock.Advance(time.Hour)
+		c := testConfig(f, 1)
+		c.Epsilon, c.Keep = math.Inf(1), 2
+		rep, err := train.Run(t.Context(), f.db, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, rep.Version)
+	}
+	got := stateOf(t, f.db)
+	if want := versions[2:]; !slices.Equal(got.releases, want) || got.current != versions[3] || got.ledger != 4 {
+		t.Errorf("after 4 runs keeping 2, state = %+v, want releases %v, current %s, 4 ledger entries", got, want, versions[3])
+	}
+	// A non-private release is in the ledger, flagged, and costs nothing.
+	recs, _ := f.db.Ledger(t.Context())
+	entries, err := budget.Decode(recs)
+	if err != nil || entries[0].Private || entries[0].Rho != 0 || entries[0].Version != versions[0] {
+		t.Errorf("ledger = %+v, %v; want non-private entries", entries, err)
+	}
+}
+
+func TestBadDelta(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3})
+	c := testConfig(f, 1)
+	c.Delta = 0.05
+	if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "not below 1/n") {
+		t.Errorf("Run with δ = 0.05 for 50 customers = %v, want a refusal", err)
+	}
+	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 0 {
+		t.Errorf("after a refused run, state = %+v", got)
+	}
+	c.Delta = 0
+	c.Epsilon = -1
+	if _, err := train.Run(t.Context(), f.db, c); err == nil {
+		t.Error("Run with ε = -1 = nil error")
+	}
+}
+
+// TestNoCustomerData checks that training persists nothing per customer:
+// every customer's export (all customer tables) is unchanged, and no byte
+// training wrote — release parts, card, ledger — contains a pseudonym.
+func TestNoCustomerData(t *testing.T) {
+	t.Parallel()
+	cfg := small()
+	f := newFixture(t, cfg)
+	ctx := t.Context()
+	var ps []privacy.PseudoID
+	for e, err := range f.db.Events(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) == 0 || ps[len(ps)-1] != e.Customer {
+			ps = append(ps, e.Customer)
+		}
+	}
+	exports := func() [][]byte {
+		var out [][]byte
+		for _, p := range ps {
+			d, err := f.db.Export(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(d)
+			out = append(out, b)
+		}
+		return out
+	}
+	before := exports()
+	for i, eps := range []float64{1, math.Inf(1)} {
+		f.clock.Advance(time.Hour)
+		c := testConfig(f, uint64(i))
+		c.Epsilon = eps
+		if _, err := train.Run(ctx, f.db, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := exports()
+	for i := range ps {
+		if !bytes.Equal(before[i], after[i]) {
+			t.Errorf("customer %d's export changed by training:\n%s\n%s", i, before[i], after[i])
+		}
+	}
+	var written [][]byte
+	ms, err := f.db.Releases(ctx)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("Releases = %d, %v", len(ms), err)
+	}
+	for _, m := range ms {
+		written = append(written, m.Meta)
+		for _, part := range m.Parts {
+			b, err := f.db.ReleasePart(ctx, m.Version, part.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			written = append(written, b)
+		}
+	}
+	recs, _ := f.db.Ledger(ctx)
+	for _, r := range recs {
+		written = append(written, r.Data)
+	}
+	for _, p := range ps {
+		for _, b := range written {
+			if bytes.Contains(b, p[:]) || bytes.Contains(b, []byte(p.String())) || bytes.Contains(b, p[:8]) {
+				t.Fatalf("pseudonym %s found in what training wrote", p)
+			}
+		}
+	}
+}
