@@ -3,6 +3,7 @@ package main
 // commands returns every subcommand, in the order `discret help` lists them.
 func commands() []*command {
 	return []*command{
+		serveCommand(),
 		demoCommand(),
 		keygenCommand(),
 		genCommand(),
@@ -15,5 +16,6 @@ func commands() []*command {
 		modelsCommand(),
 		privacyCommand(),
 		evalCommand(),
+		apikeyCommand(),
 	}
 }

@@ -5,6 +5,8 @@
 package recommend
 
 import (
+	"errors"
+
 	"github.com/discret-io/discret/privacy"
 )
 
@@ -50,3 +52,31 @@ type Response struct {
 	ModelVersion string
 	Reason       Reason // Personalized when the items are personalized
 }
+
+// SimilarRequest asks for the items closest to Item in the model's
+// embedding space.
+type SimilarRequest struct {
+	Item  string
+	Limit int // 1-MaxLimit; 0 means DefaultLimit
+}
+
+// PopularRequest asks for the differentially private popular items.
+type PopularRequest struct {
+	Store    string // popular in this store; empty means overall
+	Category string // only items of this category; empty means any
+	Limit    int    // 1-MaxLimit; 0 means DefaultLimit
+}
+
+// List is a non-personalized answer: similar or popular items.
+type List struct {
+	Items        []Item
+	ModelVersion string
+}
+
+// Errors the engine returns; serve/rpc maps them to API errors.
+var (
+	// ErrNoModel: no model is loaded, so similar items cannot be computed.
+	ErrNoModel = errors.New("recommend: no model is loaded")
+	// ErrUnknownItem: the item is not in the current model's catalogue.
+	ErrUnknownItem = errors.New("recommend: unknown item")
+)

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/privacy/secret"
+	"github.com/discret-io/discret/serve/auth"
+)
+
+// serveEnv is a temporary data directory and key for the serve and apikey
+// commands, run through runCommand (independent of commands.go).
+type serveEnv struct {
+	t         *testing.T
+	data, key string
+}
+
+func newServeEnv(t *testing.T, withKey bool) *serveEnv {
+	dir := t.TempDir()
+	s := &serveEnv{t: t, data: filepath.Join(dir, "data"), key: filepath.Join(dir, "discret.key")}
+	if withKey {
+		m, err := secret.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.WriteFile(s.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (s *serveEnv) getenv(name string) string {
+	switch name {
+	case "DISCRET_DATA":
+		return s.data
+	case "DISCRET_KEY":
+		return s.key
+	}
+	return ""
+}
+
+// syncWriter is a buffer safe for a command writing while the test reads.
+type syncWriter struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// run runs c with args to completion.
+func (s *serveEnv) run(ctx context.Context, c *command, args ...string) (code int, stdout, stderr string) {
+	s.t.Helper()
+	var out, errOut syncWriter
+	code = s.start(ctx, c, &out, &errOut, args...)
+	return code, out.String(), errOut.String()
+}
+
+func (s *serveEnv) start(ctx context.Context, c *command, out, errOut io.Writer, args ...string) int {
+	e := &env{stdout: out, stderr: errOut, getenv: s.getenv}
+	e.global.defaults(s.getenv)
+	return runCommand(ctx, e, "discret", c, args)
+}
+
+var tokenRE = regexp.MustCompile(`dsk_[a-z2-7]{8}_[a-z2-7]{52}`)
+
+func TestAPIKeyCommands(t *testing.T) {
+	s := newServeEnv(t, true)
+	ctx := t.Context()
+	code, out, errOut := s.run(ctx, apikeyCommand(), "create", "--name", "web-frontend", "--scope", "recommend,events")
+	token := tokenRE.FindString(out)
+	if code != exitOK || token == "" || strings.Count(out, token) != 1 {
+		t.Fatalf("apikey create = %d, %q, %q; want the key printed once", code, out, errOut)
+	}
+	id := token[4:12]
+	code, out, _ = s.run(ctx, apikeyCommand(), "list")
+	if code != exitOK || !strings.Contains(out, id) || !strings.Contains(out, "web-frontend") || !strings.Contains(out, "recommend,events") || strings.Contains(out, token[13:]) {
+		t.Errorf("apikey list = %d, %q; want the id, name and scopes and never the secret", code, out)
+	}
+	if key := authenticate(t, s, token); key.Scope != auth.Recommend|auth.Events {
+		t.Errorf("created key scope = %v", key.Scope)
+	}
+	for _, args := range [][]string{
+		{"create", "--scope", "admin"},                        // no name
+		{"create", "--name", "x"},                             // no scope
+		{"create", "--name", "x", "--scope", "superuser"},     // unknown scope
+		{"create", "--name", "has space", "--scope", "admin"}, // bad name
+		{"revoke"},
+	} {
+		if code, _, _ := s.run(ctx, apikeyCommand(), args...); code != exitUsage {
+			t.Errorf("apikey %v = %d, want %d", args, code, exitUsage)
+		}
+	}
+	if code, _, errOut := s.run(ctx, apikeyCommand(), "revoke", "nosuchid"); code != exitFailure || !strings.Contains(errOut, "no API key") {
+		t.Errorf("apikey revoke nosuchid = %d, %q", code, errOut)
+	}
+	if code, out, _ := s.run(ctx, apikeyCommand(), "revoke", id); code != exitOK || !strings.Contains(out, "revoked API key "+id) {
+		t.Errorf("apikey revoke = %d, %q", code, out)
+	}
+	if key := authenticate(t, s, token); key.ID != "" {
+		t.Errorf("revoked key still authenticates: %+v", key)
+	}
+}
+
+// authenticate opens the store and authenticates token; the zero Key if it
+// does not authenticate.
+func authenticate(t *testing.T, s *serveEnv, token string) auth.Key {
+	t.Helper()
+	m, err := secret.Load(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(store.Options{Dir: s.data, EncryptionKey: m.StorageKey(), KeyCheck: m.CheckValue()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := auth.Open(t.Context(), auth.Config{Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := keys.Authenticate(token)
+	return k
+}
+
+var servingRE = regexp.MustCompile(`serving gRPC on (\S+) and REST on (\S+) `)
+
+// serveInBackground starts `discret serve` with args and returns the REST
+// address, the output so far, and a stop function returning the exit
+// status.
+func (s *serveEnv) serveInBackground(args ...string) (httpAddr string, out *syncWriter, stop func() int) {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncWriter{}, &syncWriter{}
+	done := make(chan int, 1)
+	go func() {
+		done <- s.start(ctx, serveCommand(), out, errOut, append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)...)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
+			httpAddr = m[2]
+			break
+		}
+		select {
+		case code := <-done:
+			s.t.Fatalf("serve exited with %d: %s\n%s", code, out, errOut)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			s.t.Fatalf("serve did not start: %s\n%s", out, errOut)
+		}
+	}
+	stop = func() int {
+		cancel()
+		return <-done
+	}
+	return httpAddr, out, stop
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeCommand(t *testing.T) {
+	s := newServeEnv(t, true)
+	ctx := t.Context()
+	if code, _, errOut := s.run(ctx, serveCommand(), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"); code != exitFailure || !strings.Contains(errOut, "data directory") {
+		t.Errorf("serve without a data directory = %d, %q; want a failure naming it", code, errOut)
+	}
+	_, out, _ := s.run(ctx, apikeyCommand(), "create", "--name", "crm", "--scope", "consent")
+	token := tokenRE.FindString(out)
+	addr, _, stop := s.serveInBackground()
+	if code, body := get(t, "http://"+addr+"/v1/customers/"+url.PathEscape("a/b@c")+"/consent", token); code != 200 || !strings.Contains(body, "personalization") {
+		t.Errorf("GET consent = %d %s", code, body)
+	}
+	if code, _ := get(t, "http://"+addr+"/v1/customers/x:export", token); code != http.StatusForbidden {
+		t.Errorf("export with a consent key = %d, want 403", code)
+	}
+	if code, body := get(t, "http://"+addr+"/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz without a model = %d %s, want 503", code, body)
+	}
+	if code := stop(); code != exitOK {
+		t.Errorf("serve after SIGTERM = %d, want 0", code)
+	}
+	for _, args := range [][]string{{"--rate-limit", "0"}, {"--log-level", "loud"}, {"--timeout", "0s"}, {"extra"}} {
+		if code, _, _ := s.run(ctx, serveCommand(), args...); code != exitUsage {
+			t.Errorf("serve %v = %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+func TestServeDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates, ingests and trains a dataset")
+	}
+	s := newServeEnv(t, false)
+	addr, out, stop := s.serveInBackground("--demo")
+	keyFile := filepath.Join(s.data, demoKeyFile)
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("demo key file: %v, mode %v; want mode 0600", err, st.Mode())
+	}
+	raw, _ := os.ReadFile(keyFile)
+	token := strings.TrimSpace(string(raw))
+	for _, want := range []string{token, demoCustomer, "curl -s", "grpcurl", "trained release"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, body := get(t, "http://"+addr+"/v1/customers/"+url.PathEscape(demoCustomer)+":export", token); code != 200 || strings.Count(body, `"purchase"`) < 4 {
+		t.Errorf("demo customer export = %d %s; want their purchases", code, body)
+	}
+	if code, _ := get(t, "http://"+addr+"/readyz", ""); code != 200 {
+		t.Errorf("/readyz after the demo trained = %d, want 200", code)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("demo serve = %d", code)
+	}
+	// A second run reuses the data, the model and the key.
+	_, out, stop = s.serveInBackground("--demo")
+	if code := stop(); code != exitOK || !strings.Contains(out.String(), "reusing it") || strings.Contains(out.String(), "created demo API key") || !strings.Contains(out.String(), token) {
+		t.Errorf("second demo run = %d:\n%s\nwant the data, model and key reused", code, out)
+	}
+}

@@ -1,0 +1,367 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+)
+
+// The endpoints of the HTTP listener outside the API; none needs a key.
+const (
+	pathHealthz = "/healthz"
+	pathReadyz  = "/readyz"
+	pathMetrics = "/metrics"
+	pathOpenAPI = "/openapi.json"
+)
+
+// jsonMarshaler returns the REST API's JSON conventions: field names as in
+// the .proto (snake_case), every field present in responses, unknown fields
+// refused in requests.
+func jsonMarshaler() *runtime.JSONPb {
+	return &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+}
+
+// gatewayMux returns the REST gateway.
+func (s *Server) gatewayMux() *runtime.ServeMux {
+	none := func(string) (string, bool) { return "", false }
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler()),
+		// Customer ids may contain '/': the path is split on its raw
+		// slashes only, so that an id escaped with %2F stays one segment,
+		// and a single-segment parameter is then fully unescaped.
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved),
+		// Only Authorization reaches the gRPC server (the gateway passes it
+		// by itself); no other header is forwarded, in either direction.
+		runtime.WithIncomingHeaderMatcher(none),
+		runtime.WithOutgoingHeaderMatcher(none),
+		runtime.WithOutgoingTrailerMatcher(none),
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithMetadata(s.annotate),
+		runtime.WithErrorHandler(s.gatewayError),
+		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithForwardResponseOption(func(ctx context.Context, _ http.ResponseWriter, _ proto.Message) error {
+			s.noteKey(ctx, codes.OK)
+			return nil
+		}),
+	)
+}
+
+// annotate marks the gateway's calls to the gRPC server and records the
+// route of the request for its log line.
+func (s *Server) annotate(ctx context.Context, r *http.Request) metadata.MD {
+	if rec := recordFrom(r.Context()); rec != nil {
+		if p, ok := runtime.HTTPPathPattern(ctx); ok {
+			rec.route = r.Method + " " + p
+		}
+		rec.rpc, _ = runtime.RPCMethod(ctx)
+	}
+	return metadata.Pairs(gatewayHeader, s.marker)
+}
+
+// gatewayError writes an error as JSON ({"code", "message", "details"})
+// with the HTTP status matching its gRPC code.
+func (s *Server) gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	code := status.Code(err)
+	s.noteKey(ctx, code)
+	if code == codes.Unauthenticated {
+		// The default handler puts the message there; RFC 6750 wants the
+		// scheme.
+		w = &challengeWriter{ResponseWriter: w}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// challengeWriter sets the WWW-Authenticate header of a 401 response.
+type challengeWriter struct{ http.ResponseWriter }
+
+func (w *challengeWriter) WriteHeader(code int) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="discret"`)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// routingError answers a request that matches no route: 404, or 405 when
+// the path exists with another method (the gateway's default says 501).
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		writeJSONError(w, httpStatus, codes.Unimplemented, "method "+r.Method+" not allowed on this path")
+		return
+	}
+	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+}
+
+// noteKey copies the outcome of the gRPC call and the API key the gRPC
+// server reported into the request's log record.
+func (s *Server) noteKey(ctx context.Context, code codes.Code) {
+	rec := recordFrom(ctx)
+	if rec == nil {
+		return
+	}
+	rec.code = code.String()
+	md, ok := runtime.ServerMetadataFromContext(ctx)
+	if !ok {
+		return
+	}
+	for _, m := range []metadata.MD{md.HeaderMD, md.TrailerMD} {
+		if id := m.Get(keyIDHeader); len(id) == 1 {
+			rec.keyID = id[0]
+			if name := m.Get(keyNameHeader); len(name) == 1 {
+				rec.keyName = name[0]
+			}
+			return
+		}
+	}
+}
+
+// record is what the HTTP layer logs about a REST request.
+type record struct {
+	route          string // method and path pattern; empty if no route matched
+	rpc            string // gRPC method
+	code           string // its status code
+	keyID, keyName string
+}
+
+type recordKey struct{}
+
+func recordFrom(ctx context.Context) *record {
+	r, _ := ctx.Value(recordKey{}).(*record)
+	return r
+}
+
+// httpHandler serves the HTTP listener: the endpoints outside the API, and
+// the gateway behind the request size limit and the request log.
+func (s *Server) httpHandler(gateway http.Handler) http.Handler {
+	metricsHandler := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		switch r.URL.Path {
+		case pathHealthz, pathReadyz, pathMetrics, pathOpenAPI:
+			s.serveMeta(sw, r, metricsHandler)
+			s.finish(r, sw, start, &record{route: r.Method + " " + r.URL.Path}, slog.LevelDebug)
+			return
+		}
+		rec := &record{}
+		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+		if s.readBody(sw, r) {
+			gateway.ServeHTTP(sw, r)
+		}
+		s.finish(r, sw, start, rec, slog.LevelInfo)
+	})
+}
+
+// serveMeta serves the endpoints outside the API.
+func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, metricsHandler http.Handler) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method not allowed; use GET")
+		return
+	}
+	switch r.URL.Path {
+	case pathHealthz:
+		io.WriteString(w, "ok\n")
+	case pathReadyz:
+		switch {
+		case s.draining.Load():
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		case !s.cfg.Ready():
+			http.Error(w, "not ready: no model is loaded", http.StatusServiceUnavailable)
+		default:
+			io.WriteString(w, "ready\n")
+		}
+	case pathMetrics:
+		metricsHandler.ServeHTTP(w, r)
+	case pathOpenAPI:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(discretv1.OpenAPI)))
+		w.Write(discretv1.OpenAPI)
+	}
+}
+
+// readBody reads the request body into memory, up to MaxRequestBytes: a
+// larger body gets 413 and the request goes no further. It reports whether
+// the request may proceed.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	limit := int64(s.cfg.MaxRequestBytes)
+	if r.ContentLength > limit {
+		writeTooLarge(w, limit)
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	switch {
+	case err != nil:
+		writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, "reading the request body failed")
+		return false
+	case int64(len(body)) > limit:
+		writeTooLarge(w, limit)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return true
+}
+
+func writeTooLarge(w http.ResponseWriter, limit int64) {
+	writeJSONError(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
+		fmt.Sprintf("request body larger than %d bytes", limit))
+}
+
+// writeJSONError writes an error in the gateway's format.
+func writeJSONError(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	json.NewEncoder(w).Encode(struct {
+		Code    codes.Code `json:"code"`
+		Message string     `json:"message"`
+		Details []any      `json:"details"`
+	}{code, msg, []any{}})
+}
+
+// finish observes and logs a finished HTTP request. It logs the route
+// pattern, never the path, which may contain a customer id.
+func (s *Server) finish(r *http.Request, w *statusWriter, start time.Time, rec *record, level slog.Level) {
+	elapsed := time.Since(start)
+	route := rec.route
+	if route == "" {
+		route = "unmatched"
+	}
+	st := w.status
+	if st == 0 {
+		st = http.StatusOK
+	}
+	s.metrics.http.WithLabelValues(route, strconv.Itoa(st)).Observe(elapsed.Seconds())
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("transport", "http"),
+		slog.String("route", route),
+		slog.Int("status", st),
+		slog.Duration("duration", elapsed),
+	}
+	if rec.rpc != "" {
+		attrs = append(attrs, slog.String("method", rec.rpc))
+	}
+	if rec.code != "" {
+		attrs = append(attrs, slog.String("code", rec.code))
+	}
+	if rec.keyID != "" {
+		attrs = append(attrs, slog.Group("key", slog.String("id", rec.keyID), slog.String("name", rec.keyName)))
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// statusWriter records the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// dialGateway opens the gateway's client connection to the gRPC listener.
+func (s *Server) dialGateway(l net.Listener) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(s.cfg.MaxRequestBytes)),
+	}
+	target := "passthrough:///" + loopback(l.Addr())
+	if d, ok := l.(interface {
+		DialContext(context.Context) (net.Conn, error)
+	}); ok {
+		target = "passthrough:///in-process"
+		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return d.DialContext(ctx) }))
+	}
+	if s.cert != nil {
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(pinnedTLS(s.cert))))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	conn, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("serve: gateway connection: %w", err)
+	}
+	return conn, nil
+}
+
+// loopback returns addr with an unspecified IP (listening on every
+// interface) replaced by the loopback address, so that it can be dialed.
+func loopback(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	ip := net.IPv4(127, 0, 0, 1)
+	if tcp.IP.To4() == nil {
+		ip = net.IPv6loopback
+	}
+	return (&net.TCPAddr{IP: ip, Port: tcp.Port}).String()
+}
+
+// pinnedTLS is the gateway's TLS configuration: it trusts exactly the
+// server's own certificate, whatever names it carries, since it connects to
+// the server's own listener.
+func pinnedTLS(cert *tls.Certificate) *tls.Config {
+	leaf := cert.Certificate[0]
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Verification is done by VerifyPeerCertificate below: the peer
+		// must present our certificate, byte for byte.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], leaf) {
+				return errors.New("serve: the gRPC listener presented another certificate")
+			}
+			return nil
+		},
+	}
+}

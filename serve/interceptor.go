@@ -1,0 +1,137 @@
+package serve
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/discret-io/discret/serve/apierr"
+	"github.com/discret-io/discret/serve/auth"
+)
+
+// Metadata the gateway and the gRPC server exchange about a REST request.
+const (
+	// gatewayHeader carries Server.marker on the gateway's calls.
+	gatewayHeader = "discret-gateway"
+	// keyIDHeader and keyNameHeader tell the gateway which API key made a
+	// call, for its log line. They are never sent to REST clients (the
+	// gateway forwards no gRPC metadata).
+	keyIDHeader   = "discret-key-id"
+	keyNameHeader = "discret-key-name"
+)
+
+// unaryInterceptor is the one interceptor of every unary RPC (see the
+// package documentation for what it does, in order).
+func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	method := info.FullMethod
+	viaGateway := s.fromGateway(ctx)
+	var key auth.Key
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, err = nil, apierr.New(apierr.Internal, "panic")
+		}
+		st := apierr.Status(err)
+		code := st.Code()
+		elapsed := time.Since(start)
+		s.metrics.rpc.WithLabelValues(method, code.String()).Observe(elapsed.Seconds())
+		if viaGateway {
+			if key.ID != "" {
+				md := metadata.Pairs(keyIDHeader, key.ID, keyNameHeader, key.Name)
+				_ = grpc.SetHeader(ctx, md) // best effort: only a log line depends on it
+			}
+			if code == codes.Internal || code == codes.Unknown {
+				s.log.LogAttrs(ctx, slog.LevelError, "internal error", slog.String("method", method), slog.String("error", err.Error()))
+			}
+		} else {
+			s.logRPC(ctx, method, code, elapsed, key, err)
+		}
+		if err != nil {
+			err = st.Err()
+		}
+	}()
+	if auth.IsPublic(method) {
+		return handler(ctx, req)
+	}
+	if key, err = s.cfg.Keys.Authorize(ctx, method); err != nil {
+		return nil, err
+	}
+	if s.limits != nil {
+		if wait, ok := s.limits.allow(key.ID); !ok {
+			return nil, apierr.New(apierr.ResourceExhausted,
+				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, key.ID, wait.Round(time.Millisecond))
+		}
+	}
+	ctx, cancel := s.deadline(ctx, method)
+	defer cancel()
+	return handler(ctx, req)
+}
+
+// streamInterceptor admits only the public streaming methods (health
+// watch, reflection): the API itself has no streams, and deny by default
+// covers any that would be added without an entry in the scope table.
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !auth.IsPublic(info.FullMethod) {
+		return apierr.Status(apierr.New(apierr.PermissionDenied, "method %s is not open to API keys", info.FullMethod)).Err()
+	}
+	return handler(srv, ss)
+}
+
+// fromGateway reports whether the call came from this server's gateway.
+func (s *Server) fromGateway(ctx context.Context) bool {
+	v := metadata.ValueFromIncomingContext(ctx, gatewayHeader)
+	return len(v) == 1 && subtle.ConstantTimeCompare([]byte(v[0]), []byte(s.marker)) == 1
+}
+
+// deadline applies the default deadline of method if ctx has none, and caps
+// the one it has at MaxTimeout.
+func (s *Server) deadline(ctx context.Context, method string) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		if time.Until(d) <= s.cfg.MaxTimeout {
+			return ctx, func() {}
+		}
+		return context.WithTimeout(ctx, s.cfg.MaxTimeout)
+	}
+	t, ok := s.cfg.MethodTimeouts[method]
+	if !ok {
+		t = s.cfg.DefaultTimeout
+	}
+	return context.WithTimeout(ctx, min(t, s.cfg.MaxTimeout))
+}
+
+// logRPC logs a gRPC request. It never logs the request, the response or
+// the API key itself. Internal errors are logged with their cause, which
+// never contains customer data; client errors only with their code.
+func (s *Server) logRPC(ctx context.Context, method string, code codes.Code, elapsed time.Duration, key auth.Key, err error) {
+	level := slog.LevelInfo
+	switch {
+	case code == codes.Internal || code == codes.Unknown:
+		level = slog.LevelError
+	case auth.IsPublic(method):
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("transport", "grpc"),
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Duration("duration", elapsed),
+	}
+	if key.ID != "" {
+		attrs = append(attrs, slog.Any("key", key))
+	}
+	if level == slog.LevelError {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.log.LogAttrs(ctx, level, "request", attrs...)
+}

@@ -1,0 +1,103 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/privacy"
+	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/apierr"
+)
+
+// WriteEvents validates every event, then ingests the valid ones as one
+// commit unit: all of them, or none if any is invalid and allow_partial is
+// unset. Invalid events are reported by index and field.
+func (s eventServer) WriteEvents(ctx context.Context, req *discretv1.WriteEventsRequest) (*discretv1.WriteEventsResponse, error) {
+	a := s.a
+	n := len(req.GetEvents())
+	if most := a.cfg.Events.BatchSize(); n > most {
+		return nil, apierr.Invalidf("events", "%d events; at most %d per request (split the batch)", n, most)
+	}
+	valid, rowErrs := decodeEvents(req.GetEvents())
+	resp := &discretv1.WriteEventsResponse{Received: int32(n), Errors: rowErrs}
+	if len(rowErrs) > 0 && !req.GetAllowPartial() {
+		return resp, nil
+	}
+	counts, err := a.cfg.Events.Write(ctx, valid)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	if a.cfg.Cache != nil {
+		seen := make(map[privacy.PseudoID]bool, len(valid))
+		for i := range valid {
+			p := a.cfg.Pseudonyms.Pseudonymize(valid[i].Customer)
+			if !seen[p] {
+				seen[p] = true
+				a.invalidate(p)
+			}
+		}
+	}
+	resp.Stored = int32(counts.Stored)
+	resp.NoConsent = int32(counts.NoConsent)
+	resp.Expired = int32(counts.Expired)
+	return resp, nil
+}
+
+// decodeEvents converts and validates events, returning the valid ones and
+// an error per invalid one.
+func decodeEvents(in []*discretv1.Event) ([]features.RawEvent, []*discretv1.RowError) {
+	valid := make([]features.RawEvent, 0, len(in))
+	var bad []*discretv1.RowError
+	for i, pe := range in {
+		e, err := decodeEvent(pe)
+		if err != nil {
+			bad = append(bad, rowError(i, err))
+			continue
+		}
+		valid = append(valid, e)
+	}
+	return valid, bad
+}
+
+// decodeEvent converts one event with the same rules as the event files of
+// `discret import` (features.ParseTime, features.RawEvent.Validate).
+func decodeEvent(pe *discretv1.Event) (features.RawEvent, error) {
+	var e features.RawEvent
+	var err error
+	if e.Customer, err = features.ParseCustomer(pe.GetCustomer()); err != nil {
+		return e, err
+	}
+	if e.Kind, err = features.ParseKind(pe.GetType()); err != nil {
+		return e, err
+	}
+	if e.Time, err = features.ParseTime(pe.GetTime()); err != nil {
+		return e, err
+	}
+	switch q := pe.GetQuantity(); {
+	case q == 0:
+		e.Quantity = 1
+	case q < 0 || q > features.MaxQuantity:
+		return e, &features.FieldError{Field: features.FieldQuantity, Value: strconv.Itoa(int(q)), Err: features.ErrQuantity}
+	default:
+		e.Quantity = uint32(q)
+	}
+	e.Item, e.Store = pe.GetItem(), pe.GetStore()
+	return e, e.Validate()
+}
+
+// rowError reports the invalid event at index i.
+func rowError(i int, err error) *discretv1.RowError {
+	re := &discretv1.RowError{Index: int32(i), Message: err.Error()}
+	var fe *features.FieldError
+	if errors.As(err, &fe) {
+		re.Field = fe.Field
+		re.Message = fe.Err.Error()
+		if fe.Value != "" {
+			re.Message = fmt.Sprintf("%q: %s", fe.Value, fe.Err)
+		}
+	}
+	return re
+}

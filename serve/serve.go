@@ -1,0 +1,468 @@
+// Package serve runs Discret's API server: gRPC on one listener and the
+// REST/JSON gateway (grpc-gateway) on another, with API-key authentication,
+// per-key rate limits, request size limits, default deadlines, Prometheus
+// metrics, request logs and graceful shutdown.
+//
+// # Transports
+//
+// The gateway reaches the gRPC server through a client connection to the
+// gRPC listener, never by calling the services directly, so that every
+// interceptor (authentication, scopes, limits, deadlines, metrics, logs)
+// applies to REST exactly as to gRPC. The HTTP listener also serves
+// /healthz (the process is up), /readyz (a model is loaded and the server is
+// not draining), /metrics (Prometheus) and /openapi.json, none of which
+// needs a key. The gRPC listener serves the health service (grpc.health.v1)
+// and server reflection. With a certificate, both listeners use TLS; the
+// gateway then dials gRPC over TLS, trusting exactly that certificate.
+//
+// # Requests
+//
+// One interceptor handles every RPC, in this order: authenticate the API key
+// and check its scope (serve/auth), take a token from the key's bucket
+// (RateLimit, RateBurst), apply a deadline if the client set none
+// (DefaultTimeout, MethodTimeouts) and cap the one it set (MaxTimeout), call
+// the handler, turn its error into a gRPC status (serve/apierr), observe the
+// latency, and log one line. A REST request is logged once, by the HTTP
+// layer, with its route pattern ("GET /v1/customers/{customer}/consent") and
+// never its path, which may carry a customer id; request and response bodies
+// are never logged.
+//
+// # Shutdown
+//
+// When the context passed to Serve is cancelled, the server reports itself
+// not ready, stops accepting requests and lets those in flight finish
+// within ShutdownTimeout (http.Server.Shutdown, then grpc GracefulStop),
+// after which it cancels what remains. Serve returns only then, so the
+// caller can close the store safely.
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/auth"
+)
+
+// Defaults of Config.
+const (
+	DefaultGRPCAddr        = "127.0.0.1:9090"
+	DefaultHTTPAddr        = "127.0.0.1:8080"
+	DefaultMaxRequestBytes = 4 << 20
+	DefaultTimeout         = 10 * time.Second
+	DefaultMaxTimeout      = 10 * time.Minute
+	DefaultRateLimit       = 1000 // requests per second per API key
+	DefaultShutdownTimeout = 15 * time.Second
+
+	// maxResponseBytes bounds what the gateway accepts from the gRPC
+	// server: an export of a customer with years of events can exceed
+	// gRPC's default of 4 MiB.
+	maxResponseBytes = 256 << 20
+)
+
+// defaultMethodTimeouts are the deadlines of slow methods called without
+// one; never modified.
+var defaultMethodTimeouts = map[string]time.Duration{
+	discretv1.AdminService_TrainModel_FullMethodName: DefaultMaxTimeout,
+}
+
+// API is the set of services the server serves. *rpc.API implements it.
+type API interface {
+	// Register registers the gRPC services.
+	Register(s grpc.ServiceRegistrar)
+	// RegisterGateway registers their REST handlers, which call the gRPC
+	// server through conn.
+	RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+}
+
+// Config configures a Server. The zero value of each optional field means
+// its documented default.
+type Config struct {
+	// API is what is served. Required.
+	API API
+	// Keys authenticates API keys. Required.
+	Keys *auth.Keys
+
+	// GRPCAddr and HTTPAddr are the listen addresses used by Run; defaults
+	// DefaultGRPCAddr and DefaultHTTPAddr.
+	GRPCAddr string
+	HTTPAddr string
+
+	// TLSCertFile and TLSKeyFile, both or neither, are a PEM certificate
+	// chain and its key: with them both listeners serve TLS.
+	TLSCertFile string
+	TLSKeyFile  string
+
+	// Ready reports whether the server can answer recommendations (a model
+	// is loaded); /readyz and the health service follow it. Nil means
+	// always ready.
+	Ready func() bool
+
+	// Logger receives request logs and server events; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served at /metrics;
+	// nil means a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+
+	// MaxRequestBytes bounds a request: a gRPC message or a REST body.
+	// Default DefaultMaxRequestBytes.
+	MaxRequestBytes int
+	// DefaultTimeout is the deadline of a request that came without one;
+	// default DefaultTimeout. MethodTimeouts overrides it per method (full
+	// gRPC name); nil means that TrainModel gets DefaultMaxTimeout.
+	DefaultTimeout time.Duration
+	MethodTimeouts map[string]time.Duration
+	// MaxTimeout caps the deadline a client may ask for; default
+	// DefaultMaxTimeout.
+	MaxTimeout time.Duration
+	// RateLimit is the sustained number of requests per second each API
+	// key may make, RateBurst the number it may make at once. RateLimit 0
+	// means DefaultRateLimit, negative means no limit; RateBurst 0 means
+	// twice the rate (at least 1).
+	RateLimit float64
+	RateBurst int
+	// ShutdownTimeout bounds the drain of in-flight requests at shutdown;
+	// default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports every problem with c.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("serve: "+format, args...)) }
+	if c.API == nil {
+		add("Config.API is required")
+	}
+	if c.Keys == nil {
+		add("Config.Keys is required")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		add("TLS needs both a certificate file and a key file")
+	}
+	if c.MaxRequestBytes < 0 || c.MaxRequestBytes > 1<<30 {
+		add("MaxRequestBytes must be from 1 B to 1 GiB, got %d", c.MaxRequestBytes)
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"DefaultTimeout", c.DefaultTimeout}, {"MaxTimeout", c.MaxTimeout}, {"ShutdownTimeout", c.ShutdownTimeout}} {
+		if t.d < 0 {
+			add("%s must not be negative, got %v", t.name, t.d)
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(c.MethodTimeouts)) {
+		if d := c.MethodTimeouts[m]; d <= 0 {
+			add("MethodTimeouts[%s] must be positive, got %v", m, d)
+		}
+	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		add("RateLimit must be a finite number, got %v", c.RateLimit)
+	}
+	if c.RateBurst < 0 {
+		add("RateBurst must not be negative, got %d", c.RateBurst)
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with every zero optional field set to its default.
+func (c Config) withDefaults() Config {
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.Ready == nil {
+		c.Ready = func() bool { return true }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.DefaultTimeout == 0 {
+		c.DefaultTimeout = DefaultTimeout
+	}
+	if c.MethodTimeouts == nil {
+		c.MethodTimeouts = defaultMethodTimeouts
+	}
+	if c.MaxTimeout == 0 {
+		c.MaxTimeout = DefaultMaxTimeout
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = max(1, int(2*c.RateLimit))
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Server is the API server. It serves once: call Serve or Run one time.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	cert    *tls.Certificate // nil without TLS
+	grpc    *grpc.Server
+	health  *health.Server
+	metrics *metrics
+	limits  *limiter
+	// marker authenticates the gateway's own calls to the gRPC server (a
+	// random value it sends as metadata), so that they are logged once, by
+	// the HTTP layer.
+	marker   string
+	started  atomic.Bool
+	draining atomic.Bool
+}
+
+// New validates cfg and builds a server; it loads the TLS certificate, if
+// any, and registers the API and the metrics.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, health: health.NewServer()}
+	var m [16]byte
+	if _, err := rand.Read(m[:]); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	s.marker = hex.EncodeToString(m[:])
+	if cfg.RateLimit > 0 {
+		s.limits = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
+	}
+	var err error
+	if s.metrics, err = newMetrics(cfg.Registry); err != nil {
+		return nil, err
+	}
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+	}
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("serve: TLS certificate: %w", err)
+		}
+		s.cert = &cert
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.serverTLS())))
+	}
+	s.grpc = grpc.NewServer(opts...)
+	cfg.API.Register(s.grpc)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return s, nil
+}
+
+func (s *Server) serverTLS() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{*s.cert}, MinVersion: tls.VersionTLS12}
+}
+
+// Run listens on cfg.GRPCAddr and cfg.HTTPAddr and serves until ctx is
+// cancelled, then drains (see Server.Serve).
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	gl, hl, err := Listen(s.cfg.GRPCAddr, s.cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, gl, hl)
+}
+
+// Listen opens the two TCP listeners.
+func Listen(grpcAddr, httpAddr string) (grpcLis, httpLis net.Listener, err error) {
+	var lc net.ListenConfig
+	if grpcLis, err = lc.Listen(context.Background(), "tcp", grpcAddr); err != nil {
+		return nil, nil, fmt.Errorf("serve: gRPC listener: %w", err)
+	}
+	if httpLis, err = lc.Listen(context.Background(), "tcp", httpAddr); err != nil {
+		grpcLis.Close()
+		return nil, nil, fmt.Errorf("serve: HTTP listener: %w", err)
+	}
+	return grpcLis, httpLis, nil
+}
+
+// Serve serves gRPC on grpcLis and REST on httpLis until ctx is cancelled
+// or a listener fails, then drains in-flight requests within
+// ShutdownTimeout and returns. It closes both listeners. The result is nil
+// after a shutdown asked for by ctx.
+//
+// A listener with a DialContext(ctx) (net.Conn, error) method (such as
+// grpc's test/bufconn) is dialed through that method by the gateway;
+// otherwise the gateway connects to the listener's address, on loopback if
+// it listens on every interface.
+func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if !s.started.CompareAndSwap(false, true) {
+		grpcLis.Close()
+		httpLis.Close()
+		return errors.New("serve: Serve called twice")
+	}
+	conn, err := s.dialGateway(grpcLis)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
+	defer conn.Close()
+	mux := s.gatewayMux()
+	if err := s.cfg.API.RegisterGateway(ctx, mux, conn); err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return fmt.Errorf("serve: register gateway: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           s.httpHandler(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cert != nil {
+		hs.TLSConfig = s.serverTLS()
+	}
+
+	s.updateHealth()
+	errc := make(chan error, 2)
+	go func() {
+		if err := s.grpc.Serve(grpcLis); err != nil {
+			errc <- fmt.Errorf("serve: gRPC: %w", err)
+		}
+	}()
+	go func() {
+		var err error
+		if s.cert != nil {
+			err = hs.ServeTLS(httpLis, "", "")
+		} else {
+			err = hs.Serve(httpLis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve: HTTP: %w", err)
+		}
+	}()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watchReadiness(watchCtx)
+	}()
+	s.log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", s.cert != nil)
+
+	var failure error
+	select {
+	case <-ctx.Done():
+	case failure = <-errc:
+		s.log.Error("listener failed; shutting down", "err", failure)
+	}
+	stopWatch()
+	<-watched
+	s.shutdown(hs)
+	return failure
+}
+
+// shutdown drains in-flight requests: REST first (its requests are gRPC
+// calls in flight), then gRPC, within one ShutdownTimeout.
+func (s *Server) shutdown(hs *http.Server) {
+	start := time.Now()
+	s.draining.Store(true)
+	s.health.Shutdown()
+	// A fresh context: the one that asked for the shutdown is cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	clean := true
+	if err := hs.Shutdown(ctx); err != nil {
+		clean = false
+		hs.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		clean = false
+		s.grpc.Stop()
+		<-done
+	}
+	if clean {
+		s.log.Info("drained", "duration", time.Since(start))
+	} else {
+		s.log.Warn("shutdown timeout: in-flight requests were cancelled", "timeout", s.cfg.ShutdownTimeout)
+	}
+}
+
+// readinessInterval is how often the health service follows Config.Ready.
+const readinessInterval = time.Second
+
+// watchReadiness keeps the gRPC health statuses in line with Ready until
+// ctx is done (see updateHealth).
+func (s *Server) watchReadiness(ctx context.Context) {
+	t := time.NewTicker(readinessInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.updateHealth()
+		}
+	}
+}
+
+// updateHealth sets the gRPC health statuses: the overall status and the
+// recommendation and store services follow Ready; the others only need the
+// store.
+func (s *Server) updateHealth() {
+	status := healthpb.HealthCheckResponse_NOT_SERVING
+	if s.ready() {
+		status = healthpb.HealthCheckResponse_SERVING
+	}
+	for _, svc := range []string{"", discretv1.RecommendationService_ServiceDesc.ServiceName, discretv1.StoreService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(svc, status)
+	}
+	for _, svc := range []string{discretv1.EventService_ServiceDesc.ServiceName, discretv1.ConsentService_ServiceDesc.ServiceName, discretv1.AdminService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+}
+
+// ready reports whether the server is ready for traffic.
+func (s *Server) ready() bool { return !s.draining.Load() && s.cfg.Ready() }

@@ -1,0 +1,526 @@
+package serve_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/discret-io/discret/features/store/storetest"
+	"github.com/discret-io/discret/serve"
+	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+)
+
+// apiCall is one RPC with a valid request, over both transports.
+type apiCall struct {
+	name   string
+	method string // full gRPC method
+	scope  string // the key name (harness.tokens) whose scope it needs
+	req    proto.Message
+	resp   func() proto.Message
+	// REST form.
+	httpMethod, path, body string
+	// ok is the code of a permitted call.
+	ok codes.Code
+}
+
+var eventTime = storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
+
+// apiCalls covers every RPC of the API (TestEveryRPCHasACall checks it).
+var apiCalls = []apiCall{
+	{"Recommend", discretv1.RecommendationService_Recommend_FullMethodName, "recommend",
+		&discretv1.RecommendRequest{Customer: "c1"}, func() proto.Message { return &discretv1.RecommendResponse{} },
+		"GET", "/v1/customers/c1/recommendations?limit=5", "", codes.OK},
+	{"SimilarItems", discretv1.RecommendationService_SimilarItems_FullMethodName, "recommend",
+		&discretv1.SimilarItemsRequest{Item: "SKU-1"}, func() proto.Message { return &discretv1.SimilarItemsResponse{} },
+		"GET", "/v1/items/SKU-1/similar", "", codes.OK},
+	{"PopularItems", discretv1.RecommendationService_PopularItems_FullMethodName, "recommend",
+		&discretv1.PopularItemsRequest{}, func() proto.Message { return &discretv1.PopularItemsResponse{} },
+		"GET", "/v1/popular?store=s1&limit=3", "", codes.OK},
+	{"EnterStore", discretv1.StoreService_EnterStore_FullMethodName, "recommend",
+		&discretv1.EnterStoreRequest{Store: "s1", Customer: "c1"}, func() proto.Message { return &discretv1.EnterStoreResponse{} },
+		"POST", "/v1/stores/s1/entries", `{"customer":"c1"}`, codes.OK},
+	{"WriteEvents", discretv1.EventService_WriteEvents_FullMethodName, "events",
+		&discretv1.WriteEventsRequest{Events: []*discretv1.Event{{Customer: "c1", Item: "SKU-1", Type: "view", Time: eventTime}}},
+		func() proto.Message { return &discretv1.WriteEventsResponse{} },
+		"POST", "/v1/events", `{"events":[{"customer":"c1","item":"SKU-1","type":"view","time":"` + eventTime + `"}]}`, codes.OK},
+	{"GetConsent", discretv1.ConsentService_GetConsent_FullMethodName, "consent",
+		&discretv1.GetConsentRequest{Customer: "c1"}, func() proto.Message { return &discretv1.ConsentState{} },
+		"GET", "/v1/customers/c1/consent", "", codes.OK},
+	{"SetConsent", discretv1.ConsentService_SetConsent_FullMethodName, "consent",
+		&discretv1.SetConsentRequest{Customer: "c1", Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: true}}},
+		func() proto.Message { return &discretv1.SetConsentResponse{} },
+		"PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"personalization","granted":true}]}`, codes.OK},
+	{"ExportCustomer", discretv1.AdminService_ExportCustomer_FullMethodName, "admin",
+		&discretv1.ExportCustomerRequest{Customer: "c1"}, func() proto.Message { return &discretv1.ExportCustomerResponse{} },
+		"GET", "/v1/customers/c1:export", "", codes.OK},
+	{"ForgetCustomer", discretv1.AdminService_ForgetCustomer_FullMethodName, "admin",
+		&discretv1.ForgetCustomerRequest{Customer: "c1"}, func() proto.Message { return &discretv1.ForgetCustomerResponse{} },
+		"DELETE", "/v1/customers/c1", "", codes.OK},
+	{"UpsertItem", discretv1.AdminService_UpsertItem_FullMethodName, "admin",
+		&discretv1.UpsertItemRequest{Item: "SKU-1", Category: "shoes", Active: true}, func() proto.Message { return &discretv1.Item{} },
+		"PUT", "/v1/items/SKU-1", `{"category":"shoes","active":true}`, codes.OK},
+	{"UpsertCoupon", discretv1.AdminService_UpsertCoupon_FullMethodName, "admin",
+		&discretv1.UpsertCouponRequest{Coupon: "C1", Item: "SKU-1", Stores: []string{"s1"}, Value: "-20%",
+			ValidFrom: timestamppb.New(storetest.Epoch), ValidUntil: timestamppb.New(storetest.Epoch.Add(time.Hour)), Active: true},
+		func() proto.Message { return &discretv1.Coupon{} },
+		"PUT", "/v1/coupons/C1", `{"item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-01-01T01:00:00Z","active":true}`, codes.OK},
+	{"GetCurrentModel", discretv1.AdminService_GetCurrentModel_FullMethodName, "admin",
+		&discretv1.GetCurrentModelRequest{}, func() proto.Message { return &discretv1.ModelCard{} },
+		"GET", "/v1/models/current", "", codes.OK},
+	{"TrainModel", discretv1.AdminService_TrainModel_FullMethodName, "admin",
+		&discretv1.TrainModelRequest{}, func() proto.Message { return &discretv1.ModelCard{} },
+		"POST", "/v1/models:train", `{"epsilon":2,"factors":16}`, codes.OK},
+}
+
+func TestEveryRPCHasACall(t *testing.T) {
+	covered := map[string]bool{}
+	for _, c := range apiCalls {
+		covered[c.method] = true
+	}
+	services := discretv1.File_discret_v1_discret_proto.Services()
+	for i := range services.Len() {
+		methods := services.Get(i).Methods()
+		for j := range methods.Len() {
+			full := "/" + string(services.Get(i).FullName()) + "/" + string(methods.Get(j).Name())
+			if !covered[full] {
+				t.Errorf("%s has no entry in apiCalls: add one so that its scopes are tested", full)
+			}
+		}
+	}
+}
+
+// TestEveryRPCEveryScope calls every RPC with every kind of key, over gRPC
+// and over REST: only a key with the RPC's scope gets through; no key, a
+// bad key and a revoked key are unauthenticated.
+func TestEveryRPCEveryScope(t *testing.T) {
+	h := start(t, nil)
+	keys := append([]string{"none", "bad"}, keyNames...)
+	for _, c := range apiCalls {
+		for _, k := range keys {
+			token := h.tokens[k]
+			want := codes.PermissionDenied
+			switch {
+			case k == "none" || k == "bad" || k == "revoked":
+				want = codes.Unauthenticated
+			case k == c.scope || k == "all":
+				want = c.ok
+			}
+			if k == "bad" {
+				token = "dsk_aaaaaaaa_" + strings.Repeat("b", 52)
+			}
+			t.Run(c.name+"/grpc/"+k, func(t *testing.T) {
+				st := h.invoke(t.Context(), c.method, token, c.req, c.resp())
+				if st.Code() != want {
+					t.Errorf("%s with key %s over gRPC = %v %q, want %v", c.name, k, st.Code(), st.Message(), want)
+				}
+			})
+			t.Run(c.name+"/rest/"+k, func(t *testing.T) {
+				r := h.rest(t.Context(), c.httpMethod, c.path, token, c.body)
+				if wantHTTP := httpStatus(want); r.status != wantHTTP {
+					t.Errorf("%s %s with key %s = %d %s, want %d", c.httpMethod, c.path, k, r.status, r.body, wantHTTP)
+				}
+				if want == codes.Unauthenticated && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("401 without a Bearer challenge: WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
+				}
+			})
+		}
+	}
+}
+
+func httpStatus(c codes.Code) int {
+	switch c {
+	case codes.OK:
+		return http.StatusOK
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.Unimplemented:
+		return http.StatusNotImplemented
+	}
+	panic(c)
+}
+
+// TestRESTErrors checks that REST errors carry the HTTP status of their
+// code and a JSON body whose message names the field and the range.
+func TestRESTErrors(t *testing.T) {
+	h := start(t, nil)
+	all := h.tokens["all"]
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		code                     codes.Code
+		msg                      string
+	}{
+		{"limit out of range", "GET", "/v1/customers/c1/recommendations?limit=500", "", 400, codes.InvalidArgument, "limit: must be 1-100 (0 means 10), got 500"},
+		{"bad limit type", "GET", "/v1/popular?limit=many", "", 400, codes.InvalidArgument, "limit"},
+		{"unknown field", "POST", "/v1/events", `{"eventz":[]}`, 400, codes.InvalidArgument, "eventz"},
+		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, 400, codes.InvalidArgument, ""},
+		{"bad purpose", "PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"spam"}]}`, 400, codes.InvalidArgument, "changes[0].purpose: want personalization or in_store"},
+		{"no route", "GET", "/v1/nowhere", "", 404, codes.NotFound, ""},
+		{"wrong method", "PATCH", "/v1/events", "", 405, codes.Unimplemented, ""},
+	} {
+		r := h.rest(t.Context(), tt.method, tt.path, all, tt.body)
+		if r.status != tt.status {
+			t.Errorf("%s: %s %s = %d %s, want %d", tt.name, tt.method, tt.path, r.status, r.body, tt.status)
+			continue
+		}
+		m := r.json(t)
+		if code, _ := m["code"].(float64); codes.Code(code) != tt.code || !strings.Contains(fmt.Sprint(m["message"]), tt.msg) {
+			t.Errorf("%s: body %s, want code %v and a message containing %q", tt.name, r.body, tt.code, tt.msg)
+		}
+	}
+	// An invalid argument names its field in a BadRequest detail too.
+	r := h.rest(t.Context(), "GET", "/v1/items/SKU-1/similar?limit=101", all, "")
+	if !strings.Contains(string(r.body), `"field":"limit"`) && !strings.Contains(string(r.body), `"field": "limit"`) {
+		t.Errorf("similar?limit=101 body %s, want a BadRequest field violation on limit", r.body)
+	}
+}
+
+// TestEscapedCustomerIDs: customer ids with '/', '@', '+', ' ', ':' and
+// '%' reach the API intact when escaped in the path.
+func TestEscapedCustomerIDs(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	for _, id := range []string{"a/b", "x@example.com", "first+last@example.com", "with space", "colon:export", "100%", "/leading", "é/ü"} {
+		path := "/v1/customers/" + url.PathEscape(id) + "/consent"
+		r := h.rest(ctx, "PUT", path, h.tokens["consent"], `{"changes":[{"purpose":"in_store","granted":true,"source":"test"}]}`)
+		if r.status != 200 {
+			t.Errorf("PUT %s = %d %s", path, r.status, r.body)
+			continue
+		}
+		// The same customer, over gRPC with the raw id.
+		var st discretv1.ConsentState
+		if s := h.invoke(ctx, discretv1.ConsentService_GetConsent_FullMethodName, h.tokens["consent"], &discretv1.GetConsentRequest{Customer: id}, &st); s.Code() != codes.OK {
+			t.Fatalf("GetConsent(%q) = %v", id, s)
+		}
+		if !st.Purposes[1].Allowed || st.Purposes[1].Source != "test" {
+			t.Errorf("customer %q: consent set over REST as %s is not what gRPC reads: %v", id, path, &st)
+		}
+		// Export and forget, whose paths end with the id.
+		exp := h.rest(ctx, "GET", "/v1/customers/"+url.PathEscape(id)+":export", h.tokens["admin"], "")
+		if exp.status != 200 || len(exp.json(t)["consent"].([]any)) != 1 {
+			t.Errorf("export of %q = %d %s, want its consent change", id, exp.status, exp.body)
+		}
+		del := h.rest(ctx, "DELETE", "/v1/customers/"+url.PathEscape(id), h.tokens["admin"], "")
+		if del.status != 200 || !strings.Contains(string(del.body), `"consent"`) {
+			t.Errorf("DELETE %q = %d %s, want the consent record removed", id, del.status, del.body)
+		}
+	}
+}
+
+func TestRecommendQuery(t *testing.T) {
+	h := start(t, nil)
+	r := h.rest(t.Context(), "GET", "/v1/customers/c1/recommendations?limit=7&store=s1&category=shoes&exclude=a&exclude=b&exclude_purchased=false", h.tokens["recommend"], "")
+	if r.status != 200 {
+		t.Fatalf("recommendations = %d %s", r.status, r.body)
+	}
+	h.eng.mu.Lock()
+	got := h.eng.lastRec
+	h.eng.mu.Unlock()
+	if got.Limit != 7 || got.Store != "s1" || got.Category != "shoes" || strings.Join(got.Exclude, ",") != "a,b" || got.ExcludePurchased {
+		t.Errorf("engine got %+v from the query string", got)
+	}
+	m := r.json(t)
+	if m["reason"] != "NON_PERSONALIZED_REASON_NO_CONSENT" || m["personalized"] != false || m["model_version"] != "v1" {
+		t.Errorf("response %s: want snake_case fields with the reason", r.body)
+	}
+}
+
+func TestRequestSize(t *testing.T) {
+	const limit = 2000
+	h := start(t, func(c *serve.Config) { c.MaxRequestBytes = limit })
+	big := strings.Repeat("x", 200)
+	var events []string
+	var pb []*discretv1.Event
+	for range 20 {
+		events = append(events, `{"customer":"c1","item":"`+big+`","type":"view","time":"`+eventTime+`"}`)
+		pb = append(pb, &discretv1.Event{Customer: "c1", Item: big, Type: "view", Time: eventTime})
+	}
+	body := `{"events":[` + strings.Join(events, ",") + `]}`
+	r := h.rest(t.Context(), "POST", "/v1/events", h.tokens["events"], body)
+	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(string(r.body), "larger than 2000 bytes") {
+		t.Errorf("REST body of %d bytes = %d %s, want 413", len(body), r.status, r.body)
+	}
+	// Without Content-Length (chunked).
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", baseURL+"/v1/events", struct{ *strings.Reader }{strings.NewReader(body)})
+	req.Header.Set("Authorization", "Bearer "+h.tokens["events"])
+	resp, err := h.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength != 0 {
+		t.Errorf("chunked REST body = %d, want 413", resp.StatusCode)
+	}
+	st := h.invoke(t.Context(), discretv1.EventService_WriteEvents_FullMethodName, h.tokens["events"], &discretv1.WriteEventsRequest{Events: pb}, &discretv1.WriteEventsResponse{})
+	if st.Code() != codes.ResourceExhausted {
+		t.Errorf("gRPC message of %d bytes = %v, want ResourceExhausted", proto.Size(&discretv1.WriteEventsRequest{Events: pb}), st)
+	}
+	// Within the limit, both pass.
+	small := `{"events":[` + events[0] + `]}`
+	if r := h.rest(t.Context(), "POST", "/v1/events", h.tokens["events"], small); r.status != 200 {
+		t.Errorf("small REST body = %d %s", r.status, r.body)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	h := start(t, func(c *serve.Config) { c.RateLimit, c.RateBurst = 1, 2 })
+	call := func(key string) codes.Code {
+		return h.invoke(t.Context(), discretv1.RecommendationService_PopularItems_FullMethodName, key, &discretv1.PopularItemsRequest{}, &discretv1.PopularItemsResponse{}).Code()
+	}
+	rec := h.tokens["recommend"]
+	for i, want := range []codes.Code{codes.OK, codes.OK, codes.ResourceExhausted} {
+		if got := call(rec); got != want {
+			t.Errorf("call %d within the burst of 2 = %v, want %v", i+1, got, want)
+		}
+	}
+	if r := h.rest(t.Context(), "GET", "/v1/popular", rec, ""); r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), "rate limit of 1 requests/s") {
+		t.Errorf("REST call over the limit = %d %s, want 429", r.status, r.body)
+	}
+	// Tokens come back at the rate.
+	h.clock.Advance(time.Second)
+	if got := call(rec); got != codes.OK {
+		t.Errorf("call 1 s after the limit = %v, want OK", got)
+	}
+	if got := call(rec); got != codes.ResourceExhausted {
+		t.Errorf("second call 1 s after the limit = %v, want ResourceExhausted", got)
+	}
+	// Another key has its own bucket.
+	if got := call(h.tokens["all"]); got != codes.OK {
+		t.Errorf("other key = %v, want OK", got)
+	}
+	// Unauthenticated calls do not drain the key's bucket, and are refused
+	// as such.
+	if got := call(""); got != codes.Unauthenticated {
+		t.Errorf("no key = %v, want Unauthenticated", got)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	h := start(t, func(c *serve.Config) { c.DefaultTimeout, c.MaxTimeout = 50*time.Millisecond, time.Second })
+	similar := discretv1.RecommendationService_SimilarItems_FullMethodName
+	rec := h.tokens["recommend"]
+	block := &discretv1.SimilarItemsRequest{Item: blockItem}
+
+	// No client deadline: the default applies.
+	start := time.Now()
+	st := h.invoke(t.Context(), similar, rec, block, &discretv1.SimilarItemsResponse{})
+	if st.Code() != codes.DeadlineExceeded || time.Since(start) > 5*time.Second {
+		t.Errorf("blocking call without deadline = %v after %v, want DeadlineExceeded after the 50 ms default", st, time.Since(start))
+	}
+	// Over REST too (504).
+	if r := h.rest(t.Context(), "GET", "/v1/items/block/similar", rec, ""); r.status != http.StatusGatewayTimeout {
+		t.Errorf("blocking REST call = %d %s, want 504", r.status, r.body)
+	}
+	// A client deadline beyond MaxTimeout is capped.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+	defer cancel()
+	st = h.invoke(ctx, similar, rec, block, &discretv1.SimilarItemsResponse{})
+	h.eng.mu.Lock()
+	deadlines := append([]time.Duration(nil), h.eng.deadlines...)
+	h.eng.mu.Unlock()
+	if st.Code() != codes.DeadlineExceeded || len(deadlines) != 3 {
+		t.Fatalf("call with a 1 h deadline = %v (%d blocked calls seen), want DeadlineExceeded at the 1 s cap", st, len(deadlines))
+	}
+	if d := deadlines[0]; d <= 0 || d > 50*time.Millisecond {
+		t.Errorf("default deadline seen by the handler = %v, want ≤ 50 ms", d)
+	}
+	if d := deadlines[2]; d <= 500*time.Millisecond || d > time.Second {
+		t.Errorf("capped deadline seen by the handler = %v, want about 1 s", d)
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the shutdown starts is
+// served; new requests are refused; Serve returns once it is done.
+func TestGracefulShutdown(t *testing.T) {
+	for _, transport := range []string{"grpc", "rest"} {
+		t.Run(transport, func(t *testing.T) {
+			h := start(t, func(c *serve.Config) { c.DefaultTimeout = time.Minute })
+			result := make(chan string, 1)
+			go func() {
+				if transport == "grpc" {
+					var resp discretv1.SimilarItemsResponse
+					st := h.invoke(context.Background(), discretv1.RecommendationService_SimilarItems_FullMethodName, h.tokens["recommend"], &discretv1.SimilarItemsRequest{Item: blockItem}, &resp)
+					result <- st.Code().String() + " " + fmt.Sprint(len(resp.Items))
+					return
+				}
+				r := h.rest(context.Background(), "GET", "/v1/items/block/similar", h.tokens["recommend"], "")
+				result <- fmt.Sprint(r.status) + " " + fmt.Sprint(len(r.json(t)["items"].([]any)))
+			}()
+			<-h.eng.entered
+			h.cancel() // SIGTERM
+			select {
+			case err := <-h.done:
+				t.Fatalf("Serve returned %v with a request in flight", err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			// Draining: not ready.
+			var hr healthpb.HealthCheckResponse
+			if st := h.invoke(t.Context(), "/grpc.health.v1.Health/Check", "", &healthpb.HealthCheckRequest{}, &hr); st.Code() == codes.OK && hr.Status == healthpb.HealthCheckResponse_SERVING {
+				t.Errorf("health during the drain = SERVING, want NOT_SERVING or refused")
+			}
+			close(h.eng.release)
+			want := "OK 1"
+			if transport == "rest" {
+				want = "200 1"
+			}
+			if got := <-result; got != want {
+				t.Errorf("in-flight request = %q, want %q", got, want)
+			}
+			if err := h.stop(); err != nil {
+				t.Errorf("Serve = %v, want nil", err)
+			}
+		})
+	}
+}
+
+// TestShutdownTimeout: a request that outlives ShutdownTimeout is cancelled
+// and Serve returns.
+func TestShutdownTimeout(t *testing.T) {
+	h := start(t, func(c *serve.Config) { c.DefaultTimeout, c.ShutdownTimeout = time.Minute, 100*time.Millisecond })
+	result := make(chan codes.Code, 1)
+	go func() {
+		result <- h.invoke(context.Background(), discretv1.RecommendationService_SimilarItems_FullMethodName, h.tokens["recommend"], &discretv1.SimilarItemsRequest{Item: blockItem}, &discretv1.SimilarItemsResponse{}).Code()
+	}()
+	<-h.eng.entered
+	begin := time.Now()
+	if err := h.stop(); err != nil {
+		t.Errorf("Serve = %v, want nil", err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("shutdown took %v with a 100 ms timeout", d)
+	}
+	if c := <-result; c == codes.OK {
+		t.Errorf("request cut by the shutdown = OK, want an error")
+	}
+	if !strings.Contains(h.logs.String(), "shutdown timeout") {
+		t.Errorf("logs do not report the shutdown timeout:\n%s", h.logs)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	check := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		var r healthpb.HealthCheckResponse
+		if st := h.invoke(ctx, "/grpc.health.v1.Health/Check", "", &healthpb.HealthCheckRequest{Service: service}, &r); st.Code() != codes.OK {
+			t.Fatalf("Health.Check(%q) = %v", service, st)
+		}
+		return r.Status
+	}
+	waitFor := func(service string, want healthpb.HealthCheckResponse_ServingStatus) {
+		deadline := time.Now().Add(5 * time.Second)
+		for check(service) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("Health.Check(%q) never became %v", service, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("", healthpb.HealthCheckResponse_SERVING)
+	if r := h.rest(ctx, "GET", "/readyz", "", ""); r.status != 200 {
+		t.Errorf("/readyz with a model = %d, want 200", r.status)
+	}
+	h.ready.set(false)
+	if r := h.rest(ctx, "GET", "/readyz", "", ""); r.status != 503 || !strings.Contains(string(r.body), "no model") {
+		t.Errorf("/readyz without a model = %d %s, want 503", r.status, r.body)
+	}
+	if r := h.rest(ctx, "GET", "/healthz", "", ""); r.status != 200 {
+		t.Errorf("/healthz = %d, want 200 (alive even when not ready)", r.status)
+	}
+	waitFor(discretv1.RecommendationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	if s := check(discretv1.EventService_ServiceDesc.ServiceName); s != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("EventService health without a model = %v, want SERVING (it needs none)", s)
+	}
+	if r := h.rest(ctx, "POST", "/healthz", "", ""); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz = %d, want 405", r.status)
+	}
+}
+
+func TestMetricsAndOpenAPI(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	h.rest(ctx, "GET", "/v1/popular", h.tokens["recommend"], "")
+	h.invoke(ctx, discretv1.RecommendationService_PopularItems_FullMethodName, "", &discretv1.PopularItemsRequest{}, &discretv1.PopularItemsResponse{})
+	r := h.rest(ctx, "GET", "/metrics", "", "")
+	for _, want := range []string{
+		`discret_rpc_duration_seconds_count{code="OK",method="/discret.v1.RecommendationService/PopularItems"} 1`,
+		`discret_rpc_duration_seconds_count{code="Unauthenticated",method="/discret.v1.RecommendationService/PopularItems"} 1`,
+		`discret_http_request_duration_seconds_count{route="GET /v1/popular",status="200"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	r = h.rest(ctx, "GET", "/openapi.json", "", "")
+	var doc struct {
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil || r.status != 200 || doc.Swagger != "2.0" {
+		t.Fatalf("/openapi.json = %d, %v", r.status, err)
+	}
+	for _, c := range apiCalls {
+		p := c.path
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		found := false
+		for pattern, ops := range doc.Paths {
+			if _, ok := ops[strings.ToLower(c.httpMethod)]; ok && matchPattern(pattern, p) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("/openapi.json has no operation for %s %s", c.httpMethod, p)
+		}
+	}
+}
+
+// matchPattern matches a path against an OpenAPI path template.
+func matchPattern(pattern, path string) bool {
+	pp, ps := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(pp) != len(ps) {
+		return false
+	}
+	for i := range pp {
+		if strings.Contains(pp[i], "{") {
+			prefix, suffix := pp[i][:strings.IndexByte(pp[i], '{')], pp[i][strings.IndexByte(pp[i], '}')+1:]
+			if !strings.HasPrefix(ps[i], prefix) || !strings.HasSuffix(ps[i], suffix) {
+				return false
+			}
+			continue
+		}
+		if pp[i] != ps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := serve.Config{TLSCertFile: "x.pem", MaxRequestBytes: -1, DefaultTimeout: -time.Second, RateBurst: -1,
+		MethodTimeouts: map[string]time.Duration{"/x/Y": 0}, RateLimit: math.NaN()}
+	err := c.Validate()
+	for _, want := range []string{"API is required", "Keys is required", "TLS needs both", "MaxRequestBytes", "DefaultTimeout must not be negative", "MethodTimeouts[/x/Y]", "RateBurst", "RateLimit must be a finite number"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to report %q", err, want)
+		}
+	}
+	if _, err := serve.New(c); err == nil {
+		t.Error("New(invalid config) = nil error")
+	}
+}
