@@ -147,10 +147,6 @@ a server started afterwards refuses it. Revocation cannot be undone.`,
 func openKeys(ctx context.Context, e *env, create bool) (*dataEnv, *auth.Keys, error) {
 	d, err := openData(e, create)
 	if err != nil {
-		// Badger's lock error has no sentinel; its text is stable.
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, nil, fmt.Errorf("the data directory %s is in use, probably by 'discret serve': stop it to manage API keys (%w)", e.global.data, err)
-		}
 		return nil, nil, err
 	}
 	keys, err := auth.Open(ctx, auth.Config{Store: d.db})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy/pseudonym"
@@ -58,6 +59,10 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		Logger:        logger,
 	})
 	if err != nil {
+		// Badger's lock error has no sentinel; its text is stable.
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("the data directory %s is in use by another process, probably a running 'discret serve': stop it first, or use the server's API (to retrain it: POST /v1/models:train)", e.global.data)
+		}
 		return nil, err
 	}
 	ps, err := pseudonym.New(m.PseudonymKey())

@@ -22,7 +22,8 @@ if ! command -v protoc >/dev/null || [ ! -f /usr/include/google/protobuf/timesta
 	echo "generate.sh: installing protoc from apt (protobuf-compiler, libprotobuf-dev)" >&2
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
-	$sudo apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev >&2
+	$sudo apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev >&2 ||
+		{ $sudo apt-get update >&2 && $sudo apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev >&2; }
 fi
 have=$(protoc --version)
 if [ "$have" != "$want" ]; then
