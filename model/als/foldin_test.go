@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/discret-io/discret/privacy/dp/dptest"
 )
 
 // randomModel returns a model with random item vectors; the last two items
@@ -189,6 +191,55 @@ func BenchmarkPrivateIteration(b *testing.B) {
 				}
 				if err := tr.priv.itemStep(ctx, 1); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestFoldInIsUserStep: for a training user, the fold-in against the
+// released item vectors is exactly the next user step of the trainer
+// (DP-ALS.md B8.a and B11 solve the same normal equations with the same
+// λ_u over the same universe), so an offline evaluation that folds every
+// user in scores with the user vectors training would use.
+func TestFoldInIsUserStep(t *testing.T) {
+	m := synthetic(t, 120, 40, 9, 5)
+	for _, tt := range []struct {
+		name    string
+		privacy *Privacy
+	}{
+		{"non-private", nil},
+		{"private", &Privacy{Epsilon: 5, ItemFraction: 0.5, Source: dptest.New(8), AllowTestSource: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{Factors: 6, Iterations: 3, Privacy: tt.privacy, Seed: 2}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			tr := newTrainer(m, cfg.withDefaults())
+			model, _, err := tr.run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.privacy != nil && model.Universe == model.Items {
+				t.Fatalf("universe = every item, want a restricted universe")
+			}
+			if err := tr.userStep(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			f := NewFolder(model)
+			sc := f.NewScratch()
+			d := model.Factors
+			u := make([]float64, d)
+			for i := range m.Users() {
+				items, conf := m.Row(i)
+				if _, err := f.UserVector(u, items, conf, sc); err != nil {
+					t.Fatal(err)
+				}
+				for k := range d {
+					if want := tr.u[i*d+k]; math.Abs(u[k]-want) > 1e-9*max(1, math.Abs(want)) {
+						t.Fatalf("user %d: UserVector[%d] = %v, want the user step's %v", i, k, u[k], want)
+					}
 				}
 			}
 		})

@@ -91,7 +91,11 @@ type Row struct {
 	Users   int // evaluated users
 
 	Precision10, Recall10, Recall20, NDCG10, Coverage Stat
-	TrainSeconds                                      Stat
+	// NDCG10SE is the standard error of NDCG@10 over users (Metrics.NDCG10SE)
+	// averaged over seeds: how much another draw of users would move the
+	// figure, an error that more seeds cannot reduce.
+	NDCG10SE     Stat
+	TrainSeconds Stat
 }
 
 // Run evaluates every model of the sweep and returns the rows: popular and
@@ -324,6 +328,7 @@ func (b *bench) row(model string, eps, delta float64, factors int, ms []Metrics,
 	r.Recall10 = pick(func(m Metrics) float64 { return m.Recall10 })
 	r.Recall20 = pick(func(m Metrics) float64 { return m.Recall20 })
 	r.NDCG10 = pick(func(m Metrics) float64 { return m.NDCG10 })
+	r.NDCG10SE = pick(func(m Metrics) float64 { return m.NDCG10SE })
 	r.Coverage = pick(func(m Metrics) float64 { return m.Coverage })
 	r.TrainSeconds = stat(secs)
 	return r

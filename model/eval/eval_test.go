@@ -129,7 +129,9 @@ func TestDatasetOrder(t *testing.T) {
 //	        NDCG = (1 + 1/log2 4)/(1 + 1/log2 3 + 1/log2 4)
 //	P@10 = 0.2, R@10 = R@20 = (1 + 2/3)/2, coverage = 12/14
 //
-// (math.log2 in Python 3 gives NDCG 0.8503449055347546 and 0.7039180890341347.)
+// (math.log2 in Python 3 gives NDCG 0.8503449055347546 and 0.7039180890341347;
+// statistics.stdev of the two over √2 gives the standard error
+// 0.07321340825030997.)
 func TestEvaluate(t *testing.T) {
 	scores := []float64{9, 8, 7, 7, 1, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03, 0.02}
 	train := [][]int32{{0}, {2, 3}, {}, {5}}
@@ -142,9 +144,10 @@ func TestEvaluate(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Metrics{Users: 2, Precision10: 0.2, Recall10: 0.8333333333333333, Recall20: 0.8333333333333333,
-			NDCG10: 0.7771314972844446, Coverage: 0.8571428571428571}
+			NDCG10: 0.7771314972844446, Coverage: 0.8571428571428571, NDCG10SE: 0.07321340825030997}
 		if m.Users != want.Users || !near(m.Precision10, want.Precision10) || !near(m.Recall10, want.Recall10) ||
-			!near(m.Recall20, want.Recall20) || !near(m.NDCG10, want.NDCG10) || !near(m.Coverage, want.Coverage) {
+			!near(m.Recall20, want.Recall20) || !near(m.NDCG10, want.NDCG10) || !near(m.Coverage, want.Coverage) ||
+			!near(m.NDCG10SE, want.NDCG10SE) {
 			t.Errorf("Evaluate(workers=%d) = %+v, want %+v", workers, m, want)
 		}
 	}
@@ -169,8 +172,8 @@ func TestRecall20Denominator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !near(m.Recall20, 1) || !near(m.Recall10, 10.0/30) || !near(m.NDCG10, 1) || !near(m.Precision10, 1) {
-		t.Errorf("Evaluate = %+v, want R@20 1, R@10 1/3, NDCG 1, P@10 1", m)
+	if !near(m.Recall20, 1) || !near(m.Recall10, 10.0/30) || !near(m.NDCG10, 1) || !near(m.Precision10, 1) || m.NDCG10SE != 0 {
+		t.Errorf("Evaluate = %+v, want R@20 1, R@10 1/3, NDCG 1, P@10 1, NDCG SE 0 (one user)", m)
 	}
 }
 
@@ -344,7 +347,7 @@ func TestWriteJSON(t *testing.T) {
 	if len(out) != 6 {
 		t.Fatalf("WriteJSON wrote %d objects, want 6", len(out))
 	}
-	for _, k := range []string{"model", "epsilon", "precision@10", "recall@10", "recall@20", "ndcg@10", "train_seconds"} {
+	for _, k := range []string{"model", "epsilon", "precision@10", "recall@10", "recall@20", "ndcg@10", "ndcg@10_se", "train_seconds"} {
 		if _, ok := out[3][k]; !ok {
 			t.Errorf("WriteJSON object lacks key %q", k)
 		}

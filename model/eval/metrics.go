@@ -22,6 +22,10 @@ type Metrics struct {
 	Recall20    float64 // hits@20 / min(20, |T_u|)        (DP-ALS.md E1, the DP papers' definition)
 	NDCG10      float64 // binary gain, 1/log2(rank+1), ideal DCG over min(|T_u|, 10)
 	Coverage    float64 // share of the catalogue in at least one user's top 10
+	// NDCG10SE is the standard error of NDCG10 over users, s/√Users with s
+	// the sample standard deviation of the per-user NDCG@10: the sampling
+	// error of the figure on this split (0 for fewer than two users).
+	NDCG10SE float64
 }
 
 // Scorer writes a score for every catalogue item for user u into scores.
@@ -37,6 +41,7 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 	type acc struct {
 		users               int
 		p10, r10, r20, ndcg float64
+		ndcg2               float64 // Σ per-user NDCG², for NDCG10SE
 		covered             []bool
 	}
 	var idcg [K10 + 1]float64 // idcg[n] = Σ_{r<n} 1/log2(r+2)
@@ -101,7 +106,9 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 				a.p10 += float64(h10) / K10
 				a.r10 += float64(h10) / float64(t)
 				a.r20 += float64(h20) / float64(min(t, K20))
-				a.ndcg += dcg / idcg[min(t, K10)]
+				nd := dcg / idcg[min(t, K10)]
+				a.ndcg += nd
+				a.ndcg2 += nd * nd
 			}
 		})
 	}
@@ -110,8 +117,10 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 		return Metrics{}, err
 	}
 	var m Metrics
+	var ndcg2 float64
 	covered := make([]bool, items)
 	for _, a := range accs {
+		ndcg2 += a.ndcg2
 		m.Users += a.users
 		m.Precision10 += a.p10
 		m.Recall10 += a.r10
@@ -127,6 +136,11 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 		m.Recall10 /= n
 		m.Recall20 /= n
 		m.NDCG10 /= n
+		if m.Users > 1 {
+			// Sample variance Σ(x − x̄)²/(n − 1) = (Σx² − n·x̄²)/(n − 1).
+			v := max(0, ndcg2-n*m.NDCG10*m.NDCG10) / (n - 1)
+			m.NDCG10SE = math.Sqrt(v / n)
+		}
 	}
 	if items > 0 {
 		c := 0

@@ -70,6 +70,7 @@ type jsonRow struct {
 	R20Std       float64  `json:"recall@20_std"`
 	NDCG10       float64  `json:"ndcg@10"`
 	NDCG10Std    float64  `json:"ndcg@10_std"`
+	NDCG10SE     float64  `json:"ndcg@10_se"`
 	Coverage     float64  `json:"coverage"`
 	CoverageStd  float64  `json:"coverage_std"`
 	TrainSeconds float64  `json:"train_seconds"`
@@ -80,7 +81,8 @@ type jsonRow struct {
 // dataset, model, epsilon (null when non-private), delta, factors, seeds,
 // users, precision@10, recall@10 (hits/|T_u|), recall@20
 // (hits/min(20, |T_u|)), ndcg@10, coverage and train_seconds (means), each
-// metric also with a "_std" key.
+// metric also with a "_std" key (over seeds), and ndcg@10_se, the standard
+// error of ndcg@10 over users (Row.NDCG10SE).
 func WriteJSON(w io.Writer, rows []Row) error {
 	out := make([]jsonRow, len(rows))
 	for i, r := range rows {
@@ -89,7 +91,7 @@ func WriteJSON(w io.Writer, rows []Row) error {
 			P10: r.Precision10.Mean, P10Std: r.Precision10.Std,
 			R10: r.Recall10.Mean, R10Std: r.Recall10.Std,
 			R20: r.Recall20.Mean, R20Std: r.Recall20.Std,
-			NDCG10: r.NDCG10.Mean, NDCG10Std: r.NDCG10.Std,
+			NDCG10: r.NDCG10.Mean, NDCG10Std: r.NDCG10.Std, NDCG10SE: r.NDCG10SE.Mean,
 			Coverage: r.Coverage.Mean, CoverageStd: r.Coverage.Std,
 			TrainSeconds: r.TrainSeconds.Mean, TrainStd: r.TrainSeconds.Std,
 		}

@@ -60,6 +60,7 @@ func main() {
 	policy := flag.String("policy", "uniform", "private: uniform, tail, strongest or all")
 	gram := flag.String("gram", "proxy", "private: proxy or noisy")
 	noShrink := flag.Bool("noshrink", false, "private: no James–Stein shrinkage")
+	share := flag.String("share", "0", "private: share of ρ spent on the item counts")
 	kp := flag.Int("kp", 0, "dp-popular k_p")
 	seeds := flag.Int("seeds", 1, "seeds")
 	eps := flag.String("eps", "inf", "ε values (inf: non-private)")
@@ -93,34 +94,36 @@ func main() {
 					for _, rc := range floats(*clip) {
 						for _, b := range floats(*beta) {
 							for _, fr := range floats(*frac) {
-								cfg := eval.Config{
-									Name: *name, Dataset: d, Seeds: *seeds, Validation: !*test, Epsilons: floats(*eps),
-									ALS: als.Config{Factors: *factors, Iterations: int(it), Lambda: l, Unobserved: w, RegExponent: n},
-									Privacy: &als.Privacy{ClipNorm: rc, Budget: b, MaxItems: *kmax, Policy: pol, ItemFraction: fr,
-										Gram: gm, NoShrinkage: *noShrink},
-									PopularItems: *kp,
-								}
-								rows, err := eval.Run(ctx, cfg)
-								if err != nil {
-									log.Print(err)
-									return
-								}
-								if *table {
-									_ = eval.WriteTable(os.Stdout, rows)
-									_ = eval.WriteJSON(os.Stdout, rows)
-								}
-								if *plotFile != "" {
-									writePlot(*plotFile, rows)
-								}
-								for _, r := range rows {
-									if r.Model == eval.ModelPopular && !first {
-										continue
+								for _, sh := range floats(*share) {
+									cfg := eval.Config{
+										Name: *name, Dataset: d, Seeds: *seeds, Validation: !*test, Epsilons: floats(*eps),
+										ALS: als.Config{Factors: *factors, Iterations: int(it), Lambda: l, Unobserved: w, RegExponent: n},
+										Privacy: &als.Privacy{ClipNorm: rc, Budget: b, MaxItems: *kmax, Policy: pol, ItemFraction: fr,
+											Gram: gm, NoShrinkage: *noShrink, CountShare: sh},
+										PopularItems: *kp,
 									}
-									fmt.Printf("%-8s %-10s eps=%-4v T=%v λ=%v w0=%v ν=%v R=%v β=%v frac=%v  NDCG@10 %.4f±%.4f P@10 %.4f R@10 %.4f R@20 %.4f cov %.3f %.2fs\n",
-										*name, r.Model, r.Epsilon, it, l, w, n, rc, b, fr, r.NDCG10.Mean, r.NDCG10.Std,
-										r.Precision10.Mean, r.Recall10.Mean, r.Recall20.Mean, r.Coverage.Mean, r.TrainSeconds.Mean)
+									rows, err := eval.Run(ctx, cfg)
+									if err != nil {
+										log.Print(err)
+										return
+									}
+									if *table {
+										_ = eval.WriteTable(os.Stdout, rows)
+										_ = eval.WriteJSON(os.Stdout, rows)
+									}
+									if *plotFile != "" {
+										writePlot(*plotFile, rows)
+									}
+									for _, r := range rows {
+										if r.Model == eval.ModelPopular && !first {
+											continue
+										}
+										fmt.Printf("%-8s %-10s eps=%-4v T=%v λ=%v w0=%v ν=%v R=%v β=%v frac=%v share=%v  NDCG@10 %.4f±%.4f (SE %.4f) P@10 %.4f R@10 %.4f R@20 %.4f cov %.3f %.2fs\n",
+											*name, r.Model, r.Epsilon, it, l, w, n, rc, b, fr, sh, r.NDCG10.Mean, r.NDCG10.Std, r.NDCG10SE.Mean,
+											r.Precision10.Mean, r.Recall10.Mean, r.Recall20.Mean, r.Coverage.Mean, r.TrainSeconds.Mean)
+									}
+									first = false
 								}
-								first = false
 							}
 						}
 					}
