@@ -126,19 +126,11 @@ func consentGetCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) != 1 {
-				return usagef("want exactly one CUSTOMER")
-			}
-			c, err := features.ParseCustomer(args[0])
-			if err != nil {
-				return usagef("CUSTOMER: %v", err)
-			}
-			d, err := openData(e, false)
+			d, p, err := openCustomer(e, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			p := d.pseudonyms.Pseudonymize(c)
 			r, err := d.db.Consent(ctx, p)
 			if err != nil {
 				return err

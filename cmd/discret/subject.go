@@ -10,6 +10,7 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/privacy"
 )
 
 // Data-subject commands: export (GDPR access and portability) and forget
@@ -27,19 +28,12 @@ derived per customer; it lists the model releases whose training window
 covered the customer's events). It is the answer to a GDPR access or
 portability request.`,
 		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) != 1 {
-				return usagef("want exactly one CUSTOMER")
-			}
-			c, err := features.ParseCustomer(args[0])
-			if err != nil {
-				return usagef("CUSTOMER: %v", err)
-			}
-			d, err := openData(e, false)
+			d, p, err := openCustomer(e, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			data, err := d.db.Export(ctx, d.pseudonyms.Pseudonymize(c))
+			data, err := d.db.Export(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -50,6 +44,24 @@ portability request.`,
 			return writeJSON(e.stdout, customerExport{CustomerData: data, Derived: derived})
 		},
 	}
+}
+
+// openCustomer parses the single CUSTOMER argument of a data-subject command,
+// opens the data directory and returns the customer's pseudonym. The caller
+// closes the data environment.
+func openCustomer(e *env, args []string) (*dataEnv, privacy.PseudoID, error) {
+	if len(args) != 1 {
+		return nil, privacy.PseudoID{}, usagef("want exactly one CUSTOMER")
+	}
+	c, err := features.ParseCustomer(args[0])
+	if err != nil {
+		return nil, privacy.PseudoID{}, usagef("CUSTOMER: %v", err)
+	}
+	d, err := openData(e, false)
+	if err != nil {
+		return nil, privacy.PseudoID{}, err
+	}
+	return d, d.pseudonyms.Pseudonymize(c), nil
 }
 
 // customerExport is the answer to an access request: what the store holds
@@ -70,19 +82,11 @@ derived data — in one atomic step, and prints what was removed. Reads stop
 returning it at once. The bytes leave the disk at the next compaction: run
 'discret compact' to force it.`,
 		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) != 1 {
-				return usagef("want exactly one CUSTOMER")
-			}
-			c, err := features.ParseCustomer(args[0])
-			if err != nil {
-				return usagef("CUSTOMER: %v", err)
-			}
-			d, err := openData(e, false)
+			d, p, err := openCustomer(e, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			p := d.pseudonyms.Pseudonymize(c)
 			removed, err := d.db.Forget(ctx, p)
 			if err != nil {
 				return err
