@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -15,57 +13,6 @@ import (
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/privacy"
 )
-
-// cli runs discret commands against a temporary data directory and key.
-type cli struct {
-	t         *testing.T
-	data, key string
-	config    string
-}
-
-func newCLI(t *testing.T) *cli {
-	dir := t.TempDir()
-	return &cli{t: t, data: filepath.Join(dir, "data"), key: filepath.Join(dir, "discret.key")}
-}
-
-func (c *cli) getenv(name string) string {
-	switch name {
-	case "DISCRET_DATA":
-		return c.data
-	case "DISCRET_KEY":
-		return c.key
-	case "DISCRET_CONFIG":
-		return c.config
-	}
-	return ""
-}
-
-// run runs one command line and returns its exit status and outputs. The
-// commands of this change are run through runCommand until commands.go
-// lists them; everything else goes through run, as main does.
-func (c *cli) run(args ...string) (code int, stdout, stderr string) {
-	c.t.Helper()
-	var out, errOut bytes.Buffer
-	ctx := context.Background()
-	mine := map[string]func() *command{"train": trainCommand, "models": modelsCommand, "privacy": privacyCommand, "eval": evalCommand}
-	if mk, ok := mine[args[0]]; ok && find(commands(), args[0]) == nil {
-		e := &env{stdout: &out, stderr: &errOut, getenv: c.getenv}
-		e.global.defaults(c.getenv)
-		code = runCommand(ctx, e, "discret", mk(), args[1:])
-	} else {
-		code = run(ctx, args, &out, &errOut, c.getenv)
-	}
-	return code, out.String(), errOut.String()
-}
-
-func (c *cli) mustRun(args ...string) string {
-	c.t.Helper()
-	code, out, errOut := c.run(args...)
-	if code != exitOK {
-		c.t.Fatalf("discret %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
-	}
-	return out
-}
 
 var versionRE = regexp.MustCompile(`trained release (\S+) \(current\)`)
 

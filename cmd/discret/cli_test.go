@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cli runs discret commands, as main does, against a temporary data
+// directory and key.
+type cli struct {
+	t         *testing.T
+	data, key string
+	config    string
+}
+
+func newCLI(t *testing.T) *cli {
+	dir := t.TempDir()
+	return &cli{t: t, data: filepath.Join(dir, "data"), key: filepath.Join(dir, "discret.key")}
+}
+
+func (c *cli) getenv(name string) string {
+	switch name {
+	case "DISCRET_DATA":
+		return c.data
+	case "DISCRET_KEY":
+		return c.key
+	case "DISCRET_CONFIG":
+		return c.config
+	}
+	return ""
+}
+
+// run runs one command line and returns its exit status and outputs.
+func (c *cli) run(args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut, c.getenv)
+	return code, out.String(), errOut.String()
+}
+
+func (c *cli) mustRun(args ...string) string {
+	c.t.Helper()
+	code, out, errOut := c.run(args...)
+	if code != exitOK {
+		c.t.Fatalf("discret %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// writeFile writes lines to a file in a temporary directory.
+func writeFile(t *testing.T, name string, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsageErrors(t *testing.T) {
+	c := newCLI(t)
+	tests := [][]string{
+		{},
+		{"nope"},
+		{"import"},
+		{"import", "--format", "xml", "f"},
+		{"import", "--bogus-flag", "f"},
+		{"consent"},
+		{"consent", "set", "alice"},
+		{"consent", "set", "alice", "personalization=maybe"},
+		{"consent", "set", "alice", "marketing=granted"},
+		{"consent", "frobnicate"},
+		{"export"},
+		{"export", "a", "b"},
+		{"forget", ""},
+		{"gen"},
+		{"keygen", "extra"},
+	}
+	for _, args := range tests {
+		code, _, stderr := c.run(args...)
+		if code != exitUsage || stderr == "" {
+			t.Errorf("discret %q = exit %d, stderr %q; want exit 2 and a message", args, code, stderr)
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"import", "--help"}, {"consent", "--help"}, {"consent", "set", "--help"}, {"help", "train"}} {
+		if code, out, _ := c.run(args...); code != exitOK || out == "" {
+			t.Errorf("discret %q = exit %d; want 0 and help on stdout", args, code)
+		}
+	}
+}
+
+// TestKeyChecks: every command that opens data refuses a missing key, a key
+// readable by others, a key inside the data directory and a key that does
+// not match the data directory, each with a one-line error saying what to do.
+func TestKeyChecks(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("consent", "set", "alice@example.com", "personalization=granted")
+	other := filepath.Join(t.TempDir(), "other.key")
+	c.mustRun("keygen", "--out", other)
+	inside := filepath.Join(c.data, "inside.key")
+	c.mustRun("keygen", "--out", inside)
+	loose := filepath.Join(t.TempDir(), "loose.key")
+	c.mustRun("keygen", "--out", loose)
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, key, want string
+	}{
+		{"missing", filepath.Join(t.TempDir(), "none.key"), "discret keygen"},
+		{"readable by others", loose, "chmod 600"},
+		{"inside the data directory", inside, "outside"},
+		{"another key", other, "does not match"},
+	}
+	commands := [][]string{
+		{"consent", "get", "alice@example.com"},
+		{"export", "alice@example.com"},
+		{"forget", "alice@example.com"},
+		{"import", writeFile(t, "e.jsonl", `{"customer":"a","item":"i","type":"view","time":1}`)},
+		{"compact"},
+		{"train"},
+		{"models", "list"},
+		{"privacy", "report"},
+	}
+	for _, tt := range tests {
+		for _, cmd := range commands {
+			code, _, stderr := c.run(append(cmd, "--key", tt.key)...)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if code != exitFailure || len(lines) != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("%s: discret %s = exit %d, stderr %q; want exit 1 and one line containing %q", tt.name, cmd[0], code, stderr, tt.want)
+			}
+		}
+	}
+	// The right key still works: nothing was changed by the refusals.
+	if out := c.mustRun("consent", "get", "alice@example.com"); !strings.Contains(out, "granted") {
+		t.Errorf("consent get after refusals = %q", out)
+	}
+}
+
+// TestDataSubjectCommands walks import, consent, export and forget as a DPO
+// would, and checks that no output contains a raw customer id.
+func TestDataSubjectCommands(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	now := time.Now().UTC()
+	ts := func(d time.Duration) string { return now.Add(-d).Format(time.RFC3339) }
+	alice, bob := "alice.martin@example.fr", "LOY-0042-7777"
+	c.mustRun("consent", "set", alice, "personalization=granted", "in_store=granted", "--source", "web-form")
+	events := writeFile(t, "events.jsonl",
+		fmt.Sprintf(`{"customer":%q,"item":"sku-1","type":"purchase","time":%q,"quantity":2}`, alice, ts(time.Hour)),
+		fmt.Sprintf(`{"customer":%q,"type":"store_visit","store":"lyon-2","time":%q}`, alice, ts(2*time.Hour)),
+		fmt.Sprintf(`{"customer":%q,"item":"sku-2","type":"view","time":%q}`, alice, now.AddDate(0, -14, 0).Format(time.RFC3339)),
+		fmt.Sprintf(`{"customer":%q,"item":"sku-1","type":"purchase","time":%q}`, bob, ts(time.Hour)),
+		fmt.Sprintf(`{"customer":%q,"item":"sku-3","type":"refund","time":%q}`, bob, ts(time.Hour)),
+	)
+	code, out, stderr := c.run("import", events)
+	if code != exitFailure || !strings.Contains(out, "NOT IMPORTED") || !strings.Contains(out, "row 5: field type") {
+		t.Fatalf("import with a bad row = exit %d\n%s%s; want the file rejected, naming row 5 and field type", code, out, stderr)
+	}
+	out = c.mustRun("import", "--max-errors", "1", events)
+	for _, want := range []string{"stored                   2", "skipped for no consent   1", "expired                  1", "rejected                 1 (invalid type: 1)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import report lacks %q:\n%s", want, out)
+		}
+	}
+	var exp struct {
+		Customer string `json:"customer"`
+		Consent  []struct {
+			Purpose string `json:"purpose"`
+			Source  string `json:"source"`
+		} `json:"consent"`
+		Events []struct {
+			Type, Item, Store string
+			Quantity          int
+			ExpiresAt         time.Time `json:"expires_at"`
+		} `json:"events"`
+	}
+	raw := c.mustRun("export", alice)
+	if err := json.Unmarshal([]byte(raw), &exp); err != nil {
+		t.Fatalf("export is not JSON: %v\n%s", err, raw)
+	}
+	if len(exp.Consent) != 2 || len(exp.Events) != 2 || exp.Events[0].ExpiresAt.IsZero() {
+		t.Errorf("export = %+v; want 2 consent changes and 2 events with expiry", exp)
+	}
+	// Withdrawing personalization erases the events at once.
+	out = c.mustRun("consent", "set", alice, "personalization=withdrawn")
+	if !strings.Contains(out, "erased 2") {
+		t.Errorf("withdrawal output = %q; want 2 records erased", out)
+	}
+	raw = c.mustRun("export", alice)
+	if err := json.Unmarshal([]byte(raw), &exp); err != nil || len(exp.Events) != 0 || len(exp.Consent) != 3 {
+		t.Errorf("export after withdrawal = %+v, %v; want no events and 3 consent changes", exp, err)
+	}
+	out = c.mustRun("forget", alice)
+	if !strings.Contains(out, "erased customer") {
+		t.Errorf("forget output = %q", out)
+	}
+	raw = c.mustRun("export", alice)
+	if err := json.Unmarshal([]byte(raw), &exp); err != nil || len(exp.Events) != 0 || len(exp.Consent) != 0 {
+		t.Errorf("export after forget = %+v, %v; want nothing", exp, err)
+	}
+	if out := c.mustRun("forget", alice); !strings.Contains(out, "nothing held") {
+		t.Errorf("second forget = %q", out)
+	}
+	c.mustRun("compact")
+	// No output of any command above contains a raw id (export shows the
+	// pseudonym only); the data directory holds neither raw ids nor
+	// pseudonyms in clear.
+	for _, args := range [][]string{{"consent", "get", alice}, {"export", bob}, {"consent", "set", bob, "in_store=withdrawn"}} {
+		code, out, stderr := c.run(args...)
+		if strings.Contains(out+stderr, alice) || strings.Contains(out+stderr, bob) {
+			t.Errorf("discret %s (exit %d) printed a raw customer id:\n%s%s", args[0], code, out, stderr)
+		}
+	}
+	err := filepath.WalkDir(c.data, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		for _, id := range []string{alice, bob, exp.Customer} {
+			if id != "" && bytes.Contains(b, []byte(id)) {
+				t.Errorf("%s contains %q", path, id)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
