@@ -8,6 +8,8 @@ func commands() []*command {
 		keygenCommand(),
 		genCommand(),
 		importCommand(),
+		itemsCommand(),
+		couponsCommand(),
 		consentCommand(),
 		exportCommand(),
 		forgetCommand(),

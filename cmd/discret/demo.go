@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/synth"
@@ -26,7 +27,9 @@ func demoCommand() *command {
 		help: `Demo sets up a local Discret in one step: it creates the master key (--key)
 if it does not exist, generates a synthetic retail dataset, imports its
 consent choices and events into the data directory (--data) under the
-consent and retention rules, and prints what was stored and what was not.`,
+consent and retention rules, stores its item catalogue (which training
+uses as the public item universe), and prints what was stored and what was
+not.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&cfg.Customers, "customers", 2000, "number of customers `N`")
 			fs.IntVar(&cfg.Items, "items", 1000, "number of items `N`")
@@ -72,13 +75,37 @@ func setupDemo(ctx context.Context, e *env, cfg synth.Config) (*dataEnv, error) 
 	}
 	if counts.Events > 0 {
 		fmt.Fprintf(e.stdout, "data directory %s already holds %d events; reusing it\n", e.global.data, counts.Events)
-		return d, nil
+	} else if err := ingestDemo(ctx, e, d, cfg); err != nil {
+		d.Close()
+		return nil, err
 	}
-	if err := ingestDemo(ctx, e, d, cfg); err != nil {
+	if err := ensureDemoCatalogue(ctx, e, d, cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// ensureDemoCatalogue stores the synthetic dataset's catalogue, every item
+// active, unless the store has a catalogue.
+func ensureDemoCatalogue(ctx context.Context, e *env, d *dataEnv, cfg synth.Config) error {
+	items, err := d.db.Items(ctx)
+	if err != nil || len(items) > 0 {
+		return err
+	}
+	cat, err := synth.Catalogue(cfg)
+	if err != nil {
+		return err
+	}
+	items = make([]features.Item, len(cat))
+	for i, it := range cat {
+		items[i] = features.Item{ID: it.ID, Category: it.Category, Stores: it.Stores, Active: true}
+	}
+	if err := d.db.PutItems(ctx, items); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "stored the catalogue: %d items\n", len(items))
+	return nil
 }
 
 func ingestDemo(ctx context.Context, e *env, d *dataEnv, cfg synth.Config) error {
@@ -91,7 +118,7 @@ func ingestDemo(ctx context.Context, e *env, d *dataEnv, cfg synth.Config) error
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	fmt.Fprintf(e.stdout, "generating a synthetic dataset (%d customers, %d events)…\n", cfg.Customers, cfg.Events)
+	fmt.Fprintln(e.stdout, "generating a synthetic dataset…")
 	sum, err := synth.WriteDir(ctx, tmp, cfg, genProgress(e, cfg.Events))
 	if err != nil {
 		return err
@@ -126,6 +153,9 @@ func printStored(ctx context.Context, w io.Writer, d *dataEnv) error {
 		byKind[k.String()] = n
 	}
 	fmt.Fprintf(w, "  %d events of %d consenting customers%s\n", c.Events, c.Customers, byReason(byKind))
+	if items, err := d.db.Items(ctx); err == nil {
+		fmt.Fprintf(w, "  a catalogue of %d items (public: no customer data)\n", len(items))
+	}
 	if c.Events > 0 {
 		fmt.Fprintf(w, "  event times from %s to %s\n", c.Oldest.Format(time.RFC3339), c.Newest.Format(time.RFC3339))
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +23,14 @@ import (
 	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/serve"
 	"github.com/discret-io/discret/serve/auth"
+	"github.com/discret-io/discret/serve/coupons"
+	"github.com/discret-io/discret/serve/recommend"
 	"github.com/discret-io/discret/serve/rpc"
 )
 
@@ -38,6 +44,8 @@ type serveFlags struct {
 	shutdownTimeout    time.Duration
 	logLevel           string
 	demo               bool
+	trainInterval      time.Duration
+	allowNonPrivate    bool
 }
 
 // Demo settings.
@@ -51,6 +59,10 @@ const (
 	demoCustomer = "demo@example.com"
 	// gcInterval is how often the store's maintenance runs while serving.
 	gcInterval = 10 * time.Minute
+	// modelPollInterval is how often the server checks that it serves the
+	// current release (a release made current by TrainModel is swapped in
+	// at once; this catches any other change).
+	modelPollInterval = 30 * time.Second
 )
 
 func serveCommand() *command {
@@ -63,15 +75,23 @@ func serveCommand() *command {
 (--http-addr) until SIGINT or SIGTERM, then lets in-flight requests finish
 (within --shutdown-timeout) and closes the data directory.
 
+It serves the current release (refusing one trained without differential
+privacy unless --allow-non-private, and always one made with test-seeded
+randomness), swaps in new releases without dropping requests, and trains new
+ones in the process: POST /v1/models:train (scope admin), or every
+--train-interval. While it runs, it holds the data directory: 'discret
+train' and the other commands that open it refuse to run until it stops.
+
 Every request needs an API key ('discret apikey create'). The HTTP listener
 also serves /healthz, /readyz (ready once a model is loaded), /metrics
 (Prometheus) and /openapi.json, without a key. The gRPC listener serves the
 health service and reflection (for grpcurl).
 
 --demo sets everything up first: a master key and a data directory if absent,
-a synthetic dataset (ingested under the consent rules), a model, a demo
-customer (` + demoCustomer + `) and a demo API key with every scope, written
-to DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
+a synthetic dataset (ingested under the consent rules) with its catalogue and
+a few coupons, a differentially private model (ε = 1), a demo customer
+(` + demoCustomer + `) and a demo API key with every scope, written to
+DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&f.grpcAddr, "grpc-addr", firstNonEmpty(e.getenv("DISCRET_GRPC_ADDR"), serve.DefaultGRPCAddr), "gRPC listen address `ADDR` (env DISCRET_GRPC_ADDR)")
 			fs.StringVar(&f.httpAddr, "http-addr", firstNonEmpty(e.getenv("DISCRET_HTTP_ADDR"), serve.DefaultHTTPAddr), "REST listen address `ADDR` (env DISCRET_HTTP_ADDR)")
@@ -83,6 +103,8 @@ to DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
 			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`")
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
+			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
+			fs.BoolVar(&f.allowNonPrivate, "allow-non-private", false, "serve and train models without differential privacy (ε = ∞), for evaluation only")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 0 {
@@ -99,6 +121,8 @@ to DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
 				return usagef("--max-request-bytes: want a positive number")
 			case f.timeout <= 0 || f.shutdownTimeout <= 0:
 				return usagef("--timeout and --shutdown-timeout must be positive")
+			case f.trainInterval < 0 || f.trainInterval > 0 && f.trainInterval < time.Minute:
+				return usagef("--train-interval: want 0 (off) or at least 1m")
 			}
 			return runServe(ctx, e, f, level)
 		},
@@ -127,12 +151,15 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if err != nil {
 		return err
 	}
-	var demoKey string
+	var demoKey, demoItem string
 	if f.demo {
-		if err := ensureDemoCustomer(ctx, e, d, in); err != nil {
+		if err := ensureDemoModel(ctx, e, d); err != nil {
 			return err
 		}
-		if err := ensureDemoModel(ctx, e, d); err != nil {
+		if err := ensureDemoCoupons(ctx, e, d); err != nil {
+			return err
+		}
+		if demoItem, err = ensureDemoCustomer(ctx, e, d, in); err != nil {
 			return err
 		}
 		if demoKey, err = ensureDemoKey(ctx, e, keys); err != nil {
@@ -143,24 +170,76 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		fmt.Fprintln(e.stderr, "warning: there are no API keys, so every request will be refused; stop the server and run 'discret apikey create'")
 	}
 
-	api, err := rpc.New(rpc.Config{
+	eng, err := recommend.New(recommend.Config{
 		Pseudonyms:      d.pseudonyms,
-		Store:           d.db,
-		Events:          in,
+		Customers:       d.db,
+		Catalogue:       d.db,
+		Releases:        d.db,
+		ConsentDefaults: d.settings.consent,
+		Retention:       d.settings.retention,
+		AllowNonPrivate: f.allowNonPrivate,
+		Logger:          logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := eng.LoadCatalogue(ctx); err != nil {
+		return err
+	}
+	switch _, err := eng.Refresh(ctx); {
+	case errors.Is(err, recommend.ErrRefused):
+		fmt.Fprintf(e.stderr, "warning: %v; the server is not ready until a servable release is trained (POST /v1/models:train)\n", err)
+	case err != nil:
+		return err
+	case !eng.Ready():
+		fmt.Fprintln(e.stderr, "warning: no model yet: recommendations are not served (/readyz is 503) until one is trained (POST /v1/models:train)")
+	}
+	entries, err := coupons.New(coupons.Config{
+		Pseudonyms:      d.pseudonyms,
+		Customers:       d.db,
+		Visits:          in,
+		Pushes:          d.db,
+		Coupons:         d.db,
+		Model:           eng,
 		ConsentDefaults: d.settings.consent,
 	})
 	if err != nil {
 		return err
 	}
+	if err := entries.LoadCoupons(ctx); err != nil {
+		return err
+	}
+	base := baseTrainConfig(d)
+	// Leave a core to serving while training in the background.
+	base.ALS.Workers = max(1, runtime.GOMAXPROCS(0)-1)
+	if path := d.settings.training.catalogue; path != "" {
+		if base.Catalogue, base.Stores, err = readCatalogue(path); err != nil {
+			return err
+		}
+	}
+	trainer, err := recommend.NewTrainer(recommend.TrainerConfig{Store: d.db, Engine: eng, Base: base, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	api, err := rpc.New(rpc.Config{
+		Pseudonyms:      d.pseudonyms,
+		Store:           d.db,
+		Events:          in,
+		ConsentDefaults: d.settings.consent,
+		Cache:           eng,
+		Recommender:     eng,
+		Entries:         entries,
+		Catalogue:       catalogue{items: eng, coupons: entries},
+		Models:          trainer,
+	})
+	if err != nil {
+		return err
+	}
 	srv, err := serve.New(serve.Config{
-		API:  api,
-		Keys: keys,
-		// Ready once a release is current. The recommendation engine,
-		// when it is wired in, reports whether it has loaded one.
-		Ready: func() bool {
-			_, err := d.db.CurrentRelease(ctx)
-			return err == nil
-		},
+		API:             api,
+		Keys:            keys,
+		Ready:           eng.Ready,
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
@@ -178,14 +257,20 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}
 	fmt.Fprintf(e.stdout, "serving gRPC on %s and REST on %s (data %s); Ctrl-C to stop\n", gl.Addr(), hl.Addr(), e.global.data)
 	if f.demo {
-		printDemoCommands(e.stdout, demoKey, gl.Addr(), hl.Addr(), f.tlsCert != "")
+		printDemoCommands(e.stdout, demoKey, demoItem, gl.Addr(), hl.Addr(), f.tlsCert != "")
 	}
 
-	gcCtx, stopGC := context.WithCancel(ctx)
+	// The background loops stop before the store closes.
+	bgCtx, stopBackground := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { d.db.RunGC(gcCtx, gcInterval) })
+	wg.Go(func() { d.db.RunGC(bgCtx, gcInterval) })
+	wg.Go(func() { eng.Watch(bgCtx, modelPollInterval) })
+	if f.trainInterval > 0 {
+		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)
+		wg.Go(func() { trainer.Every(bgCtx, f.trainInterval) })
+	}
 	err = srv.Serve(ctx, gl, hl)
-	stopGC()
+	stopBackground()
 	wg.Wait()
 	if err == nil {
 		fmt.Fprintln(e.stdout, "stopped; closing the data directory")
@@ -200,8 +285,8 @@ const demoEpsilon = 1
 // demo` (2,000 customers, 1,000 items, 100,000 events).
 var demoData = synth.Config{Seed: 1}
 
-// ensureDemoModel trains a differentially private model unless a release is
-// current already.
+// ensureDemoModel trains a differentially private model (ε = 1) on the
+// stored catalogue unless a release is current already.
 func ensureDemoModel(ctx context.Context, e *env, d *dataEnv) error {
 	v, err := d.db.CurrentRelease(ctx)
 	switch {
@@ -211,39 +296,111 @@ func ensureDemoModel(ctx context.Context, e *env, d *dataEnv) error {
 	case !errors.Is(err, store.ErrNoCurrentRelease):
 		return err
 	}
-	// The synthetic catalogue is public, so the model gets a vector for
-	// every item of it rather than for a DP selection from the data.
-	cat, err := synth.Catalogue(demoData)
+	cfg := baseTrainConfig(d)
+	cfg.Epsilon = demoEpsilon
+	// The catalogue is public, so the model gets a vector for every item of
+	// it rather than for a DP selection from the data.
+	items, err := d.db.Items(ctx)
 	if err != nil {
 		return err
 	}
-	var items, stores []string
-	seen := map[string]bool{}
-	for _, it := range cat {
-		items = append(items, it.ID)
-		for _, s := range it.Stores {
-			if !seen[s] {
-				seen[s] = true
-				stores = append(stores, s)
-			}
-		}
-	}
-	fmt.Fprintf(e.stdout, "training a differentially private model (ε = %d) on the synthetic catalogue of %d items…\n", demoEpsilon, len(items))
-	rep, err := train.Run(ctx, d.db, train.Config{
-		Epsilon:   demoEpsilon,
-		Catalogue: items,
-		Stores:    stores,
-		Consent:   d.settings.consent,
-		Retention: d.settings.retention,
-		Cap:       d.settings.cap,
-		Progress:  trainProgress(e),
-	})
+	cfg.Catalogue, cfg.Stores = recommend.Universe(items)
+	cfg.Progress = trainProgress(e)
+	fmt.Fprintf(e.stdout, "training a differentially private model (ε = %d) on the catalogue of %d items…\n", demoEpsilon, len(items))
+	rep, err := train.Run(ctx, d.db, cfg)
 	if err != nil {
 		return fmt.Errorf("demo model: %w", err)
 	}
 	printTrainReport(e.stdout, rep)
 	return nil
 }
+
+// Demo coupons: demoCouponsPerStore coupons in each store, on the items
+// available there that the current release ranks highest (trained items
+// first, by DP popularity), valid from a day ago for demoCouponDays.
+const (
+	demoCouponsPerStore = 4
+	demoCouponDays      = 90
+)
+
+var demoCouponValues = []string{"-10%", "-15%", "-20%", "2 EUR off"}
+
+// ensureDemoCoupons stores a few coupons per store unless coupons exist.
+func ensureDemoCoupons(ctx context.Context, e *env, d *dataEnv) error {
+	existing, err := d.db.Coupons(ctx)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	r, err := release.LoadCurrent(ctx, d.db)
+	if err != nil {
+		return fmt.Errorf("demo coupons: %w", err)
+	}
+	items, err := d.db.Items(ctx)
+	if err != nil {
+		return err
+	}
+	stocks := make(map[string][]string) // item → stores
+	for _, it := range items {
+		if it.Active {
+			stocks[it.ID] = it.Stores
+		}
+	}
+	order := make([]int, len(r.Items))
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		if r.Trained[a] != r.Trained[b] {
+			if r.Trained[a] {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(r.Popular[b], r.Popular[a])
+	})
+	now := time.Now().UTC().Truncate(time.Second)
+	perStore := map[string]int{}
+	var cs []features.Coupon
+	for _, j := range order {
+		for _, st := range stocks[r.Items[j]] {
+			n := perStore[st]
+			if n == demoCouponsPerStore {
+				continue
+			}
+			perStore[st] = n + 1
+			cs = append(cs, features.Coupon{
+				ID: fmt.Sprintf("demo-%s-%d", st, n+1), Item: r.Items[j], Stores: []string{st}, Value: demoCouponValues[n%len(demoCouponValues)],
+				ValidFrom: now.Add(-24 * time.Hour), ValidUntil: now.Add(demoCouponDays * 24 * time.Hour), Active: true,
+			})
+		}
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := d.db.PutCoupons(ctx, cs); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "stored %d demo coupons in %d stores\n", len(cs), len(perStore))
+	return nil
+}
+
+// catalogue serves the admin catalogue RPCs: items go to the
+// recommendation engine, coupons to the coupon engine (each stores them
+// and applies them at once).
+type catalogue struct {
+	items   *recommend.Engine
+	coupons *coupons.Engine
+}
+
+func (c catalogue) UpsertItem(ctx context.Context, it features.Item) error {
+	return c.items.UpsertItem(ctx, it)
+}
+
+func (c catalogue) UpsertCoupon(ctx context.Context, cp features.Coupon) error {
+	return c.coupons.UpsertCoupon(ctx, cp)
+}
+
+var _ rpc.Catalogue = catalogue{}
 
 // ensureDemoKey returns the demo API key: the one in DATA/demo-api-key if it
 // still authenticates, otherwise a new key with every scope, written there
@@ -281,18 +438,64 @@ func ensureDemoKey(ctx context.Context, e *env, keys *auth.Keys) (string, error)
 	return token, nil
 }
 
+// demoPurchases is the number of purchases the demo customer starts with.
+const demoPurchases = 4
+
 // ensureDemoCustomer gives the demo customer consent and a few purchases if
 // the store knows nothing about them (first run, or after they were
-// forgotten).
-func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Ingester) error {
+// forgotten), and returns an item of their history. The purchases are the
+// most popular trained items of the most popular trained item's category,
+// so that recommendations are personalized and explained.
+func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Ingester) (string, error) {
 	c, err := privacy.ParseCustomerID(demoCustomer)
 	if err != nil {
-		return err
+		return "", err
 	}
 	p := d.pseudonyms.Pseudonymize(c)
 	rec, err := d.db.Consent(ctx, p)
-	if err != nil || len(rec.Changes) > 0 {
-		return err
+	if err != nil {
+		return "", err
+	}
+	if len(rec.Changes) > 0 {
+		events, err := d.db.CustomerEvents(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		for _, ev := range events {
+			if ev.Item != "" {
+				return ev.Item, nil
+			}
+		}
+		return "", nil
+	}
+	r, err := release.LoadCurrent(ctx, d.db)
+	if err != nil {
+		return "", fmt.Errorf("demo customer: %w", err)
+	}
+	items, err := d.db.Items(ctx)
+	if err != nil {
+		return "", err
+	}
+	category := make(map[string]string, len(items))
+	for _, it := range items {
+		category[it.ID] = it.Category
+	}
+	var trained []int
+	for j := range r.Items {
+		if r.Trained[j] {
+			trained = append(trained, j)
+		}
+	}
+	slices.SortStableFunc(trained, func(a, b int) int { return cmp.Compare(r.Popular[b], r.Popular[a]) })
+	// The category first, then the most popular others.
+	var picks []string
+	for _, sameCategory := range []bool{true, false} {
+		for _, j := range trained {
+			it := r.Items[j]
+			if len(picks) < demoPurchases && (category[it] == category[r.Items[trained[0]]]) == sameCategory {
+				picks = append(picks, it)
+			}
+		}
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	changes := []consent.Change{
@@ -300,49 +503,49 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 		{Purpose: privacy.InStore, Granted: true, Time: now.Add(-time.Hour), Source: "demo"},
 	}
 	if _, err := d.db.UpdateConsent(ctx, p, changes, d.settings.consent); err != nil {
-		return err
+		return "", err
 	}
 	var events []features.RawEvent
-	for i, item := range []string{"SKU-000003", "SKU-000011", "SKU-000042", "SKU-000097"} {
+	for i, item := range picks {
 		events = append(events, features.RawEvent{Customer: c, Item: item, Kind: privacy.Purchase, Time: now.Add(-time.Duration(30-i) * time.Minute), Quantity: 1})
 	}
 	counts, err := in.Write(ctx, events)
 	if err != nil {
-		return err
+		return "", err
 	}
-	fmt.Fprintf(e.stdout, "demo customer %s: consent granted, %d purchases stored\n", demoCustomer, counts.Stored)
-	return nil
+	fmt.Fprintf(e.stdout, "demo customer %s: consent granted, %d purchases stored (%s)\n", demoCustomer, counts.Stored, strings.Join(picks, ", "))
+	if len(picks) == 0 {
+		return "", nil
+	}
+	return picks[0], nil
 }
 
 // printDemoCommands prints ready-to-paste commands against the demo server.
-func printDemoCommands(w io.Writer, key string, grpcAddr, httpAddr net.Addr, tls bool) {
+func printDemoCommands(w io.Writer, key, item string, grpcAddr, httpAddr net.Addr, tls bool) {
 	scheme, plaintext := "http", "-plaintext "
 	if tls {
 		scheme, plaintext = "https", "-insecure "
 	}
 	base := scheme + "://" + httpAddr.String()
 	customer := url.PathEscape(demoCustomer)
+	auth := `-H "Authorization: Bearer ` + key + `"`
 	fmt.Fprintf(w, `
-Demo customer: %s
-Demo API key (scope all): %s
+Demo customer: %[1]s
+Demo API key (scope all): %[2]s
 
 Try:
-  curl -s -H "Authorization: Bearer %s" '%s/v1/customers/%s/recommendations?limit=5'
-  curl -s -H "Authorization: Bearer %s" '%s/v1/customers/%s/consent'
-  curl -s -H "Authorization: Bearer %s" '%s/v1/popular?limit=5'
-  curl -s -H "Authorization: Bearer %s" -X POST '%s/v1/stores/store-01/entries' -d '{"customer":"%s"}'
-  curl -s -H "Authorization: Bearer %s" '%s/v1/customers/%s:export'
-  curl -s %s/openapi.json | head
-  grpcurl %s-H 'authorization: Bearer %s' -d '{"customer":"%s","limit":5}' %s discret.v1.RecommendationService/Recommend
-  grpcurl %s%s list
+  curl -s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5'
+  curl -s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5&store=store-01'
+  curl -s %[3]s '%[4]s/v1/items/%[8]s/similar?limit=5'
+  curl -s %[3]s '%[4]s/v1/popular?store=store-01&limit=5'
+  curl -s %[3]s -X POST '%[4]s/v1/stores/store-01/entries' -d '{"customer":"%[1]s"}'
+  curl -s %[3]s '%[4]s/v1/customers/%[5]s/consent'
+  curl -s %[3]s '%[4]s/v1/customers/%[5]s:export'
+  curl -s %[3]s '%[4]s/v1/models/current'
+  curl -s %[3]s -X POST '%[4]s/v1/models:train' -d '{"epsilon":1}'
+  curl -s %[4]s/openapi.json | head
+  grpcurl %[6]s-H 'authorization: Bearer %[2]s' -d '{"customer":"%[1]s","limit":5}' %[7]s discret.v1.RecommendationService/Recommend
+  grpcurl %[6]s%[7]s list
 
-`, demoCustomer, key,
-		key, base, customer,
-		key, base, customer,
-		key, base,
-		key, base, demoCustomer,
-		key, base, customer,
-		base,
-		plaintext, key, demoCustomer, grpcAddr,
-		plaintext, grpcAddr)
+`, demoCustomer, key, auth, base, customer, plaintext, grpcAddr, url.PathEscape(cmp.Or(item, "SKU-000001")))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/serve/recommend"
 )
 
 func trainCommand() *command {
@@ -46,13 +47,18 @@ the configured window above the cap is refused (see 'discret privacy
 report'). --epsilon inf trains a non-private model, for evaluation only:
 servers refuse it unless explicitly allowed.
 
-The items that get vectors are those of the catalogue (--catalogue FILE:
-JSON Lines with "item" and optional "stores", as 'discret gen' writes
-items.jsonl, or one item identifier per line); without a catalogue, item and
-store identifiers are selected from the data by a DP threshold, which keeps
-only items used by many customers. Stores of the per-store popularity come
-from --stores, else from the catalogue, else the same DP selection; --stores
-none skips per-store popularity (for data without stores).
+The items that get vectors are those of the catalogue stored in the data
+directory ('discret items import', or the API's PUT /v1/items/{item}), or
+of --catalogue FILE, which overrides it (JSON Lines with "item" and optional
+"stores", as 'discret gen' writes items.jsonl, or one item identifier per
+line); without a catalogue, item and store identifiers are selected from the
+data by a DP threshold, which keeps only items used by many customers.
+Stores of the per-store popularity come from --stores, else from the
+catalogue, else the same DP selection; --stores none skips per-store
+popularity (for data without stores).
+
+A running 'discret serve' holds the data directory: retrain it through its
+API (POST /v1/models:train, or its --train-interval).
 
 Flags left unset take the configuration file's "training" values, then the
 built-in defaults. The last releases are kept (training.keep_releases,
@@ -66,7 +72,7 @@ default 5); older ones are deleted.`,
 			fs.Float64Var(&alpha, "alpha", 0, "confidence weight `α` in c = 1 + α·strength (default 1)")
 			fs.IntVar(&maxItems, "max-items-per-user", 0, "most items `K` of a customer in the private item statistics (default ⌈β⌉)")
 			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` of user vectors in private training (default %g)", als.DefaultClipNorm))
-			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE` (default: select items from the data)")
+			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
 			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none for no per-store popularity (default: the catalogue's stores, else select them from the data)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -96,21 +102,26 @@ default 5); older ones are deleted.`,
 				return err
 			}
 			defer d.Close()
+			cfg := baseTrainConfig(d)
 			ts := d.settings.training
-			cfg := train.Config{
-				Epsilon: pick(eps, ts.epsilon), Delta: pick(delta, ts.delta),
-				ALS: als.Config{
-					Factors: pick(factors, ts.factors), Iterations: pick(iterations, ts.iterations), Lambda: pick(lambda, ts.lambda),
-				},
-				Privacy: als.Privacy{MaxItems: pick(maxItems, ts.maxItems), ClipNorm: pick(clip, ts.clip)},
-				Consent: d.settings.consent, Retention: d.settings.retention, Cap: d.settings.cap, Keep: ts.keep,
-			}
-			cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, pick(alpha, ts.alpha)
+			cfg.Epsilon, cfg.Delta = pick(eps, cfg.Epsilon), pick(delta, cfg.Delta)
+			cfg.ALS.Factors, cfg.ALS.Iterations, cfg.ALS.Lambda = pick(factors, cfg.ALS.Factors), pick(iterations, cfg.ALS.Iterations), pick(lambda, cfg.ALS.Lambda)
+			cfg.Privacy.MaxItems, cfg.Privacy.ClipNorm = pick(maxItems, cfg.Privacy.MaxItems), pick(clip, cfg.Privacy.ClipNorm)
+			cfg.Interactions.Alpha = pick(alpha, cfg.Interactions.Alpha)
 			if path := pick(catalogue, ts.catalogue); path != "" {
 				if cfg.Catalogue, cfg.Stores, err = readCatalogue(path); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stderr, "catalogue %s: %d items, %d stores\n", path, len(cfg.Catalogue), len(cfg.Stores))
+			} else {
+				items, err := d.db.Items(ctx)
+				if err != nil {
+					return err
+				}
+				if len(items) > 0 {
+					cfg.Catalogue, cfg.Stores = recommend.Universe(items)
+					fmt.Fprintf(e.stderr, "catalogue: %d items, %d stores, from the data directory\n", len(cfg.Catalogue), len(cfg.Stores))
+				}
 			}
 			switch stores {
 			case "":
@@ -128,6 +139,22 @@ default 5); older ones are deleted.`,
 			return nil
 		},
 	}
+}
+
+// baseTrainConfig is the training configuration of the data directory's
+// settings (the configuration file's "training" and "privacy" sections),
+// without a catalogue: `discret train`, the server's TrainModel and the
+// demo start from it.
+func baseTrainConfig(d *dataEnv) train.Config {
+	ts := d.settings.training
+	cfg := train.Config{
+		Epsilon: ts.epsilon, Delta: ts.delta,
+		ALS:     als.Config{Factors: ts.factors, Iterations: ts.iterations, Lambda: ts.lambda},
+		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip},
+		Consent: d.settings.consent, Retention: d.settings.retention, Cap: d.settings.cap, Keep: ts.keep,
+	}
+	cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, ts.alpha
+	return cfg
 }
 
 // pick returns the flag's value if set (non-zero), else the configured one.

@@ -140,6 +140,13 @@ func TestTrainEndToEnd(t *testing.T) {
 	if checked == 0 {
 		t.Error("no exported customer had events")
 	}
+
+	// With the catalogue stored, training uses it without --catalogue.
+	c.mustRun("items", "import", catPath)
+	code, out, errOut = c.run("train", "--epsilon", "0.5", "--factors", "8", "--iterations", "2")
+	if code != exitOK || !strings.Contains(out, "items 40 (catalogue") || !strings.Contains(errOut, "catalogue: 40 items, 8 stores, from the data directory") {
+		t.Errorf("train with the stored catalogue: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 func TestTrainUsage(t *testing.T) {

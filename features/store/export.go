@@ -17,6 +17,9 @@ type CustomerData struct {
 	Customer string          `json:"customer"` // the pseudonym, in hex
 	Consent  []ConsentChange `json:"consent"`  // history, in the order applied
 	Events   []EventData     `json:"events"`   // unexpired, oldest first
+	// Pushes are the coupons offered to the customer in stores
+	// (pushes.go), unexpired, oldest first.
+	Pushes []PushData `json:"coupon_pushes"`
 	// ErasurePending is set while an erasure of some of this data is under
 	// way; the data it covers is already left out.
 	ErasurePending bool `json:"erasure_pending,omitempty"`
@@ -44,7 +47,7 @@ type EventData struct {
 // every customer table. A customer the store knows nothing about gets empty
 // lists.
 func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, error) {
-	d := CustomerData{Customer: p.String(), Consent: []ConsentChange{}, Events: []EventData{}}
+	d := CustomerData{Customer: p.String(), Consent: []ConsentChange{}, Events: []EventData{}, Pushes: []PushData{}}
 	if err := ctx.Err(); err != nil {
 		return d, err
 	}

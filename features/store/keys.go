@@ -12,15 +12,18 @@ package store
 //	Customer tables (listed in customerTables):
 //	  c | pseudo(16)                                               consent record
 //	  e | pseudo(16) | time(8) | kind(1) | item | 0x00 | store     event
+//	  f | pseudo(16) | time(8) | store | 0x00 | coupon            coupon push (pushes.go)
 //	Internal, keyed by customer but not customer data:
 //	  x | pseudo(16)                                               erasure pending
 //	Global tables (no customer data):
 //	  a | name | 0x00 | day(4)                                     aggregate counter
+//	  i | item                                                     catalogue item (catalog.go)
 //	  k | id                                                       API key (apikeys.go)
 //	  l | time(8) | seq(4)                                         privacy ledger entry (ledger.go)
 //	  m | "c"                                                      current release version
 //	  m | "v" | version                                            release manifest (releases.go)
 //	  m | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a model part
+//	  o | coupon                                                   coupon (catalog.go)
 //	  p | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a popularity part
 //	  z | "flush"                                                  scratch key (Compact)
 //
@@ -36,10 +39,13 @@ package store
 // [A-Za-z0-9._-], so the first 0x00 ends them. Ledger and release keys are
 // built in ledger.go and releases.go, next to the protocols that use them.
 //
-// Reserved for tables to come (do not reuse): f (coupon pushes per customer),
-// u (cached user vectors per customer), i (catalogue), o (coupons). A new customer
-// table is added to customerTables, which extends Forget, Export and erasure
-// on withdrawal to it.
+// A coupon push records that a coupon was offered to a customer in a store
+// (frequency caps, data-subject access); its expiry is the longest cap
+// window. Catalogue items and coupons are keyed by their identifier alone.
+//
+// Reserved for tables to come (do not reuse): u (cached user vectors per
+// customer). A new customer table is added to customerTables, which extends
+// Forget, Export and erasure on withdrawal to it.
 
 import (
 	"bytes"
@@ -57,6 +63,9 @@ const (
 	tagCounter byte = 'a'
 	tagConsent byte = 'c'
 	tagEvent   byte = 'e'
+	tagPush    byte = 'f'
+	tagItem    byte = 'i'
+	tagCoupon  byte = 'o'
 	tagAPIKey  byte = 'k'
 	tagLedger  byte = 'l'
 	tagModel   byte = 'm'
@@ -96,12 +105,22 @@ var customerTables = []customerTable{
 			return !ok || s.kinds.has(k) // an undecodable key is removed too
 		},
 	},
+	{
+		tag:    tagPush,
+		name:   TablePushes,
+		export: exportPush,
+		// Pushes exist under the consent store visits need: they go
+		// whenever store visits go (withdrawal of in_store or of
+		// personalization, Forget).
+		erasedBy: func(s scope, _ []byte) bool { return s.others || s.kinds.has(privacy.StoreVisit) },
+	},
 }
 
 // Table names, as used in Removed.
 const (
 	TableConsent = "consent"
 	TableEvents  = "events"
+	TablePushes  = "coupon_pushes"
 )
 
 const (

@@ -2,6 +2,31 @@
 // store: only with in_store consent, ranked by the customer's affinity and
 // boosted by items related to their last purchases, under frequency caps.
 // Without consent it returns the store's generic offers and records nothing.
+//
+// # Entering a store
+//
+// Engine.Enter pseudonymizes the customer and reads their consent record.
+// A customer who consents to in_store (and to personalization, which every
+// stored event needs: privacy.EventKind.Needs) has the visit recorded as a
+// store_visit event through features/ingest, so the consent and retention
+// rules of every other event apply. If a frequency cap is reached (by
+// default at most 1 push per customer per store per day and 3 per week,
+// rolling windows), the entry returns no new coupon and says which cap
+// stopped it. Otherwise the active coupons of the store, valid now, on
+// items the catalogue has active in that store and not pushed to the
+// customer within the longest cap window, are ranked by
+//
+//	score = u·v_item + Boost·max_{p ∈ recent purchases} cos(v_item, v_p)
+//
+// (the customer's affinity from their folded-in vector, plus how related
+// the item is to one of their last purchases; serve/recommend computes
+// both), and the best MaxOffers are offered, each with its explanation, and
+// recorded as coupon pushes (features/store: customer data, exported and
+// erased with the customer, kept only for the longest cap window).
+//
+// Anyone else gets the store's generic offers: the same coupons ranked by
+// the DP popularity of their items in that store. Nothing is recorded and
+// nothing about the customer is read beyond their consent record.
 package coupons
 
 import (
@@ -35,6 +60,6 @@ type Result struct {
 	Personalized  bool   // offers chosen for this customer
 	VisitRecorded bool   // the visit was stored (in_store consent)
 	Capped        bool   // a frequency cap stopped new offers
-	CapReason     string // which cap, e.g. "1 per store per day"
+	CapReason     string // which cap, e.g. "at most 1 coupon push per customer per store per day"
 	ModelVersion  string
 }

@@ -1,7 +1,48 @@
 // Package recommend answers what to show a customer: personalized
 // recommendations folded in from the customer's own consented history against
 // the current differentially private release, similar items from the item
-// embeddings, and the DP popular list as the non-personalized fallback.
+// embeddings, and the DP popular list as the non-personalized fallback. It
+// also serves the release (hot swap), the catalogue filters, and trains new
+// releases while serving (Trainer).
+//
+// # The hot path
+//
+// Engine.Recommend pseudonymizes the customer, looks up their profile in a
+// bounded per-customer cache (consent decision, user vector, purchase
+// filter, explanation candidates), and on a miss builds it: the consent
+// record, then — only with personalization consent — the customer's
+// unexpired events, folded in against the release (als.Folder, DP-ALS.md
+// B11). It then scores every item at once, s = V·u, with gonum's
+// blas32.Gemv on the release's contiguous float32 item matrix, and keeps the
+// best Limit items with a bounded min-heap, skipping items that are not
+// trained, unknown to the catalogue or inactive, not available in the
+// requested store or category, explicitly excluded, or already purchased
+// (a Bloom filter: a false positive only drops a candidate, it never
+// reveals anything). Each item is explained by the history item whose
+// vector is closest to it (cosine similarity): "because you bought X".
+// Customers without personalization consent get the DP popular list (per
+// store when one is given) and nothing of theirs is read beyond the consent
+// record; customers without usable history get it too.
+//
+// # Models
+//
+// A release is loaded into an immutable snapshot (item matrix, norms, folder,
+// popularity order, catalogue view) that requests load once from an
+// atomic.Pointer, so swapping in a new release never blocks or drops a
+// request: requests in flight finish on the snapshot they started with.
+// Releases trained without differential privacy are refused unless
+// Config.AllowNonPrivate is set, and releases with test-seeded randomness
+// are always refused.
+//
+// # Caches and invalidation
+//
+// Profiles are cached per pseudonym, in shards with CLOCK eviction, for at
+// most Config.CacheMaxAge and never past the expiry of the oldest event they
+// were built from. Engine.Invalidate (called by serve/rpc after events are
+// written, consent changes or a customer is forgotten) drops a profile and
+// makes sure that a profile built from data read before the invalidation
+// is never stored: the next request reads the store again. A profile also
+// becomes stale when a new release is swapped in.
 package recommend
 
 import (

@@ -3,6 +3,7 @@ package rpc
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -10,6 +11,7 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/serve/apierr"
 	"github.com/discret-io/discret/serve/recommend"
@@ -20,6 +22,7 @@ import (
 func apiError(err error) error {
 	var ae *apierr.Error
 	var fe *features.FieldError
+	var exceeded *budget.ExceededError
 	switch {
 	case err == nil:
 		return nil
@@ -29,6 +32,12 @@ func apiError(err error) error {
 		return fieldError(fe.Field, fe)
 	case errors.Is(err, recommend.ErrUnknownItem):
 		return &apierr.Error{Kind: apierr.NotFound, Msg: "item not found in the current model", Err: err}
+	case errors.Is(err, recommend.ErrTraining), errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused):
+		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
+	case errors.As(err, &exceeded):
+		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(exceeded.Error(), "budget: "), Err: err}
+	case errors.Is(err, recommend.ErrNoCatalogue):
+		return &apierr.Error{Kind: apierr.Unimplemented, Msg: "this server runs without a catalogue", Err: err}
 	case errors.Is(err, recommend.ErrNoModel):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "no model is loaded; train one first (discret train, or AdminService.TrainModel)", Err: err}
 	case errors.Is(err, store.ErrClosed):

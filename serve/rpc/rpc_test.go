@@ -17,9 +17,11 @@ import (
 	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/store/storetest"
+	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
@@ -360,6 +362,11 @@ func TestEngines(t *testing.T) {
 		{fmt.Errorf("engine: %w", recommend.ErrNoModel), apierr.FailedPrecondition},
 		{errors.New("boom"), apierr.Internal},
 		{apierr.New(apierr.ResourceExhausted, "privacy budget spent"), apierr.ResourceExhausted},
+		{recommend.ErrTraining, apierr.FailedPrecondition},
+		{recommend.ErrNonPrivate, apierr.FailedPrecondition},
+		{fmt.Errorf("%w: release v1 is test-seeded", recommend.ErrRefused), apierr.FailedPrecondition},
+		{fmt.Errorf("train: %w", &budget.ExceededError{}), apierr.FailedPrecondition},
+		{recommend.ErrNoCatalogue, apierr.Unimplemented},
 	} {
 		eng.err = tt.err
 		if _, err := s.SimilarItems(ctx, &discretv1.SimilarItemsRequest{Item: "SKU-1"}); apierr.KindOf(err) != tt.want {
@@ -411,5 +418,34 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Config{}.Validate() = %v, want it to name %s", err, want)
 		}
+	}
+}
+
+func TestExportCouponPushes(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	p := f.pseudo("erin")
+	grant := []consent.Change{
+		{Purpose: privacy.Personalization, Granted: true, Time: storetest.Epoch, Source: "t"},
+		{Purpose: privacy.InStore, Granted: true, Time: storetest.Epoch, Source: "t"},
+	}
+	if _, err := f.db.UpdateConsent(ctx, p, grant, consent.Defaults{}); err != nil {
+		t.Fatal(err)
+	}
+	at := storetest.Epoch.Add(time.Minute)
+	if err := f.db.AddPushes(ctx, p, []store.Push{{Time: at, Store: "s1", Coupon: "C1", ExpiresAt: at.Add(time.Hour)}}, consent.Defaults{}); err != nil {
+		t.Fatal(err)
+	}
+	s := f.servers()
+	exp, err := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: "erin"})
+	if err != nil || len(exp.CouponPushes) != 1 || exp.CouponPushes[0].Coupon != "C1" || exp.CouponPushes[0].Store != "s1" || !exp.CouponPushes[0].Time.AsTime().Equal(at) {
+		t.Fatalf("ExportCustomer().CouponPushes = %v, %v; want the push", exp.GetCouponPushes(), err)
+	}
+	fg, err := s.ForgetCustomer(ctx, &discretv1.ForgetCustomerRequest{Customer: "erin"})
+	if err != nil || fg.Removed[store.TablePushes] != 1 {
+		t.Errorf("ForgetCustomer = %v, %v; want 1 coupon push removed", fg, err)
+	}
+	if exp, _ := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: "erin"}); len(exp.GetCouponPushes()) != 0 {
+		t.Errorf("export after forget = %v", exp.GetCouponPushes())
 	}
 }

@@ -23,7 +23,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 		Pseudonym:    d.Customer,
 		Consent:      make([]*discretv1.ConsentChange, 0, len(d.Consent)),
 		Events:       make([]*discretv1.StoredEvent, 0, len(d.Events)),
-		CouponPushes: []*discretv1.CouponPush{},
+		CouponPushes: make([]*discretv1.CouponPush, 0, len(d.Pushes)),
 	}
 	for _, c := range d.Consent {
 		resp.Consent = append(resp.Consent, &discretv1.ConsentChange{
@@ -35,6 +35,9 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 			Type: e.Type, Item: e.Item, Store: e.Store, Time: timestamppb.New(e.Time),
 			Quantity: int32(e.Quantity), ExpiresAt: optTimestamp(e.ExpiresAt),
 		})
+	}
+	for _, p := range d.Pushes {
+		resp.CouponPushes = append(resp.CouponPushes, &discretv1.CouponPush{Coupon: p.Coupon, Store: p.Store, Time: timestamppb.New(p.Time)})
 	}
 	return resp, nil
 }

@@ -507,6 +507,10 @@ func testExport(t *testing.T, open Opener) {
 	e1, e2 := entry(a, 1, privacy.Purchase, "sku-1"), entry(a, 2, privacy.StoreVisit, "store-1")
 	e1.Quantity = 2
 	f.append(e1, e2)
+	push := store.Push{Time: Epoch.Add(3 * time.Minute), Store: "store-1", Coupon: "coupon-1", ExpiresAt: Epoch.Add(7 * 24 * time.Hour)}
+	if err := f.db.AddPushes(f.ctx, a, []store.Push{push}, consent.Defaults{}); err != nil {
+		t.Fatal(err)
+	}
 	d, err := f.db.Export(f.ctx, a)
 	if err != nil {
 		t.Fatal(err)
@@ -521,6 +525,7 @@ func testExport(t *testing.T, open Opener) {
 			{Type: "purchase", Item: "sku-1", Time: e1.Time, Quantity: 2, ExpiresAt: e1.ExpiresAt},
 			{Type: "store_visit", Store: "store-1", Time: e2.Time, Quantity: 1, ExpiresAt: e2.ExpiresAt},
 		},
+		Pushes: []store.PushData{{Coupon: "coupon-1", Store: "store-1", Time: push.Time, ExpiresAt: push.ExpiresAt}},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Export = %+v, want %+v", d, want)

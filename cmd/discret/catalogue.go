@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/discret-io/discret/features"
+)
+
+func itemsCommand() *command {
+	return &command{
+		name:    "items",
+		summary: "import and list catalogue items",
+		help: `Items manages the catalogue: the items that may be recommended, in which
+stores, and whether they are on sale. Unknown and inactive items are never
+recommended, and training gives a vector to every catalogue item. A running
+server takes items through its API (PUT /v1/items/{item}).`,
+		sub: []*command{
+			catalogueImportCommand("items", `{"item":"SKU-1","category":"shoes","stores":["store-01"],"active":true}`, (*features.Item).Validate,
+				func(ctx context.Context, d *dataEnv, items []features.Item) error { return d.db.PutItems(ctx, items) }),
+			catalogueListCommand("items", func(ctx context.Context, d *dataEnv) ([]features.Item, error) { return d.db.Items(ctx) }),
+		},
+	}
+}
+
+func couponsCommand() *command {
+	return &command{
+		name:    "coupons",
+		summary: "import and list in-store coupons",
+		help: `Coupons manages the in-store coupons offered to customers entering a store
+(POST /v1/stores/{store}/entries). A running server takes coupons through
+its API (PUT /v1/coupons/{coupon}).`,
+		sub: []*command{
+			catalogueImportCommand("coupons", `{"coupon":"C-1","item":"SKU-1","stores":["store-01"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}`, (*features.Coupon).Validate,
+				func(ctx context.Context, d *dataEnv, cs []features.Coupon) error { return d.db.PutCoupons(ctx, cs) }),
+			catalogueListCommand("coupons", func(ctx context.Context, d *dataEnv) ([]features.Coupon, error) { return d.db.Coupons(ctx) }),
+		},
+	}
+}
+
+// catalogueImportCommand is `discret items|coupons import FILE`: JSON Lines,
+// every line validated before anything is stored.
+func catalogueImportCommand[T any](what, example string, validate func(*T) error, put func(context.Context, *dataEnv, []T) error) *command {
+	return &command{
+		name:    "import",
+		args:    "FILE",
+		summary: "create or replace " + what + " from a JSON Lines file",
+		help: `Import reads FILE (JSON Lines, "-" for standard input), one object per line:
+
+  ` + example + `
+
+and creates or replaces each by its identifier. Every line is checked first:
+a file with an invalid line is refused whole, with the line and field.`,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want one FILE")
+			}
+			rows, err := readJSONLines(args[0], validate)
+			if err != nil {
+				return err
+			}
+			d, err := openData(e, true)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			if err := put(ctx, d, rows); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "stored %d %s\n", len(rows), what)
+			return nil
+		},
+	}
+}
+
+// catalogueListCommand is `discret items|coupons list`.
+func catalogueListCommand[T any](what string, list func(context.Context, *dataEnv) ([]T, error)) *command {
+	return &command{
+		name:    "list",
+		args:    "",
+		summary: "print the " + what + " as JSON Lines",
+		help:    "List prints every stored " + what[:len(what)-1] + " as one JSON object per line, by identifier: the format import reads.",
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			d, err := openData(e, false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			rows, err := list(ctx, d)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(e.stdout)
+			enc := json.NewEncoder(w)
+			for i := range rows {
+				if err := enc.Encode(&rows[i]); err != nil {
+					return err
+				}
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// readJSONLines decodes and validates every line of path ("-" is standard
+// input). Unknown fields are errors.
+func readJSONLines[T any](path string, validate func(*T) error) ([]T, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var out []T
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var v T
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: err})
+		}
+		if err := validate(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: err})
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: nothing to import", path)
+	}
+	return out, nil
+}

@@ -1,0 +1,189 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/privacy"
+)
+
+// TestHotSwap swaps releases while requests run: every request succeeds,
+// answers from one release, and requests after the last swap see it.
+func TestHotSwap(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if err := f.db.PutItems(ctx, tinyItems); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.LoadCatalogue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// v-a and v-b rank differently: in v-b, A goes with D.
+	a := tinyRelease("v-a")
+	b := newRelease("v-b", a.Items, []float32{1, 0, 0, 1, 0.1, 0.9, 0.9, 0.1, 0.2, 0.8, 0, 0}, 2, a.Popular, nil)
+	if err := f.eng.Swap(a); err != nil {
+		t.Fatal(err)
+	}
+	customers := []string{"ann", "bob", "cat"}
+	for _, c := range customers {
+		f.grant(c)
+		f.events(c, privacy.Purchase, "A")
+	}
+	want := map[string]string{"v-a": "B", "v-b": "D"} // top item for a buyer of A
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var requests, failures atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := Request{Customer: customer(customers[(i+w)%len(customers)]), Limit: 1, ExcludePurchased: true}
+				if i%3 == 0 {
+					_, err := f.eng.Similar(ctx, SimilarRequest{Item: "A", Limit: 2})
+					if err != nil {
+						failures.Add(1)
+					}
+					continue
+				}
+				resp, err := f.eng.Recommend(ctx, r)
+				requests.Add(1)
+				if err != nil || resp.Reason != Personalized || len(resp.Items) != 1 || resp.Items[0].ID != want[resp.ModelVersion] {
+					failures.Add(1)
+					t.Errorf("Recommend during swaps = %+v, %v", resp, err)
+				}
+			}
+		})
+	}
+	for i := range 50 {
+		next := a
+		if i%2 == 0 {
+			next = b
+		}
+		if err := f.eng.Swap(next); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if requests.Load() == 0 || failures.Load() != 0 {
+		t.Errorf("%d requests, %d failures during swaps", requests.Load(), failures.Load())
+	}
+	if resp := f.recommend(Request{Customer: customer("ann"), Limit: 1, ExcludePurchased: true}); resp.ModelVersion != "v-a" || resp.Items[0].ID != "B" {
+		t.Errorf("after the last swap: %+v, want v-a's answer", resp)
+	}
+}
+
+func TestSwapRefused(t *testing.T) {
+	nonPrivate := tinyRelease("np")
+	nonPrivate.Card.Private, nonPrivate.Card.Privacy = false, nil
+	seeded := tinyRelease("seeded")
+	seeded.Card.RNG = release.RNGTestSeeded
+	tests := []struct {
+		name  string
+		allow bool
+		r     *release.Release
+		ok    bool
+	}{
+		{"private", false, tinyRelease("v1"), true},
+		{"non-private refused", false, nonPrivate, false},
+		{"non-private allowed", true, nonPrivate, true},
+		{"test-seeded", false, seeded, false},
+		{"test-seeded, non-private allowed", true, seeded, false},
+	}
+	for _, tt := range tests {
+		f := newFixture(t, func(c *Config) { c.AllowNonPrivate = tt.allow })
+		err := f.eng.Swap(tt.r)
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrRefused) {
+			t.Errorf("%s: Swap = %v, want ok = %v (else ErrRefused)", tt.name, err, tt.ok)
+		}
+		if f.eng.Ready() != tt.ok {
+			t.Errorf("%s: Ready() = %v after Swap", tt.name, f.eng.Ready())
+		}
+	}
+}
+
+// putRelease stores r in the store and makes it current.
+func putRelease(t *testing.T, db *store.DB, r *release.Release) {
+	t.Helper()
+	meta, parts, err := release.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.PutRelease(context.Background(), store.ReleaseWrite{
+		Manifest:    store.ReleaseManifest{Version: r.Card.Version, Created: r.Card.Created, Meta: meta},
+		Parts:       parts,
+		MakeCurrent: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if swapped, err := f.eng.Refresh(ctx); swapped || err != nil || f.eng.Ready() {
+		t.Errorf("Refresh without a release = %v, %v; want nothing, not ready", swapped, err)
+	}
+	putRelease(t, f.db, tinyRelease("v1"))
+	if swapped, err := f.eng.Refresh(ctx); !swapped || err != nil || !f.eng.Ready() {
+		t.Fatalf("Refresh = %v, %v; want the release served", swapped, err)
+	}
+	if swapped, err := f.eng.Refresh(ctx); swapped || err != nil {
+		t.Errorf("second Refresh = %v, %v; want nothing to do", swapped, err)
+	}
+	bad := tinyRelease("v2")
+	bad.Card.Private, bad.Card.Privacy = false, nil
+	bad.Card.Created = bad.Card.Created.Add(time.Hour)
+	putRelease(t, f.db, bad)
+	if swapped, err := f.eng.Refresh(ctx); swapped || !errors.Is(err, ErrRefused) {
+		t.Errorf("Refresh to a non-private release = %v, %v; want ErrRefused", swapped, err)
+	}
+	if c, err := f.eng.Current(ctx); err != nil || c.Version != "v1" {
+		t.Errorf("Current after a refused release = %q, %v; want v1 still served", c.Version, err)
+	}
+
+	// Watch picks up a new release.
+	putRelease(t, f.db, func() *release.Release {
+		r := tinyRelease("v3")
+		r.Card.Created = r.Card.Created.Add(2 * time.Hour)
+		return r
+	}())
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { f.eng.Watch(wctx, time.Millisecond); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, _ := f.eng.Current(ctx); c.Version == "v3" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not load v3")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if versions := func() []string {
+		sums, _ := release.List(ctx, f.db)
+		var v []string
+		for _, s := range sums {
+			v = append(v, s.Card.Version)
+		}
+		return v
+	}(); !slices.Equal(versions, []string{"v1", "v2", "v3"}) {
+		t.Errorf("stored releases = %v", versions)
+	}
+}

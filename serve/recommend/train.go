@@ -1,0 +1,185 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/model/train"
+)
+
+// TrainStore is what a Trainer reads and writes: training's store and the
+// catalogue. *store.DB implements it.
+type TrainStore interface {
+	train.Store
+	Items(ctx context.Context) ([]features.Item, error)
+}
+
+var _ TrainStore = (*store.DB)(nil)
+
+// TrainerConfig configures a Trainer.
+type TrainerConfig struct {
+	// Store is where training reads events and writes the release.
+	// Required.
+	Store TrainStore
+	// Engine serves the releases trained; its Config.Releases must be set
+	// (the Trainer calls Engine.Refresh). Required.
+	Engine *Engine
+	// Base is the training configuration (consent defaults, retention,
+	// budget cap, hyper-parameters, ...). A request overrides its Epsilon,
+	// Delta, ALS.Factors and ALS.Iterations when they are not zero. With a
+	// nil Base.Catalogue, each run takes the stored catalogue (Universe),
+	// if there is one.
+	Base train.Config
+	// Logger receives run reports; nil discards them.
+	Logger *slog.Logger
+}
+
+// Errors of Trainer.Train.
+var (
+	// ErrTraining: another training run is in progress.
+	ErrTraining = errors.New("recommend: a training run is already in progress; retry when it has finished")
+	// ErrNonPrivate: a non-private run was asked of a server that does not
+	// serve non-private releases.
+	ErrNonPrivate = errors.New("recommend: this server does not serve non-private models (ε = ∞); it must be started with --allow-non-private")
+)
+
+// Trainer trains releases in the serving process (the data directory
+// belongs to one process) and swaps them in: one run at a time. It is safe
+// for concurrent use.
+type Trainer struct {
+	cfg TrainerConfig
+	log *slog.Logger
+	// mu is held by the running training run.
+	mu sync.Mutex
+}
+
+// NewTrainer returns a Trainer.
+func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("recommend: TrainerConfig.Store is required"))
+	}
+	if cfg.Engine == nil {
+		errs = append(errs, errors.New("recommend: TrainerConfig.Engine is required"))
+	} else if cfg.Engine.cfg.Releases == nil {
+		errs = append(errs, errors.New("recommend: TrainerConfig.Engine needs Config.Releases"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Trainer{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Current returns the card of the release served, or ErrNoModel.
+func (t *Trainer) Current(ctx context.Context) (release.Card, error) {
+	return t.cfg.Engine.Current(ctx)
+}
+
+// Train runs model/train with the base configuration overridden by req's
+// Epsilon, Delta, ALS.Factors and ALS.Iterations, then serves the new
+// release. It fails with ErrTraining while another run is in progress, with
+// ErrNonPrivate for a non-private run the engine would refuse, and with
+// model/train's errors (train.ErrNoData, *budget.ExceededError when the
+// privacy budget cap would be exceeded, ...); a failed run leaves the
+// served release as it was.
+func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, error) {
+	if !t.mu.TryLock() {
+		return release.Card{}, ErrTraining
+	}
+	defer t.mu.Unlock()
+	cfg := t.cfg.Base
+	if req.Epsilon != 0 {
+		cfg.Epsilon = req.Epsilon
+	}
+	if req.Delta != 0 {
+		cfg.Delta = req.Delta
+	}
+	if req.ALS.Factors != 0 {
+		cfg.ALS.Factors = req.ALS.Factors
+	}
+	if req.ALS.Iterations != 0 {
+		cfg.ALS.Iterations = req.ALS.Iterations
+	}
+	if math.IsInf(cfg.Epsilon, 1) && !t.cfg.Engine.cfg.AllowNonPrivate {
+		return release.Card{}, ErrNonPrivate
+	}
+	if cfg.Catalogue == nil {
+		items, err := t.cfg.Store.Items(ctx)
+		if err != nil {
+			return release.Card{}, fmt.Errorf("recommend: training catalogue: %w", err)
+		}
+		if len(items) > 0 {
+			var stores []string
+			cfg.Catalogue, stores = Universe(items)
+			if cfg.Stores == nil {
+				cfg.Stores = stores
+			}
+		}
+	}
+	cfg.Progress = func(p train.Progress) {
+		t.log.Debug("training", "stage", p.Stage, "iteration", p.Iteration, "iterations", p.Iterations, "elapsed", p.Elapsed, "epsilon", p.Epsilon)
+	}
+	start := time.Now()
+	rep, err := train.Run(ctx, t.cfg.Store, cfg)
+	if err != nil {
+		t.log.Warn("training failed", "err", err, "duration", time.Since(start))
+		return release.Card{}, err
+	}
+	t.log.Info("trained release", "version", rep.Version, "items", rep.Items, "epsilon", rep.Card.Epsilon(), "duration", rep.Total)
+	if _, err := t.cfg.Engine.Refresh(ctx); err != nil {
+		return rep.Card, fmt.Errorf("recommend: release %s is current but could not be served: %w", rep.Version, err)
+	}
+	return rep.Card, nil
+}
+
+// Every trains with the base configuration every interval until ctx is
+// done, logging the outcome of each run (a run that finds another in
+// progress is skipped).
+func (t *Trainer) Every(ctx context.Context, interval time.Duration) {
+	tk := time.NewTicker(interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		_, err := t.Train(ctx, train.Config{})
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, ErrTraining):
+			t.log.Info("periodic training skipped: a run is in progress")
+		default:
+			t.log.Error("periodic training failed", "err", err)
+		}
+	}
+}
+
+// Universe returns the public item and store identifiers of a catalogue,
+// as model/train's Config.Catalogue and Config.Stores take them: every
+// item (inactive ones too: they may come back), and the stores any item is
+// available in (nil if none, so that training selects them).
+func Universe(items []features.Item) (ids, stores []string) {
+	ids = make([]string, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+		stores = append(stores, items[i].Stores...)
+	}
+	if len(stores) == 0 {
+		return ids, nil
+	}
+	slices.Sort(stores)
+	return ids, slices.Compact(stores)
+}
