@@ -1,6 +1,8 @@
 package features
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +28,37 @@ type Coupon struct {
 	ValidFrom  time.Time `json:"valid_from"`
 	ValidUntil time.Time `json:"valid_until"`
 	Active     bool      `json:"active"`
+}
+
+// UnmarshalJSON decodes an item strictly (unknown fields are errors); an
+// absent "active" field means true, so that a catalogue file need not repeat
+// it for every item on sale.
+func (it *Item) UnmarshalJSON(b []byte) error {
+	type plain Item
+	p := plain{Active: true}
+	if err := strictJSON(b, &p); err != nil {
+		return err
+	}
+	*it = Item(p)
+	return nil
+}
+
+// UnmarshalJSON decodes a coupon strictly; an absent "active" field means
+// true.
+func (c *Coupon) UnmarshalJSON(b []byte) error {
+	type plain Coupon
+	p := plain{Active: true}
+	if err := strictJSON(b, &p); err != nil {
+		return err
+	}
+	*c = Coupon(p)
+	return nil
+}
+
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // Catalogue limits.

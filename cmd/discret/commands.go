@@ -19,5 +19,6 @@ func commands() []*command {
 		privacyCommand(),
 		evalCommand(),
 		apikeyCommand(),
+		benchCommand(),
 	}
 }

@@ -82,7 +82,7 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			}
 			path := args[0]
 			start := time.Now()
-			d, bad, err := readDataset(ctx, path, f)
+			d, bad, err := eval.ReadFile(ctx, path, f)
 			if err != nil {
 				return err
 			}
@@ -109,43 +109,6 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			return eval.WriteTable(e.stdout, rows)
 		},
 	}
-}
-
-// readDataset reads the (user, item) pairs of a dataset file; store visits
-// (no item) are not interactions. It returns the number of bad rows.
-func readDataset(ctx context.Context, path string, f eventfile.Format) (*eval.Dataset, int, error) {
-	r, err := eventfile.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer r.Close()
-	bad := 0
-	var fatal error
-	// Files without timestamps (MovieLens pairs) need a time; eval ignores
-	// it.
-	opts := eventfile.Options{Format: f, Name: path, DefaultTime: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
-	d, err := eval.NewDataset(func(yield func(string, string) bool) {
-		for p, err := range eventfile.ReadPairs(ctx, r, opts) {
-			switch {
-			case err != nil:
-				fatal = err
-				return
-			case p.Err != nil:
-				bad++
-			case p.Item != "":
-				if !yield(p.User, p.Item) {
-					return
-				}
-			}
-		}
-	})
-	if fatal != nil {
-		return nil, bad, fmt.Errorf("%s: %w", path, fatal)
-	}
-	if err != nil {
-		return nil, bad, fmt.Errorf("%s: %w", path, err)
-	}
-	return d, bad, nil
 }
 
 // datasetName names a dataset after its directory (ml-1m/ratings.dat →

@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/discret-io/discret/model/eval"
-	"github.com/discret-io/discret/model/eval/internal/datasets"
 )
 
 // dataDir returns DISCRET_DATA_DIR or skips the test.
@@ -53,7 +53,7 @@ func TestSplitChecksums(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := datasets.Load(dir, tt.name)
+			d, err := loadPublic(dir, tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestQuality(t *testing.T) {
 			if tt.name == "ml-1m" && testing.Short() {
 				t.Skip("short mode")
 			}
-			d, err := datasets.Load(dir, tt.name)
+			d, err := loadPublic(dir, tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,4 +104,16 @@ func TestQuality(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publicFiles locates the public datasets under DISCRET_DATA_DIR.
+var publicFiles = map[string]string{
+	"ml-100k":       "ml-100k/u.data",
+	"ml-1m":         "ml-1m/ratings_pairs.csv.gz",
+	"online-retail": "online-retail/online_retail.csv.gz",
+}
+
+func loadPublic(dir, name string) (*eval.Dataset, error) {
+	d, _, err := eval.ReadFile(context.Background(), filepath.Join(dir, publicFiles[name]), "")
+	return d, err
 }

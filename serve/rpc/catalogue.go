@@ -28,7 +28,7 @@ func (s adminServer) UpsertItem(ctx context.Context, req *discretv1.UpsertItemRe
 }
 
 func decodeItem(req *discretv1.UpsertItemRequest) (features.Item, error) {
-	it := features.Item{ID: req.GetItem(), Category: req.GetCategory(), Stores: req.GetStores(), Active: req.GetActive()}
+	it := features.Item{ID: req.GetItem(), Category: req.GetCategory(), Stores: req.GetStores(), Active: req.Active == nil || req.GetActive()}
 	return it, validationError(it.Validate())
 }
 
@@ -51,7 +51,7 @@ func (s adminServer) UpsertCoupon(ctx context.Context, req *discretv1.UpsertCoup
 }
 
 func decodeCoupon(req *discretv1.UpsertCouponRequest) (features.Coupon, error) {
-	c := features.Coupon{ID: req.GetCoupon(), Item: req.GetItem(), Stores: req.GetStores(), Value: req.GetValue(), Active: req.GetActive()}
+	c := features.Coupon{ID: req.GetCoupon(), Item: req.GetItem(), Stores: req.GetStores(), Value: req.GetValue(), Active: req.Active == nil || req.GetActive()}
 	var err error
 	if c.ValidFrom, err = timestamp("valid_from", req.GetValidFrom()); err != nil {
 		return c, err

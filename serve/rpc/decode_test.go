@@ -166,7 +166,7 @@ func TestDecodeConsentChanges(t *testing.T) {
 }
 
 func TestDecodeCatalogue(t *testing.T) {
-	it, err := decodeItem(&discretv1.UpsertItemRequest{Item: "SKU-1", Category: "shoes", Stores: []string{"s1"}, Active: true})
+	it, err := decodeItem(&discretv1.UpsertItemRequest{Item: "SKU-1", Category: "shoes", Stores: []string{"s1"}, Active: proto.Bool(true)})
 	if err != nil || !reflect.DeepEqual(it, features.Item{ID: "SKU-1", Category: "shoes", Stores: []string{"s1"}, Active: true}) {
 		t.Errorf("decodeItem = %+v, %v", it, err)
 	}
@@ -175,7 +175,7 @@ func TestDecodeCatalogue(t *testing.T) {
 
 	from, until := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	req := &discretv1.UpsertCouponRequest{Coupon: "C1", Item: "SKU-1", Stores: []string{"s1"}, Value: "-20%",
-		ValidFrom: timestamppb.New(from), ValidUntil: timestamppb.New(until), Active: true}
+		ValidFrom: timestamppb.New(from), ValidUntil: timestamppb.New(until), Active: proto.Bool(true)}
 	c, err := decodeCoupon(req)
 	want := features.Coupon{ID: "C1", Item: "SKU-1", Stores: []string{"s1"}, Value: "-20%", ValidFrom: from, ValidUntil: until, Active: true}
 	if err != nil || !reflect.DeepEqual(c, want) {

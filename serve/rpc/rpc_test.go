@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"slices"
 	"strings"
 	"sync"
@@ -333,13 +334,13 @@ func TestEngines(t *testing.T) {
 	if err != nil || len(ent.Coupons) != 1 || ent.Coupons[0].ValidUntil.AsTime() != storetest.Epoch.Add(time.Hour) || !ent.VisitRecorded || !ent.Personalized {
 		t.Errorf("EnterStore = %v, %v", ent, err)
 	}
-	item, err := s.UpsertItem(ctx, &discretv1.UpsertItemRequest{Item: "SKU-1", Category: "shoes", Active: true})
+	item, err := s.UpsertItem(ctx, &discretv1.UpsertItemRequest{Item: "SKU-1", Category: "shoes", Active: proto.Bool(true)})
 	if err != nil || item.Item != "SKU-1" || item.Stores == nil || eng.last.(features.Item).Category != "shoes" {
 		t.Errorf("UpsertItem = %v, %v", item, err)
 	}
 	from := timestamppb.New(storetest.Epoch)
 	until := timestamppb.New(storetest.Epoch.Add(24 * time.Hour))
-	cp, err := s.UpsertCoupon(ctx, &discretv1.UpsertCouponRequest{Coupon: "C1", Item: "SKU-1", Stores: []string{"s1"}, Value: "-20%", ValidFrom: from, ValidUntil: until, Active: true})
+	cp, err := s.UpsertCoupon(ctx, &discretv1.UpsertCouponRequest{Coupon: "C1", Item: "SKU-1", Stores: []string{"s1"}, Value: "-20%", ValidFrom: from, ValidUntil: until, Active: proto.Bool(true)})
 	if err != nil || cp.Coupon != "C1" || !cp.ValidUntil.AsTime().Equal(until.AsTime()) {
 		t.Errorf("UpsertCoupon = %v, %v", cp, err)
 	}

@@ -19,13 +19,13 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
-	"github.com/discret-io/discret/model/eval/internal/datasets"
 )
 
 func floats(s string) []float64 {
@@ -80,7 +80,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	d, err := datasets.Load(*dir, *name)
+	files := map[string]string{"ml-100k": "ml-100k/u.data", "ml-1m": "ml-1m/ratings_pairs.csv.gz", "online-retail": "online-retail/online_retail.csv.gz"}
+	if files[*name] == "" {
+		log.Fatalf("unknown dataset %q (want ml-100k, ml-1m or online-retail)", *name)
+	}
+	d, _, err := eval.ReadFile(ctx, filepath.Join(*dir, files[*name]), "")
 	if err != nil {
 		log.Fatal(err)
 	}

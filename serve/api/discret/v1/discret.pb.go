@@ -1810,11 +1810,12 @@ func (x *Item) GetActive() bool {
 }
 
 type UpsertItemRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Item          string                 `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
-	Category      string                 `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
-	Stores        []string               `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
-	Active        bool                   `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Item     string                 `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	Category string                 `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
+	Stores   []string               `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
+	// Whether the item may be recommended; unset means true.
+	Active        *bool `protobuf:"varint,4,opt,name=active,proto3,oneof" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1871,8 +1872,8 @@ func (x *UpsertItemRequest) GetStores() []string {
 }
 
 func (x *UpsertItemRequest) GetActive() bool {
-	if x != nil {
-		return x.Active
+	if x != nil && x.Active != nil {
+		return *x.Active
 	}
 	return false
 }
@@ -1971,14 +1972,15 @@ func (x *Coupon) GetActive() bool {
 }
 
 type UpsertCouponRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Coupon        string                 `protobuf:"bytes,1,opt,name=coupon,proto3" json:"coupon,omitempty"`
-	Item          string                 `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
-	Stores        []string               `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
-	Value         string                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
-	ValidFrom     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
-	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
-	Active        bool                   `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Coupon     string                 `protobuf:"bytes,1,opt,name=coupon,proto3" json:"coupon,omitempty"`
+	Item       string                 `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
+	Stores     []string               `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
+	Value      string                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	ValidFrom  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
+	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	// Whether the coupon may be offered; unset means true.
+	Active        *bool `protobuf:"varint,7,opt,name=active,proto3,oneof" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2056,8 +2058,8 @@ func (x *UpsertCouponRequest) GetValidUntil() *timestamppb.Timestamp {
 }
 
 func (x *UpsertCouponRequest) GetActive() bool {
-	if x != nil {
-		return x.Active
+	if x != nil && x.Active != nil {
+		return *x.Active
 	}
 	return false
 }
@@ -2532,12 +2534,13 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x04item\x18\x01 \x01(\tR\x04item\x12\x1a\n" +
 	"\bcategory\x18\x02 \x01(\tR\bcategory\x12\x16\n" +
 	"\x06stores\x18\x03 \x03(\tR\x06stores\x12\x16\n" +
-	"\x06active\x18\x04 \x01(\bR\x06active\"s\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\"\x83\x01\n" +
 	"\x11UpsertItemRequest\x12\x12\n" +
 	"\x04item\x18\x01 \x01(\tR\x04item\x12\x1a\n" +
 	"\bcategory\x18\x02 \x01(\tR\bcategory\x12\x16\n" +
-	"\x06stores\x18\x03 \x03(\tR\x06stores\x12\x16\n" +
-	"\x06active\x18\x04 \x01(\bR\x06active\"\xf2\x01\n" +
+	"\x06stores\x18\x03 \x03(\tR\x06stores\x12\x1b\n" +
+	"\x06active\x18\x04 \x01(\bH\x00R\x06active\x88\x01\x01B\t\n" +
+	"\a_active\"\xf2\x01\n" +
 	"\x06Coupon\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x12\n" +
 	"\x04item\x18\x02 \x01(\tR\x04item\x12\x16\n" +
@@ -2547,7 +2550,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"valid_from\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tvalidFrom\x12;\n" +
 	"\vvalid_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"validUntil\x12\x16\n" +
-	"\x06active\x18\a \x01(\bR\x06active\"\xff\x01\n" +
+	"\x06active\x18\a \x01(\bR\x06active\"\x8f\x02\n" +
 	"\x13UpsertCouponRequest\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x12\n" +
 	"\x04item\x18\x02 \x01(\tR\x04item\x12\x16\n" +
@@ -2556,8 +2559,9 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\n" +
 	"valid_from\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tvalidFrom\x12;\n" +
 	"\vvalid_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"validUntil\x12\x16\n" +
-	"\x06active\x18\a \x01(\bR\x06active\"\x18\n" +
+	"validUntil\x12\x1b\n" +
+	"\x06active\x18\a \x01(\bH\x00R\x06active\x88\x01\x01B\t\n" +
+	"\a_active\"\x18\n" +
 	"\x16GetCurrentModelRequest\"\x9e\x01\n" +
 	"\x11TrainModelRequest\x12\x18\n" +
 	"\aepsilon\x18\x01 \x01(\x01R\aepsilon\x12\x14\n" +
@@ -2754,6 +2758,8 @@ func file_discret_v1_discret_proto_init() {
 		return
 	}
 	file_discret_v1_discret_proto_msgTypes[0].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[27].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

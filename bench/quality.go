@@ -1,0 +1,208 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/model/eval"
+)
+
+// QualityDataset names a dataset of the quality sweep.
+type QualityDataset struct {
+	Name   string           // label of its rows, e.g. "ml-1m"
+	Path   string           // event file, any eventfile format, gzip or not
+	Format eventfile.Format // "" detects it
+}
+
+// Public datasets of the shared data directory (DISCRET_DATA_DIR), by the
+// names EVAL.md and model/eval use.
+var publicDatasets = map[string]QualityDataset{
+	"ml-100k":       {Name: "ml-100k", Path: filepath.Join("ml-100k", "u.data"), Format: eventfile.MovieLens},
+	"ml-1m":         {Name: "ml-1m", Path: filepath.Join("ml-1m", "ratings_pairs.csv.gz"), Format: eventfile.MovieLens},
+	"online-retail": {Name: "online-retail", Path: filepath.Join("online-retail", "online_retail.csv.gz"), Format: eventfile.OnlineRetail},
+}
+
+// PublicDatasets lists the names ResolveDataset knows.
+func PublicDatasets() []string {
+	names := make([]string, 0, len(publicDatasets))
+	for n := range publicDatasets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ResolveDataset turns a command-line dataset argument into a
+// QualityDataset: one of PublicDatasets, found under dataDir (the layout of
+// DISCRET_DATA_DIR), or a file path, labelled with its base name. format,
+// if not empty, overrides the format of a path.
+func ResolveDataset(dataDir, arg string, format eventfile.Format) (QualityDataset, error) {
+	if d, ok := publicDatasets[arg]; ok {
+		if dataDir == "" {
+			return QualityDataset{}, fmt.Errorf("bench: dataset %s: set DISCRET_DATA_DIR (or --data-dir) to the directory holding %s", arg, d.Path)
+		}
+		d.Path = filepath.Join(dataDir, d.Path)
+		if _, err := os.Stat(d.Path); err != nil {
+			return QualityDataset{}, fmt.Errorf("bench: dataset %s: %w", arg, err)
+		}
+		return d, nil
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return QualityDataset{}, fmt.Errorf("bench: dataset %q is neither a file nor one of %s: %w", arg, strings.Join(PublicDatasets(), ", "), err)
+	}
+	name := filepath.Base(arg)
+	for _, ext := range []string{".gz", ".csv", ".jsonl", ".data", ".dat"} {
+		name = strings.TrimSuffix(name, ext)
+	}
+	return QualityDataset{Name: name, Path: arg, Format: format}, nil
+}
+
+// LoadDataset reads the (user, item) pairs of d for the offline evaluation
+// (eval.ReadFile); it returns the number of bad rows left out.
+func LoadDataset(ctx context.Context, d QualityDataset) (*eval.Dataset, int, error) {
+	return eval.ReadFile(ctx, d.Path, d.Format)
+}
+
+// DefaultQualityEpsilons is the ε sweep of Quality when
+// QualityConfig.Epsilons is empty: BENCHMARKS.md's columns.
+var DefaultQualityEpsilons = []float64{1, 5, 10, math.Inf(1)}
+
+// QualityConfig configures Quality.
+type QualityConfig struct {
+	Datasets []QualityDataset // required
+	// Epsilons lists the privacy budgets (math.Inf(1): non-private);
+	// default DefaultQualityEpsilons.
+	Epsilons []float64
+	// Seeds is the number of training seeds per (model, ε); default
+	// eval.DefaultSeeds.
+	Seeds int
+	// Factors overrides the ALS dimension when > 0 (default: the als
+	// default, 64).
+	Factors int
+	// Workers bounds the goroutines; 0 means GOMAXPROCS.
+	Workers int
+	// Log, when non-nil, receives a line per loaded dataset and per
+	// finished training run.
+	Log func(string)
+}
+
+// Quality runs the offline evaluation (model/eval, the EVAL.md protocol) on
+// every dataset over the ε sweep and returns the rows of all datasets, in
+// order. Nothing is tuned here: the package defaults are evaluated, as a
+// user who runs them untuned gets them.
+func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
+	if len(cfg.Datasets) == 0 {
+		return nil, errors.New("bench: no dataset")
+	}
+	eps := cfg.Epsilons
+	if len(eps) == 0 {
+		eps = DefaultQualityEpsilons
+	}
+	log := func(format string, args ...any) {
+		if cfg.Log != nil {
+			cfg.Log(fmt.Sprintf(format, args...))
+		}
+	}
+	var rows []eval.Row
+	for _, d := range cfg.Datasets {
+		start := time.Now()
+		ds, bad, err := LoadDataset(ctx, d)
+		if err != nil {
+			return rows, err
+		}
+		log("%s: %d users, %d items, %d pairs (%d bad rows left out), read in %.1f s", d.Name, ds.Users(), ds.Items(), ds.Pairs(), bad, time.Since(start).Seconds())
+		rs, err := eval.Run(ctx, eval.Config{
+			Name: d.Name, Dataset: ds, Epsilons: eps, Seeds: cfg.Seeds, Factors: cfg.Factors, Workers: cfg.Workers, Log: cfg.Log,
+		})
+		if err != nil {
+			return rows, fmt.Errorf("bench: %s: %w", d.Name, err)
+		}
+		rows = append(rows, rs...)
+	}
+	return rows, nil
+}
+
+// WriteQualityMarkdown writes rows as a Markdown table (mean ± std over
+// seeds) with a note on the protocol.
+func WriteQualityMarkdown(w io.Writer, rows []eval.Row) error {
+	fmt.Fprintln(w, "| dataset | model | ε | δ | P@10 | R@10 | R@20* | NDCG@10 | coverage | train s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	seeds := 0
+	for _, r := range rows {
+		eps, delta := "∞", "–"
+		if !math.IsInf(r.Epsilon, 1) {
+			eps, delta = fmt.Sprintf("%g", r.Epsilon), fmt.Sprintf("%g", r.Delta)
+		}
+		seeds = max(seeds, r.Seeds)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Dataset, r.Model, eps, delta,
+			pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2))
+	}
+	_, err := fmt.Fprintf(w, "\nEVAL.md protocol: per-user 20 %% holdout (splitmix64, seed 42), full ranking of the catalogue with training items removed. "+
+		"R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|). Mean ± std over %d training seed(s); the split is fixed.\n", seeds)
+	return err
+}
+
+func pm(s eval.Stat, prec int) string {
+	if s.Std == 0 {
+		return fmt.Sprintf("%.*f", prec, s.Mean)
+	}
+	return fmt.Sprintf("%.*f ± %.*f", prec, s.Mean, prec, s.Std)
+}
+
+// WriteQualityPlots writes one privacy–utility plot per dataset of rows
+// (eval.WritePlot): to path itself for a single dataset, else to
+// path's name with "-DATASET" before the extension. It returns the files
+// written. The extension (.png or .svg) selects the format.
+func WriteQualityPlots(path string, rows []eval.Row) ([]string, error) {
+	format, err := eval.PlotFormat(path)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	by := map[string][]eval.Row{}
+	for _, r := range rows {
+		if _, ok := by[r.Dataset]; !ok {
+			names = append(names, r.Dataset)
+		}
+		by[r.Dataset] = append(by[r.Dataset], r)
+	}
+	var files []string
+	for _, n := range names {
+		file := path
+		if len(names) > 1 {
+			ext := filepath.Ext(path)
+			file = strings.TrimSuffix(path, ext) + "-" + n + ext
+		}
+		if err := writeFile(file, func(w io.Writer) error { return eval.WritePlot(w, format, by[n]) }); err != nil {
+			return files, err
+		}
+		files = append(files, file)
+	}
+	return files, nil
+}
+
+// writeFile writes a file through fn, removing it if fn fails.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	err = fn(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("bench: write %s: %w", path, err)
+	}
+	return nil
+}

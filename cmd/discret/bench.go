@@ -1,0 +1,500 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/bench"
+	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/eval"
+)
+
+func benchCommand() *command {
+	return &command{
+		name:    "bench",
+		summary: "measure serving latency, training time and offline quality",
+		help: `Bench measures Discret the way BENCHMARKS.md reports it:
+
+  serve    load-test a running server over REST or gRPC: throughput, errors
+           and latency percentiles (HDR histogram), closed or open loop
+  train    time ALS training per iteration and in total, and its memory,
+           on an event file, over a grid of factors, threads and ε
+  quality  the offline evaluation (EVAL.md protocol) over datasets × ε with
+           several seeds: a Markdown table and privacy–utility plots
+
+The micro-benchmarks of the hot path are Go benchmarks:
+  go test -run='^$' -bench=. ./bench ./privacy/... ./features/... ./model/...`,
+		sub: []*command{benchServeCommand(), benchTrainCommand(), benchQualityCommand()},
+	}
+}
+
+// stringFlag is a flag.Value for a string.
+type stringFlag struct{ p *string }
+
+func (s stringFlag) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+func (s stringFlag) Set(v string) error { *s.p = v; return nil }
+
+func benchServeCommand() *command {
+	var (
+		cfg                  bench.LoadConfig
+		apiKey, keyFile      string
+		customers            string
+		synthN               int
+		synthSeed            uint64
+		demo, asJSON, timeln bool
+		warmup               time.Duration
+		plotFile             string
+	)
+	return &command{
+		name:    "serve",
+		args:    "--target URL --key KEY (--customers FILE | --demo | --synth-customers N)",
+		summary: "load-test a running server (REST or gRPC)",
+		help: `Serve sends recommendation requests to a running 'discret serve' and reports
+throughput, errors by code and latency percentiles (p50, p90, p99, p99.9,
+max) from an HDR histogram, as a table or --json.
+
+  discret bench serve --target http://127.0.0.1:8080 --key KEY --customers ids.txt --clients 8 --duration 30s
+  discret bench serve --target grpc://127.0.0.1:9090 --demo --rate 2000 --duration 1m --plot latency.png
+
+Target: http://HOST:PORT or https:// for the REST gateway (net/http,
+keep-alive connections), grpc://HOST:PORT or grpcs:// for gRPC (the
+generated client, one connection per client).
+
+Load: closed loop by default — each of --clients sends its next request as
+soon as the previous one is answered, which measures latency at the
+throughput the server sustains. With --rate R, open loop: requests are
+scheduled at R per second whatever the answers, with at most --clients in
+flight, and each latency is measured from its scheduled send time, so a
+stalled server is charged for every request it delayed (no coordinated
+omission). The run lasts --duration after --warmup, or ends after
+--requests measured requests; warm-up requests are sent but not counted.
+
+Customers: a data directory holds only pseudonyms, so the raw ids to ask
+recommendations for come from --customers FILE (one id per line; for a
+'discret gen' dataset: grep -o '"customer":"[^"]*"' DIR/events.jsonl |
+cut -d'"' -f4 | sort -u), or --synth-customers N with --synth-seed S (the
+customers of 'discret gen --customers N --seed S' with its default sizes),
+or --demo: the customers of 'discret serve --demo' (2000 synthetic
+customers, seed 1, and ` + demoCustomer + `), with the demo API key read
+from DATA/` + demoKeyFile + ` unless --key is given.
+
+The API key (--key, env DISCRET_API_KEY, or --key-file) needs the recommend
+scope. The server's per-key rate limit (serve --rate-limit, 1000/s by
+default) applies: start it with --rate-limit -1 to measure its capacity.
+Run the load generator on another machine when you can: on the same one it
+takes CPU from the server. Progress goes to stderr every second.`,
+		flags: func(fs *flag.FlagSet, e *env) {
+			fs.StringVar(&cfg.Target, "target", "", "server `URL`: http://HOST:PORT, https://…, grpc://HOST:PORT or grpcs://…")
+			// --key is the global master key file elsewhere; here it is the
+			// API key, as in the documented contract.
+			apiKey = e.getenv("DISCRET_API_KEY")
+			if f := fs.Lookup("key"); f != nil {
+				f.Value, f.DefValue = stringFlag{&apiKey}, ""
+				f.Usage = "API `KEY` with the recommend scope (env DISCRET_API_KEY); in 'bench serve' --key is the API key, not the master key file"
+			}
+			fs.StringVar(&keyFile, "key-file", "", "read the API key from `FILE` (e.g. DATA/"+demoKeyFile+")")
+			fs.StringVar(&customers, "customers", "", "raw customer ids, one per line, from `FILE` (- for stdin)")
+			fs.IntVar(&synthN, "synth-customers", 0, "use the `N` customers of the synthetic dataset of --synth-seed")
+			fs.Uint64Var(&synthSeed, "synth-seed", 1, "seed of the synthetic dataset, `SEED`")
+			fs.BoolVar(&demo, "demo", false, "use the customers (and, without --key, the API key) of 'discret serve --demo'")
+			fs.StringVar(&cfg.Method, "method", bench.MethodRecommend, "`RPC` to call: recommend; popular (no customer data); consent (GetConsent, scope consent: transport, interceptors and one store read, no model)")
+			fs.IntVar(&cfg.Limit, "limit", bench.DefaultLoadLimit, "items per request, `N`")
+			fs.IntVar(&cfg.Clients, "clients", 1, "concurrent clients (connections), `N`")
+			fs.Float64Var(&cfg.Rate, "rate", 0, "open loop at `R` requests/s (0: closed loop)")
+			fs.DurationVar(&cfg.Duration, "duration", 0, "measure for `D` after the warm-up (default 10s unless --requests)")
+			fs.Lookup("duration").DefValue = "" // the default depends on --requests; the usage says it
+			fs.IntVar(&cfg.Requests, "requests", 0, "stop after `N` measured requests")
+			fs.DurationVar(&warmup, "warmup", bench.DefaultWarmup, "warm-up `D` before measuring (0: none)")
+			fs.DurationVar(&cfg.Timeout, "timeout", bench.DefaultLoadTimeout, "deadline of each request, `D`")
+			fs.Uint64Var(&cfg.Seed, "seed", 1, "`SEED` of the draw of customers")
+			fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
+			fs.BoolVar(&timeln, "timeline", false, "with --json, add the per-window figures")
+			fs.StringVar(&plotFile, "plot", "", "write the latency over time to `FILE` (.png or .svg)")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			if cfg.Target == "" {
+				return usagef("--target URL is required")
+			}
+			if plotFile != "" {
+				if _, err := plotFormat(plotFile); err != nil {
+					return usagef("--plot: %v", err)
+				}
+			}
+			if warmup == 0 {
+				warmup = -1 // none
+			}
+			cfg.Warmup = warmup
+			key, err := benchAPIKey(e, apiKey, keyFile, demo)
+			if err != nil {
+				return err
+			}
+			cfg.APIKey = key
+			if cfg.Method != bench.MethodPopular {
+				if cfg.Customers, err = benchCustomers(ctx, customers, synthN, synthSeed, demo); err != nil {
+					return err
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			cfg.Progress = func(p bench.LoadProgress) {
+				if p.Warmup {
+					fmt.Fprintf(e.stderr, "%5.1f s  warming up\n", p.Elapsed.Seconds())
+					return
+				}
+				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, p.RPS)
+			}
+			rep, err := bench.Load(ctx, cfg)
+			if rep == nil {
+				return err
+			}
+			if err != nil {
+				fmt.Fprintln(e.stderr, "interrupted: the figures cover the requests measured so far")
+			}
+			var werr error
+			if asJSON {
+				werr = rep.WriteJSON(e.stdout, timeln)
+			} else {
+				werr = rep.WriteTable(e.stdout)
+			}
+			if plotFile != "" && werr == nil {
+				format, _ := plotFormat(plotFile)
+				if werr = writeOutputFile(plotFile, func(w io.Writer) error { return rep.WritePlot(w, format) }); werr == nil {
+					fmt.Fprintf(e.stderr, "wrote %s\n", plotFile)
+				}
+			}
+			if err == nil && werr == nil && rep.Errors == rep.Requests {
+				return fmt.Errorf("no successful request (%d measured)", rep.Requests)
+			}
+			return errors.Join(err, werr)
+		},
+	}
+}
+
+// benchAPIKey returns the API key of `bench serve`.
+func benchAPIKey(e *env, key, file string, demo bool) (string, error) {
+	if key != "" && file != "" {
+		return "", usagef("give --key or --key-file, not both")
+	}
+	if file == "" && key == "" && demo {
+		file = filepath.Join(e.global.data, demoKeyFile)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("API key: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	if key == "" {
+		return "", usagef("no API key: pass --key KEY, --key-file FILE or set DISCRET_API_KEY (or use --demo)")
+	}
+	return key, nil
+}
+
+// benchCustomers returns the raw customer ids of `bench serve`.
+func benchCustomers(ctx context.Context, file string, synthN int, synthSeed uint64, demo bool) ([]string, error) {
+	set := 0
+	for _, b := range []bool{file != "", synthN > 0, demo} {
+		if b {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		return nil, usagef("this method needs customers: --customers FILE, --synth-customers N or --demo (a data directory holds only pseudonyms, not raw ids)")
+	case set > 1:
+		return nil, usagef("give one of --customers, --synth-customers and --demo")
+	case synthN < 0 || synthN > synth.MaxCustomers:
+		return nil, usagef("--synth-customers: want 1 to %d", synth.MaxCustomers)
+	}
+	if file != "" {
+		var r io.Reader = os.Stdin
+		if file != "-" {
+			f, err := os.Open(file)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			r = f
+		}
+		return bench.ReadCustomers(r)
+	}
+	cfg := synth.Config{Customers: synthN, Seed: synthSeed}
+	if demo {
+		cfg = synth.Config{Seed: 1} // as `discret serve --demo`
+	}
+	ids, err := bench.SynthCustomers(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if demo {
+		ids = append(ids, demoCustomer)
+	}
+	return ids, nil
+}
+
+func benchTrainCommand() *command {
+	var (
+		format                    string
+		factors, threads, epsilon string
+		iterations, runs          int
+		asJSON                    bool
+	)
+	return &command{
+		name:    "train",
+		args:    "[flags] DATASET",
+		summary: "time ALS training and measure its memory on an event file",
+		help: `Train reads an event file (any format 'discret import' reads, gzip or not),
+turns it into the matrix training uses — customers pseudonymized with a
+throw-away key, confidences from the default event weights — and trains ALS
+on it for every point of the grid --factors × --threads × --epsilon, --runs
+times each, reporting the median setup time, time per iteration and total
+time, and memory: the Go heap before and at its peak (sampled every 5 ms)
+and the process's resident high-water mark (VmHWM, cumulative over the run).
+Finite ε values train with differential privacy and production noise;
+"inf" is non-private training. Progress goes to stderr after each iteration.
+
+  discret bench train --factors 32,64,128 --threads 1,2 $DISCRET_DATA_DIR/ml-1m/ratings_pairs.csv.gz
+  discret bench train --epsilon 1,inf --runs 3 --json events.jsonl`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
+			fs.StringVar(&factors, "factors", "64", "comma-separated `LIST` of factor counts")
+			fs.StringVar(&threads, "threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated `LIST` of worker counts")
+			fs.StringVar(&epsilon, "epsilon", "inf", "comma-separated `LIST` of ε values, inf for non-private")
+			fs.IntVar(&iterations, "iterations", 0, "iterations `N` (default: 10, or 5 under privacy)")
+			fs.IntVar(&runs, "runs", 1, "repetitions `N` of each grid point (medians are reported)")
+			fs.BoolVar(&asJSON, "json", false, "print a JSON array instead of the table")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("want exactly one DATASET file")
+			}
+			f, err := parseFormatFlag(format)
+			if err != nil {
+				return err
+			}
+			var cfg bench.TrainConfig
+			if cfg.Factors, err = parseInts("--factors", factors); err != nil {
+				return err
+			}
+			if cfg.Threads, err = parseInts("--threads", threads); err != nil {
+				return err
+			}
+			if cfg.Epsilons, err = parseEpsilons(epsilon); err != nil {
+				return err
+			}
+			cfg.Iterations, cfg.Runs = iterations, runs
+			if iterations < 0 || iterations > 1000 || runs < 1 || runs > 100 {
+				return usagef("--iterations: want 0 (default) to 1000; --runs: want 1 to 100")
+			}
+			fmt.Fprintf(e.stderr, "reading %s…\n", args[0])
+			ev, err := bench.ReadEvents(ctx, args[0], f, func(rows int) {
+				fmt.Fprintf(e.stderr, "  %d rows read\n", rows)
+			})
+			if err != nil {
+				return err
+			}
+			m := ev.Matrix
+			fmt.Fprintf(e.stderr, "%d customers × %d items, %d pairs, read in %.1f s\n", m.Users(), m.Items(), m.Len(), ev.Read.Seconds())
+			cfg.Events = ev
+			cfg.Log = func(s string) { fmt.Fprintln(e.stderr, s) }
+			if err := cfg.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			rep, err := bench.Train(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(e.stdout)
+			}
+			return rep.WriteTable(e.stdout)
+		},
+	}
+}
+
+func benchQualityCommand() *command {
+	var (
+		format, epsilon, out, plotFile, dataDir string
+		seeds, factors                          int
+		asJSON                                  bool
+	)
+	return &command{
+		name:    "quality",
+		args:    "[flags] DATASET...",
+		summary: "offline quality over datasets × ε with several seeds",
+		help: `Quality runs the offline evaluation of 'discret eval' (the EVAL.md
+protocol: per-user 20% holdout with seed 42, full ranking, P@10, R@10,
+R@20, NDCG@10, coverage; baselines most-popular and DP most-popular) for
+every DATASET over the --epsilon sweep, training --seeds times per model
+and ε with the default (untuned) settings, and reports mean ± std.
+
+A DATASET is an event file (any format 'discret import' reads) or one of
+the public datasets by name — ml-100k, ml-1m, online-retail — found under
+--data-dir (env DISCRET_DATA_DIR, the layout of the shared data folder).
+
+  discret bench quality --out quality.md --plot quality.png ml-100k ml-1m online-retail
+
+The table goes to stdout (or --json) and, with --out, to a Markdown file.
+--plot writes a privacy–utility plot (NDCG@10 against ε) per dataset: to
+FILE for one dataset, else FILE-DATASET.png|svg. Progress goes to stderr
+after each training run.`,
+		flags: func(fs *flag.FlagSet, e *env) {
+			fs.StringVar(&format, "format", "", "input `FORMAT` of dataset files: "+formatNames()+" (default: detect)")
+			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", "comma-separated `LIST` of ε values, inf for non-private")
+			fs.IntVar(&seeds, "seeds", 3, "training seeds `N` per model and ε")
+			fs.IntVar(&factors, "factors", 64, "ALS factors `N`")
+			fs.StringVar(&out, "out", "", "also write the Markdown table to `FILE`")
+			fs.StringVar(&plotFile, "plot", "", "write privacy–utility plots to `FILE` (.png or .svg)")
+			fs.StringVar(&dataDir, "data-dir", e.getenv("DISCRET_DATA_DIR"), "`DIR` holding the public datasets (env DISCRET_DATA_DIR)")
+			fs.BoolVar(&asJSON, "json", false, "print the rows as a JSON array (as 'discret eval --json')")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) == 0 {
+				return usagef("no DATASET given (a file, or one of %s)", strings.Join(bench.PublicDatasets(), ", "))
+			}
+			f, err := parseFormatFlag(format)
+			if err != nil {
+				return err
+			}
+			cfg := bench.QualityConfig{Seeds: seeds, Factors: factors}
+			if cfg.Epsilons, err = parseEpsilons(epsilon); err != nil {
+				return err
+			}
+			if seeds < 1 || seeds > 100 {
+				return usagef("--seeds: want 1 to 100")
+			}
+			if factors < 1 || factors > 1024 {
+				return usagef("--factors: want 1 to 1024")
+			}
+			if plotFile != "" {
+				if _, err := plotFormat(plotFile); err != nil {
+					return usagef("--plot: %v", err)
+				}
+			}
+			for _, a := range args {
+				d, err := bench.ResolveDataset(dataDir, a, f)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				cfg.Datasets = append(cfg.Datasets, d)
+			}
+			cfg.Log = func(s string) { fmt.Fprintln(e.stderr, s) }
+			rows, err := bench.Quality(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				err = eval.WriteJSON(e.stdout, rows)
+			} else {
+				err = bench.WriteQualityMarkdown(e.stdout, rows)
+			}
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := writeOutputFile(out, func(w io.Writer) error { return bench.WriteQualityMarkdown(w, rows) }); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "wrote %s\n", out)
+			}
+			if plotFile != "" {
+				files, err := bench.WriteQualityPlots(plotFile, rows)
+				for _, f := range files {
+					fmt.Fprintf(e.stderr, "wrote %s\n", f)
+				}
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+func parseFormatFlag(s string) (eventfile.Format, error) {
+	if s == "" {
+		return "", nil
+	}
+	f, err := eventfile.ParseFormat(s)
+	if err != nil {
+		return "", usagef("--format: %v", err)
+	}
+	return f, nil
+}
+
+// parseInts parses a comma-separated list of positive integers.
+func parseInts(flagName, list string) ([]int, error) {
+	var xs []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, usagef("%s: %q is not a positive integer", flagName, s)
+		}
+		xs = append(xs, n)
+	}
+	return xs, nil
+}
+
+// parseEpsilons parses a comma-separated list of ε values: positive numbers
+// or inf.
+func parseEpsilons(list string) ([]float64, error) {
+	var xs []float64
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if strings.EqualFold(s, "inf") || s == "∞" {
+			xs = append(xs, math.Inf(1))
+			continue
+		}
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(x > 0) || math.IsInf(x, 0) {
+			return nil, usagef("--epsilon: %q is not a positive number or inf", s)
+		}
+		xs = append(xs, x)
+	}
+	return xs, nil
+}
+
+// plotFormat returns the image format of a plot file name.
+func plotFormat(path string) (string, error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".png", ".svg":
+		return ext[1:], nil
+	}
+	return "", fmt.Errorf("%q: want a .png or .svg file name", path)
+}
+
+// writePlotFile writes a file through fn, removing it if fn fails.
+func writeOutputFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = fn(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/discret-io/discret/features/synth"
+)
+
+// runBench runs `discret bench ARGS` with the environment env and returns
+// the exit status and outputs.
+func runBench(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string { return vars[k] }
+	e := &env{stdout: &out, stderr: &errOut, getenv: getenv}
+	e.global.defaults(getenv)
+	code := runCommand(context.Background(), e, "discret", benchCommand(), args)
+	return code, out.String(), errOut.String()
+}
+
+// fakeRecommendations serves GET /v1/customers/{c}/recommendations,
+// answering status for every request and counting those with the key.
+func fakeRecommendations(t *testing.T, key string, status int) (string, *atomic.Int64) {
+	var authed atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/customers/{customer}/recommendations", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+key {
+			authed.Add(1)
+		}
+		w.WriteHeader(status)
+		w.Write([]byte(`{"items":[]}`))
+	})
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s.URL, &authed
+}
+
+func TestBenchServeCommand(t *testing.T) {
+	url, authed := fakeRecommendations(t, "k1", http.StatusOK)
+	dir := t.TempDir()
+	ids := filepath.Join(dir, "ids.txt")
+	os.WriteFile(ids, []byte("alice@example.org\nLOY-10000001\n"), 0o600)
+	plot := filepath.Join(dir, "lat.svg")
+	code, stdout, stderr := runBench(t, nil, "serve", "--target", url, "--key", "k1", "--customers", ids,
+		"--requests", "40", "--clients", "2", "--warmup", "0", "--json", "--plot", plot)
+	if code != exitOK {
+		t.Fatalf("bench serve = exit %d, stderr:\n%s", code, stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("bench serve --json output is not JSON: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"requests", "errors", "rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, stdout)
+		}
+	}
+	if got["requests"] != 40.0 || got["errors"] != 0.0 || authed.Load() != 40 {
+		t.Errorf("requests %v, errors %v, server saw %d with the key; want 40, 0, 40", got["requests"], got["errors"], authed.Load())
+	}
+	if b, err := os.ReadFile(plot); err != nil || !bytes.Contains(b, []byte("<svg")) {
+		t.Errorf("plot %s: %v, want an SVG", plot, err)
+	}
+
+	// The API key from --key-file, the table output.
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("k1\n"), 0o600)
+	code, stdout, stderr = runBench(t, nil, "serve", "--target", url, "--key-file", keyFile, "--customers", ids, "--requests", "10", "--warmup", "0")
+	if code != exitOK || !strings.Contains(stdout, "p99.9") || authed.Load() != 50 {
+		t.Errorf("bench serve --key-file = exit %d, server saw %d keyed requests; stdout:\n%s\nstderr:\n%s", code, authed.Load(), stdout, stderr)
+	}
+}
+
+func TestBenchServeDemo(t *testing.T) {
+	url, authed := fakeRecommendations(t, "demo-key", http.StatusOK)
+	data := t.TempDir()
+	os.WriteFile(filepath.Join(data, demoKeyFile), []byte("demo-key\n"), 0o600)
+	code, _, stderr := runBench(t, map[string]string{"DISCRET_DATA": data}, "serve", "--target", url, "--demo", "--requests", "20", "--warmup", "0")
+	if code != exitOK || authed.Load() != 20 {
+		t.Errorf("bench serve --demo = exit %d, %d keyed requests; stderr:\n%s", code, authed.Load(), stderr)
+	}
+	ids, err := benchCustomers(context.Background(), "", 0, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) < 1800 || len(ids) > 2001 || !slices.Contains(ids, demoCustomer) {
+		t.Errorf("demo customers = %d ids (demo customer included: %v), want about 2000 synthetic and %s", len(ids), slices.Contains(ids, demoCustomer), demoCustomer)
+	}
+}
+
+func TestBenchServeErrors(t *testing.T) {
+	failing, _ := fakeRecommendations(t, "k", http.StatusServiceUnavailable)
+	ids := filepath.Join(t.TempDir(), "ids.txt")
+	os.WriteFile(ids, []byte("a\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", "--key", "k", "--customers", ids}, exitUsage, "--target URL is required"},
+		{[]string{"serve", "--target", failing, "--customers", ids}, exitUsage, "no API key"},
+		{[]string{"serve", "--target", failing, "--key", "k"}, exitUsage, "needs customers"},
+		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--demo"}, exitUsage, "give one of"},
+		{[]string{"serve", "--target", "ftp://x:1", "--key", "k", "--customers", ids}, exitUsage, `scheme "ftp"`},
+		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--plot", "x.gif"}, exitUsage, "--plot"},
+		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--requests", "5", "--warmup", "0"}, exitFailure, "no successful request"},
+	} {
+		code, stdout, stderr := runBench(t, nil, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("bench %v = exit %d, stderr %q; want exit %d and %q (stdout %q)", tc.args, code, stderr, tc.code, tc.want, stdout)
+		}
+	}
+}
+
+func synthEvents(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Generate(context.Background(), synth.Config{Customers: 300, Items: 100, Events: 12000, Seed: 5}, synth.Output{Events: f}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return path
+}
+
+func TestBenchTrainCommand(t *testing.T) {
+	path := synthEvents(t)
+	code, stdout, stderr := runBench(t, nil, "train", "--factors", "4,8", "--threads", "1", "--epsilon", "inf,2", "--iterations", "2", "--json", path)
+	if code != exitOK {
+		t.Fatalf("bench train = exit %d, stderr:\n%s", code, stderr)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) != 4 {
+		t.Fatalf("bench train --json = %d rows, %v; want 4:\n%s", len(rows), err, stdout)
+	}
+	if !strings.Contains(stderr, "iteration 2/2") {
+		t.Errorf("no progress per iteration on stderr:\n%s", stderr)
+	}
+	code, _, stderr = runBench(t, nil, "train", "--factors", "0", path)
+	if code != exitUsage || !strings.Contains(stderr, "--factors") {
+		t.Errorf("bench train --factors 0 = exit %d, %q; want a usage error", code, stderr)
+	}
+}
+
+func TestBenchQualityCommand(t *testing.T) {
+	path := synthEvents(t)
+	dir := t.TempDir()
+	out, plot := filepath.Join(dir, "q.md"), filepath.Join(dir, "q.png")
+	code, stdout, stderr := runBench(t, nil, "quality", "--seeds", "1", "--factors", "4", "--epsilon", "inf,5", "--out", out, "--plot", plot, path)
+	if code != exitOK {
+		t.Fatalf("bench quality = exit %d, stderr:\n%s", code, stderr)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(md, []byte(stdout)) || !strings.Contains(stdout, "| events | dp-popular | 5 |") {
+		t.Errorf("--out file (%v) differs from stdout or lacks the dp-popular row:\n%s", err, stdout)
+	}
+	if _, err := os.Stat(plot); err != nil {
+		t.Errorf("plot: %v", err)
+	}
+	code, _, stderr = runBench(t, map[string]string{"DISCRET_DATA_DIR": ""}, "quality", "ml-1m")
+	if code != exitUsage || !strings.Contains(stderr, "DISCRET_DATA_DIR") {
+		t.Errorf("bench quality ml-1m without DISCRET_DATA_DIR = exit %d, %q", code, stderr)
+	}
+}
+
+func TestParseLists(t *testing.T) {
+	eps, err := parseEpsilons("1, 0.5,inf,∞")
+	if err != nil || !slices.Equal(eps, []float64{1, 0.5, math.Inf(1), math.Inf(1)}) {
+		t.Errorf("parseEpsilons = %v, %v", eps, err)
+	}
+	for _, bad := range []string{"", "0", "-1", "x", "1,,2", "NaN"} {
+		if _, err := parseEpsilons(bad); err == nil {
+			t.Errorf("parseEpsilons(%q) = nil error", bad)
+		}
+	}
+	ns, err := parseInts("--factors", "32,64,128")
+	if err != nil || !slices.Equal(ns, []int{32, 64, 128}) {
+		t.Errorf("parseInts = %v, %v", ns, err)
+	}
+	for _, bad := range []string{"", "0", "1.5", "a"} {
+		if _, err := parseInts("--threads", bad); err == nil {
+			t.Errorf("parseInts(%q) = nil error", bad)
+		}
+	}
+}
+
+// FuzzParseEpsilons: parseEpsilons never panics and returns only values
+// that are > 0 (+Inf included).
+func FuzzParseEpsilons(f *testing.F) {
+	for _, s := range []string{"1,5,10,inf", "∞", "0.5", "1e309", "-0", "NaN", ",", "1,,2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		xs, err := parseEpsilons(s)
+		if err != nil {
+			return
+		}
+		if len(xs) != strings.Count(s, ",")+1 {
+			t.Fatalf("parseEpsilons(%q) = %v: %d values for %d fields", s, xs, len(xs), strings.Count(s, ",")+1)
+		}
+		for _, x := range xs {
+			if !(x > 0) {
+				t.Fatalf("parseEpsilons(%q) = %v, want values > 0", s, xs)
+			}
+		}
+	})
+}
