@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -309,47 +310,35 @@ func (w *statusWriter) Flush() {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// dialGateway opens the gateway's client connection to the gRPC listener.
-func (s *Server) dialGateway(l net.Listener) (*grpc.ClientConn, error) {
-	opts := []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(s.cfg.MaxRequestBytes)),
-	}
-	target := "passthrough:///" + loopback(l.Addr())
-	if d, ok := l.(interface {
-		DialContext(context.Context) (net.Conn, error)
-	}); ok {
-		target = "passthrough:///in-process"
-		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return d.DialContext(ctx) }))
-	}
+// inProcessBuffer is the buffer of the in-process connection between the
+// gateway and the gRPC server, per direction.
+const inProcessBuffer = 1 << 20
+
+// dialGateway opens the gateway's client connection to the gRPC server over
+// the in-process listener l. It is a real gRPC client connection, so every
+// interceptor applies to REST requests as to gRPC ones, but its bytes never
+// leave the process: no TCP round trip (about 40 µs per REST request on
+// loopback, BENCHMARKS.md). With TLS, the gRPC server expects a handshake on
+// every listener, so the gateway makes one, trusting exactly the server's own
+// certificate.
+func (s *Server) dialGateway(l *bufconn.Listener) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
 	if s.cert != nil {
-		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(pinnedTLS(s.cert))))
-	} else {
-		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		creds = credentials.NewTLS(pinnedTLS(s.cert))
 	}
-	conn, err := grpc.NewClient(target, opts...)
+	conn, err := grpc.NewClient("passthrough:///in-process",
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(s.cfg.MaxRequestBytes)),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return l.DialContext(ctx) }),
+		grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, fmt.Errorf("serve: gateway connection: %w", err)
 	}
 	return conn, nil
 }
 
-// loopback returns addr with an unspecified IP (listening on every
-// interface) replaced by the loopback address, so that it can be dialed.
-func loopback(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || !tcp.IP.IsUnspecified() {
-		return addr.String()
-	}
-	ip := net.IPv4(127, 0, 0, 1)
-	if tcp.IP.To4() == nil {
-		ip = net.IPv6loopback
-	}
-	return (&net.TCPAddr{IP: ip, Port: tcp.Port}).String()
-}
-
 // pinnedTLS is the gateway's TLS configuration: it trusts exactly the
 // server's own certificate, whatever names it carries, since it connects to
-// the server's own listener.
+// the server itself.
 func pinnedTLS(cert *tls.Certificate) *tls.Config {
 	leaf := cert.Certificate[0]
 	return &tls.Config{
@@ -359,7 +348,7 @@ func pinnedTLS(cert *tls.Certificate) *tls.Config {
 		InsecureSkipVerify: true,
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 || !bytes.Equal(raw[0], leaf) {
-				return errors.New("serve: the gRPC listener presented another certificate")
+				return errors.New("serve: the gRPC server presented another certificate")
 			}
 			return nil
 		},

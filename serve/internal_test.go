@@ -3,7 +3,6 @@ package serve
 import (
 	"bytes"
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -40,22 +39,6 @@ func TestLimiter(t *testing.T) {
 		wait, ok := l.allow(s.key)
 		if ok != s.ok || (wait-s.wait).Abs() > time.Microsecond {
 			t.Errorf("step %d: allow(%s) = %v, %v; want %v, %v", i, s.key, wait, ok, s.wait, s.ok)
-		}
-	}
-}
-
-func TestLoopback(t *testing.T) {
-	for _, tt := range []struct {
-		in   net.Addr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.IPv4zero, Port: 9090}, "127.0.0.1:9090"},
-		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 9090}, "[::1]:9090"},
-		{&net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 1}, "10.1.2.3:1"},
-		{&net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "/run/x.sock"},
-	} {
-		if got := loopback(tt.in); got != tt.want {
-			t.Errorf("loopback(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
