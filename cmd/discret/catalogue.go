@@ -18,8 +18,10 @@ func itemsCommand() *command {
 		summary: "import and list catalogue items",
 		help: `Items manages the catalogue: the items that may be recommended, in which
 stores, and whether they are on sale. Unknown and inactive items are never
-recommended, and training gives a vector to every catalogue item. A running
-server takes items through its API (PUT /v1/items/{item}).`,
+recommended. The catalogue is the public item universe of training: a private
+model gets DP popularity for every catalogue item and item vectors for the
+most popular ones by noisy count. An item without "active" is active. A
+running server takes items through its API (PUT /v1/items/{item}).`,
 		sub: []*command{
 			catalogueImportCommand("items", `{"item":"SKU-1","category":"shoes","stores":["store-01"],"active":true}`, (*features.Item).Validate,
 				func(ctx context.Context, d *dataEnv, items []features.Item) error { return d.db.PutItems(ctx, items) }),

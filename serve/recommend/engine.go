@@ -248,8 +248,11 @@ func (e *Engine) Similar(ctx context.Context, r SimilarRequest) (List, error) {
 		return List{}, ErrNoModel
 	}
 	row, ok := s.rel.Index(r.Item)
-	if !ok || !s.rel.Trained[row] {
-		return List{}, fmt.Errorf("%w: %q has no vector in release %s", ErrUnknownItem, r.Item, s.rel.Card.Version)
+	if !ok {
+		return List{}, fmt.Errorf("%w: item %q is not in release %s", ErrUnknownItem, r.Item, s.rel.Card.Version)
+	}
+	if !s.rel.Trained[row] {
+		return List{}, fmt.Errorf("%w: item %q has no vector in release %s: a private model trains only the catalogue items with enough customers for its ε (see PopularItems)", ErrUnknownItem, r.Item, s.rel.Card.Version)
 	}
 	if err := ctx.Err(); err != nil {
 		return List{}, err

@@ -31,7 +31,7 @@ func apiError(err error) error {
 	case errors.As(err, &fe):
 		return fieldError(fe.Field, fe)
 	case errors.Is(err, recommend.ErrUnknownItem):
-		return &apierr.Error{Kind: apierr.NotFound, Msg: "item not found in the current model", Err: err}
+		return &apierr.Error{Kind: apierr.NotFound, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.Is(err, recommend.ErrTraining), errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.As(err, &exceeded):
