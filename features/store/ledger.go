@@ -76,8 +76,8 @@ func (db *DB) AppendLedger(ctx context.Context, c LedgerCharge) (LedgerRecord, e
 	if err != nil {
 		return LedgerRecord{}, err
 	}
-	releaseMu.Lock()
-	defer releaseMu.Unlock()
+	db.releaseMu.Lock()
+	defer db.releaseMu.Unlock()
 	var rec LedgerRecord
 	db.mu.RLock()
 	err = db.update(ctx, func(txn *badger.Txn) error {
@@ -93,7 +93,7 @@ func (db *DB) AppendLedger(ctx context.Context, c LedgerCharge) (LedgerRecord, e
 }
 
 // appendLedgerInTxn appends c (whose stored value is v) in txn, for
-// PutRelease. The caller holds releaseMu.
+// PutRelease. The caller holds db.releaseMu.
 func appendLedgerInTxn(txn *badger.Txn, c *LedgerCharge, v []byte) error {
 	_, err := appendLedgerWith(txn, c, v)
 	return err

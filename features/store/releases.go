@@ -33,7 +33,6 @@ import (
 	"hash/crc32"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -154,12 +153,6 @@ type ReleaseWrite struct {
 	MakeCurrent bool
 }
 
-// releaseMu serializes the writers and cleaners of releases and the ledger.
-// It is process-wide rather than per DB because DB has no field for it; a
-// process normally opens one DB, and release writes are rare. Holding it,
-// a writer knows that chunks without a manifest belong to no write in
-// progress, and a ledger check cannot race with another append.
-var releaseMu sync.Mutex
 
 // PutRelease stores w atomically for readers (see the protocol at the top of
 // releases.go) and returns the stored manifest. It fails with
@@ -183,8 +176,8 @@ func (db *DB) PutRelease(ctx context.Context, w ReleaseWrite) (ReleaseManifest, 
 			return ReleaseManifest{}, err
 		}
 	}
-	releaseMu.Lock()
-	defer releaseMu.Unlock()
+	db.releaseMu.Lock()
+	defer db.releaseMu.Unlock()
 
 	// Chunks of an earlier, failed attempt at this version (a crash): the
 	// version is checked again in the manifest transaction.
@@ -554,15 +547,15 @@ func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 	if !validReleaseToken(version) {
 		return fmt.Errorf("store: delete release: %w: %q", ErrReleaseNotFound, clipName(version))
 	}
-	releaseMu.Lock()
-	defer releaseMu.Unlock()
+	db.releaseMu.Lock()
+	defer db.releaseMu.Unlock()
 	if err := db.deleteRelease(ctx, version); err != nil {
 		return fmt.Errorf("store: delete release: %w", err)
 	}
 	return nil
 }
 
-// deleteRelease runs DeleteRelease; the caller holds releaseMu.
+// deleteRelease runs DeleteRelease; the caller holds db.releaseMu.
 func (db *DB) deleteRelease(ctx context.Context, version string) error {
 	db.mu.RLock()
 	err := db.update(ctx, func(txn *badger.Txn) error {
@@ -600,8 +593,8 @@ func (db *DB) PruneReleases(ctx context.Context, keep int) (PruneResult, error) 
 	if keep == 0 {
 		keep = DefaultKeepReleases
 	}
-	releaseMu.Lock()
-	defer releaseMu.Unlock()
+	db.releaseMu.Lock()
+	defer db.releaseMu.Unlock()
 	var res PruneResult
 	ms, err := db.Releases(ctx)
 	if err != nil {
@@ -636,7 +629,7 @@ func (db *DB) PruneReleases(ctx context.Context, keep int) (PruneResult, error) 
 }
 
 // orphanVersions returns the versions that have chunks but no manifest. The
-// caller holds releaseMu, so no write is in progress.
+// caller holds db.releaseMu, so no write is in progress.
 func (db *DB) orphanVersions(ctx context.Context) ([]string, error) {
 	found := map[string]bool{}
 	err := db.view(func(txn *badger.Txn) error {

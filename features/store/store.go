@@ -66,6 +66,10 @@ type DB struct {
 	eraseMu sync.Mutex
 	// gcMu serializes value-log GC passes (RunGC, Compact).
 	gcMu sync.Mutex
+	// releaseMu serializes the writers and cleaners of releases and the
+	// ledger, so that a release's cap check and its charge see every
+	// earlier charge.
+	releaseMu sync.Mutex
 }
 
 // Open validates opts and opens the store, creating it if Dir is absent or
