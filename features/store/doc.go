@@ -44,6 +44,19 @@
 //
 // Errors never contain pseudonyms: logs outlive erasures.
 //
+// # Releases, ledger, catalogue and keys
+//
+// PutRelease stores a model release atomically: its parts in chunks first,
+// then, in one transaction, the privacy-budget check against the ledger, the
+// ledger charge, the manifest and (optionally) the switch of the current
+// release. A release exists if and only if its charge is in the ledger;
+// chunks left by a crash are invisible and removed by PruneReleases. The
+// store keeps release bytes opaque: model/release encodes them.
+//
+// The catalogue (items, coupons) and API keys (hashes only) are global
+// tables. Coupon pushes are a customer table, so Export, Forget and
+// erasure on withdrawal cover them.
+//
 // # Concurrency and durability
 //
 // A DB is safe for concurrent use. Every write is synced before it returns.
