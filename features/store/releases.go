@@ -153,7 +153,6 @@ type ReleaseWrite struct {
 	MakeCurrent bool
 }
 
-
 // PutRelease stores w atomically for readers (see the protocol at the top of
 // releases.go) and returns the stored manifest. It fails with
 // ErrReleaseExists if the version is taken, with ErrInvalidRelease for a bad
