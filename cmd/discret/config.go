@@ -38,6 +38,7 @@ type fileConfig struct {
 		Lambda          float64            `json:"lambda"`
 		Alpha           float64            `json:"alpha"`
 		MaxItemsPerUser int                `json:"max_items_per_user"`
+		Rank            int                `json:"rank"` // factors of a private model; 0: automatic
 		Clip            float64            `json:"clip"`
 		Weights         map[string]float64 `json:"weights"` // per event type, e.g. {"view": 0.1}
 		StrengthCap     float64            `json:"strength_cap"`
@@ -69,6 +70,7 @@ type trainSettings struct {
 	iterations, factors int
 	lambda, alpha, clip float64
 	maxItems, keep      int
+	rank                int
 	weights             map[privacy.EventKind]float64
 	strengthCap         float64
 	catalogue           string
@@ -137,7 +139,7 @@ func loadSettings(path string) (settings, error) {
 	t := fc.Training
 	s.training = trainSettings{
 		epsilon: float64(t.Epsilon), delta: t.Delta, iterations: t.Iterations, factors: t.Factors,
-		lambda: t.Lambda, alpha: t.Alpha, clip: t.Clip, maxItems: t.MaxItemsPerUser, keep: t.KeepReleases,
+		lambda: t.Lambda, alpha: t.Alpha, clip: t.Clip, maxItems: t.MaxItemsPerUser, keep: t.KeepReleases, rank: t.Rank,
 		strengthCap: t.StrengthCap, catalogue: t.Catalogue,
 	}
 	bad := func(field string, ok bool, value any) {
@@ -152,6 +154,7 @@ func loadSettings(path string) (settings, error) {
 	bad("training.alpha", t.Alpha >= 0, t.Alpha)
 	bad("training.max_items_per_user", t.MaxItemsPerUser >= 0, t.MaxItemsPerUser)
 	bad("training.clip", t.Clip >= 0, t.Clip)
+	bad("training.rank", t.Rank >= 0, t.Rank)
 	bad("training.strength_cap", t.StrengthCap >= 0, t.StrengthCap)
 	bad("training.keep_releases", t.KeepReleases >= 0, t.KeepReleases)
 	if t.Weights != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/serve/recommend"
@@ -28,6 +29,7 @@ func trainCommand() *command {
 		alpha, clip        float64
 		iterations         int
 		factors, maxItems  int
+		rank               int
 	)
 	return &command{
 		name:    "train",
@@ -67,7 +69,8 @@ default 5); older ones are deleted.`,
 			fs.StringVar(&epsilon, "epsilon", "", "privacy budget `ε`: a number > 0, or inf for a non-private model (default 1)")
 			fs.Float64Var(&delta, "delta", 0, "privacy parameter `δ` (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)")
 			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("ALS iterations `N` (default %d private, %d non-private)", als.DefaultPrivateIterations, als.DefaultIterations))
-			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors (default %d)", als.DefaultFactors))
+			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors (default %d; a private model uses at most N, see --rank)", als.DefaultFactors))
+			fs.IntVar(&rank, "rank", 0, fmt.Sprintf("factors `N` of a private model, at most --factors (default: automatic, from the noisy number of customers and the noise of ε: fewer factors when the data cannot support more, at least %d)", als.MinPrivateRank))
 			fs.Float64Var(&lambda, "lambda", 0, fmt.Sprintf("regularization `λ` (default %g)", als.DefaultLambda))
 			fs.Float64Var(&alpha, "alpha", 0, "confidence weight `α` in c = 1 + α·strength (default 1)")
 			fs.IntVar(&maxItems, "max-items-per-user", 0, "most items `K` of a customer in the private item statistics (default ⌈β⌉)")
@@ -92,6 +95,7 @@ default 5); older ones are deleted.`,
 			}{
 				{"--delta", delta >= 0 && delta < 1}, {"--iterations", iterations >= 0}, {"--factors", factors >= 0},
 				{"--lambda", lambda >= 0}, {"--alpha", alpha >= 0}, {"--max-items-per-user", maxItems >= 0}, {"--clip", clip >= 0},
+				{"--rank", rank >= 0},
 			} {
 				if !f.ok {
 					return usagef("%s out of range", f.name)
@@ -107,6 +111,7 @@ default 5); older ones are deleted.`,
 			cfg.Epsilon, cfg.Delta = pick(eps, cfg.Epsilon), pick(delta, cfg.Delta)
 			cfg.ALS.Factors, cfg.ALS.Iterations, cfg.ALS.Lambda = pick(factors, cfg.ALS.Factors), pick(iterations, cfg.ALS.Iterations), pick(lambda, cfg.ALS.Lambda)
 			cfg.Privacy.MaxItems, cfg.Privacy.ClipNorm = pick(maxItems, cfg.Privacy.MaxItems), pick(clip, cfg.Privacy.ClipNorm)
+			cfg.Privacy.Rank = pick(rank, cfg.Privacy.Rank)
 			cfg.Interactions.Alpha = pick(alpha, cfg.Interactions.Alpha)
 			if path := pick(catalogue, ts.catalogue); path != "" {
 				if cfg.Catalogue, cfg.Stores, err = readCatalogue(path); err != nil {
@@ -141,6 +146,18 @@ default 5); older ones are deleted.`,
 	}
 }
 
+// rankNote explains the factor count of a private release.
+func rankNote(h release.Hyper) string {
+	switch {
+	case h.MaxFactors == 0:
+		return ""
+	case h.RankRule:
+		return fmt.Sprintf(" (of at most %d, chosen by the private rank rule for this many customers and ε)", h.MaxFactors)
+	default:
+		return fmt.Sprintf(" (of at most %d, set by --rank or training.rank)", h.MaxFactors)
+	}
+}
+
 // baseTrainConfig is the training configuration of the data directory's
 // settings (the configuration file's "training" and "privacy" sections),
 // without a catalogue: `discret train`, the server's TrainModel and the
@@ -150,7 +167,7 @@ func baseTrainConfig(d *dataEnv) train.Config {
 	cfg := train.Config{
 		Epsilon: ts.epsilon, Delta: ts.delta,
 		ALS:     als.Config{Factors: ts.factors, Iterations: ts.iterations, Lambda: ts.lambda},
-		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip},
+		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip, Rank: ts.rank},
 		Consent: d.settings.consent, Retention: d.settings.retention, Cap: d.settings.cap, Keep: ts.keep,
 	}
 	cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, ts.alpha
@@ -196,7 +213,7 @@ func printTrainReport(w io.Writer, rep *train.Report) {
 		fmt.Fprintf(w, " (%d customers and %d events excluded: consent no longer allows them)", rep.ExcludedCustomers, rep.ExcludedEvents)
 	}
 	fmt.Fprintf(w, "\n  users %d, items %d (%s, %d trained), stores %d, pairs %d\n", rep.Users, rep.Items, c.Universe, c.Trained, rep.Stores, rep.Pairs)
-	fmt.Fprintf(w, "  model: %d factors, %d iterations, λ = %g, α = %g\n", c.Hyper.Factors, c.Hyper.Iterations, c.Hyper.Lambda, c.Hyper.Alpha)
+	fmt.Fprintf(w, "  model: %d factors%s, %d iterations, λ = %g, α = %g\n", c.Hyper.Factors, rankNote(c.Hyper), c.Hyper.Iterations, c.Hyper.Lambda, c.Hyper.Alpha)
 	if p := c.Privacy; p != nil {
 		fmt.Fprintf(w, "  privacy: ε = %.4g, δ = %g (ρ = %.4g; exact-Gaussian ε %.4g); randomness %s\n", p.Epsilon, p.Delta, p.Rho, p.EpsilonGaussian, c.RNG)
 		fmt.Fprintf(w, "  card: about %d training customers (noisy, σ = %.3g)\n", c.Customers.Value, c.Customers.Sigma)

@@ -36,13 +36,21 @@ func TestTrainEndToEnd(t *testing.T) {
 		t.Fatalf("train output has no version:\n%s", out)
 	}
 	first := m[1]
-	for _, want := range []string{"items 40 (catalogue", "privacy: ε = 2", "δ = 1e-06", "budget: ε = 2 of the cap 10"} {
+	for _, want := range []string{"items 40 (catalogue", "privacy: ε = 2", "δ = 1e-06", "budget: ε = 2 of the cap 10",
+		"model: 4 factors (of at most 8, chosen by the private rank rule"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("train output lacks %q:\n%s", want, out)
 		}
 	}
 	if got := strings.Count(errOut, "iteration "); got < 1 || !strings.Contains(errOut, "ε spent") {
 		t.Errorf("train progress on stderr = %q, want one line per iteration with ε spent", errOut)
+	}
+
+	// Rank errors are refused before any training or budget charge.
+	for _, args := range [][]string{{"--rank", "-1"}, {"--rank", "9", "--factors", "8"}} {
+		if code, _, errOut := c.run(append([]string{"train", "--epsilon", "2"}, args...)...); code == exitOK || !strings.Contains(errOut, "rank") {
+			t.Errorf("train %v: exit %d, stderr %s", args, code, errOut)
+		}
 	}
 
 	// A non-private model, then the list.

@@ -44,7 +44,9 @@ const (
 // Config holds the hyper-parameters of a training run. The zero value means
 // the documented defaults (non-private training).
 type Config struct {
-	// Factors is d, the dimension of user and item vectors.
+	// Factors is d, the dimension of user and item vectors. A private run
+	// uses Privacy.Rank ≤ Factors of them (by default the PrivateRank
+	// rule); Model.Factors says how many.
 	Factors int
 	// Iterations is the number of alternations (user step then item step).
 	// With Privacy set it is the number T of private steps, each charged to
@@ -150,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if c.Privacy != nil {
 		errs = append(errs, c.Privacy.validate())
+		if c.Privacy.Rank > c.Factors {
+			bad("privacy: rank = %d exceeds factors = %d", c.Privacy.Rank, c.Factors)
+		}
 	}
 	return errors.Join(errs...)
 }

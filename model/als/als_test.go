@@ -139,6 +139,9 @@ func TestValidate(t *testing.T) {
 		{"private bad mu", Config{Privacy: &Privacy{Epsilon: 1, Mu: -1}}, false},
 		{"private test source", Config{Privacy: &Privacy{Epsilon: 1, Source: dptest.New(1)}}, false},
 		{"private allowed test source", Config{Privacy: &Privacy{Epsilon: 1, Source: dptest.New(1), AllowTestSource: true}}, true},
+		{"private rank", Config{Factors: 8, Privacy: &Privacy{Epsilon: 1, Rank: 8}}, true},
+		{"private rank above factors", Config{Factors: 8, Privacy: &Privacy{Epsilon: 1, Rank: 9}}, false},
+		{"private negative rank", Config{Privacy: &Privacy{Epsilon: 1, Rank: -1}}, false},
 	}
 	for _, tt := range tests {
 		if err := tt.cfg.Validate(); (err == nil) != tt.ok {
@@ -520,3 +523,63 @@ func TestSolveSPDFallback(t *testing.T) {
 }
 
 func testSource(seed uint64) dp.Source { return dptest.New(seed) }
+
+// TestPrivateRank pins the rank rule r = clamp(round(Ñ/(16·z_t·√β)), 4, d);
+// the quotients were computed with Python 3 (943/(16·5.174·√30) = 2.0797,
+// 6040/(16·5.966·√30) = 11.552, 5000/(16·2·√30) = 28.527, 100/16 = 6.25).
+func TestPrivateRank(t *testing.T) {
+	tests := []struct {
+		users, zT, budget float64
+		max, want         int
+	}{
+		{943, 5.174, 30, 64, 4},      // ML-100K at ε = 1: below the floor
+		{6040, 5.966, 30, 64, 12},    // ML-1M at ε = 1: 11.55 rounds up
+		{5000, 2, 30, 64, 29},        // 28.53
+		{100, 1, 1, 64, 6},           // 6.25
+		{60000, 0.781, 30, 64, 64},   // capped by the factors
+		{60000, 0.781, 30, 48, 48},   // any cap
+		{1e6, 1, 30, 2, 2},           // a cap below the floor wins
+		{10, 1, 30, 2, 2},            // the floor never exceeds the cap
+		{10, math.Inf(1), 30, 64, 4}, // no signal at all
+		{0, 1, 30, 64, 4},
+	}
+	for _, tt := range tests {
+		if got := PrivateRank(tt.users, tt.zT, tt.budget, tt.max); got != tt.want {
+			t.Errorf("PrivateRank(%v, %v, %v, %d) = %d, want %d", tt.users, tt.zT, tt.budget, tt.max, got, tt.want)
+		}
+	}
+}
+
+// TestPrivateRankUsed checks that a private run trains and releases vectors
+// of the rule's rank computed from its own released user count, or of the
+// rank asked for.
+func TestPrivateRankUsed(t *testing.T) {
+	m := synthetic(t, 3000, 60, 12, 5)
+	for _, rank := range []int{0, 5} {
+		cfg := Config{Factors: 16, Iterations: 1, Seed: 1, Workers: 2,
+			Privacy: &Privacy{Epsilon: 2, Rank: rank, Source: dptest.New(4), AllowTestSource: true}}
+		tr := privateRun(t, m, cfg)
+		want := rank
+		if rank == 0 {
+			want = PrivateRank(tr.priv.users, tr.priv.cal.ZT, DefaultBudget, 16)
+			if want <= MinPrivateRank || want >= 16 {
+				t.Fatalf("test data give rank %d, want one strictly between the floor and the cap", want)
+			}
+		}
+		model, rep, err := Train(context.Background(), m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		led := rep.Privacy
+		if model.Factors != want || rep.Factors != want || len(model.V) != m.Items()*want || led.Rank != want || led.MaxFactors != 16 || led.RankRule != (rank == 0) {
+			t.Errorf("Rank %d: model has %d factors (report %d, ledger %d of %d, rule %v, %d values), want %d",
+				rank, model.Factors, rep.Factors, led.Rank, led.MaxFactors, led.RankRule, len(model.V), want)
+		}
+		f := NewFolder(model)
+		u := make([]float64, model.Factors)
+		items, conf := m.Row(0)
+		if _, err := f.UserVector(u, items, conf, f.NewScratch()); err != nil {
+			t.Errorf("Rank %d: fold-in: %v", rank, err)
+		}
+	}
+}

@@ -13,8 +13,13 @@ const (
 	DefaultPrivateIterations = 2    // T
 	DefaultBudget            = 30.0 // β
 	DefaultClipNorm          = 0.1  // R
-	DefaultCountShare        = 0.05 // share of ρ spent on item counts
+	DefaultCountShare        = 0.1  // share of ρ spent on item counts
 	DefaultItemFraction      = 0.1  // share of the catalogue trained
+
+	// MinPrivateRank and RankSignal are the constants of the automatic
+	// rank of a private model (PrivateRank).
+	MinPrivateRank = 4
+	RankSignal     = 16.0
 )
 
 // Policy selects the items of a user that enter the item-side statistics
@@ -123,6 +128,10 @@ type Privacy struct {
 	// t̃_j ← max(0, 1 − d·σ_t²/‖t̃_j‖²)·t̃_j, which removes most of the noise
 	// of items whose signal is below it.
 	NoShrinkage bool
+	// Rank is the number of factors of a private model, at most
+	// Config.Factors. 0 means automatic: PrivateRank, a rule in the
+	// released number of users and the calibrated noise.
+	Rank int
 	// ItemFraction, in (0, 1], trains only that fraction of the catalogue:
 	// the items with the largest noisy counts (B5); 1 trains every
 	// catalogue item and 0 means DefaultItemFraction. Untrained items get no
@@ -183,6 +192,9 @@ func (p *Privacy) validate() error {
 	if p.MaxItems < 0 {
 		bad("max items = %d, want ≥ 0", p.MaxItems)
 	}
+	if p.Rank < 0 {
+		bad("rank = %d, want ≥ 1 (0: automatic)", p.Rank)
+	}
 	if p.Policy > PolicyAll {
 		bad("unknown selection policy %d", uint8(p.Policy))
 	}
@@ -241,8 +253,41 @@ type Ledger struct {
 	SigmaCounts, SigmaG, SigmaS, SigmaT float64
 	// Users is the number of training users; Universe the trained items.
 	Users, Universe int
+	// Rank is the number of factors of the released vectors and MaxFactors
+	// the Config.Factors it was chosen under; RankRule is true when Rank
+	// came from PrivateRank.
+	Rank, MaxFactors int
+	RankRule         bool
 	// Samples is the number of discrete Gaussian samples drawn.
 	Samples int64
+}
+
+// PrivateRank returns the number of factors a private model uses when
+// Privacy.Rank is 0:
+//
+//	r = clamp(round(Ñ / (κ·z_t·√β)), MinPrivateRank, maxFactors),  κ = RankSignal,
+//
+// where Ñ is the released (noisy) number of users, z_t the noise multiplier
+// of the right-hand sides t_j and β the per-user weight budget. It is a
+// signal-to-noise rule: a user adds e_ij·u_i to t_j with ‖u_i‖ ≤ R, spread
+// over r coordinates, while every coordinate of t̃_j receives noise of
+// standard deviation z_t·R·√β (DP-ALS.md B8.c, B10), so each coordinate's
+// signal-to-noise ratio falls as the rank grows; the number of coordinates
+// that the data can support grows with Ñ/(z_t·√β). κ = 16 and the floor of
+// 4 were fitted on the validation splits of MovieLens 100K, 1M and Online
+// Retail at ε = 1, 5, 10 (model/eval/TUNING.md section 7). The rule reads
+// only released values and public parameters, so it is post-processing: it
+// costs no privacy budget.
+func PrivateRank(users, zT, budget float64, maxFactors int) int {
+	lo := min(MinPrivateRank, maxFactors)
+	x := users / (RankSignal * zT * math.Sqrt(budget))
+	if math.IsNaN(x) || x < float64(lo) {
+		return lo
+	}
+	if x >= float64(maxFactors) {
+		return maxFactors
+	}
+	return max(lo, int(math.Round(x)))
 }
 
 // calibrate returns the noise multipliers of a run (DP-ALS.md B10). With

@@ -29,12 +29,13 @@ type private struct {
 	// (hG) and for S, t (hS); weights e (eta).
 	hG, hS, eta float64
 
-	counts  []float64 // released noisy item counts ñ_j (≥ 1), DP
-	users   float64   // released noisy number of users Ñ (≥ 1), DP
-	sel     *csr      // universe items × users, weights e_ij (on the eta grid)
-	uG, uS  []float64 // clipped, quantized user vectors
-	items   []int32   // the universe, increasing
-	samples atomic.Int64
+	counts   []float64 // released noisy item counts ñ_j (≥ 1), DP
+	users    float64   // released noisy number of users Ñ (≥ 1), DP
+	sel      *csr      // universe items × users, weights e_ij (on the eta grid)
+	uG, uS   []float64 // clipped, quantized user vectors
+	items    []int32   // the universe, increasing
+	rankRule bool      // the rank came from PrivateRank
+	samples  atomic.Int64
 }
 
 // newPrivate calibrates the noise, releases the noisy item counts and fixes
@@ -56,6 +57,12 @@ func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 	if err := p.releaseCounts(ctx); err != nil {
 		return nil, err
 	}
+	p.rankRule = cfg.Rank == 0
+	rank := cfg.Rank
+	if p.rankRule {
+		rank = PrivateRank(p.users, p.cal.ZT, cfg.Budget, t.cfg.Factors)
+	}
+	t.setFactors(rank)
 	t.inU = universe(p.counts, cfg.ItemFraction)
 	for j, ok := range t.inU {
 		if ok {
@@ -341,6 +348,7 @@ func (p *private) ledger() *Ledger {
 		ZCounts: p.cal.ZCounts, ZG: p.cal.ZG, ZS: p.cal.ZS, ZT: p.cal.ZT,
 		SigmaCounts: p.latCounts.Sigma(), SigmaG: p.latG.Sigma(), SigmaS: sigma(p.latS), SigmaT: p.latT.Sigma(),
 		Users: p.t.m.Users(), Universe: p.t.nUniv, Samples: p.samples.Load(),
+		Rank: p.t.d, MaxFactors: p.t.cfg.Factors, RankRule: p.rankRule,
 	}
 }
 

@@ -30,12 +30,19 @@ type trainer struct {
 }
 
 func newTrainer(m *interact.Matrix, cfg Config) *trainer {
-	t := &trainer{m: m, cfg: cfg, d: cfg.Factors}
-	t.scratch = make([]*scratch, cfg.Workers)
-	for w := range t.scratch {
-		t.scratch[w] = newScratch(t.d)
-	}
+	t := &trainer{m: m, cfg: cfg}
+	t.setFactors(cfg.Factors)
 	return t
+}
+
+// setFactors sets the dimension d of the vectors and sizes the workers'
+// scratch for it. It must be called before the first iteration.
+func (t *trainer) setFactors(d int) {
+	t.d = d
+	t.scratch = make([]*scratch, t.cfg.Workers)
+	for w := range t.scratch {
+		t.scratch[w] = newScratch(d)
+	}
 }
 
 // regularization returns λ·(frequency + w0·others)^ν, the frequency-scaled
@@ -115,7 +122,7 @@ func (t *trainer) run(ctx context.Context) (*Model, *Report, error) {
 		}
 		t.nUniv = m.Items()
 	}
-	rep.Universe = t.nUniv
+	rep.Universe, rep.Factors = t.nUniv, t.d
 	t.restrict()
 	if t.priv == nil {
 		t.byItem = t.byUser.transpose(m.Items())

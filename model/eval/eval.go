@@ -246,6 +246,7 @@ func (b *bench) als(ctx context.Context, eps float64) (Row, error) {
 	var ms []Metrics
 	var secs []float64
 	delta := 0.0
+	factors := 0
 	for seed := 1; seed <= b.cfg.Seeds; seed++ {
 		c := b.cfg.ALS
 		c.Seed = uint64(seed)
@@ -268,13 +269,10 @@ func (b *bench) als(ctx context.Context, eps float64) (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		b.log("%s als ε=%v seed %d: ndcg@10 %.4f, train %.2fs", b.cfg.Name, eps, seed, m.NDCG10, rep.Total.Seconds())
+		b.log("%s als ε=%v seed %d: %d factors, ndcg@10 %.4f, train %.2fs", b.cfg.Name, eps, seed, model.Factors, m.NDCG10, rep.Total.Seconds())
+		factors = max(factors, model.Factors)
 		ms = append(ms, m)
 		secs = append(secs, rep.Total.Seconds())
-	}
-	factors := b.cfg.ALS.Factors
-	if factors == 0 {
-		factors = als.DefaultFactors
 	}
 	return b.row(ModelALS, eps, delta, factors, ms, secs), nil
 }

@@ -176,6 +176,11 @@ type Hyper struct {
 	ItemFraction float64 `json:"item_fraction,omitempty"`
 	Gram         string  `json:"gram,omitempty"`
 	Shrinkage    bool    `json:"shrinkage,omitempty"`
+	// MaxFactors is the factor count the private run was allowed; Factors
+	// (≤ MaxFactors) is what it used, from the automatic rank rule when
+	// RankRule is set (als.PrivateRank).
+	MaxFactors int  `json:"max_factors,omitempty"`
+	RankRule   bool `json:"rank_rule,omitempty"`
 
 	// Popularity (F2) and key selection (F4).
 	PopularKeys   int     `json:"popular_keys"`

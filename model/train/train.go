@@ -776,6 +776,7 @@ func (r *run) release(m *als.Model, rep *als.Report, items, stores []string, uni
 		h := &card.Hyper
 		h.Budget, h.MaxItems, h.ClipNorm, h.Policy, h.Mu, h.Fill = led.Budget, led.MaxItems, led.ClipNorm, led.Policy.String(), led.Mu, led.Fill
 		h.CountShare, h.ItemFraction, h.Gram, h.Shrinkage = c.Privacy.CountShare, led.ItemFraction, led.Gram.String(), led.Shrinkage
+		h.MaxFactors, h.RankRule = led.MaxFactors, led.RankRule
 		if h.CountShare == 0 {
 			h.CountShare = als.DefaultCountShare
 		}
@@ -876,7 +877,7 @@ func parameters(c *release.Card) map[string]float64 {
 	}
 	if c.Private {
 		p["budget_beta"], p["max_items_per_user"], p["clip_norm"], p["mu"], p["count_share"] = h.Budget, float64(h.MaxItems), h.ClipNorm, h.Mu, h.CountShare
-		p["item_fraction"] = h.ItemFraction
+		p["item_fraction"], p["max_factors"] = h.ItemFraction, float64(h.MaxFactors)
 		if h.SelectionKeys > 0 {
 			p["selection_keys"] = float64(h.SelectionKeys)
 		}

@@ -56,6 +56,7 @@ func main() {
 	clip := flag.String("R", "0", "private: clip norm R values")
 	beta := flag.String("beta", "0", "private: budget β values")
 	frac := flag.String("frac", "0", "private: item fraction values")
+	rank := flag.Int("rank", 0, "private: rank (0: the PrivateRank rule)")
 	kmax := flag.Int("k", 0, "private: max items k (0: ⌈β⌉)")
 	policy := flag.String("policy", "uniform", "private: uniform, tail, strongest or all")
 	gram := flag.String("gram", "proxy", "private: proxy or noisy")
@@ -102,7 +103,7 @@ func main() {
 									cfg := eval.Config{
 										Name: *name, Dataset: d, Seeds: *seeds, Validation: !*test, Epsilons: floats(*eps),
 										ALS: als.Config{Factors: *factors, Iterations: int(it), Lambda: l, Unobserved: w, RegExponent: n},
-										Privacy: &als.Privacy{ClipNorm: rc, Budget: b, MaxItems: *kmax, Policy: pol, ItemFraction: fr,
+										Privacy: &als.Privacy{ClipNorm: rc, Budget: b, MaxItems: *kmax, Rank: *rank, Policy: pol, ItemFraction: fr,
 											Gram: gm, NoShrinkage: *noShrink, CountShare: sh},
 										PopularItems: *kp,
 									}
@@ -122,8 +123,8 @@ func main() {
 										if r.Model == eval.ModelPopular && !first {
 											continue
 										}
-										fmt.Printf("%-8s %-10s eps=%-4v T=%v λ=%v w0=%v ν=%v R=%v β=%v frac=%v share=%v  NDCG@10 %.4f±%.4f (SE %.4f) P@10 %.4f R@10 %.4f R@20 %.4f cov %.3f %.2fs\n",
-											*name, r.Model, r.Epsilon, it, l, w, n, rc, b, fr, sh, r.NDCG10.Mean, r.NDCG10.Std, r.NDCG10SE.Mean,
+										fmt.Printf("%-8s %-10s d=%-2d eps=%-4v T=%v λ=%v w0=%v ν=%v R=%v β=%v frac=%v share=%v  NDCG@10 %.4f±%.4f (SE %.4f) P@10 %.4f R@10 %.4f R@20 %.4f cov %.3f %.2fs\n",
+											*name, r.Model, r.Factors, r.Epsilon, it, l, w, n, rc, b, fr, sh, r.NDCG10.Mean, r.NDCG10.Std, r.NDCG10SE.Mean,
 											r.Precision10.Mean, r.Recall10.Mean, r.Recall20.Mean, r.Coverage.Mean, r.TrainSeconds.Mean)
 									}
 									first = false
