@@ -134,8 +134,8 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 // WriteQualityMarkdown writes rows as a Markdown table (mean ± std over
 // seeds) with a note on the protocol.
 func WriteQualityMarkdown(w io.Writer, rows []eval.Row) error {
-	fmt.Fprintln(w, "| dataset | model | ε | δ | P@10 | R@10 | R@20* | NDCG@10 | coverage | train s |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| dataset | model | ε | δ | factors | P@10 | R@10 | R@20* | NDCG@10 | coverage | train s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	seeds := 0
 	for _, r := range rows {
 		eps, delta := "∞", "–"
@@ -143,11 +143,16 @@ func WriteQualityMarkdown(w io.Writer, rows []eval.Row) error {
 			eps, delta = fmt.Sprintf("%g", r.Epsilon), fmt.Sprintf("%g", r.Delta)
 		}
 		seeds = max(seeds, r.Seeds)
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Dataset, r.Model, eps, delta,
+		d := "–"
+		if r.Factors > 0 {
+			d = fmt.Sprint(r.Factors)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Dataset, r.Model, eps, delta, d,
 			pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2))
 	}
 	_, err := fmt.Fprintf(w, "\nEVAL.md protocol: per-user 20 %% holdout (splitmix64, seed 42), full ranking of the catalogue with training items removed. "+
-		"R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|). Mean ± std over %d training seed(s); the split is fixed.\n", seeds)
+		"R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|). Mean ± std over %d training seed(s); the split is fixed. "+
+		"Private models have the factors of the private rank rule (at most the configured factors).\n", seeds)
 	return err
 }
 

@@ -157,7 +157,9 @@ func trainPoint(ctx context.Context, cfg TrainConfig, d, threads int, eps float6
 	for run := 1; run <= cfg.Runs; run++ {
 		c := als.Config{Factors: d, Iterations: cfg.Iterations, Workers: threads, Seed: uint64(run)}
 		if !math.IsInf(eps, 1) {
-			c.Privacy = &als.Privacy{Epsilon: eps}
+			// The point measures d factors: the automatic private rank
+			// (als.PrivateRank) would pick fewer on small data.
+			c.Privacy = &als.Privacy{Epsilon: eps, Rank: d}
 		}
 		label := fmt.Sprintf("factors=%d threads=%d ε=%s run %d/%d", d, threads, fmtEps(eps), run, cfg.Runs)
 		if cfg.Log != nil {

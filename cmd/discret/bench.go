@@ -271,8 +271,10 @@ on it for every point of the grid --factors × --threads × --epsilon, --runs
 times each, reporting the median setup time, time per iteration and total
 time, and memory: the Go heap before and at its peak (sampled every 5 ms)
 and the process's resident high-water mark (VmHWM, cumulative over the run).
-Finite ε values train with differential privacy and production noise;
-"inf" is non-private training. Progress goes to stderr after each iteration.
+Finite ε values train with differential privacy and production noise, at
+exactly --factors factors (the automatic private rank of 'discret train' is
+turned off so that every run has the size it names); "inf" is non-private
+training. Progress goes to stderr after each iteration.
 
   discret bench train --factors 32,64,128 --threads 1,2 $DISCRET_DATA_DIR/ml-1m/ratings_pairs.csv.gz
   discret bench train --epsilon 1,inf --runs 3 --json events.jsonl`,

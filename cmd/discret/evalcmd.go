@@ -43,7 +43,7 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.StringVar(&epsilons, "epsilon", "", "comma-separated privacy budgets `LIST`, numbers or inf (default 0.5,1,2,5,10,inf)")
-			fs.IntVar(&factors, "factors", 0, "dimension `N` of the vectors (default: the training default)")
+			fs.IntVar(&factors, "factors", 0, "dimension `N` of the vectors (default: the training default, 64); private runs use at most N, by the private rank rule of 'discret train'")
 			fs.IntVar(&seeds, "seeds", 0, fmt.Sprintf("repetitions `N` with different training seeds (default %d)", eval.DefaultSeeds))
 			fs.BoolVar(&asJSON, "json", false, "print one JSON array instead of the table")
 			fs.StringVar(&plotPath, "plot", "", "draw the privacy–utility curve to `FILE` (.png or .svg)")

@@ -22,14 +22,14 @@ import (
 // metric definitions.
 func WriteTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "dataset\tmodel\tε\tδ\tP@10\tR@10\tR@20*\tNDCG@10\tcoverage\ttrain s\t")
+	fmt.Fprintln(tw, "dataset\tmodel\tε\tδ\tfactors\tP@10\tR@10\tR@20*\tNDCG@10\tcoverage\ttrain s\t")
 	for _, r := range rows {
 		eps, delta := "∞", "–"
 		if !math.IsInf(r.Epsilon, 1) {
 			eps = fmt.Sprintf("%g", r.Epsilon)
 			delta = fmt.Sprintf("%g", r.Delta)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Dataset, r.Model, eps, delta,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Dataset, r.Model, eps, delta, factors(r),
 			pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2))
 	}
 	if err := tw.Flush(); err != nil {
@@ -40,8 +40,17 @@ func WriteTable(w io.Writer, rows []Row) error {
 		seeds = max(seeds, r.Seeds)
 	}
 	_, err := fmt.Fprintf(w, "Full ranking of the catalogue, training items removed (EVAL.md). R@10 = hits/|T_u|; "+
-		"R@20* = hits/min(20, |T_u|) (DP-ALS.md E1); mean ± std over %d seed(s).\n", seeds)
+		"R@20* = hits/min(20, |T_u|) (DP-ALS.md E1); mean ± std over %d seed(s). "+
+		"Private rows have the factors of the private rank rule (als.PrivateRank), at most --factors.\n", seeds)
 	return err
+}
+
+// factors formats the factor count of a row ("–" for the baselines).
+func factors(r Row) string {
+	if r.Factors == 0 {
+		return "–"
+	}
+	return fmt.Sprint(r.Factors)
 }
 
 // pm formats a Stat as "mean ± std" (just the mean when std is 0).
