@@ -47,10 +47,8 @@ in the client's secret store right away: it cannot be shown again.
 			fs.StringVar(&name, "name", "", "label of the key, `NAME` (1-64 characters from A-Za-z0-9._:@/-)")
 			fs.StringVar(&scopes, "scope", "", "comma-separated `SCOPES`: recommend, events, consent, admin, or all")
 		},
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			if !auth.ValidName(name) {
 				return usagef("--name: %v", auth.ErrInvalidName)
 			}
@@ -84,10 +82,8 @@ func apikeyListCommand() *command {
 		args:    "",
 		summary: "list keys (ids, names, scopes; never the keys)",
 		help:    `List prints every API key: its id, name, scopes, creation time and, if revoked, when.`,
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs:  true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			d, keys, err := openKeys(ctx, e, false)
 			if err != nil {
 				return err

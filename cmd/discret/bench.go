@@ -127,10 +127,8 @@ takes CPU from the server. Progress goes to stderr every second.`,
 			fs.BoolVar(&timeln, "timeline", false, "with --json, add the per-window figures")
 			fs.StringVar(&plotFile, "plot", "", "write the latency over time to `FILE` (.png or .svg)")
 		},
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			if cfg.Target == "" {
 				return usagef("--target URL is required")
 			}

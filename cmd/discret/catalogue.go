@@ -87,10 +87,8 @@ func catalogueListCommand[T any](what string, list func(context.Context, *dataEn
 		args:    "",
 		summary: "print the " + what + " as JSON Lines",
 		help:    "List prints every stored " + what[:len(what)-1] + " as one JSON object per line, by identifier: the format import reads.",
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs:  true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(e, false)
 			if err != nil {
 				return err

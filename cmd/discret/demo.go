@@ -36,10 +36,8 @@ not.`,
 			fs.IntVar(&cfg.Events, "events", 100_000, "number of events `N`")
 			fs.Uint64Var(&cfg.Seed, "seed", 1, "random `SEED`")
 		},
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := setupDemo(ctx, e, cfg)
 			if err != nil {
 				return err

@@ -22,10 +22,8 @@ overwrite an existing file.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&out, "out", "", "write the key to `FILE` (default: the --key path)")
 		},
-		run: func(_ context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(_ context.Context, e *env, _ []string) error {
 			if out == "" {
 				out = e.global.key
 			}

@@ -36,7 +36,9 @@ type command struct {
 	help string
 	// flags registers the command's own flags; nil for none.
 	flags func(fs *flag.FlagSet, e *env)
-	run   func(ctx context.Context, e *env, args []string) error
+	// noArgs refuses positional arguments before run is called.
+	noArgs bool
+	run    func(ctx context.Context, e *env, args []string) error
 	// sub lists subcommands (consent set|get|import, ...), mutually exclusive with run.
 	sub []*command
 }
@@ -136,7 +138,11 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 		fmt.Fprintf(e.stderr, "%s: %v\nRun '%s --help' for usage.\n", full, err, full)
 		return exitUsage
 	}
-	err = c.run(ctx, e, pos)
+	if c.noArgs && len(pos) > 0 {
+		err = usagef("unexpected argument %q", pos[0])
+	} else {
+		err = c.run(ctx, e, pos)
+	}
 	var ue *usageError
 	switch {
 	case err == nil:

@@ -30,10 +30,8 @@ func modelsListCommand() *command {
 		args:    "",
 		summary: "list the stored releases, oldest first",
 		help:    `List prints one line per stored release, oldest first; * marks the current one.`,
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs:  true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(e, false)
 			if err != nil {
 				return err

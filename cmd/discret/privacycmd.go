@@ -39,10 +39,8 @@ private releases in the cap's rolling window, against the cap.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&asJSON, "json", false, "print the ledger and the spend as JSON")
 		},
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(e, false)
 			if err != nil {
 				return err

@@ -110,10 +110,8 @@ func compactCommand() *command {
 collection until nothing is left to rewrite, so that the bytes of erased and
 expired data are physically removed from the data directory now rather than
 at Badger's next background compaction.`,
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) != 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(e, false)
 			if err != nil {
 				return err

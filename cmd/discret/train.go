@@ -78,10 +78,8 @@ default 5); older ones are deleted.`,
 			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
 			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none for no per-store popularity (default: the catalogue's stores, else select them from the data)")
 		},
-		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
+		noArgs: true,
+		run: func(ctx context.Context, e *env, _ []string) error {
 			var eps float64
 			if epsilon != "" {
 				var err error
