@@ -134,33 +134,15 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 // WriteQualityMarkdown writes rows as a Markdown table (mean ± std over
 // seeds) with a note on the protocol.
 func WriteQualityMarkdown(w io.Writer, rows []eval.Row) error {
-	fmt.Fprintln(w, "| dataset | model | ε | δ | factors | P@10 | R@10 | R@20* | NDCG@10 | coverage | train s |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
-	seeds := 0
+	fmt.Fprintln(w, "| "+strings.Join(eval.TableHeader, " | ")+" |")
+	fmt.Fprintln(w, strings.Repeat("|---", len(eval.TableHeader))+"|")
 	for _, r := range rows {
-		eps, delta := "∞", "–"
-		if !math.IsInf(r.Epsilon, 1) {
-			eps, delta = fmt.Sprintf("%g", r.Epsilon), fmt.Sprintf("%g", r.Delta)
-		}
-		seeds = max(seeds, r.Seeds)
-		d := "–"
-		if r.Factors > 0 {
-			d = fmt.Sprint(r.Factors)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Dataset, r.Model, eps, delta, d,
-			pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2))
+		fmt.Fprintln(w, "| "+strings.Join(r.Cells(), " | ")+" |")
 	}
 	_, err := fmt.Fprintf(w, "\nEVAL.md protocol: per-user 20 %% holdout (splitmix64, seed 42), full ranking of the catalogue with training items removed. "+
 		"R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|). Mean ± std over %d training seed(s); the split is fixed. "+
-		"Private models have the factors of the private rank rule (at most the configured factors).\n", seeds)
+		"Private models have the factors of the private rank rule (at most the configured factors).\n", eval.MaxSeeds(rows))
 	return err
-}
-
-func pm(s eval.Stat, prec int) string {
-	if s.Std == 0 {
-		return fmt.Sprintf("%.*f", prec, s.Mean)
-	}
-	return fmt.Sprintf("%.*f ± %.*f", prec, s.Mean, prec, s.Std)
 }
 
 // WriteQualityPlots writes one privacy–utility plot per dataset of rows

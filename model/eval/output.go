@@ -18,39 +18,48 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// WriteTable writes rows as an aligned text table with a legend of the
-// metric definitions.
-func WriteTable(w io.Writer, rows []Row) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "dataset\tmodel\tε\tδ\tfactors\tP@10\tR@10\tR@20*\tNDCG@10\tcoverage\ttrain s\t")
-	for _, r := range rows {
-		eps, delta := "∞", "–"
-		if !math.IsInf(r.Epsilon, 1) {
-			eps = fmt.Sprintf("%g", r.Epsilon)
-			delta = fmt.Sprintf("%g", r.Delta)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Dataset, r.Model, eps, delta, factors(r),
-			pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2))
+// TableHeader names the columns of Row.Cells.
+var TableHeader = []string{"dataset", "model", "ε", "δ", "factors", "P@10", "R@10", "R@20*", "NDCG@10", "coverage", "train s"}
+
+// Cells formats r as the cells of a table under TableHeader: ε and δ as
+// "∞" and "–" for a non-private row, factors "–" for the baselines, metrics
+// as "mean ± std" over seeds.
+func (r Row) Cells() []string {
+	eps, delta, factors := "∞", "–", "–"
+	if !math.IsInf(r.Epsilon, 1) {
+		eps, delta = fmt.Sprintf("%g", r.Epsilon), fmt.Sprintf("%g", r.Delta)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if r.Factors > 0 {
+		factors = fmt.Sprint(r.Factors)
 	}
+	return []string{r.Dataset, r.Model, eps, delta, factors,
+		pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2)}
+}
+
+// MaxSeeds returns the largest number of seeds of rows.
+func MaxSeeds(rows []Row) int {
 	seeds := 0
 	for _, r := range rows {
 		seeds = max(seeds, r.Seeds)
 	}
-	_, err := fmt.Fprintf(w, "Full ranking of the catalogue, training items removed (EVAL.md). R@10 = hits/|T_u|; "+
-		"R@20* = hits/min(20, |T_u|) (DP-ALS.md E1); mean ± std over %d seed(s). "+
-		"Private rows have the factors of the private rank rule (als.PrivateRank), at most --factors.\n", seeds)
-	return err
+	return seeds
 }
 
-// factors formats the factor count of a row ("–" for the baselines).
-func factors(r Row) string {
-	if r.Factors == 0 {
-		return "–"
+// WriteTable writes rows as an aligned text table with a legend of the
+// metric definitions.
+func WriteTable(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(TableHeader, "\t")+"\t")
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r.Cells(), "\t")+"\t")
 	}
-	return fmt.Sprint(r.Factors)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "Full ranking of the catalogue, training items removed (EVAL.md). R@10 = hits/|T_u|; "+
+		"R@20* = hits/min(20, |T_u|) (DP-ALS.md E1); mean ± std over %d seed(s). "+
+		"Private rows have the factors of the private rank rule (als.PrivateRank), at most --factors.\n", MaxSeeds(rows))
+	return err
 }
 
 // pm formats a Stat as "mean ± std" (just the mean when std is 0).
