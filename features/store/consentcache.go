@@ -17,13 +17,7 @@ func (dc decision) allows(p privacy.Purpose, d consent.Defaults) bool {
 	if dc&(1<<shift) != 0 {
 		return dc&(2<<shift) != 0
 	}
-	switch p {
-	case privacy.Personalization:
-		return d.Personalization
-	case privacy.InStore:
-		return d.InStore
-	}
-	return false
+	return d.For(p)
 }
 
 // kinds returns the kinds of events the decision allows under d.

@@ -102,6 +102,12 @@ func (d Defaults) Allows(r Record, p privacy.Purpose) bool {
 	if c, ok := r.Latest(p); ok {
 		return c.Granted
 	}
+	return d.For(p)
+}
+
+// For returns the decision for purpose p of a customer who never expressed
+// a choice for it (false for an unknown purpose).
+func (d Defaults) For(p privacy.Purpose) bool {
 	switch p {
 	case privacy.Personalization:
 		return d.Personalization

@@ -92,3 +92,24 @@ func TestValidate(t *testing.T) {
 		t.Error("Validate(purpose 9) = nil, want error")
 	}
 }
+
+func TestDefaultsFor(t *testing.T) {
+	d := Defaults{Personalization: true, InStore: false}
+	tests := []struct {
+		p    privacy.Purpose
+		want bool
+	}{
+		{privacy.Personalization, true},
+		{privacy.InStore, false},
+		{privacy.Purpose(0), false},
+		{privacy.Purpose(99), false},
+	}
+	for _, tt := range tests {
+		if got := d.For(tt.p); got != tt.want {
+			t.Errorf("Defaults%+v.For(%v) = %v, want %v", d, tt.p, got, tt.want)
+		}
+	}
+	if got := (Defaults{InStore: true}).For(privacy.InStore); !got {
+		t.Errorf("Defaults{InStore: true}.For(InStore) = false, want true")
+	}
+}
