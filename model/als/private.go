@@ -57,9 +57,8 @@ func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 	if err := p.releaseCounts(ctx); err != nil {
 		return nil, err
 	}
-	p.rankRule = cfg.Rank == 0
 	rank := cfg.Rank
-	if p.rankRule {
+	if rank == 0 {
 		rank = PrivateRank(p.users, p.cal.ZT, cfg.Budget, t.cfg.Factors)
 	}
 	t.setFactors(rank)
@@ -348,7 +347,7 @@ func (p *private) ledger() *Ledger {
 		ZCounts: p.cal.ZCounts, ZG: p.cal.ZG, ZS: p.cal.ZS, ZT: p.cal.ZT,
 		SigmaCounts: p.latCounts.Sigma(), SigmaG: p.latG.Sigma(), SigmaS: sigma(p.latS), SigmaT: p.latT.Sigma(),
 		Users: p.t.m.Users(), Universe: p.t.nUniv, Samples: p.samples.Load(),
-		Rank: p.t.d, MaxFactors: p.t.cfg.Factors, RankRule: p.rankRule,
+		Rank: p.t.d, MaxFactors: p.t.cfg.Factors, RankRule: p.cfg.Rank == 0,
 	}
 }
 
