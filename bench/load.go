@@ -124,27 +124,17 @@ type LoadProgress struct {
 }
 
 func (c LoadConfig) withDefaults() LoadConfig {
-	if c.Method == "" {
-		c.Method = MethodRecommend
-	}
-	if c.Limit == 0 {
-		c.Limit = DefaultLoadLimit
-	}
-	if c.Clients == 0 {
-		c.Clients = 1
-	}
+	c.Method = cmp.Or(c.Method, MethodRecommend)
+	c.Limit = cmp.Or(c.Limit, DefaultLoadLimit)
+	c.Clients = cmp.Or(c.Clients, 1)
 	if c.Duration == 0 && c.Requests == 0 {
 		c.Duration = DefaultLoadDuration
 	}
-	if c.Warmup == 0 {
-		c.Warmup = DefaultWarmup
-	}
+	c.Warmup = cmp.Or(c.Warmup, DefaultWarmup)
 	if c.Warmup < 0 {
 		c.Warmup = 0
 	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultLoadTimeout
-	}
+	c.Timeout = cmp.Or(c.Timeout, DefaultLoadTimeout)
 	return c
 }
 
@@ -348,9 +338,7 @@ func newRun(cfg LoadConfig) *run {
 	r.window = cfg.Window
 	if r.window == 0 {
 		span := cfg.Duration
-		if span == 0 {
-			span = time.Minute
-		}
+		span = cmp.Or(span, time.Minute)
 		r.window = max(100*time.Millisecond, (span / 100).Truncate(100*time.Millisecond))
 	}
 	return r

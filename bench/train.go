@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,9 +88,7 @@ func (c TrainConfig) withDefaults() TrainConfig {
 	if len(c.Epsilons) == 0 {
 		c.Epsilons = []float64{math.Inf(1)}
 	}
-	if c.Runs == 0 {
-		c.Runs = 1
-	}
+	c.Runs = cmp.Or(c.Runs, 1)
 	return c
 }
 

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -252,13 +253,9 @@ func writeJSONError(w http.ResponseWriter, httpStatus int, code codes.Code, msg 
 func (s *Server) finish(r *http.Request, w *statusWriter, start time.Time, rec *record, level slog.Level) {
 	elapsed := time.Since(start)
 	route := rec.route
-	if route == "" {
-		route = "unmatched"
-	}
+	route = cmp.Or(route, "unmatched")
 	st := w.status
-	if st == 0 {
-		st = http.StatusOK
-	}
+	st = cmp.Or(st, http.StatusOK)
 	s.metrics.http.WithLabelValues(route, strconv.Itoa(st)).Observe(elapsed.Seconds())
 	if !s.log.Enabled(r.Context(), level) {
 		return
@@ -288,16 +285,12 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.status = cmp.Or(w.status, code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.status = cmp.Or(w.status, http.StatusOK)
 	return w.ResponseWriter.Write(b)
 }
 

@@ -37,6 +37,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -191,12 +192,8 @@ func (c *Config) Validate() error {
 
 // withDefaults returns c with every zero optional field set to its default.
 func (c Config) withDefaults() Config {
-	if c.GRPCAddr == "" {
-		c.GRPCAddr = DefaultGRPCAddr
-	}
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = DefaultHTTPAddr
-	}
+	c.GRPCAddr = cmp.Or(c.GRPCAddr, DefaultGRPCAddr)
+	c.HTTPAddr = cmp.Or(c.HTTPAddr, DefaultHTTPAddr)
 	if c.Ready == nil {
 		c.Ready = func() bool { return true }
 	}
@@ -207,27 +204,15 @@ func (c Config) withDefaults() Config {
 		c.Registry = prometheus.NewRegistry()
 		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if c.MaxRequestBytes == 0 {
-		c.MaxRequestBytes = DefaultMaxRequestBytes
-	}
-	if c.DefaultTimeout == 0 {
-		c.DefaultTimeout = DefaultTimeout
-	}
+	c.MaxRequestBytes = cmp.Or(c.MaxRequestBytes, DefaultMaxRequestBytes)
+	c.DefaultTimeout = cmp.Or(c.DefaultTimeout, DefaultTimeout)
 	if c.MethodTimeouts == nil {
 		c.MethodTimeouts = defaultMethodTimeouts
 	}
-	if c.MaxTimeout == 0 {
-		c.MaxTimeout = DefaultMaxTimeout
-	}
-	if c.RateLimit == 0 {
-		c.RateLimit = DefaultRateLimit
-	}
-	if c.RateBurst == 0 {
-		c.RateBurst = max(1, int(2*c.RateLimit))
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
+	c.MaxTimeout = cmp.Or(c.MaxTimeout, DefaultMaxTimeout)
+	c.RateLimit = cmp.Or(c.RateLimit, DefaultRateLimit)
+	c.RateBurst = cmp.Or(c.RateBurst, max(1, int(2*c.RateLimit)))
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -24,9 +25,7 @@ overwrite an existing file.`,
 		},
 		noArgs: true,
 		run: func(_ context.Context, e *env, _ []string) error {
-			if out == "" {
-				out = e.global.key
-			}
+			out = cmp.Or(out, e.global.key)
 			m, err := secret.Generate()
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,9 +85,7 @@ var ErrChanged = errors.New("ingest: file changed while it was being imported")
 // was committed before the failure.
 func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions) (*Report, error) {
 	start := time.Now()
-	if opts.MaxReported == 0 {
-		opts.MaxReported = DefaultMaxReported
-	}
+	opts.MaxReported = cmp.Or(opts.MaxReported, DefaultMaxReported)
 	rep := &Report{Skipped: map[string]int{}, Rejected: map[string]int{}}
 	if opts.MaxErrors >= 0 {
 		if err := in.scan(ctx, open, opts, rep); err != nil {

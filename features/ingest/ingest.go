@@ -15,6 +15,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,9 +87,7 @@ func New(cfg Config, st Store) (*Ingester, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = store.MaxBatchEvents
-	}
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, store.MaxBatchEvents)
 	return &Ingester{cfg: cfg, st: st}, nil
 }
 

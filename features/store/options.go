@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -182,25 +183,14 @@ func mib(n int64) string { return fmt.Sprintf("%d MiB", n>>20) }
 
 // withDefaults returns o with every zero tuning field set to its default.
 func (o Options) withDefaults() Options {
-	def := func(v *int64, d int64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&o.MemTableSize, DefaultMemTableSize)
-	def(&o.BlockCacheSize, DefaultBlockCacheSize)
-	def(&o.IndexCacheSize, DefaultIndexCacheSize)
-	def(&o.ValueThreshold, DefaultValueThreshold)
-	def(&o.ValueLogFileSize, DefaultValueLogFileSize)
-	if o.NumMemtables == 0 {
-		o.NumMemtables = DefaultNumMemtables
-	}
-	if o.NumCompactors == 0 {
-		o.NumCompactors = DefaultNumCompactors
-	}
-	if o.ConsentCacheEntries == 0 {
-		o.ConsentCacheEntries = DefaultConsentCacheEntries
-	}
+	o.MemTableSize = cmp.Or(o.MemTableSize, DefaultMemTableSize)
+	o.BlockCacheSize = cmp.Or(o.BlockCacheSize, DefaultBlockCacheSize)
+	o.IndexCacheSize = cmp.Or(o.IndexCacheSize, DefaultIndexCacheSize)
+	o.ValueThreshold = cmp.Or(o.ValueThreshold, DefaultValueThreshold)
+	o.ValueLogFileSize = cmp.Or(o.ValueLogFileSize, DefaultValueLogFileSize)
+	o.NumMemtables = cmp.Or(o.NumMemtables, DefaultNumMemtables)
+	o.NumCompactors = cmp.Or(o.NumCompactors, DefaultNumCompactors)
+	o.ConsentCacheEntries = cmp.Or(o.ConsentCacheEntries, DefaultConsentCacheEntries)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

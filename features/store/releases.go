@@ -25,6 +25,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -589,9 +590,7 @@ func (db *DB) PruneReleases(ctx context.Context, keep int) (PruneResult, error) 
 	if keep < 0 {
 		return PruneResult{}, fmt.Errorf("store: prune releases: keep = %d, want ≥ 0", keep)
 	}
-	if keep == 0 {
-		keep = DefaultKeepReleases
-	}
+	keep = cmp.Or(keep, DefaultKeepReleases)
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
 	var res PruneResult

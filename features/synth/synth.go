@@ -32,6 +32,7 @@ package synth
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,24 +98,12 @@ var DefaultConsent = ConsentMix{Personalization: 0.85, InStore: 0.6, Withdraw: 0
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	if c.Customers == 0 {
-		c.Customers = 2000
-	}
-	if c.Items == 0 {
-		c.Items = 1000
-	}
-	if c.Stores == 0 {
-		c.Stores = 8
-	}
-	if c.Events == 0 {
-		c.Events = 100_000
-	}
-	if c.Categories == 0 {
-		c.Categories = min(12, max(c.Items, 1))
-	}
-	if c.Skew == 0 {
-		c.Skew = 1
-	}
+	c.Customers = cmp.Or(c.Customers, 2000)
+	c.Items = cmp.Or(c.Items, 1000)
+	c.Stores = cmp.Or(c.Stores, 8)
+	c.Events = cmp.Or(c.Events, 100_000)
+	c.Categories = cmp.Or(c.Categories, min(12, max(c.Items, 1)))
+	c.Skew = cmp.Or(c.Skew, 1)
 	if c.End.IsZero() {
 		c.End = DefaultEnd
 	}

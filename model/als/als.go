@@ -20,6 +20,7 @@
 package als
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,30 +98,18 @@ type Progress struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Factors == 0 {
-		c.Factors = DefaultFactors
-	}
+	c.Factors = cmp.Or(c.Factors, DefaultFactors)
 	if c.Iterations == 0 {
 		c.Iterations = DefaultIterations
 		if c.Privacy != nil {
 			c.Iterations = DefaultPrivateIterations
 		}
 	}
-	if c.Lambda == 0 {
-		c.Lambda = DefaultLambda
-	}
-	if c.RegExponent == 0 {
-		c.RegExponent = DefaultRegExponent
-	}
-	if c.Unobserved == 0 {
-		c.Unobserved = DefaultUnobserved
-	}
-	if c.InitScale == 0 {
-		c.InitScale = DefaultInitScale
-	}
-	if c.Workers == 0 {
-		c.Workers = runtime.GOMAXPROCS(0)
-	}
+	c.Lambda = cmp.Or(c.Lambda, DefaultLambda)
+	c.RegExponent = cmp.Or(c.RegExponent, DefaultRegExponent)
+	c.Unobserved = cmp.Or(c.Unobserved, DefaultUnobserved)
+	c.InitScale = cmp.Or(c.InitScale, DefaultInitScale)
+	c.Workers = cmp.Or(c.Workers, runtime.GOMAXPROCS(0))
 	return c
 }
 

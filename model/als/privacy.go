@@ -1,6 +1,7 @@
 package als
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -159,21 +160,11 @@ func (p Privacy) withDefaults(users int) (Privacy, error) {
 		}
 		p.Delta = d
 	}
-	if p.Budget == 0 {
-		p.Budget = DefaultBudget
-	}
-	if p.MaxItems == 0 {
-		p.MaxItems = int(math.Ceil(p.Budget))
-	}
-	if p.ClipNorm == 0 {
-		p.ClipNorm = DefaultClipNorm
-	}
-	if p.CountShare == 0 {
-		p.CountShare = DefaultCountShare
-	}
-	if p.ItemFraction == 0 {
-		p.ItemFraction = DefaultItemFraction
-	}
+	p.Budget = cmp.Or(p.Budget, DefaultBudget)
+	p.MaxItems = cmp.Or(p.MaxItems, int(math.Ceil(p.Budget)))
+	p.ClipNorm = cmp.Or(p.ClipNorm, DefaultClipNorm)
+	p.CountShare = cmp.Or(p.CountShare, DefaultCountShare)
+	p.ItemFraction = cmp.Or(p.ItemFraction, DefaultItemFraction)
 	return p, nil
 }
 

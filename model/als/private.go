@@ -58,9 +58,7 @@ func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 		return nil, err
 	}
 	rank := cfg.Rank
-	if rank == 0 {
-		rank = PrivateRank(p.users, p.cal.ZT, cfg.Budget, t.cfg.Factors)
-	}
+	rank = cmp.Or(rank, PrivateRank(p.users, p.cal.ZT, cfg.Budget, t.cfg.Factors))
 	t.setFactors(rank)
 	t.inU = universe(p.counts, cfg.ItemFraction)
 	for j, ok := range t.inU {

@@ -38,6 +38,7 @@ package budget
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,12 +206,8 @@ type Cap struct {
 
 // WithDefaults returns c with its zero fields set to the defaults.
 func (c Cap) WithDefaults() Cap {
-	if c.Epsilon == 0 {
-		c.Epsilon = DefaultCapEpsilon
-	}
-	if c.Delta == 0 {
-		c.Delta = DefaultCapDelta
-	}
+	c.Epsilon = cmp.Or(c.Epsilon, DefaultCapEpsilon)
+	c.Delta = cmp.Or(c.Delta, DefaultCapDelta)
 	if c.Window.IsZero() {
 		c.Window = DefaultCapWindow
 	}

@@ -13,6 +13,7 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,15 +106,11 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 	if cfg.Dataset == nil {
 		return nil, errors.New("eval: no dataset")
 	}
-	if cfg.Seeds == 0 {
-		cfg.Seeds = DefaultSeeds
-	}
+	cfg.Seeds = cmp.Or(cfg.Seeds, DefaultSeeds)
 	if cfg.Seeds < 1 {
 		return nil, fmt.Errorf("eval: seeds = %d, want ≥ 1", cfg.Seeds)
 	}
-	if cfg.Workers == 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
-	}
+	cfg.Workers = cmp.Or(cfg.Workers, runtime.GOMAXPROCS(0))
 	eps := slices.Clone(cfg.Epsilons)
 	if len(eps) == 0 {
 		eps = slices.Clone(DefaultEpsilons)

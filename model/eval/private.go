@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -81,9 +82,7 @@ func (b *bench) dpPopular(ctx context.Context, eps float64) (Row, error) {
 		return Row{}, fmt.Errorf("eval: dp-popular: %w", err)
 	}
 	kp := b.cfg.PopularItems
-	if kp == 0 {
-		kp = DefaultPopularItems
-	}
+	kp = cmp.Or(kp, DefaultPopularItems)
 	z := dp.MultiplierForRho(rho)
 	var ms []Metrics
 	var secs []float64

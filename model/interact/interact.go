@@ -60,12 +60,8 @@ func (c Config) withDefaults() Config {
 	if c.Weights == nil {
 		c.Weights = DefaultWeights()
 	}
-	if c.Cap == 0 {
-		c.Cap = DefaultCap
-	}
-	if c.Alpha == 0 {
-		c.Alpha = DefaultAlpha
-	}
+	c.Cap = cmp.Or(c.Cap, DefaultCap)
+	c.Alpha = cmp.Or(c.Alpha, DefaultAlpha)
 	return c
 }
 

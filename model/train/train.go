@@ -56,6 +56,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -228,31 +229,16 @@ type resolved struct {
 
 func (cfg Config) resolve() (resolved, error) {
 	c := resolved{Config: cfg}
-	if c.Epsilon == 0 {
-		c.Epsilon = DefaultEpsilon
-	}
+	c.Epsilon = cmp.Or(c.Epsilon, DefaultEpsilon)
 	c.private = !math.IsInf(c.Epsilon, 1)
-	def := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&c.CustomersShare, DefaultCustomersShare)
-	def(&c.SelectionShare, DefaultSelectionShare)
-	def(&c.PopularShare, DefaultPopularShare)
-	def(&c.PopularNorm, DefaultPopularNorm)
-	if c.PopularKeys == 0 {
-		c.PopularKeys = DefaultPopularKeys
-	}
-	if c.SelectionKeys == 0 {
-		c.SelectionKeys = DefaultSelectionKeys
-	}
-	if c.StoreTop == 0 {
-		c.StoreTop = DefaultStoreTop
-	}
-	if c.Keep == 0 {
-		c.Keep = store.DefaultKeepReleases
-	}
+	c.CustomersShare = cmp.Or(c.CustomersShare, DefaultCustomersShare)
+	c.SelectionShare = cmp.Or(c.SelectionShare, DefaultSelectionShare)
+	c.PopularShare = cmp.Or(c.PopularShare, DefaultPopularShare)
+	c.PopularNorm = cmp.Or(c.PopularNorm, DefaultPopularNorm)
+	c.PopularKeys = cmp.Or(c.PopularKeys, DefaultPopularKeys)
+	c.SelectionKeys = cmp.Or(c.SelectionKeys, DefaultSelectionKeys)
+	c.StoreTop = cmp.Or(c.StoreTop, DefaultStoreTop)
+	c.Keep = cmp.Or(c.Keep, store.DefaultKeepReleases)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -261,25 +247,23 @@ func (cfg Config) resolve() (resolved, error) {
 	// The als and interact defaults, resolved here so that the card
 	// records the values used.
 	a := &c.ALS
-	if a.Factors == 0 {
-		a.Factors = als.DefaultFactors
-	}
+	a.Factors = cmp.Or(a.Factors, als.DefaultFactors)
 	if a.Iterations == 0 {
 		a.Iterations = als.DefaultIterations
 		if c.private {
 			a.Iterations = als.DefaultPrivateIterations
 		}
 	}
-	def(&a.Lambda, als.DefaultLambda)
-	def(&a.RegExponent, als.DefaultRegExponent)
-	def(&a.Unobserved, als.DefaultUnobserved)
-	def(&a.InitScale, als.DefaultInitScale)
+	a.Lambda = cmp.Or(a.Lambda, als.DefaultLambda)
+	a.RegExponent = cmp.Or(a.RegExponent, als.DefaultRegExponent)
+	a.Unobserved = cmp.Or(a.Unobserved, als.DefaultUnobserved)
+	a.InitScale = cmp.Or(a.InitScale, als.DefaultInitScale)
 	ic := &c.Interactions
 	if ic.Weights == nil {
 		ic.Weights = interact.DefaultWeights()
 	}
-	def(&ic.Cap, interact.DefaultCap)
-	def(&ic.Alpha, interact.DefaultAlpha)
+	ic.Cap = cmp.Or(ic.Cap, interact.DefaultCap)
+	ic.Alpha = cmp.Or(ic.Alpha, interact.DefaultAlpha)
 	return c, c.validate()
 }
 
@@ -402,7 +386,7 @@ func (r *run) progress(p Progress) {
 		return
 	}
 	p.Elapsed = time.Since(r.start)
-	if p.Epsilon == 0 {
+	if p.Epsilon == 0 { // the ε spent so far, unless the caller has set it
 		p.Epsilon = r.epsilonOf(r.rhoSpent)
 	}
 	r.cfg.Progress(p)
@@ -513,9 +497,7 @@ func (r *run) plan(ctx context.Context) error {
 	c := &r.cfg
 	needSel := c.Catalogue == nil || c.Stores == nil
 	ref := c.Delta
-	if ref == 0 {
-		ref = DefaultDelta
-	}
+	ref = cmp.Or(ref, DefaultDelta)
 	if needSel {
 		ref *= 1 - SelectionDeltaShare
 	}
@@ -777,9 +759,7 @@ func (r *run) release(m *als.Model, rep *als.Report, items, stores []string, uni
 		h.Budget, h.MaxItems, h.ClipNorm, h.Policy, h.Mu, h.Fill = led.Budget, led.MaxItems, led.ClipNorm, led.Policy.String(), led.Mu, led.Fill
 		h.CountShare, h.ItemFraction, h.Gram, h.Shrinkage = c.Privacy.CountShare, led.ItemFraction, led.Gram.String(), led.Shrinkage
 		h.MaxFactors, h.RankRule = led.MaxFactors, led.RankRule
-		if h.CountShare == 0 {
-			h.CountShare = als.DefaultCountShare
-		}
+		h.CountShare = cmp.Or(h.CountShare, als.DefaultCountShare)
 		if c.Catalogue == nil || c.Stores == nil {
 			h.SelectionKeys = c.SelectionKeys
 		}

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,12 +131,8 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.CacheEntries == 0 {
-		cfg.CacheEntries = DefaultCacheEntries
-	}
-	if cfg.CacheMaxAge == 0 {
-		cfg.CacheMaxAge = DefaultCacheMaxAge
-	}
+	cfg.CacheEntries = cmp.Or(cfg.CacheEntries, DefaultCacheEntries)
+	cfg.CacheMaxAge = cmp.Or(cfg.CacheMaxAge, DefaultCacheMaxAge)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
