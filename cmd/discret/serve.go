@@ -226,6 +226,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		Events:          in,
 		ConsentDefaults: d.settings.consent,
 		Cache:           eng,
+		Releases:        eng,
 		Recommender:     eng,
 		Entries:         entries,
 		Catalogue:       catalogue{items: eng, coupons: entries},

@@ -80,22 +80,38 @@ func forgetCommand() *command {
 		help: `Forget deletes everything held about CUSTOMER — consent history, events and
 derived data — in one atomic step, and prints what was removed. Reads stop
 returning it at once. The bytes leave the disk at the next compaction: run
-'discret compact' to force it.`,
+'discret compact' to force it.
+
+Private model releases stay: their (ε, δ) guarantee covers every customer,
+erased or not. Non-private releases (trained with --epsilon inf) carry no
+such guarantee, so Forget first deletes every one whose training window
+covers an event of CUSTOMER; if the current release is one of them, the
+newest remaining private release becomes current (none if there is none).`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			d, p, err := openCustomer(e, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			removed, err := d.db.Forget(ctx, p)
+			got, err := release.ForgetCustomer(ctx, d.db, p)
+			for _, v := range got.Retired { // even on a later error: they are gone
+				fmt.Fprintf(e.stdout, "deleted non-private release %s: it was trained on this customer's events\n", v)
+			}
+			if got.CurrentRetired {
+				if got.Current != "" {
+					fmt.Fprintf(e.stdout, "current release is now %s (the newest private release)\n", got.Current)
+				} else {
+					fmt.Fprintln(e.stdout, "no release is current now: train one (discret train) or choose one (discret models use)")
+				}
+			}
 			if err != nil {
 				return err
 			}
-			if removed.Total() == 0 {
+			if removed := got.Removed; removed.Total() == 0 {
 				fmt.Fprintf(e.stdout, "nothing held about customer %s (pseudonym)\n", p)
-				return nil
+			} else {
+				fmt.Fprintf(e.stdout, "erased customer %s (pseudonym): %d records%s\n", p, removed.Total(), byReason(removed))
 			}
-			fmt.Fprintf(e.stdout, "erased customer %s (pseudonym): %d records%s\n", p, removed.Total(), byReason(removed))
 			return nil
 		},
 	}

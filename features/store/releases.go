@@ -555,6 +555,54 @@ func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 	return nil
 }
 
+// RetireRelease deletes a release even if it is the current one: in one
+// transaction it deletes the manifest and, if version is current, makes
+// successor current instead (no release is current when successor is
+// empty), then it deletes the chunks. Erasure uses it for releases that no
+// privacy guarantee covers (release.ForgetCustomer).
+func (db *DB) RetireRelease(ctx context.Context, version, successor string) error {
+	if !validReleaseToken(version) {
+		return fmt.Errorf("store: retire release: %w: %q", ErrReleaseNotFound, clipName(version))
+	}
+	if successor == version || successor != "" && !validReleaseToken(successor) {
+		return fmt.Errorf("store: retire release %s: invalid successor %q", version, clipName(successor))
+	}
+	db.releaseMu.Lock()
+	defer db.releaseMu.Unlock()
+	db.mu.RLock()
+	err := db.update(ctx, func(txn *badger.Txn) error {
+		if _, err := getManifest(txn, version); err != nil {
+			return err
+		}
+		cur, err := getCurrent(txn)
+		switch {
+		case errors.Is(err, ErrNoCurrentRelease):
+		case err != nil:
+			return err
+		case cur == version && successor == "":
+			if err := txn.Delete(currentReleaseKey); err != nil {
+				return err
+			}
+		case cur == version:
+			if _, err := getManifest(txn, successor); err != nil {
+				return fmt.Errorf("successor %s: %w", successor, err)
+			}
+			if err := txn.Set(currentReleaseKey, encodeCurrent(successor)); err != nil {
+				return err
+			}
+		}
+		return txn.Delete(manifestKey(version))
+	})
+	db.mu.RUnlock()
+	if err == nil {
+		err = db.deleteChunks(ctx, version)
+	}
+	if err != nil {
+		return fmt.Errorf("store: retire release %s: %w", version, err)
+	}
+	return nil
+}
+
 // deleteRelease runs DeleteRelease; the caller holds db.releaseMu.
 func (db *DB) deleteRelease(ctx context.Context, version string) error {
 	db.mu.RLock()

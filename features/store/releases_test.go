@@ -276,6 +276,71 @@ func TestPruneReleases(t *testing.T) {
 	}
 }
 
+func TestRetireRelease(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := smallStore(t, "", nil)
+	for i := range 4 {
+		mustPut(t, db, testWrite(fmt.Sprintf("r%d", i), testNow.Add(time.Duration(i)*time.Hour), uint64(i)))
+	}
+	current := func() string {
+		t.Helper()
+		v, err := db.CurrentRelease(ctx)
+		if errors.Is(err, ErrNoCurrentRelease) {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if err := db.SetCurrentRelease(ctx, "r3"); err != nil {
+		t.Fatal(err)
+	}
+	// Not current: only the release goes.
+	if err := db.RetireRelease(ctx, "r0", ""); err != nil {
+		t.Fatalf("RetireRelease(r0) = %v", err)
+	}
+	// Current, with a successor that does not exist: nothing changes.
+	if err := db.RetireRelease(ctx, "r3", "r0"); !errors.Is(err, ErrReleaseNotFound) {
+		t.Errorf("RetireRelease(r3, successor r0 retired) = %v, want ErrReleaseNotFound", err)
+	}
+	if got := current(); got != "r3" {
+		t.Errorf("after a failed retirement the current release is %q, want r3", got)
+	}
+	for _, bad := range []string{"r3", "../x"} {
+		if err := db.RetireRelease(ctx, "r3", bad); err == nil {
+			t.Errorf("RetireRelease(r3, successor %q) = nil error", bad)
+		}
+	}
+	// Current, with a successor: the successor becomes current in the same step.
+	if err := db.RetireRelease(ctx, "r3", "r1"); err != nil {
+		t.Fatalf("RetireRelease(r3, r1) = %v", err)
+	}
+	if got := current(); got != "r1" {
+		t.Errorf("current after retiring r3 for r1 = %q, want r1", got)
+	}
+	// Current, no successor: no release is current afterwards.
+	if err := db.RetireRelease(ctx, "r1", ""); err != nil {
+		t.Fatalf("RetireRelease(r1) = %v", err)
+	}
+	if got := current(); got != "" {
+		t.Errorf("current after retiring r1 without successor = %q, want none", got)
+	}
+	ms, _ := db.Releases(ctx)
+	if want := []string{"r2"}; !slices.Equal(versions(ms), want) {
+		t.Errorf("Releases = %v, want %v", versions(ms), want)
+	}
+	for _, v := range []string{"r0", "r1", "r3"} {
+		if n := rawKeys(t, db, chunkVersionPrefix(tagModel, v)) + rawKeys(t, db, chunkVersionPrefix(tagPopular, v)); n != 0 {
+			t.Errorf("%d chunks of retired release %s remain", n, v)
+		}
+	}
+	if err := db.RetireRelease(ctx, "r1", ""); !errors.Is(err, ErrReleaseNotFound) {
+		t.Errorf("RetireRelease(r1) again = %v, want ErrReleaseNotFound", err)
+	}
+}
+
 func TestReleaseCorrupt(t *testing.T) {
 	t.Parallel()
 	db := smallStore(t, "", nil)

@@ -233,14 +233,19 @@ type DerivedRelease struct {
 
 // DerivedNote explains Derived to the customer.
 const DerivedNote = "Discret stores no data derived from you: your recommendations are computed from your own history at each request. " +
-	"The releases listed were trained while your events were kept and your consent allowed it; each is a differentially private aggregate of many customers " +
+	"The releases listed were trained while your events were kept and your consent allowed it; each private one is a differentially private aggregate of many customers " +
 	"(the privacy guarantee (ε, δ) bounds what it can reveal about you). " +
-	"Erasing your data removes your events; releases are not retrained, since their guarantee already covers you, and older releases are deleted as new ones are made. " +
+	"Erasing your data removes your events; private releases are not retrained, since their guarantee already covers you, and older releases are deleted as new ones are made. " +
 	"Events that have already expired are not shown, so releases trained only on them are not listed."
+
+// NonPrivateNote is added to DerivedNote when a listed release is not
+// differentially private.
+const NonPrivateNote = " Releases marked \"private\": false carry no privacy guarantee: erasing your data deletes them."
 
 // DerivedFrom lists the stored releases whose training window covers at
 // least one of the customer's events about an item (d is their export from
-// the store). Serving's access endpoint and `discret export` share it.
+// the store). `discret export` and serving's export endpoint show it, and
+// ForgetCustomer deletes the non-private ones.
 func DerivedFrom(ctx context.Context, src Source, d store.CustomerData) (Derived, error) {
 	out := Derived{Releases: []DerivedRelease{}, Note: DerivedNote}
 	sums, err := List(ctx, src)
@@ -259,6 +264,9 @@ func DerivedFrom(ctx context.Context, src Source, d store.CustomerData) (Derived
 			continue
 		}
 		dr := DerivedRelease{Version: c.Version, Created: c.Created, Current: s.Current, Private: c.Private, Window: c.Window, Events: n}
+		if !c.Private {
+			out.Note = DerivedNote + NonPrivateNote
+		}
 		if c.Privacy != nil {
 			eps, delta := c.Privacy.Epsilon, c.Privacy.Delta
 			dr.Epsilon, dr.Delta = &eps, &delta

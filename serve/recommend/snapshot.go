@@ -163,6 +163,30 @@ func (e *Engine) Refresh(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// Retired stops serving any of versions, releases that an erasure deleted
+// (release.ForgetCustomer retires the non-private releases trained on the
+// erased customer): the engine serves the current release instead, or no
+// model if none is current or it is refused. serve/rpc calls it after
+// ForgetCustomer.
+func (e *Engine) Retired(ctx context.Context, versions []string) error {
+	if s := e.snap.Load(); s == nil || !slices.Contains(versions, s.rel.Card.Version) {
+		return nil
+	}
+	var err error
+	if e.cfg.Releases != nil {
+		_, err = e.Refresh(ctx)
+	}
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	if s := e.snap.Load(); s != nil && slices.Contains(versions, s.rel.Card.Version) {
+		e.catMu.Lock()
+		e.snap.Store(nil)
+		e.catMu.Unlock()
+		e.log.Warn("stopped serving release: an erasure deleted it, and no other release is current", "version", s.rel.Card.Version)
+	}
+	return err
+}
+
 // Watch calls Refresh every interval until ctx is done, logging failures
 // (a refused release is logged once per version).
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) {

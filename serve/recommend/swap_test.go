@@ -187,3 +187,57 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("stored releases = %v", versions)
 	}
 }
+
+func TestRetired(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.AllowNonPrivate = true })
+	ctx := t.Context()
+	at := func(r *release.Release, h int) *release.Release {
+		r.Card.Created = r.Card.Created.Add(time.Duration(h) * time.Hour)
+		return r
+	}
+	nonPrivate := func(r *release.Release) *release.Release {
+		r.Card.Private, r.Card.Privacy = false, nil
+		return r
+	}
+	served := func() string {
+		t.Helper()
+		c, err := f.eng.Current(ctx)
+		if errors.Is(err, ErrNoModel) {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Version
+	}
+	putRelease(t, f.db, at(tinyRelease("v1"), 0))
+	putRelease(t, f.db, at(nonPrivate(tinyRelease("np1")), 1))
+	if _, err := f.eng.Refresh(ctx); err != nil || served() != "np1" {
+		t.Fatalf("Refresh = %v, serving %q; want np1", err, served())
+	}
+	if err := f.eng.Retired(ctx, []string{"other"}); err != nil || served() != "np1" {
+		t.Errorf("Retired(other) = %v, serving %q; want np1 kept", err, served())
+	}
+	// The erasure made v1 current again: the engine switches to it.
+	if err := f.db.RetireRelease(ctx, "np1", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.Retired(ctx, []string{"np1"}); err != nil || served() != "v1" {
+		t.Errorf("Retired(np1) = %v, serving %q; want v1", err, served())
+	}
+	// No release is current after the erasure: the engine serves no model.
+	putRelease(t, f.db, at(nonPrivate(tinyRelease("np2")), 2))
+	if _, err := f.eng.Refresh(ctx); err != nil || served() != "np2" {
+		t.Fatalf("Refresh = %v, serving %q; want np2", err, served())
+	}
+	if err := f.db.RetireRelease(ctx, "np2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.Retired(ctx, []string{"np2"}); err != nil || served() != "" || f.eng.Ready() {
+		t.Errorf("Retired(np2) = %v, serving %q, ready %v; want no model", err, served(), f.eng.Ready())
+	}
+	resp, err := f.eng.Recommend(ctx, Request{Customer: customer("someone")})
+	if err != nil || resp.Reason != NoModel || len(resp.Items) != 0 {
+		t.Errorf("Recommend after the retirement = %+v, %v; want no model", resp, err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
@@ -38,8 +39,9 @@ import (
 type Store interface {
 	Consent(ctx context.Context, p privacy.PseudoID) (consent.Record, error)
 	UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (store.ConsentResult, error)
-	Export(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
-	Forget(ctx context.Context, p privacy.PseudoID) (store.Removed, error)
+	// Export, Forget and the releases an erasure may retire
+	// (release.ForgetCustomer).
+	release.Eraser
 }
 
 var _ Store = (*store.DB)(nil)
@@ -62,6 +64,13 @@ var _ EventWriter = (*ingest.Ingester)(nil)
 // before the call cannot survive it.
 type CustomerCache interface {
 	Invalidate(p privacy.PseudoID)
+}
+
+// ReleaseFollower is told which releases an erasure deleted
+// (release.ForgetCustomer retires the non-private ones trained on the
+// customer), so that it stops serving them at once.
+type ReleaseFollower interface {
+	Retired(ctx context.Context, versions []string) error
 }
 
 // Recommender answers the recommendation RPCs.
@@ -98,6 +107,8 @@ type Config struct {
 	ConsentDefaults consent.Defaults
 	// Cache, if set, is invalidated after every change to a customer.
 	Cache CustomerCache
+	// Releases, if set, is told of the releases an erasure deleted.
+	Releases ReleaseFollower
 	// Recommender serves Recommend, SimilarItems and PopularItems.
 	Recommender Recommender
 	// Entries serves EnterStore.

@@ -5,10 +5,13 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/discret-io/discret/model/release"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
-// ExportCustomer returns everything held about a customer (GDPR access).
+// ExportCustomer returns everything held about a customer (GDPR access),
+// with the releases derived from their events (release.DerivedFrom), as
+// `discret export` does.
 func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCustomerRequest) (*discretv1.ExportCustomerResponse, error) {
 	a := s.a
 	c, err := parseCustomer("customer", req.GetCustomer())
@@ -39,11 +42,26 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 	for _, p := range d.Pushes {
 		resp.CouponPushes = append(resp.CouponPushes, &discretv1.CouponPush{Coupon: p.Coupon, Store: p.Store, Time: timestamppb.New(p.Time)})
 	}
+	derived, err := release.DerivedFrom(ctx, a.cfg.Store, d)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	resp.DerivedNote = derived.Note
+	resp.DerivedReleases = make([]*discretv1.DerivedRelease, 0, len(derived.Releases))
+	for _, r := range derived.Releases {
+		resp.DerivedReleases = append(resp.DerivedReleases, &discretv1.DerivedRelease{
+			Version: r.Version, Created: timestamppb.New(r.Created), Current: r.Current, Private: r.Private,
+			Epsilon: r.Epsilon, Delta: r.Delta, Events: int32(r.Events),
+			WindowFrom: timestamppb.New(r.Window.From), WindowTo: timestamppb.New(r.Window.To),
+		})
+	}
 	return resp, nil
 }
 
 // ForgetCustomer erases everything held about a customer (GDPR erasure),
-// atomically for readers, and drops their cached state.
+// atomically for readers, with the non-private releases trained on their
+// events (release.ForgetCustomer), and drops their cached state. Removed
+// counts the records per table and the deleted releases under "releases".
 func (s adminServer) ForgetCustomer(ctx context.Context, req *discretv1.ForgetCustomerRequest) (*discretv1.ForgetCustomerResponse, error) {
 	a := s.a
 	c, err := parseCustomer("customer", req.GetCustomer())
@@ -51,14 +69,27 @@ func (s adminServer) ForgetCustomer(ctx context.Context, req *discretv1.ForgetCu
 		return nil, err
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
-	removed, err := a.cfg.Store.Forget(ctx, p)
+	got, err := release.ForgetCustomer(ctx, a.cfg.Store, p)
+	if len(got.Retired) > 0 && a.cfg.Releases != nil {
+		// Even if the erasure then failed: the releases are gone.
+		if rerr := a.cfg.Releases.Retired(ctx, got.Retired); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	a.invalidate(p) // even on error: the erasure may have committed in part
 	if err != nil {
 		return nil, apiError(err)
 	}
-	resp := &discretv1.ForgetCustomerResponse{Removed: make(map[string]int64, len(removed))}
-	for table, n := range removed {
+	resp := &discretv1.ForgetCustomerResponse{Removed: make(map[string]int64, len(got.Removed)+1)}
+	for table, n := range got.Removed {
 		resp.Removed[table] = int64(n)
+	}
+	if len(got.Retired) > 0 {
+		resp.Removed[RemovedReleases] = int64(len(got.Retired))
 	}
 	return resp, nil
 }
+
+// RemovedReleases is the key of ForgetCustomerResponse.removed that counts
+// the non-private releases an erasure deleted.
+const RemovedReleases = "releases"

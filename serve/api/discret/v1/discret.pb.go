@@ -1585,10 +1585,16 @@ func (x *CouponPush) GetTime() *timestamppb.Timestamp {
 type ExportCustomerResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The customer's pseudonym, as stored.
-	Pseudonym     string           `protobuf:"bytes,1,opt,name=pseudonym,proto3" json:"pseudonym,omitempty"`
-	Consent       []*ConsentChange `protobuf:"bytes,2,rep,name=consent,proto3" json:"consent,omitempty"`
-	Events        []*StoredEvent   `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
-	CouponPushes  []*CouponPush    `protobuf:"bytes,4,rep,name=coupon_pushes,json=couponPushes,proto3" json:"coupon_pushes,omitempty"`
+	Pseudonym    string           `protobuf:"bytes,1,opt,name=pseudonym,proto3" json:"pseudonym,omitempty"`
+	Consent      []*ConsentChange `protobuf:"bytes,2,rep,name=consent,proto3" json:"consent,omitempty"`
+	Events       []*StoredEvent   `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	CouponPushes []*CouponPush    `protobuf:"bytes,4,rep,name=coupon_pushes,json=couponPushes,proto3" json:"coupon_pushes,omitempty"`
+	// What is derived from the customer's data: nothing is stored per
+	// customer; these are the model releases whose training window covers
+	// one of the customer's stored events.
+	DerivedReleases []*DerivedRelease `protobuf:"bytes,5,rep,name=derived_releases,json=derivedReleases,proto3" json:"derived_releases,omitempty"`
+	// Explains derived_releases to the customer.
+	DerivedNote   string `protobuf:"bytes,6,opt,name=derived_note,json=derivedNote,proto3" json:"derived_note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1651,6 +1657,134 @@ func (x *ExportCustomerResponse) GetCouponPushes() []*CouponPush {
 	return nil
 }
 
+func (x *ExportCustomerResponse) GetDerivedReleases() []*DerivedRelease {
+	if x != nil {
+		return x.DerivedReleases
+	}
+	return nil
+}
+
+func (x *ExportCustomerResponse) GetDerivedNote() string {
+	if x != nil {
+		return x.DerivedNote
+	}
+	return ""
+}
+
+// A model release that may have used some of a customer's events.
+type DerivedRelease struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Created *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
+	Current bool                   `protobuf:"varint,3,opt,name=current,proto3" json:"current,omitempty"`
+	// False for a release without a privacy guarantee (ε = ∞); erasing the
+	// customer deletes such releases.
+	Private bool `protobuf:"varint,4,opt,name=private,proto3" json:"private,omitempty"`
+	// The release's (ε, δ); absent when private is false.
+	Epsilon *float64 `protobuf:"fixed64,5,opt,name=epsilon,proto3,oneof" json:"epsilon,omitempty"`
+	Delta   *float64 `protobuf:"fixed64,6,opt,name=delta,proto3,oneof" json:"delta,omitempty"`
+	// The training data window.
+	WindowFrom *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=window_from,json=windowFrom,proto3" json:"window_from,omitempty"`
+	WindowTo   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=window_to,json=windowTo,proto3" json:"window_to,omitempty"`
+	// The customer's events in the window that training uses.
+	Events        int32 `protobuf:"varint,9,opt,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DerivedRelease) Reset() {
+	*x = DerivedRelease{}
+	mi := &file_discret_v1_discret_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DerivedRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DerivedRelease) ProtoMessage() {}
+
+func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DerivedRelease.ProtoReflect.Descriptor instead.
+func (*DerivedRelease) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DerivedRelease) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DerivedRelease) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *DerivedRelease) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *DerivedRelease) GetPrivate() bool {
+	if x != nil {
+		return x.Private
+	}
+	return false
+}
+
+func (x *DerivedRelease) GetEpsilon() float64 {
+	if x != nil && x.Epsilon != nil {
+		return *x.Epsilon
+	}
+	return 0
+}
+
+func (x *DerivedRelease) GetDelta() float64 {
+	if x != nil && x.Delta != nil {
+		return *x.Delta
+	}
+	return 0
+}
+
+func (x *DerivedRelease) GetWindowFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowFrom
+	}
+	return nil
+}
+
+func (x *DerivedRelease) GetWindowTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowTo
+	}
+	return nil
+}
+
+func (x *DerivedRelease) GetEvents() int32 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
 type ForgetCustomerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Customer      string                 `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
@@ -1660,7 +1794,7 @@ type ForgetCustomerRequest struct {
 
 func (x *ForgetCustomerRequest) Reset() {
 	*x = ForgetCustomerRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[24]
+	mi := &file_discret_v1_discret_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1806,7 @@ func (x *ForgetCustomerRequest) String() string {
 func (*ForgetCustomerRequest) ProtoMessage() {}
 
 func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[24]
+	mi := &file_discret_v1_discret_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1819,7 @@ func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerRequest.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{24}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ForgetCustomerRequest) GetCustomer() string {
@@ -1697,7 +1831,9 @@ func (x *ForgetCustomerRequest) GetCustomer() string {
 
 type ForgetCustomerResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Records removed, per kind of record.
+	// Records removed, per kind of record; "releases" counts the non-private
+	// model releases deleted because they were trained on the customer's
+	// events (private releases stay: their (ε, δ) covers every customer).
 	Removed       map[string]int64 `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1705,7 +1841,7 @@ type ForgetCustomerResponse struct {
 
 func (x *ForgetCustomerResponse) Reset() {
 	*x = ForgetCustomerResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[25]
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1853,7 @@ func (x *ForgetCustomerResponse) String() string {
 func (*ForgetCustomerResponse) ProtoMessage() {}
 
 func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[25]
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1866,7 @@ func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerResponse.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{25}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ForgetCustomerResponse) GetRemoved() map[string]int64 {
@@ -1753,7 +1889,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1901,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1914,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Item) GetItem() string {
@@ -1822,7 +1958,7 @@ type UpsertItemRequest struct {
 
 func (x *UpsertItemRequest) Reset() {
 	*x = UpsertItemRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +1970,7 @@ func (x *UpsertItemRequest) String() string {
 func (*UpsertItemRequest) ProtoMessage() {}
 
 func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +1983,7 @@ func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertItemRequest.ProtoReflect.Descriptor instead.
 func (*UpsertItemRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpsertItemRequest) GetItem() string {
@@ -1894,7 +2030,7 @@ type Coupon struct {
 
 func (x *Coupon) Reset() {
 	*x = Coupon{}
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2042,7 @@ func (x *Coupon) String() string {
 func (*Coupon) ProtoMessage() {}
 
 func (x *Coupon) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2055,7 @@ func (x *Coupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coupon.ProtoReflect.Descriptor instead.
 func (*Coupon) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Coupon) GetCoupon() string {
@@ -1987,7 +2123,7 @@ type UpsertCouponRequest struct {
 
 func (x *UpsertCouponRequest) Reset() {
 	*x = UpsertCouponRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2135,7 @@ func (x *UpsertCouponRequest) String() string {
 func (*UpsertCouponRequest) ProtoMessage() {}
 
 func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2148,7 @@ func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCouponRequest.ProtoReflect.Descriptor instead.
 func (*UpsertCouponRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpsertCouponRequest) GetCoupon() string {
@@ -2072,7 +2208,7 @@ type GetCurrentModelRequest struct {
 
 func (x *GetCurrentModelRequest) Reset() {
 	*x = GetCurrentModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2220,7 @@ func (x *GetCurrentModelRequest) String() string {
 func (*GetCurrentModelRequest) ProtoMessage() {}
 
 func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2233,7 @@ func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentModelRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
 }
 
 type TrainModelRequest struct {
@@ -2118,7 +2254,7 @@ type TrainModelRequest struct {
 
 func (x *TrainModelRequest) Reset() {
 	*x = TrainModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +2266,7 @@ func (x *TrainModelRequest) String() string {
 func (*TrainModelRequest) ProtoMessage() {}
 
 func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +2279,7 @@ func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainModelRequest.ProtoReflect.Descriptor instead.
 func (*TrainModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TrainModelRequest) GetEpsilon() float64 {
@@ -2192,7 +2328,7 @@ type PrivacyCharge struct {
 
 func (x *PrivacyCharge) Reset() {
 	*x = PrivacyCharge{}
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2340,7 @@ func (x *PrivacyCharge) String() string {
 func (*PrivacyCharge) ProtoMessage() {}
 
 func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2353,7 @@ func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyCharge.ProtoReflect.Descriptor instead.
 func (*PrivacyCharge) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PrivacyCharge) GetComponent() string {
@@ -2269,7 +2405,7 @@ type ModelCard struct {
 
 func (x *ModelCard) Reset() {
 	*x = ModelCard{}
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2281,7 +2417,7 @@ func (x *ModelCard) String() string {
 func (*ModelCard) ProtoMessage() {}
 
 func (x *ModelCard) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2294,7 +2430,7 @@ func (x *ModelCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelCard.ProtoReflect.Descriptor instead.
 func (*ModelCard) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ModelCard) GetVersion() string {
@@ -2517,12 +2653,28 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"CouponPush\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x14\n" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd9\x01\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc3\x02\n" +
 	"\x16ExportCustomerResponse\x12\x1c\n" +
 	"\tpseudonym\x18\x01 \x01(\tR\tpseudonym\x123\n" +
 	"\aconsent\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\aconsent\x12/\n" +
 	"\x06events\x18\x03 \x03(\v2\x17.discret.v1.StoredEventR\x06events\x12;\n" +
-	"\rcoupon_pushes\x18\x04 \x03(\v2\x16.discret.v1.CouponPushR\fcouponPushes\"3\n" +
+	"\rcoupon_pushes\x18\x04 \x03(\v2\x16.discret.v1.CouponPushR\fcouponPushes\x12E\n" +
+	"\x10derived_releases\x18\x05 \x03(\v2\x1a.discret.v1.DerivedReleaseR\x0fderivedReleases\x12!\n" +
+	"\fderived_note\x18\x06 \x01(\tR\vderivedNote\"\xf2\x02\n" +
+	"\x0eDerivedRelease\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x124\n" +
+	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x18\n" +
+	"\acurrent\x18\x03 \x01(\bR\acurrent\x12\x18\n" +
+	"\aprivate\x18\x04 \x01(\bR\aprivate\x12\x1d\n" +
+	"\aepsilon\x18\x05 \x01(\x01H\x00R\aepsilon\x88\x01\x01\x12\x19\n" +
+	"\x05delta\x18\x06 \x01(\x01H\x01R\x05delta\x88\x01\x01\x12;\n" +
+	"\vwindow_from\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"windowFrom\x127\n" +
+	"\twindow_to\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bwindowTo\x12\x16\n" +
+	"\x06events\x18\t \x01(\x05R\x06eventsB\n" +
+	"\n" +
+	"\b_epsilonB\b\n" +
+	"\x06_delta\"3\n" +
 	"\x15ForgetCustomerRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"\x9f\x01\n" +
 	"\x16ForgetCustomerResponse\x12I\n" +
@@ -2645,7 +2797,7 @@ func file_discret_v1_discret_proto_rawDescGZIP() []byte {
 }
 
 var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_discret_v1_discret_proto_goTypes = []any{
 	(NonPersonalizedReason)(0),     // 0: discret.v1.NonPersonalizedReason
 	(*RecommendRequest)(nil),       // 1: discret.v1.RecommendRequest
@@ -2672,84 +2824,89 @@ var file_discret_v1_discret_proto_goTypes = []any{
 	(*StoredEvent)(nil),            // 22: discret.v1.StoredEvent
 	(*CouponPush)(nil),             // 23: discret.v1.CouponPush
 	(*ExportCustomerResponse)(nil), // 24: discret.v1.ExportCustomerResponse
-	(*ForgetCustomerRequest)(nil),  // 25: discret.v1.ForgetCustomerRequest
-	(*ForgetCustomerResponse)(nil), // 26: discret.v1.ForgetCustomerResponse
-	(*Item)(nil),                   // 27: discret.v1.Item
-	(*UpsertItemRequest)(nil),      // 28: discret.v1.UpsertItemRequest
-	(*Coupon)(nil),                 // 29: discret.v1.Coupon
-	(*UpsertCouponRequest)(nil),    // 30: discret.v1.UpsertCouponRequest
-	(*GetCurrentModelRequest)(nil), // 31: discret.v1.GetCurrentModelRequest
-	(*TrainModelRequest)(nil),      // 32: discret.v1.TrainModelRequest
-	(*PrivacyCharge)(nil),          // 33: discret.v1.PrivacyCharge
-	(*ModelCard)(nil),              // 34: discret.v1.ModelCard
-	nil,                            // 35: discret.v1.ForgetCustomerResponse.RemovedEntry
-	nil,                            // 36: discret.v1.ModelCard.ParametersEntry
-	nil,                            // 37: discret.v1.ModelCard.EvaluationEntry
-	(*timestamppb.Timestamp)(nil),  // 38: google.protobuf.Timestamp
+	(*DerivedRelease)(nil),         // 25: discret.v1.DerivedRelease
+	(*ForgetCustomerRequest)(nil),  // 26: discret.v1.ForgetCustomerRequest
+	(*ForgetCustomerResponse)(nil), // 27: discret.v1.ForgetCustomerResponse
+	(*Item)(nil),                   // 28: discret.v1.Item
+	(*UpsertItemRequest)(nil),      // 29: discret.v1.UpsertItemRequest
+	(*Coupon)(nil),                 // 30: discret.v1.Coupon
+	(*UpsertCouponRequest)(nil),    // 31: discret.v1.UpsertCouponRequest
+	(*GetCurrentModelRequest)(nil), // 32: discret.v1.GetCurrentModelRequest
+	(*TrainModelRequest)(nil),      // 33: discret.v1.TrainModelRequest
+	(*PrivacyCharge)(nil),          // 34: discret.v1.PrivacyCharge
+	(*ModelCard)(nil),              // 35: discret.v1.ModelCard
+	nil,                            // 36: discret.v1.ForgetCustomerResponse.RemovedEntry
+	nil,                            // 37: discret.v1.ModelCard.ParametersEntry
+	nil,                            // 38: discret.v1.ModelCard.EvaluationEntry
+	(*timestamppb.Timestamp)(nil),  // 39: google.protobuf.Timestamp
 }
 var file_discret_v1_discret_proto_depIdxs = []int32{
 	2,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
 	0,  // 1: discret.v1.RecommendResponse.reason:type_name -> discret.v1.NonPersonalizedReason
 	2,  // 2: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
 	2,  // 3: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
-	38, // 4: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
+	39, // 4: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
 	9,  // 5: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
 	11, // 6: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
 	13, // 7: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
-	38, // 8: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
-	38, // 9: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
+	39, // 8: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
+	39, // 9: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
 	16, // 10: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
 	15, // 11: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
 	15, // 12: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
 	18, // 13: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	38, // 14: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	38, // 15: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	38, // 16: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	39, // 14: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	39, // 15: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	39, // 16: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
 	15, // 17: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
 	22, // 18: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
 	23, // 19: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	35, // 20: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	38, // 21: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	38, // 22: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	38, // 23: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	38, // 24: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	38, // 25: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	33, // 26: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	38, // 27: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	38, // 28: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	36, // 29: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	37, // 30: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	1,  // 31: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	4,  // 32: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	6,  // 33: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	8,  // 34: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	12, // 35: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	17, // 36: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	19, // 37: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	21, // 38: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	25, // 39: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	28, // 40: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	30, // 41: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	31, // 42: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	32, // 43: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	3,  // 44: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	5,  // 45: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	7,  // 46: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	10, // 47: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	14, // 48: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	18, // 49: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	20, // 50: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	24, // 51: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	26, // 52: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	27, // 53: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	29, // 54: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	34, // 55: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	34, // 56: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	44, // [44:57] is the sub-list for method output_type
-	31, // [31:44] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	25, // 20: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	39, // 21: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	39, // 22: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	39, // 23: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	36, // 24: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	39, // 25: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	39, // 26: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	39, // 27: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	39, // 28: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	39, // 29: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	34, // 30: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	39, // 31: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	39, // 32: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	37, // 33: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	38, // 34: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	1,  // 35: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	4,  // 36: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	6,  // 37: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	8,  // 38: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	12, // 39: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	17, // 40: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	19, // 41: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	21, // 42: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	26, // 43: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	29, // 44: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	31, // 45: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	32, // 46: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	33, // 47: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	3,  // 48: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	5,  // 49: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	7,  // 50: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	10, // 51: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	14, // 52: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	18, // 53: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	20, // 54: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	24, // 55: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	27, // 56: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	28, // 57: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	30, // 58: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	35, // 59: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	35, // 60: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	48, // [48:61] is the sub-list for method output_type
+	35, // [35:48] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
@@ -2758,15 +2915,16 @@ func file_discret_v1_discret_proto_init() {
 		return
 	}
 	file_discret_v1_discret_proto_msgTypes[0].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[27].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[29].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[24].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[28].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[30].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discret_v1_discret_proto_rawDesc), len(file_discret_v1_discret_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/release"
+)
+
+// TestForgetDeletesNonPrivateReleases: erasing a customer deletes the
+// non-private releases trained on their events, keeps the private ones and
+// makes the newest private one current; the export says so beforehand.
+func TestForgetDeletesNonPrivateReleases(t *testing.T) {
+	c := newCLI(t)
+	gen := t.TempDir()
+	c.mustRun("keygen")
+	c.mustRun("gen", "--out", gen, "--customers", "200", "--items", "30", "--events", "6000", "--seed", "3")
+	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
+	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	version := func(out string) string {
+		t.Helper()
+		m := versionRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("train output has no version:\n%s", out)
+		}
+		return m[1]
+	}
+	private := version(c.mustRun("train", "--epsilon", "2", "--factors", "8"))
+	nonPrivate := version(c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2"))
+
+	// A customer with stored events.
+	raw, err := os.ReadFile(filepath.Join(gen, synth.EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		var ev struct {
+			Customer string `json:"customer"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		if strings.Contains(c.mustRun("export", ev.Customer), nonPrivate) {
+			customer = ev.Customer
+			break
+		}
+	}
+	if customer == "" {
+		t.Fatal("no customer's export lists the non-private release")
+	}
+	var exp struct {
+		Derived release.Derived `json:"derived"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("export", customer)), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if exp.Derived.Note != release.DerivedNote+release.NonPrivateNote {
+		t.Errorf("export note = %q, want the non-private sentence", exp.Derived.Note)
+	}
+
+	out := c.mustRun("forget", customer)
+	for _, want := range []string{
+		"deleted non-private release " + nonPrivate,
+		"current release is now " + private,
+		"erased customer",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("forget output lacks %q:\n%s", want, out)
+		}
+	}
+	list := c.mustRun("models", "list")
+	if strings.Contains(list, nonPrivate) || !strings.Contains(list, private) {
+		t.Errorf("models list after forget:\n%s\nwant %s current and %s gone", list, private, nonPrivate)
+	}
+	if out := c.mustRun("models", "show", "current"); !strings.Contains(out, private) {
+		t.Errorf("models show current after forget:\n%s\nwant %s", out, private)
+	}
+}

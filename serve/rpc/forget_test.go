@@ -1,0 +1,112 @@
+package rpc_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/features/store/storetest"
+	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/model/release"
+	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/rpc"
+)
+
+type recordingFollower struct {
+	mu  sync.Mutex
+	got [][]string
+}
+
+func (r *recordingFollower) Retired(_ context.Context, versions []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, versions)
+	return nil
+}
+
+// putRelease stores a minimal valid release whose window ends at the
+// fixture's clock; private releases have ε = 1.
+func putRelease(t *testing.T, db *store.DB, version string, private bool, created time.Time, current bool) {
+	t.Helper()
+	r := &release.Release{
+		Card: release.Card{
+			Format: release.CardFormat, Version: version, Created: created, Private: private, RNG: release.RNGCrypto,
+			Window: budget.Window{From: storetest.Epoch.AddDate(0, -1, 0), To: storetest.Epoch},
+			Items:  2, Trained: 2, Universe: release.UniverseCatalogue,
+			Hyper: release.Hyper{
+				Factors: 1, Iterations: 1, Lambda: 0.1, RegExponent: 0.5, Unobserved: 0.1, InitScale: 0.1,
+				Weights: map[string]float64{"view": 0.1, "add_to_cart": 0.5, "purchase": 1}, StrengthCap: 10, Alpha: 1,
+			},
+		},
+		Items: []string{"SKU-1", "SKU-2"}, Vectors: []float32{1, 0.5}, Trained: []bool{true, true}, Popular: []float32{2, 1},
+	}
+	if private {
+		r.Card.Privacy = &release.Privacy{Neighbouring: budget.Neighbouring, Epsilon: 1, Delta: 1e-6, TargetEpsilon: 1}
+	}
+	meta, parts, err := release.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutRelease(t.Context(), store.ReleaseWrite{
+		Manifest: store.ReleaseManifest{Version: version, Created: created, Meta: meta}, Parts: parts, MakeCurrent: current,
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExportAndForgetDerivedReleases: the API's export lists the releases
+// derived from a customer's events, and erasure deletes the non-private
+// ones and tells the serving engine.
+func TestExportAndForgetDerivedReleases(t *testing.T) {
+	follower := &recordingFollower{}
+	f := newFixture(t, func(c *rpc.Config) { c.Releases = follower })
+	s := f.servers()
+	ctx := t.Context()
+	const c = "dora@example.com"
+	if _, err := s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
+	if _, err := s.WriteEvents(ctx, &discretv1.WriteEventsRequest{Events: []*discretv1.Event{event(c, "SKU-1", at)}}); err != nil {
+		t.Fatal(err)
+	}
+	putRelease(t, f.db, "p1", true, storetest.Epoch, false)
+	putRelease(t, f.db, "np1", false, storetest.Epoch.Add(time.Hour), true)
+
+	exp, err := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, r := range exp.DerivedReleases {
+		versions = append(versions, r.Version)
+		if r.Private != (r.Epsilon != nil) || r.Events != 1 || !r.WindowTo.AsTime().Equal(storetest.Epoch) {
+			t.Errorf("derived release %v: want ε exactly when private, 1 event, the window", r)
+		}
+	}
+	if !slices.Equal(versions, []string{"p1", "np1"}) || exp.DerivedNote != release.DerivedNote+release.NonPrivateNote {
+		t.Errorf("export derived = %v, note %q; want p1 and np1 with the non-private sentence", versions, exp.DerivedNote)
+	}
+
+	forgot, err := s.ForgetCustomer(ctx, &discretv1.ForgetCustomerRequest{Customer: c})
+	if err != nil || forgot.Removed[rpc.RemovedReleases] != 1 || forgot.Removed[store.TableConsent] != 1 {
+		t.Fatalf("ForgetCustomer = %v, %v; want one release and the consent record removed", forgot, err)
+	}
+	if !slices.EqualFunc(follower.got, [][]string{{"np1"}}, slices.Equal) {
+		t.Errorf("the serving engine was told %v, want [[np1]]", follower.got)
+	}
+	if cur, err := f.db.CurrentRelease(ctx); err != nil || cur != "p1" {
+		t.Errorf("current release after the erasure = %q, %v; want p1", cur, err)
+	}
+	exp, err = s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c})
+	if err != nil || len(exp.DerivedReleases) != 0 || exp.DerivedNote != release.DerivedNote {
+		t.Errorf("export after forget = %v, %v; want no derived release", exp, err)
+	}
+	// Nothing non-private left: a second erasure tells nobody.
+	if _, err := s.ForgetCustomer(ctx, &discretv1.ForgetCustomerRequest{Customer: c}); err != nil || len(follower.got) != 1 {
+		t.Errorf("second ForgetCustomer = %v; follower told %v", err, follower.got)
+	}
+}
