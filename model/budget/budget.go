@@ -126,6 +126,10 @@ type Entry struct {
 	Components []Component `json:"components,omitempty"`
 	// Parameters are the mechanism's parameters (steps, β, R, …).
 	Parameters map[string]float64 `json:"parameters,omitempty"`
+	// Failed, if set, says why the run stopped before storing its release:
+	// what it had computed with noise is charged all the same (nothing
+	// else was released; the failure itself may depend on the data).
+	Failed string `json:"failed,omitempty"`
 }
 
 // ErrEntry is returned for an invalid or undecodable ledger entry.

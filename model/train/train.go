@@ -83,6 +83,7 @@ type Store interface {
 	Events(ctx context.Context) iter.Seq2[features.Event, error]
 	Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Record, error)
 	Ledger(ctx context.Context) ([]store.LedgerRecord, error)
+	AppendLedger(ctx context.Context, c store.LedgerCharge) (store.LedgerRecord, error)
 	PutRelease(ctx context.Context, w store.ReleaseWrite) (store.ReleaseManifest, error)
 	PruneReleases(ctx context.Context, keep int) (store.PruneResult, error)
 }
@@ -355,7 +356,53 @@ func Run(ctx context.Context, st Store, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("train: source %T cannot fork worker streams (want a dp.Forker)", src)
 	}
 	r := &run{cfg: c, st: st, src: src.(dp.Forker), start: time.Now(), now: c.Now().UTC().Truncate(time.Millisecond)}
-	return r.run(ctx)
+	rep, err := r.run(ctx)
+	if err != nil && !r.stored {
+		switch eps, cerr := r.chargeFailed(ctx, err); {
+		case cerr != nil:
+			err = errors.Join(err, cerr)
+		case eps > 0:
+			err = fmt.Errorf("%w (the ε = %.4g this run spent before it failed is charged to the privacy ledger)", err, eps)
+		}
+	}
+	return rep, err
+}
+
+// chargeFailed records in the ledger what a failed private run spent: the
+// components it released before failing, and all of the ALS budget once
+// the ALS training has started (its steps are not tracked one by one, and
+// charging them all is the safe side). The failure itself, like an error
+// saying that no item passed the selection threshold, is a function of
+// those noisy values, so it is covered; retrying does not come for free.
+// The entry is appended even beyond the cap: the spend has happened.
+func (r *run) chargeFailed(ctx context.Context, cause error) (float64, error) {
+	rho := r.rhoSpent
+	comps := slices.Clone(r.components)
+	if r.alsStarted {
+		rho += r.rhoAls
+		comps = append(comps, budget.Component{Name: "als", Releases: 1, RhoEach: r.rhoAls, Rho: r.rhoAls, Epsilon: r.epsAls})
+	}
+	if !r.cfg.private || rho == 0 {
+		return 0, nil
+	}
+	eps := r.epsilonOf(rho)
+	if math.IsNaN(eps) || math.IsInf(eps, 0) {
+		eps = 0 // not convertible at this δ; ρ is what composes
+	}
+	e := r.entry(rho, eps)
+	e.Components, e.Failed = comps, cause.Error()
+	if len(e.Failed) > 500 {
+		e.Failed = e.Failed[:500] + "…"
+	}
+	data, err := e.Marshal()
+	if err != nil {
+		return 0, fmt.Errorf("train: charging the failed run: %w", err)
+	}
+	// Also when ctx was cancelled: the charge must not be lost.
+	if _, err := r.st.AppendLedger(context.WithoutCancel(ctx), store.LedgerCharge{Time: e.Time, Data: data}); err != nil {
+		return 0, fmt.Errorf("train: charging the failed run (ρ = %.4g) to the privacy ledger: %w", rho, err)
+	}
+	return e.Epsilon, nil
 }
 
 // run is the state of one Run.
@@ -377,6 +424,8 @@ type run struct {
 	components                 []budget.Component
 	noisyCustomers             float64
 	rhoSpent                   float64 // of the components released so far
+	alsStarted                 bool    // the ALS training (ρ = rhoAls) has begun
+	stored                     bool    // the release and its charge are stored
 
 	rep *Report
 }
@@ -493,6 +542,33 @@ func minTime(a, b time.Time) time.Time {
 
 // plan releases the number of customers, fixes δ and splits the budget
 // (see the package documentation), and checks the cap before the long work.
+// precheck refuses a run that would exceed the cap before any noise is
+// drawn, so that a refusal costs nothing: it checks the largest ρ the run
+// can have, rhoRef at the largest δ it can use (the explicit δ or the
+// upper bound of the default rule). plan checks again with the final δ,
+// which the noisy customer count decides; a refusal then is charged
+// (chargeFailed).
+func (r *run) precheck(ctx context.Context, rhoRef float64) error {
+	c := &r.cfg
+	e := r.entry(rhoRef, c.Epsilon)
+	e.Delta = cmp.Or(c.Delta, DefaultDelta)
+	if c.Catalogue == nil || c.Stores == nil {
+		e.DeltaThreshold = SelectionDeltaShare * e.Delta
+	}
+	recs, err := r.st.Ledger(ctx)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if _, err := c.Cap.Check(entries, e, r.now); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
 func (r *run) plan(ctx context.Context) error {
 	c := &r.cfg
 	needSel := c.Catalogue == nil || c.Stores == nil
@@ -505,6 +581,9 @@ func (r *run) plan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if err := r.precheck(ctx, rhoRef); err != nil {
+		return err
+	}
 	zn := dp.MultiplierForRho(c.CustomersShare * rhoRef)
 	nt, comp, err := releaseCustomers(r.snap.customers, zn, r.src.Fork())
 	if err != nil {
@@ -512,6 +591,7 @@ func (r *run) plan(ctx context.Context) error {
 	}
 	r.noisyCustomers = nt
 	r.components = append(r.components, comp)
+	r.rhoSpent = comp.Rho
 
 	r.delta = c.Delta
 	if r.delta == 0 {
@@ -519,18 +599,17 @@ func (r *run) plan(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.delta >= 1/max(nt, 1) {
-		return fmt.Errorf("train: δ = %g is not below 1/n for about n = %.0f training customers (noisy count); use δ ≤ 1/(10·n), the default", r.delta, nt)
-	}
 	r.deltaConv = r.delta
 	if needSel {
 		r.deltaTau = SelectionDeltaShare * r.delta
 		r.deltaConv = r.delta - r.deltaTau
 	}
+	if r.delta >= 1/max(nt, 1) {
+		return fmt.Errorf("train: δ = %g is not below 1/n for about n = %.0f training customers (noisy count); use δ ≤ 1/(10·n), the default", r.delta, nt)
+	}
 	if r.rhoTotal, err = dp.RhoForEpsilon(c.Epsilon, r.deltaConv, dp.RDP); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	r.rhoSpent = comp.Rho
 	r.rhoAls = r.rhoTotal - comp.Rho - c.PopularShare*r.rhoTotal
 	if needSel {
 		r.rhoAls -= c.SelectionShare * r.rhoTotal
@@ -707,6 +786,7 @@ func (r *run) train(ctx context.Context, itemPos []int32, nItems int, selected b
 		acfg.Privacy = &p
 	}
 	rhoBefore := r.rhoSpent
+	r.alsStarted = true
 	acfg.Progress = func(p als.Progress) {
 		eps := math.Inf(1)
 		if c.private {
@@ -829,6 +909,7 @@ func (r *run) store(ctx context.Context, rel *release.Release) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	r.stored = true
 	r.rep.Version, r.rep.Current = r.version, true
 	recs, err := r.st.Ledger(ctx)
 	if err == nil {

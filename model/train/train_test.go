@@ -416,6 +416,25 @@ func (s state) equal(o state) bool {
 	return slices.Equal(s.releases, o.releases) && s.current == o.current && s.ledger == o.ledger
 }
 
+// lastFailed returns the last ledger entry, which must record a failed
+// run that spent ρ > 0.
+func lastFailed(t *testing.T, db *store.DB) budget.Entry {
+	t.Helper()
+	recs, err := db.Ledger(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("ledger = %d entries, %v", len(entries), err)
+	}
+	e := entries[len(entries)-1]
+	if e.Failed == "" || !e.Private || !(e.Rho > 0) || len(e.Components) == 0 {
+		t.Errorf("last ledger entry = %+v, want a failed private run with its ρ and components", e)
+	}
+	return e
+}
+
 // TestCap checks the budget cap exactly with the fake clock: a second
 // release at ε = 1 would compose to ε = 1.451 > 1.3 within the 10-day
 // window, and fits once the first release is exactly one window old.
@@ -457,15 +476,6 @@ func TestCap(t *testing.T) {
 		t.Errorf("after a refusal, state = %+v, want %+v", got, before)
 	}
 
-	// Refused in the commit transaction, after training.
-	_, err = run(staleLedger{f.db}, 3)
-	if !errors.As(err, &ex) {
-		t.Fatalf("release refused at commit = %v, want *budget.ExceededError", err)
-	}
-	if got := stateOf(t, f.db); !got.equal(before) {
-		t.Errorf("after a refusal at commit, state = %+v, want %+v", got, before)
-	}
-
 	// Exactly one window after the first release, it fits.
 	f.clock.Set(first.Card.Created.AddDate(0, 0, 10))
 	second, err := run(f.db, 4)
@@ -474,6 +484,22 @@ func TestCap(t *testing.T) {
 	}
 	if got := stateOf(t, f.db); got.current != second.Version || got.ledger != 2 || len(got.releases) != 2 {
 		t.Errorf("after the second release, state = %+v", got)
+	}
+	before = stateOf(t, f.db)
+
+	// Refused in the commit transaction, after training (a ledger that
+	// changed under the run): nothing is stored, but what the run computed
+	// with noise is charged, whole, beyond the cap.
+	_, err = run(staleLedger{f.db}, 3)
+	if !errors.As(err, &ex) || !strings.Contains(err.Error(), "charged to the privacy ledger") {
+		t.Fatalf("release refused at commit = %v, want *budget.ExceededError and the charge", err)
+	}
+	got := stateOf(t, f.db)
+	if !slices.Equal(got.releases, before.releases) || got.current != before.current || got.ledger != before.ledger+1 {
+		t.Errorf("after a refusal at commit, state = %+v, want %+v with one more ledger entry", got, before)
+	}
+	if e := lastFailed(t, f.db); math.Abs(e.Rho-second.Card.Privacy.Rho) > 1e-9*second.Card.Privacy.Rho {
+		t.Errorf("failed run charged ρ = %v, want the whole planned ρ = %v", e.Rho, second.Card.Privacy.Rho)
 	}
 }
 
@@ -503,9 +529,21 @@ func TestCancelled(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Run cancelled at %s = %v, want context.Canceled", stage, err)
 		}
-		if got := stateOf(t, f.db); !got.equal(before) {
-			t.Errorf("after a run cancelled at %s, state = %+v, want %+v", stage, got, before)
+		// Cancelled before any noise: nothing changes. Later, what was
+		// computed with noise is charged.
+		want := before
+		if stage != train.StageSnapshot {
+			want.ledger++
 		}
+		if got := stateOf(t, f.db); !got.equal(want) {
+			t.Errorf("after a run cancelled at %s, state = %+v, want %+v", stage, got, want)
+		}
+		if stage != train.StageSnapshot {
+			if e := lastFailed(t, f.db); !strings.Contains(e.Failed, "context canceled") {
+				t.Errorf("failed entry says %q, want the cancellation", e.Failed)
+			}
+		}
+		before = stateOf(t, f.db)
 	}
 }
 
@@ -540,12 +578,28 @@ func TestBadDelta(t *testing.T) {
 	f := newFixture(t, synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3})
 	c := testConfig(f, 1)
 	c.Delta = 0.05
-	if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "not below 1/n") {
-		t.Errorf("Run with δ = 0.05 for 50 customers = %v, want a refusal", err)
+	// A selection's δ_τ alone would exceed the cap's δ: refused before any
+	// noise, at no cost.
+	if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "exceed the privacy cap") {
+		t.Errorf("Run with δ = 0.05 and a DP selection = %v, want a cap refusal", err)
 	}
 	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 0 {
 		t.Errorf("after a refused run, state = %+v", got)
 	}
+	// With a catalogue, δ = 0.05 is refused against the noisy customer
+	// count, which has then been computed: that count is charged.
+	cfg := synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3}
+	c.Catalogue, c.Stores = catalogue(t, cfg)
+	if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "not below 1/n") {
+		t.Errorf("Run with δ = 0.05 for 50 customers = %v, want a refusal", err)
+	}
+	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 1 {
+		t.Errorf("after a refused run, state = %+v, want one ledger entry", got)
+	}
+	if e := lastFailed(t, f.db); len(e.Components) != 1 || e.Components[0].Name != "customers" {
+		t.Errorf("failed entry components = %+v, want the customer count only", e.Components)
+	}
+	c.Catalogue, c.Stores = nil, nil
 	c.Delta = 0
 	c.Epsilon = -1
 	if _, err := train.Run(t.Context(), f.db, c); err == nil {
