@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
@@ -29,29 +31,33 @@ type fileConfig struct {
 		InStore         bool `json:"in_store"`
 	} `json:"consent_defaults"`
 	// Training holds the defaults of `discret train`; its flags override
-	// them. Zero or absent fields mean the built-in defaults.
+	// them. An absent field means the built-in default; a field that is
+	// present must be in its range (trainRanges), and 0 is refused where it
+	// is not a value (except rank, iterations and max_items_per_user, whose
+	// 0 means the automatic or default rule, as the README's example
+	// writes).
 	Training struct {
-		Epsilon         epsilonValue       `json:"epsilon"` // a number or "inf"
-		Delta           float64            `json:"delta"`
-		Iterations      int                `json:"iterations"`
-		Factors         int                `json:"factors"`
-		Lambda          float64            `json:"lambda"`
-		Alpha           float64            `json:"alpha"`
-		MaxItemsPerUser int                `json:"max_items_per_user"`
-		Rank            int                `json:"rank"` // factors of a private model; 0: automatic
-		Clip            float64            `json:"clip"`
+		Epsilon         json.RawMessage    `json:"epsilon"` // a number or "inf"
+		Delta           *float64           `json:"delta"`
+		Iterations      *int               `json:"iterations"`
+		Factors         *int               `json:"factors"`
+		Lambda          *float64           `json:"lambda"`
+		Alpha           *float64           `json:"alpha"`
+		MaxItemsPerUser *int               `json:"max_items_per_user"`
+		Rank            *int               `json:"rank"` // factors of a private model; 0: automatic
+		Clip            *float64           `json:"clip"`
 		Weights         map[string]float64 `json:"weights"` // per event type, e.g. {"view": 0.1}
-		StrengthCap     float64            `json:"strength_cap"`
+		StrengthCap     *float64           `json:"strength_cap"`
 		Catalogue       string             `json:"catalogue"` // path of a catalogue file
-		KeepReleases    int                `json:"keep_releases"`
+		KeepReleases    *int               `json:"keep_releases"`
 	} `json:"training"`
 	// Privacy holds the budget cap: at most cap_epsilon (a number or
 	// "inf") of cumulative ε at cap_delta over the rolling window
 	// cap_window (a period such as "365d" or "1y").
 	Privacy struct {
-		CapEpsilon epsilonValue `json:"cap_epsilon"`
-		CapDelta   float64      `json:"cap_delta"`
-		CapWindow  string       `json:"cap_window"`
+		CapEpsilon json.RawMessage `json:"cap_epsilon"`
+		CapDelta   *float64        `json:"cap_delta"`
+		CapWindow  string          `json:"cap_window"`
 	} `json:"privacy"`
 }
 
@@ -64,7 +70,8 @@ type settings struct {
 }
 
 // trainSettings are the configured defaults of `discret train`; zero values
-// mean the built-in defaults.
+// mean the built-in defaults (absent fields, or the 0 of rank, iterations
+// and max_items_per_user).
 type trainSettings struct {
 	epsilon, delta      float64
 	iterations, factors int
@@ -76,35 +83,94 @@ type trainSettings struct {
 	catalogue           string
 }
 
-// epsilonValue is a privacy budget in the configuration: a JSON number, or
-// the string "inf" for no limit.
-type epsilonValue float64
-
-func (v *epsilonValue) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		f, err := parseEpsilon(s)
-		*v = epsilonValue(f)
-		return err
+// epsilonSetting returns the privacy budget of an optional configuration
+// field: a JSON number ≥ least (and > 0), or the string "inf"; 0 if the
+// field is absent or bad (then adding an error naming the field).
+func epsilonSetting(errs *[]error, path, field string, raw json.RawMessage, least float64) float64 {
+	if raw == nil {
+		return 0
 	}
 	var f float64
-	if err := json.Unmarshal(b, &f); err != nil || !(f > 0) {
-		return fmt.Errorf("want a number > 0 or \"inf\", got %s", b)
+	var s string
+	err := json.Unmarshal(raw, &s)
+	if err == nil {
+		f, err = parseEpsilon(s)
+	} else {
+		err = json.Unmarshal(raw, &f)
 	}
-	*v = epsilonValue(f)
-	return nil
+	if err != nil || !(f > 0) || f < least {
+		want := `a number > 0 or "inf"`
+		if least > 0 {
+			want = fmt.Sprintf(`a number ≥ %g, or "inf" for a non-private model`, least)
+		}
+		*errs = append(*errs, fmt.Errorf("config %s: %s = %s: want %s", path, field, raw, want))
+		return 0
+	}
+	return f
 }
 
-// parseEpsilon parses a privacy budget: a number > 0, or inf.
+// parseEpsilon parses a privacy budget: a number > 0, or inf (any case,
+// with an optional +, or ∞).
 func parseEpsilon(s string) (float64, error) {
-	if s == "inf" || s == "∞" {
+	if s == "∞" {
 		return math.Inf(1), nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0) || math.IsInf(f, 0) {
+	switch {
+	case err == nil && math.IsInf(f, 1):
+		return f, nil
+	case err != nil || !(f > 0) || math.IsInf(f, 0):
 		return 0, fmt.Errorf("%q: want a number > 0 or inf", s)
 	}
 	return f, nil
+}
+
+// minEpsilon is the smallest ε a training run accepts. Below it the
+// budget of one training step is so small that its noise exceeds what the
+// exact sampler represents (or the step's ε rounds to 0), and with any
+// realistic number of customers the model would be noise anyway.
+const minEpsilon = 0.001
+
+// epsilonRange describes the ε a training run accepts.
+var epsilonRange = fmt.Sprintf("a number ≥ %g, or inf for a non-private model", minEpsilon)
+
+// parseTrainEpsilon parses the ε of a training run: at least minEpsilon,
+// or inf. Its error says which values it accepts, not which it was given.
+func parseTrainEpsilon(s string) (float64, error) {
+	f, err := parseEpsilon(s)
+	if err != nil || f < minEpsilon {
+		return 0, fmt.Errorf("want %s", epsilonRange)
+	}
+	return f, nil
+}
+
+// Ranges of the training parameters, shared by the flags of `discret
+// train` and the configuration file's "training" section. The bounds of
+// iterations and factors are those of als.Config.Validate.
+var (
+	iterationsRange = intRange(1, 1000)
+	factorsRange    = intRange(1, 1024)
+	rankRange       = numRange{func(x float64) bool { return x >= 0 && x <= 1024 }, "0 (automatic) or an integer from 1 to 1024, at most the factors"}
+	maxItemsRange   = atLeast(1)
+	keepRange       = atLeast(1)
+)
+
+// orDefault extends r with 0, which means the default.
+func orDefault(r numRange) numRange {
+	return numRange{func(x float64) bool { return x == 0 || r.ok(x) }, "0 (the default) or " + r.want}
+}
+
+// setting returns the value of an optional configuration field, 0 if it
+// is absent or out of range r (then adding an error naming the field).
+func setting[T int | float64](errs *[]error, path, field string, v *T, r numRange) T {
+	if v == nil {
+		return 0
+	}
+	if !r.ok(float64(*v)) {
+		*errs = append(*errs, fmt.Errorf("config %s: %s = %v: want %s", path, field, *v, r.want))
+		return 0
+	}
+	return *v
 }
 
 // loadSettings reads the configuration file named by the global flags, if
@@ -137,26 +203,26 @@ func loadSettings(path string) (settings, error) {
 	s.consent = consent.Defaults{Personalization: fc.ConsentDefaults.Personalization, InStore: fc.ConsentDefaults.InStore}
 
 	t := fc.Training
-	s.training = trainSettings{
-		epsilon: float64(t.Epsilon), delta: t.Delta, iterations: t.Iterations, factors: t.Factors,
-		lambda: t.Lambda, alpha: t.Alpha, clip: t.Clip, maxItems: t.MaxItemsPerUser, keep: t.KeepReleases, rank: t.Rank,
-		strengthCap: t.StrengthCap, catalogue: t.Catalogue,
-	}
-	bad := func(field string, ok bool, value any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf("config %s: %s = %v out of range", path, field, value))
+	ts := &s.training
+	ts.epsilon = epsilonSetting(&errs, path, "training.epsilon", t.Epsilon, minEpsilon)
+	ts.delta = setting(&errs, path, "training.delta", t.Delta, probability)
+	ts.iterations = setting(&errs, path, "training.iterations", t.Iterations, orDefault(iterationsRange))
+	ts.factors = setting(&errs, path, "training.factors", t.Factors, factorsRange)
+	ts.lambda = setting(&errs, path, "training.lambda", t.Lambda, positiveNumber)
+	ts.alpha = setting(&errs, path, "training.alpha", t.Alpha, positiveNumber)
+	ts.maxItems = setting(&errs, path, "training.max_items_per_user", t.MaxItemsPerUser, orDefault(maxItemsRange))
+	ts.rank = setting(&errs, path, "training.rank", t.Rank, rankRange)
+	ts.clip = setting(&errs, path, "training.clip", t.Clip, positiveNumber)
+	ts.strengthCap = setting(&errs, path, "training.strength_cap", t.StrengthCap, positiveNumber)
+	ts.keep = setting(&errs, path, "training.keep_releases", t.KeepReleases, keepRange)
+	ts.catalogue = t.Catalogue
+	if f := cmp.Or(ts.factors, als.DefaultFactors); ts.rank > f {
+		factors := fmt.Sprintf("training.factors = %d", f)
+		if ts.factors == 0 {
+			factors = fmt.Sprintf("the default factors, %d", f)
 		}
+		errs = append(errs, fmt.Errorf("config %s: training.rank = %d exceeds %s: a private model has at most that many factors", path, ts.rank, factors))
 	}
-	bad("training.delta", t.Delta >= 0 && t.Delta < 1, t.Delta)
-	bad("training.iterations", t.Iterations >= 0, t.Iterations)
-	bad("training.factors", t.Factors >= 0, t.Factors)
-	bad("training.lambda", t.Lambda >= 0, t.Lambda)
-	bad("training.alpha", t.Alpha >= 0, t.Alpha)
-	bad("training.max_items_per_user", t.MaxItemsPerUser >= 0, t.MaxItemsPerUser)
-	bad("training.clip", t.Clip >= 0, t.Clip)
-	bad("training.rank", t.Rank >= 0, t.Rank)
-	bad("training.strength_cap", t.StrengthCap >= 0, t.StrengthCap)
-	bad("training.keep_releases", t.KeepReleases >= 0, t.KeepReleases)
 	if t.Weights != nil {
 		s.training.weights = map[privacy.EventKind]float64{}
 		for kind, w := range t.Weights {
@@ -169,7 +235,7 @@ func loadSettings(path string) (settings, error) {
 		}
 	}
 	pc := fc.Privacy
-	s.cap = budget.Cap{Epsilon: float64(pc.CapEpsilon), Delta: pc.CapDelta}
+	s.cap = budget.Cap{Epsilon: epsilonSetting(&errs, path, "privacy.cap_epsilon", pc.CapEpsilon, 0), Delta: setting(&errs, path, "privacy.cap_delta", pc.CapDelta, probability)}
 	if pc.CapWindow != "" {
 		w, err := retention.ParsePeriod(pc.CapWindow)
 		if err != nil {

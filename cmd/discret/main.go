@@ -48,6 +48,8 @@ type env struct {
 	stdout, stderr io.Writer
 	global         globalFlags
 	getenv         func(string) string
+	// set holds the flags the command line sets, by name (see isSet).
+	set map[string]*flag.Flag
 }
 
 // usageError marks a bad invocation (exit status 2).
@@ -138,6 +140,8 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 		fmt.Fprintf(e.stderr, "%s: %v\nRun '%s --help' for usage.\n", full, err, full)
 		return exitUsage
 	}
+	e.set = map[string]*flag.Flag{}
+	fs.Visit(func(f *flag.Flag) { e.set[f.Name] = f })
 	if c.noArgs && len(pos) > 0 {
 		err = usagef("unexpected argument %q", pos[0])
 	} else {

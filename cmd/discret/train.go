@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/interact"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
@@ -66,37 +68,71 @@ Flags left unset take the configuration file's "training" values, then the
 built-in defaults. The last releases are kept (training.keep_releases,
 default 5); older ones are deleted.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
-			fs.StringVar(&epsilon, "epsilon", "", "privacy budget `ε`: a number > 0, or inf for a non-private model (default 1)")
-			fs.Float64Var(&delta, "delta", 0, "privacy parameter `δ` (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)")
-			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("ALS iterations `N` (default %d private, %d non-private)", als.DefaultPrivateIterations, als.DefaultIterations))
-			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors (default %d; a private model uses at most N, see --rank)", als.DefaultFactors))
-			fs.IntVar(&rank, "rank", 0, fmt.Sprintf("factors `N` of a private model, at most --factors (default: automatic, from the noisy number of customers and the noise of ε: fewer factors when the data cannot support more, at least %d)", als.MinPrivateRank))
-			fs.Float64Var(&lambda, "lambda", 0, fmt.Sprintf("regularization `λ` (default %g)", als.DefaultLambda))
-			fs.Float64Var(&alpha, "alpha", 0, "confidence weight `α` in c = 1 + α·strength (default 1)")
-			fs.IntVar(&maxItems, "max-items-per-user", 0, "most items `K` of a customer in the private item statistics (default ⌈β⌉)")
-			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` of user vectors in private training (default %g)", als.DefaultClipNorm))
+			fs.StringVar(&epsilon, "epsilon", "", fmt.Sprintf("privacy budget `ε`: a number ≥ %g, or inf for a non-private model (default 1)", minEpsilon))
+			fs.Float64Var(&delta, "delta", 0, "privacy parameter `δ`, 0 < δ < 1 (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)")
+			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("ALS iterations `N`, 1 to 1000 (default %d private, %d non-private)", als.DefaultPrivateIterations, als.DefaultIterations))
+			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors, 1 to 1024 (default %d; a private model uses at most N, see --rank)", als.DefaultFactors))
+			fs.IntVar(&rank, "rank", 0, fmt.Sprintf("factors `N` of a private model, at most --factors; 0: automatic, the default (from the noisy number of customers and the noise of ε: fewer factors when the data cannot support more, at least %d)", als.MinPrivateRank))
+			fs.Float64Var(&lambda, "lambda", 0, fmt.Sprintf("regularization `λ` > 0 (default %g)", als.DefaultLambda))
+			fs.Float64Var(&alpha, "alpha", 0, fmt.Sprintf("confidence weight `α` > 0 in c = 1 + α·strength (default %g)", interact.DefaultAlpha))
+			fs.IntVar(&maxItems, "max-items-per-user", 0, "most items `K` ≥ 1 of a customer in the private item statistics (default ⌈β⌉)")
+			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` > 0 of user vectors in private training (default %g)", als.DefaultClipNorm))
 			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
 			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none for no per-store popularity (default: the catalogue's stores, else select them from the data)")
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
-			var eps float64
-			if epsilon != "" {
-				var err error
-				if eps, err = parseEpsilon(epsilon); err != nil {
-					return usagef("--epsilon: %v", err)
+			conf, err := loadSettings(e.global.config)
+			if err != nil {
+				return err
+			}
+			cfg := trainConfig(conf)
+			if err := e.checkRanges(
+				flagRange{"delta", probability}, flagRange{"iterations", iterationsRange}, flagRange{"factors", factorsRange},
+				flagRange{"rank", rankRange}, flagRange{"lambda", positiveNumber}, flagRange{"alpha", positiveNumber},
+				flagRange{"max-items-per-user", maxItemsRange}, flagRange{"clip", positiveNumber},
+			); err != nil {
+				return err
+			}
+			// Flags set on the command line override the configuration.
+			if e.isSet("epsilon") {
+				if epsilon == "" {
+					return usagef("--epsilon: empty; want %s", epsilonRange)
+				}
+				if cfg.Epsilon, err = parseTrainEpsilon(epsilon); err != nil {
+					return usagef("--epsilon %s: %v", epsilon, err)
 				}
 			}
 			for _, f := range []struct {
-				name string
-				ok   bool
+				name  string
+				apply func()
 			}{
-				{"--delta", delta >= 0 && delta < 1}, {"--iterations", iterations >= 0}, {"--factors", factors >= 0},
-				{"--lambda", lambda >= 0}, {"--alpha", alpha >= 0}, {"--max-items-per-user", maxItems >= 0}, {"--clip", clip >= 0},
-				{"--rank", rank >= 0},
+				{"delta", func() { cfg.Delta = delta }},
+				{"iterations", func() { cfg.ALS.Iterations = iterations }},
+				{"factors", func() { cfg.ALS.Factors = factors }},
+				{"rank", func() { cfg.Privacy.Rank = rank }},
+				{"lambda", func() { cfg.ALS.Lambda = lambda }},
+				{"alpha", func() { cfg.Interactions.Alpha = alpha }},
+				{"max-items-per-user", func() { cfg.Privacy.MaxItems = maxItems }},
+				{"clip", func() { cfg.Privacy.ClipNorm = clip }},
 			} {
-				if !f.ok {
-					return usagef("%s out of range", f.name)
+				if e.isSet(f.name) {
+					f.apply()
+				}
+			}
+			if err := checkTrainFlags(e, cfg, conf.training); err != nil {
+				return err
+			}
+			path := conf.training.catalogue
+			if e.isSet("catalogue") {
+				if path = catalogue; path == "" {
+					return usagef("--catalogue: empty file name")
+				}
+			}
+			var storeList []string
+			if e.isSet("stores") {
+				if storeList, err = parseStores(stores); err != nil {
+					return err
 				}
 			}
 			d, err := openData(e, false)
@@ -104,14 +140,7 @@ default 5); older ones are deleted.`,
 				return err
 			}
 			defer d.Close()
-			cfg := baseTrainConfig(d)
-			ts := d.settings.training
-			cfg.Epsilon, cfg.Delta = pick(eps, cfg.Epsilon), pick(delta, cfg.Delta)
-			cfg.ALS.Factors, cfg.ALS.Iterations, cfg.ALS.Lambda = pick(factors, cfg.ALS.Factors), pick(iterations, cfg.ALS.Iterations), pick(lambda, cfg.ALS.Lambda)
-			cfg.Privacy.MaxItems, cfg.Privacy.ClipNorm = pick(maxItems, cfg.Privacy.MaxItems), pick(clip, cfg.Privacy.ClipNorm)
-			cfg.Privacy.Rank = pick(rank, cfg.Privacy.Rank)
-			cfg.Interactions.Alpha = pick(alpha, cfg.Interactions.Alpha)
-			if path := pick(catalogue, ts.catalogue); path != "" {
+			if path != "" {
 				if cfg.Catalogue, cfg.Stores, err = readCatalogue(path); err != nil {
 					return err
 				}
@@ -126,12 +155,8 @@ default 5); older ones are deleted.`,
 					fmt.Fprintf(e.stderr, "catalogue: %d items, %d stores, from the data directory\n", len(cfg.Catalogue), len(cfg.Stores))
 				}
 			}
-			switch stores {
-			case "":
-			case "none":
-				cfg.Stores = []string{}
-			default:
-				cfg.Stores = strings.Split(stores, ",")
+			if storeList != nil {
+				cfg.Stores = storeList
 			}
 			cfg.Progress = trainProgress(e)
 			rep, err := train.Run(ctx, d.db, cfg)
@@ -142,6 +167,49 @@ default 5); older ones are deleted.`,
 			return nil
 		},
 	}
+}
+
+// checkTrainFlags checks what the flags of `discret train` set against the
+// rest of the configuration cfg (ts is the configuration file's part):
+// the rank of a private model is at most its factors.
+func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
+	// source names where a value comes from: its flag, else the
+	// configuration file, else the default.
+	source := func(flagName, key string, configured bool) string {
+		switch {
+		case e.isSet(flagName):
+			return "--" + flagName
+		case configured:
+			return "training." + key
+		}
+		return "the default --" + flagName
+	}
+	if f := cmp.Or(cfg.ALS.Factors, als.DefaultFactors); cfg.Privacy.Rank > f && (e.isSet("rank") || e.isSet("factors")) {
+		return usagef("%s %d exceeds %s %d: a private model has at most --factors factors (--rank 0: automatic)",
+			source("rank", "rank", true), cfg.Privacy.Rank, source("factors", "factors", ts.factors != 0), f)
+	}
+	return nil
+}
+
+// parseStores parses the --stores list: "none" (no per-store popularity,
+// an empty non-nil list) or comma-separated store identifiers.
+func parseStores(list string) ([]string, error) {
+	switch list {
+	case "":
+		return nil, usagef("--stores: empty list; want comma-separated store identifiers, or none")
+	case "none":
+		return []string{}, nil
+	}
+	ids := strings.Split(list, ",")
+	for i, id := range ids {
+		if id == "" {
+			return nil, usagef("--stores: entry %d is empty", i+1)
+		}
+		if err := privacy.ValidateID(id); err != nil {
+			return nil, usagef("--stores: entry %d: %v", i+1, err)
+		}
+	}
+	return ids, nil
 }
 
 // rankNote explains the factor count of a private release.
@@ -160,25 +228,20 @@ func rankNote(h release.Hyper) string {
 // settings (the configuration file's "training" and "privacy" sections),
 // without a catalogue: `discret train`, the server's TrainModel and the
 // demo start from it.
-func baseTrainConfig(d *dataEnv) train.Config {
-	ts := d.settings.training
+func baseTrainConfig(d *dataEnv) train.Config { return trainConfig(d.settings) }
+
+// trainConfig is the training configuration of settings s, without a
+// catalogue.
+func trainConfig(s settings) train.Config {
+	ts := s.training
 	cfg := train.Config{
 		Epsilon: ts.epsilon, Delta: ts.delta,
 		ALS:     als.Config{Factors: ts.factors, Iterations: ts.iterations, Lambda: ts.lambda},
 		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip, Rank: ts.rank},
-		Consent: d.settings.consent, Retention: d.settings.retention, Cap: d.settings.cap, Keep: ts.keep,
+		Consent: s.consent, Retention: s.retention, Cap: s.cap, Keep: ts.keep,
 	}
 	cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, ts.alpha
 	return cfg
-}
-
-// pick returns the flag's value if set (non-zero), else the configured one.
-func pick[T comparable](flagValue, configured T) T {
-	var zero T
-	if flagValue != zero {
-		return flagValue
-	}
-	return configured
 }
 
 func trainProgress(e *env) func(train.Progress) {

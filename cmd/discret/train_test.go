@@ -159,17 +159,41 @@ func TestTrainEndToEnd(t *testing.T) {
 
 func TestTrainUsage(t *testing.T) {
 	c := newCLI(t)
-	for _, args := range [][]string{
-		{"train", "--epsilon", "-1"},
-		{"train", "--epsilon", "x"},
-		{"train", "extra"},
-		{"eval", "--epsilon", "1,foo", "f"},
-		{"eval"},
-		{"eval", "--plot", "out.gif", "f"},
-		{"models", "show"},
+	for _, tt := range []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"train", "--epsilon", "-1"}, "--epsilon -1: want a number ≥ 0.001, or inf"},
+		{[]string{"train", "--epsilon", "x"}, "--epsilon x: want"},
+		{[]string{"train", "--epsilon", "1e-9"}, "--epsilon 1e-9: want a number ≥ 0.001"},
+		{[]string{"train", "--epsilon", ""}, "--epsilon: empty"},
+		{[]string{"train", "extra"}, "unexpected argument"},
+		// Explicit values are used or refused, never replaced by defaults.
+		{[]string{"train", "--alpha", "0"}, "--alpha 0: want a finite number > 0"},
+		{[]string{"train", "--clip", "0"}, "--clip 0: want a finite number > 0"},
+		{[]string{"train", "--clip", "inf"}, "--clip +Inf: want a finite number > 0"},
+		{[]string{"train", "--clip", "NaN"}, "--clip NaN: want a finite number > 0"},
+		{[]string{"train", "--delta", "0"}, "--delta 0: want a number with 0 < δ < 1"},
+		{[]string{"train", "--delta", "2"}, "--delta 2: want a number with 0 < δ < 1"},
+		{[]string{"train", "--iterations", "0"}, "--iterations 0: want an integer from 1 to 1000"},
+		{[]string{"train", "--factors", "0"}, "--factors 0: want an integer from 1 to 1024"},
+		{[]string{"train", "--lambda", "0"}, "--lambda 0: want a finite number > 0"},
+		{[]string{"train", "--max-items-per-user", "0"}, "--max-items-per-user 0: want an integer ≥ 1"},
+		{[]string{"train", "--rank", "-1"}, "--rank -1: want 0 (automatic)"},
+		{[]string{"train", "--rank", "100"}, "--rank 100 exceeds the default --factors 64"},
+		{[]string{"train", "--rank", "9", "--factors", "8"}, "--rank 9 exceeds --factors 8"},
+		{[]string{"train", "--stores", ",,"}, "--stores: entry 1 is empty"},
+		{[]string{"train", "--stores", "a,,b"}, "--stores: entry 2 is empty"},
+		{[]string{"train", "--stores", ""}, "--stores: empty list"},
+		{[]string{"train", "--catalogue", ""}, "--catalogue: empty file name"},
+		{[]string{"eval", "--epsilon", "1,foo", "f"}, "--epsilon"},
+		{[]string{"eval"}, "DATASET"},
+		{[]string{"eval", "--plot", "out.gif", "f"}, "--plot"},
+		{[]string{"models", "show"}, "VERSION"},
 	} {
-		if code, _, _ := c.run(args...); code != exitUsage {
-			t.Errorf("discret %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
+		code, _, stderr := c.run(tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("discret %q = exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, exitUsage, tt.want)
 		}
 	}
 }
@@ -243,8 +267,36 @@ func TestConfigTraining(t *testing.T) {
 	if s, err := loadSettings(write(`{"privacy":{"cap_epsilon":"inf"}}`)); err != nil || !math.IsInf(s.cap.Epsilon, 1) {
 		t.Errorf("cap_epsilon inf: %+v, %v", s.cap, err)
 	}
+	if s, err := loadSettings(write(`{"training":{"epsilon":"+Inf"}}`)); err != nil || !math.IsInf(s.training.epsilon, 1) {
+		t.Errorf("epsilon +Inf: %+v, %v", s.training, err)
+	}
+	// The README's example: rank, iterations and max_items_per_user 0 mean
+	// their automatic or default rule.
+	s, err = loadSettings(write(`{"training":{"epsilon":1,"delta":1e-6,"iterations":0,"factors":64,"rank":0,
+		"lambda":0.4,"alpha":1,"max_items_per_user":0,"clip":0.1,"strength_cap":10,"catalogue":"","keep_releases":5}}`))
+	if err != nil || s.training.iterations != 0 || s.training.maxItems != 0 || s.training.alpha != 1 {
+		t.Errorf("README example: %+v, %v", s.training, err)
+	}
+	for _, tt := range []struct{ config, want string }{
+		{`{"training":{"epsilon":0}}`, "training.epsilon = 0: want a number ≥ 0.001"},
+		{`{"training":{"epsilon":1e-9}}`, "training.epsilon = 1e-9: want a number ≥ 0.001"},
+		{`{"privacy":{"cap_epsilon":"lots"}}`, `privacy.cap_epsilon = "lots": want a number > 0 or "inf"`},
+		{`{"training":{"alpha":0}}`, "training.alpha = 0: want a finite number > 0"},
+		{`{"training":{"lambda":0}}`, "training.lambda = 0"},
+		{`{"training":{"clip":0}}`, "training.clip = 0"},
+		{`{"training":{"delta":0}}`, "training.delta = 0: want a number with 0 < δ < 1"},
+		{`{"training":{"factors":0}}`, "training.factors = 0: want an integer from 1 to 1024"},
+		{`{"training":{"strength_cap":0}}`, "training.strength_cap = 0"},
+		{`{"training":{"keep_releases":0}}`, "training.keep_releases = 0: want an integer ≥ 1"},
+		{`{"training":{"iterations":1001}}`, "training.iterations = 1001: want 0 (the default) or an integer from 1 to 1000"},
+		{`{"training":{"rank":100}}`, "training.rank = 100 exceeds the default factors, 64"},
+		{`{"training":{"rank":16,"factors":8}}`, "training.rank = 16 exceeds training.factors = 8"},
+	} {
+		if _, err := loadSettings(write(tt.config)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("loadSettings(%s) = %v, want an error containing %q", tt.config, err, tt.want)
+		}
+	}
 	for _, bad := range []string{
-		`{"training":{"epsilon":0}}`,
 		`{"training":{"epsilon":"lots"}}`,
 		`{"training":{"delta":2}}`,
 		`{"training":{"factors":-1}}`,
