@@ -118,7 +118,11 @@ func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
 			if en.Time.After(s.From) {
 				in = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s – %s\t%s\n", en.Time.Format(time.RFC3339), en.Version, eps, delta, rho, en.RNG,
+			version := en.Version
+			if en.Failed != "" {
+				version += " (failed run)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s – %s\t%s\n", en.Time.Format(time.RFC3339), version, eps, delta, rho, en.RNG,
 				en.Window.From.Format(time.DateOnly), en.Window.To.Format(time.DateOnly), in)
 		}
 		tw.Flush()
@@ -139,6 +143,11 @@ func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
 				parts = append(parts, p)
 			}
 			fmt.Fprintf(w, "  %s: %s\n", en.Version, strings.Join(parts, ", "))
+		}
+		for _, en := range entries {
+			if en.Failed != "" {
+				fmt.Fprintf(w, "  %s stopped before its release was stored, and what it had computed with noise is charged: %s\n", en.Version, en.Failed)
+			}
 		}
 	}
 	fmt.Fprintf(w, "\nCumulative spend over the last %v (since %s):\n", s.Cap.Window, s.From.Format(time.RFC3339))
