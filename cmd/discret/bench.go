@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +16,7 @@ import (
 	"github.com/discret-io/discret/bench"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
 )
 
@@ -131,6 +131,14 @@ takes CPU from the server. Progress goes to stderr every second.`,
 		run: func(ctx context.Context, e *env, _ []string) error {
 			if cfg.Target == "" {
 				return usagef("--target URL is required")
+			}
+			if err := e.checkRanges(
+				flagRange{"limit", intRange(1, 100)}, flagRange{"clients", intRange(1, 10_000)},
+				flagRange{"duration", positiveTime}, flagRange{"requests", atLeast(1)},
+				flagRange{"warmup", numRange{func(x float64) bool { return x >= 0 }, "a duration ≥ 0 (0: none)"}},
+				flagRange{"timeout", positiveTime}, flagRange{"synth-customers", intRange(1, synth.MaxCustomers)},
+			); err != nil {
+				return err
 			}
 			if plotFile != "" {
 				if _, err := plotFormat(plotFile); err != nil {
@@ -280,8 +288,8 @@ training. Progress goes to stderr after each iteration.
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.StringVar(&factors, "factors", "64", "comma-separated `LIST` of factor counts")
 			fs.StringVar(&threads, "threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated `LIST` of worker counts")
-			fs.StringVar(&epsilon, "epsilon", "inf", "comma-separated `LIST` of ε values, inf for non-private")
-			fs.IntVar(&iterations, "iterations", 0, "iterations `N` (default: 10, or 5 under privacy)")
+			fs.StringVar(&epsilon, "epsilon", "inf", fmt.Sprintf("comma-separated `LIST` of ε values (each ≥ %g), inf for non-private", minEpsilon))
+			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("iterations `N`, 1 to 1000 (default %d, or %d under privacy)", als.DefaultIterations, als.DefaultPrivateIterations))
 			fs.IntVar(&runs, "runs", 1, "repetitions `N` of each grid point (medians are reported)")
 			fs.BoolVar(&asJSON, "json", false, "print a JSON array instead of the table")
 		},
@@ -300,13 +308,13 @@ training. Progress goes to stderr after each iteration.
 			if cfg.Threads, err = parseInts("--threads", threads); err != nil {
 				return err
 			}
-			if cfg.Epsilons, err = parseEpsilons(epsilon); err != nil {
+			if cfg.Epsilons, err = parseEpsilonList("epsilon", epsilon); err != nil {
+				return err
+			}
+			if err := e.checkRanges(flagRange{"iterations", iterationsRange}, flagRange{"runs", intRange(1, 100)}); err != nil {
 				return err
 			}
 			cfg.Iterations, cfg.Runs = iterations, runs
-			if iterations < 0 || iterations > 1000 || runs < 1 || runs > 100 {
-				return usagef("--iterations: want 0 (default) to 1000; --runs: want 1 to 100")
-			}
 			fmt.Fprintf(e.stderr, "reading %s…\n", args[0])
 			ev, err := bench.ReadEvents(ctx, args[0], f, func(rows int) {
 				fmt.Fprintf(e.stderr, "  %d rows read\n", rows)
@@ -361,9 +369,9 @@ FILE for one dataset, else FILE-DATASET.png|svg. Progress goes to stderr
 after each training run.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT` of dataset files: "+formatNames()+" (default: detect)")
-			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", "comma-separated `LIST` of ε values, inf for non-private")
-			fs.IntVar(&seeds, "seeds", 3, "training seeds `N` per model and ε")
-			fs.IntVar(&factors, "factors", 64, "ALS factors `N`")
+			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of ε values (each ≥ %g), inf for non-private", minEpsilon))
+			fs.IntVar(&seeds, "seeds", eval.DefaultSeeds, "training seeds `N` per model and ε, 1 to 100")
+			fs.IntVar(&factors, "factors", als.DefaultFactors, "ALS factors `N`, 1 to 1024")
 			fs.StringVar(&out, "out", "", "also write the Markdown table to `FILE`")
 			fs.StringVar(&plotFile, "plot", "", "write privacy–utility plots to `FILE` (.png or .svg)")
 			fs.StringVar(&dataDir, "data-dir", e.getenv("DISCRET_DATA_DIR"), "`DIR` holding the public datasets (env DISCRET_DATA_DIR)")
@@ -378,14 +386,11 @@ after each training run.`,
 				return err
 			}
 			cfg := bench.QualityConfig{Seeds: seeds, Factors: factors}
-			if cfg.Epsilons, err = parseEpsilons(epsilon); err != nil {
+			if cfg.Epsilons, err = parseEpsilonList("epsilon", epsilon); err != nil {
 				return err
 			}
-			if seeds < 1 || seeds > 100 {
-				return usagef("--seeds: want 1 to 100")
-			}
-			if factors < 1 || factors > 1024 {
-				return usagef("--factors: want 1 to 1024")
+			if err := e.checkRanges(flagRange{"seeds", intRange(1, 100)}, flagRange{"factors", factorsRange}); err != nil {
+				return err
 			}
 			if plotFile != "" {
 				if _, err := plotFormat(plotFile); err != nil {
@@ -450,25 +455,6 @@ func parseInts(flagName, list string) ([]int, error) {
 			return nil, usagef("%s: %q is not a positive integer", flagName, s)
 		}
 		xs = append(xs, n)
-	}
-	return xs, nil
-}
-
-// parseEpsilons parses a comma-separated list of ε values: positive numbers
-// or inf.
-func parseEpsilons(list string) ([]float64, error) {
-	var xs []float64
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if strings.EqualFold(s, "inf") || s == "∞" {
-			xs = append(xs, math.Inf(1))
-			continue
-		}
-		x, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(x > 0) || math.IsInf(x, 0) {
-			return nil, usagef("--epsilon: %q is not a positive number or inf", s)
-		}
-		xs = append(xs, x)
 	}
 	return xs, nil
 }

@@ -178,13 +178,26 @@ func TestBenchQualityCommand(t *testing.T) {
 }
 
 func TestParseLists(t *testing.T) {
-	eps, err := parseEpsilons("1, 0.5,inf,∞")
-	if err != nil || !slices.Equal(eps, []float64{1, 0.5, math.Inf(1), math.Inf(1)}) {
-		t.Errorf("parseEpsilons = %v, %v", eps, err)
+	eps, err := parseEpsilonList("epsilon", "1, 0.5,inf,∞,Inf,+Inf,INF,infinity")
+	inf := math.Inf(1)
+	if err != nil || !slices.Equal(eps, []float64{1, 0.5, inf, inf, inf, inf, inf, inf}) {
+		t.Errorf("parseEpsilonList = %v, %v", eps, err)
 	}
-	for _, bad := range []string{"", "0", "-1", "x", "1,,2", "NaN"} {
-		if _, err := parseEpsilons(bad); err == nil {
-			t.Errorf("parseEpsilons(%q) = nil error", bad)
+	for _, tt := range []struct{ list, want string }{
+		{"", "--epsilon: empty list"},
+		{" ", "--epsilon: empty list"},
+		{"0", "--epsilon: entry 1, 0: want a number ≥ 0.001, or inf"},
+		{"-1", "entry 1, -1: want"},
+		{"1e-9", "entry 1, 1e-9: want"},
+		{"-inf", "entry 1, -inf: want"},
+		{"1e309", "entry 1, 1e309: want"},
+		{"x", "entry 1, x: want"},
+		{"1,,2", "--epsilon: entry 2 is empty"},
+		{"1,", "--epsilon: entry 2 is empty"},
+		{"NaN", "entry 1, NaN: want"},
+	} {
+		if _, err := parseEpsilonList("epsilon", tt.list); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseEpsilonList(%q) = %v, want an error containing %q", tt.list, err, tt.want)
 		}
 	}
 	ns, err := parseInts("--factors", "32,64,128")
@@ -198,23 +211,23 @@ func TestParseLists(t *testing.T) {
 	}
 }
 
-// FuzzParseEpsilons: parseEpsilons never panics and returns only values
-// that are > 0 (+Inf included).
+// FuzzParseEpsilons: parseEpsilonList never panics and returns only values
+// that are ≥ minEpsilon (+Inf included).
 func FuzzParseEpsilons(f *testing.F) {
 	for _, s := range []string{"1,5,10,inf", "∞", "0.5", "1e309", "-0", "NaN", ",", "1,,2"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		xs, err := parseEpsilons(s)
+		xs, err := parseEpsilonList("epsilon", s)
 		if err != nil {
 			return
 		}
 		if len(xs) != strings.Count(s, ",")+1 {
-			t.Fatalf("parseEpsilons(%q) = %v: %d values for %d fields", s, xs, len(xs), strings.Count(s, ",")+1)
+			t.Fatalf("parseEpsilonList(%q) = %v: %d values for %d fields", s, xs, len(xs), strings.Count(s, ",")+1)
 		}
 		for _, x := range xs {
-			if !(x > 0) {
-				t.Fatalf("parseEpsilons(%q) = %v, want values > 0", s, xs)
+			if !(x >= minEpsilon) {
+				t.Fatalf("parseEpsilonList(%q) = %v, want values ≥ %g", s, xs, minEpsilon)
 			}
 		}
 	})

@@ -66,27 +66,51 @@ func writeFile(t *testing.T, name string, lines ...string) string {
 
 func TestUsageErrors(t *testing.T) {
 	c := newCLI(t)
-	tests := [][]string{
-		{},
-		{"nope"},
-		{"import"},
-		{"import", "--format", "xml", "f"},
-		{"import", "--bogus-flag", "f"},
-		{"consent"},
-		{"consent", "set", "alice"},
-		{"consent", "set", "alice", "personalization=maybe"},
-		{"consent", "set", "alice", "marketing=granted"},
-		{"consent", "frobnicate"},
-		{"export"},
-		{"export", "a", "b"},
-		{"forget", ""},
-		{"gen"},
-		{"keygen", "extra"},
+	tests := []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{}, "Usage"},
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"import"}, "no FILE given"},
+		{[]string{"import", "--format", "xml", "f"}, "--format"},
+		{[]string{"import", "--bogus-flag", "f"}, "bogus-flag"},
+		{[]string{"import", "--max-reported", "0", "f"}, "--max-reported 0: want an integer ≥ 1"},
+		{[]string{"import", "--max-errors", "-2", "f"}, "--max-errors -2: want -1 (any number) or an integer ≥ 0"},
+		{[]string{"consent"}, "Usage"},
+		{[]string{"consent", "set", "alice"}, "PURPOSE"},
+		{[]string{"consent", "set", "alice", "personalization=maybe"}, "maybe"},
+		{[]string{"consent", "set", "alice", "marketing=granted"}, "marketing"},
+		{[]string{"consent", "frobnicate"}, "frobnicate"},
+		{[]string{"consent", "import", "--max-errors", "-5", "f"}, "--max-errors -5: want"},
+		{[]string{"export"}, "CUSTOMER"},
+		{[]string{"export", "a", "b"}, "CUSTOMER"},
+		{[]string{"forget", ""}, ""},
+		{[]string{"gen"}, "--out DIR is required"},
+		{[]string{"gen", "--out", "x", "--customers", "0"}, "--customers 0: want an integer from 1 to 50000000"},
+		{[]string{"gen", "--out", "x", "--stores", "0"}, "--stores 0: want an integer from 1 to 1000"},
+		{[]string{"gen", "--out", "x", "--events", "-1"}, "--events -1: want"},
+		{[]string{"demo", "--items", "0"}, "--items 0: want an integer from 1 to 1000000"},
+		{[]string{"eval", "--seeds", "0", "f"}, "--seeds 0: want an integer from 1 to 100"},
+		{[]string{"eval", "--factors", "0", "f"}, "--factors 0: want an integer from 1 to 1024"},
+		{[]string{"eval", "--epsilon", "1,,2", "f"}, "--epsilon: entry 2 is empty"},
+		{[]string{"eval", "--epsilon", "", "f"}, "--epsilon: empty list"},
+		{[]string{"eval", "--epsilon", "0", "f"}, "--epsilon: entry 1, 0: want a number ≥ 0.001, or inf"},
+		{[]string{"bench", "train", "--iterations", "0", "f"}, "--iterations 0: want an integer from 1 to 1000"},
+		{[]string{"bench", "train", "--epsilon", "1,", "f"}, "--epsilon: entry 2 is empty"},
+		{[]string{"bench", "quality", "--seeds", "0", "f"}, "--seeds 0: want an integer from 1 to 100"},
+		{[]string{"bench", "serve", "--target", "http://x:1", "--clients", "0"}, "--clients 0: want an integer from 1 to 10000"},
+		{[]string{"bench", "serve", "--target", "http://x:1", "--limit", "0"}, "--limit 0: want an integer from 1 to 100"},
+		{[]string{"bench", "serve", "--target", "http://x:1", "--duration", "0s"}, "--duration 0s: want a duration > 0"},
+		{[]string{"bench", "serve", "--target", "http://x:1", "--requests", "0"}, "--requests 0: want an integer ≥ 1"},
+		{[]string{"bench", "serve", "--target", "http://x:1", "--timeout", "0s"}, "--timeout 0s: want a duration > 0"},
+		{[]string{"bench", "serve", "--target", "http://x:1", "--synth-customers", "0"}, "--synth-customers 0: want"},
+		{[]string{"keygen", "extra"}, "unexpected argument"},
 	}
-	for _, args := range tests {
-		code, _, stderr := c.run(args...)
-		if code != exitUsage || stderr == "" {
-			t.Errorf("discret %q = exit %d, stderr %q; want exit 2 and a message", args, code, stderr)
+	for _, tt := range tests {
+		code, _, stderr := c.run(tt.args...)
+		if code != exitUsage || stderr == "" || !strings.Contains(stderr, tt.want) {
+			t.Errorf("discret %q = exit %d, stderr %q; want exit 2 and a message containing %q", tt.args, code, stderr, tt.want)
 		}
 	}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"import", "--help"}, {"consent", "--help"}, {"consent", "set", "--help"}, {"help", "train"}} {

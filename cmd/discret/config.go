@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/budget"
@@ -142,6 +143,27 @@ func parseTrainEpsilon(s string) (float64, error) {
 		return 0, fmt.Errorf("want %s", epsilonRange)
 	}
 	return f, nil
+}
+
+// parseEpsilonList parses the comma-separated ε values of the flag --name:
+// each at least minEpsilon, or inf. An empty list or entry is an error.
+func parseEpsilonList(name, list string) ([]float64, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, usagef("--%s: empty list; want comma-separated values, each %s", name, epsilonRange)
+	}
+	var xs []float64
+	for i, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, usagef("--%s: entry %d is empty", name, i+1)
+		}
+		x, err := parseTrainEpsilon(s)
+		if err != nil {
+			return nil, usagef("--%s: entry %d, %s: %v", name, i+1, s, err)
+		}
+		xs = append(xs, x)
+	}
+	return xs, nil
 }
 
 // Ranges of the training parameters, shared by the flags of `discret

@@ -187,6 +187,9 @@ customer's events.`,
 			if len(args) == 0 {
 				return usagef("no FILE given")
 			}
+			if err := e.checkRanges(flagRange{"max-errors", maxErrorsRange}); err != nil {
+				return err
+			}
 			d, err := openData(e, true)
 			if err != nil {
 				return err

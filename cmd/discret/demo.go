@@ -38,6 +38,9 @@ not.`,
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
+			if err := e.checkRanges(synthRanges...); err != nil {
+				return err
+			}
 			d, err := setupDemo(ctx, e, cfg)
 			if err != nil {
 				return err

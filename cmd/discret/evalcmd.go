@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
 )
 
@@ -42,9 +43,9 @@ epsilon (null when non-private), precision@10, recall@10, recall@20, ndcg@10,
 coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
-			fs.StringVar(&epsilons, "epsilon", "", "comma-separated privacy budgets `LIST`, numbers or inf (default 0.5,1,2,5,10,inf)")
-			fs.IntVar(&factors, "factors", 0, "dimension `N` of the vectors (default: the training default, 64); private runs use at most N, by the private rank rule of 'discret train'")
-			fs.IntVar(&seeds, "seeds", 0, fmt.Sprintf("repetitions `N` with different training seeds (default %d)", eval.DefaultSeeds))
+			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, numbers ≥ %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon))
+			fs.IntVar(&factors, "factors", als.DefaultFactors, "dimension `N` of the vectors, 1 to 1024 (the training default); private runs use at most N, by the private rank rule of 'discret train'")
+			fs.IntVar(&seeds, "seeds", eval.DefaultSeeds, "repetitions `N` with different training seeds, 1 to 100")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON array instead of the table")
 			fs.StringVar(&plotPath, "plot", "", "draw the privacy–utility curve to `FILE` (.png or .svg)")
 			fs.BoolVar(&validation, "validation", false, "evaluate on the validation split of the training part (for tuning)")
@@ -53,8 +54,8 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			if len(args) != 1 {
 				return usagef("want exactly one DATASET file")
 			}
-			if factors < 0 || seeds < 0 {
-				return usagef("--factors and --seeds must be ≥ 0")
+			if err := e.checkRanges(flagRange{"factors", factorsRange}, flagRange{"seeds", intRange(1, 100)}); err != nil {
+				return err
 			}
 			var f eventfile.Format
 			if format != "" {
@@ -64,13 +65,10 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 				}
 			}
 			var eps []float64
-			if epsilons != "" {
-				for _, s := range strings.Split(epsilons, ",") {
-					v, err := parseEpsilon(strings.TrimSpace(s))
-					if err != nil {
-						return usagef("--epsilon: %v", err)
-					}
-					eps = append(eps, v)
+			if e.isSet("epsilon") {
+				var err error
+				if eps, err = parseEpsilonList("epsilon", epsilons); err != nil {
+					return err
 				}
 			}
 			plotFormat := ""

@@ -48,6 +48,9 @@ Import it with:
 			if out == "" {
 				return usagef("--out DIR is required")
 			}
+			if err := e.checkRanges(synthRanges...); err != nil {
+				return err
+			}
 			cfg.End = time.Now().UTC().Truncate(time.Second)
 			if err := cfg.Validate(); err != nil {
 				return usagef("%v", err)
@@ -63,6 +66,15 @@ Import it with:
 			return nil
 		},
 	}
+}
+
+// synthRanges are the ranges of the flags of `discret gen` and `discret
+// demo` that size a synthetic dataset.
+var synthRanges = []flagRange{
+	{"customers", intRange(1, synth.MaxCustomers)},
+	{"items", intRange(1, synth.MaxItems)},
+	{"stores", intRange(1, synth.MaxStores)},
+	{"events", intRange(1, synth.MaxEvents)},
 }
 
 func genProgress(e *env, total int) func(done, _ int) {

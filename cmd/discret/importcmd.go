@@ -54,7 +54,7 @@ are read directly):
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number; 0: reject a file with any bad row)")
-			fs.IntVar(&maxReported, "max-reported", ingest.DefaultMaxReported, "list at most `N` bad rows per file")
+			fs.IntVar(&maxReported, "max-reported", ingest.DefaultMaxReported, "list at most `N` ≥ 1 bad rows per file")
 			fs.StringVar(&at, "time", "", "event `TIME` for formats without timestamps, RFC 3339 or Unix seconds (default: now)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -68,8 +68,8 @@ are read directly):
 					return usagef("--format: %v", err)
 				}
 			}
-			if maxReported < 0 {
-				return usagef("--max-reported must be ≥ 0")
+			if err := e.checkRanges(flagRange{"max-errors", maxErrorsRange}, flagRange{"max-reported", atLeast(1)}); err != nil {
+				return err
 			}
 			defaultTime := time.Now().UTC().Truncate(time.Second)
 			if at != "" {
@@ -111,6 +111,10 @@ are read directly):
 		},
 	}
 }
+
+// maxErrorsRange is the range of the --max-errors flags of the import
+// commands.
+var maxErrorsRange = numRange{func(x float64) bool { return x >= -1 }, "-1 (any number) or an integer ≥ 0"}
 
 func formatNames() string {
 	var names []string

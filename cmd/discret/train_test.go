@@ -186,7 +186,7 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "--stores", "a,,b"}, "--stores: entry 2 is empty"},
 		{[]string{"train", "--stores", ""}, "--stores: empty list"},
 		{[]string{"train", "--catalogue", ""}, "--catalogue: empty file name"},
-		{[]string{"eval", "--epsilon", "1,foo", "f"}, "--epsilon"},
+		{[]string{"eval", "--epsilon", "1,foo", "f"}, "--epsilon: entry 2, foo: want"},
 		{[]string{"eval"}, "DATASET"},
 		{[]string{"eval", "--plot", "out.gif", "f"}, "--plot"},
 		{[]string{"models", "show"}, "VERSION"},
