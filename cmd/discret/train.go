@@ -75,7 +75,7 @@ default 5); older ones are deleted.`,
 			fs.IntVar(&rank, "rank", 0, fmt.Sprintf("factors `N` of a private model, at most --factors; 0: automatic, the default (from the noisy number of customers and the noise of ε: fewer factors when the data cannot support more, at least %d)", als.MinPrivateRank))
 			fs.Float64Var(&lambda, "lambda", 0, fmt.Sprintf("regularization `λ` > 0 (default %g)", als.DefaultLambda))
 			fs.Float64Var(&alpha, "alpha", 0, fmt.Sprintf("confidence weight `α` > 0 in c = 1 + α·strength (default %g)", interact.DefaultAlpha))
-			fs.IntVar(&maxItems, "max-items-per-user", 0, "most items `K` ≥ 1 of a customer in the private item statistics (default ⌈β⌉)")
+			fs.IntVar(&maxItems, "max-items-per-user", 0, fmt.Sprintf("most items `K` ≥ 1 of a customer in the private item statistics (default %d: ⌈β⌉, where β = %g bounds the squared norm of a customer's item weights)", int(math.Ceil(als.DefaultBudget)), als.DefaultBudget))
 			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` > 0 of user vectors in private training (default %g)", als.DefaultClipNorm))
 			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
 			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none for no per-store popularity (default: the catalogue's stores, else select them from the data)")
@@ -171,7 +171,8 @@ default 5); older ones are deleted.`,
 
 // checkTrainFlags checks what the flags of `discret train` set against the
 // rest of the configuration cfg (ts is the configuration file's part):
-// the rank of a private model is at most its factors.
+// the rank of a private model is at most its factors, and the flags of
+// private training are refused for a non-private one.
 func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
 	// source names where a value comes from: its flag, else the
 	// configuration file, else the default.
@@ -187,6 +188,13 @@ func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
 	if f := cmp.Or(cfg.ALS.Factors, als.DefaultFactors); cfg.Privacy.Rank > f && (e.isSet("rank") || e.isSet("factors")) {
 		return usagef("%s %d exceeds %s %d: a private model has at most --factors factors (--rank 0: automatic)",
 			source("rank", "rank", true), cfg.Privacy.Rank, source("factors", "factors", ts.factors != 0), f)
+	}
+	if math.IsInf(cfg.Epsilon, 1) {
+		for _, name := range []string{"delta", "rank", "clip", "max-items-per-user"} {
+			if e.isSet(name) {
+				return usagef("--%s applies only to private training, and %s inf trains a non-private model", name, source("epsilon", "epsilon", true))
+			}
+		}
 	}
 	return nil
 }

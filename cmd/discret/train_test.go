@@ -186,6 +186,11 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "--stores", "a,,b"}, "--stores: entry 2 is empty"},
 		{[]string{"train", "--stores", ""}, "--stores: empty list"},
 		{[]string{"train", "--catalogue", ""}, "--catalogue: empty file name"},
+		// A non-private model has no clip, rank, δ or item bound to set.
+		{[]string{"train", "--epsilon", "inf", "--clip", "1"}, "--clip applies only to private training, and --epsilon inf trains a non-private model"},
+		{[]string{"train", "--epsilon", "Inf", "--rank", "4"}, "--rank applies only to private training"},
+		{[]string{"train", "--epsilon", "+inf", "--delta", "1e-7"}, "--delta applies only to private training"},
+		{[]string{"train", "--epsilon", "INF", "--max-items-per-user", "5"}, "--max-items-per-user applies only to private training"},
 		{[]string{"eval", "--epsilon", "1,foo", "f"}, "--epsilon: entry 2, foo: want"},
 		{[]string{"eval"}, "DATASET"},
 		{[]string{"eval", "--plot", "out.gif", "f"}, "--plot"},
@@ -195,6 +200,15 @@ func TestTrainUsage(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, tt.want) {
 			t.Errorf("discret %q = exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, exitUsage, tt.want)
 		}
+	}
+	// ε = inf from the configuration file: the message names its key.
+	c.config = writeFile(t, "c.json", `{"training":{"epsilon":"inf"}}`)
+	if code, _, stderr := c.run("train", "--clip", "1"); code != exitUsage || !strings.Contains(stderr, "--clip applies only to private training, and training.epsilon inf") {
+		t.Errorf("train --clip 1 with training.epsilon inf = exit %d, stderr %q", code, stderr)
+	}
+	// The help says what β is and the default it gives.
+	if out := c.mustRun("train", "--help"); !strings.Contains(out, "(default 30: ⌈β⌉, where β = 30 bounds") {
+		t.Errorf("train --help does not explain --max-items-per-user's default:\n%s", out)
 	}
 }
 
