@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -143,6 +144,9 @@ takes CPU from the server. Progress goes to stderr every second.`,
 			if plotFile != "" {
 				if _, err := plotFormat(plotFile); err != nil {
 					return usagef("--plot: %v", err)
+				}
+				if err := checkOutput("plot", plotFile); err != nil {
+					return err
 				}
 			}
 			if warmup == 0 {
@@ -396,6 +400,14 @@ after each training run.`,
 				if _, err := plotFormat(plotFile); err != nil {
 					return usagef("--plot: %v", err)
 				}
+				if err := checkOutput("plot", plotFile); err != nil {
+					return err
+				}
+			}
+			if out != "" {
+				if err := checkOutput("out", out); err != nil {
+					return err
+				}
 			}
 			for _, a := range args {
 				d, err := bench.ResolveDataset(dataDir, a, f)
@@ -468,7 +480,33 @@ func plotFormat(path string) (string, error) {
 	return "", fmt.Errorf("%q: want a .png or .svg file name", path)
 }
 
-// writePlotFile writes a file through fn, removing it if fn fails.
+// checkOutput fails fast, before a long run, if the output file path of
+// the flag --name cannot be written: its directory must take a new file
+// (a temporary one is created and removed) and an existing file must open
+// for writing (it is not truncated).
+func checkOutput(name, path string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".discret-check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("--%s %s: cannot create a file in %s: %w", name, path, dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	switch {
+	case err == nil:
+		f.Close()
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--%s: %w", name, err)
+	}
+	return nil
+}
+
+// writeOutputFile writes a file through fn, removing it if fn fails.
 func writeOutputFile(path string, fn func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {

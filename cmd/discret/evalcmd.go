@@ -4,7 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -77,6 +77,9 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 				if plotFormat, err = eval.PlotFormat(plotPath); err != nil {
 					return usagef("--plot: %v", err)
 				}
+				if err := checkOutput("plot", plotPath); err != nil {
+					return err
+				}
 			}
 			path := args[0]
 			start := time.Now()
@@ -95,16 +98,20 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			if err != nil {
 				return err
 			}
-			if plotPath != "" {
-				if err := writePlotFile(plotPath, plotFormat, rows); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stderr, "wrote %s\n", plotPath)
-			}
+			// The results first: a plot that fails to write loses nothing.
 			if asJSON {
-				return eval.WriteJSON(e.stdout, rows)
+				err = eval.WriteJSON(e.stdout, rows)
+			} else {
+				err = eval.WriteTable(e.stdout, rows)
 			}
-			return eval.WriteTable(e.stdout, rows)
+			if err != nil || plotPath == "" {
+				return err
+			}
+			if err := writeOutputFile(plotPath, func(w io.Writer) error { return eval.WritePlot(w, plotFormat, rows) }); err != nil {
+				return fmt.Errorf("plot: %w (the results above are complete)", err)
+			}
+			fmt.Fprintf(e.stderr, "wrote %s\n", plotPath)
+			return nil
 		},
 	}
 }
@@ -120,20 +127,4 @@ func datasetName(path string) string {
 		base = base[:i]
 	}
 	return base
-}
-
-func writePlotFile(path, format string, rows []eval.Row) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("plot: %w", cerr)
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	return eval.WritePlot(f, format, rows)
 }

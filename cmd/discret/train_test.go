@@ -256,6 +256,22 @@ func TestEvalCommand(t *testing.T) {
 	if !strings.Contains(out, "NDCG@10") || !strings.Contains(out, "popular") {
 		t.Errorf("eval table:\n%s", out)
 	}
+	// An unwritable plot fails before the dataset is even read.
+	for _, tt := range []struct{ plot, want string }{
+		{filepath.Join(dir, "missing", "x.png"), "--plot " + filepath.Join(dir, "missing", "x.png") + ": cannot create a file in"},
+		{filepath.Join(path, "x.svg"), "not a directory"}, // under the dataset file
+	} {
+		code, out, stderr := c.run("eval", "--epsilon", "inf", "--factors", "4", "--seeds", "1", "--plot", tt.plot, path)
+		if code != exitFailure || out != "" || !strings.Contains(stderr, tt.want) || strings.Contains(stderr, "users") {
+			t.Errorf("eval --plot %s = exit %d, stdout %q, stderr %q; want exit 1 before reading, and %q", tt.plot, code, out, stderr, tt.want)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "d.png"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := c.run("eval", "--plot", filepath.Join(dir, "d.png"), path); code != exitFailure || !strings.Contains(stderr, "is a directory") {
+		t.Errorf("eval --plot DIR = exit %d, stderr %q; want exit 1, is a directory", code, stderr)
+	}
 }
 
 func TestConfigTraining(t *testing.T) {
