@@ -323,7 +323,7 @@ func (e *ExceededError) Error() string {
 	fmt.Fprintf(&b, "; the %d releases already in the window spent ε = %.4g (ρ = %.4g), this one would add ρ = %.4g (ε = %.4g alone)",
 		e.Before.Releases, e.Before.Epsilon, e.Before.Rho, e.Next.Rho, e.Next.Epsilon)
 	if e.Left > 0 {
-		fmt.Fprintf(&b, "; a release can spend at most ε = %.3g now", e.Left)
+		fmt.Fprintf(&b, "; a release can spend at most ε = %.3g now", floorDigits(e.Left, 3))
 	} else {
 		b.WriteString("; no budget is left now")
 	}
@@ -331,6 +331,27 @@ func (e *ExceededError) Error() string {
 		fmt.Fprintf(&b, "; this release would fit from %s, when older releases leave the window", e.RetryAt.UTC().Format(time.RFC3339))
 	}
 	return b.String()
+}
+
+// floorDigits rounds x > 0 down to n significant digits, so that the
+// figure %.{n}g prints is never above x: a suggested maximum rounded up
+// would itself be refused.
+func floorDigits(x float64, n int) float64 {
+	if !(x > 0) || math.IsInf(x, 1) {
+		return x
+	}
+	k := n - 1 - int(math.Floor(math.Log10(x)))
+	p := math.Pow10(max(k, -k)) // exact: scaling by it rounds once
+	up := func(v float64) float64 { return v * p }
+	down := func(v float64) float64 { return v / p }
+	if k < 0 {
+		up, down = down, up
+	}
+	m := math.Floor(up(x))
+	if down(m) > x { // up(x) was rounded up to the integer m
+		m--
+	}
+	return down(m)
 }
 
 // Check returns the spend of the window ending at now with next added, and

@@ -2,6 +2,7 @@ package budget_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/privacy/dp"
 	"github.com/discret-io/discret/privacy/retention"
 )
 
@@ -94,6 +96,59 @@ func TestSpent(t *testing.T) {
 	}
 }
 
+// TestExceededLeft: the ε a refusal suggests is rounded down to three
+// significant digits, so that asking for it is never refused.
+func TestExceededLeft(t *testing.T) {
+	for _, tt := range []struct {
+		left float64
+		want string
+	}{
+		{2.2499, "at most ε = 2.24 now"},
+		{2.25, "at most ε = 2.25 now"},
+		{3.2255090502482284, "at most ε = 3.22 now"},
+		{9.999, "at most ε = 9.99 now"},
+		{0.5, "at most ε = 0.5 now"},
+		{0.0012345, "at most ε = 0.00123 now"},
+		{1234.5, "at most ε = 1.23e+03 now"},
+		{0, "no budget is left now"},
+	} {
+		e := &budget.ExceededError{Left: tt.left}
+		if got := e.Error(); !strings.Contains(got, tt.want) {
+			t.Errorf("ExceededError{Left: %v}.Error() = %q, want %q", tt.left, got, tt.want)
+		}
+	}
+	// The reviewer's case and a sweep around it: after spending ρ, a
+	// release of the suggested ε fits under the cap.
+	c := budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	for spent := 0.05; spent < 2.3; spent += 0.0137 {
+		entries := []budget.Entry{private("spent", now.Add(-days(1)), spent, 1e-6)}
+		_, err := c.Check(entries, private("big", now, 3, 1e-6), now)
+		var ex *budget.ExceededError
+		if !errors.As(err, &ex) {
+			t.Fatalf("Check(ρ = 3 after %v) = %v, want *ExceededError", spent, err)
+		}
+		if ex.Left == 0 {
+			continue
+		}
+		msg := err.Error()
+		i := strings.Index(msg, "at most ε = ")
+		var eps float64
+		if _, err := fmt.Sscanf(msg[i+len("at most ε = "):], "%g", &eps); err != nil {
+			t.Fatalf("suggestion in %q: %v", msg, err)
+		}
+		if eps > ex.Left || eps < ex.Left*(1-1e-2) {
+			t.Errorf("after ρ = %v: suggested ε = %v for Left = %v, want it rounded down to 3 digits", spent, eps, ex.Left)
+		}
+		rho, err := dp.RhoForEpsilon(eps, 1e-6, dp.RDP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Check(entries, private("suggested", now, rho, 1e-6), now); err != nil {
+			t.Errorf("after ρ = %v, a release of the suggested ε = %v is refused: %v", spent, eps, err)
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
 	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
 	old := private("old", now.Add(-days(9)), 0.1, 1e-6)
@@ -120,7 +175,7 @@ func TestCheck(t *testing.T) {
 	if want := old.Time.Add(days(10)); !ex.RetryAt.Equal(want) {
 		t.Errorf("ExceededError.RetryAt = %v, want %v", ex.RetryAt, want)
 	}
-	for _, part := range []string{"refusing release big", "cumulative ε = 4.604", "cap ε = 4", "at most ε = 3.23", "would fit from 2035-06-02T12:00:00Z"} {
+	for _, part := range []string{"refusing release big", "cumulative ε = 4.604", "cap ε = 4", "at most ε = 3.22", "would fit from 2035-06-02T12:00:00Z"} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not mention %q", err, part)
 		}
