@@ -88,12 +88,12 @@ func modelsShowCommand() *command {
 			version := args[0]
 			if version == "current" {
 				if version, err = d.db.CurrentRelease(ctx); err != nil {
-					return noRelease(err)
+					return noRelease(err, version)
 				}
 			}
 			m, err := d.db.Release(ctx, version)
 			if err != nil {
-				return noRelease(err)
+				return noRelease(err, version)
 			}
 			card, err := release.ParseCard(m.Meta)
 			if err != nil {
@@ -120,12 +120,16 @@ release is loaded and validated first.`,
 				return err
 			}
 			defer d.Close()
+			if _, err := d.db.Release(ctx, args[0]); err != nil {
+				return noRelease(err, args[0])
+			}
+			// The manifest exists: a load error is a damaged release.
 			r, err := release.Load(ctx, d.db, args[0])
 			if err != nil {
-				return noRelease(err)
+				return err
 			}
 			if err := d.db.SetCurrentRelease(ctx, args[0]); err != nil {
-				return noRelease(err)
+				return noRelease(err, args[0])
 			}
 			fmt.Fprintf(e.stdout, "release %s is now current\n", args[0])
 			if !r.Card.Private {
@@ -140,13 +144,13 @@ release is loaded and validated first.`,
 }
 
 // noRelease turns store errors about missing releases into messages that
-// say what to do.
-func noRelease(err error) error {
+// say which release and what to do.
+func noRelease(err error, version string) error {
 	switch {
 	case errors.Is(err, store.ErrNoCurrentRelease):
 		return errors.New("no current release; run 'discret train' or 'discret models use VERSION'")
 	case errors.Is(err, store.ErrReleaseNotFound):
-		return fmt.Errorf("%w; see 'discret models list'", err)
+		return fmt.Errorf("release %q not found ('discret models list' shows the stored releases)", version)
 	}
 	return err
 }

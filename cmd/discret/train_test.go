@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,8 +81,11 @@ func TestTrainEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &card); err != nil || card.Version != first || !card.Private || card.Privacy.Epsilon > 2 {
 		t.Errorf("models show current = %s (%v)", out, err)
 	}
-	if code, _, errOut := c.run("models", "use", "nope"); code != exitFailure || !strings.Contains(errOut, "not found") {
-		t.Errorf("models use nope: exit %d, %s", code, errOut)
+	for _, args := range [][]string{{"models", "use", "nope"}, {"models", "show", "nope"}, {"models", "use", "20260101T000000Z-00000000"}} {
+		want := fmt.Sprintf("release %q not found ('discret models list' shows the stored releases)\n", args[2])
+		if code, _, errOut := c.run(args...); code != exitFailure || !strings.HasSuffix(errOut, want) || strings.Contains(errOut, "store:") {
+			t.Errorf("discret %s: exit %d, stderr %q; want exit 1 and %q", strings.Join(args, " "), code, errOut, want)
+		}
 	}
 
 	// The ledger, and the cap: releases at ε = 2 and 9.9 compose (adding
