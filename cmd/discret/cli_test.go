@@ -120,6 +120,52 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestImportMessages: a file that cannot be read gives only its error.
+func TestImportMessages(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	missing := filepath.Join(t.TempDir(), "missing.jsonl")
+	old := writeFile(t, "u.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950") // MovieLens 100K, 1997
+	for _, tt := range []struct {
+		name           string
+		config         string
+		args           []string
+		code           int
+		stdout, stderr []string // substrings
+		noStdout       []string
+	}{
+		{
+			name: "missing file", args: []string{"import", missing}, code: exitFailure,
+			stderr: []string{"discret import: " + missing + ": no such file or directory\n"}, noStdout: []string{"rows read"},
+		},
+		{
+			name: "missing and old files", args: []string{"import", missing, old}, code: exitFailure,
+			stdout: []string{old + ":", "expired                  2"}, stderr: []string{"import " + missing + ": no such file or directory", "1 of 2 files not imported"},
+			noStdout: []string{missing},
+		},
+	} {
+		c.config = ""
+		if tt.config != "" {
+			c.config = writeFile(t, "c.json", tt.config)
+		}
+		code, stdout, stderr := c.run(tt.args...)
+		ok := code == tt.code
+		for _, want := range tt.stdout {
+			ok = ok && strings.Contains(stdout, want)
+		}
+		for _, want := range tt.stderr {
+			ok = ok && strings.Contains(stderr, want)
+		}
+		for _, not := range tt.noStdout {
+			ok = ok && !strings.Contains(stdout, not)
+		}
+		if !ok {
+			t.Errorf("%s: discret %q = exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d, stdout with %q and without %q, stderr with %q",
+				tt.name, tt.args, code, stdout, stderr, tt.code, tt.stdout, tt.noStdout, tt.stderr)
+		}
+	}
+}
+
 // TestKeyChecks: every command that opens data refuses a missing key, a key
 // readable by others, a key inside the data directory and a key that does
 // not match the data directory, each with a one-line error saying what to do.

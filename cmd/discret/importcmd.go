@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -95,10 +96,23 @@ are read directly):
 					MaxErrors: maxErrors, MaxReported: maxReported,
 					Progress: progressPrinter(e, path),
 				})
-				printImportReport(e.stdout, path, rep)
+				// A file that failed before its first row has no figures
+				// to show: only the error.
+				if err == nil || rep != nil && (rep.Rows > 0 || rep.Aborted) {
+					printImportReport(e.stdout, path, rep)
+				}
 				if err != nil {
 					if errors.Is(err, context.Canceled) {
 						return err
+					}
+					// "FILE: no such file or directory", not "ingest:
+					// eventfile: open FILE: …": the path is said once.
+					var pe *fs.PathError
+					if errors.As(err, &pe) && pe.Path == path {
+						err = pe.Err
+					}
+					if len(args) == 1 {
+						return fmt.Errorf("%s: %w", path, err)
 					}
 					fmt.Fprintf(e.stderr, "import %s: %v\n", path, err)
 					failed = append(failed, path)
