@@ -120,12 +120,15 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestImportMessages: a file that cannot be read gives only its error.
+// TestImportMessages: a file that cannot be read gives only its error; a
+// file whose events are all past retention (an old public dataset) is
+// imported with a note saying the periods in force and how to change them.
 func TestImportMessages(t *testing.T) {
 	c := newCLI(t)
 	c.mustRun("keygen")
 	missing := filepath.Join(t.TempDir(), "missing.jsonl")
 	old := writeFile(t, "u.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950") // MovieLens 100K, 1997
+	note := "note: 2 of 2 events were past their retention period"
 	for _, tt := range []struct {
 		name           string
 		config         string
@@ -140,8 +143,18 @@ func TestImportMessages(t *testing.T) {
 		},
 		{
 			name: "missing and old files", args: []string{"import", missing, old}, code: exitFailure,
-			stdout: []string{old + ":", "expired                  2"}, stderr: []string{"import " + missing + ": no such file or directory", "1 of 2 files not imported"},
+			stdout: []string{old + ":", note}, stderr: []string{"import " + missing + ": no such file or directory", "1 of 2 files not imported"},
 			noStdout: []string{missing},
+		},
+		{
+			name: "old dataset", args: []string{"import", old}, code: exitOK,
+			stdout: []string{"expired                  2", note, "purchase 3y", `"retention"`, `{"retention": {"purchase": "30y"}}`},
+		},
+		{
+			name:   "longer retention",
+			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
+			args:   []string{"import", old}, code: exitOK,
+			stdout: []string{"stored                   2"}, noStdout: []string{"note:"},
 		},
 	} {
 		c.config = ""

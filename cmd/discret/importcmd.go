@@ -15,6 +15,8 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/ingest"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/retention"
 )
 
 func importCommand() *command {
@@ -34,7 +36,9 @@ Customer identifiers are pseudonymized with the key's HMAC key as they are
 read; raw identifiers are never stored or printed. Events of customers without
 personalization consent (and, for store visits, in-store consent) are not
 stored, only counted. Events past their retention period are rejected as
-expired.
+expired (views and store visits 13 months, carts and purchases 3 years by
+default, counted from the event's time; the configuration file's
+"retention" section sets them), so an old dataset may store nothing.
 
 Each file is all-or-nothing by default: a first pass validates every row, and
 a file with bad rows is rejected whole, listing every bad row (row number and
@@ -116,7 +120,9 @@ are read directly):
 					}
 					fmt.Fprintf(e.stderr, "import %s: %v\n", path, err)
 					failed = append(failed, path)
+					continue
 				}
+				printExpiredHint(e.stdout, rep, d.settings.retention)
 			}
 			if len(failed) > 0 {
 				return fmt.Errorf("%d of %d files not imported: %s", len(failed), len(args), strings.Join(failed, ", "))
@@ -190,6 +196,24 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 			fmt.Fprintf(w, "    … and %d more (--max-reported)\n", r.BadRowsOmitted)
 		}
 	}
+}
+
+// printExpiredHint explains a file whose valid rows are mostly past their
+// retention period, as an old public dataset's are: it is not an error,
+// but the user probably expected them stored.
+func printExpiredHint(w io.Writer, r *ingest.Report, p retention.Policy) {
+	if r == nil || r.Expired == 0 || 2*r.Expired <= r.Total() {
+		return
+	}
+	var periods []string
+	for _, k := range privacy.EventKinds {
+		periods = append(periods, fmt.Sprintf("%s %s", k, p.Period(k)))
+	}
+	fmt.Fprintf(w, "  note: %d of %d events were past their retention period and were not stored\n", r.Expired, r.Total())
+	fmt.Fprintf(w, "        (in force: %s, counted from each event's time).\n", strings.Join(periods, ", "))
+	fmt.Fprintln(w, `        To keep older events, set longer periods in the "retention" section of the configuration`)
+	fmt.Fprintln(w, `        file (--config FILE or DISCRET_CONFIG; README "Configuration"), e.g. {"retention": {"purchase": "30y"}}.`)
+	fmt.Fprintln(w, `        'discret eval FILE' evaluates a dataset file without storing it.`)
 }
 
 // byReason formats counts by reason as " (a: 1, b: 2)".
