@@ -18,6 +18,7 @@ func evalCommand() *command {
 	var (
 		format, epsilons, plotPath string
 		factors, seeds             int
+		delta                      float64
 		asJSON, validation         bool
 	)
 	return &command{
@@ -34,9 +35,12 @@ catalogue coverage, averaged over users and then over seeds (mean ± std).
 
 It compares ALS with the most-popular baseline, and for every finite ε in
 --epsilon the private ALS with DP most-popular at the same budget. Private
-runs use the production sampler with test seeds (one per seed), so the
-numbers measure what ships. --validation evaluates on the validation split
-carved from the training part (seed 43) instead: the split for tuning.
+runs use the production sampler with test seeds (one per seed). Their δ is
+1/(10·users) rounded down to a power of ten (DP-ALS.md C6), the setting of
+the published figures; 'discret train' uses at most 10⁻⁶, a smaller δ, so
+for fewer than 100,000 customers pass --delta 1e-6 to measure exactly what
+it ships. --validation evaluates on the validation split carved from the
+training part (seed 43) instead: the split for tuning.
 
 Output: a table on stdout, or one JSON array with --json (keys model,
 epsilon (null when non-private), precision@10, recall@10, recall@20, ndcg@10,
@@ -49,12 +53,13 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			fs.BoolVar(&asJSON, "json", false, "print one JSON array instead of the table")
 			fs.StringVar(&plotPath, "plot", "", "draw the privacy–utility curve to `FILE` (.png or .svg)")
 			fs.BoolVar(&validation, "validation", false, "evaluate on the validation split of the training part (for tuning)")
+			fs.Float64Var(&delta, "delta", 0, "`δ` of the private runs, 0 < δ < 1/users (default 1/(10·users) rounded down to a power of ten)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one DATASET file")
 			}
-			if err := e.checkRanges(flagRange{"factors", factorsRange}, flagRange{"seeds", intRange(1, 100)}); err != nil {
+			if err := e.checkRanges(flagRange{"factors", factorsRange}, flagRange{"seeds", intRange(1, 100)}, flagRange{"delta", probability}); err != nil {
 				return err
 			}
 			var f eventfile.Format
@@ -93,7 +98,7 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			fmt.Fprintf(e.stderr, "%s: %d users, %d items, %d pairs (read in %.1f s)\n", path, d.Users(), d.Items(), d.Pairs(), time.Since(start).Seconds())
 			rows, err := eval.Run(ctx, eval.Config{
 				Name: datasetName(path), Dataset: d, Epsilons: eps, Factors: factors, Seeds: seeds, Validation: validation,
-				Log: func(s string) { fmt.Fprintln(e.stderr, s) },
+				Privacy: &als.Privacy{Delta: delta}, Log: func(s string) { fmt.Fprintln(e.stderr, s) },
 			})
 			if err != nil {
 				return err

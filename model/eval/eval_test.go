@@ -289,6 +289,19 @@ func TestRun(t *testing.T) {
 			t.Errorf("row %s ε=%v: δ = %v, want 1e-4", r.Model, r.Epsilon, r.Delta)
 		}
 	}
+	// An explicit δ reaches both private models.
+	cfg.Privacy = &als.Privacy{Delta: 1e-6}
+	cfg.Epsilons = []float64{2}
+	drows, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range drows[1:] {
+		if r.Delta != 1e-6 {
+			t.Errorf("with Privacy.Delta = 1e-6, row %s ε=%v: δ = %v", r.Model, r.Epsilon, r.Delta)
+		}
+	}
+	cfg.Privacy = nil
 	// The validation split gives other (lower) figures from the training part only.
 	cfg.Validation = true
 	cfg.Epsilons = []float64{math.Inf(1)}
@@ -311,6 +324,7 @@ func TestRunErrors(t *testing.T) {
 		{"negative seeds", Config{Dataset: d, Seeds: -1}},
 		{"zero epsilon", Config{Dataset: d, Epsilons: []float64{0}}},
 		{"bad ALS config", Config{Dataset: d, ALS: als.Config{Lambda: -1}}},
+		{"δ not below 1/n", Config{Dataset: d, Epsilons: []float64{1}, Privacy: &als.Privacy{Delta: 0.1}}},
 	}
 	for _, tt := range tests {
 		if _, err := Run(context.Background(), tt.cfg); err == nil {

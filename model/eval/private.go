@@ -52,8 +52,15 @@ func (s *seeded) Fork() dp.Source {
 	return c
 }
 
-// delta returns the δ of every private run on this split (DP-ALS.md C6).
+// delta returns the δ of every private run on this split: Privacy.Delta
+// if set, else the default of DP-ALS.md C6.
 func (b *bench) delta() (float64, error) {
+	if p := b.cfg.Privacy; p != nil && p.Delta > 0 {
+		if p.Delta >= 1/float64(max(1, len(b.train))) {
+			return 0, fmt.Errorf("eval: δ = %g is not below 1/n for n = %d users", p.Delta, len(b.train))
+		}
+		return p.Delta, nil
+	}
 	return dp.DefaultDelta(len(b.train))
 }
 
