@@ -555,6 +555,11 @@ func (r *run) precheck(ctx context.Context, rhoRef float64) error {
 	if c.Catalogue == nil || c.Stores == nil {
 		e.DeltaThreshold = SelectionDeltaShare * e.Delta
 	}
+	return r.checkCap(ctx, e)
+}
+
+// checkCap checks the cap with next against the stored ledger.
+func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	recs, err := r.st.Ledger(ctx)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -563,7 +568,7 @@ func (r *run) precheck(ctx context.Context, rhoRef float64) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if _, err := c.Cap.Check(entries, e, r.now); err != nil {
+	if _, err := r.cfg.Cap.Check(entries, next, r.now); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -622,19 +627,7 @@ func (r *run) plan(ctx context.Context) error {
 	}
 	// Check the cap now with the planned total: the realized ρ is at most
 	// that (calibration rounds down).
-	planned := r.entry(r.rhoTotal, c.Epsilon)
-	recs, err := r.st.Ledger(ctx)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	entries, err := budget.Decode(recs)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if _, err := c.Cap.Check(entries, planned, r.now); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	return nil
+	return r.checkCap(ctx, r.entry(r.rhoTotal, c.Epsilon))
 }
 
 // defaultDelta is the default δ for about n training customers (a noisy
