@@ -142,10 +142,7 @@ takes CPU from the server. Progress goes to stderr every second.`,
 				return err
 			}
 			if plotFile != "" {
-				if _, err := plotFormat(plotFile); err != nil {
-					return usagef("--plot: %v", err)
-				}
-				if err := checkOutput("plot", plotFile); err != nil {
+				if _, err := checkPlot(plotFile); err != nil {
 					return err
 				}
 			}
@@ -187,7 +184,7 @@ takes CPU from the server. Progress goes to stderr every second.`,
 				werr = rep.WriteTable(e.stdout)
 			}
 			if plotFile != "" && werr == nil {
-				format, _ := plotFormat(plotFile)
+				format, _ := eval.PlotFormat(plotFile)
 				if werr = writeOutputFile(plotFile, func(w io.Writer) error { return rep.WritePlot(w, format) }); werr == nil {
 					fmt.Fprintf(e.stderr, "wrote %s\n", plotFile)
 				}
@@ -397,10 +394,7 @@ after each training run.`,
 				return err
 			}
 			if plotFile != "" {
-				if _, err := plotFormat(plotFile); err != nil {
-					return usagef("--plot: %v", err)
-				}
-				if err := checkOutput("plot", plotFile); err != nil {
+				if _, err := checkPlot(plotFile); err != nil {
 					return err
 				}
 			}
@@ -471,13 +465,13 @@ func parseInts(flagName, list string) ([]int, error) {
 	return xs, nil
 }
 
-// plotFormat returns the image format of a plot file name.
-func plotFormat(path string) (string, error) {
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".png", ".svg":
-		return ext[1:], nil
+// checkPlot checks the --plot file name before a long run: its image
+// format (eval.PlotFormat) and that it can be written (checkOutput).
+func checkPlot(path string) (format string, err error) {
+	if format, err = eval.PlotFormat(path); err != nil {
+		return "", usagef("--plot: %v", strings.TrimPrefix(err.Error(), "eval: "))
 	}
-	return "", fmt.Errorf("%q: want a .png or .svg file name", path)
+	return format, checkOutput("plot", path)
 }
 
 // checkOutput fails fast, before a long run, if the output file path of

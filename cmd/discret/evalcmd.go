@@ -79,10 +79,7 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			plotFormat := ""
 			if plotPath != "" {
 				var err error
-				if plotFormat, err = eval.PlotFormat(plotPath); err != nil {
-					return usagef("--plot: %v", err)
-				}
-				if err := checkOutput("plot", plotPath); err != nil {
+				if plotFormat, err = checkPlot(plotPath); err != nil {
 					return err
 				}
 			}
