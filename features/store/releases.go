@@ -549,7 +549,7 @@ func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 	}
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
-	if err := db.deleteRelease(ctx, version); err != nil {
+	if err := db.deleteRelease(ctx, version, false, ""); err != nil {
 		return fmt.Errorf("store: delete release: %w", err)
 	}
 	return nil
@@ -569,6 +569,17 @@ func (db *DB) RetireRelease(ctx context.Context, version, successor string) erro
 	}
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
+	if err := db.deleteRelease(ctx, version, true, successor); err != nil {
+		return fmt.Errorf("store: retire release %s: %w", version, err)
+	}
+	return nil
+}
+
+// deleteRelease deletes version's manifest in one transaction, then its
+// chunks; the caller holds db.releaseMu. If version is current, it fails
+// with ErrReleaseCurrent unless retire is set: then successor becomes
+// current in the same transaction ("" for none).
+func (db *DB) deleteRelease(ctx context.Context, version string, retire bool, successor string) error {
 	db.mu.RLock()
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		if _, err := getManifest(txn, version); err != nil {
@@ -576,45 +587,22 @@ func (db *DB) RetireRelease(ctx context.Context, version, successor string) erro
 		}
 		cur, err := getCurrent(txn)
 		switch {
-		case errors.Is(err, ErrNoCurrentRelease):
+		case errors.Is(err, ErrNoCurrentRelease) || err == nil && cur != version:
 		case err != nil:
 			return err
-		case cur == version && successor == "":
+		case !retire:
+			return fmt.Errorf("%w: %s", ErrReleaseCurrent, version)
+		case successor == "":
 			if err := txn.Delete(currentReleaseKey); err != nil {
 				return err
 			}
-		case cur == version:
+		default:
 			if _, err := getManifest(txn, successor); err != nil {
 				return fmt.Errorf("successor %s: %w", successor, err)
 			}
 			if err := txn.Set(currentReleaseKey, encodeCurrent(successor)); err != nil {
 				return err
 			}
-		}
-		return txn.Delete(manifestKey(version))
-	})
-	db.mu.RUnlock()
-	if err == nil {
-		err = db.deleteChunks(ctx, version)
-	}
-	if err != nil {
-		return fmt.Errorf("store: retire release %s: %w", version, err)
-	}
-	return nil
-}
-
-// deleteRelease runs DeleteRelease; the caller holds db.releaseMu.
-func (db *DB) deleteRelease(ctx context.Context, version string) error {
-	db.mu.RLock()
-	err := db.update(ctx, func(txn *badger.Txn) error {
-		if _, err := getManifest(txn, version); err != nil {
-			return err
-		}
-		switch cur, err := getCurrent(txn); {
-		case err == nil && cur == version:
-			return fmt.Errorf("%w: %s", ErrReleaseCurrent, version)
-		case err != nil && !errors.Is(err, ErrNoCurrentRelease):
-			return err
 		}
 		return txn.Delete(manifestKey(version))
 	})
@@ -655,7 +643,7 @@ func (db *DB) PruneReleases(ctx context.Context, keep int) (PruneResult, error) 
 			if m.Version == cur {
 				continue
 			}
-			if err := db.deleteRelease(ctx, m.Version); err != nil {
+			if err := db.deleteRelease(ctx, m.Version, false, ""); err != nil {
 				return res, fmt.Errorf("store: prune releases: %w", err)
 			}
 			res.Deleted = append(res.Deleted, m.Version)
