@@ -50,21 +50,17 @@ func ForgetCustomer(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgott
 	if err != nil {
 		return out, fmt.Errorf("forget: %w", err)
 	}
-	derived, err := DerivedFrom(ctx, db, data)
+	sums, err := List(ctx, db)
 	if err != nil {
 		return out, fmt.Errorf("forget: %w", err)
 	}
 	retire := map[string]bool{}
-	for _, r := range derived.Releases {
+	for _, r := range derivedFrom(sums, data).Releases {
 		if !r.Private {
 			retire[r.Version] = true
 		}
 	}
 	if len(retire) > 0 {
-		sums, err := List(ctx, db)
-		if err != nil {
-			return out, fmt.Errorf("forget: %w", err)
-		}
 		successor := ""
 		for _, s := range sums { // oldest first: the last private one wins
 			if s.Card.Private && !retire[s.Card.Version] {

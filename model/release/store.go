@@ -247,11 +247,16 @@ const NonPrivateNote = " Releases marked \"private\": false carry no privacy gua
 // the store). `discret export` and serving's export endpoint show it, and
 // ForgetCustomer deletes the non-private ones.
 func DerivedFrom(ctx context.Context, src Source, d store.CustomerData) (Derived, error) {
-	out := Derived{Releases: []DerivedRelease{}, Note: DerivedNote}
 	sums, err := List(ctx, src)
 	if err != nil {
-		return out, err
+		return Derived{Releases: []DerivedRelease{}, Note: DerivedNote}, err
 	}
+	return derivedFrom(sums, d), nil
+}
+
+// derivedFrom is DerivedFrom over the summaries of the stored releases.
+func derivedFrom(sums []Summary, d store.CustomerData) Derived {
+	out := Derived{Releases: []DerivedRelease{}, Note: DerivedNote}
 	for _, s := range sums {
 		c := s.Card
 		n := 0
@@ -273,5 +278,5 @@ func DerivedFrom(ctx context.Context, src Source, d store.CustomerData) (Derived
 		}
 		out.Releases = append(out.Releases, dr)
 	}
-	return out, nil
+	return out
 }
