@@ -29,6 +29,9 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 		}
 		return m[1]
 	}
+	// The public catalogue, so that no DP item selection can leave the run
+	// without items on this small dataset.
+	c.mustRun("items", "import", filepath.Join(gen, synth.ItemsFile))
 	private := version(c.mustRun("train", "--epsilon", "2", "--factors", "8"))
 	nonPrivate := version(c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2"))
 
