@@ -127,6 +127,9 @@ func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
 		}
 		tw.Flush()
 		for _, en := range entries {
+			if en.Failed != "" {
+				fmt.Fprintf(w, "  %s stopped before its release was stored, and what it had computed with noise is charged: %s\n", en.Version, en.Failed)
+			}
 			if len(en.Components) == 0 {
 				continue
 			}
@@ -143,11 +146,6 @@ func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
 				parts = append(parts, p)
 			}
 			fmt.Fprintf(w, "  %s: %s\n", en.Version, strings.Join(parts, ", "))
-		}
-		for _, en := range entries {
-			if en.Failed != "" {
-				fmt.Fprintf(w, "  %s stopped before its release was stored, and what it had computed with noise is charged: %s\n", en.Version, en.Failed)
-			}
 		}
 	}
 	fmt.Fprintf(w, "\nCumulative spend over the last %v (since %s):\n", s.Cap.Window, s.From.Format(time.RFC3339))
