@@ -142,7 +142,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k APIKey) error {
 		return txn.Set(apiKeyKey(k.ID), v)
 	})
 	if err != nil {
-		return fmt.Errorf("store: create API key %s: %w", k.ID, err)
+		return wrapf(err, "create API key %s", k.ID)
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func (db *DB) APIKey(ctx context.Context, id string) (APIKey, error) {
 		return APIKey{}, err
 	}
 	if !validKeyID(id) {
-		return APIKey{}, fmt.Errorf("store: API key: %w", ErrAPIKeyNotFound)
+		return APIKey{}, wrapf(ErrAPIKeyNotFound, "API key")
 	}
 	var k APIKey
 	err := db.view(func(txn *badger.Txn) error {
@@ -162,7 +162,7 @@ func (db *DB) APIKey(ctx context.Context, id string) (APIKey, error) {
 		return err
 	})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("store: API key %s: %w", id, err)
+		return APIKey{}, wrapf(err, "API key %s", id)
 	}
 	return k, nil
 }
@@ -207,7 +207,7 @@ func (db *DB) APIKeys(ctx context.Context) ([]APIKey, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: API keys: %w", err)
+		return nil, wrapf(err, "API keys")
 	}
 	return keys, nil
 }
@@ -217,10 +217,10 @@ func (db *DB) APIKeys(ctx context.Context) ([]APIKey, error) {
 // ErrAPIKeyNotFound for an unknown id.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) (APIKey, error) {
 	if !validKeyID(id) {
-		return APIKey{}, fmt.Errorf("store: revoke API key: %w", ErrAPIKeyNotFound)
+		return APIKey{}, wrapf(ErrAPIKeyNotFound, "revoke API key")
 	}
 	if !nanoTime(at) {
-		return APIKey{}, fmt.Errorf("store: revoke API key %s: %w: revocation time must be in years 1970-2200", id, ErrAPIKeyInvalid)
+		return APIKey{}, wrapf(fmt.Errorf("%w: revocation time must be in years 1970-2200", ErrAPIKeyInvalid), "revoke API key %s", id)
 	}
 	var k APIKey
 	db.mu.RLock()
@@ -237,7 +237,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) (APIKey
 		return txn.Set(apiKeyKey(id), encodeAPIKey(k))
 	})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("store: revoke API key %s: %w", id, err)
+		return APIKey{}, wrapf(err, "revoke API key %s", id)
 	}
 	return k, nil
 }

@@ -56,7 +56,7 @@ func (db *DB) PutItems(ctx context.Context, items []features.Item) error {
 		kvs[i] = keyValue{key: catalogueKey(tagItem, it.ID), value: encodeItem(it)}
 	}
 	if err := db.putChunked(ctx, kvs); err != nil {
-		return fmt.Errorf("store: put items: %w", err)
+		return wrapf(err, "put items")
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (db *DB) Items(ctx context.Context) ([]features.Item, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: items: %w", err)
+		return nil, wrapf(err, "items")
 	}
 	return out, nil
 }
@@ -92,7 +92,7 @@ func (db *DB) PutCoupons(ctx context.Context, coupons []features.Coupon) error {
 		kvs[i] = keyValue{key: catalogueKey(tagCoupon, c.ID), value: encodeCoupon(c)}
 	}
 	if err := db.putChunked(ctx, kvs); err != nil {
-		return fmt.Errorf("store: put coupons: %w", err)
+		return wrapf(err, "put coupons")
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (db *DB) Coupons(ctx context.Context) ([]features.Coupon, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: coupons: %w", err)
+		return nil, wrapf(err, "coupons")
 	}
 	return out, nil
 }

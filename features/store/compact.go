@@ -36,13 +36,13 @@ func (db *DB) Compact(ctx context.Context) error {
 	db.gcMu.Lock()
 	defer db.gcMu.Unlock()
 	if err := db.flush(); err != nil {
-		return fmt.Errorf("store: compact: flush: %w", err)
+		return wrapf(err, "compact: flush")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := db.bdb.Flatten(db.opts.NumCompactors); err != nil {
-		return fmt.Errorf("store: compact: flatten: %w", err)
+		return wrapf(err, "compact: flatten")
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -53,7 +53,7 @@ func (db *DB) Compact(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("store: compact: value-log GC: %w", err)
+			return wrapf(err, "compact: value-log GC")
 		}
 	}
 }

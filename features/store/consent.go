@@ -25,7 +25,7 @@ func (db *DB) Consent(ctx context.Context, p privacy.PseudoID) (consent.Record, 
 		return err
 	})
 	if err != nil {
-		return consent.Record{}, fmt.Errorf("store: consent: %w", err)
+		return consent.Record{}, wrapf(err, "consent")
 	}
 	return r, nil
 }
@@ -52,7 +52,7 @@ func (db *DB) Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Re
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: consents: %w", err)
+		return nil, wrapf(err, "consents")
 	}
 	return out, nil
 }
@@ -139,7 +139,7 @@ type ConsentResult struct {
 func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (ConsentResult, error) {
 	for i, c := range changes {
 		if err := c.Validate(); err != nil {
-			return ConsentResult{}, fmt.Errorf("store: consent change %d: %w", i, err)
+			return ConsentResult{}, wrapf(err, "consent change %d", i)
 		}
 	}
 	if len(changes) == 0 {
@@ -190,7 +190,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		err = nil
 	}
 	if err != nil {
-		return ConsentResult{}, fmt.Errorf("store: update consent: %w", err)
+		return ConsentResult{}, wrapf(err, "update consent")
 	}
 	if !slow {
 		return res, nil
@@ -211,7 +211,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 	})
 	res.Removed = removed
 	if err != nil {
-		return res, fmt.Errorf("store: update consent: %w", err)
+		return res, wrapf(err, "update consent")
 	}
 	return res, nil
 }

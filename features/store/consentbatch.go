@@ -40,7 +40,7 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 		seen[u.Customer] = struct{}{}
 		for j, c := range u.Changes {
 			if err := c.Validate(); err != nil {
-				return nil, 0, fmt.Errorf("store: update %d, consent change %d: %w", i, j, err)
+				return nil, 0, wrapf(err, "update %d, consent change %d", i, j)
 			}
 		}
 	}
@@ -103,7 +103,7 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 			err = fmt.Errorf("%w: consent histories too long for a batch of %d customers", ErrBatchTooLarge, len(chunk))
 		}
 		if err != nil {
-			return nil, start, fmt.Errorf("store: update consents: %w", err)
+			return nil, start, wrapf(err, "update consents")
 		}
 		slow = append(slow, chunkSlow...)
 	}

@@ -76,7 +76,7 @@ func (db *DB) AddCounters(ctx context.Context, adds map[CounterKey]uint64) error
 	defer db.mu.RUnlock()
 	err := db.update(ctx, func(txn *badger.Txn) error { return addCounters(txn, keys, deltas) })
 	if err != nil {
-		return fmt.Errorf("store: add counters: %w", err)
+		return wrapf(err, "add counters")
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func (db *DB) Counter(ctx context.Context, c CounterKey) (uint64, error) {
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: counter %s: %w", c.Name, err)
+		return 0, wrapf(err, "counter %s", c.Name)
 	}
 	return v, nil
 }
@@ -165,7 +165,7 @@ func (db *DB) Counters(ctx context.Context, namePrefix string) ([]Counter, error
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: counters: %w", err)
+		return nil, wrapf(err, "counters")
 	}
 	return out, nil
 }

@@ -61,7 +61,7 @@ func (db *DB) Forget(ctx context.Context, p privacy.PseudoID) (Removed, error) {
 		return scopeAll, nil
 	})
 	if err != nil {
-		return removed, fmt.Errorf("store: forget: %w", err)
+		return removed, wrapf(err, "forget")
 	}
 	return removed, nil
 }
@@ -243,14 +243,14 @@ func (db *DB) resumeErasures(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store: pending erasures: %w", err)
+		return wrapf(err, "pending erasures")
 	}
 	if len(markers) > 0 {
 		db.log.Warn("store: resuming interrupted erasures", "customers", len(markers))
 	}
 	for p := range maps.Keys(markers) {
 		if _, err := db.finishErasure(ctx, p); err != nil {
-			return fmt.Errorf("store: resume an erasure: %w", err)
+			return wrapf(err, "resume an erasure")
 		}
 	}
 	return nil

@@ -187,7 +187,7 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 		if errors.As(err, &re) || errors.Is(err, ErrClosed) || errors.Is(err, ctx.Err()) {
 			return err
 		}
-		return fmt.Errorf("store: append %d events: %w", len(b.Events), err)
+		return wrapf(err, "append %d events", len(b.Events))
 	}
 	return nil
 }
@@ -263,7 +263,7 @@ func (db *DB) CustomerEvents(ctx context.Context, p privacy.PseudoID) ([]feature
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: customer events: %w", err)
+		return nil, wrapf(err, "customer events")
 	}
 	return out, nil
 }
@@ -395,7 +395,7 @@ func (db *DB) CountEvents(ctx context.Context) (EventCounts, error) {
 		return nil
 	})
 	if err != nil {
-		return EventCounts{}, fmt.Errorf("store: count events: %w", err)
+		return EventCounts{}, wrapf(err, "count events")
 	}
 	return c, nil
 }

@@ -83,7 +83,7 @@ func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, err
 		return nil
 	})
 	if err != nil {
-		return CustomerData{}, fmt.Errorf("store: export: %w", err)
+		return CustomerData{}, wrapf(err, "export")
 	}
 	return d, nil
 }

@@ -87,7 +87,7 @@ func (db *DB) AppendLedger(ctx context.Context, c LedgerCharge) (LedgerRecord, e
 	})
 	db.mu.RUnlock()
 	if err != nil {
-		return LedgerRecord{}, fmt.Errorf("store: append ledger: %w", err)
+		return LedgerRecord{}, wrapf(err, "append ledger")
 	}
 	return rec, nil
 }
@@ -138,7 +138,7 @@ func (db *DB) Ledger(ctx context.Context) ([]LedgerRecord, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: ledger: %w", err)
+		return nil, wrapf(err, "ledger")
 	}
 	return out, nil
 }

@@ -103,7 +103,7 @@ func (db *DB) AddPushes(ctx context.Context, p privacy.PseudoID, pushes []Push, 
 		if errors.Is(err, ErrNoConsent) || errors.Is(err, ErrClosed) || errors.Is(err, ctx.Err()) {
 			return err
 		}
-		return fmt.Errorf("store: add pushes: %w", err)
+		return wrapf(err, "add pushes")
 	}
 	return nil
 }
@@ -140,7 +140,7 @@ func (db *DB) Pushes(ctx context.Context, p privacy.PseudoID) ([]Push, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: pushes: %w", err)
+		return nil, wrapf(err, "pushes")
 	}
 	return out, nil
 }

@@ -233,14 +233,14 @@ func (db *DB) PutRelease(ctx context.Context, w ReleaseWrite) (ReleaseManifest, 
 			info.Chunks++
 			if size += end - off; size >= budget {
 				if err := flush(); err != nil {
-					return ReleaseManifest{}, fmt.Errorf("store: put release %s: %w", m.Version, err)
+					return ReleaseManifest{}, wrapf(err, "put release %s", m.Version)
 				}
 			}
 		}
 		m.Parts = append(m.Parts, info)
 	}
 	if err := flush(); err != nil {
-		return ReleaseManifest{}, fmt.Errorf("store: put release %s: %w", m.Version, err)
+		return ReleaseManifest{}, wrapf(err, "put release %s", m.Version)
 	}
 	mv, err := encodeManifest(m)
 	if err != nil {
@@ -269,7 +269,7 @@ func (db *DB) PutRelease(ctx context.Context, w ReleaseWrite) (ReleaseManifest, 
 	})
 	db.mu.RUnlock()
 	if err != nil {
-		return ReleaseManifest{}, fmt.Errorf("store: put release %s: %w", m.Version, err)
+		return ReleaseManifest{}, wrapf(err, "put release %s", m.Version)
 	}
 	ok = true
 	return m, nil
@@ -384,7 +384,7 @@ func (db *DB) Releases(ctx context.Context) ([]ReleaseManifest, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: releases: %w", err)
+		return nil, wrapf(err, "releases")
 	}
 	sortManifests(out)
 	return out, nil
@@ -414,7 +414,7 @@ func (db *DB) Release(ctx context.Context, version string) (ReleaseManifest, err
 		return err
 	})
 	if err != nil {
-		return ReleaseManifest{}, fmt.Errorf("store: release: %w", err)
+		return ReleaseManifest{}, wrapf(err, "release")
 	}
 	return m, nil
 }
@@ -422,7 +422,7 @@ func (db *DB) Release(ctx context.Context, version string) (ReleaseManifest, err
 func getManifest(txn *badger.Txn, version string) (ReleaseManifest, error) {
 	item, err := txn.Get(manifestKey(version))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return ReleaseManifest{}, fmt.Errorf("%w: %s", ErrReleaseNotFound, version)
+		return ReleaseManifest{}, fmt.Errorf("%w: %q", ErrReleaseNotFound, version)
 	}
 	if err != nil {
 		return ReleaseManifest{}, err
@@ -442,7 +442,7 @@ func (db *DB) ReleasePart(ctx context.Context, version, name string) ([]byte, er
 		return nil, err
 	}
 	if !validReleaseToken(version) {
-		return nil, fmt.Errorf("store: release part: %w: %q", ErrReleaseNotFound, clipName(version))
+		return nil, wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "release part")
 	}
 	var data []byte
 	err := db.view(func(txn *badger.Txn) error {
@@ -481,7 +481,7 @@ func (db *DB) ReleasePart(ctx context.Context, version, name string) ([]byte, er
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: release part: %w", err)
+		return nil, wrapf(err, "release part")
 	}
 	return data, nil
 }
@@ -499,7 +499,7 @@ func (db *DB) CurrentRelease(ctx context.Context) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("store: current release: %w", err)
+		return "", wrapf(err, "current release")
 	}
 	return v, nil
 }
@@ -524,7 +524,7 @@ func getCurrent(txn *badger.Txn) (string, error) {
 // ErrReleaseNotFound unless the release's manifest is committed.
 func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 	if !validReleaseToken(version) {
-		return fmt.Errorf("store: set current release: %w: %q", ErrReleaseNotFound, clipName(version))
+		return wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "set current release")
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -535,7 +535,7 @@ func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 		return txn.Set(currentReleaseKey, encodeCurrent(version))
 	})
 	if err != nil {
-		return fmt.Errorf("store: set current release: %w", err)
+		return wrapf(err, "set current release")
 	}
 	return nil
 }
@@ -545,12 +545,12 @@ func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 // the current release (ErrReleaseCurrent).
 func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 	if !validReleaseToken(version) {
-		return fmt.Errorf("store: delete release: %w: %q", ErrReleaseNotFound, clipName(version))
+		return wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "delete release")
 	}
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
 	if err := db.deleteRelease(ctx, version, false, ""); err != nil {
-		return fmt.Errorf("store: delete release: %w", err)
+		return wrapf(err, "delete release")
 	}
 	return nil
 }
@@ -562,7 +562,7 @@ func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 // privacy guarantee covers (release.ForgetCustomer).
 func (db *DB) RetireRelease(ctx context.Context, version, successor string) error {
 	if !validReleaseToken(version) {
-		return fmt.Errorf("store: retire release: %w: %q", ErrReleaseNotFound, clipName(version))
+		return wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "retire release")
 	}
 	if successor == version || successor != "" && !validReleaseToken(successor) {
 		return fmt.Errorf("store: retire release %s: invalid successor %q", version, clipName(successor))
@@ -570,7 +570,7 @@ func (db *DB) RetireRelease(ctx context.Context, version, successor string) erro
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
 	if err := db.deleteRelease(ctx, version, true, successor); err != nil {
-		return fmt.Errorf("store: retire release %s: %w", version, err)
+		return wrapf(err, "retire release %s", version)
 	}
 	return nil
 }
@@ -644,18 +644,18 @@ func (db *DB) PruneReleases(ctx context.Context, keep int) (PruneResult, error) 
 				continue
 			}
 			if err := db.deleteRelease(ctx, m.Version, false, ""); err != nil {
-				return res, fmt.Errorf("store: prune releases: %w", err)
+				return res, wrapf(err, "prune releases")
 			}
 			res.Deleted = append(res.Deleted, m.Version)
 		}
 	}
 	orphans, err := db.orphanVersions(ctx)
 	if err != nil {
-		return res, fmt.Errorf("store: prune releases: %w", err)
+		return res, wrapf(err, "prune releases")
 	}
 	for _, v := range orphans {
 		if err := db.deleteChunks(ctx, v); err != nil {
-			return res, fmt.Errorf("store: prune releases: %w", err)
+			return res, wrapf(err, "prune releases")
 		}
 		res.Incomplete = append(res.Incomplete, v)
 	}
@@ -795,7 +795,7 @@ func chunkKeyVersion(key []byte) (string, bool) {
 func encodeManifest(m ReleaseManifest) ([]byte, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("store: encode manifest: %w", err)
+		return nil, wrapf(err, "encode manifest")
 	}
 	return append([]byte{valueV1}, b...), nil
 }

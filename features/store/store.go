@@ -94,7 +94,7 @@ func Open(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("%w (%v)", ErrKeyMismatch, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", o.Dir, err)
+		return nil, wrapf(err, "open %s", o.Dir)
 	}
 	db := &DB{bdb: bdb, opts: o, now: o.Now, log: o.Logger, consents: newConsentCache(max(o.ConsentCacheEntries, 0))}
 	if err := db.resumeErasures(context.Background()); err != nil {
@@ -112,14 +112,14 @@ func prepareDir(o Options, now time.Time) error {
 	case errors.Is(err, fs.ErrNotExist):
 		entries, err := os.ReadDir(o.Dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store: %w", err)
+			return wrapf(err, "")
 		}
 		if len(entries) > 0 {
 			return fmt.Errorf("%w: %s", ErrNotStore, o.Dir)
 		}
 		return createMeta(o, now)
 	case err != nil:
-		return fmt.Errorf("store: %w", err)
+		return wrapf(err, "")
 	}
 	var m meta
 	if err := json.Unmarshal(raw, &m); err != nil || m.Format != metaFormat || m.Version < 1 {
@@ -148,7 +148,7 @@ func prepareDir(o Options, now time.Time) error {
 // createMeta creates o.Dir if needed and writes its MetaFile atomically.
 func createMeta(o Options, now time.Time) error {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return wrapf(err, "")
 	}
 	m := meta{Format: metaFormat, Version: formatVersion, Encrypted: !o.Unencrypted, Created: now.UTC()}
 	if m.Encrypted {
@@ -156,11 +156,11 @@ func createMeta(o Options, now time.Time) error {
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return wrapf(err, "")
 	}
 	tmp, err := os.CreateTemp(o.Dir, MetaFile+".tmp*")
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return wrapf(err, "")
 	}
 	_, err = tmp.Write(append(b, '\n'))
 	if err == nil {
@@ -174,7 +174,7 @@ func createMeta(o Options, now time.Time) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("store: write %s: %w", MetaFile, err)
+		return wrapf(err, "write %s", MetaFile)
 	}
 	return syncDir(o.Dir)
 }
@@ -182,11 +182,11 @@ func createMeta(o Options, now time.Time) error {
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return wrapf(err, "")
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("store: sync %s: %w", dir, err)
+		return wrapf(err, "sync %s", dir)
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func syncDir(dir string) error {
 // methods return ErrClosed or fail.
 func (db *DB) Close() error {
 	if err := db.bdb.Close(); err != nil {
-		return fmt.Errorf("store: close: %w", err)
+		return wrapf(err, "close")
 	}
 	return nil
 }
