@@ -583,3 +583,48 @@ func TestPrivateRankUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestCoarseNoise checks that noise too coarse for the fixed-point grids
+// is refused before any noise is drawn (the source is untouched), exactly
+// above the largest rank the grids allow.
+func TestCoarseNoise(t *testing.T) {
+	m := synthetic(t, 100, 40, 10, 2)
+	priv := func(rank int, src dp.Source) *Privacy {
+		return &Privacy{Epsilon: 0.001, Delta: 1e-6, Rank: rank, Source: src, AllowTestSource: true}
+	}
+	const factors, iterations = 1024, 1000
+	cfg := Config{Factors: factors, Iterations: iterations, Privacy: priv(factors, nil)}
+	if err := CheckPrivacy(cfg, m.Users()); !errors.Is(err, ErrCoarseNoise) {
+		t.Fatalf("CheckPrivacy(rank %d) = %v, want ErrCoarseNoise", factors, err)
+	}
+	src := dptest.New(7)
+	cfg.Privacy = priv(factors, src)
+	if _, _, err := Train(context.Background(), m, cfg); !errors.Is(err, ErrCoarseNoise) {
+		t.Fatalf("Train(rank %d) = %v, want ErrCoarseNoise", factors, err)
+	}
+	if got, want := src.Uint64(), dptest.New(7).Uint64(); got != want {
+		t.Errorf("Train drew randomness before refusing (next value %d, want %d)", got, want)
+	}
+
+	// The largest rank the grids allow is accepted, one more is not.
+	c := cfg.withDefaults()
+	p, _ := c.Privacy.withDefaults(m.Users())
+	cal, err := calibrate(p, iterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := maxGridRank(p, cal, factors, p.MaxItems)
+	if err != nil || top < 1 || top >= factors {
+		t.Fatalf("maxGridRank = %d, %v; want a rank in [1, %d)", top, err, factors)
+	}
+	for _, tt := range []struct {
+		rank int
+		ok   bool
+	}{{top, true}, {top + 1, false}} {
+		cfg.Privacy = priv(tt.rank, nil)
+		if err := CheckPrivacy(cfg, m.Users()); (err == nil) != tt.ok {
+			t.Errorf("CheckPrivacy(rank %d) = %v, want ok = %v (top %d)", tt.rank, err, tt.ok, top)
+		}
+	}
+
+}

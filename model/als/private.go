@@ -3,6 +3,7 @@ package als
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -42,7 +43,7 @@ type private struct {
 // the universe (DP-ALS.md B4, B5, B10).
 func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 	m := t.m
-	cfg, err := t.cfg.Privacy.withDefaults(m.Users())
+	cfg, cal, top, err := plan(t.cfg, m.Users(), m.Items())
 	if err != nil {
 		return nil, err
 	}
@@ -50,15 +51,12 @@ func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 	if src == nil {
 		src = dp.NewRand()
 	}
-	p := &private{t: t, cfg: cfg, src: src.(dp.Forker), kind: dp.KindOf(src)}
-	if p.cal, err = calibrate(cfg, t.cfg.Iterations); err != nil {
-		return nil, err
-	}
+	p := &private{t: t, cfg: cfg, cal: cal, src: src.(dp.Forker), kind: dp.KindOf(src)}
 	if err := p.releaseCounts(ctx); err != nil {
 		return nil, err
 	}
 	rank := cfg.Rank
-	rank = cmp.Or(rank, PrivateRank(p.users, p.cal.ZT, cfg.Budget, t.cfg.Factors))
+	rank = cmp.Or(rank, PrivateRank(p.users, p.cal.ZT, cfg.Budget, top))
 	t.setFactors(rank)
 	t.inU = universe(p.counts, cfg.ItemFraction)
 	for j, ok := range t.inU {
@@ -75,6 +73,51 @@ func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// plan applies the privacy defaults, calibrates the noise and checks the
+// grids, all before any noise is drawn and without reading the data (users
+// only sets the default δ, items bounds k under PolicyAll). It returns the
+// highest rank the grids allow, at most cfg.Factors; an explicit rank above
+// it is an error.
+func plan(c Config, users, items int) (Privacy, dp.Calibration, int, error) {
+	cfg, err := c.Privacy.withDefaults(users)
+	if err != nil {
+		return cfg, dp.Calibration{}, 0, err
+	}
+	cal, err := calibrate(cfg, c.Iterations)
+	if err != nil {
+		return cfg, cal, 0, err
+	}
+	k := cfg.MaxItems
+	if cfg.Policy == PolicyAll {
+		k = max(1, items)
+	}
+	if cfg.Rank > 0 {
+		if _, err := newGrids(cfg, cal, cfg.Rank, k); err != nil {
+			return cfg, cal, 0, err
+		}
+		return cfg, cal, cfg.Rank, nil
+	}
+	top, err := maxGridRank(cfg, cal, c.Factors, k)
+	return cfg, cal, top, err
+}
+
+// CheckPrivacy returns the error that Train would return for cfg's private
+// training before drawing any noise: an invalid configuration, a failed
+// calibration, or noise too coarse for the exact fixed-point sums
+// (ErrCoarseNoise). users sets the default δ when Privacy.Delta is 0. It
+// reads no data, so a caller that composes Train with other releases can
+// refuse a run before any of them spends budget.
+func CheckPrivacy(cfg Config, users int) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.Privacy == nil {
+		return nil
+	}
+	_, _, _, err := plan(cfg.withDefaults(), users, 1)
+	return err
 }
 
 // releaseCounts releases ñ_j, the number of users per catalogue item from a
@@ -169,7 +212,7 @@ func universe(noisy []float64, fraction float64) []bool {
 // chunkRows of them (and the lattice conversions) stay exact in float64.
 const maxExactBits = 40
 
-// lattices builds the noise lattices of G, S and t (DP-ALS.md D3.3) and the
+// grids are the noise lattices of G, S and t (DP-ALS.md D3.3) and the
 // power-of-two grids on which clipped user vectors and weights are
 // quantized so that every product e·û_a·û_b (and e·û_a, û_a·û_b) is an
 // exact multiple of the noise granularity and every partial sum of at most
@@ -177,28 +220,38 @@ const maxExactBits = 40
 // independent of the summation order, and quantizing û towards zero and e
 // downwards never increases ‖û‖ or ‖e‖, so the sensitivities of B9 hold
 // without any rounding inflation.
-func (p *private) lattices() error {
-	d := p.t.d
-	R, sb := p.cfg.ClipNorm, math.Sqrt(p.cfg.Budget)
-	k := p.cfg.MaxItems
-	if p.cfg.Policy == PolicyAll {
-		k = p.t.nUniv
-	}
+type grids struct {
+	latG, latS, latT *dp.Lattice
+	hG, hS, eta      float64
+}
+
+// ErrCoarseNoise is returned, before any noise is drawn, when the noise of
+// a private run is so large next to the clip norm R that the fixed-point
+// grids of the exact sums (see grids) cannot resolve the user vectors at
+// the requested rank.
+var ErrCoarseNoise = errors.New("als: privacy: the noise is too coarse for exact fixed-point sums")
+
+// newGrids builds the grids of rank d with at most k items per user from
+// the configuration (defaults applied) and the calibration alone: they
+// read no data, so a failure costs no privacy budget.
+func newGrids(cfg Privacy, cal dp.Calibration, d, k int) (grids, error) {
+	var g grids
+	R, sb := cfg.ClipNorm, math.Sqrt(cfg.Budget)
 	var err error
-	if p.latG, err = dp.NewLattice(p.cal.ZG, R*R, dp.SymmetricCoords(d, 1)); err != nil {
-		return fmt.Errorf("als: privacy: G: %w", err)
+	if g.latG, err = dp.NewLattice(cal.ZG, R*R, dp.SymmetricCoords(d, 1)); err != nil {
+		return g, fmt.Errorf("als: privacy: G: %w", err)
 	}
-	if p.latT, err = dp.NewLattice(p.cal.ZT, R*sb, dp.VectorCoords(d, k)); err != nil {
-		return fmt.Errorf("als: privacy: t: %w", err)
+	if g.latT, err = dp.NewLattice(cal.ZT, R*sb, dp.VectorCoords(d, k)); err != nil {
+		return g, fmt.Errorf("als: privacy: t: %w", err)
 	}
 	lR, lB := floorLog2(R), floorLog2(sb)
-	eG, eT := floorLog2(p.latG.Granularity()), floorLog2(p.latT.Granularity())
+	eG, eT := floorLog2(g.latG.Granularity()), floorLog2(g.latT.Granularity())
 	eS := 2*lR + lB - (maxExactBits - 3) // no S: only the exactness bound
-	if p.cfg.Gram == GramNoisy {
-		if p.latS, err = dp.NewLattice(p.cal.ZS, R*R*sb, dp.SymmetricCoords(d, k)); err != nil {
-			return fmt.Errorf("als: privacy: S: %w", err)
+	if cfg.Gram == GramNoisy {
+		if g.latS, err = dp.NewLattice(cal.ZS, R*R*sb, dp.SymmetricCoords(d, k)); err != nil {
+			return g, fmt.Errorf("als: privacy: S: %w", err)
 		}
-		eS = floorLog2(p.latS.Granularity())
+		eS = floorLog2(g.latS.Granularity())
 	}
 	// G: û_G on the grid 2^aG with 2·aG ≥ eG (so h_G² is a multiple of
 	// g_G); |û_G/h_G| < 2^(lR−aG+1), so a product has at most
@@ -211,15 +264,52 @@ func (p *private) lattices() error {
 	BT := min(lR+lB-eT, maxExactBits-2)
 	bu := max(1, min(BS/3, 16))
 	be := min(BS-2*bu, BT-bu)
+	if be < 1 {
+		return g, fmt.Errorf("%w: the noise multipliers (z_t = %.4g, z_S = %v) leave no bits for the weights at R = %v, β = %v; raise ε or lower the iterations", ErrCoarseNoise, cal.ZT, cal.ZS, R, cfg.Budget)
+	}
 	// The rounding margin (h/2)·√d of clipQuantize must stay small next
 	// to R.
 	sd := math.Sqrt(float64(d))
-	if be < 1 || math.Ldexp(sd, aG) > R/4 || math.Ldexp(sd, lR-bu) > R/4 {
-		return fmt.Errorf("als: privacy: noise granularity too coarse for R = %v, β = %v (z_S = %v)", R, p.cfg.Budget, p.cal.ZS)
+	if math.Ldexp(sd, aG) > R/4 || math.Ldexp(sd, lR-bu) > R/4 {
+		return g, fmt.Errorf("%w: rank %d is too high for the noise multiplier z_G = %.4g (the rounding of user vectors would not be small next to R = %v); lower the rank, raise ε or lower the iterations", ErrCoarseNoise, d, cal.ZG, R)
 	}
-	p.hG = math.Ldexp(1, aG)
-	p.hS = math.Ldexp(1, lR-bu)
-	p.eta = math.Ldexp(1, lB-be)
+	g.hG = math.Ldexp(1, aG)
+	g.hS = math.Ldexp(1, lR-bu)
+	g.eta = math.Ldexp(1, lB-be)
+	return g, nil
+}
+
+// maxGridRank returns the largest rank d ≤ maxD whose grids exist (only
+// the rounding margin depends on d, and it grows with d), or an error
+// wrapping ErrCoarseNoise when not even rank 1 has them.
+func maxGridRank(cfg Privacy, cal dp.Calibration, maxD, k int) (int, error) {
+	if _, err := newGrids(cfg, cal, 1, k); err != nil {
+		return 0, err
+	}
+	lo, hi := 1, maxD // grids exist at lo
+	for lo < hi {
+		mid := hi - (hi-lo)/2
+		if _, err := newGrids(cfg, cal, mid, k); err == nil {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
+}
+
+// lattices builds the grids of the trained rank.
+func (p *private) lattices() error {
+	k := p.cfg.MaxItems
+	if p.cfg.Policy == PolicyAll {
+		k = p.t.nUniv
+	}
+	g, err := newGrids(p.cfg, p.cal, p.t.d, k)
+	if err != nil {
+		return err
+	}
+	p.latG, p.latS, p.latT = g.latG, g.latS, g.latT
+	p.hG, p.hS, p.eta = g.hG, g.hS, g.eta
 	return nil
 }
 

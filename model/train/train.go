@@ -589,6 +589,11 @@ func (r *run) plan(ctx context.Context) error {
 	if err := r.precheck(ctx, rhoRef); err != nil {
 		return err
 	}
+	// The ALS checks that read no data, at the most favourable δ: if they
+	// fail there, they fail at the final δ too (less ρ, more noise).
+	if err := r.checkALS(rhoRef, ref); err != nil {
+		return err
+	}
 	zn := dp.MultiplierForRho(c.CustomersShare * rhoRef)
 	nt, comp, err := releaseCustomers(r.snap.customers, zn, r.src.Fork())
 	if err != nil {
@@ -615,19 +620,69 @@ func (r *run) plan(ctx context.Context) error {
 	if r.rhoTotal, err = dp.RhoForEpsilon(c.Epsilon, r.deltaConv, dp.RDP); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	r.rhoAls = r.rhoTotal - comp.Rho - c.PopularShare*r.rhoTotal
-	if needSel {
-		r.rhoAls -= c.SelectionShare * r.rhoTotal
-	}
+	r.rhoAls = r.alsShare(r.rhoTotal, comp.Rho)
 	if !(r.rhoAls > 0) {
 		return fmt.Errorf("train: the customer count (ρ = %.3g) leaves no budget for training at (ε, δ) = (%g, %g)", comp.Rho, c.Epsilon, r.delta)
 	}
 	if r.epsAls, err = dp.Epsilon(r.rhoAls, r.deltaConv, dp.RDP); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if err := r.checkALS(r.rhoTotal, r.deltaConv); err != nil {
+		return err
+	}
 	// Check the cap now with the planned total: the realized ρ is at most
 	// that (calibration rounds down).
 	return r.checkCap(ctx, r.entry(r.rhoTotal, c.Epsilon))
+}
+
+// alsShare is the ρ left to the ALS training out of a total ρ once the
+// customer count (rhoCustomers), the popularity and the selection have
+// theirs.
+func (r *run) alsShare(rhoTotal, rhoCustomers float64) float64 {
+	c := &r.cfg
+	rho := rhoTotal - rhoCustomers - c.PopularShare*rhoTotal
+	if c.Catalogue == nil || c.Stores == nil {
+		rho -= c.SelectionShare * rhoTotal
+	}
+	return rho
+}
+
+// checkALS runs the ALS checks that draw no noise and read no data
+// (als.CheckPrivacy) for a run of total ρ at the conversion δ, so that a
+// configuration the trainer would refuse is refused before the popularity,
+// the selection and the ALS steps spend their budget.
+func (r *run) checkALS(rhoTotal, deltaConv float64) error {
+	if !r.cfg.private {
+		return nil
+	}
+	rho := r.alsShare(rhoTotal, r.cfg.CustomersShare*rhoTotal)
+	if !(rho > 0) {
+		return nil // plan says so with the realized count
+	}
+	eps, err := dp.Epsilon(rho, deltaConv, dp.RDP)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	// δ is set, so the user count (for a default δ) is not read.
+	if err := als.CheckPrivacy(r.alsConfig(eps, deltaConv), 1); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// alsConfig is the run's ALS configuration with the ALS budget (eps,
+// delta), without its randomness.
+func (r *run) alsConfig(eps, delta float64) als.Config {
+	c := &r.cfg
+	acfg := c.ALS
+	acfg.Privacy = nil
+	if c.private {
+		p := c.Privacy
+		p.Epsilon, p.Delta = eps, delta
+		p.Source = nil
+		acfg.Privacy = &p
+	}
+	return acfg
 }
 
 // defaultDelta is the default δ for about n training customers (a noisy
@@ -766,17 +821,13 @@ func (r *run) train(ctx context.Context, itemPos []int32, nItems int, selected b
 	}
 	m := b.Matrix()
 
-	acfg := c.ALS
+	acfg := r.alsConfig(r.epsAls, r.deltaConv)
 	acfg.Seed = r.src.Fork().Uint64()
-	acfg.Privacy = nil
-	if c.private {
-		p := c.Privacy
-		p.Epsilon, p.Delta = r.epsAls, r.deltaConv
+	if p := acfg.Privacy; p != nil {
 		if selected {
 			p.ItemFraction = 1
 		}
 		p.Source, p.AllowTestSource = r.src.Fork(), c.AllowTestSource
-		acfg.Privacy = &p
 	}
 	rhoBefore := r.rhoSpent
 	r.alsStarted = true

@@ -678,3 +678,25 @@ func TestNoCustomerData(t *testing.T) {
 		}
 	}
 }
+
+// TestCoarseNoiseRefusedFree checks that an ALS configuration the trainer
+// would refuse for its noise alone (als.ErrCoarseNoise) is refused before
+// any release draws noise: nothing is stored or charged.
+func TestCoarseNoiseRefusedFree(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3})
+	c := testConfig(f, 1)
+	c.Epsilon = 0.001
+	c.ALS.Factors, c.ALS.Iterations = 1024, 1000
+	c.Privacy.Rank = 1024
+	_, err := train.Run(t.Context(), f.db, c)
+	if !errors.Is(err, als.ErrCoarseNoise) {
+		t.Fatalf("Run(ε = 0.001, 1000 iterations, rank 1024) = %v, want als.ErrCoarseNoise", err)
+	}
+	if strings.Contains(err.Error(), "charged") {
+		t.Errorf("refusal says it was charged: %v", err)
+	}
+	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 0 {
+		t.Errorf("after the refusal, state = %+v, want nothing stored or charged", got)
+	}
+}
