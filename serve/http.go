@@ -108,11 +108,17 @@ func (w *challengeWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// routingError answers a request that matches no route: 404, or 405 when
-// the path exists with another method (the gateway's default says 501).
+// routingError answers a request that matches no route: 404 pointing to
+// the route list, or 405 when the path exists with another method (the
+// gateway's default says 501). The path is not echoed: it may hold a raw
+// customer identifier.
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
 		writeJSONError(w, httpStatus, codes.Unimplemented, "method "+r.Method+" not allowed on this path")
+		return
+	}
+	if httpStatus == http.StatusNotFound {
+		writeJSONError(w, httpStatus, codes.NotFound, "no API route matches "+r.Method+" on this path; the routes are listed in /openapi.json")
 		return
 	}
 	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)

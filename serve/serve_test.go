@@ -447,6 +447,12 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r := h.rest(ctx, "POST", "/healthz", "", ""); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("POST /healthz = %d, want 405", r.status)
 	}
+	// An unknown route says so and where the routes are, without echoing
+	// the path (it may hold a raw customer id).
+	if r := h.rest(ctx, "GET", "/v1/customerz/alice@example.com", "", ""); r.status != http.StatusNotFound ||
+		!strings.Contains(string(r.body), "openapi.json") || strings.Contains(string(r.body), "alice") {
+		t.Errorf("GET on an unknown route = %d %s, want 404 pointing to /openapi.json", r.status, r.body)
+	}
 }
 
 func TestMetricsAndOpenAPI(t *testing.T) {
