@@ -269,7 +269,7 @@ func benchTrainCommand() *command {
 	)
 	return &command{
 		name:    "train",
-		args:    "[flags] DATASET",
+		args:    "DATASET",
 		summary: "time ALS training and measure its memory on an event file",
 		help: `Train reads an event file (any format 'discret import' reads, gzip or not),
 turns it into the matrix training uses — customers pseudonymized with a
@@ -350,7 +350,7 @@ func benchQualityCommand() *command {
 	)
 	return &command{
 		name:    "quality",
-		args:    "[flags] DATASET...",
+		args:    "DATASET...",
 		summary: "offline quality over datasets × ε with several seeds",
 		help: `Quality runs the offline evaluation of 'discret eval' (the EVAL.md
 protocol: per-user 20% holdout with seed 42, full ranking, P@10, R@10,

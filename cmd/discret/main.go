@@ -237,7 +237,7 @@ func printCommandHelp(w io.Writer, prefix string, c *command, e *env) {
 		fmt.Fprintf(w, "\nRun '%s <subcommand> --help' for details.\n", full)
 		return
 	}
-	fmt.Fprintf(w, "Usage: %s [flags] %s\n\n%s\n", full, c.args, strings.TrimSpace(c.help))
+	fmt.Fprintf(w, "%s\n\n%s\n", strings.TrimSpace("Usage: "+full+" [flags] "+c.args), strings.TrimSpace(c.help))
 	fs := newFlagSet(full, c, &env{global: e.global, getenv: e.getenv})
 	var own, glob []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) {
