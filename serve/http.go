@@ -11,10 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -177,11 +181,39 @@ func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 		}
 		rec := &record{}
 		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
-		if s.readBody(sw, r) {
+		if msg := invalidUTF8(r.URL); msg != "" {
+			writeJSONError(sw, http.StatusBadRequest, codes.InvalidArgument, msg)
+		} else if s.readBody(sw, r) {
 			gateway.ServeHTTP(sw, r)
 		}
 		s.finish(r, sw, start, rec, slog.LevelInfo)
 	})
+}
+
+// invalidUTF8 describes the part of u that is not valid UTF-8 once
+// unescaped, or returns "". Protobuf strings must be UTF-8, so the gateway
+// could not pass such a path segment or query value on to the gRPC server
+// and would answer 500. The message names a query parameter but never
+// echoes the path or a value: they may hold a customer id.
+func invalidUTF8(u *url.URL) string {
+	if !utf8.ValidString(u.Path) {
+		return "path: not valid UTF-8 once unescaped (identifiers are UTF-8 text, percent-encoded in the path)"
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "" // the gateway reports a malformed query
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !utf8.ValidString(k) {
+			return "query: a parameter name is not valid UTF-8 once unescaped"
+		}
+		for _, v := range q[k] {
+			if !utf8.ValidString(v) {
+				return k + ": not valid UTF-8 once unescaped"
+			}
+		}
+	}
+	return ""
 }
 
 // serveMeta serves the endpoints outside the API.

@@ -169,6 +169,11 @@ func TestRESTErrors(t *testing.T) {
 		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, 400, codes.InvalidArgument, ""},
 		{"bad purpose", "PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"spam"}]}`, 400, codes.InvalidArgument, "changes[0].purpose: want personalization or in_store"},
 		{"no route", "GET", "/v1/nowhere", "", 404, codes.NotFound, ""},
+		// Not UTF-8 once unescaped: the gateway cannot marshal it (was 500).
+		{"path not UTF-8", "GET", "/v1/customers/%FF%FE/recommendations", "", 400, codes.InvalidArgument, "path: not valid UTF-8"},
+		{"erase path not UTF-8", "DELETE", "/v1/customers/a%FF", "", 400, codes.InvalidArgument, "path: not valid UTF-8"},
+		{"query not UTF-8", "GET", "/v1/popular?limit=3&store=%FF", "", 400, codes.InvalidArgument, "store: not valid UTF-8"},
+		{"exclude not UTF-8", "GET", "/v1/customers/c1/recommendations?exclude=a&exclude=%C3", "", 400, codes.InvalidArgument, "exclude: not valid UTF-8"},
 		{"wrong method", "PATCH", "/v1/events", "", 405, codes.Unimplemented, ""},
 	} {
 		r := h.rest(t.Context(), tt.method, tt.path, all, tt.body)
