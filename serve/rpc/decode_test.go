@@ -102,6 +102,7 @@ func TestDecodeSimilarPopularEntry(t *testing.T) {
 func TestDecodeEvent(t *testing.T) {
 	at := "2026-01-02T03:04:05Z"
 	at0, _ := time.Parse(time.RFC3339, at)
+	now := at0.Add(time.Hour)
 	for _, tt := range []struct {
 		name  string
 		in    *discretv1.Event
@@ -120,8 +121,13 @@ func TestDecodeEvent(t *testing.T) {
 		{"bad time", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "yesterday"}, features.RawEvent{}, "time", "RFC 3339"},
 		{"negative quantity", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: at, Quantity: -3}, features.RawEvent{}, "quantity", `"-3": must be an integer from 1 to 1000000`},
 		{"item on visit", &discretv1.Event{Customer: "c", Item: "i", Type: "store_visit", Store: "s", Time: at}, features.RawEvent{}, "item", "must be empty"},
+		{"within the skew", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "2026-01-02T04:09:05Z"},
+			features.RawEvent{Customer: cust("c"), Item: "i", Kind: privacy.View, Time: now.Add(MaxEventSkew), Quantity: 1}, "", ""},
+		// A future date would keep the event past its retention period.
+		{"future", &discretv1.Event{Customer: "c", Item: "i", Type: "purchase", Time: "2199-01-01T00:00:00Z"}, features.RawEvent{}, "time", `"2199-01-01T00:00:00Z": in the future (at most 5m0s ahead`},
+		{"future unix", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "1767327046"}, features.RawEvent{}, "time", "in the future"},
 	} {
-		got, err := decodeEvent(tt.in)
+		got, err := decodeEvent(tt.in, now)
 		if tt.field != "" {
 			re := rowError(7, err)
 			if err == nil || re.Field != tt.field || re.Index != 7 || !strings.Contains(re.Message, tt.msg) {
@@ -243,7 +249,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		}
 		var ev discretv1.WriteEventsRequest
 		if protojson.Unmarshal(raw, &ev) == nil {
-			valid, bad := decodeEvents(ev.GetEvents())
+			valid, bad := decodeEvents(ev.GetEvents(), now)
 			if len(valid)+len(bad) != len(ev.GetEvents()) {
 				t.Fatalf("decodeEvents: %d valid + %d bad != %d events", len(valid), len(bad), len(ev.GetEvents()))
 			}

@@ -5,12 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
 )
+
+// MaxEventSkew is how far in the future an event may be dated. An event's
+// expiry counts from its own time, so a later date would keep it past its
+// retention period.
+const MaxEventSkew = 5 * time.Minute
+
+// errFuture is the row error of an event dated after now + MaxEventSkew.
+var errFuture = fmt.Errorf("in the future (at most %v ahead of the server's clock)", MaxEventSkew)
 
 // WriteEvents validates every event, then ingests the valid ones as one
 // commit unit: all of them, or none if any is invalid and allow_partial is
@@ -21,7 +30,7 @@ func (s eventServer) WriteEvents(ctx context.Context, req *discretv1.WriteEvents
 	if most := a.cfg.Events.BatchSize(); n > most {
 		return nil, apierr.Invalidf("events", "%d events; at most %d per request (split the batch)", n, most)
 	}
-	valid, rowErrs := decodeEvents(req.GetEvents())
+	valid, rowErrs := decodeEvents(req.GetEvents(), a.cfg.Now())
 	resp := &discretv1.WriteEventsResponse{Received: int32(n), Errors: rowErrs}
 	if len(rowErrs) > 0 && !req.GetAllowPartial() {
 		return resp, nil
@@ -47,12 +56,12 @@ func (s eventServer) WriteEvents(ctx context.Context, req *discretv1.WriteEvents
 }
 
 // decodeEvents converts and validates events, returning the valid ones and
-// an error per invalid one.
-func decodeEvents(in []*discretv1.Event) ([]features.RawEvent, []*discretv1.RowError) {
+// an error per invalid one; now is the server's clock.
+func decodeEvents(in []*discretv1.Event, now time.Time) ([]features.RawEvent, []*discretv1.RowError) {
 	valid := make([]features.RawEvent, 0, len(in))
 	var bad []*discretv1.RowError
 	for i, pe := range in {
-		e, err := decodeEvent(pe)
+		e, err := decodeEvent(pe, now)
 		if err != nil {
 			bad = append(bad, rowError(i, err))
 			continue
@@ -63,8 +72,9 @@ func decodeEvents(in []*discretv1.Event) ([]features.RawEvent, []*discretv1.RowE
 }
 
 // decodeEvent converts one event with the same rules as the event files of
-// `discret import` (features.ParseTime, features.RawEvent.Validate).
-func decodeEvent(pe *discretv1.Event) (features.RawEvent, error) {
+// `discret import` (features.ParseTime, features.RawEvent.Validate), and
+// refuses a time more than MaxEventSkew after now.
+func decodeEvent(pe *discretv1.Event, now time.Time) (features.RawEvent, error) {
 	var e features.RawEvent
 	var err error
 	if e.Customer, err = features.ParseCustomer(pe.GetCustomer()); err != nil {
@@ -75,6 +85,9 @@ func decodeEvent(pe *discretv1.Event) (features.RawEvent, error) {
 	}
 	if e.Time, err = features.ParseTime(pe.GetTime()); err != nil {
 		return e, err
+	}
+	if e.Time.After(now.Add(MaxEventSkew)) {
+		return e, &features.FieldError{Field: features.FieldTime, Value: pe.GetTime(), Err: errFuture}
 	}
 	switch q := pe.GetQuantity(); {
 	case q == 0:
