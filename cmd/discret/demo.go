@@ -55,6 +55,9 @@ not.`,
 // synthetic dataset unless it already holds events. The caller closes the
 // returned data environment.
 func setupDemo(ctx context.Context, e *env, cfg synth.Config) (*dataEnv, error) {
+	if err := checkKeyOutsideData(e.global.key, e.global.data); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(e.global.key); errors.Is(err, fs.ErrNotExist) {
 		m, err := secret.Generate()
 		if err != nil {

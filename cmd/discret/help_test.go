@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -30,4 +32,30 @@ func TestUsageLines(t *testing.T) {
 		}
 	}
 	walk(nil, commands())
+}
+
+// TestKeygenInsideData: keygen and demo refuse to create a key that every
+// other command would refuse, inside the data directory, and write nothing.
+func TestKeygenInsideData(t *testing.T) {
+	c := newCLI(t)
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	inside := filepath.Join(c.data, "k.key")
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"keygen", "--out", inside}, exitUsage},
+		{[]string{"keygen", "--key", inside}, exitUsage},
+		{[]string{"demo", "--key", inside, "--events", "10", "--customers", "2"}, exitFailure},
+	} {
+		code, _, stderr := c.run(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, "inside the data directory") {
+			t.Errorf("discret %s = exit %d, stderr %q; want exit %d and \"inside the data directory\"", strings.Join(tt.args, " "), code, stderr, tt.code)
+		}
+		if _, err := os.Stat(inside); err == nil {
+			t.Fatalf("discret %s wrote %s", strings.Join(tt.args, " "), inside)
+		}
+	}
 }

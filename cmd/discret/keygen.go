@@ -19,13 +19,17 @@ func keygenCommand() *command {
 The pseudonymization (HMAC) key and the storage encryption key are derived
 from it; it is never stored in the data directory. Keep it out of backups of
 the data directory: whoever has both can re-identify customers. It refuses to
-overwrite an existing file.`,
+overwrite an existing file, and to write inside the data directory (--data).`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&out, "out", "", "write the key to `FILE` (default: the --key path)")
 		},
 		noArgs: true,
 		run: func(_ context.Context, e *env, _ []string) error {
 			out = cmp.Or(out, e.global.key)
+			// Every other command would refuse the key there.
+			if checkKeyOutsideData(out, e.global.data) != nil {
+				return usagef("%s is inside the data directory %s: write the key outside it (--out FILE)", out, e.global.data)
+			}
 			m, err := secret.Generate()
 			if err != nil {
 				return err

@@ -28,6 +28,23 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// checkKeyOutsideData refuses a key file path inside the data directory:
+// whoever has a copy of both can re-identify customers.
+func checkKeyOutsideData(key, data string) error {
+	abs, err := filepath.Abs(key)
+	if err != nil {
+		return nil
+	}
+	dir, err := filepath.Abs(data)
+	if err != nil {
+		return nil
+	}
+	if rel, err := filepath.Rel(dir, abs); err == nil && filepath.IsLocal(rel) {
+		return fmt.Errorf("the key file %s is inside the data directory %s; keep the master key outside it (move it and pass --key)", key, data)
+	}
+	return nil
+}
+
 // openData loads the key, checks it against the data directory and opens the
 // store. create allows creating a new data directory.
 func openData(e *env, create bool) (*dataEnv, error) {
@@ -39,12 +56,8 @@ func openData(e *env, create bool) (*dataEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	if abs, err := filepath.Abs(e.global.key); err == nil {
-		if dir, err := filepath.Abs(e.global.data); err == nil {
-			if rel, err := filepath.Rel(dir, abs); err == nil && filepath.IsLocal(rel) {
-				return nil, fmt.Errorf("the key file %s is inside the data directory %s; keep the master key outside it (move it and pass --key)", e.global.key, e.global.data)
-			}
-		}
+	if err := checkKeyOutsideData(e.global.key, e.global.data); err != nil {
+		return nil, err
 	}
 	if !create {
 		if _, err := os.Stat(e.global.data); err != nil {
