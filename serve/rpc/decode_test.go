@@ -121,6 +121,8 @@ func TestDecodeEvent(t *testing.T) {
 		{"bad time", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "yesterday"}, features.RawEvent{}, "time", "RFC 3339"},
 		{"negative quantity", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: at, Quantity: -3}, features.RawEvent{}, "quantity", `"-3": must be an integer from 1 to 1000000`},
 		{"item on visit", &discretv1.Event{Customer: "c", Item: "i", Type: "store_visit", Store: "s", Time: at}, features.RawEvent{}, "item", "must be empty"},
+		{"no item", &discretv1.Event{Customer: "c", Type: "view", Time: at}, features.RawEvent{}, "item", "required (want 1-256 bytes of UTF-8 without control characters)"},
+		{"control character in item", &discretv1.Event{Customer: "c", Item: "a\x01", Type: "view", Time: at}, features.RawEvent{}, "item", `"a\x01": want 1-256 bytes of UTF-8 without control characters (identifier contains a control character)`},
 		{"within the skew", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "2026-01-02T04:09:05Z"},
 			features.RawEvent{Customer: cust("c"), Item: "i", Kind: privacy.View, Time: now.Add(MaxEventSkew), Quantity: 1}, "", ""},
 		// A future date would keep the event past its retention period.
@@ -177,7 +179,9 @@ func TestDecodeCatalogue(t *testing.T) {
 		t.Errorf("decodeItem = %+v, %v", it, err)
 	}
 	_, err = decodeItem(&discretv1.UpsertItemRequest{Item: "SKU-1", Stores: []string{"ok", ""}})
-	wantInvalid(t, "decodeItem(empty store)", err, "stores[1]", "stores[1]: privacy: empty identifier")
+	wantInvalid(t, "decodeItem(empty store)", err, "stores[1]", "stores[1]: required (want 1-256 bytes of UTF-8 without control characters)")
+	_, err = decodeItem(&discretv1.UpsertItemRequest{Item: "SKU-1", Stores: []string{strings.Repeat("s", 257)}})
+	wantInvalid(t, "decodeItem(long store)", err, "stores[0]", "want 1-256 bytes of UTF-8 without control characters (identifier longer than 256 bytes)")
 
 	from, until := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	req := &discretv1.UpsertCouponRequest{Coupon: "C1", Item: "SKU-1", Stores: []string{"s1"}, Value: "-20%",
@@ -198,6 +202,7 @@ func TestDecodeCatalogue(t *testing.T) {
 		{"until before from", func(r *discretv1.UpsertCouponRequest) { r.ValidUntil = timestamppb.New(from.Add(-time.Hour)) }, "valid_until", "must be after valid_from"},
 		{"no stores", func(r *discretv1.UpsertCouponRequest) { r.Stores = nil }, "stores", "required"},
 		{"long value", func(r *discretv1.UpsertCouponRequest) { r.Value = strings.Repeat("v", 65) }, "value", "1-64 bytes"},
+		{"no item", func(r *discretv1.UpsertCouponRequest) { r.Item = "" }, "item", "item: required (want 1-256 bytes"},
 	} {
 		r := proto.Clone(req).(*discretv1.UpsertCouponRequest)
 		tt.edit(r)

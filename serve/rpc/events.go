@@ -107,10 +107,7 @@ func rowError(i int, err error) *discretv1.RowError {
 	var fe *features.FieldError
 	if errors.As(err, &fe) {
 		re.Field = fe.Field
-		re.Message = fe.Err.Error()
-		if fe.Value != "" {
-			re.Message = fmt.Sprintf("%q: %s", fe.Value, fe.Err)
-		}
+		re.Message = fieldMessage(fe)
 	}
 	return re
 }
