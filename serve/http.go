@@ -46,11 +46,28 @@ const (
 // jsonMarshaler returns the REST API's JSON conventions: field names as in
 // the .proto (snake_case), every field present in responses, unknown fields
 // refused in requests.
-func jsonMarshaler() *runtime.JSONPb {
-	return &runtime.JSONPb{
+func jsonMarshaler() bodyJSON {
+	return bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}
+	}}
+}
+
+// bodyJSON is the gateway's marshaler. Its request-body errors start with
+// "request body: ", so that a bare "unexpected EOF" or "invalid character
+// 'g' looking for beginning of value" says what it is about.
+type bodyJSON struct{ *runtime.JSONPb }
+
+func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	d := m.JSONPb.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		if err := d.Decode(v); err != nil {
+			// Wrapped, so that an empty body (io.EOF) still means an
+			// empty request to the gateway.
+			return fmt.Errorf("request body: %w", err)
+		}
+		return nil
+	})
 }
 
 // gatewayMux returns the REST gateway.
