@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -207,9 +209,7 @@ func loadSettings(path string) (settings, error) {
 		return s, fmt.Errorf("config: %w", err)
 	}
 	var fc fileConfig
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&fc); err != nil {
+	if err := decodeConfig(raw, &fc); err != nil {
 		return s, fmt.Errorf("config %s: %w", path, err)
 	}
 	var errs []error
@@ -269,4 +269,73 @@ func loadSettings(path string) (settings, error) {
 		errs = append(errs, fmt.Errorf("config %s: privacy: %w", path, err))
 	}
 	return s, errors.Join(errs...)
+}
+
+// decodeConfig decodes the configuration file raw (a UTF-8 byte order mark
+// allowed) into fc: one JSON object and nothing after it. Its errors say
+// where (line and column) and what was wanted, in the file's terms rather
+// than Go's.
+func decodeConfig(raw []byte, fc *fileConfig) error {
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return errors.New(`empty file; want a JSON object such as {"retention": {"purchase": "3y"}} (README "Configuration")`)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(fc); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return fmt.Errorf("%s: the file ends inside the JSON object (a missing } or ]?)", position(raw, int64(len(raw))))
+		case errors.As(err, &syn):
+			// Offset is just after the offending byte.
+			return fmt.Errorf("%s: malformed JSON: %s", position(raw, syn.Offset-1), strings.TrimPrefix(syn.Error(), "json: "))
+		case errors.As(err, &typ):
+			// Offset is the end of the value, which may span lines: the
+			// line where it ends is close enough, the column is not.
+			line, _, _ := strings.Cut(position(raw, typ.Offset), ",")
+			field := "the configuration"
+			if typ.Field != "" {
+				field = typ.Field
+			}
+			return fmt.Errorf("%s: %s: want %s, not %s", line, field, jsonKind(typ.Type), typ.Value)
+		}
+		// Unknown fields: `json: unknown field "x"`.
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if off := dec.InputOffset(); len(bytes.TrimSpace(raw[off:])) > 0 {
+		rest := raw[off:]
+		return fmt.Errorf("%s: text after the JSON object; want one object", position(raw, off+int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n")))))
+	}
+	return nil
+}
+
+// position is "line L, column C" of byte offset off of raw (1-based; the
+// column counts bytes).
+func position(raw []byte, off int64) string {
+	off = min(max(off, 0), int64(len(raw)))
+	before := raw[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+// jsonKind names the JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "an object"
 }
