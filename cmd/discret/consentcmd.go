@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -178,8 +180,9 @@ func consentImportCommand() *command {
   CSV:        customer,purpose,granted,time,source (header row required)
 
 A first pass validates every row; a file with bad rows is rejected whole
-unless --max-errors allows them. Withdrawals of personalization erase the
-customer's events.`,
+unless --max-errors allows them, and the files after it are still imported
+(the exit status is 1 if any file was not). Withdrawals of personalization
+erase the customer's events.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number)")
 		},
@@ -195,10 +198,22 @@ customer's events.`,
 				return err
 			}
 			defer d.Close()
+			// As for events: each file is all-or-nothing, and a file that
+			// fails does not stop the others.
+			var failed []string
 			for _, path := range args {
-				if err := importConsentFile(ctx, e, d, path, maxErrors); err != nil {
+				err := importConsentFile(ctx, e, d, path, maxErrors)
+				if err == nil {
+					continue
+				}
+				if errors.Is(err, context.Canceled) || len(args) == 1 {
 					return fmt.Errorf("%s: %w", path, err)
 				}
+				fmt.Fprintf(e.stderr, "consent import %s: %v\n", path, err)
+				failed = append(failed, path)
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%d of %d files not imported: %s", len(failed), len(args), strings.Join(failed, ", "))
 			}
 			return nil
 		},
@@ -211,6 +226,10 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	read := func(fn func(eventfile.ConsentRecord)) error {
 		f, err := eventfile.Open(path)
 		if err != nil {
+			// "FILE: no such file or directory", the path said once.
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+				err = pe.Err
+			}
 			return err
 		}
 		defer f.Close()
@@ -232,6 +251,9 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	})
 	if err != nil {
 		return err
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(e.stdout, "%s: %d bad rows:\n", path, len(bad))
 	}
 	for i, b := range bad {
 		if i == ingestMaxListed {

@@ -59,3 +59,37 @@ func TestKeygenInsideData(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentImportFiles: as with events, a consent file that fails is not
+// imported and does not stop the files after it; the exit status and the
+// last line say which failed.
+func TestConsentImportFiles(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	good1 := writeFile(t, "a.jsonl", `{"customer":"ann@example.com","purpose":"personalization","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}`)
+	bad := writeFile(t, "b.jsonl",
+		`{"customer":"bob@example.com","purpose":"personalization","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}`,
+		`{"customer":"bob@example.com","purpose":"personalization","granted":"yes","time":"2026-01-02T15:04:05Z","source":"web-form"}`)
+	missing := filepath.Join(t.TempDir(), "none.jsonl")
+	good2 := writeFile(t, "c.jsonl", `{"customer":"cid@example.com","purpose":"in_store","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}`)
+	code, out, stderr := c.run("consent", "import", good1, bad, missing, good2)
+	if code != exitFailure {
+		t.Fatalf("consent import = exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"2 of 4 files not imported: " + bad + ", " + missing, missing + ": no such file or directory"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not contain %q", stderr, want)
+		}
+	}
+	if strings.Contains(stderr, "open "+missing) {
+		t.Errorf("stderr %q names the missing file twice", stderr)
+	}
+	if !strings.Contains(out, bad+": 1 bad rows") {
+		t.Errorf("stdout %q does not name the file of the bad rows", out)
+	}
+	for customer, want := range map[string]string{"ann@example.com": "granted", "bob@example.com": "never expressed", "cid@example.com": "granted"} {
+		if got := c.mustRun("consent", "get", customer); !strings.Contains(got, want) {
+			t.Errorf("consent get %s = %q, want %q", customer, got, want)
+		}
+	}
+}
