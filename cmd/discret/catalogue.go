@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/eventfile"
 )
 
 func itemsCommand() *command {
@@ -23,7 +26,7 @@ model gets DP popularity for every catalogue item and item vectors for the
 most popular ones by noisy count. An item without "active" is active. A
 running server takes items through its API (PUT /v1/items/{item}).`,
 		sub: []*command{
-			catalogueImportCommand("items", `{"item":"SKU-1","category":"shoes","stores":["store-01"],"active":true}`, (*features.Item).Validate,
+			catalogueImportCommand("items", `{"item":"SKU-1","category":"shoes","stores":["store-01"],"active":true}`, (*features.Item).Validate, func(it *features.Item) string { return it.ID },
 				func(ctx context.Context, d *dataEnv, items []features.Item) error { return d.db.PutItems(ctx, items) }),
 			catalogueListCommand("items", func(ctx context.Context, d *dataEnv) ([]features.Item, error) { return d.db.Items(ctx) }),
 		},
@@ -38,7 +41,7 @@ func couponsCommand() *command {
 (POST /v1/stores/{store}/entries). A running server takes coupons through
 its API (PUT /v1/coupons/{coupon}).`,
 		sub: []*command{
-			catalogueImportCommand("coupons", `{"coupon":"C-1","item":"SKU-1","stores":["store-01"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}`, (*features.Coupon).Validate,
+			catalogueImportCommand("coupons", `{"coupon":"C-1","item":"SKU-1","stores":["store-01"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}`, (*features.Coupon).Validate, func(c *features.Coupon) string { return c.ID },
 				func(ctx context.Context, d *dataEnv, cs []features.Coupon) error { return d.db.PutCoupons(ctx, cs) }),
 			catalogueListCommand("coupons", func(ctx context.Context, d *dataEnv) ([]features.Coupon, error) { return d.db.Coupons(ctx) }),
 		},
@@ -47,22 +50,24 @@ its API (PUT /v1/coupons/{coupon}).`,
 
 // catalogueImportCommand is `discret items|coupons import FILE`: JSON Lines,
 // every line validated before anything is stored.
-func catalogueImportCommand[T any](what, example string, validate func(*T) error, put func(context.Context, *dataEnv, []T) error) *command {
+func catalogueImportCommand[T any](what, example string, validate func(*T) error, id func(*T) string, put func(context.Context, *dataEnv, []T) error) *command {
 	return &command{
 		name:    "import",
 		args:    "FILE",
 		summary: "create or replace " + what + " from a JSON Lines file",
-		help: `Import reads FILE (JSON Lines, "-" for standard input), one object per line:
+		help: `Import reads FILE (JSON Lines, "-" for standard input, .gz read directly),
+one object per line:
 
   ` + example + `
 
 and creates or replaces each by its identifier. Every line is checked first:
-a file with an invalid line is refused whole, with the line and field.`,
+a file with an invalid line, or with two lines for the same identifier, is
+refused whole, with the line and field.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want one FILE")
 			}
-			rows, err := readJSONLines(args[0], validate)
+			rows, err := readJSONLines(args[0], validate, id)
 			if err != nil {
 				return err
 			}
@@ -111,22 +116,35 @@ func catalogueListCommand[T any](what string, list func(context.Context, *dataEn
 }
 
 // readJSONLines decodes and validates every line of path ("-" is standard
-// input). Unknown fields are errors.
-func readJSONLines[T any](path string, validate func(*T) error) ([]T, error) {
+// input; a gzip file is decompressed; a leading byte order mark and "\r\n"
+// line ends are accepted). Unknown fields are errors, and so are two lines
+// with the same identifier id: which one should win is not ours to guess.
+func readJSONLines[T any](path string, validate func(*T) error, id func(*T) string) ([]T, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
-		f, err := os.Open(path)
+		f, err := eventfile.Open(path)
 		if err != nil {
-			return nil, err
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+				err = pe.Err // "FILE: no such file or directory", the path said once
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		defer f.Close()
 		r = f
 	}
+	const maxLine = 1 << 20
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	var out []T
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
+	seen := map[string]int{} // identifier -> line
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		}
+		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue
 		}
@@ -139,9 +157,16 @@ func readJSONLines[T any](path string, validate func(*T) error) ([]T, error) {
 		if err := validate(&v); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: err})
 		}
+		if prev, ok := seen[id(&v)]; ok {
+			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: fmt.Errorf("%q is also on row %d; give each identifier once", id(&v), prev)})
+		}
+		seen[id(&v)] = line
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line + 1, Err: fmt.Errorf("longer than %d bytes", maxLine)})
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(out) == 0 {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,13 @@ func TestCatalogueCommands(t *testing.T) {
 		{itemsCommand(), "\n", exitFailure, "nothing to import"},
 		{couponsCommand(), `{"coupon":"C1","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}` + "\n", exitOK, "stored 1 coupons"},
 		{couponsCommand(), `{"coupon":"C2","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-02-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}` + "\n", exitFailure, "valid_until"},
+		// A byte order mark and CRLF line ends, as spreadsheet exports write.
+		{itemsCommand(), "\xef\xbb\xbf" + `{"item":"SKU-4","active":true}` + "\r\n" + `{"item":"SKU-5","active":true}` + "\r\n", exitOK, "stored 2 items"},
+		// Two lines for one identifier: refused, nothing stored (SKU-9 is
+		// not listed below).
+		{itemsCommand(), `{"item":"SKU-9"}` + "\n" + `{"item":"SKU-1","category":"hats"}` + "\n" + `{"item":"SKU-1","category":"shoes","stores":["s1"],"active":true}` + "\n", exitFailure, `row 3: "SKU-1" is also on row 2`},
+		{couponsCommand(), `{"coupon":"C1","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}` + "\n" + `{"coupon":"C1","item":"SKU-2","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}` + "\n", exitFailure, `row 2: "C1" is also on row 1`},
+		{itemsCommand(), `{"item":"SKU-9","category":"` + strings.Repeat("x", 2<<20) + `"}` + "\n", exitFailure, "row 1: longer than"},
 	}
 	for i, tt := range tests {
 		code, out, errOut := s.run(ctx, tt.cmd, "import", write("f.jsonl", tt.file))
@@ -36,8 +45,17 @@ func TestCatalogueCommands(t *testing.T) {
 			t.Errorf("test %d: %s import = %d %q; want %d and %q", i, tt.cmd.name, code, got, tt.wantCode, tt.want)
 		}
 	}
+	// A gzip file is read directly.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"item":"SKU-6","active":true}` + "\n"))
+	zw.Close()
+	if code, out, errOut := s.run(ctx, itemsCommand(), "import", write("f.jsonl.gz", gz.String())); code != exitOK || !strings.Contains(out, "stored 1 items") {
+		t.Errorf("items import f.jsonl.gz = %d %q %q, want stored 1 items", code, out, errOut)
+	}
 	code, out, _ := s.run(ctx, itemsCommand(), "list")
-	if want := `{"item":"SKU-1","category":"shoes","stores":["s1"],"active":true}` + "\n" + `{"item":"SKU-2","active":false}` + "\n"; code != exitOK || out != want {
+	if want := `{"item":"SKU-1","category":"shoes","stores":["s1"],"active":true}` + "\n" + `{"item":"SKU-2","active":false}` + "\n" +
+		`{"item":"SKU-4","active":true}` + "\n" + `{"item":"SKU-5","active":true}` + "\n" + `{"item":"SKU-6","active":true}` + "\n"; code != exitOK || out != want {
 		t.Errorf("items list = %d %q, want %q", code, out, want)
 	}
 	code, out, _ = s.run(ctx, couponsCommand(), "list")
