@@ -610,23 +610,31 @@ func newRESTCaller(c *http.Client, u *url.URL, cfg LoadConfig) *restCaller {
 }
 
 func (c *restCaller) call(ctx context.Context, customer string) error {
-	var u string
+	var u, route string
 	switch c.method {
 	case MethodPopular:
 		u = c.base + "/v1/popular" + c.query
+		route = u
 	case MethodConsent:
 		u = c.base + "/v1/customers/" + url.PathEscape(customer) + "/consent"
+		route = c.base + "/v1/customers/{customer}/consent"
 	default:
 		u = c.base + "/v1/customers/" + url.PathEscape(customer) + "/recommendations" + c.query
+		route = c.base + "/v1/customers/{customer}/recommendations" + c.query
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("bench: request %s: %w", route, errors.Unwrap(err))
 	}
 	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
+		// A *url.Error quotes the URL, and with it the raw customer id,
+		// into the report's sample message: name the route instead.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			ue.URL = route
+		}
 		return err
 	}
 	// Read the whole body so that the connection is reused.

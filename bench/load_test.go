@@ -452,3 +452,27 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadTransportErrorNoCustomer: a REST request that gets no answer
+// reports its error without the raw customer id that its URL holds.
+func TestLoadTransportErrorNoCustomer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	target := "http://" + srv.Listener.Addr().String()
+	srv.Close() // connection refused from now on
+	for _, method := range []string{MethodRecommend, MethodConsent} {
+		rep, err := Load(t.Context(), LoadConfig{
+			Target: target, APIKey: testKey, Method: method, Customers: []string{"jane.secret@example.com"},
+			Requests: 3, Warmup: -1, Timeout: 5 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := rep.Samples["transport"]
+		if rep.ByCode["transport"] != 3 || msg == "" {
+			t.Fatalf("%s: by code %v, samples %v; want 3 transport errors", method, rep.ByCode, rep.Samples)
+		}
+		if strings.Contains(msg, "jane.secret") || !strings.Contains(msg, "{customer}") {
+			t.Errorf("%s: sample %q: want the route with {customer}, not the raw id", method, msg)
+		}
+	}
+}
