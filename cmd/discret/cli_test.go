@@ -129,6 +129,7 @@ func TestImportMessages(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.jsonl")
 	old := writeFile(t, "u.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950") // MovieLens 100K, 1997
 	note := "note: 2 of 2 events were past their retention period"
+	dup := writeFile(t, "dup.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950", "1\t1\t4\t881250949")
 	for _, tt := range []struct {
 		name           string
 		config         string
@@ -154,7 +155,13 @@ func TestImportMessages(t *testing.T) {
 			name:   "longer retention",
 			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
 			args:   []string{"import", old}, code: exitOK,
-			stdout: []string{"stored                   2"}, noStdout: []string{"note:"},
+			stdout: []string{"stored                   2"}, noStdout: []string{"note:", "duplicates"},
+		},
+		{
+			name:   "a row repeated",
+			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
+			args:   []string{"import", dup}, code: exitOK,
+			stdout: []string{"stored                   2", "duplicates               1 (same customer, time, type, item and store"},
 		},
 	} {
 		c.config = ""

@@ -175,6 +175,9 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 		fmt.Fprintf(w, "  stored                   %d\n", r.Stored)
 		fmt.Fprintf(w, "  skipped for no consent   %d\n", r.NoConsent)
 		fmt.Fprintf(w, "  expired                  %d\n", r.Expired)
+		if r.Duplicates > 0 {
+			fmt.Fprintf(w, "  duplicates               %d (same customer, time, type, item and store as a later row of the batch, which was stored instead)\n", r.Duplicates)
+		}
 	}
 	fmt.Fprintf(w, "  rejected                 %d%s\n", r.RejectedTotal(), byReason(r.Rejected))
 	if len(r.Skipped) > 0 {

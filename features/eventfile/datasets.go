@@ -132,8 +132,18 @@ func (d *decoder) onlineRetail() {
 	}
 	var lastDate []byte // InvoiceDate of the previous row, usually that of this one
 	var lastTime time.Time
+	// One invoice's records are held (decoder.holding) so that its lines
+	// for the same product add up (SkipMerged). Invoices are contiguous.
+	var invoiceNo []byte
+	d.holding = true
 	d.records(OnlineRetail, onlineRetailColumns, false, func(idx []int, fields [][]byte, n int) bool {
 		invoice := bytes.TrimSpace(fields[idx[0]])
+		if !bytes.Equal(invoice, invoiceNo) {
+			if !d.release() {
+				return false
+			}
+			invoiceNo = append(invoiceNo[:0], invoice...)
+		}
 		if len(invoice) > 0 && (invoice[0] == 'C' || invoice[0] == 'c') {
 			return d.emit(Record{Line: n, Skip: SkipCancellation})
 		}
@@ -178,8 +188,19 @@ func (d *decoder) onlineRetail() {
 			return d.rowErr(n, err)
 		}
 		e.Store = d.b.id(bytes.TrimSpace(get(fields, idx[5])))
+		for i := len(d.held) - 1; i >= 0; i-- {
+			p := &d.held[i]
+			if p.Err == nil && p.Skip == "" && p.Event.Customer == e.Customer && p.Event.Item == e.Item &&
+				p.Event.Store == e.Store && p.Event.Time.Equal(e.Time) &&
+				uint64(p.Event.Quantity)+uint64(e.Quantity) <= features.MaxQuantity {
+				p.Event.Quantity += e.Quantity
+				return d.emit(Record{Line: n, Skip: SkipMerged})
+			}
+		}
 		return d.event(n, &e)
 	})
+	d.release()
+	d.holding = false
 }
 
 var errRetailDate = fmt.Errorf("want YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM[:SS]")

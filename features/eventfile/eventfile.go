@@ -104,6 +104,12 @@ const (
 	SkipNoCustomer   = "no customer id"        // online-retail: empty CustomerID
 	SkipNonPositive  = "non-positive quantity" // online-retail: returns and adjustments
 	SkipNonProduct   = "non-product code"      // online-retail: POST, BANK CHARGES, gift vouchers…
+	// SkipMerged: online-retail: another line of the same invoice for the
+	// same product (same customer, time and country); its quantity is
+	// added to the event of the first such line. Stored separately, the
+	// two would be one event (same identity) and one quantity would be
+	// lost.
+	SkipMerged = "merged into an earlier line of the invoice"
 )
 
 // Errors. Row errors wrap them in a *features.FieldError inside a

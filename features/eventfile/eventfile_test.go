@@ -256,7 +256,7 @@ func TestReadOnlineRetail(t *testing.T) {
 		}
 		return time.Date(y, m, d, h, min, 0, 0, loc).UTC()
 	}
-	c := cust(t, "17850")
+	c, c2 := cust(t, "17850"), cust(t, "15311")
 	in := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
 		"536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n" +
 		"536366,22633,\"HAND WARMER, UNION JACK\",6,2011-06-01 08:28:00,1.85,17850.0,United Kingdom\n" +
@@ -269,7 +269,16 @@ func TestReadOnlineRetail(t *testing.T) {
 		"536367,84879,X,three,12/1/2010 8:34,1.69,13047,EIRE\n" +
 		"536367,84879,X,3,2010-13-01 08:34,1.69,13047,EIRE\n" +
 		"536367,84879,X,3,2010-12-01 08:34,1.69,13047\n" +
-		"536367,84879,X,2000000,2010-12-01 08:34,1.69,13047,EIRE\n"
+		"536367,84879,X,2000000,2010-12-01 08:34,1.69,13047,EIRE\n" +
+		// Lines of one invoice for one product add up (1 + 3 + 2), around
+		// another product; the same product in the next invoice is its own
+		// event, and a sum beyond the quantity cap is not merged.
+		"536380,71270,PHOTO CLIP LINE,1,2010-12-01 09:41,1.25,15311,United Kingdom\n" +
+		"536380,22111,SCOTTIE DOG HOT WATER BOTTLE,5,2010-12-01 09:41,4.95,15311,United Kingdom\n" +
+		"536380,71270,PHOTO CLIP LINE,3,2010-12-01 09:41,1.25,15311,United Kingdom\n" +
+		"536380,71270,PHOTO CLIP LINE,2,2010-12-01 09:41,1.25,15311,United Kingdom\n" +
+		"536381,71270,PHOTO CLIP LINE,4,2010-12-01 09:45,1.25,15311,United Kingdom\n" +
+		"536381,71270,PHOTO CLIP LINE,1000000,2010-12-01 09:45,1.25,15311,United Kingdom\n"
 	got, err := readAll(t, in, eventfile.Options{})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
@@ -287,6 +296,12 @@ func TestReadOnlineRetail(t *testing.T) {
 		{line: 11, field: "time"},
 		{line: 12, field: eventfile.FieldRecord, err: eventfile.ErrFieldCount},
 		{line: 13, field: "quantity", err: features.ErrQuantity},
+		{line: 14, event: ev(c2, "71270", privacy.Purchase, "United Kingdom", london(2010, 12, 1, 9, 41), 6)},
+		{line: 15, event: ev(c2, "22111", privacy.Purchase, "United Kingdom", london(2010, 12, 1, 9, 41), 5)},
+		{line: 16, skip: eventfile.SkipMerged},
+		{line: 17, skip: eventfile.SkipMerged},
+		{line: 18, event: ev(c2, "71270", privacy.Purchase, "United Kingdom", london(2010, 12, 1, 9, 45), 4)},
+		{line: 19, event: ev(c2, "71270", privacy.Purchase, "United Kingdom", london(2010, 12, 1, 9, 45), 1000000)},
 	})
 	// British Summer Time: 08:28 in London on 1 June is 07:28 UTC.
 	if h := got[1].Event.Time.Hour(); h != 7 {

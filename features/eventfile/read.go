@@ -18,7 +18,17 @@ type decoder struct {
 	opts  Options
 	b     builder
 	rows  int
+	// While holding, emit collects records in held instead of yielding
+	// them, and release yields them in order: the online-retail reader
+	// holds one invoice so that its lines for one product can add up.
+	holding bool
+	held    []Record
+	done    bool // yield returned false (or a fatal error was yielded)
 }
+
+// maxHeld bounds the records held at once (a giant invoice is released in
+// parts; lines of it beyond a part do not merge with lines before).
+const maxHeld = 4096
 
 // ctxEvery is how many rows pass between checks of the context.
 const ctxEvery = 1024
@@ -56,16 +66,43 @@ func (d *decoder) run() {
 	}
 }
 
-// emit yields a record; it reports whether to go on.
+// emit yields a record, or holds it (see decoder.holding); it reports
+// whether to go on.
 func (d *decoder) emit(r Record) bool {
+	if d.done {
+		return false
+	}
+	if d.holding {
+		d.held = append(d.held, r)
+		return len(d.held) < maxHeld || d.release()
+	}
 	d.rows++
 	if d.rows%ctxEvery == 0 {
 		if err := d.ctx.Err(); err != nil {
+			d.done = true
 			d.yield(Record{}, err)
 			return false
 		}
 	}
-	return d.yield(r, nil)
+	if !d.yield(r, nil) {
+		d.done = true
+		return false
+	}
+	return true
+}
+
+// release yields the held records in order; it reports whether to go on.
+func (d *decoder) release() bool {
+	held, holding := d.held, d.holding
+	d.holding = false
+	ok := true
+	for _, r := range held {
+		if ok = d.emit(r); !ok {
+			break
+		}
+	}
+	d.held, d.holding = held[:0], holding
+	return ok
 }
 
 // rowErr yields a row error.
@@ -81,8 +118,14 @@ func (d *decoder) event(line int, e *features.RawEvent) bool {
 	return d.emit(Record{Line: line, Event: *e})
 }
 
-// fail yields a fatal error.
-func (d *decoder) fail(err error) { d.yield(Record{}, err) }
+// fail yields the held records, then a fatal error.
+func (d *decoder) fail(err error) {
+	if !d.release() {
+		return
+	}
+	d.done = true
+	d.yield(Record{}, err)
+}
 
 func (d *decoder) ioErr(err error) error {
 	return fmt.Errorf("eventfile: reading line %d: %w", d.lr.n+1, err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
 	"github.com/discret-io/discret/privacy/retention"
@@ -43,6 +44,7 @@ const (
 	CounterNoConsent = "ingest.dropped.no_consent"
 	CounterExpired   = "ingest.rejected.expired"
 	CounterStored    = "ingest.stored"
+	CounterDuplicate = "ingest.duplicate"
 )
 
 // Config configures an Ingester.
@@ -99,16 +101,21 @@ type Counts struct {
 	Stored    int // durably committed
 	NoConsent int // not stored: the customer does not consent
 	Expired   int // not stored: already past retention
+	// Duplicates were not stored on their own: a later event of the same
+	// batch has the same identity (customer, time, type, item, store) and
+	// replaces them, as re-sending an event does (store.AppendEvents).
+	Duplicates int
 }
 
 func (c *Counts) add(o Counts) {
 	c.Stored += o.Stored
 	c.NoConsent += o.NoConsent
 	c.Expired += o.Expired
+	c.Duplicates += o.Duplicates
 }
 
 // Total is the number of events counted.
-func (c Counts) Total() int { return c.Stored + c.NoConsent + c.Expired }
+func (c Counts) Total() int { return c.Stored + c.NoConsent + c.Expired + c.Duplicates }
 
 // ErrTooMany is returned by Write for more events than one commit unit holds.
 var ErrTooMany = errors.New("ingest: too many events for one batch")
@@ -156,9 +163,14 @@ func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts
 	now := in.cfg.Now()
 	day := store.DayOf(now)
 	var c Counts
+	last := lastOfIdentity(events)
 	entries := make([]store.Entry, 0, len(events))
 	for i := range events {
 		e := &events[i]
+		if last[identity(e)] != i {
+			c.Duplicates++
+			continue
+		}
 		exp := in.cfg.Retention.ExpiresAt(e.Kind, e.Time)
 		if !now.Before(exp) {
 			c.Expired++
@@ -169,7 +181,7 @@ func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts
 	for {
 		c.Stored = len(entries)
 		counters := map[store.CounterKey]uint64{}
-		for name, n := range map[string]int{CounterStored: c.Stored, CounterNoConsent: c.NoConsent, CounterExpired: c.Expired} {
+		for name, n := range map[string]int{CounterStored: c.Stored, CounterNoConsent: c.NoConsent, CounterExpired: c.Expired, CounterDuplicate: c.Duplicates} {
 			if n > 0 {
 				counters[store.CounterKey{Name: name, Day: day}] = uint64(n)
 			}
@@ -185,6 +197,28 @@ func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts
 		entries = dropIndices(entries, refused.Indices)
 		c.NoConsent += len(refused.Indices)
 	}
+}
+
+// eventID is an event's identity, the part of its store key that
+// re-sending it repeats.
+type eventID struct {
+	customer    privacy.PseudoID
+	time        int64
+	kind        privacy.EventKind
+	item, store string
+}
+
+func identity(e *features.Event) eventID {
+	return eventID{e.Customer, e.Time.UnixNano(), e.Kind, e.Item, e.Store}
+}
+
+// lastOfIdentity maps each identity in events to its last index.
+func lastOfIdentity(events []features.Event) map[eventID]int {
+	last := make(map[eventID]int, len(events))
+	for i := range events {
+		last[identity(&events[i])] = i
+	}
+	return last
 }
 
 // dropIndices removes the elements at the ascending indices idx.

@@ -405,3 +405,34 @@ func readAll(t *testing.T, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// TestWriteCountsDuplicates checks that events of one batch with the same
+// identity (customer, time, type, item, store) are counted as duplicates,
+// not as stored: the store keeps one event, the last, as a re-send does.
+func TestWriteCountsDuplicates(t *testing.T) {
+	db := memStore(t)
+	grant(t, db, "dup@x.org", privacy.Personalization)
+	at := now.Add(-time.Minute)
+	first := ev(t, "dup@x.org", privacy.Purchase, "i1", at)
+	second := first
+	second.Quantity = 3
+	other := ev(t, "dup@x.org", privacy.Purchase, "i2", at)
+	in := newIngester(t, db, 0)
+	got, err := in.Write(context.Background(), []features.RawEvent{first, other, second})
+	if want := (Counts{Stored: 2, Duplicates: 1}); err != nil || got != want {
+		t.Fatalf("Write = %+v, %v; want %+v", got, err, want)
+	}
+	stored, err := db.CustomerEvents(context.Background(), pseudonyms(t).Pseudonymize(first.Customer))
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("CustomerEvents = %d events, %v; want 2", len(stored), err)
+	}
+	for _, e := range stored {
+		if e.Item == "i1" && e.Quantity != 3 {
+			t.Errorf("i1 stored with quantity %d, want the last event's 3", e.Quantity)
+		}
+	}
+	n, err := db.Counter(context.Background(), store.CounterKey{Name: CounterDuplicate, Day: store.DayOf(now)})
+	if err != nil || n != 1 {
+		t.Errorf("counter %s = %d, %v; want 1", CounterDuplicate, n, err)
+	}
+}

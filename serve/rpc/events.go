@@ -52,6 +52,7 @@ func (s eventServer) WriteEvents(ctx context.Context, req *discretv1.WriteEvents
 	resp.Stored = int32(counts.Stored)
 	resp.NoConsent = int32(counts.NoConsent)
 	resp.Expired = int32(counts.Expired)
+	resp.Duplicates = int32(counts.Duplicates)
 	return resp, nil
 }
 

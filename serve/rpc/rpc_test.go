@@ -183,6 +183,16 @@ func TestWriteEvents(t *testing.T) {
 		t.Errorf("invalidated %v, want alice and bob once each", got)
 	}
 
+	// The same event twice in one request is counted once as stored and
+	// once as a duplicate.
+	resp, err = s.WriteEvents(ctx, &discretv1.WriteEventsRequest{Events: []*discretv1.Event{
+		event("alice@example.com", "SKU-4", at), event("alice@example.com", "SKU-4", at),
+	}})
+	if err != nil || resp.Received != 2 || resp.Stored != 1 || resp.Duplicates != 1 {
+		t.Fatalf("WriteEvents(duplicate) = %v, %v; want 2 received, 1 stored, 1 duplicate", resp, err)
+	}
+	f.cache.take()
+
 	// Beyond the batch size (10 here): refused whole.
 	var many []*discretv1.Event
 	for i := range 11 {

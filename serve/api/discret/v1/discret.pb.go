@@ -975,7 +975,11 @@ type WriteEventsResponse struct {
 	Expired int32 `protobuf:"varint,4,opt,name=expired,proto3" json:"expired,omitempty"`
 	// Invalid events; with allow_partial unset, a non-empty list means nothing
 	// was stored.
-	Errors        []*RowError `protobuf:"bytes,5,rep,name=errors,proto3" json:"errors,omitempty"`
+	Errors []*RowError `protobuf:"bytes,5,rep,name=errors,proto3" json:"errors,omitempty"`
+	// Not stored on their own: a later event of the request has the same
+	// identity (customer, time, type, item, store) and replaced them, as
+	// re-sending an event does.
+	Duplicates    int32 `protobuf:"varint,6,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1043,6 +1047,13 @@ func (x *WriteEventsResponse) GetErrors() []*RowError {
 		return x.Errors
 	}
 	return nil
+}
+
+func (x *WriteEventsResponse) GetDuplicates() int32 {
+	if x != nil {
+		return x.Duplicates
+	}
+	return 0
 }
 
 type ConsentChange struct {
@@ -2609,14 +2620,17 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\bRowError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xb0\x01\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xd0\x01\n" +
 	"\x13WriteEventsResponse\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x05R\breceived\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\x05R\x06stored\x12\x1d\n" +
 	"\n" +
 	"no_consent\x18\x03 \x01(\x05R\tnoConsent\x12\x18\n" +
 	"\aexpired\x18\x04 \x01(\x05R\aexpired\x12,\n" +
-	"\x06errors\x18\x05 \x03(\v2\x14.discret.v1.RowErrorR\x06errors\"\x8b\x01\n" +
+	"\x06errors\x18\x05 \x03(\v2\x14.discret.v1.RowErrorR\x06errors\x12\x1e\n" +
+	"\n" +
+	"duplicates\x18\x06 \x01(\x05R\n" +
+	"duplicates\"\x8b\x01\n" +
 	"\rConsentChange\x12\x18\n" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x18\n" +
 	"\agranted\x18\x02 \x01(\bR\agranted\x12.\n" +
