@@ -107,7 +107,22 @@ var (
 	ErrQuantity     = fmt.Errorf("must be an integer from 1 to %d", MaxQuantity)
 	ErrTime         = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
 	ErrTimeRange    = errors.New("out of range (before 1970 or after 2200)")
+	ErrFuture       = fmt.Errorf("in the future (more than %v ahead of the clock)", MaxFutureSkew)
 )
+
+// MaxFutureSkew is how far ahead of the clock an event may be dated when it
+// is ingested: its retention counts from its own time, so a later date
+// would keep it past its retention period.
+const MaxFutureSkew = 5 * time.Minute
+
+// CheckNotFuture returns a *FieldError on time wrapping ErrFuture when e is
+// dated more than MaxFutureSkew after now.
+func (e *RawEvent) CheckNotFuture(now time.Time) error {
+	if e.Time.After(now.Add(MaxFutureSkew)) {
+		return &FieldError{Field: FieldTime, Value: e.Time.UTC().Format(time.RFC3339), Err: ErrFuture}
+	}
+	return nil
+}
 
 var (
 	minTime = time.Unix(0, 0)

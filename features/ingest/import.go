@@ -34,6 +34,8 @@ type ImportOptions struct {
 	// Progress, if set, is called after each committed batch and every
 	// 100,000 rows of the validation pass.
 	Progress func(Progress)
+
+	now time.Time // the clock at the start of Import
 }
 
 // Progress reports an import under way.
@@ -86,6 +88,7 @@ var ErrChanged = errors.New("ingest: file changed while it was being imported")
 func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions) (*Report, error) {
 	start := time.Now()
 	opts.MaxReported = cmp.Or(opts.MaxReported, DefaultMaxReported)
+	opts.now = in.cfg.Now() // one clock for both passes
 	rep := &Report{Skipped: map[string]int{}, Rejected: map[string]int{}}
 	if opts.MaxErrors >= 0 {
 		if err := in.scan(ctx, open, opts, rep); err != nil {
@@ -102,7 +105,8 @@ func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, erro
 	return rep, err
 }
 
-// readFile runs fn on every record of the file.
+// readFile runs fn on every record of the file. An event dated in the
+// future (features.ErrFuture, against opts.now) becomes a row error.
 func readFile(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions, fn func(eventfile.Record) error) error {
 	f, err := open()
 	if err != nil {
@@ -112,6 +116,11 @@ func readFile(ctx context.Context, open func() (io.ReadCloser, error), opts Impo
 	for rec, err := range eventfile.Read(ctx, f, eventfile.Options{Format: opts.Format, Name: opts.Name, DefaultTime: opts.DefaultTime}) {
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
+		}
+		if rec.Err == nil && rec.Skip == "" {
+			if err := rec.Event.CheckNotFuture(opts.now); err != nil {
+				rec.Err = &features.RowError{Row: rec.Line, Err: err}
+			}
 		}
 		if err := fn(rec); err != nil {
 			return err

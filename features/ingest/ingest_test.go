@@ -193,6 +193,8 @@ func TestImport(t *testing.T) {
 	noConsent := line("z@x.org", "purchase", "i1", at)
 	badQty := `{"customer":"a@x.org","item":"i3","type":"purchase","time":"2026-05-01T00:00:00Z","quantity":0}`
 	badField := `{"customer":"a@x.org","item":"i3","type":"purchase","time":"2026-05-01T00:00:00Z","comment":"4970 1234"}`
+	future := line("a@x.org", "purchase", "i4", now.Add(features.MaxFutureSkew+time.Second))
+	nearFuture := line("a@x.org", "purchase", "i4", now.Add(features.MaxFutureSkew))
 	tests := []struct {
 		name      string
 		file      []string
@@ -210,6 +212,11 @@ func TestImport(t *testing.T) {
 			Report{Rows: 4, Valid: 2, Aborted: true}},
 		{"unlimited", []string{badQty, good1, badField}, -1, nil,
 			Report{Rows: 3, Valid: 1, Counts: Counts{Stored: 1}}},
+		// Its retention would count from its own date: refused.
+		{"future event", []string{good1, future}, 0, ErrTooManyBadRows,
+			Report{Rows: 2, Valid: 1, Aborted: true}},
+		{"within the clock skew", []string{good1, nearFuture}, 0, nil,
+			Report{Rows: 2, Valid: 2, Counts: Counts{Stored: 2}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,10 +13,11 @@ import (
 	"github.com/discret-io/discret/serve/apierr"
 )
 
-// MaxEventSkew is how far in the future an event may be dated. An event's
-// expiry counts from its own time, so a later date would keep it past its
+// MaxEventSkew is how far in the future an event may be dated
+// (features.MaxFutureSkew, as for `discret import`). An event's expiry
+// counts from its own time, so a later date would keep it past its
 // retention period.
-const MaxEventSkew = 5 * time.Minute
+const MaxEventSkew = features.MaxFutureSkew
 
 // errFuture is the row error of an event dated after now + MaxEventSkew.
 var errFuture = fmt.Errorf("in the future (at most %v ahead of the server's clock)", MaxEventSkew)
