@@ -107,7 +107,7 @@ var (
 	ErrQuantity     = fmt.Errorf("must be an integer from 1 to %d", MaxQuantity)
 	ErrTime         = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
 	ErrTimeRange    = errors.New("out of range (before 1970 or after 2200)")
-	ErrFuture       = fmt.Errorf("in the future (more than %v ahead of the clock)", MaxFutureSkew)
+	ErrFuture       = fmt.Errorf("in the future (at most %v ahead of the clock)", MaxFutureSkew)
 )
 
 // MaxFutureSkew is how far ahead of the clock an event may be dated when it

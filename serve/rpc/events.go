@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -18,9 +17,6 @@ import (
 // counts from its own time, so a later date would keep it past its
 // retention period.
 const MaxEventSkew = features.MaxFutureSkew
-
-// errFuture is the row error of an event dated after now + MaxEventSkew.
-var errFuture = fmt.Errorf("in the future (at most %v ahead of the server's clock)", MaxEventSkew)
 
 // WriteEvents validates every event, then ingests the valid ones as one
 // commit unit: all of them, or none if any is invalid and allow_partial is
@@ -88,8 +84,8 @@ func decodeEvent(pe *discretv1.Event, now time.Time) (features.RawEvent, error) 
 	if e.Time, err = features.ParseTime(pe.GetTime()); err != nil {
 		return e, err
 	}
-	if e.Time.After(now.Add(MaxEventSkew)) {
-		return e, &features.FieldError{Field: features.FieldTime, Value: pe.GetTime(), Err: errFuture}
+	if err := e.CheckNotFuture(now); err != nil {
+		return e, err
 	}
 	switch q := pe.GetQuantity(); {
 	case q == 0:
