@@ -3,10 +3,14 @@ package serve
 import (
 	"bytes"
 	"context"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -75,6 +79,45 @@ func FuzzRESTRequestJSON(f *testing.F) {
 			back := n()
 			if err := m.Unmarshal(out, back); err != nil || !proto.Equal(msg, back) {
 				t.Fatalf("%T: %q decoded to %v, re-encoded as %s, decoded to %v (%v)", msg, raw, msg, out, back, err)
+			}
+		}
+	})
+}
+
+// FuzzQueryParser parses arbitrary query strings into the requests of the
+// routes that take one: nothing panics, an error names a query parameter,
+// and a value that parses lands in its field (limit checked here).
+func FuzzQueryParser(f *testing.F) {
+	f.Add("limit=5&store=s1&category=shoes&exclude=a&exclude=b&exclude_purchased=false")
+	f.Add("limit=abc")
+	f.Add("limit=99999999999&exclude_purchased=maybe")
+	f.Add("limit=1&limit=2")
+	f.Add("store=%FF")
+	p := &queryParser{}
+	news := []func() proto.Message{
+		func() proto.Message { return &discretv1.RecommendRequest{} },
+		func() proto.Message { return &discretv1.SimilarItemsRequest{} },
+		func() proto.Message { return &discretv1.PopularItemsRequest{} },
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		for _, n := range news {
+			msg := n()
+			err := p.Parse(msg, q, &utilities.DoubleArray{})
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "query parameter ") {
+					t.Fatalf("Parse(%T, %q) = %q, want an error naming its query parameter", msg, raw, err)
+				}
+				continue
+			}
+			if l := q["limit"]; len(l) == 1 {
+				want, _ := strconv.ParseInt(l[0], 10, 32)
+				if got := msg.ProtoReflect().Get(msg.ProtoReflect().Descriptor().Fields().ByName("limit")).Int(); got != want {
+					t.Fatalf("Parse(%T, %q): limit %d, want %d", msg, raw, got, want)
+				}
 			}
 		}
 	})

@@ -7,12 +7,14 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -157,6 +159,9 @@ func httpStatus(c codes.Code) int {
 func TestRESTErrors(t *testing.T) {
 	h := start(t, nil)
 	all := h.tokens["all"]
+	if r := h.rest(t.Context(), "PUT", "/v1/customers/kept/consent", all, `{"changes":[{"purpose":"personalization","granted":true}]}`); r.status != 200 {
+		t.Fatalf("PUT consent: %d %s", r.status, r.body)
+	}
 	for _, tt := range []struct {
 		name, method, path, body string
 		status                   int
@@ -164,7 +169,16 @@ func TestRESTErrors(t *testing.T) {
 		msg                      string
 	}{
 		{"limit out of range", "GET", "/v1/customers/c1/recommendations?limit=500", "", 400, codes.InvalidArgument, "limit: must be 1-100 (0 means 10), got 500"},
-		{"bad limit type", "GET", "/v1/popular?limit=many", "", 400, codes.InvalidArgument, "limit"},
+		{"bad limit type", "GET", "/v1/popular?limit=many", "", 400, codes.InvalidArgument, `query parameter "limit": "many" is not a whole number`},
+		{"limit overflow", "GET", "/v1/items/SKU-1/similar?limit=99999999999", "", 400, codes.InvalidArgument, `query parameter "limit": "99999999999" is out of range`},
+		{"bad bool", "GET", "/v1/customers/c1/recommendations?exclude_purchased=maybe", "", 400, codes.InvalidArgument, `query parameter "exclude_purchased": "maybe" is not true or false`},
+		{"misspelt parameter", "GET", "/v1/customers/c1/recommendations?categroy=shoes", "", 400, codes.InvalidArgument,
+			`unknown query parameter "categroy": GET /v1/customers/{customer}/recommendations takes limit, store, category, exclude, exclude_purchased`},
+		{"JSON name", "GET", "/v1/customers/c1/recommendations?excludePurchased=false", "", 400, codes.InvalidArgument, `unknown query parameter "excludePurchased"`},
+		{"path parameter in query", "GET", "/v1/customers/c1/recommendations?customer=c2", "", 400, codes.InvalidArgument,
+			`query parameter "customer": customer is given in the path of GET /v1/customers/{customer}/recommendations`},
+		{"erase with a parameter", "DELETE", "/v1/customers/kept?dry_run=true", "", 400, codes.InvalidArgument,
+			`unknown query parameter "dry_run": DELETE /v1/customers/{customer} takes no query parameters`},
 		// protobuf's messages vary their spaces on purpose: match the ends.
 		{"unknown field", "POST", "/v1/events", `{"eventz":[]}`, 400, codes.InvalidArgument, `unknown field "eventz"`},
 		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, 400, codes.InvalidArgument, "request body: unexpected EOF"},
@@ -188,6 +202,11 @@ func TestRESTErrors(t *testing.T) {
 		if code, _ := m["code"].(float64); codes.Code(code) != tt.code || !strings.Contains(fmt.Sprint(m["message"]), tt.msg) {
 			t.Errorf("%s: body %s, want code %v and a message containing %q", tt.name, r.body, tt.code, tt.msg)
 		}
+	}
+	// The refused DELETE erased nothing.
+	var kept discretv1.ConsentState
+	if r := h.rest(t.Context(), "GET", "/v1/customers/kept/consent", all, ""); r.status != 200 || protojson.Unmarshal(r.body, &kept) != nil || len(kept.GetHistory()) != 1 {
+		t.Errorf("consent of kept after DELETE ?dry_run=true: %d %s, want its history still there", r.status, r.body)
 	}
 	// An empty body is an empty request, not a decoding error.
 	if r := h.rest(t.Context(), "POST", "/v1/events", all, ""); r.status != 200 {
@@ -540,5 +559,46 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := serve.New(c); err == nil {
 		t.Error("New(invalid config) = nil error")
+	}
+}
+
+// TestQueryEveryRoute sends every route of the OpenAPI document an
+// undocumented query parameter: each must refuse it, naming its own route
+// and the parameters it does take, before any key or body is looked at.
+func TestQueryEveryRoute(t *testing.T) {
+	h := start(t, nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct{ Name, In string } `json:"parameters"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(discretv1.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`\{[^}]+\}`)
+	n := 0
+	for tmpl, ops := range doc.Paths {
+		for method, op := range ops {
+			method = strings.ToUpper(method)
+			var takes []string
+			for _, p := range op.Parameters {
+				if p.In == "query" {
+					takes = append(takes, p.Name)
+				}
+			}
+			want := method + " " + tmpl + " takes no query parameters"
+			if len(takes) > 0 {
+				want = method + " " + tmpl + " takes " + strings.Join(takes, ", ")
+			}
+			path := vars.ReplaceAllString(tmpl, "x") + "?zz=1"
+			r := h.rest(t.Context(), method, path, "", "")
+			if r.status != 400 || !strings.Contains(string(r.body), `unknown query parameter \"zz\": `+want) {
+				t.Errorf("%s %s = %d %s, want 400 naming %q", method, path, r.status, r.body, want)
+			}
+			n++
+		}
+	}
+	if n < 13 {
+		t.Errorf("the OpenAPI document lists %d routes, want the 13 of the API or more", n)
 	}
 }
