@@ -142,7 +142,10 @@ func (c LoadConfig) withDefaults() LoadConfig {
 func (c LoadConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("bench: "+format, args...)) }
-	if _, _, err := parseTarget(c.Target); err != nil {
+	if err := CheckTarget(c.Target); err != nil {
+		errs = append(errs, err)
+	}
+	if err := CheckMethod(c.Method); err != nil {
 		errs = append(errs, err)
 	}
 	switch c.Method {
@@ -156,9 +159,6 @@ func (c LoadConfig) Validate() error {
 				break
 			}
 		}
-	case MethodPopular:
-	default:
-		bad("method %q, want %s, %s or %s", c.Method, MethodRecommend, MethodPopular, MethodConsent)
 	}
 	if c.Limit < 0 || c.Limit > 100 {
 		bad("limit %d, want 1 to 100", c.Limit)
@@ -182,6 +182,24 @@ func (c LoadConfig) Validate() error {
 		bad("window %v, want ≥ 0", c.Window)
 	}
 	return errors.Join(errs...)
+}
+
+// CheckTarget reports whether target is a server URL Load can reach
+// (http://, https://, grpc:// or grpcs:// HOST:PORT), so that a command can
+// refuse a bad one before it reads anything else.
+func CheckTarget(target string) error {
+	_, _, err := parseTarget(target)
+	return err
+}
+
+// CheckMethod reports whether m names an RPC Load can call ("" is
+// MethodRecommend).
+func CheckMethod(m string) error {
+	switch m {
+	case "", MethodRecommend, MethodPopular, MethodConsent:
+		return nil
+	}
+	return fmt.Errorf("bench: method %q, want %s, %s or %s", m, MethodRecommend, MethodPopular, MethodConsent)
 }
 
 // parseTarget returns the transport ("rest" or "grpc") and the base URL or

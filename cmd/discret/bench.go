@@ -133,6 +133,11 @@ takes CPU from the server. Progress goes to stderr every second.`,
 			if cfg.Target == "" {
 				return usagef("--target URL is required")
 			}
+			// What the command line alone decides is checked before the
+			// key file and the customers are read.
+			if err := errors.Join(bench.CheckTarget(cfg.Target), bench.CheckMethod(cfg.Method)); err != nil {
+				return usagef("%v", err)
+			}
 			if err := e.checkRanges(
 				flagRange{"limit", intRange(1, 100)}, flagRange{"clients", intRange(1, 10_000)},
 				flagRange{"duration", positiveTime}, flagRange{"requests", atLeast(1)},

@@ -113,6 +113,9 @@ func TestBenchServeErrors(t *testing.T) {
 		{[]string{"serve", "--target", failing, "--key", "k"}, exitUsage, "needs customers"},
 		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--demo"}, exitUsage, "give one of"},
 		{[]string{"serve", "--target", "ftp://x:1", "--key", "k", "--customers", ids}, exitUsage, `scheme "ftp"`},
+		// The target and the method are checked before the key file is read.
+		{[]string{"serve", "--target", "ftp://x:1", "--key-file", "/nonexistent/key"}, exitUsage, `scheme "ftp"`},
+		{[]string{"serve", "--target", failing, "--method", "similar", "--key-file", "/nonexistent/key"}, exitUsage, `method "similar"`},
 		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--plot", "x.gif"}, exitUsage, "--plot"},
 		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--requests", "5", "--warmup", "0"}, exitFailure, "no successful request"},
 	} {
