@@ -365,7 +365,9 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 	if err != nil {
 		return Spend{}, err
 	}
-	if after.Fits() {
+	// A non-private release adds nothing to the sum, so it fits even when
+	// failed runs (charged beyond the cap) have already filled the window.
+	if after.Fits() || !next.Private {
 		return after, nil
 	}
 	before, err := c.spent(entries, nil, now)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,15 @@ func TestCheck(t *testing.T) {
 	// Non-private releases are not summed.
 	if _, err := c.Check(entries, budget.Entry{Time: now, Version: "np"}, now); err != nil {
 		t.Errorf("Check(non-private) = %v, want nil", err)
+	}
+	// ... and fit even when failed runs, charged beyond the cap, have
+	// filled the window.
+	over := append(slices.Clone(entries), private("failed", now.Add(-days(1)), 1, 1e-6))
+	if s, err := c.Spent(over, now); err != nil || s.Fits() {
+		t.Fatalf("Spent(over the cap) = %+v, %v; want a spend beyond the cap", s, err)
+	}
+	if _, err := c.Check(over, budget.Entry{Time: now, Version: "np"}, now); err != nil {
+		t.Errorf("Check(non-private) with the window over the cap = %v, want nil", err)
 	}
 	// An infinite cap never refuses.
 	if _, err := (budget.Cap{Epsilon: math.Inf(1)}).Check(nil, private("any", now, 100, 1e-6), now); err != nil {
