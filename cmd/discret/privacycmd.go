@@ -135,9 +135,17 @@ func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
 			}
 			var parts []string
 			for _, c := range en.Components {
-				p := fmt.Sprintf("%s z=%.4g", c.Name, c.Multiplier)
-				if c.Releases > 1 {
-					p += fmt.Sprintf("×%d", c.Releases)
+				p := c.Name
+				switch {
+				case c.Multiplier > 0:
+					p += fmt.Sprintf(" z=%.4g", c.Multiplier)
+					if c.Releases > 1 {
+						p += fmt.Sprintf("×%d", c.Releases)
+					}
+				case en.Failed != "":
+					// A failed run's ALS training, charged whole: its
+					// steps are not recorded one by one.
+					p += " (every planned step)"
 				}
 				p += fmt.Sprintf(" ρ=%.3g", c.Rho)
 				if c.DeltaThreshold > 0 {

@@ -81,7 +81,8 @@ type Component struct {
 	// Name says what was released: "customers", "selection", "counts",
 	// "G", "S", "t" (per ALS step), "popularity".
 	Name string `json:"name"`
-	// Multiplier is z = σ/Δ.
+	// Multiplier is z = σ/Δ; 0 when not recorded: the ALS training of a
+	// failed run is charged whole, as one component without its steps.
 	Multiplier float64 `json:"multiplier"`
 	// Sensitivity is the L2 sensitivity Δ' (after lattice rounding, D3.3)
 	// and Sigma = z·Δ' the noise standard deviation, when known.

@@ -385,12 +385,8 @@ func (r *run) chargeFailed(ctx context.Context, cause error) (float64, error) {
 	if !r.cfg.private || rho == 0 {
 		return 0, nil
 	}
-	eps := r.epsilonOf(rho)
-	if math.IsNaN(eps) || math.IsInf(eps, 0) {
-		eps = 0 // not convertible at this δ; ρ is what composes
-	}
-	e := r.entry(rho, eps)
-	e.Components, e.Failed = comps, cause.Error()
+	e := r.failedEntry(rho, comps)
+	e.Failed = cause.Error()
 	if len(e.Failed) > 500 {
 		e.Failed = e.Failed[:500] + "…"
 	}
@@ -403,6 +399,29 @@ func (r *run) chargeFailed(ctx context.Context, cause error) (float64, error) {
 		return 0, fmt.Errorf("train: charging the failed run (ρ = %.4g) to the privacy ledger: %w", rho, err)
 	}
 	return e.Epsilon, nil
+}
+
+// failedEntry is the ledger entry of a failed run that spent rho on comps.
+// A failed run releases nothing under a δ of its own, so its cost is
+// stated at the smaller of its δ and the cap's, never at a larger one: a
+// run refused because its δ was too large for its customers would
+// otherwise read ε ≈ 0 (or its δ would be unset, when the run failed
+// before fixing it). Only a key selection that ran spends its δ_τ; the
+// statement then keeps the run's δ, of which δ_τ is a share.
+func (r *run) failedEntry(rho float64, comps []budget.Component) budget.Entry {
+	e := r.entry(rho, 0)
+	e.Components = comps
+	e.DeltaThreshold = 0
+	for _, c := range comps {
+		e.DeltaThreshold += c.DeltaThreshold
+	}
+	if capDelta := r.cfg.Cap.WithDefaults().Delta; e.DeltaThreshold == 0 && !(e.Delta > 0 && e.Delta < capDelta) {
+		e.Delta = capDelta
+	}
+	if eps, err := dp.Epsilon(rho, e.Delta-e.DeltaThreshold, dp.RDP); err == nil && !math.IsInf(eps, 0) {
+		e.Epsilon = eps
+	}
+	return e
 }
 
 // run is the state of one Run.
@@ -721,7 +740,6 @@ func (r *run) universe(ctx context.Context) (items, stores []string, how string,
 		}
 	}
 	if c.private && (items == nil || stores == nil) {
-		r.progress(Progress{Stage: StageSelection})
 		z := dp.MultiplierForRho(c.SelectionShare * r.rhoTotal)
 		sel, err := s.selectKeys(ctx, c.Interactions, items == nil, stores == nil, c.SelectionKeys, z, r.deltaTau, r.src)
 		if err != nil {
@@ -729,6 +747,7 @@ func (r *run) universe(ctx context.Context) (items, stores []string, how string,
 		}
 		r.components = append(r.components, sel.component)
 		r.rhoSpent += sel.component.Rho
+		r.progress(Progress{Stage: StageSelection})
 		if items == nil {
 			items = sel.items
 		}

@@ -596,8 +596,19 @@ func TestBadDelta(t *testing.T) {
 	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 1 {
 		t.Errorf("after a refused run, state = %+v, want one ledger entry", got)
 	}
-	if e := lastFailed(t, f.db); len(e.Components) != 1 || e.Components[0].Name != "customers" {
+	e := lastFailed(t, f.db)
+	if len(e.Components) != 1 || e.Components[0].Name != "customers" {
 		t.Errorf("failed entry components = %+v, want the customer count only", e.Components)
+	}
+	// Its cost is stated at the cap's δ, not at the refused δ, where it
+	// would read ε ≈ 0.
+	capDelta := budget.Cap{}.WithDefaults().Delta
+	want, err := dp.Epsilon(e.Rho, capDelta, dp.RDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Delta != capDelta || e.DeltaThreshold != 0 || math.Abs(e.Epsilon-want) > 1e-9*want || !(want > 0.05) {
+		t.Errorf("failed entry (ε, δ, δ_τ) = (%v, %v, %v), want (%v, %v, 0)", e.Epsilon, e.Delta, e.DeltaThreshold, want, capDelta)
 	}
 	c.Catalogue, c.Stores = nil, nil
 	c.Delta = 0
