@@ -95,7 +95,7 @@ newest remaining private release becomes current (none if there is none).`,
 			defer d.Close()
 			got, err := release.ForgetCustomer(ctx, d.db, p)
 			for _, v := range got.Retired { // even on a later error: they are gone
-				fmt.Fprintf(e.stdout, "deleted non-private release %s: it was trained on this customer's events\n", v)
+				fmt.Fprintf(e.stdout, "deleted non-private release %s: its data window covers this customer's events, so it may have been trained on them\n", v)
 			}
 			if got.CurrentRetired {
 				if got.Current != "" {

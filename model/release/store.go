@@ -233,14 +233,15 @@ type DerivedRelease struct {
 
 // DerivedNote explains Derived to the customer.
 const DerivedNote = "Discret stores no data derived from you: your recommendations are computed from your own history at each request. " +
-	"The releases listed were trained while your events were kept and your consent allowed it; each private one is a differentially private aggregate of many customers " +
+	"The releases listed may have been trained on some of your events: their data window covers the dates of your events (the count is in \"events\"), " +
+	"though an event recorded after a release was made, or while your consent did not allow it, was not used by it; each private one is a differentially private aggregate of many customers " +
 	"(the privacy guarantee (ε, δ) bounds what it can reveal about you). " +
 	"Erasing your data removes your events; private releases are not retrained, since their guarantee already covers you, and older releases are deleted as new ones are made. " +
 	"Events that have already expired are not shown, so releases trained only on them are not listed."
 
 // NonPrivateNote is added to DerivedNote when a listed release is not
 // differentially private.
-const NonPrivateNote = " Releases marked \"private\": false carry no privacy guarantee: erasing your data deletes them."
+const NonPrivateNote = " Releases marked \"private\": false carry no privacy guarantee: erasing your data deletes them, on the safe side, whether or not they used your events."
 
 // DerivedFrom lists the stored releases whose training window covers at
 // least one of the customer's events about an item (d is their export from
