@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/budget"
 )
 
@@ -35,7 +37,15 @@ func privacyReportCommand() *command {
 		args:    "",
 		summary: "print the ledger and the cumulative spend against the cap",
 		help: `Report prints every ledger entry, oldest first, then the cumulative ε of the
-private releases in the cap's rolling window, against the cap.`,
+private releases in the cap's rolling window, against the cap.
+
+The STATUS column says what became of each charged run: current, stored
+(kept, not current), deleted (pruned, or erased with a customer's data:
+the charge stays, the spend happened), failed (stopped before its release
+was stored; what it had computed with noise is charged), or interrupted (the
+process ended before the run could record its release or its failure:
+the charge it wrote before drawing any noise, its whole planned cost,
+stands).`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&asJSON, "json", false, "print the ledger and the spend as JSON")
 		},
@@ -59,17 +69,77 @@ private releases in the cap's rolling window, against the cap.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(e.stdout, privacyJSON(entries, spend))
+			st, err := storedReleases(ctx, d)
+			if err != nil {
+				return err
 			}
-			printLedger(e.stdout, entries, spend)
+			rows := ledgerRows(budget.Effective(entries), st)
+			if asJSON {
+				return writeJSON(e.stdout, privacyJSON(rows, spend))
+			}
+			printLedger(e.stdout, rows, spend)
 			return nil
 		},
 	}
 }
 
+// Statuses of a ledger entry's run in the report.
+const (
+	statusCurrent     = "current"
+	statusStored      = "stored"
+	statusDeleted     = "deleted"
+	statusFailed      = "failed"
+	statusInterrupted = "interrupted"
+)
+
+// releases is which releases the store holds: version → current.
+type releases map[string]bool
+
+// storedReleases lists the stored releases of d.
+func storedReleases(ctx context.Context, d *dataEnv) (releases, error) {
+	ms, err := d.db.Releases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := d.db.CurrentRelease(ctx)
+	if err != nil && !errors.Is(err, store.ErrNoCurrentRelease) {
+		return nil, err
+	}
+	out := make(releases, len(ms))
+	for _, m := range ms {
+		out[m.Version] = m.Version == cur
+	}
+	return out, nil
+}
+
+// ledgerRow is a ledger entry and what became of its run.
+type ledgerRow struct {
+	budget.Entry
+	Status string `json:"status"`
+}
+
+// ledgerRows gives each of entries (budget.Effective) its status.
+func ledgerRows(entries []budget.Entry, st releases) []ledgerRow {
+	rows := make([]ledgerRow, len(entries))
+	for i, en := range entries {
+		status := statusDeleted
+		switch current, ok := st[en.Version]; {
+		case en.Pending:
+			status = statusInterrupted
+		case en.Failed != "":
+			status = statusFailed
+		case ok && current:
+			status = statusCurrent
+		case ok:
+			status = statusStored
+		}
+		rows[i] = ledgerRow{Entry: en, Status: status}
+	}
+	return rows
+}
+
 // privacyJSON is the --json form of the report.
-func privacyJSON(entries []budget.Entry, s budget.Spend) any {
+func privacyJSON(rows []ledgerRow, s budget.Spend) any {
 	type spend struct {
 		From           time.Time `json:"from"`
 		To             time.Time `json:"to"`
@@ -89,27 +159,28 @@ func privacyJSON(entries []budget.Entry, s budget.Spend) any {
 		}
 		return &x
 	}
-	if entries == nil {
-		entries = []budget.Entry{}
+	if rows == nil {
+		rows = []ledgerRow{}
 	}
 	return struct {
-		Ledger []budget.Entry `json:"ledger"`
-		Spend  spend          `json:"spend"`
-	}{entries, spend{
+		Ledger []ledgerRow `json:"ledger"`
+		Spend  spend       `json:"spend"`
+	}{rows, spend{
 		From: s.From, To: s.To, Window: s.Cap.Window.String(), Releases: s.Releases, NonPrivate: s.NonPrivate,
 		Rho: s.Rho, DeltaThreshold: s.DeltaThreshold, Delta: s.Delta, Epsilon: finite(s.Epsilon),
 		CapEpsilon: finite(s.Cap.Epsilon), CapDelta: s.Cap.Delta,
 	}}
 }
 
-func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
-	if len(entries) == 0 {
+func printLedger(w io.Writer, rows []ledgerRow, s budget.Spend) {
+	if len(rows) == 0 {
 		fmt.Fprintln(w, "the privacy ledger is empty: no release has been made")
 	} else {
-		fmt.Fprintf(w, "Privacy ledger (%d entries, oldest first):\n", len(entries))
+		fmt.Fprintf(w, "Privacy ledger (%d entries, oldest first):\n", len(rows))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tVERSION\tε\tδ\tρ\tRNG\tDATA WINDOW\tIN WINDOW")
-		for _, en := range entries {
+		fmt.Fprintln(tw, "TIME\tVERSION\tSTATUS\tε\tδ\tρ\tRNG\tDATA WINDOW\tIN WINDOW")
+		for _, row := range rows {
+			en := row.Entry
 			eps, delta, rho := "∞ NON-PRIVATE", "-", "-"
 			if en.Private {
 				eps, delta, rho = fmt.Sprintf("%.4g", en.Epsilon), fmt.Sprintf("%g", en.Delta), fmt.Sprintf("%.4g", en.Rho)
@@ -118,17 +189,17 @@ func printLedger(w io.Writer, entries []budget.Entry, s budget.Spend) {
 			if en.Time.After(s.From) {
 				in = "yes"
 			}
-			version := en.Version
-			if en.Failed != "" {
-				version += " (failed run)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s – %s\t%s\n", en.Time.Format(time.RFC3339), version, eps, delta, rho, en.RNG,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s – %s\t%s\n", en.Time.Format(time.RFC3339), en.Version, row.Status, eps, delta, rho, en.RNG,
 				en.Window.From.Format(time.DateOnly), en.Window.To.Format(time.DateOnly), in)
 		}
 		tw.Flush()
-		for _, en := range entries {
-			if en.Failed != "" {
+		for _, row := range rows {
+			en := row.Entry
+			switch row.Status {
+			case statusFailed:
 				fmt.Fprintf(w, "  %s stopped before its release was stored, and what it had computed with noise is charged: %s\n", en.Version, en.Failed)
+			case statusInterrupted:
+				fmt.Fprintf(w, "  %s ended before it could record its release or its failure (the process stopped); the charge it wrote before drawing any noise, its whole planned cost, stands\n", en.Version)
 			}
 			if len(en.Components) == 0 {
 				continue

@@ -30,6 +30,14 @@
 // (DP-ALS.md F4) carries an extra δ_τ (Entry.DeltaThreshold), which adds to
 // δ: the cap converts ρ at δ − Σδ_τ.
 //
+// # Charged before the noise
+//
+// A private run appends a pending entry, checked against the cap, before
+// it draws any noise: the most it can spend. Its own later entry (the
+// release, or a failed run's actual spend) replaces it (Effective). So a
+// run that dies without a word after drawing noise — killed, out of
+// power — leaves its whole planned cost charged, never nothing.
+//
 // Non-private releases (ε = ∞) are recorded with Private false. They are not
 // summed — they have no finite cost — and a server refuses them unless it is
 // explicitly allowed to serve them; Spend counts them so that reports can
@@ -131,7 +139,31 @@ type Entry struct {
 	// what it had computed with noise is charged all the same (nothing
 	// else was released; the failure itself may depend on the data).
 	Failed string `json:"failed,omitempty"`
+	// Pending marks the charge a private run writes before it draws any
+	// noise: the most the run can spend. The run's own later entry (its
+	// release, or its failure) replaces it; a pending entry that nothing
+	// replaces is a run that ended without a word (killed, power lost), and
+	// its charge stands. See Effective.
+	Pending bool `json:"pending,omitempty"`
 }
+
+// Effective returns the entries that count, in ledger order: all but the
+// pending entries that a later entry of the same version replaces.
+func Effective(entries []Entry) []Entry {
+	last := make(map[string]int, len(entries))
+	for i, e := range entries {
+		last[e.Version] = i
+	}
+	out := make([]Entry, 0, len(entries))
+	for i, e := range entries {
+		if e.Pending && last[e.Version] != i {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 
 // ErrEntry is returned for an invalid or undecodable ledger entry.
 var ErrEntry = errors.New("budget: invalid ledger entry")
@@ -147,6 +179,9 @@ func (e *Entry) Validate() error {
 	}
 	if e.Version == "" {
 		bad("no version")
+	}
+	if e.Pending && !e.Private {
+		bad("a pending charge must be private")
 	}
 	if e.Private {
 		if !(e.Rho >= 0) || math.IsInf(e.Rho, 0) {
@@ -266,7 +301,18 @@ func (c Cap) Spent(entries []Entry, now time.Time) (Spend, error) {
 	return c.spent(entries, nil, now)
 }
 
+// counted returns the entries that count against next: the effective ones
+// without a pending charge of next's own run, which next replaces.
+func counted(entries []Entry, next *Entry) []Entry {
+	entries = Effective(entries)
+	if next == nil {
+		return entries
+	}
+	return slices.DeleteFunc(entries, func(e Entry) bool { return e.Pending && e.Version == next.Version })
+}
+
 func (c Cap) spent(entries []Entry, next *Entry, now time.Time) (Spend, error) {
+	entries = counted(entries, next)
 	c = c.WithDefaults()
 	if err := c.Validate(); err != nil {
 		return Spend{}, err
@@ -385,7 +431,7 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 	// When it fits: at the moment each release in the window leaves it.
 	var leave []time.Time
 	w := after.Cap.Window
-	for _, en := range entries {
+	for _, en := range counted(entries, &next) {
 		if en.Time.After(after.From) && en.Private {
 			leave = append(leave, en.Time.AddDate(w.Years, w.Months, w.Days))
 		}

@@ -289,3 +289,41 @@ func TestLedgerCharge(t *testing.T) {
 		t.Errorf("Decode(invalid entry) = %v, want ErrEntry", err)
 	}
 }
+
+// TestPending checks the charges written before the noise: a pending entry
+// counts until its run's own entry replaces it, never twice, and not
+// against that run's own final charge.
+func TestPending(t *testing.T) {
+	pending := func(version string, at time.Time, rho float64) budget.Entry {
+		e := private(version, at, rho, 1e-6)
+		e.Pending = true
+		return e
+	}
+	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	replaced := []budget.Entry{pending("a", now.Add(-days(2)), 0.3), private("a", now.Add(-days(2)), 0.2, 1e-6)}
+	killed := pending("b", now.Add(-days(1)), 0.05)
+	entries := append(slices.Clone(replaced), killed)
+
+	eff := budget.Effective(entries)
+	if len(eff) != 2 || eff[0].Version != "a" || eff[0].Pending || eff[1].Version != "b" || !eff[1].Pending {
+		t.Fatalf("Effective = %+v, want a's release, then b's pending charge", eff)
+	}
+	s, err := c.Spent(entries, now)
+	if err != nil || !near(s.Rho, 0.25, 1e-12) || s.Releases != 2 {
+		t.Errorf("Spent = %+v, %v; want ρ = 0.2 + 0.05 (the killed run's pending charge stands)", s, err)
+	}
+	// A run's final charge replaces its own pending one: ρ 0.05 + 0.25
+	// fits (ε = 3.92 at ρ = 0.3 in TestCheck), which 0.05 + 0.3 + 0.25 would not.
+	own := []budget.Entry{killed, pending("c", now, 0.3)}
+	if s, err := c.Check(own, private("c", now, 0.25, 1e-6), now); err != nil || !near(s.Rho, 0.3, 1e-12) {
+		t.Errorf("Check(c's release over c's pending charge) = %+v, %v; want ρ = 0.3 and no refusal", s, err)
+	}
+	// Another run's pending charge counts against it.
+	if _, err := c.Check(own, private("d", now, 0.25, 1e-6), now); err == nil {
+		t.Error("Check(d's release) ignores c's pending charge")
+	}
+	e := budget.Entry{Time: now, Version: "np", Pending: true}
+	if err := e.Validate(); err == nil {
+		t.Error("a non-private pending charge validates")
+	}
+}

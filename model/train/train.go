@@ -36,13 +36,18 @@
 //
 // # Budget cap, atomicity
 //
-// Before training, and again in the store transaction that commits the
-// release, Run checks the budget cap (package budget): the ρ of the ledger's
-// releases within the cap's window plus this one must convert to at most the
-// cap's ε. The release's ledger entry and its manifest commit in one
-// transaction, which also makes it current; a failed, cancelled or refused
-// run leaves no release, no ledger entry, and the current release as it was.
-// Older releases beyond Config.Keep are then deleted (never the current one).
+// Before it draws any noise, a private Run appends a pending charge of the
+// most it can spend (budget.Entry.Pending), in a transaction that checks
+// the budget cap (package budget): the ρ of the ledger's releases within
+// the cap's window plus this one must convert to at most the cap's ε. A
+// refusal there costs nothing. The cap is checked again with the final δ
+// and in the store transaction that commits the release. The release's
+// ledger entry, which replaces the pending charge, and its manifest commit
+// in one transaction, which also makes it current. A run that fails after
+// drawing noise leaves no release and the current release as it was, and
+// records what it spent (chargeFailed) in place of the pending charge; a
+// run killed before it can do either leaves the pending charge. Older
+// releases beyond Config.Keep are then deleted (never the current one).
 //
 // # Randomness
 //
@@ -382,9 +387,11 @@ func (r *run) chargeFailed(ctx context.Context, cause error) (float64, error) {
 		rho += r.rhoAls
 		comps = append(comps, budget.Component{Name: "als", Releases: 1, RhoEach: r.rhoAls, Rho: r.rhoAls, Epsilon: r.epsAls})
 	}
-	if !r.cfg.private || rho == 0 {
+	if !r.cfg.private || (rho == 0 && !r.pending) {
 		return 0, nil
 	}
+	// Also with ρ = 0 once the pending charge is written: this entry
+	// replaces it.
 	e := r.failedEntry(rho, comps)
 	e.Failed = cause.Error()
 	if len(e.Failed) > 500 {
@@ -444,6 +451,7 @@ type run struct {
 	noisyCustomers             float64
 	rhoSpent                   float64 // of the components released so far
 	alsStarted                 bool    // the ALS training (ρ = rhoAls) has begun
+	pending                    bool    // the pending charge is in the ledger
 	stored                     bool    // the release and its charge are stored
 
 	rep *Report
@@ -561,20 +569,31 @@ func minTime(a, b time.Time) time.Time {
 
 // plan releases the number of customers, fixes δ and splits the budget
 // (see the package documentation), and checks the cap before the long work.
-// precheck refuses a run that would exceed the cap before any noise is
-// drawn, so that a refusal costs nothing: it checks the largest ρ the run
-// can have, rhoRef at the largest δ it can use (the explicit δ or the
-// upper bound of the default rule). plan checks again with the final δ,
-// which the noisy customer count decides; a refusal then is charged
-// (chargeFailed).
-func (r *run) precheck(ctx context.Context, rhoRef float64) error {
+// chargePending appends the run's pending charge (budget.Entry.Pending)
+// before any noise is drawn: the largest ρ the run can have, rhoRef at the
+// largest δ it can use (the explicit δ or the upper bound of the default
+// rule). The append checks the cap, so a refusal costs nothing; once it
+// is written, a run that dies without a word stays charged that much. The
+// run's last entry (release or failure) replaces it. plan checks the cap
+// again with the final δ, which the noisy customer count decides; a
+// refusal then is charged (chargeFailed).
+func (r *run) chargePending(ctx context.Context, rhoRef float64) error {
 	c := &r.cfg
 	e := r.entry(rhoRef, c.Epsilon)
 	e.Delta = cmp.Or(c.Delta, DefaultDelta)
 	if c.Catalogue == nil || c.Stores == nil {
 		e.DeltaThreshold = SelectionDeltaShare * e.Delta
 	}
-	return r.checkCap(ctx, e)
+	e.Pending = true
+	charge, err := c.Cap.Charge(e, r.now)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if _, err := r.st.AppendLedger(ctx, *charge); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	r.pending = true
+	return nil
 }
 
 // checkCap checks the cap with next against the stored ledger.
@@ -605,12 +624,12 @@ func (r *run) plan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if err := r.precheck(ctx, rhoRef); err != nil {
-		return err
-	}
 	// The ALS checks that read no data, at the most favourable δ: if they
 	// fail there, they fail at the final δ too (less ρ, more noise).
 	if err := r.checkALS(rhoRef, ref); err != nil {
+		return err
+	}
+	if err := r.chargePending(ctx, rhoRef); err != nil {
 		return err
 	}
 	zn := dp.MultiplierForRho(c.CustomersShare * rhoRef)

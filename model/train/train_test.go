@@ -382,9 +382,19 @@ func TestConsent(t *testing.T) {
 // staleLedger hides the ledger from the check Run makes before training,
 // as if another release were committed meanwhile: only the check in the
 // store's commit transaction sees it.
+// staleLedger is a store whose ledger changes under the run: the run reads
+// it empty, and its pending charge is appended unchecked, as if the other
+// releases had been charged after it.
 type staleLedger struct{ *store.DB }
 
 func (staleLedger) Ledger(context.Context) ([]store.LedgerRecord, error) { return nil, nil }
+
+func (s staleLedger) AppendLedger(ctx context.Context, c store.LedgerCharge) (store.LedgerRecord, error) {
+	if e, err := budget.Parse(c.Data); err == nil && e.Pending {
+		c.Check = nil
+	}
+	return s.DB.AppendLedger(ctx, c)
+}
 
 // state is what must not change when a run fails.
 type state struct {
@@ -408,7 +418,11 @@ func stateOf(t *testing.T, db *store.DB) state {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ledger = len(recs)
+	entries, err := budget.Decode(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ledger = len(budget.Effective(entries))
 	return s
 }
 
@@ -709,5 +723,56 @@ func TestCoarseNoiseRefusedFree(t *testing.T) {
 	}
 	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 0 {
 		t.Errorf("after the refusal, state = %+v, want nothing stored or charged", got)
+	}
+}
+
+// dying is a store on which the process dies once the run has drawn its
+// noise: nothing after the pending charge reaches the disk.
+type dying struct{ *store.DB }
+
+var errKilled = errors.New("killed")
+
+func (d dying) AppendLedger(ctx context.Context, c store.LedgerCharge) (store.LedgerRecord, error) {
+	if e, err := budget.Parse(c.Data); err != nil || !e.Pending {
+		return store.LedgerRecord{}, errKilled
+	}
+	return d.DB.AppendLedger(ctx, c)
+}
+
+func (dying) PutRelease(context.Context, store.ReleaseWrite) (store.ReleaseManifest, error) {
+	return store.ReleaseManifest{}, errKilled
+}
+
+// TestKilledRunStaysCharged: a run that dies after drawing noise, before
+// it can record its release or its failure, leaves its pending charge, at
+// least the ρ a completed run spends, and the next run counts it.
+func TestKilledRunStaysCharged(t *testing.T) {
+	t.Parallel()
+	cfg := small()
+	f := newFixture(t, cfg)
+	c := testConfig(f, 1)
+	c.Catalogue, c.Stores = catalogue(t, cfg)
+	if _, err := train.Run(t.Context(), dying{f.db}, c); !errors.Is(err, errKilled) {
+		t.Fatalf("Run on a dying store = %v, want %v", err, errKilled)
+	}
+	recs, err := f.db.Ledger(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil || len(entries) != 1 || !entries[0].Pending {
+		t.Fatalf("ledger after the killed run = %+v, %v; want its pending charge only", entries, err)
+	}
+	f.clock.Advance(time.Hour)
+	rep, err := train.Run(t.Context(), f.db, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := entries[0].Rho
+	if own := rep.Card.Privacy.Rho; killed < own*(1-1e-12) {
+		t.Errorf("pending charge ρ = %v, below the ρ = %v of a completed run", killed, own)
+	}
+	if rep.Spend.Releases != 2 || math.Abs(rep.Spend.Rho-(killed+rep.Card.Privacy.Rho)) > 1e-12 {
+		t.Errorf("spend after the next run = %+v, want the killed run's ρ %v plus its own %v", rep.Spend, killed, rep.Card.Privacy.Rho)
 	}
 }
