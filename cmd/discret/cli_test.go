@@ -332,3 +332,23 @@ func TestDataSubjectCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDataDirInUse: a command on a data directory another process holds
+// (here another handle) says so, names the possible holders and exits 1.
+func TestDataDirInUse(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("items", "import", writeFile(t, "items.jsonl", `{"item":"SKU-1","category":"c","active":true}`))
+	var out, errOut bytes.Buffer
+	held, err := openData(&env{global: globalFlags{data: c.data, key: c.key}, stdout: &out, stderr: &errOut, getenv: c.getenv}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	code, _, stderr := c.run("items", "list")
+	for _, want := range []string{"in use by another process", "'discret serve'", "another discret command (train, import, …)", "POST /v1/models:train"} {
+		if code != exitFailure || !strings.Contains(stderr, want) {
+			t.Errorf("items list on a held data directory = exit %d, %q; want exit %d and %q", code, stderr, exitFailure, want)
+		}
+	}
+}
