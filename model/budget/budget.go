@@ -164,7 +164,6 @@ func Effective(entries []Entry) []Entry {
 	return out
 }
 
-
 // ErrEntry is returned for an invalid or undecodable ledger entry.
 var ErrEntry = errors.New("budget: invalid ledger entry")
 
