@@ -75,7 +75,29 @@ func modelsShowCommand() *command {
 		name:    "show",
 		args:    "VERSION|current",
 		summary: "print the model card of a release, as JSON",
-		help:    `Show prints the model card of release VERSION (or of the current release) as JSON.`,
+		help: `Show prints the model card of release VERSION (or of the current release) as JSON.
+
+The privacy fields of the card (absent for a non-private release):
+  epsilon, delta     the guarantee: (ε, δ)-DP for adding or removing one
+                     customer with all their events; ε is ρ converted at δ
+                     with the optimal Rényi conversion (the official figure,
+                     the one the ledger and the cap use), at most target_epsilon
+  rho                the total zCDP cost ρ; releases compose by adding ρ
+  mu, alpha          μ = √(2ρ), the Gaussian-DP parameter of the whole run,
+                     and the Rényi order at which ε is attained
+  epsilon_zcdp_simple, epsilon_exact_gaussian
+                     for comparison only: the simple bound ρ + 2√(ρ ln 1/δ)
+                     (looser) and the ε of an idealized continuous Gaussian
+                     mechanism with the same μ (tighter, not a guarantee of
+                     the discrete mechanism used)
+  components         each released statistic: noise multiplier z = σ/Δ,
+                     sensitivity Δ, σ, number of releases and its ρ; its
+                     epsilon is that component alone at the same δ, so the
+                     components' ε do not add up to the total (their ρ do)
+In "hyperparameters", mu (when set) is another μ: the exponent that
+favours rare items (raw weights ñ_j^(−μ)·c_ij). The ledger's "parameters"
+(discret privacy report --json) repeat the hyper-parameters under the
+mechanism's names: "steps" is "iterations", "rare_item_exponent" that μ.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one VERSION (or current)")

@@ -1019,7 +1019,7 @@ func parameters(c *release.Card) map[string]float64 {
 		"alpha": h.Alpha, "strength_cap": h.StrengthCap, "popular_keys": float64(h.PopularKeys), "popular_norm": h.PopularNorm,
 	}
 	if c.Private {
-		p["budget_beta"], p["max_items_per_user"], p["clip_norm"], p["mu"], p["count_share"] = h.Budget, float64(h.MaxItems), h.ClipNorm, h.Mu, h.CountShare
+		p["budget_beta"], p["max_items_per_user"], p["clip_norm"], p["rare_item_exponent"], p["count_share"] = h.Budget, float64(h.MaxItems), h.ClipNorm, h.Mu, h.CountShare
 		p["item_fraction"], p["max_factors"] = h.ItemFraction, float64(h.MaxFactors)
 		if h.SelectionKeys > 0 {
 			p["selection_keys"] = float64(h.SelectionKeys)
