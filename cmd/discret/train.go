@@ -140,11 +140,12 @@ default 5); older ones are deleted.`,
 				return err
 			}
 			defer d.Close()
+			from := ""
 			if path != "" {
 				if cfg.Catalogue, cfg.Stores, err = readCatalogue(path); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stderr, "catalogue %s: %d items, %d stores\n", path, len(cfg.Catalogue), len(cfg.Stores))
+				from = path
 			} else {
 				items, err := d.db.Items(ctx)
 				if err != nil {
@@ -152,11 +153,28 @@ default 5); older ones are deleted.`,
 				}
 				if len(items) > 0 {
 					cfg.Catalogue, cfg.Stores = recommend.Universe(items)
-					fmt.Fprintf(e.stderr, "catalogue: %d items, %d stores, from the data directory\n", len(cfg.Catalogue), len(cfg.Stores))
+					from = "the data directory"
 				}
 			}
 			if storeList != nil {
+				// Checked against the public catalogue only: the data is
+				// not read to warn.
+				if len(cfg.Stores) > 0 {
+					for _, st := range storeList {
+						if _, ok := slices.BinarySearch(cfg.Stores, st); !ok {
+							fmt.Fprintf(e.stderr, "warning: --stores %s: no catalogue item is available there; its popularity list is noise unless events name it\n", st)
+						}
+					}
+				}
 				cfg.Stores = storeList
+			}
+			switch {
+			case from != "" && storeList != nil:
+				fmt.Fprintf(e.stderr, "catalogue: %d items, from %s; stores: %d, from --stores\n", len(cfg.Catalogue), from, len(cfg.Stores))
+			case from != "":
+				fmt.Fprintf(e.stderr, "catalogue: %d items and %d stores, from %s\n", len(cfg.Catalogue), len(cfg.Stores), from)
+			case storeList != nil:
+				fmt.Fprintf(e.stderr, "no catalogue: items selected from the data by a DP threshold; stores: %d, from --stores\n", len(cfg.Stores))
 			}
 			cfg.Progress = trainProgress(e)
 			rep, err := train.Run(ctx, d.db, cfg)
@@ -209,6 +227,7 @@ func parseStores(list string) ([]string, error) {
 		return []string{}, nil
 	}
 	ids := strings.Split(list, ",")
+	seen := make(map[string]int, len(ids))
 	for i, id := range ids {
 		if id == "" {
 			return nil, usagef("--stores: entry %d is empty", i+1)
@@ -216,6 +235,10 @@ func parseStores(list string) ([]string, error) {
 		if err := privacy.ValidateID(id); err != nil {
 			return nil, usagef("--stores: entry %d: %v", i+1, err)
 		}
+		if j, ok := seen[id]; ok {
+			return nil, usagef("--stores: entry %d repeats entry %d (%q)", i+1, j, id)
+		}
+		seen[id] = i + 1
 	}
 	return ids, nil
 }

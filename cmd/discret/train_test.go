@@ -156,8 +156,16 @@ func TestTrainEndToEnd(t *testing.T) {
 	// With the catalogue stored, training uses it without --catalogue.
 	c.mustRun("items", "import", catPath)
 	code, out, errOut = c.run("train", "--epsilon", "0.5", "--factors", "8", "--iterations", "2")
-	if code != exitOK || !strings.Contains(out, "items 40 (catalogue") || !strings.Contains(errOut, "catalogue: 40 items, 8 stores, from the data directory") {
+	if code != exitOK || !strings.Contains(out, "items 40 (catalogue") || !strings.Contains(errOut, "catalogue: 40 items and 8 stores, from the data directory") {
 		t.Errorf("train with the stored catalogue: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// --stores replaces the catalogue's stores, says so, and warns about a
+	// store no catalogue item is available in.
+	code, out, errOut = c.run("train", "--epsilon", "0.5", "--factors", "8", "--iterations", "2", "--stores", "store-01,nowhere")
+	for _, want := range []string{"catalogue: 40 items, from the data directory; stores: 2, from --stores", "warning: --stores nowhere: no catalogue item is available there"} {
+		if code != exitOK || !strings.Contains(errOut, want) || strings.Contains(errOut, "--stores store-01:") || !strings.Contains(out, "stores 2") {
+			t.Errorf("train --stores store-01,nowhere: exit %d, want %q\n%s\n%s", code, want, out, errOut)
+		}
 	}
 }
 
@@ -172,6 +180,7 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "--epsilon", "1e-9"}, "--epsilon 1e-9: want a number ≥ 0.001"},
 		{[]string{"train", "--epsilon", ""}, "--epsilon: empty"},
 		{[]string{"train", "extra"}, "unexpected argument"},
+		{[]string{"train", "--stores", "a,b,a"}, `--stores: entry 3 repeats entry 1 ("a")`},
 		// Explicit values are used or refused, never replaced by defaults.
 		{[]string{"train", "--alpha", "0"}, "--alpha 0: want a finite number > 0"},
 		{[]string{"train", "--clip", "0"}, "--clip 0: want a finite number > 0"},
