@@ -16,10 +16,12 @@ import (
 // Events is an event file turned into the matrix ALS trains on, exactly as
 // training does from a data directory: customers are pseudonymized (with a
 // key drawn for this run and forgotten), their events about an item become
-// one confidence per (customer, item) pair (package interact, default
-// weights), and customers and items are numbered densely.
+// one confidence per (customer, item) pair (package interact), and
+// customers and items are numbered densely.
 type Events struct {
-	Path   string
+	Path string
+	// Name labels the dataset in reports: DatasetName(Path).
+	Name   string
 	Matrix *interact.Matrix
 	// Rows counts the file's rows: valid, skipped by design and rejected.
 	Rows eventfile.Counts
@@ -29,8 +31,10 @@ type Events struct {
 
 // ReadEvents reads an event file in any eventfile format (format "" detects
 // it; gzip is decompressed). Files without timestamps (MovieLens pair files)
-// get the current time. progress, if not nil, is called every million rows.
-func ReadEvents(ctx context.Context, path string, format eventfile.Format, progress func(rows int)) (*Events, error) {
+// get the current time. ic sets the event weights, the strength cap and α
+// of the confidences (its zero value means the interact defaults).
+// progress, if not nil, is called every million rows.
+func ReadEvents(ctx context.Context, path string, format eventfile.Format, ic interact.Config, progress func(rows int)) (*Events, error) {
 	start := time.Now()
 	f, err := eventfile.Open(path)
 	if err != nil {
@@ -53,7 +57,7 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, progr
 	var evs []ev
 	users := map[privacy.PseudoID]int32{}
 	items := map[string]int32{}
-	out := &Events{Path: path}
+	out := &Events{Path: path, Name: DatasetName(path)}
 	for rec, err := range eventfile.Read(ctx, f, eventfile.Options{Format: format, Name: path, DefaultTime: time.Now().UTC()}) {
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", path, err)
@@ -81,7 +85,7 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, progr
 	if len(evs) == 0 {
 		return nil, fmt.Errorf("bench: %s: no usable events (%d rows)", path, out.Rows.Rows)
 	}
-	b, err := interact.NewBuilder(interact.Config{}, len(users), len(items))
+	b, err := interact.NewBuilder(ic, len(users), len(items))
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

@@ -33,5 +33,5 @@ func ExampleWriteQualityMarkdown() {
 	// | ml-1m | popular | ∞ | – | – | 0.181 | 0.067 | 0.189 | 0.203 | 0.018 | 0.00 |
 	// | ml-1m | als | 1 | 1e-05 | 11 | 0.221 ± 0.004 | 0.092 ± 0.001 | 0.221 ± 0.002 | 0.254 ± 0.004 | 0.034 ± 0.002 | 0.18 ± 0.01 |
 	//
-	// EVAL.md protocol: per-user 20 % holdout (splitmix64, seed 42), full ranking of the catalogue with training items removed. R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|). Mean ± std over 3 training seed(s); the split is fixed. Private models have the factors of the private rank rule (at most the configured factors).
+	// Split: test, per-user 20 % holdout (splitmix64, seed 42). Full ranking of the catalogue (items seen in training), the user's training items removed. R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|); mean ± std over 3 training seed(s), the split fixed. Private rows have the factors of the private rank rule of 'discret train' (at most the factors asked for). Protocol: go doc github.com/discret-io/discret/model/eval.
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
 )
 
@@ -23,8 +24,8 @@ type QualityDataset struct {
 	Format eventfile.Format // "" detects it
 }
 
-// Public datasets of the shared data directory (DISCRET_DATA_DIR), by the
-// names EVAL.md and model/eval use.
+// Public datasets of the shared data directory (DISCRET_DATA_DIR), by
+// name. DatasetName recognises their files.
 var publicDatasets = map[string]QualityDataset{
 	"ml-100k":       {Name: "ml-100k", Path: filepath.Join("ml-100k", "u.data"), Format: eventfile.MovieLens},
 	"ml-1m":         {Name: "ml-1m", Path: filepath.Join("ml-1m", "ratings_pairs.csv.gz"), Format: eventfile.MovieLens},
@@ -41,10 +42,49 @@ func PublicDatasets() []string {
 	return names
 }
 
+// DatasetName is the label of a dataset file, the same in every command
+// and output. A file in a directory named after a public dataset
+// (PublicDatasets), or with the generic name of a public dataset's file
+// (u.data, ratings.dat, ratings.csv, ratings_pairs.csv, online_retail.csv,
+// gzip or not), which says nothing by itself, is labelled with its
+// directory's name: ml-1m/ratings.dat → "ml-1m", toy/u.data → "toy". Any
+// other file is labelled with its base name without its data-file
+// extensions: /tmp/x/rev-bad.data → "rev-bad", events.jsonl.gz → "events",
+// sales.2024.csv → "sales.2024".
+func DatasetName(path string) string {
+	name := filepath.Base(path)
+	for {
+		ext := strings.ToLower(filepath.Ext(name))
+		if !slices.Contains(dataExtensions, ext) || len(name) == len(ext) {
+			break
+		}
+		name = name[:len(name)-len(ext)]
+	}
+	dir := filepath.Dir(path)
+	if abs, err := filepath.Abs(path); err == nil {
+		dir = filepath.Dir(abs)
+	}
+	dir = filepath.Base(dir)
+	if dir == "." || dir == string(filepath.Separator) {
+		return name
+	}
+	if publicDatasets[dir].Name != "" || slices.Contains(genericFiles, strings.TrimSuffix(filepath.Base(path), ".gz")) {
+		return dir
+	}
+	return name
+}
+
+// genericFiles are the names of public datasets' files (without .gz) that
+// DatasetName replaces by their directory's name.
+var genericFiles = []string{"u.data", "ratings.dat", "ratings.csv", "ratings_pairs.csv", "online_retail.csv"}
+
+// dataExtensions are the file name extensions DatasetName removes.
+var dataExtensions = []string{".gz", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".data", ".dat"}
+
 // ResolveDataset turns a command-line dataset argument into a
 // QualityDataset: one of PublicDatasets, found under dataDir (the layout of
-// DISCRET_DATA_DIR), or a file path, labelled with its base name. format,
-// if not empty, overrides the format of a path.
+// DISCRET_DATA_DIR), or a file path, labelled by DatasetName. format, if
+// not empty, overrides the format of a path.
 func ResolveDataset(dataDir, arg string, format eventfile.Format) (QualityDataset, error) {
 	if d, ok := publicDatasets[arg]; ok {
 		if dataDir == "" {
@@ -59,11 +99,7 @@ func ResolveDataset(dataDir, arg string, format eventfile.Format) (QualityDatase
 	if _, err := os.Stat(arg); err != nil {
 		return QualityDataset{}, fmt.Errorf("bench: dataset %q is neither a file nor one of %s: %w", arg, strings.Join(PublicDatasets(), ", "), err)
 	}
-	name := filepath.Base(arg)
-	for _, ext := range []string{".gz", ".csv", ".jsonl", ".data", ".dat"} {
-		name = strings.TrimSuffix(name, ext)
-	}
-	return QualityDataset{Name: name, Path: arg, Format: format}, nil
+	return QualityDataset{Name: DatasetName(arg), Path: arg, Format: format}, nil
 }
 
 // LoadDataset reads the (user, item) pairs of d for the offline evaluation
@@ -85,9 +121,15 @@ type QualityConfig struct {
 	// Seeds is the number of training seeds per (model, ε); default
 	// eval.DefaultSeeds.
 	Seeds int
-	// Factors overrides the ALS dimension when > 0 (default: the als
-	// default, 64).
+	// Factors overrides the ALS dimension when > 0 (default: ALS.Factors,
+	// else the als default, 64).
 	Factors int
+	// ALS holds the hyper-parameters (eval.Config.ALS); the zero value
+	// means the als defaults.
+	ALS als.Config
+	// Privacy holds the private-training settings of the finite-ε runs
+	// (eval.Config.Privacy); nil means the als defaults.
+	Privacy *als.Privacy
 	// Workers bounds the goroutines; 0 means GOMAXPROCS.
 	Workers int
 	// Log, when non-nil, receives a line per loaded dataset and per
@@ -95,13 +137,21 @@ type QualityConfig struct {
 	Log func(string)
 }
 
-// Quality runs the offline evaluation (model/eval, the EVAL.md protocol) on
-// every dataset over the ε sweep and returns the rows of all datasets, in
-// order. Nothing is tuned here: the package defaults are evaluated, as a
-// user who runs them untuned gets them.
+// Quality runs the offline evaluation (package model/eval) on every
+// dataset over the ε sweep and returns the rows of all datasets, in order.
+// Nothing is tuned here: the given settings (by default the package
+// defaults) are evaluated, as a user who runs them untuned gets them.
+// Datasets must have distinct names: rows and plots are labelled by them.
 func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 	if len(cfg.Datasets) == 0 {
 		return nil, errors.New("bench: no dataset")
+	}
+	seen := map[string]string{}
+	for _, d := range cfg.Datasets {
+		if p, ok := seen[d.Name]; ok {
+			return nil, fmt.Errorf("bench: dataset name %s given twice (%s and %s): rows and plots are labelled by it", d.Name, p, d.Path)
+		}
+		seen[d.Name] = d.Path
 	}
 	eps := cfg.Epsilons
 	if len(eps) == 0 {
@@ -121,7 +171,8 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 		}
 		log("%s: %d users, %d items, %d pairs (%d bad rows left out), read in %.1f s", d.Name, ds.Users(), ds.Items(), ds.Pairs(), bad, time.Since(start).Seconds())
 		rs, err := eval.Run(ctx, eval.Config{
-			Name: d.Name, Dataset: ds, Epsilons: eps, Seeds: cfg.Seeds, Factors: cfg.Factors, Workers: cfg.Workers, Log: cfg.Log,
+			Name: d.Name, Dataset: ds, Epsilons: eps, Seeds: cfg.Seeds, Factors: cfg.Factors, ALS: cfg.ALS, Privacy: cfg.Privacy,
+			Workers: cfg.Workers, Log: cfg.Log,
 		})
 		if err != nil {
 			return rows, fmt.Errorf("bench: %s: %w", d.Name, err)
@@ -132,16 +183,14 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 }
 
 // WriteQualityMarkdown writes rows as a Markdown table (mean ± std over
-// seeds) with a note on the protocol.
+// seeds) with a note on the protocol (eval.Legend).
 func WriteQualityMarkdown(w io.Writer, rows []eval.Row) error {
 	fmt.Fprintln(w, "| "+strings.Join(eval.TableHeader, " | ")+" |")
 	fmt.Fprintln(w, strings.Repeat("|---", len(eval.TableHeader))+"|")
 	for _, r := range rows {
 		fmt.Fprintln(w, "| "+strings.Join(r.Cells(), " | ")+" |")
 	}
-	_, err := fmt.Fprintf(w, "\nEVAL.md protocol: per-user 20 %% holdout (splitmix64, seed 42), full ranking of the catalogue with training items removed. "+
-		"R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|). Mean ± std over %d training seed(s); the split is fixed. "+
-		"Private models have the factors of the private rank rule (at most the configured factors).\n", eval.MaxSeeds(rows))
+	_, err := fmt.Fprintf(w, "\n%s\n", eval.Legend(rows))
 	return err
 }
 

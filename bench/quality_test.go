@@ -77,6 +77,36 @@ func TestQuality(t *testing.T) {
 	if _, err := WriteQualityPlots(filepath.Join(t.TempDir(), "q.gif"), rows); err == nil {
 		t.Errorf("WriteQualityPlots(.gif) = nil error")
 	}
+	// Two datasets with one name would mix their rows and plots.
+	_, err = Quality(t.Context(), QualityConfig{Datasets: []QualityDataset{{Name: "a", Path: a}, {Name: "a", Path: b}}})
+	if err == nil || !strings.Contains(err.Error(), "dataset name a given twice") {
+		t.Errorf("Quality(two datasets named a) error = %v, want one naming a", err)
+	}
+}
+
+func TestDatasetName(t *testing.T) {
+	for _, tt := range []struct{ path, want string }{
+		{"/work/shared/data/ml-100k/u.data", "ml-100k"},
+		{"ml-1m/ratings.dat", "ml-1m"},
+		{"/data/ml-1m/ratings_pairs.csv.gz", "ml-1m"},
+		{"online-retail/online_retail.csv.gz", "online-retail"},
+		{"/tmp/x/rev-bad.data", "rev-bad"},
+		{"/tmp/ml-100k-copy/u.data", "ml-100k-copy"},
+		{"toy/ratings.dat", "toy"},
+		{"/data/a/ratings_pairs.csv.gz", "a"},
+		{"/data/ml-1m/other.csv", "ml-1m"},
+		{"/data/synth/events.jsonl", "events"},
+		{"events.jsonl", "events"},
+		{"events.JSONL.gz", "events"},
+		{"sales.2024.csv", "sales.2024"},
+		{"retail.xlsx", "retail.xlsx"},
+		{"/x/.gz", ".gz"},
+		{"/u.data", "u"},
+	} {
+		if got := DatasetName(tt.path); got != tt.want {
+			t.Errorf("DatasetName(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
 }
 
 func TestResolveDataset(t *testing.T) {

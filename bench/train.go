@@ -34,11 +34,20 @@ type TrainConfig struct {
 	Threads []int
 	// Epsilons lists the privacy budgets; math.Inf(1) is non-private
 	// training. Default {+Inf}. Private runs use the production noise
-	// (crypto-seeded) and the als defaults for everything but ε.
+	// (crypto-seeded) and Privacy for everything but ε and the rank.
 	Epsilons []float64
 	// Iterations overrides the number of iterations when > 0 (defaults:
-	// als.DefaultIterations, als.DefaultPrivateIterations under privacy).
+	// ALS.Iterations, else als.DefaultIterations, or
+	// als.DefaultPrivateIterations under privacy).
 	Iterations int
+	// ALS holds the other hyper-parameters (λ, …); the zero value means
+	// the als defaults. Factors, Workers, Seed, Privacy and Progress are
+	// set per run.
+	ALS als.Config
+	// Privacy holds the private-training settings (δ, clip norm, most
+	// items per user, …) of the finite-ε runs; the zero value means the
+	// als defaults. Epsilon is set per run, and Rank to the run's factors.
+	Privacy als.Privacy
 	// Runs is the number of repetitions of each grid point; default 1.
 	// Figures are medians over runs.
 	Runs int
@@ -71,6 +80,7 @@ type TrainResult struct {
 
 // TrainReport is the result of Train.
 type TrainReport struct {
+	Name                string // the dataset's label, Events.Name
 	Path                string
 	Users, Items, Pairs int
 	Read                time.Duration
@@ -99,19 +109,25 @@ func (c TrainConfig) Validate() error {
 	if c.Events == nil || c.Events.Matrix == nil {
 		bad("no training data")
 	}
-	for _, d := range c.Factors {
+	for i, d := range c.Factors {
 		if d < 1 || d > 1024 {
 			bad("factors %d, want 1 to 1024", d)
+		} else if slices.Contains(c.Factors[:i], d) {
+			bad("factors %d repeated", d)
 		}
 	}
-	for _, t := range c.Threads {
+	for i, t := range c.Threads {
 		if t < 1 || t > 1024 {
 			bad("threads %d, want 1 to 1024", t)
+		} else if slices.Contains(c.Threads[:i], t) {
+			bad("threads %d repeated", t)
 		}
 	}
-	for _, e := range c.Epsilons {
+	for i, e := range c.Epsilons {
 		if !(e > 0) {
 			bad("epsilon %v, want > 0 or inf", e)
+		} else if slices.Contains(c.Epsilons[:i], e) {
+			bad("epsilon %v repeated", e)
 		}
 	}
 	if c.Iterations < 0 || c.Iterations > 1000 {
@@ -132,7 +148,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainReport, error) {
 	}
 	cfg = cfg.withDefaults()
 	m := cfg.Events.Matrix
-	rep := &TrainReport{Path: cfg.Events.Path, Users: m.Users(), Items: m.Items(), Pairs: m.Len(), Read: cfg.Events.Read, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	rep := &TrainReport{Name: cmp.Or(cfg.Events.Name, DatasetName(cfg.Events.Path)), Path: cfg.Events.Path, Users: m.Users(), Items: m.Items(), Pairs: m.Len(), Read: cfg.Events.Read, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	for _, d := range cfg.Factors {
 		for _, threads := range cfg.Threads {
 			for _, eps := range cfg.Epsilons {
@@ -154,11 +170,17 @@ func trainPoint(ctx context.Context, cfg TrainConfig, d, threads int, eps float6
 	res.HeapBase = heapBytes()
 	peak := startPeak()
 	for run := 1; run <= cfg.Runs; run++ {
-		c := als.Config{Factors: d, Iterations: cfg.Iterations, Workers: threads, Seed: uint64(run)}
+		c := cfg.ALS
+		c.Factors, c.Workers, c.Seed, c.Privacy, c.Progress = d, threads, uint64(run), nil, nil
+		if cfg.Iterations > 0 {
+			c.Iterations = cfg.Iterations
+		}
 		if !math.IsInf(eps, 1) {
 			// The point measures d factors: the automatic private rank
 			// (als.PrivateRank) would pick fewer on small data.
-			c.Privacy = &als.Privacy{Epsilon: eps, Rank: d}
+			p := cfg.Privacy
+			p.Epsilon, p.Rank = eps, d
+			c.Privacy = &p
 		}
 		label := fmt.Sprintf("factors=%d threads=%d ε=%s run %d/%d", d, threads, fmtEps(eps), run, cfg.Runs)
 		if cfg.Log != nil {
@@ -279,8 +301,8 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // WriteTable writes r as an aligned text table.
 func (r *TrainReport) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "%s: %d customers × %d items, %d pairs (read in %.1f s); GOMAXPROCS %d\n\n",
-		r.Path, r.Users, r.Items, r.Pairs, r.Read.Seconds(), r.GOMAXPROCS)
+	fmt.Fprintf(w, "%s (%s): %d customers × %d items, %d pairs (read in %.1f s); GOMAXPROCS %d\n\n",
+		r.Name, r.Path, r.Users, r.Items, r.Pairs, r.Read.Seconds(), r.GOMAXPROCS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "factors\tthreads\tε\titerations\truns\tsetup s\ts/iteration\ttotal s\theap MiB (base → peak)\tprocess peak MiB\t")
 	for _, x := range r.Results {
@@ -296,6 +318,7 @@ func (r *TrainReport) WriteTable(w io.Writer) error {
 
 type trainJSON struct {
 	Dataset     string    `json:"dataset"`
+	Path        string    `json:"path"`
 	Users       int       `json:"users"`
 	Items       int       `json:"items"`
 	Pairs       int       `json:"pairs"`
@@ -315,7 +338,7 @@ type trainJSON struct {
 }
 
 // WriteJSON writes r as a JSON array, one object per grid point, with the
-// keys dataset, users, items, pairs, factors, threads, epsilon and delta
+// keys dataset (its label, DatasetName), path, users, items, pairs, factors, threads, epsilon and delta
 // (null when non-private), iterations, runs, setup_s, iteration_s and
 // total_s (medians), total_s_runs, heap_base_mib, heap_peak_mib and
 // process_peak_mib.
@@ -323,7 +346,7 @@ func (r *TrainReport) WriteJSON(w io.Writer) error {
 	out := make([]trainJSON, 0, len(r.Results))
 	for _, x := range r.Results {
 		j := trainJSON{
-			Dataset: r.Path, Users: r.Users, Items: r.Items, Pairs: r.Pairs, Factors: x.Factors, Threads: x.Threads,
+			Dataset: r.Name, Path: r.Path, Users: r.Users, Items: r.Items, Pairs: r.Pairs, Factors: x.Factors, Threads: x.Threads,
 			Iterations: x.Iterations, Runs: x.Runs, SetupS: x.Setup.Seconds(), IterationS: x.Iteration.Seconds(), TotalS: x.Total.Seconds(),
 			HeapBaseMiB: mib(x.HeapBase), HeapPeakMiB: mib(x.HeapPeak), ProcPeakMiB: mib(x.ProcessPeak),
 		}

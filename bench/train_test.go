@@ -11,6 +11,8 @@ import (
 
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/als"
+	"github.com/discret-io/discret/model/interact"
 )
 
 // synthFile writes a seeded synthetic event file and returns its path.
@@ -32,7 +34,7 @@ func synthFile(t testing.TB, cfg synth.Config) string {
 
 func TestReadEvents(t *testing.T) {
 	path := synthFile(t, synth.Config{Customers: 200, Items: 100, Events: 5000, Seed: 1})
-	ev, err := ReadEvents(t.Context(), path, "", nil)
+	ev, err := ReadEvents(t.Context(), path, "", interact.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,19 +46,19 @@ func TestReadEvents(t *testing.T) {
 	if m.Users() < 150 || m.Users() > 200 || m.Items() < 50 || m.Items() > 100 || m.Len() == 0 {
 		t.Errorf("matrix %d × %d with %d pairs, want about 200 × 100", m.Users(), m.Items(), m.Len())
 	}
-	if _, err := ReadEvents(t.Context(), filepath.Join(t.TempDir(), "missing"), "", nil); err == nil {
+	if _, err := ReadEvents(t.Context(), filepath.Join(t.TempDir(), "missing"), "", interact.Config{}, nil); err == nil {
 		t.Errorf("ReadEvents(missing file) = nil error")
 	}
 	empty := filepath.Join(t.TempDir(), "empty.csv")
 	os.WriteFile(empty, []byte("customer,item,type,time\n"), 0o600)
-	if _, err := ReadEvents(t.Context(), empty, eventfile.CSV, nil); err == nil || !strings.Contains(err.Error(), "no usable events") {
+	if _, err := ReadEvents(t.Context(), empty, eventfile.CSV, interact.Config{}, nil); err == nil || !strings.Contains(err.Error(), "no usable events") {
 		t.Errorf("ReadEvents(empty) error = %v, want no usable events", err)
 	}
 }
 
 func TestTrain(t *testing.T) {
 	path := synthFile(t, synth.Config{Customers: 400, Items: 150, Events: 20000, Seed: 2})
-	ev, err := ReadEvents(t.Context(), path, eventfile.Discret, nil)
+	ev, err := ReadEvents(t.Context(), path, eventfile.Discret, interact.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +99,9 @@ func TestTrain(t *testing.T) {
 	if rows[0]["epsilon"] != nil || rows[1]["epsilon"] != 1.0 {
 		t.Errorf("JSON epsilon = %v, %v; want null, 1", rows[0]["epsilon"], rows[1]["epsilon"])
 	}
+	if rows[0]["dataset"] != "events" || rows[0]["path"] != path {
+		t.Errorf("JSON dataset, path = %v, %v; want events (DatasetName), %s", rows[0]["dataset"], rows[0]["path"], path)
+	}
 	for _, k := range []string{"total_s", "iteration_s", "setup_s", "heap_peak_mib", "process_peak_mib", "factors", "threads"} {
 		if _, ok := rows[0][k]; !ok {
 			t.Errorf("JSON lacks %q", k)
@@ -106,8 +111,20 @@ func TestTrain(t *testing.T) {
 	if err := rep.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "s/iteration") || strings.Count(buf.String(), "\n") < 10 {
+	if !strings.Contains(buf.String(), "s/iteration") || !strings.HasPrefix(buf.String(), "events ("+path+")") || strings.Count(buf.String(), "\n") < 10 {
 		t.Errorf("WriteTable:\n%s", buf.String())
+	}
+
+	// The ALS and privacy settings reach every run (as --config's do).
+	rep, err = Train(t.Context(), TrainConfig{
+		Events: ev, Factors: []int{4}, Threads: []int{1}, Epsilons: []float64{1},
+		ALS: als.Config{Iterations: 3, Lambda: 0.2}, Privacy: als.Privacy{Delta: 1e-5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Results[0]; r.Iterations != 3 || r.Delta != 1e-5 {
+		t.Errorf("Train(ALS.Iterations 3, Privacy.Delta 1e-5) = %d iterations, δ %v", r.Iterations, r.Delta)
 	}
 }
 
@@ -122,6 +139,9 @@ func TestTrainValidate(t *testing.T) {
 		{TrainConfig{Events: ev, Threads: []int{-1}}, "threads -1"},
 		{TrainConfig{Events: ev, Epsilons: []float64{0}}, "epsilon 0"},
 		{TrainConfig{Events: ev, Runs: -1}, "runs -1"},
+		{TrainConfig{Events: ev, Factors: []int{16, 32, 16}}, "factors 16 repeated"},
+		{TrainConfig{Events: ev, Threads: []int{1, 1}}, "threads 1 repeated"},
+		{TrainConfig{Events: ev, Epsilons: []float64{1, math.Inf(1), 1}}, "epsilon 1 repeated"},
 	} {
 		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want an error containing %q", tc.cfg, err, tc.want)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -31,7 +32,7 @@ func benchCommand() *command {
            and latency percentiles (HDR histogram), closed or open loop
   train    time ALS training per iteration and in total, and its memory,
            on an event file, over a grid of factors, threads and ε
-  quality  the offline evaluation (EVAL.md protocol) over datasets × ε with
+  quality  the offline evaluation of 'discret eval' over datasets × ε with
            several seeds: a Markdown table and privacy–utility plots
 
 The micro-benchmarks of the hot path are Go benchmarks:
@@ -278,25 +279,35 @@ func benchTrainCommand() *command {
 		summary: "time ALS training and measure its memory on an event file",
 		help: `Train reads an event file (any format 'discret import' reads, gzip or not),
 turns it into the matrix training uses — customers pseudonymized with a
-throw-away key, confidences from the default event weights — and trains ALS
-on it for every point of the grid --factors × --threads × --epsilon, --runs
+throw-away key, confidences from the event weights — and trains ALS on it
+for every point of the grid --factors × --threads × --epsilon, --runs
 times each, reporting the median setup time, time per iteration and total
 time, and memory: the Go heap before and at its peak (sampled every 5 ms)
 and the process's resident high-water mark (VmHWM, cumulative over the run).
 Finite ε values train with differential privacy and production noise, at
 exactly --factors factors (the automatic private rank of 'discret train' is
 turned off so that every run has the size it names); "inf" is non-private
-training. Progress goes to stderr after each iteration.
+training. Each list takes distinct values. Progress goes to stderr after
+each iteration.
+
+With --config FILE (env DISCRET_CONFIG) the file is read and checked as for
+every command, and its "training" section sets the defaults, as for
+'discret train': factors (the default --factors), iterations, lambda, alpha,
+weights, strength_cap, clip, max_items_per_user and delta; flags override
+them. Its epsilon (--epsilon is the grid) and rank (each run has its
+--factors) do not apply.
+
+` + datasetLabelHelp + `; --json also gives the path.
 
   discret bench train --factors 32,64,128 --threads 1,2 $DISCRET_DATA_DIR/ml-1m/ratings_pairs.csv.gz
   discret bench train --epsilon 1,inf --runs 3 --json events.jsonl`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
-			fs.StringVar(&factors, "factors", "64", "comma-separated `LIST` of factor counts")
-			fs.StringVar(&threads, "threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated `LIST` of worker counts")
-			fs.StringVar(&epsilon, "epsilon", "inf", fmt.Sprintf("comma-separated `LIST` of ε values (each ≥ %g), inf for non-private", minEpsilon))
-			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("iterations `N`, 1 to 1000 (default %d, or %d under privacy)", als.DefaultIterations, als.DefaultPrivateIterations))
-			fs.IntVar(&runs, "runs", 1, "repetitions `N` of each grid point (medians are reported)")
+			fs.StringVar(&factors, "factors", "", fmt.Sprintf("comma-separated `LIST` of distinct factor counts, each 1 to 1024 (default: training.factors of --config, else %d)", als.DefaultFactors))
+			fs.StringVar(&threads, "threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated `LIST` of distinct worker counts, each 1 to 1024")
+			fs.StringVar(&epsilon, "epsilon", "inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each ≥ %g, or inf for non-private", minEpsilon))
+			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("iterations `N`, 1 to 1000 (default: training.iterations of --config, else %d, or %d under privacy)", als.DefaultIterations, als.DefaultPrivateIterations))
+			fs.IntVar(&runs, "runs", 1, "repetitions `N` of each grid point, 1 to 100 (medians are reported)")
 			fs.BoolVar(&asJSON, "json", false, "print a JSON array instead of the table")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -307,22 +318,41 @@ training. Progress goes to stderr after each iteration.
 			if err != nil {
 				return err
 			}
-			var cfg bench.TrainConfig
-			if cfg.Factors, err = parseInts("--factors", factors); err != nil {
+			if err := e.checkRanges(flagRange{"iterations", iterationsRange}, flagRange{"runs", intRange(1, 100)}); err != nil {
 				return err
 			}
-			if cfg.Threads, err = parseInts("--threads", threads); err != nil {
+			conf, err := loadSettings(e.global.config)
+			if err != nil {
+				return err
+			}
+			tc := trainConfig(conf)
+			var cfg bench.TrainConfig
+			if !e.isSet("factors") {
+				factors = strconv.Itoa(cmp.Or(tc.ALS.Factors, als.DefaultFactors))
+			}
+			if cfg.Factors, err = parseIntList("factors", factors, factorsRange); err != nil {
+				return err
+			}
+			if cfg.Threads, err = parseIntList("threads", threads, threadsRange); err != nil {
 				return err
 			}
 			if cfg.Epsilons, err = parseEpsilonList("epsilon", epsilon); err != nil {
 				return err
 			}
-			if err := e.checkRanges(flagRange{"iterations", iterationsRange}, flagRange{"runs", intRange(1, 100)}); err != nil {
-				return err
+			for _, err := range []error{
+				checkDistinct("factors", factors, cfg.Factors),
+				checkDistinct("threads", threads, cfg.Threads),
+				checkDistinct("epsilon", epsilon, cfg.Epsilons),
+			} {
+				if err != nil {
+					return err
+				}
 			}
 			cfg.Iterations, cfg.Runs = iterations, runs
+			cfg.ALS = als.Config{Iterations: tc.ALS.Iterations, Lambda: tc.ALS.Lambda}
+			cfg.Privacy = als.Privacy{Delta: tc.Delta, MaxItems: tc.Privacy.MaxItems, ClipNorm: tc.Privacy.ClipNorm}
 			fmt.Fprintf(e.stderr, "reading %s…\n", args[0])
-			ev, err := bench.ReadEvents(ctx, args[0], f, func(rows int) {
+			ev, err := bench.ReadEvents(ctx, args[0], f, tc.Interactions, func(rows int) {
 				fmt.Fprintf(e.stderr, "  %d rows read\n", rows)
 			})
 			if err != nil {
@@ -347,6 +377,9 @@ training. Progress goes to stderr after each iteration.
 	}
 }
 
+// threadsRange is the range of the worker counts of `discret bench train`.
+var threadsRange = intRange(1, 1024)
+
 func benchQualityCommand() *command {
 	var (
 		format, epsilon, out, plotFile, dataDir string
@@ -357,15 +390,22 @@ func benchQualityCommand() *command {
 		name:    "quality",
 		args:    "DATASET...",
 		summary: "offline quality over datasets × ε with several seeds",
-		help: `Quality runs the offline evaluation of 'discret eval' (the EVAL.md
-protocol: per-user 20% holdout with seed 42, full ranking, P@10, R@10,
-R@20, NDCG@10, coverage; baselines most-popular and DP most-popular) for
-every DATASET over the --epsilon sweep, training --seeds times per model
-and ε with the default (untuned) settings, and reports mean ± std.
+		help: `Quality runs the offline evaluation of 'discret eval' for every DATASET
+over the --epsilon sweep, training --seeds times per model and ε, and
+reports mean ± std. Nothing is tuned per dataset: the built-in defaults
+are evaluated, or the training settings of --config.
+
+` + evalProtocol + `
+
+` + evalConfigHelp + `
 
 A DATASET is an event file (any format 'discret import' reads) or one of
 the public datasets by name — ml-100k, ml-1m, online-retail — found under
---data-dir (env DISCRET_DATA_DIR, the layout of the shared data folder).
+--data-dir (env DISCRET_DATA_DIR, the layout of the shared data folder),
+and labelled with that name.
+` + datasetLabelHelp + `.
+Two DATASETs with the same label are refused (their rows and plots would
+mix).
 
   discret bench quality --out quality.md --plot quality.png ml-100k ml-1m online-retail
 
@@ -375,9 +415,9 @@ FILE for one dataset, else FILE-DATASET.png|svg. Progress goes to stderr
 after each training run.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT` of dataset files: "+formatNames()+" (default: detect)")
-			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of ε values (each ≥ %g), inf for non-private", minEpsilon))
+			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each ≥ %g, or inf for non-private", minEpsilon))
 			fs.IntVar(&seeds, "seeds", eval.DefaultSeeds, "training seeds `N` per model and ε, 1 to 100")
-			fs.IntVar(&factors, "factors", als.DefaultFactors, "ALS factors `N`, 1 to 1024")
+			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("ALS factors `N`, 1 to 1024 (default: training.factors of --config, else %d)", als.DefaultFactors))
 			fs.StringVar(&out, "out", "", "also write the Markdown table to `FILE`")
 			fs.StringVar(&plotFile, "plot", "", "write privacy–utility plots to `FILE` (.png or .svg)")
 			fs.StringVar(&dataDir, "data-dir", e.getenv("DISCRET_DATA_DIR"), "`DIR` holding the public datasets (env DISCRET_DATA_DIR)")
@@ -391,8 +431,11 @@ after each training run.`,
 			if err != nil {
 				return err
 			}
-			cfg := bench.QualityConfig{Seeds: seeds, Factors: factors}
+			cfg := bench.QualityConfig{Seeds: seeds}
 			if cfg.Epsilons, err = parseEpsilonList("epsilon", epsilon); err != nil {
+				return err
+			}
+			if err := checkDistinct("epsilon", epsilon, cfg.Epsilons); err != nil {
 				return err
 			}
 			if err := e.checkRanges(flagRange{"seeds", intRange(1, 100)}, flagRange{"factors", factorsRange}); err != nil {
@@ -408,11 +451,24 @@ after each training run.`,
 					return err
 				}
 			}
+			alsCfg, priv, err := evalSettings(e, factors, 0)
+			if err != nil {
+				return err
+			}
+			cfg.ALS, cfg.Privacy = alsCfg, &priv
+			labels := map[string]string{} // dataset label → the argument that gave it
 			for _, a := range args {
 				d, err := bench.ResolveDataset(dataDir, a, f)
 				if err != nil {
 					return usagef("%v", err)
 				}
+				if prev, ok := labels[d.Name]; ok {
+					if prev == a {
+						return usagef("DATASET %s given twice; give each dataset once", a)
+					}
+					return usagef("DATASETs %s and %s have the same label, %s; give each dataset once (or rename a file)", prev, a, d.Name)
+				}
+				labels[d.Name] = a
 				cfg.Datasets = append(cfg.Datasets, d)
 			}
 			cfg.Log = func(s string) { fmt.Fprintln(e.stderr, s) }
@@ -457,13 +513,22 @@ func parseFormatFlag(s string) (eventfile.Format, error) {
 	return f, nil
 }
 
-// parseInts parses a comma-separated list of positive integers.
-func parseInts(flagName, list string) ([]int, error) {
+// parseIntList parses the comma-separated integers of the flag --name,
+// each in the range r. Its errors have the form of parseEpsilonList's:
+// the flag, the entry and its text, and the range.
+func parseIntList(name, list string, r numRange) ([]int, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, usagef("--%s: empty list; want comma-separated values, each %s", name, r.want)
+	}
 	var xs []int
-	for _, s := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return nil, usagef("%s: %q is not a positive integer", flagName, s)
+	for i, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, usagef("--%s: entry %d is empty", name, i+1)
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || !r.ok(float64(n)) {
+			return nil, usagef("--%s: entry %d, %s: want %s", name, i+1, s, r.want)
 		}
 		xs = append(xs, n)
 	}

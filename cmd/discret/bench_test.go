@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -203,13 +204,45 @@ func TestParseLists(t *testing.T) {
 			t.Errorf("parseEpsilonList(%q) = %v, want an error containing %q", tt.list, err, tt.want)
 		}
 	}
-	ns, err := parseInts("--factors", "32,64,128")
+	ns, err := parseIntList("factors", " 32,64 ,128", factorsRange)
 	if err != nil || !slices.Equal(ns, []int{32, 64, 128}) {
-		t.Errorf("parseInts = %v, %v", ns, err)
+		t.Errorf("parseIntList = %v, %v", ns, err)
 	}
-	for _, bad := range []string{"", "0", "1.5", "a"} {
-		if _, err := parseInts("--threads", bad); err == nil {
-			t.Errorf("parseInts(%q) = nil error", bad)
+	for _, tt := range []struct{ list, want string }{
+		{"", "--threads: empty list; want comma-separated values, each an integer from 1 to 1024"},
+		{"0", "--threads: entry 1, 0: want an integer from 1 to 1024"},
+		{"2,2000", "--threads: entry 2, 2000: want an integer from 1 to 1024"},
+		{"1.5", "--threads: entry 1, 1.5: want an integer from 1 to 1024"},
+		{"a", "--threads: entry 1, a: want"},
+		{"1,,2", "--threads: entry 2 is empty"},
+		{"99999999999999999999", "entry 1, 99999999999999999999: want"},
+	} {
+		if _, err := parseIntList("threads", tt.list, threadsRange); err == nil || err.Error() != tt.want && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseIntList(%q) = %v, want an error containing %q", tt.list, err, tt.want)
+		}
+	}
+}
+
+func TestCheckDistinct(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tt := range []struct {
+		list   string
+		values []float64
+		want   string // "" for no error
+	}{
+		{"1,2,inf", []float64{1, 2, inf}, ""},
+		{"1", []float64{1}, ""},
+		{"1,1", []float64{1, 1}, "--epsilon: entry 2, 1, repeats entry 1, 1; give each value once"},
+		{"1, 2, 1.0", []float64{1, 2, 1}, "--epsilon: entry 3, 1.0, repeats entry 1, 1"},
+		{"inf,5,∞", []float64{inf, 5, inf}, "--epsilon: entry 3, ∞, repeats entry 1, inf"},
+	} {
+		err := checkDistinct("epsilon", tt.list, tt.values)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("checkDistinct(%q) = %v, want %q", tt.list, err, tt.want)
+		}
+		var u *usageError
+		if err != nil && !errors.As(err, &u) {
+			t.Errorf("checkDistinct(%q) = %v, not a usage error", tt.list, err)
 		}
 	}
 }
@@ -234,4 +267,70 @@ func FuzzParseEpsilons(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBenchTrainQualityUsage: list flags name the flag, the entry and the
+// range; repeated values and datasets are refused; --config is read and
+// checked before any data.
+func TestBenchTrainQualityUsage(t *testing.T) {
+	path := synthEvents(t)
+	dataDir := t.TempDir()
+	pairsFile(t, filepath.Join(dataDir, "ml-100k"), "u.data")
+	missing := map[string]string{"DISCRET_CONFIG": "/nonexistent/discret.json"}
+	for _, tt := range []struct {
+		vars map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{nil, []string{"train", "--factors", "0", path}, exitUsage, "--factors: entry 1, 0: want an integer from 1 to 1024"},
+		{nil, []string{"train", "--factors", "16,2000", path}, exitUsage, "--factors: entry 2, 2000: want an integer from 1 to 1024"},
+		{nil, []string{"train", "--threads", "0", path}, exitUsage, "--threads: entry 1, 0: want an integer from 1 to 1024"},
+		{nil, []string{"train", "--factors", "16,16", path}, exitUsage, "--factors: entry 2, 16, repeats entry 1, 16"},
+		{nil, []string{"train", "--threads", "1,1", path}, exitUsage, "--threads: entry 2, 1, repeats entry 1, 1"},
+		{nil, []string{"train", "--epsilon", "1,1", path}, exitUsage, "--epsilon: entry 2, 1, repeats entry 1, 1"},
+		{nil, []string{"train", "--runs", "0", path}, exitUsage, "--runs 0: want an integer from 1 to 100"},
+		{missing, []string{"train", path}, exitFailure, "config: open /nonexistent/discret.json"},
+		{nil, []string{"quality", "--epsilon", "5,inf,5.0", path}, exitUsage, "--epsilon: entry 3, 5.0, repeats entry 1, 5"},
+		{map[string]string{"DISCRET_DATA_DIR": dataDir}, []string{"quality", "ml-100k", "ml-100k"}, exitUsage, "DATASET ml-100k given twice"},
+		{map[string]string{"DISCRET_DATA_DIR": dataDir}, []string{"quality", "ml-100k", filepath.Join(dataDir, "ml-100k", "u.data")}, exitUsage, "have the same label, ml-100k"},
+		{nil, []string{"quality", path, path}, exitUsage, "given twice"},
+		{missing, []string{"quality", path}, exitFailure, "config: open /nonexistent/discret.json"},
+	} {
+		code, _, stderr := runBench(t, tt.vars, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("bench %s = exit %d, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
+		}
+	}
+}
+
+// TestBenchConfig: the configuration file's training section sets the
+// defaults of bench train and bench quality, and the dataset label is the
+// one eval uses.
+func TestBenchConfig(t *testing.T) {
+	path := synthEvents(t)
+	conf := filepath.Join(t.TempDir(), "discret.json")
+	if err := os.WriteFile(conf, []byte(`{"training": {"factors": 6, "iterations": 2, "delta": 1e-5}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"DISCRET_CONFIG": conf}
+	code, stdout, stderr := runBench(t, vars, "train", "--threads", "1", "--epsilon", "inf,2", "--json", path)
+	if code != exitOK {
+		t.Fatalf("bench train with a config = exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, r := range jsonRows(t, stdout) {
+		if r["factors"] != 6.0 || r["iterations"] != 2.0 || r["dataset"] != "events" || r["path"] != path {
+			t.Errorf("bench train row %v: want the configured 6 factors and 2 iterations, dataset events, path %s", r, path)
+		}
+		if r["epsilon"] != nil && r["delta"] != 1e-5 {
+			t.Errorf("bench train row %v: want the configured δ 1e-5", r)
+		}
+	}
+	code, stdout, stderr = runBench(t, vars, "quality", "--seeds", "1", "--epsilon", "inf", "--json", path)
+	if code != exitOK {
+		t.Fatalf("bench quality with a config = exit %d, stderr:\n%s", code, stderr)
+	}
+	if rows := jsonRows(t, stdout); rows[1]["factors"] != 6.0 || rows[1]["dataset"] != "events" || rows[1]["split"] != "test" {
+		t.Errorf("bench quality row %v: want the configured 6 factors, dataset events, split test", rows[1])
+	}
 }

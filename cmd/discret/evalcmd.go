@@ -1,18 +1,51 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/discret-io/discret/bench"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
 )
+
+// evalProtocol describes the offline evaluation protocol in the help of
+// `discret eval` and `discret bench quality`.
+const evalProtocol = `Protocol: every (user, item) pair counts once (ratings, times and event
+types are ignored); a seeded per-user 20 % holdout (splitmix64, seed 42) is
+the test set, and the split is the same for every model and seed; every
+item seen in training is ranked for every user (full ranking, no sampled
+negatives) with the user's training items removed; the metrics are
+Precision@10, Recall@10 (hits / |test|), Recall@20 (hits / min(20, |test|)),
+NDCG@10 and catalogue coverage, averaged over users, then over seeds
+(mean ± std). The baselines are the most popular items and, for every
+finite ε, a DP most-popular list at the same (ε, δ). Private ALS is the
+algorithm of 'discret train' with its private rank rule, run with the
+production sampler and test seeds (one per seed), so a rerun gives the
+same figures. Details: go doc github.com/discret-io/discret/model/eval.`
+
+// datasetLabelHelp says how `discret eval`, `discret bench train` and
+// `discret bench quality` label a dataset file (bench.DatasetName).
+const datasetLabelHelp = `A dataset file is labelled with the name of its
+directory when that is a public dataset's (ml-100k, ml-1m, online-retail)
+or when the file has the generic name of a public dataset's file (u.data,
+ratings.dat, ratings.csv, ratings_pairs.csv, online_retail.csv), else with
+its file name without extensions (.gz, .csv, .jsonl, .data, …)`
+
+// evalConfigHelp says what `discret eval` and `discret bench quality` take
+// from the configuration file.
+const evalConfigHelp = `With --config FILE (env DISCRET_CONFIG) the file is read and checked as for
+every command, and its "training" section sets the defaults of the models
+evaluated, as for 'discret train': factors, iterations, lambda, rank, clip,
+max_items_per_user and delta; flags override them. Its epsilon (a sweep is
+evaluated instead), weights, strength_cap and alpha (the protocol uses
+(user, item) pairs, each with confidence 1) do not apply.`
 
 func evalCommand() *command {
 	var (
@@ -27,33 +60,36 @@ func evalCommand() *command {
 		summary: "measure recommendation quality on a public dataset file, with and without privacy",
 		help: `Eval measures offline recommendation quality on a public research dataset
 (any format 'discret import' reads; MovieLens, Online Retail, Retailrocket)
-without touching a data directory. It follows the protocol of EVAL.md: every
-(user, item) pair counts once; a seeded per-user 20 % holdout (splitmix64,
-seed 42) is the test set; every item is ranked (full ranking) and the metrics
-are Precision@10, Recall@10, Recall@20 (hits / min(20, |test|)), NDCG@10 and
-catalogue coverage, averaged over users and then over seeds (mean ± std).
+without touching a data directory. It compares ALS with the most-popular
+baseline, and for every finite ε in --epsilon the private ALS with DP
+most-popular at the same budget.
 
-It compares ALS with the most-popular baseline, and for every finite ε in
---epsilon the private ALS with DP most-popular at the same budget. Private
-runs use the production sampler with test seeds (one per seed). Their δ is
-1/(10·users) rounded down to a power of ten (DP-ALS.md C6), the setting of
-the published figures; 'discret train' uses at most 10⁻⁶, a smaller δ, so
-for fewer than 100,000 customers pass --delta 1e-6 to measure exactly what
-it ships. --validation evaluates on the validation split carved from the
-training part (seed 43) instead: the split for tuning.
+` + evalProtocol + `
 
-Output: a table on stdout, or one JSON array with --json (keys model,
-epsilon (null when non-private), precision@10, recall@10, recall@20, ndcg@10,
-coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
+The δ of the private runs is 1/(10·users) rounded down to a power of ten,
+the setting of the published figures; 'discret train' uses at most 10⁻⁶, a
+smaller δ, so for fewer than 100,000 customers pass --delta 1e-6 (or set
+training.delta) to measure exactly what it ships. --validation evaluates on
+the validation split instead (20 % of each user's training items, seed 43;
+the test items are never seen): the split for tuning. The table says which
+split it shows, and every JSON row has "split": "test" or "validation".
+
+` + evalConfigHelp + `
+
+Output: a table on stdout, or one JSON array with --json (keys dataset,
+split, model, epsilon and delta (null when non-private), factors, seeds,
+users, precision@10, recall@10, recall@20, ndcg@10, coverage,
+train_seconds, each with a _std key, and ndcg@10_se); --plot FILE.png|svg
+draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
-			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, numbers ≥ %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon))
-			fs.IntVar(&factors, "factors", als.DefaultFactors, "dimension `N` of the vectors, 1 to 1024 (the training default); private runs use at most N, by the private rank rule of 'discret train'")
+			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, distinct, numbers ≥ %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon))
+			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the vectors, 1 to 1024 (default: training.factors of --config, else %d, the training default); private runs use at most N, by the private rank rule of 'discret train'", als.DefaultFactors))
 			fs.IntVar(&seeds, "seeds", eval.DefaultSeeds, "repetitions `N` with different training seeds, 1 to 100")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON array instead of the table")
 			fs.StringVar(&plotPath, "plot", "", "draw the privacy–utility curve to `FILE` (.png or .svg)")
 			fs.BoolVar(&validation, "validation", false, "evaluate on the validation split of the training part (for tuning)")
-			fs.Float64Var(&delta, "delta", 0, "`δ` of the private runs, 0 < δ < 1/users (default 1/(10·users) rounded down to a power of ten)")
+			fs.Float64Var(&delta, "delta", 0, "`δ` of the private runs, 0 < δ < 1/users (default: training.delta of --config, else 1/(10·users) rounded down to a power of ten)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
@@ -75,6 +111,9 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 				if eps, err = parseEpsilonList("epsilon", epsilons); err != nil {
 					return err
 				}
+				if err := checkDistinct("epsilon", epsilons, eps); err != nil {
+					return err
+				}
 			}
 			plotFormat := ""
 			if plotPath != "" {
@@ -82,6 +121,10 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 				if plotFormat, err = checkPlot(plotPath); err != nil {
 					return err
 				}
+			}
+			alsCfg, priv, err := evalSettings(e, factors, delta)
+			if err != nil {
+				return err
 			}
 			path := args[0]
 			start := time.Now()
@@ -94,8 +137,8 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 			}
 			fmt.Fprintf(e.stderr, "%s: %d users, %d items, %d pairs (read in %.1f s)\n", path, d.Users(), d.Items(), d.Pairs(), time.Since(start).Seconds())
 			rows, err := eval.Run(ctx, eval.Config{
-				Name: datasetName(path), Dataset: d, Epsilons: eps, Factors: factors, Seeds: seeds, Validation: validation,
-				Privacy: &als.Privacy{Delta: delta}, Log: func(s string) { fmt.Fprintln(e.stderr, s) },
+				Name: bench.DatasetName(path), Dataset: d, Epsilons: eps, Seeds: seeds, Validation: validation,
+				ALS: alsCfg, Privacy: &priv, Log: func(s string) { fmt.Fprintln(e.stderr, s) },
 			})
 			if err != nil {
 				return err
@@ -118,15 +161,44 @@ coverage, train_seconds, …); --plot FILE.png|svg draws NDCG@10 against ε.`,
 	}
 }
 
-// datasetName names a dataset after its directory (ml-1m/ratings.dat →
-// "ml-1m"), or its file name without extensions.
-func datasetName(path string) string {
-	if dir := filepath.Base(filepath.Dir(path)); dir != "." && dir != string(filepath.Separator) {
-		return dir
+// evalSettings returns the ALS hyper-parameters and private-training
+// settings of `discret eval` and `discret bench quality` (evalConfigHelp):
+// the configuration file's "training" values (--config, read and checked
+// as every command does), overridden by --factors and --delta when the
+// command line sets them. Zero values mean the built-in defaults.
+func evalSettings(e *env, factors int, delta float64) (als.Config, als.Privacy, error) {
+	conf, err := loadSettings(e.global.config)
+	if err != nil {
+		return als.Config{}, als.Privacy{}, err
 	}
-	base := filepath.Base(path)
-	if i := strings.IndexByte(base, '.'); i > 0 {
-		base = base[:i]
+	tc := trainConfig(conf)
+	a := als.Config{Factors: tc.ALS.Factors, Iterations: tc.ALS.Iterations, Lambda: tc.ALS.Lambda}
+	p := als.Privacy{Delta: tc.Delta, MaxItems: tc.Privacy.MaxItems, ClipNorm: tc.Privacy.ClipNorm, Rank: tc.Privacy.Rank}
+	if e.isSet("factors") {
+		a.Factors = factors
+		if f := cmp.Or(a.Factors, als.DefaultFactors); p.Rank > f {
+			return a, p, usagef("training.rank %d of %s exceeds --factors %d: a private model has at most --factors factors", p.Rank, e.global.config, f)
+		}
 	}
-	return base
+	if e.isSet("delta") {
+		p.Delta = delta
+	}
+	return a, p, nil
+}
+
+// checkDistinct returns a usage error naming the flag --name if two
+// entries of its comma-separated list have the same value: values holds
+// the parsed entries of list, one per entry (as parseEpsilonList and
+// parseIntList return them). A repeated value would be evaluated twice or
+// merged without a word.
+func checkDistinct[T comparable](name, list string, values []T) error {
+	entries := strings.Split(list, ",")
+	for i, v := range values {
+		for j := range i {
+			if values[j] == v {
+				return usagef("--%s: entry %d, %s, repeats entry %d, %s; give each value once", name, i+1, strings.TrimSpace(entries[i]), j+1, strings.TrimSpace(entries[j]))
+			}
+		}
+	}
+	return nil
 }

@@ -1,15 +1,46 @@
 // Package eval measures Discret's recommendation quality offline, on public
-// benchmark datasets, with the protocol of EVAL.md: the exact per-user 20 %
-// holdout split (splitmix64, seed 42), full-ranking Precision@10, Recall@10,
-// Recall@20 and NDCG@10, catalogue coverage, and the baselines most-popular
-// and DP most-popular at the same privacy budget. Run sweeps the privacy
-// budget ε over several seeds and returns one Row per (model, ε) with the
-// mean and standard deviation over seeds; WriteTable, WriteJSON and
-// WritePlot present the rows.
+// benchmark datasets. Run sweeps the privacy budget ε over several training
+// seeds and returns one Row per (model, ε) with the mean and standard
+// deviation over seeds; WriteTable, WriteJSON and WritePlot present the
+// rows. Nothing here touches a data directory or a store.
 //
-// The input is a Dataset of (user, item) identifier pairs: public research
-// identifiers, ordered as EVAL.md prescribes. Nothing here touches a data
-// directory or a store.
+// # Protocol
+//
+// The input is a Dataset of distinct (user, item) identifier pairs (every
+// pair counts once; ratings, times and event kinds are ignored). Users and
+// items are ordered by their public identifiers: numerically when every
+// identifier of their kind is an integer, otherwise byte-wise.
+//
+//   - Split. Users are visited in that order and each user's items are
+//     shuffled by Fisher–Yates with one splitmix64 stream (seed 42, continued
+//     across users); the first ⌊0.2·n⌋ items (1 when n ≥ 2 and that is 0)
+//     are the user's test items T_u, the rest train. The split is fixed:
+//     seeds vary the training only. The validation split (Config.Validation,
+//     for tuning) applies the same rule with seed 43 to the training part,
+//     so the test items are never seen.
+//   - Catalogue. The items seen in training; a test item outside it counts
+//     in |T_u| but can never be hit.
+//   - Ranking. Every catalogue item is scored for every user with at least
+//     one training and one test item (full ranking, no sampled negatives);
+//     the user's training items are removed and ties go to the lower item
+//     index. ALS user vectors are folded in from the user's training items.
+//   - Metrics, averaged over users: Precision@10 = hits@10/10, Recall@10 =
+//     hits@10/|T_u|, Recall@20 = hits@20/min(20, |T_u|), NDCG@10 with binary
+//     gains and the ideal DCG over min(|T_u|, 10) items, and coverage, the
+//     share of the catalogue in at least one user's top 10.
+//   - Models. The most-popular baseline (training users per item) and ALS
+//     non-private; for every finite ε, ALS trained with user-level
+//     differential privacy (the production algorithm and sampler, with
+//     test-seeded randomness, one stream per seed; the number of factors
+//     follows the private rank rule of 'discret train', at most
+//     Config.Factors) and the DP most-popular baseline at the same (ε, δ):
+//     each user contributes DefaultPopularItems uniformly chosen items and
+//     discrete Gaussian noise is added to every item's count. The δ of the
+//     private runs is 1/(10·users) rounded down to a power of ten unless
+//     Config.Privacy sets it.
+//
+// TUNING.md, next to this file, records how the defaults of model/als were
+// chosen on the validation split and the test figures they give.
 package eval
 
 import (
@@ -81,9 +112,16 @@ type Stat struct {
 	Mean, Std float64
 }
 
+// Splits of Row.Split.
+const (
+	SplitTest       = "test"       // the holdout of TestSeed: the reported figures
+	SplitValidation = "validation" // carved from the training part (ValidationSeed): for tuning
+)
+
 // Row is the result of one model at one privacy budget, over all seeds.
 type Row struct {
 	Dataset string
+	Split   string  // SplitTest or SplitValidation
 	Model   string  // ModelALS, ModelPopular or ModelDPPopular
 	Epsilon float64 // +Inf for a non-private model
 	Delta   float64 // 0 for a non-private model
@@ -308,7 +346,11 @@ func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, e
 }
 
 func (b *bench) row(model string, eps, delta float64, factors int, ms []Metrics, secs []float64) Row {
-	r := Row{Dataset: b.cfg.Name, Model: model, Epsilon: eps, Delta: delta, Factors: factors, Seeds: len(ms)}
+	split := SplitTest
+	if b.cfg.Validation {
+		split = SplitValidation
+	}
+	r := Row{Dataset: b.cfg.Name, Split: split, Model: model, Epsilon: eps, Delta: delta, Factors: factors, Seeds: len(ms)}
 	if len(ms) > 0 {
 		r.Users = ms[0].Users
 	}

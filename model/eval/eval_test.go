@@ -412,3 +412,68 @@ func TestWritePlot(t *testing.T) {
 		}
 	}
 }
+
+// TestRunReproducible: with the same seeds, Run gives the same figures to
+// the last bit, whatever the scheduling of its workers (the DP baselines
+// draw from test-seeded streams; Go's map order and the order in which
+// workers finish must not leak in). Run it with -count=5.
+func TestRunReproducible(t *testing.T) {
+	d := synthetic(200, 300, 25)
+	cfg := Config{Name: "synthetic", Dataset: d, Epsilons: []float64{1, math.Inf(1)}, Seeds: 1, Workers: 4, PopularItems: 5,
+		ALS: als.Config{Factors: 4, Iterations: 2}}
+	clean := func(rows []Row) []Row {
+		for i := range rows {
+			rows[i].TrainSeconds = Stat{}
+		}
+		return rows
+	}
+	want, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean(want)
+	for i := range 3 {
+		cfg.Workers = 1 + i*3
+		got, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if clean(got); !slices.Equal(got, want) {
+			t.Fatalf("Run with %d workers = %+v, want %+v (as the first run)", cfg.Workers, got, want)
+		}
+	}
+}
+
+func TestRowSplit(t *testing.T) {
+	d := synthetic(60, 30, 10)
+	for _, tt := range []struct {
+		validation bool
+		want       string
+	}{{false, SplitTest}, {true, SplitValidation}} {
+		rows, err := Run(context.Background(), Config{Dataset: d, Epsilons: []float64{math.Inf(1)}, Seeds: 1, Validation: tt.validation, ALS: als.Config{Factors: 2, Iterations: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var table, js bytes.Buffer
+		if err := WriteTable(&table, rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteJSON(&js, rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Split != tt.want {
+				t.Errorf("Run(Validation %v) row split = %q, want %q", tt.validation, r.Split, tt.want)
+			}
+		}
+		if n := strings.Count(js.String(), `"split": "`+tt.want+`"`); n != len(rows) {
+			t.Errorf("WriteJSON(Validation %v): %d rows with split %q, want %d", tt.validation, n, tt.want, len(rows))
+		}
+		if got := strings.HasPrefix(table.String(), "VALIDATION split"); got != tt.validation {
+			t.Errorf("WriteTable(Validation %v) starts with the VALIDATION line: %v\n%s", tt.validation, got, table.String())
+		}
+		if !strings.Contains(table.String(), "Split: "+tt.want) {
+			t.Errorf("WriteTable(Validation %v) footer does not name the split:\n%s", tt.validation, table.String())
+		}
+	}
+}

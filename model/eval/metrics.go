@@ -37,25 +37,29 @@ type Scorer func(u int, scores []float64)
 // items, and averages the metrics of the top 10 and 20 (ties go to the lower
 // item index). Test items outside the catalogue (index < 0) count in |T_u|
 // but can never be hit. newScorer is called once per worker.
+//
+// The result does not depend on workers or on the scheduling: per-user
+// figures are summed in user order, so the same scores give the same
+// metrics to the last bit.
 func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, newScorer func() Scorer) (Metrics, error) {
-	type acc struct {
-		users               int
+	// perUser holds user u's figures; users not evaluated keep ok false.
+	type perUser struct {
+		ok                  bool
 		p10, r10, r20, ndcg float64
-		ndcg2               float64 // Σ per-user NDCG², for NDCG10SE
-		covered             []bool
 	}
+	per := make([]perUser, len(train))
 	var idcg [K10 + 1]float64 // idcg[n] = Σ_{r<n} 1/log2(r+2)
 	for n := 1; n <= K10; n++ {
 		idcg[n] = idcg[n-1] + 1/math.Log2(float64(n+1))
 	}
 	workers = max(1, workers)
-	accs := make([]acc, workers)
+	covers := make([][]bool, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			a := &accs[w]
-			a.covered = make([]bool, items)
+			covered := make([]bool, items)
+			covers[w] = covered
 			score := newScorer()
 			scores := make([]float64, items)
 			excluded := make([]bool, items)
@@ -93,7 +97,7 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 						h20++
 					}
 					if r < K10 {
-						a.covered[j] = true
+						covered[j] = true
 					}
 				}
 				for _, j := range test[u] {
@@ -102,13 +106,13 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 					}
 				}
 				t := len(test[u])
-				a.users++
-				a.p10 += float64(h10) / K10
-				a.r10 += float64(h10) / float64(t)
-				a.r20 += float64(h20) / float64(min(t, K20))
-				nd := dcg / idcg[min(t, K10)]
-				a.ndcg += nd
-				a.ndcg2 += nd * nd
+				per[u] = perUser{
+					ok:   true,
+					p10:  float64(h10) / K10,
+					r10:  float64(h10) / float64(t),
+					r20:  float64(h20) / float64(min(t, K20)),
+					ndcg: dcg / idcg[min(t, K10)],
+				}
 			}
 		})
 	}
@@ -119,15 +123,20 @@ func Evaluate(ctx context.Context, train, test [][]int32, items, workers int, ne
 	var m Metrics
 	var ndcg2 float64
 	covered := make([]bool, items)
-	for _, a := range accs {
-		ndcg2 += a.ndcg2
-		m.Users += a.users
-		m.Precision10 += a.p10
-		m.Recall10 += a.r10
-		m.Recall20 += a.r20
-		m.NDCG10 += a.ndcg
-		for j, c := range a.covered {
-			covered[j] = covered[j] || c
+	for _, p := range per {
+		if !p.ok {
+			continue
+		}
+		ndcg2 += p.ndcg * p.ndcg
+		m.Users++
+		m.Precision10 += p.p10
+		m.Recall10 += p.r10
+		m.Recall20 += p.r20
+		m.NDCG10 += p.ndcg
+	}
+	for _, c := range covers {
+		for j, b := range c {
+			covered[j] = covered[j] || b
 		}
 	}
 	if m.Users > 0 {

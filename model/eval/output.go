@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"image/color"
@@ -46,8 +47,12 @@ func MaxSeeds(rows []Row) int {
 }
 
 // WriteTable writes rows as an aligned text table with a legend of the
-// metric definitions.
+// metric definitions. Rows of the validation split are announced above the
+// table.
 func WriteTable(w io.Writer, rows []Row) error {
+	if HasValidation(rows) {
+		fmt.Fprintln(w, "VALIDATION split (20 % of each user's training items, seed 43; for tuning, not the reported test figures)")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(TableHeader, "\t")+"\t")
 	for _, r := range rows {
@@ -56,10 +61,31 @@ func WriteTable(w io.Writer, rows []Row) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "Full ranking of the catalogue, training items removed (EVAL.md). R@10 = hits/|T_u|; "+
-		"R@20* = hits/min(20, |T_u|) (DP-ALS.md E1); mean ± std over %d seed(s). "+
-		"Private rows have the factors of the private rank rule (als.PrivateRank), at most --factors.\n", MaxSeeds(rows))
+	_, err := fmt.Fprintln(w, Legend(rows))
 	return err
+}
+
+// HasValidation reports whether any of rows is of the validation split.
+func HasValidation(rows []Row) bool {
+	for _, r := range rows {
+		if r.Split == SplitValidation {
+			return true
+		}
+	}
+	return false
+}
+
+// Legend describes the protocol behind rows in a few sentences, for a
+// table footer; the package documentation has the details.
+func Legend(rows []Row) string {
+	split := "Split: test, per-user 20 % holdout (splitmix64, seed 42)"
+	if HasValidation(rows) {
+		split = "Split: validation, 20 % of each user's training items (seed 43) after the per-user 20 % test holdout (seed 42)"
+	}
+	return fmt.Sprintf("%s. Full ranking of the catalogue (items seen in training), the user's training items removed. "+
+		"R@10 = hits/|T_u|; R@20* = hits/min(20, |T_u|); mean ± std over %d training seed(s), the split fixed. "+
+		"Private rows have the factors of the private rank rule of 'discret train' (at most the factors asked for). "+
+		"Protocol: go doc github.com/discret-io/discret/model/eval.", split, MaxSeeds(rows))
 }
 
 // pm formats a Stat as "mean ± std" (just the mean when std is 0).
@@ -74,6 +100,7 @@ func pm(s Stat, prec int) string {
 // non-private model.
 type jsonRow struct {
 	Dataset      string   `json:"dataset"`
+	Split        string   `json:"split"`
 	Model        string   `json:"model"`
 	Epsilon      *float64 `json:"epsilon"`
 	Delta        *float64 `json:"delta"`
@@ -96,7 +123,7 @@ type jsonRow struct {
 }
 
 // WriteJSON writes rows as one JSON array, one object per row, with the keys
-// dataset, model, epsilon (null when non-private), delta, factors, seeds,
+// dataset, split ("test" or "validation"), model, epsilon (null when non-private), delta, factors, seeds,
 // users, precision@10, recall@10 (hits/|T_u|), recall@20
 // (hits/min(20, |T_u|)), ndcg@10, coverage and train_seconds (means), each
 // metric also with a "_std" key (over seeds), and ndcg@10_se, the standard
@@ -105,7 +132,7 @@ func WriteJSON(w io.Writer, rows []Row) error {
 	out := make([]jsonRow, len(rows))
 	for i, r := range rows {
 		j := jsonRow{
-			Dataset: r.Dataset, Model: r.Model, Factors: r.Factors, Seeds: r.Seeds, Users: r.Users,
+			Dataset: r.Dataset, Split: cmp.Or(r.Split, SplitTest), Model: r.Model, Factors: r.Factors, Seeds: r.Seeds, Users: r.Users,
 			P10: r.Precision10.Mean, P10Std: r.Precision10.Std,
 			R10: r.Recall10.Mean, R10Std: r.Recall10.Std,
 			R20: r.Recall20.Mean, R20Std: r.Recall20.Std,

@@ -25,7 +25,11 @@ type Contribution[K comparable] struct {
 // shrinking by (1 − 1e-12) until it holds (as B6 step 4). For "number of
 // buyers" counts pass weight 1 for every key. Weights must be finite and
 // positive; kp ≥ 1 and c > 0. The result is sorted by decreasing value.
-func BoundContributions[K comparable](weights map[K]float64, kp int, c float64, src Source) ([]Contribution[K], error) {
+//
+// The result depends only on weights and the draws of src: the same
+// weights and a source in the same state give the same contribution, so
+// a seeded source makes it reproducible (Go's map order does not leak in).
+func BoundContributions[K cmp.Ordered](weights map[K]float64, kp int, c float64, src Source) ([]Contribution[K], error) {
 	if kp < 1 || !(c > 0) || math.IsInf(c, 0) {
 		return nil, fmt.Errorf("%w: bound contributions: k_p = %d, C = %v", ErrParam, kp, c)
 	}
@@ -36,8 +40,11 @@ func BoundContributions[K comparable](weights map[K]float64, kp int, c float64, 
 		}
 		out = append(out, Contribution[K]{k, w})
 	}
-	// Uniform random order (Fisher–Yates with exact uniform integers), then a
-	// stable sort by weight: ties end up in uniformly random order.
+	// A canonical order first, so that the shuffle below permutes the same
+	// list whatever the map's iteration order. Then a uniform random order
+	// (Fisher–Yates with exact uniform integers) and a stable sort by
+	// weight: ties end up in uniformly random order.
+	slices.SortFunc(out, func(a, b Contribution[K]) int { return cmp.Compare(a.Key, b.Key) })
 	s := sampler{src: src}
 	for i := len(out) - 1; i > 0; i-- {
 		j := int(s.uniform(uint64(i + 1)))

@@ -3,6 +3,7 @@ package dp_test
 import (
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/discret-io/discret/privacy/dp"
@@ -156,5 +157,38 @@ func TestThresholds(t *testing.T) {
 	}
 	if _, err := dp.LaplaceThreshold(1, 1, 1, 1); !errors.Is(err, dp.ErrParam) {
 		t.Errorf("LaplaceThreshold(δ=1) error = %v", err)
+	}
+}
+
+// TestBoundContributionsReproducible: with a seeded source, the result
+// depends on the weights and the seed only, not on Go's randomized map
+// iteration order (which changes from one range loop to the next).
+func TestBoundContributionsReproducible(t *testing.T) {
+	ties := map[int]float64{}
+	for k := range 200 {
+		ties[k] = 1
+	}
+	mixed := map[string]float64{}
+	for k := range 100 {
+		mixed[string(rune('a'+k%26))+string(rune('a'+k/26))] = float64(1 + k%3)
+	}
+	for _, tt := range []struct {
+		name string
+		run  func(dp.Source) (any, error)
+	}{
+		{"ties k_p=10", func(src dp.Source) (any, error) { return dp.BoundContributions(ties, 10, 1, src) }},
+		{"ties k_p=all", func(src dp.Source) (any, error) { return dp.BoundContributions(ties, 200, 1, src) }},
+		{"mixed k_p=40", func(src dp.Source) (any, error) { return dp.BoundContributions(mixed, 40, 2, src) }},
+	} {
+		want, err := tt.run(dptest.New(7))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for i := range 20 {
+			got, err := tt.run(dptest.New(7))
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: run %d with seed 7 = %v, %v; want %v, as run 1", tt.name, i+2, got, err, want)
+			}
+		}
 	}
 }

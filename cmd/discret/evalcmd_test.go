@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pairsFile writes a small MovieLens u.data file (user, item, rating, time)
+// with some structure to learn, as dir/name, and returns its path.
+func pairsFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	for u := 1; u <= 150; u++ {
+		for range 15 {
+			j := r.IntN(60)
+			if r.Float64() < 0.7 {
+				j = (j/4)*4 + u%4
+			}
+			fmt.Fprintf(&b, "%d\t%d\t5\t881250949\n", u, min(j, 59)+1)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// jsonRows decodes the JSON array of `eval --json` or `bench … --json`.
+func jsonRows(t *testing.T, stdout string) []map[string]any {
+	t.Helper()
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("output is not a non-empty JSON array (%v):\n%s", err, stdout)
+	}
+	return rows
+}
+
+// TestEvalConfigAndOutput: --config is read, checked and applied; the split and
+// the dataset label are in the output; repeated ε values are refused.
+func TestEvalConfigAndOutput(t *testing.T) {
+	dir := t.TempDir()
+	data := pairsFile(t, filepath.Join(dir, "x"), "rev-bad.data")
+	ml := pairsFile(t, filepath.Join(dir, "ml-100k"), "u.data")
+	config := func(body string) string {
+		p := filepath.Join(t.TempDir(), "discret.json")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fast := []string{"eval", "--seeds", "1", "--epsilon", "inf,5", "--json"}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // substring of stderr
+		check  func(t *testing.T, rows []map[string]any)
+	}{
+		{
+			name: "missing config", code: exitFailure, stderr: "config: open /nonexistent/discret.json",
+			args: []string{"--config", "/nonexistent/discret.json", "eval", data},
+		},
+		{
+			name: "config with an unknown field", code: exitFailure, stderr: `unknown field "factors"`,
+			args: []string{"--config", config(`{"factors": 8}`), "eval", data},
+		},
+		{
+			name: "config out of range", code: exitFailure, stderr: "training.factors = 0",
+			args: []string{"--config", config(`{"training": {"factors": 0}}`), "eval", data},
+		},
+		{
+			name: "config after the command", code: exitFailure, stderr: "config: open",
+			args: []string{"eval", "--config", "/nonexistent/discret.json", data},
+		},
+		{
+			name: "config sets the factors",
+			args: append([]string{"--config", config(`{"training": {"factors": 6, "iterations": 3}}`)}, append(fast, data)...),
+			check: func(t *testing.T, rows []map[string]any) {
+				if rows[1]["model"] != "als" || rows[1]["factors"] != 6.0 {
+					t.Errorf("row 1 = %v, want als with the configured 6 factors", rows[1])
+				}
+			},
+		},
+		{
+			name: "--factors overrides the config",
+			args: append([]string{"--config", config(`{"training": {"factors": 6}}`)}, append(fast, "--factors", "5", data)...),
+			check: func(t *testing.T, rows []map[string]any) {
+				if rows[1]["factors"] != 5.0 {
+					t.Errorf("row 1 = %v, want 5 factors", rows[1])
+				}
+			},
+		},
+		{
+			name: "configured rank above --factors", code: exitUsage, stderr: "training.rank 8 of",
+			args: []string{"--config", config(`{"training": {"rank": 8}}`), "eval", "--factors", "4", data},
+		},
+		{
+			name: "configured δ", args: append([]string{"--config", config(`{"training": {"delta": 1e-5}}`)}, append(fast, data)...),
+			check: func(t *testing.T, rows []map[string]any) {
+				if last := rows[len(rows)-1]; last["epsilon"] != 5.0 || last["delta"] != 1e-5 {
+					t.Errorf("last row = %v, want ε 5 at the configured δ 1e-5", last)
+				}
+			},
+		},
+		{
+			name: "test split and file label", args: append(fast, data),
+			check: func(t *testing.T, rows []map[string]any) {
+				for _, r := range rows {
+					if r["split"] != "test" || r["dataset"] != "rev-bad" {
+						t.Errorf("row %v: want split test, dataset rev-bad", r)
+					}
+				}
+			},
+		},
+		{
+			name: "validation split and public label", args: append(fast, "--validation", ml),
+			check: func(t *testing.T, rows []map[string]any) {
+				for _, r := range rows {
+					if r["split"] != "validation" || r["dataset"] != "ml-100k" {
+						t.Errorf("row %v: want split validation, dataset ml-100k", r)
+					}
+				}
+			},
+		},
+		{
+			name: "repeated ε", code: exitUsage, stderr: "--epsilon: entry 3, 1.0, repeats entry 1, 1",
+			args: []string{"eval", "--epsilon", "1,2,1.0", data},
+		},
+		{
+			name: "repeated inf", code: exitUsage, stderr: "--epsilon: entry 2, ∞, repeats entry 1, inf",
+			args: []string{"eval", "--epsilon", "inf,∞", data},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			code, stdout, stderr := c.run(tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("discret %s = exit %d, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.stderr)
+			}
+			if tt.check != nil {
+				tt.check(t, jsonRows(t, stdout))
+			}
+		})
+	}
+}
+
+// TestEvalTable: the table says which split it shows, and its footer
+// describes the protocol without pointing outside the repository.
+func TestEvalTable(t *testing.T) {
+	data := pairsFile(t, t.TempDir(), "pairs.data")
+	c := newCLI(t)
+	for _, tt := range []struct {
+		args        []string
+		want, avoid []string
+	}{
+		{[]string{"eval", "--seeds", "1", "--epsilon", "inf", data}, []string{"Split: test", "go doc github.com/discret-io/discret/model/eval"}, []string{"VALIDATION", "EVAL.md", "DP-ALS.md", "als.PrivateRank"}},
+		{[]string{"eval", "--seeds", "1", "--epsilon", "inf", "--validation", data}, []string{"VALIDATION split", "Split: validation"}, nil},
+	} {
+		out := c.mustRun(tt.args...)
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("discret %s: output lacks %q:\n%s", strings.Join(tt.args, " "), w, out)
+			}
+		}
+		for _, a := range tt.avoid {
+			if strings.Contains(out, a) {
+				t.Errorf("discret %s: output has %q:\n%s", strings.Join(tt.args, " "), a, out)
+			}
+		}
+	}
+}
+
+// TestEvalHelpSelfContained: the help of the evaluation commands cites
+// no design note outside the repository and states what --config does.
+func TestEvalHelpSelfContained(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"eval", "--help"}, {"bench", "quality", "--help"}, {"bench", "train", "--help"}, {"bench", "--help"}} {
+		code, out, _ := c.run(args...)
+		if code != exitOK {
+			t.Fatalf("discret %s = exit %d", strings.Join(args, " "), code)
+		}
+		for _, bad := range []string{"EVAL.md", "DP-ALS.md", "als.PrivateRank"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("discret %s cites %s", strings.Join(args, " "), bad)
+			}
+		}
+		if args[0] != "bench" || len(args) > 2 {
+			if !strings.Contains(out, "--config FILE") {
+				t.Errorf("discret %s does not say what --config does", strings.Join(args, " "))
+			}
+		}
+	}
+}
