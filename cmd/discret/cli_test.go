@@ -352,3 +352,18 @@ func TestDataDirInUse(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckedEverywhere: a --config that cannot be read or has an
+// unknown field fails every command, also those that use none of it.
+func TestConfigCheckedEverywhere(t *testing.T) {
+	bad := writeFile(t, "bad.json", `{"trainin": {}}`)
+	for _, cfg := range []string{filepath.Join(t.TempDir(), "missing.json"), bad} {
+		for _, args := range [][]string{{"keygen", "--out", filepath.Join(t.TempDir(), "k")}, {"gen", "--out", t.TempDir()}} {
+			c := newCLI(t)
+			code, _, stderr := c.run(append([]string{"--config", cfg}, args...)...)
+			if code != exitFailure || !strings.Contains(stderr, "config") {
+				t.Errorf("discret --config %s %v = exit %d, %q; want exit %d and the config error", cfg, args, code, stderr, exitFailure)
+			}
+		}
+	}
+}

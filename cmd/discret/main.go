@@ -142,9 +142,16 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 	}
 	e.set = map[string]*flag.Flag{}
 	fs.Visit(func(f *flag.Flag) { e.set[f.Name] = f })
-	if c.noArgs && len(pos) > 0 {
+	switch {
+	case c.noArgs && len(pos) > 0:
 		err = usagef("unexpected argument %q", pos[0])
-	} else {
+	case e.global.config != "":
+		// Checked for every command, also those that use none of it
+		// (keygen, gen): a mistyped file is never ignored.
+		if _, err = loadSettings(e.global.config); err == nil {
+			err = c.run(ctx, e, pos)
+		}
+	default:
 		err = c.run(ctx, e, pos)
 	}
 	var ue *usageError
