@@ -321,11 +321,7 @@ them. Its epsilon (--epsilon is the grid) and rank (each run has its
 			if err := e.checkRanges(flagRange{"iterations", iterationsRange}, flagRange{"runs", intRange(1, 100)}); err != nil {
 				return err
 			}
-			conf, err := loadSettings(e.global.config)
-			if err != nil {
-				return err
-			}
-			tc := trainConfig(conf)
+			tc := trainConfig(e.conf)
 			var cfg bench.TrainConfig
 			if !e.isSet("factors") {
 				factors = strconv.Itoa(cmp.Or(tc.ALS.Factors, als.DefaultFactors))

@@ -167,11 +167,7 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 // as every command does), overridden by --factors and --delta when the
 // command line sets them. Zero values mean the built-in defaults.
 func evalSettings(e *env, factors int, delta float64) (als.Config, als.Privacy, error) {
-	conf, err := loadSettings(e.global.config)
-	if err != nil {
-		return als.Config{}, als.Privacy{}, err
-	}
-	tc := trainConfig(conf)
+	tc := trainConfig(e.conf)
 	a := als.Config{Factors: tc.ALS.Factors, Iterations: tc.ALS.Iterations, Lambda: tc.ALS.Lambda}
 	p := als.Privacy{Delta: tc.Delta, MaxItems: tc.Privacy.MaxItems, ClipNorm: tc.Privacy.ClipNorm, Rank: tc.Privacy.Rank}
 	if e.isSet("factors") {

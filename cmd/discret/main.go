@@ -50,6 +50,9 @@ type env struct {
 	getenv         func(string) string
 	// set holds the flags the command line sets, by name (see isSet).
 	set map[string]*flag.Flag
+	// conf is the configuration file's content (--config), read and
+	// checked once by runCommand before the command runs; zero without one.
+	conf settings
 }
 
 // usageError marks a bad invocation (exit status 2).
@@ -142,16 +145,11 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 	}
 	e.set = map[string]*flag.Flag{}
 	fs.Visit(func(f *flag.Flag) { e.set[f.Name] = f })
-	switch {
-	case c.noArgs && len(pos) > 0:
+	if c.noArgs && len(pos) > 0 {
 		err = usagef("unexpected argument %q", pos[0])
-	case e.global.config != "":
-		// Checked for every command, also those that use none of it
+	} else if e.conf, err = loadSettings(e.global.config); err == nil {
+		// Read for every command, also those that use none of it
 		// (keygen, gen): a mistyped file is never ignored.
-		if _, err = loadSettings(e.global.config); err == nil {
-			err = c.run(ctx, e, pos)
-		}
-	default:
 		err = c.run(ctx, e, pos)
 	}
 	var ue *usageError

@@ -48,10 +48,7 @@ func checkKeyOutsideData(key, data string) error {
 // openData loads the key, checks it against the data directory and opens the
 // store. create allows creating a new data directory.
 func openData(e *env, create bool) (*dataEnv, error) {
-	set, err := loadSettings(e.global.config)
-	if err != nil {
-		return nil, err
-	}
+	set := e.conf
 	m, err := secret.Load(e.global.key)
 	if err != nil {
 		return nil, err

@@ -82,11 +82,9 @@ default 5); older ones are deleted.`,
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
-			conf, err := loadSettings(e.global.config)
-			if err != nil {
-				return err
-			}
+			conf := e.conf
 			cfg := trainConfig(conf)
+			var err error
 			if err := e.checkRanges(
 				flagRange{"delta", probability}, flagRange{"iterations", iterationsRange}, flagRange{"factors", factorsRange},
 				flagRange{"rank", rankRange}, flagRange{"lambda", positiveNumber}, flagRange{"alpha", positiveNumber},
