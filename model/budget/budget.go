@@ -297,21 +297,17 @@ func (s Spend) Fits() bool { return s.Epsilon <= s.Cap.Epsilon }
 // Spent returns the spend of the entries charged in the window ending at
 // now (after Start(now); entries dated after now count too).
 func (c Cap) Spent(entries []Entry, now time.Time) (Spend, error) {
-	return c.spent(entries, nil, now)
+	return c.spent(Effective(entries), nil, now)
 }
 
 // counted returns the entries that count against next: the effective ones
 // without a pending charge of next's own run, which next replaces.
-func counted(entries []Entry, next *Entry) []Entry {
-	entries = Effective(entries)
-	if next == nil {
-		return entries
-	}
-	return slices.DeleteFunc(entries, func(e Entry) bool { return e.Pending && e.Version == next.Version })
+func counted(entries []Entry, next Entry) []Entry {
+	return slices.DeleteFunc(Effective(entries), func(e Entry) bool { return e.Pending && e.Version == next.Version })
 }
 
+// spent is the spend of entries (already reduced by counted) and next.
 func (c Cap) spent(entries []Entry, next *Entry, now time.Time) (Spend, error) {
-	entries = counted(entries, next)
 	c = c.WithDefaults()
 	if err := c.Validate(); err != nil {
 		return Spend{}, err
@@ -407,6 +403,7 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 	if err := next.Validate(); err != nil {
 		return Spend{}, err
 	}
+	entries = counted(entries, next)
 	after, err := c.spent(entries, &next, now)
 	if err != nil {
 		return Spend{}, err
@@ -430,7 +427,7 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 	// When it fits: at the moment each release in the window leaves it.
 	var leave []time.Time
 	w := after.Cap.Window
-	for _, en := range counted(entries, &next) {
+	for _, en := range entries {
 		if en.Time.After(after.From) && en.Private {
 			leave = append(leave, en.Time.AddDate(w.Years, w.Months, w.Days))
 		}
