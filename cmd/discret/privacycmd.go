@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/model/release"
 )
 
 func privacyCommand() *command {
@@ -97,17 +96,13 @@ type releases map[string]bool
 
 // storedReleases lists the stored releases of d.
 func storedReleases(ctx context.Context, d *dataEnv) (releases, error) {
-	ms, err := d.db.Releases(ctx)
+	sums, err := release.List(ctx, d.db)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := d.db.CurrentRelease(ctx)
-	if err != nil && !errors.Is(err, store.ErrNoCurrentRelease) {
-		return nil, err
-	}
-	out := make(releases, len(ms))
-	for _, m := range ms {
-		out[m.Version] = m.Version == cur
+	out := make(releases, len(sums))
+	for _, s := range sums {
+		out[s.Card.Version] = s.Current
 	}
 	return out, nil
 }
