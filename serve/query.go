@@ -31,7 +31,9 @@ import (
 
 // routeQueries maps "METHOD /path/{template}" to the query parameters the
 // route takes, in the order of the OpenAPI document. Every REST route has
-// an entry.
+// an entry. The keys write a path variable as runtime.Pattern.String does,
+// "{customer=*}", so that a request's route is found without rewriting its
+// pattern.
 var routeQueries = mustRouteQueries(discretv1.OpenAPI)
 
 // mustRouteQueries reads the query parameters of every route from an
@@ -69,15 +71,15 @@ func parseRouteQueries(doc []byte) (map[string][]string, error) {
 					names = append(names, p.Name)
 				}
 			}
-			m[strings.ToUpper(method)+" "+path] = names
+			m[strings.ToUpper(method)+" "+variable.ReplaceAllString(path, "{$1=*}")] = names
 		}
 	}
 	return m, nil
 }
 
-// capture matches a path variable as runtime.Pattern.String writes it,
-// "{customer=*}", which the OpenAPI document writes "{customer}".
-var capture = regexp.MustCompile(`\{([^}=]+)=\*\}`)
+// variable matches a path variable as the OpenAPI document writes it,
+// "{customer}".
+var variable = regexp.MustCompile(`\{([^}=]+)\}`)
 
 // routeKey returns the routeQueries key of the route that matched r.
 func routeKey(r *http.Request) (string, bool) {
@@ -85,8 +87,11 @@ func routeKey(r *http.Request) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return r.Method + " " + capture.ReplaceAllString(p.String(), "{$1}"), true
+	return r.Method + " " + p.String(), true
 }
+
+// displayRoute writes a routeQueries key as the OpenAPI document does.
+func displayRoute(key string) string { return strings.ReplaceAll(key, "=*}", "}") }
 
 // checkQuery is a gateway middleware that refuses a query parameter the
 // matched route does not take, before the request goes any further.
@@ -95,7 +100,8 @@ func checkQuery(next runtime.HandlerFunc) runtime.HandlerFunc {
 		if r.URL.RawQuery != "" {
 			if msg := unknownQuery(r, pathParams); msg != "" {
 				if rec := recordFrom(r.Context()); rec != nil {
-					rec.route, _ = routeKey(r)
+					key, _ := routeKey(r)
+					rec.route = displayRoute(key) // as annotate records it
 				}
 				writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, msg)
 				return
@@ -121,38 +127,50 @@ func unknownQuery(r *http.Request, pathParams map[string]string) string {
 	if err != nil {
 		return "query: " + err.Error()
 	}
-	for _, name := range slices.Sorted(maps.Keys(q)) {
-		if slices.Contains(takes, name) {
-			continue
+	var unknown []string
+	for name := range q {
+		if !slices.Contains(takes, name) {
+			unknown = append(unknown, name)
 		}
-		shown := name
-		if len(shown) > 64 {
-			shown = shown[:64] + "…"
-		}
-		if _, inPath := pathParams[name]; inPath {
-			return fmt.Sprintf("query parameter %q: %s is given in the path of %s", shown, name, key)
-		}
-		if len(takes) == 0 {
-			return fmt.Sprintf("unknown query parameter %q: %s takes no query parameters", shown, key)
-		}
-		return fmt.Sprintf("unknown query parameter %q: %s takes %s", shown, key, strings.Join(takes, ", "))
 	}
-	return ""
+	if len(unknown) == 0 {
+		return ""
+	}
+	name := slices.Min(unknown)
+	route := displayRoute(key)
+	shown := name
+	if len(shown) > 64 {
+		shown = shown[:64] + "…"
+	}
+	if _, inPath := pathParams[name]; inPath {
+		return fmt.Sprintf("query parameter %q: %s is given in the path of %s", shown, name, route)
+	}
+	if len(takes) == 0 {
+		return fmt.Sprintf("unknown query parameter %q: %s takes no query parameters", shown, route)
+	}
+	return fmt.Sprintf("unknown query parameter %q: %s takes %s", shown, route, strings.Join(takes, ", "))
 }
 
-// queryParser is the gateway's query parser: the default one, applied one
-// parameter at a time so that an error names its parameter and says what
-// was expected. checkQuery has already refused the parameters a route does
-// not take, so each key here names one field.
+// queryParser is the gateway's query parser: the default one, whose error
+// is rewritten to name its parameter and say what was expected. checkQuery
+// has already refused the parameters a route does not take, so each key
+// here names one field.
 type queryParser struct{ runtime.DefaultQueryParser }
 
 func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	err := p.DefaultQueryParser.Parse(msg, values, filter)
+	if err == nil {
+		return nil
+	}
+	// Only on failure: the parameters one at a time, in name order, into
+	// scratch messages, to find the first that fails.
 	for _, name := range slices.Sorted(maps.Keys(values)) {
-		if err := p.DefaultQueryParser.Parse(msg, url.Values{name: values[name]}, filter); err != nil {
-			return queryError(name, err)
+		scratch := msg.ProtoReflect().New().Interface()
+		if e := p.DefaultQueryParser.Parse(scratch, url.Values{name: values[name]}, filter); e != nil {
+			return queryError(name, e)
 		}
 	}
-	return nil
+	return fmt.Errorf("query: %w", err)
 }
 
 // queryError rewrites a parse error of the query parameter name.
