@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -364,6 +365,43 @@ func TestConfigCheckedEverywhere(t *testing.T) {
 			if code != exitFailure || !strings.Contains(stderr, "config") {
 				t.Errorf("discret --config %s %v = exit %d, %q; want exit %d and the config error", cfg, args, code, stderr, exitFailure)
 			}
+		}
+	}
+}
+
+// TestErrorPrefixes: a failing command's message names the command once, not
+// again as the package prefix of the error it prints.
+func TestErrorPrefixes(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("import", writeFile(t, "u.data", "1\t1\t5\t881250949")) // not stored: no consent, expired
+	bad := writeFile(t, "bad.csv", "bad")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train"}, "discret train: no usable data: "},
+		{[]string{"eval", bad}, "discret eval: " + bad + ": eventfile: unknown format: "},
+		{[]string{"import", bad}, "discret import: " + bad + ": eventfile: unknown format: "},
+		{[]string{"bench", "quality", bad}, "discret bench quality: " + bad + ": eventfile: unknown format: "},
+	} {
+		code, _, stderr := c.run(tt.args...)
+		if code != exitFailure || !strings.HasPrefix(stderr, tt.want) {
+			t.Errorf("discret %q = exit %d, stderr %q; want exit %d, stderr starting %q", tt.args, code, stderr, exitFailure, tt.want)
+		}
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	for _, tt := range []struct{ full, err, want string }{
+		{"discret train", "train: no usable data", "no usable data"},
+		{"discret bench quality", "bench: dataset x", "dataset x"},
+		{"discret train", "train: train: twice", "train: twice"}, // one prefix only
+		{"discret import", "x.csv: eventfile: bad", "x.csv: eventfile: bad"},
+		{"discret models use", "release: version 3 not found", "release: version 3 not found"},
+	} {
+		if got := errorText(tt.full, errors.New(tt.err)); got != tt.want {
+			t.Errorf("errorText(%q, %q) = %q, want %q", tt.full, tt.err, got, tt.want)
 		}
 	}
 }

@@ -157,15 +157,29 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "%s: %v\nRun '%s --help' for usage.\n", full, err, full)
+		fmt.Fprintf(e.stderr, "%s: %s\nRun '%s --help' for usage.\n", full, errorText(full, err), full)
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		fmt.Fprintf(e.stderr, "%s: interrupted\n", full)
 		return exitFailure
 	default:
-		fmt.Fprintf(e.stderr, "%s: %v\n", full, err)
+		fmt.Fprintf(e.stderr, "%s: %s\n", full, errorText(full, err))
 		return exitFailure
 	}
+}
+
+// errorText is err's message without a leading package prefix that repeats
+// the command's own name ("discret train: train: no usable data" reads
+// "discret train: no usable data"); the packages keep their prefixes, as Go
+// errors do, for callers other than this command line.
+func errorText(full string, err error) string {
+	msg := err.Error()
+	for _, w := range strings.Fields(full)[1:] {
+		if rest, ok := strings.CutPrefix(msg, w+": "); ok {
+			return rest
+		}
+	}
+	return msg
 }
 
 func newFlagSet(name string, c *command, e *env) *flag.FlagSet {

@@ -175,13 +175,13 @@ func Read(ctx context.Context, r io.Reader, opts Options) iter.Seq2[Record, erro
 func Open(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("eventfile: %w", err)
+		return nil, err // an *fs.PathError: "open PATH: reason"
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	magic, err := br.Peek(2)
 	if err != nil && err != io.EOF {
 		f.Close()
-		return nil, fmt.Errorf("eventfile: read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)

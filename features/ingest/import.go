@@ -110,12 +110,12 @@ func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, erro
 func readFile(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions, fn func(eventfile.Record) error) error {
 	f, err := open()
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return err // the caller names the file
 	}
 	defer f.Close()
 	for rec, err := range eventfile.Read(ctx, f, eventfile.Options{Format: opts.Format, Name: opts.Name, DefaultTime: opts.DefaultTime}) {
 		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
+			return err // eventfile's own error; the caller names the file
 		}
 		if rec.Err == nil && rec.Skip == "" {
 			if err := rec.Event.CheckNotFuture(opts.now); err != nil {

@@ -17,7 +17,7 @@ import (
 func ReadFile(ctx context.Context, path string, format eventfile.Format) (d *Dataset, bad int, err error) {
 	f, err := eventfile.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("eval: %w", err)
+		return nil, 0, err
 	}
 	defer f.Close()
 	opts := eventfile.Options{Format: format, Name: path, DefaultTime: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -38,10 +38,10 @@ func ReadFile(ctx context.Context, path string, format eventfile.Format) (d *Dat
 		}
 	})
 	if readErr != nil {
-		return nil, bad, fmt.Errorf("eval: %s: %w", path, readErr)
+		return nil, bad, fmt.Errorf("%s: %w", path, readErr)
 	}
 	if err != nil {
-		return nil, bad, fmt.Errorf("eval: %s: %w", path, err)
+		return nil, bad, fmt.Errorf("%s: %w", path, err)
 	}
 	return d, bad, nil
 }
