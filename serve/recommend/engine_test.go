@@ -404,3 +404,18 @@ func TestLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestEpsilonAttr(t *testing.T) {
+	for _, tt := range []struct {
+		eps  float64
+		want string
+	}{
+		{0.9999999999997085, "epsilon=1"},
+		{0.123456789, "epsilon=0.123457"},
+		{math.Inf(1), "epsilon=+Inf"},
+	} {
+		if got := epsilonAttr(tt.eps).String(); got != tt.want {
+			t.Errorf("epsilonAttr(%v) = %s, want %s", tt.eps, got, tt.want)
+		}
+	}
+}

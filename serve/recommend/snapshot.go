@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +91,7 @@ func (e *Engine) Swap(r *release.Release) error {
 	old := e.snap.Swap(s)
 	e.catMu.Unlock()
 	if old == nil || old.rel.Card.Version != r.Card.Version {
-		e.log.Info("serving release", "version", r.Card.Version, "items", len(r.Items), "trained", r.Card.Trained, "factors", r.Factors(), "epsilon", r.Card.Epsilon())
+		e.log.Info("serving release", "version", r.Card.Version, "items", len(r.Items), "trained", r.Card.Trained, "factors", r.Factors(), epsilonAttr(r.Card.Epsilon()))
 	}
 	return nil
 }
@@ -304,4 +306,11 @@ func (s *snapshot) explain(row int32, hist []reason) *reason {
 		}
 	}
 	return best
+}
+
+// epsilonAttr logs ε to 6 significant digits: the accountant's calibrated
+// 0.9999999999997 reads 1, and a non-private release +Inf.
+func epsilonAttr(eps float64) slog.Attr {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(eps, 'g', 6, 64), 64) // cannot fail: FormatFloat's own output
+	return slog.Float64("epsilon", r)
 }

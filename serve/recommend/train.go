@@ -129,7 +129,7 @@ func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, er
 		}
 	}
 	cfg.Progress = func(p train.Progress) {
-		t.log.Debug("training", "stage", p.Stage, "iteration", p.Iteration, "iterations", p.Iterations, "elapsed", p.Elapsed, "epsilon", p.Epsilon)
+		t.log.Debug("training", "stage", p.Stage, "iteration", p.Iteration, "iterations", p.Iterations, "elapsed", p.Elapsed, epsilonAttr(p.Epsilon))
 	}
 	start := time.Now()
 	rep, err := train.Run(ctx, t.cfg.Store, cfg)
@@ -137,7 +137,7 @@ func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, er
 		t.log.Warn("training failed", "err", err, "duration", time.Since(start))
 		return release.Card{}, err
 	}
-	t.log.Info("trained release", "version", rep.Version, "items", rep.Items, "epsilon", rep.Card.Epsilon(), "duration", rep.Total)
+	t.log.Info("trained release", "version", rep.Version, "items", rep.Items, epsilonAttr(rep.Card.Epsilon()), "duration", rep.Total)
 	if _, err := t.cfg.Engine.Refresh(ctx); err != nil {
 		return rep.Card, fmt.Errorf("recommend: release %s is current but could not be served: %w", rep.Version, err)
 	}
