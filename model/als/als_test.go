@@ -507,6 +507,49 @@ func TestProjectPSD(t *testing.T) {
 	}
 }
 
+// TestGramProject: the proxy's eigenbasis and clamped eigenvalues describe
+// the same G̃₊ = Q·max(Λ, 0)·Qᵀ that the GramNoisy path projects to.
+func TestGramProject(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	const d = 8
+	noisy := make([]float64, d*d)
+	for i := range d {
+		for j := i; j < d; j++ {
+			noisy[i*d+j] = r.NormFloat64()
+		}
+	}
+	proxy := &gramStep{g: slices.Clone(noisy)}
+	if err := proxy.project(d, GramProxy, newScratch(d)); err != nil {
+		t.Fatal(err)
+	}
+	full := &gramStep{g: slices.Clone(noisy)}
+	if err := full.project(d, GramNoisy, newScratch(d)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(proxy.vals, 0) {
+		t.Fatalf("clamped eigenvalues %v: the test matrix should be indefinite", proxy.vals)
+	}
+	for i := range d {
+		for j := i; j < d; j++ {
+			var got, dot float64
+			for k := range d {
+				got += proxy.q[i*d+k] * proxy.vals[k] * proxy.q[j*d+k]
+				dot += proxy.q[k*d+i] * proxy.q[k*d+j]
+			}
+			if math.Abs(got-full.g[i*d+j]) > 1e-12 {
+				t.Errorf("proxy Q·Λ₊·Qᵀ[%d][%d] = %v, projection %v", i, j, got, full.g[i*d+j])
+			}
+			want := 0.0
+			if i == j {
+				want = 1
+			}
+			if math.Abs(dot-want) > 1e-12 {
+				t.Errorf("QᵀQ[%d][%d] = %v, want %v", i, j, dot, want)
+			}
+		}
+	}
+}
+
 // TestSolveSPDFallback solves an indefinite system by the eigenvalue
 // fallback.
 func TestSolveSPDFallback(t *testing.T) {

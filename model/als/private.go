@@ -484,18 +484,8 @@ func (p *private) itemStep(ctx context.Context, it int) error {
 	if err := p.release(g.g, sumG, p.hG*p.hG, p.latG, p.src.Fork(), d); err != nil {
 		return fmt.Errorf("als: privacy: step %d: G: %w", it, err)
 	}
-	sc := t.scratch[0]
-	projectPSD(g.g, d, sc)
-	if p.cfg.Gram == GramProxy {
-		// Keep G̃₊ = Q·diag(λ₊)·Qᵀ: every proxy item solve is diagonal in Q.
-		if !sc.eigen(g.g, d) {
-			return fmt.Errorf("als: privacy: step %d: G: eigendecomposition failed", it)
-		}
-		g.vals = make([]float64, d)
-		for k, v := range sc.vals {
-			g.vals[k] = max(v, 0)
-		}
-		g.q = mat.DenseCopyOf(&sc.q).RawMatrix().Data
+	if err := g.project(d, p.cfg.Gram, t.scratch[0]); err != nil {
+		return fmt.Errorf("als: privacy: step %d: G: %w", it, err)
 	}
 
 	// One stream per grain of items, forked in order before the parallel
@@ -510,7 +500,7 @@ func (p *private) itemStep(ctx context.Context, it int) error {
 		if failed.Load() != nil {
 			return
 		}
-		if err := p.solveItems(k, streams[k], g, t.scratch[w]); err != nil {
+		if err := p.solveItems(ctx, k, streams[k], g, t.scratch[w]); err != nil {
 			err = fmt.Errorf("als: privacy: step %d: %w", it, err)
 			failed.CompareAndSwap(nil, &err)
 		}
@@ -528,8 +518,31 @@ type gramStep struct {
 	vals []float64 // GramProxy: eigenvalues of G̃₊ (≥ 0)
 }
 
-// solveItems solves the items of grain k with noise drawn from src.
-func (p *private) solveItems(k int, src dp.Source, g *gramStep, sc *scratch) error {
+// project makes the noisy G̃ in g.g usable by the item solves: GramNoisy
+// needs G̃₊ = Q·max(Λ, 0)·Qᵀ, its projection on the PSD cone, in g.g;
+// GramProxy keeps only Q and max(Λ, 0), in which every proxy item solve is
+// diagonal, and leaves g.g unprojected (unused). One eigendecomposition of
+// G̃ gives either: the projection keeps its eigenvectors.
+func (g *gramStep) project(d int, kind Gram, sc *scratch) error {
+	if kind != GramProxy {
+		projectPSD(g.g, d, sc)
+		return nil
+	}
+	if !sc.eigen(g.g, d) {
+		return errors.New("eigendecomposition failed")
+	}
+	g.vals = make([]float64, d)
+	for k, v := range sc.vals {
+		g.vals[k] = max(v, 0)
+	}
+	g.q = mat.DenseCopyOf(&sc.q).RawMatrix().Data
+	return nil
+}
+
+// solveItems solves the items of grain k with noise drawn from src. It
+// stops at the next item once ctx is done: at large d one item costs
+// seconds.
+func (p *private) solveItems(ctx context.Context, k int, src dp.Source, g *gramStep, sc *scratch) error {
 	t := p.t
 	d := t.d
 	w0 := t.cfg.Unobserved
@@ -555,6 +568,9 @@ func (p *private) solveItems(k int, src dp.Source, g *gramStep, sc *scratch) err
 	sel := p.sel
 	st := p.latT.Sigma()
 	for _, j := range p.items[k*exactGrain : min((k+1)*exactGrain, len(p.items))] {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		clear(sumS)
 		clear(sumT)
 		for c0 := sel.ptr[j]; c0 < sel.ptr[j+1]; c0 += chunkRows {

@@ -206,10 +206,12 @@ func (t *trainer) itemStep(ctx context.Context) error {
 	return t.solveAll(ctx, p)
 }
 
+// solveAll solves every row of p in parallel. Each row checks ctx, not
+// only each grain: at large d one solve costs a second or more.
 func (t *trainer) solveAll(ctx context.Context, p *rowProblem) error {
 	return parallel(ctx, t.cfg.Workers, p.a.rows(), 8, func(w, lo, hi int) {
 		sc := t.scratch[w]
-		for r := lo; r < hi; r++ {
+		for r := lo; r < hi && ctx.Err() == nil; r++ {
 			if solveRow(p, r, t.d, sc) {
 				t.fallbacks.Add(1)
 			}
