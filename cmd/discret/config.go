@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,28 +90,28 @@ type trainSettings struct {
 
 // epsilonSetting returns the privacy budget of an optional configuration
 // field: a JSON number ≥ least (and > 0), or the string "inf"; 0 if the
-// field is absent or bad (then adding an error naming the field).
-func epsilonSetting(errs *[]error, path, field string, raw json.RawMessage, least float64) float64 {
+// field is absent or bad (then reporting the field).
+func epsilonSetting(f *configFile, field string, raw json.RawMessage, least float64) float64 {
 	if raw == nil {
 		return 0
 	}
-	var f float64
+	var x float64
 	var s string
 	err := json.Unmarshal(raw, &s)
 	if err == nil {
-		f, err = parseEpsilon(s)
+		x, err = parseEpsilon(s)
 	} else {
-		err = json.Unmarshal(raw, &f)
+		err = json.Unmarshal(raw, &x)
 	}
-	if err != nil || !(f > 0) || f < least {
+	if err != nil || !(x > 0) || x < least {
 		want := `a number > 0 or "inf"`
 		if least > 0 {
 			want = fmt.Sprintf(`a number ≥ %g, or "inf" for a non-private model`, least)
 		}
-		*errs = append(*errs, fmt.Errorf("config %s: %s = %s: want %s", path, field, raw, want))
+		f.errorf(field, "%s = %s: want %s", field, raw, want)
 		return 0
 	}
-	return f
+	return x
 }
 
 // parseEpsilon parses a privacy budget: a number > 0, or inf (any case,
@@ -185,20 +187,31 @@ func orDefault(r numRange) numRange {
 }
 
 // setting returns the value of an optional configuration field, 0 if it
-// is absent or out of range r (then adding an error naming the field).
-func setting[T int | float64](errs *[]error, path, field string, v *T, r numRange) T {
+// is absent or out of range r (then reporting the field).
+func setting[T int | float64](f *configFile, field string, v *T, r numRange) T {
 	if v == nil {
 		return 0
 	}
 	if !r.ok(float64(*v)) {
-		*errs = append(*errs, fmt.Errorf("config %s: %s = %v: want %s", path, field, *v, r.want))
+		f.errorf(field, "%s = %v: want %s", field, *v, r.want)
 		return 0
 	}
 	return *v
 }
 
+// period parses the retention period of the configuration field named by
+// field, reporting it if it is bad.
+func period(f *configFile, field, s string) retention.Period {
+	p, err := retention.ParsePeriod(s)
+	if err != nil {
+		f.errorf(field, `%s = %q: want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`, field, s)
+	}
+	return p
+}
+
 // loadSettings reads the configuration file named by the global flags, if
-// any, and resolves it with the defaults.
+// any, and resolves it with the defaults. Its errors name the file, the
+// line and column, and the field (README "Configuration").
 func loadSettings(path string) (settings, error) {
 	var s settings
 	if path == "" {
@@ -209,116 +222,300 @@ func loadSettings(path string) (settings, error) {
 		return s, fmt.Errorf("config: %w", err)
 	}
 	var fc fileConfig
-	if err := decodeConfig(raw, &fc); err != nil {
-		return s, fmt.Errorf("config %s: %w", path, err)
+	f, err := decodeConfig(path, raw, &fc)
+	if err != nil {
+		return s, err
 	}
-	var errs []error
-	for kind, period := range fc.Retention {
-		p, err := retention.ParsePeriod(period)
-		if err == nil {
-			err = s.retention.Set(kind, p)
+	for _, kind := range slices.Sorted(maps.Keys(fc.Retention)) {
+		field := "retention." + kind
+		if _, err := privacy.ParseEventKind(kind); err != nil {
+			f.keyErrorf(field, "%s: unknown event type; want view, add_to_cart, purchase or store_visit", field)
+			continue
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("config %s: retention.%s: %w", path, kind, err))
+		if p := period(f, field, fc.Retention[kind]); !p.IsZero() {
+			s.retention.Set(kind, p) // cannot fail: kind was parsed above
 		}
 	}
 	s.consent = consent.Defaults{Personalization: fc.ConsentDefaults.Personalization, InStore: fc.ConsentDefaults.InStore}
 
 	t := fc.Training
 	ts := &s.training
-	ts.epsilon = epsilonSetting(&errs, path, "training.epsilon", t.Epsilon, minEpsilon)
-	ts.delta = setting(&errs, path, "training.delta", t.Delta, probability)
-	ts.iterations = setting(&errs, path, "training.iterations", t.Iterations, orDefault(iterationsRange))
-	ts.factors = setting(&errs, path, "training.factors", t.Factors, factorsRange)
-	ts.lambda = setting(&errs, path, "training.lambda", t.Lambda, positiveNumber)
-	ts.alpha = setting(&errs, path, "training.alpha", t.Alpha, positiveNumber)
-	ts.maxItems = setting(&errs, path, "training.max_items_per_user", t.MaxItemsPerUser, orDefault(maxItemsRange))
-	ts.rank = setting(&errs, path, "training.rank", t.Rank, rankRange)
-	ts.clip = setting(&errs, path, "training.clip", t.Clip, positiveNumber)
-	ts.strengthCap = setting(&errs, path, "training.strength_cap", t.StrengthCap, positiveNumber)
-	ts.keep = setting(&errs, path, "training.keep_releases", t.KeepReleases, keepRange)
+	ts.epsilon = epsilonSetting(f, "training.epsilon", t.Epsilon, minEpsilon)
+	ts.delta = setting(f, "training.delta", t.Delta, probability)
+	ts.iterations = setting(f, "training.iterations", t.Iterations, orDefault(iterationsRange))
+	ts.factors = setting(f, "training.factors", t.Factors, factorsRange)
+	ts.lambda = setting(f, "training.lambda", t.Lambda, positiveNumber)
+	ts.alpha = setting(f, "training.alpha", t.Alpha, positiveNumber)
+	ts.maxItems = setting(f, "training.max_items_per_user", t.MaxItemsPerUser, orDefault(maxItemsRange))
+	ts.rank = setting(f, "training.rank", t.Rank, rankRange)
+	ts.clip = setting(f, "training.clip", t.Clip, positiveNumber)
+	ts.strengthCap = setting(f, "training.strength_cap", t.StrengthCap, positiveNumber)
+	ts.keep = setting(f, "training.keep_releases", t.KeepReleases, keepRange)
 	ts.catalogue = t.Catalogue
-	if f := cmp.Or(ts.factors, als.DefaultFactors); ts.rank > f {
-		factors := fmt.Sprintf("training.factors = %d", f)
+	if fs := cmp.Or(ts.factors, als.DefaultFactors); ts.rank > fs {
+		factors := fmt.Sprintf("training.factors = %d", fs)
 		if ts.factors == 0 {
-			factors = fmt.Sprintf("the default factors, %d", f)
+			factors = fmt.Sprintf("the default factors, %d", fs)
 		}
-		errs = append(errs, fmt.Errorf("config %s: training.rank = %d exceeds %s: a private model has at most that many factors", path, ts.rank, factors))
+		f.errorf("training.rank", "training.rank = %d exceeds %s: a private model has at most that many factors", ts.rank, factors)
 	}
 	if t.Weights != nil {
 		s.training.weights = map[privacy.EventKind]float64{}
-		for kind, w := range t.Weights {
+		for _, kind := range slices.Sorted(maps.Keys(t.Weights)) {
+			field, w := "training.weights."+kind, t.Weights[kind]
 			k, err := privacy.ParseEventKind(kind)
-			if err != nil || !(w >= 0) || math.IsInf(w, 0) {
-				errs = append(errs, fmt.Errorf("config %s: training.weights.%s = %v: want an event type and a finite weight ≥ 0", path, kind, w))
+			if err != nil {
+				f.keyErrorf(field, "%s: unknown event type; want view, add_to_cart, purchase or store_visit", field)
+				continue
+			}
+			if !(w >= 0) || math.IsInf(w, 0) {
+				f.errorf(field, "%s = %v: want a finite weight ≥ 0", field, w)
 				continue
 			}
 			s.training.weights[k] = w
 		}
 	}
 	pc := fc.Privacy
-	s.cap = budget.Cap{Epsilon: epsilonSetting(&errs, path, "privacy.cap_epsilon", pc.CapEpsilon, 0), Delta: setting(&errs, path, "privacy.cap_delta", pc.CapDelta, probability)}
+	s.cap = budget.Cap{Epsilon: epsilonSetting(f, "privacy.cap_epsilon", pc.CapEpsilon, 0), Delta: setting(f, "privacy.cap_delta", pc.CapDelta, probability)}
 	if pc.CapWindow != "" {
-		w, err := retention.ParsePeriod(pc.CapWindow)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("config %s: privacy.cap_window: %w", path, err))
-		}
-		s.cap.Window = w
+		s.cap.Window = period(f, "privacy.cap_window", pc.CapWindow)
 	}
 	if err := s.cap.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config %s: privacy: %w", path, err))
+		f.errorf("privacy", "privacy: %s", strings.TrimPrefix(err.Error(), "budget: "))
 	}
-	return s, errors.Join(errs...)
+	return s, f.err()
 }
 
-// decodeConfig decodes the configuration file raw (a UTF-8 byte order mark
-// allowed) into fc: one JSON object and nothing after it. Its errors say
-// where (line and column) and what was wanted, in the file's terms rather
-// than Go's.
-func decodeConfig(raw []byte, fc *fileConfig) error {
-	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return errors.New(`empty file; want a JSON object such as {"retention": {"purchase": "3y"}} (README "Configuration")`)
+// configFile is a configuration file being checked: its name, its content,
+// where each field is, and the problems found so far.
+type configFile struct {
+	name     string
+	raw      []byte
+	fields   map[string]fieldSpan // by path: "privacy.cap_epsilon", "retention.view"; "" is the whole file
+	spans    []fieldSpan          // in the file's order
+	problems []problem
+}
+
+// fieldSpan is where a field of a configuration file is: the byte offsets
+// of its key (of its value, for the whole file) and of its value's first
+// and last bytes (end is just after the last).
+type fieldSpan struct {
+	path            string
+	key, start, end int64
+}
+
+// problem is an error found in a configuration file, and its offset.
+type problem struct {
+	at  int64
+	err error
+}
+
+// report adds a problem at offset at: the error is "config FILE:LINE:COL:
+// message".
+func (f *configFile) report(at int64, format string, args ...any) {
+	f.problems = append(f.problems, problem{at, fmt.Errorf("config %s:%s: %s", f.name, position(f.raw, at), fmt.Sprintf(format, args...))})
+}
+
+// errorf reports a problem with the value of the field at path (with the
+// path in the message: format names it).
+func (f *configFile) errorf(path, format string, args ...any) {
+	f.report(f.fields[path].start, format, args...)
+}
+
+// keyErrorf reports a problem with the key of the field at path.
+func (f *configFile) keyErrorf(path, format string, args ...any) {
+	f.report(f.fields[path].key, format, args...)
+}
+
+// err returns the problems found, in the file's order.
+func (f *configFile) err() error {
+	slices.SortStableFunc(f.problems, func(a, b problem) int { return cmp.Compare(a.at, b.at) })
+	errs := make([]error, len(f.problems))
+	for i, p := range f.problems {
+		errs[i] = p.err
 	}
+	return errors.Join(errs...)
+}
+
+// decodeConfig decodes the configuration file raw, named name (a UTF-8 byte
+// order mark allowed), into fc: one JSON object and nothing after it. It
+// returns the file with the place of each field, for the errors of the
+// values. Its errors say where (line and column), which field (its full
+// path) and what was wanted, in the file's terms rather than Go's.
+func decodeConfig(name string, raw []byte, fc *fileConfig) (*configFile, error) {
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	f := &configFile{name: name, raw: raw, fields: map[string]fieldSpan{}}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf(`config %s: empty file; want a JSON object such as {"retention": {"purchase": "3y"}} (README "Configuration")`, name)
+	}
+	// Decode reads (and checks the syntax of) the whole object before it
+	// stores anything, so only the last two cases need the field index.
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(fc); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return fmt.Errorf("%s: the file ends inside the JSON object (a missing } or ]?)", position(raw, int64(len(raw))))
-		case errors.As(err, &syn):
-			// Offset is just after the offending byte.
-			return fmt.Errorf("%s: malformed JSON: %s", position(raw, syn.Offset-1), strings.TrimPrefix(syn.Error(), "json: "))
-		case errors.As(err, &typ):
-			// Offset is the end of the value, which may span lines: the
-			// line where it ends is close enough, the column is not.
-			line, _, _ := strings.Cut(position(raw, typ.Offset), ",")
-			field := "the configuration"
-			if typ.Field != "" {
-				field = typ.Field
+	err := dec.Decode(fc)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		f.report(int64(len(raw)), "the file ends inside the JSON object (a missing } or ]?)")
+		return nil, f.err()
+	case errors.As(err, &syn):
+		// Offset is just after the offending byte.
+		f.report(syn.Offset-1, "malformed JSON: %s", strings.TrimPrefix(syn.Error(), "json: "))
+		return nil, f.err()
+	}
+	if ierr := f.index(reflect.TypeFor[fileConfig]()); ierr != nil {
+		return nil, fmt.Errorf("config %s: %w", name, ierr) // not expected: Decode checked the syntax
+	}
+	if errors.As(err, &typ) {
+		// Offset is the end of the value: the innermost field that holds
+		// it is the one whose type is wrong (typ.Field omits map keys).
+		s := f.fields[typ.Field]
+		for _, sp := range f.spans {
+			if sp.start < typ.Offset && typ.Offset <= sp.end && sp.start >= s.start {
+				s = sp
 			}
-			return fmt.Errorf("%s: %s: want %s, not %s", line, field, jsonKind(typ.Type), typ.Value)
 		}
-		// Unknown fields: `json: unknown field "x"`.
-		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+		field := ""
+		if s.path != "" {
+			field = s.path + ": "
+		}
+		f.report(s.start, "%swant %s, not %s", field, jsonKind(typ.Type), typ.Value)
+	}
+	// Any other error of Decode is an unknown field, which index reported
+	// with its place and path (or else is reported as it is).
+	if err != nil && typ == nil && len(f.problems) == 0 {
+		f.report(0, "%s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if off := dec.InputOffset(); len(bytes.TrimSpace(raw[off:])) > 0 {
-		rest := raw[off:]
-		return fmt.Errorf("%s: text after the JSON object; want one object", position(raw, off+int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n")))))
+		f.report(skipSpace(raw, off, " \t\r\n"), "text after the JSON object; want one object")
 	}
-	return nil
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	f.problems = nil
+	return f, nil
 }
 
-// position is "line L, column C" of byte offset off of raw (1-based; the
-// column counts bytes).
+// index records the place of every field of the first JSON value of the
+// file, which must be valid, and reports the keys that t (fileConfig) has
+// no field for: what json.Decoder.DisallowUnknownFields refuses, but with
+// the key's place and full path. Keys match fields as encoding/json
+// matches them: exactly, or else ignoring case.
+func (f *configFile) index(t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(f.raw))
+	// next is the offset of the next token: InputOffset is the end of the
+	// previous one, before any separator.
+	next := func() int64 { return skipSpace(f.raw, dec.InputOffset(), " \t\r\n,:") }
+	var walk func(path string, key int64, t reflect.Type) error
+	walk = func(path string, key int64, t reflect.Type) error {
+		start := next()
+		if path == "" {
+			key = start
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch tok {
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(fmt.Sprintf("%s[%d]", path, i), next(), nil); err != nil {
+					return err
+				}
+			}
+		case json.Delim('{'):
+			for dec.More() {
+				at := next()
+				tok, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k := tok.(string)
+				name, ft, ok := jsonField(t, k)
+				child := strings.TrimPrefix(path+"."+name, ".")
+				if !ok {
+					f.report(at, "%s: unknown field; want %s", child, fieldNames(t))
+				}
+				if err := walk(child, at, ft); err != nil {
+					return err
+				}
+			}
+		default:
+			span := fieldSpan{path, key, start, dec.InputOffset()}
+			f.fields[path] = span
+			f.spans = append(f.spans, span)
+			return nil
+		}
+		if _, err := dec.Token(); err != nil { // the closing ] or }
+			return err
+		}
+		span := fieldSpan{path, key, start, dec.InputOffset()}
+		f.fields[path] = span
+		f.spans = append(f.spans, span)
+		return nil
+	}
+	return walk("", 0, t)
+}
+
+// jsonField returns the name and type of the field of t that the JSON key
+// k decodes into; ok is false if t, a struct, has none. Every key of a map
+// is a field, of the map's element type; the type of the fields of other
+// types (a json.RawMessage) is nil: anything goes.
+func jsonField(t reflect.Type, k string) (name string, ft reflect.Type, ok bool) {
+	switch {
+	case t == nil:
+		return k, nil, true
+	case t.Kind() == reflect.Map:
+		return k, t.Elem(), true
+	case t.Kind() != reflect.Struct:
+		return k, nil, true
+	}
+	for pass := range 2 {
+		for sf := range t.Fields() {
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == k || pass == 1 && strings.EqualFold(name, k) {
+				return name, sf.Type, true
+			}
+		}
+	}
+	return k, nil, false
+}
+
+// fieldNames lists the JSON names of the fields of the struct type t, for
+// an error: "a, b or c".
+func fieldNames(t reflect.Type) string {
+	var names []string
+	for sf := range t.Fields() {
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// skipSpace returns the offset of the first byte at or after off of raw
+// that is not in set.
+func skipSpace(raw []byte, off int64, set string) int64 {
+	for off < int64(len(raw)) && strings.IndexByte(set, raw[off]) >= 0 {
+		off++
+	}
+	return off
+}
+
+// position is "LINE:COLUMN" of byte offset off of raw (1-based; the column
+// counts bytes).
 func position(raw []byte, off int64) string {
 	off = min(max(off, 0), int64(len(raw)))
 	before := raw[:off]
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := len(before) - bytes.LastIndexByte(before, '\n')
-	return fmt.Sprintf("line %d, column %d", line, col)
+	return fmt.Sprintf("%d:%d", line, col)
 }
 
 // jsonKind names the JSON value a Go type decodes from.

@@ -71,7 +71,7 @@ func TestEvalConfigAndOutput(t *testing.T) {
 			args: []string{"--config", "/nonexistent/discret.json", "eval", data},
 		},
 		{
-			name: "config with an unknown field", code: exitFailure, stderr: `unknown field "factors"`,
+			name: "config with an unknown field", code: exitFailure, stderr: "factors: unknown field",
 			args: []string{"--config", config(`{"factors": 8}`), "eval", data},
 		},
 		{
