@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -29,6 +30,8 @@ Customers have latent tastes over categories, item popularity is skewed,
 online sessions follow a view → cart → purchase funnel, store sessions start
 with a visit, and a share of customers declines or later withdraws consent.
 The same --seed gives the same files. Event times end now and span 90 days.
+Every store stocks at least one item, so --stores is at most --items (and
+--items × --stores at most 50,000,000).
 Output is streamed: any size up to hundreds of millions of events runs in
 constant memory.
 
@@ -39,7 +42,7 @@ Import it with:
 			fs.StringVar(&out, "out", "", "output directory `DIR` (required; created if absent)")
 			fs.IntVar(&cfg.Customers, "customers", 2000, "number of customers `N`")
 			fs.IntVar(&cfg.Items, "items", 1000, "number of items `N`")
-			fs.IntVar(&cfg.Stores, "stores", 8, "number of stores `N`")
+			fs.IntVar(&cfg.Stores, "stores", 0, "number of stores `N`, at most --items (default 8, or --items if fewer)")
 			fs.IntVar(&cfg.Events, "events", 100_000, "number of events `N`")
 			fs.Uint64Var(&cfg.Seed, "seed", 1, "random `SEED`")
 		},
@@ -49,6 +52,9 @@ Import it with:
 				return usagef("--out DIR is required")
 			}
 			if err := e.checkRanges(synthRanges...); err != nil {
+				return err
+			}
+			if err := checkStores(cfg); err != nil {
 				return err
 			}
 			cfg.End = time.Now().UTC().Truncate(time.Second)
@@ -75,6 +81,21 @@ var synthRanges = []flagRange{
 	{"items", intRange(1, synth.MaxItems)},
 	{"stores", intRange(1, synth.MaxStores)},
 	{"events", intRange(1, synth.MaxEvents)},
+}
+
+// checkStores refuses --stores and --items that are each in range but not
+// together, naming the flags: synth.Config.Validate checks the same rules,
+// in terms of its fields. A --stores left unset (0) is synth's default,
+// which never exceeds the items.
+func checkStores(cfg synth.Config) error {
+	items := cmp.Or(cfg.Items, 1000)
+	if cfg.Stores > items {
+		return usagef("--stores %d is more than --items %d: a store stocks at least one item; lower --stores or raise --items", cfg.Stores, items)
+	}
+	if n := items * cfg.Stores; n > synth.MaxStocking {
+		return usagef("--items %d × --stores %d = %d stock entries, above the limit of %d; lower --items or --stores", items, cfg.Stores, n, synth.MaxStocking)
+	}
+	return nil
 }
 
 func genProgress(e *env, total int) func(done, _ int) {

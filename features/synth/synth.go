@@ -67,9 +67,9 @@ const (
 type Config struct {
 	Customers  int     // default 2,000
 	Items      int     // default 1,000
-	Stores     int     // default 8; at most Items
+	Stores     int     // default 8, or Items if fewer; at most Items (a store stocks at least one item)
 	Events     int     // total events, exactly; default 100,000
-	Categories int     // default 12, or Items if fewer
+	Categories int     // default 12, or Items if fewer; at most Items
 	Skew       float64 // Zipf exponent of item popularity; default 1.0
 	Seed       uint64  // any value, 0 included
 	// Start and End bound event and consent times: End defaults to
@@ -100,7 +100,7 @@ var DefaultConsent = ConsentMix{Personalization: 0.85, InStore: 0.6, Withdraw: 0
 func (c Config) withDefaults() Config {
 	c.Customers = cmp.Or(c.Customers, 2000)
 	c.Items = cmp.Or(c.Items, 1000)
-	c.Stores = cmp.Or(c.Stores, 8)
+	c.Stores = cmp.Or(c.Stores, min(8, max(c.Items, 1)))
 	c.Events = cmp.Or(c.Events, 100_000)
 	c.Categories = cmp.Or(c.Categories, min(12, max(c.Items, 1)))
 	c.Skew = cmp.Or(c.Skew, 1)
@@ -127,12 +127,16 @@ func (c Config) Validate() error {
 		}
 	}
 	check(c.Customers > 0 && c.Customers <= MaxCustomers, "customers %d out of range 1..%d", c.Customers, MaxCustomers)
-	check(c.Items > 0 && c.Items <= MaxItems, "items %d out of range 1..%d", c.Items, MaxItems)
-	check(c.Stores > 0 && c.Stores <= MaxStores && c.Stores <= max(c.Items, 1), "stores %d out of range 1..%d (and at most items)", c.Stores, MaxStores)
-	inRange := c.Items > 0 && c.Items <= MaxItems && c.Stores > 0 && c.Stores <= MaxStores
-	check(!inRange || c.Items*c.Stores <= MaxStocking, "items × stores = %d above %d", c.Items*c.Stores, MaxStocking)
+	itemsOK := c.Items > 0 && c.Items <= MaxItems
+	check(itemsOK, "items %d out of range 1..%d", c.Items, MaxItems)
+	storesOK := c.Stores > 0 && c.Stores <= MaxStores
+	check(storesOK, "stores %d out of range 1..%d", c.Stores, MaxStores)
+	// The rules between fields hold only when each field is in its range.
+	check(!itemsOK || !storesOK || c.Stores <= c.Items, "stores %d is more than items %d: a store stocks at least one item; lower Stores or raise Items", c.Stores, c.Items)
+	check(!itemsOK || !storesOK || c.Items*c.Stores <= MaxStocking, "items %d × stores %d = %d stock entries, above the limit of %d; lower Items or Stores", c.Items, c.Stores, c.Items*c.Stores, MaxStocking)
 	check(c.Events > 0 && c.Events <= MaxEvents, "events %d out of range 1..%d", c.Events, MaxEvents)
-	check(c.Categories > 0 && c.Categories <= max(c.Items, 1), "categories %d out of range 1..items", c.Categories)
+	check(c.Categories > 0, "categories %d out of range: want at least 1", c.Categories)
+	check(!itemsOK || c.Categories <= c.Items, "categories %d is more than items %d: a category holds at least one item; lower Categories or raise Items", c.Categories, c.Items)
 	check(c.Skew > 0 && c.Skew <= 5, "skew %g out of range (0, 5]", c.Skew)
 	check(c.End.After(c.Start.Add(time.Minute)), "period %v – %v shorter than a minute", c.Start.Format(time.RFC3339), c.End.Format(time.RFC3339))
 	check(c.Start.Year() >= 1970 && c.End.Year() < 2200, "period %v – %v outside 1970–2199", c.Start.Format(time.RFC3339), c.End.Format(time.RFC3339))

@@ -68,6 +68,7 @@ func TestSizes(t *testing.T) {
 		{Customers: 200, Items: 5, Stores: 5, Categories: 2, Events: 3000},
 		{Customers: 100, Items: 40, Stores: 3, Events: 1500, Skew: 2.5, Consent: &synth.ConsentMix{}},
 		{Customers: 100, Items: 40, Stores: 3, Events: 1500, Consent: &synth.ConsentMix{Personalization: 1, InStore: 1, Withdraw: 1}},
+		{Customers: 20, Items: 3, Events: 200}, // 3 stores: the default 8 is more than the items
 		{Customers: 30, Items: 40, Events: 700, Start: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 1, 1, 0, 2, 0, 0, time.UTC)},
 	}
 	for _, cfg := range tests {
@@ -80,6 +81,9 @@ func TestSizes(t *testing.T) {
 			if *f.v == 0 {
 				*f.v = f.def
 			}
+		}
+		if cfg.Stores == 0 {
+			want.Stores = min(8, want.Items)
 		}
 		s := d.sum
 		if lines(d.events) != want.Events || s.Events != want.Events || s.Views+s.Carts+s.Purchases+s.Visits != s.Events {
@@ -109,9 +113,13 @@ func TestValidate(t *testing.T) {
 		{synth.Config{Customers: 1, Items: 1, Stores: 1, Events: 1}, nil},
 		{synth.Config{Customers: -1}, []string{"customers"}},
 		{synth.Config{Items: synth.MaxItems + 1, Events: -5}, []string{"items", "events"}},
-		{synth.Config{Items: 3, Stores: 4}, []string{"stores"}},
-		{synth.Config{Items: 1_000_000, Stores: 100}, []string{"items × stores"}},
-		{synth.Config{Items: 3, Categories: 4}, []string{"categories"}},
+		{synth.Config{Items: 1}, nil}, // one store and one category by default
+		{synth.Config{Items: 3, Stores: 4}, []string{"stores 4 is more than items 3: a store stocks at least one item; lower Stores or raise Items"}},
+		{synth.Config{Items: 1, Stores: 8}, []string{"stores 8 is more than items 1"}},
+		{synth.Config{Stores: -1}, []string{"stores -1 out of range 1..1000"}},
+		{synth.Config{Items: 1_000_000, Stores: 100}, []string{"items 1000000 × stores 100 = 100000000 stock entries, above the limit of 50000000; lower Items or Stores"}},
+		{synth.Config{Items: 3, Categories: 4}, []string{"categories 4 is more than items 3: a category holds at least one item"}},
+		{synth.Config{Categories: -1}, []string{"categories -1 out of range"}},
 		{synth.Config{Skew: -1}, []string{"skew"}},
 		{synth.Config{Start: synth.DefaultEnd}, []string{"period"}},
 		{synth.Config{End: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}, []string{"1970"}},
