@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -137,8 +138,9 @@ type ConsentResult struct {
 // the erasure at once. d is the policy for purposes without a recorded choice.
 // Without changes, it only reads the record.
 func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (ConsentResult, error) {
+	now := db.now()
 	for i, c := range changes {
-		if err := c.Validate(); err != nil {
+		if err := errors.Join(c.Validate(), c.CheckTime(now)); err != nil {
 			return ConsentResult{}, wrapf(err, "consent change %d", i)
 		}
 	}
@@ -159,7 +161,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return err
 		}
-		c, err := applyChanges(rec, changes, d)
+		c, err := applyChanges(rec, changes, d, now)
 		if err != nil {
 			return err
 		}
@@ -202,7 +204,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return scope{}, err
 		}
-		c, err := applyChanges(rec, changes, d)
+		c, err := applyChanges(rec, changes, d, now)
 		if err != nil {
 			return scope{}, err
 		}
@@ -231,8 +233,9 @@ type consentUpdate struct {
 	stale scope
 }
 
-// applyChanges applies changes to a copy of rec.
-func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaults) (consentUpdate, error) {
+// applyChanges applies changes, recorded at now (consent.Record.Apply caps
+// their times at now), to a copy of rec.
+func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaults, now time.Time) (consentUpdate, error) {
 	var u consentUpdate
 	before := allowedKinds(rec, d)
 	var allowedBefore []bool
@@ -241,7 +244,7 @@ func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaul
 	}
 	rec.Changes = slices.Clip(rec.Changes) // Apply must not write into the caller's array
 	for i, c := range changes {
-		if _, err := rec.Apply(c, d); err != nil {
+		if _, err := rec.Apply(c, d, now); err != nil {
 			return consentUpdate{}, fmt.Errorf("consent change %d: %w", i, err)
 		}
 	}

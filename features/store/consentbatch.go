@@ -32,6 +32,7 @@ const consentBatchSize = 512
 // updates before the failing transaction are committed; the int result says
 // how many.
 func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent.Defaults) ([]ConsentResult, int, error) {
+	now := db.now()
 	seen := make(map[privacy.PseudoID]struct{}, len(ups))
 	for i, u := range ups {
 		if _, dup := seen[u.Customer]; dup {
@@ -39,7 +40,7 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 		}
 		seen[u.Customer] = struct{}{}
 		for j, c := range u.Changes {
-			if err := c.Validate(); err != nil {
+			if err := errors.Join(c.Validate(), c.CheckTime(now)); err != nil {
 				return nil, 0, wrapf(err, "update %d, consent change %d", i, j)
 			}
 		}
@@ -57,7 +58,7 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 				if err != nil {
 					return err
 				}
-				c, err := applyChanges(rec, u.Changes, d)
+				c, err := applyChanges(rec, u.Changes, d, now)
 				if err != nil {
 					return err
 				}

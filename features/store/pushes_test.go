@@ -87,11 +87,11 @@ func TestPushesErased(t *testing.T) {
 	}{
 		{"forget", func(t *testing.T, db *DB, p privacy.PseudoID) (Removed, error) { return db.Forget(t.Context(), p) }},
 		{"withdraw in_store", func(t *testing.T, db *DB, p privacy.PseudoID) (Removed, error) {
-			res, err := db.UpdateConsent(t.Context(), p, []consent.Change{{Purpose: privacy.InStore, Granted: false, Time: testNow.Add(time.Hour), Source: "t"}}, consent.Defaults{})
+			res, err := db.UpdateConsent(t.Context(), p, []consent.Change{{Purpose: privacy.InStore, Granted: false, Time: testNow, Source: "t"}}, consent.Defaults{})
 			return res.Removed, err
 		}},
 		{"withdraw personalization", func(t *testing.T, db *DB, p privacy.PseudoID) (Removed, error) {
-			res, err := db.UpdateConsent(t.Context(), p, []consent.Change{{Purpose: privacy.Personalization, Granted: false, Time: testNow.Add(time.Hour), Source: "t"}}, consent.Defaults{})
+			res, err := db.UpdateConsent(t.Context(), p, []consent.Change{{Purpose: privacy.Personalization, Granted: false, Time: testNow, Source: "t"}}, consent.Defaults{})
 			return res.Removed, err
 		}},
 	}

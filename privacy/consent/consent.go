@@ -7,6 +7,7 @@ package consent
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/discret-io/discret/privacy"
@@ -15,9 +16,15 @@ import (
 // MaxSourceLen bounds Change.Source.
 const MaxSourceLen = 64
 
-// Errors returned by Validate.
+// MaxFutureSkew is how far after the recording clock a change may be
+// dated: clocks of the channels that collect choices differ by a few
+// seconds or minutes, not more.
+const MaxFutureSkew = 5 * time.Minute
+
+// Errors returned by Validate and CheckTime.
 var (
 	ErrNoTime    = errors.New("consent: missing time")
+	ErrFuture    = fmt.Errorf("consent: time in the future (at most %v ahead of the clock)", MaxFutureSkew)
 	ErrBadSource = fmt.Errorf("consent: source must be 1-%d characters from [A-Za-z0-9._:/@-] (a channel name such as \"web-form\" or \"pos:store-12\", never free text)", MaxSourceLen)
 )
 
@@ -41,6 +48,15 @@ func (c Change) Validate() error {
 		return ErrNoTime
 	}
 	return ValidateSource(c.Source)
+}
+
+// CheckTime refuses a change dated more than MaxFutureSkew after now with
+// an error wrapping ErrFuture that gives the time.
+func (c Change) CheckTime(now time.Time) error {
+	if c.Time.After(now.Add(MaxFutureSkew)) {
+		return fmt.Errorf("%w: %s", ErrFuture, c.Time.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // ValidateSource checks a Change.Source token.
@@ -78,12 +94,35 @@ func (r Record) Latest(p privacy.Purpose) (Change, bool) {
 	return best, found
 }
 
-// Apply validates c and appends it to the history. It reports whether the
-// decision for c.Purpose changed from granted to withdrawn (withdrew), which
-// callers use to trigger erasure, given the defaults for an unknown customer.
-func (r *Record) Apply(c Change, d Defaults) (withdrew bool, err error) {
+// Apply validates c, records it at time now and appends it to the
+// history. It reports whether the decision for c.Purpose changed from
+// granted to withdrawn (withdrew), which callers use to trigger erasure,
+// given the defaults for an unknown customer.
+//
+// A change takes effect when it is made and at the latest when it is
+// recorded, so its time is capped at now: a change dated after now (up to
+// MaxFutureSkew; beyond, CheckTime's ErrFuture) is dated now, and so are
+// changes already in the history that are dated after now (recorded before
+// this rule). Otherwise a grant dated ahead would outrank, for good, a
+// withdrawal recorded after it, since Latest orders by time.
+func (r *Record) Apply(c Change, d Defaults, now time.Time) (withdrew bool, err error) {
 	if err := c.Validate(); err != nil {
 		return false, err
+	}
+	if err := c.CheckTime(now); err != nil {
+		return false, err
+	}
+	cloned := false
+	for i := range r.Changes {
+		if r.Changes[i].Time.After(now) {
+			if !cloned {
+				r.Changes, cloned = slices.Clone(r.Changes), true // never write into the caller's array
+			}
+			r.Changes[i].Time = now
+		}
+	}
+	if c.Time.After(now) {
+		c.Time = now
 	}
 	before := d.Allows(*r, c.Purpose)
 	r.Changes = append(r.Changes, c)

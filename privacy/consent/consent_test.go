@@ -55,7 +55,7 @@ func TestApplyReportsWithdrawal(t *testing.T) {
 		{ch(privacy.Personalization, false, 4), false},
 	}
 	for i, s := range steps {
-		got, err := r.Apply(s.c, d)
+		got, err := r.Apply(s.c, d, t0.Add(time.Hour))
 		if err != nil || got != s.want {
 			t.Errorf("step %d: Apply = %v, %v; want %v, nil", i, got, err, s.want)
 		}
@@ -111,5 +111,52 @@ func TestDefaultsFor(t *testing.T) {
 	}
 	if got := (Defaults{InStore: true}).For(privacy.InStore); !got {
 		t.Errorf("Defaults{InStore: true}.For(InStore) = false, want true")
+	}
+}
+
+// TestApplyCapsFutureTimes: a change takes effect when recorded at the
+// latest, so a grant dated ahead of the clock cannot outrank a withdrawal
+// recorded after it, whether the grant came with this rule or before it.
+func TestApplyCapsFutureTimes(t *testing.T) {
+	P := privacy.Personalization
+	now := t0.Add(time.Hour)
+	later := now.Add(time.Second)
+	var r Record
+	// A grant dated 4 minutes ahead (within the skew), then a withdrawal
+	// without a time of its own, recorded a second later.
+	if _, err := r.Apply(Change{Purpose: P, Granted: true, Time: now.Add(4 * time.Minute), Source: "app"}, Defaults{}, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Changes[0].Time; !got.Equal(now) {
+		t.Errorf("grant dated ahead recorded at %v, want capped at %v", got, now)
+	}
+	withdrew, err := r.Apply(Change{Purpose: P, Granted: false, Time: later, Source: "app"}, Defaults{}, later)
+	if err != nil || !withdrew || (Defaults{}).Allows(r, P) {
+		t.Errorf("withdrawal after a grant dated ahead: withdrew %v, err %v, allowed %v; want true, nil, false", withdrew, err, (Defaults{}).Allows(r, P))
+	}
+
+	// A record stored before the rule, with a grant dated in 2030: the next
+	// change caps it, without writing into the caller's array.
+	old := []Change{{Purpose: P, Granted: true, Time: t0.AddDate(4, 0, 0), Source: "cli"}}
+	legacy := Record{Changes: old}
+	withdrew, err = legacy.Apply(Change{Purpose: P, Granted: false, Time: now, Source: "cli"}, Defaults{}, now)
+	if err != nil || !withdrew || (Defaults{}).Allows(legacy, P) {
+		t.Errorf("withdrawal after a stored grant dated 2030: withdrew %v, err %v; want true, nil and not allowed", withdrew, err)
+	}
+	if !old[0].Time.Equal(t0.AddDate(4, 0, 0)) {
+		t.Errorf("Apply wrote into the caller's array: %v", old[0].Time)
+	}
+
+	// Beyond the skew: refused, nothing appended.
+	far := Change{Purpose: P, Granted: true, Time: now.Add(MaxFutureSkew + time.Second), Source: "cli"}
+	n := len(r.Changes)
+	if _, err := r.Apply(far, Defaults{}, now); !errors.Is(err, ErrFuture) || len(r.Changes) != n {
+		t.Errorf("Apply(%v ahead) = %v with %d changes, want ErrFuture and %d", MaxFutureSkew+time.Second, err, len(r.Changes), n)
+	}
+	if err := far.CheckTime(now); !errors.Is(err, ErrFuture) {
+		t.Errorf("CheckTime = %v, want ErrFuture", err)
+	}
+	if err := far.CheckTime(now.Add(time.Second)); err != nil {
+		t.Errorf("CheckTime at the edge = %v, want nil", err)
 	}
 }

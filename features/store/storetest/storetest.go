@@ -121,6 +121,7 @@ func Run(t *testing.T, open Opener) {
 		{"Expiry", testExpiry},
 		{"Consent", testConsent},
 		{"Withdrawal", testWithdrawal},
+		{"ConsentClock", testConsentClock},
 		{"InStoreWithdrawal", testInStoreWithdrawal},
 		{"Forget", testForget},
 		{"Export", testExport},
@@ -378,8 +379,8 @@ func testConsent(t *testing.T, open Opener) {
 		t.Errorf("Consent(unknown) = %v, %v; want zero record", r, err)
 	}
 	ch := []consent.Change{
-		Grant(privacy.Personalization, true, Epoch.Add(123456789*time.Nanosecond)),
-		Grant(privacy.InStore, false, Epoch.Add(time.Second)),
+		Grant(privacy.Personalization, true, Epoch.Add(-time.Minute+123456789*time.Nanosecond)),
+		Grant(privacy.InStore, false, Epoch.Add(-time.Minute+time.Second)),
 	}
 	res, err := f.db.UpdateConsent(f.ctx, a, ch, consent.Defaults{})
 	if err != nil {
@@ -405,6 +406,36 @@ func testConsent(t *testing.T, open Opener) {
 	bad := []consent.Change{{Purpose: privacy.Personalization, Granted: true, Time: Epoch, Source: "free text!"}}
 	if _, err := f.db.UpdateConsent(f.ctx, b, bad, consent.Defaults{}); !errors.Is(err, consent.ErrBadSource) {
 		t.Errorf("UpdateConsent(bad source) = %v, want consent.ErrBadSource", err)
+	}
+}
+
+// testConsentClock: a consent change is dated when it is recorded at the
+// latest, so a grant dated ahead of the store's clock cannot outrank a
+// withdrawal recorded after it; one dated beyond consent.MaxFutureSkew is
+// refused, in UpdateConsent and UpdateConsents alike, and nothing changes.
+func testConsentClock(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	a, b := Pseudo(1), Pseudo(2)
+	ahead := Grant(privacy.Personalization, true, Epoch.Add(4*time.Minute))
+	if _, err := f.db.UpdateConsent(f.ctx, a, []consent.Change{ahead}, consent.Defaults{}); err != nil {
+		t.Fatal(err)
+	}
+	f.append(entry(a, 0, privacy.View, "x"))
+	f.clock.Set(Epoch.Add(time.Second))
+	res, err := f.db.UpdateConsent(f.ctx, a, []consent.Change{Grant(privacy.Personalization, false, f.clock.Now())}, consent.Defaults{})
+	if err != nil || len(res.Withdrawn) != 1 || res.Removed.Total() != 1 || (consent.Defaults{}).Allows(res.Record, privacy.Personalization) {
+		t.Errorf("withdrawal after a grant dated 4 minutes ahead = %+v, %v; want personalization withdrawn and 1 event erased", res, err)
+	}
+	far := Grant(privacy.Personalization, true, f.clock.Now().Add(consent.MaxFutureSkew+time.Second))
+	if _, err := f.db.UpdateConsent(f.ctx, b, []consent.Change{far}, consent.Defaults{}); !errors.Is(err, consent.ErrFuture) {
+		t.Errorf("UpdateConsent(beyond the skew) = %v, want consent.ErrFuture", err)
+	}
+	ups := []store.ConsentUpdate{{Customer: b, Changes: []consent.Change{Grant(privacy.InStore, true, f.clock.Now())}}, {Customer: a, Changes: []consent.Change{far}}}
+	if _, _, err := f.db.UpdateConsents(f.ctx, ups, consent.Defaults{}); !errors.Is(err, consent.ErrFuture) {
+		t.Errorf("UpdateConsents(beyond the skew) = %v, want consent.ErrFuture", err)
+	}
+	if r, err := f.db.Consent(f.ctx, b); err != nil || len(r.Changes) != 0 {
+		t.Errorf("after refused updates, Consent(b) = %v, %v; want no change", r, err)
 	}
 }
 
