@@ -405,3 +405,28 @@ func TestErrorText(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentFutureTimes: a consent choice dated more than
+// consent.MaxFutureSkew ahead is refused by `consent set` (a usage error)
+// and is a bad row for `consent import`; one dated a little ahead is
+// recorded as now, so that a withdrawal made after it decides.
+func TestConsentFutureTimes(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	far := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	code, _, stderr := c.run("consent", "set", "zoe@example.com", "personalization=granted", "--time", far)
+	if code != exitUsage || !strings.Contains(stderr, "--time: "+far+" is in the future") {
+		t.Errorf("consent set --time (an hour ahead) = exit %d, stderr %q; want a usage error naming --time", code, stderr)
+	}
+	file := writeFile(t, "c.jsonl", `{"customer":"zoe@example.com","purpose":"personalization","granted":true,"time":"`+far+`","source":"crm"}`)
+	code, stdout, _ := c.run("consent", "import", file)
+	if code != exitFailure || !strings.Contains(stdout, "row 1: field time: \""+far+"\": in the future") {
+		t.Errorf("consent import (an hour ahead) = exit %d, stdout %q; want row 1 refused", code, stdout)
+	}
+	soon := time.Now().Add(4 * time.Minute).UTC().Format(time.RFC3339)
+	c.mustRun("consent", "set", "zoe@example.com", "personalization=granted", "--time", soon)
+	c.mustRun("consent", "set", "zoe@example.com", "personalization=withdrawn")
+	if out := c.mustRun("consent", "get", "zoe@example.com"); !strings.Contains(out, "personalization  no ") {
+		t.Errorf("after a grant dated 4 minutes ahead and a withdrawal:\n%s\nwant personalization withdrawn", out)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 )
@@ -48,10 +49,16 @@ for example:
 
   discret consent set alice@example.com personalization=granted in_store=withdrawn
 
-Withdrawing personalization erases the customer's events in the same step.`,
+Withdrawing personalization erases the customer's events in the same step;
+withdrawing in_store erases their store visits and coupon pushes.
+
+For each purpose the choice with the latest time decides. A --time in the
+past records an earlier choice (one made at a till, say); a time after now
+is recorded as now (a choice takes effect when it is recorded at the
+latest), and one more than 5 minutes ahead is refused.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
-			fs.StringVar(&source, "source", "cli", "channel that collected the choice, a token such as `SOURCE` web-form or pos:store-12")
-			fs.StringVar(&at, "time", "", "when the choice was made, RFC 3339 or Unix seconds (default: now)")
+			fs.StringVar(&source, "source", "cli", "channel `SOURCE` that collected the choice, a token such as web-form or pos:store-12")
+			fs.StringVar(&at, "time", "", "`TIME` the choice was made, RFC 3339 or Unix seconds (default: now)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) < 2 {
@@ -61,10 +68,14 @@ Withdrawing personalization erases the customer's events in the same step.`,
 			if err != nil {
 				return usagef("CUSTOMER: %v", err)
 			}
-			when := time.Now().UTC()
+			now := time.Now().UTC()
+			when := now
 			if at != "" {
 				if when, err = features.ParseTime(at); err != nil {
 					return usagef("--time: %v", err)
+				}
+				if err := (consent.Change{Time: when}).CheckTime(now); err != nil {
+					return usagef("--time: %s is in the future (at most %v ahead of the clock)", at, consent.MaxFutureSkew)
 				}
 			}
 			if err := consent.ValidateSource(source); err != nil {
@@ -85,7 +96,8 @@ Withdrawing personalization erases the customer's events in the same step.`,
 			}
 			defer d.Close()
 			p := d.pseudonyms.Pseudonymize(c)
-			res, err := d.db.UpdateConsent(ctx, p, changes, d.settings.consent)
+			res, got, err := release.UpdateConsent(ctx, d.db, p, changes, d.settings.consent)
+			printRetired(e.stdout, got, "this customer's events") // even on a later error: they are gone
 			if err != nil {
 				return err
 			}
@@ -223,6 +235,7 @@ erase the customer's events.`,
 // importConsentFile validates the whole file, then applies the changes
 // grouped by customer.
 func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, maxErrors int) error {
+	now := time.Now()
 	read := func(fn func(eventfile.ConsentRecord)) error {
 		f, err := eventfile.Open(path)
 		if err != nil {
@@ -236,6 +249,11 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		for rec, err := range eventfile.ReadConsent(ctx, f) {
 			if err != nil {
 				return err
+			}
+			if rec.Err == nil && rec.Change.CheckTime(now) != nil {
+				// A bad row, as for events: the store would refuse the file.
+				rec.Err = &features.RowError{Row: rec.Line, Err: &features.FieldError{
+					Field: features.FieldTime, Value: rec.Change.Time.UTC().Format(time.RFC3339), Err: features.ErrFuture}}
 			}
 			fn(rec)
 		}
@@ -286,7 +304,8 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	for i, p := range order {
 		ups[i] = store.ConsentUpdate{Customer: p, Changes: byCustomer[p]}
 	}
-	results, done, err := d.db.UpdateConsents(ctx, ups, d.settings.consent)
+	results, done, got, err := release.UpdateConsents(ctx, d.db, ups, d.settings.consent)
+	printRetired(e.stdout, got, "events of customers who withdrew personalization") // even on a later error: they are gone
 	if err != nil {
 		return fmt.Errorf("after %d of %d customers: %w", done, len(order), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/model/release"
@@ -40,22 +41,24 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	customer := ""
-	for _, line := range strings.Split(string(raw), "\n") {
-		var ev struct {
-			Customer string `json:"customer"`
+	// customerOf returns a customer whose export lists release v.
+	customerOf := func(v string) string {
+		t.Helper()
+		for _, line := range strings.Split(string(raw), "\n") {
+			var ev struct {
+				Customer string `json:"customer"`
+			}
+			if json.Unmarshal([]byte(line), &ev) != nil {
+				continue
+			}
+			if strings.Contains(c.mustRun("export", ev.Customer), v) {
+				return ev.Customer
+			}
 		}
-		if json.Unmarshal([]byte(line), &ev) != nil {
-			continue
-		}
-		if strings.Contains(c.mustRun("export", ev.Customer), nonPrivate) {
-			customer = ev.Customer
-			break
-		}
+		t.Fatalf("no customer's export lists release %s", v)
+		return ""
 	}
-	if customer == "" {
-		t.Fatal("no customer's export lists the non-private release")
-	}
+	customer := customerOf(nonPrivate)
 	var exp struct {
 		Derived release.Derived `json:"derived"`
 	}
@@ -82,5 +85,28 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 	}
 	if out := c.mustRun("models", "show", "current"); !strings.Contains(out, private) {
 		t.Errorf("models show current after forget:\n%s\nwant %s", out, private)
+	}
+
+	// A withdrawal of personalization erases the events too, so it deletes
+	// the non-private releases first: by `consent set` and by `consent
+	// import`. Afterwards no `forget` could find them.
+	for _, how := range []string{"set", "import"} {
+		np := version(c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2"))
+		who := customerOf(np)
+		var out string
+		if how == "set" {
+			out = c.mustRun("consent", "set", who, "personalization=withdrawn")
+		} else {
+			file := writeFile(t, "withdraw.jsonl", `{"customer":"`+who+`","purpose":"personalization","granted":false,"time":"`+time.Now().UTC().Format(time.RFC3339)+`","source":"crm"}`)
+			out = c.mustRun("consent", "import", file)
+		}
+		for _, want := range []string{"deleted non-private release " + np, "current release is now " + private} {
+			if !strings.Contains(out, want) {
+				t.Errorf("consent %s (withdrawal) output lacks %q:\n%s", how, want, out)
+			}
+		}
+		if list := c.mustRun("models", "list"); strings.Contains(list, np) {
+			t.Errorf("models list after consent %s (withdrawal) still lists %s:\n%s", how, np, list)
+		}
 	}
 }

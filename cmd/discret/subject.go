@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -94,16 +95,7 @@ newest remaining private release becomes current (none if there is none).`,
 			}
 			defer d.Close()
 			got, err := release.ForgetCustomer(ctx, d.db, p)
-			for _, v := range got.Retired { // even on a later error: they are gone
-				fmt.Fprintf(e.stdout, "deleted non-private release %s: its data window covers this customer's events, so it may have been trained on them\n", v)
-			}
-			if got.CurrentRetired {
-				if got.Current != "" {
-					fmt.Fprintf(e.stdout, "current release is now %s (the newest private release)\n", got.Current)
-				} else {
-					fmt.Fprintln(e.stdout, "no release is current now: train one (discret train) or choose one (discret models use)")
-				}
-			}
+			printRetired(e.stdout, got, "this customer's events") // even on a later error: they are gone
 			if err != nil {
 				return err
 			}
@@ -166,4 +158,20 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// printRetired says which non-private releases an erasure or a withdrawal
+// deleted (whose events: "this customer's events", …) and what is current
+// now.
+func printRetired(w io.Writer, got release.Forgotten, whose string) {
+	for _, v := range got.Retired {
+		fmt.Fprintf(w, "deleted non-private release %s: its data window covers %s, so it may have been trained on them\n", v, whose)
+	}
+	if got.CurrentRetired {
+		if got.Current != "" {
+			fmt.Fprintf(w, "current release is now %s (the newest private release)\n", got.Current)
+		} else {
+			fmt.Fprintln(w, "no release is current now: train one (discret train) or choose one (discret models use)")
+		}
+	}
 }

@@ -3,9 +3,11 @@ package release
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
 )
 
 // Eraser is what ForgetCustomer needs of the store (*store.DB).
@@ -45,14 +47,121 @@ type Forgotten struct {
 // The releases are retired before the records are erased, so that a
 // failure leaves p's events in place and a retry finds the same releases.
 func ForgetCustomer(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgotten, error) {
-	var out Forgotten
-	data, err := db.Export(ctx, p)
+	out, err := retireDerived(ctx, db, p)
 	if err != nil {
 		return out, fmt.Errorf("forget: %w", err)
 	}
+	if out.Removed, err = db.Forget(ctx, p); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// Withdrawer is what UpdateConsent needs of the store (*store.DB).
+type Withdrawer interface {
+	Eraser
+	Consent(ctx context.Context, p privacy.PseudoID) (consent.Record, error)
+	UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (store.ConsentResult, error)
+}
+
+var _ Withdrawer = (*store.DB)(nil)
+
+// UpdateConsent records consent changes of customer p
+// (store.DB.UpdateConsent, which erases at once what the new record no
+// longer allows). A withdrawal of personalization erases p's events, the
+// only trace of which releases may have used them: so, first, it deletes
+// the non-private releases whose window covers one of those events, as
+// ForgetCustomer does (Forgotten.Retired; Removed stays empty, the store's
+// result says what was erased). Otherwise a later `forget` could no longer
+// find them.
+//
+// Any change that withdraws personalization while it is allowed counts as
+// a withdrawal here, even one dated before the choice that decides (a
+// history imported out of order), on the safe side. Without non-private
+// releases, this is store.DB.UpdateConsent.
+func UpdateConsent(ctx context.Context, db Withdrawer, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (store.ConsentResult, Forgotten, error) {
+	out, err := retireForWithdrawal(ctx, db, p, changes, d)
+	if err != nil {
+		return store.ConsentResult{}, out, err
+	}
+	res, err := db.UpdateConsent(ctx, p, changes, d)
+	return res, out, err
+}
+
+// BulkWithdrawer is what UpdateConsents needs of the store (*store.DB).
+type BulkWithdrawer interface {
+	Withdrawer
+	UpdateConsents(ctx context.Context, ups []store.ConsentUpdate, d consent.Defaults) ([]store.ConsentResult, int, error)
+}
+
+var _ BulkWithdrawer = (*store.DB)(nil)
+
+// UpdateConsents is UpdateConsent for many customers, as a bulk import
+// does (store.DB.UpdateConsents): the non-private releases that any of the
+// withdrawals concerns are deleted first, then the updates are applied.
+// Forgotten.Current is the release current after the last deletion.
+func UpdateConsents(ctx context.Context, db BulkWithdrawer, ups []store.ConsentUpdate, d consent.Defaults) ([]store.ConsentResult, int, Forgotten, error) {
+	var out Forgotten
 	sums, err := List(ctx, db)
 	if err != nil {
-		return out, fmt.Errorf("forget: %w", err)
+		return nil, 0, out, fmt.Errorf("consent: %w", err)
+	}
+	if slices.ContainsFunc(sums, func(s Summary) bool { return !s.Card.Private }) {
+		for _, u := range ups {
+			got, err := retireForWithdrawal(ctx, db, u.Customer, u.Changes, d)
+			out.Retired = append(out.Retired, got.Retired...)
+			if got.CurrentRetired {
+				out.CurrentRetired, out.Current = true, got.Current
+			}
+			if err != nil {
+				return nil, 0, out, err
+			}
+		}
+	}
+	res, n, err := db.UpdateConsents(ctx, ups, d)
+	return res, n, out, err
+}
+
+// retireForWithdrawal retires the releases derived from p's events
+// (retireDerived) if changes withdraw personalization that d allows now.
+func retireForWithdrawal(ctx context.Context, db Withdrawer, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (Forgotten, error) {
+	withdraws := false
+	for _, c := range changes {
+		withdraws = withdraws || (c.Purpose == privacy.Personalization && !c.Granted)
+	}
+	if !withdraws {
+		return Forgotten{}, nil
+	}
+	rec, err := db.Consent(ctx, p)
+	if err != nil {
+		return Forgotten{}, fmt.Errorf("consent: %w", err)
+	}
+	if !d.Allows(rec, privacy.Personalization) {
+		return Forgotten{}, nil
+	}
+	out, err := retireDerived(ctx, db, p)
+	if err != nil {
+		return out, fmt.Errorf("consent: %w", err)
+	}
+	return out, nil
+}
+
+// retireDerived deletes the non-private releases whose training window
+// covers an event of p (derivedFrom). If the current release is one of
+// them, the newest remaining private release becomes current in the same
+// step, or none is current if there is none.
+func retireDerived(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgotten, error) {
+	var out Forgotten
+	sums, err := List(ctx, db)
+	if err != nil {
+		return out, err
+	}
+	if !slices.ContainsFunc(sums, func(s Summary) bool { return !s.Card.Private }) {
+		return out, nil // nothing to retire: no need to read p's events
+	}
+	data, err := db.Export(ctx, p)
+	if err != nil {
+		return out, err
 	}
 	retire := map[string]bool{}
 	for _, r := range derivedFrom(sums, data).Releases {
@@ -60,33 +169,31 @@ func ForgetCustomer(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgott
 			retire[r.Version] = true
 		}
 	}
-	if len(retire) > 0 {
-		successor := ""
-		for _, s := range sums { // oldest first: the last private one wins
-			if s.Card.Private && !retire[s.Card.Version] {
-				successor = s.Card.Version
-			}
-		}
-		for _, s := range sums {
-			v := s.Card.Version
-			if !retire[v] {
-				continue
-			}
-			next := ""
-			if s.Current {
-				next = successor
-			}
-			if err := db.RetireRelease(ctx, v, next); err != nil {
-				return out, fmt.Errorf("forget: non-private release %s: %w", v, err)
-			}
-			out.Retired = append(out.Retired, v)
-			if s.Current {
-				out.CurrentRetired, out.Current = true, next
-			}
+	if len(retire) == 0 {
+		return out, nil
+	}
+	successor := ""
+	for _, s := range sums { // oldest first: the last private one wins
+		if s.Card.Private && !retire[s.Card.Version] {
+			successor = s.Card.Version
 		}
 	}
-	if out.Removed, err = db.Forget(ctx, p); err != nil {
-		return out, err
+	for _, s := range sums {
+		v := s.Card.Version
+		if !retire[v] {
+			continue
+		}
+		next := ""
+		if s.Current {
+			next = successor
+		}
+		if err := db.RetireRelease(ctx, v, next); err != nil {
+			return out, fmt.Errorf("non-private release %s: %w", v, err)
+		}
+		out.Retired = append(out.Retired, v)
+		if s.Current {
+			out.CurrentRetired, out.Current = true, next
+		}
 	}
 	return out, nil
 }

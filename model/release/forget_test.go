@@ -3,15 +3,18 @@ package release_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
 )
 
 // eraser is a store whose customer records are faked: Export returns data,
@@ -169,5 +172,73 @@ func TestDerivedNoteNonPrivate(t *testing.T) {
 	d, err = release.DerivedFrom(t.Context(), db, data)
 	if err != nil || d.Note != release.DerivedNote+release.NonPrivateNote {
 		t.Errorf("DerivedFrom with a non-private release: note %q, %v; want the non-private sentence too", d.Note, err)
+	}
+}
+
+// TestUpdateConsentRetires: a withdrawal of personalization erases the
+// customer's events, so it deletes first the non-private releases whose
+// window covers one of them; a later forget would no longer find them.
+func TestUpdateConsentRetires(t *testing.T) {
+	ctx := t.Context()
+	p, q := storetest.Pseudo(1), storetest.Pseudo(2)
+	grant := func(granted bool) []consent.Change {
+		return []consent.Change{{Purpose: privacy.Personalization, Granted: granted, Time: created.Add(-time.Hour), Source: "test"}}
+	}
+	for _, tt := range []struct {
+		name        string
+		customer    privacy.PseudoID // p has an event in the windows, q none
+		changes     []consent.Change
+		wantRetired []string
+	}{
+		{"withdrawal", p, grant(false), []string{"np"}},
+		{"withdrawal with no event in a window", q, grant(false), nil},
+		{"grant", p, grant(true), nil},
+		{"in_store withdrawal", p, []consent.Change{{Purpose: privacy.InStore, Granted: false, Time: created.Add(-time.Hour), Source: "test"}}, nil},
+	} {
+		for _, bulk := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/bulk=%v", tt.name, bulk), func(t *testing.T) {
+				db := storetest.OpenMemory(t, func() time.Time { return created })
+				for _, c := range []privacy.PseudoID{p, q} {
+					if _, err := db.UpdateConsent(ctx, c, grant(true), consent.Defaults{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ev := features.Event{Customer: p, Kind: privacy.Purchase, Item: "apple", Time: created.AddDate(0, -1, 0), Quantity: 1}
+				if err := db.AppendEvents(ctx, store.Batch{Events: []store.Entry{{Event: ev, ExpiresAt: created.AddDate(1, 0, 0)}}}); err != nil {
+					t.Fatal(err)
+				}
+				put(t, db, sample("p"), false)
+				put(t, db, nonPrivate(sample("np")), true)
+
+				var res store.ConsentResult
+				var got release.Forgotten
+				var err error
+				if bulk {
+					var rs []store.ConsentResult
+					ups := []store.ConsentUpdate{{Customer: tt.customer, Changes: tt.changes}}
+					if rs, _, got, err = release.UpdateConsents(ctx, db, ups, consent.Defaults{}); err == nil {
+						res = rs[0]
+					}
+				} else {
+					res, got, err = release.UpdateConsent(ctx, db, tt.customer, tt.changes, consent.Defaults{})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got.Retired, tt.wantRetired) {
+					t.Errorf("Retired = %v, want %v", got.Retired, tt.wantRetired)
+				}
+				wantCurrent := "np"
+				if len(tt.wantRetired) > 0 {
+					wantCurrent = "p"
+					if !got.CurrentRetired || got.Current != "p" || res.Removed.Total() != 1 {
+						t.Errorf("CurrentRetired, Current, Removed = %v, %q, %v; want true, p, the event", got.CurrentRetired, got.Current, res.Removed)
+					}
+				}
+				if cur, err := db.CurrentRelease(ctx); err != nil || cur != wantCurrent {
+					t.Errorf("current release = %q, %v; want %q", cur, err, wantCurrent)
+				}
+			})
+		}
 	}
 }

@@ -241,7 +241,7 @@ const DerivedNote = "Discret stores no data derived from you: your recommendatio
 
 // NonPrivateNote is added to DerivedNote when a listed release is not
 // differentially private.
-const NonPrivateNote = " Releases marked \"private\": false carry no privacy guarantee: erasing your data deletes them, on the safe side, whether or not they used your events."
+const NonPrivateNote = " Releases marked \"private\": false carry no privacy guarantee: erasing your data, or withdrawing personalization, deletes them, on the safe side, whether or not they used your events."
 
 // DerivedFrom lists the stored releases whose training window covers at
 // least one of the customer's events about an item (d is their export from

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
@@ -19,9 +20,9 @@ const (
 	// MaxConsentChanges bounds SetConsentRequest.changes.
 	MaxConsentChanges = 64
 	// MaxConsentSkew is how far in the future a consent change may be
-	// dated: a change dated later would override every choice made until
-	// then (the latest change decides).
-	MaxConsentSkew = 5 * time.Minute
+	// dated (consent.MaxFutureSkew); the store dates a change within it
+	// at its recording time, so that it cannot outrank a later withdrawal.
+	MaxConsentSkew = consent.MaxFutureSkew
 	// DefaultConsentSource is the source of changes that name none.
 	DefaultConsentSource = "api"
 )
@@ -53,14 +54,21 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		return nil, err
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
-	res, err := a.cfg.Store.UpdateConsent(ctx, p, changes, a.cfg.ConsentDefaults)
+	res, got, err := release.UpdateConsent(ctx, a.cfg.Store, p, changes, a.cfg.ConsentDefaults)
+	if len(got.Retired) > 0 && a.cfg.Releases != nil {
+		// Even if the update then failed: the releases are gone.
+		if rerr := a.cfg.Releases.Retired(ctx, got.Retired); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	a.invalidate(p) // even on error: part of an erasure may have committed
 	if err != nil {
 		return nil, apiError(err)
 	}
 	return &discretv1.SetConsentResponse{
-		State:  consentState(res.Record, a.cfg.ConsentDefaults),
-		Erased: int64(res.Removed.Total()),
+		State:           consentState(res.Record, a.cfg.ConsentDefaults),
+		Erased:          int64(res.Removed.Total()),
+		DeletedReleases: int64(len(got.Retired)),
 	}, nil
 }
 

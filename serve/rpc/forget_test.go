@@ -110,3 +110,42 @@ func TestExportAndForgetDerivedReleases(t *testing.T) {
 		t.Errorf("second ForgetCustomer = %v; follower told %v", err, follower.got)
 	}
 }
+
+// TestWithdrawalDeletesNonPrivateReleases: a withdrawal of personalization
+// erases the customer's events, so it deletes first the non-private
+// releases that may have used them and tells the serving engine; the
+// response counts them.
+func TestWithdrawalDeletesNonPrivateReleases(t *testing.T) {
+	follower := &recordingFollower{}
+	f := newFixture(t, func(c *rpc.Config) { c.Releases = follower })
+	s := f.servers()
+	ctx := t.Context()
+	const c = "erin@example.com"
+	personalization := func(granted bool) *discretv1.SetConsentRequest {
+		return &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: granted}}}
+	}
+	if _, err := s.SetConsent(ctx, personalization(true)); err != nil {
+		t.Fatal(err)
+	}
+	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
+	if _, err := s.WriteEvents(ctx, &discretv1.WriteEventsRequest{Events: []*discretv1.Event{event(c, "SKU-1", at)}}); err != nil {
+		t.Fatal(err)
+	}
+	putRelease(t, f.db, "p1", true, storetest.Epoch, false)
+	putRelease(t, f.db, "np1", false, storetest.Epoch.Add(time.Hour), true)
+
+	res, err := s.SetConsent(ctx, personalization(false))
+	if err != nil || res.GetErased() != 1 || res.GetDeletedReleases() != 1 {
+		t.Fatalf("SetConsent(withdraw) = %v, %v; want 1 event erased and 1 release deleted", res, err)
+	}
+	if !slices.EqualFunc(follower.got, [][]string{{"np1"}}, slices.Equal) {
+		t.Errorf("the serving engine was told %v, want [[np1]]", follower.got)
+	}
+	if cur, err := f.db.CurrentRelease(ctx); err != nil || cur != "p1" {
+		t.Errorf("current release after the withdrawal = %q, %v; want p1", cur, err)
+	}
+	// Withdrawing again finds nothing more to delete.
+	if res, err := s.SetConsent(ctx, personalization(false)); err != nil || res.GetDeletedReleases() != 0 || len(follower.got) != 1 {
+		t.Errorf("second withdrawal = %v, %v; follower told %v", res, err, follower.got)
+	}
+}

@@ -1356,9 +1356,13 @@ type SetConsentResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	State *ConsentState          `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
 	// Records erased because a purpose was withdrawn.
-	Erased        int64 `protobuf:"varint,2,opt,name=erased,proto3" json:"erased,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Erased int64 `protobuf:"varint,2,opt,name=erased,proto3" json:"erased,omitempty"`
+	// Non-private releases deleted because a withdrawal of personalization
+	// erased events their data window covers (they may have been trained on
+	// them).
+	DeletedReleases int64 `protobuf:"varint,3,opt,name=deleted_releases,json=deletedReleases,proto3" json:"deleted_releases,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SetConsentResponse) Reset() {
@@ -1401,6 +1405,13 @@ func (x *SetConsentResponse) GetState() *ConsentState {
 func (x *SetConsentResponse) GetErased() int64 {
 	if x != nil {
 		return x.Erased
+	}
+	return 0
+}
+
+func (x *SetConsentResponse) GetDeletedReleases() int64 {
+	if x != nil {
+		return x.DeletedReleases
 	}
 	return 0
 }
@@ -2649,10 +2660,11 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\ahistory\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\ahistory\"d\n" +
 	"\x11SetConsentRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x123\n" +
-	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\\\n" +
+	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\x87\x01\n" +
 	"\x12SetConsentResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\v2\x18.discret.v1.ConsentStateR\x05state\x12\x16\n" +
-	"\x06erased\x18\x02 \x01(\x03R\x06erased\"3\n" +
+	"\x06erased\x18\x02 \x01(\x03R\x06erased\x12)\n" +
+	"\x10deleted_releases\x18\x03 \x01(\x03R\x0fdeletedReleases\"3\n" +
 	"\x15ExportCustomerRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"\xd2\x01\n" +
 	"\vStoredEvent\x12\x12\n" +

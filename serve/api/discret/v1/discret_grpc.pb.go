@@ -456,7 +456,8 @@ const (
 type ConsentServiceClient interface {
 	GetConsent(ctx context.Context, in *GetConsentRequest, opts ...grpc.CallOption) (*ConsentState, error)
 	// SetConsent records grants and withdrawals. Withdrawing personalization
-	// erases the customer's events at once.
+	// erases the customer's events at once, and first deletes the non-private
+	// releases whose data window covers one of them.
 	SetConsent(ctx context.Context, in *SetConsentRequest, opts ...grpc.CallOption) (*SetConsentResponse, error)
 }
 
@@ -496,7 +497,8 @@ func (c *consentServiceClient) SetConsent(ctx context.Context, in *SetConsentReq
 type ConsentServiceServer interface {
 	GetConsent(context.Context, *GetConsentRequest) (*ConsentState, error)
 	// SetConsent records grants and withdrawals. Withdrawing personalization
-	// erases the customer's events at once.
+	// erases the customer's events at once, and first deletes the non-private
+	// releases whose data window covers one of them.
 	SetConsent(context.Context, *SetConsentRequest) (*SetConsentResponse, error)
 	mustEmbedUnimplementedConsentServiceServer()
 }
