@@ -189,25 +189,59 @@ func (e *Engine) Retired(ctx context.Context, versions []string) error {
 	return err
 }
 
-// Watch calls Refresh every interval until ctx is done, logging failures
-// (a refused release is logged once per version).
+// Watch calls Refresh every interval until ctx is done, logging what goes
+// wrong once, not at every tick. A refused current release (ErrRefused) is
+// a state for the operator to act on, not a fault: it is logged at WARN
+// once per release and reason, whatever failures come between. Any other
+// failure is logged at ERROR, again only when it differs from the previous
+// one. A refresh that succeeds ends both states.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var last string
+	var w watchLog
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if _, err := e.Refresh(ctx); err != nil && ctx.Err() == nil {
-			if msg := err.Error(); msg != last {
-				e.log.Error("model refresh failed", "err", err)
-				last = msg
+		_, err := e.Refresh(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		w.note(e, err)
+	}
+}
+
+// watchLog is what Watch last logged.
+type watchLog struct {
+	// refused is the refusal logged; its message names the release and the
+	// reason, so a new release or reason differs.
+	refused string
+	// failed is the last other failure, "" once a refresh got further.
+	failed string
+}
+
+// note logs the outcome err of a refresh if it is news.
+func (w *watchLog) note(e *Engine, err error) {
+	switch {
+	case err == nil:
+		*w = watchLog{}
+	case errors.Is(err, ErrRefused):
+		w.failed = ""
+		if msg := err.Error(); msg != w.refused {
+			w.refused = msg
+			if s := e.snap.Load(); s != nil {
+				e.log.Warn("current release refused; the previous release stays served until a servable one is trained (POST /v1/models:train)",
+					"err", err, "serving", s.rel.Card.Version)
+			} else {
+				e.log.Warn("current release refused; no model is served until a servable one is trained (POST /v1/models:train)", "err", err)
 			}
-		} else {
-			last = ""
+		}
+	default:
+		if msg := err.Error(); msg != w.failed {
+			w.failed = msg
+			e.log.Error("model refresh failed", "err", err)
 		}
 	}
 }

@@ -3,7 +3,9 @@ package recommend
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -186,6 +188,118 @@ func TestRefresh(t *testing.T) {
 	}(); !slices.Equal(versions, []string{"v1", "v2", "v3"}) {
 		t.Errorf("stored releases = %v", versions)
 	}
+}
+
+// TestWatchLogs: a refused current release is logged once at WARN, not at
+// every tick, and again only for another release or reason; other
+// failures are logged at ERROR when they are new.
+func TestWatchLogs(t *testing.T) {
+	logs := &capture{}
+	src := &steppedSource{steps: make(chan step)}
+	f := newFixture(t, func(c *Config) { c.Releases, c.Logger = src, slog.New(logs) })
+	src.Source = f.db
+	nonPrivate := func(r *release.Release) *release.Release {
+		r.Card.Private, r.Card.Privacy = false, nil
+		return r
+	}
+	seeded := tinyRelease("seeded")
+	seeded.Card.RNG = release.RNGTestSeeded
+	for _, r := range []*release.Release{tinyRelease("ok"), nonPrivate(tinyRelease("np1")), nonPrivate(tinyRelease("np2")), seeded} {
+		putRelease(t, f.db, r)
+	}
+	errStore := errors.New("store: disk on fire")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { f.eng.Watch(ctx, time.Millisecond); close(done) }()
+	// Each step is what CurrentRelease answers to one refresh; once the
+	// next is taken, the refresh before has logged.
+	for _, st := range []step{
+		{"np1", nil}, {"np1", nil}, {"np1", nil},
+		{"", errStore}, {"", errStore},
+		{"np1", nil}, // the same refusal, after a failure
+		{"seeded", nil},
+		{"np2", nil}, {"np2", nil},
+		{"", errStore}, // a failure again, after the store answered
+		{"ok", nil},
+		{"np1", nil}, // refused again, after a release was served
+		{"np1", nil},
+	} {
+		src.steps <- st
+	}
+	cancel()
+	<-done
+	want := []string{
+		"WARN current release refused; no model is served until a servable one is trained (POST /v1/models:train) err=recommend: release refused: release np1 is not differentially private (ε = ∞); start the server with --allow-non-private to serve it",
+		"ERROR model refresh failed err=recommend: current release: store: disk on fire",
+		"WARN current release refused; no model is served until a servable one is trained (POST /v1/models:train) err=recommend: release refused: release seeded was made with test-seeded randomness; only releases made with cryptographic randomness (rng \"crypto\") are served",
+		"WARN current release refused; no model is served until a servable one is trained (POST /v1/models:train) err=recommend: release refused: release np2 is not differentially private (ε = ∞); start the server with --allow-non-private to serve it",
+		"ERROR model refresh failed err=recommend: current release: store: disk on fire",
+		"INFO serving release version=ok",
+		"WARN current release refused; the previous release stays served until a servable one is trained (POST /v1/models:train) err=recommend: release refused: release np1 is not differentially private (ε = ∞); start the server with --allow-non-private to serve it serving=ok",
+	}
+	got := logs.lines()
+	for i := range max(len(got), len(want)) {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if !strings.HasPrefix(g, w) || w == "" {
+			t.Errorf("log line %d = %q, want %q", i, g, w)
+		}
+	}
+}
+
+// steppedSource is a release source whose current release the test sets
+// for each refresh: CurrentRelease answers the next step it is sent.
+type steppedSource struct {
+	release.Source
+	steps chan step
+}
+
+type step struct {
+	version string
+	err     error
+}
+
+func (s *steppedSource) CurrentRelease(ctx context.Context) (string, error) {
+	select {
+	case st := <-s.steps:
+		return st.version, st.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// capture is a slog.Handler that keeps each record as "LEVEL msg k=v …"
+// (the engine logs no With attributes, so capture drops them).
+type capture struct {
+	mu   sync.Mutex // guards recs
+	recs []string
+}
+
+func (c *capture) Enabled(context.Context, slog.Level) bool { return true }
+func (c *capture) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *capture) WithGroup(string) slog.Handler            { return c }
+
+func (c *capture) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recs = append(c.recs, line)
+	return nil
+}
+
+func (c *capture) lines() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.recs)
 }
 
 func TestRetired(t *testing.T) {
