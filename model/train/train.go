@@ -110,6 +110,14 @@ const (
 	SelectionDeltaShare = 0.1
 )
 
+// MaxDelta is the largest δ that the command line and the API accept for a
+// training run: they refuse a larger one before the run spends anything.
+// Run itself takes any 0 < δ < 1, but it needs δ < 1/Ñ, which it can only
+// check once it has released (and been charged for) the noisy customer
+// count Ñ: a δ above 10⁻³ fails there for every data set of 1,000
+// customers or more. The default δ is 10⁻⁶ or smaller (DP-ALS.md C6).
+const MaxDelta = 1e-3
+
 // Config configures a training run. The zero value of every field means
 // its documented default: a private run at ε = 1 with the default δ rule,
 // the als and interact defaults, and the default budget cap.

@@ -29,10 +29,11 @@ type Models interface {
 	Train(ctx context.Context, cfg train.Config) (release.Card, error)
 }
 
-// Bounds of TrainModelRequest, those model/train and model/als accept.
+// Bounds of TrainModelRequest, those model/train and model/als accept;
+// MaxDelta is the command line's too.
 const (
 	MaxEpsilon    = 100
-	MaxDelta      = 1e-3
+	MaxDelta      = train.MaxDelta
 	MaxFactors    = 1024
 	MaxIterations = 1000
 )
