@@ -69,7 +69,7 @@ built-in defaults. The last releases are kept (training.keep_releases,
 default 5); older ones are deleted.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&epsilon, "epsilon", "", fmt.Sprintf("privacy budget `ε`: a number ≥ %g, or inf for a non-private model (default 1)", minEpsilon))
-			fs.Float64Var(&delta, "delta", 0, "privacy parameter `δ`, 0 < δ < 1 (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)")
+			fs.Float64Var(&delta, "delta", 0, fmt.Sprintf("privacy parameter `δ`, 0 < δ ≤ %g and below 1/n for n customers (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)", train.MaxDelta))
 			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("ALS iterations `N`, 1 to 1000 (default %d private, %d non-private)", als.DefaultPrivateIterations, als.DefaultIterations))
 			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors, 1 to 1024 (default %d; a private model uses at most N, see --rank)", als.DefaultFactors))
 			fs.IntVar(&rank, "rank", 0, fmt.Sprintf("factors `N` of a private model, at most --factors; 0: automatic, the default (from the noisy number of customers and the noise of ε: fewer factors when the data cannot support more, at least %d)", als.MinPrivateRank))
@@ -86,7 +86,7 @@ default 5); older ones are deleted.`,
 			cfg := trainConfig(conf)
 			var err error
 			if err := e.checkRanges(
-				flagRange{"delta", probability}, flagRange{"iterations", iterationsRange}, flagRange{"factors", factorsRange},
+				flagRange{"delta", deltaRange}, flagRange{"iterations", iterationsRange}, flagRange{"factors", factorsRange},
 				flagRange{"rank", rankRange}, flagRange{"lambda", positiveNumber}, flagRange{"alpha", positiveNumber},
 				flagRange{"max-items-per-user", maxItemsRange}, flagRange{"clip", positiveNumber},
 			); err != nil {
@@ -185,10 +185,15 @@ default 5); older ones are deleted.`,
 	}
 }
 
+// deltaRange is the range of the δ of a training run (--delta, and
+// training.delta for 'discret train'): a larger δ would be refused by the
+// training only after it has spent ε on the noisy customer count.
+var deltaRange = numRange{func(x float64) bool { return x > 0 && x <= train.MaxDelta }, fmt.Sprintf("a number with 0 < δ ≤ %g", train.MaxDelta)}
+
 // checkTrainFlags checks what the flags of `discret train` set against the
 // rest of the configuration cfg (ts is the configuration file's part):
-// the rank of a private model is at most its factors, and the flags of
-// private training are refused for a non-private one.
+// δ is in deltaRange, the rank of a private model is at most its factors,
+// and the flags of private training are refused for a non-private one.
 func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
 	// source names where a value comes from: its flag, else the
 	// configuration file, else the default.
@@ -200,6 +205,11 @@ func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
 			return "training." + key
 		}
 		return "the default --" + flagName
+	}
+	// --delta is checked with the other flags; this catches training.delta,
+	// which the configuration file accepts up to 1.
+	if cfg.Delta != 0 && !deltaRange.ok(cfg.Delta) {
+		return usagef("%s = %g: want %s", source("delta", "delta", true), cfg.Delta, deltaRange.want)
 	}
 	if f := cmp.Or(cfg.ALS.Factors, als.DefaultFactors); cfg.Privacy.Rank > f && (e.isSet("rank") || e.isSet("factors")) {
 		return usagef("%s %d exceeds %s %d: a private model has at most --factors factors (--rank 0: automatic)",
