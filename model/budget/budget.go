@@ -104,6 +104,8 @@ type Component struct {
 	Rho     float64 `json:"rho"`
 	// Epsilon is the ε of this component alone at the entry's δ (official
 	// conversion): informational; only the composed total is a guarantee.
+	// The entry of a failed run records 0 for the components it released
+	// before failing; Entry.ComponentEpsilon computes it for any entry.
 	Epsilon float64 `json:"epsilon"`
 	// DeltaThreshold is the δ_τ of a thresholded key selection (F4), 0
 	// otherwise.
@@ -116,7 +118,10 @@ type Entry struct {
 	Time    time.Time `json:"time"`
 	Version string    `json:"version"`
 	// Private is false for a non-private release (ε = ∞): Rho, Epsilon and
-	// Delta are then zero and mean nothing.
+	// Delta are then stored as zero, which is no statement at all (its
+	// privacy loss is unbounded), and Mechanism and Neighbouring, which
+	// model/train records for every run, do not apply either. Reports show
+	// its ε as ∞ (null in JSON).
 	Private bool `json:"private"`
 	// Mechanism names the algorithm ("dp-als", see model/train).
 	Mechanism    string `json:"mechanism"`
@@ -145,6 +150,22 @@ type Entry struct {
 	// replaces is a run that ended without a word (killed, power lost), and
 	// its charge stands. See Effective.
 	Pending bool `json:"pending,omitempty"`
+}
+
+// ComponentEpsilon returns the ε of c, one of e's components, alone: the
+// official conversion of c.Rho at e's δ less its δ_τ, the δ at which e's
+// own ε is stated. It is what c.Epsilon says, computed from c.Rho because
+// the ledger does not always record it (see Component.Epsilon); +Inf for a
+// non-private e.
+func (e *Entry) ComponentEpsilon(c Component) (float64, error) {
+	if !e.Private {
+		return math.Inf(1), nil
+	}
+	eps, err := dp.Epsilon(c.Rho, e.Delta-e.DeltaThreshold, dp.RDP)
+	if err != nil {
+		return 0, fmt.Errorf("budget: component %s of %s: %w", c.Name, e.Version, err)
+	}
+	return eps, nil
 }
 
 // Effective returns the entries that count, in ledger order: all but the

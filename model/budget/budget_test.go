@@ -251,6 +251,34 @@ func TestEntryValidate(t *testing.T) {
 	}
 }
 
+// TestComponentEpsilon: a component's ε is that of its own ρ at the
+// entry's δ less δ_τ, also where the entry records 0 (a failed run's
+// components), checked against the reference values above.
+func TestComponentEpsilon(t *testing.T) {
+	failed := budget.Entry{Time: now, Version: "f", Private: true, Rho: 0.4, Epsilon: 4.604440049436572, Delta: 1e-6, Failed: "train: no usable data",
+		Components: []budget.Component{{Name: "customers", Releases: 1, RhoEach: 0.1, Rho: 0.1}, {Name: "als", Releases: 1, RhoEach: 0.3, Rho: 0.3}}}
+	selected := budget.Entry{Time: now, Version: "s", Private: true, Rho: 0.3, Delta: 1e-6, DeltaThreshold: 1e-7}
+	for _, tt := range []struct {
+		e    budget.Entry
+		c    budget.Component
+		want float64
+	}{
+		{failed, failed.Components[0], 2.1419389283854744},
+		{failed, failed.Components[1], 3.9200575369412025},
+		{selected, budget.Component{Name: "selection", Rho: 0.3, DeltaThreshold: 1e-7}, 3.9367995782677507},
+		{failed, budget.Component{Name: "nothing"}, 0},
+		{budget.Entry{Time: now, Version: "np"}, budget.Component{Name: "als"}, math.Inf(1)},
+	} {
+		got, err := tt.e.ComponentEpsilon(tt.c)
+		if err != nil || !(got == tt.want || near(got, tt.want, 1e-6)) {
+			t.Errorf("Entry{%s, δ = %g, δ_τ = %g}.ComponentEpsilon(ρ = %g) = %v, %v; want %v", tt.e.Version, tt.e.Delta, tt.e.DeltaThreshold, tt.c.Rho, got, err, tt.want)
+		}
+	}
+	if got, err := failed.ComponentEpsilon(budget.Component{Name: "bad", Rho: -1}); err == nil {
+		t.Errorf("ComponentEpsilon(ρ = -1) = %v, nil; want an error", got)
+	}
+}
+
 // TestLedgerCharge appends charges to a real store with a fake clock: the
 // cap is enforced inside the store's append transaction.
 func TestLedgerCharge(t *testing.T) {
