@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -44,7 +45,15 @@ the charge stays, the spend happened), failed (stopped before its release
 was stored; what it had computed with noise is charged), or interrupted (the
 process ended before the run could record its release or its failure:
 the charge it wrote before drawing any noise, its whole planned cost,
-stands).`,
+stands).
+
+--json prints one object: "ledger", the entries with their "status", and
+"spend". A value with no finite bound is null, not 0: the rho, epsilon and
+delta of a non-private release (private false; it has no "mechanism" or
+"neighbouring" either, as it claims no differential privacy), and the
+spend's epsilon or cap_epsilon when unbounded. A component's epsilon is that
+of its own rho at its entry's delta less delta_threshold: informational,
+only the entry's epsilon (all its components composed) is a guarantee.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&asJSON, "json", false, "print the ledger and the spend as JSON")
 		},
@@ -110,7 +119,7 @@ func storedReleases(ctx context.Context, d *dataEnv) (releases, error) {
 // ledgerRow is a ledger entry and what became of its run.
 type ledgerRow struct {
 	budget.Entry
-	Status string `json:"status"`
+	Status string
 }
 
 // ledgerRows gives each of entries (budget.Effective) its status.
@@ -131,6 +140,53 @@ func ledgerRows(entries []budget.Entry, st releases) []ledgerRow {
 		rows[i] = ledgerRow{Entry: en, Status: status}
 	}
 	return rows
+}
+
+// entryJSON is a ledger row in the --json report: the fields of its
+// budget.Entry and its status, with two corrections. A non-private release
+// has null rho, epsilon and delta (its loss is unbounded: the entry stores
+// zeros) and no mechanism or neighbouring relation, which would claim DP.
+// Each component's epsilon is computed from its ρ (Entry.ComponentEpsilon):
+// the components of a failed run are stored with 0.
+type entryJSON struct {
+	Time           time.Time          `json:"time"`
+	Version        string             `json:"version"`
+	Private        bool               `json:"private"`
+	Mechanism      string             `json:"mechanism,omitempty"`
+	Neighbouring   string             `json:"neighbouring,omitempty"`
+	Rho            *float64           `json:"rho"`     // null if non-private
+	Epsilon        *float64           `json:"epsilon"` // null if non-private
+	Delta          *float64           `json:"delta"`   // null if non-private
+	DeltaThreshold float64            `json:"delta_threshold,omitempty"`
+	RNG            string             `json:"rng"`
+	Window         budget.Window      `json:"window"`
+	Components     []budget.Component `json:"components,omitempty"`
+	Parameters     map[string]float64 `json:"parameters,omitempty"`
+	Failed         string             `json:"failed,omitempty"`
+	Pending        bool               `json:"pending,omitempty"`
+	Status         string             `json:"status"`
+}
+
+func newEntryJSON(row ledgerRow) entryJSON {
+	en := row.Entry
+	j := entryJSON{
+		Time: en.Time, Version: en.Version, Private: en.Private, DeltaThreshold: en.DeltaThreshold, RNG: en.RNG, Window: en.Window,
+		Parameters: en.Parameters, Failed: en.Failed, Pending: en.Pending, Status: row.Status,
+	}
+	if !en.Private {
+		return j
+	}
+	j.Mechanism, j.Neighbouring = en.Mechanism, en.Neighbouring
+	j.Rho, j.Epsilon, j.Delta = &en.Rho, &en.Epsilon, &en.Delta
+	j.Components = slices.Clone(en.Components)
+	for i, c := range j.Components {
+		// A component ρ the conversion refuses (never written by
+		// model/train) keeps its stored ε.
+		if eps, err := en.ComponentEpsilon(c); err == nil {
+			j.Components[i].Epsilon = eps
+		}
+	}
+	return j
 }
 
 // privacyJSON is the --json form of the report.
@@ -154,13 +210,14 @@ func privacyJSON(rows []ledgerRow, s budget.Spend) any {
 		}
 		return &x
 	}
-	if rows == nil {
-		rows = []ledgerRow{}
+	ledger := make([]entryJSON, len(rows))
+	for i, row := range rows {
+		ledger[i] = newEntryJSON(row)
 	}
 	return struct {
-		Ledger []ledgerRow `json:"ledger"`
+		Ledger []entryJSON `json:"ledger"`
 		Spend  spend       `json:"spend"`
-	}{rows, spend{
+	}{ledger, spend{
 		From: s.From, To: s.To, Window: s.Cap.Window.String(), Releases: s.Releases, NonPrivate: s.NonPrivate,
 		Rho: s.Rho, DeltaThreshold: s.DeltaThreshold, Delta: s.Delta, Epsilon: finite(s.Epsilon),
 		CapEpsilon: finite(s.Cap.Epsilon), CapDelta: s.Cap.Delta,

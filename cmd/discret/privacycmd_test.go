@@ -1,11 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/privacy/dp"
 )
 
 // TestPrintLedgerFailedRun: a failed run's charge is shown as such, with
@@ -67,5 +72,171 @@ func TestLedgerStatus(t *testing.T) {
 	printLedger(&b, rows, budget.Spend{Cap: budget.Cap{}.WithDefaults()})
 	if !strings.Contains(b.String(), "dead ended before it could record its release or its failure") {
 		t.Errorf("report does not explain the interrupted run:\n%s", b.String())
+	}
+}
+
+// reportJSON is the part of 'privacy report --json' the tests read.
+type reportJSON struct {
+	Ledger []map[string]any `json:"ledger"`
+	Spend  map[string]any   `json:"spend"`
+}
+
+func decodeReport(t *testing.T, out string) reportJSON {
+	t.Helper()
+	var r reportJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("privacy report --json: %v\n%s", err, out)
+	}
+	return r
+}
+
+// checkComponents checks that every component of a ledger row states the
+// ε of its own ρ at the row's δ less δ_τ, and that ε > 0 where ρ > 0.
+func checkComponents(t *testing.T, row map[string]any) {
+	t.Helper()
+	delta, _ := row["delta"].(float64)
+	tau, _ := row["delta_threshold"].(float64)
+	comps, _ := row["components"].([]any)
+	if len(comps) == 0 {
+		t.Errorf("%v: no components", row["version"])
+	}
+	for _, c := range comps {
+		c := c.(map[string]any)
+		rho, eps := c["rho"].(float64), c["epsilon"].(float64)
+		want, err := dp.Epsilon(rho, delta-tau, dp.RDP)
+		if err != nil || math.Abs(eps-want) > 1e-9*want || (rho > 0 && !(eps > 0)) {
+			t.Errorf("%v: component %v ρ = %v has ε = %v, want %v at δ = %v − %v (%v)", row["version"], c["name"], rho, eps, want, delta, tau, err)
+		}
+	}
+}
+
+// TestPrivacyJSON: a non-private release has no ε (null, not 0), δ or ρ,
+// and claims no mechanism or neighbouring relation; a component's ε is
+// that of its ρ at its entry's δ, also for a failed run, whose ledger
+// entry stores 0; a private entry keeps every field of budget.Entry.
+func TestPrivacyJSON(t *testing.T) {
+	now := time.Date(2035, 1, 2, 0, 0, 0, 0, time.UTC)
+	entries := []budget.Entry{
+		{Time: now.Add(-2 * time.Hour), Version: "np", Mechanism: "dp-als", Neighbouring: budget.Neighbouring, RNG: "crypto"},
+		{Time: now.Add(-time.Hour), Version: "bad", Private: true, Mechanism: "dp-als", Neighbouring: budget.Neighbouring,
+			Rho: 0.000241, Epsilon: 0.1, Delta: 1e-6, RNG: "crypto", Failed: "train: δ = 0.001 is not below 1/n",
+			Components: []budget.Component{{Name: "customers", Multiplier: 45.5, Releases: 1, RhoEach: 0.000241, Rho: 0.000241}}},
+		{Time: now, Version: "ok", Private: true, Mechanism: "dp-als", Neighbouring: budget.Neighbouring,
+			Rho: 0.3, Epsilon: 3.94, Delta: 1e-6, DeltaThreshold: 1e-7, RNG: "crypto",
+			Window:     budget.Window{From: now.Add(-time.Hour), To: now},
+			Components: []budget.Component{{Name: "selection", Multiplier: 2, Releases: 1, RhoEach: 0.125, Rho: 0.125, DeltaThreshold: 1e-7}, {Name: "als", Releases: 1, RhoEach: 0.175, Rho: 0.175}},
+			Parameters: map[string]float64{"steps": 10}, Pending: true},
+	}
+	s, err := budget.Cap{}.Spent(entries, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := writeJSON(&b, privacyJSON(ledgerRows(entries, releases{"np": true}), s)); err != nil {
+		t.Fatal(err)
+	}
+	r := decodeReport(t, b.String())
+	if len(r.Ledger) != 3 {
+		t.Fatalf("ledger has %d rows, want 3:\n%s", len(r.Ledger), b.String())
+	}
+	np, failed, ok := r.Ledger[0], r.Ledger[1], r.Ledger[2]
+	for _, k := range []string{"epsilon", "delta", "rho"} {
+		if v, in := np[k]; !in || v != nil {
+			t.Errorf("non-private release: %s = %v (present %v), want null", k, v, in)
+		}
+	}
+	for _, k := range []string{"mechanism", "neighbouring"} {
+		if v, in := np[k]; in {
+			t.Errorf("non-private release: %s = %v, want none", k, v)
+		}
+	}
+	if np["private"] != false || np["status"] != statusCurrent || np["version"] != "np" {
+		t.Errorf("non-private release = %v", np)
+	}
+	checkComponents(t, failed)
+	checkComponents(t, ok)
+	if failed["epsilon"] != 0.1 || failed["status"] != statusFailed || failed["mechanism"] != "dp-als" {
+		t.Errorf("failed run = %v", failed)
+	}
+	// Every field of a private entry is in its row.
+	raw, err := json.Marshal(entries[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for k := range fields {
+		if _, in := ok[k]; !in {
+			t.Errorf("row of a private entry lacks the entry's field %q: %v", k, ok)
+		}
+	}
+	if ok["status"] != statusInterrupted || ok["epsilon"] != 3.94 || ok["delta_threshold"] != 1e-7 {
+		t.Errorf("private row = %v", ok)
+	}
+}
+
+// TestPrivacyReportRuns: the report of the runs 'discret train' charges.
+// A δ above train.MaxDelta, from the flag or the configuration file, is
+// refused before anything is charged; a run that fails after the noisy
+// customer count states that component's ε; a non-private release reads
+// null ε in JSON and ∞ NON-PRIVATE in text.
+func TestPrivacyReportRuns(t *testing.T) {
+	c := newCLI(t)
+	gen := t.TempDir()
+	c.mustRun("keygen")
+	// More than 1,000 customers: δ = 10⁻³ is not below 1/n.
+	c.mustRun("gen", "--out", gen, "--customers", "1500", "--items", "30", "--events", "4500", "--seed", "3")
+	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
+	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	// With a catalogue, no key selection spends a share of δ, which the
+	// cap's δ would refuse before any noise for δ = 10⁻³.
+	c.mustRun("items", "import", filepath.Join(gen, synth.ItemsFile))
+	empty := func(when string) {
+		t.Helper()
+		if r := decodeReport(t, c.mustRun("privacy", "report", "--json")); len(r.Ledger) != 0 {
+			t.Errorf("%s: the ledger has %d entries, want none: %v", when, len(r.Ledger), r.Ledger)
+		}
+	}
+
+	code, _, errOut := c.run("train", "--delta", "0.5")
+	if code != exitUsage || !strings.Contains(errOut, "--delta 0.5: want a number with 0 < δ ≤ 0.001") {
+		t.Errorf("train --delta 0.5 = exit %d, stderr %q; want exit %d naming --delta and its limit", code, errOut, exitUsage)
+	}
+	empty("after train --delta 0.5")
+	c.config = writeFile(t, "c.json", `{"training":{"delta":0.5}}`)
+	if code, _, errOut := c.run("train"); code == exitOK || !strings.Contains(errOut, "training.delta = 0.5: want a number with 0 < δ ≤ 0.001") {
+		t.Errorf("train with training.delta 0.5 = exit %d, stderr %q; want a refusal naming training.delta and its limit", code, errOut)
+	}
+	c.config = ""
+	empty("after train with training.delta 0.5")
+
+	code, _, errOut = c.run("train", "--delta", "1e-3")
+	if code != exitFailure || !strings.Contains(errOut, "is not below 1/n") || !strings.Contains(errOut, "is charged to the privacy ledger") {
+		t.Fatalf("train --delta 1e-3 on 1500 customers = exit %d, stderr %q; want a failure charged to the ledger", code, errOut)
+	}
+	c.mustRun("train", "--epsilon", "inf", "--factors", "4", "--iterations", "1")
+
+	r := decodeReport(t, c.mustRun("privacy", "report", "--json"))
+	if len(r.Ledger) != 2 {
+		t.Fatalf("ledger = %v, want the failed run and the non-private release", r.Ledger)
+	}
+	failed, np := r.Ledger[0], r.Ledger[1]
+	if failed["status"] != statusFailed || !(failed["epsilon"].(float64) > 0) {
+		t.Errorf("failed run = %v", failed)
+	}
+	checkComponents(t, failed)
+	if np["private"] != false || np["epsilon"] != nil || np["rho"] != nil || np["delta"] != nil || np["mechanism"] != nil || np["neighbouring"] != nil {
+		t.Errorf("non-private release = %v, want null ε, ρ, δ and no mechanism", np)
+	}
+	if r.Spend["non_private"] != 1.0 || r.Spend["releases"] != 1.0 {
+		t.Errorf("spend = %v", r.Spend)
+	}
+	out := c.mustRun("privacy", "report")
+	for _, want := range []string{"∞ NON-PRIVATE", "failed", "is not below 1/n", "customers z="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("privacy report lacks %q:\n%s", want, out)
+		}
 	}
 }
