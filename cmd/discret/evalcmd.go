@@ -74,6 +74,12 @@ the validation split instead (20 % of each user's training items, seed 43;
 the test items are never seen): the split for tuning. The table says which
 split it shows, and every JSON row has "split": "test" or "validation".
 
+Eval fails, rather than print figures that are 0 whatever the model, when
+the split leaves nothing to rank: when no user has 2 or more distinct items
+(3 with --validation), so none has a held-out item, or when no held-out
+item was seen in training by any user (a single user, or users with too
+few items in common).
+
 ` + evalConfigHelp + `
 
 Output: a table on stdout, or one JSON array with --json (keys dataset,

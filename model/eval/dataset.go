@@ -19,9 +19,12 @@ type Dataset struct {
 	pairs        int
 }
 
+// ErrNoPairs is returned by NewDataset when there is not one pair.
+var ErrNoPairs = errors.New("eval: no (user, item) pairs")
+
 // NewDataset collects the pairs of seq. Duplicate pairs collapse; ratings,
 // times and event kinds are not part of the protocol. An empty user or item
-// identifier is an error.
+// identifier is an error, and so is a seq without pairs (ErrNoPairs).
 func NewDataset(seq iter.Seq2[string, string]) (*Dataset, error) {
 	userIdx := map[string]int32{}
 	itemIdx := map[string]int32{}
@@ -49,7 +52,7 @@ func NewDataset(seq iter.Seq2[string, string]) (*Dataset, error) {
 		raw[ui] = append(raw[ui], ii)
 	}
 	if len(users) == 0 {
-		return nil, errors.New("eval: empty dataset")
+		return nil, ErrNoPairs
 	}
 	uOrder := idOrder(users)
 	iOrder := idOrder(items)

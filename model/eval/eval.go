@@ -21,7 +21,9 @@
 //   - Catalogue. The items seen in training; a test item outside it counts
 //     in |T_u| but can never be hit.
 //   - Ranking. Every catalogue item is scored for every user with at least
-//     one training and one test item (full ranking, no sampled negatives);
+//     one training and one test item (full ranking, no sampled negatives:
+//     Run fails with ErrNothingToEvaluate if no such user has a test item in
+//     the catalogue, as every figure would then be 0);
 //     the user's training items are removed and ties go to the lower item
 //     index. ALS user vectors are folded in from the user's training items.
 //   - Metrics, averaged over users: Precision@10 = hits@10/10, Recall@10 =
@@ -168,6 +170,9 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 	}
 
 	b := newBench(cfg)
+	if err := b.check(); err != nil {
+		return nil, err
+	}
 	var rows []Row
 	pop, err := b.popular(ctx)
 	if err != nil {
@@ -197,6 +202,40 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// ErrNothingToEvaluate is returned by Run when the split leaves no
+// held-out item that a model could rank: every figure would be 0 whatever
+// the model, so Run refuses the dataset instead.
+var ErrNothingToEvaluate = errors.New("eval: nothing to evaluate")
+
+// check returns an error wrapping ErrNothingToEvaluate if no user can be
+// evaluated (none has both a training and a held-out item) or if no
+// evaluated user's held-out item is in the catalogue.
+func (b *bench) check() error {
+	users, least := 0, 2
+	if b.cfg.Validation {
+		least = 3 // the validation split holds out from the training part
+	}
+	for u := range b.train {
+		if len(b.train[u]) == 0 || len(b.test[u]) == 0 {
+			continue
+		}
+		users++
+		for _, j := range b.test[u] {
+			if j >= 0 {
+				return nil
+			}
+		}
+	}
+	if users == 0 {
+		return fmt.Errorf("%w: no user has %d or more distinct items, so none has both a training and a held-out item after the %g %% holdout", ErrNothingToEvaluate, least, HoldoutFraction*100)
+	}
+	evaluated := fmt.Sprintf("the %d users evaluated", users)
+	if users == 1 {
+		evaluated = "the one user evaluated"
+	}
+	return fmt.Errorf("%w: no held-out item of %s is among the items seen in training (a single user, or users with too few items in common), so every figure would be 0", ErrNothingToEvaluate, evaluated)
 }
 
 // bench is one dataset split, mapped to the catalogue of training items.

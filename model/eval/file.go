@@ -2,7 +2,9 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/discret-io/discret/features/eventfile"
@@ -22,26 +24,48 @@ func ReadFile(ctx context.Context, path string, format eventfile.Format) (d *Dat
 	defer f.Close()
 	opts := eventfile.Options{Format: format, Name: path, DefaultTime: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var readErr error
+	rows, noItem := 0, 0
 	d, err = NewDataset(func(yield func(string, string) bool) {
 		for p, err := range eventfile.ReadPairs(ctx, f, opts) {
-			switch {
-			case err != nil:
+			if err != nil {
 				readErr = err
 				return
+			}
+			rows++
+			switch {
 			case p.Err != nil:
 				bad++
-			case p.Item != "":
-				if !yield(p.User, p.Item) {
-					return
-				}
+			case p.Item == "":
+				noItem++
+			case !yield(p.User, p.Item):
+				return
 			}
 		}
 	})
-	if readErr != nil {
+	switch {
+	case readErr != nil:
 		return nil, bad, fmt.Errorf("%s: %w", path, readErr)
-	}
-	if err != nil {
+	case errors.Is(err, ErrNoPairs):
+		// The file's own terms, not the package's: its name says where.
+		return nil, bad, fmt.Errorf("%s: %s", path, noPairs(rows, bad, noItem))
+	case err != nil:
 		return nil, bad, fmt.Errorf("%s: %w", path, err)
 	}
 	return d, bad, nil
+}
+
+// noPairs says why a file of rows rows, bad of them bad and noItem without
+// an item, has no (user, item) pair.
+func noPairs(rows, bad, noItem int) string {
+	if rows == 0 {
+		return "no (user, item) pairs: the file has no event rows"
+	}
+	var why []string
+	if bad > 0 {
+		why = append(why, fmt.Sprintf("%d bad", bad))
+	}
+	if noItem > 0 {
+		why = append(why, fmt.Sprintf("%d without an item (store visits)", noItem))
+	}
+	return fmt.Sprintf("no usable (user, item) pairs: of %d rows, %s", rows, strings.Join(why, ", "))
 }
