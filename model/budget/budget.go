@@ -385,7 +385,11 @@ func (e *ExceededError) Error() string {
 		e.Next.Version, e.After.Epsilon, e.After.Cap.Window, e.After.Delta, e.After.Cap.Epsilon)
 	fmt.Fprintf(&b, "; the %d releases already in the window spent ε = %.4g (ρ = %.4g), this one would add ρ = %.4g (ε = %.4g alone)",
 		e.Before.Releases, e.Before.Epsilon, e.Before.Rho, e.Next.Rho, e.Next.Epsilon)
-	if e.Left > 0 {
+	if e.After.DeltaThreshold > 0 && e.After.DeltaThreshold >= e.After.Delta {
+		// ε is infinite whatever ρ: the thresholds used up the δ.
+		fmt.Fprintf(&b, "; the δ_τ of the DP item selections in the window (%.3g in all, this one's included) leaves nothing of the δ = %.3g at which the cap is stated, so no ε can be stated: use a smaller δ (a selection spends δ_τ = δ/10), a public item catalogue (no selection), or a larger cap δ",
+			e.After.DeltaThreshold, e.After.Delta)
+	} else if e.Left > 0 {
 		fmt.Fprintf(&b, "; a release can spend at most ε = %.3g now", floorDigits(e.Left, 3))
 	} else {
 		b.WriteString("; no budget is left now")

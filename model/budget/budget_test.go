@@ -118,6 +118,16 @@ func TestExceededLeft(t *testing.T) {
 			t.Errorf("ExceededError{Left: %v}.Error() = %q, want %q", tt.left, got, tt.want)
 		}
 	}
+	// A selection whose δ_τ reaches the cap's δ: no ε can be stated at
+	// all, and the refusal says why instead of "no budget is left".
+	c0 := budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	sel := private("selection", now, 0.03, 1e-5)
+	sel.DeltaThreshold = 1e-6
+	_, err := c0.Check(nil, sel, now)
+	if err == nil || !strings.Contains(err.Error(), "leaves nothing of the δ = 1e-06 at which the cap is stated") || strings.Contains(err.Error(), "no budget is left") {
+		t.Errorf("Check(δ_τ = cap δ) = %v, want the δ_τ explanation", err)
+	}
+
 	// The reviewer's case and a sweep around it: after spending ρ, a
 	// release of the suggested ε fits under the cap.
 	c := budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 10}}
