@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"google.golang.org/grpc"
@@ -248,7 +251,10 @@ type LoadReport struct {
 	Requests int64
 	Errors   int64
 	ByCode   map[string]int64
-	// Samples holds the first error message of each code.
+	// Samples holds the first error message of each code, with the
+	// server's own message when it sent one (the "message" of a REST
+	// error body, the gRPC status message), at most maxSample characters
+	// on one line; a customer identifier in it reads {customer}.
 	Samples map[string]string
 	// RPS is the throughput of successful requests per second of Elapsed.
 	RPS float64
@@ -488,11 +494,7 @@ func (r *run) record(at, end time.Time, err error) {
 		code := errorCode(err)
 		r.byCode[code]++
 		if _, ok := r.samples[code]; !ok {
-			msg := err.Error()
-			if len(msg) > 300 {
-				msg = msg[:300] + "…"
-			}
-			r.samples[code] = msg
+			r.samples[code] = sampleText(err)
 		}
 		if ws != nil {
 			ws.errors++
@@ -589,11 +591,104 @@ func errorCode(err error) string {
 	return "transport"
 }
 
-// httpStatusError is a REST answer other than 200 OK.
-type httpStatusError struct{ status int }
+// maxSample bounds the characters of a LoadReport sample message.
+const maxSample = 300
+
+// sampleText is the message of err for LoadReport.Samples: the server's
+// message as the server wrote it (the code it goes under already names
+// the gRPC status or the HTTP status), on one line, at most maxSample
+// characters.
+func sampleText(err error) string {
+	var he *httpStatusError
+	msg := err.Error()
+	if errors.As(err, &he) {
+		msg = strings.TrimPrefix(he.Error(), "bench: ")
+	} else if s, ok := status.FromError(err); ok && s.Message() != "" {
+		msg = s.Message()
+	}
+	return bound(msg, maxSample)
+}
+
+// bound returns s on one line (runs of white space become one space), cut
+// to at most n characters with a trailing "…".
+func bound(s string, n int) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "�")), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// httpStatusError is a REST answer other than 200 OK, with the message of
+// its error body, if any.
+type httpStatusError struct {
+	status int
+	msg    string
+}
 
 func (e *httpStatusError) Error() string {
-	return fmt.Sprintf("bench: HTTP %d %s", e.status, http.StatusText(e.status))
+	s := fmt.Sprintf("bench: HTTP %d %s", e.status, http.StatusText(e.status))
+	if e.msg != "" {
+		s += ": " + e.msg
+	}
+	return s
+}
+
+// maxErrorBody bounds the bytes of an error body read for its message.
+const maxErrorBody = 64 << 10
+
+// errorMessage returns the message of a REST error body: its "message"
+// field if it is a JSON object with one (the gateway's {"code",
+// "message", "details"}), else the text of the body, at most 200
+// characters on one line, with the customer identifier, which the server
+// may quote, replaced by {customer}.
+func errorMessage(body []byte, customer string) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	msg := string(body)
+	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+		msg = e.Message
+	}
+	return bound(redact(msg, customer), 200)
+}
+
+// redact replaces the customer identifier, raw or escaped for a URL,
+// with {customer}: a server may quote it in an error message, and the
+// report must not hold it. Only whole occurrences are replaced, not
+// those inside a longer word or number (customer "4" in "HTTP 401").
+func redact(msg, customer string) string {
+	if customer == "" {
+		return msg
+	}
+	for _, c := range []string{customer, url.PathEscape(customer), url.QueryEscape(customer)} {
+		var b strings.Builder
+		rest := msg
+		for {
+			i := strings.Index(rest, c)
+			if i < 0 {
+				b.WriteString(rest)
+				break
+			}
+			end := i + len(c)
+			if i > 0 && isWordByte(rest[i-1]) || end < len(rest) && isWordByte(rest[end]) {
+				b.WriteString(rest[:i+1])
+				rest = rest[i+1:]
+				continue
+			}
+			b.WriteString(rest[:i])
+			b.WriteString("{customer}")
+			rest = rest[end:]
+		}
+		msg = b.String()
+	}
+	return msg
+}
+
+// isWordByte reports whether c is an ASCII letter or digit.
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 func newHTTPClient(clients int) *http.Client {
@@ -655,12 +750,15 @@ func (c *restCaller) call(ctx context.Context, customer string) error {
 		}
 		return err
 	}
-	// Read the whole body so that the connection is reused.
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	// Read the whole body so that the connection is reused, keeping the
+	// start of an error body for its message.
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return &httpStatusError{status: resp.StatusCode}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		io.Copy(io.Discard, resp.Body)
+		return &httpStatusError{status: resp.StatusCode, msg: errorMessage(body, customer)}
 	}
+	_, err = io.Copy(io.Discard, resp.Body)
 	return err
 }
 
@@ -705,6 +803,10 @@ func (c *grpcCaller) call(ctx context.Context, customer string) error {
 		_, err = c.consent.GetConsent(ctx, &discretv1.GetConsentRequest{Customer: customer})
 	default:
 		_, err = c.client.Recommend(ctx, &discretv1.RecommendRequest{Customer: customer, Limit: c.limit})
+	}
+	// The status message may quote the customer: keep it out of the report.
+	if s, ok := status.FromError(err); err != nil && ok && customer != "" && strings.Contains(s.Message(), customer) {
+		return status.Error(s.Code(), redact(s.Message(), customer))
 	}
 	return err
 }

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -196,11 +198,27 @@ takes CPU from the server. Progress goes to stderr every second.`,
 				}
 			}
 			if err == nil && werr == nil && rep.Errors == rep.Requests {
-				return fmt.Errorf("no successful request (%d measured)", rep.Requests)
+				return fmt.Errorf("no successful request (%d measured)%s", rep.Requests, commonError(rep))
 			}
 			return errors.Join(err, werr)
 		},
 	}
+}
+
+// commonError describes the most frequent error of rep, for the message
+// of a run without a successful request: ": 40 http_401: HTTP 401
+// Unauthorized: invalid API key" ("" if rep has no error).
+func commonError(rep *bench.LoadReport) string {
+	code := ""
+	for _, c := range slices.Sorted(maps.Keys(rep.ByCode)) {
+		if code == "" || rep.ByCode[c] > rep.ByCode[code] {
+			code = c
+		}
+	}
+	if code == "" {
+		return ""
+	}
+	return fmt.Sprintf(": %d %s: %s", rep.ByCode[code], code, rep.Samples[code])
 }
 
 // benchAPIKey returns the API key of `bench serve`.
