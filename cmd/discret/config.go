@@ -241,7 +241,7 @@ func loadSettings(path string) (settings, error) {
 	t := fc.Training
 	ts := &s.training
 	ts.epsilon = epsilonSetting(f, "training.epsilon", t.Epsilon, minEpsilon)
-	ts.delta = setting(f, "training.delta", t.Delta, probability)
+	ts.delta = setting(f, "training.delta", t.Delta, deltaRange)
 	ts.iterations = setting(f, "training.iterations", t.Iterations, orDefault(iterationsRange))
 	ts.factors = setting(f, "training.factors", t.Factors, factorsRange)
 	ts.lambda = setting(f, "training.lambda", t.Lambda, positiveNumber)

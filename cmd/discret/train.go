@@ -186,8 +186,9 @@ default 5); older ones are deleted.`,
 }
 
 // deltaRange is the range of the δ of a training run (--delta, and
-// training.delta for 'discret train'): a larger δ would be refused by the
-// training only after it has spent ε on the noisy customer count.
+// training.delta for every command that reads it: train, serve's training,
+// eval's default): a larger δ would be refused by the training only after
+// it has spent ε on the noisy customer count.
 var deltaRange = numRange{func(x float64) bool { return x > 0 && x <= train.MaxDelta }, fmt.Sprintf("a number with 0 < δ ≤ %g", train.MaxDelta)}
 
 // checkTrainFlags checks what the flags of `discret train` set against the
