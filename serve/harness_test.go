@@ -286,6 +286,7 @@ type fakeEngine struct {
 	entered   chan struct{}
 	deadlines []time.Duration // time left before the deadline, per blocked call
 	lastRec   recommend.Request
+	writes    []string // catalogue writes and store entries, as "item SKU-1 shoes"
 }
 
 func newFakeEngine() *fakeEngine {
@@ -330,12 +331,35 @@ func (e *fakeEngine) Popular(context.Context, recommend.PopularRequest) (recomme
 	return recommend.List{Items: []recommend.Item{{ID: "SKU-3", Score: 10}}, ModelVersion: "v1"}, nil
 }
 
-func (e *fakeEngine) Enter(context.Context, coupons.Entry) (coupons.Result, error) {
+func (e *fakeEngine) Enter(_ context.Context, en coupons.Entry) (coupons.Result, error) {
+	e.wrote("entry " + en.Store)
 	return coupons.Result{Capped: true, CapReason: "1 per store per day"}, nil
 }
 
-func (e *fakeEngine) UpsertItem(context.Context, features.Item) error     { return nil }
-func (e *fakeEngine) UpsertCoupon(context.Context, features.Coupon) error { return nil }
+func (e *fakeEngine) UpsertItem(_ context.Context, it features.Item) error {
+	e.wrote("item " + it.ID + " " + it.Category)
+	return nil
+}
+
+func (e *fakeEngine) UpsertCoupon(_ context.Context, c features.Coupon) error {
+	e.wrote("coupon " + c.ID + " " + c.Item)
+	return nil
+}
+
+func (e *fakeEngine) wrote(w string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.writes = append(e.writes, w)
+}
+
+// takeWrites returns the writes since the last call.
+func (e *fakeEngine) takeWrites() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := e.writes
+	e.writes = nil
+	return w
+}
 
 func (e *fakeEngine) Current(context.Context) (release.Card, error) {
 	return release.Card{Version: "v1", Private: true, Privacy: &release.Privacy{Epsilon: 1}}, nil

@@ -89,7 +89,7 @@ func (s *Server) gatewayMux() *runtime.ServeMux {
 		runtime.WithMetadata(s.annotate),
 		runtime.WithErrorHandler(s.gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
-		runtime.WithMiddlewares(checkQuery),
+		runtime.WithMiddlewares(checkQuery, checkBody),
 		runtime.SetQueryParameterParser(&queryParser{}),
 		runtime.WithForwardResponseOption(func(ctx context.Context, _ http.ResponseWriter, _ proto.Message) error {
 			s.noteKey(ctx, codes.OK)

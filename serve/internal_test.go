@@ -3,17 +3,27 @@ package serve
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/discret-io/discret/features/store/storetest"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
@@ -157,4 +167,153 @@ type nopAPI struct{}
 func (nopAPI) Register(grpc.ServiceRegistrar) {}
 func (nopAPI) RegisterGateway(context.Context, *runtime.ServeMux, *grpc.ClientConn) error {
 	return nil
+}
+
+// TestBodyRoutes: the routes whose body is the whole request and whose
+// path names fields are found in the OpenAPI document, each with its
+// request type; a document that names no method, or a path parameter that
+// is no field, is refused.
+func TestBodyRoutes(t *testing.T) {
+	var got []string
+	for key, mt := range bodyRoutes {
+		got = append(got, displayRoute(key)+" "+string(mt.Descriptor().Name()))
+	}
+	slices.Sort(got)
+	want := []string{
+		"POST /v1/stores/{store}/entries EnterStoreRequest",
+		"PUT /v1/coupons/{coupon} UpsertCouponRequest",
+		"PUT /v1/customers/{customer}/consent SetConsentRequest",
+		"PUT /v1/items/{item} UpsertItemRequest",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bodyRoutes = %q, want %q", got, want)
+	}
+	fd := discretv1.File_discret_v1_discret_proto
+	for _, tt := range []struct{ doc, err string }{
+		{`{"paths":{"/v1/x/{item}":{"put":{"operationId":"AdminService_Nope","parameters":[{"name":"item","in":"path"},{"name":"body","in":"body"}]}}}}`, "no method Nope"},
+		{`{"paths":{"/v1/x/{item}":{"put":{"operationId":"Nope","parameters":[{"name":"item","in":"path"},{"name":"body","in":"body"}]}}}}`, "not Service_Method"},
+		{`{"paths":{"/v1/x/{sku}":{"put":{"operationId":"AdminService_UpsertItem","parameters":[{"name":"sku","in":"path"},{"name":"body","in":"body"}]}}}}`, "path parameter sku is not a field of discret.v1.UpsertItemRequest"},
+		// body: "item" (a field, not the whole request) is not checked.
+		{`{"paths":{"/v1/x/{sku}":{"put":{"operationId":"AdminService_Nope","parameters":[{"name":"sku","in":"path"},{"name":"item","in":"body"}]}}}}`, ""},
+	} {
+		_, err := parseBodyRoutes([]byte(tt.doc), fd)
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("parseBodyRoutes(%s) = %v, want an error containing %q", tt.doc, err, tt.err)
+		}
+	}
+}
+
+// TestBodyConflict: a body field conflicts with a path parameter when it
+// is set and differs from the value the gateway sets from the path, found
+// by proto or JSON name, through message fields, for any scalar type.
+func TestBodyConflict(t *testing.T) {
+	coupon := (&discretv1.UpsertCouponRequest{}).ProtoReflect().Type()
+	for _, tt := range []struct {
+		body   string
+		params map[string]string
+		want   string
+	}{
+		{`{"coupon":"C2"}`, map[string]string{"coupon": "C1"}, "coupon"},
+		{`{"coupon":"C1"}`, map[string]string{"coupon": "C1"}, ""},
+		{`{"coupon":""}`, map[string]string{"coupon": "C1"}, ""},
+		{`{"item":"C2"}`, map[string]string{"coupon": "C1"}, ""},
+		{`{"coupon":`, map[string]string{"coupon": "C1"}, ""}, // the gateway reports it
+		{`{"coupon":"C2","item":"X"}`, map[string]string{"coupon": "C1", "item": "Y"}, "coupon"},
+		{`{"coupon":"C1","item":"X"}`, map[string]string{"coupon": "C1", "item": "Y"}, "item"},
+		// An int64 inside a message, by proto and by JSON name.
+		{`{"valid_from":"1970-01-01T00:00:05Z"}`, map[string]string{"valid_from.seconds": "5"}, ""},
+		{`{"valid_from":"1970-01-01T00:00:06Z"}`, map[string]string{"valid_from.seconds": "5"}, "valid_from.seconds"},
+		{`{"validFrom":"1970-01-01T00:00:06Z"}`, map[string]string{"validFrom.seconds": "5"}, "validFrom.seconds"},
+		{`{}`, map[string]string{"valid_from.seconds": "5"}, ""},
+		// A path value the gateway cannot parse: it reports it.
+		{`{"valid_from":"1970-01-01T00:00:06Z"}`, map[string]string{"valid_from.seconds": "five"}, ""},
+		// The body sets the field, the path to its zero value.
+		{`{"valid_from":"1970-01-01T00:00:06Z"}`, map[string]string{"valid_from.seconds": "0"}, "valid_from.seconds"},
+	} {
+		if got := bodyConflict(coupon, []byte(tt.body), tt.params); got != tt.want {
+			t.Errorf("bodyConflict(%s, %v) = %q, want %q", tt.body, tt.params, got, tt.want)
+		}
+	}
+}
+
+// FuzzBodyAgreesWithPath sends arbitrary bodies and path values to the
+// routes checkBody guards, through a gateway mux: a body whose path field
+// is set to another value is refused with the message naming the field
+// (and nothing else), and any other request reaches the handler with its
+// body byte for byte and the path value unchanged.
+func FuzzBodyAgreesWithPath(f *testing.F) {
+	f.Add([]byte(`{"customer":"other@example.com","changes":[]}`), "dup@example.com")
+	f.Add([]byte(`{"item":"SKU-1","category":"shoes"}`), "SKU-1")
+	f.Add([]byte(`{"item":"","coupon":"a/b","store":"s"}`), "a/b")
+	f.Add([]byte(`{"store":"s1","store":"s2"}`), "s1")
+	f.Add([]byte(`{"coupon":"C1"} trailing`), "C2")
+	f.Add([]byte(`{"item":3}`), "3")
+	f.Add([]byte(``), "x")
+	type route struct {
+		method, path, param string
+		mt                  protoreflect.MessageType
+	}
+	var routes []route
+	mux := runtime.NewServeMux(runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved), runtime.WithMiddlewares(checkBody))
+	var (
+		called     bool
+		gotBody    []byte
+		gotParams  map[string]string
+		paramNames = regexp.MustCompile(`\{([^}=]+)=\*\}`)
+	)
+	for _, key := range slices.Sorted(maps.Keys(bodyRoutes)) {
+		method, path, _ := strings.Cut(displayRoute(key), " ")
+		params := paramNames.FindAllStringSubmatch(key, -1)
+		if len(params) != 1 {
+			f.Fatalf("route %s: %d path parameters; the fuzz handles one", key, len(params))
+		}
+		mt := bodyRoutes[key]
+		if fd := mt.Descriptor().Fields().ByName(protoreflect.Name(params[0][1])); fd == nil || fd.Kind() != protoreflect.StringKind {
+			f.Fatalf("route %s: path parameter %s is not a string field", key, params[0][1])
+		}
+		routes = append(routes, route{method, path, params[0][1], mt})
+		err := mux.HandlePath(method, path, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+			called, gotParams = true, p
+			gotBody, _ = io.ReadAll(r.Body)
+		})
+		if err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte, value string) {
+		if value == "" || !utf8.ValidString(value) {
+			return // refused before the gateway (invalidUTF8), or no route
+		}
+		for _, rt := range routes {
+			target := strings.Replace(rt.path, "{"+rt.param+"}", url.PathEscape(value), 1)
+			r, err := http.NewRequest(rt.method, "http://discret.test"+target, bytes.NewReader(body))
+			if err != nil {
+				continue
+			}
+			called, gotBody, gotParams = false, nil, nil
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			if w.Code == http.StatusNotFound && !called {
+				continue // a value the route does not match, such as ".."
+			}
+			// What the gateway would decode.
+			msg := rt.mt.New()
+			decodes := jsonMarshaler().NewDecoder(bytes.NewReader(body)).Decode(msg.Interface()) == nil
+			inBody := msg.Get(msg.Descriptor().Fields().ByName(protoreflect.Name(rt.param))).String()
+			if decodes && inBody != "" && inBody != value {
+				var resp struct {
+					Code    codes.Code `json:"code"`
+					Message string     `json:"message"`
+				}
+				if called || w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &resp) != nil ||
+					resp.Code != codes.InvalidArgument || resp.Message != conflictError(rt.param).Msg {
+					t.Fatalf("%s %s %q: called %v, %d %s; want 400: the body's %s %q differs", rt.method, target, body, called, w.Code, w.Body, rt.param, inBody)
+				}
+				continue
+			}
+			if !called || !bytes.Equal(gotBody, body) || gotParams[rt.param] != value {
+				t.Fatalf("%s %s %q: called %v with body %q and %s %q, %d %s; want the body and %q passed on", rt.method, target, body, called, gotBody, rt.param, gotParams[rt.param], w.Code, w.Body, value)
+			}
+		}
+	})
 }

@@ -71,10 +71,16 @@ func parseRouteQueries(doc []byte) (map[string][]string, error) {
 					names = append(names, p.Name)
 				}
 			}
-			m[strings.ToUpper(method)+" "+variable.ReplaceAllString(path, "{$1=*}")] = names
+			m[docRouteKey(method, path)] = names
 		}
 	}
 	return m, nil
+}
+
+// docRouteKey returns the routeQueries key of a route as the OpenAPI
+// document writes it: method "put", path "/v1/items/{item}".
+func docRouteKey(method, path string) string {
+	return strings.ToUpper(method) + " " + variable.ReplaceAllString(path, "{$1=*}")
 }
 
 // variable matches a path variable as the OpenAPI document writes it,

@@ -25,7 +25,9 @@
 // latency, and log one line. A REST request is logged once, by the HTTP
 // layer, with its route pattern ("GET /v1/customers/{customer}/consent") and
 // never its path, which may carry a customer id; request and response bodies
-// are never logged.
+// are never logged. Before its RPC, a REST request is refused if its query
+// has a parameter the route does not take, or if its body sets a field of
+// the path to another value than the path's.
 //
 // # Shutdown
 //

@@ -219,6 +219,79 @@ func TestRESTErrors(t *testing.T) {
 	}
 }
 
+// TestRESTBodyAgreesWithPath: on the routes whose body is the whole
+// request and whose path names a field, a body that sets that field to
+// another value is refused with 400 naming the field (the gateway used to
+// overwrite it with the path's silently); the same value, or none, is
+// accepted and the body reaches the server intact. Neither the message nor
+// the log gives the values: they may be customer ids.
+func TestRESTBodyAgreesWithPath(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	all := h.tokens["all"]
+	const consent = `"changes":[{"purpose":"personalization","granted":true}]`
+	const coupon = `"item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-01-01T01:00:00Z"`
+	for _, tt := range []struct {
+		method, path, body string
+		field              string // refused, naming it; "" if accepted
+		writes             string // what reached the engine
+	}{
+		{"PUT", "/v1/customers/dup@example.com/consent", `{"customer":"other@example.com",` + consent + `}`, "customer", ""},
+		{"PUT", "/v1/items/SKU-NEW2", `{"item":"SKU-OTHER","category":"shoes"}`, "item", ""},
+		{"PUT", "/v1/coupons/C-NEW", `{"coupon":"C-OTHER",` + coupon + `}`, "coupon", ""},
+		{"POST", "/v1/stores/s1/entries", `{"store":"s2","customer":"c1"}`, "store", ""},
+		// The same value, unescaped as the path is.
+		{"PUT", "/v1/customers/first%2Blast%40example.com/consent", `{"customer":"first+last@example.com",` + consent + `}`, "", ""},
+		{"PUT", "/v1/customers/a%2Fb/consent", `{"customer":"a/b",` + consent + `}`, "", ""},
+		{"PUT", "/v1/items/SKU-NEW2", `{"item":"SKU-NEW2","category":"shoes"}`, "", "item SKU-NEW2 shoes"},
+		{"PUT", "/v1/coupons/C-NEW", `{"coupon":"C-NEW",` + coupon + `}`, "", "coupon C-NEW SKU-1"},
+		{"POST", "/v1/stores/s1/entries", `{"store":"s1","customer":"c1"}`, "", "entry s1"},
+		// Empty or absent.
+		{"PUT", "/v1/items/SKU-NEW2", `{"item":"","category":"bags"}`, "", "item SKU-NEW2 bags"},
+		{"POST", "/v1/stores/s1/entries", `{"customer":"c1"}`, "", "entry s1"},
+	} {
+		r := h.rest(ctx, tt.method, tt.path, all, tt.body)
+		writes := strings.Join(h.eng.takeWrites(), ", ")
+		if tt.field == "" {
+			if r.status != 200 {
+				t.Errorf("%s %s %s = %d %s, want 200", tt.method, tt.path, tt.body, r.status, r.body)
+			}
+			if writes != tt.writes {
+				t.Errorf("%s %s %s: the engine got %q, want %q", tt.method, tt.path, tt.body, writes, tt.writes)
+			}
+			continue
+		}
+		m := r.json(t)
+		msg := tt.field + ": the body's " + tt.field + " differs from the path's; leave it out of the body, or give the same value"
+		if code, _ := m["code"].(float64); r.status != 400 || codes.Code(code) != codes.InvalidArgument || m["message"] != msg {
+			t.Errorf("%s %s %s = %d %s, want 400 with code %d and message %q", tt.method, tt.path, tt.body, r.status, r.body, codes.InvalidArgument, msg)
+		}
+		if !strings.Contains(string(r.body), `"field":"`+tt.field+`"`) {
+			t.Errorf("%s %s: body %s, want a BadRequest field violation on %s", tt.method, tt.path, r.body, tt.field)
+		}
+		if writes != "" {
+			t.Errorf("%s %s %s: refused, yet the engine got %q", tt.method, tt.path, tt.body, writes)
+		}
+	}
+	// Neither customer's consent changed.
+	for _, c := range []string{"dup@example.com", "other@example.com"} {
+		var st discretv1.ConsentState
+		if s := h.invoke(ctx, discretv1.ConsentService_GetConsent_FullMethodName, all, &discretv1.GetConsentRequest{Customer: c}, &st); s.Code() != codes.OK || len(st.GetHistory()) != 0 {
+			t.Errorf("consent of %s after a refused PUT: %v %v, want no history", c, s, &st)
+		}
+	}
+	// The refused request is logged by route, without the ids.
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"route":"PUT /v1/customers/{customer}/consent","status":400`) {
+		t.Errorf("log %s: want the refused PUT by its route", logs)
+	}
+	for _, id := range []string{"dup@example.com", "other@example.com", "first+last", "SKU-OTHER"} {
+		if strings.Contains(logs, id) {
+			t.Errorf("log holds %q: %s", id, logs)
+		}
+	}
+}
+
 // TestEscapedCustomerIDs: customer ids with '/', '@', '+', ' ', ':' and
 // '%' reach the API intact when escaped in the path.
 func TestEscapedCustomerIDs(t *testing.T) {
@@ -283,6 +356,11 @@ func TestRequestSize(t *testing.T) {
 	r := h.rest(t.Context(), "POST", "/v1/events", h.tokens["events"], body)
 	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(string(r.body), "larger than 2000 bytes") {
 		t.Errorf("REST body of %d bytes = %d %s, want 413", len(body), r.status, r.body)
+	}
+	// Also where checkBody reads the body again.
+	r = h.rest(t.Context(), "PUT", "/v1/items/SKU-1", h.tokens["admin"], `{"item":"SKU-2","category":"`+strings.Repeat("x", limit)+`"}`)
+	if r.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("REST body over the limit on PUT /v1/items/SKU-1 = %d %s, want 413", r.status, r.body)
 	}
 	// Without Content-Length (chunked).
 	req, _ := http.NewRequestWithContext(t.Context(), "POST", baseURL+"/v1/events", struct{ *strings.Reader }{strings.NewReader(body)})
