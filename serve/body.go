@@ -44,15 +44,7 @@ func mustBodyRoutes(doc []byte, fd protoreflect.FileDescriptor) map[string]proto
 }
 
 func parseBodyRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]protoreflect.MessageType, error) {
-	var d struct {
-		Paths map[string]map[string]struct {
-			OperationID string `json:"operationId"`
-			Parameters  []struct {
-				Name string `json:"name"`
-				In   string `json:"in"`
-			} `json:"parameters"`
-		} `json:"paths"`
-	}
+	var d openAPIDoc
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, err
 	}

@@ -47,15 +47,20 @@ func mustRouteQueries(doc []byte) map[string][]string {
 	return m
 }
 
+// openAPIDoc is what the request checks read of the OpenAPI document:
+// every operation's identifier and parameters, by path and method.
+type openAPIDoc struct {
+	Paths map[string]map[string]struct {
+		OperationID string `json:"operationId"`
+		Parameters  []struct {
+			Name string `json:"name"`
+			In   string `json:"in"`
+		} `json:"parameters"`
+	} `json:"paths"`
+}
+
 func parseRouteQueries(doc []byte) (map[string][]string, error) {
-	var d struct {
-		Paths map[string]map[string]struct {
-			Parameters []struct {
-				Name string `json:"name"`
-				In   string `json:"in"`
-			} `json:"parameters"`
-		} `json:"paths"`
-	}
+	var d openAPIDoc
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, err
 	}
