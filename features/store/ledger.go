@@ -45,7 +45,8 @@ type LedgerCharge struct {
 	Data []byte
 	// Check, if not nil, is called with every entry already in the ledger,
 	// in ledger order, inside the appending transaction; an error from it
-	// refuses the append and is returned (wrapped).
+	// refuses the append and is returned as it is: the caller's refusal,
+	// not a failure of the store.
 	Check func(prev []LedgerRecord) error
 }
 
@@ -86,11 +87,21 @@ func (db *DB) AppendLedger(ctx context.Context, c LedgerCharge) (LedgerRecord, e
 		return err
 	})
 	db.mu.RUnlock()
+	if r := (*refusal)(nil); errors.As(err, &r) {
+		return LedgerRecord{}, r.err
+	}
 	if err != nil {
 		return LedgerRecord{}, wrapf(err, "append ledger")
 	}
 	return rec, nil
 }
+
+// refusal carries the error of a LedgerCharge.Check out of the
+// transaction, so that it is returned without the store's wrapping.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 // appendLedgerInTxn appends c (whose stored value is v) in txn, for
 // PutRelease. The caller holds db.releaseMu.
@@ -106,7 +117,7 @@ func appendLedgerWith(txn *badger.Txn, c *LedgerCharge, v []byte) (LedgerRecord,
 	}
 	if c.Check != nil {
 		if err := c.Check(prev); err != nil {
-			return LedgerRecord{}, err
+			return LedgerRecord{}, &refusal{err}
 		}
 	}
 	t := c.Time.UTC().Truncate(time.Millisecond)

@@ -268,6 +268,9 @@ func (db *DB) PutRelease(ctx context.Context, w ReleaseWrite) (ReleaseManifest, 
 		return nil
 	})
 	db.mu.RUnlock()
+	if r := (*refusal)(nil); errors.As(err, &r) {
+		return ReleaseManifest{}, r.err // the charge's check refused it
+	}
 	if err != nil {
 		return ReleaseManifest{}, wrapf(err, "put release %s", m.Version)
 	}
