@@ -17,6 +17,7 @@ import (
 
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/retention"
@@ -130,11 +131,8 @@ func parseEpsilon(s string) (float64, error) {
 	return f, nil
 }
 
-// minEpsilon is the smallest ε a training run accepts. Below it the
-// budget of one training step is so small that its noise exceeds what the
-// exact sampler represents (or the step's ε rounds to 0), and with any
-// realistic number of customers the model would be noise anyway.
-const minEpsilon = 0.001
+// minEpsilon is the smallest ε a training run accepts (train.MinEpsilon).
+const minEpsilon = train.MinEpsilon
 
 // epsilonRange describes the ε a training run accepts.
 var epsilonRange = fmt.Sprintf("a number ≥ %g, or inf for a non-private model", minEpsilon)

@@ -118,6 +118,14 @@ const (
 // customers or more. The default δ is 10⁻⁶ or smaller (DP-ALS.md C6).
 const MaxDelta = 1e-3
 
+// MinEpsilon is the smallest ε of a private training run (Run refuses a
+// smaller one before it spends anything, as do the command line and the
+// API). Below it the budget of one training step is so small that its
+// noise exceeds what the exact sampler represents (or the step's ε rounds
+// to 0), and with any realistic number of customers the model would be
+// noise anyway.
+const MinEpsilon = 0.001
+
 // Config configures a training run. The zero value of every field means
 // its documented default: a private run at ε = 1 with the default δ rule,
 // the als and interact defaults, and the default budget cap.
@@ -284,8 +292,8 @@ func (cfg Config) resolve() (resolved, error) {
 func (c *resolved) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("train: "+format, args...)) }
-	if !(c.Epsilon > 0) {
-		bad("ε = %v, want a number > 0 or +Inf", c.Epsilon)
+	if !(c.Epsilon >= MinEpsilon) {
+		bad("ε = %v, want a number ≥ %g, or +Inf for a non-private run", c.Epsilon, MinEpsilon)
 	}
 	if c.Delta != 0 && !(c.Delta > 0 && c.Delta < 1) {
 		bad("δ = %v, want 0 < δ < 1", c.Delta)

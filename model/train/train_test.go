@@ -151,6 +151,24 @@ func TestRefusesTestSource(t *testing.T) {
 	}
 }
 
+// TestRefusesTinyEpsilon: an ε below MinEpsilon (one that rounds to 0 in
+// a step, too) is refused before anything is charged.
+func TestRefusesTinyEpsilon(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, synth.Config{Customers: 20, Items: 10, Events: 200, Seed: 1})
+	for _, eps := range []float64{train.MinEpsilon / 2, 1e-300} {
+		cfg := testConfig(f, 1)
+		cfg.Epsilon = eps
+		_, err := train.Run(t.Context(), f.db, cfg)
+		if err == nil || !strings.Contains(err.Error(), "want a number ≥ 0.001") {
+			t.Errorf("Run(ε = %g) = %v, want the ε floor", eps, err)
+		}
+	}
+	if recs, err := f.db.Ledger(t.Context()); err != nil || len(recs) != 0 {
+		t.Errorf("ledger after refused runs: %d entries, %v; want none", len(recs), err)
+	}
+}
+
 // catalogue returns the synthetic catalogue's item and store identifiers.
 func catalogue(t *testing.T, cfg synth.Config) (items, stores []string) {
 	t.Helper()

@@ -84,8 +84,8 @@ func decodeTrain(req *discretv1.TrainModelRequest) (train.Config, error) {
 	case eps == 0:
 	case math.IsInf(eps, 1):
 		return cfg, apierr.Invalidf("epsilon", "infinity is not a budget: set non_private to true to train without differential privacy")
-	case !(eps > 0 && eps <= MaxEpsilon):
-		return cfg, apierr.Invalidf("epsilon", "must be in (0, %d] (0 means the server's default), got %v", MaxEpsilon, eps)
+	case !(eps >= train.MinEpsilon && eps <= MaxEpsilon):
+		return cfg, apierr.Invalidf("epsilon", "must be in [%g, %d] (0 means the server's default), got %v", train.MinEpsilon, MaxEpsilon, eps)
 	default:
 		cfg.Epsilon = eps
 	}
