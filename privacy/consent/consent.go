@@ -25,7 +25,7 @@ const MaxFutureSkew = 5 * time.Minute
 var (
 	ErrNoTime    = errors.New("consent: missing time")
 	ErrFuture    = fmt.Errorf("consent: time in the future (at most %v ahead of the clock)", MaxFutureSkew)
-	ErrBadSource = fmt.Errorf("consent: source must be 1-%d characters from [A-Za-z0-9._:/@-] (a channel name such as \"web-form\" or \"pos:store-12\", never free text)", MaxSourceLen)
+	ErrBadSource = fmt.Errorf("consent: source must be 1-%d characters from [A-Za-z0-9._:/-] (a channel name such as \"web-form\" or \"pos:store-12\", never free text)", MaxSourceLen)
 )
 
 // Change is one grant or withdrawal of one purpose.
@@ -35,7 +35,8 @@ type Change struct {
 	Time    time.Time       `json:"time"`
 	// Source names the channel that collected the choice ("web-form",
 	// "pos:store-12", "import:crm"). It is a token, not free text, so that no
-	// personal data can be smuggled into it.
+	// personal data can be smuggled into it: no spaces, and no "@", which
+	// would let an e-mail address (a raw customer identifier) in.
 	Source string `json:"source"`
 }
 
@@ -67,7 +68,7 @@ func ValidateSource(s string) error {
 	for i := 0; i < len(s); i++ {
 		b := s[i]
 		ok := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
-			b == '.' || b == '_' || b == ':' || b == '/' || b == '@' || b == '-'
+			b == '.' || b == '_' || b == ':' || b == '/' || b == '-'
 		if !ok {
 			return ErrBadSource
 		}

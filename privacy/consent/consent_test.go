@@ -78,6 +78,7 @@ func TestValidate(t *testing.T) {
 		{"free text source", func(c *Change) { c.Source = "card 4970 1234" }, ErrBadSource},
 		{"long source", func(c *Change) { c.Source = string(make([]byte, 65)) }, ErrBadSource},
 		{"pos source", func(c *Change) { c.Source = "pos:store-12" }, nil},
+		{"e-mail source", func(c *Change) { c.Source = "by:hank@example.com" }, ErrBadSource},
 	}
 	for _, tt := range tests {
 		c := good

@@ -166,7 +166,7 @@ func TestDecodeConsentChanges(t *testing.T) {
 		{"bad purpose", []*discretv1.ConsentChange{{Purpose: "marketing"}}, "changes[0].purpose", "want personalization or in_store"},
 		{"future", []*discretv1.ConsentChange{{Purpose: "in_store", Time: timestamppb.New(now.Add(time.Hour))}}, "changes[0].time", "in the future"},
 		{"bad timestamp", []*discretv1.ConsentChange{{Purpose: "in_store", Time: &timestamppb.Timestamp{Seconds: 1 << 62}}}, "changes[0].time", "invalid timestamp"},
-		{"bad source", []*discretv1.ConsentChange{{Purpose: "in_store"}, {Purpose: "in_store", Source: "a b"}}, "changes[1].source", "[A-Za-z0-9._:/@-]"},
+		{"bad source", []*discretv1.ConsentChange{{Purpose: "in_store"}, {Purpose: "in_store", Source: "a b"}}, "changes[1].source", "[A-Za-z0-9._:/-]"},
 	} {
 		_, err := decodeConsentChanges(tt.changes, now)
 		wantInvalid(t, "decodeConsentChanges("+tt.name+")", err, tt.field, tt.msg)
