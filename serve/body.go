@@ -82,6 +82,16 @@ func parseBodyRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]pro
 // requestType returns the request type of the method that the OpenAPI
 // operation id "Service_Method" names.
 func requestType(fd protoreflect.FileDescriptor, operationID string) (protoreflect.MessageType, error) {
+	md, err := methodOf(fd, operationID)
+	if err != nil {
+		return nil, err
+	}
+	return protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+}
+
+// methodOf returns the method that the OpenAPI operation id
+// "Service_Method" names.
+func methodOf(fd protoreflect.FileDescriptor, operationID string) (protoreflect.MethodDescriptor, error) {
 	svc, method, ok := strings.Cut(operationID, "_")
 	if !ok {
 		return nil, fmt.Errorf("operation id %q is not Service_Method", operationID)
@@ -94,7 +104,7 @@ func requestType(fd protoreflect.FileDescriptor, operationID string) (protorefle
 	if md == nil {
 		return nil, fmt.Errorf("operation id %q: no method %s in %s", operationID, method, sd.FullName())
 	}
-	return protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+	return md, nil
 }
 
 // fieldByPath returns the field that a path parameter names, "item" or

@@ -89,7 +89,8 @@ func (s *Server) gatewayMux() *runtime.ServeMux {
 		runtime.WithMetadata(s.annotate),
 		runtime.WithErrorHandler(s.gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
-		runtime.WithMiddlewares(checkQuery, checkBody),
+		// Authorization first: no check may answer a client without a key.
+		runtime.WithMiddlewares(s.authorize, checkUTF8, checkQuery, checkBody),
 		runtime.SetQueryParameterParser(&queryParser{}),
 		runtime.WithForwardResponseOption(func(ctx context.Context, _ http.ResponseWriter, _ proto.Message) error {
 			s.noteKey(ctx, codes.OK)
@@ -200,9 +201,7 @@ func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 		}
 		rec := &record{}
 		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
-		if msg := invalidUTF8(r.URL); msg != "" {
-			writeJSONError(sw, http.StatusBadRequest, codes.InvalidArgument, msg)
-		} else if s.readBody(sw, r) {
+		if s.readBody(sw, r) {
 			gateway.ServeHTTP(sw, r)
 		}
 		s.finish(r, sw, start, rec, slog.LevelInfo)

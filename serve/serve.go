@@ -25,9 +25,14 @@
 // latency, and log one line. A REST request is logged once, by the HTTP
 // layer, with its route pattern ("GET /v1/customers/{customer}/consent") and
 // never its path, which may carry a customer id; request and response bodies
-// are never logged. Before its RPC, a REST request is refused if its query
-// has a parameter the route does not take, or if its body sets a field of
-// the path to another value than the path's.
+// are never logged. Before its RPC, a REST request's key and scope are
+// checked by the same serve/auth code, so that a client without a valid key
+// gets 401 (and a key without the scope 403) whatever else is wrong with
+// the request; only a body over MaxRequestBytes is refused earlier (413),
+// since it is read before routing. Then the request is refused if its path
+// or query is not UTF-8, if its query has a parameter the route does not
+// take, or if its body sets a field of the path to another value than the
+// path's.
 //
 // # Shutdown
 //

@@ -642,7 +642,8 @@ func TestConfigValidate(t *testing.T) {
 
 // TestQueryEveryRoute sends every route of the OpenAPI document an
 // undocumented query parameter: each must refuse it, naming its own route
-// and the parameters it does take, before any key or body is looked at.
+// and the parameters it does take, before its body is looked at (but after
+// the key: TestRESTAuthorizesFirst).
 func TestQueryEveryRoute(t *testing.T) {
 	h := start(t, nil)
 	var doc struct {
@@ -669,7 +670,7 @@ func TestQueryEveryRoute(t *testing.T) {
 				want = method + " " + tmpl + " takes " + strings.Join(takes, ", ")
 			}
 			path := vars.ReplaceAllString(tmpl, "x") + "?zz=1"
-			r := h.rest(t.Context(), method, path, "", "")
+			r := h.rest(t.Context(), method, path, h.tokens["all"], "")
 			if r.status != 400 || !strings.Contains(string(r.body), `unknown query parameter \"zz\": `+want) {
 				t.Errorf("%s %s = %d %s, want 400 naming %q", method, path, r.status, r.body, want)
 			}
@@ -679,4 +680,73 @@ func TestQueryEveryRoute(t *testing.T) {
 	if n < 13 {
 		t.Errorf("the OpenAPI document lists %d routes, want the 13 of the API or more", n)
 	}
+}
+
+// TestRESTAuthorizesFirst: a REST request without a valid key gets 401,
+// and one with a key that lacks the scope 403, whatever is wrong with its
+// query, path or body. A 400 would tell a client without a key the
+// route's parameters and the fields of its request.
+func TestRESTAuthorizesFirst(t *testing.T) {
+	h := start(t, nil)
+	bad := "dsk_aaaaaaaa_" + strings.Repeat("b", 52)
+	for _, tt := range []struct{ name, method, path, body, scope string }{
+		{"body contradicts path", "PUT", "/v1/items/SKU-A", `{"item":"SKU-B"}`, "admin"},
+		{"misspelt parameter", "GET", "/v1/popular?limt=3", "", "recommend"},
+		{"not JSON", "POST", "/v1/events", "garbage", "events"},
+		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, "consent"},
+		{"unknown field", "POST", "/v1/events", `{"eventz":[]}`, "events"},
+		{"bad limit", "GET", "/v1/items/SKU-1/similar?limit=many", "", "recommend"},
+		{"path not UTF-8", "GET", "/v1/customers/%FF%FE/recommendations", "", "recommend"},
+		{"query not UTF-8", "GET", "/v1/popular?store=%FF", "", "recommend"},
+		{"parameter on erase", "DELETE", "/v1/customers/c1?dry_run=true", "", "admin"},
+	} {
+		for _, k := range []struct {
+			name, token string
+			status      int
+		}{{"none", "", 401}, {"bad", bad, 401}, {"revoked", h.tokens["revoked"], 401}, {"scope", h.tokens[otherScope(tt.scope)], 403}, {"right", h.tokens[tt.scope], 400}} {
+			r := h.rest(t.Context(), tt.method, tt.path, k.token, tt.body)
+			if r.status != k.status {
+				t.Errorf("%s: %s %s with key %s = %d %s, want %d", tt.name, tt.method, tt.path, k.name, r.status, r.body, k.status)
+			}
+			if k.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s: 401 without a Bearer challenge", tt.name)
+			}
+		}
+	}
+	// Every route of the OpenAPI document: a query parameter it does not
+	// take, and a body that is not JSON, without a key.
+	for _, c := range apiCalls {
+		path := c.path + "&zz=1"
+		if !strings.Contains(c.path, "?") {
+			path = c.path + "?zz=1"
+		}
+		body := ""
+		if c.httpMethod == "POST" || c.httpMethod == "PUT" {
+			body = "garbage"
+		}
+		if r := h.rest(t.Context(), c.httpMethod, path, "", body); r.status != 401 {
+			t.Errorf("%s %s without a key = %d %s, want 401", c.httpMethod, path, r.status, r.body)
+		}
+	}
+	// The refusals are logged as the gRPC server's are: route, method,
+	// code, and the key when there is one.
+	var got401, got403 bool
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		if !strings.Contains(l, `"route":"PUT /v1/items/{item}"`) || !strings.Contains(l, `"method":"/discret.v1.AdminService/UpsertItem"`) {
+			continue
+		}
+		got401 = got401 || strings.Contains(l, `"status":401`) && strings.Contains(l, `"code":"Unauthenticated"`)
+		got403 = got403 || strings.Contains(l, `"status":403`) && strings.Contains(l, `"code":"PermissionDenied"`) && strings.Contains(l, `"name":"key-recommend"`)
+	}
+	if !got401 || !got403 {
+		t.Errorf("log lines of the 401 and 403 on PUT /v1/items/{item} (found %v, %v):\n%s", got401, got403, h.logs.String())
+	}
+}
+
+// otherScope returns a key name (harness.tokens) whose scope is not scope.
+func otherScope(scope string) string {
+	if scope == "recommend" {
+		return "events"
+	}
+	return "recommend"
 }
