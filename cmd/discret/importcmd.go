@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -46,12 +48,21 @@ field). --max-errors N imports a file with at most N bad rows, without them.
 Events are acknowledged (counted as stored) only once durably committed, in
 units of a few thousand events; re-importing a file is idempotent.
 
+FILE "-" is standard input. It is copied to a temporary file first (in
+$TMPDIR, removed afterwards, as large as the input) so that it can be read
+twice, and can be given once per command.
+
+Rows without a time (MovieLens pairs files) are dated --time, by default at
+the file's modification time to the second: re-importing the same file stores
+the same events again, not new ones, and their retention counts from that
+time. Standard input has no modification time: give --time for such rows.
+
 Formats (detected from the first line when --format is omitted; .gz files
 are read directly):
   discret        Discret JSON Lines: {"customer","item","type","store","time","quantity"}
   csv            Discret CSV with a header row of the same field names
   movielens      MovieLens u.data, ratings.dat, or a UserID,MovieID pairs CSV
-                 (every rating is a purchase; pair files have no time: --time)
+                 (every rating is a purchase; pair files have no time: see above)
   online-retail  UCI Online Retail CSV (invoice lines → purchases at the store
                  of the country; cancellations, rows without CustomerID,
                  non-positive quantities and non-product codes are skipped)
@@ -60,7 +71,7 @@ are read directly):
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number; 0: reject a file with any bad row)")
 			fs.IntVar(&maxReported, "max-reported", ingest.DefaultMaxReported, "list at most `N` ≥ 1 bad rows per file")
-			fs.StringVar(&at, "time", "", "event `TIME` for formats without timestamps, RFC 3339 or Unix seconds (default: now)")
+			fs.StringVar(&at, "time", "", "event `TIME` for rows without a time, RFC 3339 or Unix seconds (default: the file's modification time; required for such rows on standard input)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
@@ -76,13 +87,16 @@ are read directly):
 			if err := e.checkRanges(flagRange{"max-errors", maxErrorsRange}, flagRange{"max-reported", atLeast(1)}); err != nil {
 				return err
 			}
-			defaultTime := time.Now().UTC().Truncate(time.Second)
+			var atTime time.Time // zero: each file's modification time
 			if at != "" {
 				t, err := features.ParseTime(at)
 				if err != nil {
 					return usagef("--time: %v", err)
 				}
-				defaultTime = t
+				atTime = t
+			}
+			if i := slices.Index(args, "-"); i >= 0 && slices.Contains(args[i+1:], "-") {
+				return usagef("standard input (-) can be given once")
 			}
 			d, err := openData(e, true)
 			if err != nil {
@@ -95,11 +109,20 @@ are read directly):
 			}
 			var failed []string
 			for _, path := range args {
-				rep, err := in.Import(ctx, func() (io.ReadCloser, error) { return eventfile.Open(path) }, ingest.ImportOptions{
-					Format: f, Name: path, DefaultTime: defaultTime,
-					MaxErrors: maxErrors, MaxReported: maxReported,
-					Progress: progressPrinter(e, path),
-				})
+				var rep *ingest.Report
+				src, err := openImportSource(path)
+				if err == nil {
+					defaultTime := cmp.Or(atTime, src.modTime)
+					rep, err = in.Import(ctx, src.open, ingest.ImportOptions{
+						Format: f, Name: path, DefaultTime: defaultTime,
+						MaxErrors: maxErrors, MaxReported: maxReported,
+						Progress: progressPrinter(e, path),
+					})
+					src.close()
+				}
+				if errors.Is(err, eventfile.ErrNoDefaultTime) && path == "-" {
+					err = errors.New("standard input has rows without a time (MovieLens pairs) and no modification time to date them: give --time")
+				}
 				// A file that failed before its first row has no figures
 				// to show: only the error.
 				if err == nil || rep != nil && (rep.Rows > 0 || rep.Aborted) {
@@ -123,6 +146,10 @@ are read directly):
 					continue
 				}
 				printExpiredHint(e.stdout, rep, d.settings.retention)
+				if at == "" && path != "-" && rep != nil && 2*rep.Expired > rep.Total() {
+					fmt.Fprintf(e.stdout, "        Rows without a time (MovieLens pairs) are dated at the file's modification time, %s;\n", src.modTime.Format(time.RFC3339))
+					fmt.Fprintln(e.stdout, "        --time gives them another.")
+				}
 			}
 			if len(failed) > 0 {
 				return fmt.Errorf("%d of %d files not imported: %s", len(failed), len(args), strings.Join(failed, ", "))
@@ -130,6 +157,55 @@ are read directly):
 			return nil
 		},
 	}
+}
+
+// importSource is one FILE of import: how to open it (once per pass) and
+// its modification time, which dates rows without a time.
+type importSource struct {
+	open    func() (io.ReadCloser, error)
+	modTime time.Time // to the second; zero for standard input
+	close   func()
+}
+
+// openImportSource prepares path for import. Standard input ("-") is
+// copied to a temporary file, since an import reads its input twice (a
+// validation pass, then the import pass) and must see the same rows both
+// times.
+func openImportSource(path string) (*importSource, error) {
+	if path != "-" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err // an *fs.PathError naming path
+		}
+		return &importSource{
+			open:    func() (io.ReadCloser, error) { return eventfile.Open(path) },
+			modTime: fi.ModTime().UTC().Truncate(time.Second),
+			close:   func() {},
+		}, nil
+	}
+	tmp, err := os.CreateTemp("", "discret-import-*")
+	if err != nil {
+		return nil, fmt.Errorf("copy standard input: %w", err)
+	}
+	name := tmp.Name()
+	_, err = io.Copy(tmp, os.Stdin)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return nil, fmt.Errorf("copy standard input to %s: %w", name, err)
+	}
+	return &importSource{
+		open: func() (io.ReadCloser, error) {
+			f, err := eventfile.Open(name)
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == name {
+				pe.Path = "standard input (copied to " + name + ")"
+			}
+			return f, err
+		},
+		close: func() { os.Remove(name) },
+	}, nil
 }
 
 // maxErrorsRange is the range of the --max-errors flags of the import

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/discret-io/discret/features/store"
+)
+
+// exportedEvents returns the events `discret export customer` lists.
+func exportedEvents(t *testing.T, c *cli, customer string) []store.EventData {
+	t.Helper()
+	raw := c.mustRun("export", customer)
+	var exp struct {
+		Events []store.EventData `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(raw), &exp); err != nil {
+		t.Fatalf("export is not JSON: %v\n%s", err, raw)
+	}
+	return exp.Events
+}
+
+// withStdin runs fn with os.Stdin reading content.
+func withStdin(t *testing.T, content string, fn func()) {
+	t.Helper()
+	f, err := os.Open(writeFile(t, "stdin", content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old }()
+	fn()
+}
+
+// TestImportPairsIdempotent checks that a file without timestamps is dated
+// at its modification time, so that importing it again stores nothing new
+// (it used to be dated now: every re-import duplicated every event).
+func TestImportPairsIdempotent(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("consent", "set", "3", "personalization=granted")
+	pairs := writeFile(t, "p.csv", "UserID,MovieID", "3,12")
+	mtime := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(pairs, mtime, mtime.Add(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	c.mustRun("import", pairs)
+	c.mustRun("import", pairs)
+	ev := exportedEvents(t, c, "3")
+	if len(ev) != 1 || !ev[0].Time.Equal(mtime) {
+		t.Fatalf("import p.csv twice: export lists %+v; want one event at the file's modification time %v", ev, mtime)
+	}
+	if want := mtime.AddDate(3, 0, 0); !ev[0].ExpiresAt.Equal(want) {
+		t.Errorf("event expires at %v, want %v (3 years after the modification time)", ev[0].ExpiresAt, want)
+	}
+	// --time still wins.
+	at := mtime.Add(-time.Hour)
+	c.mustRun("import", "--time", at.Format(time.RFC3339), pairs)
+	if ev := exportedEvents(t, c, "3"); len(ev) != 2 || !ev[0].Time.Equal(at) {
+		t.Errorf("import --time %v: export lists %+v; want a second event at that time", at, ev)
+	}
+}
+
+// TestImportStdin checks that "import -" reads standard input, with both
+// passes (a bad row rejects the whole input), and asks for --time for rows
+// without one.
+func TestImportStdin(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("consent", "set", "alice", "personalization=granted")
+	ts := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	good := `{"customer":"alice","item":"sku-1","type":"purchase","time":"` + ts + `"}`
+	bad := `{"customer":"alice","item":"sku-2","type":"refund","time":"` + ts + `"}`
+
+	withStdin(t, good+"\n"+bad+"\n", func() {
+		code, out, errOut := c.run("import", "-")
+		if code != exitFailure || !strings.Contains(out, "NOT IMPORTED") || !strings.Contains(out, "row 2: field type") {
+			t.Errorf("import - (a bad row) = exit %d\n%s%s; want the input rejected whole, naming row 2", code, out, errOut)
+		}
+	})
+	if ev := exportedEvents(t, c, "alice"); len(ev) != 0 {
+		t.Fatalf("after a rejected import -: export lists %+v; want nothing", ev)
+	}
+	withStdin(t, good+"\n", func() {
+		out := c.mustRun("import", "-")
+		if !strings.Contains(out, "-:\n") || !strings.Contains(out, "stored                   1") {
+			t.Errorf("import - = %q; want 1 event stored", out)
+		}
+	})
+	if ev := exportedEvents(t, c, "alice"); len(ev) != 1 || ev[0].Item != "sku-1" {
+		t.Errorf("after import -: export lists %+v; want sku-1", ev)
+	}
+
+	withStdin(t, "UserID,MovieID\n3,12\n", func() {
+		code, out, errOut := c.run("import", "-")
+		if code != exitFailure || !strings.Contains(errOut, "--time") {
+			t.Errorf("import - (pairs, no --time) = exit %d\n%s%s; want a failure asking for --time", code, out, errOut)
+		}
+	})
+	withStdin(t, "UserID,MovieID\n3,12\n", func() {
+		c.mustRun("import", "--time", ts, "-")
+	})
+	if code, _, errOut := c.run("import", "-", "-"); code != exitUsage || !strings.Contains(errOut, "once") {
+		t.Errorf("import - - = exit %d, %q; want a usage error", code, errOut)
+	}
+}
+
+// TestImportHelp checks that import --help documents "-" and the default
+// time of rows without one.
+func TestImportHelp(t *testing.T) {
+	c := newCLI(t)
+	_, out, errOut := c.run("import", "--help")
+	help := out + errOut
+	for _, want := range []string{`FILE "-" is standard input`, "modification time"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("import --help lacks %q:\n%s", want, help)
+		}
+	}
+}
