@@ -42,6 +42,9 @@ func apikeyCreateCommand() *command {
 		help: `Create makes a new API key with the given scopes and prints it. Store it
 in the client's secret store right away: it cannot be shown again.
 
+Names tell keys apart in the server's logs (key.name), so a name used by a
+key that is not revoked is refused; revoke that key first to reuse its name.
+
   discret apikey create --name web-frontend --scope recommend,events`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&name, "name", "", "label of the key, `NAME` (1-64 characters from A-Za-z0-9._:@/-)")
@@ -64,6 +67,13 @@ in the client's secret store right away: it cannot be shown again.
 				return err
 			}
 			defer d.Close()
+			// The data directory is opened by one process at a time, so no
+			// other key can be created between this check and Create.
+			for _, k := range keys.List() {
+				if k.Name == name && k.Revoked.IsZero() {
+					return fmt.Errorf("API key %s is already named %q; choose another name, or revoke it first ('discret apikey revoke %s')", k.ID, name, k.ID)
+				}
+			}
 			token, key, err := keys.Create(ctx, name, scope)
 			if err != nil {
 				return err
