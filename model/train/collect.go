@@ -52,7 +52,11 @@ type pendingCustomer struct {
 // that commits after the events' snapshot deletes the consent record too,
 // and then only the defaults decide: with opt-out defaults the customer is
 // used as if the training had started before their erasure, which it did.
-func collect(ctx context.Context, st Store, defaults consent.Defaults, w budget.Window) (*snapshot, error) {
+//
+// Events of window w are kept if keep accepts them: the retention policy
+// in force now, which may be shorter than the one that set a stored
+// event's expiry when it arrived (nil keeps all).
+func collect(ctx context.Context, st Store, defaults consent.Defaults, w budget.Window, keep func(features.Event) bool) (*snapshot, error) {
 	s := &snapshot{start: []int{0}, itemIdx: map[string]int32{}, storeIdx: map[string]int32{}}
 	var batch []pendingCustomer
 	var free [][]features.Event // reused event buffers
@@ -84,7 +88,7 @@ func collect(ctx context.Context, st Store, defaults consent.Defaults, w budget.
 		if err != nil {
 			return nil, fmt.Errorf("train: events: %w", err)
 		}
-		if !w.Contains(e.Time) {
+		if !w.Contains(e.Time) || keep != nil && !keep(e) {
 			s.outsideWindow++
 			continue
 		}

@@ -505,7 +505,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	r.window = budget.Window{From: r.windowStart(), To: r.now}
 
 	t0 := time.Now()
-	snap, err := collect(ctx, r.st, c.Consent, r.window)
+	snap, err := collect(ctx, r.st, c.Consent, r.window, r.retained)
 	if err != nil {
 		return nil, err
 	}
@@ -574,6 +574,15 @@ func (r *run) windowStart() time.Time {
 		from = s
 	}
 	return from
+}
+
+// retained reports whether the retention policy in force keeps e now. A
+// stored event's expiry was set by the policy when it arrived; a period
+// shortened since applies here, so that no model uses what the policy no
+// longer keeps.
+func (r *run) retained(e features.Event) bool {
+	p := r.cfg.Retention.Period(e.Kind)
+	return e.Time.After(r.now.AddDate(-p.Years, -p.Months, -p.Days))
 }
 
 func minTime(a, b time.Time) time.Time {
