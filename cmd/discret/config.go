@@ -426,6 +426,7 @@ func (f *configFile) index(t reflect.Type) error {
 				}
 			}
 		case json.Delim('{'):
+			seen := map[string]bool{}
 			for dec.More() {
 				at := next()
 				tok, err := dec.Token()
@@ -438,6 +439,12 @@ func (f *configFile) index(t reflect.Type) error {
 				if !ok {
 					f.report(at, "%s: unknown field; want %s", child, fieldNames(t))
 				}
+				// encoding/json keeps the last of repeated keys: a
+				// second cap_epsilon would silently replace the first.
+				if seen[name] {
+					f.report(at, "%s: repeated; give each field once", child)
+				}
+				seen[name] = true
 				if err := walk(child, at, ft); err != nil {
 					return err
 				}

@@ -32,6 +32,8 @@ func TestConfigFileErrors(t *testing.T) {
 		{"array as section", `{"training": [1]}`, "config c.json:1:14: training: want an object, not array"},
 		{"unknown top-level field", "{\n  \"trainin\": {}}", "config c.json:2:3: trainin: unknown field; want retention, consent_defaults, training or privacy"},
 		{"unknown nested field", "{\n  \"privacy\": {\n    \"cap_epsilonx\": 5}}", "config c.json:3:5: privacy.cap_epsilonx: unknown field; want cap_epsilon, cap_delta or cap_window"},
+		{"repeated key", "{\n \"privacy\": {\"cap_epsilon\": 1, \"cap_epsilon\": 20}}", "config c.json:2:32: privacy.cap_epsilon: repeated; give each field once"},
+		{"repeated key in another case", `{"training": {}, "Training": {}}`, "config c.json:1:18: training: repeated; give each field once"},
 		{"unknown event type", `{"retention": {"like": "1y"}}`, "config c.json:1:16: retention.like: unknown event type; want view, add_to_cart, purchase or store_visit"},
 		{"unknown weight", `{"training": {"weights": {"like": 1}}}`, "config c.json:1:27: training.weights.like: unknown event type; want view, add_to_cart, purchase or store_visit"},
 		{"bad period", "{\"retention\": {\n  \"view\": \"13months\"}}", `config c.json:2:11: retention.view = "13months": want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`},
