@@ -2,7 +2,7 @@
 // each way a request can fail, an Error that carries the kind, the request
 // field at fault and a message fit for the client, and Code, the one function
 // that maps kinds to gRPC status codes. REST clients get the matching HTTP
-// status from grpc-gateway (400, 401, 403, 404, 429, 500, 503, ...).
+// status from grpc-gateway (400, 401, 403, 404, 409, 429, 500, 503, ...).
 //
 // Handlers return domain errors wrapped in an *Error (or plain errors, which
 // are Internal); the server's interceptor turns them into a gRPC status with
@@ -15,10 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Kind classifies an API error. The zero Kind is Internal, so that an error
@@ -38,6 +40,7 @@ const (
 	DeadlineExceeded               // the request's deadline passed
 	Canceled                       // the client went away
 	Unimplemented                  // this server was started without the engine the method needs
+	Aborted                        // a conflicting operation is in progress (e.g. a training run); retry later
 )
 
 var kindNames = [...]string{
@@ -52,11 +55,12 @@ var kindNames = [...]string{
 	DeadlineExceeded:   "deadline exceeded",
 	Canceled:           "canceled",
 	Unimplemented:      "unimplemented",
+	Aborted:            "aborted",
 }
 
 // Kinds lists every Kind.
 var Kinds = []Kind{Internal, InvalidArgument, NotFound, PermissionDenied, Unauthenticated,
-	ResourceExhausted, FailedPrecondition, Unavailable, DeadlineExceeded, Canceled, Unimplemented}
+	ResourceExhausted, FailedPrecondition, Unavailable, DeadlineExceeded, Canceled, Unimplemented, Aborted}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -89,6 +93,8 @@ func Code(k Kind) codes.Code {
 		return codes.Canceled
 	case Unimplemented:
 		return codes.Unimplemented
+	case Aborted:
+		return codes.Aborted
 	}
 	return codes.Internal
 }
@@ -103,6 +109,9 @@ type Error struct {
 	Msg string
 	// Err is the cause, for the server's logs; it may be nil.
 	Err error
+	// RetryAfter, if positive, is how long the client should wait before
+	// retrying; Status sends it as a google.rpc.RetryInfo detail.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -164,7 +173,8 @@ const internalMessage = "internal error; the server logged the details"
 // nil. An error that already is a gRPC status (from the gRPC runtime) passes
 // unchanged. An InvalidArgument error about a field carries a
 // google.rpc.BadRequest detail naming it, which REST clients see in the
-// "details" of the JSON error body.
+// "details" of the JSON error body. An error with a RetryAfter carries a
+// google.rpc.RetryInfo detail with that delay.
 func Status(err error) *status.Status {
 	if err == nil {
 		return nil
@@ -193,5 +203,22 @@ func Status(err error) *status.Status {
 			s = d
 		}
 	}
+	if e != nil && e.RetryAfter > 0 {
+		d, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
+		if derr == nil {
+			s = d
+		}
+	}
 	return s
+}
+
+// RetryDelay returns the delay of the google.rpc.RetryInfo detail of st, if
+// it has one.
+func RetryDelay(st *status.Status) (time.Duration, bool) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
 }

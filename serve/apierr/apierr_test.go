@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -34,6 +35,7 @@ func TestCode(t *testing.T) {
 		apierr.DeadlineExceeded:   {codes.DeadlineExceeded, http.StatusGatewayTimeout},
 		apierr.Canceled:           {codes.Canceled, 499},
 		apierr.Unimplemented:      {codes.Unimplemented, http.StatusNotImplemented},
+		apierr.Aborted:            {codes.Aborted, http.StatusConflict},
 	}
 	if len(want) != len(apierr.Kinds) {
 		t.Fatalf("table covers %d kinds, apierr.Kinds has %d", len(want), len(apierr.Kinds))
@@ -97,6 +99,14 @@ func TestStatus(t *testing.T) {
 	}
 	if st := apierr.Status(nil); st != nil {
 		t.Errorf("Status(nil) = %v, want nil", st)
+	}
+	// A delay goes in a RetryInfo detail.
+	st := apierr.Status(fmt.Errorf("x: %w", &apierr.Error{Kind: apierr.ResourceExhausted, Msg: "slow down", RetryAfter: 264 * time.Millisecond}))
+	if d, ok := apierr.RetryDelay(st); !ok || d != 264*time.Millisecond || st.Code() != codes.ResourceExhausted {
+		t.Errorf("Status(RetryAfter 264ms) = %v, RetryDelay %v, %v; want ResourceExhausted with 264ms", st, d, ok)
+	}
+	if d, ok := apierr.RetryDelay(apierr.Status(apierr.New(apierr.ResourceExhausted, "x"))); ok {
+		t.Errorf("Status without RetryAfter has RetryDelay %v, want none", d)
 	}
 }
 
