@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/apierr"
 )
 
 // The endpoints of the HTTP listener outside the API; none needs a key.
@@ -121,7 +122,16 @@ func (s *Server) gatewayError(ctx context.Context, mux *runtime.ServeMux, m runt
 		// scheme.
 		w = &challengeWriter{ResponseWriter: w}
 	}
+	if d, ok := apierr.RetryDelay(status.Convert(err)); ok {
+		w.Header().Set("Retry-After", retryAfter(d))
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// retryAfter formats a delay as a Retry-After value: whole seconds,
+// rounded up, at least 1 (RFC 9110 has no finer unit).
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }
 
 // challengeWriter sets the WWW-Authenticate header of a 401 response.

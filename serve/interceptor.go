@@ -66,8 +66,10 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	}
 	if s.limits != nil {
 		if wait, ok := s.limits.allow(key.ID); !ok {
-			return nil, apierr.New(apierr.ResourceExhausted,
+			err := apierr.New(apierr.ResourceExhausted,
 				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, key.ID, wait.Round(time.Millisecond))
+			err.RetryAfter = wait // a RetryInfo detail; Retry-After on REST
+			return nil, err
 		}
 	}
 	ctx, cancel := s.deadline(ctx, method)

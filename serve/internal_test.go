@@ -317,3 +317,21 @@ func FuzzBodyAgreesWithPath(f *testing.F) {
 		}
 	})
 }
+
+func TestRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{264 * time.Millisecond, "1"},
+		{time.Nanosecond, "1"},
+		{0, "1"},
+		{time.Second, "1"},
+		{time.Second + time.Nanosecond, "2"},
+		{10 * time.Second, "10"},
+	} {
+		if got := retryAfter(tt.d); got != tt.want {
+			t.Errorf("retryAfter(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}

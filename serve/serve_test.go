@@ -21,6 +21,7 @@ import (
 	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/serve"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/apierr"
 )
 
 // apiCall is one RPC with a valid request, over both transports.
@@ -397,6 +398,17 @@ func TestRateLimit(t *testing.T) {
 	}
 	if r := h.rest(t.Context(), "GET", "/v1/popular", rec, ""); r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), "rate limit of 1 requests/s") {
 		t.Errorf("REST call over the limit = %d %s, want 429", r.status, r.body)
+	} else if got := r.header.Get("Retry-After"); got != "1" {
+		t.Errorf("REST 429 has Retry-After %q, want \"1\" (the wait, under 1 s, rounded up)", got)
+	}
+	// gRPC clients get the wait in a google.rpc.RetryInfo detail.
+	st := h.invoke(t.Context(), discretv1.RecommendationService_PopularItems_FullMethodName, rec, &discretv1.PopularItemsRequest{}, &discretv1.PopularItemsResponse{})
+	if d, ok := apierr.RetryDelay(st); st.Code() != codes.ResourceExhausted || !ok || d <= 0 || d > time.Second {
+		t.Errorf("gRPC call over the limit = %v, RetryInfo %v, %v; want ResourceExhausted with a delay in (0, 1s]", st, d, ok)
+	}
+	// Other errors have none.
+	if r := h.rest(t.Context(), "GET", "/v1/popular?limit=500", h.tokens["all"], ""); r.header.Get("Retry-After") != "" {
+		t.Errorf("REST 400 has Retry-After %q, want none", r.header.Get("Retry-After"))
 	}
 	// Tokens come back at the rate.
 	h.clock.Advance(time.Second)
