@@ -365,6 +365,13 @@ func (e *fakeEngine) Current(context.Context) (release.Card, error) {
 	return release.Card{Version: "v1", Private: true, Privacy: &release.Privacy{Epsilon: 1}}, nil
 }
 
-func (e *fakeEngine) Train(context.Context, train.Config) (release.Card, error) {
+// busyFactors is a number of factors that makes the fake engine's Train
+// fail as when another run is in progress.
+const busyFactors = 13
+
+func (e *fakeEngine) Train(_ context.Context, cfg train.Config) (release.Card, error) {
+	if cfg.ALS.Factors == busyFactors {
+		return release.Card{}, recommend.ErrTraining
+	}
 	return release.Card{Version: "v2", Private: true, Privacy: &release.Privacy{Epsilon: 1}}, nil
 }

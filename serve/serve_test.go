@@ -185,6 +185,7 @@ func TestRESTErrors(t *testing.T) {
 		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, 400, codes.InvalidArgument, "request body: unexpected EOF"},
 		{"not JSON", "POST", "/v1/events", `garbage`, 400, codes.InvalidArgument, "request body: invalid character 'g'"},
 		{"wrong type", "POST", "/v1/models:train", `{"epsilon":"abc"}`, 400, codes.InvalidArgument, "invalid value for double field epsilon"},
+		{"training in progress", "POST", "/v1/models:train", fmt.Sprintf(`{"factors":%d}`, busyFactors), 409, codes.Aborted, "a training run is already in progress; retry"},
 		{"bad purpose", "PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"spam"}]}`, 400, codes.InvalidArgument, "changes[0].purpose: want personalization or in_store"},
 		{"no route", "GET", "/v1/nowhere", "", 404, codes.NotFound, ""},
 		// Not UTF-8 once unescaped: the gateway cannot marshal it (was 500).

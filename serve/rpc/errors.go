@@ -32,7 +32,10 @@ func apiError(err error) error {
 		return fieldError(fe.Field, fe)
 	case errors.Is(err, recommend.ErrUnknownItem):
 		return &apierr.Error{Kind: apierr.NotFound, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
-	case errors.Is(err, recommend.ErrTraining), errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused):
+	case errors.Is(err, recommend.ErrTraining):
+		// A conflict that ends by itself: retry, unlike a precondition.
+		return &apierr.Error{Kind: apierr.Aborted, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
+	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.As(err, &exceeded):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(exceeded.Error(), "budget: "), Err: err}

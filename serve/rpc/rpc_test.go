@@ -373,7 +373,7 @@ func TestEngines(t *testing.T) {
 		{fmt.Errorf("engine: %w", recommend.ErrNoModel), apierr.FailedPrecondition},
 		{errors.New("boom"), apierr.Internal},
 		{apierr.New(apierr.ResourceExhausted, "privacy budget spent"), apierr.ResourceExhausted},
-		{recommend.ErrTraining, apierr.FailedPrecondition},
+		{recommend.ErrTraining, apierr.Aborted},
 		{recommend.ErrNonPrivate, apierr.FailedPrecondition},
 		{fmt.Errorf("%w: release v1 is test-seeded", recommend.ErrRefused), apierr.FailedPrecondition},
 		{fmt.Errorf("train: %w", &budget.ExceededError{}), apierr.FailedPrecondition},
