@@ -110,11 +110,7 @@ func checkQuery(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		if r.URL.RawQuery != "" {
 			if msg := unknownQuery(r, pathParams); msg != "" {
-				if rec := recordFrom(r.Context()); rec != nil {
-					key, _ := routeKey(r)
-					rec.route = displayRoute(key) // as annotate records it
-				}
-				writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, msg)
+				refuseBadRequest(w, r, msg)
 				return
 			}
 		}
@@ -206,4 +202,15 @@ func queryError(name string, err error) error {
 		what = "is not a whole number"
 	}
 	return fmt.Errorf("query parameter %q: %q %s", name, v, what)
+}
+
+// refuseBadRequest answers 400 INVALID_ARGUMENT with msg, for the gateway
+// middlewares, and logs the request under its route pattern, as annotate
+// does for the others.
+func refuseBadRequest(w http.ResponseWriter, r *http.Request, msg string) {
+	if rec := recordFrom(r.Context()); rec != nil {
+		key, _ := routeKey(r)
+		rec.route = displayRoute(key)
+	}
+	writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, msg)
 }

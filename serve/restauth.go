@@ -92,11 +92,7 @@ func (s *Server) authorize(next runtime.HandlerFunc) runtime.HandlerFunc {
 func checkUTF8(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		if msg := invalidUTF8(r.URL); msg != "" {
-			if rec := recordFrom(r.Context()); rec != nil {
-				key, _ := routeKey(r)
-				rec.route = displayRoute(key) // as annotate records it
-			}
-			writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, msg)
+			refuseBadRequest(w, r, msg)
 			return
 		}
 		next(w, r, pathParams)
