@@ -15,10 +15,10 @@ import (
 	"github.com/discret-io/discret/privacy/secret"
 )
 
-// consentStore opens an encrypted on-disk store in which each of n
-// customers (pseudonyms of "customer-0" …) granted personalization, and
-// returns their pseudonyms.
-func consentStore(b *testing.B, n int) (*store.DB, []privacy.PseudoID) {
+// openStore opens an encrypted on-disk store under a new master key,
+// closed when the benchmark ends, and returns it with the key's
+// pseudonymizer.
+func openStore(b *testing.B) (*store.DB, *pseudonym.Keyed) {
 	b.Helper()
 	m, err := secret.Generate()
 	if err != nil {
@@ -33,6 +33,15 @@ func consentStore(b *testing.B, n int) (*store.DB, []privacy.PseudoID) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return db, ps
+}
+
+// consentStore opens a store (openStore) in which each of n customers
+// (pseudonyms of "customer-0" …) granted personalization, and returns it
+// with its pseudonymizer and their pseudonyms.
+func consentStore(b *testing.B, n int) (*store.DB, *pseudonym.Keyed, []privacy.PseudoID) {
+	b.Helper()
+	db, ps := openStore(b)
 	ids := make([]privacy.PseudoID, n)
 	for i := range ids {
 		c, err := privacy.ParseCustomerID(fmt.Sprintf("customer-%d", i))
@@ -64,7 +73,7 @@ func consentStore(b *testing.B, n int) (*store.DB, []privacy.PseudoID) {
 	if err := db.Compact(ctx); err != nil {
 		b.Fatal(err)
 	}
-	return db, ids
+	return db, ps, ids
 }
 
 // BenchmarkConsentLookup measures the serving-time consent check of one
@@ -79,7 +88,7 @@ func BenchmarkConsentLookup(b *testing.B) {
 			b.Logf("-short: skipping customers=%d (its setup writes %d consent records)", n, n)
 			continue
 		}
-		db, ids := consentStore(b, n)
+		db, _, ids := consentStore(b, n)
 		ctx := context.Background()
 		for _, known := range []bool{true, false} {
 			name := "hit"

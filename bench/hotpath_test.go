@@ -38,7 +38,6 @@ import (
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
-	"github.com/discret-io/discret/privacy/secret"
 )
 
 // Sizes of the sub-benchmarks.
@@ -220,19 +219,7 @@ func newHotFixture(b *testing.B, items, customers, events, factors int) *hotFixt
 	if _, err := synth.Generate(ctx, cfg, synth.Output{Events: &buf, Consent: &consents}, nil); err != nil {
 		b.Fatal(err)
 	}
-	m, err := secret.Generate()
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(store.Options{Dir: b.TempDir(), EncryptionKey: m.StorageKey(), KeyCheck: m.CheckValue()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	ps, err := pseudonym.New(m.PseudonymKey())
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, ps := openStore(b)
 	var defaults consent.Defaults // opt-in
 	importConsent(b, db, ps, consents.Bytes(), defaults)
 	in, err := ingest.New(ingest.Config{Pseudonyms: ps, Consent: defaults}, db)

@@ -10,18 +10,12 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/discret-io/discret/features/ingest"
-	"github.com/discret-io/discret/features/store"
-	"github.com/discret-io/discret/privacy"
-	"github.com/discret-io/discret/privacy/consent"
-	"github.com/discret-io/discret/privacy/pseudonym"
-	"github.com/discret-io/discret/privacy/secret"
 	"github.com/discret-io/discret/serve"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/auth"
@@ -41,25 +35,7 @@ type loopbackServer struct {
 func startLoopback(b *testing.B, customers int) *loopbackServer {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	m, err := secret.Generate()
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(store.Options{Dir: b.TempDir(), EncryptionKey: m.StorageKey(), KeyCheck: m.CheckValue()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps, err := pseudonym.New(m.PseudonymKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	at := time.Now().Add(-time.Hour)
-	for i := range customers {
-		c, _ := privacy.ParseCustomerID(fmt.Sprintf("customer-%d", i))
-		if _, err := db.UpdateConsent(ctx, ps.Pseudonymize(c), []consent.Change{{Purpose: privacy.Personalization, Granted: true, Time: at, Source: "web-form"}}, consent.Defaults{}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	db, ps, _ := consentStore(b, customers) // closed after the server stops: cleanups run last first
 	in, err := ingest.New(ingest.Config{Pseudonyms: ps}, db)
 	if err != nil {
 		b.Fatal(err)
@@ -91,7 +67,6 @@ func startLoopback(b *testing.B, customers int) *loopbackServer {
 		if err := <-done; err != nil {
 			b.Error(err)
 		}
-		db.Close()
 	})
 	return &loopbackServer{grpcAddr: gl.Addr().String(), httpURL: "http://" + hl.Addr().String(), key: token}
 }
