@@ -47,7 +47,11 @@ type Forgotten struct {
 // The releases are retired before the records are erased, so that a
 // failure leaves p's events in place and a retry finds the same releases.
 func ForgetCustomer(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgotten, error) {
-	out, err := retireDerived(ctx, db, p)
+	sums, err := List(ctx, db)
+	if err != nil {
+		return Forgotten{}, fmt.Errorf("forget: %w", err)
+	}
+	out, err := retireDerived(ctx, db, p, sums)
 	if err != nil {
 		return out, fmt.Errorf("forget: %w", err)
 	}
@@ -80,7 +84,7 @@ var _ Withdrawer = (*store.DB)(nil)
 // history imported out of order), on the safe side. Without non-private
 // releases, this is store.DB.UpdateConsent.
 func UpdateConsent(ctx context.Context, db Withdrawer, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (store.ConsentResult, Forgotten, error) {
-	out, err := retireForWithdrawal(ctx, db, p, changes, d)
+	out, err := retireForWithdrawal(ctx, db, p, changes, d, nil)
 	if err != nil {
 		return store.ConsentResult{}, out, err
 	}
@@ -106,15 +110,21 @@ func UpdateConsents(ctx context.Context, db BulkWithdrawer, ups []store.ConsentU
 	if err != nil {
 		return nil, 0, out, fmt.Errorf("consent: %w", err)
 	}
-	if slices.ContainsFunc(sums, func(s Summary) bool { return !s.Card.Private }) {
-		for _, u := range ups {
-			got, err := retireForWithdrawal(ctx, db, u.Customer, u.Changes, d)
-			out.Retired = append(out.Retired, got.Retired...)
-			if got.CurrentRetired {
-				out.CurrentRetired, out.Current = true, got.Current
-			}
-			if err != nil {
-				return nil, 0, out, err
+	for _, u := range ups {
+		if !slices.ContainsFunc(sums, nonPrivate) {
+			break // none (left) to retire
+		}
+		got, err := retireForWithdrawal(ctx, db, u.Customer, u.Changes, d, sums)
+		out.Retired = append(out.Retired, got.Retired...)
+		if got.CurrentRetired {
+			out.CurrentRetired, out.Current = true, got.Current
+		}
+		if err != nil {
+			return nil, 0, out, err
+		}
+		if len(got.Retired) > 0 {
+			if sums, err = List(ctx, db); err != nil {
+				return nil, 0, out, fmt.Errorf("consent: %w", err)
 			}
 		}
 	}
@@ -123,8 +133,9 @@ func UpdateConsents(ctx context.Context, db BulkWithdrawer, ups []store.ConsentU
 }
 
 // retireForWithdrawal retires the releases derived from p's events
-// (retireDerived) if changes withdraw personalization that d allows now.
-func retireForWithdrawal(ctx context.Context, db Withdrawer, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (Forgotten, error) {
+// (retireDerived, over sums, or the stored releases if sums is nil) if
+// changes withdraw personalization that d allows now.
+func retireForWithdrawal(ctx context.Context, db Withdrawer, p privacy.PseudoID, changes []consent.Change, d consent.Defaults, sums []Summary) (Forgotten, error) {
 	withdraws := false
 	for _, c := range changes {
 		withdraws = withdraws || (c.Purpose == privacy.Personalization && !c.Granted)
@@ -139,24 +150,26 @@ func retireForWithdrawal(ctx context.Context, db Withdrawer, p privacy.PseudoID,
 	if !d.Allows(rec, privacy.Personalization) {
 		return Forgotten{}, nil
 	}
-	out, err := retireDerived(ctx, db, p)
+	if sums == nil {
+		if sums, err = List(ctx, db); err != nil {
+			return Forgotten{}, fmt.Errorf("consent: %w", err)
+		}
+	}
+	out, err := retireDerived(ctx, db, p, sums)
 	if err != nil {
 		return out, fmt.Errorf("consent: %w", err)
 	}
 	return out, nil
 }
 
-// retireDerived deletes the non-private releases whose training window
-// covers an event of p (derivedFrom). If the current release is one of
-// them, the newest remaining private release becomes current in the same
-// step, or none is current if there is none.
-func retireDerived(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgotten, error) {
+// retireDerived deletes the non-private releases among sums (the stored
+// releases, as List returns them) whose training window covers an event of
+// p (derivedFrom). If the current release is one of them, the newest
+// remaining private release becomes current in the same step, or none is
+// current if there is none.
+func retireDerived(ctx context.Context, db Eraser, p privacy.PseudoID, sums []Summary) (Forgotten, error) {
 	var out Forgotten
-	sums, err := List(ctx, db)
-	if err != nil {
-		return out, err
-	}
-	if !slices.ContainsFunc(sums, func(s Summary) bool { return !s.Card.Private }) {
+	if !slices.ContainsFunc(sums, nonPrivate) {
 		return out, nil // nothing to retire: no need to read p's events
 	}
 	data, err := db.Export(ctx, p)
@@ -197,3 +210,5 @@ func retireDerived(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgotte
 	}
 	return out, nil
 }
+
+func nonPrivate(s Summary) bool { return !s.Card.Private }
