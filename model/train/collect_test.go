@@ -36,7 +36,7 @@ func TestShortenedRetention(t *testing.T) {
 	if !w.Contains(at) {
 		t.Fatalf("window %v does not cover the events: the test checks nothing", w)
 	}
-	s, err := collect(t.Context(), db, opt, w, r.retained)
+	s, err := collect(t.Context(), db, opt, w, r.retention())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -505,7 +505,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	r.window = budget.Window{From: r.windowStart(), To: r.now}
 
 	t0 := time.Now()
-	snap, err := collect(ctx, r.st, c.Consent, r.window, r.retained)
+	snap, err := collect(ctx, r.st, c.Consent, r.window, r.retention())
 	if err != nil {
 		return nil, err
 	}
@@ -566,9 +566,10 @@ func (r *run) newVersion() string {
 // time the retention policy keeps.
 func (r *run) windowStart() time.Time {
 	from := r.now
-	for _, k := range privacy.EventKinds {
-		p := r.cfg.Retention.Period(k)
-		from = minTime(from, r.now.AddDate(-p.Years, -p.Months, -p.Days))
+	for _, t := range r.keptSince() {
+		if !t.IsZero() {
+			from = minTime(from, t)
+		}
 	}
 	if s := r.cfg.Since.UTC(); !r.cfg.Since.IsZero() && s.After(from) {
 		from = s
@@ -576,13 +577,26 @@ func (r *run) windowStart() time.Time {
 	return from
 }
 
-// retained reports whether the retention policy in force keeps e now. A
-// stored event's expiry was set by the policy when it arrived; a period
-// shortened since applies here, so that no model uses what the policy no
-// longer keeps.
-func (r *run) retained(e features.Event) bool {
-	p := r.cfg.Retention.Period(e.Kind)
-	return e.Time.After(r.now.AddDate(-p.Years, -p.Months, -p.Days))
+// keptSince returns, indexed by event kind, the oldest time the retention
+// policy in force keeps now (zero for values that are no kind).
+func (r *run) keptSince() []time.Time {
+	since := make([]time.Time, int(slices.Max(privacy.EventKinds))+1)
+	for _, k := range privacy.EventKinds {
+		p := r.cfg.Retention.Period(k)
+		since[k] = r.now.AddDate(-p.Years, -p.Months, -p.Days)
+	}
+	return since
+}
+
+// retention returns whether the retention policy in force keeps an event
+// now. A stored event's expiry was set by the policy when it arrived; a
+// period shortened since applies here, so that no model uses what the
+// policy no longer keeps.
+func (r *run) retention() func(features.Event) bool {
+	since := r.keptSince()
+	return func(e features.Event) bool {
+		return int(e.Kind) < len(since) && e.Time.After(since[e.Kind])
+	}
 }
 
 func minTime(a, b time.Time) time.Time {
