@@ -141,7 +141,7 @@ func dirSize(dir string) int64 {
 	var n int64
 	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
-			n += info.Size()
+			n += diskUsage(info)
 		}
 		return nil
 	})
