@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -428,5 +429,53 @@ func TestConsentFutureTimes(t *testing.T) {
 	c.mustRun("consent", "set", "zoe@example.com", "personalization=withdrawn")
 	if out := c.mustRun("consent", "get", "zoe@example.com"); !strings.Contains(out, "personalization  no ") {
 		t.Errorf("after a grant dated 4 minutes ahead and a withdrawal:\n%s\nwant personalization withdrawn", out)
+	}
+}
+
+// TestShortenedRetentionCLI: a retention period shortened in the
+// configuration hides the events stored under the longer one from export
+// at once, and compact deletes them and says how many.
+func TestShortenedRetentionCLI(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	now := time.Now().UTC()
+	alice := "alice.martin@example.fr"
+	c.mustRun("consent", "set", alice, "personalization=granted")
+	events := writeFile(t, "events.jsonl",
+		fmt.Sprintf(`{"customer":%q,"item":"sku-1","type":"view","time":%q}`, alice, now.AddDate(0, -3, 0).Format(time.RFC3339)),
+		fmt.Sprintf(`{"customer":%q,"item":"sku-2","type":"view","time":%q}`, alice, now.AddDate(0, 0, -2).Format(time.RFC3339)),
+		fmt.Sprintf(`{"customer":%q,"item":"sku-3","type":"purchase","time":%q}`, alice, now.AddDate(0, -3, 0).Format(time.RFC3339)),
+	)
+	c.mustRun("import", events)
+	items := func() []string {
+		t.Helper()
+		var exp struct{ Events []struct{ Item string } }
+		raw := c.mustRun("export", alice)
+		if err := json.Unmarshal([]byte(raw), &exp); err != nil {
+			t.Fatalf("export is not JSON: %v\n%s", err, raw)
+		}
+		var out []string
+		for _, e := range exp.Events {
+			out = append(out, e.Item)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := items(); len(got) != 3 {
+		t.Fatalf("export before = %v, want 3 events", got)
+	}
+	c.config = writeFile(t, "c.json", `{"retention": {"view": "1mo"}}`)
+	if got := items(); !slices.Equal(got, []string{"sku-2", "sku-3"}) {
+		t.Errorf("export with views kept 1 month = %v, want [sku-2 sku-3]", got)
+	}
+	if out := c.mustRun("compact"); !strings.Contains(out, "deleted 1 events older than the retention period in force") {
+		t.Errorf("compact = %q; want it to say it deleted 1 event", out)
+	}
+	if out := c.mustRun("compact"); strings.Contains(out, "deleted") {
+		t.Errorf("second compact = %q; want nothing deleted", out)
+	}
+	c.config = ""
+	if got := items(); !slices.Equal(got, []string{"sku-2", "sku-3"}) {
+		t.Errorf("export with the default periods after compact = %v, want [sku-2 sku-3]: the deleted view is back", got)
 	}
 }

@@ -67,6 +67,7 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		EncryptionKey: m.StorageKey(),
 		KeyCheck:      m.CheckValue(),
 		Logger:        logger,
+		Retention:     &set.retention,
 	})
 	if err != nil {
 		// Badger's lock error has no sentinel; its text is stable.

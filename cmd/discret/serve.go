@@ -140,6 +140,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}
 	defer d.Close()
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if err := deleteExpired(ctx, e, d); err != nil {
+		return err
+	}
 
 	keys, err := auth.Open(ctx, auth.Config{Store: d.db})
 	if err != nil {

@@ -114,10 +114,12 @@ func compactCommand() *command {
 		name:    "compact",
 		args:    "",
 		summary: "force compaction and value-log GC so erased data leaves the disk",
-		help: `Compact flushes the store, compacts every level and runs value-log garbage
-collection until nothing is left to rewrite, so that the bytes of erased and
-expired data are physically removed from the data directory now rather than
-at Badger's next background compaction.`,
+		help: `Compact deletes the events that the retention periods in force no longer
+keep (events stored before a period was shortened), then flushes the store,
+compacts every level and runs value-log garbage collection until nothing is
+left to rewrite, so that the bytes of erased and expired data are physically
+removed from the data directory now rather than at Badger's next background
+compaction. Sizes are the disk space the directory's files occupy.`,
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(e, false)
@@ -127,6 +129,9 @@ at Badger's next background compaction.`,
 			defer d.Close()
 			before := dirSize(e.global.data)
 			start := time.Now()
+			if err := deleteExpired(ctx, e, d); err != nil {
+				return err
+			}
 			if err := d.db.Compact(ctx); err != nil {
 				return err
 			}
@@ -135,6 +140,20 @@ at Badger's next background compaction.`,
 			return nil
 		},
 	}
+}
+
+// deleteExpired deletes the stored events that the retention periods in
+// force no longer keep (they were stored under a longer period; reads
+// already hide them) and says how many.
+func deleteExpired(ctx context.Context, e *env, d *dataEnv) error {
+	n, err := d.db.DeleteExpired(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(e.stdout, "deleted %d events older than the retention period in force (stored under a longer period)\n", n)
+	}
+	return nil
 }
 
 func dirSize(dir string) int64 {

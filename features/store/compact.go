@@ -74,10 +74,11 @@ func (db *DB) flush() error {
 }
 
 // RunGC runs the store's maintenance every interval until ctx is done, then
-// returns nil: a value-log GC pass (rewriting files at least half garbage),
-// and the completion of any erasure left pending by a cancelled request.
-// Problems are logged, not returned. In memory, there is no value log and
-// only erasures are resumed.
+// returns nil: the completion of any erasure left pending by a cancelled
+// request, the deletion of events past the retention period in force
+// (DeleteExpired), and a value-log GC pass (rewriting files at least half
+// garbage). Problems are logged, not returned. In memory, there is no value
+// log to collect.
 func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: RunGC interval must be positive, got %s", interval)
@@ -92,6 +93,13 @@ func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 		}
 		if err := db.resumeErasures(ctx); err != nil && ctx.Err() == nil {
 			db.log.Warn("store: resuming erasures", "err", err)
+		}
+		n, err := db.DeleteExpired(ctx)
+		if err != nil && ctx.Err() == nil {
+			db.log.Warn("store: deleting events past retention", "err", err)
+		}
+		if n > 0 {
+			db.log.Info("store: deleted events past the retention period in force", "events", n)
 		}
 		if !db.opts.InMemory {
 			db.gcPass(ctx)

@@ -29,7 +29,10 @@
 // consent again inside its transaction, so that a withdrawal racing with an
 // ingest cannot leave events behind. CustomerEvents serves one customer's
 // history; Events streams every event from one snapshot, for training.
-// Expiry follows Options.Now, to the second.
+// Expiry follows Options.Now, to the second, and the retention policy in
+// force (Options.Retention): an event stored under a longer period is
+// hidden from every read once the policy no longer keeps it, and
+// DeleteExpired (run by RunGC) deletes it.
 //
 // # Consent and erasure
 //

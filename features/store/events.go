@@ -252,7 +252,7 @@ func (db *DB) CustomerEvents(ctx context.Context, p privacy.PseudoID) ([]feature
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(tagEvent, p)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			e, ok, err := readEvent(it.Item(), now, pending)
+			e, ok, err := db.readEvent(it.Item(), now, pending)
 			if err != nil {
 				return err
 			}
@@ -269,10 +269,10 @@ func (db *DB) CustomerEvents(ctx context.Context, p privacy.PseudoID) ([]feature
 }
 
 // readEvent decodes an event item. It reports false for an event that is
-// expired at now or hidden by a pending erasure.
-func readEvent(item *badger.Item, now time.Time, pending scope) (features.Event, bool, error) {
+// expired at now (see eventExpiry) or hidden by a pending erasure.
+func (db *DB) readEvent(item *badger.Item, now time.Time, pending scope) (features.Event, bool, error) {
 	var e features.Event
-	if expired(item.ExpiresAt(), now) {
+	if expired(db.eventExpiry(item.Key(), item.ExpiresAt()), now) {
 		return e, false, nil
 	}
 	if k, ok := eventKeyKind(item.Key()); ok && pending.kinds.has(k) {
@@ -327,7 +327,7 @@ func (db *DB) Events(ctx context.Context) iter.Seq2[features.Event, error] {
 					last, pending = p, markers[p]
 				}
 			}
-			e, ok, err := readEvent(item, now, pending)
+			e, ok, err := db.readEvent(item, now, pending)
 			if err != nil {
 				yield(features.Event{}, err)
 				return
@@ -376,7 +376,7 @@ func (db *DB) CountEvents(ctx context.Context) (EventCounts, error) {
 			if !ok {
 				return fmt.Errorf("%w: event key", ErrCorrupt)
 			}
-			if expired(item.ExpiresAt(), now) || markers[p].kinds.has(k) {
+			if expired(db.eventExpiry(key, item.ExpiresAt()), now) || markers[p].kinds.has(k) {
 				continue
 			}
 			c.Events++

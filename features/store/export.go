@@ -64,11 +64,15 @@ func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, err
 				defer it.Close()
 				for it.Rewind(); it.Valid(); it.Next() {
 					item := it.Item()
-					if expired(item.ExpiresAt(), now) || t.erasedBy(pending, item.Key()) {
+					exp := item.ExpiresAt()
+					if t.tag == tagEvent {
+						exp = db.eventExpiry(item.Key(), exp)
+					}
+					if expired(exp, now) || t.erasedBy(pending, item.Key()) {
 						continue
 					}
 					err := item.Value(func(v []byte) error {
-						return t.export(&d, item.Key(), v, item.ExpiresAt())
+						return t.export(&d, item.Key(), v, exp)
 					})
 					if err != nil {
 						return fmt.Errorf("table %s: %w", t.name, err)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/discret-io/discret/privacy/retention"
 )
 
 // Defaults, sized for a small machine (2 cores, a few GiB of memory): about
@@ -78,6 +80,14 @@ type Options struct {
 	// is before its ExpiresAt. Nil means time.Now. Badger itself also hides
 	// entries past their expiry by the real clock, so Now can only hide more.
 	Now func() time.Time
+
+	// Retention, if not nil, is the retention policy in force. An event
+	// stays visible while both its stored expiry (Entry.ExpiresAt, given
+	// by the policy of the day it arrived) and the expiry this policy gives
+	// it are ahead, so that a period shortened since applies at once to
+	// every read, export and training run; DeleteExpired then removes such
+	// events. Nil: the stored expiry alone counts.
+	Retention *retention.Policy
 
 	// MemTableSize is the size of a memtable, at least MinMemTableSize.
 	// Default DefaultMemTableSize. It bounds a transaction to 15% of it,

@@ -84,6 +84,10 @@ func Open(opts Options) (*DB, error) {
 	o := opts.withDefaults()
 	o.EncryptionKey = append([]byte(nil), o.EncryptionKey...)
 	o.KeyCheck = append([]byte(nil), o.KeyCheck...)
+	if o.Retention != nil {
+		p := *o.Retention
+		o.Retention = &p
+	}
 	if !o.InMemory {
 		if err := prepareDir(o, o.Now()); err != nil {
 			return nil, err

@@ -590,12 +590,12 @@ func (r *run) keptSince() []time.Time {
 
 // retention returns whether the retention policy in force keeps an event
 // now. A stored event's expiry was set by the policy when it arrived; a
-// period shortened since applies here, so that no model uses what the
-// policy no longer keeps.
+// period shortened since applies here (as in a store opened with the policy,
+// store.Options.Retention), so that no model uses what the policy no longer
+// keeps.
 func (r *run) retention() func(features.Event) bool {
-	since := r.keptSince()
 	return func(e features.Event) bool {
-		return int(e.Kind) < len(since) && e.Time.After(since[e.Kind])
+		return e.Kind.Valid() && !r.cfg.Retention.Expired(e.Kind, e.Time, r.now)
 	}
 }
 
