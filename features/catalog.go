@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/discret-io/discret/privacy"
@@ -30,35 +33,148 @@ type Coupon struct {
 	Active     bool      `json:"active"`
 }
 
-// UnmarshalJSON decodes an item strictly (unknown fields are errors); an
-// absent "active" field means true, so that a catalogue file need not repeat
-// it for every item on sale.
+// UnmarshalJSON decodes an item strictly (see decodeObject); an absent
+// "active" field means true, so that a catalogue file need not repeat it for
+// every item on sale.
 func (it *Item) UnmarshalJSON(b []byte) error {
-	type plain Item
-	p := plain{Active: true}
-	if err := strictJSON(b, &p); err != nil {
+	v := Item{Active: true}
+	err := decodeObject(b, []jsonField{
+		{"item", &v.ID, wantString},
+		{"category", &v.Category, wantString},
+		{"stores", &v.Stores, wantStrings},
+		{"active", &v.Active, wantBool},
+	})
+	if err != nil {
 		return err
 	}
-	*it = Item(p)
+	*it = v
 	return nil
 }
 
-// UnmarshalJSON decodes a coupon strictly; an absent "active" field means
-// true.
+// UnmarshalJSON decodes a coupon strictly (see decodeObject); an absent
+// "active" field means true.
 func (c *Coupon) UnmarshalJSON(b []byte) error {
-	type plain Coupon
-	p := plain{Active: true}
-	if err := strictJSON(b, &p); err != nil {
+	v := Coupon{Active: true}
+	err := decodeObject(b, []jsonField{
+		{"coupon", &v.ID, wantString},
+		{"item", &v.Item, wantString},
+		{"stores", &v.Stores, wantStrings},
+		{"value", &v.Value, wantString},
+		{"valid_from", &v.ValidFrom, wantTime},
+		{"valid_until", &v.ValidUntil, wantTime},
+		{"active", &v.Active, wantBool},
+	})
+	if err != nil {
 		return err
 	}
-	*c = Coupon(p)
+	*c = v
 	return nil
 }
 
-func strictJSON(b []byte, v any) error {
+// What a member of a catalogue object must be, for error messages.
+const (
+	wantString  = "want a string"
+	wantStrings = `want an array of strings, such as ["store-01"]`
+	wantBool    = "want true or false"
+	wantTime    = "want an RFC 3339 time, such as 2035-01-31T23:59:59Z"
+)
+
+// jsonField is a member of a JSON object that decodeObject accepts.
+type jsonField struct {
+	name string
+	dst  any    // where to decode it: a pointer
+	want string // what it must be, for the error
+}
+
+// Errors of decodeObject, wrapped in *FieldError.
+var (
+	ErrUnknownField = errors.New("unknown field")
+	ErrRepeated     = errors.New("given more than once")
+)
+
+// decodeObject decodes the JSON object b member by member into fields. An
+// unknown member, a repeated one (which one would win is not ours to guess)
+// and a member of the wrong type are each a *FieldError; it returns them all,
+// as FieldErrors, in the order of the input. A null member leaves its field
+// as it is. b must be one well-formed JSON value (json.Unmarshal checks it
+// before calling an UnmarshalJSON method); anything but an object is a
+// FieldRecord error.
+func decodeObject(b []byte, fields []jsonField) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return &FieldError{Field: FieldRecord, Err: errors.New("want a JSON object")}
+	}
+	var errs FieldErrors
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return &FieldError{Field: FieldRecord, Err: fmt.Errorf("malformed JSON: %w", err)}
+		}
+		name, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return &FieldError{Field: FieldRecord, Err: fmt.Errorf("malformed JSON: %w", err)}
+		}
+		i := slices.IndexFunc(fields, func(f jsonField) bool { return f.name == name })
+		switch {
+		case i < 0:
+			errs = append(errs, &FieldError{Field: fieldLabel(name), Err: fmt.Errorf("%w (the fields are %s)", ErrUnknownField, fieldNames(fields))})
+		case seen[name]:
+			errs = append(errs, &FieldError{Field: name, Err: ErrRepeated})
+		default:
+			seen[name] = true
+			if err := json.Unmarshal(raw, fields[i].dst); err != nil {
+				errs = append(errs, &FieldError{Field: name, Err: errors.New(fields[i].want)})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// fieldLabel is an unknown member's name as errors show it: clipped, and
+// quoted unless it is a plain token.
+func fieldLabel(name string) string {
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return strconv.Quote(clip(name))
+		}
+	}
+	if name == "" {
+		return `""`
+	}
+	return clip(name)
+}
+
+func fieldNames(fields []jsonField) string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// FieldErrors is every field error of one row, in input order.
+type FieldErrors []*FieldError
+
+func (es FieldErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap returns the errors, for errors.Is and errors.As.
+func (es FieldErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
 }
 
 // Catalogue limits.

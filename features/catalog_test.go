@@ -2,6 +2,8 @@ package features
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -15,6 +17,10 @@ func TestCatalogueJSONDefaults(t *testing.T) {
 		{`{"item":"SKU-1","active":false}`, false, false},
 		{`{"item":"SKU-1","active":true}`, true, false},
 		{`{"item":"SKU-1","comment":"free text"}`, false, true},
+		{`{"item":"SKU-1","item":"SKU-2"}`, false, true},
+		{`{"item":"SKU-1","active":null}`, true, false},
+		{`{"item":"SKU-1","active":"yes"}`, false, true},
+		{`["SKU-1"]`, false, true},
 	}
 	for _, tt := range tests {
 		var it Item
@@ -28,4 +34,63 @@ func TestCatalogueJSONDefaults(t *testing.T) {
 			t.Errorf("Unmarshal coupon (%s) = %+v, %v; want active %v, error %v", tt.in, c, err, tt.wantActive, tt.wantErr)
 		}
 	}
+}
+
+// FuzzCatalogueJSON: decoding never panics; a decoded item or coupon
+// encodes to JSON that decodes to the same value, and an error is a field
+// error (every one naming a field) rather than a Go-internal message.
+func FuzzCatalogueJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"item":"SKU-1","category":"shoes","stores":["s1"],"active":true}`,
+		`{"item":"SKU-1","item":"x"}`, `{"item":1,"stores":"s"}`, `[1]`, `null`, `{"active":null}`,
+		`{"coupon":"C","item":"I","stores":["s"],"value":"-1","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		check := func(what string, v, w any) {
+			err := json.Unmarshal(b, v)
+			if err != nil {
+				if !json.Valid(b) {
+					return // json.Unmarshal's syntax error, before any method runs
+				}
+				var fe *FieldError
+				if !errors.As(err, &fe) {
+					t.Fatalf("%s: Unmarshal(%q) = %v, want a *FieldError", what, b, err)
+				}
+				return
+			}
+			out, err := json.Marshal(v)
+			if err != nil {
+				t.Fatalf("%s: Marshal(%+v): %v", what, v, err)
+			}
+			if err := json.Unmarshal(out, w); err != nil {
+				t.Fatalf("%s: Unmarshal(Marshal(%+v)) = %v", what, v, err)
+			}
+			if !reflect.DeepEqual(normalize(v), normalize(w)) {
+				t.Fatalf("%s: round trip of %q: %+v, then %+v", what, b, v, w)
+			}
+		}
+		check("item", new(Item), new(Item))
+		check("coupon", new(Coupon), new(Coupon))
+	})
+}
+
+// normalize makes an empty store list nil, as omitempty encodes both alike.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case *Item:
+		c := *x
+		if len(c.Stores) == 0 {
+			c.Stores = nil
+		}
+		return c
+	case *Coupon:
+		c := *x
+		if len(c.Stores) == 0 {
+			c.Stores = nil
+		}
+		return c
+	}
+	return v
 }

@@ -68,12 +68,44 @@ type FieldError struct {
 	Err   error
 }
 
+// FieldRecord is the field named by errors about a whole row rather than
+// one of its fields: malformed JSON or CSV, a wrong number of columns, a line
+// too long. Its errors read "row 3: malformed JSON: …", without a field.
+const FieldRecord = "record"
+
+// Error returns "field F: " and Message, or Message alone for FieldRecord.
 func (e *FieldError) Error() string {
-	if e.Value != "" {
-		return fmt.Sprintf("field %s: %q: %v", e.Field, e.Value, e.Err)
+	if e.Field == FieldRecord {
+		return e.Message()
 	}
-	return fmt.Sprintf("field %s: %v", e.Field, e.Err)
+	return "field " + e.Field + ": " + e.Message()
 }
+
+// Message is the error without the field name, worded for the people who
+// wrote the input: the value quoted when it is safe to show, an identifier
+// error with the accepted range, and no Go package prefix ("privacy: ",
+// "eventfile: ") on the cause.
+func (e *FieldError) Message() string {
+	msg := e.Err.Error()
+	switch {
+	case errors.Is(e.Err, privacy.ErrEmptyID):
+		msg = "required (" + IDRange + ")"
+	case strings.HasPrefix(msg, "privacy: identifier"):
+		msg = IDRange + " (" + strings.TrimPrefix(msg, "privacy: ") + ")"
+	default:
+		for _, pkg := range []string{"eventfile: ", "privacy: "} {
+			msg = strings.TrimPrefix(msg, pkg)
+		}
+	}
+	if e.Value != "" {
+		msg = fmt.Sprintf("%q: %s", e.Value, msg)
+	}
+	return msg
+}
+
+// IDRange describes valid identifiers (privacy.ValidateID), for error
+// messages.
+var IDRange = fmt.Sprintf("want 1-%d bytes of UTF-8 without control characters", privacy.MaxIDLen)
 
 func (e *FieldError) Unwrap() error { return e.Err }
 

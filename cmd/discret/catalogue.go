@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
@@ -62,7 +63,7 @@ one object per line:
 
 and creates or replaces each by its identifier. Every line is checked first:
 a file with an invalid line, or with two lines for the same identifier, is
-refused whole, with the line and field.`,
+refused whole, and every bad line is listed with its row number and fields.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want one FILE")
@@ -117,8 +118,11 @@ func catalogueListCommand[T any](what string, list func(context.Context, *dataEn
 
 // readJSONLines decodes and validates every line of path ("-" is standard
 // input; a gzip file is decompressed; a leading byte order mark and "\r\n"
-// line ends are accepted). Unknown fields are errors, and so are two lines
+// line ends are accepted). A line must be one JSON object: unknown, repeated
+// and mistyped fields are errors, every one reported, and so are two lines
 // with the same identifier id: which one should win is not ours to guess.
+// With any bad line, it returns an error listing them (up to
+// ingestMaxListed) and no rows.
 func readJSONLines[T any](path string, validate func(*T) error, id func(*T) string) ([]T, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
@@ -136,6 +140,7 @@ func readJSONLines[T any](path string, validate func(*T) error, id func(*T) stri
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	var out []T
+	var bad []error
 	seen := map[string]int{} // identifier -> line
 	line := 0
 	for sc.Scan() {
@@ -149,28 +154,54 @@ func readJSONLines[T any](path string, validate func(*T) error, id func(*T) stri
 			continue
 		}
 		var v T
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: err})
+		err := json.Unmarshal(b, &v)
+		if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+			err = &features.FieldError{Field: features.FieldRecord, Err: fmt.Errorf("malformed JSON at byte %d: %v", se.Offset, err)}
 		}
-		if err := validate(&v); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: err})
+		if err == nil {
+			err = validate(&v)
 		}
-		if prev, ok := seen[id(&v)]; ok {
-			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line, Err: fmt.Errorf("%q is also on row %d; give each identifier once", id(&v), prev)})
+		if err == nil {
+			if prev, ok := seen[id(&v)]; ok {
+				err = fmt.Errorf("%q is also on row %d; give each identifier once", id(&v), prev)
+			} else {
+				seen[id(&v)] = line
+			}
 		}
-		seen[id(&v)] = line
+		if err != nil {
+			bad = append(bad, &features.RowError{Row: line, Err: err})
+			continue
+		}
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s: %w", path, &features.RowError{Row: line + 1, Err: fmt.Errorf("longer than %d bytes", maxLine)})
+		if !errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		bad = append(bad, &features.RowError{Row: line + 1, Err: fmt.Errorf("longer than %d bytes; reading stopped there", maxLine)})
+	}
+	if len(bad) > 0 {
+		var msg strings.Builder
+		fmt.Fprintf(&msg, "%s: %s; nothing was stored:", path, plural(len(bad), "bad row"))
+		for i, err := range bad {
+			if i == ingestMaxListed {
+				fmt.Fprintf(&msg, "\n  … and %d more bad rows", len(bad)-i)
+				break
+			}
+			fmt.Fprintf(&msg, "\n  %v", err)
+		}
+		return nil, errors.New(msg.String())
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: nothing to import", path)
 	}
 	return out, nil
+}
+
+// plural returns "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -27,7 +27,17 @@ func TestCatalogueCommands(t *testing.T) {
 	}{
 		{itemsCommand(), `{"item":"SKU-1","category":"shoes","stores":["s1"],"active":true}` + "\n\n" + `{"item":"SKU-2","active":false}` + "\n", exitOK, "stored 2 items"},
 		{itemsCommand(), `{"item":"SKU-3"}` + "\n" + `{"item":"","active":true}` + "\n", exitFailure, "row 2"},
-		{itemsCommand(), `{"item":"SKU-3","colour":"red"}` + "\n", exitFailure, `unknown field "colour"`},
+		{itemsCommand(), `{"item":"SKU-3","colour":"red"}` + "\n", exitFailure, "row 1: field colour: unknown field (the fields are item, category, stores, active)"},
+		// Every bad row is listed, each with every mistyped field, in the
+		// words of JSON rather than of Go; text after the object is refused.
+		{itemsCommand(), `{"item":"SKU-7","stores":"s1"}` + "\n" + `{"item":"SKU-8","category":7,"active":"yes"}` + "\n" + `{"item":"SKU-9"} x` + "\n" + `{"item":"SKU-9","item":"SKU-10"}` + "\n" + `[1]` + "\n", exitFailure,
+			"f.jsonl: 5 bad rows; nothing was stored:\n" +
+				"  row 1: field stores: want an array of strings, such as [\"store-01\"]\n" +
+				"  row 2: field category: want a string; field active: want true or false\n" +
+				"  row 3: malformed JSON at byte 18: invalid character 'x' after top-level value\n" +
+				"  row 4: field item: given more than once\n" +
+				"  row 5: want a JSON object\n"},
+		{couponsCommand(), `{"coupon":"C3","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01","valid_until":"2035-02-01T00:00:00Z"}` + "\n", exitFailure, "row 1: field valid_from: want an RFC 3339 time, such as 2035-01-31T23:59:59Z"},
 		{itemsCommand(), "\n", exitFailure, "nothing to import"},
 		{couponsCommand(), `{"coupon":"C1","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}` + "\n", exitOK, "stored 1 coupons"},
 		{couponsCommand(), `{"coupon":"C2","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-02-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}` + "\n", exitFailure, "valid_until"},

@@ -260,7 +260,8 @@ func TestDataSubjectCommands(t *testing.T) {
 		fmt.Sprintf(`{"customer":%q,"item":"sku-3","type":"refund","time":%q}`, bob, ts(time.Hour)),
 	)
 	code, out, stderr := c.run("import", events)
-	if code != exitFailure || !strings.Contains(out, "NOT IMPORTED") || !strings.Contains(out, "row 5: field type") {
+	if code != exitFailure || !strings.Contains(out, "NOT IMPORTED") || !strings.Contains(out, "row 5: field type") ||
+		!strings.Contains(stderr, "nothing was imported: 1 bad row, more than --max-errors 0 allows;") {
 		t.Fatalf("import with a bad row = exit %d\n%s%s; want the file rejected, naming row 5 and field type", code, out, stderr)
 	}
 	out = c.mustRun("import", "--max-errors", "1", events)

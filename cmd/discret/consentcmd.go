@@ -281,7 +281,7 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		fmt.Fprintf(e.stdout, "  %v\n", b)
 	}
 	if maxErrors >= 0 && len(bad) > maxErrors {
-		return fmt.Errorf("%d bad rows (see --max-errors); nothing was imported", len(bad))
+		return tooManyBadRows(len(bad), maxErrors)
 	}
 	// Group by pseudonym, keeping the file order of each customer's changes.
 	byCustomer := map[privacy.PseudoID][]consent.Change{}

@@ -138,6 +138,9 @@ are read directly):
 					if errors.As(err, &pe) && pe.Path == path {
 						err = pe.Err
 					}
+					if errors.Is(err, ingest.ErrTooManyBadRows) {
+						err = tooManyBadRows(rep.RejectedTotal(), maxErrors)
+					}
 					if len(args) == 1 {
 						return fmt.Errorf("%s: %w", path, err)
 					}
@@ -237,6 +240,12 @@ func progressPrinter(e *env, path string) func(ingest.Progress) {
 			fmt.Fprintf(e.stderr, "%s: importing: %d rows read, %d events stored (%.0f events/s)\n", path, p.Rows, p.Stored, rate)
 		}
 	}
+}
+
+// tooManyBadRows is the error of an import refused whole: it says how to
+// import the rest.
+func tooManyBadRows(bad, maxErrors int) error {
+	return fmt.Errorf("nothing was imported: %s, more than --max-errors %d allows; fix the rows listed above, or pass --max-errors N to store the good rows and skip up to N bad ones", plural(bad, "bad row"), maxErrors)
 }
 
 func printImportReport(w io.Writer, path string, r *ingest.Report) {

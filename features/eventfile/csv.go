@@ -48,7 +48,7 @@ func (c *csvReader) next() (fields [][]byte, line int, rowErr error, err error) 
 		for incomplete {
 			more, tooLong, err := c.lr.next()
 			if err == io.EOF {
-				return nil, line, recordErr(fmt.Errorf("%w: quoted field not closed before the end of the input", ErrSyntax)), nil
+				return nil, line, recordErr(fmt.Errorf("%w CSV: quoted field not closed before the end of the input", ErrSyntax)), nil
 			}
 			if err != nil {
 				return nil, 0, nil, err
@@ -122,7 +122,7 @@ func (c *csvReader) parse(data []byte) (incomplete bool, err error) {
 				break
 			}
 			if data[i] != ',' {
-				return false, recordErr(fmt.Errorf("%w: text after a closing quote at byte %d", ErrSyntax, i+1))
+				return false, recordErr(fmt.Errorf("%w CSV: text after a closing quote at byte %d", ErrSyntax, i+1))
 			}
 			i++
 			continue
@@ -133,7 +133,7 @@ func (c *csvReader) parse(data []byte) (incomplete bool, err error) {
 			end = i + j
 		}
 		if k := bytes.IndexByte(data[i:end], '"'); k >= 0 {
-			return false, recordErr(fmt.Errorf("%w: quote inside an unquoted field at byte %d", ErrSyntax, i+k+1))
+			return false, recordErr(fmt.Errorf("%w CSV: quote inside an unquoted field at byte %d", ErrSyntax, i+k+1))
 		}
 		c.fieldBuf = append(c.fieldBuf, data[i:end]...)
 		c.ends = append(c.ends, len(c.fieldBuf))

@@ -96,7 +96,7 @@ const MaxLineLen = 64 << 10
 // FieldRecord is the field named by errors about a whole row rather than one
 // of its fields: malformed JSON or CSV, a wrong number of columns, a line too
 // long.
-const FieldRecord = "record"
+const FieldRecord = features.FieldRecord
 
 // Reasons for skipping a row by design (Record.Skip).
 const (
@@ -120,7 +120,7 @@ var (
 	ErrHeader         = errors.New("eventfile: bad header")
 	ErrNoDefaultTime  = errors.New("eventfile: the file has no timestamps and Options.DefaultTime is not set")
 	ErrLineTooLong    = fmt.Errorf("eventfile: row longer than %d bytes", MaxLineLen)
-	ErrSyntax         = errors.New("eventfile: malformed row")
+	ErrSyntax         = errors.New("eventfile: malformed")
 	ErrFieldCount     = errors.New("eventfile: wrong number of columns")
 	ErrUnknownField   = errors.New("eventfile: unknown field")
 	ErrDuplicateField = errors.New("eventfile: duplicate field")

@@ -179,7 +179,7 @@ func fieldName(key []byte) string {
 }
 
 func syntaxErr(field, what string, i int) error {
-	return &features.FieldError{Field: field, Err: fmt.Errorf("%w: JSON: %s at byte %d", ErrSyntax, what, i+1)}
+	return &features.FieldError{Field: field, Err: fmt.Errorf("%w JSON: %s at byte %d", ErrSyntax, what, i+1)}
 }
 
 // skipSpace returns the index of the first byte from i that is not JSON

@@ -97,7 +97,7 @@ func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, erro
 		if bad := rep.RejectedTotal(); bad > opts.MaxErrors {
 			rep.Aborted = true
 			rep.Elapsed = time.Since(start)
-			return rep, fmt.Errorf("%w (%d bad rows, --max-errors %d)", ErrTooManyBadRows, bad, opts.MaxErrors)
+			return rep, fmt.Errorf("%w (%d bad rows, at most %d allowed)", ErrTooManyBadRows, bad, opts.MaxErrors)
 		}
 	}
 	err := in.load(ctx, open, opts, rep)
