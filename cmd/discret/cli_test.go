@@ -271,7 +271,7 @@ func TestDataSubjectCommands(t *testing.T) {
 		}
 	}
 	var exp struct {
-		Customer string `json:"customer"`
+		Customer string `json:"pseudonym"`
 		Consent  []struct {
 			Purpose string `json:"purpose"`
 			Source  string `json:"source"`

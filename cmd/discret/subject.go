@@ -23,11 +23,12 @@ func exportCommand() *command {
 		args:    "CUSTOMER",
 		summary: "print everything held about a customer, as JSON (GDPR access)",
 		help: `Export prints, as JSON, everything Discret holds about CUSTOMER (the raw id,
-pseudonymized at once): the consent history, every stored event with the date
-it expires, and the data derived from them ("derived": Discret stores nothing
-derived per customer; it lists the model releases whose training window
-covered the customer's events). It is the answer to a GDPR access or
-portability request.`,
+pseudonymized at once; the export names it by its "pseudonym", as the API's
+does): the consent history, every stored event with the date it expires, the
+coupons offered in stores ("coupon_pushes"), and the data derived from them
+("derived": Discret stores nothing derived per customer; it lists the model
+releases whose training window covered the customer's events). It is the
+answer to a GDPR access or portability request.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			d, p, err := openCustomer(e, args)
 			if err != nil {

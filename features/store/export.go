@@ -14,9 +14,9 @@ import (
 // CustomerData is everything the store holds about one customer, in the
 // shape of a data-subject access answer (JSON).
 type CustomerData struct {
-	Customer string          `json:"customer"` // the pseudonym, in hex
-	Consent  []ConsentChange `json:"consent"`  // history, in the order applied
-	Events   []EventData     `json:"events"`   // unexpired, oldest first
+	Customer string          `json:"pseudonym"` // in hex, as the API's export names it
+	Consent  []ConsentChange `json:"consent"`   // history, in the order applied
+	Events   []EventData     `json:"events"`    // unexpired, oldest first
 	// Pushes are the coupons offered to the customer in stores
 	// (pushes.go), unexpired, oldest first.
 	Pushes []PushData `json:"coupon_pushes"`

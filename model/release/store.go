@@ -232,7 +232,7 @@ type DerivedRelease struct {
 }
 
 // DerivedNote explains Derived to the customer.
-const DerivedNote = "Discret stores no data derived from you: your recommendations are computed from your own history at each request. " +
+const DerivedNote = "Besides what this export lists (your consent choices, your events and the coupons offered to you in stores), Discret stores no data about you: your recommendations are computed from your own history at each request. " +
 	"The releases listed may have been trained on some of your events: their data window covers the dates of your events (the count is in \"events\"), " +
 	"though an event recorded after a release was made, or while your consent did not allow it, was not used by it; each private one is a differentially private aggregate of many customers " +
 	"(the privacy guarantee (ε, δ) bounds what it can reveal about you). " +
