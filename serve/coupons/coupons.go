@@ -26,7 +26,9 @@
 //
 // Anyone else gets the store's generic offers: the same coupons ranked by
 // the DP popularity of their items in that store. Nothing is recorded and
-// nothing about the customer is read beyond their consent record.
+// nothing about the customer is read beyond their consent record;
+// Result.NotRecorded says which consent is missing, or that it was
+// withdrawn while the entry was handled.
 package coupons
 
 import (
@@ -54,12 +56,28 @@ type Offer struct {
 	Score       float64
 }
 
+// NotRecorded says why an entry's visit was not recorded.
+type NotRecorded int
+
+// Reasons. A visit needs in_store consent, checked first, and
+// personalization consent (privacy.EventKind.Needs).
+const (
+	Recorded                 NotRecorded = iota // the visit was recorded
+	NoInStoreConsent                            // no in_store consent: never granted, or withdrawn
+	NoPersonalizationConsent                    // in_store consent, but no personalization consent
+	// ConsentWithdrawn: consent was withdrawn, or the customer erased,
+	// while the entry was handled; the visit was not stored, or was erased
+	// with the withdrawal.
+	ConsentWithdrawn
+)
+
 // Result is the answer to an Entry.
 type Result struct {
 	Offers        []Offer
-	Personalized  bool   // offers chosen for this customer
-	VisitRecorded bool   // the visit was stored (in_store consent)
-	Capped        bool   // a frequency cap stopped new offers
-	CapReason     string // which cap, e.g. "at most 1 coupon push per customer per store per day"
+	Personalized  bool        // offers chosen for this customer
+	VisitRecorded bool        // the visit was stored (in_store and personalization consent)
+	NotRecorded   NotRecorded // why VisitRecorded is false; Recorded when it is true
+	Capped        bool        // a frequency cap stopped new offers
+	CapReason     string      // which cap, e.g. "at most 1 coupon push per customer per store per day"
 	ModelVersion  string
 }

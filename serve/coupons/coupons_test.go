@@ -415,3 +415,129 @@ func TestConfig(t *testing.T) {
 		t.Errorf("after LoadCoupons: %+v", res)
 	}
 }
+
+// racingVisits records visits through Visits, calling before and after
+// around each write, as a consent change made concurrently would.
+type racingVisits struct {
+	coupons.Visits
+	before, after func()
+}
+
+func (v *racingVisits) Write(ctx context.Context, events []features.RawEvent) (ingest.Counts, error) {
+	if v.before != nil {
+		v.before()
+	}
+	c, err := v.Visits.Write(ctx, events)
+	if v.after != nil {
+		v.after()
+	}
+	return c, err
+}
+
+// withdraw records the withdrawal of purpose p by customer c.
+func (f *fixture) withdraw(c string, p privacy.Purpose) {
+	f.t.Helper()
+	ch := []consent.Change{{Purpose: p, Granted: false, Time: f.clock.Now(), Source: "test"}}
+	if _, err := f.db.UpdateConsent(context.Background(), f.ps.Pseudonymize(cust(c)), ch, consent.Defaults{}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// TestVisitNotRecorded checks that an entry whose visit is not recorded
+// says why, for every cause, and that a recorded visit has no reason.
+func TestVisitNotRecorded(t *testing.T) {
+	tests := []struct {
+		name     string
+		defaults consent.Defaults
+		// setup records consent; it may set the hooks around the visit's
+		// write.
+		setup func(f *fixture, v *racingVisits)
+		want  coupons.NotRecorded
+	}{
+		{"consents", consent.Defaults{}, func(f *fixture, _ *racingVisits) { f.consent("bob", true, true) }, coupons.Recorded},
+		{"never chose", consent.Defaults{}, func(*fixture, *racingVisits) {}, coupons.NoInStoreConsent},
+		{"refused both", consent.Defaults{}, func(f *fixture, _ *racingVisits) { f.consent("bob", false, false) }, coupons.NoInStoreConsent},
+		{"personalization only", consent.Defaults{}, func(f *fixture, _ *racingVisits) { f.consent("bob", true, false) }, coupons.NoInStoreConsent},
+		{"in_store only", consent.Defaults{}, func(f *fixture, _ *racingVisits) { f.consent("bob", false, true) }, coupons.NoPersonalizationConsent},
+		{"in_store withdrawn", consent.Defaults{}, func(f *fixture, _ *racingVisits) {
+			f.consent("bob", true, true)
+			f.withdraw("bob", privacy.InStore)
+		}, coupons.NoInStoreConsent},
+		{"personalization withdrawn", consent.Defaults{}, func(f *fixture, _ *racingVisits) {
+			f.consent("bob", true, true)
+			f.withdraw("bob", privacy.Personalization)
+		}, coupons.NoPersonalizationConsent},
+		{"never chose, defaults grant both", consent.Defaults{Personalization: true, InStore: true}, func(*fixture, *racingVisits) {}, coupons.Recorded},
+		{"never chose, default grants in_store only", consent.Defaults{InStore: true}, func(*fixture, *racingVisits) {}, coupons.NoPersonalizationConsent},
+		{"never chose, default grants personalization only", consent.Defaults{Personalization: true}, func(*fixture, *racingVisits) {}, coupons.NoInStoreConsent},
+		{"in_store withdrawn before the write", consent.Defaults{}, func(f *fixture, v *racingVisits) {
+			f.consent("bob", true, true)
+			v.before = func() { f.withdraw("bob", privacy.InStore) }
+		}, coupons.ConsentWithdrawn},
+		{"forgotten before the write", consent.Defaults{}, func(f *fixture, v *racingVisits) {
+			f.consent("bob", true, true)
+			v.before = func() {
+				if _, err := f.db.Forget(context.Background(), f.ps.Pseudonymize(cust("bob"))); err != nil {
+					t.Error(err)
+				}
+			}
+		}, coupons.ConsentWithdrawn},
+		{"personalization withdrawn after the write", consent.Defaults{}, func(f *fixture, v *racingVisits) {
+			f.consent("bob", true, true)
+			v.after = func() { f.withdraw("bob", privacy.Personalization) }
+		}, coupons.ConsentWithdrawn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &racingVisits{}
+			f := newFixture(t, func(c *coupons.Config) {
+				c.ConsentDefaults = tt.defaults
+				in, err := ingest.New(ingest.Config{Pseudonyms: c.Pseudonyms, Consent: tt.defaults, Now: c.Now}, c.Pushes.(*store.DB))
+				if err != nil {
+					t.Fatal(err)
+				}
+				v.Visits, c.Visits = in, v
+			})
+			tt.setup(f, v)
+			res := f.enter("bob", "s1")
+			recorded := tt.want == coupons.Recorded
+			if res.NotRecorded != tt.want || res.VisitRecorded != recorded {
+				t.Errorf("Enter = visit recorded %v, reason %v; want %v, reason %v", res.VisitRecorded, res.NotRecorded, recorded, tt.want)
+			}
+			if !recorded && (res.Personalized || res.Capped || len(res.Offers) != 3) {
+				t.Errorf("Enter = %+v; want the generic offers", res)
+			}
+			d, err := f.db.Export(context.Background(), f.ps.Pseudonymize(cust("bob")))
+			visits, want := 0, 0
+			for _, e := range d.Events {
+				if e.Type == "store_visit" {
+					visits++
+				}
+			}
+			if recorded {
+				want = 1
+			}
+			if err != nil || visits != want {
+				t.Errorf("stored store visits = %d, %v; want %d", visits, err, want)
+			}
+		})
+	}
+}
+
+// countsVisits answers every write with fixed counts.
+type countsVisits ingest.Counts
+
+func (v countsVisits) Write(context.Context, []features.RawEvent) (ingest.Counts, error) {
+	return ingest.Counts(v), nil
+}
+
+// TestVisitNotStored checks that a visit neither stored nor refused for
+// consent is an error, not a visit without a reason.
+func TestVisitNotStored(t *testing.T) {
+	f := newFixture(t, func(c *coupons.Config) { c.Visits = countsVisits{Expired: 1} })
+	f.consent("bob", true, true)
+	res, err := f.eng.Enter(context.Background(), coupons.Entry{Customer: cust("bob"), Store: "s1"})
+	if err == nil || !strings.Contains(err.Error(), "1 expired") {
+		t.Errorf("Enter = %+v, %v; want an error saying the visit expired", res, err)
+	}
+}

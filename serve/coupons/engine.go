@@ -246,8 +246,11 @@ func (e *Engine) Enter(ctx context.Context, en Entry) (Result, error) {
 	}
 	cands := e.valid(en.Store, now)
 	d := e.cfg.ConsentDefaults
-	if !d.Allows(rec, privacy.InStore) || !d.Allows(rec, privacy.Personalization) {
-		return e.generic(en.Store, cands), nil
+	switch {
+	case !d.Allows(rec, privacy.InStore):
+		return e.notRecorded(en.Store, cands, NoInStoreConsent), nil
+	case !d.Allows(rec, privacy.Personalization):
+		return e.notRecorded(en.Store, cands, NoPersonalizationConsent), nil
 	}
 
 	mu := &e.stripes[int(p[0])%len(e.stripes)]
@@ -257,7 +260,15 @@ func (e *Engine) Enter(ctx context.Context, en Entry) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("coupons: record the visit: %w", err)
 	}
-	res := Result{VisitRecorded: counts.Stored == 1}
+	switch {
+	case counts.NoConsent > 0:
+		// Consent was withdrawn since it was read: the store refused the
+		// visit in the transaction that would have written it.
+		return e.notRecorded(en.Store, e.valid(en.Store, now), ConsentWithdrawn), nil
+	case counts.Stored != 1:
+		return Result{}, fmt.Errorf("coupons: record the visit: not stored (%d expired, %d duplicates)", counts.Expired, counts.Duplicates)
+	}
+	res := Result{VisitRecorded: true}
 	var pushed []store.Push
 	if len(e.cfg.Caps) > 0 {
 		if pushed, err = e.cfg.Pushes.Pushes(ctx, p); err != nil {
@@ -314,8 +325,9 @@ func (e *Engine) Enter(ctx context.Context, en Entry) (Result, error) {
 	}
 	if err := e.cfg.Pushes.AddPushes(ctx, p, pushes, d); err != nil {
 		if errors.Is(err, store.ErrNoConsent) {
-			// Consent was withdrawn meanwhile: nothing personal goes out.
-			return e.generic(en.Store, e.valid(en.Store, now)), nil
+			// Consent was withdrawn meanwhile, which erased the visit:
+			// nothing personal goes out.
+			return e.notRecorded(en.Store, e.valid(en.Store, now), ConsentWithdrawn), nil
 		}
 		return Result{}, fmt.Errorf("coupons: %w", err)
 	}
@@ -335,6 +347,14 @@ func (e *Engine) valid(st string, now time.Time) []candidate {
 		}
 	}
 	return out
+}
+
+// notRecorded returns the generic offers of store st for an entry whose
+// visit was not recorded, for reason why.
+func (e *Engine) notRecorded(st string, cands []candidate, why NotRecorded) Result {
+	res := e.generic(st, cands)
+	res.NotRecorded = why
+	return res
 }
 
 // generic ranks cands by the DP popularity of their items in store st.
