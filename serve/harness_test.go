@@ -286,7 +286,8 @@ type fakeEngine struct {
 	entered   chan struct{}
 	deadlines []time.Duration // time left before the deadline, per blocked call
 	lastRec   recommend.Request
-	writes    []string // catalogue writes and store entries, as "item SKU-1 shoes"
+	writes    []string        // catalogue writes and store entries, as "item SKU-1 shoes"
+	entry     *coupons.Result // the answer to store entries, if set
 }
 
 func newFakeEngine() *fakeEngine {
@@ -333,7 +334,19 @@ func (e *fakeEngine) Popular(context.Context, recommend.PopularRequest) (recomme
 
 func (e *fakeEngine) Enter(_ context.Context, en coupons.Entry) (coupons.Result, error) {
 	e.wrote("entry " + en.Store)
-	return coupons.Result{Capped: true, CapReason: "1 per store per day"}, nil
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.entry != nil {
+		return *e.entry, nil
+	}
+	return coupons.Result{VisitRecorded: true, Capped: true, CapReason: "1 per store per day"}, nil
+}
+
+// answerEntries makes res the answer to store entries.
+func (e *fakeEngine) answerEntries(res coupons.Result) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.entry = &res
 }
 
 func (e *fakeEngine) UpsertItem(_ context.Context, it features.Item) error {

@@ -8,8 +8,9 @@ import (
 	"github.com/discret-io/discret/serve/coupons"
 )
 
-// EnterStore records a customer's visit (with in_store consent) and returns
-// the coupons chosen for it.
+// EnterStore records a customer's visit (with in_store and personalization
+// consent) and returns the coupons chosen for it, or says why the visit was
+// not recorded.
 func (s storeServer) EnterStore(ctx context.Context, req *discretv1.EnterStoreRequest) (*discretv1.EnterStoreResponse, error) {
 	e, err := decodeEntry(req)
 	if err != nil {
@@ -23,12 +24,13 @@ func (s storeServer) EnterStore(ctx context.Context, req *discretv1.EnterStoreRe
 		return nil, apiError(err)
 	}
 	resp := &discretv1.EnterStoreResponse{
-		Coupons:       make([]*discretv1.OfferedCoupon, len(res.Offers)),
-		Personalized:  res.Personalized,
-		VisitRecorded: res.VisitRecorded,
-		Capped:        res.Capped,
-		CapReason:     res.CapReason,
-		ModelVersion:  res.ModelVersion,
+		Coupons:                make([]*discretv1.OfferedCoupon, len(res.Offers)),
+		Personalized:           res.Personalized,
+		VisitRecorded:          res.VisitRecorded,
+		Capped:                 res.Capped,
+		CapReason:              res.CapReason,
+		ModelVersion:           res.ModelVersion,
+		VisitNotRecordedReason: notRecorded(res),
 	}
 	for i, o := range res.Offers {
 		resp.Coupons[i] = &discretv1.OfferedCoupon{
@@ -37,6 +39,23 @@ func (s storeServer) EnterStore(ctx context.Context, req *discretv1.EnterStoreRe
 		}
 	}
 	return resp, nil
+}
+
+// notRecorded says why res's visit was not recorded; UNSPECIFIED when it
+// was.
+func notRecorded(res coupons.Result) discretv1.VisitNotRecordedReason {
+	if res.VisitRecorded {
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
+	}
+	switch res.NotRecorded {
+	case coupons.NoInStoreConsent:
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT
+	case coupons.NoPersonalizationConsent:
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT
+	case coupons.ConsentWithdrawn:
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN
+	}
+	return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
 }
 
 func decodeEntry(req *discretv1.EnterStoreRequest) (coupons.Entry, error) {

@@ -84,6 +84,64 @@ func (NonPersonalizedReason) EnumDescriptor() ([]byte, []int) {
 	return file_discret_v1_discret_proto_rawDescGZIP(), []int{0}
 }
 
+// Why a store visit is not recorded. A stored visit needs both in_store and
+// personalization consent; in_store is checked first. A customer who never
+// chose for a purpose has the server's default for it (consent_defaults in
+// the configuration; none by default).
+type VisitNotRecordedReason int32
+
+const (
+	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED                VisitNotRecordedReason = 0 // the visit was recorded
+	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT        VisitNotRecordedReason = 1 // no in_store consent: never granted, or withdrawn
+	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT VisitNotRecordedReason = 2 // in_store consent, but no personalization consent
+	// consent was withdrawn, or the customer erased, while the entry was
+	// handled: the visit was not stored, or was erased with the withdrawal.
+	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN VisitNotRecordedReason = 3
+)
+
+// Enum value maps for VisitNotRecordedReason.
+var (
+	VisitNotRecordedReason_name = map[int32]string{
+		0: "VISIT_NOT_RECORDED_REASON_UNSPECIFIED",
+		1: "VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT",
+		2: "VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT",
+		3: "VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN",
+	}
+	VisitNotRecordedReason_value = map[string]int32{
+		"VISIT_NOT_RECORDED_REASON_UNSPECIFIED":                0,
+		"VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT":        1,
+		"VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT": 2,
+		"VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN":          3,
+	}
+)
+
+func (x VisitNotRecordedReason) Enum() *VisitNotRecordedReason {
+	p := new(VisitNotRecordedReason)
+	*p = x
+	return p
+}
+
+func (x VisitNotRecordedReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VisitNotRecordedReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_discret_v1_discret_proto_enumTypes[1].Descriptor()
+}
+
+func (VisitNotRecordedReason) Type() protoreflect.EnumType {
+	return &file_discret_v1_discret_proto_enumTypes[1]
+}
+
+func (x VisitNotRecordedReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VisitNotRecordedReason.Descriptor instead.
+func (VisitNotRecordedReason) EnumDescriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{1}
+}
+
 type RecommendRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The customer's raw id (1-256 bytes of UTF-8). Required.
@@ -682,14 +740,17 @@ type EnterStoreResponse struct {
 	Coupons []*OfferedCoupon       `protobuf:"bytes,1,rep,name=coupons,proto3" json:"coupons,omitempty"`
 	// True when the coupons were chosen for this customer.
 	Personalized bool `protobuf:"varint,2,opt,name=personalized,proto3" json:"personalized,omitempty"`
-	// True when the customer's visit was recorded (in_store consent).
+	// True when the customer's visit was recorded (in_store and
+	// personalization consent); visit_not_recorded_reason says why not.
 	VisitRecorded bool `protobuf:"varint,3,opt,name=visit_recorded,json=visitRecorded,proto3" json:"visit_recorded,omitempty"`
 	// True when a frequency cap stopped new coupons; cap_reason says which.
-	Capped        bool   `protobuf:"varint,4,opt,name=capped,proto3" json:"capped,omitempty"`
-	CapReason     string `protobuf:"bytes,5,opt,name=cap_reason,json=capReason,proto3" json:"cap_reason,omitempty"`
-	ModelVersion  string `protobuf:"bytes,6,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Capped       bool   `protobuf:"varint,4,opt,name=capped,proto3" json:"capped,omitempty"`
+	CapReason    string `protobuf:"bytes,5,opt,name=cap_reason,json=capReason,proto3" json:"cap_reason,omitempty"`
+	ModelVersion string `protobuf:"bytes,6,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// Why the visit was not recorded; UNSPECIFIED when it was.
+	VisitNotRecordedReason VisitNotRecordedReason `protobuf:"varint,7,opt,name=visit_not_recorded_reason,json=visitNotRecordedReason,proto3,enum=discret.v1.VisitNotRecordedReason" json:"visit_not_recorded_reason,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *EnterStoreResponse) Reset() {
@@ -762,6 +823,13 @@ func (x *EnterStoreResponse) GetModelVersion() string {
 		return x.ModelVersion
 	}
 	return ""
+}
+
+func (x *EnterStoreResponse) GetVisitNotRecordedReason() VisitNotRecordedReason {
+	if x != nil {
+		return x.VisitNotRecordedReason
+	}
+	return VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
 }
 
 type Event struct {
@@ -2609,7 +2677,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\vvalid_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"validUntil\x12 \n" +
 	"\vexplanation\x18\x05 \x01(\tR\vexplanation\x12\x14\n" +
-	"\x05score\x18\x06 \x01(\x01R\x05score\"\xf0\x01\n" +
+	"\x05score\x18\x06 \x01(\x01R\x05score\"\xcf\x02\n" +
 	"\x12EnterStoreResponse\x123\n" +
 	"\acoupons\x18\x01 \x03(\v2\x19.discret.v1.OfferedCouponR\acoupons\x12\"\n" +
 	"\fpersonalized\x18\x02 \x01(\bR\fpersonalized\x12%\n" +
@@ -2617,7 +2685,8 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x06capped\x18\x04 \x01(\bR\x06capped\x12\x1d\n" +
 	"\n" +
 	"cap_reason\x18\x05 \x01(\tR\tcapReason\x12#\n" +
-	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersion\"\x91\x01\n" +
+	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersion\x12]\n" +
+	"\x19visit_not_recorded_reason\x18\a \x01(\x0e2\".discret.v1.VisitNotRecordedReasonR\x16visitNotRecordedReason\"\x91\x01\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x12\x12\n" +
 	"\x04item\x18\x02 \x01(\tR\x04item\x12\x12\n" +
@@ -2785,7 +2854,12 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"#NON_PERSONALIZED_REASON_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"NON_PERSONALIZED_REASON_NO_CONSENT\x10\x01\x12&\n" +
 	"\"NON_PERSONALIZED_REASON_NO_HISTORY\x10\x02\x12$\n" +
-	" NON_PERSONALIZED_REASON_NO_MODEL\x10\x032\x87\x02\n" +
+	" NON_PERSONALIZED_REASON_NO_MODEL\x10\x03*\xe1\x01\n" +
+	"\x16VisitNotRecordedReason\x12)\n" +
+	"%VISIT_NOT_RECORDED_REASON_UNSPECIFIED\x10\x00\x121\n" +
+	"-VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT\x10\x01\x128\n" +
+	"4VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT\x10\x02\x12/\n" +
+	"+VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN\x10\x032\x87\x02\n" +
 	"\x15RecommendationService\x12H\n" +
 	"\tRecommend\x12\x1c.discret.v1.RecommendRequest\x1a\x1d.discret.v1.RecommendResponse\x12Q\n" +
 	"\fSimilarItems\x12\x1f.discret.v1.SimilarItemsRequest\x1a .discret.v1.SimilarItemsResponse\x12Q\n" +
@@ -2822,117 +2896,119 @@ func file_discret_v1_discret_proto_rawDescGZIP() []byte {
 	return file_discret_v1_discret_proto_rawDescData
 }
 
-var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_discret_v1_discret_proto_goTypes = []any{
 	(NonPersonalizedReason)(0),     // 0: discret.v1.NonPersonalizedReason
-	(*RecommendRequest)(nil),       // 1: discret.v1.RecommendRequest
-	(*ScoredItem)(nil),             // 2: discret.v1.ScoredItem
-	(*RecommendResponse)(nil),      // 3: discret.v1.RecommendResponse
-	(*SimilarItemsRequest)(nil),    // 4: discret.v1.SimilarItemsRequest
-	(*SimilarItemsResponse)(nil),   // 5: discret.v1.SimilarItemsResponse
-	(*PopularItemsRequest)(nil),    // 6: discret.v1.PopularItemsRequest
-	(*PopularItemsResponse)(nil),   // 7: discret.v1.PopularItemsResponse
-	(*EnterStoreRequest)(nil),      // 8: discret.v1.EnterStoreRequest
-	(*OfferedCoupon)(nil),          // 9: discret.v1.OfferedCoupon
-	(*EnterStoreResponse)(nil),     // 10: discret.v1.EnterStoreResponse
-	(*Event)(nil),                  // 11: discret.v1.Event
-	(*WriteEventsRequest)(nil),     // 12: discret.v1.WriteEventsRequest
-	(*RowError)(nil),               // 13: discret.v1.RowError
-	(*WriteEventsResponse)(nil),    // 14: discret.v1.WriteEventsResponse
-	(*ConsentChange)(nil),          // 15: discret.v1.ConsentChange
-	(*PurposeState)(nil),           // 16: discret.v1.PurposeState
-	(*GetConsentRequest)(nil),      // 17: discret.v1.GetConsentRequest
-	(*ConsentState)(nil),           // 18: discret.v1.ConsentState
-	(*SetConsentRequest)(nil),      // 19: discret.v1.SetConsentRequest
-	(*SetConsentResponse)(nil),     // 20: discret.v1.SetConsentResponse
-	(*ExportCustomerRequest)(nil),  // 21: discret.v1.ExportCustomerRequest
-	(*StoredEvent)(nil),            // 22: discret.v1.StoredEvent
-	(*CouponPush)(nil),             // 23: discret.v1.CouponPush
-	(*ExportCustomerResponse)(nil), // 24: discret.v1.ExportCustomerResponse
-	(*DerivedRelease)(nil),         // 25: discret.v1.DerivedRelease
-	(*ForgetCustomerRequest)(nil),  // 26: discret.v1.ForgetCustomerRequest
-	(*ForgetCustomerResponse)(nil), // 27: discret.v1.ForgetCustomerResponse
-	(*Item)(nil),                   // 28: discret.v1.Item
-	(*UpsertItemRequest)(nil),      // 29: discret.v1.UpsertItemRequest
-	(*Coupon)(nil),                 // 30: discret.v1.Coupon
-	(*UpsertCouponRequest)(nil),    // 31: discret.v1.UpsertCouponRequest
-	(*GetCurrentModelRequest)(nil), // 32: discret.v1.GetCurrentModelRequest
-	(*TrainModelRequest)(nil),      // 33: discret.v1.TrainModelRequest
-	(*PrivacyCharge)(nil),          // 34: discret.v1.PrivacyCharge
-	(*ModelCard)(nil),              // 35: discret.v1.ModelCard
-	nil,                            // 36: discret.v1.ForgetCustomerResponse.RemovedEntry
-	nil,                            // 37: discret.v1.ModelCard.ParametersEntry
-	nil,                            // 38: discret.v1.ModelCard.EvaluationEntry
-	(*timestamppb.Timestamp)(nil),  // 39: google.protobuf.Timestamp
+	(VisitNotRecordedReason)(0),    // 1: discret.v1.VisitNotRecordedReason
+	(*RecommendRequest)(nil),       // 2: discret.v1.RecommendRequest
+	(*ScoredItem)(nil),             // 3: discret.v1.ScoredItem
+	(*RecommendResponse)(nil),      // 4: discret.v1.RecommendResponse
+	(*SimilarItemsRequest)(nil),    // 5: discret.v1.SimilarItemsRequest
+	(*SimilarItemsResponse)(nil),   // 6: discret.v1.SimilarItemsResponse
+	(*PopularItemsRequest)(nil),    // 7: discret.v1.PopularItemsRequest
+	(*PopularItemsResponse)(nil),   // 8: discret.v1.PopularItemsResponse
+	(*EnterStoreRequest)(nil),      // 9: discret.v1.EnterStoreRequest
+	(*OfferedCoupon)(nil),          // 10: discret.v1.OfferedCoupon
+	(*EnterStoreResponse)(nil),     // 11: discret.v1.EnterStoreResponse
+	(*Event)(nil),                  // 12: discret.v1.Event
+	(*WriteEventsRequest)(nil),     // 13: discret.v1.WriteEventsRequest
+	(*RowError)(nil),               // 14: discret.v1.RowError
+	(*WriteEventsResponse)(nil),    // 15: discret.v1.WriteEventsResponse
+	(*ConsentChange)(nil),          // 16: discret.v1.ConsentChange
+	(*PurposeState)(nil),           // 17: discret.v1.PurposeState
+	(*GetConsentRequest)(nil),      // 18: discret.v1.GetConsentRequest
+	(*ConsentState)(nil),           // 19: discret.v1.ConsentState
+	(*SetConsentRequest)(nil),      // 20: discret.v1.SetConsentRequest
+	(*SetConsentResponse)(nil),     // 21: discret.v1.SetConsentResponse
+	(*ExportCustomerRequest)(nil),  // 22: discret.v1.ExportCustomerRequest
+	(*StoredEvent)(nil),            // 23: discret.v1.StoredEvent
+	(*CouponPush)(nil),             // 24: discret.v1.CouponPush
+	(*ExportCustomerResponse)(nil), // 25: discret.v1.ExportCustomerResponse
+	(*DerivedRelease)(nil),         // 26: discret.v1.DerivedRelease
+	(*ForgetCustomerRequest)(nil),  // 27: discret.v1.ForgetCustomerRequest
+	(*ForgetCustomerResponse)(nil), // 28: discret.v1.ForgetCustomerResponse
+	(*Item)(nil),                   // 29: discret.v1.Item
+	(*UpsertItemRequest)(nil),      // 30: discret.v1.UpsertItemRequest
+	(*Coupon)(nil),                 // 31: discret.v1.Coupon
+	(*UpsertCouponRequest)(nil),    // 32: discret.v1.UpsertCouponRequest
+	(*GetCurrentModelRequest)(nil), // 33: discret.v1.GetCurrentModelRequest
+	(*TrainModelRequest)(nil),      // 34: discret.v1.TrainModelRequest
+	(*PrivacyCharge)(nil),          // 35: discret.v1.PrivacyCharge
+	(*ModelCard)(nil),              // 36: discret.v1.ModelCard
+	nil,                            // 37: discret.v1.ForgetCustomerResponse.RemovedEntry
+	nil,                            // 38: discret.v1.ModelCard.ParametersEntry
+	nil,                            // 39: discret.v1.ModelCard.EvaluationEntry
+	(*timestamppb.Timestamp)(nil),  // 40: google.protobuf.Timestamp
 }
 var file_discret_v1_discret_proto_depIdxs = []int32{
-	2,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
+	3,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
 	0,  // 1: discret.v1.RecommendResponse.reason:type_name -> discret.v1.NonPersonalizedReason
-	2,  // 2: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
-	2,  // 3: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
-	39, // 4: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
-	9,  // 5: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
-	11, // 6: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
-	13, // 7: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
-	39, // 8: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
-	39, // 9: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
-	16, // 10: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
-	15, // 11: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
-	15, // 12: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
-	18, // 13: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	39, // 14: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	39, // 15: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	39, // 16: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
-	15, // 17: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
-	22, // 18: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
-	23, // 19: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	25, // 20: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	39, // 21: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	39, // 22: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	39, // 23: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	36, // 24: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	39, // 25: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	39, // 26: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	39, // 27: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	39, // 28: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	39, // 29: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	34, // 30: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	39, // 31: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	39, // 32: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	37, // 33: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	38, // 34: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	1,  // 35: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	4,  // 36: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	6,  // 37: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	8,  // 38: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	12, // 39: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	17, // 40: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	19, // 41: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	21, // 42: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	26, // 43: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	29, // 44: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	31, // 45: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	32, // 46: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	33, // 47: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	3,  // 48: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	5,  // 49: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	7,  // 50: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	10, // 51: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	14, // 52: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	18, // 53: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	20, // 54: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	24, // 55: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	27, // 56: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	28, // 57: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	30, // 58: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	35, // 59: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	35, // 60: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	48, // [48:61] is the sub-list for method output_type
-	35, // [35:48] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	3,  // 2: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
+	3,  // 3: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
+	40, // 4: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
+	10, // 5: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
+	1,  // 6: discret.v1.EnterStoreResponse.visit_not_recorded_reason:type_name -> discret.v1.VisitNotRecordedReason
+	12, // 7: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
+	14, // 8: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
+	40, // 9: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
+	40, // 10: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
+	17, // 11: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
+	16, // 12: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
+	16, // 13: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
+	19, // 14: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
+	40, // 15: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	40, // 16: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	40, // 17: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	16, // 18: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
+	23, // 19: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
+	24, // 20: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
+	26, // 21: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	40, // 22: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	40, // 23: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	40, // 24: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	37, // 25: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	40, // 26: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	40, // 27: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	40, // 28: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	40, // 29: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	40, // 30: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	35, // 31: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	40, // 32: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	40, // 33: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	38, // 34: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	39, // 35: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	2,  // 36: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	5,  // 37: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	7,  // 38: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	9,  // 39: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	13, // 40: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	18, // 41: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	20, // 42: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	22, // 43: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	27, // 44: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	30, // 45: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	32, // 46: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	33, // 47: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	34, // 48: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	4,  // 49: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	6,  // 50: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	8,  // 51: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	11, // 52: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	15, // 53: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	19, // 54: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	21, // 55: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	25, // 56: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	28, // 57: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	29, // 58: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	31, // 59: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	36, // 60: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	36, // 61: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	49, // [49:62] is the sub-list for method output_type
+	36, // [36:49] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
@@ -2949,7 +3025,7 @@ func file_discret_v1_discret_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discret_v1_discret_proto_rawDesc), len(file_discret_v1_discret_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   5,

@@ -234,7 +234,8 @@ const (
 // StoreService serves in-store apps. Scope: recommend.
 type StoreServiceClient interface {
 	// EnterStore records a customer's visit (with in_store consent) and returns
-	// at most three coupons of that store, subject to frequency caps.
+	// at most three coupons of that store, subject to frequency caps. A visit
+	// not recorded is not an error: the response says why.
 	EnterStore(ctx context.Context, in *EnterStoreRequest, opts ...grpc.CallOption) (*EnterStoreResponse, error)
 }
 
@@ -263,7 +264,8 @@ func (c *storeServiceClient) EnterStore(ctx context.Context, in *EnterStoreReque
 // StoreService serves in-store apps. Scope: recommend.
 type StoreServiceServer interface {
 	// EnterStore records a customer's visit (with in_store consent) and returns
-	// at most three coupons of that store, subject to frequency caps.
+	// at most three coupons of that store, subject to frequency caps. A visit
+	// not recorded is not an error: the response says why.
 	EnterStore(context.Context, *EnterStoreRequest) (*EnterStoreResponse, error)
 	mustEmbedUnimplementedStoreServiceServer()
 }
