@@ -49,8 +49,9 @@ Events are acknowledged (counted as stored) only once durably committed, in
 units of a few thousand events; re-importing a file is idempotent.
 
 FILE "-" is standard input. It is copied to a temporary file first (in
-$TMPDIR, removed afterwards, as large as the input) so that it can be read
-twice, and can be given once per command.
+$TMPDIR, as large as the input, encrypted under a key held only in memory
+and removed afterwards) so that it can be read twice, and can be given once
+per command.
 
 Rows without a time (MovieLens pairs files) are dated --time, by default at
 the file's modification time to the second: re-importing the same file stores
@@ -171,7 +172,7 @@ type importSource struct {
 }
 
 // openImportSource prepares path for import. Standard input ("-") is
-// copied to a temporary file, since an import reads its input twice (a
+// copied to an encrypted temporary file (spool), since an import reads its input twice (a
 // validation pass, then the import pass) and must see the same rows both
 // times.
 func openImportSource(path string) (*importSource, error) {
@@ -186,29 +187,11 @@ func openImportSource(path string) (*importSource, error) {
 			close:   func() {},
 		}, nil
 	}
-	tmp, err := os.CreateTemp("", "discret-import-*")
+	sp, err := newSpool(os.Stdin)
 	if err != nil {
-		return nil, fmt.Errorf("copy standard input: %w", err)
+		return nil, err
 	}
-	name := tmp.Name()
-	_, err = io.Copy(tmp, os.Stdin)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return nil, fmt.Errorf("copy standard input to %s: %w", name, err)
-	}
-	return &importSource{
-		open: func() (io.ReadCloser, error) {
-			f, err := eventfile.Open(name)
-			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == name {
-				pe.Path = "standard input (copied to " + name + ")"
-			}
-			return f, err
-		},
-		close: func() { os.Remove(name) },
-	}, nil
+	return &importSource{open: sp.open, close: sp.remove}, nil
 }
 
 // maxErrorsRange is the range of the --max-errors flags of the import

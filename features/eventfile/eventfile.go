@@ -177,21 +177,28 @@ func Open(path string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err // an *fs.PathError: "open PATH: reason"
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	return NewReader(f, path)
+}
+
+// NewReader is Open for an input already open: it decompresses r if it is
+// gzip (detected from its first bytes). name names r in errors. Closing the
+// result closes r; on error, NewReader closes r.
+func NewReader(r io.ReadCloser, name string) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(2)
 	if err != nil && err != io.EOF {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		r.Close()
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("eventfile: %s: %w", path, err)
+			r.Close()
+			return nil, fmt.Errorf("eventfile: %s: %w", name, err)
 		}
-		return &file{Reader: zr, closers: []io.Closer{zr, f}}, nil
+		return &file{Reader: zr, closers: []io.Closer{zr, r}}, nil
 	}
-	return &file{Reader: br, closers: []io.Closer{f}}, nil
+	return &file{Reader: br, closers: []io.Closer{r}}, nil
 }
 
 // file is an opened, possibly decompressed, file.
