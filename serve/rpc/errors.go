@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -56,29 +55,11 @@ func apiError(err error) error {
 // where) — it echoes the value only when features allows it (never a
 // customer id).
 func fieldError(path string, fe *features.FieldError) *apierr.Error {
-	return &apierr.Error{Kind: apierr.InvalidArgument, Field: path, Msg: path + ": " + fieldMessage(fe), Err: fe}
-}
-
-// fieldMessage is fe's message without its field name, with the value
-// quoted when features allows it. An identifier error of
-// privacy.ValidateID ("privacy: empty identifier") is worded as the API's
-// own identifier checks word it, with the accepted range.
-func fieldMessage(fe *features.FieldError) string {
-	msg := fe.Err.Error()
-	switch {
-	case errors.Is(fe.Err, privacy.ErrEmptyID):
-		msg = "required (" + idRange + ")"
-	case strings.HasPrefix(msg, "privacy: identifier"):
-		msg = idRange + " (" + strings.TrimPrefix(msg, "privacy: ") + ")"
-	}
-	if fe.Value != "" {
-		msg = fmt.Sprintf("%q: %s", fe.Value, msg)
-	}
-	return msg
+	return &apierr.Error{Kind: apierr.InvalidArgument, Field: path, Msg: path + ": " + fe.Message(), Err: fe}
 }
 
 // idRange describes valid identifiers, for error messages.
-var idRange = fmt.Sprintf("want 1-%d bytes of UTF-8 without control characters", privacy.MaxIDLen)
+var idRange = features.IDRange
 
 // parseCustomer validates a raw customer id. The error never contains it.
 func parseCustomer(field, s string) (privacy.CustomerID, error) {

@@ -105,7 +105,7 @@ func rowError(i int, err error) *discretv1.RowError {
 	var fe *features.FieldError
 	if errors.As(err, &fe) {
 		re.Field = fe.Field
-		re.Message = fieldMessage(fe)
+		re.Message = fe.Message()
 	}
 	return re
 }
