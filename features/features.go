@@ -161,44 +161,57 @@ var (
 	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// Validate checks every field of e and returns a *FieldError for the first
-// bad one. The customer must have been built with privacy.ParseCustomerID.
-// A store visit has a store and no item; every other kind has an item.
+// Validate checks every field of e. It returns nil, a *FieldError when one
+// field is bad, or FieldErrors (in field order) when several are, so that
+// whoever fixes the input sees every problem at once. The customer must
+// have been built with privacy.ParseCustomerID. A store visit has a store
+// and no item; every other kind has an item.
 func (e *RawEvent) Validate() error {
+	var errs FieldErrors
+	bad := func(field, value string, err error) {
+		errs = append(errs, &FieldError{Field: field, Value: value, Err: err})
+	}
 	if e.Customer.IsZero() {
-		return &FieldError{Field: FieldCustomer, Err: ErrMissing}
+		bad(FieldCustomer, "", ErrMissing)
 	}
-	if e.Kind == 0 {
-		return &FieldError{Field: FieldType, Err: ErrMissing}
-	}
-	if !e.Kind.Valid() {
-		return &FieldError{Field: FieldType, Value: e.Kind.String(), Err: ErrKind}
-	}
-	if e.Kind == privacy.StoreVisit {
+	switch {
+	case e.Kind == 0:
+		bad(FieldType, "", ErrMissing)
+	case !e.Kind.Valid():
+		bad(FieldType, e.Kind.String(), ErrKind)
+	case e.Kind == privacy.StoreVisit:
 		if e.Item != "" {
-			return &FieldError{Field: FieldItem, Value: clip(e.Item), Err: ErrItemOnVisit}
+			bad(FieldItem, clip(e.Item), ErrItemOnVisit)
 		}
 		if e.Store == "" {
-			return &FieldError{Field: FieldStore, Err: ErrStoreOnVisit}
+			bad(FieldStore, "", ErrStoreOnVisit)
 		}
-	} else if err := privacy.ValidateID(e.Item); err != nil {
-		return &FieldError{Field: FieldItem, Value: clip(e.Item), Err: err}
+	default:
+		if err := privacy.ValidateID(e.Item); err != nil {
+			bad(FieldItem, clip(e.Item), err)
+		}
 	}
 	if e.Store != "" {
 		if err := privacy.ValidateID(e.Store); err != nil {
-			return &FieldError{Field: FieldStore, Value: clip(e.Store), Err: err}
+			bad(FieldStore, clip(e.Store), err)
 		}
 	}
-	if e.Time.IsZero() {
-		return &FieldError{Field: FieldTime, Err: ErrMissing}
-	}
-	if e.Time.Before(minTime) || e.Time.After(maxTime) {
-		return &FieldError{Field: FieldTime, Value: e.Time.Format(time.RFC3339), Err: ErrTimeRange}
+	switch {
+	case e.Time.IsZero():
+		bad(FieldTime, "", ErrMissing)
+	case e.Time.Before(minTime) || e.Time.After(maxTime):
+		bad(FieldTime, e.Time.Format(time.RFC3339), ErrTimeRange)
 	}
 	if e.Quantity < 1 || e.Quantity > MaxQuantity {
-		return &FieldError{Field: FieldQuantity, Value: strconv.FormatUint(uint64(e.Quantity), 10), Err: ErrQuantity}
+		bad(FieldQuantity, strconv.FormatUint(uint64(e.Quantity), 10), ErrQuantity)
 	}
-	return nil
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errs
 }
 
 // clipLen is the longest value, in bytes, echoed by a FieldError.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,31 @@ func TestValidate(t *testing.T) {
 		if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 			t.Errorf("%s: Validate() = %v, want %v", tt.name, err, tt.wantErr)
 		}
+	}
+}
+
+// TestValidateEveryField: an event with several bad fields gets an error
+// for each, in field order, so that the input is fixed in one go.
+func TestValidateEveryField(t *testing.T) {
+	e := features.RawEvent{Kind: privacy.StoreVisit, Item: "SKU-1", Time: time.Unix(-1, 0), Quantity: 0}
+	err := e.Validate()
+	var fes features.FieldErrors
+	if !errors.As(err, &fes) {
+		t.Fatalf("Validate() = %v, want FieldErrors", err)
+	}
+	var fields []string
+	for _, fe := range fes {
+		fields = append(fields, fe.Field)
+	}
+	want := []string{features.FieldCustomer, features.FieldItem, features.FieldStore, features.FieldTime, features.FieldQuantity}
+	if !slices.Equal(fields, want) {
+		t.Errorf("Validate() reports fields %v, want %v", fields, want)
+	}
+	if fieldOf(err) != features.FieldCustomer || !errors.Is(err, features.ErrQuantity) || features.Reason(err) != "invalid customer" {
+		t.Errorf("Validate() = %v: want the first field for errors.As and Reason, and every cause for errors.Is", err)
+	}
+	if got := err.Error(); !strings.HasPrefix(got, "field customer: required; field item: ") || !strings.HasSuffix(got, `field quantity: "0": must be an integer from 1 to 1000000`) {
+		t.Errorf("Validate() = %q", got)
 	}
 }
 

@@ -123,6 +123,9 @@ func TestDecodeEvent(t *testing.T) {
 		{"item on visit", &discretv1.Event{Customer: "c", Item: "i", Type: "store_visit", Store: "s", Time: at}, features.RawEvent{}, "item", "must be empty"},
 		{"no item", &discretv1.Event{Customer: "c", Type: "view", Time: at}, features.RawEvent{}, "item", "required (want 1-256 bytes of UTF-8 without control characters)"},
 		{"control character in item", &discretv1.Event{Customer: "c", Item: "a\x01", Type: "view", Time: at}, features.RawEvent{}, "item", `"a\x01": want 1-256 bytes of UTF-8 without control characters (identifier contains a control character)`},
+		// Every bad field is reported, the first one in field.
+		{"no item, bad store", &discretv1.Event{Customer: "c", Type: "view", Store: "a\x01", Time: at}, features.RawEvent{}, "item",
+			`required (want 1-256 bytes of UTF-8 without control characters); field store: "a\x01": want 1-256 bytes`},
 		{"within the skew", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "2026-01-02T04:09:05Z"},
 			features.RawEvent{Customer: cust("c"), Item: "i", Kind: privacy.View, Time: now.Add(MaxEventSkew), Quantity: 1}, "", ""},
 		// A future date would keep the event past its retention period.

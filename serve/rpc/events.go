@@ -99,11 +99,21 @@ func decodeEvent(pe *discretv1.Event, now time.Time) (features.RawEvent, error) 
 	return e, e.Validate()
 }
 
-// rowError reports the invalid event at index i.
+// rowError reports the invalid event at index i: field names the first bad
+// field, and the message says what is wrong with it, then with every other
+// bad field ("…; field time: required").
 func rowError(i int, err error) *discretv1.RowError {
 	re := &discretv1.RowError{Index: int32(i), Message: err.Error()}
+	var fes features.FieldErrors
 	var fe *features.FieldError
-	if errors.As(err, &fe) {
+	switch {
+	case errors.As(err, &fes) && len(fes) > 0:
+		re.Field = fes[0].Field
+		re.Message = fes[0].Message()
+		if len(fes) > 1 {
+			re.Message += "; " + fes[1:].Error()
+		}
+	case errors.As(err, &fe):
 		re.Field = fe.Field
 		re.Message = fe.Message()
 	}
