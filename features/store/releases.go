@@ -710,6 +710,21 @@ func (db *DB) orphanVersions(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
+// deleteKeys deletes keys in one transaction, as a writer (holding db.mu
+// shared). The caller keeps the batch within a transaction's limits.
+func (db *DB) deleteKeys(ctx context.Context, keys [][]byte) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.update(ctx, func(txn *badger.Txn) error {
+		for _, k := range keys {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // deleteChunks deletes every chunk of version, in both chunk tables, in as
 // many transactions as needed.
 func (db *DB) deleteChunks(ctx context.Context, version string) error {
@@ -731,17 +746,7 @@ func (db *DB) deleteChunks(ctx context.Context, version string) error {
 			if len(keys) == 0 {
 				break
 			}
-			db.mu.RLock()
-			err = db.update(ctx, func(txn *badger.Txn) error {
-				for _, k := range keys {
-					if err := txn.Delete(k); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			db.mu.RUnlock()
-			if err != nil {
+			if err := db.deleteKeys(ctx, keys); err != nil {
 				return err
 			}
 		}

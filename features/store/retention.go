@@ -74,16 +74,7 @@ func (db *DB) DeleteExpired(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err == nil && len(keys) > 0 {
-			db.mu.RLock()
-			err = db.update(ctx, func(txn *badger.Txn) error {
-				for _, k := range keys {
-					if err := txn.Delete(k); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			db.mu.RUnlock()
+			err = db.deleteKeys(ctx, keys)
 		}
 		if err != nil {
 			return total, wrapf(err, "delete expired events")
