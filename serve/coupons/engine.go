@@ -264,7 +264,7 @@ func (e *Engine) Enter(ctx context.Context, en Entry) (Result, error) {
 	case counts.NoConsent > 0:
 		// Consent was withdrawn since it was read: the store refused the
 		// visit in the transaction that would have written it.
-		return e.notRecorded(en.Store, e.valid(en.Store, now), ConsentWithdrawn), nil
+		return e.notRecorded(en.Store, cands, ConsentWithdrawn), nil
 	case counts.Stored != 1:
 		return Result{}, fmt.Errorf("coupons: record the visit: not stored (%d expired, %d duplicates)", counts.Expired, counts.Duplicates)
 	}
