@@ -130,8 +130,14 @@ compaction. Sizes are the disk space the directory's files occupy.`,
 			defer d.Close()
 			before := dirSize(e.global.data)
 			start := time.Now()
-			if err := deleteExpired(ctx, e, d); err != nil {
+			// Events a shortened retention period no longer keeps (reads
+			// hide them already).
+			n, err := d.db.DeleteExpired(ctx)
+			if err != nil {
 				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(e.stdout, "deleted %d events older than the retention period in force (stored under a longer period)\n", n)
 			}
 			if err := d.db.Compact(ctx); err != nil {
 				return err
@@ -141,20 +147,6 @@ compaction. Sizes are the disk space the directory's files occupy.`,
 			return nil
 		},
 	}
-}
-
-// deleteExpired deletes the stored events that the retention periods in
-// force no longer keep (they were stored under a longer period; reads
-// already hide them) and says how many.
-func deleteExpired(ctx context.Context, e *env, d *dataEnv) error {
-	n, err := d.db.DeleteExpired(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		fmt.Fprintf(e.stdout, "deleted %d events older than the retention period in force (stored under a longer period)\n", n)
-	}
-	return nil
 }
 
 func dirSize(dir string) int64 {
