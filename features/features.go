@@ -82,9 +82,9 @@ func (e *FieldError) Error() string {
 }
 
 // Message is the error without the field name, worded for the people who
-// wrote the input: the value quoted when it is safe to show, an identifier
-// error with the accepted range, and no Go package prefix ("privacy: ",
-// "eventfile: ") on the cause.
+// wrote the input: the value quoted when it is safe to show, and an
+// identifier error of privacy.ValidateID ("privacy: empty identifier") with
+// the accepted range instead of its package prefix.
 func (e *FieldError) Message() string {
 	msg := e.Err.Error()
 	switch {
@@ -92,10 +92,6 @@ func (e *FieldError) Message() string {
 		msg = "required (" + IDRange + ")"
 	case strings.HasPrefix(msg, "privacy: identifier"):
 		msg = IDRange + " (" + strings.TrimPrefix(msg, "privacy: ") + ")"
-	default:
-		for _, pkg := range []string{"eventfile: ", "privacy: "} {
-			msg = strings.TrimPrefix(msg, pkg)
-		}
 	}
 	if e.Value != "" {
 		msg = fmt.Sprintf("%q: %s", e.Value, msg)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/privacy"
 )
 
@@ -296,8 +297,8 @@ func TestErrorMessages(t *testing.T) {
 		{&features.FieldError{Field: "customer", Err: privacy.ErrEmptyID}, "field customer: required (want 1-256 bytes of UTF-8 without control characters)"},
 		{&features.FieldError{Field: "item", Value: "a\nb", Err: privacy.ErrEmptyID}, `field item: "a\nb": required (want 1-256 bytes of UTF-8 without control characters)`},
 		{&features.FieldError{Field: "store", Err: privacy.ErrNotUTF8}, "field store: want 1-256 bytes of UTF-8 without control characters (identifier is not valid UTF-8)"},
-		{&features.FieldError{Field: "price", Err: errors.New("eventfile: unknown field")}, "field price: unknown field"},
-		{&features.RowError{Row: 7, Err: &features.FieldError{Field: features.FieldRecord, Err: fmt.Errorf("%w JSON: text after the object at byte 9", errors.New("eventfile: malformed"))}}, "row 7: malformed JSON: text after the object at byte 9"},
+		{&features.FieldError{Field: "price", Err: eventfile.ErrUnknownField}, "field price: unknown field"},
+		{&features.RowError{Row: 7, Err: &features.FieldError{Field: features.FieldRecord, Err: fmt.Errorf("%w JSON: text after the object at byte 9", eventfile.ErrSyntax)}}, "row 7: malformed JSON: text after the object at byte 9"},
 		{&features.RowError{Row: 12, Err: &features.FieldError{Field: "type", Err: features.ErrMissing}}, "row 12: field type: required"},
 		{&features.RowError{Row: 3, Err: errors.New("too many columns")}, "row 3: too many columns"},
 	}

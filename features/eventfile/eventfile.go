@@ -112,19 +112,23 @@ const (
 	SkipMerged = "merged into an earlier line of the invoice"
 )
 
-// Errors. Row errors wrap them in a *features.FieldError inside a
-// *features.RowError; fatal errors returned by the iterators wrap them with
-// context.
+// Fatal errors, returned by the iterators wrapped with context.
 var (
-	ErrUnknownFormat  = errors.New("eventfile: unknown format")
-	ErrHeader         = errors.New("eventfile: bad header")
-	ErrNoDefaultTime  = errors.New("eventfile: the file has no timestamps and Options.DefaultTime is not set")
-	ErrLineTooLong    = fmt.Errorf("eventfile: row longer than %d bytes", MaxLineLen)
-	ErrSyntax         = errors.New("eventfile: malformed")
-	ErrFieldCount     = errors.New("eventfile: wrong number of columns")
-	ErrUnknownField   = errors.New("eventfile: unknown field")
-	ErrDuplicateField = errors.New("eventfile: duplicate field")
-	ErrJSONType       = errors.New("eventfile: wrong JSON type")
+	ErrUnknownFormat = errors.New("eventfile: unknown format")
+	ErrHeader        = errors.New("eventfile: bad header")
+	ErrNoDefaultTime = errors.New("eventfile: the file has no timestamps and Options.DefaultTime is not set")
+)
+
+// Row errors, wrapped in a *features.FieldError inside a
+// *features.RowError. Their texts have no package prefix: they are read by
+// whoever wrote the row ("row 3: malformed JSON: …").
+var (
+	ErrLineTooLong    = fmt.Errorf("row longer than %d bytes", MaxLineLen)
+	ErrSyntax         = errors.New("malformed")
+	ErrFieldCount     = errors.New("wrong number of columns")
+	ErrUnknownField   = errors.New("unknown field")
+	ErrDuplicateField = errors.New("duplicate field")
+	ErrJSONType       = errors.New("wrong JSON type")
 )
 
 // Options configures Read. The zero value detects the format.
