@@ -271,7 +271,7 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		return err
 	}
 	if len(bad) > 0 {
-		fmt.Fprintf(e.stdout, "%s: %d bad rows:\n", path, len(bad))
+		fmt.Fprintf(e.stdout, "%s: %s:\n", path, plural(len(bad), "bad row"))
 	}
 	for i, b := range bad {
 		if i == ingestMaxListed {
@@ -316,8 +316,8 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 			removed += n
 		}
 	}
-	fmt.Fprintf(e.stdout, "%s: %d rows, %d bad, %d customers updated, %d erasures (%d records removed) in %.2f s\n",
-		path, rows, len(bad), len(order), erased, removed, time.Since(start).Seconds())
+	fmt.Fprintf(e.stdout, "%s: %s, %d bad, %s updated, %s (%s removed) in %.2f s\n",
+		path, plural(rows, "row"), len(bad), plural(len(order), "customer"), plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())
 	return nil
 }
 

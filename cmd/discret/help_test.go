@@ -84,7 +84,7 @@ func TestConsentImportFiles(t *testing.T) {
 	if strings.Contains(stderr, "open "+missing) {
 		t.Errorf("stderr %q names the missing file twice", stderr)
 	}
-	if !strings.Contains(out, bad+": 1 bad rows") {
+	if !strings.Contains(out, bad+": 1 bad row:") {
 		t.Errorf("stdout %q does not name the file of the bad rows", out)
 	}
 	for customer, want := range map[string]string{"ann@example.com": "granted", "bob@example.com": "never expressed", "cid@example.com": "granted"} {

@@ -238,7 +238,7 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 	fmt.Fprintf(w, "%s:\n", path)
 	fmt.Fprintf(w, "  rows read                %d\n", r.Rows)
 	if r.Aborted {
-		fmt.Fprintf(w, "  NOT IMPORTED: %d bad rows (see --max-errors); nothing was stored\n", r.RejectedTotal())
+		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", plural(r.RejectedTotal(), "bad row"))
 	} else {
 		fmt.Fprintf(w, "  stored                   %d\n", r.Stored)
 		fmt.Fprintf(w, "  skipped for no consent   %d\n", r.NoConsent)

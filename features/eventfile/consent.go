@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 	"strconv"
 	"time"
 
@@ -109,28 +110,32 @@ func (d *consentDecoder) run() {
 		for i := range v {
 			v[i] = jsonValue{kind: jsonString, b: fields[idx[i]]}
 		}
-		return d.convert(v[:], n, false)
+		return d.convert(v[:], n, false, nil)
 	})
 }
 
 func (d *consentDecoder) jsonl() {
 	o := newJSONObject(ConsentFields)
 	d.lines(func(line []byte, n int) bool {
-		if err := o.scan(line); err != nil {
+		bad, err := o.scan(line)
+		if err != nil {
 			return d.rowErr(n, err)
 		}
-		return d.convert(o.vals, n, true)
+		return d.convert(o.vals, n, true, bad)
 	})
 }
 
 // convert builds a change from the fields, in ConsentFields order, and
-// yields it. In JSON, granted must be a boolean and every other field but
-// time a string.
-func (d *consentDecoder) convert(v []jsonValue, n int, json bool) bool {
+// yields it, or a row error with every problem of the row: those the JSON
+// scan found (bad) and those of each field. In JSON, granted must be a
+// boolean and every other field but time a string.
+func (d *consentDecoder) convert(v []jsonValue, n int, json bool, bad features.FieldErrors) bool {
 	var rec ConsentRecord
 	rec.Line = n
-	if err := d.change(v, json, &rec); err != nil {
-		rec.Err = &features.RowError{Row: n, Err: err}
+	errs := slices.Clone(bad) // bad is the scanner's, reused by the next scan
+	d.change(v, json, &rec, &errs)
+	if len(errs) > 0 {
+		rec.Err = &features.RowError{Row: n, Err: rowProblems(ConsentFields, errs, nil)}
 		rec.Change = consent.Change{}
 		rec.Customer = privacy.CustomerID{}
 	}
@@ -144,18 +149,21 @@ func (d *consentDecoder) convert(v []jsonValue, n int, json bool) bool {
 	return d.yieldConsent(rec, nil)
 }
 
-func (d *consentDecoder) change(v []jsonValue, json bool, rec *ConsentRecord) error {
+// change fills rec from the fields, appending each field's problem to errs
+// and going on with the next field.
+func (d *consentDecoder) change(v []jsonValue, json bool, rec *ConsentRecord, errs *features.FieldErrors) {
 	var err error
 	if c := v[cCustomer]; c.kind == jsonString || c.kind == jsonAbsent {
 		if rec.Customer, err = d.b.customer(c.b); err != nil {
-			return err
+			addErr(errs, err)
 		}
 	} else {
-		return &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)}
+		// The value is not echoed: it may be the identifier.
+		addErr(errs, &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)})
 	}
 	switch p := v[cPurpose]; p.kind {
 	case jsonAbsent:
-		return &features.FieldError{Field: FieldPurpose, Err: features.ErrMissing}
+		addErr(errs, &features.FieldError{Field: FieldPurpose, Err: features.ErrMissing})
 	case jsonString:
 		switch string(p.b) {
 		case "personalization":
@@ -163,56 +171,67 @@ func (d *consentDecoder) change(v []jsonValue, json bool, rec *ConsentRecord) er
 		case "in_store":
 			rec.Change.Purpose = privacy.InStore
 		default:
-			return &features.FieldError{Field: FieldPurpose, Value: clip(p.b), Err: errPurpose}
+			addErr(errs, &features.FieldError{Field: FieldPurpose, Value: clip(p.b), Err: errPurpose})
 		}
 	default:
-		return typeErr(FieldPurpose, "a string", p)
+		addErr(errs, typeErr(FieldPurpose, "a string", p))
 	}
 	switch g := v[cGranted]; {
 	case g.kind == jsonAbsent || g.kind == jsonString && len(g.b) == 0:
-		return &features.FieldError{Field: FieldGranted, Err: features.ErrMissing}
+		addErr(errs, &features.FieldError{Field: FieldGranted, Err: features.ErrMissing})
 	case json && g.kind == jsonBool, !json && g.kind == jsonString:
 		b, perr := strconv.ParseBool(string(bytes.TrimSpace(g.b)))
 		if perr != nil {
-			return &features.FieldError{Field: FieldGranted, Value: clip(g.b), Err: ErrGranted}
+			addErr(errs, &features.FieldError{Field: FieldGranted, Value: clip(g.b), Err: ErrGranted})
 		}
 		rec.Change.Granted = b
 	default:
-		return typeErr(FieldGranted, "true or false", g)
+		addErr(errs, typeErr(FieldGranted, "true or false", g))
 	}
+	err = nil
 	switch t := v[cTime]; t.kind {
 	case jsonString, jsonAbsent:
 		rec.Change.Time, err = parseTime(t.b)
 	case jsonNumber:
 		if bytes.ContainsAny(t.b, ".eE") {
-			return &features.FieldError{Field: features.FieldTime, Value: clip(t.b), Err: features.ErrTime}
+			err = &features.FieldError{Field: features.FieldTime, Value: clip(t.b), Err: features.ErrTime}
+		} else {
+			rec.Change.Time, err = parseTime(t.b)
 		}
-		rec.Change.Time, err = parseTime(t.b)
 	default:
-		return typeErr(features.FieldTime, "a string or an integer", t)
+		err = typeErr(features.FieldTime, "a string or an integer", t)
+	}
+	if t := rec.Change.Time; err == nil && (t.Before(minTime) || t.After(maxTime)) {
+		err = &features.FieldError{Field: features.FieldTime, Value: t.Format(time.RFC3339), Err: features.ErrTimeRange}
 	}
 	if err != nil {
-		return err
-	}
-	if t := rec.Change.Time; t.Before(minTime) || t.After(maxTime) {
-		return &features.FieldError{Field: features.FieldTime, Value: t.Format(time.RFC3339), Err: features.ErrTimeRange}
+		addErr(errs, err)
 	}
 	switch s := v[cSource]; s.kind {
 	case jsonString, jsonAbsent:
 		if err := consent.ValidateSource(string(s.b)); err != nil {
-			return &features.FieldError{Field: FieldSource, Value: clip(s.b), Err: err}
+			addErr(errs, &features.FieldError{Field: FieldSource, Value: clip(s.b), Err: errSource{err}})
 		}
 		rec.Change.Source = string(s.b)
 	default:
-		return typeErr(FieldSource, "a string", s)
+		addErr(errs, typeErr(FieldSource, "a string", s))
 	}
-	if err := rec.Change.Validate(); err != nil {
-		return &features.FieldError{Field: FieldRecord, Err: err}
+	if len(*errs) == 0 {
+		// The whole change, once every field is good.
+		if err := rec.Change.Validate(); err != nil {
+			addErr(errs, &features.FieldError{Field: FieldRecord, Err: err})
+		}
 	}
-	return nil
 }
 
 var errPurpose = errors.New("want personalization or in_store")
+
+// errSource is consent's source error in a row's words: the field error
+// names the field, the text says what it must be.
+type errSource struct{ err error }
+
+func (e errSource) Error() string { return "want " + consent.SourceWant + ", never free text" }
+func (e errSource) Unwrap() error { return e.err }
 
 // The range of times features.RawEvent.Validate accepts.
 var (

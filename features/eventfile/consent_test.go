@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,36 @@ func TestReadLines(t *testing.T) {
 	}
 	if last := got[len(got)-1]; last.Err != nil || last.Event.Item != "SKU-1" {
 		t.Errorf("Read(long quoted field): last record %+v, want the valid row after it", last)
+	}
+}
+
+// TestReadConsentEveryProblem checks that a bad consent row is reported
+// with every problem of its fields, in ConsentFields order.
+func TestReadConsentEveryProblem(t *testing.T) {
+	tests := []struct {
+		in     string
+		fields []string
+	}{
+		{`{"customer":"","purpose":"ads","granted":"yes","time":"soon","source":"web form","note":"x"}`,
+			[]string{"customer", "purpose", "granted", "time", "source", "note"}},
+		{"customer,purpose,granted,time,source\nLOY-1,ads,maybe,1772368200,web-form\n",
+			[]string{"purpose", "granted"}},
+	}
+	for _, tt := range tests {
+		got, err := readConsent(t, tt.in)
+		if err != nil || len(got) != 1 || got[0].Err == nil || !got[0].Customer.IsZero() {
+			t.Fatalf("ReadConsent(%q) = %+v, %v; want one bad row without its customer", tt.in, got, err)
+		}
+		var fes features.FieldErrors
+		if !errors.As(got[0].Err, &fes) {
+			t.Fatalf("ReadConsent(%q) Err = %v, want every field's problem", tt.in, got[0].Err)
+		}
+		var fields []string
+		for _, fe := range fes {
+			fields = append(fields, fe.Field)
+		}
+		if !slices.Equal(fields, tt.fields) {
+			t.Errorf("ReadConsent(%q) Err = %v, want problems on %v", tt.in, got[0].Err, tt.fields)
+		}
 	}
 }

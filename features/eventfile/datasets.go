@@ -64,7 +64,7 @@ func (d *decoder) movieLens() {
 			return false
 		}
 		e.Kind, e.Quantity = privacy.Purchase, 1
-		return d.event(n, &e)
+		return d.event(n, &e, nil)
 	})
 }
 
@@ -85,7 +85,7 @@ func (d *decoder) movieLensRatings(sep string) {
 			return d.rowErr(n, err)
 		}
 		e.Kind, e.Quantity = privacy.Purchase, 1
-		return d.event(n, &e)
+		return d.event(n, &e, nil)
 	})
 }
 
@@ -197,7 +197,7 @@ func (d *decoder) onlineRetail() {
 				return d.emit(Record{Line: n, Skip: SkipMerged})
 			}
 		}
-		return d.event(n, &e)
+		return d.event(n, &e, nil)
 	})
 	d.release()
 	d.holding = false
@@ -309,6 +309,6 @@ func (d *decoder) retailRocket() {
 			return d.rowErr(n, err)
 		}
 		e.Quantity = 1
-		return d.event(n, &e)
+		return d.event(n, &e, nil)
 	})
 }

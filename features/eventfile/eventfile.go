@@ -126,8 +126,8 @@ var (
 	ErrLineTooLong    = fmt.Errorf("row longer than %d bytes", MaxLineLen)
 	ErrSyntax         = errors.New("malformed")
 	ErrFieldCount     = errors.New("wrong number of columns")
-	ErrUnknownField   = errors.New("unknown field")
-	ErrDuplicateField = errors.New("duplicate field")
+	ErrUnknownField   = features.ErrUnknownField // the same as the catalogue's
+	ErrDuplicateField = features.ErrRepeated
 	ErrJSONType       = errors.New("wrong JSON type")
 )
 

@@ -563,3 +563,59 @@ func TestNoRawCustomerInErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryProblemOfARow checks that a bad row is reported with every
+// problem of its fields, in field order, whether found while reading a
+// field or by validation, and that a field that could not be read is not
+// reported again as missing.
+func TestEveryProblemOfARow(t *testing.T) {
+	type problem struct {
+		field string
+		err   error
+	}
+	tests := []struct {
+		name, in string
+		opts     eventfile.Options
+		want     []problem
+	}{{
+		name: "jsonl read and validation problems",
+		in:   `{"customer":"","item":"SKU-1","type":"vew","time":"soon","quantity":0}`,
+		want: []problem{{"customer", privacy.ErrEmptyID}, {"type", features.ErrKind}, {"time", features.ErrTime}, {"quantity", features.ErrQuantity}},
+	}, {
+		name: "jsonl unknown, repeated and composite members go on scanning",
+		in:   `{"price":{"eur":[1,2]},"customer":"a","item":["x"],"type":"view","time":0,"customer":"b","quantity":"2"}`,
+		want: []problem{{"customer", eventfile.ErrDuplicateField}, {"item", eventfile.ErrJSONType}, {"quantity", eventfile.ErrJSONType}, {"price", eventfile.ErrUnknownField}},
+	}, {
+		name: "jsonl visit with an item and no store, time out of range",
+		in:   `{"customer":"a","item":"SKU-1","type":"store_visit","time":"1900-01-01T00:00:00Z"}`,
+		want: []problem{{"item", features.ErrItemOnVisit}, {"store", features.ErrStoreOnVisit}, {"time", features.ErrTimeRange}},
+	}, {
+		name: "jsonl wrong types",
+		in:   `{"customer":1,"item":2,"type":true,"store":3,"time":1.5,"quantity":"x"}`,
+		want: []problem{{"customer", eventfile.ErrJSONType}, {"item", eventfile.ErrJSONType}, {"type", eventfile.ErrJSONType}, {"store", eventfile.ErrJSONType}, {"time", features.ErrTime}, {"quantity", eventfile.ErrJSONType}},
+	}, {
+		name: "csv",
+		in:   "customer,item,type,store,time,quantity\n,,click,,x,-1\n",
+		want: []problem{{"customer", privacy.ErrEmptyID}, {"type", features.ErrKind}, {"time", features.ErrTime}, {"quantity", features.ErrQuantity}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readAll(t, tt.in, tt.opts)
+			if err != nil || len(got) != 1 || got[0].Err == nil {
+				t.Fatalf("Read = %+v, %v; want one bad row", got, err)
+			}
+			var fes features.FieldErrors
+			if !errors.As(got[0].Err, &fes) {
+				t.Fatalf("Err = %v, want every field's problem", got[0].Err)
+			}
+			if len(fes) != len(tt.want) {
+				t.Fatalf("Err = %v, want %d problems", got[0].Err, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if fes[i].Field != w.field || !errors.Is(fes[i], w.err) {
+					t.Errorf("problem %d = %v, want field %s: %v", i, fes[i], w.field, w.err)
+				}
+			}
+		})
+	}
+}

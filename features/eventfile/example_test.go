@@ -34,7 +34,7 @@ func ExampleRead() {
 	// Output:
 	// [redacted customer id] purchase SKU-000042 store-01 2026-03-01T12:30:00Z 2
 	// row 2: field type: "click": want view, add_to_cart, purchase or store_visit
-	// row 3: field price: unknown field
+	// row 3: field price: unknown field (the fields are customer, item, type, store, time, quantity)
 	// 1 valid, map[invalid price:1 invalid type:1]
 }
 

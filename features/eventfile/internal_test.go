@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -129,7 +131,7 @@ func FuzzJSONScan(f *testing.F) {
 			return // one line per object; encoding/json replaces invalid UTF-8
 		}
 		o := newJSONObject(features.Fields)
-		err := o.scan(data)
+		bad, err := o.scan(data)
 		var std map[string]any
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
@@ -147,10 +149,7 @@ func FuzzJSONScan(f *testing.F) {
 			if stdErr != nil || std == nil {
 				return
 			}
-			// encoding/json accepted: only our stricter rules may reject.
-			if errors.Is(err, ErrUnknownField) || errors.Is(err, ErrDuplicateField) || errors.Is(err, ErrJSONType) {
-				return
-			}
+			// Our stricter rules are member problems (bad), never err.
 			t.Fatalf("scan(%q) = %v; encoding/json accepts it: %v", data, err, std)
 		}
 		if stdErr != nil {
@@ -158,6 +157,32 @@ func FuzzJSONScan(f *testing.F) {
 		}
 		if std == nil {
 			t.Fatalf("scan(%q) = nil; encoding/json reads null", data)
+		}
+		// Member problems: only our stricter rules, each naming a field;
+		// every unknown member is reported.
+		reported, unknown := map[string]bool{}, map[string]bool{}
+		for _, fe := range bad {
+			switch {
+			case fe.Field == "":
+				t.Fatalf("scan(%q) member problem %v names no field", data, fe)
+			case errors.Is(fe, ErrDuplicateField):
+				return // encoding/json keeps the last value, we the first
+			case errors.Is(fe, ErrUnknownField):
+				reported[fe.Field] = true
+			case errors.Is(fe, ErrJSONType):
+				delete(std, fe.Field) // a composite value of a known member
+			default:
+				t.Fatalf("scan(%q) member problem %v, want an unknown, repeated or composite field", data, fe)
+			}
+		}
+		for k := range std {
+			if !slices.Contains(features.Fields, k) {
+				unknown[fieldName([]byte(k))] = true
+				delete(std, k)
+			}
+		}
+		if !maps.Equal(reported, unknown) {
+			t.Fatalf("scan(%q) reports unknown members %v; encoding/json reads %v", data, reported, unknown)
 		}
 		got := map[string]any{}
 		for k, v := range o.vals {

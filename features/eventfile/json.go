@@ -1,8 +1,12 @@
 package eventfile
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -16,6 +20,7 @@ const (
 	jsonNumber
 	jsonBool
 	jsonNull
+	jsonComposite // an object or array, reported by scan
 )
 
 // jsonValue is the value of one field of a flat JSON object.
@@ -32,22 +37,29 @@ type jsonObject struct {
 	vals    []jsonValue // by index in keys
 	scratch [][]byte    // by index in keys: unescaped strings
 	key     []byte      // unescaped key
+	bad     features.FieldErrors
 }
 
 func newJSONObject(keys []string) *jsonObject {
 	return &jsonObject{keys: keys, vals: make([]jsonValue, len(keys)), scratch: make([][]byte, len(keys))}
 }
 
-// scan parses line, which must hold exactly one object, into o.vals. Errors
-// are *features.FieldError naming the field where the problem is, or
-// FieldRecord; they never contain a value.
-func (o *jsonObject) scan(line []byte) error {
+// scan parses line, which must hold exactly one object, into o.vals.
+//
+// A line that is not one JSON object is a syntax error (err, a
+// *features.FieldError on FieldRecord or on the field where the problem
+// is). Otherwise every problem with the members themselves is in bad, in
+// input order, and scanning goes on past it: an unknown member, a repeated
+// one (its first value stays in o.vals) and an object or array value.
+// Neither ever contains a value. bad is only valid until the next scan.
+func (o *jsonObject) scan(line []byte) (bad features.FieldErrors, err error) {
 	for i := range o.vals {
 		o.vals[i] = jsonValue{}
 	}
+	o.bad = o.bad[:0]
 	i := skipSpace(line, 0)
 	if i == len(line) || line[i] != '{' {
-		return syntaxErr(FieldRecord, "want an object", i)
+		return nil, syntaxErr(FieldRecord, "want an object", i)
 	}
 	i = skipSpace(line, i+1)
 	if i < len(line) && line[i] == '}' {
@@ -55,7 +67,7 @@ func (o *jsonObject) scan(line []byte) error {
 	}
 	for {
 		if i == len(line) || line[i] != '"' {
-			return syntaxErr(FieldRecord, "want a field name", i)
+			return nil, syntaxErr(FieldRecord, "want a field name", i)
 		}
 		var ok bool
 		key := o.key[:0]
@@ -64,61 +76,77 @@ func (o *jsonObject) scan(line []byte) error {
 		} else if o.key, i, ok = unquote(line, i, o.key[:0]); ok {
 			key = o.key
 		} else {
-			return syntaxErr(FieldRecord, "malformed field name", i)
+			return nil, syntaxErr(FieldRecord, "malformed field name", i)
 		}
 		k := o.index(key)
-		if k < 0 {
-			return &features.FieldError{Field: fieldName(key), Err: ErrUnknownField}
-		}
-		name := o.keys[k]
-		if o.vals[k].kind != jsonAbsent {
-			return &features.FieldError{Field: name, Err: ErrDuplicateField}
+		var name string
+		if k >= 0 {
+			name = o.keys[k]
+		} else {
+			name = fieldName(key) // allocates: only for an unknown key
 		}
 		i = skipSpace(line, i)
 		if i == len(line) || line[i] != ':' {
-			return syntaxErr(name, "want a colon", i)
+			return nil, syntaxErr(name, "want a colon", i)
 		}
 		i = skipSpace(line, i+1)
 		if i == len(line) {
-			return syntaxErr(name, "want a value", i)
+			return nil, syntaxErr(name, "want a value", i)
 		}
-		v := &o.vals[k]
-		switch c := line[i]; {
-		case c == '"':
-			v.kind = jsonString
-			start := i
-			if j, plain := plainString(line, i); plain {
-				v.b, i = line[i+1:j], j+1
+		if k < 0 || o.vals[k].kind != jsonAbsent {
+			if k < 0 {
+				o.bad = append(o.bad, &features.FieldError{Field: name, Err: fmt.Errorf("%w (the fields are %s)", ErrUnknownField, strings.Join(o.keys, ", "))})
 			} else {
-				o.scratch[k], i, ok = unquote(line, start, o.scratch[k][:0])
-				if !ok {
-					return syntaxErr(name, "malformed string", i)
+				o.bad = append(o.bad, &features.FieldError{Field: name, Err: ErrDuplicateField})
+			}
+			if i, ok = skipValue(line, i); !ok {
+				return nil, syntaxErr(name, "malformed value", i)
+			}
+		} else {
+			v := &o.vals[k]
+			switch c := line[i]; {
+			case c == '"':
+				v.kind = jsonString
+				start := i
+				if j, plain := plainString(line, i); plain {
+					v.b, i = line[i+1:j], j+1
+				} else {
+					o.scratch[k], i, ok = unquote(line, start, o.scratch[k][:0])
+					if !ok {
+						return nil, syntaxErr(name, "malformed string", i)
+					}
+					v.b = o.scratch[k]
 				}
-				v.b = o.scratch[k]
+			case c == '-' || c >= '0' && c <= '9':
+				j := scanNumber(line, i)
+				if j < 0 {
+					return nil, syntaxErr(name, "malformed number", i)
+				}
+				v.kind, v.b, i = jsonNumber, line[i:j], j
+			case c == 't' || c == 'f' || c == 'n':
+				lit := literal(line[i:])
+				if lit == "" {
+					return nil, syntaxErr(name, "want a value", i)
+				}
+				v.kind, v.b, i = jsonBool, line[i:i+len(lit)], i+len(lit)
+				if lit == "null" {
+					v.kind = jsonNull
+				}
+			case c == '{' || c == '[':
+				// Marked present (so that a repetition is still one), but
+				// with no value: the caller sees the field as absent.
+				v.kind = jsonComposite
+				o.bad = append(o.bad, &features.FieldError{Field: name, Err: fmt.Errorf("%w: want a scalar, not an object or array", ErrJSONType)})
+				if i, ok = skipValue(line, i); !ok {
+					return nil, syntaxErr(name, "malformed value", i)
+				}
+			default:
+				return nil, syntaxErr(name, "want a value", i)
 			}
-		case c == '-' || c >= '0' && c <= '9':
-			j := scanNumber(line, i)
-			if j < 0 {
-				return syntaxErr(name, "malformed number", i)
-			}
-			v.kind, v.b, i = jsonNumber, line[i:j], j
-		case c == 't' || c == 'f' || c == 'n':
-			lit := literal(line[i:])
-			if lit == "" {
-				return syntaxErr(name, "want a value", i)
-			}
-			v.kind, v.b, i = jsonBool, line[i:i+len(lit)], i+len(lit)
-			if lit == "null" {
-				v.kind = jsonNull
-			}
-		case c == '{' || c == '[':
-			return &features.FieldError{Field: name, Err: fmt.Errorf("%w: want a scalar, not an object or array", ErrJSONType)}
-		default:
-			return syntaxErr(name, "want a value", i)
 		}
 		i = skipSpace(line, i)
 		if i == len(line) {
-			return syntaxErr(FieldRecord, "object not closed", i)
+			return nil, syntaxErr(FieldRecord, "object not closed", i)
 		}
 		switch line[i] {
 		case '}':
@@ -126,22 +154,42 @@ func (o *jsonObject) scan(line []byte) error {
 		case ',':
 			i = skipSpace(line, i+1)
 		default:
-			return syntaxErr(FieldRecord, "want a comma or a closing brace", i)
+			return nil, syntaxErr(FieldRecord, "want a comma or a closing brace", i)
 		}
 	}
 }
 
-// end checks that nothing but white space follows the object.
-func (o *jsonObject) end(line []byte, i int) error {
+// skipValue returns the index after the JSON value (of any kind, nested or
+// not) that starts at b[i], or the index of the problem and false. It is
+// only called on the error path, so it may allocate.
+func skipValue(b []byte, i int) (int, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b[i:]))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) && se.Offset > 0 {
+			return i + int(se.Offset) - 1, false
+		}
+		return i, false
+	}
+	return i + int(dec.InputOffset()), true
+}
+
+// end checks that nothing but white space follows the object, and returns
+// the members' problems found on the way.
+func (o *jsonObject) end(line []byte, i int) (features.FieldErrors, error) {
 	if i = skipSpace(line, i); i != len(line) {
-		return syntaxErr(FieldRecord, "text after the object", i)
+		return nil, syntaxErr(FieldRecord, "text after the object", i)
 	}
 	for k := range o.vals {
-		if o.vals[k].kind == jsonNull {
-			o.vals[k] = jsonValue{} // null means absent
+		if o.vals[k].kind == jsonNull || o.vals[k].kind == jsonComposite {
+			o.vals[k] = jsonValue{} // null means absent; a composite was reported
 		}
 	}
-	return nil
+	if len(o.bad) == 0 {
+		return nil, nil
+	}
+	return o.bad, nil
 }
 
 func (o *jsonObject) index(key []byte) int {

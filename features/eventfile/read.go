@@ -3,8 +3,10 @@ package eventfile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/discret-io/discret/features"
@@ -110,12 +112,55 @@ func (d *decoder) rowErr(line int, err error) bool {
 	return d.emit(Record{Line: line, Err: &features.RowError{Row: line, Err: err}})
 }
 
-// event validates e and yields it, or the validation error.
-func (d *decoder) event(line int, e *features.RawEvent) bool {
-	if err := e.Validate(); err != nil {
-		return d.rowErr(line, err)
+// event validates e and yields it. If the row's fields had problems while
+// it was read (errs) or e is invalid, it yields one row error with every
+// problem instead (see rowProblems).
+func (d *decoder) event(line int, e *features.RawEvent, errs features.FieldErrors) bool {
+	if err := e.Validate(); err != nil || len(errs) > 0 {
+		return d.rowErr(line, rowProblems(features.Fields, errs, err))
 	}
 	return d.emit(Record{Line: line, Event: *e})
+}
+
+// rowProblems merges the problems found while reading a row's fields (errs)
+// with those Validate found in what was read (verr), leaving out Validate's
+// for a field errs already names (a field that could not be read is empty,
+// and "required" would only repeat the first problem). The result is a
+// single *features.FieldError or features.FieldErrors, ordered as fields
+// (unknown fields last, problems of one field in the order found).
+func rowProblems(fields []string, errs features.FieldErrors, verr error) error {
+	var more features.FieldErrors
+	var fe *features.FieldError
+	switch {
+	case errors.As(verr, &more):
+	case errors.As(verr, &fe):
+		more = features.FieldErrors{fe}
+	}
+	for _, fe := range more {
+		if !slices.ContainsFunc(errs, func(e *features.FieldError) bool { return e.Field == fe.Field }) {
+			errs = append(errs, fe)
+		}
+	}
+	order := func(e *features.FieldError) int {
+		if i := slices.Index(fields, e.Field); i >= 0 {
+			return i
+		}
+		return len(fields)
+	}
+	slices.SortStableFunc(errs, func(a, b *features.FieldError) int { return order(a) - order(b) })
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errs
+}
+
+// addErr appends err, a field error from a conversion, to errs.
+func addErr(errs *features.FieldErrors, err error) {
+	var fe *features.FieldError
+	if !errors.As(err, &fe) {
+		fe = &features.FieldError{Field: FieldRecord, Err: err}
+	}
+	*errs = append(*errs, fe)
 }
 
 // fail yields the held records, then a fatal error.
@@ -302,91 +347,91 @@ const (
 func (d *decoder) jsonl() {
 	o := newJSONObject(features.Fields)
 	d.lines(func(line []byte, n int) bool {
-		if err := o.scan(line); err != nil {
+		bad, err := o.scan(line)
+		if err != nil {
 			return d.rowErr(n, err)
 		}
+		errs := slices.Clone(bad) // bad is o's, reused by the next scan
 		var e features.RawEvent
-		if err := d.fromJSON(o.vals, &e); err != nil {
-			return d.rowErr(n, err)
-		}
-		return d.event(n, &e)
+		d.fromJSON(o.vals, &e, &errs)
+		return d.event(n, &e, errs)
 	})
 }
 
 func (d *decoder) csv() {
 	d.records(CSV, discretColumns, true, func(idx []int, fields [][]byte, n int) bool {
 		var e features.RawEvent
+		var errs features.FieldErrors
 		var err error
 		if e.Customer, err = d.b.customer(get(fields, idx[iCustomer])); err != nil {
-			return d.rowErr(n, err)
+			addErr(&errs, err)
 		}
 		e.Item = d.b.id(get(fields, idx[iItem]))
 		if e.Kind, err = kind(get(fields, idx[iType])); err != nil {
-			return d.rowErr(n, err)
+			addErr(&errs, err)
 		}
 		e.Store = d.b.id(get(fields, idx[iStore]))
 		if e.Time, err = parseTime(get(fields, idx[iTime])); err != nil {
-			return d.rowErr(n, err)
+			addErr(&errs, err)
 		}
 		if e.Quantity, err = quantity(get(fields, idx[iQuantity])); err != nil {
-			return d.rowErr(n, err)
+			addErr(&errs, err)
 		}
-		return d.event(n, &e)
+		return d.event(n, &e, errs)
 	})
 }
 
 // fromJSON converts the fields of a Discret JSON line, in features.Fields
-// order, into e.
-func (d *decoder) fromJSON(v []jsonValue, e *features.RawEvent) error {
+// order, into e, appending each field's problem to errs and going on.
+func (d *decoder) fromJSON(v []jsonValue, e *features.RawEvent, errs *features.FieldErrors) {
 	var err error
 	switch c := v[iCustomer]; c.kind {
 	case jsonString, jsonAbsent:
 		if e.Customer, err = d.b.customer(c.b); err != nil {
-			return err
+			addErr(errs, err)
 		}
 	default:
 		// The value is not echoed: it may be the identifier.
-		return &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)}
+		addErr(errs, &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)})
 	}
 	if e.Item, err = d.jsonID(features.FieldItem, v[iItem]); err != nil {
-		return err
+		addErr(errs, err)
 	}
 	switch t := v[iType]; t.kind {
 	case jsonString, jsonAbsent:
 		if e.Kind, err = kind(t.b); err != nil {
-			return err
+			addErr(errs, err)
 		}
 	default:
-		return typeErr(features.FieldType, "a string", t)
+		addErr(errs, typeErr(features.FieldType, "a string", t))
 	}
 	if e.Store, err = d.jsonID(features.FieldStore, v[iStore]); err != nil {
-		return err
+		addErr(errs, err)
 	}
 	switch t := v[iTime]; t.kind {
 	case jsonString, jsonAbsent:
-		e.Time, err = parseTime(t.b)
+		if e.Time, err = parseTime(t.b); err != nil {
+			addErr(errs, err)
+		}
 	case jsonNumber:
 		if bytes.ContainsAny(t.b, ".eE") {
-			return &features.FieldError{Field: features.FieldTime, Value: clip(t.b), Err: features.ErrTime}
+			addErr(errs, &features.FieldError{Field: features.FieldTime, Value: clip(t.b), Err: features.ErrTime})
+		} else if e.Time, err = parseTime(t.b); err != nil {
+			addErr(errs, err)
 		}
-		e.Time, err = parseTime(t.b)
 	default:
-		return typeErr(features.FieldTime, "a string or an integer", t)
-	}
-	if err != nil {
-		return err
+		addErr(errs, typeErr(features.FieldTime, "a string or an integer", t))
 	}
 	switch q := v[iQuantity]; q.kind {
 	case jsonAbsent:
 		e.Quantity = 1
 	case jsonNumber:
 		if e.Quantity, err = quantity(q.b); err != nil {
-			return err
+			addErr(errs, err)
 		}
 	default:
-		return typeErr(features.FieldQuantity, "an integer", q)
+		addErr(errs, typeErr(features.FieldQuantity, "an integer", q))
 	}
-	return nil
 }
 
 func (d *decoder) jsonID(field string, v jsonValue) (string, error) {

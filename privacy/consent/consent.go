@@ -25,8 +25,12 @@ const MaxFutureSkew = 5 * time.Minute
 var (
 	ErrNoTime    = errors.New("consent: missing time")
 	ErrFuture    = fmt.Errorf("consent: time in the future (at most %v ahead of the clock)", MaxFutureSkew)
-	ErrBadSource = fmt.Errorf("consent: source must be 1-%d characters from [A-Za-z0-9._:/-] (a channel name such as \"web-form\" or \"pos:store-12\", never free text)", MaxSourceLen)
+	ErrBadSource = errors.New("consent: source must be " + SourceWant + ", never free text")
 )
+
+// SourceWant describes a valid Change.Source, for error messages that name
+// the field themselves ("field source: want " + SourceWant).
+const SourceWant = "1-64 characters from [A-Za-z0-9._:/-], a channel such as web-form or pos:store-12"
 
 // Change is one grant or withdrawal of one purpose.
 type Change struct {

@@ -2,6 +2,8 @@ package consent
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +161,11 @@ func TestApplyCapsFutureTimes(t *testing.T) {
 	}
 	if err := far.CheckTime(now.Add(time.Second)); err != nil {
 		t.Errorf("CheckTime at the edge = %v, want nil", err)
+	}
+}
+
+func TestSourceWantStatesTheLimit(t *testing.T) {
+	if want := fmt.Sprintf("1-%d characters", MaxSourceLen); !strings.Contains(SourceWant, want) {
+		t.Errorf("SourceWant = %q, want it to say %q", SourceWant, want)
 	}
 }

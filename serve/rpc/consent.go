@@ -103,7 +103,7 @@ func decodeConsentChanges(in []*discretv1.ConsentChange, now time.Time) ([]conse
 		src := pc.GetSource()
 		src = cmp.Or(src, DefaultConsentSource)
 		if err := consent.ValidateSource(src); err != nil {
-			return nil, apierr.Invalidf(field("source"), "want 1-%d characters from [A-Za-z0-9._:/-], a channel such as web-form or pos:store-12", consent.MaxSourceLen)
+			return nil, apierr.Invalidf(field("source"), "want %s", consent.SourceWant)
 		}
 		out[i] = consent.Change{Purpose: p, Granted: pc.GetGranted(), Time: at, Source: src}
 	}
