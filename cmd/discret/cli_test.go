@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -469,7 +472,7 @@ func TestShortenedRetentionCLI(t *testing.T) {
 	if got := items(); !slices.Equal(got, []string{"sku-2", "sku-3"}) {
 		t.Errorf("export with views kept 1 month = %v, want [sku-2 sku-3]", got)
 	}
-	if out := c.mustRun("compact"); !strings.Contains(out, "deleted 1 events older than the retention period in force") {
+	if out := c.mustRun("compact"); !strings.Contains(out, "deleted 1 event older than the retention period in force") {
 		t.Errorf("compact = %q; want it to say it deleted 1 event", out)
 	}
 	if out := c.mustRun("compact"); strings.Contains(out, "deleted") {
@@ -479,4 +482,53 @@ func TestShortenedRetentionCLI(t *testing.T) {
 	if got := items(); !slices.Equal(got, []string{"sku-2", "sku-3"}) {
 		t.Errorf("export with the default periods after compact = %v, want [sku-2 sku-3]: the deleted view is back", got)
 	}
+
+	// The server's maintenance loop deletes what a shortened period no
+	// longer keeps, and says so in the server's log (serve hands its
+	// logger to openData through env.logger).
+	c.mustRun("import", writeFile(t, "more.jsonl",
+		fmt.Sprintf(`{"customer":%q,"item":"sku-4","type":"view","time":%q}`, alice, now.AddDate(0, -2, 0).Format(time.RFC3339))))
+	conf, err := loadSettings(writeFile(t, "c2.json", `{"retention": {"view": "1mo"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	e := &env{global: globalFlags{data: c.data, key: c.key}, stdout: io.Discard, stderr: io.Discard, getenv: c.getenv, conf: conf,
+		logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	d, err := openData(e, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- d.db.RunGC(ctx, time.Millisecond) }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "deleted events past the retention period in force") && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := log.String(); !strings.Contains(got, "deleted events past the retention period in force") || !strings.Contains(got, "events=1") {
+		t.Errorf("log = %q; want the maintenance loop's deletion of 1 event, at INFO", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -53,6 +54,9 @@ type env struct {
 	// conf is the configuration file's content (--config), read and
 	// checked once by runCommand before the command runs; zero without one.
 	conf settings
+	// logger, when set (by serve), receives the store's messages at its own
+	// level; otherwise openData logs the store's warnings to stderr.
+	logger *slog.Logger
 }
 
 // usageError marks a bad invocation (exit status 2).

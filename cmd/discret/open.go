@@ -18,7 +18,6 @@ type dataEnv struct {
 	db         *store.DB
 	pseudonyms *pseudonym.Keyed
 	settings   settings
-	logger     *slog.Logger
 }
 
 func (d *dataEnv) Close() error { return d.db.Close() }
@@ -61,7 +60,10 @@ func openData(e *env, create bool) (*dataEnv, error) {
 			return nil, fmt.Errorf("data directory %s not found; import data first (`discret import`) or pass --data / DISCRET_DATA", e.global.data)
 		}
 	}
-	logger := newLogger(e.stderr)
+	logger := e.logger
+	if logger == nil {
+		logger = newLogger(e.stderr)
+	}
 	db, err := store.Open(store.Options{
 		Dir:           e.global.data,
 		EncryptionKey: m.StorageKey(),
@@ -81,5 +83,5 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		db.Close()
 		return nil, err
 	}
-	return &dataEnv{db: db, pseudonyms: ps, settings: set, logger: logger}, nil
+	return &dataEnv{db: db, pseudonyms: ps, settings: set}, nil
 }

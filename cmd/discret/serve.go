@@ -128,6 +128,10 @@ DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
 }
 
 func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error {
+	// The store logs through the server's logger: its periodic retention
+	// deletions (INFO) belong in the server log.
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	e.logger = logger
 	var d *dataEnv
 	var err error
 	if f.demo {
@@ -139,7 +143,6 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		return err
 	}
 	defer d.Close()
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
 	keys, err := auth.Open(ctx, auth.Config{Store: d.db})
 	if err != nil {

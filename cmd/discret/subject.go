@@ -137,7 +137,7 @@ compaction. Sizes are the disk space the directory's files occupy.`,
 				return err
 			}
 			if n > 0 {
-				fmt.Fprintf(e.stdout, "deleted %d events older than the retention period in force (stored under a longer period)\n", n)
+				fmt.Fprintf(e.stdout, "deleted %s older than the retention period in force (stored under a longer period)\n", plural(n, "event"))
 			}
 			if err := d.db.Compact(ctx); err != nil {
 				return err
