@@ -4,7 +4,7 @@ GO ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test race generate check bench bench-quick
+.PHONY: help build test race fuzz generate check bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,16 @@ test: ## run every test (the README's test command)
 
 race: ## run every test under the race detector
 	$(GO) test -race ./...
+
+FUZZTIME ?= 10s
+
+fuzz: ## run every fuzz target (parsers, decoders, codecs) for FUZZTIME each (default 10s; new failures land in testdata/fuzz)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg; \
+		done; \
+	done
 
 generate: ## regenerate the API code and OpenAPI document (serve/api) from the .proto
 	$(GO) generate ./serve/api/...
