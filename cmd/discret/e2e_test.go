@@ -283,7 +283,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, it := range m["items"].([]any) {
 		restItems = append(restItems, it.(map[string]any)["item"].(string))
 	}
-	if code != 200 || m["personalized"] != true || !slices.Equal(restItems, grpcItems) {
+	if _, ok := m["reason"]; code != 200 || m["personalized"] != true || ok || !slices.Equal(restItems, grpcItems) {
 		t.Errorf("REST recommendations = %d %v; want the gRPC answer %v", code, m, grpcItems)
 	}
 	// Similar items of a head item that has a vector.
@@ -306,7 +306,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Entering a store: personalized coupons, then the day cap.
 	code, m = x.rest("POST", "/v1/stores/s0/entries", map[string]any{"customer": alice})
-	if code != 200 || m["visit_recorded"] != true || m["personalized"] != true || len(m["coupons"].([]any)) != 3 {
+	if _, ok := m["visit_not_recorded_reason"]; code != 200 || m["visit_recorded"] != true || ok || m["personalized"] != true || len(m["coupons"].([]any)) != 3 {
 		t.Errorf("enter store = %d %v; want 3 personalized coupons and the visit recorded", code, m)
 	}
 	code, m = x.rest("POST", "/v1/stores/s0/entries", map[string]any{"customer": alice})
@@ -371,7 +371,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("export after forget = %d %v; want nothing", code, m)
 	}
 	code, m = x.rest("POST", "/v1/stores/s0/entries", map[string]any{"customer": alice})
-	if code != 200 || m["visit_recorded"] != false || m["personalized"] != false || m["capped"] != false {
+	if code != 200 || m["visit_recorded"] != false || m["visit_not_recorded_reason"] != "VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT" || m["personalized"] != false || m["capped"] != false {
 		t.Errorf("enter store after forget = %d %v; want generic offers", code, m)
 	}
 

@@ -41,21 +41,20 @@ func (s storeServer) EnterStore(ctx context.Context, req *discretv1.EnterStoreRe
 	return resp, nil
 }
 
-// notRecorded says why res's visit was not recorded; UNSPECIFIED when it
-// was.
-func notRecorded(res coupons.Result) discretv1.VisitNotRecordedReason {
+// notRecorded says why res's visit was not recorded; nil when it was.
+func notRecorded(res coupons.Result) *discretv1.VisitNotRecordedReason {
 	if res.VisitRecorded {
-		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
+		return nil
 	}
 	switch res.NotRecorded {
 	case coupons.NoInStoreConsent:
-		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT.Enum()
 	case coupons.NoPersonalizationConsent:
-		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT.Enum()
 	case coupons.ConsentWithdrawn:
-		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN
+		return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN.Enum()
 	}
-	return discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
+	return nil
 }
 
 func decodeEntry(req *discretv1.EnterStoreRequest) (coupons.Entry, error) {

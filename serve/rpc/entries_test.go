@@ -46,7 +46,7 @@ func TestEnterStoreReason(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, func(c *rpc.Config) { c.Entries = fixedEntries(tt.res) })
 			resp, err := f.servers().EnterStore(t.Context(), &discretv1.EnterStoreRequest{Store: "s1", Customer: "dave"})
-			if err != nil || resp.VisitNotRecordedReason != tt.want || resp.VisitRecorded != tt.res.VisitRecorded {
+			if err != nil || resp.GetVisitNotRecordedReason() != tt.want || (resp.VisitNotRecordedReason == nil) != tt.res.VisitRecorded || resp.VisitRecorded != tt.res.VisitRecorded {
 				t.Errorf("EnterStore = %v, %v; want visit_recorded %v, reason %v", resp, err, tt.res.VisitRecorded, tt.want)
 			}
 		})
@@ -114,7 +114,7 @@ func TestEnterStoreNotRecorded(t *testing.T) {
 			}
 			resp, err := s.EnterStore(ctx, &discretv1.EnterStoreRequest{Store: "s1", Customer: "erin"})
 			recorded := tt.want == none
-			if err != nil || resp.VisitNotRecordedReason != tt.want || resp.VisitRecorded != recorded {
+			if err != nil || resp.GetVisitNotRecordedReason() != tt.want || (resp.VisitNotRecordedReason == nil) != recorded || resp.VisitRecorded != recorded {
 				t.Fatalf("EnterStore = %v, %v; want visit_recorded %v, reason %v", resp, err, recorded, tt.want)
 			}
 			want := 0

@@ -66,16 +66,17 @@ func decodeRecommend(req *discretv1.RecommendRequest) (recommend.Request, error)
 	return r, nil
 }
 
-func reason(r recommend.Reason) discretv1.NonPersonalizedReason {
+// reason says why a response is not personalized; nil when it is.
+func reason(r recommend.Reason) *discretv1.NonPersonalizedReason {
 	switch r {
 	case recommend.NoConsent:
-		return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_CONSENT
+		return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_CONSENT.Enum()
 	case recommend.NoHistory:
-		return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_HISTORY
+		return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_HISTORY.Enum()
 	case recommend.NoModel:
-		return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_MODEL
+		return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_MODEL.Enum()
 	}
-	return discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_UNSPECIFIED
+	return nil
 }
 
 func scoredItems(items []recommend.Item) []*discretv1.ScoredItem {

@@ -35,7 +35,7 @@ const (
 type NonPersonalizedReason int32
 
 const (
-	NonPersonalizedReason_NON_PERSONALIZED_REASON_UNSPECIFIED NonPersonalizedReason = 0 // the response is personalized
+	NonPersonalizedReason_NON_PERSONALIZED_REASON_UNSPECIFIED NonPersonalizedReason = 0 // never sent: reason is absent from personalized responses
 	NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_CONSENT  NonPersonalizedReason = 1 // no personalization consent
 	NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_HISTORY  NonPersonalizedReason = 2 // no usable history in the model's catalogue
 	NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_MODEL    NonPersonalizedReason = 3 // no model is loaded
@@ -91,7 +91,7 @@ func (NonPersonalizedReason) EnumDescriptor() ([]byte, []int) {
 type VisitNotRecordedReason int32
 
 const (
-	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED                VisitNotRecordedReason = 0 // the visit was recorded
+	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED                VisitNotRecordedReason = 0 // never sent: the reason is absent when the visit was recorded
 	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT        VisitNotRecordedReason = 1 // no in_store consent: never granted, or withdrawn
 	VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT VisitNotRecordedReason = 2 // in_store consent, but no personalization consent
 	// consent was withdrawn, or the customer erased, while the entry was
@@ -312,11 +312,12 @@ func (x *ScoredItem) GetBecauseItem() string {
 }
 
 type RecommendResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*ScoredItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
-	ModelVersion  string                 `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
-	Personalized  bool                   `protobuf:"varint,3,opt,name=personalized,proto3" json:"personalized,omitempty"`
-	Reason        NonPersonalizedReason  `protobuf:"varint,4,opt,name=reason,proto3,enum=discret.v1.NonPersonalizedReason" json:"reason,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Items        []*ScoredItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	ModelVersion string                 `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	Personalized bool                   `protobuf:"varint,3,opt,name=personalized,proto3" json:"personalized,omitempty"`
+	// Why the response is not personalized; absent when it is.
+	Reason        *NonPersonalizedReason `protobuf:"varint,4,opt,name=reason,proto3,enum=discret.v1.NonPersonalizedReason,oneof" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,8 +374,8 @@ func (x *RecommendResponse) GetPersonalized() bool {
 }
 
 func (x *RecommendResponse) GetReason() NonPersonalizedReason {
-	if x != nil {
-		return x.Reason
+	if x != nil && x.Reason != nil {
+		return *x.Reason
 	}
 	return NonPersonalizedReason_NON_PERSONALIZED_REASON_UNSPECIFIED
 }
@@ -747,8 +748,8 @@ type EnterStoreResponse struct {
 	Capped       bool   `protobuf:"varint,4,opt,name=capped,proto3" json:"capped,omitempty"`
 	CapReason    string `protobuf:"bytes,5,opt,name=cap_reason,json=capReason,proto3" json:"cap_reason,omitempty"`
 	ModelVersion string `protobuf:"bytes,6,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
-	// Why the visit was not recorded; UNSPECIFIED when it was.
-	VisitNotRecordedReason VisitNotRecordedReason `protobuf:"varint,7,opt,name=visit_not_recorded_reason,json=visitNotRecordedReason,proto3,enum=discret.v1.VisitNotRecordedReason" json:"visit_not_recorded_reason,omitempty"`
+	// Why the visit was not recorded; absent when it was.
+	VisitNotRecordedReason *VisitNotRecordedReason `protobuf:"varint,7,opt,name=visit_not_recorded_reason,json=visitNotRecordedReason,proto3,enum=discret.v1.VisitNotRecordedReason,oneof" json:"visit_not_recorded_reason,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -826,8 +827,8 @@ func (x *EnterStoreResponse) GetModelVersion() string {
 }
 
 func (x *EnterStoreResponse) GetVisitNotRecordedReason() VisitNotRecordedReason {
-	if x != nil {
-		return x.VisitNotRecordedReason
+	if x != nil && x.VisitNotRecordedReason != nil {
+		return *x.VisitNotRecordedReason
 	}
 	return VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
 }
@@ -2648,12 +2649,13 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x1a\n" +
 	"\bcategory\x18\x03 \x01(\tR\bcategory\x12 \n" +
 	"\vexplanation\x18\x04 \x01(\tR\vexplanation\x12!\n" +
-	"\fbecause_item\x18\x05 \x01(\tR\vbecauseItem\"\xc5\x01\n" +
+	"\fbecause_item\x18\x05 \x01(\tR\vbecauseItem\"\xd5\x01\n" +
 	"\x11RecommendResponse\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.discret.v1.ScoredItemR\x05items\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12\"\n" +
-	"\fpersonalized\x18\x03 \x01(\bR\fpersonalized\x129\n" +
-	"\x06reason\x18\x04 \x01(\x0e2!.discret.v1.NonPersonalizedReasonR\x06reason\"?\n" +
+	"\fpersonalized\x18\x03 \x01(\bR\fpersonalized\x12>\n" +
+	"\x06reason\x18\x04 \x01(\x0e2!.discret.v1.NonPersonalizedReasonH\x00R\x06reason\x88\x01\x01B\t\n" +
+	"\a_reason\"?\n" +
 	"\x13SimilarItemsRequest\x12\x12\n" +
 	"\x04item\x18\x01 \x01(\tR\x04item\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"i\n" +
@@ -2677,7 +2679,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\vvalid_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"validUntil\x12 \n" +
 	"\vexplanation\x18\x05 \x01(\tR\vexplanation\x12\x14\n" +
-	"\x05score\x18\x06 \x01(\x01R\x05score\"\xcf\x02\n" +
+	"\x05score\x18\x06 \x01(\x01R\x05score\"\xf2\x02\n" +
 	"\x12EnterStoreResponse\x123\n" +
 	"\acoupons\x18\x01 \x03(\v2\x19.discret.v1.OfferedCouponR\acoupons\x12\"\n" +
 	"\fpersonalized\x18\x02 \x01(\bR\fpersonalized\x12%\n" +
@@ -2685,8 +2687,9 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x06capped\x18\x04 \x01(\bR\x06capped\x12\x1d\n" +
 	"\n" +
 	"cap_reason\x18\x05 \x01(\tR\tcapReason\x12#\n" +
-	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersion\x12]\n" +
-	"\x19visit_not_recorded_reason\x18\a \x01(\x0e2\".discret.v1.VisitNotRecordedReasonR\x16visitNotRecordedReason\"\x91\x01\n" +
+	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersion\x12b\n" +
+	"\x19visit_not_recorded_reason\x18\a \x01(\x0e2\".discret.v1.VisitNotRecordedReasonH\x00R\x16visitNotRecordedReason\x88\x01\x01B\x1c\n" +
+	"\x1a_visit_not_recorded_reason\"\x91\x01\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x12\x12\n" +
 	"\x04item\x18\x02 \x01(\tR\x04item\x12\x12\n" +
@@ -3017,6 +3020,8 @@ func file_discret_v1_discret_proto_init() {
 		return
 	}
 	file_discret_v1_discret_proto_msgTypes[0].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[2].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[9].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[24].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[28].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[30].OneofWrappers = []any{}
