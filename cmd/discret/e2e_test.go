@@ -345,8 +345,8 @@ func TestEndToEnd(t *testing.T) {
 		for _, it := range resp.Items {
 			nodeItems = append(nodeItems, it.Item)
 		}
-		if !resp.Personalized || resp.ModelVersion != version || !slices.Equal(nodeItems, grpcItems) {
-			t.Errorf("node client answer = %s; want the gRPC answer %v", out, grpcItems)
+		if !resp.Personalized || resp.ModelVersion != version || !slices.Equal(nodeItems, grpcItems) || bytes.Contains(out, []byte("reason")) {
+			t.Errorf("node client answer = %s; want the gRPC answer %v, without a reason", out, grpcItems)
 		}
 		// A wrong key: UNAUTHENTICATED, exit status 1.
 		cmd = exec.Command(node, filepath.Join(nodeClientDir, "recommend.js"), "--addr", grpcAddr, "--key", "dsk_wrong", "--customer", alice)

@@ -18,9 +18,12 @@ const protoLoader = require('@grpc/proto-loader');
 
 const PROTO = path.join(__dirname, '..', '..', 'discret', 'v1', 'discret.proto');
 
+const USAGE = 'usage: node recommend.js --addr HOST:PORT --key KEY --customer ID [--limit N] [--store S] [--category C] [--tls] [--timeout SECONDS]\n' +
+  '  --addr defaults to $DISCRET_GRPC_ADDR or 127.0.0.1:9090, --key to $DISCRET_API_KEY (recommend scope), --limit to 10, --timeout to 10';
+
 function usage(msg) {
   if (msg) console.error(`recommend.js: ${msg}`);
-  console.error('usage: node recommend.js --addr HOST:PORT --key KEY --customer ID [--limit N] [--store S] [--category C] [--tls]');
+  console.error(USAGE);
   process.exit(2);
 }
 
@@ -37,10 +40,15 @@ function main() {
         category: { type: 'string', default: '' },
         tls: { type: 'boolean', default: false },
         timeout: { type: 'string', default: '10' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (err) {
     usage(err.message);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
   if (!args.customer) usage('--customer is required');
   if (!args.key) usage('--key (or DISCRET_API_KEY) is required');
@@ -51,8 +59,7 @@ function main() {
     keepCase: true, // field names as in the .proto: model_version, because_item
     longs: String,
     enums: String, // reason as its name, e.g. NON_PERSONALIZED_REASON_NO_CONSENT
-    defaults: true,
-    oneofs: true,
+    defaults: true, // unset scalars as their zero values; unset optional fields (reason) stay absent
   });
   const v1 = grpc.loadPackageDefinition(def).discret.v1;
   const creds = args.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
