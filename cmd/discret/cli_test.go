@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -492,7 +491,7 @@ func TestShortenedRetentionCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log syncWriter
 	e := &env{global: globalFlags{data: c.data, key: c.key}, stdout: io.Discard, stderr: io.Discard, getenv: c.getenv, conf: conf,
 		logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	d, err := openData(e, false)
@@ -513,22 +512,4 @@ func TestShortenedRetentionCLI(t *testing.T) {
 	if got := log.String(); !strings.Contains(got, "deleted events past the retention period in force") || !strings.Contains(got, "events=1") {
 		t.Errorf("log = %q; want the maintenance loop's deletion of 1 event, at INFO", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
