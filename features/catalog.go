@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/discret-io/discret/privacy"
 )
@@ -119,7 +120,7 @@ func decodeObject(b []byte, fields []jsonField) error {
 		i := slices.IndexFunc(fields, func(f jsonField) bool { return f.name == name })
 		switch {
 		case i < 0:
-			errs = append(errs, &FieldError{Field: fieldLabel(name), Err: fmt.Errorf("%w (the fields are %s)", ErrUnknownField, fieldNames(fields))})
+			errs = append(errs, UnknownField(name, fieldNames(fields)))
 		case seen[name]:
 			errs = append(errs, &FieldError{Field: name, Err: ErrRepeated})
 		default:
@@ -135,26 +136,44 @@ func decodeObject(b []byte, fields []jsonField) error {
 	return nil
 }
 
-// fieldLabel is an unknown member's name as errors show it: clipped, and
-// quoted unless it is a plain token.
-func fieldLabel(name string) string {
-	for _, r := range name {
-		if !(r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return strconv.Quote(clip(name))
-		}
-	}
-	if name == "" {
-		return `""`
-	}
-	return clip(name)
-}
-
-func fieldNames(fields []jsonField) string {
+func fieldNames(fields []jsonField) []string {
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	return strings.Join(names, ", ")
+	return names
+}
+
+// FieldLabel returns a field or column name that is not one of the known
+// ones, fit for an error message: as is if it is a short token, else quoted
+// (in ASCII) and clipped to 32 bytes.
+func FieldLabel(key string) string {
+	if len(key) > 0 && len(key) <= 32 {
+		token := true
+		for _, c := range []byte(key) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+				token = false
+				break
+			}
+		}
+		if token {
+			return key
+		}
+	}
+	if len(key) > 32 {
+		n := 32
+		for n > 0 && !utf8.RuneStart(key[n]) {
+			n--
+		}
+		return strconv.QuoteToASCII(key[:n]) + "…"
+	}
+	return strconv.QuoteToASCII(key)
+}
+
+// UnknownField is the error of a member or column named key that is none
+// of known, which it lists.
+func UnknownField(key string, known []string) *FieldError {
+	return &FieldError{Field: FieldLabel(key), Err: fmt.Errorf("%w (the fields are %s)", ErrUnknownField, strings.Join(known, ", "))}
 }
 
 // FieldErrors is every field error of one row, in input order.

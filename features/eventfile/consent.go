@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
-	"slices"
 	"strconv"
 	"time"
 
@@ -132,10 +130,9 @@ func (d *consentDecoder) jsonl() {
 func (d *consentDecoder) convert(v []jsonValue, n int, json bool, bad features.FieldErrors) bool {
 	var rec ConsentRecord
 	rec.Line = n
-	errs := slices.Clone(bad) // bad is the scanner's, reused by the next scan
-	d.change(v, json, &rec, &errs)
-	if len(errs) > 0 {
-		rec.Err = &features.RowError{Row: n, Err: rowProblems(ConsentFields, errs, nil)}
+	d.change(v, json, &rec, &bad)
+	if len(bad) > 0 {
+		rec.Err = &features.RowError{Row: n, Err: rowProblems(ConsentFields, bad, nil)}
 		rec.Change = consent.Change{}
 		rec.Customer = privacy.CustomerID{}
 	}
@@ -153,13 +150,8 @@ func (d *consentDecoder) convert(v []jsonValue, n int, json bool, bad features.F
 // and going on with the next field.
 func (d *consentDecoder) change(v []jsonValue, json bool, rec *ConsentRecord, errs *features.FieldErrors) {
 	var err error
-	if c := v[cCustomer]; c.kind == jsonString || c.kind == jsonAbsent {
-		if rec.Customer, err = d.b.customer(c.b); err != nil {
-			addErr(errs, err)
-		}
-	} else {
-		// The value is not echoed: it may be the identifier.
-		addErr(errs, &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)})
+	if rec.Customer, err = d.b.jsonCustomer(v[cCustomer]); err != nil {
+		addErr(errs, err)
 	}
 	switch p := v[cPurpose]; p.kind {
 	case jsonAbsent:
@@ -188,19 +180,7 @@ func (d *consentDecoder) change(v []jsonValue, json bool, rec *ConsentRecord, er
 	default:
 		addErr(errs, typeErr(FieldGranted, "true or false", g))
 	}
-	err = nil
-	switch t := v[cTime]; t.kind {
-	case jsonString, jsonAbsent:
-		rec.Change.Time, err = parseTime(t.b)
-	case jsonNumber:
-		if bytes.ContainsAny(t.b, ".eE") {
-			err = &features.FieldError{Field: features.FieldTime, Value: clip(t.b), Err: features.ErrTime}
-		} else {
-			rec.Change.Time, err = parseTime(t.b)
-		}
-	default:
-		err = typeErr(features.FieldTime, "a string or an integer", t)
-	}
+	rec.Change.Time, err = jsonTime(v[cTime])
 	if t := rec.Change.Time; err == nil && (t.Before(minTime) || t.After(maxTime)) {
 		err = &features.FieldError{Field: features.FieldTime, Value: t.Format(time.RFC3339), Err: features.ErrTimeRange}
 	}

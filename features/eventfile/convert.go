@@ -42,6 +42,30 @@ func (b *builder) customer(v []byte) (privacy.CustomerID, error) {
 	return c, nil
 }
 
+// jsonCustomer parses a customer field: a string (absent is refused as
+// empty). A value of another type is not echoed: it may be the identifier.
+func (b *builder) jsonCustomer(v jsonValue) (privacy.CustomerID, error) {
+	if v.kind != jsonString && v.kind != jsonAbsent {
+		return privacy.CustomerID{}, &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)}
+	}
+	return b.customer(v.b)
+}
+
+// jsonTime parses a time field: a string as parseTime reads it, or a JSON
+// integer of Unix seconds or milliseconds.
+func jsonTime(v jsonValue) (time.Time, error) {
+	switch v.kind {
+	case jsonString, jsonAbsent:
+		return parseTime(v.b)
+	case jsonNumber:
+		if bytes.ContainsAny(v.b, ".eE") {
+			return time.Time{}, &features.FieldError{Field: features.FieldTime, Value: clip(v.b), Err: features.ErrTime}
+		}
+		return parseTime(v.b)
+	}
+	return time.Time{}, typeErr(features.FieldTime, "a string or an integer", v)
+}
+
 // id returns v as a string, shared with earlier equal identifiers.
 func (b *builder) id(v []byte) string {
 	if len(v) == 0 {

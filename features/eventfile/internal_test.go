@@ -177,7 +177,7 @@ func FuzzJSONScan(f *testing.F) {
 		}
 		for k := range std {
 			if !slices.Contains(features.Fields, k) {
-				unknown[fieldName([]byte(k))] = true
+				unknown[features.FieldLabel(k)] = true
 				delete(std, k)
 			}
 		}
@@ -218,8 +218,8 @@ func TestFieldName(t *testing.T) {
 		{strings.Repeat("x", 40), `"` + strings.Repeat("x", 32) + `"…`},
 	}
 	for _, tt := range tests {
-		if got := fieldName([]byte(tt.in)); got != tt.want {
-			t.Errorf("fieldName(%q) = %s, want %s", tt.in, got, tt.want)
+		if got := features.FieldLabel(tt.in); got != tt.want {
+			t.Errorf("FieldLabel(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }

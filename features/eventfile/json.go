@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -37,7 +35,6 @@ type jsonObject struct {
 	vals    []jsonValue // by index in keys
 	scratch [][]byte    // by index in keys: unescaped strings
 	key     []byte      // unescaped key
-	bad     features.FieldErrors
 }
 
 func newJSONObject(keys []string) *jsonObject {
@@ -51,19 +48,18 @@ func newJSONObject(keys []string) *jsonObject {
 // is). Otherwise every problem with the members themselves is in bad, in
 // input order, and scanning goes on past it: an unknown member, a repeated
 // one (its first value stays in o.vals) and an object or array value.
-// Neither ever contains a value. bad is only valid until the next scan.
+// Neither ever contains a value. bad is nil for a clean row.
 func (o *jsonObject) scan(line []byte) (bad features.FieldErrors, err error) {
 	for i := range o.vals {
 		o.vals[i] = jsonValue{}
 	}
-	o.bad = o.bad[:0]
 	i := skipSpace(line, 0)
 	if i == len(line) || line[i] != '{' {
 		return nil, syntaxErr(FieldRecord, "want an object", i)
 	}
 	i = skipSpace(line, i+1)
 	if i < len(line) && line[i] == '}' {
-		return o.end(line, i+1)
+		return o.end(line, i+1, bad)
 	}
 	for {
 		if i == len(line) || line[i] != '"' {
@@ -83,7 +79,7 @@ func (o *jsonObject) scan(line []byte) (bad features.FieldErrors, err error) {
 		if k >= 0 {
 			name = o.keys[k]
 		} else {
-			name = fieldName(key) // allocates: only for an unknown key
+			name = features.FieldLabel(string(key)) // allocates: only for an unknown key
 		}
 		i = skipSpace(line, i)
 		if i == len(line) || line[i] != ':' {
@@ -95,9 +91,9 @@ func (o *jsonObject) scan(line []byte) (bad features.FieldErrors, err error) {
 		}
 		if k < 0 || o.vals[k].kind != jsonAbsent {
 			if k < 0 {
-				o.bad = append(o.bad, &features.FieldError{Field: name, Err: fmt.Errorf("%w (the fields are %s)", ErrUnknownField, strings.Join(o.keys, ", "))})
+				bad = append(bad, features.UnknownField(string(key), o.keys))
 			} else {
-				o.bad = append(o.bad, &features.FieldError{Field: name, Err: ErrDuplicateField})
+				bad = append(bad, &features.FieldError{Field: name, Err: ErrDuplicateField})
 			}
 			if i, ok = skipValue(line, i); !ok {
 				return nil, syntaxErr(name, "malformed value", i)
@@ -136,7 +132,7 @@ func (o *jsonObject) scan(line []byte) (bad features.FieldErrors, err error) {
 				// Marked present (so that a repetition is still one), but
 				// with no value: the caller sees the field as absent.
 				v.kind = jsonComposite
-				o.bad = append(o.bad, &features.FieldError{Field: name, Err: fmt.Errorf("%w: want a scalar, not an object or array", ErrJSONType)})
+				bad = append(bad, &features.FieldError{Field: name, Err: fmt.Errorf("%w: want a scalar, not an object or array", ErrJSONType)})
 				if i, ok = skipValue(line, i); !ok {
 					return nil, syntaxErr(name, "malformed value", i)
 				}
@@ -150,7 +146,7 @@ func (o *jsonObject) scan(line []byte) (bad features.FieldErrors, err error) {
 		}
 		switch line[i] {
 		case '}':
-			return o.end(line, i+1)
+			return o.end(line, i+1, bad)
 		case ',':
 			i = skipSpace(line, i+1)
 		default:
@@ -177,7 +173,7 @@ func skipValue(b []byte, i int) (int, bool) {
 
 // end checks that nothing but white space follows the object, and returns
 // the members' problems found on the way.
-func (o *jsonObject) end(line []byte, i int) (features.FieldErrors, error) {
+func (o *jsonObject) end(line []byte, i int, bad features.FieldErrors) (features.FieldErrors, error) {
 	if i = skipSpace(line, i); i != len(line) {
 		return nil, syntaxErr(FieldRecord, "text after the object", i)
 	}
@@ -186,10 +182,7 @@ func (o *jsonObject) end(line []byte, i int) (features.FieldErrors, error) {
 			o.vals[k] = jsonValue{} // null means absent; a composite was reported
 		}
 	}
-	if len(o.bad) == 0 {
-		return nil, nil
-	}
-	return o.bad, nil
+	return bad, nil
 }
 
 func (o *jsonObject) index(key []byte) int {
@@ -199,31 +192,6 @@ func (o *jsonObject) index(key []byte) int {
 		}
 	}
 	return -1
-}
-
-// fieldName returns an unknown key fit for an error message: as is if it
-// is a short token, else quoted and clipped.
-func fieldName(key []byte) string {
-	if len(key) > 0 && len(key) <= 32 {
-		token := true
-		for _, c := range key {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-				token = false
-				break
-			}
-		}
-		if token {
-			return string(key)
-		}
-	}
-	if len(key) > 32 {
-		n := 32
-		for n > 0 && !utf8.RuneStart(key[n]) {
-			n--
-		}
-		return strconv.QuoteToASCII(string(key[:n])) + "…"
-	}
-	return strconv.QuoteToASCII(string(key))
 }
 
 func syntaxErr(field, what string, i int) error {

@@ -286,13 +286,13 @@ func mapHeader(format Format, line int, header [][]byte, cols []column, strict b
 					continue
 				}
 				if idx[i] >= 0 {
-					return nil, headerErr(format, line, &features.FieldError{Field: fieldName(name), Err: fmt.Errorf("%w: duplicate column", ErrHeader)})
+					return nil, headerErr(format, line, &features.FieldError{Field: features.FieldLabel(string(name)), Err: fmt.Errorf("%w: duplicate column", ErrHeader)})
 				}
 				idx[i], found = h, true
 			}
 		}
 		if !found && strict {
-			return nil, headerErr(format, line, &features.FieldError{Field: fieldName(name), Err: fmt.Errorf("%w: unknown column (want %s)", ErrHeader, columnList(cols))})
+			return nil, headerErr(format, line, &features.FieldError{Field: features.FieldLabel(string(name)), Err: fmt.Errorf("%w: unknown column (want %s)", ErrHeader, columnList(cols))})
 		}
 	}
 	for i, c := range cols {
@@ -351,10 +351,9 @@ func (d *decoder) jsonl() {
 		if err != nil {
 			return d.rowErr(n, err)
 		}
-		errs := slices.Clone(bad) // bad is o's, reused by the next scan
 		var e features.RawEvent
-		d.fromJSON(o.vals, &e, &errs)
-		return d.event(n, &e, errs)
+		d.fromJSON(o.vals, &e, &bad)
+		return d.event(n, &e, bad)
 	})
 }
 
@@ -385,14 +384,8 @@ func (d *decoder) csv() {
 // order, into e, appending each field's problem to errs and going on.
 func (d *decoder) fromJSON(v []jsonValue, e *features.RawEvent, errs *features.FieldErrors) {
 	var err error
-	switch c := v[iCustomer]; c.kind {
-	case jsonString, jsonAbsent:
-		if e.Customer, err = d.b.customer(c.b); err != nil {
-			addErr(errs, err)
-		}
-	default:
-		// The value is not echoed: it may be the identifier.
-		addErr(errs, &features.FieldError{Field: features.FieldCustomer, Err: fmt.Errorf("%w: want a string", ErrJSONType)})
+	if e.Customer, err = d.b.jsonCustomer(v[iCustomer]); err != nil {
+		addErr(errs, err)
 	}
 	if e.Item, err = d.jsonID(features.FieldItem, v[iItem]); err != nil {
 		addErr(errs, err)
@@ -408,19 +401,8 @@ func (d *decoder) fromJSON(v []jsonValue, e *features.RawEvent, errs *features.F
 	if e.Store, err = d.jsonID(features.FieldStore, v[iStore]); err != nil {
 		addErr(errs, err)
 	}
-	switch t := v[iTime]; t.kind {
-	case jsonString, jsonAbsent:
-		if e.Time, err = parseTime(t.b); err != nil {
-			addErr(errs, err)
-		}
-	case jsonNumber:
-		if bytes.ContainsAny(t.b, ".eE") {
-			addErr(errs, &features.FieldError{Field: features.FieldTime, Value: clip(t.b), Err: features.ErrTime})
-		} else if e.Time, err = parseTime(t.b); err != nil {
-			addErr(errs, err)
-		}
-	default:
-		addErr(errs, typeErr(features.FieldTime, "a string or an integer", t))
+	if e.Time, err = jsonTime(v[iTime]); err != nil {
+		addErr(errs, err)
 	}
 	switch q := v[iQuantity]; q.kind {
 	case jsonAbsent:

@@ -30,7 +30,7 @@ var (
 
 // SourceWant describes a valid Change.Source, for error messages that name
 // the field themselves ("field source: want " + SourceWant).
-const SourceWant = "1-64 characters from [A-Za-z0-9._:/-], a channel such as web-form or pos:store-12"
+var SourceWant = fmt.Sprintf("1-%d characters from [A-Za-z0-9._:/-], a channel such as web-form or pos:store-12", MaxSourceLen)
 
 // Change is one grant or withdrawal of one purpose.
 type Change struct {
