@@ -149,9 +149,11 @@ takes CPU from the server. Progress goes to stderr every second.`,
 			); err != nil {
 				return err
 			}
+			var plotFormat string
 			if plotFile != "" {
-				if _, err := checkPlot(plotFile); err != nil {
-					return err
+				var perr error
+				if plotFormat, perr = checkPlot(plotFile); perr != nil {
+					return perr
 				}
 			}
 			if warmup == 0 {
@@ -192,8 +194,7 @@ takes CPU from the server. Progress goes to stderr every second.`,
 				werr = rep.WriteTable(e.stdout)
 			}
 			if plotFile != "" && werr == nil {
-				format, _ := eval.PlotFormat(plotFile)
-				if werr = writeOutputFile(plotFile, func(w io.Writer) error { return rep.WritePlot(w, format) }); werr == nil {
+				if werr = writeOutputFile(plotFile, func(w io.Writer) error { return rep.WritePlot(w, plotFormat) }); werr == nil {
 					fmt.Fprintf(e.stderr, "wrote %s\n", plotFile)
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 
@@ -128,10 +127,7 @@ func readJSONLines[T any](path string, validate func(*T) error, id func(*T) stri
 	if path != "-" {
 		f, err := eventfile.Open(path)
 		if err != nil {
-			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
-				err = pe.Err // "FILE: no such file or directory", the path said once
-			}
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, withoutPath(err, path))
 		}
 		defer f.Close()
 		r = f

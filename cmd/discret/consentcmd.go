@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -239,11 +238,7 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	read := func(fn func(eventfile.ConsentRecord)) error {
 		f, err := eventfile.Open(path)
 		if err != nil {
-			// "FILE: no such file or directory", the path said once.
-			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
-				err = pe.Err
-			}
-			return err
+			return withoutPath(err, path)
 		}
 		defer f.Close()
 		for rec, err := range eventfile.ReadConsent(ctx, f) {

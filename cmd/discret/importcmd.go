@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -133,12 +132,7 @@ are read directly):
 					if errors.Is(err, context.Canceled) {
 						return err
 					}
-					// "FILE: no such file or directory", not "ingest:
-					// eventfile: open FILE: …": the path is said once.
-					var pe *fs.PathError
-					if errors.As(err, &pe) && pe.Path == path {
-						err = pe.Err
-					}
+					err = withoutPath(err, path)
 					if errors.Is(err, ingest.ErrTooManyBadRows) {
 						err = tooManyBadRows(rep.RejectedTotal(), maxErrors)
 					}

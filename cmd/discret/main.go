@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -291,4 +292,15 @@ func printCommandHelp(w io.Writer, prefix string, c *command, e *env) {
 	}
 	printFlags("Flags", own)
 	printFlags("Global flags", glob)
+}
+
+// withoutPath returns the cause of a *fs.PathError about path, so that an
+// error printed after the path says it once ("FILE: no such file or
+// directory", not "FILE: open FILE: …" or "ingest: eventfile: open FILE:
+// …"); any other error is returned as is.
+func withoutPath(err error, path string) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+		return pe.Err
+	}
+	return err
 }

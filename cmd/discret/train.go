@@ -118,7 +118,7 @@ default 5); older ones are deleted.`,
 					f.apply()
 				}
 			}
-			if err := checkTrainFlags(e, cfg, conf.training); err != nil {
+			if err := checkTrainFlags(e, cfg); err != nil {
 				return err
 			}
 			path := conf.training.catalogue
@@ -192,10 +192,11 @@ default 5); older ones are deleted.`,
 var deltaRange = numRange{func(x float64) bool { return x > 0 && x <= train.MaxDelta }, fmt.Sprintf("a number with 0 < δ ≤ %g", train.MaxDelta)}
 
 // checkTrainFlags checks what the flags of `discret train` set against the
-// rest of the configuration cfg (ts is the configuration file's part):
-// δ is in deltaRange, the rank of a private model is at most its factors,
-// and the flags of private training are refused for a non-private one.
-func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
+// rest of the configuration cfg: the rank of a private model is at most its
+// factors, and the flags of private training are refused for a non-private
+// one. (δ is checked where it is read: --delta with the other flags,
+// training.delta by loadSettings.)
+func checkTrainFlags(e *env, cfg train.Config) error {
 	// source names where a value comes from: its flag, else the
 	// configuration file, else the default.
 	source := func(flagName, key string, configured bool) string {
@@ -207,14 +208,9 @@ func checkTrainFlags(e *env, cfg train.Config, ts trainSettings) error {
 		}
 		return "the default --" + flagName
 	}
-	// --delta is checked with the other flags; this catches training.delta,
-	// which the configuration file accepts up to 1.
-	if cfg.Delta != 0 && !deltaRange.ok(cfg.Delta) {
-		return usagef("%s = %g: want %s", source("delta", "delta", true), cfg.Delta, deltaRange.want)
-	}
 	if f := cmp.Or(cfg.ALS.Factors, als.DefaultFactors); cfg.Privacy.Rank > f && (e.isSet("rank") || e.isSet("factors")) {
 		return usagef("%s %d exceeds %s %d: a private model has at most --factors factors (--rank 0: automatic)",
-			source("rank", "rank", true), cfg.Privacy.Rank, source("factors", "factors", ts.factors != 0), f)
+			source("rank", "rank", true), cfg.Privacy.Rank, source("factors", "factors", cfg.ALS.Factors != 0), f)
 	}
 	if math.IsInf(cfg.Epsilon, 1) {
 		for _, name := range []string{"delta", "rank", "clip", "max-items-per-user"} {
