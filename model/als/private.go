@@ -56,7 +56,9 @@ func newPrivate(ctx context.Context, t *trainer) (*private, error) {
 		return nil, err
 	}
 	rank := cfg.Rank
-	rank = cmp.Or(rank, PrivateRank(p.users, p.cal.ZT, cfg.Budget, top))
+	if rank == 0 {
+		rank = PrivateRank(p.users, p.cal.ZT, cfg.Budget, top)
+	}
 	t.setFactors(rank)
 	t.inU = universe(p.counts, cfg.ItemFraction)
 	for j, ok := range t.inU {

@@ -88,8 +88,7 @@ func (b *bench) dpPopular(ctx context.Context, eps float64) (Row, error) {
 	if err != nil {
 		return Row{}, fmt.Errorf("eval: dp-popular: %w", err)
 	}
-	kp := b.cfg.PopularItems
-	kp = cmp.Or(kp, DefaultPopularItems)
+	kp := cmp.Or(b.cfg.PopularItems, DefaultPopularItems)
 	z := dp.MultiplierForRho(rho)
 	var ms []Metrics
 	var secs []float64

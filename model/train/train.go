@@ -438,7 +438,7 @@ func (r *run) failedEntry(rho float64, comps []budget.Component) budget.Entry {
 	for _, c := range comps {
 		e.DeltaThreshold += c.DeltaThreshold
 	}
-	if capDelta := r.cfg.Cap.WithDefaults().Delta; e.DeltaThreshold == 0 && !(e.Delta > 0 && e.Delta < capDelta) {
+	if capDelta := r.cfg.Cap.Delta; e.DeltaThreshold == 0 && !(e.Delta > 0 && e.Delta < capDelta) {
 		e.Delta = capDelta
 	}
 	if eps, err := dp.Epsilon(rho, e.Delta-e.DeltaThreshold, dp.RDP); err == nil && !math.IsInf(eps, 0) {
@@ -566,26 +566,14 @@ func (r *run) newVersion() string {
 // time the retention policy keeps.
 func (r *run) windowStart() time.Time {
 	from := r.now
-	for _, t := range r.keptSince() {
-		if !t.IsZero() {
-			from = minTime(from, t)
-		}
+	for _, k := range privacy.EventKinds {
+		p := r.cfg.Retention.Period(k)
+		from = minTime(from, r.now.AddDate(-p.Years, -p.Months, -p.Days))
 	}
 	if s := r.cfg.Since.UTC(); !r.cfg.Since.IsZero() && s.After(from) {
 		from = s
 	}
 	return from
-}
-
-// keptSince returns, indexed by event kind, the oldest time the retention
-// policy in force keeps now (zero for values that are no kind).
-func (r *run) keptSince() []time.Time {
-	since := make([]time.Time, int(slices.Max(privacy.EventKinds))+1)
-	for _, k := range privacy.EventKinds {
-		p := r.cfg.Retention.Period(k)
-		since[k] = r.now.AddDate(-p.Years, -p.Months, -p.Days)
-	}
-	return since
 }
 
 // retention returns whether the retention policy in force keeps an event
@@ -606,8 +594,6 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// plan releases the number of customers, fixes δ and splits the budget
-// (see the package documentation), and checks the cap before the long work.
 // chargePending appends the run's pending charge (budget.Entry.Pending)
 // before any noise is drawn: the largest ρ the run can have, rhoRef at the
 // largest δ it can use (the explicit δ or the upper bound of the default
@@ -651,11 +637,12 @@ func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	return nil
 }
 
+// plan releases the number of customers, fixes δ and splits the budget
+// (see the package documentation), and checks the cap before the long work.
 func (r *run) plan(ctx context.Context) error {
 	c := &r.cfg
 	needSel := c.Catalogue == nil || c.Stores == nil
-	ref := c.Delta
-	ref = cmp.Or(ref, DefaultDelta)
+	ref := cmp.Or(c.Delta, DefaultDelta)
 	if needSel {
 		ref *= 1 - SelectionDeltaShare
 	}
