@@ -184,6 +184,7 @@ func (s *Server) noteKey(ctx context.Context, code codes.Code) {
 // record is what the HTTP layer logs about a REST request.
 type record struct {
 	route          string // method and path pattern; empty if no route matched
+	routeKey       string // routeKey's value, once computed
 	rpc            string // gRPC method
 	code           string // its status code
 	keyID, keyName string

@@ -92,13 +92,23 @@ func docRouteKey(method, path string) string {
 // "{customer}".
 var variable = regexp.MustCompile(`\{([^}=]+)\}`)
 
-// routeKey returns the routeQueries key of the route that matched r.
+// routeKey returns the routeQueries key of the route that matched r. The
+// gateway middlewares each need it: it is built once per request and kept
+// on the request's record.
 func routeKey(r *http.Request) (string, bool) {
+	rec := recordFrom(r.Context())
+	if rec != nil && rec.routeKey != "" {
+		return rec.routeKey, true
+	}
 	p, ok := runtime.HTTPPattern(r.Context())
 	if !ok {
 		return "", false
 	}
-	return r.Method + " " + p.String(), true
+	key := r.Method + " " + p.String()
+	if rec != nil {
+		rec.routeKey = key
+	}
+	return key, true
 }
 
 // displayRoute writes a routeQueries key as the OpenAPI document does.

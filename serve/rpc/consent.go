@@ -55,12 +55,7 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
 	res, got, err := release.UpdateConsent(ctx, a.cfg.Store, p, changes, a.cfg.ConsentDefaults)
-	if len(got.Retired) > 0 && a.cfg.Releases != nil {
-		// Even if the update then failed: the releases are gone.
-		if rerr := a.cfg.Releases.Retired(ctx, got.Retired); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
+	err = a.retired(ctx, got.Retired, err) // even if the update then failed
 	a.invalidate(p) // even on error: part of an erasure may have committed
 	if err != nil {
 		return nil, apiError(err)

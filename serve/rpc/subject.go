@@ -70,12 +70,7 @@ func (s adminServer) ForgetCustomer(ctx context.Context, req *discretv1.ForgetCu
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
 	got, err := release.ForgetCustomer(ctx, a.cfg.Store, p)
-	if len(got.Retired) > 0 && a.cfg.Releases != nil {
-		// Even if the erasure then failed: the releases are gone.
-		if rerr := a.cfg.Releases.Retired(ctx, got.Retired); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
+	err = a.retired(ctx, got.Retired, err) // even if the erasure then failed
 	a.invalidate(p) // even on error: the erasure may have committed in part
 	if err != nil {
 		return nil, apiError(err)
@@ -93,3 +88,17 @@ func (s adminServer) ForgetCustomer(ctx context.Context, req *discretv1.ForgetCu
 // RemovedReleases is the key of ForgetCustomerResponse.removed that counts
 // the non-private releases an erasure deleted.
 const RemovedReleases = "releases"
+
+// retired tells the serving engine (Config.Releases) that the releases
+// versions are gone, as an erasure or a withdrawal deleted them, even if
+// that request then failed: the releases are gone either way. It returns
+// err, or the engine's error if err is nil.
+func (a *API) retired(ctx context.Context, versions []string, err error) error {
+	if len(versions) == 0 || a.cfg.Releases == nil {
+		return err
+	}
+	if rerr := a.cfg.Releases.Retired(ctx, versions); rerr != nil && err == nil {
+		return rerr
+	}
+	return err
+}
