@@ -19,9 +19,7 @@ import (
 // one confidence per (customer, item) pair (package interact), and
 // customers and items are numbered densely.
 type Events struct {
-	Path string
-	// Name labels the dataset in reports: DatasetName(Path).
-	Name   string
+	Path   string
 	Matrix *interact.Matrix
 	// Rows counts the file's rows: valid, skipped by design and rejected.
 	Rows eventfile.Counts
@@ -57,7 +55,7 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, ic in
 	var evs []ev
 	users := map[privacy.PseudoID]int32{}
 	items := map[string]int32{}
-	out := &Events{Path: path, Name: DatasetName(path)}
+	out := &Events{Path: path}
 	for rec, err := range eventfile.Read(ctx, f, eventfile.Options{Format: format, Name: path, DefaultTime: time.Now().UTC()}) {
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", path, err)

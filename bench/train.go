@@ -80,7 +80,7 @@ type TrainResult struct {
 
 // TrainReport is the result of Train.
 type TrainReport struct {
-	Name                string // the dataset's label, Events.Name
+	Name                string // the dataset's label, DatasetName of its path
 	Path                string
 	Users, Items, Pairs int
 	Read                time.Duration
@@ -148,7 +148,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainReport, error) {
 	}
 	cfg = cfg.withDefaults()
 	m := cfg.Events.Matrix
-	rep := &TrainReport{Name: cmp.Or(cfg.Events.Name, DatasetName(cfg.Events.Path)), Path: cfg.Events.Path, Users: m.Users(), Items: m.Items(), Pairs: m.Len(), Read: cfg.Events.Read, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	rep := &TrainReport{Name: DatasetName(cfg.Events.Path), Path: cfg.Events.Path, Users: m.Users(), Items: m.Items(), Pairs: m.Len(), Read: cfg.Events.Read, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	for _, d := range cfg.Factors {
 		for _, threads := range cfg.Threads {
 			for _, eps := range cfg.Epsilons {
