@@ -265,16 +265,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	// The background loops stop before the store closes.
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		// Events a shortened retention period no longer keeps are hidden
-		// already; deleting them can take a while on a large store.
-		if n, err := d.db.DeleteExpired(bgCtx); err != nil && bgCtx.Err() == nil {
-			logger.Warn("deleting events past the retention period in force", "err", err)
-		} else if n > 0 {
-			logger.Info("deleted events older than the retention period in force (stored under a longer period)", "events", n)
-		}
-		d.db.RunGC(bgCtx, gcInterval)
-	})
+	wg.Go(func() { d.db.RunGC(bgCtx, gcInterval) })
 	wg.Go(func() { eng.Watch(bgCtx, modelPollInterval) })
 	if f.trainInterval > 0 {
 		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)

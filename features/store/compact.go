@@ -77,12 +77,15 @@ func (db *DB) flush() error {
 // returns nil: the completion of any erasure left pending by a cancelled
 // request, the deletion of events past the retention period in force
 // (DeleteExpired), and a value-log GC pass (rewriting files at least half
-// garbage). Problems are logged, not returned. In memory, there is no value
-// log to collect.
+// garbage). The deletion also runs once at the start: events a shortened
+// period no longer keeps are hidden already, but deleting them can take a
+// while on a large store. Problems are logged, not returned. In memory,
+// there is no value log to collect.
 func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: RunGC interval must be positive, got %s", interval)
 	}
+	db.deleteExpiredLogged(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -94,16 +97,22 @@ func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 		if err := db.resumeErasures(ctx); err != nil && ctx.Err() == nil {
 			db.log.Warn("store: resuming erasures", "err", err)
 		}
-		n, err := db.DeleteExpired(ctx)
-		if err != nil && ctx.Err() == nil {
-			db.log.Warn("store: deleting events past retention", "err", err)
-		}
-		if n > 0 {
-			db.log.Info("store: deleted events past the retention period in force", "events", n)
-		}
+		db.deleteExpiredLogged(ctx)
 		if !db.opts.InMemory {
 			db.gcPass(ctx)
 		}
+	}
+}
+
+// deleteExpiredLogged runs DeleteExpired, logging what it deleted or why
+// it failed.
+func (db *DB) deleteExpiredLogged(ctx context.Context) {
+	n, err := db.DeleteExpired(ctx)
+	if err != nil && ctx.Err() == nil {
+		db.log.Warn("store: deleting events past retention", "err", err)
+	}
+	if n > 0 {
+		db.log.Info("store: deleted events past the retention period in force", "events", n)
 	}
 }
 
