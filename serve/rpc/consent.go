@@ -55,7 +55,8 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
 	res, got, err := release.UpdateConsent(ctx, a.cfg.Store, p, changes, a.cfg.ConsentDefaults)
-	err = a.retired(ctx, got.Retired, err) // even if the update then failed
+	// Even if the update then failed: the releases are gone.
+	err = a.retired(ctx, got.Retired, err)
 	a.invalidate(p) // even on error: part of an erasure may have committed
 	if err != nil {
 		return nil, apiError(err)

@@ -70,7 +70,8 @@ func (s adminServer) ForgetCustomer(ctx context.Context, req *discretv1.ForgetCu
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
 	got, err := release.ForgetCustomer(ctx, a.cfg.Store, p)
-	err = a.retired(ctx, got.Retired, err) // even if the erasure then failed
+	// Even if the erasure then failed: the releases are gone.
+	err = a.retired(ctx, got.Retired, err)
 	a.invalidate(p) // even on error: the erasure may have committed in part
 	if err != nil {
 		return nil, apiError(err)
