@@ -200,16 +200,18 @@ func (in *Ingester) commit(ctx context.Context, events []features.Event) (Counts
 }
 
 // eventID is an event's identity, the part of its store key that
-// re-sending it repeats.
+// re-sending it repeats. Its time has the key's precision, Unix
+// milliseconds (store/keys.go): two events less than a millisecond apart
+// are one event to the store, so they are one here too.
 type eventID struct {
 	customer    privacy.PseudoID
-	time        int64
+	unixMilli   int64
 	kind        privacy.EventKind
 	item, store string
 }
 
 func identity(e *features.Event) eventID {
-	return eventID{e.Customer, e.Time.UnixNano(), e.Kind, e.Item, e.Store}
+	return eventID{e.Customer, e.Time.UnixMilli(), e.Kind, e.Item, e.Store}
 }
 
 // lastOfIdentity maps each identity in events to its last index.
