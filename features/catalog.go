@@ -196,6 +196,43 @@ func (es FieldErrors) Unwrap() []error {
 	return out
 }
 
+// Problems merges the problems found while reading a row's fields (errs)
+// with those a validation found in what was read (verr: nil, a *FieldError
+// or FieldErrors), leaving out verr's for a field errs already names (a
+// field that could not be read is empty, and "required" would only repeat
+// the first problem). The result is nil, a single *FieldError or
+// FieldErrors, ordered as fields (unknown fields last, problems of one
+// field in the order found). Event files, consent files and the events API
+// report a bad row with it, so that every problem is listed at once.
+func Problems(fields []string, errs FieldErrors, verr error) error {
+	var more FieldErrors
+	var fe *FieldError
+	switch {
+	case errors.As(verr, &more):
+	case errors.As(verr, &fe):
+		more = FieldErrors{fe}
+	}
+	for _, fe := range more {
+		if !slices.ContainsFunc(errs, func(e *FieldError) bool { return e.Field == fe.Field }) {
+			errs = append(errs, fe)
+		}
+	}
+	order := func(e *FieldError) int {
+		if i := slices.Index(fields, e.Field); i >= 0 {
+			return i
+		}
+		return len(fields)
+	}
+	slices.SortStableFunc(errs, func(a, b *FieldError) int { return order(a) - order(b) })
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errs
+}
+
 // Catalogue limits.
 const (
 	MaxItemStores  = 1000

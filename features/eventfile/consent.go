@@ -132,7 +132,7 @@ func (d *consentDecoder) convert(v []jsonValue, n int, json bool, bad features.F
 	rec.Line = n
 	d.change(v, json, &rec, &bad)
 	if len(bad) > 0 {
-		rec.Err = &features.RowError{Row: n, Err: rowProblems(ConsentFields, bad, nil)}
+		rec.Err = &features.RowError{Row: n, Err: features.Problems(ConsentFields, bad, nil)}
 		rec.Change = consent.Change{}
 		rec.Customer = privacy.CustomerID{}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/discret-io/discret/features"
@@ -114,44 +113,12 @@ func (d *decoder) rowErr(line int, err error) bool {
 
 // event validates e and yields it. If the row's fields had problems while
 // it was read (errs) or e is invalid, it yields one row error with every
-// problem instead (see rowProblems).
+// problem instead (see features.Problems).
 func (d *decoder) event(line int, e *features.RawEvent, errs features.FieldErrors) bool {
 	if err := e.Validate(); err != nil || len(errs) > 0 {
-		return d.rowErr(line, rowProblems(features.Fields, errs, err))
+		return d.rowErr(line, features.Problems(features.Fields, errs, err))
 	}
 	return d.emit(Record{Line: line, Event: *e})
-}
-
-// rowProblems merges the problems found while reading a row's fields (errs)
-// with those Validate found in what was read (verr), leaving out Validate's
-// for a field errs already names (a field that could not be read is empty,
-// and "required" would only repeat the first problem). The result is a
-// single *features.FieldError or features.FieldErrors, ordered as fields
-// (unknown fields last, problems of one field in the order found).
-func rowProblems(fields []string, errs features.FieldErrors, verr error) error {
-	var more features.FieldErrors
-	var fe *features.FieldError
-	switch {
-	case errors.As(verr, &more):
-	case errors.As(verr, &fe):
-		more = features.FieldErrors{fe}
-	}
-	for _, fe := range more {
-		if !slices.ContainsFunc(errs, func(e *features.FieldError) bool { return e.Field == fe.Field }) {
-			errs = append(errs, fe)
-		}
-	}
-	order := func(e *features.FieldError) int {
-		if i := slices.Index(fields, e.Field); i >= 0 {
-			return i
-		}
-		return len(fields)
-	}
-	slices.SortStableFunc(errs, func(a, b *features.FieldError) int { return order(a) - order(b) })
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return errs
 }
 
 // addErr appends err, a field error from a conversion, to errs.

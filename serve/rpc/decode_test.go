@@ -126,6 +126,12 @@ func TestDecodeEvent(t *testing.T) {
 		// Every bad field is reported, the first one in field.
 		{"no item, bad store", &discretv1.Event{Customer: "c", Type: "view", Store: "a\x01", Time: at}, features.RawEvent{}, "item",
 			`required (want 1-256 bytes of UTF-8 without control characters); field store: "a\x01": want 1-256 bytes`},
+		// Problems found while parsing (type, time, quantity) are listed with
+		// those of the validation (customer), in field order.
+		{"every field bad", &discretv1.Event{Type: "vew", Time: "x", Quantity: -1}, features.RawEvent{}, "customer",
+			`required (want 1-256 bytes of UTF-8 without control characters); field type: "vew": want view, add_to_cart, purchase or store_visit; field time: "x": want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds; field quantity: "-1": must be an integer from 1 to 1000000`},
+		{"bad type and future time", &discretv1.Event{Customer: "c", Item: "i", Type: "vew", Time: "2199-01-01T00:00:00Z"}, features.RawEvent{}, "type",
+			`"vew": want view, add_to_cart, purchase or store_visit; field time: "2199-01-01T00:00:00Z": in the future`},
 		{"within the skew", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "2026-01-02T04:09:05Z"},
 			features.RawEvent{Customer: cust("c"), Item: "i", Kind: privacy.View, Time: now.Add(MaxEventSkew), Quantity: 1}, "", ""},
 		// A future date would keep the event past its retention period.

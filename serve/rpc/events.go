@@ -71,32 +71,40 @@ func decodeEvents(in []*discretv1.Event, now time.Time) ([]features.RawEvent, []
 
 // decodeEvent converts one event with the same rules as the event files of
 // `discret import` (features.ParseTime, features.RawEvent.Validate), and
-// refuses a time more than MaxEventSkew after now.
+// refuses a time more than MaxEventSkew after now. A bad event's error
+// names every bad field (features.Problems), as an import does for a row.
 func decodeEvent(pe *discretv1.Event, now time.Time) (features.RawEvent, error) {
 	var e features.RawEvent
+	var errs features.FieldErrors
+	add := func(field string, err error) {
+		var fe *features.FieldError
+		if !errors.As(err, &fe) {
+			fe = &features.FieldError{Field: field, Err: err}
+		}
+		errs = append(errs, fe)
+	}
 	var err error
 	if e.Customer, err = features.ParseCustomer(pe.GetCustomer()); err != nil {
-		return e, err
+		add(features.FieldCustomer, err)
 	}
 	if e.Kind, err = features.ParseKind(pe.GetType()); err != nil {
-		return e, err
+		add(features.FieldType, err)
 	}
 	if e.Time, err = features.ParseTime(pe.GetTime()); err != nil {
-		return e, err
-	}
-	if err := e.CheckNotFuture(now); err != nil {
-		return e, err
+		add(features.FieldTime, err)
+	} else if err := e.CheckNotFuture(now); err != nil {
+		add(features.FieldTime, err)
 	}
 	switch q := pe.GetQuantity(); {
 	case q == 0:
 		e.Quantity = 1
 	case q < 0 || q > features.MaxQuantity:
-		return e, &features.FieldError{Field: features.FieldQuantity, Value: strconv.Itoa(int(q)), Err: features.ErrQuantity}
+		add(features.FieldQuantity, &features.FieldError{Field: features.FieldQuantity, Value: strconv.Itoa(int(q)), Err: features.ErrQuantity})
 	default:
 		e.Quantity = uint32(q)
 	}
 	e.Item, e.Store = pe.GetItem(), pe.GetStore()
-	return e, e.Validate()
+	return e, features.Problems(features.Fields, errs, e.Validate())
 }
 
 // rowError reports the invalid event at index i: field names the first bad

@@ -976,8 +976,12 @@ func (x *WriteEventsRequest) GetAllowPartial() bool {
 type RowError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Index of the event in the request, from 0.
-	Index         int32  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Field         string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The first bad field, in the order customer, item, type, store, time,
+	// quantity.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// What is wrong with that field, then with every other bad field of the
+	// event ("…; field time: …").
 	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
