@@ -11,14 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -74,7 +70,7 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 // gatewayMux returns the REST gateway.
 func (s *Server) gatewayMux() *runtime.ServeMux {
 	none := func(string) (string, bool) { return "", false }
-	return runtime.NewServeMux(
+	s.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler()),
 		// Customer ids may contain '/': the path is split on its raw
 		// slashes only, so that an id escaped with %2F stays one segment,
@@ -91,13 +87,14 @@ func (s *Server) gatewayMux() *runtime.ServeMux {
 		runtime.WithErrorHandler(s.gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
 		// Authorization first: no check may answer a client without a key.
-		runtime.WithMiddlewares(s.authorize, checkUTF8, checkQuery, checkBody),
+		runtime.WithMiddlewares(s.authorize, s.checkQuery, s.checkBody),
 		runtime.SetQueryParameterParser(&queryParser{}),
 		runtime.WithForwardResponseOption(func(ctx context.Context, _ http.ResponseWriter, _ proto.Message) error {
 			s.noteKey(ctx, codes.OK)
 			return nil
 		}),
 	)
+	return s.mux
 }
 
 // annotate marks the gateway's calls to the gRPC server and records the
@@ -184,7 +181,8 @@ func (s *Server) noteKey(ctx context.Context, code codes.Code) {
 // record is what the HTTP layer logs about a REST request.
 type record struct {
 	route          string // method and path pattern; empty if no route matched
-	routeKey       string // routeKey's value, once computed
+	rt             *route // routeOf's result, once routeFound
+	routeFound     bool
 	rpc            string // gRPC method
 	code           string // its status code
 	keyID, keyName string
@@ -217,32 +215,6 @@ func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 		}
 		s.finish(r, sw, start, rec, slog.LevelInfo)
 	})
-}
-
-// invalidUTF8 describes the part of u that is not valid UTF-8 once
-// unescaped, or returns "". Protobuf strings must be UTF-8, so the gateway
-// could not pass such a path segment or query value on to the gRPC server
-// and would answer 500. The message names a query parameter but never
-// echoes the path or a value: they may hold a customer id.
-func invalidUTF8(u *url.URL) string {
-	if !utf8.ValidString(u.Path) {
-		return "path: not valid UTF-8 once unescaped (identifiers are UTF-8 text, percent-encoded in the path)"
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return "" // the gateway reports a malformed query
-	}
-	for _, k := range slices.Sorted(maps.Keys(q)) {
-		if !utf8.ValidString(k) {
-			return "query: a parameter name is not valid UTF-8 once unescaped"
-		}
-		for _, v := range q[k] {
-			if !utf8.ValidString(v) {
-				return k + ": not valid UTF-8 once unescaped"
-			}
-		}
-	}
-	return ""
 }
 
 // serveMeta serves the endpoints outside the API.

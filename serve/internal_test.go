@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,8 +174,10 @@ func (nopAPI) RegisterGateway(context.Context, *runtime.ServeMux, *grpc.ClientCo
 // is no field, is refused.
 func TestBodyRoutes(t *testing.T) {
 	var got []string
-	for key, mt := range bodyRoutes {
-		got = append(got, displayRoute(key)+" "+string(mt.Descriptor().Name()))
+	for _, rt := range routes {
+		if rt.body != nil {
+			got = append(got, rt.display+" "+string(rt.body.mt.Descriptor().Name()))
+		}
 	}
 	slices.Sort(got)
 	want := []string{
@@ -186,19 +187,21 @@ func TestBodyRoutes(t *testing.T) {
 		"PUT /v1/items/{item} UpsertItemRequest",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("bodyRoutes = %q, want %q", got, want)
+		t.Errorf("body routes = %q, want %q", got, want)
 	}
 	fd := discretv1.File_discret_v1_discret_proto
 	for _, tt := range []struct{ doc, err string }{
-		{`{"paths":{"/v1/x/{item}":{"put":{"operationId":"AdminService_Nope","parameters":[{"name":"item","in":"path"},{"name":"body","in":"body"}]}}}}`, "no method Nope"},
+		{`{"paths":{"/v1/x/{item}":{"put":{"operationId":"AdminService_Nope","parameters":[{"name":"item","in":"path"},{"name":"body","in":"body"}]}}}}`, "PUT /v1/x/{item}: operation id \"AdminService_Nope\": no method Nope"},
 		{`{"paths":{"/v1/x/{item}":{"put":{"operationId":"Nope","parameters":[{"name":"item","in":"path"},{"name":"body","in":"body"}]}}}}`, "not Service_Method"},
-		{`{"paths":{"/v1/x/{sku}":{"put":{"operationId":"AdminService_UpsertItem","parameters":[{"name":"sku","in":"path"},{"name":"body","in":"body"}]}}}}`, "path parameter sku is not a field of discret.v1.UpsertItemRequest"},
+		{`{"paths":{"/v1/x/{sku}":{"put":{"operationId":"AdminService_UpsertItem","parameters":[{"name":"sku","in":"path"},{"name":"body","in":"body"}]}}}}`, "PUT /v1/x/{sku}: path parameter sku is not a field of discret.v1.UpsertItemRequest"},
 		// body: "item" (a field, not the whole request) is not checked.
-		{`{"paths":{"/v1/x/{sku}":{"put":{"operationId":"AdminService_Nope","parameters":[{"name":"sku","in":"path"},{"name":"item","in":"body"}]}}}}`, ""},
+		{`{"paths":{"/v1/x/{sku}":{"put":{"operationId":"AdminService_UpsertItem","parameters":[{"name":"sku","in":"path"},{"name":"item","in":"body"}]}}}}`, ""},
+		{`{"paths":{}}`, "no paths"},
+		{`{"paths":`, "unexpected end of JSON input"},
 	} {
-		_, err := parseBodyRoutes([]byte(tt.doc), fd)
+		_, err := parseRoutes([]byte(tt.doc), fd)
 		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
-			t.Errorf("parseBodyRoutes(%s) = %v, want an error containing %q", tt.doc, err, tt.err)
+			t.Errorf("parseRoutes(%s) = %v, want an error containing %q", tt.doc, err, tt.err)
 		}
 	}
 }
@@ -207,7 +210,14 @@ func TestBodyRoutes(t *testing.T) {
 // is set and differs from the value the gateway sets from the path, found
 // by proto or JSON name, through message fields, for any scalar type.
 func TestBodyConflict(t *testing.T) {
-	coupon := (&discretv1.UpsertCouponRequest{}).ProtoReflect().Type()
+	coupon := &bodyRoute{mt: (&discretv1.UpsertCouponRequest{}).ProtoReflect().Type(), fields: map[string][]protoreflect.FieldDescriptor{}}
+	for _, name := range []string{"coupon", "item", "valid_from.seconds", "validFrom.seconds"} {
+		fds, ok := fieldByPath(coupon.mt.Descriptor(), name)
+		if !ok {
+			t.Fatalf("fieldByPath(%s) found no field", name)
+		}
+		coupon.fields[name] = fds
+	}
 	for _, tt := range []struct {
 		body   string
 		params map[string]string
@@ -230,8 +240,8 @@ func TestBodyConflict(t *testing.T) {
 		// The body sets the field, the path to its zero value.
 		{`{"valid_from":"1970-01-01T00:00:06Z"}`, map[string]string{"valid_from.seconds": "0"}, "valid_from.seconds"},
 	} {
-		if got := bodyConflict(coupon, []byte(tt.body), tt.params); got != tt.want {
-			t.Errorf("bodyConflict(%s, %v) = %q, want %q", tt.body, tt.params, got, tt.want)
+		if got := coupon.conflict([]byte(tt.body), tt.params); got != tt.want {
+			t.Errorf("conflict(%s, %v) = %q, want %q", tt.body, tt.params, got, tt.want)
 		}
 	}
 }
@@ -249,29 +259,34 @@ func FuzzBodyAgreesWithPath(f *testing.F) {
 	f.Add([]byte(`{"coupon":"C1"} trailing`), "C2")
 	f.Add([]byte(`{"item":3}`), "3")
 	f.Add([]byte(``), "x")
-	type route struct {
+	type target struct {
 		method, path, param string
 		mt                  protoreflect.MessageType
 	}
-	var routes []route
-	mux := runtime.NewServeMux(runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved), runtime.WithMiddlewares(checkBody))
+	var targets []target
+	s := &Server{}
+	s.mux = runtime.NewServeMux(runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved), runtime.WithMiddlewares(s.checkBody))
+	mux := s.mux
 	var (
-		called     bool
-		gotBody    []byte
-		gotParams  map[string]string
-		paramNames = regexp.MustCompile(`\{([^}=]+)=\*\}`)
+		called    bool
+		gotBody   []byte
+		gotParams map[string]string
 	)
-	for _, key := range slices.Sorted(maps.Keys(bodyRoutes)) {
-		method, path, _ := strings.Cut(displayRoute(key), " ")
-		params := paramNames.FindAllStringSubmatch(key, -1)
-		if len(params) != 1 {
-			f.Fatalf("route %s: %d path parameters; the fuzz handles one", key, len(params))
+	for _, key := range slices.Sorted(maps.Keys(routes)) {
+		rt := routes[key]
+		if rt.body == nil {
+			continue
 		}
-		mt := bodyRoutes[key]
-		if fd := mt.Descriptor().Fields().ByName(protoreflect.Name(params[0][1])); fd == nil || fd.Kind() != protoreflect.StringKind {
-			f.Fatalf("route %s: path parameter %s is not a string field", key, params[0][1])
+		method, path, _ := strings.Cut(rt.display, " ")
+		if len(rt.body.fields) != 1 {
+			f.Fatalf("route %s: %d path parameters; the fuzz handles one", rt.display, len(rt.body.fields))
 		}
-		routes = append(routes, route{method, path, params[0][1], mt})
+		param := slices.Collect(maps.Keys(rt.body.fields))[0]
+		mt := rt.body.mt
+		if fd := mt.Descriptor().Fields().ByName(protoreflect.Name(param)); fd == nil || fd.Kind() != protoreflect.StringKind {
+			f.Fatalf("route %s: path parameter %s is not a string field", rt.display, param)
+		}
+		targets = append(targets, target{method, path, param, mt})
 		err := mux.HandlePath(method, path, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
 			called, gotParams = true, p
 			gotBody, _ = io.ReadAll(r.Body)
@@ -282,9 +297,9 @@ func FuzzBodyAgreesWithPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, value string) {
 		if value == "" || !utf8.ValidString(value) {
-			return // refused before the gateway (invalidUTF8), or no route
+			return // refused before the gateway (checkQuery), or no route
 		}
-		for _, rt := range routes {
+		for _, rt := range targets {
 			target := strings.Replace(rt.path, "{"+rt.param+"}", url.PathEscape(value), 1)
 			r, err := http.NewRequest(rt.method, "http://discret.test"+target, bytes.NewReader(body))
 			if err != nil {

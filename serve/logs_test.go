@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,53 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		if !routes[r] {
 			t.Errorf("no request logged with route %q (routes: %v)", r, routes)
 		}
+	}
+}
+
+// TestRefusedRESTRequestsLogged: a REST request that a gateway middleware
+// refuses before it reaches the gRPC server (no key, a query parameter the
+// route does not take, a path that is not UTF-8, a body that contradicts
+// the path) is logged like the others, with its route, the method it was
+// for and the status code.
+func TestRefusedRESTRequestsLogged(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	all := h.tokens["all"]
+	for _, tt := range []struct {
+		method, path, key, body string
+		status                  int
+	}{
+		{"GET", "/v1/popular", "", "", http.StatusUnauthorized},
+		{"GET", "/v1/popular?categroy=shoes", all, "", http.StatusBadRequest},
+		{"GET", "/v1/items/%FF/similar", all, "", http.StatusBadRequest},
+		{"PUT", "/v1/items/A", all, `{"item":"B"}`, http.StatusBadRequest},
+	} {
+		if got := h.rest(ctx, tt.method, tt.path, tt.key, tt.body); got.status != tt.status {
+			t.Errorf("%s %s: status %d, want %d (%s)", tt.method, tt.path, got.status, tt.status, got.body)
+		}
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(h.logs.String()))
+	for sc.Scan() {
+		var line struct{ Msg, Route, Method, Code string }
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if line.Msg == "request" {
+			got = append(got, line.Route+" "+line.Method+" "+line.Code)
+		}
+	}
+	want := []string{
+		"GET /v1/popular /discret.v1.RecommendationService/PopularItems Unauthenticated",
+		"GET /v1/popular /discret.v1.RecommendationService/PopularItems InvalidArgument",
+		"GET /v1/items/{item}/similar /discret.v1.RecommendationService/SimilarItems InvalidArgument",
+		"PUT /v1/items/{item} /discret.v1.AdminService/UpsertItem InvalidArgument",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("request log lines (route method code):\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

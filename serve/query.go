@@ -1,23 +1,20 @@
 package serve
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/discret-io/discret/serve/apierr"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
-
-	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
 // Query strings are checked strictly. The gateway by itself ignores a
@@ -29,124 +26,70 @@ import (
 // see), and a value that does not parse is refused with its parameter and
 // the type expected.
 
-// routeQueries maps "METHOD /path/{template}" to the query parameters the
-// route takes, in the order of the OpenAPI document. Every REST route has
-// an entry. The keys write a path variable as runtime.Pattern.String does,
-// "{customer=*}", so that a request's route is found without rewriting its
-// pattern.
-var routeQueries = mustRouteQueries(discretv1.OpenAPI)
-
-// mustRouteQueries reads the query parameters of every route from an
-// OpenAPI 2.0 document. The document is generated and committed, so a
-// failure is a build defect.
-func mustRouteQueries(doc []byte) map[string][]string {
-	m, err := parseRouteQueries(doc)
-	if err != nil {
-		panic(fmt.Sprintf("serve: the embedded OpenAPI document: %v", err))
-	}
-	return m
-}
-
-// openAPIDoc is what the request checks read of the OpenAPI document:
-// every operation's identifier and parameters, by path and method.
-type openAPIDoc struct {
-	Paths map[string]map[string]struct {
-		OperationID string `json:"operationId"`
-		Parameters  []struct {
-			Name string `json:"name"`
-			In   string `json:"in"`
-		} `json:"parameters"`
-	} `json:"paths"`
-}
-
-func parseRouteQueries(doc []byte) (map[string][]string, error) {
-	var d openAPIDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, err
-	}
-	if len(d.Paths) == 0 {
-		return nil, errors.New("no paths")
-	}
-	m := make(map[string][]string)
-	for path, ops := range d.Paths {
-		for method, op := range ops {
-			names := []string{}
-			for _, p := range op.Parameters {
-				if p.In == "query" {
-					names = append(names, p.Name)
-				}
-			}
-			m[docRouteKey(method, path)] = names
-		}
-	}
-	return m, nil
-}
-
-// docRouteKey returns the routeQueries key of a route as the OpenAPI
-// document writes it: method "put", path "/v1/items/{item}".
-func docRouteKey(method, path string) string {
-	return strings.ToUpper(method) + " " + variable.ReplaceAllString(path, "{$1=*}")
-}
-
-// variable matches a path variable as the OpenAPI document writes it,
-// "{customer}".
-var variable = regexp.MustCompile(`\{([^}=]+)\}`)
-
-// routeKey returns the routeQueries key of the route that matched r. The
-// gateway middlewares each need it: it is built once per request and kept
-// on the request's record.
-func routeKey(r *http.Request) (string, bool) {
-	rec := recordFrom(r.Context())
-	if rec != nil && rec.routeKey != "" {
-		return rec.routeKey, true
-	}
-	p, ok := runtime.HTTPPattern(r.Context())
-	if !ok {
-		return "", false
-	}
-	key := r.Method + " " + p.String()
-	if rec != nil {
-		rec.routeKey = key
-	}
-	return key, true
-}
-
-// displayRoute writes a routeQueries key as the OpenAPI document does.
-func displayRoute(key string) string { return strings.ReplaceAll(key, "=*}", "}") }
-
-// checkQuery is a gateway middleware that refuses a query parameter the
-// matched route does not take, before the request goes any further.
-func checkQuery(next runtime.HandlerFunc) runtime.HandlerFunc {
+// checkQuery is a gateway middleware that refuses, before the request goes
+// any further, a path or query that is not valid UTF-8 once unescaped (see
+// invalidUTF8) and a query parameter the matched route does not take. The
+// query is parsed once for both checks.
+func (s *Server) checkQuery(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
-		if r.URL.RawQuery != "" {
-			if msg := unknownQuery(r, pathParams); msg != "" {
-				refuseBadRequest(w, r, msg)
-				return
-			}
+		if msg := badQuery(r, pathParams); msg != "" {
+			s.refuse(w, r, apierr.Status(apierr.New(apierr.InvalidArgument, "%s", msg)))
+			return
 		}
 		next(w, r, pathParams)
 	}
 }
 
-// unknownQuery describes the first query parameter of r that its route
-// does not take, or returns "".
-func unknownQuery(r *http.Request, pathParams map[string]string) string {
-	key, ok := routeKey(r)
-	if !ok {
+// badQuery describes what is wrong with r's path or query, or returns "".
+func badQuery(r *http.Request, pathParams map[string]string) string {
+	if !utf8.ValidString(r.URL.Path) {
+		return "path: not valid UTF-8 once unescaped (identifiers are UTF-8 text, percent-encoded in the path)"
+	}
+	if r.URL.RawQuery == "" {
 		return ""
 	}
-	takes, ok := routeQueries[key]
-	if !ok {
-		// A route the document does not describe: the gateway's own rules.
-		return ""
-	}
+	rt := routeOf(r)
 	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
+	switch {
+	case err != nil && rt == nil:
+		return "" // the gateway's own rules: it reports a malformed query
+	case err != nil:
 		return "query: " + err.Error()
 	}
+	if msg := invalidUTF8(q); msg != "" {
+		return msg
+	}
+	if rt == nil {
+		return ""
+	}
+	return unknownQuery(rt, q, pathParams)
+}
+
+// invalidUTF8 describes the first parameter of q whose name or value is
+// not valid UTF-8 once unescaped, or returns "". Protobuf strings must be
+// UTF-8, so the gateway could not pass it on to the gRPC server and would
+// answer 500. The message names a parameter but never echoes a value: it
+// may be a customer id.
+func invalidUTF8(q url.Values) string {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !utf8.ValidString(k) {
+			return "query: a parameter name is not valid UTF-8 once unescaped"
+		}
+		for _, v := range q[k] {
+			if !utf8.ValidString(v) {
+				return k + ": not valid UTF-8 once unescaped"
+			}
+		}
+	}
+	return ""
+}
+
+// unknownQuery describes the first parameter of q, in name order, that rt
+// does not take, or returns "".
+func unknownQuery(rt *route, q url.Values, pathParams map[string]string) string {
 	var unknown []string
 	for name := range q {
-		if !slices.Contains(takes, name) {
+		if !slices.Contains(rt.queries, name) {
 			unknown = append(unknown, name)
 		}
 	}
@@ -154,18 +97,17 @@ func unknownQuery(r *http.Request, pathParams map[string]string) string {
 		return ""
 	}
 	name := slices.Min(unknown)
-	route := displayRoute(key)
 	shown := name
 	if len(shown) > 64 {
 		shown = shown[:64] + "…"
 	}
 	if _, inPath := pathParams[name]; inPath {
-		return fmt.Sprintf("query parameter %q: %s is given in the path of %s", shown, name, route)
+		return fmt.Sprintf("query parameter %q: %s is given in the path of %s", shown, name, rt.display)
 	}
-	if len(takes) == 0 {
-		return fmt.Sprintf("unknown query parameter %q: %s takes no query parameters", shown, route)
+	if len(rt.queries) == 0 {
+		return fmt.Sprintf("unknown query parameter %q: %s takes no query parameters", shown, rt.display)
 	}
-	return fmt.Sprintf("unknown query parameter %q: %s takes %s", shown, route, strings.Join(takes, ", "))
+	return fmt.Sprintf("unknown query parameter %q: %s takes %s", shown, rt.display, strings.Join(rt.queries, ", "))
 }
 
 // queryParser is the gateway's query parser: the default one, whose error
@@ -212,15 +154,4 @@ func queryError(name string, err error) error {
 		what = "is not a whole number"
 	}
 	return fmt.Errorf("query parameter %q: %q %s", name, v, what)
-}
-
-// refuseBadRequest answers 400 INVALID_ARGUMENT with msg, for the gateway
-// middlewares, and logs the request under its route pattern, as annotate
-// does for the others.
-func refuseBadRequest(w http.ResponseWriter, r *http.Request, msg string) {
-	if rec := recordFrom(r.Context()); rec != nil {
-		key, _ := routeKey(r)
-		rec.route = displayRoute(key)
-	}
-	writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, msg)
 }

@@ -238,7 +238,10 @@ type Server struct {
 	// marker authenticates the gateway's own calls to the gRPC server (a
 	// random value it sends as metadata), so that they are logged once, by
 	// the HTTP layer.
-	marker   string
+	marker string
+	// mux is the REST gateway (gatewayMux); its middlewares answer
+	// through its error handler.
+	mux      *runtime.ServeMux
 	started  atomic.Bool
 	draining atomic.Bool
 }
