@@ -77,15 +77,20 @@ func (db *DB) flush() error {
 // returns nil: the completion of any erasure left pending by a cancelled
 // request, the deletion of events past the retention period in force
 // (DeleteExpired), and a value-log GC pass (rewriting files at least half
-// garbage). The deletion also runs once at the start: events a shortened
-// period no longer keeps are hidden already, but deleting them can take a
-// while on a large store. Problems are logged, not returned. In memory,
-// there is no value log to collect.
+// garbage). Problems are logged, not returned. In memory, there is no
+// value log to collect.
+//
+// The deletion runs at the start, and at each interval until one has gone
+// through the whole store: events a shortened period no longer keeps are
+// hidden already, but deleting them can take a while on a large store.
+// After that there is nothing left for it to do while the store is open,
+// since AppendEvents stores every event with at most the policy's expiry
+// and Badger's TTL removes it.
 func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: RunGC interval must be positive, got %s", interval)
 	}
-	db.deleteExpiredLogged(ctx)
+	swept := db.deleteExpiredLogged(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -97,7 +102,9 @@ func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 		if err := db.resumeErasures(ctx); err != nil && ctx.Err() == nil {
 			db.log.Warn("store: resuming erasures", "err", err)
 		}
-		db.deleteExpiredLogged(ctx)
+		if !swept {
+			swept = db.deleteExpiredLogged(ctx)
+		}
 		if !db.opts.InMemory {
 			db.gcPass(ctx)
 		}
@@ -105,8 +112,8 @@ func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 }
 
 // deleteExpiredLogged runs DeleteExpired, logging what it deleted or why
-// it failed.
-func (db *DB) deleteExpiredLogged(ctx context.Context) {
+// it failed; it reports whether it went through the whole store.
+func (db *DB) deleteExpiredLogged(ctx context.Context) bool {
 	n, err := db.DeleteExpired(ctx)
 	if err != nil && ctx.Err() == nil {
 		db.log.Warn("store: deleting events past retention", "err", err)
@@ -114,6 +121,7 @@ func (db *DB) deleteExpiredLogged(ctx context.Context) {
 	if n > 0 {
 		db.log.Info("store: deleted events past the retention period in force", "events", n)
 	}
+	return err == nil
 }
 
 // gcPass rewrites value-log files until none is at least gcDiscardRatio

@@ -38,7 +38,8 @@ type Entry struct {
 	features.Event
 	// ExpiresAt is when the event stops being visible, truncated to the
 	// second (Badger's TTL granularity). The caller computes it from the
-	// retention policy (retention.Policy.ExpiresAt).
+	// retention policy (retention.Policy.ExpiresAt); the store keeps the
+	// earlier of it and the expiry its own policy gives (Options.Retention).
 	ExpiresAt time.Time
 }
 
@@ -172,7 +173,11 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 			return &RefusedError{Indices: refused}
 		}
 		for i := range b.Events {
-			ents[i] = badger.Entry{Key: keys[i], Value: vals[i], ExpiresAt: uint64(b.Events[i].ExpiresAt.Unix())}
+			// At most the policy's expiry (eventExpiry), so that Badger's
+			// TTL alone removes every event written under the policy in
+			// force, and DeleteExpired has only the older ones to delete.
+			exp := db.eventExpiry(keys[i], uint64(b.Events[i].ExpiresAt.Unix()))
+			ents[i] = badger.Entry{Key: keys[i], Value: vals[i], ExpiresAt: exp}
 			if err := txn.SetEntry(&ents[i]); err != nil {
 				return err
 			}

@@ -86,7 +86,8 @@ type Options struct {
 	// by the policy of the day it arrived) and the expiry this policy gives
 	// it are ahead, so that a period shortened since applies at once to
 	// every read, export and training run; DeleteExpired then removes such
-	// events. Nil: the stored expiry alone counts.
+	// events. AppendEvents stores at most this policy's expiry. Nil: the
+	// stored expiry alone counts.
 	Retention *retention.Policy
 
 	// MemTableSize is the size of a memtable, at least MinMemTableSize.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/retention"
@@ -64,6 +66,7 @@ func TestShortenedRetention(t *testing.T) {
 	db = mustOpen(t, opts(&short))
 	short.View = retention.Period{Days: 1} // Open copied the policy
 	want := map[string]bool{"item-p": true, "item-r": true, "item-b": true, "item-cart": true}
+	views := 2
 	check := func(db *DB, when string) {
 		t.Helper()
 		got := map[string]bool{}
@@ -92,8 +95,8 @@ func TestShortenedRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Events != 4 || c.ByKind[privacy.View] != 2 {
-			t.Errorf("%s: CountEvents = %d events, %d views; want 4 and 2", when, c.Events, c.ByKind[privacy.View])
+		if c.Events != len(want) || c.ByKind[privacy.View] != views {
+			t.Errorf("%s: CountEvents = %d events, %d views; want %d and %d", when, c.Events, c.ByKind[privacy.View], len(want), views)
 		}
 	}
 	check(db, "shortened")
@@ -130,14 +133,59 @@ func TestShortenedRetention(t *testing.T) {
 		t.Errorf("%d event keys after DeleteExpired, want %d", n, len(kept))
 	}
 	check(db, "after DeleteExpired")
+
+	// An event appended under the shortened policy is stored with the
+	// policy's expiry, not the longer one given: Badger's TTL removes it,
+	// and DeleteExpired has nothing to do for it.
+	late := at(b, privacy.View, testNow.AddDate(0, -1, 0), "item-late")
+	if err := db.AppendEvents(ctx, Batch{Events: []Entry{late}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storedExpiry(t, db, late.Event), late.Time.AddDate(0, 6, 0); !got.Equal(want) {
+		t.Errorf("appended view stored to expire at %s, want the policy's %s (not %s)", got, want, late.ExpiresAt)
+	}
+	if got := storedExpiry(t, db, kept[0].Event); !got.Equal(kept[0].ExpiresAt) {
+		t.Errorf("purchase stored to expire at %s, want %s", got, kept[0].ExpiresAt)
+	}
+	want["item-late"] = true
+	views++
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	db = mustOpen(t, opts(nil))
 	defer db.Close()
+	// The late view keeps the shortened period's expiry.
+	db.now = func() time.Time { return late.Time.AddDate(0, 6, 1) }
+	for e, err := range db.Events(ctx) {
+		if err != nil || e.Item == "item-late" {
+			t.Errorf("reopened without a policy, 6 months later: Events shows %s, %v", e.Item, err)
+		}
+	}
+	db.now = func() time.Time { return testNow }
 	check(db, "reopened without a policy")
 	if n, err := db.DeleteExpired(ctx); err != nil || n != 0 {
 		t.Errorf("DeleteExpired without a policy = %d, %v; want 0, nil", n, err)
 	}
+}
+
+// storedExpiry returns the expiry Badger holds for event e.
+func storedExpiry(t *testing.T, db *DB, e features.Event) time.Time {
+	t.Helper()
+	key, err := appendEventKey(nil, &e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp uint64
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err == nil {
+			exp = item.ExpiresAt()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading %s: %v", e.Item, err)
+	}
+	return time.Unix(int64(exp), 0).UTC()
 }
