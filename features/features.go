@@ -135,18 +135,15 @@ var (
 	ErrQuantity     = fmt.Errorf("must be an integer from 1 to %d", MaxQuantity)
 	ErrTime         = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
 	ErrTimeRange    = errors.New("out of range (before 1970 or after 2200)")
-	ErrFuture       = fmt.Errorf("in the future (at most %v ahead of the clock)", MaxFutureSkew)
+	ErrFuture       = fmt.Errorf("in the future (at most %v ahead of the clock)", privacy.MaxClockSkew)
 )
 
-// MaxFutureSkew is how far ahead of the clock an event may be dated when it
-// is ingested: its retention counts from its own time, so a later date
-// would keep it past its retention period.
-const MaxFutureSkew = 5 * time.Minute
-
 // CheckNotFuture returns a *FieldError on time wrapping ErrFuture when e is
-// dated more than MaxFutureSkew after now.
+// dated more than privacy.MaxClockSkew after now: its retention counts
+// from its own time, so a later date would keep it past its retention
+// period.
 func (e *RawEvent) CheckNotFuture(now time.Time) error {
-	if e.Time.After(now.Add(MaxFutureSkew)) {
+	if e.Time.After(now.Add(privacy.MaxClockSkew)) {
 		return &FieldError{Field: FieldTime, Value: e.Time.UTC().Format(time.RFC3339), Err: ErrFuture}
 	}
 	return nil

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/discret-io/discret/privacy/internal/rawid"
@@ -32,6 +33,13 @@ import (
 
 // MaxIDLen is the longest customer, item or store identifier accepted, in bytes.
 const MaxIDLen = 256
+
+// MaxClockSkew is how far ahead of the recording clock an event or a
+// consent change may be dated. Clocks of the channels that send them
+// differ by seconds or minutes, not more; and a later date would give an
+// event a retention period counted from the future, and a consent change
+// precedence over a withdrawal recorded after it.
+const MaxClockSkew = 5 * time.Minute
 
 // CustomerID is a raw customer identifier. See rawid.CustomerID: it redacts
 // itself wherever it is printed, logged or encoded.

@@ -411,7 +411,7 @@ func TestErrorText(t *testing.T) {
 }
 
 // TestConsentFutureTimes: a consent choice dated more than
-// consent.MaxFutureSkew ahead is refused by `consent set` (a usage error)
+// privacy.MaxClockSkew ahead is refused by `consent set` (a usage error)
 // and is a bad row for `consent import`; one dated a little ahead is
 // recorded as now, so that a withdrawal made after it decides.
 func TestConsentFutureTimes(t *testing.T) {

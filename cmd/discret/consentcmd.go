@@ -74,7 +74,7 @@ latest), and one more than 5 minutes ahead is refused.`,
 					return usagef("--time: %v", err)
 				}
 				if err := (consent.Change{Time: when}).CheckTime(now); err != nil {
-					return usagef("--time: %s is in the future (at most %v ahead of the clock)", at, consent.MaxFutureSkew)
+					return usagef("--time: %s is in the future (at most %v ahead of the clock)", at, privacy.MaxClockSkew)
 				}
 			}
 			if err := consent.ValidateSource(source); err != nil {

@@ -193,8 +193,8 @@ func TestImport(t *testing.T) {
 	noConsent := line("z@x.org", "purchase", "i1", at)
 	badQty := `{"customer":"a@x.org","item":"i3","type":"purchase","time":"2026-05-01T00:00:00Z","quantity":0}`
 	badField := `{"customer":"a@x.org","item":"i3","type":"purchase","time":"2026-05-01T00:00:00Z","comment":"4970 1234"}`
-	future := line("a@x.org", "purchase", "i4", now.Add(features.MaxFutureSkew+time.Second))
-	nearFuture := line("a@x.org", "purchase", "i4", now.Add(features.MaxFutureSkew))
+	future := line("a@x.org", "purchase", "i4", now.Add(privacy.MaxClockSkew+time.Second))
+	nearFuture := line("a@x.org", "purchase", "i4", now.Add(privacy.MaxClockSkew))
 	tests := []struct {
 		name      string
 		file      []string

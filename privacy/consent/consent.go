@@ -16,15 +16,10 @@ import (
 // MaxSourceLen bounds Change.Source.
 const MaxSourceLen = 64
 
-// MaxFutureSkew is how far after the recording clock a change may be
-// dated: clocks of the channels that collect choices differ by a few
-// seconds or minutes, not more.
-const MaxFutureSkew = 5 * time.Minute
-
 // Errors returned by Validate and CheckTime.
 var (
 	ErrNoTime    = errors.New("consent: missing time")
-	ErrFuture    = fmt.Errorf("consent: time in the future (at most %v ahead of the clock)", MaxFutureSkew)
+	ErrFuture    = fmt.Errorf("consent: time in the future (at most %v ahead of the clock)", privacy.MaxClockSkew)
 	ErrBadSource = errors.New("consent: source must be " + SourceWant + ", never free text")
 )
 
@@ -55,10 +50,10 @@ func (c Change) Validate() error {
 	return ValidateSource(c.Source)
 }
 
-// CheckTime refuses a change dated more than MaxFutureSkew after now with
+// CheckTime refuses a change dated more than privacy.MaxClockSkew after now with
 // an error wrapping ErrFuture that gives the time.
 func (c Change) CheckTime(now time.Time) error {
-	if c.Time.After(now.Add(MaxFutureSkew)) {
+	if c.Time.After(now.Add(privacy.MaxClockSkew)) {
 		return fmt.Errorf("%w: %s", ErrFuture, c.Time.UTC().Format(time.RFC3339))
 	}
 	return nil
@@ -106,7 +101,7 @@ func (r Record) Latest(p privacy.Purpose) (Change, bool) {
 //
 // A change takes effect when it is made and at the latest when it is
 // recorded, so its time is capped at now: a change dated after now (up to
-// MaxFutureSkew; beyond, CheckTime's ErrFuture) is dated now, and so are
+// privacy.MaxClockSkew; beyond, CheckTime's ErrFuture) is dated now, and so are
 // changes already in the history that are dated after now (recorded before
 // this rule). Otherwise a grant dated ahead would outrank, for good, a
 // withdrawal recorded after it, since Latest orders by time.

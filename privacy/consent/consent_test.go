@@ -151,10 +151,10 @@ func TestApplyCapsFutureTimes(t *testing.T) {
 	}
 
 	// Beyond the skew: refused, nothing appended.
-	far := Change{Purpose: P, Granted: true, Time: now.Add(MaxFutureSkew + time.Second), Source: "cli"}
+	far := Change{Purpose: P, Granted: true, Time: now.Add(privacy.MaxClockSkew + time.Second), Source: "cli"}
 	n := len(r.Changes)
 	if _, err := r.Apply(far, Defaults{}, now); !errors.Is(err, ErrFuture) || len(r.Changes) != n {
-		t.Errorf("Apply(%v ahead) = %v with %d changes, want ErrFuture and %d", MaxFutureSkew+time.Second, err, len(r.Changes), n)
+		t.Errorf("Apply(%v ahead) = %v with %d changes, want ErrFuture and %d", privacy.MaxClockSkew+time.Second, err, len(r.Changes), n)
 	}
 	if err := far.CheckTime(now); !errors.Is(err, ErrFuture) {
 		t.Errorf("CheckTime = %v, want ErrFuture", err)

@@ -19,10 +19,6 @@ import (
 const (
 	// MaxConsentChanges bounds SetConsentRequest.changes.
 	MaxConsentChanges = 64
-	// MaxConsentSkew is how far in the future a consent change may be
-	// dated (consent.MaxFutureSkew); the store dates a change within it
-	// at its recording time, so that it cannot outrank a later withdrawal.
-	MaxConsentSkew = consent.MaxFutureSkew
 	// DefaultConsentSource is the source of changes that name none.
 	DefaultConsentSource = "api"
 )
@@ -89,8 +85,8 @@ func decodeConsentChanges(in []*discretv1.ConsentChange, now time.Time) ([]conse
 			if at, err = timestamp(field("time"), pc.GetTime()); err != nil {
 				return nil, err
 			}
-			if at.After(now.Add(MaxConsentSkew)) {
-				return nil, apierr.Invalidf(field("time"), "%s is in the future (at most %v ahead of the server's clock)", at.Format(time.RFC3339), MaxConsentSkew)
+			if at.After(now.Add(privacy.MaxClockSkew)) {
+				return nil, apierr.Invalidf(field("time"), "%s is in the future (at most %v ahead of the server's clock)", at.Format(time.RFC3339), privacy.MaxClockSkew)
 			}
 			if at.Before(time.Unix(0, 0)) {
 				return nil, apierr.Invalidf(field("time"), "%s is before 1970", at.Format(time.RFC3339))

@@ -133,7 +133,7 @@ func TestDecodeEvent(t *testing.T) {
 		{"bad type and future time", &discretv1.Event{Customer: "c", Item: "i", Type: "vew", Time: "2199-01-01T00:00:00Z"}, features.RawEvent{}, "type",
 			`"vew": want view, add_to_cart, purchase or store_visit; field time: "2199-01-01T00:00:00Z": in the future`},
 		{"within the skew", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "2026-01-02T04:09:05Z"},
-			features.RawEvent{Customer: cust("c"), Item: "i", Kind: privacy.View, Time: now.Add(MaxEventSkew), Quantity: 1}, "", ""},
+			features.RawEvent{Customer: cust("c"), Item: "i", Kind: privacy.View, Time: now.Add(privacy.MaxClockSkew), Quantity: 1}, "", ""},
 		// A future date would keep the event past its retention period.
 		{"future", &discretv1.Event{Customer: "c", Item: "i", Type: "purchase", Time: "2199-01-01T00:00:00Z"}, features.RawEvent{}, "time", `"2199-01-01T00:00:00Z": in the future (at most 5m0s ahead`},
 		{"future unix", &discretv1.Event{Customer: "c", Item: "i", Type: "view", Time: "1767327046"}, features.RawEvent{}, "time", "in the future"},

@@ -12,12 +12,6 @@ import (
 	"github.com/discret-io/discret/serve/apierr"
 )
 
-// MaxEventSkew is how far in the future an event may be dated
-// (features.MaxFutureSkew, as for `discret import`). An event's expiry
-// counts from its own time, so a later date would keep it past its
-// retention period.
-const MaxEventSkew = features.MaxFutureSkew
-
 // WriteEvents validates every event, then ingests the valid ones as one
 // commit unit: all of them, or none if any is invalid and allow_partial is
 // unset. Invalid events are reported by index and field.
@@ -71,7 +65,7 @@ func decodeEvents(in []*discretv1.Event, now time.Time) ([]features.RawEvent, []
 
 // decodeEvent converts one event with the same rules as the event files of
 // `discret import` (features.ParseTime, features.RawEvent.Validate), and
-// refuses a time more than MaxEventSkew after now. A bad event's error
+// refuses a time more than privacy.MaxClockSkew after now. A bad event's error
 // names every bad field (features.Problems), as an import does for a row.
 func decodeEvent(pe *discretv1.Event, now time.Time) (features.RawEvent, error) {
 	var e features.RawEvent

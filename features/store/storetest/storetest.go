@@ -411,7 +411,7 @@ func testConsent(t *testing.T, open Opener) {
 
 // testConsentClock: a consent change is dated when it is recorded at the
 // latest, so a grant dated ahead of the store's clock cannot outrank a
-// withdrawal recorded after it; one dated beyond consent.MaxFutureSkew is
+// withdrawal recorded after it; one dated beyond privacy.MaxClockSkew is
 // refused, in UpdateConsent and UpdateConsents alike, and nothing changes.
 func testConsentClock(t *testing.T, open Opener) {
 	f := newFixture(t, open)
@@ -426,7 +426,7 @@ func testConsentClock(t *testing.T, open Opener) {
 	if err != nil || len(res.Withdrawn) != 1 || res.Removed.Total() != 1 || (consent.Defaults{}).Allows(res.Record, privacy.Personalization) {
 		t.Errorf("withdrawal after a grant dated 4 minutes ahead = %+v, %v; want personalization withdrawn and 1 event erased", res, err)
 	}
-	far := Grant(privacy.Personalization, true, f.clock.Now().Add(consent.MaxFutureSkew+time.Second))
+	far := Grant(privacy.Personalization, true, f.clock.Now().Add(privacy.MaxClockSkew+time.Second))
 	if _, err := f.db.UpdateConsent(f.ctx, b, []consent.Change{far}, consent.Defaults{}); !errors.Is(err, consent.ErrFuture) {
 		t.Errorf("UpdateConsent(beyond the skew) = %v, want consent.ErrFuture", err)
 	}
