@@ -529,25 +529,15 @@ func parseFormatFlag(s string) (eventfile.Format, error) {
 }
 
 // parseIntList parses the comma-separated integers of the flag --name,
-// each in the range r. Its errors have the form of parseEpsilonList's:
-// the flag, the entry and its text, and the range.
+// each in the range r (see parseList).
 func parseIntList(name, list string, r numRange) ([]int, error) {
-	if strings.TrimSpace(list) == "" {
-		return nil, usagef("--%s: empty list; want comma-separated values, each %s", name, r.want)
-	}
-	var xs []int
-	for i, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil, usagef("--%s: entry %d is empty", name, i+1)
-		}
+	return parseList(name, list, r.want, func(s string) (int, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || !r.ok(float64(n)) {
-			return nil, usagef("--%s: entry %d, %s: want %s", name, i+1, s, r.want)
+			return 0, fmt.Errorf("want %s", r.want)
 		}
-		xs = append(xs, n)
-	}
-	return xs, nil
+		return n, nil
+	})
 }
 
 // checkPlot checks the --plot file name before a long run: its image

@@ -150,16 +150,23 @@ func parseTrainEpsilon(s string) (float64, error) {
 // parseEpsilonList parses the comma-separated ε values of the flag --name:
 // each at least minEpsilon, or inf. An empty list or entry is an error.
 func parseEpsilonList(name, list string) ([]float64, error) {
+	return parseList(name, list, epsilonRange, parseTrainEpsilon)
+}
+
+// parseList parses the comma-separated entries of the flag --name with
+// parse; want describes a valid entry. An empty list or entry is an error,
+// and an entry's error says which entry it is.
+func parseList[T any](name, list, want string, parse func(string) (T, error)) ([]T, error) {
 	if strings.TrimSpace(list) == "" {
-		return nil, usagef("--%s: empty list; want comma-separated values, each %s", name, epsilonRange)
+		return nil, usagef("--%s: empty list; want comma-separated values, each %s", name, want)
 	}
-	var xs []float64
+	var xs []T
 	for i, s := range strings.Split(list, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			return nil, usagef("--%s: entry %d is empty", name, i+1)
 		}
-		x, err := parseTrainEpsilon(s)
+		x, err := parse(s)
 		if err != nil {
 			return nil, usagef("--%s: entry %d, %s: %v", name, i+1, s, err)
 		}
