@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -209,24 +208,9 @@ erase the customer's events.`,
 				return err
 			}
 			defer d.Close()
-			// As for events: each file is all-or-nothing, and a file that
-			// fails does not stop the others.
-			var failed []string
-			for _, path := range args {
-				err := importConsentFile(ctx, e, d, path, maxErrors)
-				if err == nil {
-					continue
-				}
-				if errors.Is(err, context.Canceled) || len(args) == 1 {
-					return fmt.Errorf("%s: %w", path, err)
-				}
-				fmt.Fprintf(e.stderr, "consent import %s: %v\n", path, err)
-				failed = append(failed, path)
-			}
-			if len(failed) > 0 {
-				return fmt.Errorf("%d of %d files not imported: %s", len(failed), len(args), strings.Join(failed, ", "))
-			}
-			return nil
+			return importFiles(e, "consent import", args, func(path string) error {
+				return importConsentFile(ctx, e, d, path, maxErrors)
+			})
 		},
 	}
 }

@@ -107,8 +107,7 @@ are read directly):
 			if err != nil {
 				return err
 			}
-			var failed []string
-			for _, path := range args {
+			return importFiles(e, "import", args, func(path string) error {
 				var rep *ingest.Report
 				src, err := openImportSource(path)
 				if err == nil {
@@ -129,32 +128,47 @@ are read directly):
 					printImportReport(e.stdout, path, rep)
 				}
 				if err != nil {
-					if errors.Is(err, context.Canceled) {
-						return err
-					}
 					err = withoutPath(err, path)
 					if errors.Is(err, ingest.ErrTooManyBadRows) {
 						err = tooManyBadRows(rep.RejectedTotal(), maxErrors)
 					}
-					if len(args) == 1 {
-						return fmt.Errorf("%s: %w", path, err)
-					}
-					fmt.Fprintf(e.stderr, "import %s: %v\n", path, err)
-					failed = append(failed, path)
-					continue
+					return err
 				}
 				printExpiredHint(e.stdout, rep, d.settings.retention)
 				if at == "" && path != "-" && rep != nil && 2*rep.Expired > rep.Total() {
 					fmt.Fprintf(e.stdout, "        Rows without a time (MovieLens pairs) are dated at the file's modification time, %s;\n", src.modTime.Format(time.RFC3339))
 					fmt.Fprintln(e.stdout, "        --time gives them another.")
 				}
-			}
-			if len(failed) > 0 {
-				return fmt.Errorf("%d of %d files not imported: %s", len(failed), len(args), strings.Join(failed, ", "))
-			}
-			return nil
+				return nil
+			})
 		},
 	}
+}
+
+// importFiles imports each of paths with importOne. Each file is
+// all-or-nothing, and a file that fails does not stop the others: its
+// error goes to stderr, prefixed with the command's name and the path, and
+// the command fails at the end naming every file not imported. With a
+// single file, its error is the command's; an interruption stops at once.
+func importFiles(e *env, name string, paths []string, importOne func(path string) error) error {
+	var failed []string
+	for _, path := range paths {
+		err := importOne(path)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, context.Canceled):
+			return err
+		case len(paths) == 1:
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Fprintf(e.stderr, "%s %s: %v\n", name, path, err)
+		failed = append(failed, path)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d files not imported: %s", len(failed), len(paths), strings.Join(failed, ", "))
+	}
+	return nil
 }
 
 // importSource is one FILE of import: how to open it (once per pass) and
