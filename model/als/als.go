@@ -97,7 +97,9 @@ type Progress struct {
 	Loss float64
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default (the
+// iterations: DefaultPrivateIterations when Privacy is set).
+func (c Config) WithDefaults() Config {
 	c.Factors = cmp.Or(c.Factors, DefaultFactors)
 	if c.Iterations == 0 {
 		c.Iterations = DefaultIterations
@@ -115,7 +117,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports every problem of c (after defaults are applied).
 func (c Config) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("als: "+format, args...)) }
 	if c.Factors < 1 || c.Factors > 1024 {
@@ -201,7 +203,7 @@ func Train(ctx context.Context, m *interact.Matrix, cfg Config) (*Model, *Report
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if m.Users() == 0 || m.Items() == 0 {
 		return nil, nil, fmt.Errorf("als: empty matrix (%d users × %d items)", m.Users(), m.Items())
 	}

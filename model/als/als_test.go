@@ -198,7 +198,7 @@ func privateRun(t *testing.T, m *interact.Matrix, cfg Config) *trainer {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	tr := newTrainer(m, cfg)
 	p, err := newPrivate(context.Background(), tr)
 	if err != nil {
@@ -650,7 +650,7 @@ func TestCoarseNoise(t *testing.T) {
 	}
 
 	// The largest rank the grids allow is accepted, one more is not.
-	c := cfg.withDefaults()
+	c := cfg.WithDefaults()
 	p, _ := c.Privacy.withDefaults(m.Users())
 	cal, err := calibrate(p, iterations)
 	if err != nil {

@@ -150,7 +150,7 @@ func BenchmarkIteration(b *testing.B) {
 	m := synthetic(b, 6040, 3706, 150, 7)
 	for _, d := range []int{32, 64, 128} {
 		b.Run(fmt.Sprintf("factors=%d", d), func(b *testing.B) {
-			cfg := Config{Factors: d, Iterations: 1}.withDefaults()
+			cfg := Config{Factors: d, Iterations: 1}.WithDefaults()
 			tr := newTrainer(m, cfg)
 			if _, _, err := tr.run(context.Background()); err != nil {
 				b.Fatal(err)
@@ -178,7 +178,7 @@ func BenchmarkPrivateIteration(b *testing.B) {
 	for _, g := range []Gram{GramProxy, GramNoisy} {
 		b.Run(fmt.Sprintf("gram=%v/factors=64", g), func(b *testing.B) {
 			p := &Privacy{Epsilon: 1, Gram: g, Source: testSource(1), AllowTestSource: true}
-			cfg := Config{Factors: 64, Iterations: 1, Privacy: p}.withDefaults()
+			cfg := Config{Factors: 64, Iterations: 1, Privacy: p}.WithDefaults()
 			tr := newTrainer(m, cfg)
 			if _, _, err := tr.run(context.Background()); err != nil {
 				b.Fatal(err)
@@ -216,7 +216,7 @@ func TestFoldInIsUserStep(t *testing.T) {
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			tr := newTrainer(m, cfg.withDefaults())
+			tr := newTrainer(m, cfg.WithDefaults())
 			model, _, err := tr.run(context.Background())
 			if err != nil {
 				t.Fatal(err)

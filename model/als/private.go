@@ -118,7 +118,7 @@ func CheckPrivacy(cfg Config, users int) error {
 	if cfg.Privacy == nil {
 		return nil
 	}
-	_, _, _, err := plan(cfg.withDefaults(), users, 1)
+	_, _, _, err := plan(cfg.WithDefaults(), users, 1)
 	return err
 }
 

@@ -56,7 +56,8 @@ type Config struct {
 	Binary bool
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.Weights == nil {
 		c.Weights = DefaultWeights()
 	}
@@ -165,7 +166,7 @@ func NewBuilder(cfg Config, users, items int) (*Builder, error) {
 	if users < 0 || items < 0 || users > math.MaxInt32 || items > math.MaxInt32 {
 		return nil, fmt.Errorf("interact: shape %d × %d out of range", users, items)
 	}
-	return &Builder{cfg: cfg.withDefaults(), users: users, items: items}, nil
+	return &Builder{cfg: cfg.WithDefaults(), users: users, items: items}, nil
 }
 
 // Add records that user did an event of the given kind about item, with a

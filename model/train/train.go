@@ -267,25 +267,16 @@ func (cfg Config) resolve() (resolved, error) {
 	c.Cap = c.Cap.WithDefaults()
 
 	// The als and interact defaults, resolved here so that the card
-	// records the values used.
-	a := &c.ALS
-	a.Factors = cmp.Or(a.Factors, als.DefaultFactors)
-	if a.Iterations == 0 {
-		a.Iterations = als.DefaultIterations
-		if c.private {
-			a.Iterations = als.DefaultPrivateIterations
-		}
+	// records the values used. ALS picks its default iterations by whether
+	// the run is private, which it reads from its Privacy.
+	a := c.ALS
+	if c.private && a.Privacy == nil {
+		a.Privacy = &als.Privacy{}
 	}
-	a.Lambda = cmp.Or(a.Lambda, als.DefaultLambda)
-	a.RegExponent = cmp.Or(a.RegExponent, als.DefaultRegExponent)
-	a.Unobserved = cmp.Or(a.Unobserved, als.DefaultUnobserved)
-	a.InitScale = cmp.Or(a.InitScale, als.DefaultInitScale)
-	ic := &c.Interactions
-	if ic.Weights == nil {
-		ic.Weights = interact.DefaultWeights()
-	}
-	ic.Cap = cmp.Or(ic.Cap, interact.DefaultCap)
-	ic.Alpha = cmp.Or(ic.Alpha, interact.DefaultAlpha)
+	a = a.WithDefaults()
+	a.Privacy = c.ALS.Privacy
+	c.ALS = a
+	c.Interactions = c.Interactions.WithDefaults()
 	return c, c.validate()
 }
 
