@@ -90,7 +90,7 @@ func (e *FieldError) Message() string {
 	switch {
 	case errors.Is(e.Err, privacy.ErrEmptyID):
 		msg = "required (" + IDRange + ")"
-	case strings.HasPrefix(msg, "privacy: identifier"):
+	case errors.Is(e.Err, privacy.ErrLongID), errors.Is(e.Err, privacy.ErrNotUTF8), errors.Is(e.Err, privacy.ErrControlChar):
 		msg = IDRange + " (" + strings.TrimPrefix(msg, "privacy: ") + ")"
 	}
 	if e.Value != "" {

@@ -47,10 +47,11 @@ type CustomerID = rawid.CustomerID
 
 // Errors returned when parsing identifiers.
 var (
-	ErrEmptyID   = errors.New("privacy: empty identifier")
-	ErrLongID    = fmt.Errorf("privacy: identifier longer than %d bytes", MaxIDLen)
-	ErrNotUTF8   = errors.New("privacy: identifier is not valid UTF-8")
-	ErrBadPseudo = errors.New("privacy: malformed pseudonym")
+	ErrEmptyID     = errors.New("privacy: empty identifier")
+	ErrLongID      = fmt.Errorf("privacy: identifier longer than %d bytes", MaxIDLen)
+	ErrNotUTF8     = errors.New("privacy: identifier is not valid UTF-8")
+	ErrControlChar = errors.New("privacy: identifier contains a control character")
+	ErrBadPseudo   = errors.New("privacy: malformed pseudonym")
 )
 
 // ParseCustomerID validates a raw customer identifier: 1 to MaxIDLen bytes of
@@ -75,7 +76,7 @@ func ValidateID(s string) error {
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
-			return errors.New("privacy: identifier contains a control character")
+			return ErrControlChar
 		}
 	}
 	return nil
