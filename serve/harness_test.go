@@ -115,7 +115,7 @@ func startOn(t testing.TB, edit func(*serve.Config), tcp bool) *harness {
 			}
 		}
 	}
-	api, err := rpc.New(rpc.Config{Pseudonyms: h.ps, Store: h.db, Events: in, Recommender: h.eng, Entries: h.eng, Catalogue: h.eng, Models: h.eng, Now: h.clock.Now})
+	api, err := rpc.New(rpc.Config{Pseudonyms: h.ps, Store: h.db, Events: in, Recommender: h.eng, Entries: h.eng, Catalogue: h.eng, Models: h.eng, Keys: h.keys, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,17 @@ var apiCalls = []apiCall{
 	{"TrainModel", discretv1.AdminService_TrainModel_FullMethodName, "admin",
 		&discretv1.TrainModelRequest{}, func() proto.Message { return &discretv1.ModelCard{} },
 		"POST", "/v1/models:train", `{"epsilon":2,"factors":16}`, codes.OK},
+	// The API-key calls leave the harness's keys as they are: the name is
+	// taken, the id unknown (TestAPIKeysOverTheAPI creates and revokes).
+	{"CreateApiKey", discretv1.AdminService_CreateApiKey_FullMethodName, "admin",
+		&discretv1.CreateApiKeyRequest{Name: "key-all", Scopes: []string{"recommend"}}, func() proto.Message { return &discretv1.CreateApiKeyResponse{} },
+		"POST", "/v1/apikeys", `{"name":"key-all","scopes":["recommend"]}`, codes.InvalidArgument},
+	{"ListApiKeys", discretv1.AdminService_ListApiKeys_FullMethodName, "admin",
+		&discretv1.ListApiKeysRequest{}, func() proto.Message { return &discretv1.ListApiKeysResponse{} },
+		"GET", "/v1/apikeys", "", codes.OK},
+	{"RevokeApiKey", discretv1.AdminService_RevokeApiKey_FullMethodName, "admin",
+		&discretv1.RevokeApiKeyRequest{Id: "zzzzzzzz"}, func() proto.Message { return &discretv1.ApiKey{} },
+		"POST", "/v1/apikeys/zzzzzzzz:revoke", "", codes.NotFound},
 }
 
 func TestEveryRPCHasACall(t *testing.T) {
@@ -151,6 +163,10 @@ func httpStatus(c codes.Code) int {
 		return http.StatusForbidden
 	case codes.Unimplemented:
 		return http.StatusNotImplemented
+	case codes.InvalidArgument:
+		return http.StatusBadRequest
+	case codes.NotFound:
+		return http.StatusNotFound
 	}
 	panic(c)
 }
@@ -762,4 +778,72 @@ func otherScope(scope string) string {
 		return "events"
 	}
 	return "recommend"
+}
+
+// TestAPIKeysOverTheAPI manages keys through the running server, as an
+// operator must while it holds the data directory: a key created over REST
+// works at once with its scope only, is listed without its secret, and a
+// revocation over gRPC refuses it from the next request; its name can then
+// be given again. Bad requests name their field.
+func TestAPIKeysOverTheAPI(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	admin := h.tokens["admin"]
+	r := h.rest(ctx, "POST", "/v1/apikeys", admin, `{"name":"pos-12","scopes":["recommend","consent"]}`)
+	var created struct {
+		Key struct {
+			ID     string   `json:"id"`
+			Name   string   `json:"name"`
+			Scopes []string `json:"scopes"`
+		} `json:"key"`
+		Token string `json:"token"`
+	}
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &created) != nil || created.Token == "" {
+		t.Fatalf("POST /v1/apikeys = %d %s", r.status, r.body)
+	}
+	if created.Key.Name != "pos-12" || !slices.Equal(created.Key.Scopes, []string{"recommend", "consent"}) || !strings.Contains(created.Token, created.Key.ID) {
+		t.Errorf("created %+v with token %q", created.Key, created.Token)
+	}
+	if got := h.rest(ctx, "GET", "/v1/popular", created.Token, ""); got.status != http.StatusOK {
+		t.Errorf("new key on its scope: %d %s, want 200", got.status, got.body)
+	}
+	if got := h.rest(ctx, "GET", "/v1/customers/c1:export", created.Token, ""); got.status != http.StatusForbidden {
+		t.Errorf("new key outside its scope: %d %s, want 403", got.status, got.body)
+	}
+
+	list := &discretv1.ListApiKeysResponse{}
+	if st := h.invoke(ctx, discretv1.AdminService_ListApiKeys_FullMethodName, admin, &discretv1.ListApiKeysRequest{}, list); st.Err() != nil {
+		t.Fatal(st.Err())
+	}
+	found := false
+	for _, k := range list.GetKeys() {
+		found = found || k.GetId() == created.Key.ID && k.GetRevoked() == nil
+	}
+	if !found || len(list.GetKeys()) != len(keyNames)+1 || strings.Contains(list.String(), created.Token[len(created.Token)-52:]) {
+		t.Errorf("ListApiKeys = %v: want the %d keys with %s valid, and no secret", list, len(keyNames)+1, created.Key.ID)
+	}
+
+	revoked := &discretv1.ApiKey{}
+	if st := h.invoke(ctx, discretv1.AdminService_RevokeApiKey_FullMethodName, admin, &discretv1.RevokeApiKeyRequest{Id: created.Key.ID}, revoked); st.Err() != nil || revoked.GetRevoked() == nil {
+		t.Fatalf("RevokeApiKey = %v, %v", revoked, st.Err())
+	}
+	if got := h.rest(ctx, "GET", "/v1/popular", created.Token, ""); got.status != http.StatusUnauthorized {
+		t.Errorf("revoked key: %d %s, want 401 at once", got.status, got.body)
+	}
+	if r := h.rest(ctx, "POST", "/v1/apikeys", admin, `{"name":"pos-12","scopes":["events"]}`); r.status != http.StatusOK {
+		t.Errorf("name of a revoked key given again: %d %s, want 200", r.status, r.body)
+	}
+
+	for _, tt := range []struct{ method, path, body, want string }{
+		{"POST", "/v1/apikeys", `{"name":"pos-12","scopes":["events"]}`, "name: API key "},
+		{"POST", "/v1/apikeys", `{"name":"has space","scopes":["events"]}`, "name: key name must be 1-64 characters"},
+		{"POST", "/v1/apikeys", `{"name":"x"}`, "scopes: required"},
+		{"POST", "/v1/apikeys", `{"name":"x","scopes":["root"]}`, `scopes: unknown scope \"root\"`},
+		{"POST", "/v1/apikeys/nope:revoke", ``, "no API key with id nope"},
+	} {
+		r := h.rest(ctx, tt.method, tt.path, admin, tt.body)
+		if r.status/100 != 4 || !strings.Contains(string(r.body), tt.want) {
+			t.Errorf("%s %s %s = %d %s, want a 4xx containing %q", tt.method, tt.path, tt.body, r.status, r.body, tt.want)
+		}
+	}
 }

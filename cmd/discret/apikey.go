@@ -27,8 +27,16 @@ Scopes:
   all        every scope (for demos; give real clients only what they need)
 
 A key is printed once, when it is created; only a hash of it is stored.
-Keys live in the data directory, which one process opens at a time: stop
-'discret serve' to run these commands, and restart it to apply them.`,
+Keys live in the data directory, which one process opens at a time: these
+commands run while 'discret serve' is stopped. While it runs, manage keys
+through its API with an admin key instead, which takes effect at the next
+request (a leaked key is revoked without a restart):
+
+  curl -H "Authorization: Bearer $ADMIN" -d '{"name":"pos-12","scopes":["recommend"]}' localhost:8080/v1/apikeys
+  curl -H "Authorization: Bearer $ADMIN" localhost:8080/v1/apikeys
+  curl -H "Authorization: Bearer $ADMIN" -X POST localhost:8080/v1/apikeys/ID:revoke
+
+(gRPC: discret.v1.AdminService CreateApiKey, ListApiKeys, RevokeApiKey.)`,
 		sub: []*command{apikeyCreateCommand(), apikeyListCommand(), apikeyRevokeCommand()},
 	}
 }
@@ -67,14 +75,10 @@ key that is not revoked is refused; revoke that key first to reuse its name.
 				return err
 			}
 			defer d.Close()
-			// The data directory is opened by one process at a time, so no
-			// other key can be created between this check and Create.
-			for _, k := range keys.List() {
-				if k.Name == name && k.Revoked.IsZero() {
-					return fmt.Errorf("API key %s is already named %q; choose another name, or revoke it first ('discret apikey revoke %s')", k.ID, name, k.ID)
-				}
-			}
 			token, key, err := keys.Create(ctx, name, scope)
+			if taken := (*auth.NameTakenError)(nil); errors.As(err, &taken) {
+				return fmt.Errorf("API key %s is already named %q; choose another name, or revoke it first ('discret apikey revoke %s')", taken.Holder.ID, name, taken.Holder.ID)
+			}
 			if err != nil {
 				return err
 			}
@@ -124,7 +128,9 @@ func apikeyRevokeCommand() *command {
 		args:    "ID",
 		summary: "revoke a key",
 		help: `Revoke marks the key with the given ID (see 'discret apikey list') revoked:
-a server started afterwards refuses it. Revocation cannot be undone.`,
+a server started afterwards refuses it (a running server revokes a key at
+once through its API: see 'discret apikey --help'). Revocation cannot be
+undone.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one key ID")

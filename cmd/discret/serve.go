@@ -234,6 +234,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		Entries:         entries,
 		Catalogue:       catalogue{items: eng, coupons: entries},
 		Models:          trainer,
+		Keys:            keys,
 	})
 	if err != nil {
 		return err
@@ -422,6 +423,11 @@ func ensureDemoKey(ctx context.Context, e *env, keys *auth.Keys) (string, error)
 		return "", err
 	}
 	token, key, err := keys.Create(ctx, demoKeyName, auth.All)
+	if taken := (*auth.NameTakenError)(nil); errors.As(err, &taken) {
+		// Its key was in the file, now gone or invalid; it may also be
+		// a key someone else named so: not ours to revoke.
+		return "", fmt.Errorf("API key %s is named %q but %s does not hold it: revoke it ('discret apikey revoke %s') and run again", taken.Holder.ID, demoKeyName, path, taken.Holder.ID)
+	}
 	if err != nil {
 		return "", err
 	}

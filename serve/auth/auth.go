@@ -85,6 +85,7 @@ var (
 	ErrRevoked     = errors.New("auth: API key revoked")
 	ErrScope       = errors.New("auth: API key lacks the scope this method needs")
 	ErrNotFound    = errors.New("auth: no API key with this id")
+	ErrNameTaken   = errors.New("auth: a key that is not revoked has this name")
 	ErrInvalidName = fmt.Errorf("auth: key name must be 1-%d characters from [A-Za-z0-9._:@/-]", store.MaxAPIKeyNameLen)
 )
 
@@ -216,7 +217,8 @@ const maxIDAttempts = 5
 
 // Create makes a new key with the given name and scope, stores its hash and
 // returns the key string, which is shown to no one else and cannot be
-// recovered, with its description.
+// recovered, with its description. Names tell keys apart in logs, so a
+// name that a key not revoked holds is refused with a *NameTakenError.
 func (k *Keys) Create(ctx context.Context, name string, scope Scope) (string, Key, error) {
 	if !ValidName(name) {
 		return "", Key{}, ErrInvalidName
@@ -226,6 +228,11 @@ func (k *Keys) Create(ctx context.Context, name string, scope Scope) (string, Ke
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	for _, e := range *k.table.Load() {
+		if e.key.Name == name && e.key.Revoked.IsZero() {
+			return "", Key{}, &NameTakenError{Holder: e.key}
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		var raw [idBytes + secBytes]byte
 		if _, err := io.ReadFull(k.rand, raw[:]); err != nil {
@@ -245,6 +252,16 @@ func (k *Keys) Create(ctx context.Context, name string, scope Scope) (string, Ke
 		return Prefix + id + "_" + secret, key, nil
 	}
 }
+
+// NameTakenError is Create's error for a name that a key not revoked
+// holds. It wraps ErrNameTaken.
+type NameTakenError struct{ Holder Key }
+
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("auth: API key %s is already named %q", e.Holder.ID, e.Holder.Name)
+}
+
+func (e *NameTakenError) Unwrap() error { return ErrNameTaken }
 
 // publish replaces the table by a copy changed by edit. The caller holds mu.
 func (k *Keys) publish(edit func(map[string]entry)) {

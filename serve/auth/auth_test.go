@@ -83,6 +83,7 @@ func TestEveryMethodHasAScope(t *testing.T) {
 		"WriteEvents": auth.Events, "GetConsent": auth.Consent, "SetConsent": auth.Consent,
 		"ExportCustomer": auth.Admin, "ForgetCustomer": auth.Admin, "UpsertItem": auth.Admin, "UpsertCoupon": auth.Admin,
 		"GetCurrentModel": auth.Admin, "TrainModel": auth.Admin,
+		"CreateApiKey": auth.Admin, "ListApiKeys": auth.Admin, "RevokeApiKey": auth.Admin,
 	}
 	for full := range seen {
 		name := full[strings.LastIndexByte(full, '/')+1:]
@@ -184,6 +185,22 @@ func TestCreateRefuses(t *testing.T) {
 	}
 	if n := len(keys.List()); n != 0 {
 		t.Errorf("List after refused creations = %d keys, want 0", n)
+	}
+	// A name is refused while a key that is not revoked holds it.
+	_, first, err := keys.Create(t.Context(), "pos", auth.Recommend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = keys.Create(t.Context(), "pos", auth.Events)
+	var taken *auth.NameTakenError
+	if !errors.As(err, &taken) || taken.Holder.ID != first.ID || !errors.Is(err, auth.ErrNameTaken) {
+		t.Errorf("Create(taken name) = %v, want a NameTakenError naming %s", err, first.ID)
+	}
+	if _, err := keys.Revoke(t.Context(), first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := keys.Create(t.Context(), "pos", auth.Events); err != nil {
+		t.Errorf("Create(name of a revoked key) = %v, want it accepted", err)
 	}
 }
 

@@ -104,6 +104,9 @@ var methodScopes = map[string]Scope{
 	discretv1.AdminService_UpsertCoupon_FullMethodName:          Admin,
 	discretv1.AdminService_GetCurrentModel_FullMethodName:       Admin,
 	discretv1.AdminService_TrainModel_FullMethodName:            Admin,
+	discretv1.AdminService_CreateApiKey_FullMethodName:          Admin,
+	discretv1.AdminService_ListApiKeys_FullMethodName:           Admin,
+	discretv1.AdminService_RevokeApiKey_FullMethodName:          Admin,
 }
 
 // publicMethods need no API key: health checks and server reflection,

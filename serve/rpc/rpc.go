@@ -117,6 +117,8 @@ type Config struct {
 	Catalogue Catalogue
 	// Models serves GetCurrentModel and TrainModel.
 	Models Models
+	// Keys serves CreateApiKey, ListApiKeys and RevokeApiKey.
+	Keys KeyManager
 	// Now is the clock (consent changes without a time); nil means time.Now.
 	Now func() time.Time
 }

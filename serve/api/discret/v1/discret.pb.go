@@ -2633,6 +2633,319 @@ func (x *ModelCard) GetEvaluation() map[string]float64 {
 	return nil
 }
 
+// ApiKey describes an API key; it never holds the key itself.
+type ApiKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's id, the part of the key after "dsk_" and before the next "_".
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Scopes: recommend, events, consent, admin.
+	Scopes  []string               `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Created *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created,proto3" json:"created,omitempty"`
+	// When the key was revoked; absent while it is valid.
+	Revoked       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKey) Reset() {
+	*x = ApiKey{}
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKey) ProtoMessage() {}
+
+func (x *ApiKey) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
+func (*ApiKey) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ApiKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ApiKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKey) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ApiKey) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *ApiKey) GetRevoked() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+type CreateApiKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Label of the key in the server's logs: 1-64 characters from
+	// [A-Za-z0-9._:@/-]. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// recommend, events, consent, admin, or all. At least one.
+	Scopes        []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyRequest) Reset() {
+	*x = CreateApiKeyRequest{}
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyRequest) ProtoMessage() {}
+
+func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateApiKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateApiKeyRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+type CreateApiKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *ApiKey                `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The key to send as "Authorization: Bearer KEY". Shown only here.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyResponse) Reset() {
+	*x = CreateApiKeyResponse{}
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyResponse) ProtoMessage() {}
+
+func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CreateApiKeyResponse) GetKey() *ApiKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CreateApiKeyResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type ListApiKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysRequest) Reset() {
+	*x = ListApiKeysRequest{}
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysRequest) ProtoMessage() {}
+
+func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
+}
+
+type ListApiKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*ApiKey              `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysResponse) Reset() {
+	*x = ListApiKeysResponse{}
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysResponse) ProtoMessage() {}
+
+func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListApiKeysResponse) GetKeys() []*ApiKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type RevokeApiKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's id (ApiKey.id). Required.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyRequest) Reset() {
+	*x = RevokeApiKeyRequest{}
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyRequest) ProtoMessage() {}
+
+func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RevokeApiKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 var File_discret_v1_discret_proto protoreflect.FileDescriptor
 
 const file_discret_v1_discret_proto_rawDesc = "" +
@@ -2856,7 +3169,24 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
 	"\x0fEvaluationEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01*\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xb0\x01\n" +
+	"\x06ApiKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x124\n" +
+	"\acreated\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
+	"\arevoked\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\arevoked\"A\n" +
+	"\x13CreateApiKeyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06scopes\x18\x02 \x03(\tR\x06scopes\"R\n" +
+	"\x14CreateApiKeyResponse\x12$\n" +
+	"\x03key\x18\x01 \x01(\v2\x12.discret.v1.ApiKeyR\x03key\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\x14\n" +
+	"\x12ListApiKeysRequest\"=\n" +
+	"\x13ListApiKeysResponse\x12&\n" +
+	"\x04keys\x18\x01 \x03(\v2\x12.discret.v1.ApiKeyR\x04keys\"%\n" +
+	"\x13RevokeApiKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id*\xb6\x01\n" +
 	"\x15NonPersonalizedReason\x12'\n" +
 	"#NON_PERSONALIZED_REASON_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"NON_PERSONALIZED_REASON_NO_CONSENT\x10\x01\x12&\n" +
@@ -2880,7 +3210,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\n" +
 	"GetConsent\x12\x1d.discret.v1.GetConsentRequest\x1a\x18.discret.v1.ConsentState\x12K\n" +
 	"\n" +
-	"SetConsent\x12\x1d.discret.v1.SetConsentRequest\x1a\x1e.discret.v1.SetConsentResponse2\xd6\x03\n" +
+	"SetConsent\x12\x1d.discret.v1.SetConsentRequest\x1a\x1e.discret.v1.SetConsentResponse2\xbe\x05\n" +
 	"\fAdminService\x12W\n" +
 	"\x0eExportCustomer\x12!.discret.v1.ExportCustomerRequest\x1a\".discret.v1.ExportCustomerResponse\x12W\n" +
 	"\x0eForgetCustomer\x12!.discret.v1.ForgetCustomerRequest\x1a\".discret.v1.ForgetCustomerResponse\x12=\n" +
@@ -2889,7 +3219,10 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\fUpsertCoupon\x12\x1f.discret.v1.UpsertCouponRequest\x1a\x12.discret.v1.Coupon\x12L\n" +
 	"\x0fGetCurrentModel\x12\".discret.v1.GetCurrentModelRequest\x1a\x15.discret.v1.ModelCard\x12B\n" +
 	"\n" +
-	"TrainModel\x12\x1d.discret.v1.TrainModelRequest\x1a\x15.discret.v1.ModelCardB>Z<github.com/discret-io/discret/serve/api/discret/v1;discretv1b\x06proto3"
+	"TrainModel\x12\x1d.discret.v1.TrainModelRequest\x1a\x15.discret.v1.ModelCard\x12Q\n" +
+	"\fCreateApiKey\x12\x1f.discret.v1.CreateApiKeyRequest\x1a .discret.v1.CreateApiKeyResponse\x12N\n" +
+	"\vListApiKeys\x12\x1e.discret.v1.ListApiKeysRequest\x1a\x1f.discret.v1.ListApiKeysResponse\x12C\n" +
+	"\fRevokeApiKey\x12\x1f.discret.v1.RevokeApiKeyRequest\x1a\x12.discret.v1.ApiKeyB>Z<github.com/discret-io/discret/serve/api/discret/v1;discretv1b\x06proto3"
 
 var (
 	file_discret_v1_discret_proto_rawDescOnce sync.Once
@@ -2904,7 +3237,7 @@ func file_discret_v1_discret_proto_rawDescGZIP() []byte {
 }
 
 var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_discret_v1_discret_proto_goTypes = []any{
 	(NonPersonalizedReason)(0),     // 0: discret.v1.NonPersonalizedReason
 	(VisitNotRecordedReason)(0),    // 1: discret.v1.VisitNotRecordedReason
@@ -2943,79 +3276,95 @@ var file_discret_v1_discret_proto_goTypes = []any{
 	(*TrainModelRequest)(nil),      // 34: discret.v1.TrainModelRequest
 	(*PrivacyCharge)(nil),          // 35: discret.v1.PrivacyCharge
 	(*ModelCard)(nil),              // 36: discret.v1.ModelCard
-	nil,                            // 37: discret.v1.ForgetCustomerResponse.RemovedEntry
-	nil,                            // 38: discret.v1.ModelCard.ParametersEntry
-	nil,                            // 39: discret.v1.ModelCard.EvaluationEntry
-	(*timestamppb.Timestamp)(nil),  // 40: google.protobuf.Timestamp
+	(*ApiKey)(nil),                 // 37: discret.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),    // 38: discret.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),   // 39: discret.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),     // 40: discret.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),    // 41: discret.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),    // 42: discret.v1.RevokeApiKeyRequest
+	nil,                            // 43: discret.v1.ForgetCustomerResponse.RemovedEntry
+	nil,                            // 44: discret.v1.ModelCard.ParametersEntry
+	nil,                            // 45: discret.v1.ModelCard.EvaluationEntry
+	(*timestamppb.Timestamp)(nil),  // 46: google.protobuf.Timestamp
 }
 var file_discret_v1_discret_proto_depIdxs = []int32{
 	3,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
 	0,  // 1: discret.v1.RecommendResponse.reason:type_name -> discret.v1.NonPersonalizedReason
 	3,  // 2: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
 	3,  // 3: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
-	40, // 4: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
+	46, // 4: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
 	10, // 5: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
 	1,  // 6: discret.v1.EnterStoreResponse.visit_not_recorded_reason:type_name -> discret.v1.VisitNotRecordedReason
 	12, // 7: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
 	14, // 8: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
-	40, // 9: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
-	40, // 10: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
+	46, // 9: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
+	46, // 10: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
 	17, // 11: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
 	16, // 12: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
 	16, // 13: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
 	19, // 14: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	40, // 15: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	40, // 16: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	40, // 17: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	46, // 15: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	46, // 16: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	46, // 17: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
 	16, // 18: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
 	23, // 19: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
 	24, // 20: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
 	26, // 21: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	40, // 22: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	40, // 23: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	40, // 24: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	37, // 25: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	40, // 26: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	40, // 27: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	40, // 28: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	40, // 29: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	40, // 30: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	46, // 22: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	46, // 23: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	46, // 24: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	43, // 25: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	46, // 26: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	46, // 27: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	46, // 28: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	46, // 29: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	46, // 30: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
 	35, // 31: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	40, // 32: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	40, // 33: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	38, // 34: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	39, // 35: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	2,  // 36: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	5,  // 37: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	7,  // 38: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	9,  // 39: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	13, // 40: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	18, // 41: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	20, // 42: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	22, // 43: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	27, // 44: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	30, // 45: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	32, // 46: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	33, // 47: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	34, // 48: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	4,  // 49: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	6,  // 50: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	8,  // 51: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	11, // 52: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	15, // 53: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	19, // 54: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	21, // 55: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	25, // 56: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	28, // 57: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	29, // 58: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	31, // 59: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	36, // 60: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	36, // 61: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	49, // [49:62] is the sub-list for method output_type
-	36, // [36:49] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	46, // 32: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	46, // 33: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	44, // 34: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	45, // 35: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	46, // 36: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	46, // 37: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	37, // 38: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	37, // 39: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	2,  // 40: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	5,  // 41: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	7,  // 42: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	9,  // 43: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	13, // 44: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	18, // 45: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	20, // 46: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	22, // 47: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	27, // 48: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	30, // 49: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	32, // 50: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	33, // 51: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	34, // 52: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	38, // 53: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	40, // 54: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	42, // 55: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	4,  // 56: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	6,  // 57: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	8,  // 58: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	11, // 59: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	15, // 60: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	19, // 61: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	21, // 62: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	25, // 63: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	28, // 64: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	29, // 65: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	31, // 66: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	36, // 67: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	36, // 68: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	39, // 69: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	41, // 70: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	37, // 71: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	56, // [56:72] is the sub-list for method output_type
+	40, // [40:56] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
@@ -3035,7 +3384,7 @@ func file_discret_v1_discret_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discret_v1_discret_proto_rawDesc), len(file_discret_v1_discret_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   5,
 		},
