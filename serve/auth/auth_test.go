@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -367,7 +368,7 @@ func BenchmarkAuthorize(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		var token string
 		for i := range n {
-			if token, _, err = keys.Create(b.Context(), "bench", auth.All); err != nil {
+			if token, _, err = keys.Create(b.Context(), fmt.Sprintf("bench-%d-%d", n, i), auth.All); err != nil {
 				b.Fatal(i, err)
 			}
 		}
