@@ -224,13 +224,18 @@ func Problems(fields []string, errs FieldErrors, verr error) error {
 		return len(fields)
 	}
 	slices.SortStableFunc(errs, func(a, b *FieldError) int { return order(a) - order(b) })
-	switch len(errs) {
+	return errs.asError()
+}
+
+// asError returns nil for no error, the *FieldError for one, else es.
+func (es FieldErrors) asError() error {
+	switch len(es) {
 	case 0:
 		return nil
 	case 1:
-		return errs[0]
+		return es[0]
 	}
-	return errs
+	return es
 }
 
 // Catalogue limits.

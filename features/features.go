@@ -198,13 +198,7 @@ func (e *RawEvent) Validate() error {
 	if e.Quantity < 1 || e.Quantity > MaxQuantity {
 		bad(FieldQuantity, strconv.FormatUint(uint64(e.Quantity), 10), ErrQuantity)
 	}
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	return errs
+	return errs.asError()
 }
 
 // clipLen is the longest value, in bytes, echoed by a FieldError.
