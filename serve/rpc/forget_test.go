@@ -57,6 +57,20 @@ func putRelease(t *testing.T, db *store.DB, version string, private bool, create
 	}
 }
 
+// withDerivedReleases makes customer c consent to personalization with one
+// purchase an hour before storetest.Epoch, and stores two releases whose
+// training windows cover it: private "p1" and non-private "np1".
+func withDerivedReleases(t *testing.T, f *fixture, c string) {
+	t.Helper()
+	grant(f, t, c, "personalization")
+	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
+	if _, err := f.servers().WriteEvents(t.Context(), &discretv1.WriteEventsRequest{Events: []*discretv1.Event{event(c, "SKU-1", at)}}); err != nil {
+		t.Fatal(err)
+	}
+	putRelease(t, f.db, "p1", true, storetest.Epoch, false)
+	putRelease(t, f.db, "np1", false, storetest.Epoch.Add(time.Hour), true)
+}
+
 // TestExportAndForgetDerivedReleases: the API's export lists the releases
 // derived from a customer's events, and erasure deletes the non-private
 // ones and tells the serving engine.
@@ -66,15 +80,7 @@ func TestExportAndForgetDerivedReleases(t *testing.T) {
 	s := f.servers()
 	ctx := t.Context()
 	const c = "dora@example.com"
-	if _, err := s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: true}}}); err != nil {
-		t.Fatal(err)
-	}
-	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
-	if _, err := s.WriteEvents(ctx, &discretv1.WriteEventsRequest{Events: []*discretv1.Event{event(c, "SKU-1", at)}}); err != nil {
-		t.Fatal(err)
-	}
-	putRelease(t, f.db, "p1", true, storetest.Epoch, false)
-	putRelease(t, f.db, "np1", false, storetest.Epoch.Add(time.Hour), true)
+	withDerivedReleases(t, f, c)
 
 	exp, err := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c})
 	if err != nil {
@@ -124,15 +130,7 @@ func TestWithdrawalDeletesNonPrivateReleases(t *testing.T) {
 	personalization := func(granted bool) *discretv1.SetConsentRequest {
 		return &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: granted}}}
 	}
-	if _, err := s.SetConsent(ctx, personalization(true)); err != nil {
-		t.Fatal(err)
-	}
-	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
-	if _, err := s.WriteEvents(ctx, &discretv1.WriteEventsRequest{Events: []*discretv1.Event{event(c, "SKU-1", at)}}); err != nil {
-		t.Fatal(err)
-	}
-	putRelease(t, f.db, "p1", true, storetest.Epoch, false)
-	putRelease(t, f.db, "np1", false, storetest.Epoch.Add(time.Hour), true)
+	withDerivedReleases(t, f, c)
 
 	res, err := s.SetConsent(ctx, personalization(false))
 	if err != nil || res.GetErased() != 1 || res.GetDeletedReleases() != 1 {
