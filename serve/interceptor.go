@@ -58,11 +58,19 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			err = st.Err()
 		}
 	}()
+	// As on REST, a client without a valid key learns that before
+	// anything else about its request.
+	invalid := s.codec.rejected(req)
+	if !auth.IsPublic(method) {
+		if key, err = s.cfg.Keys.Authorize(ctx, method); err != nil {
+			return nil, err
+		}
+	}
+	if invalid != nil {
+		return nil, invalid
+	}
 	if auth.IsPublic(method) {
 		return handler(ctx, req)
-	}
-	if key, err = s.cfg.Keys.Authorize(ctx, method); err != nil {
-		return nil, err
 	}
 	if s.limits != nil {
 		if wait, ok := s.limits.allow(key.ID); !ok {
@@ -84,7 +92,24 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	if !auth.IsPublic(info.FullMethod) {
 		return apierr.Status(apierr.New(apierr.PermissionDenied, "method %s is not open to API keys", info.FullMethod)).Err()
 	}
-	return handler(srv, ss)
+	return handler(srv, &checkedStream{ss, s.codec})
+}
+
+// checkedStream refuses the stream messages that requestCodec decoded as
+// empty, as unaryInterceptor does for unary requests.
+type checkedStream struct {
+	grpc.ServerStream
+	codec *requestCodec
+}
+
+func (c *checkedStream) RecvMsg(m any) error {
+	if err := c.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := c.codec.rejected(m); err != nil {
+		return apierr.Status(err).Err()
+	}
+	return nil
 }
 
 // fromGateway reports whether the call came from this server's gateway.

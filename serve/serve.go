@@ -17,8 +17,10 @@
 //
 // # Requests
 //
-// One interceptor handles every RPC, in this order: authenticate the API key
-// and check its scope (serve/auth), take a token from the key's bucket
+// One interceptor handles every RPC, in this order: refuse a request with a
+// string field that is not UTF-8 (INVALID_ARGUMENT naming the field, where
+// grpc-go alone would answer INTERNAL; see requestCodec), authenticate the
+// API key and check its scope (serve/auth), take a token from the key's bucket
 // (RateLimit, RateBurst), apply a deadline if the client set none
 // (DefaultTimeout, MethodTimeouts) and cap the one it set (MaxTimeout), call
 // the handler, turn its error into a gRPC status (serve/apierr), observe the
@@ -241,7 +243,9 @@ type Server struct {
 	marker string
 	// mux is the REST gateway (gatewayMux); its middlewares answer
 	// through its error handler.
-	mux      *runtime.ServeMux
+	mux *runtime.ServeMux
+	// codec decodes gRPC requests (requestCodec).
+	codec    *requestCodec
 	started  atomic.Bool
 	draining atomic.Bool
 }
@@ -266,7 +270,9 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics, err = newMetrics(cfg.Registry); err != nil {
 		return nil, err
 	}
+	s.codec = newRequestCodec()
 	opts := []grpc.ServerOption{
+		s.codec.serverOption(),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
