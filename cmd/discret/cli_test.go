@@ -207,6 +207,11 @@ func TestKeyChecks(t *testing.T) {
 	} else if err := os.WriteFile(inside, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A link from outside to the key inside is judged by where it leads.
+	linked := filepath.Join(t.TempDir(), "linked.key")
+	if err := os.Symlink(inside, linked); err != nil {
+		t.Fatal(err)
+	}
 	loose := filepath.Join(t.TempDir(), "loose.key")
 	c.mustRun("keygen", "--out", loose)
 	if err := os.Chmod(loose, 0o644); err != nil {
@@ -218,6 +223,7 @@ func TestKeyChecks(t *testing.T) {
 		{"missing", filepath.Join(t.TempDir(), "none.key"), "discret keygen"},
 		{"readable by others", loose, "chmod 600"},
 		{"inside the data directory", inside, "outside"},
+		{"linked into the data directory", linked, "outside"},
 		{"another key", other, "does not match"},
 	}
 	commands := [][]string{

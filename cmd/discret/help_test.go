@@ -42,12 +42,18 @@ func TestKeygenInsideData(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside := filepath.Join(c.data, "k.key")
+	// A directory outside that links to the data directory leads inside.
+	link := filepath.Join(t.TempDir(), "data-link")
+	if err := os.Symlink(c.data, link); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		args []string
 		code int
 	}{
 		{[]string{"keygen", "--out", inside}, exitUsage},
 		{[]string{"keygen", "--key", inside}, exitUsage},
+		{[]string{"keygen", "--out", filepath.Join(link, "k.key")}, exitUsage},
 		{[]string{"demo", "--key", inside, "--events", "10", "--customers", "2"}, exitFailure},
 	} {
 		code, _, stderr := c.run(tt.args...)

@@ -28,20 +28,37 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 // checkKeyOutsideData refuses a key file path inside the data directory:
-// whoever has a copy of both can re-identify customers.
+// whoever has a copy of both can re-identify customers. Symbolic links are
+// followed on both sides, so a link from outside into the directory (or
+// from the directory to outside) is judged by where it leads.
 func checkKeyOutsideData(key, data string) error {
-	abs, err := filepath.Abs(key)
-	if err != nil {
-		return nil
-	}
-	dir, err := filepath.Abs(data)
-	if err != nil {
-		return nil
-	}
-	if rel, err := filepath.Rel(dir, abs); err == nil && filepath.IsLocal(rel) {
-		return fmt.Errorf("the key file %s is inside the data directory %s; keep the master key outside it (move it and pass --key)", key, data)
+	for _, p := range [][2]string{{key, data}, {realPath(key), realPath(data)}} {
+		abs, err := filepath.Abs(p[0])
+		if err != nil {
+			continue
+		}
+		dir, err := filepath.Abs(p[1])
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, abs); err == nil && filepath.IsLocal(rel) {
+			return fmt.Errorf("the key file %s is inside the data directory %s; keep the master key outside it (move it and pass --key)", key, data)
+		}
 	}
 	return nil
+}
+
+// realPath returns p with every symbolic link resolved, as far as p exists:
+// the part that does not exist yet (a file to create) is kept as written.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	dir, base := filepath.Split(filepath.Clean(p))
+	if dir == "" || filepath.Clean(dir) == filepath.Clean(p) {
+		return p
+	}
+	return filepath.Join(realPath(filepath.Clean(dir)), base)
 }
 
 // openData loads the key, checks it against the data directory and opens the
