@@ -324,7 +324,7 @@ them. Its epsilon (--epsilon is the grid) and rank (each run has its
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.StringVar(&factors, "factors", "", fmt.Sprintf("comma-separated `LIST` of distinct factor counts, each 1 to 1024 (default: training.factors of --config, else %d)", als.DefaultFactors))
 			fs.StringVar(&threads, "threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated `LIST` of distinct worker counts, each 1 to 1024")
-			fs.StringVar(&epsilon, "epsilon", "inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each ≥ %g, or inf for non-private", minEpsilon))
+			fs.StringVar(&epsilon, "epsilon", "inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each from %g to %g, or inf for non-private", minEpsilon, float64(maxEpsilon)))
 			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("iterations `N`, 1 to 1000 (default: training.iterations of --config, else %d, or %d under privacy)", als.DefaultIterations, als.DefaultPrivateIterations))
 			fs.IntVar(&runs, "runs", 1, "repetitions `N` of each grid point, 1 to 100 (medians are reported)")
 			fs.BoolVar(&asJSON, "json", false, "print a JSON array instead of the table")
@@ -430,7 +430,7 @@ FILE for one dataset, else FILE-DATASET.png|svg. Progress goes to stderr
 after each training run.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT` of dataset files: "+formatNames()+" (default: detect)")
-			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each ≥ %g, or inf for non-private", minEpsilon))
+			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each from %g to %g, or inf for non-private", minEpsilon, float64(maxEpsilon)))
 			fs.IntVar(&seeds, "seeds", eval.DefaultSeeds, "training seeds `N` per model and ε, 1 to 100")
 			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("ALS factors `N`, 1 to 1024 (default: training.factors of --config, else %d)", als.DefaultFactors))
 			fs.StringVar(&out, "out", "", "also write the Markdown table to `FILE`")

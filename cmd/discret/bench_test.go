@@ -190,7 +190,7 @@ func TestParseLists(t *testing.T) {
 	for _, tt := range []struct{ list, want string }{
 		{"", "--epsilon: empty list"},
 		{" ", "--epsilon: empty list"},
-		{"0", "--epsilon: entry 1, 0: want a number ≥ 0.001, or inf"},
+		{"0", "--epsilon: entry 1, 0: want a number from 0.001 to 100, or inf"},
 		{"-1", "entry 1, -1: want"},
 		{"1e-9", "entry 1, 1e-9: want"},
 		{"-inf", "entry 1, -inf: want"},

@@ -90,9 +90,10 @@ type trainSettings struct {
 }
 
 // epsilonSetting returns the privacy budget of an optional configuration
-// field: a JSON number ≥ least (and > 0), or the string "inf"; 0 if the
-// field is absent or bad (then reporting the field).
-func epsilonSetting(f *configFile, field string, raw json.RawMessage, least float64) float64 {
+// field: a JSON number > 0, or the string "inf", that training accepts if
+// forTraining is set (trainEpsilon); 0 if the field is absent or bad (then
+// reporting the field).
+func epsilonSetting(f *configFile, field string, raw json.RawMessage, forTraining bool) float64 {
 	if raw == nil {
 		return 0
 	}
@@ -104,10 +105,10 @@ func epsilonSetting(f *configFile, field string, raw json.RawMessage, least floa
 	} else {
 		err = json.Unmarshal(raw, &x)
 	}
-	if err != nil || !(x > 0) || x < least {
+	if err != nil || !(x > 0) || forTraining && !trainEpsilon(x) {
 		want := `a number > 0 or "inf"`
-		if least > 0 {
-			want = fmt.Sprintf(`a number ≥ %g, or "inf" for a non-private model`, least)
+		if forTraining {
+			want = fmt.Sprintf(`a number from %g to %g, or "inf" for a non-private model`, minEpsilon, float64(maxEpsilon))
 		}
 		f.errorf(field, "%s = %s: want %s", field, raw, want)
 		return 0
@@ -131,24 +132,33 @@ func parseEpsilon(s string) (float64, error) {
 	return f, nil
 }
 
-// minEpsilon is the smallest ε a training run accepts (train.MinEpsilon).
-const minEpsilon = train.MinEpsilon
+// minEpsilon and maxEpsilon bound the finite ε of a training run
+// (train.MinEpsilon, train.MaxEpsilon).
+const (
+	minEpsilon = train.MinEpsilon
+	maxEpsilon = train.MaxEpsilon
+)
 
 // epsilonRange describes the ε a training run accepts.
-var epsilonRange = fmt.Sprintf("a number ≥ %g, or inf for a non-private model", minEpsilon)
+var epsilonRange = fmt.Sprintf("a number from %g to %g, or inf for a non-private model", minEpsilon, float64(maxEpsilon))
 
-// parseTrainEpsilon parses the ε of a training run: at least minEpsilon,
-// or inf. Its error says which values it accepts, not which it was given.
+// trainEpsilon reports whether ε is one a training run accepts.
+func trainEpsilon(eps float64) bool {
+	return eps >= minEpsilon && (eps <= maxEpsilon || math.IsInf(eps, 1))
+}
+
+// parseTrainEpsilon parses the ε of a training run (trainEpsilon). Its
+// error says which values it accepts, not which it was given.
 func parseTrainEpsilon(s string) (float64, error) {
 	f, err := parseEpsilon(s)
-	if err != nil || f < minEpsilon {
+	if err != nil || !trainEpsilon(f) {
 		return 0, fmt.Errorf("want %s", epsilonRange)
 	}
 	return f, nil
 }
 
-// parseEpsilonList parses the comma-separated ε values of the flag --name:
-// each at least minEpsilon, or inf. An empty list or entry is an error.
+// parseEpsilonList parses the comma-separated ε values of the flag --name,
+// each as parseTrainEpsilon does. An empty list or entry is an error.
 func parseEpsilonList(name, list string) ([]float64, error) {
 	return parseList(name, list, epsilonRange, parseTrainEpsilon)
 }
@@ -245,7 +255,7 @@ func loadSettings(path string) (settings, error) {
 
 	t := fc.Training
 	ts := &s.training
-	ts.epsilon = epsilonSetting(f, "training.epsilon", t.Epsilon, minEpsilon)
+	ts.epsilon = epsilonSetting(f, "training.epsilon", t.Epsilon, true)
 	ts.delta = setting(f, "training.delta", t.Delta, deltaRange)
 	ts.iterations = setting(f, "training.iterations", t.Iterations, orDefault(iterationsRange))
 	ts.factors = setting(f, "training.factors", t.Factors, factorsRange)
@@ -281,7 +291,7 @@ func loadSettings(path string) (settings, error) {
 		}
 	}
 	pc := fc.Privacy
-	s.cap = budget.Cap{Epsilon: epsilonSetting(f, "privacy.cap_epsilon", pc.CapEpsilon, 0), Delta: setting(f, "privacy.cap_delta", pc.CapDelta, probability)}
+	s.cap = budget.Cap{Epsilon: epsilonSetting(f, "privacy.cap_epsilon", pc.CapEpsilon, false), Delta: setting(f, "privacy.cap_delta", pc.CapDelta, probability)}
 	if pc.CapWindow != "" {
 		s.cap.Window = period(f, "privacy.cap_window", pc.CapWindow)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
+	"github.com/discret-io/discret/model/train"
 )
 
 // evalProtocol describes the offline evaluation protocol in the help of
@@ -89,19 +90,19 @@ train_seconds, each with a _std key, and ndcg@10_se); --plot FILE.png|svg
 draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
-			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, distinct, numbers ≥ %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon))
+			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, distinct, numbers from %g to %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon, float64(maxEpsilon)))
 			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the vectors, 1 to 1024 (default: training.factors of --config, else %d, the training default); private runs use at most N, by the private rank rule of 'discret train'", als.DefaultFactors))
 			fs.IntVar(&seeds, "seeds", eval.DefaultSeeds, "repetitions `N` with different training seeds, 1 to 100")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON array instead of the table")
 			fs.StringVar(&plotPath, "plot", "", "draw the privacy–utility curve to `FILE` (.png or .svg)")
 			fs.BoolVar(&validation, "validation", false, "evaluate on the validation split of the training part (for tuning)")
-			fs.Float64Var(&delta, "delta", 0, "`δ` of the private runs, 0 < δ < 1/users (default: training.delta of --config, else 1/(10·users) rounded down to a power of ten)")
+			fs.Float64Var(&delta, "delta", 0, "`δ` of the private runs, 1e-12 ≤ δ < 1/users (default: training.delta of --config, else 1/(10·users) rounded down to a power of ten)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one DATASET file")
 			}
-			if err := e.checkRanges(flagRange{"factors", factorsRange}, flagRange{"seeds", intRange(1, 100)}, flagRange{"delta", probability}); err != nil {
+			if err := e.checkRanges(flagRange{"factors", factorsRange}, flagRange{"seeds", intRange(1, 100)}, flagRange{"delta", evalDeltaRange}); err != nil {
 				return err
 			}
 			var f eventfile.Format
@@ -166,6 +167,10 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 		},
 	}
 }
+
+// evalDeltaRange is the range of eval's --delta known before the data is
+// read (it must also be below 1/users): the lower bound of a training run's.
+var evalDeltaRange = numRange{func(x float64) bool { return x >= train.MinDelta && x < 1 }, fmt.Sprintf("a number with %g ≤ δ < 1", train.MinDelta)}
 
 // evalSettings returns the ALS hyper-parameters and private-training
 // settings of `discret eval` and `discret bench quality` (evalConfigHelp):

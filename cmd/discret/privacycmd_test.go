@@ -201,12 +201,12 @@ func TestPrivacyReportRuns(t *testing.T) {
 	}
 
 	code, _, errOut := c.run("train", "--delta", "0.5")
-	if code != exitUsage || !strings.Contains(errOut, "--delta 0.5: want a number with 0 < δ ≤ 0.001") {
+	if code != exitUsage || !strings.Contains(errOut, "--delta 0.5: want a number with 1e-12 ≤ δ ≤ 0.001") {
 		t.Errorf("train --delta 0.5 = exit %d, stderr %q; want exit %d naming --delta and its limit", code, errOut, exitUsage)
 	}
 	empty("after train --delta 0.5")
 	c.config = writeFile(t, "c.json", `{"training":{"delta":0.5}}`)
-	if code, _, errOut := c.run("train"); code == exitOK || !strings.Contains(errOut, "training.delta = 0.5: want a number with 0 < δ ≤ 0.001") {
+	if code, _, errOut := c.run("train"); code == exitOK || !strings.Contains(errOut, "training.delta = 0.5: want a number with 1e-12 ≤ δ ≤ 0.001") {
 		t.Errorf("train with training.delta 0.5 = exit %d, stderr %q; want a refusal naming training.delta and its limit", code, errOut)
 	}
 	c.config = ""

@@ -68,8 +68,8 @@ Flags left unset take the configuration file's "training" values, then the
 built-in defaults. The last releases are kept (training.keep_releases,
 default 5); older ones are deleted.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
-			fs.StringVar(&epsilon, "epsilon", "", fmt.Sprintf("privacy budget `ε`: a number ≥ %g, or inf for a non-private model (default 1)", minEpsilon))
-			fs.Float64Var(&delta, "delta", 0, fmt.Sprintf("privacy parameter `δ`, 0 < δ ≤ %g and below 1/n for n customers (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)", train.MaxDelta))
+			fs.StringVar(&epsilon, "epsilon", "", fmt.Sprintf("privacy budget `ε`: a number from %g to %g, or inf for a non-private model (default 1)", minEpsilon, float64(maxEpsilon)))
+			fs.Float64Var(&delta, "delta", 0, fmt.Sprintf("privacy parameter `δ`, %g ≤ δ ≤ %g and below 1/n for n customers (default 1e-6, or 1/(10·n) rounded down to a power of ten for n > 100,000 customers)", train.MinDelta, train.MaxDelta))
 			fs.IntVar(&iterations, "iterations", 0, fmt.Sprintf("ALS iterations `N`, 1 to 1000 (default %d private, %d non-private)", als.DefaultPrivateIterations, als.DefaultIterations))
 			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("dimension `N` of the item vectors, 1 to 1024 (default %d; a private model uses at most N, see --rank)", als.DefaultFactors))
 			fs.IntVar(&rank, "rank", 0, fmt.Sprintf("factors `N` of a private model, at most --factors; 0: automatic, the default (from the noisy number of customers and the noise of ε: fewer factors when the data cannot support more, at least %d)", als.MinPrivateRank))
@@ -188,8 +188,9 @@ default 5); older ones are deleted.`,
 // deltaRange is the range of the δ of a training run (--delta, and
 // training.delta for every command that reads it: train, serve's training,
 // eval's default): a larger δ would be refused by the training only after
-// it has spent ε on the noisy customer count.
-var deltaRange = numRange{func(x float64) bool { return x > 0 && x <= train.MaxDelta }, fmt.Sprintf("a number with 0 < δ ≤ %g", train.MaxDelta)}
+// it has spent ε on the noisy customer count; a smaller one than
+// train.MinDelta is refused by the training too.
+var deltaRange = numRange{func(x float64) bool { return x >= train.MinDelta && x <= train.MaxDelta }, fmt.Sprintf("a number with %g ≤ δ ≤ %g", train.MinDelta, train.MaxDelta)}
 
 // checkTrainFlags checks what the flags of `discret train` set against the
 // rest of the configuration cfg: the rank of a private model is at most its

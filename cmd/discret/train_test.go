@@ -175,10 +175,13 @@ func TestTrainUsage(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{[]string{"train", "--epsilon", "-1"}, "--epsilon -1: want a number ≥ 0.001, or inf"},
+		{[]string{"train", "--epsilon", "-1"}, "--epsilon -1: want a number from 0.001 to 100, or inf"},
 		{[]string{"train", "--epsilon", "x"}, "--epsilon x: want"},
-		{[]string{"train", "--epsilon", "1e-9"}, "--epsilon 1e-9: want a number ≥ 0.001"},
+		{[]string{"train", "--epsilon", "1e-9"}, "--epsilon 1e-9: want a number from 0.001 to 100"},
 		{[]string{"train", "--epsilon", ""}, "--epsilon: empty"},
+		// A huge ε failed inside the run, after charging the ledger.
+		{[]string{"train", "--epsilon", "100.5"}, "--epsilon 100.5: want a number from 0.001 to 100"},
+		{[]string{"train", "--epsilon", "1e15"}, "--epsilon 1e15: want a number from 0.001 to 100"},
 		{[]string{"train", "extra"}, "unexpected argument"},
 		{[]string{"train", "--stores", "a,b,a"}, `--stores: entry 3 repeats entry 1 ("a")`},
 		// Explicit values are used or refused, never replaced by defaults.
@@ -186,10 +189,12 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "--clip", "0"}, "--clip 0: want a finite number > 0"},
 		{[]string{"train", "--clip", "inf"}, "--clip +Inf: want a finite number > 0"},
 		{[]string{"train", "--clip", "NaN"}, "--clip NaN: want a finite number > 0"},
-		{[]string{"train", "--delta", "0"}, "--delta 0: want a number with 0 < δ ≤ 0.001"},
-		{[]string{"train", "--delta", "2"}, "--delta 2: want a number with 0 < δ ≤ 0.001"},
-		{[]string{"train", "--delta", "0.5"}, "--delta 0.5: want a number with 0 < δ ≤ 0.001"},
-		{[]string{"train", "--delta", "0.0011"}, "--delta 0.0011: want a number with 0 < δ ≤ 0.001"},
+		{[]string{"train", "--delta", "0"}, "--delta 0: want a number with 1e-12 ≤ δ ≤ 0.001"},
+		{[]string{"train", "--delta", "2"}, "--delta 2: want a number with 1e-12 ≤ δ ≤ 0.001"},
+		{[]string{"train", "--delta", "0.5"}, "--delta 0.5: want a number with 1e-12 ≤ δ ≤ 0.001"},
+		{[]string{"train", "--delta", "0.0011"}, "--delta 0.0011: want a number with 1e-12 ≤ δ ≤ 0.001"},
+		// One release at a tiny δ would state every spend of its window there.
+		{[]string{"train", "--delta", "1e-300"}, "--delta 1e-300: want a number with 1e-12 ≤ δ ≤ 0.001"},
 		{[]string{"train", "--iterations", "0"}, "--iterations 0: want an integer from 1 to 1000"},
 		{[]string{"train", "--factors", "0"}, "--factors 0: want an integer from 1 to 1024"},
 		{[]string{"train", "--lambda", "0"}, "--lambda 0: want a finite number > 0"},
@@ -323,14 +328,16 @@ func TestConfigTraining(t *testing.T) {
 		t.Errorf("README example: %+v, %v", s.training, err)
 	}
 	for _, tt := range []struct{ config, want string }{
-		{`{"training":{"epsilon":0}}`, "training.epsilon = 0: want a number ≥ 0.001"},
-		{`{"training":{"epsilon":1e-9}}`, "training.epsilon = 1e-9: want a number ≥ 0.001"},
+		{`{"training":{"epsilon":0}}`, "training.epsilon = 0: want a number from 0.001 to 100"},
+		{`{"training":{"epsilon":1e-9}}`, "training.epsilon = 1e-9: want a number from 0.001 to 100"},
+		{`{"training":{"epsilon":1e15}}`, "training.epsilon = 1e15: want a number from 0.001 to 100"},
+		{`{"training":{"delta":1e-13}}`, "training.delta = 1e-13: want a number with 1e-12 ≤ δ ≤ 0.001"},
 		{`{"privacy":{"cap_epsilon":"lots"}}`, `privacy.cap_epsilon = "lots": want a number > 0 or "inf"`},
 		{`{"training":{"alpha":0}}`, "training.alpha = 0: want a finite number > 0"},
 		{`{"training":{"lambda":0}}`, "training.lambda = 0"},
 		{`{"training":{"clip":0}}`, "training.clip = 0"},
-		{`{"training":{"delta":0}}`, "training.delta = 0: want a number with 0 < δ ≤ 0.001"},
-		{`{"training":{"delta":0.5}}`, "training.delta = 0.5: want a number with 0 < δ ≤ 0.001"},
+		{`{"training":{"delta":0}}`, "training.delta = 0: want a number with 1e-12 ≤ δ ≤ 0.001"},
+		{`{"training":{"delta":0.5}}`, "training.delta = 0.5: want a number with 1e-12 ≤ δ ≤ 0.001"},
 		{`{"training":{"factors":0}}`, "training.factors = 0: want an integer from 1 to 1024"},
 		{`{"training":{"strength_cap":0}}`, "training.strength_cap = 0"},
 		{`{"training":{"keep_releases":0}}`, "training.keep_releases = 0: want an integer ≥ 1"},

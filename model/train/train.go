@@ -118,6 +118,20 @@ const (
 // customers or more. The default δ is 10⁻⁶ or smaller (DP-ALS.md C6).
 const MaxDelta = 1e-3
 
+// MinDelta is the smallest δ that a training run accepts (Run, the command
+// line and the API). The default rule gives 10⁻¹² only past 10¹¹
+// customers. A smaller δ buys nothing real, and since the ledger states the
+// cumulative spend at the smallest δ among its releases (package budget),
+// one release at a tiny δ would inflate the spend reported for every other
+// release of its window.
+const MinDelta = 1e-12
+
+// MaxEpsilon is the largest finite ε of a training run (Run, the command
+// line and the API; +Inf asks for a non-private run). Beyond it a release
+// protects nothing that a non-private one would not, and the noise of its
+// steps falls below what the exact sampler's fixed-point sums represent.
+const MaxEpsilon = 100
+
 // MinEpsilon is the smallest ε of a private training run (Run refuses a
 // smaller one before it spends anything, as do the command line and the
 // API). Below it the budget of one training step is so small that its
@@ -283,11 +297,11 @@ func (cfg Config) resolve() (resolved, error) {
 func (c *resolved) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("train: "+format, args...)) }
-	if !(c.Epsilon >= MinEpsilon) {
-		bad("ε = %v, want a number ≥ %g, or +Inf for a non-private run", c.Epsilon, MinEpsilon)
+	if !(c.Epsilon >= MinEpsilon && (c.Epsilon <= MaxEpsilon || math.IsInf(c.Epsilon, 1))) {
+		bad("ε = %v, want a number in [%g, %g], or +Inf for a non-private run", c.Epsilon, MinEpsilon, float64(MaxEpsilon))
 	}
-	if c.Delta != 0 && !(c.Delta > 0 && c.Delta < 1) {
-		bad("δ = %v, want 0 < δ < 1", c.Delta)
+	if c.Delta != 0 && !(c.Delta >= MinDelta && c.Delta < 1) {
+		bad("δ = %v, want %g ≤ δ < 1", c.Delta, MinDelta)
 	}
 	for _, s := range []struct {
 		name string

@@ -151,17 +151,26 @@ func TestRefusesTestSource(t *testing.T) {
 	}
 }
 
-// TestRefusesTinyEpsilon: an ε below MinEpsilon (one that rounds to 0 in
-// a step, too) is refused before anything is charged.
-func TestRefusesTinyEpsilon(t *testing.T) {
+// TestRefusesPrivacyOutOfRange: an ε below MinEpsilon (one that rounds to
+// 0 in a step, too) or above MaxEpsilon (one whose noise the fixed-point
+// sums cannot represent), and a δ below MinDelta, are refused before
+// anything is charged.
+func TestRefusesPrivacyOutOfRange(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, synth.Config{Customers: 20, Items: 10, Events: 200, Seed: 1})
-	for _, eps := range []float64{train.MinEpsilon / 2, 1e-300} {
+	for _, tt := range []struct{ eps, delta float64 }{
+		{train.MinEpsilon / 2, 0}, {1e-300, 0}, {train.MaxEpsilon * 1.01, 0}, {1e15, 0},
+		{1, train.MinDelta / 2}, {1, 1e-300},
+	} {
 		cfg := testConfig(f, 1)
-		cfg.Epsilon = eps
+		cfg.Epsilon, cfg.Delta = tt.eps, tt.delta
 		_, err := train.Run(t.Context(), f.db, cfg)
-		if err == nil || !strings.Contains(err.Error(), "want a number ≥ 0.001") {
-			t.Errorf("Run(ε = %g) = %v, want the ε floor", eps, err)
+		want := "want a number in [0.001, 100]"
+		if tt.delta != 0 {
+			want = "want 1e-12 ≤ δ < 1"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run(ε = %g, δ = %g) = %v, want an error containing %q", tt.eps, tt.delta, err, want)
 		}
 	}
 	if recs, err := f.db.Ledger(t.Context()); err != nil || len(recs) != 0 {

@@ -353,7 +353,8 @@ func TestDecodeTrain(t *testing.T) {
 		{"huge epsilon", &discretv1.TrainModelRequest{Epsilon: 1e9}, 0, 0, 0, 0, "epsilon", "got 1e+09"},
 		{"NaN epsilon", &discretv1.TrainModelRequest{Epsilon: math.NaN()}, 0, 0, 0, 0, "epsilon", "got NaN"},
 		{"infinite epsilon", &discretv1.TrainModelRequest{Epsilon: math.Inf(1)}, 0, 0, 0, 0, "epsilon", "set non_private to true"},
-		{"delta too big", &discretv1.TrainModelRequest{Delta: 0.5}, 0, 0, 0, 0, "delta", "must be in (0, 0.001]"},
+		{"delta too big", &discretv1.TrainModelRequest{Delta: 0.5}, 0, 0, 0, 0, "delta", "must be in [1e-12, 0.001]"},
+		{"delta too small", &discretv1.TrainModelRequest{Delta: 1e-300}, 0, 0, 0, 0, "delta", "must be in [1e-12, 0.001]"},
 		{"negative iterations", &discretv1.TrainModelRequest{Iterations: -1}, 0, 0, 0, 0, "iterations", "must be 1-1000"},
 		{"too many factors", &discretv1.TrainModelRequest{Factors: 4096}, 0, 0, 0, 0, "factors", "must be 1-1024"},
 	} {

@@ -32,7 +32,8 @@ type Models interface {
 // Bounds of TrainModelRequest, those model/train and model/als accept;
 // MaxDelta is the command line's too.
 const (
-	MaxEpsilon    = 100
+	MaxEpsilon    = train.MaxEpsilon
+	MinDelta      = train.MinDelta
 	MaxDelta      = train.MaxDelta
 	MaxFactors    = 1024
 	MaxIterations = 1000
@@ -90,8 +91,8 @@ func decodeTrain(req *discretv1.TrainModelRequest) (train.Config, error) {
 		cfg.Epsilon = eps
 	}
 	if d := req.GetDelta(); d != 0 && !req.GetNonPrivate() {
-		if !(d > 0 && d <= MaxDelta) {
-			return cfg, apierr.Invalidf("delta", "must be in (0, %g] (0 means the server's default), got %v", MaxDelta, d)
+		if !(d >= MinDelta && d <= MaxDelta) {
+			return cfg, apierr.Invalidf("delta", "must be in [%g, %g] (0 means the server's default), got %v", MinDelta, MaxDelta, d)
 		}
 		cfg.Delta = d
 	}

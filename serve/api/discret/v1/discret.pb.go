@@ -2333,9 +2333,10 @@ func (*GetCurrentModelRequest) Descriptor() ([]byte, []int) {
 
 type TrainModelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Target epsilon; 0 means the server's default. Ignored with non_private.
+	// Target epsilon, from 0.001 to 100; 0 means the server's default.
+	// Ignored with non_private.
 	Epsilon float64 `protobuf:"fixed64,1,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
-	// Delta; 0 means the server's default.
+	// Delta, from 1e-12 to 1e-3; 0 means the server's default.
 	Delta float64 `protobuf:"fixed64,2,opt,name=delta,proto3" json:"delta,omitempty"`
 	// Train without differential privacy (epsilon = infinity). The server
 	// serves such a model only when started with --allow-non-private.
