@@ -62,7 +62,7 @@ var apiCalls = []apiCall{
 		&discretv1.GetConsentRequest{Customer: "c1"}, func() proto.Message { return &discretv1.ConsentState{} },
 		"GET", "/v1/customers/c1/consent", "", codes.OK},
 	{"SetConsent", discretv1.ConsentService_SetConsent_FullMethodName, "consent",
-		&discretv1.SetConsentRequest{Customer: "c1", Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: true}}},
+		&discretv1.SetConsentRequest{Customer: "c1", Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: proto.Bool(true)}}},
 		func() proto.Message { return &discretv1.SetConsentResponse{} },
 		"PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"personalization","granted":true}]}`, codes.OK},
 	{"ExportCustomer", discretv1.AdminService_ExportCustomer_FullMethodName, "admin",
@@ -203,6 +203,8 @@ func TestRESTErrors(t *testing.T) {
 		{"wrong type", "POST", "/v1/models:train", `{"epsilon":"abc"}`, 400, codes.InvalidArgument, "invalid value for double field epsilon"},
 		{"training in progress", "POST", "/v1/models:train", fmt.Sprintf(`{"factors":%d}`, busyFactors), 409, codes.Aborted, "a training run is already in progress; retry"},
 		{"bad purpose", "PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"spam"}]}`, 400, codes.InvalidArgument, "changes[0].purpose: want personalization or in_store"},
+		// Absent is not false: a forgotten field must not erase anyone.
+		{"granted missing", "PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"personalization"}]}`, 400, codes.InvalidArgument, "changes[0].granted: required"},
 		{"no route", "GET", "/v1/nowhere", "", 404, codes.NotFound, ""},
 		// Not UTF-8 once unescaped: the gateway cannot marshal it (was 500).
 		{"path not UTF-8", "GET", "/v1/customers/%FF%FE/recommendations", "", 400, codes.InvalidArgument, "path: not valid UTF-8"},

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
@@ -209,7 +210,7 @@ func TestEndToEnd(t *testing.T) {
 	consentSvc := discretv1.NewConsentServiceClient(x.grpc)
 	grant := func(c string) {
 		_, err := consentSvc.SetConsent(x.rpc(), &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
-			{Purpose: "personalization", Granted: true, Source: "e2e"}, {Purpose: "in_store", Granted: true, Source: "e2e"},
+			{Purpose: "personalization", Granted: proto.Bool(true), Source: "e2e"}, {Purpose: "in_store", Granted: proto.Bool(true), Source: "e2e"},
 		}})
 		if err != nil {
 			t.Fatalf("SetConsent: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/discret-io/discret/model/release"
@@ -80,6 +81,9 @@ func decodeConsentChanges(in []*discretv1.ConsentChange, now time.Time) ([]conse
 		if err != nil {
 			return nil, apierr.Invalidf(field("purpose"), "want personalization or in_store")
 		}
+		if pc.Granted == nil {
+			return nil, apierr.Invalidf(field("granted"), "required: true to grant, false to withdraw")
+		}
 		at := now.UTC()
 		if pc.GetTime() != nil {
 			if at, err = timestamp(field("time"), pc.GetTime()); err != nil {
@@ -117,7 +121,7 @@ func consentState(r consent.Record, d consent.Defaults) *discretv1.ConsentState 
 	}
 	for _, c := range r.Changes {
 		st.History = append(st.History, &discretv1.ConsentChange{
-			Purpose: c.Purpose.String(), Granted: c.Granted, Time: timestamppb.New(c.Time), Source: c.Source,
+			Purpose: c.Purpose.String(), Granted: proto.Bool(c.Granted), Time: timestamppb.New(c.Time), Source: c.Source,
 		})
 	}
 	return st

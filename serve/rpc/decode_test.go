@@ -156,8 +156,8 @@ func TestDecodeConsentChanges(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	past := timestamppb.New(now.Add(-time.Hour))
 	got, err := decodeConsentChanges([]*discretv1.ConsentChange{
-		{Purpose: "personalization", Granted: true},
-		{Purpose: "in_store", Granted: false, Time: past, Source: "pos:store-12"},
+		{Purpose: "personalization", Granted: proto.Bool(true)},
+		{Purpose: "in_store", Granted: proto.Bool(false), Time: past, Source: "pos:store-12"},
 	}, now)
 	if err != nil || len(got) != 2 ||
 		got[0].Purpose != privacy.Personalization || !got[0].Granted || !got[0].Time.Equal(now) || got[0].Source != DefaultConsentSource ||
@@ -173,9 +173,11 @@ func TestDecodeConsentChanges(t *testing.T) {
 		{"none", nil, "changes", "at least one"},
 		{"too many", make([]*discretv1.ConsentChange, MaxConsentChanges+1), "changes", "at most 64"},
 		{"bad purpose", []*discretv1.ConsentChange{{Purpose: "marketing"}}, "changes[0].purpose", "want personalization or in_store"},
-		{"future", []*discretv1.ConsentChange{{Purpose: "in_store", Time: timestamppb.New(now.Add(time.Hour))}}, "changes[0].time", "in the future"},
-		{"bad timestamp", []*discretv1.ConsentChange{{Purpose: "in_store", Time: &timestamppb.Timestamp{Seconds: 1 << 62}}}, "changes[0].time", "invalid timestamp"},
-		{"bad source", []*discretv1.ConsentChange{{Purpose: "in_store"}, {Purpose: "in_store", Source: "a b"}}, "changes[1].source", "[A-Za-z0-9._:/-]"},
+		// Absent is not false: a forgotten field must not erase anyone.
+		{"granted missing", []*discretv1.ConsentChange{{Purpose: "in_store"}}, "changes[0].granted", "required: true to grant, false to withdraw"},
+		{"future", []*discretv1.ConsentChange{{Purpose: "in_store", Granted: proto.Bool(false), Time: timestamppb.New(now.Add(time.Hour))}}, "changes[0].time", "in the future"},
+		{"bad timestamp", []*discretv1.ConsentChange{{Purpose: "in_store", Granted: proto.Bool(false), Time: &timestamppb.Timestamp{Seconds: 1 << 62}}}, "changes[0].time", "invalid timestamp"},
+		{"bad source", []*discretv1.ConsentChange{{Purpose: "in_store", Granted: proto.Bool(true)}, {Purpose: "in_store", Granted: proto.Bool(false), Source: "a b"}}, "changes[1].source", "[A-Za-z0-9._:/-]"},
 	} {
 		_, err := decodeConsentChanges(tt.changes, now)
 		wantInvalid(t, "decodeConsentChanges("+tt.name+")", err, tt.field, tt.msg)

@@ -11,6 +11,7 @@ import (
 	"github.com/discret-io/discret/serve/coupons"
 	"github.com/discret-io/discret/serve/recommend"
 	"github.com/discret-io/discret/serve/rpc"
+	"google.golang.org/protobuf/proto"
 )
 
 // fixedEntries answers every store entry with the same result.
@@ -68,7 +69,7 @@ func TestEnterStoreNotRecorded(t *testing.T) {
 		noInStore       = discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT
 		noPersonalizing = discretv1.VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT
 	)
-	grantBoth := []*discretv1.ConsentChange{{Purpose: "personalization", Granted: true}, {Purpose: "in_store", Granted: true}}
+	grantBoth := []*discretv1.ConsentChange{{Purpose: "personalization", Granted: proto.Bool(true)}, {Purpose: "in_store", Granted: proto.Bool(true)}}
 	tests := []struct {
 		name     string
 		defaults consent.Defaults
@@ -78,14 +79,14 @@ func TestEnterStoreNotRecorded(t *testing.T) {
 	}{
 		{"both granted", consent.Defaults{}, [][]*discretv1.ConsentChange{grantBoth}, none},
 		{"never chose", consent.Defaults{}, nil, noInStore},
-		{"personalization only", consent.Defaults{}, [][]*discretv1.ConsentChange{{{Purpose: "personalization", Granted: true}}}, noInStore},
-		{"in_store only", consent.Defaults{}, [][]*discretv1.ConsentChange{{{Purpose: "in_store", Granted: true}}}, noPersonalizing},
-		{"in_store refused", consent.Defaults{}, [][]*discretv1.ConsentChange{{{Purpose: "personalization", Granted: true}, {Purpose: "in_store", Granted: false}}}, noInStore},
-		{"in_store withdrawn", consent.Defaults{}, [][]*discretv1.ConsentChange{grantBoth, {{Purpose: "in_store", Granted: false}}}, noInStore},
-		{"personalization withdrawn", consent.Defaults{}, [][]*discretv1.ConsentChange{grantBoth, {{Purpose: "personalization", Granted: false}}}, noPersonalizing},
+		{"personalization only", consent.Defaults{}, [][]*discretv1.ConsentChange{{{Purpose: "personalization", Granted: proto.Bool(true)}}}, noInStore},
+		{"in_store only", consent.Defaults{}, [][]*discretv1.ConsentChange{{{Purpose: "in_store", Granted: proto.Bool(true)}}}, noPersonalizing},
+		{"in_store refused", consent.Defaults{}, [][]*discretv1.ConsentChange{{{Purpose: "personalization", Granted: proto.Bool(true)}, {Purpose: "in_store", Granted: proto.Bool(false)}}}, noInStore},
+		{"in_store withdrawn", consent.Defaults{}, [][]*discretv1.ConsentChange{grantBoth, {{Purpose: "in_store", Granted: proto.Bool(false)}}}, noInStore},
+		{"personalization withdrawn", consent.Defaults{}, [][]*discretv1.ConsentChange{grantBoth, {{Purpose: "personalization", Granted: proto.Bool(false)}}}, noPersonalizing},
 		{"never chose, defaults grant both", consent.Defaults{Personalization: true, InStore: true}, nil, none},
 		{"never chose, default grants in_store only", consent.Defaults{InStore: true}, nil, noPersonalizing},
-		{"in_store withdrawn, defaults grant both", consent.Defaults{Personalization: true, InStore: true}, [][]*discretv1.ConsentChange{{{Purpose: "in_store", Granted: false}}}, noInStore},
+		{"in_store withdrawn, defaults grant both", consent.Defaults{Personalization: true, InStore: true}, [][]*discretv1.ConsentChange{{{Purpose: "in_store", Granted: proto.Bool(false)}}}, noInStore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/discret-io/discret/model/release"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/rpc"
+	"google.golang.org/protobuf/proto"
 )
 
 type recordingFollower struct {
@@ -128,7 +129,7 @@ func TestWithdrawalDeletesNonPrivateReleases(t *testing.T) {
 	ctx := t.Context()
 	const c = "erin@example.com"
 	personalization := func(granted bool) *discretv1.SetConsentRequest {
-		return &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: granted}}}
+		return &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: proto.Bool(granted)}}}
 	}
 	withDerivedReleases(t, f, c)
 

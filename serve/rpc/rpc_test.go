@@ -129,7 +129,7 @@ func grant(f *fixture, t *testing.T, customer string, purposes ...string) {
 	t.Helper()
 	var changes []*discretv1.ConsentChange
 	for _, p := range purposes {
-		changes = append(changes, &discretv1.ConsentChange{Purpose: p, Granted: true})
+		changes = append(changes, &discretv1.ConsentChange{Purpose: p, Granted: proto.Bool(true)})
 	}
 	if _, err := f.servers().SetConsent(t.Context(), &discretv1.SetConsentRequest{Customer: customer, Changes: changes}); err != nil {
 		t.Fatal(err)
@@ -215,8 +215,8 @@ func TestConsentAndErasure(t *testing.T) {
 	}
 	when := storetest.Epoch.Add(-time.Minute)
 	set, err := s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
-		{Purpose: "personalization", Granted: true, Time: timestamppb.New(when), Source: "web-form"},
-		{Purpose: "in_store", Granted: true},
+		{Purpose: "personalization", Granted: proto.Bool(true), Time: timestamppb.New(when), Source: "web-form"},
+		{Purpose: "in_store", Granted: proto.Bool(true)},
 	}})
 	if err != nil || !set.State.Purposes[0].Allowed || !set.State.Purposes[1].Allowed || set.Erased != 0 {
 		t.Fatalf("SetConsent(grant both) = %v, %v", set, err)
@@ -245,7 +245,7 @@ func TestConsentAndErasure(t *testing.T) {
 	f.cache.take()
 
 	// Withdrawing personalization erases the events at once.
-	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: false}}})
+	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: proto.Bool(false)}}})
 	if err != nil || set.Erased != 3 || set.State.Purposes[0].Allowed {
 		t.Fatalf("SetConsent(withdraw) = %v, %v; want 3 erased", set, err)
 	}

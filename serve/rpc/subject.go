@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/discret-io/discret/model/release"
@@ -30,7 +31,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 	}
 	for _, c := range d.Consent {
 		resp.Consent = append(resp.Consent, &discretv1.ConsentChange{
-			Purpose: c.Purpose, Granted: c.Granted, Time: timestamppb.New(c.Time), Source: c.Source,
+			Purpose: c.Purpose, Granted: proto.Bool(c.Granted), Time: timestamppb.New(c.Time), Source: c.Source,
 		})
 	}
 	for _, e := range d.Events {

@@ -1133,7 +1133,9 @@ type ConsentChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// personalization or in_store.
 	Purpose string `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	Granted bool   `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
+	// True to grant, false to withdraw. Required in a request: a change
+	// without it is refused, never read as a withdrawal.
+	Granted *bool `protobuf:"varint,2,opt,name=granted,proto3,oneof" json:"granted,omitempty"`
 	// When the choice was made; unset means now.
 	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
 	// Channel token, e.g. "web-form" or "pos:store-12"; empty means "api".
@@ -1180,8 +1182,8 @@ func (x *ConsentChange) GetPurpose() string {
 }
 
 func (x *ConsentChange) GetGranted() bool {
-	if x != nil {
-		return x.Granted
+	if x != nil && x.Granted != nil {
+		return *x.Granted
 	}
 	return false
 }
@@ -3031,12 +3033,14 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x06errors\x18\x05 \x03(\v2\x14.discret.v1.RowErrorR\x06errors\x12\x1e\n" +
 	"\n" +
 	"duplicates\x18\x06 \x01(\x05R\n" +
-	"duplicates\"\x8b\x01\n" +
+	"duplicates\"\x9c\x01\n" +
 	"\rConsentChange\x12\x18\n" +
-	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x18\n" +
-	"\agranted\x18\x02 \x01(\bR\agranted\x12.\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x1d\n" +
+	"\agranted\x18\x02 \x01(\bH\x00R\agranted\x88\x01\x01\x12.\n" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\"\xa8\x01\n" +
+	"\x06source\x18\x04 \x01(\tR\x06sourceB\n" +
+	"\n" +
+	"\b_granted\"\xa8\x01\n" +
 	"\fPurposeState\x12\x18\n" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x1c\n" +
@@ -3376,6 +3380,7 @@ func file_discret_v1_discret_proto_init() {
 	file_discret_v1_discret_proto_msgTypes[0].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[2].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[9].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[14].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[24].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[28].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[30].OneofWrappers = []any{}
