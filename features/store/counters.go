@@ -72,6 +72,8 @@ func (db *DB) AddCounters(ctx context.Context, adds map[CounterKey]uint64) error
 		keys = append(keys, counterKey(c))
 		deltas = append(deltas, n)
 	}
+	db.counterMu.Lock()
+	defer db.counterMu.Unlock()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	err := db.update(ctx, func(txn *badger.Txn) error { return addCounters(txn, keys, deltas) })

@@ -138,6 +138,10 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 		ckeys = append(ckeys, p[:]...)
 	}
 
+	if len(counters) > 0 {
+		db.counterMu.Lock()
+		defer db.counterMu.Unlock()
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	ents := make([]badger.Entry, len(b.Events))

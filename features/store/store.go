@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,6 +65,11 @@ type DB struct {
 	mu sync.RWMutex
 	// eraseMu serializes the chunked completion of erasures (finishErasure).
 	eraseMu sync.Mutex
+	// counterMu serializes the transactions that add to counters
+	// (AppendEvents with counters, AddCounters): the batches of a day add
+	// to the same few counter keys, so concurrent ones would conflict on
+	// nearly every attempt. It is taken before mu.
+	counterMu sync.Mutex
 	// gcMu serializes value-log GC passes (RunGC, Compact).
 	gcMu sync.Mutex
 	// releaseMu serializes the writers and cleaners of releases and the
@@ -214,11 +220,20 @@ func (db *DB) view(fn func(txn *badger.Txn) error) error {
 }
 
 // maxConflictRetries bounds the retries of a transaction that conflicted with
-// a concurrent one (they only contend on counters and consent records).
+// a concurrent one (they contend on consent records, pushes and, unless
+// serialized by counterMu, counters).
 const maxConflictRetries = 16
 
+// ErrBusy is returned by a write that still conflicted with concurrent
+// writes to the same records after maxConflictRetries retries: nothing of
+// it was written, and the caller may retry it.
+var ErrBusy = errors.New("store: too many concurrent writes to the same records; nothing was written, retry")
+
 // update runs fn in a read-write transaction and commits it, retrying on a
-// conflict. fn must be idempotent. The caller holds db.mu.
+// conflict after a random pause that doubles with each attempt (from up to
+// 1 ms to up to 64 ms), so that writers that collided do not collide
+// again in step; it fails with ErrBusy when the retries run out. fn must
+// be idempotent. The caller holds db.mu.
 func (db *DB) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -227,7 +242,15 @@ func (db *DB) update(ctx context.Context, fn func(txn *badger.Txn) error) error 
 		err := db.bdb.Update(fn)
 		switch {
 		case errors.Is(err, badger.ErrConflict) && attempt < maxConflictRetries:
+			pause := rand.N(time.Millisecond << min(attempt, 6))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pause):
+			}
 			continue
+		case errors.Is(err, badger.ErrConflict):
+			return fmt.Errorf("%w (%w)", ErrBusy, err)
 		case errors.Is(err, badger.ErrDBClosed):
 			return ErrClosed
 		}

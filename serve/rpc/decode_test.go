@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -230,6 +231,7 @@ func TestAPIError(t *testing.T) {
 		{recommend.ErrUnknownItem, apierr.NotFound},
 		{recommend.ErrNoModel, apierr.FailedPrecondition},
 		{store.ErrClosed, apierr.Unavailable},
+		{fmt.Errorf("ingest: %w", store.ErrBusy), apierr.Unavailable},
 		{ingest.ErrTooMany, apierr.InvalidArgument},
 		{&features.FieldError{Field: "item", Value: "x", Err: features.ErrMissing}, apierr.InvalidArgument},
 		{errors.New("disk on fire"), apierr.Internal},
