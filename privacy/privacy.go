@@ -133,6 +133,25 @@ func (p Purpose) String() string {
 	return fmt.Sprintf("purpose(%d)", uint8(p))
 }
 
+// MarshalText encodes p as its wire name, so that JSON says
+// "personalization", not 1.
+func (p Purpose) MarshalText() ([]byte, error) {
+	if p != Personalization && p != InStore {
+		return nil, fmt.Errorf("privacy: unknown purpose %d", uint8(p))
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText decodes a wire name (ParsePurpose).
+func (p *Purpose) UnmarshalText(b []byte) error {
+	v, err := ParsePurpose(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
 // ParsePurpose parses a wire name.
 func ParsePurpose(s string) (Purpose, error) {
 	for _, p := range Purposes {

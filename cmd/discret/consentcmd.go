@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,6 +86,11 @@ latest), and one more than 5 minutes ahead is refused.`,
 				p, err := privacy.ParsePurpose(name)
 				if !ok || err != nil || (value != "granted" && value != "withdrawn") {
 					return usagef("%q: want PURPOSE=granted or PURPOSE=withdrawn with PURPOSE personalization or in_store", a)
+				}
+				// Every choice here has the same time, at which a
+				// withdrawal would win: say so rather than record both.
+				if slices.ContainsFunc(changes, func(c consent.Change) bool { return c.Purpose == p }) {
+					return usagef("%s is given more than once: one choice per purpose", p)
 				}
 				changes = append(changes, consent.Change{Purpose: p, Granted: value == "granted", Time: when, Source: source})
 			}
@@ -192,7 +198,13 @@ func consentImportCommand() *command {
 A first pass validates every row; a file with bad rows is rejected whole
 unless --max-errors allows them, and the files after it are still imported
 (the exit status is 1 if any file was not). Withdrawals of personalization
-erase the customer's events.`,
+erase the customer's events.
+
+The rows may come in any order: a customer's latest choice per purpose
+decides, times compared to the second, and of a grant and a withdrawal in
+the same second the withdrawal. A choice already recorded (same purpose,
+decision, second and source) is not recorded again, so importing a file
+twice changes nothing; the summary counts those customers as unchanged.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number)")
 		},
@@ -288,15 +300,22 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	if err != nil {
 		return fmt.Errorf("after %d of %d customers: %w", done, len(order), err)
 	}
-	erased, removed := 0, 0
+	erased, removed, updated := 0, 0, 0
 	for _, res := range results {
 		if n := res.Removed.Total(); n > 0 {
 			erased++
 			removed += n
 		}
+		if res.Recorded > 0 {
+			updated++
+		}
 	}
-	fmt.Fprintf(e.stdout, "%s: %s, %d bad, %s updated, %s (%s removed) in %.2f s\n",
-		path, plural(rows, "row"), len(bad), plural(len(order), "customer"), plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())
+	unchanged := ""
+	if n := len(order) - updated; n > 0 {
+		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded)", plural(n, "customer"))
+	}
+	fmt.Fprintf(e.stdout, "%s: %s, %d bad, %s updated%s, %s (%s removed) in %.2f s\n",
+		path, plural(rows, "row"), len(bad), plural(updated, "customer"), unchanged, plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +99,47 @@ func TestConsentImportFiles(t *testing.T) {
 		if got := c.mustRun("consent", "get", customer); !strings.Contains(got, want) {
 			t.Errorf("consent get %s = %q, want %q", customer, got, want)
 		}
+	}
+}
+
+// TestConsentImportTwiceAndTies: importing the same consent file twice
+// records its choices once, and the second import says nothing changed; a
+// grant and a withdrawal of the same second decide "withdrawn" whatever
+// the order of their rows; `consent set` refuses two choices for one
+// purpose; `consent get --json` names the purposes.
+func TestConsentImportTwiceAndTies(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	const grant = `{"customer":"%s","purpose":"personalization","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}`
+	const withdraw = `{"customer":"%s","purpose":"personalization","granted":false,"time":"2026-01-02T15:04:05.500Z","source":"web-form"}`
+	f := writeFile(t, "a.jsonl", fmt.Sprintf(grant, "ann@example.com"), fmt.Sprintf(grant, "ann@example.com"),
+		fmt.Sprintf(withdraw, "bob@example.com"), fmt.Sprintf(grant, "bob@example.com"),
+		fmt.Sprintf(grant, "cid@example.com"), fmt.Sprintf(withdraw, "cid@example.com"))
+	if out := c.mustRun("consent", "import", f); !strings.Contains(out, "3 customers updated,") {
+		t.Errorf("first import: %q, want 3 customers updated", out)
+	}
+	if out := c.mustRun("consent", "import", f); !strings.Contains(out, "0 customers updated (3 customers unchanged: every choice already recorded)") {
+		t.Errorf("second import: %q, want nothing updated", out)
+	}
+	var got struct {
+		Allowed map[string]bool `json:"allowed"`
+		History []struct {
+			Purpose string `json:"purpose"`
+		} `json:"history"`
+	}
+	for customer, want := range map[string]struct {
+		allowed bool
+		history int
+	}{"ann@example.com": {true, 1}, "bob@example.com": {false, 2}, "cid@example.com": {false, 2}} {
+		if err := json.Unmarshal([]byte(c.mustRun("consent", "get", "--json", customer)), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Allowed["personalization"] != want.allowed || len(got.History) != want.history || got.History[0].Purpose != "personalization" {
+			t.Errorf("consent get --json %s = %+v, want personalization allowed %v and %d changes named by purpose", customer, got, want.allowed, want.history)
+		}
+	}
+	code, _, stderr := c.run("consent", "set", "dan@example.com", "personalization=granted", "personalization=withdrawn")
+	if code != exitUsage || !strings.Contains(stderr, "personalization is given more than once: one choice per purpose") {
+		t.Errorf("consent set with two choices for one purpose = exit %d, stderr %q; want exit 2", code, stderr)
 	}
 }

@@ -128,6 +128,9 @@ type ConsentResult struct {
 	Withdrawn []privacy.Purpose
 	// Removed counts the keys erased because consent no longer allows them.
 	Removed Removed
+	// Recorded counts the changes added to the history: those already in
+	// it (consent.Change.Same) are not recorded again.
+	Recorded int
 }
 
 // UpdateConsent applies changes to customer p's consent record
@@ -165,7 +168,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return err
 		}
-		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn}
+		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded}
 		if slow = c.withdraws; slow {
 			return errRetrySlow
 		}
@@ -208,7 +211,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return scope{}, err
 		}
-		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn}
+		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded}
 		return c.stale, txn.Set(consentKey(p), encodeConsent(c.rec))
 	})
 	res.Removed = removed
@@ -231,6 +234,8 @@ type consentUpdate struct {
 	withdraws bool
 	// stale is what the new record does not allow to keep.
 	stale scope
+	// recorded counts the changes appended (not already in the history).
+	recorded int
 }
 
 // applyChanges applies changes, recorded at now (consent.Record.Apply caps
@@ -243,6 +248,7 @@ func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaul
 		allowedBefore = append(allowedBefore, d.Allows(rec, pp))
 	}
 	rec.Changes = slices.Clip(rec.Changes) // Apply must not write into the caller's array
+	n := len(rec.Changes)
 	for i, c := range changes {
 		if _, err := rec.Apply(c, d, now); err != nil {
 			return consentUpdate{}, fmt.Errorf("consent change %d: %w", i, err)
@@ -255,6 +261,7 @@ func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaul
 	}
 	after := allowedKinds(rec, d)
 	u.rec = rec
+	u.recorded = len(rec.Changes) - n
 	u.withdraws = before&^after != 0
 	u.stale = scope{kinds: allKinds &^ after, others: !d.Allows(rec, privacy.Personalization)}
 	return u, nil

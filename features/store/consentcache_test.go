@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
@@ -66,7 +67,8 @@ func TestDecisionAllows(t *testing.T) {
 // TestConsentCacheCoherent checks that AppendEvents sees consent changes at
 // once though it caches decisions.
 func TestConsentCacheCoherent(t *testing.T) {
-	db := smallStore(t, "", nil)
+	now := testNow
+	db := smallStore(t, "", func(o *Options) { o.Now = func() time.Time { return now } })
 	defer db.Close()
 	ctx := t.Context()
 	a := privacy.PseudoID{1}
@@ -87,7 +89,13 @@ func TestConsentCacheCoherent(t *testing.T) {
 	if err := appendOne(t, db, a); !errors.Is(err, ErrNoConsent) {
 		t.Errorf("AppendEvents after a withdrawal = %v, want ErrNoConsent", err)
 	}
-	grant(t, db, a)
+	// A grant in the same second as the withdrawal would lose to it
+	// (consent.Record.Latest): grant a second later.
+	now = now.Add(time.Second)
+	regrant := []consent.Change{{Purpose: privacy.Personalization, Granted: true, Time: now, Source: "t"}}
+	if _, err := db.UpdateConsent(ctx, a, regrant, consent.Defaults{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := appendOne(t, db, a); err != nil { // caches the grant
 		t.Fatalf("AppendEvents after a second grant = %v, want nil", err)
 	}

@@ -75,19 +75,35 @@ func ValidateSource(s string) error {
 	return nil
 }
 
+// Same reports whether c and o record the same choice: purpose, decision,
+// source and time to the second (the precision at which records are
+// stored).
+func (c Change) Same(o Change) bool {
+	return c.Purpose == o.Purpose && c.Granted == o.Granted && c.Source == o.Source && c.Time.Unix() == o.Time.Unix()
+}
+
 // Record is a customer's consent history, oldest first in the order applied.
 // The zero Record is a customer who never expressed a choice.
 type Record struct {
 	Changes []Change `json:"changes"`
 }
 
-// Latest returns the change that decides purpose p: the one with the latest
-// Time (of equal times, the one applied last), and false if there is none.
+// Latest returns the change that decides purpose p, and false if there is
+// none: the one with the latest Time, to the second (the precision at
+// which records are stored, so that a record decides the same before and
+// after it is stored); of equal times, a withdrawal, so that the decision
+// does not depend on the order in which the changes were applied (an
+// imported file's rows are in any order); of equal times and decisions,
+// the one applied last.
 func (r Record) Latest(p privacy.Purpose) (Change, bool) {
 	var best Change
 	found := false
 	for _, c := range r.Changes {
-		if c.Purpose == p && (!found || !c.Time.Before(best.Time)) {
+		if c.Purpose != p {
+			continue
+		}
+		t, bt := c.Time.Unix(), best.Time.Unix()
+		if !found || t > bt || t == bt && (!c.Granted || best.Granted) {
 			best, found = c, true
 		}
 	}
@@ -97,7 +113,9 @@ func (r Record) Latest(p privacy.Purpose) (Change, bool) {
 // Apply validates c, records it at time now and appends it to the
 // history. It reports whether the decision for c.Purpose changed from
 // granted to withdrawn (withdrew), which callers use to trigger erasure,
-// given the defaults for an unknown customer.
+// given the defaults for an unknown customer. A change already in the
+// history (Same) is not appended again: importing a file twice records
+// its choices once.
 //
 // A change takes effect when it is made and at the latest when it is
 // recorded, so its time is capped at now: a change dated after now (up to
@@ -123,6 +141,11 @@ func (r *Record) Apply(c Change, d Defaults, now time.Time) (withdrew bool, err 
 	}
 	if c.Time.After(now) {
 		c.Time = now
+	}
+	for _, old := range r.Changes {
+		if old.Same(c) {
+			return false, nil
+		}
 	}
 	before := d.Allows(*r, c.Purpose)
 	r.Changes = append(r.Changes, c)

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,7 +34,15 @@ func TestAllows(t *testing.T) {
 		{"withdrawn after grant", []Change{ch(P, true, 0), ch(P, false, 1)}, Defaults{}, P, false},
 		{"regranted", []Change{ch(P, true, 0), ch(P, false, 1), ch(P, true, 2)}, Defaults{}, P, true},
 		{"out of order: older grant applied last", []Change{ch(P, false, 5), ch(P, true, 1)}, Defaults{}, P, false},
-		{"equal times: last applied wins", []Change{ch(P, true, 1), ch(P, false, 1)}, Defaults{}, P, false},
+		// Of equal times a withdrawal wins, in either order: an imported
+		// file's rows come in any order.
+		{"equal times: withdrawal applied last wins", []Change{ch(P, true, 1), ch(P, false, 1)}, Defaults{}, P, false},
+		{"equal times: withdrawal applied first wins", []Change{ch(P, false, 1), ch(P, true, 1)}, Defaults{}, P, false},
+		// Times are compared to the second, as stored: a record decides
+		// the same before and after it is stored.
+		{"same second: withdrawal wins", []Change{{Purpose: P, Time: t0.Add(100 * time.Millisecond), Source: "a"}, {Purpose: P, Granted: true, Time: t0.Add(900 * time.Millisecond), Source: "a"}}, Defaults{}, P, false},
+		{"next second: grant wins", []Change{{Purpose: P, Time: t0.Add(900 * time.Millisecond), Source: "a"}, {Purpose: P, Granted: true, Time: t0.Add(1100 * time.Millisecond), Source: "a"}}, Defaults{}, P, true},
+		{"equal times, both grants", []Change{ch(P, true, 1), ch(P, true, 1)}, Defaults{}, P, true},
 		{"withdrawn beats opt-out default", []Change{ch(P, false, 0)}, Defaults{Personalization: true}, P, false},
 	}
 	for _, tt := range tests {
@@ -167,5 +176,56 @@ func TestApplyCapsFutureTimes(t *testing.T) {
 func TestSourceWantStatesTheLimit(t *testing.T) {
 	if want := fmt.Sprintf("1-%d characters", MaxSourceLen); !strings.Contains(SourceWant, want) {
 		t.Errorf("SourceWant = %q, want it to say %q", SourceWant, want)
+	}
+}
+
+// TestApplyRecordsOnce: a change already in the history (same purpose,
+// decision, source and second) is not appended again, so importing a file
+// twice leaves the history as once; a change differing in any of them is.
+func TestApplyRecordsOnce(t *testing.T) {
+	var r Record
+	now := t0.Add(time.Hour)
+	first := ch(privacy.Personalization, true, 1)
+	for _, c := range []Change{
+		first,
+		{Purpose: first.Purpose, Granted: true, Time: first.Time.Add(300 * time.Millisecond), Source: first.Source}, // same second
+		first,
+	} {
+		if _, err := r.Apply(c, Defaults{}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.Changes) != 1 {
+		t.Fatalf("history after the same change three times: %v, want it once", r.Changes)
+	}
+	other := first
+	other.Source = "pos:store-1"
+	for _, c := range []Change{ch(privacy.InStore, true, 1), ch(privacy.Personalization, false, 1), ch(privacy.Personalization, true, 2), other} {
+		if _, err := r.Apply(c, Defaults{}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.Changes) != 5 {
+		t.Errorf("history: %d changes, want 5 (each differs from the first in one respect)", len(r.Changes))
+	}
+}
+
+// TestChangeJSON: a change in JSON names its purpose, as the import
+// formats and the API do, and reads back.
+func TestChangeJSON(t *testing.T) {
+	c := ch(privacy.InStore, true, 0)
+	b, err := json.Marshal(c)
+	if err != nil || !strings.Contains(string(b), `"purpose":"in_store"`) {
+		t.Fatalf("json.Marshal = %s, %v; want the purpose by name", b, err)
+	}
+	var back Change
+	if err := json.Unmarshal(b, &back); err != nil || back != c {
+		t.Errorf("round trip = %+v, %v; want %+v", back, err, c)
+	}
+	if err := json.Unmarshal([]byte(`{"purpose":"marketing"}`), &back); err == nil {
+		t.Error("unknown purpose decoded without error")
+	}
+	if _, err := json.Marshal(Change{Purpose: 9}); err == nil {
+		t.Error("invalid purpose encoded without error")
 	}
 }
