@@ -130,12 +130,13 @@ func apikeyRevokeCommand() *command {
 		help: `Revoke marks the key with the given ID (see 'discret apikey list') revoked:
 a server started afterwards refuses it (a running server revokes a key at
 once through its API: see 'discret apikey --help'). Revocation cannot be
-undone.`,
+undone. The whole key (dsk_ID_SECRET) is accepted too, for a leaked key
+whose ID you do not have at hand; its secret is never printed.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one key ID")
 			}
-			id := strings.TrimSpace(args[0])
+			id := keyID(strings.TrimSpace(args[0]))
 			d, keys, err := openKeys(ctx, e, false)
 			if err != nil {
 				return err
@@ -167,4 +168,16 @@ func openKeys(ctx context.Context, e *env, create bool) (*dataEnv, *auth.Keys, e
 		return nil, nil, err
 	}
 	return d, keys, nil
+}
+
+// keyID returns the ID of a whole API key (auth.Prefix, the ID, "_" and
+// the secret), so that a pasted key is revoked without its secret being
+// echoed, and anything else unchanged.
+func keyID(arg string) string {
+	rest, ok := strings.CutPrefix(arg, auth.Prefix)
+	if !ok {
+		return arg
+	}
+	id, _, _ := strings.Cut(rest, "_")
+	return id
 }

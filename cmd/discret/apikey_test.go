@@ -28,3 +28,25 @@ func TestAPIKeyNamesUnique(t *testing.T) {
 		t.Errorf("apikey create (name of a revoked key) = %d, %q, %q; want a new key", code, out, errOut)
 	}
 }
+
+// TestAPIKeyRevokeWholeKey: revoke takes a whole pasted key as well as its
+// ID, and never prints the secret, even for an unknown key.
+func TestAPIKeyRevokeWholeKey(t *testing.T) {
+	s := newServeEnv(t, true)
+	ctx := t.Context()
+	code, out, errOut := s.run(ctx, apikeyCommand(), "create", "--name", "leaked", "--scope", "recommend")
+	token := tokenRE.FindString(out)
+	if code != exitOK || token == "" {
+		t.Fatalf("apikey create = %d, %q, %q", code, out, errOut)
+	}
+	secret := token[13:]
+	code, out, errOut = s.run(ctx, apikeyCommand(), "revoke", token)
+	if code != exitOK || !strings.Contains(out, "revoked API key "+token[4:12]) || strings.Contains(out+errOut, secret) {
+		t.Errorf("apikey revoke KEY = %d, %q, %q; want key %s revoked and no secret", code, out, errOut, token[4:12])
+	}
+	unknown := "dsk_zzzzzzzz_" + secret
+	code, out, errOut = s.run(ctx, apikeyCommand(), "revoke", unknown)
+	if code != exitFailure || !strings.Contains(errOut, `no API key with id "zzzzzzzz"`) || strings.Contains(out+errOut, secret) {
+		t.Errorf("apikey revoke UNKNOWN-KEY = %d, %q, %q; want a failure naming the id only", code, out, errOut)
+	}
+}
