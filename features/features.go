@@ -82,9 +82,12 @@ func (e *FieldError) Error() string {
 }
 
 // Message is the error without the field name, worded for the people who
-// wrote the input: the value quoted when it is safe to show, and an
-// identifier error of privacy.ValidateID ("privacy: empty identifier") with
-// the accepted range instead of its package prefix.
+// wrote the input: the value quoted (the caller sets Value only for fields
+// that never hold a customer id), except one that looks like an e-mail
+// address, the usual form of a customer id, which a file with shifted
+// columns puts in another field; and an identifier error of
+// privacy.ValidateID ("privacy: empty identifier") with the accepted range
+// instead of its package prefix.
 func (e *FieldError) Message() string {
 	msg := e.Err.Error()
 	switch {
@@ -93,7 +96,10 @@ func (e *FieldError) Message() string {
 	case errors.Is(e.Err, privacy.ErrLongID), errors.Is(e.Err, privacy.ErrNotUTF8), errors.Is(e.Err, privacy.ErrControlChar):
 		msg = IDRange + " (" + strings.TrimPrefix(msg, "privacy: ") + ")"
 	}
-	if e.Value != "" {
+	switch {
+	case strings.Contains(e.Value, "@"):
+		msg = "value withheld (an e-mail address: a customer id in the wrong column?): " + msg
+	case e.Value != "":
 		msg = fmt.Sprintf("%q: %s", e.Value, msg)
 	}
 	return msg

@@ -298,6 +298,8 @@ func TestErrorMessages(t *testing.T) {
 		{&features.FieldError{Field: "item", Value: "a\nb", Err: privacy.ErrEmptyID}, `field item: "a\nb": required (want 1-256 bytes of UTF-8 without control characters)`},
 		{&features.FieldError{Field: "store", Err: privacy.ErrNotUTF8}, "field store: want 1-256 bytes of UTF-8 without control characters (identifier is not valid UTF-8)"},
 		{&features.FieldError{Field: "price", Err: eventfile.ErrUnknownField}, "field price: unknown field"},
+		// Shifted columns put a customer id where a value is quoted.
+		{&features.FieldError{Field: "time", Value: "alice@example.com", Err: features.ErrTime}, "field time: value withheld (an e-mail address: a customer id in the wrong column?): " + features.ErrTime.Error()},
 		{&features.RowError{Row: 7, Err: &features.FieldError{Field: features.FieldRecord, Err: fmt.Errorf("%w JSON: text after the object at byte 9", eventfile.ErrSyntax)}}, "row 7: malformed JSON: text after the object at byte 9"},
 		{&features.RowError{Row: 12, Err: &features.FieldError{Field: "type", Err: features.ErrMissing}}, "row 12: field type: required"},
 		{&features.RowError{Row: 3, Err: errors.New("too many columns")}, "row 3: too many columns"},
