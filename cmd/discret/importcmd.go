@@ -136,8 +136,7 @@ are read directly):
 				}
 				printExpiredHint(e.stdout, rep, d.settings.retention)
 				if at == "" && path != "-" && rep != nil && 2*rep.Expired > rep.Total() {
-					fmt.Fprintf(e.stdout, "        Rows without a time (MovieLens pairs) are dated at the file's modification time, %s;\n", src.modTime.Format(time.RFC3339))
-					fmt.Fprintln(e.stdout, "        --time gives them another.")
+					fmt.Fprintf(e.stdout, "        If the file has rows without a time (MovieLens pairs), they are dated at its\n        modification time, %s; --time gives them another.\n", src.modTime.Format(time.RFC3339))
 				}
 				return nil
 			})
@@ -252,7 +251,7 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 		fmt.Fprintf(w, "  skipped for no consent   %d\n", r.NoConsent)
 		fmt.Fprintf(w, "  expired                  %d\n", r.Expired)
 		if r.Duplicates > 0 {
-			fmt.Fprintf(w, "  duplicates               %d (same customer, time, type, item and store as a later row of the batch, which was stored instead)\n", r.Duplicates)
+			fmt.Fprintf(w, "  duplicates               %d (same customer, time, type, item and store as a later row of the batch, which replaced them)\n", r.Duplicates)
 		}
 	}
 	fmt.Fprintf(w, "  rejected                 %d%s\n", r.RejectedTotal(), byReason(r.Rejected))

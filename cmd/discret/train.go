@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/interact"
 	"github.com/discret-io/discret/model/release"
@@ -332,10 +332,12 @@ func printTrainReport(w io.Writer, rep *train.Report) {
 
 // readCatalogue reads a public catalogue: JSON Lines of items ({"item":
 // ID, "stores": [...]}, other fields ignored) or one item identifier per
-// line. It returns the items and, if any item lists stores, the stores
-// (nil otherwise: they are then selected from the data).
+// line; gzip-compressed when the name ends in .gz. It returns the items
+// and, if any item lists stores, the stores (nil otherwise: they are then
+// selected from the data). A file that repeats an item is refused, as
+// `discret items import` refuses one.
 func readCatalogue(path string) (items, stores []string, err error) {
-	f, err := os.Open(path)
+	f, err := eventfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalogue: %w", err)
 	}
@@ -343,6 +345,7 @@ func readCatalogue(path string) (items, stores []string, err error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	line := 0
+	seen := map[string]int{}
 	for sc.Scan() {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
@@ -365,6 +368,10 @@ func readCatalogue(path string) (items, stores []string, err error) {
 				return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: &features.FieldError{Field: "stores", Err: err}})
 			}
 		}
+		if first, ok := seen[it.ID]; ok {
+			return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: &features.FieldError{Field: "item", Err: fmt.Errorf("%w: repeats row %d", features.ErrInvalid, first)}})
+		}
+		seen[it.ID] = line
 		items = append(items, it.ID)
 		stores = append(stores, it.Stores...)
 	}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -362,5 +365,38 @@ func TestConfigTraining(t *testing.T) {
 		if _, err := loadSettings(write(bad)); err == nil {
 			t.Errorf("loadSettings(%s) = nil error", bad)
 		}
+	}
+}
+
+// TestReadCatalogue: a catalogue is read gzip-compressed as well as plain
+// (it was read as one long garbled identifier), and one that repeats an
+// item is refused naming both rows (it counted the item twice).
+func TestReadCatalogue(t *testing.T) {
+	plain := writeFile(t, "cat.jsonl", `{"item":"SKU-1","stores":["s2"]}`, `SKU-2`, ``, `{"item":"SKU-3","stores":["s1","s2"]}`)
+	b, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	compressed := filepath.Join(t.TempDir(), "cat.jsonl.gz")
+	if err := os.WriteFile(compressed, gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{plain, compressed} {
+		items, stores, err := readCatalogue(path)
+		if err != nil || !slices.Equal(items, []string{"SKU-1", "SKU-2", "SKU-3"}) || !slices.Equal(stores, []string{"s1", "s2"}) {
+			t.Errorf("readCatalogue(%s) = %q, %q, %v", filepath.Base(path), items, stores, err)
+		}
+	}
+	dup := writeFile(t, "dup.txt", "SKU-1", "SKU-2", "SKU-1")
+	if _, _, err := readCatalogue(dup); err == nil || !strings.Contains(err.Error(), "row 3: field item: invalid: repeats row 1") {
+		t.Errorf("readCatalogue(a repeated item) = %v, want row 3 naming row 1", err)
 	}
 }
