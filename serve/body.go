@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"maps"
@@ -21,19 +22,21 @@ import (
 // and nobody was told. Here a body that sets a path field to another value
 // is refused, naming the field; the same value, or none, is accepted.
 
-// checkBody is a gateway middleware that refuses a request whose body sets
-// a path field to another value than the path, before the request goes
-// any further. The body reaches the handler unchanged. It is already in
+// The gateway also reads only what it needs of a body: a body sent to a
+// route that takes none was ignored, and so was anything after the first
+// JSON value, such as a second object of events, without a word. Both are
+// refused here.
+
+// checkBody is a gateway middleware that refuses, before the request goes
+// any further, a body on a route that takes none, a body with data after
+// its JSON value, and a body that sets a path field to another value than
+// the path. The body reaches the handler unchanged. It is already in
 // memory, within MaxRequestBytes (Server.readBody), so reading it again
-// costs a copy, on the few routes concerned.
+// costs a copy.
 func (s *Server) checkBody(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
-		if len(pathParams) == 0 || r.Body == nil || r.Body == http.NoBody {
-			next(w, r, pathParams)
-			return
-		}
 		rt := routeOf(r)
-		if rt == nil || rt.body == nil {
+		if r.Body == nil || r.Body == http.NoBody || rt == nil {
 			next(w, r, pathParams)
 			return
 		}
@@ -44,12 +47,36 @@ func (s *Server) checkBody(next runtime.HandlerFunc) runtime.HandlerFunc {
 			next(w, r, pathParams)
 			return
 		}
-		if name := rt.body.conflict(body, pathParams); name != "" {
-			s.refuse(w, r, apierr.Status(conflictError(name)))
+		if err := rt.checkBody(body, pathParams); err != nil {
+			s.refuse(w, r, apierr.Status(err))
 			return
 		}
 		next(w, r, pathParams)
 	}
+}
+
+// checkBody returns why the route refuses body, or nil.
+func (rt *route) checkBody(body []byte, pathParams map[string]string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil // an empty body is an empty request
+	}
+	if !rt.takesBody {
+		return apierr.New(apierr.InvalidArgument, "request body: %s takes none (its parameters are in the path and the query)", rt.display)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return nil // malformed: the gateway reports it
+	}
+	if end := dec.InputOffset(); len(bytes.TrimSpace(body[end:])) > 0 {
+		return apierr.New(apierr.InvalidArgument, "request body: data after the JSON object that ends at byte %d: send one object per request", end)
+	}
+	if rt.body != nil {
+		if name := rt.body.conflict(body, pathParams); name != "" {
+			return conflictError(name)
+		}
+	}
+	return nil
 }
 
 // conflict returns the first path parameter, in name order, whose field

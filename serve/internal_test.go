@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -247,10 +248,12 @@ func TestBodyConflict(t *testing.T) {
 }
 
 // FuzzBodyAgreesWithPath sends arbitrary bodies and path values to the
-// routes checkBody guards, through a gateway mux: a body whose path field
-// is set to another value is refused with the message naming the field
-// (and nothing else), and any other request reaches the handler with its
-// body byte for byte and the path value unchanged.
+// routes checkBody guards, through a gateway mux: a body with data after
+// its JSON value is refused saying where the value ends (and that prefix
+// is valid JSON, the whole body not); a body whose path field is set to
+// another value is refused with the message naming the field (and nothing
+// else); and any other request reaches the handler with its body byte for
+// byte and the path value unchanged.
 func FuzzBodyAgreesWithPath(f *testing.F) {
 	f.Add([]byte(`{"customer":"other@example.com","changes":[]}`), "dup@example.com")
 	f.Add([]byte(`{"item":"SKU-1","category":"shoes"}`), "SKU-1")
@@ -311,15 +314,24 @@ func FuzzBodyAgreesWithPath(f *testing.F) {
 			if w.Code == http.StatusNotFound && !called {
 				continue // a value the route does not match, such as ".."
 			}
+			var resp struct {
+				Code    codes.Code `json:"code"`
+				Message string     `json:"message"`
+			}
+			var end int
+			if !called && w.Code == http.StatusBadRequest && json.Unmarshal(w.Body.Bytes(), &resp) == nil {
+				if _, err := fmt.Sscanf(resp.Message, "request body: data after the JSON object that ends at byte %d", &end); err == nil {
+					if json.Valid(body) || end > len(body) || !json.Valid(body[:end]) || len(bytes.TrimSpace(body[end:])) == 0 {
+						t.Fatalf("%s %s %q: refused for data after byte %d", rt.method, target, body, end)
+					}
+					continue
+				}
+			}
 			// What the gateway would decode.
 			msg := rt.mt.New()
 			decodes := jsonMarshaler().NewDecoder(bytes.NewReader(body)).Decode(msg.Interface()) == nil
 			inBody := msg.Get(msg.Descriptor().Fields().ByName(protoreflect.Name(rt.param))).String()
 			if decodes && inBody != "" && inBody != value {
-				var resp struct {
-					Code    codes.Code `json:"code"`
-					Message string     `json:"message"`
-				}
 				if called || w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &resp) != nil ||
 					resp.Code != codes.InvalidArgument || resp.Message != conflictError(rt.param).Msg {
 					t.Fatalf("%s %s %q: called %v, %d %s; want 400: the body's %s %q differs", rt.method, target, body, called, w.Code, w.Body, rt.param, inBody)

@@ -25,10 +25,12 @@ import (
 
 // route is what the gateway middlewares know of one REST route.
 type route struct {
-	display string     // method and path as the document writes them: "PUT /v1/items/{item}"
-	method  string     // full name of the gRPC method it calls: "/discret.v1.AdminService/UpsertItem"
-	queries []string   // the query parameters it takes, in the order of the document
-	body    *bodyRoute // set when the body is the whole request and the path names fields
+	display string   // method and path as the document writes them: "PUT /v1/items/{item}"
+	method  string   // full name of the gRPC method it calls: "/discret.v1.AdminService/UpsertItem"
+	queries []string // the query parameters it takes, in the order of the document
+	// takesBody is set when the route reads a request body.
+	takesBody bool
+	body      *bodyRoute // set when the body is the whole request and the path names fields
 }
 
 // bodyRoute is the request type of a route whose body is the whole request
@@ -94,8 +96,9 @@ func parseRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]*route,
 					rt.queries = append(rt.queries, p.Name)
 				case p.In == "path":
 					params = append(params, p.Name)
-				case p.In == "body" && p.Name == "body":
-					wholeBody = true
+				case p.In == "body":
+					rt.takesBody = true
+					wholeBody = wholeBody || p.Name == "body"
 				}
 			}
 			if wholeBody && len(params) > 0 {

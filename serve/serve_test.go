@@ -212,6 +212,13 @@ func TestRESTErrors(t *testing.T) {
 		{"query not UTF-8", "GET", "/v1/popular?limit=3&store=%FF", "", 400, codes.InvalidArgument, "store: not valid UTF-8"},
 		{"exclude not UTF-8", "GET", "/v1/customers/c1/recommendations?exclude=a&exclude=%C3", "", 400, codes.InvalidArgument, "exclude: not valid UTF-8"},
 		{"wrong method", "PATCH", "/v1/events", "", 405, codes.Unimplemented, ""},
+		// The gateway ignored these bodies, or their second half.
+		{"body on a route without one", "DELETE", "/v1/customers/kept", `{"customer":"other"}`, 400, codes.InvalidArgument,
+			"request body: DELETE /v1/customers/{customer} takes none (its parameters are in the path and the query)"},
+		{"body on revoke", "POST", "/v1/apikeys/zzzzzzzz:revoke", `{"id":"other"}`, 400, codes.InvalidArgument, "request body: POST /v1/apikeys/{id}:revoke takes none"},
+		{"second object", "POST", "/v1/events", `{"events":[]} {"events":[{"customer":"x","type":"bogus"}]}`, 400, codes.InvalidArgument,
+			"request body: data after the JSON object that ends at byte 13: send one object per request"},
+		{"second object after a path body", "POST", "/v1/stores/s1/entries", `{"customer":"c1"}{"x":1}`, 400, codes.InvalidArgument, "data after the JSON object"},
 	} {
 		r := h.rest(t.Context(), tt.method, tt.path, all, tt.body)
 		if r.status != tt.status {
@@ -231,6 +238,10 @@ func TestRESTErrors(t *testing.T) {
 	// An empty body is an empty request, not a decoding error.
 	if r := h.rest(t.Context(), "POST", "/v1/events", all, ""); r.status != 200 {
 		t.Errorf("POST /v1/events with no body = %d %s, want 200", r.status, r.body)
+	}
+	// White space after the object is not data.
+	if r := h.rest(t.Context(), "POST", "/v1/events", all, "{\"events\":[]}\r\n\n"); r.status != 200 {
+		t.Errorf("POST /v1/events with a new line after the object = %d %s, want 200", r.status, r.body)
 	}
 	// An invalid argument names its field in a BadRequest detail too.
 	r := h.rest(t.Context(), "GET", "/v1/items/SKU-1/similar?limit=101", all, "")
