@@ -1,7 +1,7 @@
 // Package secret manages Discret's master secret: a 32-byte random key kept in
-// a file outside the data directory, from which the pseudonymization key and
-// the storage encryption key are derived with HKDF (RFC 5869) under distinct
-// labels. The data directory stores only a check value, which tells whether a
+// a file outside the data directory, from which the pseudonymization key, the
+// storage encryption key and the customer-token key are derived with HKDF
+// (RFC 5869) under distinct labels. The data directory stores only a check value, which tells whether a
 // key matches it without revealing the key.
 package secret
 
@@ -26,6 +26,7 @@ const (
 	labelPseudonym = "discret/v1/pseudonym-hmac-key"
 	labelStorage   = "discret/v1/badger-encryption-key"
 	labelCheck     = "discret/v1/key-check-value"
+	labelToken     = "discret/v1/customer-token-hmac-key"
 )
 
 // Errors returned by Load and Check. Their messages say what to do.
@@ -117,6 +118,11 @@ func (m *Master) PseudonymKey() []byte { return m.derive(labelPseudonym, 32) }
 
 // StorageKey is the AES-256 key for encryption at rest (32 bytes).
 func (m *Master) StorageKey() []byte { return m.derive(labelStorage, 32) }
+
+// TokenKey is the HMAC key of customer tokens (serve/auth), 32 bytes. A
+// token minted under it is valid for as long as the master secret is the
+// same, so tokens survive a restart of the server.
+func (m *Master) TokenKey() []byte { return m.derive(labelToken, 32) }
 
 // CheckValue is a 16-byte value derived under its own label, stored in the
 // data directory to detect a wrong key before anything is read or written.

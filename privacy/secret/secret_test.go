@@ -82,14 +82,20 @@ func TestDerivedKeys(t *testing.T) {
 		{"pseudonym", m.PseudonymKey(), refPseudonym},
 		{"storage", m.StorageKey(), refStorage},
 		{"check", m.CheckValue(), refCheck},
+		{"token", m.TokenKey(), refToken},
 	}
 	for _, tt := range tests {
 		if hex.EncodeToString(tt.got) != tt.want {
 			t.Errorf("%s key = %x, want %s", tt.name, tt.got, tt.want)
 		}
 	}
-	if bytes.Equal(m.PseudonymKey(), m.StorageKey()) {
-		t.Error("pseudonym and storage keys are equal")
+	derived := map[string][]byte{"pseudonym": m.PseudonymKey(), "storage": m.StorageKey(), "token": m.TokenKey(), "check": m.CheckValue()}
+	for a, ka := range derived {
+		for b, kb := range derived {
+			if a < b && bytes.Equal(ka[:len(m.CheckValue())], kb[:len(m.CheckValue())]) {
+				t.Errorf("%s and %s keys are equal", a, b)
+			}
+		}
 	}
 	if err := m.Check(m.CheckValue()); err != nil {
 		t.Errorf("Check(own value) = %v", err)
@@ -111,4 +117,5 @@ const (
 	refPseudonym = "6ea83c8313b8156fc9ddb946bbdaa17994c9383b9fc8a962175c615b5b00d94a"
 	refStorage   = "20f4aace2c0050ca52962ae626a3fe54a37b264289e77111ce9fb5cfe8fb7c73"
 	refCheck     = "af631eb26cd593fc2bce23af60b57967"
+	refToken     = "4a7a7d56e813d33c1d7c4db400e483d7a4abb04608889976c45a562750f32bb4"
 )
