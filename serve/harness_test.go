@@ -93,7 +93,7 @@ func startOn(t testing.TB, edit func(*serve.Config), tcp bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.keys, err = auth.Open(context.Background(), auth.Config{Store: h.db, Now: h.clock.Now}); err != nil {
+	if h.keys, err = auth.Open(context.Background(), auth.Config{Store: h.db, Now: h.clock.Now, TokenKey: bytes.Repeat([]byte{5}, 32), Pseudonyms: h.ps}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range keyNames {
@@ -115,7 +115,7 @@ func startOn(t testing.TB, edit func(*serve.Config), tcp bool) *harness {
 			}
 		}
 	}
-	api, err := rpc.New(rpc.Config{Pseudonyms: h.ps, Store: h.db, Events: in, Recommender: h.eng, Entries: h.eng, Catalogue: h.eng, Models: h.eng, Keys: h.keys, Now: h.clock.Now})
+	api, err := rpc.New(rpc.Config{Pseudonyms: h.ps, Store: h.db, Events: in, Recommender: h.eng, Entries: h.eng, Catalogue: h.eng, Models: h.eng, Keys: h.keys, Tokens: h.keys, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,6 +173,7 @@ func (s *Server) noteKey(ctx context.Context, code codes.Code) {
 			if name := m.Get(keyNameHeader); len(name) == 1 {
 				rec.keyName = name[0]
 			}
+			rec.customerToken = len(m.Get(credentialHeader)) == 1
 			return
 		}
 	}
@@ -186,6 +187,7 @@ type record struct {
 	rpc            string // gRPC method
 	code           string // its status code
 	keyID, keyName string
+	customerToken  bool // the key minted the customer token sent
 }
 
 type recordKey struct{}
@@ -312,7 +314,11 @@ func (s *Server) finish(r *http.Request, w *statusWriter, start time.Time, rec *
 		attrs = append(attrs, slog.String("code", rec.code))
 	}
 	if rec.keyID != "" {
-		attrs = append(attrs, slog.Group("key", slog.String("id", rec.keyID), slog.String("name", rec.keyName)))
+		key := []any{slog.String("id", rec.keyID), slog.String("name", rec.keyName)}
+		if rec.customerToken {
+			key = append(key, slog.String("credential", customerToken))
+		}
+		attrs = append(attrs, slog.Group("key", key...))
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }

@@ -21,10 +21,13 @@ const (
 	// gatewayHeader carries Server.marker on the gateway's calls.
 	gatewayHeader = "discret-gateway"
 	// keyIDHeader and keyNameHeader tell the gateway which API key made a
-	// call, for its log line. They are never sent to REST clients (the
-	// gateway forwards no gRPC metadata).
-	keyIDHeader   = "discret-key-id"
-	keyNameHeader = "discret-key-name"
+	// call, for its log line, and credentialHeader that it was through a
+	// customer token that key minted. They are never sent to REST clients
+	// (the gateway forwards no gRPC metadata).
+	keyIDHeader      = "discret-key-id"
+	keyNameHeader    = "discret-key-name"
+	credentialHeader = "discret-credential"
+	customerToken    = "customer token"
 )
 
 // unaryInterceptor is the one interceptor of every unary RPC (see the
@@ -33,7 +36,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	start := time.Now()
 	method := info.FullMethod
 	viaGateway := s.fromGateway(ctx)
-	var key auth.Key
+	var caller auth.Caller
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in handler", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -44,15 +47,18 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		elapsed := time.Since(start)
 		s.metrics.rpc.WithLabelValues(method, code.String()).Observe(elapsed.Seconds())
 		if viaGateway {
-			if key.ID != "" {
-				md := metadata.Pairs(keyIDHeader, key.ID, keyNameHeader, key.Name)
+			if caller.Key.ID != "" {
+				md := metadata.Pairs(keyIDHeader, caller.Key.ID, keyNameHeader, caller.Key.Name)
+				if caller.CustomerToken {
+					md.Set(credentialHeader, customerToken)
+				}
 				_ = grpc.SetHeader(ctx, md) // best effort: only a log line depends on it
 			}
 			if code == codes.Internal || code == codes.Unknown {
 				s.log.LogAttrs(ctx, slog.LevelError, "internal error", slog.String("method", method), slog.String("error", err.Error()))
 			}
 		} else {
-			s.logRPC(ctx, method, code, elapsed, key, err)
+			s.logRPC(ctx, method, code, elapsed, caller, err)
 		}
 		if err != nil {
 			err = st.Err()
@@ -60,9 +66,17 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	}()
 	// As on REST, a client without a valid key learns that before
 	// anything else about its request.
+	// A customer token is bound to the customer of the request: every call,
+	// the gateway's included, is authorized here with the decoded request.
+	// A request refused as not UTF-8 was not decoded; it is authorized
+	// without that check, since it goes no further.
 	invalid := s.codec.rejected(req)
 	if !auth.IsPublic(method) {
-		if key, err = s.cfg.Keys.Authorize(ctx, method); err != nil {
+		authorize := func() (auth.Caller, error) { return s.cfg.Keys.Authorize(ctx, method, req) }
+		if invalid != nil {
+			authorize = func() (auth.Caller, error) { return s.cfg.Keys.Preauthorize(ctx, method) }
+		}
+		if caller, err = authorize(); err != nil {
 			return nil, err
 		}
 	}
@@ -72,17 +86,18 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	if auth.IsPublic(method) {
 		return handler(ctx, req)
 	}
+	// Customer tokens count against the key that minted them.
 	if s.limits != nil {
-		if wait, ok := s.limits.allow(key.ID); !ok {
+		if wait, ok := s.limits.allow(caller.Key.ID); !ok {
 			err := apierr.New(apierr.ResourceExhausted,
-				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, key.ID, wait.Round(time.Millisecond))
+				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, caller.Key.ID, wait.Round(time.Millisecond))
 			err.RetryAfter = wait // a RetryInfo detail; Retry-After on REST
 			return nil, err
 		}
 	}
-	ctx, cancel := s.deadline(ctx, method)
+	hctx, cancel := s.deadline(auth.NewContext(ctx, caller), method)
 	defer cancel()
-	return handler(ctx, req)
+	return handler(hctx, req)
 }
 
 // streamInterceptor admits only the public streaming methods (health
@@ -135,9 +150,11 @@ func (s *Server) deadline(ctx context.Context, method string) (context.Context, 
 }
 
 // logRPC logs a gRPC request. It never logs the request, the response or
-// the API key itself. Internal errors are logged with their cause, which
-// never contains customer data; client errors only with their code.
-func (s *Server) logRPC(ctx context.Context, method string, code codes.Code, elapsed time.Duration, key auth.Key, err error) {
+// the API key or customer token itself, only the key's id and name and
+// whether it came through a customer token. Internal errors are logged
+// with their cause, which never contains customer data; client errors only
+// with their code.
+func (s *Server) logRPC(ctx context.Context, method string, code codes.Code, elapsed time.Duration, caller auth.Caller, err error) {
 	level := slog.LevelInfo
 	switch {
 	case code == codes.Internal || code == codes.Unknown:
@@ -154,8 +171,8 @@ func (s *Server) logRPC(ctx context.Context, method string, code codes.Code, ela
 		slog.String("code", code.String()),
 		slog.Duration("duration", elapsed),
 	}
-	if key.ID != "" {
-		attrs = append(attrs, slog.Any("key", key))
+	if caller.Key.ID != "" {
+		attrs = append(attrs, slog.Any("key", caller))
 	}
 	if level == slog.LevelError {
 		attrs = append(attrs, slog.String("error", err.Error()))

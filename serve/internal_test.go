@@ -182,6 +182,7 @@ func TestBodyRoutes(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{
+		"POST /v1/customers/{customer}/tokens CreateCustomerTokenRequest",
 		"POST /v1/stores/{store}/entries EnterStoreRequest",
 		"PUT /v1/coupons/{coupon} UpsertCouponRequest",
 		"PUT /v1/customers/{customer}/consent SetConsentRequest",

@@ -13,14 +13,18 @@ import (
 // A REST request is authorized before anything about it is checked: a
 // client without a valid key gets 401, and a key without the scope 403,
 // whatever its query or body, so that neither can learn a route's
-// parameters or the fields of its request from the 400 messages. The
-// gRPC server authorizes the call again (one map lookup); the limit on
-// the body's size is enforced before this, since the body is read before
-// routing (Server.readBody).
+// parameters or the fields of its request from the 400 messages. A
+// customer token is checked here for everything but its customer (its
+// MAC, expiry, minting key and the method), since the request is not
+// decoded yet. The gRPC server authorizes the call again (one map lookup),
+// with the decoded request, and refuses a customer token bound to another
+// customer then; the limit on the body's size is enforced before this,
+// since the body is read before routing (Server.readBody).
 
 // authorize is the first gateway middleware: it authorizes the request's
-// key for the route's gRPC method with the server's own Keys, as the gRPC
-// server will, and answers the error itself if it fails.
+// key or customer token for the route's gRPC method with the server's own
+// Keys, as the gRPC server will (but for a token's customer), and answers
+// the error itself if it fails.
 func (s *Server) authorize(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		rt := routeOf(r)
@@ -31,13 +35,15 @@ func (s *Server) authorize(next runtime.HandlerFunc) runtime.HandlerFunc {
 			return
 		}
 		md := metadata.MD{"authorization": r.Header.Values("Authorization")}
-		k, err := s.cfg.Keys.Authorize(metadata.NewIncomingContext(r.Context(), md), rt.method)
+		c, err := s.cfg.Keys.Preauthorize(metadata.NewIncomingContext(r.Context(), md), rt.method)
 		if err == nil {
 			next(w, r, pathParams)
 			return
 		}
 		if rec := recordFrom(r.Context()); rec != nil {
-			rec.keyID, rec.keyName = k.ID, k.Name // set for a key without the scope
+			// Set for a key without the scope, or a token refused after
+			// its MAC was checked.
+			rec.keyID, rec.keyName, rec.customerToken = c.Key.ID, c.Key.Name, c.CustomerToken
 		}
 		s.refuse(w, r, apierr.Status(err))
 	}

@@ -20,9 +20,11 @@
 // One interceptor handles every RPC, in this order: refuse a request with a
 // string field that is not UTF-8 (INVALID_ARGUMENT naming the field, where
 // grpc-go alone would answer INTERNAL; see requestCodec), authenticate the
-// API key and check its scope (serve/auth), take a token from the key's bucket
-// (RateLimit, RateBurst), apply a deadline if the client set none
-// (DefaultTimeout, MethodTimeouts) and cap the one it set (MaxTimeout), call
+// API key and check its scope, or the customer token and its customer
+// (serve/auth), take a token from the bucket of the key (for a customer
+// token, of the key that minted it) (RateLimit, RateBurst), apply a
+// deadline if the client set none (DefaultTimeout, MethodTimeouts) and cap
+// the one it set (MaxTimeout), call
 // the handler, turn its error into a gRPC status (serve/apierr), observe the
 // latency, and log one line. A REST request is logged once, by the HTTP
 // layer, with its route pattern ("GET /v1/customers/{customer}/consent") and

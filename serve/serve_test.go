@@ -51,6 +51,9 @@ var apiCalls = []apiCall{
 	{"PopularItems", discretv1.RecommendationService_PopularItems_FullMethodName, "recommend",
 		&discretv1.PopularItemsRequest{}, func() proto.Message { return &discretv1.PopularItemsResponse{} },
 		"GET", "/v1/popular?store=s1&limit=3", "", codes.OK},
+	{"CreateCustomerToken", discretv1.RecommendationService_CreateCustomerToken_FullMethodName, "recommend",
+		&discretv1.CreateCustomerTokenRequest{Customer: "c1", TtlSeconds: 60}, func() proto.Message { return &discretv1.CustomerToken{} },
+		"POST", "/v1/customers/c1/tokens", `{"ttl_seconds":60}`, codes.OK},
 	{"EnterStore", discretv1.StoreService_EnterStore_FullMethodName, "recommend",
 		&discretv1.EnterStoreRequest{Store: "s1", Customer: "c1"}, func() proto.Message { return &discretv1.EnterStoreResponse{} },
 		"POST", "/v1/stores/s1/entries", `{"customer":"c1"}`, codes.OK},
@@ -117,10 +120,18 @@ func TestEveryRPCHasACall(t *testing.T) {
 
 // TestEveryRPCEveryScope calls every RPC with every kind of key, over gRPC
 // and over REST: only a key with the RPC's scope gets through; no key, a
-// bad key and a revoked key are unauthenticated.
+// bad key and a revoked key are unauthenticated. A customer token bound to
+// the calls' customer (c1) gets through on the four methods open to it
+// only.
 func TestEveryRPCEveryScope(t *testing.T) {
 	h := start(t, nil)
-	keys := append([]string{"none", "bad"}, keyNames...)
+	var ct discretv1.CustomerToken
+	if st := h.invoke(t.Context(), discretv1.RecommendationService_CreateCustomerToken_FullMethodName, h.tokens["recommend"],
+		&discretv1.CreateCustomerTokenRequest{Customer: "c1"}, &ct); st.Code() != codes.OK {
+		t.Fatalf("CreateCustomerToken = %v", st)
+	}
+	tokenMethods := map[string]bool{"Recommend": true, "SimilarItems": true, "PopularItems": true, "EnterStore": true}
+	keys := append([]string{"none", "bad", "customer-token"}, keyNames...)
 	for _, c := range apiCalls {
 		for _, k := range keys {
 			token := h.tokens[k]
@@ -128,11 +139,14 @@ func TestEveryRPCEveryScope(t *testing.T) {
 			switch {
 			case k == "none" || k == "bad" || k == "revoked":
 				want = codes.Unauthenticated
-			case k == c.scope || k == "all":
+			case k == c.scope || k == "all" || k == "customer-token" && tokenMethods[c.name]:
 				want = c.ok
 			}
-			if k == "bad" {
+			switch k {
+			case "bad":
 				token = "dsk_aaaaaaaa_" + strings.Repeat("b", 52)
+			case "customer-token":
+				token = ct.GetToken()
 			}
 			t.Run(c.name+"/grpc/"+k, func(t *testing.T) {
 				st := h.invoke(t.Context(), c.method, token, c.req, c.resp())

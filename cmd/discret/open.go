@@ -17,6 +17,7 @@ import (
 type dataEnv struct {
 	db         *store.DB
 	pseudonyms *pseudonym.Keyed
+	tokenKey   []byte // the HMAC key of customer tokens
 	settings   settings
 }
 
@@ -100,5 +101,5 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		db.Close()
 		return nil, err
 	}
-	return &dataEnv{db: db, pseudonyms: ps, settings: set}, nil
+	return &dataEnv{db: db, pseudonyms: ps, tokenKey: m.TokenKey(), settings: set}, nil
 }

@@ -82,7 +82,12 @@ ones in the process: POST /v1/models:train (scope admin), or every
 --train-interval. While it runs, it holds the data directory: 'discret
 train' and the other commands that open it refuse to run until it stops.
 
-Every request needs an API key ('discret apikey create'). The HTTP listener
+Every request needs an API key ('discret apikey create'), kept on the
+retailer's servers. A customer's own device (an in-store app, a browser)
+sends a short-lived customer token instead, which the back end mints for
+the customer it has authenticated (POST /v1/customers/{customer}/tokens,
+scope recommend): it gets that customer's recommendations and store
+entries only, and similar and popular items. The HTTP listener
 also serves /healthz, /readyz (ready once a model is loaded), /metrics
 (Prometheus) and /openapi.json, without a key. The gRPC listener serves the
 health service and reflection (for grpcurl).
@@ -144,7 +149,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}
 	defer d.Close()
 
-	keys, err := auth.Open(ctx, auth.Config{Store: d.db})
+	keys, err := auth.Open(ctx, auth.Config{Store: d.db, TokenKey: d.tokenKey, Pseudonyms: d.pseudonyms})
 	if err != nil {
 		return err
 	}
@@ -235,6 +240,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		Catalogue:       catalogue{items: eng, coupons: entries},
 		Models:          trainer,
 		Keys:            keys,
+		Tokens:          keys,
 	})
 	if err != nil {
 		return err
@@ -547,6 +553,7 @@ Try:
   curl -s %[3]s '%[4]s/v1/items/%[8]s/similar?limit=5'
   curl -s %[3]s '%[4]s/v1/popular?store=store-01&limit=5'
   curl -s %[3]s -X POST '%[4]s/v1/stores/store-01/entries' -d '{"customer":"%[1]s"}'
+  curl -s %[3]s -X POST '%[4]s/v1/customers/%[5]s/tokens' -d '{"ttl_seconds":900}'
   curl -s %[3]s '%[4]s/v1/customers/%[5]s/consent'
   curl -s %[3]s '%[4]s/v1/customers/%[5]s:export'
   curl -s %[3]s '%[4]s/v1/models/current'

@@ -21,10 +21,36 @@
 // # Scopes
 //
 // Every gRPC method needs one Scope (MethodScope): Recommend for
-// recommendations, similar and popular items and store entries; Events to
-// write events; Consent to read and record consent; Admin for export,
-// erasure, catalogue, coupons and models. A method missing from the table is
-// refused to every key. Health checks and reflection are public (IsPublic).
+// recommendations, similar and popular items, store entries and customer
+// tokens; Events to write events; Consent to read and record consent; Admin
+// for export, erasure, catalogue, coupons and models. A method missing from
+// the table is refused to every key. Health checks and reflection are public
+// (IsPublic).
+//
+// # Customer tokens
+//
+// An API key is a server-side secret: a device in a customer's hands (an
+// in-store app, a browser) must not hold one, since a key with the
+// Recommend scope answers for any customer it names. The retailer's back
+// end, once it has authenticated its customer, mints a customer token for
+// them with its Recommend key (MintCustomerToken, the CreateCustomerToken
+// RPC) and hands it to the device. A token is
+//
+//	dct_<id>_<body>
+//
+// where id is the minting key's id and body (90 base32 characters) holds
+// the expiry (Unix seconds), bind = HMAC-SHA256(token key, id, expiry,
+// customer's pseudonym) and tag = HMAC-SHA256(token key, id, expiry,
+// bind), truncated to 16 bytes. The token key comes from the master secret
+// (secret.Master.TokenKey). A token holds neither the customer's id nor
+// their pseudonym and is stored nowhere: Authorize checks the tag (a
+// tampered or forged token is Unauthenticated), that the minting key is
+// still valid and has the Recommend scope (revoking it revokes all its
+// tokens at once), the expiry, the method (CustomerTokenMethod), and for
+// Recommend and EnterStore that bind recomputed from the request's
+// customer matches (otherwise PermissionDenied: bound to another
+// customer). The caller is then the minting key, marked as a customer
+// token (Caller): its rate limit applies, and logs name it.
 //
 // # The table and its cache
 //
@@ -121,6 +147,13 @@ type Config struct {
 	// Rand is the source of key ids and secrets; nil means crypto/rand.
 	// Anything else is for tests only.
 	Rand io.Reader
+	// TokenKey is the HMAC key of customer tokens
+	// (secret.Master.TokenKey), at least MinTokenKeySize bytes. Nil
+	// disables customer tokens: none is minted and every one is refused.
+	TokenKey []byte
+	// Pseudonyms pseudonymizes the customers of customer tokens; required
+	// with TokenKey.
+	Pseudonyms Pseudonymizer
 }
 
 // Keys authenticates API keys and manages them. It is safe for concurrent
@@ -129,6 +162,10 @@ type Keys struct {
 	st   Store
 	now  func() time.Time
 	rand io.Reader
+	// tokenKey and pseudonyms serve customer tokens; tokenKey is nil
+	// without them.
+	tokenKey   []byte
+	pseudonyms Pseudonymizer
 
 	// mu serializes Create and Revoke, the writers of table.
 	mu sync.Mutex
@@ -147,7 +184,16 @@ func Open(ctx context.Context, cfg Config) (*Keys, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("auth: Config.Store is required")
 	}
-	k := &Keys{st: cfg.Store, now: cfg.Now, rand: cfg.Rand}
+	if cfg.TokenKey != nil && len(cfg.TokenKey) < MinTokenKeySize {
+		return nil, fmt.Errorf("auth: Config.TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), MinTokenKeySize)
+	}
+	if cfg.TokenKey != nil && cfg.Pseudonyms == nil {
+		return nil, errors.New("auth: Config.Pseudonyms is required with a TokenKey")
+	}
+	k := &Keys{st: cfg.Store, now: cfg.Now, rand: cfg.Rand, pseudonyms: cfg.Pseudonyms}
+	if cfg.TokenKey != nil {
+		k.tokenKey = slices.Clone(cfg.TokenKey)
+	}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -353,29 +399,52 @@ func isBase32(s string) bool {
 	return true
 }
 
-// Authorize authenticates the key in ctx's incoming gRPC metadata
-// ("authorization: Bearer KEY") and checks that it grants the scope that
-// fullMethod needs. It returns the key, or an *apierr.Error of kind
-// Unauthenticated (no, invalid or revoked key) or PermissionDenied (a method
-// outside the table, or a scope the key lacks).
-func (k *Keys) Authorize(ctx context.Context, fullMethod string) (Key, error) {
+// Authorize authenticates the API key or customer token in ctx's incoming
+// gRPC metadata ("authorization: Bearer KEY") and checks that it may call
+// fullMethod with req, the decoded request: an API key needs the scope that
+// fullMethod needs; a customer token needs a method open to it
+// (CustomerTokenMethod) and, on a method bound to its customer, req must be
+// a CustomerRequest naming that customer. It returns the caller, or an
+// *apierr.Error of kind Unauthenticated (no, invalid or revoked key; an
+// invalid or expired customer token, or one whose key is revoked) or
+// PermissionDenied (a method outside the table, a scope the key lacks, a
+// method closed to customer tokens, another customer). The caller is
+// returned with PermissionDenied too, for the logs.
+func (k *Keys) Authorize(ctx context.Context, fullMethod string, req any) (Caller, error) {
+	return k.authorize(ctx, fullMethod, req, true)
+}
+
+// Preauthorize is Authorize before the request is decoded: it checks
+// everything but whether a customer token is bound to the request's
+// customer. It lets a REST request be refused before its query and body
+// are looked at; Authorize must still be called with the request before it
+// is served.
+func (k *Keys) Preauthorize(ctx context.Context, fullMethod string) (Caller, error) {
+	return k.authorize(ctx, fullMethod, nil, false)
+}
+
+func (k *Keys) authorize(ctx context.Context, fullMethod string, req any, bind bool) (Caller, error) {
 	token, err := bearer(metadata.ValueFromIncomingContext(ctx, "authorization"))
 	if err != nil {
-		return Key{}, err
+		return Caller{}, err
+	}
+	if strings.HasPrefix(token, TokenPrefix) {
+		return k.authorizeToken(token, fullMethod, req, bind)
 	}
 	key, err := k.Authenticate(token)
 	if err != nil {
-		return Key{}, err
+		return Caller{}, err
 	}
+	c := Caller{Key: key}
 	need, ok := MethodScope(fullMethod)
 	if !ok {
-		return key, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "method " + fullMethod + " is not open to API keys", Err: ErrScope}
+		return c, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "method " + fullMethod + " is not open to API keys", Err: ErrScope}
 	}
 	if !key.Scope.Has(need) {
-		return key, &apierr.Error{Kind: apierr.PermissionDenied,
+		return c, &apierr.Error{Kind: apierr.PermissionDenied,
 			Msg: fmt.Sprintf("API key %s (%s) lacks scope %s, which %s needs", key.ID, key.Name, need, fullMethod), Err: ErrScope}
 	}
-	return key, nil
+	return c, nil
 }
 
 // bearer extracts the key from the values of the authorization header.

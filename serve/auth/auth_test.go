@@ -81,7 +81,8 @@ func TestEveryMethodHasAScope(t *testing.T) {
 	// Scope per method, as documented in discret.proto and the issue.
 	want := map[string]auth.Scope{
 		"Recommend": auth.Recommend, "SimilarItems": auth.Recommend, "PopularItems": auth.Recommend, "EnterStore": auth.Recommend,
-		"WriteEvents": auth.Events, "GetConsent": auth.Consent, "SetConsent": auth.Consent,
+		"CreateCustomerToken": auth.Recommend,
+		"WriteEvents":         auth.Events, "GetConsent": auth.Consent, "SetConsent": auth.Consent,
 		"ExportCustomer": auth.Admin, "ForgetCustomer": auth.Admin, "UpsertItem": auth.Admin, "UpsertCoupon": auth.Admin,
 		"GetCurrentModel": auth.Admin, "TrainModel": auth.Admin,
 		"CreateApiKey": auth.Admin, "ListApiKeys": auth.Admin, "RevokeApiKey": auth.Admin,
@@ -315,7 +316,7 @@ func TestAuthorize(t *testing.T) {
 		{"bare key", with(tokens[auth.All]), recommend, apierr.Unauthenticated},
 		{"bad key", with("Bearer dsk_aaaaaaaa_" + strings.Repeat("a", 52)), recommend, apierr.Unauthenticated},
 	} {
-		_, err := keys.Authorize(tt.ctx, tt.method)
+		_, err := keys.Authorize(tt.ctx, tt.method, nil)
 		got := apierr.KindOf(err)
 		if (tt.want == apierr.Internal) != (err == nil) || (err != nil && got != tt.want) {
 			t.Errorf("Authorize(%s) = %v (kind %v), want kind %v", tt.name, err, got, tt.want)
@@ -376,7 +377,7 @@ func BenchmarkAuthorize(b *testing.B) {
 		b.Run("keys="+strconv.Itoa(len(keys.List())), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := keys.Authorize(ctx, discretv1.RecommendationService_Recommend_FullMethodName); err != nil {
+				if _, err := keys.Authorize(ctx, discretv1.RecommendationService_Recommend_FullMethodName, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

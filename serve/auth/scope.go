@@ -13,8 +13,9 @@ type Scope uint8
 
 // Scopes.
 const (
-	// Recommend reads recommendations, similar and popular items, and
-	// enters stores: what a shop front or an in-store app needs.
+	// Recommend reads recommendations, similar and popular items, enters
+	// stores and mints customer tokens: what a shop's or an in-store app's
+	// back end needs.
 	Recommend Scope = 1 << iota
 	// Events writes customer events.
 	Events
@@ -91,22 +92,34 @@ func ParseScope(list string) (Scope, error) {
 // refused to every key (deny by default); a test checks that every method of
 // the API is listed.
 var methodScopes = map[string]Scope{
-	discretv1.RecommendationService_Recommend_FullMethodName:    Recommend,
-	discretv1.RecommendationService_SimilarItems_FullMethodName: Recommend,
-	discretv1.RecommendationService_PopularItems_FullMethodName: Recommend,
-	discretv1.StoreService_EnterStore_FullMethodName:            Recommend,
-	discretv1.EventService_WriteEvents_FullMethodName:           Events,
-	discretv1.ConsentService_GetConsent_FullMethodName:          Consent,
-	discretv1.ConsentService_SetConsent_FullMethodName:          Consent,
-	discretv1.AdminService_ExportCustomer_FullMethodName:        Admin,
-	discretv1.AdminService_ForgetCustomer_FullMethodName:        Admin,
-	discretv1.AdminService_UpsertItem_FullMethodName:            Admin,
-	discretv1.AdminService_UpsertCoupon_FullMethodName:          Admin,
-	discretv1.AdminService_GetCurrentModel_FullMethodName:       Admin,
-	discretv1.AdminService_TrainModel_FullMethodName:            Admin,
-	discretv1.AdminService_CreateApiKey_FullMethodName:          Admin,
-	discretv1.AdminService_ListApiKeys_FullMethodName:           Admin,
-	discretv1.AdminService_RevokeApiKey_FullMethodName:          Admin,
+	discretv1.RecommendationService_Recommend_FullMethodName:           Recommend,
+	discretv1.RecommendationService_SimilarItems_FullMethodName:        Recommend,
+	discretv1.RecommendationService_PopularItems_FullMethodName:        Recommend,
+	discretv1.RecommendationService_CreateCustomerToken_FullMethodName: Recommend,
+	discretv1.StoreService_EnterStore_FullMethodName:                   Recommend,
+	discretv1.EventService_WriteEvents_FullMethodName:                  Events,
+	discretv1.ConsentService_GetConsent_FullMethodName:                 Consent,
+	discretv1.ConsentService_SetConsent_FullMethodName:                 Consent,
+	discretv1.AdminService_ExportCustomer_FullMethodName:               Admin,
+	discretv1.AdminService_ForgetCustomer_FullMethodName:               Admin,
+	discretv1.AdminService_UpsertItem_FullMethodName:                   Admin,
+	discretv1.AdminService_UpsertCoupon_FullMethodName:                 Admin,
+	discretv1.AdminService_GetCurrentModel_FullMethodName:              Admin,
+	discretv1.AdminService_TrainModel_FullMethodName:                   Admin,
+	discretv1.AdminService_CreateApiKey_FullMethodName:                 Admin,
+	discretv1.AdminService_ListApiKeys_FullMethodName:                  Admin,
+	discretv1.AdminService_RevokeApiKey_FullMethodName:                 Admin,
+}
+
+// tokenMethods are the methods a customer token may call; true marks those
+// whose request's customer must be the token's. A method missing from it is
+// refused to every customer token; a test checks that every method it
+// admits whose request names a customer is bound.
+var tokenMethods = map[string]bool{
+	discretv1.RecommendationService_Recommend_FullMethodName:    true,
+	discretv1.StoreService_EnterStore_FullMethodName:            true,
+	discretv1.RecommendationService_SimilarItems_FullMethodName: false,
+	discretv1.RecommendationService_PopularItems_FullMethodName: false,
 }
 
 // publicMethods need no API key: health checks and server reflection,
@@ -126,6 +139,14 @@ var publicMethods = map[string]bool{
 func MethodScope(fullMethod string) (Scope, bool) {
 	s, ok := methodScopes[fullMethod]
 	return s, ok
+}
+
+// CustomerTokenMethod reports whether a customer token may call the gRPC
+// method, and whether the request's customer must then be the one the
+// token is bound to.
+func CustomerTokenMethod(fullMethod string) (allowed, bound bool) {
+	bound, allowed = tokenMethods[fullMethod]
+	return allowed, bound
 }
 
 // IsPublic reports whether the gRPC method may be called without an API

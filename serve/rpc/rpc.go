@@ -119,6 +119,9 @@ type Config struct {
 	Models Models
 	// Keys serves CreateApiKey, ListApiKeys and RevokeApiKey.
 	Keys KeyManager
+	// Tokens serves CreateCustomerToken; it must be the Keys that the
+	// server authorizes requests with.
+	Tokens TokenMinter
 	// Now is the clock (consent changes without a time); nil means time.Now.
 	Now func() time.Time
 }

@@ -411,6 +411,10 @@ func TestWithoutEngines(t *testing.T) {
 			return err
 		},
 		"TrainModel": func() error { _, err := s.TrainModel(ctx, &discretv1.TrainModelRequest{}); return err },
+		"CreateCustomerToken": func() error {
+			_, err := s.CreateCustomerToken(ctx, &discretv1.CreateCustomerTokenRequest{Customer: "c"})
+			return err
+		},
 	} {
 		if err := call(); apierr.KindOf(err) != apierr.Unimplemented {
 			t.Errorf("%s without engine = %v, want Unimplemented", name, err)
@@ -419,6 +423,11 @@ func TestWithoutEngines(t *testing.T) {
 	// Validation comes first: a bad request is InvalidArgument even then.
 	if _, err := s.Recommend(ctx, &discretv1.RecommendRequest{}); apierr.KindOf(err) != apierr.InvalidArgument {
 		t.Errorf("Recommend(no customer) without engine = %v, want InvalidArgument", err)
+	}
+	for _, req := range []*discretv1.CreateCustomerTokenRequest{{}, {Customer: "c", TtlSeconds: -1}, {Customer: "c", TtlSeconds: 86401}} {
+		if _, err := s.CreateCustomerToken(ctx, req); apierr.KindOf(err) != apierr.InvalidArgument {
+			t.Errorf("CreateCustomerToken(%v) without minter = %v, want InvalidArgument", req, err)
+		}
 	}
 }
 

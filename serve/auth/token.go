@@ -1,0 +1,268 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/serve/apierr"
+)
+
+// Customer tokens.
+const (
+	// TokenPrefix starts every customer token, as Prefix starts every API
+	// key.
+	TokenPrefix = "dct_"
+	// DefaultTokenTTL is the lifetime of a customer token minted without
+	// one, MaxTokenTTL the longest that may be asked for.
+	DefaultTokenTTL = 15 * time.Minute
+	MaxTokenTTL     = 24 * time.Hour
+	// MinTokenKeySize is the shortest Config.TokenKey accepted, in bytes.
+	MinTokenKeySize = 32
+
+	bindSize     = sha256.Size // the MAC binding a token to its customer
+	tagSize      = 16          // the MAC authenticating the rest of the token
+	tokenBody    = 8 + bindSize + tagSize
+	tokenBodyLen = (tokenBody*8 + 4) / 5 // in base32 characters, unpadded
+	// customerTokenLen is the length of a token string.
+	customerTokenLen = len(TokenPrefix) + idLen + 1 + tokenBodyLen
+	// The labels that separate the two MACs of a token from each other.
+	bindLabel = "discret-customer-token/v1 bind\x00"
+	tagLabel  = "discret-customer-token/v1 tag\x00"
+)
+
+// Errors about customer tokens, inside an *apierr.Error of kind
+// Unauthenticated or PermissionDenied (Authorize), or of the kind named
+// (MintCustomerToken); test with errors.Is.
+var (
+	ErrInvalidToken  = errors.New("auth: invalid customer token")
+	ErrTokenExpired  = errors.New("auth: customer token expired")
+	ErrTokenRevoked  = errors.New("auth: the API key that minted this customer token is revoked")
+	ErrOtherCustomer = errors.New("auth: this customer token is bound to another customer")
+	ErrTokenMethod   = errors.New("auth: customer tokens may call Recommend and EnterStore for their own customer, SimilarItems and PopularItems, and nothing else")
+	ErrNoTokens      = errors.New("auth: this server issues no customer tokens")
+)
+
+// Pseudonymizer turns a customer's raw id into their pseudonym.
+// *pseudonym.Keyed implements it.
+type Pseudonymizer interface {
+	Pseudonymize(privacy.CustomerID) privacy.PseudoID
+}
+
+// Caller is who sent a request: an API key, or a customer token that an
+// API key minted.
+type Caller struct {
+	// Key is the API key sent, or the one that minted the customer token
+	// sent: its id is what rate limits count.
+	Key Key
+	// CustomerToken is set when the request came with a customer token.
+	CustomerToken bool
+}
+
+// LogValue logs a caller as its key's id and name, and says "customer
+// token" when the request came with one. Neither the token nor its
+// customer is logged.
+func (c Caller) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("id", c.Key.ID), slog.String("name", c.Key.Name)}
+	if c.CustomerToken {
+		attrs = append(attrs, slog.String("credential", "customer token"))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+type callerKey struct{}
+
+// NewContext returns ctx carrying the caller that Authorize returned.
+func NewContext(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// FromContext returns the caller that NewContext put in ctx.
+func FromContext(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// CustomerRequest is a request that names a customer. A request that a
+// customer token makes to a method bound to its customer must be one.
+type CustomerRequest interface {
+	GetCustomer() string
+}
+
+// customerToken is a parsed customer token:
+//
+//	dct_<id>_<body>
+//
+// where id is the minting key's id (8 base32 characters) and body is the
+// unpadded lower-case base32 encoding of 56 bytes: the expiry (Unix
+// seconds, 8 bytes big-endian), bind (32 bytes) and tag (16 bytes).
+type customerToken struct {
+	keyID  string
+	expiry int64
+	bind   [bindSize]byte
+	tag    [tagSize]byte
+}
+
+// String encodes t.
+func (t customerToken) String() string {
+	var body [tokenBody]byte
+	binary.BigEndian.PutUint64(body[:8], uint64(t.expiry))
+	copy(body[8:], t.bind[:])
+	copy(body[8+bindSize:], t.tag[:])
+	return TokenPrefix + t.keyID + "_" + b32.EncodeToString(body[:])
+}
+
+// parseCustomerToken parses a token string. It accepts exactly the strings
+// that String returns: one encoding per token, so that a token cannot be
+// varied without changing what it decodes to.
+func parseCustomerToken(s string) (customerToken, bool) {
+	var t customerToken
+	if len(s) != customerTokenLen || s[:len(TokenPrefix)] != TokenPrefix || s[len(TokenPrefix)+idLen] != '_' {
+		return t, false
+	}
+	id, enc := s[len(TokenPrefix):len(TokenPrefix)+idLen], s[len(TokenPrefix)+idLen+1:]
+	if !isBase32(id) || !isBase32(enc) {
+		return t, false
+	}
+	var body [tokenBody]byte
+	if n, err := b32.Decode(body[:], []byte(enc)); err != nil || n != tokenBody {
+		return t, false
+	}
+	// The last character carries bits beyond the body's; they must be
+	// zero.
+	if b32.EncodeToString(body[:]) != enc {
+		return t, false
+	}
+	exp := binary.BigEndian.Uint64(body[:8])
+	if exp>>63 != 0 { // not an int64
+		return t, false
+	}
+	t.keyID, t.expiry = id, int64(exp)
+	copy(t.bind[:], body[8:])
+	copy(t.tag[:], body[8+bindSize:])
+	return t, true
+}
+
+// bindMAC is HMAC-SHA256 under key over the minting key's id, the expiry
+// and the customer's pseudonym: what binds a token to its customer.
+func bindMAC(key []byte, keyID string, expiry int64, p privacy.PseudoID) [bindSize]byte {
+	m := hmac.New(sha256.New, key)
+	var buf [len(bindLabel) + idLen + 8 + privacy.PseudoIDSize]byte
+	b := append(buf[:0], bindLabel...)
+	b = append(b, keyID...)
+	b = binary.BigEndian.AppendUint64(b, uint64(expiry))
+	b = append(b, p[:]...)
+	m.Write(b)
+	var out [bindSize]byte
+	m.Sum(out[:0])
+	return out
+}
+
+// tagMAC is HMAC-SHA256 under key over the rest of the token, truncated to
+// 16 bytes: it tells a token that Discret minted from any other string
+// without knowing its customer, so that a tampered token is refused as
+// invalid (UNAUTHENTICATED), and a genuine one used for another customer as
+// such (PERMISSION_DENIED).
+func tagMAC(key []byte, keyID string, expiry int64, bind [bindSize]byte) [tagSize]byte {
+	m := hmac.New(sha256.New, key)
+	var buf [len(tagLabel) + idLen + 8 + bindSize]byte
+	b := append(buf[:0], tagLabel...)
+	b = append(b, keyID...)
+	b = binary.BigEndian.AppendUint64(b, uint64(expiry))
+	b = append(b, bind[:]...)
+	m.Write(b)
+	var sum [sha256.Size]byte
+	var out [tagSize]byte
+	copy(out[:], m.Sum(sum[:0]))
+	return out
+}
+
+// MintCustomerToken returns a customer token bound to customer, minted by
+// caller's API key, valid for ttl (0 means DefaultTokenTTL; at most
+// MaxTokenTTL), and when it expires. The caller must be an API key with the
+// Recommend scope, valid now; a customer token cannot mint another. Errors
+// are *apierr.Error values (ErrNoTokens is Unimplemented).
+func (k *Keys) MintCustomerToken(caller Caller, customer privacy.CustomerID, ttl time.Duration) (string, time.Time, error) {
+	if k.tokenKey == nil {
+		return "", time.Time{}, &apierr.Error{Kind: apierr.Unimplemented, Msg: "this server issues no customer tokens (it has no token key)", Err: ErrNoTokens}
+	}
+	if ttl == 0 {
+		ttl = DefaultTokenTTL
+	}
+	if ttl < time.Second || ttl > MaxTokenTTL {
+		return "", time.Time{}, apierr.New(apierr.InvalidArgument, "customer token lifetime %v: want 1s to %v", ttl, MaxTokenTTL)
+	}
+	if caller.CustomerToken {
+		return "", time.Time{}, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "a customer token cannot mint customer tokens", Err: ErrTokenMethod}
+	}
+	e, found := (*k.table.Load())[caller.Key.ID]
+	switch {
+	case !found:
+		return "", time.Time{}, unauthenticated(ErrInvalidKey)
+	case !e.key.Revoked.IsZero():
+		return "", time.Time{}, unauthenticated(ErrRevoked)
+	case !e.key.Scope.Has(Recommend):
+		return "", time.Time{}, &apierr.Error{Kind: apierr.PermissionDenied,
+			Msg: fmt.Sprintf("API key %s (%s) lacks scope %s, which customer tokens need", e.key.ID, e.key.Name, Recommend), Err: ErrScope}
+	}
+	t := customerToken{keyID: e.key.ID, expiry: k.now().Add(ttl).Unix()}
+	t.bind = bindMAC(k.tokenKey, t.keyID, t.expiry, k.pseudonyms.Pseudonymize(customer))
+	t.tag = tagMAC(k.tokenKey, t.keyID, t.expiry, t.bind)
+	return t.String(), time.Unix(t.expiry, 0).UTC(), nil
+}
+
+// authorizeToken authorizes a request made with the customer token s for
+// fullMethod. With bind set, a method bound to a customer needs req to name
+// the token's customer; without, that check is left to a later call.
+func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller, error) {
+	t, ok := parseCustomerToken(s)
+	if !ok || k.tokenKey == nil {
+		return Caller{}, unauthenticated(ErrInvalidToken)
+	}
+	tag := tagMAC(k.tokenKey, t.keyID, t.expiry, t.bind)
+	e, found := (*k.table.Load())[t.keyID]
+	if !hmac.Equal(tag[:], t.tag[:]) || !found {
+		return Caller{}, unauthenticated(ErrInvalidToken)
+	}
+	c := Caller{Key: e.key, CustomerToken: true}
+	if !e.key.Revoked.IsZero() {
+		return c, unauthenticated(ErrTokenRevoked)
+	}
+	if !k.now().Before(time.Unix(t.expiry, 0)) {
+		return c, unauthenticated(ErrTokenExpired)
+	}
+	allowed, bound := CustomerTokenMethod(fullMethod)
+	if !allowed {
+		return c, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "method " + fullMethod + " is not open to customer tokens", Err: ErrTokenMethod}
+	}
+	if need, _ := MethodScope(fullMethod); !e.key.Scope.Has(need) || !e.key.Scope.Has(Recommend) {
+		return c, &apierr.Error{Kind: apierr.PermissionDenied,
+			Msg: fmt.Sprintf("API key %s (%s), which minted this customer token, lacks scope %s", e.key.ID, e.key.Name, Recommend), Err: ErrScope}
+	}
+	if !bound || !bind {
+		return c, nil
+	}
+	// The binding: the request's customer must be the one whose pseudonym
+	// the token's MAC was computed over. A request that names none, or an
+	// invalid id, is not that customer.
+	other := &apierr.Error{Kind: apierr.PermissionDenied, Msg: "this customer token is bound to another customer", Err: ErrOtherCustomer}
+	r, ok := req.(CustomerRequest)
+	if !ok {
+		return c, other
+	}
+	id, err := privacy.ParseCustomerID(r.GetCustomer())
+	if err != nil {
+		return c, other
+	}
+	want := bindMAC(k.tokenKey, t.keyID, t.expiry, k.pseudonyms.Pseudonymize(id))
+	if !hmac.Equal(want[:], t.bind[:]) {
+		return c, other
+	}
+	return c, nil
+}
