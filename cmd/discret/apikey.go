@@ -20,7 +20,9 @@ func apikeyCommand() *command {
 "Authorization: Bearer KEY" (REST) or "authorization" metadata (gRPC).
 
 Scopes:
-  recommend  recommendations, similar and popular items, store entries
+  recommend  recommendations, similar and popular items, store entries, and
+             customer tokens: short-lived tokens for one customer's device
+             (POST /v1/customers/{customer}/tokens; see the README)
   events     write events
   consent    read and record consent
   admin      export and erase customers, catalogue, coupons, models
