@@ -65,25 +65,26 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		}
 	}()
 	// As on REST, a client without a valid key learns that before
-	// anything else about its request.
-	// A customer token is bound to the customer of the request: every call,
-	// the gateway's included, is authorized here with the decoded request.
-	// A request refused as not UTF-8 was not decoded; it is authorized
-	// without that check, since it goes no further.
+	// anything else about its request. A customer token is bound to the
+	// customer of the request: every call, the gateway's included, is
+	// authorized here with the decoded request. A request refused as not
+	// UTF-8 was not decoded; it is authorized without that check, since it
+	// goes no further.
 	invalid := s.codec.rejected(req)
-	if !auth.IsPublic(method) {
-		authorize := func() (auth.Caller, error) { return s.cfg.Keys.Authorize(ctx, method, req) }
-		if invalid != nil {
-			authorize = func() (auth.Caller, error) { return s.cfg.Keys.Preauthorize(ctx, method) }
-		}
-		if caller, err = authorize(); err != nil {
-			return nil, err
-		}
+	public := auth.IsPublic(method)
+	switch {
+	case public:
+	case invalid != nil:
+		caller, err = s.cfg.Keys.Preauthorize(ctx, method)
+	default:
+		caller, err = s.cfg.Keys.Authorize(ctx, method, req)
 	}
-	if invalid != nil {
+	switch {
+	case err != nil:
+		return nil, err
+	case invalid != nil:
 		return nil, invalid
-	}
-	if auth.IsPublic(method) {
+	case public:
 		return handler(ctx, req)
 	}
 	// Customer tokens count against the key that minted them.
