@@ -143,3 +143,37 @@ func TestConsentImportTwiceAndTies(t *testing.T) {
 		t.Errorf("consent set with two choices for one purpose = exit %d, stderr %q; want exit 2", code, stderr)
 	}
 }
+
+// TestHelpNested: `discret help A B` and `discret A help B` print the help
+// of `discret A B`, as `discret A B --help` does, for every subcommand; a
+// path that names no command is a usage error naming what is unknown.
+func TestHelpNested(t *testing.T) {
+	c := newCLI(t)
+	for _, group := range commands() {
+		for _, sub := range group.sub {
+			_, want, _ := c.run(group.name, sub.name, "--help")
+			for _, args := range [][]string{{"help", group.name, sub.name}, {group.name, "help", sub.name}} {
+				code, out, stderr := c.run(args...)
+				if code != exitOK || out != want {
+					t.Errorf("discret %s = exit %d, stdout:\n%s\nstderr %q\nwant exit 0 and the output of 'discret %s %s --help':\n%s",
+						strings.Join(args, " "), code, out, stderr, group.name, sub.name, want)
+				}
+			}
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "nope"}, `discret: unknown command "nope"`},
+		{[]string{"help", "consent", "nope"}, `discret consent: unknown subcommand "nope"`},
+		{[]string{"consent", "help", "nope"}, `discret consent: unknown subcommand "nope"`},
+		{[]string{"help", "import", "set"}, `discret import: no subcommands ("set")`},
+		{[]string{"help", "consent", "set", "x"}, `discret consent set: no subcommands ("x")`},
+	} {
+		code, out, stderr := c.run(tt.args...)
+		if code != exitUsage || out != "" || !strings.Contains(stderr, tt.want) {
+			t.Errorf("discret %s = exit %d, stdout %q, stderr %q; want exit 2 and %q", strings.Join(tt.args, " "), code, out, stderr, tt.want)
+		}
+	}
+}

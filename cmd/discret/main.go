@@ -101,12 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	name := args[0]
 	if name == "help" {
 		if len(args) > 1 {
-			if c := find(cmds, args[1]); c != nil {
-				printCommandHelp(stdout, "discret", c, e)
-				return exitOK
-			}
-			fmt.Fprintf(stderr, "discret: unknown command %q\nRun 'discret help' for usage.\n", args[1])
-			return exitUsage
+			return printHelpOf(e, "discret", cmds, args[1:])
 		}
 		printTopHelp(stdout, cmds)
 		return exitOK
@@ -122,6 +117,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 func runCommand(ctx context.Context, e *env, prefix string, c *command, args []string) int {
 	full := prefix + " " + c.name
 	if len(c.sub) > 0 {
+		if len(args) > 1 && args[0] == "help" {
+			return printHelpOf(e, full, c.sub, args[1:])
+		}
 		if len(args) == 0 || args[0] == "--help" || args[0] == "-help" || args[0] == "-h" || args[0] == "help" {
 			w := e.stdout
 			code := exitOK
@@ -219,6 +217,31 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// printHelpOf prints the help of the command that path names among cmds,
+// the commands of prefix ("discret help consent set" prints that of
+// "discret consent set"), and returns the exit status.
+func printHelpOf(e *env, prefix string, cmds []*command, path []string) int {
+	for i, name := range path {
+		c := find(cmds, name)
+		switch {
+		case c == nil && prefix == "discret":
+			fmt.Fprintf(e.stderr, "discret: unknown command %q\nRun 'discret help' for usage.\n", name)
+			return exitUsage
+		case c == nil:
+			fmt.Fprintf(e.stderr, "%s: unknown subcommand %q\nRun 'discret help %s' for usage.\n", prefix, name, strings.TrimPrefix(prefix, "discret "))
+			return exitUsage
+		case i == len(path)-1:
+			printCommandHelp(e.stdout, prefix, c, e)
+			return exitOK
+		case len(c.sub) == 0:
+			fmt.Fprintf(e.stderr, "%s %s: no subcommands (%q)\nRun 'discret help %s' for usage.\n", prefix, c.name, path[i+1], strings.TrimPrefix(prefix+" "+c.name, "discret "))
+			return exitUsage
+		}
+		prefix, cmds = prefix+" "+c.name, c.sub
+	}
+	return exitOK // not reached: path is not empty
+}
+
 func find(cmds []*command, name string) *command {
 	for _, c := range cmds {
 		if c.name == name {
@@ -245,7 +268,8 @@ Global flags (accepted by every command):
   --key FILE    master key file, mode 0600 (env DISCRET_KEY, default ./discret.key)
   --config FILE configuration file, JSON (env DISCRET_CONFIG; see README "Configuration")
 
-Run 'discret help <command>' or 'discret <command> --help' for details.
+Run 'discret help <command> [<subcommand>]' or 'discret <command> --help'
+for details.
 Exit status: 0 success, 1 failure, 2 bad usage.
 `)
 }
