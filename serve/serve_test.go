@@ -92,7 +92,7 @@ var apiCalls = []apiCall{
 	// taken, the id unknown (TestAPIKeysOverTheAPI creates and revokes).
 	{"CreateApiKey", discretv1.AdminService_CreateApiKey_FullMethodName, "admin",
 		&discretv1.CreateApiKeyRequest{Name: "key-all", Scopes: []string{"recommend"}}, func() proto.Message { return &discretv1.CreateApiKeyResponse{} },
-		"POST", "/v1/apikeys", `{"name":"key-all","scopes":["recommend"]}`, codes.InvalidArgument},
+		"POST", "/v1/apikeys", `{"name":"key-all","scopes":["recommend"]}`, codes.AlreadyExists},
 	{"ListApiKeys", discretv1.AdminService_ListApiKeys_FullMethodName, "admin",
 		&discretv1.ListApiKeysRequest{}, func() proto.Message { return &discretv1.ListApiKeysResponse{} },
 		"GET", "/v1/apikeys", "", codes.OK},
@@ -181,6 +181,8 @@ func httpStatus(c codes.Code) int {
 		return http.StatusBadRequest
 	case codes.NotFound:
 		return http.StatusNotFound
+	case codes.AlreadyExists:
+		return http.StatusConflict
 	}
 	panic(c)
 }
@@ -857,20 +859,33 @@ func TestAPIKeysOverTheAPI(t *testing.T) {
 	if got := h.rest(ctx, "GET", "/v1/popular", created.Token, ""); got.status != http.StatusUnauthorized {
 		t.Errorf("revoked key: %d %s, want 401 at once", got.status, got.body)
 	}
-	if r := h.rest(ctx, "POST", "/v1/apikeys", admin, `{"name":"pos-12","scopes":["events"]}`); r.status != http.StatusOK {
+	r = h.rest(ctx, "POST", "/v1/apikeys", admin, `{"name":"pos-12","scopes":["events"]}`)
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &created) != nil {
 		t.Errorf("name of a revoked key given again: %d %s, want 200", r.status, r.body)
 	}
+	taken := created.Key.ID
 
-	for _, tt := range []struct{ method, path, body, want string }{
-		{"POST", "/v1/apikeys", `{"name":"pos-12","scopes":["events"]}`, "name: API key "},
-		{"POST", "/v1/apikeys", `{"name":"has space","scopes":["events"]}`, "name: key name must be 1-64 characters"},
-		{"POST", "/v1/apikeys", `{"name":"x"}`, "scopes: required"},
-		{"POST", "/v1/apikeys", `{"name":"x","scopes":["root"]}`, `scopes: unknown scope \"root\"`},
-		{"POST", "/v1/apikeys/nope:revoke", ``, "no API key with id nope"},
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		// A name taken is a conflict with what exists, not a malformed
+		// request.
+		{"POST", "/v1/apikeys", `{"name":"pos-12","scopes":["events"]}`, http.StatusConflict,
+			"name: API key " + taken + " already has this name; choose another, or revoke that key first"},
+		{"POST", "/v1/apikeys", `{"name":"has space","scopes":["events"]}`, http.StatusBadRequest, "name: key name must be 1-64 characters"},
+		{"POST", "/v1/apikeys", `{"name":"x"}`, http.StatusBadRequest, "scopes: required"},
+		{"POST", "/v1/apikeys", `{"name":"x","scopes":["root"]}`, http.StatusBadRequest, `scopes: unknown scope \"root\"`},
+		{"POST", "/v1/apikeys/nope:revoke", ``, http.StatusNotFound, "no API key with id nope"},
 	} {
 		r := h.rest(ctx, tt.method, tt.path, admin, tt.body)
-		if r.status/100 != 4 || !strings.Contains(string(r.body), tt.want) {
-			t.Errorf("%s %s %s = %d %s, want a 4xx containing %q", tt.method, tt.path, tt.body, r.status, r.body, tt.want)
+		if r.status != tt.status || !strings.Contains(string(r.body), tt.want) {
+			t.Errorf("%s %s %s = %d %s, want %d containing %q", tt.method, tt.path, tt.body, r.status, r.body, tt.status, tt.want)
 		}
+	}
+	if st := h.invoke(ctx, discretv1.AdminService_CreateApiKey_FullMethodName, admin,
+		&discretv1.CreateApiKeyRequest{Name: "pos-12", Scopes: []string{"events"}}, &discretv1.CreateApiKeyResponse{}); st.Code() != codes.AlreadyExists {
+		t.Errorf("CreateApiKey(name taken) over gRPC = %v %q, want AlreadyExists", st.Code(), st.Message())
 	}
 }

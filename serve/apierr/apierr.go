@@ -41,6 +41,7 @@ const (
 	Canceled                       // the client went away
 	Unimplemented                  // this server was started without the engine the method needs
 	Aborted                        // a conflicting operation is in progress (e.g. a training run); retry later
+	AlreadyExists                  // what the request would create exists already (e.g. an API key's name); retrying will not help
 )
 
 var kindNames = [...]string{
@@ -56,11 +57,12 @@ var kindNames = [...]string{
 	Canceled:           "canceled",
 	Unimplemented:      "unimplemented",
 	Aborted:            "aborted",
+	AlreadyExists:      "already exists",
 }
 
 // Kinds lists every Kind.
 var Kinds = []Kind{Internal, InvalidArgument, NotFound, PermissionDenied, Unauthenticated,
-	ResourceExhausted, FailedPrecondition, Unavailable, DeadlineExceeded, Canceled, Unimplemented, Aborted}
+	ResourceExhausted, FailedPrecondition, Unavailable, DeadlineExceeded, Canceled, Unimplemented, Aborted, AlreadyExists}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -95,6 +97,8 @@ func Code(k Kind) codes.Code {
 		return codes.Unimplemented
 	case Aborted:
 		return codes.Aborted
+	case AlreadyExists:
+		return codes.AlreadyExists
 	}
 	return codes.Internal
 }

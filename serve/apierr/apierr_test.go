@@ -36,6 +36,7 @@ func TestCode(t *testing.T) {
 		apierr.Canceled:           {codes.Canceled, 499},
 		apierr.Unimplemented:      {codes.Unimplemented, http.StatusNotImplemented},
 		apierr.Aborted:            {codes.Aborted, http.StatusConflict},
+		apierr.AlreadyExists:      {codes.AlreadyExists, http.StatusConflict},
 	}
 	if len(want) != len(apierr.Kinds) {
 		t.Fatalf("table covers %d kinds, apierr.Kinds has %d", len(want), len(apierr.Kinds))

@@ -45,7 +45,9 @@ func (s adminServer) CreateApiKey(ctx context.Context, req *discretv1.CreateApiK
 	token, key, err := s.a.cfg.Keys.Create(ctx, req.GetName(), scope)
 	var taken *auth.NameTakenError
 	if errors.As(err, &taken) {
-		return nil, &apierr.Error{Kind: apierr.InvalidArgument, Field: "name",
+		// The request is well formed; it conflicts with a key that exists
+		// (409 on REST), as a retry would.
+		return nil, &apierr.Error{Kind: apierr.AlreadyExists, Field: "name",
 			Msg: "name: API key " + taken.Holder.ID + " already has this name; choose another, or revoke that key first", Err: err}
 	}
 	if err != nil {
