@@ -20,5 +20,6 @@ func commands() []*command {
 		evalCommand(),
 		apikeyCommand(),
 		benchCommand(),
+		versionCommand(),
 	}
 }

@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	top := flag.NewFlagSet("discret", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	e.global.register(top)
+	version := top.Bool("version", false, "print the version")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printTopHelp(stdout, cmds)
@@ -94,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitUsage
 	}
 	args = top.Args()
+	if *version {
+		return runCommand(ctx, e, "discret", versionCommand(), args)
+	}
 	if len(args) == 0 {
 		printTopHelp(stderr, cmds)
 		return exitUsage
@@ -256,6 +260,7 @@ func printTopHelp(w io.Writer, cmds []*command) {
 
 Usage:
   discret [global flags] <command> [flags] [arguments]
+  discret --version
 
 Commands:
 `)
