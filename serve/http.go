@@ -141,11 +141,18 @@ func (w *challengeWriter) WriteHeader(code int) {
 
 // routingError answers a request that matches no route: 404 pointing to
 // the route list, or 405 when the path exists with another method (the
-// gateway's default says 501). The path is not echoed: it may hold a raw
-// customer identifier.
+// gateway's default says 501), with an Allow header listing the methods the
+// path takes. The path is not echoed: it may hold a raw customer
+// identifier.
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
-		writeJSONError(w, httpStatus, codes.Unimplemented, "method "+r.Method+" not allowed on this path")
+		allow := allowedMethods(r)
+		w.Header().Set("Allow", allow)
+		msg := "method " + r.Method + " not allowed on this path"
+		if allow != "" {
+			msg += "; it takes " + allow
+		}
+		writeJSONError(w, httpStatus, codes.Unimplemented, msg)
 		return
 	}
 	if httpStatus == http.StatusNotFound {

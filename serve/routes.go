@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -31,6 +32,12 @@ type route struct {
 	// takesBody is set when the route reads a request body.
 	takesBody bool
 	body      *bodyRoute // set when the body is the whole request and the path names fields
+	// httpMethod, segments and verb are the route's method and path
+	// template: ["v1", "customers", "{customer}"] and "export" for
+	// "GET /v1/customers/{customer}:export" (see allowedMethods).
+	httpMethod string
+	segments   []string
+	verb       string
 }
 
 // bodyRoute is the request type of a route whose body is the whole request
@@ -82,7 +89,8 @@ func parseRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]*route,
 	m := make(map[string]*route)
 	for path, ops := range d.Paths {
 		for method, op := range ops {
-			rt := &route{display: strings.ToUpper(method) + " " + path, queries: []string{}}
+			rt := &route{display: strings.ToUpper(method) + " " + path, queries: []string{}, httpMethod: strings.ToUpper(method)}
+			rt.segments, rt.verb = splitTemplate(path)
 			md, err := methodOf(fd, op.OperationID)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", rt.display, err)
@@ -128,6 +136,61 @@ func newBodyRoute(md protoreflect.MethodDescriptor, params []string) (*bodyRoute
 		b.fields[name] = fds
 	}
 	return b, nil
+}
+
+// splitTemplate splits a path template as the OpenAPI document writes it,
+// "/v1/apikeys/{id}:revoke", into its segments and its verb ("revoke").
+func splitTemplate(path string) (segments []string, verb string) {
+	segments = strings.Split(strings.TrimPrefix(path, "/"), "/")
+	last := segments[len(segments)-1]
+	if i := strings.LastIndexByte(last, ':'); i > strings.LastIndexByte(last, '}') {
+		segments[len(segments)-1], verb = last[:i], last[i+1:]
+	}
+	return segments, verb
+}
+
+// matches reports whether a request path, split on its slashes as the
+// gateway splits it (raw, escaped), matches the route's template as the
+// gateway matches it: literal segments equal, a variable any segment, and
+// the verb, if the template has one, a suffix ":verb" of the last segment
+// after a non-empty rest.
+func (rt *route) matches(components []string) bool {
+	if len(components) != len(rt.segments) {
+		return false
+	}
+	for i, seg := range rt.segments {
+		c := components[i]
+		if i == len(components)-1 && rt.verb != "" {
+			rest, ok := strings.CutSuffix(c, ":"+rt.verb)
+			if !ok || rest == "" {
+				return false
+			}
+			c = rest
+		}
+		if !strings.HasPrefix(seg, "{") && c != seg {
+			return false
+		}
+	}
+	return true
+}
+
+// allowedMethods returns the methods of the routes whose template matches
+// r's path, sorted, as an Allow header lists them ("GET, PUT"): the
+// methods that the path does take, for a 405 answer (RFC 9110, 15.5.6).
+func allowedMethods(r *http.Request) string {
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	components := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var methods []string
+	for _, rt := range routes {
+		if rt.matches(components) && !slices.Contains(methods, rt.httpMethod) {
+			methods = append(methods, rt.httpMethod)
+		}
+	}
+	slices.Sort(methods)
+	return strings.Join(methods, ", ")
 }
 
 // docRouteKey returns the routes key of a route as the OpenAPI document

@@ -266,6 +266,39 @@ func TestRESTErrors(t *testing.T) {
 	}
 }
 
+// TestMethodNotAllowed: a path that exists with other methods is 405 with
+// an Allow header listing them (RFC 9110 requires it), for every route of
+// the API and for paths that several routes match.
+func TestMethodNotAllowed(t *testing.T) {
+	h := start(t, nil)
+	all := h.tokens["all"]
+	for _, tt := range []struct{ method, path, allow string }{
+		{"PATCH", "/v1/events", "POST"},
+		{"GET", "/v1/events", "POST"},
+		{"POST", "/v1/customers/c1/consent", "GET, PUT"},
+		{"DELETE", "/v1/apikeys", "GET, POST"},
+		{"GET", "/v1/apikeys/abc:revoke", "POST"},
+		{"GET", "/v1/models:train", "POST"},
+		{"POST", "/v1/customers/c1", "DELETE"},
+		{"HEAD", "/v1/popular", "GET"},
+		// A customer id may end in ":export": erasing it is DELETE.
+		{"PUT", "/v1/customers/c1:export", "DELETE, GET"},
+		{"POST", "/v1/customers/a%2Fb/recommendations", "GET"},
+	} {
+		r := h.rest(t.Context(), tt.method, tt.path, all, "")
+		if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s = %d with Allow %q (%s), want 405 with Allow %q", tt.method, tt.path, r.status, r.header.Get("Allow"), r.body, tt.allow)
+		}
+	}
+	for _, c := range apiCalls {
+		path, _, _ := strings.Cut(c.path, "?")
+		r := h.rest(t.Context(), "OPTIONS", path, all, "")
+		if r.status != http.StatusMethodNotAllowed || !slices.Contains(strings.Split(r.header.Get("Allow"), ", "), c.httpMethod) {
+			t.Errorf("OPTIONS %s = %d with Allow %q, want 405 with %s allowed", path, r.status, r.header.Get("Allow"), c.httpMethod)
+		}
+	}
+}
+
 // TestRESTBodyAgreesWithPath: on the routes whose body is the whole
 // request and whose path names a field, a body that sets that field to
 // another value is refused with 400 naming the field (the gateway used to
