@@ -58,8 +58,8 @@ of --catalogue FILE, which overrides it (JSON Lines with "item" and optional
 line); without a catalogue, item and store identifiers are selected from the
 data by a DP threshold, which keeps only items used by many customers.
 Stores of the per-store popularity come from --stores, else from the
-catalogue, else the same DP selection; --stores none skips per-store
-popularity (for data without stores).
+catalogue, else the same DP selection; --stores none, alone, skips
+per-store popularity (for data without stores).
 
 A running 'discret serve' holds the data directory: retrain it through its
 API (POST /v1/models:train, or its --train-interval).
@@ -78,7 +78,7 @@ default 5); older ones are deleted.`,
 			fs.IntVar(&maxItems, "max-items-per-user", 0, fmt.Sprintf("most items `K` ≥ 1 of a customer in the private item statistics (default %d: ⌈β⌉, where β = %g bounds the squared norm of a customer's item weights)", int(math.Ceil(als.DefaultBudget)), als.DefaultBudget))
 			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` > 0 of user vectors in private training (default %g)", als.DefaultClipNorm))
 			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
-			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none for no per-store popularity (default: the catalogue's stores, else select them from the data)")
+			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none alone for no per-store popularity (default: the catalogue's stores, else select them from the data)")
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
@@ -224,7 +224,8 @@ func checkTrainFlags(e *env, cfg train.Config) error {
 }
 
 // parseStores parses the --stores list: "none" (no per-store popularity,
-// an empty non-nil list) or comma-separated store identifiers.
+// an empty non-nil list) or comma-separated store identifiers, none of
+// them "none".
 func parseStores(list string) ([]string, error) {
 	switch list {
 	case "":
@@ -235,8 +236,11 @@ func parseStores(list string) ([]string, error) {
 	ids := strings.Split(list, ",")
 	seen := make(map[string]int, len(ids))
 	for i, id := range ids {
-		if id == "" {
+		switch id {
+		case "":
 			return nil, usagef("--stores: entry %d is empty", i+1)
+		case "none":
+			return nil, usagef("--stores: entry %d is none, which means no per-store popularity and stands alone: give none, or store identifiers", i+1)
 		}
 		if err := privacy.ValidateID(id); err != nil {
 			return nil, usagef("--stores: entry %d: %v", i+1, err)

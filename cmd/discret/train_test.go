@@ -208,6 +208,8 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "--stores", ",,"}, "--stores: entry 1 is empty"},
 		{[]string{"train", "--stores", "a,,b"}, "--stores: entry 2 is empty"},
 		{[]string{"train", "--stores", ""}, "--stores: empty list"},
+		{[]string{"train", "--stores", "none,store-01"}, "--stores: entry 1 is none, which means no per-store popularity and stands alone: give none, or store identifiers"},
+		{[]string{"train", "--stores", "store-01,none"}, "--stores: entry 2 is none, which means"},
 		{[]string{"train", "--catalogue", ""}, "--catalogue: empty file name"},
 		// A non-private model has no clip, rank, δ or item bound to set.
 		{[]string{"train", "--epsilon", "inf", "--clip", "1"}, "--clip applies only to private training, and --epsilon inf trains a non-private model"},
