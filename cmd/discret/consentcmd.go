@@ -193,7 +193,8 @@ func consentImportCommand() *command {
 		help: `Import records consent choices from files, one choice per row:
 
   JSON Lines: {"customer":"...","purpose":"personalization","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}
-  CSV:        customer,purpose,granted,time,source (header row required)
+  CSV:        customer,purpose,granted,time,source (header row required;
+              granted is true or false, in any case)
 
 A first pass validates every row; a file with bad rows is rejected whole
 unless --max-errors allows them, and the files after it are still imported

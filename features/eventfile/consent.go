@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"strconv"
 	"time"
 
 	"github.com/discret-io/discret/features"
@@ -26,7 +25,7 @@ var ConsentFields = []string{features.FieldCustomer, FieldPurpose, FieldGranted,
 
 // ErrGranted is the error, in a *features.FieldError, for a granted field
 // that is not a boolean.
-var ErrGranted = errors.New("want true or false")
+var ErrGranted = errors.New("want true or false (in any case)")
 
 // ConsentRecord is one row of a consent file: a valid Change for Customer,
 // or Err.
@@ -44,7 +43,7 @@ type ConsentRecord struct {
 // ReadConsent decodes consent changes from r: JSON Lines when the first
 // non-blank line starts with "{", else CSV with a header row. Each row has
 // the fields customer, purpose ("personalization" or "in_store"), granted
-// (a JSON boolean; in CSV true or false, also 1/0, t/f), time (as for
+// (a JSON boolean; in CSV true or false, in any case), time (as for
 // events, within 1970–2200) and source (a channel token, see
 // consent.ValidateSource); unknown fields and columns are rejected.
 //
@@ -172,11 +171,14 @@ func (d *consentDecoder) change(v []jsonValue, json bool, rec *ConsentRecord, er
 	case g.kind == jsonAbsent || g.kind == jsonString && len(g.b) == 0:
 		addErr(errs, &features.FieldError{Field: FieldGranted, Err: features.ErrMissing})
 	case json && g.kind == jsonBool, !json && g.kind == jsonString:
-		b, perr := strconv.ParseBool(string(bytes.TrimSpace(g.b)))
-		if perr != nil {
+		// Only the spellings documented, not strconv.ParseBool's 1, 0, t
+		// or f: a column of 1s may well be a count, not a choice.
+		switch v := bytes.TrimSpace(g.b); {
+		case bytes.EqualFold(v, []byte("true")):
+			rec.Change.Granted = true
+		case !bytes.EqualFold(v, []byte("false")):
 			addErr(errs, &features.FieldError{Field: FieldGranted, Value: clip(g.b), Err: ErrGranted})
 		}
-		rec.Change.Granted = b
 	default:
 		addErr(errs, typeErr(FieldGranted, "true or false", g))
 	}

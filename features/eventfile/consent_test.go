@@ -71,15 +71,25 @@ func TestReadConsent(t *testing.T) {
 		}},
 		{"csv", "Customer,Purpose,Granted,Time,Source\n" +
 			"LOY-10012345,personalization,TRUE,2026-03-01T12:30:00Z,web-form\n" +
-			"LOY-10012345,in_store,0,1772368200,pos:store-12\n" +
+			"LOY-10012345,in_store, False ,1772368200,pos:store-12\n" +
 			"LOY-10012345,in_store,,1772368200,pos:store-12\n" +
 			"LOY-10012345,in_store,yes,1772368200,pos:store-12\n" +
-			"LOY-10012345,in_store,1,1772368200\n", []row{
+			"LOY-10012345,in_store,1,1772368200\n" +
+			// Only true and false, in any case: not strconv.ParseBool's
+			// 1, 0, t, f.
+			"LOY-10012345,in_store,0,1772368200,pos:store-12\n" +
+			"LOY-10012345,in_store,1,1772368200,pos:store-12\n" +
+			"LOY-10012345,in_store,t,1772368200,pos:store-12\n" +
+			"LOY-10012345,in_store,F,1772368200,pos:store-12\n", []row{
 			{2, &grant, "", nil},
 			{3, &withdraw, "", nil},
 			{4, nil, "granted", features.ErrMissing},
 			{5, nil, "granted", eventfile.ErrGranted},
 			{6, nil, eventfile.FieldRecord, eventfile.ErrFieldCount},
+			{7, nil, "granted", eventfile.ErrGranted},
+			{8, nil, "granted", eventfile.ErrGranted},
+			{9, nil, "granted", eventfile.ErrGranted},
+			{10, nil, "granted", eventfile.ErrGranted},
 		}},
 	}
 	for _, tt := range cases {
@@ -112,6 +122,16 @@ func TestReadConsent(t *testing.T) {
 				t.Errorf("%s: line %d: %q quotes the customer", tt.name, r.Line, r.Err)
 			}
 		}
+	}
+}
+
+// TestReadConsentGrantedMessage: a bad granted value is reported with its
+// row, its column and the values allowed.
+func TestReadConsentGrantedMessage(t *testing.T) {
+	got, err := readConsent(t, "customer,purpose,granted,time,source\nLOY-1,in_store,1,1772368200,web-form\n")
+	want := `row 2: field granted: "1": want true or false (in any case)`
+	if err != nil || len(got) != 1 || got[0].Err == nil || got[0].Err.Error() != want {
+		t.Errorf("ReadConsent(granted 1) = %+v, %v; want the error %q", got, err, want)
 	}
 }
 

@@ -105,5 +105,5 @@ LOY-10012345,in_store,maybe,2026-03-01T12:30:00Z,web-form
 	}
 	// Output:
 	// [redacted customer id] personalization true 2026-03-01T12:30:00Z web-form
-	// row 3: field granted: "maybe": want true or false
+	// row 3: field granted: "maybe": want true or false (in any case)
 }
