@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,19 +228,30 @@ func (r restResponse) json(t testing.TB) map[string]any {
 // rest makes a REST request with key (none if empty).
 func (h *harness) rest(ctx context.Context, method, path, key, body string) restResponse {
 	h.t.Helper()
-	var rd io.Reader
+	header := http.Header{}
 	if body != "" {
-		rd = strings.NewReader(body)
+		header.Set("Content-Type", "application/json")
+	}
+	return h.restRaw(ctx, method, path, key, []byte(body), header)
+}
+
+// restRaw makes a REST request with key (none if empty), body (none if
+// empty) and header.
+func (h *harness) restRaw(ctx context.Context, method, path, key string, body []byte, header http.Header) restResponse {
+	h.t.Helper()
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, baseURL+path, rd)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := h.http.Do(req)
 	if err != nil {

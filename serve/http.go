@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -254,16 +256,25 @@ func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, metricsHandle
 	}
 }
 
-// readBody reads the request body into memory, up to MaxRequestBytes: a
-// larger body gets 413 and the request goes no further. It reports whether
-// the request may proceed.
+// readBody reads the request body into memory, up to MaxRequestBytes, and
+// decompresses it if its Content-Encoding is gzip: a larger body, as sent
+// or once decompressed, gets 413, a body in another encoding 415, and a
+// gzip body that does not decompress 400; the request then goes no
+// further. It reports whether the request may proceed. A request without a
+// body (every GET) costs nothing here.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 	if r.Body == nil || r.Body == http.NoBody {
 		return true
 	}
 	limit := int64(s.cfg.MaxRequestBytes)
 	if r.ContentLength > limit {
-		writeTooLarge(w, limit)
+		writeTooLarge(w, limit, "")
+		return false
+	}
+	gzipped, refusal := gzipEncoded(r.Header.Values("Content-Encoding"))
+	if refusal != "" {
+		w.Header().Set("Accept-Encoding", "gzip")
+		writeJSONError(w, http.StatusUnsupportedMediaType, codes.Unimplemented, refusal)
 		return false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -272,17 +283,74 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 		writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, "reading the request body failed")
 		return false
 	case int64(len(body)) > limit:
-		writeTooLarge(w, limit)
+		writeTooLarge(w, limit, "")
 		return false
+	}
+	if gzipped && len(body) > 0 {
+		if body, err = gunzip(body, limit); errors.Is(err, errTooLarge) {
+			writeTooLarge(w, limit, " once decompressed")
+			return false
+		} else if err != nil {
+			writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument,
+				"request body: Content-Encoding is gzip, but the body does not decompress: "+err.Error())
+			return false
+		}
+	}
+	if gzipped {
+		// The gateway gets the body as decoded.
+		r.Header.Del("Content-Encoding")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return true
 }
 
-func writeTooLarge(w http.ResponseWriter, limit int64) {
+// gzipEncoded reads the Content-Encoding of a request body: it reports
+// whether the body is gzip-compressed or, for an encoding other than gzip
+// and identity (RFC 9110, 8.4), why it is refused, naming the supported
+// ones.
+func gzipEncoded(values []string) (gzipped bool, refusal string) {
+	for _, v := range values {
+		for c := range strings.SplitSeq(v, ",") {
+			switch c = strings.ToLower(strings.TrimSpace(c)); {
+			case c == "" || c == "identity":
+			case (c == "gzip" || c == "x-gzip") && !gzipped:
+				gzipped = true
+			default:
+				if len(c) > 32 {
+					c = c[:32] + "…"
+				}
+				return false, fmt.Sprintf("Content-Encoding %q is not supported: send the body as it is (identity), or compressed once with gzip (Content-Encoding: gzip)", c)
+			}
+		}
+	}
+	return gzipped, ""
+}
+
+// errTooLarge is gunzip's error for a body that decompresses to more than
+// its limit.
+var errTooLarge = errors.New("decompressed body too large")
+
+// gunzip decompresses a gzip body of at most limit bytes once
+// decompressed.
+func gunzip(body []byte, limit int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case int64(len(out)) > limit:
+		return nil, errTooLarge
+	}
+	return out, nil
+}
+
+func writeTooLarge(w http.ResponseWriter, limit int64, how string) {
 	writeJSONError(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
-		fmt.Sprintf("request body larger than %d bytes", limit))
+		fmt.Sprintf("request body larger than %d bytes%s", limit, how))
 }
 
 // writeJSONError writes an error in the gateway's format.

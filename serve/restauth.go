@@ -18,8 +18,9 @@ import (
 // MAC, expiry, minting key and the method), since the request is not
 // decoded yet. The gRPC server authorizes the call again (one map lookup),
 // with the decoded request, and refuses a customer token bound to another
-// customer then; the limit on the body's size is enforced before this,
-// since the body is read before routing (Server.readBody).
+// customer then; the limit on the body's size and its Content-Encoding
+// are enforced before this, since the body is read (and decompressed)
+// before routing (Server.readBody).
 
 // authorize is the first gateway middleware: it authorizes the request's
 // key or customer token for the route's gRPC method with the server's own

@@ -32,8 +32,10 @@
 // are never logged. Before its RPC, a REST request's key and scope are
 // checked by the same serve/auth code, so that a client without a valid key
 // gets 401 (and a key without the scope 403) whatever else is wrong with
-// the request; only a body over MaxRequestBytes is refused earlier (413),
-// since it is read before routing. Then the request is refused if its path
+// the request; only a body that cannot be read is refused earlier, since
+// it is read before routing: over MaxRequestBytes, as sent or once
+// decompressed (413), in a Content-Encoding other than gzip and identity
+// (415), or gzip that does not decompress (400). Then the request is refused if its path
 // or query is not UTF-8, if its query has a parameter the route does not
 // take, or if its body sets a field of the path to another value than the
 // path's.
@@ -139,8 +141,9 @@ type Config struct {
 	// nil means a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 
-	// MaxRequestBytes bounds a request: a gRPC message or a REST body.
-	// Default DefaultMaxRequestBytes.
+	// MaxRequestBytes bounds a request: a gRPC message or a REST body,
+	// both as sent and, gzip-compressed, once decompressed. Default
+	// DefaultMaxRequestBytes.
 	MaxRequestBytes int
 	// DefaultTimeout is the deadline of a request that came without one;
 	// default DefaultTimeout. MethodTimeouts overrides it per method (full

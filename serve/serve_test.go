@@ -1,6 +1,8 @@
 package serve_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -263,6 +265,77 @@ func TestRESTErrors(t *testing.T) {
 	r := h.rest(t.Context(), "GET", "/v1/items/SKU-1/similar?limit=101", all, "")
 	if !strings.Contains(string(r.body), `"field":"limit"`) && !strings.Contains(string(r.body), `"field": "limit"`) {
 		t.Errorf("similar?limit=101 body %s, want a BadRequest field violation on limit", r.body)
+	}
+}
+
+// TestContentEncoding: a gzip body (Content-Encoding: gzip) is decoded as
+// the plain one would be, within MaxRequestBytes once decompressed; a body
+// that does not decompress is 400 saying so, and an encoding other than
+// gzip and identity is 415 naming those (it was decoded as JSON and
+// refused as garbage). A request without a body is not concerned.
+func TestContentEncoding(t *testing.T) {
+	const limit = 2048
+	h := start(t, func(c *serve.Config) { c.MaxRequestBytes = limit })
+	events := h.tokens["events"]
+	body := `{"events":[{"customer":"c1","item":"SKU-1","type":"view","time":"` + eventTime + `"}]}`
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		if _, err := zw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	// Exactly the limit once decompressed, and one byte over it: white
+	// space after the object is allowed.
+	atLimit := []byte(body + strings.Repeat(" ", limit-len(body)))
+	overLimit := append(slices.Clone(atLimit), ' ')
+	for _, tt := range []struct {
+		name     string
+		encoding []string // Content-Encoding values
+		body     []byte
+		status   int
+		msg      string // the error message contains it
+	}{
+		{"gzip", []string{"gzip"}, gz([]byte(body)), 200, ""},
+		{"x-gzip, any case", []string{"X-GZip"}, gz([]byte(body)), 200, ""},
+		{"identity", []string{"identity"}, []byte(body), 200, ""},
+		{"identity and gzip", []string{"identity, gzip"}, gz([]byte(body)), 200, ""},
+		{"gzip at the limit", []string{"gzip"}, gz(atLimit), 200, ""},
+		{"gzip over the limit", []string{"gzip"}, gz(overLimit), 413, "request body larger than 2048 bytes once decompressed"},
+		{"plain over the limit", nil, overLimit, 413, "request body larger than 2048 bytes"},
+		{"not gzip", []string{"gzip"}, []byte(body), 400, "request body: Content-Encoding is gzip, but the body does not decompress: gzip: invalid header"},
+		{"truncated gzip", []string{"gzip"}, gz([]byte(body))[:20], 400, "request body: Content-Encoding is gzip, but the body does not decompress: unexpected EOF"},
+		{"corrupt checksum", []string{"gzip"}, func() []byte { b := gz([]byte(body)); b[len(b)-5] ^= 1; return b }(), 400, "does not decompress: gzip: invalid checksum"},
+		{"brotli", []string{"br"}, []byte(body), 415, `Content-Encoding "br" is not supported: send the body as it is (identity), or compressed once with gzip (Content-Encoding: gzip)`},
+		{"deflate", []string{"deflate"}, []byte(body), 415, `Content-Encoding "deflate" is not supported`},
+		{"gzip twice", []string{"gzip", "gzip"}, gz(gz([]byte(body))), 415, `Content-Encoding "gzip" is not supported`},
+	} {
+		header := http.Header{"Content-Encoding": tt.encoding}
+		r := h.restRaw(t.Context(), "POST", "/v1/events", events, tt.body, header)
+		if r.status != tt.status {
+			t.Errorf("%s: POST /v1/events = %d %s, want %d", tt.name, r.status, r.body, tt.status)
+			continue
+		}
+		if tt.status == 200 {
+			if m := r.json(t); m["received"] != float64(1) || m["stored"] != float64(1) && m["no_consent"] != float64(1) {
+				t.Errorf("%s: POST /v1/events = %s, want the event received", tt.name, r.body)
+			}
+			continue
+		}
+		if m := r.json(t); !strings.Contains(fmt.Sprint(m["message"]), tt.msg) {
+			t.Errorf("%s: POST /v1/events = %d %s, want a message containing %q", tt.name, r.status, r.body, tt.msg)
+		}
+		if tt.status == 415 && r.header.Get("Accept-Encoding") != "gzip" {
+			t.Errorf("%s: 415 with Accept-Encoding %q, want gzip", tt.name, r.header.Get("Accept-Encoding"))
+		}
+	}
+	// No body: no encoding to refuse.
+	if r := h.restRaw(t.Context(), "GET", "/v1/popular", h.tokens["recommend"], nil, http.Header{"Content-Encoding": {"br"}}); r.status != 200 {
+		t.Errorf("GET /v1/popular with Content-Encoding br and no body = %d %s, want 200", r.status, r.body)
 	}
 }
 
