@@ -136,6 +136,11 @@ func TestImportMessages(t *testing.T) {
 	old := writeFile(t, "u.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950") // MovieLens 100K, 1997
 	note := "note: 2 of 2 events were past their retention period"
 	dup := writeFile(t, "dup.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950", "1\t1\t4\t881250949")
+	at := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	badFields := writeFile(t, "bad.jsonl",
+		`{"customer":"a@example.com","item":"i1","type":"purchase","time":"`+at+`","quantity":0}`,
+		`{"customer":"a@example.com","item":"i2","type":"vew","time":"`+at+`","quantity":0}`,
+		`{"customer":"a@example.com","item":"i3","type":"view","time":"`+at+`"}`)
 	for _, tt := range []struct {
 		name           string
 		config         string
@@ -162,6 +167,11 @@ func TestImportMessages(t *testing.T) {
 			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
 			args:   []string{"import", old}, code: exitOK,
 			stdout: []string{"stored                   2"}, noStdout: []string{"note:", "duplicates"},
+		},
+		{
+			name: "a row with two bad fields counts under each",
+			args: []string{"import", "--max-errors", "2", badFields}, code: exitOK,
+			stdout: []string{"rejected                 2 (invalid quantity: 2, invalid type: 1; a row with several bad fields counts under each)"},
 		},
 		{
 			name:   "a row repeated",

@@ -130,7 +130,7 @@ are read directly):
 				if err != nil {
 					err = withoutPath(err, path)
 					if errors.Is(err, ingest.ErrTooManyBadRows) {
-						err = tooManyBadRows(rep.RejectedTotal(), maxErrors)
+						err = tooManyBadRows(rep.RejectedRows, maxErrors)
 					}
 					return err
 				}
@@ -245,7 +245,7 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 	fmt.Fprintf(w, "%s:\n", path)
 	fmt.Fprintf(w, "  rows read                %d\n", r.Rows)
 	if r.Aborted {
-		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", plural(r.RejectedTotal(), "bad row"))
+		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", plural(r.RejectedRows, "bad row"))
 	} else {
 		fmt.Fprintf(w, "  stored                   %d\n", r.Stored)
 		fmt.Fprintf(w, "  skipped for no consent   %d\n", r.NoConsent)
@@ -254,7 +254,7 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 			fmt.Fprintf(w, "  duplicates               %d (same customer, time, type, item and store as a later row of the batch, which replaced them)\n", r.Duplicates)
 		}
 	}
-	fmt.Fprintf(w, "  rejected                 %d%s\n", r.RejectedTotal(), byReason(r.Rejected))
+	fmt.Fprintf(w, "  rejected                 %d%s\n", r.RejectedRows, rejectedReasons(r))
 	if len(r.Skipped) > 0 {
 		n := 0
 		for _, v := range r.Skipped {
@@ -292,6 +292,21 @@ func printExpiredHint(w io.Writer, r *ingest.Report, p retention.Policy) {
 	fmt.Fprintln(w, `        To keep older events, set longer periods in the "retention" section of the configuration`)
 	fmt.Fprintln(w, `        file (--config FILE or DISCRET_CONFIG; README "Configuration"), e.g. {"retention": {"purchase": "30y"}}.`)
 	fmt.Fprintln(w, `        'discret eval FILE' evaluates a dataset file without storing it.`)
+}
+
+// rejectedReasons formats the bad fields of r's rejected rows by reason,
+// " (invalid time: 2, invalid type: 1)", saying when a row counts under
+// several.
+func rejectedReasons(r *ingest.Report) string {
+	s := byReason(r.Rejected)
+	n := 0
+	for _, v := range r.Rejected {
+		n += v
+	}
+	if n > r.RejectedRows {
+		s = strings.TrimSuffix(s, ")") + "; a row with several bad fields counts under each)"
+	}
+	return s
 }
 
 // byReason formats counts by reason as " (a: 1, b: 2)".

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,10 +48,14 @@ type Progress struct {
 
 // Report is the outcome of an import.
 type Report struct {
-	Rows     int            // rows read (blank lines excluded)
-	Valid    int            // rows carrying a valid event
-	Skipped  map[string]int // rows the format skips by design, by reason
-	Rejected map[string]int // bad rows, by reason
+	Rows    int            // rows read (blank lines excluded)
+	Valid   int            // rows carrying a valid event
+	Skipped map[string]int // rows the format skips by design, by reason
+	// RejectedRows is the number of bad rows, Rejected their bad fields by
+	// reason ("invalid time"): a row with several bad fields counts once
+	// under each, so the counts may add up to more than RejectedRows.
+	RejectedRows int
+	Rejected     map[string]int
 	// BadRows lists the first MaxReported bad rows (*features.RowError,
 	// naming the row and the field); BadRowsOmitted counts the others.
 	BadRows        []error
@@ -60,15 +65,6 @@ type Report struct {
 	// Aborted is set when the file was rejected whole (too many bad rows).
 	Aborted bool
 	Elapsed time.Duration
-}
-
-// RejectedTotal is the number of bad rows.
-func (r *Report) RejectedTotal() int {
-	n := 0
-	for _, v := range r.Rejected {
-		n += v
-	}
-	return n
 }
 
 // ErrTooManyBadRows is returned by Import, with its Report, when a file has
@@ -94,7 +90,7 @@ func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, erro
 		if err := in.scan(ctx, open, opts, rep); err != nil {
 			return rep, err
 		}
-		if bad := rep.RejectedTotal(); bad > opts.MaxErrors {
+		if bad := rep.RejectedRows; bad > opts.MaxErrors {
 			rep.Aborted = true
 			rep.Elapsed = time.Since(start)
 			return rep, fmt.Errorf("%w (%d bad rows, at most %d allowed)", ErrTooManyBadRows, bad, opts.MaxErrors)
@@ -134,7 +130,10 @@ func (rep *Report) tally(rec eventfile.Record, maxReported int) {
 	rep.Rows++
 	switch {
 	case rec.Err != nil:
-		rep.Rejected[features.Reason(rec.Err)]++
+		rep.RejectedRows++
+		for _, r := range reasons(rec.Err) {
+			rep.Rejected[r]++
+		}
 		if len(rep.BadRows) < maxReported {
 			rep.BadRows = append(rep.BadRows, rec.Err)
 		} else {
@@ -145,6 +144,22 @@ func (rep *Report) tally(rec eventfile.Record, maxReported int) {
 	default:
 		rep.Valid++
 	}
+}
+
+// reasons classifies a bad row's error by field (features.Reason): one
+// reason per bad field, each once, for a row with several.
+func reasons(err error) []string {
+	var fes features.FieldErrors
+	if !errors.As(err, &fes) {
+		return []string{features.Reason(err)}
+	}
+	var out []string
+	for _, fe := range fes {
+		if r := features.Reason(fe); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // scan is the validation pass: it fills rep's row counts.
@@ -222,11 +237,12 @@ func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error)
 	}
 	wg.Wait()
 	if validated && commitErr == nil && readErr == nil &&
-		(read.Rows != rep.Rows || read.Valid != rep.Valid || read.RejectedTotal() != rep.RejectedTotal()) {
+		(read.Rows != rep.Rows || read.Valid != rep.Valid || read.RejectedRows != rep.RejectedRows) {
 		return fmt.Errorf("%w (validation saw %d rows, import %d)", ErrChanged, rep.Rows, read.Rows)
 	}
 	if !validated || read.Rows > rep.Rows {
-		rep.Rows, rep.Valid, rep.Skipped, rep.Rejected = read.Rows, read.Valid, read.Skipped, read.Rejected
+		rep.Rows, rep.Valid, rep.Skipped = read.Rows, read.Valid, read.Skipped
+		rep.RejectedRows, rep.Rejected = read.RejectedRows, read.Rejected
 		rep.BadRows, rep.BadRowsOmitted = read.BadRows, read.BadRowsOmitted
 	}
 	if commitErr != nil {

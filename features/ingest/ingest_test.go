@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,6 +196,8 @@ func TestImport(t *testing.T) {
 	badField := `{"customer":"a@x.org","item":"i3","type":"purchase","time":"2026-05-01T00:00:00Z","comment":"4970 1234"}`
 	future := line("a@x.org", "purchase", "i4", now.Add(privacy.MaxClockSkew+time.Second))
 	nearFuture := line("a@x.org", "purchase", "i4", now.Add(privacy.MaxClockSkew))
+	// Two bad fields: the row counts under each.
+	badTwice := `{"customer":"a@x.org","item":"i3","type":"vew","time":"2026-05-01T00:00:00Z","quantity":0}`
 	tests := []struct {
 		name      string
 		file      []string
@@ -217,6 +220,8 @@ func TestImport(t *testing.T) {
 			Report{Rows: 2, Valid: 1, Aborted: true}},
 		{"within the clock skew", []string{good1, nearFuture}, 0, nil,
 			Report{Rows: 2, Valid: 2, Counts: Counts{Stored: 2}}},
+		{"bad fields counted each", []string{badQty, good1, badTwice}, 2, nil,
+			Report{Rows: 3, Valid: 1, Counts: Counts{Stored: 1}, Rejected: map[string]int{"invalid quantity": 2, "invalid type": 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,8 +236,11 @@ func TestImport(t *testing.T) {
 				t.Errorf("Import report = rows %d valid %d %+v aborted %v; want rows %d valid %d %+v aborted %v",
 					rep.Rows, rep.Valid, rep.Counts, rep.Aborted, tt.wantRep.Rows, tt.wantRep.Valid, tt.wantRep.Counts, tt.wantRep.Aborted)
 			}
-			if bad := tt.wantRep.Rows - tt.wantRep.Valid; len(rep.BadRows) != bad || rep.RejectedTotal() != bad {
-				t.Errorf("Import listed %d bad rows (%d counted), want %d", len(rep.BadRows), rep.RejectedTotal(), bad)
+			if bad := tt.wantRep.Rows - tt.wantRep.Valid; len(rep.BadRows) != bad || rep.RejectedRows != bad {
+				t.Errorf("Import listed %d bad rows (%d counted), want %d", len(rep.BadRows), rep.RejectedRows, bad)
+			}
+			if tt.wantRep.Rejected != nil && !maps.Equal(rep.Rejected, tt.wantRep.Rejected) {
+				t.Errorf("Import rejected %v, want %v", rep.Rejected, tt.wantRep.Rejected)
 			}
 			for _, e := range rep.BadRows {
 				var re *features.RowError
