@@ -174,6 +174,13 @@ func TestImportMessages(t *testing.T) {
 			stdout: []string{"rejected                 2 (invalid quantity: 2, invalid type: 1; a row with several bad fields counts under each)"},
 		},
 		{
+			// The store cannot tell: the report says so.
+			name:   "imported again",
+			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
+			args:   []string{"import", old}, code: exitOK,
+			stdout: []string{"stored                   2 (new or already held: importing again adds no copy)"},
+		},
+		{
 			name:   "a row repeated",
 			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
 			args:   []string{"import", dup}, code: exitOK,

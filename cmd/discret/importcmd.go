@@ -45,7 +45,9 @@ Each file is all-or-nothing by default: a first pass validates every row, and
 a file with bad rows is rejected whole, listing every bad row (row number,
 and each bad field with what it must be). --max-errors N imports a file with at most N bad rows, without them.
 Events are acknowledged (counted as stored) only once durably committed, in
-units of a few thousand events; re-importing a file is idempotent.
+units of a few thousand events; re-importing a file is idempotent: its
+events are counted as stored again (the count does not tell new events from
+those already held) and no copy is added.
 
 FILE "-" is standard input. It is copied to a temporary file first (in
 $TMPDIR, as large as the input, encrypted under a key held only in memory
@@ -247,7 +249,9 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 	if r.Aborted {
 		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", plural(r.RejectedRows, "bad row"))
 	} else {
-		fmt.Fprintf(w, "  stored                   %d\n", r.Stored)
+		// The store overwrites an event it holds (re-importing is
+		// idempotent) without telling whether it held it: say so.
+		fmt.Fprintf(w, "  stored                   %d (new or already held: importing again adds no copy)\n", r.Stored)
 		fmt.Fprintf(w, "  skipped for no consent   %d\n", r.NoConsent)
 		fmt.Fprintf(w, "  expired                  %d\n", r.Expired)
 		if r.Duplicates > 0 {
