@@ -31,8 +31,7 @@ import (
 // any further, a body on a route that takes none, a body with data after
 // its JSON value, and a body that sets a path field to another value than
 // the path. The body reaches the handler unchanged. It is already in
-// memory, within MaxRequestBytes (Server.readBody), so reading it again
-// costs a copy.
+// memory, within MaxRequestBytes (Server.readBody), and read in place.
 func (s *Server) checkBody(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		rt := routeOf(r)
@@ -40,12 +39,18 @@ func (s *Server) checkBody(next runtime.HandlerFunc) runtime.HandlerFunc {
 			next(w, r, pathParams)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err != nil {
-			// Not ours to report: the gateway reads the body next.
-			next(w, r, pathParams)
-			return
+		var body []byte
+		if rb, ok := r.Body.(*requestBody); ok {
+			body = rb.unread()
+		} else {
+			var err error
+			body, err = io.ReadAll(r.Body)
+			r.Body = newRequestBody(body)
+			if err != nil {
+				// Not ours to report: the gateway reads the body next.
+				next(w, r, pathParams)
+				return
+			}
 		}
 		if err := rt.checkBody(body, pathParams); err != nil {
 			s.refuse(w, r, apierr.Status(err))
@@ -85,7 +90,8 @@ func (rt *route) checkBody(body []byte, pathParams map[string]string) error {
 // its error.
 func (b *bodyRoute) conflict(body []byte, pathParams map[string]string) string {
 	got := b.mt.New().Interface()
-	if err := jsonMarshaler().NewDecoder(bytes.NewReader(body)).Decode(got); err != nil {
+	// The gateway's decoding, without bodyJSON's search for the error.
+	if err := jsonMarshaler().JSONPb.NewDecoder(bytes.NewReader(body)).Decode(got); err != nil {
 		return ""
 	}
 	for _, name := range slices.Sorted(maps.Keys(pathParams)) {

@@ -52,22 +52,63 @@ func jsonMarshaler() bodyJSON {
 	}}
 }
 
-// bodyJSON is the gateway's marshaler. Its request-body errors start with
-// "request body: ", so that a bare "unexpected EOF" or "invalid character
-// 'g' looking for beginning of value" says what it is about.
+// bodyJSON is the gateway's marshaler. A request body that does not
+// decode is refused with the error bodyError makes: the path of the field
+// at fault and what it takes, in a google.rpc.BadRequest detail too (the
+// gateway keeps only the text of a decoder's error, so the decoder leaves
+// the whole error on the requestBody, where gatewayError finds it). A
+// syntax error says that the body is not JSON.
 type bodyJSON struct{ *runtime.JSONPb }
 
+// NewDecoder returns a decoder of one request: it decodes the first JSON
+// value of r, as the gateway's does, and the gateway calls it once.
 func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
-	d := m.JSONPb.NewDecoder(r)
 	return runtime.DecoderFunc(func(v any) error {
-		if err := d.Decode(v); err != nil {
+		rb, _ := r.(*requestBody)
+		var body []byte
+		if rb != nil {
+			body = rb.unread() // no copy
+		} else {
+			var err error
+			if body, err = io.ReadAll(r); err != nil {
+				return fmt.Errorf("request body: %w", err)
+			}
+		}
+		err := m.JSONPb.NewDecoder(bytes.NewReader(body)).Decode(v)
+		if err == nil {
+			return nil
+		}
+		msg, ok := v.(proto.Message)
+		if errors.Is(err, io.EOF) || !ok {
 			// Wrapped, so that an empty body (io.EOF) still means an
 			// empty request to the gateway.
 			return fmt.Errorf("request body: %w", err)
 		}
-		return nil
+		refusal := bodyError(body, msg.ProtoReflect().Descriptor(), err)
+		if rb != nil {
+			rb.refusal = refusal
+		}
+		return refusal
 	})
 }
+
+// requestBody is a REST request body in memory (Server.readBody): the
+// middlewares and the decoder read its bytes without copying them.
+type requestBody struct {
+	*bytes.Reader
+	data []byte
+	// refusal is set by the decoder when the body does not decode.
+	refusal *apierr.Error
+}
+
+func newRequestBody(data []byte) *requestBody {
+	return &requestBody{Reader: bytes.NewReader(data), data: data}
+}
+
+// unread returns the bytes not read yet.
+func (b *requestBody) unread() []byte { return b.data[len(b.data)-b.Len():] }
+
+func (*requestBody) Close() error { return nil }
 
 // gatewayMux returns the REST gateway.
 func (s *Server) gatewayMux() *runtime.ServeMux {
@@ -114,6 +155,9 @@ func (s *Server) annotate(ctx context.Context, r *http.Request) metadata.MD {
 // gatewayError writes an error as JSON ({"code", "message", "details"})
 // with the HTTP status matching its gRPC code.
 func (s *Server) gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if rb, ok := r.Body.(*requestBody); ok && rb.refusal != nil {
+		err = apierr.Status(rb.refusal).Err() // with its BadRequest detail
+	}
 	code := status.Code(err)
 	s.noteKey(ctx, code)
 	if code == codes.Unauthenticated {
@@ -300,7 +344,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 		// The gateway gets the body as decoded.
 		r.Header.Del("Content-Encoding")
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = newRequestBody(body)
 	r.ContentLength = int64(len(body))
 	return true
 }

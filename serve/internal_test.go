@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/discret-io/discret/features/store/storetest"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/apierr"
 	"github.com/discret-io/discret/serve/auth"
 )
 
@@ -59,9 +61,15 @@ func TestLimiter(t *testing.T) {
 
 // FuzzRESTRequestJSON decodes arbitrary bytes as REST request bodies with
 // the gateway's marshaler (the decoder of every REST request with a body):
-// nothing panics, and what decodes re-encodes to an equal message.
+// nothing panics, what decodes re-encodes to an equal message, and what
+// does not is refused as protojson refuses it, with an *apierr.Error
+// (bodyError) whose message starts with the field it names, or with
+// "request body: " when it names none, and never with protojson's "proto:".
 func FuzzRESTRequestJSON(f *testing.F) {
 	f.Add([]byte(`{"events":[{"customer":"c","item":"i","type":"view","time":"1700000000","quantity":3}],"allow_partial":true}`))
+	f.Add([]byte(`{"events":[{"time":5},{"bogus":1},null],"events":"x","allowPartial":"true"}`))
+	f.Add([]byte(`{"changes":[{"granted":1,"time":{}}]} trailing`))
+	f.Add([]byte(`[{"customer":"a\ud800"}]`))
 	f.Add([]byte(`{"changes":[{"purpose":"in_store","granted":true,"time":"2026-01-01T00:00:00.5Z","source":"pos:1"}]}`))
 	f.Add([]byte(`{"customer":"x@y"}`))
 	f.Add([]byte(`{"coupon":"c","stores":["a","b"],"valid_from":"1970-01-01T00:00:00Z","valid_until":"9999-12-31T23:59:59Z"}`))
@@ -80,6 +88,17 @@ func FuzzRESTRequestJSON(f *testing.F) {
 		for _, n := range news {
 			msg := n()
 			if err := m.NewDecoder(bytes.NewReader(raw)).Decode(msg); err != nil {
+				if errors.Is(err, io.EOF) {
+					continue // an empty body: an empty request
+				}
+				var e *apierr.Error
+				if !errors.As(err, &e) || e.Kind != apierr.InvalidArgument || strings.Contains(e.Msg, "proto:") ||
+					e.Field == "" && !strings.HasPrefix(e.Msg, "request body: ") || e.Field != "" && !strings.HasPrefix(e.Msg, e.Field+": ") {
+					t.Fatalf("%T: %q refused with %#v, want an InvalidArgument that names its field or the body", msg, raw, err)
+				}
+				if m.JSONPb.NewDecoder(bytes.NewReader(raw)).Decode(n()) == nil {
+					t.Fatalf("%T: %q refused with %q, but protojson takes it", msg, raw, err)
+				}
 				continue
 			}
 			out, err := m.Marshal(msg)

@@ -215,10 +215,10 @@ func TestRESTErrors(t *testing.T) {
 		{"erase with a parameter", "DELETE", "/v1/customers/kept?dry_run=true", "", 400, codes.InvalidArgument,
 			`unknown query parameter "dry_run": DELETE /v1/customers/{customer} takes no query parameters`},
 		// protobuf's messages vary their spaces on purpose: match the ends.
-		{"unknown field", "POST", "/v1/events", `{"eventz":[]}`, 400, codes.InvalidArgument, `unknown field "eventz"`},
-		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, 400, codes.InvalidArgument, "request body: unexpected EOF"},
-		{"not JSON", "POST", "/v1/events", `garbage`, 400, codes.InvalidArgument, "request body: invalid character 'g'"},
-		{"wrong type", "POST", "/v1/models:train", `{"epsilon":"abc"}`, 400, codes.InvalidArgument, "invalid value for double field epsilon"},
+		{"unknown field", "POST", "/v1/events", `{"eventz":[]}`, 400, codes.InvalidArgument, "eventz: unknown field (the fields are events, allow_partial)"},
+		{"malformed JSON", "PUT", "/v1/customers/c1/consent", `{"changes":[`, 400, codes.InvalidArgument, "request body: not JSON: unexpected EOF"},
+		{"not JSON", "POST", "/v1/events", `garbage`, 400, codes.InvalidArgument, "request body: not JSON: invalid character 'g' looking for beginning of value, at byte 1"},
+		{"wrong type", "POST", "/v1/models:train", `{"epsilon":"abc"}`, 400, codes.InvalidArgument, "epsilon: want a number"},
 		{"training in progress", "POST", "/v1/models:train", fmt.Sprintf(`{"factors":%d}`, busyFactors), 409, codes.Aborted, "a training run is already in progress; retry"},
 		{"bad purpose", "PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"spam"}]}`, 400, codes.InvalidArgument, "changes[0].purpose: want personalization or in_store"},
 		// Absent is not false: a forgotten field must not erase anyone.
@@ -265,6 +265,68 @@ func TestRESTErrors(t *testing.T) {
 	r := h.rest(t.Context(), "GET", "/v1/items/SKU-1/similar?limit=101", all, "")
 	if !strings.Contains(string(r.body), `"field":"limit"`) && !strings.Contains(string(r.body), `"field": "limit"`) {
 		t.Errorf("similar?limit=101 body %s, want a BadRequest field violation on limit", r.body)
+	}
+}
+
+// TestRESTBodyErrors: a body that does not decode is refused as every
+// other bad request is, with the path of the field at fault in the message
+// and in a BadRequest detail, never with protojson's "proto: (line 1:20):
+// invalid value for string field time: 5", and never echoing a value.
+func TestRESTBodyErrors(t *testing.T) {
+	h := start(t, nil)
+	all := h.tokens["all"]
+	const event = "customer, item, type, store, time, quantity"
+	const rfc3339 = `an RFC 3339 time in a JSON string, such as "2026-11-24T10:00:00Z" (years 1 to 9999)`
+	for _, tt := range []struct {
+		method, path, body string
+		field              string // in the BadRequest detail; "" for none
+		msg                string
+	}{
+		{"POST", "/v1/events", `{"events":[{"time":5}]}`, "events[0].time", "events[0].time: want a JSON string, got a number"},
+		{"POST", "/v1/events", `{"events":[{"customer":"demo@example.com","quantity":"x"}]}`, "events[0].quantity", "events[0].quantity: want a whole number from -2147483648 to 2147483647"},
+		{"POST", "/v1/events", `{"events":[{"customer":"a"},{"bogus":1}]}`, "events[1].bogus", "events[1].bogus: unknown field (the fields are " + event + ")"},
+		{"POST", "/v1/events", `{"events":[{},null]}`, "events[1]", "events[1]: want an object (fields: " + event + "), got null"},
+		{"POST", "/v1/events", `{"events":"x"}`, "events", "events: want a JSON array, each element an object (fields: " + event + "); got a string"},
+		{"POST", "/v1/events", `{"events":[],"events":[]}`, "events", "events: given more than once"},
+		{"POST", "/v1/events", `{"allowPartial":true,"allow_partial":false}`, "allow_partial", "allow_partial: given more than once"},
+		{"POST", "/v1/events", `{"allow_partial":"true"}`, "allow_partial", "allow_partial: want true or false, got a string"},
+		{"POST", "/v1/events", `[{"events":[]}]`, "", "request body: want a JSON object (fields: events, allow_partial), got an array"},
+		{"POST", "/v1/events", `{"events":[{"customer":"a"`, "", "request body: not JSON: unexpected EOF"},
+		{"POST", "/v1/customers/c1/tokens", `{"limit":"abc"}`, "limit", "limit: unknown field (the fields are customer, ttl_seconds)"},
+		{"POST", "/v1/stores/s1/entries", `{"customer":"a\ud800"}`, "customer", "customer: want a JSON string of Unicode text"},
+		{"PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"in_store","granted":true,"time":"yesterday"}]}`, "changes[0].time", "changes[0].time: want " + rfc3339},
+		{"PUT", "/v1/customers/c1/consent", `{"changes":[{"granted":1}]}`, "changes[0].granted", "changes[0].granted: want true or false, got a number"},
+		{"PUT", "/v1/coupons/C1", `{"valid_from":{}}`, "valid_from", "valid_from: want " + rfc3339 + ", got an object"},
+		{"POST", "/v1/models:train", `{"factors":1.5}`, "factors", "factors: want a whole number from -2147483648 to 2147483647"},
+		{"POST", "/v1/apikeys", `{"name":"x","scopes":"admin"}`, "scopes", "scopes: want a JSON array, each element a JSON string; got a string"},
+	} {
+		r := h.rest(t.Context(), tt.method, tt.path, all, tt.body)
+		var st struct {
+			Code    codes.Code `json:"code"`
+			Message string     `json:"message"`
+			Details []struct {
+				Type       string `json:"@type"`
+				Violations []struct {
+					Field, Description string
+				} `json:"field_violations"`
+			} `json:"details"`
+		}
+		if r.status != http.StatusBadRequest || json.Unmarshal(r.body, &st) != nil || st.Code != codes.InvalidArgument || st.Message != tt.msg {
+			t.Errorf("%s %s %s = %d %s, want 400 with message %q", tt.method, tt.path, tt.body, r.status, r.body, tt.msg)
+			continue
+		}
+		var fields []string
+		for _, d := range st.Details {
+			for _, v := range d.Violations {
+				fields = append(fields, v.Field)
+			}
+		}
+		if want := []string{tt.field}; tt.field == "" && len(fields) != 0 || tt.field != "" && !slices.Equal(fields, want) {
+			t.Errorf("%s %s %s: field violations %q, want %q", tt.method, tt.path, tt.body, fields, tt.field)
+		}
+		if strings.Contains(string(r.body), "proto:") || strings.Contains(string(r.body), "example.com") {
+			t.Errorf("%s %s %s = %s: protojson's text or a value echoed", tt.method, tt.path, tt.body, r.body)
+		}
 	}
 }
 

@@ -164,7 +164,7 @@ func TestCustomerTokenLifetime(t *testing.T) {
 		{"24 hours", `{"ttl_seconds":86400}`, 200, 24 * time.Hour, ""},
 		{"over 24 hours", `{"ttl_seconds":86401}`, 400, 0, "ttl_seconds: must be 1-86400 (24 hours; 0 means 900), got 86401"},
 		{"negative", `{"ttl_seconds":-5}`, 400, 0, "ttl_seconds: must be 1-86400"},
-		{"out of int32", `{"ttl_seconds":99999999999}`, 400, 0, "invalid value for int32 field"},
+		{"out of int32", `{"ttl_seconds":99999999999}`, 400, 0, "ttl_seconds: want a whole number from -2147483648 to 2147483647"},
 		{"body names another customer", `{"customer":"bob"}`, 400, 0, "customer: the body's customer differs from the path's"},
 	} {
 		r := h.rest(ctx, "POST", "/v1/customers/alice/tokens", rec, tt.body)
