@@ -116,10 +116,10 @@ func decodeConsent(v []byte) (consent.Record, error) {
 }
 
 // consentDecision returns the decision of the encoded consent record v
-// without decoding it into a consent.Record: for each purpose, the change
-// that consent.Record.Latest would pick (the latest time; of equal times,
-// the last applied). FuzzConsentValue checks that it agrees with
-// consent.Defaults.Allows on the decoded record.
+// without decoding it into a consent.Record: for each purpose, the decision
+// of the change that consent.Record.Latest would pick (the latest time, to
+// the second; of equal seconds, a withdrawal). FuzzConsentValue checks that
+// it agrees with consent.Defaults.Allows on the decoded record.
 func consentDecision(v []byte) (decision, error) {
 	if len(v) < 2 || v[0] != valueV1 {
 		return 0, errBadConsent
@@ -133,7 +133,6 @@ func consentDecision(v []byte) (decision, error) {
 	type change struct {
 		found, granted bool
 		sec            int64
-		ns             uint64
 	}
 	var latest [3]change
 	for range n {
@@ -150,18 +149,18 @@ func consentDecision(v []byte) (decision, error) {
 			return 0, errBadConsent
 		}
 		v = v[k:]
-		ns, k := binary.Uvarint(v)
-		if k <= 0 || ns >= 1e9 {
+		if ns, k := binary.Uvarint(v); k <= 0 || ns >= 1e9 {
 			return 0, errBadConsent
+		} else {
+			v = v[k:]
 		}
-		v = v[k:]
 		sl, k := binary.Uvarint(v)
 		if k <= 0 || sl > uint64(len(v)-k) {
 			return 0, errBadConsent
 		}
 		v = v[k+int(sl):]
-		if b := latest[p]; !b.found || sec > b.sec || sec == b.sec && ns >= b.ns {
-			latest[p] = change{found: true, granted: g == 1, sec: sec, ns: ns}
+		if b := latest[p]; !b.found || sec > b.sec || sec == b.sec && (g == 0 || b.granted) {
+			latest[p] = change{found: true, granted: g == 1, sec: sec}
 		}
 	}
 	if len(v) != 0 {

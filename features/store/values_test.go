@@ -65,6 +65,38 @@ func TestConsentValue(t *testing.T) {
 	}
 }
 
+// TestConsentDecisionTies pins the fast decision of AppendEvents to
+// consent.Record.Latest on changes within one second: the withdrawal
+// decides, whatever the nanoseconds and the order.
+func TestConsentDecisionTies(t *testing.T) {
+	sec := time.Unix(1_700_000_000, 0)
+	at := func(ms int) time.Time { return sec.Add(time.Duration(ms) * time.Millisecond) }
+	ch := func(granted bool, t time.Time) consent.Change {
+		return consent.Change{Purpose: privacy.Personalization, Granted: granted, Time: t, Source: "web"}
+	}
+	for _, tc := range []struct {
+		name    string
+		changes []consent.Change
+		want    bool
+	}{
+		{"withdrawal earlier in the second", []consent.Change{ch(false, at(200)), ch(true, at(500))}, false},
+		{"withdrawal later in the second", []consent.Change{ch(true, at(200)), ch(false, at(500))}, false},
+		{"grant applied last, same instant", []consent.Change{ch(false, at(0)), ch(true, at(0))}, false},
+		{"grant one second later", []consent.Change{ch(false, at(900)), ch(true, at(1000))}, true},
+		{"withdrawal one second earlier", []consent.Change{ch(true, at(1999)), ch(false, at(999))}, true},
+	} {
+		r := consent.Record{Changes: tc.changes}
+		dc, err := consentDecision(encodeConsent(r))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		d := consent.Defaults{}
+		if got, latest := dc.allows(privacy.Personalization, d), d.Allows(r, privacy.Personalization); got != tc.want || latest != tc.want {
+			t.Errorf("%s: decision allows %v, consent.Defaults.Allows %v, want %v", tc.name, got, latest, tc.want)
+		}
+	}
+}
+
 func sameRecord(a, b consent.Record) bool {
 	if len(a.Changes) != len(b.Changes) {
 		return false
