@@ -87,18 +87,38 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	case public:
 		return handler(ctx, req)
 	}
-	// Customer tokens count against the key that minted them.
-	if s.limits != nil {
-		if wait, ok := s.limits.allow(caller.Key.ID); !ok {
-			err := apierr.New(apierr.ResourceExhausted,
-				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, caller.Key.ID, wait.Round(time.Millisecond))
-			err.RetryAfter = wait // a RetryInfo detail; Retry-After on REST
-			return nil, err
-		}
+	if err := s.rateLimit(caller); err != nil {
+		return nil, err
 	}
 	hctx, cancel := s.deadline(auth.NewContext(ctx, caller), method)
 	defer cancel()
 	return handler(hctx, req)
+}
+
+// rateLimit takes a token from the caller's bucket: its customer token's,
+// which counts apart from the key that minted it, or its API key's. Out of
+// tokens, it returns the refusal, with the delay after which to retry.
+func (s *Server) rateLimit(caller auth.Caller) *apierr.Error {
+	var wait time.Duration
+	var ok bool
+	var err *apierr.Error
+	switch {
+	case caller.CustomerToken && s.tokenLimits != nil:
+		if wait, ok = s.tokenLimits.allow(caller.Token, caller.TokenExpiry); !ok {
+			// Neither the token nor its customer is named.
+			err = apierr.New(apierr.ResourceExhausted,
+				"rate limit of %g requests/s per customer token exceeded; retry in %v", s.cfg.TokenRateLimit, wait.Round(time.Millisecond))
+		}
+	case !caller.CustomerToken && s.limits != nil:
+		if wait, ok = s.limits.allow(caller.Key.ID, time.Time{}); !ok {
+			err = apierr.New(apierr.ResourceExhausted,
+				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, caller.Key.ID, wait.Round(time.Millisecond))
+		}
+	}
+	if err != nil {
+		err.RetryAfter = wait // a RetryInfo detail; Retry-After on REST
+	}
+	return err
 }
 
 // streamInterceptor admits only the public streaming methods (health

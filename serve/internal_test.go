@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -34,7 +36,7 @@ import (
 
 func TestLimiter(t *testing.T) {
 	clock := storetest.NewClock(storetest.Epoch)
-	l := newLimiter(10, 3, clock.Now)
+	l := newLimiter[string](10, 3, clock.Now)
 	steps := []struct {
 		advance time.Duration
 		key     string
@@ -52,10 +54,83 @@ func TestLimiter(t *testing.T) {
 	}
 	for i, s := range steps {
 		clock.Advance(s.advance)
-		wait, ok := l.allow(s.key)
+		wait, ok := l.allow(s.key, time.Time{})
 		if ok != s.ok || (wait-s.wait).Abs() > time.Microsecond {
 			t.Errorf("step %d: allow(%s) = %v, %v; want %v, %v", i, s.key, wait, ok, s.wait, s.ok)
 		}
+	}
+}
+
+// TestLimiterSweep: the buckets of customer tokens stay bounded however
+// many tokens are used: a sweep, once the buckets have doubled, drops
+// those refilled to the burst (the same as new ones) and those of expired
+// tokens, and leaves the others as they were.
+func TestLimiterSweep(t *testing.T) {
+	clock := storetest.NewClock(storetest.Epoch)
+	l := newLimiter[auth.TokenID](1, 2, clock.Now) // full again 1 s after one use
+	l.sweepBase, l.sweepAt = 4, 4
+	id := func(i int) auth.TokenID { return auth.TokenID{byte(i)} }
+	soon, later := storetest.Epoch.Add(10*time.Second), storetest.Epoch.Add(time.Hour)
+	steps := []struct {
+		advance time.Duration
+		use     []int // tokens that make a request, in order
+		expires time.Time
+		want    []int // the tokens with a bucket after
+	}{
+		{0, []int{0, 1, 2, 3}, later, []int{0, 1, 2, 3}}, // up to 4: no sweep
+		{0, []int{4}, later, []int{0, 1, 2, 3, 4}},       // a sweep drops none (all in use); next at 8
+		{0, []int{0}, later, []int{0, 1, 2, 3, 4}},       // token 0 spends its burst
+		{time.Second, []int{5, 6, 7}, soon, []int{0, 1, 2, 3, 4, 5, 6, 7}},
+		// 1-4 are full by now; 0 is not (1 of 2): kept, as it is.
+		{0, []int{8}, soon, []int{0, 5, 6, 7, 8}},
+		// 5-8 expire with their tokens, full or not.
+		{10 * time.Second, []int{0, 0, 9, 10}, later, []int{0, 5, 6, 7, 8, 9, 10}},
+		{0, []int{11, 12}, later, []int{0, 9, 10, 11, 12}}, // 12 at 8 buckets: a sweep
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		for _, tok := range s.use {
+			l.allow(id(tok), s.expires)
+		}
+		var got []int
+		for k := range l.buckets {
+			got = append(got, int(k[0]))
+		}
+		if slices.Sort(got); !slices.Equal(got, s.want) {
+			t.Errorf("step %d: buckets of %v, want %v", i, got, s.want)
+		}
+	}
+	// Token 0 used its whole burst right after the last refill: the sweep
+	// kept its bucket empty.
+	if _, ok := l.allow(id(0), later); ok {
+		t.Error("token 0 allowed beyond its burst after a sweep")
+	}
+}
+
+// TestLimiterConcurrent: under the race detector, concurrent requests of
+// many tokens through sweeps take exactly the burst of each bucket.
+func TestLimiterConcurrent(t *testing.T) {
+	clock := storetest.NewClock(storetest.Epoch)
+	l := newLimiter[auth.TokenID](1, 3, clock.Now)
+	l.sweepBase, l.sweepAt = 8, 8
+	const tokens, workers = 200, 4
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range tokens {
+				for range 2 {
+					if _, ok := l.allow(auth.TokenID{byte(i), byte(w)}, storetest.Epoch.Add(time.Minute)); ok {
+						allowed.Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Each worker's tokens are its own: 2 requests each, within the burst.
+	if got := allowed.Load(); got != tokens*workers*2 {
+		t.Errorf("%d requests allowed, want %d", got, tokens*workers*2)
 	}
 }
 

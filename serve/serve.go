@@ -21,8 +21,8 @@
 // string field that is not UTF-8 (INVALID_ARGUMENT naming the field, where
 // grpc-go alone would answer INTERNAL; see requestCodec), authenticate the
 // API key and check its scope, or the customer token and its customer
-// (serve/auth), take a token from the bucket of the key (for a customer
-// token, of the key that minted it) (RateLimit, RateBurst), apply a
+// (serve/auth), take a token from the bucket of the key (RateLimit,
+// RateBurst) or of the customer token (TokenRateLimit, TokenRateBurst), apply a
 // deadline if the client set none (DefaultTimeout, MethodTimeouts) and cap
 // the one it set (MaxTimeout), call
 // the handler, turn its error into a gRPC status (serve/apierr), observe the
@@ -89,6 +89,7 @@ const (
 	DefaultTimeout         = 10 * time.Second
 	DefaultMaxTimeout      = 10 * time.Minute
 	DefaultRateLimit       = 1000 // requests per second per API key
+	DefaultTokenRateLimit  = 5    // requests per second per customer token
 	DefaultShutdownTimeout = 15 * time.Second
 
 	// maxResponseBytes bounds what the gateway accepts from the gRPC
@@ -159,6 +160,14 @@ type Config struct {
 	// twice the rate (at least 1).
 	RateLimit float64
 	RateBurst int
+	// TokenRateLimit and TokenRateBurst are the same for each customer
+	// token, whose requests count against a bucket of their own, not
+	// against the key that minted it: one device cannot use up its back
+	// end's allowance. TokenRateLimit 0 means DefaultTokenRateLimit,
+	// negative means no limit; TokenRateBurst 0 means twice the rate (at
+	// least 1).
+	TokenRateLimit float64
+	TokenRateBurst int
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown;
 	// default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -195,11 +204,17 @@ func (c *Config) Validate() error {
 			add("MethodTimeouts[%s] must be positive, got %v", m, d)
 		}
 	}
-	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
-		add("RateLimit must be a finite number, got %v", c.RateLimit)
-	}
-	if c.RateBurst < 0 {
-		add("RateBurst must not be negative, got %d", c.RateBurst)
+	for _, r := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{{"Rate", c.RateLimit, c.RateBurst}, {"TokenRate", c.TokenRateLimit, c.TokenRateBurst}} {
+		if math.IsNaN(r.rate) || math.IsInf(r.rate, 0) {
+			add("%sLimit must be a finite number, got %v", r.name, r.rate)
+		}
+		if r.burst < 0 {
+			add("%sBurst must not be negative, got %d", r.name, r.burst)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -226,6 +241,8 @@ func (c Config) withDefaults() Config {
 	c.MaxTimeout = cmp.Or(c.MaxTimeout, DefaultMaxTimeout)
 	c.RateLimit = cmp.Or(c.RateLimit, DefaultRateLimit)
 	c.RateBurst = cmp.Or(c.RateBurst, max(1, int(2*c.RateLimit)))
+	c.TokenRateLimit = cmp.Or(c.TokenRateLimit, DefaultTokenRateLimit)
+	c.TokenRateBurst = cmp.Or(c.TokenRateBurst, max(1, int(2*c.TokenRateLimit)))
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	if c.Now == nil {
 		c.Now = time.Now
@@ -241,7 +258,10 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *metrics
-	limits  *limiter
+	// limits and tokenLimits are the rate limits of API keys and of
+	// customer tokens; nil without one.
+	limits      *limiter[string]
+	tokenLimits *limiter[auth.TokenID]
 	// marker authenticates the gateway's own calls to the gRPC server (a
 	// random value it sends as metadata), so that they are logged once, by
 	// the HTTP layer.
@@ -269,7 +289,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.marker = hex.EncodeToString(m[:])
 	if cfg.RateLimit > 0 {
-		s.limits = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
+		s.limits = newLimiter[string](cfg.RateLimit, cfg.RateBurst, cfg.Now)
+	}
+	if cfg.TokenRateLimit > 0 {
+		s.tokenLimits = newLimiter[auth.TokenID](cfg.TokenRateLimit, cfg.TokenRateBurst, cfg.Now)
 	}
 	var err error
 	if s.metrics, err = newMetrics(cfg.Registry); err != nil {

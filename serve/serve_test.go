@@ -185,6 +185,8 @@ func httpStatus(c codes.Code) int {
 		return http.StatusNotFound
 	case codes.AlreadyExists:
 		return http.StatusConflict
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
 	}
 	panic(c)
 }
@@ -854,9 +856,10 @@ func matchPattern(pattern, path string) bool {
 
 func TestConfigValidate(t *testing.T) {
 	c := serve.Config{TLSCertFile: "x.pem", MaxRequestBytes: -1, DefaultTimeout: -time.Second, RateBurst: -1,
-		MethodTimeouts: map[string]time.Duration{"/x/Y": 0}, RateLimit: math.NaN()}
+		MethodTimeouts: map[string]time.Duration{"/x/Y": 0}, RateLimit: math.NaN(), TokenRateLimit: math.Inf(1), TokenRateBurst: -2}
 	err := c.Validate()
-	for _, want := range []string{"API is required", "Keys is required", "TLS needs both", "MaxRequestBytes", "DefaultTimeout must not be negative", "MethodTimeouts[/x/Y]", "RateBurst", "RateLimit must be a finite number"} {
+	for _, want := range []string{"API is required", "Keys is required", "TLS needs both", "MaxRequestBytes", "DefaultTimeout must not be negative", "MethodTimeouts[/x/Y]",
+		"RateBurst must not be negative, got -1", "RateLimit must be a finite number, got NaN", "TokenRateLimit must be a finite number, got +Inf", "TokenRateBurst must not be negative, got -2"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to report %q", err, want)
 		}

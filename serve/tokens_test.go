@@ -254,20 +254,45 @@ func TestCustomerTokenLifetime(t *testing.T) {
 	refused("minting key revoked", token, "the API key that minted this customer token is revoked")
 }
 
-// TestCustomerTokenRateLimit: requests with a customer token count against
-// the bucket of the key that minted it.
+// TestCustomerTokenRateLimit: a customer token's requests count against a
+// bucket of its own (TokenRateLimit, TokenRateBurst), over both transports,
+// not against the key that minted it, which they used to exhaust: another
+// token of the same customer, and the key itself, are not slowed down.
 func TestCustomerTokenRateLimit(t *testing.T) {
-	h := start(t, func(c *serve.Config) { c.RateLimit, c.RateBurst = 1, 2 })
+	h := start(t, func(c *serve.Config) { c.RateLimit, c.RateBurst, c.TokenRateLimit, c.TokenRateBurst = 1, 3, 1, 2 })
+	ctx := t.Context()
 	rec := h.tokens["recommend"]
-	token, _ := h.mintREST(t, rec, "alice", "")                                               // 1
-	if r := h.rest(t.Context(), "GET", "/v1/popular", token, ""); r.status != http.StatusOK { // 2
-		t.Fatalf("token within the burst = %d %s", r.status, r.body)
+	token, _ := h.mintREST(t, rec, "alice", "")                   // the key's 1st request
+	other, _ := h.mintREST(t, rec, "alice", `{"ttl_seconds":60}`) // 2nd: another expiry, another token
+	popular := func(credential string) (int, restResponse) {
+		st := h.invoke(ctx, discretv1.RecommendationService_PopularItems_FullMethodName, credential, &discretv1.PopularItemsRequest{}, &discretv1.PopularItemsResponse{})
+		return httpStatus(st.Code()), h.rest(ctx, "GET", "/v1/popular", credential, "")
 	}
-	if r := h.rest(t.Context(), "GET", "/v1/popular", rec, ""); r.status != http.StatusTooManyRequests {
-		t.Errorf("the minting key after its token used the burst = %d %s, want 429", r.status, r.body)
+	if g, r := popular(token); g != http.StatusOK || r.status != http.StatusOK { // the burst of 2
+		t.Fatalf("token within its burst: gRPC %d, REST %d %s", g, r.status, r.body)
 	}
-	if r := h.rest(t.Context(), "GET", "/v1/popular", token, ""); r.status != http.StatusTooManyRequests {
-		t.Errorf("the token after the burst = %d %s, want 429", r.status, r.body)
+	g, r := popular(token)
+	if g != http.StatusTooManyRequests || r.status != http.StatusTooManyRequests {
+		t.Errorf("token over its burst: gRPC %d, REST %d %s; want 429", g, r.status, r.body)
+	}
+	if want := "rate limit of 1 requests/s per customer token exceeded; retry in 1s"; !strings.Contains(string(r.body), want) || r.header.Get("Retry-After") != "1" {
+		t.Errorf("token over its burst: %s with Retry-After %q, want %q and 1", r.body, r.header.Get("Retry-After"), want)
+	}
+	if strings.Contains(string(r.body), token[len(token)-20:]) || strings.Contains(string(r.body), "alice") {
+		t.Errorf("429 %s names the token or its customer", r.body)
+	}
+	if g, r := popular(other); g != http.StatusOK || r.status != http.StatusOK {
+		t.Errorf("another token of the same customer: gRPC %d, REST %d %s; want its own bucket", g, r.status, r.body)
+	}
+	if r := h.rest(ctx, "GET", "/v1/popular", rec, ""); r.status != http.StatusOK { // the key's 3rd
+		t.Errorf("the minting key after its tokens used theirs = %d %s, want 200", r.status, r.body)
+	}
+	h.clock.Advance(time.Second)
+	if r := h.rest(ctx, "GET", "/v1/customers/alice/recommendations", token, ""); r.status != http.StatusOK {
+		t.Errorf("token 1 s later = %d %s, want 200 (one request back)", r.status, r.body)
+	}
+	if r := h.rest(ctx, "GET", "/v1/customers/alice/recommendations", token, ""); r.status != http.StatusTooManyRequests {
+		t.Errorf("token's second request 1 s later = %d %s, want 429", r.status, r.body)
 	}
 }
 

@@ -50,7 +50,9 @@
 // Recommend and EnterStore that bind recomputed from the request's
 // customer matches (otherwise PermissionDenied: bound to another
 // customer). The caller is then the minting key, marked as a customer
-// token (Caller): its rate limit applies, and logs name it.
+// token (Caller), which logs name; the token's requests count against a
+// rate limit of its own (Caller.Token), not the key's, so that one device
+// cannot use up its back end's allowance.
 //
 // # The table and its cache
 //

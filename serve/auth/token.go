@@ -59,11 +59,21 @@ type Pseudonymizer interface {
 // API key minted.
 type Caller struct {
 	// Key is the API key sent, or the one that minted the customer token
-	// sent: its id is what rate limits count.
+	// sent.
 	Key Key
 	// CustomerToken is set when the request came with a customer token.
 	CustomerToken bool
+	// Token identifies the customer token sent, and TokenExpiry is when it
+	// expires; both are zero for an API key. A customer token's requests
+	// count against a rate limit of its own, kept under Token.
+	Token       TokenID
+	TokenExpiry time.Time
 }
+
+// TokenID identifies a customer token: its tag, which tells it from every
+// other token. It holds neither the customer's id nor their pseudonym, nor
+// what the token needs to be accepted (bind), and is never logged.
+type TokenID [tagSize]byte
 
 // LogValue logs a caller as its key's id and name, and says "customer
 // token" when the request came with one. Neither the token nor its
@@ -226,7 +236,7 @@ func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller,
 	if !hmac.Equal(tag[:], t.tag[:]) || !found {
 		return Caller{}, unauthenticated(ErrInvalidToken)
 	}
-	c := Caller{Key: e.key, CustomerToken: true}
+	c := Caller{Key: e.key, CustomerToken: true, Token: TokenID(t.tag), TokenExpiry: time.Unix(t.expiry, 0)}
 	if !e.key.Revoked.IsZero() {
 		return c, unauthenticated(ErrTokenRevoked)
 	}

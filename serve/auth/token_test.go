@@ -143,8 +143,8 @@ func TestCustomerTokenAuthorize(t *testing.T) {
 		case tt.want != nil && (!errors.Is(err, tt.want) || apierr.KindOf(err) != apierr.PermissionDenied):
 			t.Errorf("Authorize(token, %s) = %v (kind %v), want %v of kind PermissionDenied", tt.name, err, apierr.KindOf(err), tt.want)
 		}
-		if c.Key.ID != f.recommend.ID || !c.CustomerToken {
-			t.Errorf("Authorize(token, %s) caller = %+v, want the minting key %s as a customer token", tt.name, c, f.recommend.ID)
+		if c.Key.ID != f.recommend.ID || !c.CustomerToken || c.Token == (auth.TokenID{}) || !c.TokenExpiry.Equal(exp) {
+			t.Errorf("Authorize(token, %s) caller = %+v, want the minting key %s as a customer token, with its id and expiry %v", tt.name, c, f.recommend.ID, exp)
 		}
 		if err != nil && (strings.Contains(err.Error(), "alice") || strings.Contains(err.Error(), "bob") || strings.Contains(err.Error(), auth.TokenPrefix)) {
 			t.Errorf("Authorize(token, %s) error %q echoes a customer id or the token", tt.name, err)
@@ -157,6 +157,43 @@ func TestCustomerTokenAuthorize(t *testing.T) {
 		if wantPre := tt.want == nil || errors.Is(tt.want, auth.ErrOtherCustomer); (err == nil) != wantPre || !c.CustomerToken {
 			t.Errorf("Preauthorize(token, %s) = %+v, %v; want allowed %v", tt.name, c, err, wantPre)
 		}
+	}
+}
+
+// TestTokenID: each customer token has its own TokenID, the one it has
+// whenever it is used, which names neither the customer nor the token
+// itself; an API key has none.
+func TestTokenID(t *testing.T) {
+	f := newTokenFixture(t, testTokenKey)
+	id := func(token string, req any) auth.TokenID {
+		t.Helper()
+		c, err := f.keys.Authorize(bearerCtx(t.Context(), token), mRecommend, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Token
+	}
+	alice := &discretv1.RecommendRequest{Customer: "alice@example.com"}
+	t1, _ := f.mint(t, "alice@example.com", time.Minute)
+	t2, _ := f.mint(t, "alice@example.com", time.Hour) // same customer, another token
+	t3, _ := f.mint(t, "bob@example.com", time.Minute)
+	id1 := id(t1, alice)
+	if id1 != id(t1, alice) {
+		t.Errorf("one token, two TokenIDs")
+	}
+	if id2, id3 := id(t2, alice), id(t3, &discretv1.RecommendRequest{Customer: "bob@example.com"}); id1 == id2 || id1 == id3 || id2 == id3 {
+		t.Errorf("TokenIDs %x %x %x of three tokens are not distinct", id1, id2, id3)
+	}
+	p := f.ps.Pseudonymize(customer(t, "alice@example.com"))
+	if bytes.Contains(id1[:], p[:4]) {
+		t.Errorf("TokenID %x holds the pseudonym %x", id1, p)
+	}
+	key, _, err := f.keys.Create(t.Context(), "key", auth.Recommend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.keys.Authorize(bearerCtx(t.Context(), key), mRecommend, alice); err != nil || c.Token != (auth.TokenID{}) || !c.TokenExpiry.IsZero() {
+		t.Errorf("Authorize(API key) = %+v, %v; want no TokenID nor expiry", c, err)
 	}
 }
 

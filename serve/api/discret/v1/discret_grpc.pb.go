@@ -66,7 +66,9 @@ type RecommendationServiceClient interface {
 	// token is UNAUTHENTICATED. It holds neither the customer's id nor their
 	// pseudonym, and is stored nowhere: it stays valid only while the API key
 	// that minted it is valid, so revoking that key revokes all its tokens at
-	// once. Requests with a token count against that key's rate limit.
+	// once. Each token has a rate limit of its own (discret serve
+	// --token-rate-limit, 5 requests per second by default), apart from the
+	// key's: requests with a token do not count against the key.
 	CreateCustomerToken(ctx context.Context, in *CreateCustomerTokenRequest, opts ...grpc.CallOption) (*CustomerToken, error)
 }
 
@@ -145,7 +147,9 @@ type RecommendationServiceServer interface {
 	// token is UNAUTHENTICATED. It holds neither the customer's id nor their
 	// pseudonym, and is stored nowhere: it stays valid only while the API key
 	// that minted it is valid, so revoking that key revokes all its tokens at
-	// once. Requests with a token count against that key's rate limit.
+	// once. Each token has a rate limit of its own (discret serve
+	// --token-rate-limit, 5 requests per second by default), apart from the
+	// key's: requests with a token do not count against the key.
 	CreateCustomerToken(context.Context, *CreateCustomerTokenRequest) (*CustomerToken, error)
 	mustEmbedUnimplementedRecommendationServiceServer()
 }
