@@ -833,6 +833,78 @@ func TestMetricsAndOpenAPI(t *testing.T) {
 	}
 }
 
+// TestOpenAPIErrorResponses: the OpenAPI document declares, for every
+// operation, the errors it can answer, each with the google.rpc.Status
+// body the server sends: those of every operation (400, 401, 403, 429 with
+// Retry-After, 503), 413 and 415 where there is a body, and 404 and 409
+// where a named thing may be missing or already exist.
+func TestOpenAPIErrorResponses(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			Parameters  []struct {
+				In string `json:"in"`
+			} `json:"parameters"`
+			Responses map[string]struct {
+				Description string `json:"description"`
+				Schema      struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+				Headers map[string]struct {
+					Type string `json:"type"`
+				} `json:"headers"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Definitions map[string]struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(discretv1.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if st := doc.Definitions["Status"].Properties; st["code"] == nil || st["message"] == nil || st["details"] == nil {
+		t.Fatalf("definition Status = %v, want google.rpc.Status (code, message, details)", st)
+	}
+	extra := map[string][]string{
+		"RecommendationService_SimilarItems": {"404"},
+		"AdminService_RevokeApiKey":          {"404"},
+		"AdminService_TrainModel":            {"409"},
+		"AdminService_CreateApiKey":          {"409"},
+	}
+	operations := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			operations++
+			want := []string{"400", "401", "403", "429", "503"}
+			for _, p := range op.Parameters {
+				if p.In == "body" {
+					want = append(want, "413", "415")
+				}
+			}
+			want = append(want, extra[op.OperationID]...)
+			var got []string
+			for code, resp := range op.Responses {
+				if code == "200" || code == "default" {
+					continue
+				}
+				got = append(got, code)
+				if resp.Schema.Ref != "#/definitions/Status" || resp.Description == "" {
+					t.Errorf("%s %s: response %s = %+v, want a description and the Status schema", method, path, code, resp)
+				}
+			}
+			if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+				t.Errorf("%s %s (%s): error responses %v, want %v", method, path, op.OperationID, got, slices.Sorted(slices.Values(want)))
+			}
+			if op.Responses["429"].Headers["Retry-After"].Type != "integer" {
+				t.Errorf("%s %s: 429 without a Retry-After header", method, path)
+			}
+		}
+	}
+	if operations != len(apiCalls) {
+		t.Errorf("%d operations in the document, want %d (one per RPC)", operations, len(apiCalls))
+	}
+}
+
 // matchPattern matches a path against an OpenAPI path template.
 func matchPattern(pattern, path string) bool {
 	pp, ps := strings.Split(pattern, "/"), strings.Split(path, "/")

@@ -157,7 +157,8 @@ type RecommendRequest struct {
 	Store string `protobuf:"bytes,3,opt,name=store,proto3" json:"store,omitempty"`
 	// Only items of this category; empty means any.
 	Category string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
-	// Items never to return (for example those already on the page).
+	// Items never to return (for example those already on the page); at most
+	// 1,000.
 	Exclude []string `protobuf:"bytes,5,rep,name=exclude,proto3" json:"exclude,omitempty"`
 	// Whether to leave out items the customer already bought; default true.
 	ExcludePurchased *bool `protobuf:"varint,6,opt,name=exclude_purchased,json=excludePurchased,proto3,oneof" json:"exclude_purchased,omitempty"`
@@ -960,7 +961,7 @@ type Event struct {
 	Store string `protobuf:"bytes,4,opt,name=store,proto3" json:"store,omitempty"`
 	// RFC 3339, or Unix seconds or milliseconds as digits.
 	Time string `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
-	// Integer >= 1; 0 means 1.
+	// 1 to 1,000,000; 0 means 1.
 	Quantity      int32 `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1039,8 +1040,9 @@ func (x *Event) GetQuantity() int32 {
 }
 
 type WriteEventsRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Events []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, at most 4,096.
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// Store the valid events even if some are invalid (they are reported).
 	AllowPartial  bool `protobuf:"varint,2,opt,name=allow_partial,json=allowPartial,proto3" json:"allow_partial,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1494,9 +1496,10 @@ func (x *ConsentState) GetHistory() []*ConsentChange {
 }
 
 type SetConsentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Customer      string                 `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
-	Changes       []*ConsentChange       `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Customer string                 `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	// The choices to record, at most 64.
+	Changes       []*ConsentChange `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

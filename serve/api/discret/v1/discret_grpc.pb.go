@@ -418,6 +418,8 @@ const (
 type EventServiceClient interface {
 	// WriteEvents validates and ingests a batch of events under the consent and
 	// retention rules. The batch is all-or-nothing unless allow_partial is set.
+	// A request holds at most 4,096 events (one commit unit); a larger batch
+	// is refused whole (INVALID_ARGUMENT on events): send it in parts.
 	WriteEvents(ctx context.Context, in *WriteEventsRequest, opts ...grpc.CallOption) (*WriteEventsResponse, error)
 }
 
@@ -447,6 +449,8 @@ func (c *eventServiceClient) WriteEvents(ctx context.Context, in *WriteEventsReq
 type EventServiceServer interface {
 	// WriteEvents validates and ingests a batch of events under the consent and
 	// retention rules. The batch is all-or-nothing unless allow_partial is set.
+	// A request holds at most 4,096 events (one commit unit); a larger batch
+	// is refused whole (INVALID_ARGUMENT on events): send it in parts.
 	WriteEvents(context.Context, *WriteEventsRequest) (*WriteEventsResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }
@@ -702,7 +706,7 @@ type AdminServiceClient interface {
 	TrainModel(ctx context.Context, in *TrainModelRequest, opts ...grpc.CallOption) (*ModelCard, error)
 	// CreateApiKey creates an API key and takes effect at once. The response
 	// holds the key itself, shown this once: only a hash of it is stored. A
-	// name held by a key that is not revoked is refused.
+	// name held by a key that is not revoked is refused (ALREADY_EXISTS).
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// ListApiKeys lists every API key, revoked ones included, oldest first
 	// (never the keys themselves).
@@ -834,7 +838,7 @@ type AdminServiceServer interface {
 	TrainModel(context.Context, *TrainModelRequest) (*ModelCard, error)
 	// CreateApiKey creates an API key and takes effect at once. The response
 	// holds the key itself, shown this once: only a hash of it is stored. A
-	// name held by a key that is not revoked is refused.
+	// name held by a key that is not revoked is refused (ALREADY_EXISTS).
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// ListApiKeys lists every API key, revoked ones included, oldest first
 	// (never the keys themselves).
