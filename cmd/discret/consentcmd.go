@@ -106,6 +106,10 @@ latest), and one more than 5 minutes ahead is refused.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "customer %s (pseudonym)\n", p)
+			if n := res.PredatingErasure; n > 0 {
+				fmt.Fprintf(e.stdout, "%s not recorded: dated at or before this customer's erasure (%s), which holds for everything dated before it\n",
+					plural(n, "choice"), res.Record.ErasedAt.Format(time.RFC3339))
+			}
 			printConsentState(e.stdout, res.Record, d.settings.consent)
 			if n := res.Removed.Total(); n > 0 {
 				fmt.Fprintf(e.stdout, "withdrawal erased %d stored records%s\n", n, byReason(res.Removed))
@@ -301,7 +305,7 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	if err != nil {
 		return fmt.Errorf("after %d of %d customers: %w", done, len(order), err)
 	}
-	erased, removed, updated := 0, 0, 0
+	erased, removed, updated, predating := 0, 0, 0, 0
 	for _, res := range results {
 		if n := res.Removed.Total(); n > 0 {
 			erased++
@@ -310,10 +314,16 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		if res.Recorded > 0 {
 			updated++
 		}
+		predating += res.PredatingErasure
 	}
 	unchanged := ""
-	if n := len(order) - updated; n > 0 {
+	if n := len(order) - updated; n > 0 && predating > 0 {
+		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded or dated before the customer's erasure)", plural(n, "customer"))
+	} else if n > 0 {
 		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded)", plural(n, "customer"))
+	}
+	if predating > 0 {
+		fmt.Fprintf(e.stdout, "%s not recorded: dated at or before the erasure of their customer, which holds for everything dated before it\n", plural(predating, "choice"))
 	}
 	fmt.Fprintf(e.stdout, "%s: %s, %d bad, %s updated%s, %s (%s removed) in %.2f s\n",
 		path, plural(rows, "row"), len(bad), plural(updated, "customer"), unchanged, plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())

@@ -110,3 +110,59 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetLasts is the data-protection officer's check that an erasure
+// lasts: importing the consent file and the event file again, as a nightly
+// CRM export would, brings nothing of an erased customer back.
+func TestForgetLasts(t *testing.T) {
+	c := newCLI(t)
+	gen := t.TempDir()
+	c.mustRun("keygen")
+	c.mustRun("gen", "--out", gen, "--customers", "50", "--items", "20", "--events", "1500", "--seed", "5")
+	consentFile, eventsFile := filepath.Join(gen, synth.ConsentFile), filepath.Join(gen, synth.EventsFile)
+	c.mustRun("consent", "import", consentFile)
+	c.mustRun("import", eventsFile)
+	raw, err := os.ReadFile(eventsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type export struct {
+		Consent  []json.RawMessage `json:"consent"`
+		Events   []json.RawMessage `json:"events"`
+		ErasedAt time.Time         `json:"erased_at"`
+	}
+	exportOf := func(customer string) export {
+		t.Helper()
+		var x export
+		if err := json.Unmarshal([]byte(c.mustRun("export", customer)), &x); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	customer := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		var ev struct {
+			Customer string `json:"customer"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Customer != "" {
+			if x := exportOf(ev.Customer); len(x.Events) > 0 && len(x.Consent) > 0 {
+				customer = ev.Customer
+				break
+			}
+		}
+	}
+	if customer == "" {
+		t.Fatal("no customer with consent and events in the generated data")
+	}
+	c.mustRun("forget", customer)
+
+	out := c.mustRun("consent", "import", consentFile)
+	if !strings.Contains(out, "not recorded: dated at or before the erasure of their customer") {
+		t.Errorf("consent import after an erasure does not say the erased customer's choices were not recorded:\n%s", out)
+	}
+	c.mustRun("import", eventsFile)
+	x := exportOf(customer)
+	if len(x.Consent) != 0 || len(x.Events) != 0 || x.ErasedAt.IsZero() {
+		t.Errorf("after the erasure and a re-import of both files, export = %d consent choices, %d events, erased_at %v; want none, none, set", len(x.Consent), len(x.Events), x.ErasedAt)
+	}
+}

@@ -84,6 +84,12 @@ derived data — in one atomic step, and prints what was removed. Reads stop
 returning it at once. The bytes leave the disk at the next compaction: run
 'discret compact' to force it.
 
+One fact stays, so that the erasure lasts: its time, under a one-way hash of
+the pseudonym. Nothing dated at or before it is stored again (a consent file
+or an event file from before the erasure, imported again); the customer
+counts as having withdrawn every purpose until they choose again, later.
+'discret export' shows it as "erased_at".
+
 Private model releases stay: their (ε, δ) guarantee covers every customer,
 erased or not. Non-private releases (trained with --epsilon inf) carry no
 such guarantee, so Forget first deletes every one whose training window

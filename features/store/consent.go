@@ -58,10 +58,13 @@ func (db *DB) Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Re
 	return out, nil
 }
 
+// getConsent returns p's consent record or, without one, a record of their
+// erasure (consent.Record.ErasedAt) if they were erased, or the zero Record.
 func getConsent(txn *badger.Txn, p privacy.PseudoID) (consent.Record, error) {
 	item, err := txn.Get(consentKey(p))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return consent.Record{}, nil
+		t, err := getErased(txn, p)
+		return consent.Record{ErasedAt: t}, err
 	}
 	if err != nil {
 		return consent.Record{}, err
@@ -131,6 +134,11 @@ type ConsentResult struct {
 	// Recorded counts the changes added to the history: those already in
 	// it (consent.Change.Same) are not recorded again.
 	Recorded int
+	// PredatingErasure counts the changes not recorded because they are
+	// dated at or before the customer's erasure
+	// (consent.Record.PredatesErasure): choices that the erasure removed,
+	// sent again.
+	PredatingErasure int
 }
 
 // UpdateConsent applies changes to customer p's consent record
@@ -168,11 +176,11 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return err
 		}
-		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded}
+		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded, PredatingErasure: c.predating}
 		if slow = c.withdraws; slow {
 			return errRetrySlow
 		}
-		if err := txn.Set(consentKey(p), encodeConsent(c.rec)); err != nil {
+		if err := setConsent(txn, p, c.rec); err != nil {
 			return err
 		}
 		if c.stale.empty() {
@@ -211,14 +219,25 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return scope{}, err
 		}
-		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded}
-		return c.stale, txn.Set(consentKey(p), encodeConsent(c.rec))
+		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded, PredatingErasure: c.predating}
+		return c.stale, setConsent(txn, p, c.rec)
 	})
 	res.Removed = removed
 	if err != nil {
 		return res, wrapf(err, "update consent")
 	}
 	return res, nil
+}
+
+// setConsent writes p's consent record r, unless r has no choice: the
+// record of an erased customer whose choices all predate their erasure
+// (consent.Record.PredatesErasure) stays where it is, in their erasure
+// record, under a hash of the pseudonym.
+func setConsent(txn *badger.Txn, p privacy.PseudoID, r consent.Record) error {
+	if len(r.Changes) == 0 {
+		return nil
+	}
+	return txn.Set(consentKey(p), encodeConsent(r))
 }
 
 // errRetrySlow makes the fast path of UpdateConsent discard its transaction
@@ -236,6 +255,9 @@ type consentUpdate struct {
 	stale scope
 	// recorded counts the changes appended (not already in the history).
 	recorded int
+	// predating counts the changes not recorded because they are dated at
+	// or before the customer's erasure.
+	predating int
 }
 
 // applyChanges applies changes, recorded at now (consent.Record.Apply caps
@@ -250,6 +272,13 @@ func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaul
 	rec.Changes = slices.Clip(rec.Changes) // Apply must not write into the caller's array
 	n := len(rec.Changes)
 	for i, c := range changes {
+		capped := c // Apply caps the time at now, then drops a predating change
+		if capped.Time.After(now) {
+			capped.Time = now
+		}
+		if rec.PredatesErasure(capped) {
+			u.predating++
+		}
 		if _, err := rec.Apply(c, d, now); err != nil {
 			return consentUpdate{}, fmt.Errorf("consent change %d: %w", i, err)
 		}

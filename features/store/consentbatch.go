@@ -66,8 +66,8 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 					chunkSlow = append(chunkSlow, start+i)
 					continue
 				}
-				res[start+i] = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded}
-				if err := txn.Set(consentKey(u.Customer), encodeConsent(c.rec)); err != nil {
+				res[start+i] = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded, PredatingErasure: c.predating}
+				if err := setConsent(txn, u.Customer, c.rec); err != nil {
 					return err
 				}
 				if c.stale.empty() {

@@ -2,22 +2,55 @@ package store
 
 import (
 	"sync"
+	"time"
 
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 )
 
-// decision is what a consent record decides, per purpose: bit 2(p-1) is set
-// if the record has a choice for purpose p, bit 2(p-1)+1 if that choice is a
-// grant. It is all AppendEvents needs to know of a record.
-type decision uint8
+// decision is what a consent record decides: per purpose, in bits, bit
+// 2(p-1) is set if the record has a choice for purpose p, bit 2(p-1)+1 if
+// that choice is a grant; and the customer's last erasure
+// (consent.Record.ErasedAt), if any, to the second. It is all AppendEvents
+// needs to know of a record.
+type decision struct {
+	bits     uint8
+	erased   bool
+	erasedAt int64 // Unix seconds, if erased
+}
 
+// erasedDecision is the decision of a record without choices, erased at t
+// (never if t is zero).
+func erasedDecision(t time.Time) decision {
+	if t.IsZero() {
+		return decision{}
+	}
+	return decision{erased: true, erasedAt: t.Unix()}
+}
+
+// set records a choice for purpose p.
+func (dc *decision) set(p privacy.Purpose, granted bool) {
+	shift := 2 * (uint(p) - 1)
+	dc.bits |= 1 << shift
+	if granted {
+		dc.bits |= 2 << shift
+	}
+}
+
+// allows mirrors consent.Defaults.Allows.
 func (dc decision) allows(p privacy.Purpose, d consent.Defaults) bool {
 	shift := 2 * (uint(p) - 1)
-	if dc&(1<<shift) != 0 {
-		return dc&(2<<shift) != 0
+	if dc.bits&(1<<shift) != 0 {
+		return dc.bits&(2<<shift) != 0
 	}
-	return d.For(p)
+	return !dc.erased && d.For(p)
+}
+
+// predates reports whether an event at t predates the customer's erasure
+// (to the second, as consent.Record.PredatesErasure): it was erased, and
+// may not be stored again, whatever the consent given since.
+func (dc decision) predates(t time.Time) bool {
+	return dc.erased && t.Unix() <= dc.erasedAt
 }
 
 // kinds returns the kinds of events the decision allows under d.

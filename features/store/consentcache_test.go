@@ -14,52 +14,67 @@ func TestConsentCacheFill(t *testing.T) {
 	a, b, d := privacy.PseudoID{1}, privacy.PseudoID{2}, privacy.PseudoID{3}
 	v := c.currentVersion()
 	c.invalidate(b) // a consent write after v was read
-	c.fill(a, 3, v)
+	c.fill(a, decision{bits: 3}, v)
 	if _, ok := c.get(a); ok {
 		t.Errorf("fill after an invalidation since its version: cached, want not")
 	}
 	v = c.currentVersion()
-	c.fill(a, 3, v)
-	c.fill(b, 1, v)
-	if dc, ok := c.get(a); !ok || dc != 3 {
-		t.Errorf("get(a) = %d, %v; want 3, true", dc, ok)
+	c.fill(a, decision{bits: 3}, v)
+	c.fill(b, decision{bits: 1}, v)
+	if dc, ok := c.get(a); !ok || dc != (decision{bits: 3}) {
+		t.Errorf("get(a) = %+v, %v; want bits 3, true", dc, ok)
 	}
-	c.fill(d, 2, v) // full: cleared first
+	c.fill(d, decision{erased: true, erasedAt: 7}, v) // full: cleared first
 	if _, ok := c.get(a); ok {
 		t.Errorf("get(a) after the cache filled up = cached, want cleared")
 	}
-	if dc, ok := c.get(d); !ok || dc != 2 {
-		t.Errorf("get(d) = %d, %v; want 2, true", dc, ok)
+	if dc, ok := c.get(d); !ok || dc != (decision{erased: true, erasedAt: 7}) {
+		t.Errorf("get(d) = %+v, %v; want erased at 7, true", dc, ok)
 	}
 	c.invalidate(d)
 	if _, ok := c.get(d); ok {
 		t.Errorf("get(d) after invalidate = cached, want not")
 	}
 	off := newConsentCache(0)
-	off.fill(a, 1, off.currentVersion())
+	off.fill(a, decision{bits: 1}, off.currentVersion())
 	if _, ok := off.get(a); ok {
 		t.Errorf("disabled cache cached an entry")
 	}
 }
 
 func TestDecisionAllows(t *testing.T) {
-	granted := func(p privacy.Purpose) decision { return 3 << (2 * (p - 1)) }
-	withdrawn := func(p privacy.Purpose) decision { return 1 << (2 * (p - 1)) }
+	granted := func(ps ...privacy.Purpose) decision {
+		var dc decision
+		for _, p := range ps {
+			dc.set(p, true)
+		}
+		return dc
+	}
+	withdrawn := func(p privacy.Purpose) decision {
+		var dc decision
+		dc.set(p, false)
+		return dc
+	}
+	erased := erasedDecision(testNow)
+	erasedThenGranted := erased
+	erasedThenGranted.set(privacy.Personalization, true)
 	optOut := consent.Defaults{Personalization: true, InStore: true}
 	for _, tt := range []struct {
 		dc   decision
 		d    consent.Defaults
 		want kindSet
 	}{
-		{0, consent.Defaults{}, 0},
-		{0, optOut, allKinds},
+		{decision{}, consent.Defaults{}, 0},
+		{decision{}, optOut, allKinds},
 		{granted(privacy.Personalization), consent.Defaults{}, allKinds &^ (1 << privacy.StoreVisit)},
-		{granted(privacy.Personalization) | granted(privacy.InStore), consent.Defaults{}, allKinds},
+		{granted(privacy.Personalization, privacy.InStore), consent.Defaults{}, allKinds},
+		{erased, optOut, 0}, // an erasure withdraws everything, defaults or not
+		{erasedThenGranted, optOut, allKinds &^ (1 << privacy.StoreVisit)},
 		{withdrawn(privacy.Personalization), optOut, 0},
 		{withdrawn(privacy.InStore), optOut, allKinds &^ (1 << privacy.StoreVisit)},
 	} {
 		if got := tt.dc.kinds(tt.d); got != tt.want {
-			t.Errorf("decision(%04b).kinds(%+v) = %05b, want %05b", tt.dc, tt.d, got, tt.want)
+			t.Errorf("decision(%+v).kinds(%+v) = %05b, want %05b", tt.dc, tt.d, got, tt.want)
 		}
 	}
 }

@@ -38,7 +38,9 @@
 //
 // UpdateConsent applies consent changes and, in the same atomic operation,
 // erases what the new record no longer allows. Forget erases a customer
-// entirely; Export returns everything held about them. An erasure too large
+// entirely but for the time of the erasure, kept under a hash of the
+// pseudonym (erased.go) so that nothing dated before it can be stored
+// again; Export returns everything held about them. An erasure too large
 // for one transaction is made atomic for readers by an erasure marker (see
 // erase.go). Deleted bytes leave the disk after Compact, or eventually
 // through Badger's own compactions; RunGC is the background maintenance loop.

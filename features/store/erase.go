@@ -43,10 +43,15 @@ func (r Removed) Total() int {
 
 // Forget erases customer p entirely: their consent record and every key of
 // every customer table, atomically for readers (see the erasure protocol in
-// erase.go). The bytes leave the disk after Compact (or, eventually, through
-// Badger's background compactions).
+// erase.go), and records the time of the erasure (erased.go), so that
+// nothing dated before it can be stored again. The bytes leave the disk
+// after Compact (or, eventually, through Badger's background compactions).
 func (db *DB) Forget(ctx context.Context, p privacy.PseudoID) (Removed, error) {
+	now := db.now()
 	removed, err := db.erase(ctx, p, func(txn *badger.Txn, removed Removed) (scope, error) {
+		if err := setErased(txn, p, now); err != nil {
+			return scope{}, err
+		}
 		_, err := txn.Get(consentKey(p))
 		switch {
 		case errors.Is(err, badger.ErrKeyNotFound):

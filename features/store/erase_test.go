@@ -176,7 +176,12 @@ func (c *cancelAfter) Err() error {
 func TestErasureInterrupted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	db := smallStore(t, dir, func(o *Options) { o.eraseChunk = 100 })
+	// The erasure is a minute before testNow, so that a's new consent
+	// (grant, at testNow) is dated after it and counts.
+	var clock atomic.Int64
+	clock.Store(testNow.Add(-time.Minute).UnixNano())
+	withClock := func(o *Options) { o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() } }
+	db := smallStore(t, dir, func(o *Options) { o.eraseChunk = 100; withClock(o) })
 	a, b := privacy.PseudoID{1}, privacy.PseudoID{2}
 	grant(t, db, a)
 	grant(t, db, b)
@@ -199,6 +204,7 @@ func TestErasureInterrupted(t *testing.T) {
 		t.Errorf("Export(a).ErasurePending = %v, %v; want true", d.ErasurePending, err)
 	}
 	// a consents again: their events are refused until the erasure is done.
+	clock.Store(testNow.UnixNano())
 	grant(t, db, a)
 	if err := appendOne(t, db, a); !errors.Is(err, ErrNoConsent) {
 		t.Errorf("AppendEvents(a) with erasure pending = %v, want ErrNoConsent", err)
@@ -207,7 +213,7 @@ func TestErasureInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db = smallStore(t, dir, nil) // resumes the erasure
+	db = smallStore(t, dir, withClock) // resumes the erasure
 	defer db.Close()
 	if n := rawKeys(t, db, customerPrefix(tagEvent, a)) + rawKeys(t, db, customerPrefix(tagErasure, a)); n != 0 {
 		t.Errorf("after reopening, %d keys of a left, want 0", n)
@@ -356,5 +362,90 @@ func TestConcurrentAppendsSucceed(t *testing.T) {
 		if got, err := db.Counter(ctx, CounterKey{Name: name, Day: day}); err != nil || got != want {
 			t.Errorf("counter %s = %d, %v; want %d", name, got, err, want)
 		}
+	}
+}
+
+// TestForgetIsFinal: what an erasure removed cannot come back by being sent
+// again. A consent choice or an event dated at or before the erasure (an old
+// CRM export, an event file replayed) is not stored, whatever the defaults,
+// through every write path; a customer who comes back consents, and is
+// stored, from a time after the erasure.
+func TestForgetIsFinal(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64
+	set := func(t time.Time) { clock.Store(t.UnixNano()) }
+	set(testNow)
+	db := smallStore(t, "", func(o *Options) { o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() } })
+	defer db.Close()
+	ctx := t.Context()
+	optOut := consent.Defaults{Personalization: true, InStore: true}
+	a := privacy.PseudoID{7}
+	before := testNow.Add(-time.Hour)
+	oldGrant := []consent.Change{{Purpose: privacy.Personalization, Granted: true, Time: before, Source: "crm"}}
+	event := func(at time.Time) Batch {
+		return Batch{Defaults: optOut, Events: []Entry{{
+			Event:     features.Event{Customer: a, Kind: privacy.Purchase, Item: "sku-1", Time: at, Quantity: 1},
+			ExpiresAt: testNow.AddDate(1, 0, 0),
+		}}}
+	}
+	if _, err := db.UpdateConsent(ctx, a, oldGrant, optOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendEvents(ctx, event(before)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Forget(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+
+	// Sent again: refused, through the single and the bulk consent path, and
+	// the append path, even under opt-out defaults.
+	res, err := db.UpdateConsent(ctx, a, oldGrant, optOut)
+	if err != nil || res.Recorded != 0 || res.PredatingErasure != 1 || optOut.Allows(res.Record, privacy.Personalization) {
+		t.Errorf("UpdateConsent(grant before the erasure) = %+v, %v; want nothing recorded, 1 predating, not allowed", res, err)
+	}
+	ress, _, err := db.UpdateConsents(ctx, []ConsentUpdate{{Customer: a, Changes: oldGrant}}, optOut)
+	if err != nil || ress[0].Recorded != 0 || ress[0].PredatingErasure != 1 {
+		t.Errorf("UpdateConsents(grant before the erasure) = %+v, %v; want nothing recorded, 1 predating", ress, err)
+	}
+	if n := rawKeys(t, db, consentKey(a)); n != 0 {
+		t.Errorf("a consent record under the pseudonym after a refused choice: %d keys, want 0", n)
+	}
+	for _, at := range []time.Time{before, testNow} {
+		if err := db.AppendEvents(ctx, event(at)); !errors.Is(err, ErrNoConsent) {
+			t.Errorf("AppendEvents(event at %v, erased at %v, no choice since) = %v, want ErrNoConsent", at, testNow, err)
+		}
+	}
+	d, err := db.Export(ctx, a)
+	if err != nil || !d.ErasedAt.Equal(testNow) || len(d.Consent)+len(d.Events) != 0 {
+		t.Errorf("Export after the erasure = %+v, %v; want erased at %v and nothing else", d, err, testNow)
+	}
+
+	// The customer comes back: a choice dated after the erasure counts; an
+	// event dated before it still does not.
+	later := testNow.Add(time.Minute)
+	set(later)
+	newGrant := []consent.Change{{Purpose: privacy.Personalization, Granted: true, Time: later, Source: "app"}}
+	if res, err := db.UpdateConsent(ctx, a, newGrant, optOut); err != nil || res.Recorded != 1 || res.PredatingErasure != 0 {
+		t.Fatalf("UpdateConsent(grant after the erasure) = %+v, %v; want it recorded", res, err)
+	}
+	if err := db.AppendEvents(ctx, event(before)); !errors.Is(err, ErrNoConsent) {
+		t.Errorf("AppendEvents(event before the erasure, consent given since) = %v, want ErrNoConsent", err)
+	}
+	if err := db.AppendEvents(ctx, event(later)); err != nil {
+		t.Errorf("AppendEvents(event after the new consent) = %v, want nil", err)
+	}
+	r, err := db.Consent(ctx, a)
+	if err != nil || !r.ErasedAt.Equal(testNow) || len(r.Changes) != 1 {
+		t.Errorf("Consent after coming back = %+v, %v; want the new grant and the erasure time", r, err)
+	}
+
+	// A second erasure moves the time on.
+	set(later.Add(time.Minute))
+	if _, err := db.Forget(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := db.Export(ctx, a); err != nil || !d.ErasedAt.Equal(later.Add(time.Minute)) || len(d.Events) != 0 {
+		t.Errorf("Export after a second erasure = %+v, %v", d, err)
 	}
 }

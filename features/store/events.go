@@ -132,12 +132,6 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 	slices.SortFunc(pseudos, func(a, b privacy.PseudoID) int { return bytes.Compare(a[:], b[:]) })
 	pseudos = slices.Compact(pseudos)
 
-	ckeys := make([]byte, 0, len(pseudos)*pseudoEnd)
-	for _, p := range pseudos {
-		ckeys = append(ckeys, tagConsent)
-		ckeys = append(ckeys, p[:]...)
-	}
-
 	if len(counters) > 0 {
 		db.counterMu.Lock()
 		defer db.counterMu.Unlock()
@@ -146,6 +140,7 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 	defer db.mu.RUnlock()
 	ents := make([]badger.Entry, len(b.Events))
 	allowed := make(map[privacy.PseudoID]kindSet, len(pseudos))
+	var erased map[privacy.PseudoID]decision // customers erased before
 	version := db.consents.currentVersion()
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		// The consent check, again, inside the transaction, against the
@@ -157,19 +152,27 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 		if err != nil {
 			return err
 		}
-		for i, p := range pseudos {
+		clear(erased)
+		for _, p := range pseudos {
 			dc, ok := db.consents.get(p)
 			if !ok {
-				if dc, err = getDecision(txn, ckeys[i*pseudoEnd:(i+1)*pseudoEnd]); err != nil {
+				if dc, err = getDecision(txn, p); err != nil {
 					return err
 				}
 				db.consents.fill(p, dc, version)
 			}
 			allowed[p] = dc.kinds(b.Defaults) &^ markers[p].kinds
+			if dc.erased {
+				if erased == nil {
+					erased = make(map[privacy.PseudoID]decision)
+				}
+				erased[p] = dc
+			}
 		}
 		var refused []int
 		for i := range b.Events {
-			if !allowed[b.Events[i].Customer].has(b.Events[i].Kind) {
+			e := &b.Events[i]
+			if !allowed[e.Customer].has(e.Kind) || erased != nil && erased[e.Customer].predates(e.Time) {
 				refused = append(refused, i)
 			}
 		}
@@ -201,14 +204,16 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 	return nil
 }
 
-// getDecision returns the decision of the consent record at key.
-func getDecision(txn *badger.Txn, key []byte) (decision, error) {
-	item, err := txn.Get(key)
+// getDecision returns the decision of p's consent record or, without one,
+// of their erasure record.
+func getDecision(txn *badger.Txn, p privacy.PseudoID) (decision, error) {
+	item, err := txn.Get(consentKey(p))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
+		t, err := getErased(txn, p)
+		return erasedDecision(t), err
 	}
 	if err != nil {
-		return 0, err
+		return decision{}, err
 	}
 	var dc decision
 	err = item.Value(func(v []byte) error {

@@ -23,6 +23,9 @@ type CustomerData struct {
 	// ErasurePending is set while an erasure of some of this data is under
 	// way; the data it covers is already left out.
 	ErasurePending bool `json:"erasure_pending,omitempty"`
+	// ErasedAt is the time of the customer's last erasure (Forget), zero if
+	// never: the one fact the store keeps after an erasure (erased.go).
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 }
 
 // ConsentChange is one recorded consent choice.
@@ -58,6 +61,9 @@ func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, err
 			return err
 		}
 		d.ErasurePending = !pending.empty()
+		if d.ErasedAt, err = getErased(txn, p); err != nil {
+			return err
+		}
 		for _, t := range customerTables {
 			err := func() error {
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(t.tag, p)})

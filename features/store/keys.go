@@ -15,6 +15,7 @@ package store
 //	  f | pseudo(16) | time(8) | store | 0x00 | coupon            coupon push (pushes.go)
 //	Internal, keyed by customer but not customer data:
 //	  x | pseudo(16)                                               erasure pending
+//	  r | erased(16)                                               erasure record (erased.go)
 //	Global tables (no customer data):
 //	  a | name | 0x00 | day(4)                                     aggregate counter
 //	  i | item                                                     catalogue item (catalog.go)
@@ -49,6 +50,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -71,6 +73,7 @@ const (
 	tagModel   byte = 'm'
 	tagPopular byte = 'p'
 	tagErasure byte = 'x'
+	tagErased  byte = 'r'
 	tagScratch byte = 'z'
 )
 
@@ -143,6 +146,17 @@ func customerPrefix(tag byte, p privacy.PseudoID) []byte {
 
 func consentKey(p privacy.PseudoID) []byte { return customerPrefix(tagConsent, p) }
 func erasureKey(p privacy.PseudoID) []byte { return customerPrefix(tagErasure, p) }
+
+// erasedKey is the key of p's erasure record: a one-way hash of the
+// pseudonym, so that the pseudonym itself leaves the disk with the rest of
+// the customer's data (TestForgetLeavesNoTrace) while a later write about
+// the same customer still finds the record.
+func erasedKey(p privacy.PseudoID) []byte {
+	h := sha256.New()
+	h.Write([]byte("discret/store/erased/v1\x00"))
+	h.Write(p[:])
+	return h.Sum([]byte{tagErased})[:1+privacy.PseudoIDSize]
+}
 
 // keyPseudo returns the pseudonym of a key of a customer table (or of the
 // erasure table).

@@ -80,7 +80,7 @@ func (db *DB) AddPushes(ctx context.Context, p privacy.PseudoID, pushes []Push, 
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	err := db.update(ctx, func(txn *badger.Txn) error {
-		dc, err := getDecision(txn, consentKey(p))
+		dc, err := getDecision(txn, p)
 		if err != nil {
 			return err
 		}

@@ -23,9 +23,10 @@ import (
 // On an unencrypted, uncompressed store whose values all go to the value log
 // (ValueThreshold 1) in 1 MiB files, with 1 MiB memtables, it stores events
 // of several customers, forgets one, compacts, closes and reopens: the
-// customer's keys must be gone, and no file of the directory may contain
-// their pseudonym, raw or in hex, while the other customers' pseudonyms are
-// still found (which shows the scan can see them).
+// customer's keys must be gone but for their erasure record (erased.go), and
+// no file of the directory may contain their pseudonym, raw or in hex, while
+// the other customers' pseudonyms are still found (which shows the scan can
+// see them).
 func TestForgetLeavesNoTrace(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -96,6 +97,10 @@ func TestForgetLeavesNoTrace(t *testing.T) {
 		if k := rawKeys(t, db, customerPrefix(tag, forgotten)); k != 0 {
 			t.Errorf("after Forget, Compact and reopening, %d keys under %c|forgotten, want 0", k, tag)
 		}
+	}
+	// What remains: the erasure record, under a hash of the pseudonym.
+	if k := rawKeys(t, db, erasedKey(forgotten)); k != 1 {
+		t.Errorf("after Forget, %d erasure records, want 1", k)
 	}
 	for _, p := range kept {
 		if k := rawKeys(t, db, customerPrefix(tagEvent, p)); k != rounds*per {

@@ -14,7 +14,10 @@ import (
 	"github.com/discret-io/discret/privacy/consent"
 )
 
-const valueV1 byte = 1
+const (
+	valueV1 byte = 1
+	valueV2 byte = 2
+)
 
 // ErrCorrupt is returned when a stored value cannot be decoded.
 var ErrCorrupt = errors.New("store: corrupt value")
@@ -41,12 +44,19 @@ func decodeEventValue(v []byte) (uint32, error) {
 //
 //	v1 | uvarint n | n × (purpose(1) | granted(1) | varint unix seconds |
 //	                      uvarint nanoseconds | uvarint len | source)
+//	v2 | varint erased-at unix seconds | the same as v1 after its version
 //
-// Times decode in UTC.
+// v2 is the record of a customer erased before (consent.Record.ErasedAt);
+// v1, of one never erased. Times decode in UTC.
 
 func encodeConsent(r consent.Record) []byte {
-	b := make([]byte, 0, 2+len(r.Changes)*24)
-	b = append(b, valueV1)
+	b := make([]byte, 0, 12+len(r.Changes)*24)
+	if r.ErasedAt.IsZero() {
+		b = append(b, valueV1)
+	} else {
+		b = append(b, valueV2)
+		b = binary.AppendVarint(b, r.ErasedAt.Unix())
+	}
 	b = binary.AppendUvarint(b, uint64(len(r.Changes)))
 	for _, c := range r.Changes {
 		g := byte(0)
@@ -64,19 +74,41 @@ func encodeConsent(r consent.Record) []byte {
 
 var errBadConsent = fmt.Errorf("%w: consent record", ErrCorrupt)
 
-func decodeConsent(v []byte) (consent.Record, error) {
-	bad := errBadConsent
-	if len(v) < 2 || v[0] != valueV1 {
-		return consent.Record{}, bad
+// consentHeader decodes what precedes the changes of consent record v: the
+// erasure time (zero if never erased) and the number of changes; rest is
+// the changes.
+func consentHeader(v []byte) (erasedAt time.Time, n uint64, rest []byte, err error) {
+	if len(v) < 2 || v[0] != valueV1 && v[0] != valueV2 {
+		return time.Time{}, 0, nil, errBadConsent
 	}
+	version := v[0]
 	v = v[1:]
+	if version == valueV2 {
+		sec, k := binary.Varint(v)
+		if k <= 0 || sec <= 0 || sec > maxUnixSecond {
+			return time.Time{}, 0, nil, errBadConsent
+		}
+		erasedAt, v = time.Unix(sec, 0).UTC(), v[k:]
+	}
 	n, k := binary.Uvarint(v)
 	// Each change takes at least 5 bytes, which bounds n before allocating.
 	if k <= 0 || n > uint64(len(v)-k)/5 {
-		return consent.Record{}, bad
+		return time.Time{}, 0, nil, errBadConsent
 	}
-	v = v[k:]
-	r := consent.Record{Changes: make([]consent.Change, 0, n)}
+	return erasedAt, n, v[k:], nil
+}
+
+// maxUnixSecond is the last second of year 9999, the latest time the store
+// keeps.
+var maxUnixSecond = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+
+func decodeConsent(v []byte) (consent.Record, error) {
+	bad := errBadConsent
+	erasedAt, n, v, err := consentHeader(v)
+	if err != nil {
+		return consent.Record{}, err
+	}
+	r := consent.Record{Changes: make([]consent.Change, 0, n), ErasedAt: erasedAt}
 	for range n {
 		if len(v) < 2 {
 			return consent.Record{}, bad
@@ -118,18 +150,15 @@ func decodeConsent(v []byte) (consent.Record, error) {
 // consentDecision returns the decision of the encoded consent record v
 // without decoding it into a consent.Record: for each purpose, the decision
 // of the change that consent.Record.Latest would pick (the latest time, to
-// the second; of equal seconds, a withdrawal). FuzzConsentValue checks that
-// it agrees with consent.Defaults.Allows on the decoded record.
+// the second; of equal seconds, a withdrawal; none dated at or before the
+// erasure), and the erasure. FuzzConsentValue checks that it agrees with
+// consent.Defaults.Allows on the decoded record.
 func consentDecision(v []byte) (decision, error) {
-	if len(v) < 2 || v[0] != valueV1 {
-		return 0, errBadConsent
+	erasedAt, n, v, err := consentHeader(v)
+	if err != nil {
+		return decision{}, err
 	}
-	v = v[1:]
-	n, k := binary.Uvarint(v)
-	if k <= 0 || n > uint64(len(v)-k)/5 {
-		return 0, errBadConsent
-	}
-	v = v[k:]
+	dc := erasedDecision(erasedAt)
 	type change struct {
 		found, granted bool
 		sec            int64
@@ -137,43 +166,41 @@ func consentDecision(v []byte) (decision, error) {
 	var latest [3]change
 	for range n {
 		if len(v) < 2 {
-			return 0, errBadConsent
+			return decision{}, errBadConsent
 		}
 		p, g := privacy.Purpose(v[0]), v[1]
 		if p != privacy.Personalization && p != privacy.InStore || g > 1 {
-			return 0, errBadConsent
+			return decision{}, errBadConsent
 		}
 		v = v[2:]
 		sec, k := binary.Varint(v)
 		if k <= 0 {
-			return 0, errBadConsent
+			return decision{}, errBadConsent
 		}
 		v = v[k:]
 		if ns, k := binary.Uvarint(v); k <= 0 || ns >= 1e9 {
-			return 0, errBadConsent
+			return decision{}, errBadConsent
 		} else {
 			v = v[k:]
 		}
 		sl, k := binary.Uvarint(v)
 		if k <= 0 || sl > uint64(len(v)-k) {
-			return 0, errBadConsent
+			return decision{}, errBadConsent
 		}
 		v = v[k+int(sl):]
+		if dc.erased && sec <= dc.erasedAt {
+			continue
+		}
 		if b := latest[p]; !b.found || sec > b.sec || sec == b.sec && (g == 0 || b.granted) {
 			latest[p] = change{found: true, granted: g == 1, sec: sec}
 		}
 	}
 	if len(v) != 0 {
-		return 0, errBadConsent
+		return decision{}, errBadConsent
 	}
-	var dc decision
 	for _, p := range privacy.Purposes {
 		if c := latest[p]; c.found {
-			shift := 2 * (uint(p) - 1)
-			dc |= 1 << shift
-			if c.granted {
-				dc |= 2 << shift
-			}
+			dc.set(p, c.granted)
 		}
 	}
 	return dc, nil

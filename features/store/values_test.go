@@ -48,6 +48,14 @@ func TestConsentValue(t *testing.T) {
 	if back.Changes[1].Time.Location() != time.UTC {
 		t.Errorf("decoded time in %v, want UTC", back.Changes[1].Time.Location())
 	}
+	erased := consent.Record{Changes: rec.Changes[:1], ErasedAt: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	ev := encodeConsent(erased)
+	if back, err := decodeConsent(ev); err != nil || ev[0] != valueV2 || !sameRecord(back, erased) || !back.ErasedAt.Equal(erased.ErasedAt) {
+		t.Errorf("decodeConsent(encodeConsent(%v)) = %v, %v (version %d); want it back, in v2", erased, back, err, ev[0])
+	}
+	if v[0] != valueV1 {
+		t.Errorf("a record never erased is encoded in version %d, want v1 (what earlier releases wrote)", v[0])
+	}
 	empty, err := decodeConsent(encodeConsent(consent.Record{}))
 	if err != nil || len(empty.Changes) != 0 {
 		t.Errorf("decodeConsent(encodeConsent(zero)) = %v, %v", empty, err)
@@ -58,6 +66,9 @@ func TestConsentValue(t *testing.T) {
 		{valueV1, 1, 1, 2, 0, 0, 0},                            // granted 2
 		{valueV1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1},             // absurd count
 		{valueV1, 1, 1, 1, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0}, // 1e9 ns
+		{valueV2, 0, 0},                                        // erased at 0
+		{valueV2, 1, 0},                                        // erased before 1970
+		{valueV2, 2},                                           // no count
 	} {
 		if r, err := decodeConsent(bad); err == nil {
 			t.Errorf("decodeConsent(%x) = %v, want an error", bad, r)
@@ -98,7 +109,7 @@ func TestConsentDecisionTies(t *testing.T) {
 }
 
 func sameRecord(a, b consent.Record) bool {
-	if len(a.Changes) != len(b.Changes) {
+	if len(a.Changes) != len(b.Changes) || !a.ErasedAt.Equal(b.ErasedAt) {
 		return false
 	}
 	for i, c := range a.Changes {
@@ -128,6 +139,7 @@ func TestMarkerValue(t *testing.T) {
 func FuzzConsentValue(f *testing.F) {
 	f.Add(encodeConsent(consent.Record{Changes: []consent.Change{{Purpose: 1, Granted: true, Time: time.Unix(1, 2), Source: "s"}}}), int64(0), int64(0), "web", true)
 	f.Add([]byte{valueV1, 0}, int64(-1e12), int64(999999999), "", false)
+	f.Add(encodeConsent(consent.Record{Changes: []consent.Change{{Purpose: 1, Granted: true, Time: time.Unix(5, 0), Source: "s"}, {Purpose: 2, Granted: true, Time: time.Unix(9, 0), Source: "s"}}, ErasedAt: time.Unix(5, 0)}), int64(0), int64(0), "web", true)
 	f.Fuzz(func(t *testing.T, raw []byte, sec, nsec int64, source string, granted bool) {
 		r, err := decodeConsent(raw)
 		if err == nil {

@@ -84,8 +84,23 @@ func (c Change) Same(o Change) bool {
 
 // Record is a customer's consent history, oldest first in the order applied.
 // The zero Record is a customer who never expressed a choice.
+//
+// ErasedAt is the time of the customer's last erasure (GDPR art. 17), zero if
+// never erased. An erasure counts as a withdrawal of every purpose at that
+// time that no choice dated at or before it can undo: Apply does not record
+// such a choice (a consent file exported before the erasure and imported
+// again), and the history starts afresh after it. A choice dated after the
+// erasure (the customer came back) is recorded and decides as usual.
 type Record struct {
-	Changes []Change `json:"changes"`
+	Changes  []Change  `json:"changes"`
+	ErasedAt time.Time `json:"erased_at,omitzero"`
+}
+
+// PredatesErasure reports whether c is dated at or before r's erasure, to
+// the second (the precision at which records are stored): such a choice
+// belongs to the history that the erasure removed and is not recorded.
+func (r Record) PredatesErasure(c Change) bool {
+	return !r.ErasedAt.IsZero() && c.Time.Unix() <= r.ErasedAt.Unix()
 }
 
 // Latest returns the change that decides purpose p, and false if there is
@@ -94,12 +109,12 @@ type Record struct {
 // after it is stored); of equal times, a withdrawal, so that the decision
 // does not depend on the order in which the changes were applied (an
 // imported file's rows are in any order); of equal times and decisions,
-// the one applied last.
+// the one applied last. Changes dated at or before r.ErasedAt do not count.
 func (r Record) Latest(p privacy.Purpose) (Change, bool) {
 	var best Change
 	found := false
 	for _, c := range r.Changes {
-		if c.Purpose != p {
+		if c.Purpose != p || r.PredatesErasure(c) {
 			continue
 		}
 		t, bt := c.Time.Unix(), best.Time.Unix()
@@ -142,6 +157,9 @@ func (r *Record) Apply(c Change, d Defaults, now time.Time) (withdrew bool, err 
 	if c.Time.After(now) {
 		c.Time = now
 	}
+	if r.PredatesErasure(c) {
+		return false, nil
+	}
 	for _, old := range r.Changes {
 		if old.Same(c) {
 			return false, nil
@@ -159,12 +177,14 @@ type Defaults struct {
 	InStore         bool
 }
 
-// Allows reports whether record r permits purpose p.
+// Allows reports whether record r permits purpose p: the latest choice for
+// p, or, without one, nothing after an erasure (r.ErasedAt) and the default
+// otherwise.
 func (d Defaults) Allows(r Record, p privacy.Purpose) bool {
 	if c, ok := r.Latest(p); ok {
 		return c.Granted
 	}
-	return d.For(p)
+	return r.ErasedAt.IsZero() && d.For(p)
 }
 
 // For returns the decision for purpose p of a customer who never expressed

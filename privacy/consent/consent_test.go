@@ -229,3 +229,52 @@ func TestChangeJSON(t *testing.T) {
 		t.Error("invalid purpose encoded without error")
 	}
 }
+
+// TestErasure: after an erasure nothing is allowed, whatever the defaults,
+// until a choice dated after it; a choice dated at or before it (a consent
+// file exported before the erasure, imported again) is not recorded.
+func TestErasure(t *testing.T) {
+	P, S := privacy.Personalization, privacy.InStore
+	erased := Record{ErasedAt: t0.Add(10 * time.Minute)}
+	optOut := Defaults{Personalization: true, InStore: true}
+	for _, p := range privacy.Purposes {
+		if optOut.Allows(erased, p) {
+			t.Errorf("erased customer, opt-out defaults: Allows(%v) = true, want false", p)
+		}
+	}
+	now := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name   string
+		c      Change
+		record bool
+	}{
+		{"grant before the erasure", ch(P, true, 5), false},
+		{"grant in the erasure's second", Change{Purpose: P, Granted: true, Time: erased.ErasedAt.Add(999 * time.Millisecond), Source: "crm"}, false},
+		{"grant one second after", Change{Purpose: P, Granted: true, Time: erased.ErasedAt.Add(time.Second), Source: "crm"}, true},
+		{"in-store grant after", ch(S, true, 30), true},
+	} {
+		r := erased
+		if _, err := r.Apply(tc.c, optOut, now); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := len(r.Changes) == 1; got != tc.record {
+			t.Errorf("%s: recorded %v, want %v", tc.name, got, tc.record)
+		}
+		if got := optOut.Allows(r, tc.c.Purpose); got != tc.record {
+			t.Errorf("%s: Allows(%v) = %v, want %v", tc.name, tc.c.Purpose, got, tc.record)
+		}
+		if r.PredatesErasure(tc.c) == tc.record {
+			t.Errorf("%s: PredatesErasure = %v", tc.name, !tc.record)
+		}
+	}
+	// A record holding changes from before its erasure (never written by
+	// the store, which erases the history) decides without them.
+	r := Record{Changes: []Change{ch(P, true, 5)}, ErasedAt: erased.ErasedAt}
+	if _, ok := r.Latest(P); ok || (Defaults{}).Allows(r, P) {
+		t.Errorf("a grant before the erasure still decides: %+v", r)
+	}
+	b, err := json.Marshal(Record{})
+	if err != nil || string(b) != `{"changes":null}` {
+		t.Errorf("json of a never-erased record = %s, %v: want no erased_at", b, err)
+	}
+}
