@@ -538,3 +538,70 @@ func TestShortenedRetentionCLI(t *testing.T) {
 		t.Errorf("log = %q; want the maintenance loop's deletion of 1 event, at INFO", got)
 	}
 }
+
+// TestNoStore: the commands that do not create a store refuse a data
+// directory that does not exist, is empty, or holds something else (a
+// mistyped --data), naming it and the commands that create one, and leave
+// it as it was; those that write create one there.
+func TestNoStore(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "notes.txt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	readers := [][]string{
+		{"consent", "get", "alice@example.com"},
+		{"export", "alice@example.com"},
+		{"forget", "alice@example.com"},
+		{"compact"},
+		{"train"},
+		{"models", "list"},
+		{"models", "show", "1"},
+		{"models", "use", "1"},
+		{"privacy", "report"},
+		{"items", "list"},
+		{"coupons", "list"},
+		{"apikey", "list"},
+		{"apikey", "revoke", "abcdefgh"},
+		{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+	}
+	// A server that starts serving is stopped after a while: the test
+	// fails rather than waits.
+	runBriefly := func(args ...string) (int, string, string) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		var out, errOut bytes.Buffer
+		code := run(ctx, args, &out, &errOut, c.getenv)
+		return code, out.String(), errOut.String()
+	}
+	for _, dir := range []struct{ path, want string }{
+		{filepath.Join(t.TempDir(), "nope"), "does not exist"},
+		{t.TempDir(), "holds no Discret store"},
+		{other, "holds no Discret store"},
+	} {
+		for _, args := range readers {
+			code, out, stderr := runBriefly(append(args, "--data", dir.path)...)
+			if code != exitFailure || out != "" || !strings.Contains(stderr, "data directory "+dir.path+" "+dir.want) || !strings.Contains(stderr, "'discret import'") {
+				t.Errorf("discret %s --data %s = exit %d, stdout %q, stderr %q; want exit 1 and %q, naming the commands that create a store",
+					strings.Join(args, " "), dir.path, code, out, stderr, dir.want)
+			}
+		}
+		entries, _ := os.ReadDir(dir.path)
+		if len(entries) > 1 {
+			t.Errorf("%s holds %d files after the refusals, want them left as they were", dir.path, len(entries))
+		}
+	}
+	events := writeFile(t, "e.jsonl", `{"customer":"a@example.com","item":"i","type":"view","time":"`+time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)+`"}`)
+	for _, args := range [][]string{
+		{"import", events},
+		{"consent", "import", writeFile(t, "c.jsonl", `{"customer":"a@example.com","purpose":"in_store","granted":true,"time":"2026-01-02T15:04:05Z","source":"web-form"}`)},
+		{"consent", "set", "alice@example.com", "personalization=granted"},
+		{"items", "import", writeFile(t, "items.jsonl", `{"item":"SKU-1","category":"c","active":true}`)},
+		{"apikey", "create", "--name", "n", "--scope", "admin"},
+	} {
+		dir := t.TempDir()
+		c.mustRun(append(args, "--data", dir)...)
+		c.mustRun("privacy", "report", "--data", dir)
+	}
+}

@@ -24,7 +24,7 @@ func (g *globalFlags) defaults(getenv func(string) string) {
 }
 
 func (g *globalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.data, "data", g.data, "data directory `DIR` (env DISCRET_DATA)")
+	fs.StringVar(&g.data, "data", g.data, "data directory `DIR` (env DISCRET_DATA); only the commands that write data create one")
 	fs.StringVar(&g.key, "key", g.key, "master key file `FILE`, mode 0600 (env DISCRET_KEY)")
 	fs.StringVar(&g.config, "config", g.config, "configuration file `FILE`, JSON (env DISCRET_CONFIG)")
 }

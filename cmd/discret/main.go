@@ -269,7 +269,8 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Global flags (accepted by every command):
-  --data DIR    data directory (env DISCRET_DATA, default ./discret-data)
+  --data DIR    data directory (env DISCRET_DATA, default ./discret-data);
+                only the commands that write data create one
   --key FILE    master key file, mode 0600 (env DISCRET_KEY, default ./discret.key)
   --config FILE configuration file, JSON (env DISCRET_CONFIG; see README "Configuration")
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -62,6 +64,25 @@ func realPath(p string) string {
 	return filepath.Join(realPath(filepath.Clean(dir)), base)
 }
 
+// requireStore refuses a data directory that holds no store, for the
+// commands that do not create one: those that read (export, models list,
+// …) would otherwise create an empty store in a mistyped --data directory
+// and report that it holds nothing, and those that erase or change what
+// exists (forget, models use, apikey revoke, …) that nothing was there.
+func requireStore(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, store.MetaFile))
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	what := "does not exist"
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		what = "holds no Discret store"
+	} else if err == nil {
+		what = "is not a directory"
+	}
+	return fmt.Errorf("data directory %s %s (a mistyped --data or DISCRET_DATA?); this command does not create one: 'discret import', 'discret consent import', 'discret consent set', 'discret items import' and 'discret apikey create' do (or 'discret serve --demo', with a demo dataset)", dir, what)
+}
+
 // openData loads the key, checks it against the data directory and opens the
 // store. create allows creating a new data directory.
 func openData(e *env, create bool) (*dataEnv, error) {
@@ -74,8 +95,8 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		return nil, err
 	}
 	if !create {
-		if _, err := os.Stat(e.global.data); err != nil {
-			return nil, fmt.Errorf("data directory %s not found; import data first (`discret import`) or pass --data / DISCRET_DATA", e.global.data)
+		if err := requireStore(e.global.data); err != nil {
+			return nil, err
 		}
 	}
 	logger := e.logger
