@@ -70,7 +70,9 @@ most-popular at the same budget.
 The δ of the private runs is 1/(10·users) rounded down to a power of ten,
 the setting of the published figures; 'discret train' uses at most 10⁻⁶, a
 smaller δ, so for fewer than 100,000 customers pass --delta 1e-6 (or set
-training.delta) to measure exactly what it ships. --validation evaluates on
+training.delta) to measure exactly what it ships; a δ not below 1/users is
+refused (exit 2 for --delta) once the file is read, before anything is
+trained. --validation evaluates on
 the validation split instead (20 % of each user's training items, seed 43;
 the test items are never seen): the split for tuning. The table says which
 split it shows, and every JSON row has "split": "test" or "validation".
@@ -143,6 +145,9 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 				fmt.Fprintf(e.stderr, "%s: %d bad rows skipped\n", path, bad)
 			}
 			fmt.Fprintf(e.stderr, "%s: %d users, %d items, %d pairs (read in %.1f s)\n", path, d.Users(), d.Items(), d.Pairs(), time.Since(start).Seconds())
+			if err := checkEvalDelta(e, priv.Delta, d.Users(), path); err != nil {
+				return err
+			}
 			rows, err := eval.Run(ctx, eval.Config{
 				Name: bench.DatasetName(path), Dataset: d, Epsilons: eps, Seeds: seeds, Validation: validation,
 				ALS: alsCfg, Privacy: &priv, Log: func(s string) { fmt.Fprintln(e.stderr, s) },
@@ -171,6 +176,20 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 // evalDeltaRange is the range of eval's --delta known before the data is
 // read (it must also be below 1/users): the lower bound of a training run's.
 var evalDeltaRange = numRange{func(x float64) bool { return x >= train.MinDelta && x < 1 }, fmt.Sprintf("a number with %g ≤ δ < 1", train.MinDelta)}
+
+// checkEvalDelta refuses a δ (of --delta, a usage error, or of the
+// configuration's training.delta; 0: the default) that is not below 1/users
+// for the users of the dataset file path, before anything is trained: the
+// private runs come after the non-private ones, and would fail only then.
+func checkEvalDelta(e *env, delta float64, users int, path string) error {
+	if delta == 0 || delta < 1/float64(max(1, users)) {
+		return nil
+	}
+	if e.isSet("delta") {
+		return usagef("--delta %g: want δ < 1/users = %.3g for the %d users of %s", delta, 1/float64(max(1, users)), users, path)
+	}
+	return fmt.Errorf("training.delta %g of %s: want δ < 1/users = %.3g for the %d users of %s; pass a smaller --delta", delta, e.global.config, 1/float64(max(1, users)), users, path)
+}
 
 // evalSettings returns the ALS hyper-parameters and private-training
 // settings of `discret eval` and `discret bench quality` (evalConfigHelp):

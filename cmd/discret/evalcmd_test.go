@@ -137,6 +137,12 @@ func TestEvalConfigAndOutput(t *testing.T) {
 			args: []string{"eval", "--epsilon", "1,2,1.0", data},
 		},
 		{
+			// Refused once the users are counted, before any model is
+			// trained (the private runs come last).
+			name: "δ not below 1/users", code: exitUsage, stderr: "--delta 0.01: want δ < 1/users = 0.00667 for the 150 users of " + data + "\n",
+			args: []string{"eval", "--seeds", "1", "--epsilon", "inf,5", "--delta", "0.01", data},
+		},
+		{
 			name: "repeated inf", code: exitUsage, stderr: "--epsilon: entry 2, ∞, repeats entry 1, inf",
 			args: []string{"eval", "--epsilon", "inf,∞", data},
 		},

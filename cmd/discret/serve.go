@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -92,6 +93,12 @@ also serves /healthz, /readyz (ready once a model is loaded), /metrics
 (Prometheus) and /openapi.json, without a key. The gRPC listener serves the
 health service and reflection (for grpcurl).
 
+The flags are checked, and the listeners opened, before anything else: a
+malformed address, the same address for both listeners, or --tls-cert and
+--tls-key that are not both given, readable and a certificate chain with
+its private key are usage errors (exit 2), and an address in use a failure
+(exit 1), before the data directory is opened or --demo writes anything.
+
 --demo sets everything up first: a master key and a data directory if absent,
 a synthetic dataset (ingested under the consent rules) with its catalogue and
 a few coupons, a differentially private model (ε = 1), a demo customer
@@ -127,18 +134,82 @@ DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
 			case f.trainInterval < 0 || f.trainInterval > 0 && f.trainInterval < time.Minute:
 				return usagef("--train-interval: want 0 (off) or at least 1m")
 			}
+			// Before anything is opened or written.
+			if err := checkListenFlags(f); err != nil {
+				return err
+			}
+			if err := checkTLSFlags(f.tlsCert, f.tlsKey); err != nil {
+				return err
+			}
 			return runServe(ctx, e, f, level)
 		},
 	}
 }
 
+// checkListenFlags checks the syntax of --grpc-addr and --http-addr
+// (HOST:PORT, a port number or service name; the host is resolved when
+// listening) and that they differ.
+func checkListenFlags(f serveFlags) error {
+	for _, a := range []struct{ name, addr string }{{"grpc-addr", f.grpcAddr}, {"http-addr", f.httpAddr}} {
+		_, port, err := net.SplitHostPort(a.addr)
+		if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+			return usagef("--%s %q: want HOST:PORT, e.g. 127.0.0.1:8080 (%s)", a.name, a.addr, ae.Err)
+		} else if err != nil {
+			return usagef("--%s %q: want HOST:PORT, e.g. 127.0.0.1:8080", a.name, a.addr)
+		}
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return usagef("--%s %q: port %q: want a number from 0 to 65535", a.name, a.addr, port)
+		}
+	}
+	if _, port, _ := net.SplitHostPort(f.grpcAddr); f.grpcAddr == f.httpAddr && port != "0" {
+		return usagef("--grpc-addr and --http-addr are both %s: each listener needs its own address", f.grpcAddr)
+	}
+	return nil
+}
+
+// checkTLSFlags checks that --tls-cert and --tls-key come together, can be
+// read, and hold a certificate chain and its private key.
+func checkTLSFlags(cert, key string) error {
+	switch {
+	case cert == "" && key == "":
+		return nil
+	case cert == "" || key == "":
+		return usagef("--tls-cert and --tls-key go together: give both (TLS on both listeners) or neither")
+	}
+	certPEM, err := os.ReadFile(cert)
+	if err != nil {
+		return usagef("--tls-cert %s: %v", cert, withoutPath(err, cert))
+	}
+	keyPEM, err := os.ReadFile(key)
+	if err != nil {
+		return usagef("--tls-key %s: %v", key, withoutPath(err, key))
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return usagef("--tls-cert %s and --tls-key %s: %v", cert, key, err)
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error {
+	// The listeners first, so that an address in use is refused before
+	// the data directory is opened (or the demo's data written). Serve
+	// closes them; on an earlier return they are closed here.
+	gl, hl, err := serve.Listen(f.grpcAddr, f.httpAddr)
+	if err != nil {
+		return err
+	}
+	serving := false
+	defer func() {
+		if !serving {
+			gl.Close()
+			hl.Close()
+		}
+	}()
 	// The store logs through the server's logger: its periodic retention
 	// deletions (INFO) belong in the server log.
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	e.logger = logger
 	var d *dataEnv
-	var err error
 	if f.demo {
 		d, err = setupDemo(ctx, e, demoData)
 	} else {
@@ -260,10 +331,6 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if err != nil {
 		return err
 	}
-	gl, hl, err := serve.Listen(f.grpcAddr, f.httpAddr)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(e.stdout, "serving gRPC on %s and REST on %s (data %s); Ctrl-C to stop\n", gl.Addr(), hl.Addr(), e.global.data)
 	if f.demo {
 		printDemoCommands(e.stdout, demoKey, demoItem, gl.Addr(), hl.Addr(), f.tlsCert != "")
@@ -278,6 +345,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)
 		wg.Go(func() { trainer.Every(bgCtx, f.trainInterval) })
 	}
+	serving = true
 	err = srv.Serve(ctx, gl, hl)
 	stopBackground()
 	wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -219,6 +220,51 @@ func TestServeCommand(t *testing.T) {
 	for _, args := range [][]string{{"--rate-limit", "0"}, {"--log-level", "loud"}, {"--timeout", "0s"}, {"extra"}} {
 		if code, _, _ := s.run(ctx, serveCommand(), args...); code != exitUsage {
 			t.Errorf("serve %v = %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// TestServeFlagsBeforeWork: bad listen addresses and TLS flags are usage
+// errors, and an address in use a failure, all found before the data
+// directory or the key is created (here by --demo).
+func TestServeFlagsBeforeWork(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	free := []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--http-addr", "localhost"}, exitUsage, `--http-addr "localhost": want HOST:PORT, e.g. 127.0.0.1:8080 (missing port in address)`},
+		{[]string{"--grpc-addr", "127.0.0.1:99999"}, exitUsage, `--grpc-addr "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
+		{[]string{"--grpc-addr", "127.0.0.1:nope"}, exitUsage, `--grpc-addr "127.0.0.1:nope": port "nope"`},
+		{[]string{"--grpc-addr", "127.0.0.1:18999", "--http-addr", "127.0.0.1:18999"}, exitUsage, "--grpc-addr and --http-addr are both 127.0.0.1:18999"},
+		{append([]string{"--tls-cert", garbage}, free...), exitUsage, "--tls-cert and --tls-key go together"},
+		{append([]string{"--tls-key", garbage}, free...), exitUsage, "--tls-cert and --tls-key go together"},
+		{append([]string{"--tls-cert", missing, "--tls-key", garbage}, free...), exitUsage, "--tls-cert " + missing + ": no such file or directory"},
+		{append([]string{"--tls-cert", garbage, "--tls-key", missing}, free...), exitUsage, "--tls-key " + missing + ": no such file or directory"},
+		{append([]string{"--tls-cert", garbage, "--tls-key", garbage}, free...), exitUsage, "--tls-cert " + garbage + " and --tls-key " + garbage + ": tls: "},
+		{[]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", busy.Addr().String()}, exitFailure, "HTTP listener: listen tcp " + busy.Addr().String()},
+	} {
+		s := newServeEnv(t, false)
+		code, _, stderr := s.run(t.Context(), serveCommand(), append([]string{"--demo"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("serve --demo %s = exit %d, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
+		}
+		for _, p := range []string{s.data, s.key} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("serve --demo %s created %s before refusing", strings.Join(tt.args, " "), p)
+			}
 		}
 	}
 }
