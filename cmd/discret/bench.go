@@ -9,12 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/discret-io/discret/bench"
@@ -102,7 +105,9 @@ The API key (--key, env DISCRET_API_KEY, or --key-file) needs the recommend
 scope. The server's per-key rate limit (serve --rate-limit, 1000/s by
 default) applies: start it with --rate-limit -1 to measure its capacity.
 Run the load generator on another machine when you can: on the same one it
-takes CPU from the server. Progress goes to stderr every second.`,
+takes CPU from the server. It first connects once to the target, and fails
+at once if nothing answers there (is 'discret serve' running?). Progress
+goes to stderr every second.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&cfg.Target, "target", "", "server `URL`: http://HOST:PORT, https://…, grpc://HOST:PORT or grpcs://…")
 			// --key is the global master key file elsewhere; here it is the
@@ -180,6 +185,9 @@ takes CPU from the server. Progress goes to stderr every second.`,
 				}
 				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, p.RPS)
 			}
+			if err := checkTarget(ctx, cfg.Target, cfg.Timeout); err != nil {
+				return err
+			}
 			rep, err := bench.Load(ctx, cfg)
 			if rep == nil {
 				return err
@@ -204,6 +212,26 @@ takes CPU from the server. Progress goes to stderr every second.`,
 			return errors.Join(err, werr)
 		},
 	}
+}
+
+// checkTarget connects once to the server of target (a URL that
+// bench.CheckTarget accepted) within timeout, so that a load test against an
+// address where nothing listens fails at once rather than after a run of
+// transport errors.
+func checkTarget(ctx context.Context, target string, timeout time.Duration) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("connection refused at %s; is 'discret serve' running, and listening there?", u.Host)
+	case err != nil:
+		return fmt.Errorf("cannot connect to %s: %w; is 'discret serve' running, and listening there?", u.Host, err)
+	}
+	return conn.Close()
 }
 
 // commonError describes the most frequent error of rep, for the message

@@ -102,6 +102,9 @@ func TestBenchServeDemo(t *testing.T) {
 
 func TestBenchServeErrors(t *testing.T) {
 	failing, _ := fakeRecommendations(t, "k", http.StatusServiceUnavailable)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+	closedAddr := strings.TrimPrefix(closed.URL, "http://")
 	ids := filepath.Join(t.TempDir(), "ids.txt")
 	os.WriteFile(ids, []byte("a\n"), 0o600)
 	for _, tc := range []struct {
@@ -119,8 +122,15 @@ func TestBenchServeErrors(t *testing.T) {
 		{[]string{"serve", "--target", failing, "--method", "similar", "--key-file", "/nonexistent/key"}, exitUsage, `method "similar"`},
 		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--plot", "x.gif"}, exitUsage, "--plot"},
 		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--requests", "5", "--warmup", "0"}, exitFailure, "no successful request"},
+		// Nothing answers: refused at once, without a run of errors.
+		{[]string{"serve", "--target", closed.URL, "--key", "k", "--customers", ids}, exitFailure,
+			"discret bench serve: connection refused at " + closedAddr + "; is 'discret serve' running, and listening there?\n"},
+		{[]string{"serve", "--target", "grpc://" + closedAddr, "--key", "k", "--customers", ids}, exitFailure, "connection refused at " + closedAddr},
 	} {
 		code, stdout, stderr := runBench(t, nil, tc.args...)
+		if tc.code == exitFailure && strings.Contains(tc.want, "refused") && (stdout != "" || strings.Contains(stderr, "requests,")) {
+			t.Errorf("bench %v: stdout %q, stderr %q; want no report and no progress", tc.args, stdout, stderr)
+		}
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("bench %v = exit %d, stderr %q; want exit %d and %q (stdout %q)", tc.args, code, stderr, tc.code, tc.want, stdout)
 		}
