@@ -52,7 +52,8 @@ type fileConfig struct {
 		MaxItemsPerUser *int               `json:"max_items_per_user"`
 		Rank            *int               `json:"rank"` // factors of a private model; 0: automatic
 		Clip            *float64           `json:"clip"`
-		Weights         map[string]float64 `json:"weights"` // per event type, e.g. {"view": 0.1}
+		ItemFraction    *float64           `json:"item_fraction"` // share of the catalogue a private model trains
+		Weights         map[string]float64 `json:"weights"`       // per event type, e.g. {"view": 0.1}
 		StrengthCap     *float64           `json:"strength_cap"`
 		Catalogue       string             `json:"catalogue"` // path of a catalogue file
 		KeepReleases    *int               `json:"keep_releases"`
@@ -86,6 +87,7 @@ type trainSettings struct {
 	rank                int
 	weights             map[privacy.EventKind]float64
 	strengthCap         float64
+	itemFraction        float64
 	catalogue           string
 }
 
@@ -194,6 +196,7 @@ var (
 	rankRange       = numRange{func(x float64) bool { return x >= 0 && x <= 1024 }, "0 (automatic) or an integer from 1 to 1024, at most the factors"}
 	maxItemsRange   = atLeast(1)
 	keepRange       = atLeast(1)
+	fractionRange   = numRange{func(x float64) bool { return x > 0 && x <= 1 }, "a number in (0, 1]"}
 )
 
 // orDefault extends r with 0, which means the default.
@@ -265,6 +268,7 @@ func loadSettings(path string) (settings, error) {
 	ts.rank = setting(f, "training.rank", t.Rank, rankRange)
 	ts.clip = setting(f, "training.clip", t.Clip, positiveNumber)
 	ts.strengthCap = setting(f, "training.strength_cap", t.StrengthCap, positiveNumber)
+	ts.itemFraction = setting(f, "training.item_fraction", t.ItemFraction, fractionRange)
 	ts.keep = setting(f, "training.keep_releases", t.KeepReleases, keepRange)
 	ts.catalogue = t.Catalogue
 	if fs := cmp.Or(ts.factors, als.DefaultFactors); ts.rank > fs {

@@ -39,6 +39,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"bad period", "{\"retention\": {\n  \"view\": \"13months\"}}", `config c.json:2:11: retention.view = "13months": want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`},
 		{"zero period", `{"privacy": {"cap_window": "0d"}}`, `config c.json:1:28: privacy.cap_window = "0d": want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`},
 		{"out of range", "{\"training\": {\n  \"factors\": 0}}", "config c.json:2:14: training.factors = 0: want an integer from 1 to 1024"},
+		{"item fraction above 1", `{"training": {"item_fraction": 1.5}}`, "config c.json:1:32: training.item_fraction = 1.5: want a number in (0, 1]"},
 		{"bad epsilon", `{"privacy": {"cap_epsilon": "lots"}}`, `config c.json:1:29: privacy.cap_epsilon = "lots": want a number > 0 or "inf"`},
 		{"rank above factors", `{"training": {"rank": 16, "factors": 8}}`, "config c.json:1:23: training.rank = 16 exceeds training.factors = 8: a private model has at most that many factors"},
 		{"every problem, in the file's order", "{\"training\": {\"factors\": 0},\n \"retention\": {\"view\": \"x\"}, \"foo\": 1}",

@@ -34,7 +34,7 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 	// without items on this small dataset.
 	c.mustRun("items", "import", filepath.Join(gen, synth.ItemsFile))
 	private := version(c.mustRun("train", "--epsilon", "2", "--factors", "8"))
-	nonPrivate := version(c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2"))
+	nonPrivate := version(c.mustRun("train", "--epsilon", "inf", "--allow-non-private", "--factors", "8", "--iterations", "2"))
 
 	// A customer with stored events.
 	raw, err := os.ReadFile(filepath.Join(gen, synth.EventsFile))
@@ -91,7 +91,7 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 	// the non-private releases first: by `consent set` and by `consent
 	// import`. Afterwards no `forget` could find them.
 	for _, how := range []string{"set", "import"} {
-		np := version(c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2"))
+		np := version(c.mustRun("train", "--epsilon", "inf", "--allow-non-private", "--factors", "8", "--iterations", "2"))
 		who := customerOf(np)
 		var out string
 		if how == "set" {

@@ -29,6 +29,8 @@ func trainCommand() *command {
 		stores             string
 		delta, lambda      float64
 		alpha, clip        float64
+		itemFraction       float64
+		allowNonPrivate    bool
 		iterations         int
 		factors, maxItems  int
 		rank               int
@@ -49,14 +51,22 @@ The privacy budget (ε, δ) covers the whole release; every release is charged
 to the privacy ledger, and a release that would take the cumulative ε over
 the configured window above the cap is refused (see 'discret privacy
 report'). --epsilon inf trains a non-private model, for evaluation only:
-servers refuse it unless explicitly allowed.
+servers refuse it unless explicitly allowed, so it is stored without
+becoming current unless --allow-non-private is given ('discret models use
+VERSION' makes it current later).
 
 The items that get vectors are those of the catalogue stored in the data
 directory ('discret items import', or the API's PUT /v1/items/{item}), or
 of --catalogue FILE, which overrides it (JSON Lines with "item" and optional
 "stores", as 'discret gen' writes items.jsonl, or one item identifier per
 line); without a catalogue, item and store identifiers are selected from the
-data by a DP threshold, which keeps only items used by many customers.
+data by a DP threshold, which keeps only items used by many customers; a
+release in which fewer than 10 items pass it is stored (its budget is
+spent) but not made current, and train exits with status 1. A private model
+trains the share --item-fraction of the catalogue (default 10 %), the items
+with the largest noisy counts: fewer items, less noise on each; the other
+items get no vector and are recommended by popularity only, so a customer
+whose history holds only such items gets non-personalized recommendations.
 Stores of the per-store popularity come from --stores, else from the
 catalogue, else the same DP selection; --stores none, alone, skips
 per-store popularity (for data without stores).
@@ -77,6 +87,8 @@ default 5); older ones are deleted.`,
 			fs.Float64Var(&alpha, "alpha", 0, fmt.Sprintf("confidence weight `α` > 0 in c = 1 + α·strength (default %g)", interact.DefaultAlpha))
 			fs.IntVar(&maxItems, "max-items-per-user", 0, fmt.Sprintf("most items `K` ≥ 1 of a customer in the private item statistics (default %d: ⌈β⌉, where β = %g bounds the squared norm of a customer's item weights)", int(math.Ceil(als.DefaultBudget)), als.DefaultBudget))
 			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` > 0 of user vectors in private training (default %g)", als.DefaultClipNorm))
+			fs.Float64Var(&itemFraction, "item-fraction", 0, fmt.Sprintf("share `F` in (0, 1] of the catalogue that a private model trains: the items with the largest noisy counts (default %g; the others are served by popularity; 1 when the items were selected from the data)", als.DefaultItemFraction))
+			fs.BoolVar(&allowNonPrivate, "allow-non-private", false, "make a non-private release (--epsilon inf) current; without it, it is stored but the current release stays (servers refuse non-private releases unless started with --allow-non-private)")
 			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
 			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none alone for no per-store popularity (default: the catalogue's stores, else select them from the data)")
 		},
@@ -89,6 +101,7 @@ default 5); older ones are deleted.`,
 				flagRange{"delta", deltaRange}, flagRange{"iterations", iterationsRange}, flagRange{"factors", factorsRange},
 				flagRange{"rank", rankRange}, flagRange{"lambda", positiveNumber}, flagRange{"alpha", positiveNumber},
 				flagRange{"max-items-per-user", maxItemsRange}, flagRange{"clip", positiveNumber},
+				flagRange{"item-fraction", fractionRange},
 			); err != nil {
 				return err
 			}
@@ -113,6 +126,7 @@ default 5); older ones are deleted.`,
 				{"alpha", func() { cfg.Interactions.Alpha = alpha }},
 				{"max-items-per-user", func() { cfg.Privacy.MaxItems = maxItems }},
 				{"clip", func() { cfg.Privacy.ClipNorm = clip }},
+				{"item-fraction", func() { cfg.Privacy.ItemFraction = itemFraction }},
 			} {
 				if e.isSet(f.name) {
 					f.apply()
@@ -175,11 +189,17 @@ default 5); older ones are deleted.`,
 				fmt.Fprintf(e.stderr, "no catalogue: items selected from the data by a DP threshold; stores: %d, from --stores\n", len(cfg.Stores))
 			}
 			cfg.Progress = trainProgress(e)
+			cfg.AllowNonPrivateCurrent = allowNonPrivate
 			rep, err := train.Run(ctx, d.db, cfg)
 			if err != nil {
 				return err
 			}
 			printTrainReport(e.stdout, rep)
+			if !rep.Current && rep.Card.Privacy != nil {
+				// A private release that is too poor to serve: the run did
+				// not do what it was asked to.
+				return fmt.Errorf("release %s not made current: %s", rep.Version, rep.NotCurrent)
+			}
 			return nil
 		},
 	}
@@ -214,11 +234,13 @@ func checkTrainFlags(e *env, cfg train.Config) error {
 			source("rank", "rank", true), cfg.Privacy.Rank, source("factors", "factors", cfg.ALS.Factors != 0), f)
 	}
 	if math.IsInf(cfg.Epsilon, 1) {
-		for _, name := range []string{"delta", "rank", "clip", "max-items-per-user"} {
+		for _, name := range []string{"delta", "rank", "clip", "max-items-per-user", "item-fraction"} {
 			if e.isSet(name) {
 				return usagef("--%s applies only to private training, and %s inf trains a non-private model", name, source("epsilon", "epsilon", true))
 			}
 		}
+	} else if e.isSet("allow-non-private") {
+		return usagef("--allow-non-private applies only to a non-private model (--epsilon inf); every private release becomes current")
 	}
 	return nil
 }
@@ -278,7 +300,7 @@ func trainConfig(s settings) train.Config {
 	cfg := train.Config{
 		Epsilon: ts.epsilon, Delta: ts.delta,
 		ALS:     als.Config{Factors: ts.factors, Iterations: ts.iterations, Lambda: ts.lambda},
-		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip, Rank: ts.rank},
+		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip, Rank: ts.rank, ItemFraction: ts.itemFraction},
 		Consent: s.consent, Retention: s.retention, Cap: s.cap, Keep: ts.keep,
 	}
 	cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, ts.alpha
@@ -305,9 +327,9 @@ func formatEpsilon(eps float64) string {
 
 func printTrainReport(w io.Writer, rep *train.Report) {
 	c := rep.Card
-	current := ""
-	if rep.Current {
-		current = " (current)"
+	current := " (current)"
+	if !rep.Current {
+		current = " (stored, NOT current: " + rep.NotCurrent + ")"
 	}
 	fmt.Fprintf(w, "trained release %s%s\n", rep.Version, current)
 	fmt.Fprintf(w, "  customers: %d consenting with events in the window", rep.Customers)

@@ -57,8 +57,9 @@ func TestTrainEndToEnd(t *testing.T) {
 		}
 	}
 
-	// A non-private model, then the list.
-	out = c.mustRun("train", "--epsilon", "inf", "--factors", "8", "--iterations", "2")
+	// A non-private model (TestTrainNotCurrent: without
+	// --allow-non-private, it does not become current), then the list.
+	out = c.mustRun("train", "--epsilon", "inf", "--allow-non-private", "--factors", "8", "--iterations", "2")
 	if !strings.Contains(out, "privacy: NONE") {
 		t.Errorf("non-private train output:\n%s", out)
 	}
@@ -235,6 +236,47 @@ func TestTrainUsage(t *testing.T) {
 	if out := c.mustRun("train", "--help"); !strings.Contains(out, "(default 30: ⌈β⌉, where β = 30 bounds") {
 		t.Errorf("train --help does not explain --max-items-per-user's default:\n%s", out)
 	}
+}
+
+// TestTrainNotCurrent: a release that servers would refuse (non-private,
+// without --allow-non-private) or too poor to serve (fewer than 10 items
+// selected from the data) is stored, and the current release stays; the
+// latter is an error.
+func TestTrainNotCurrent(t *testing.T) {
+	c := newCLI(t)
+	gen := t.TempDir()
+	c.mustRun("keygen")
+	c.mustRun("gen", "--out", gen, "--customers", "300", "--items", "40", "--events", "9000", "--seed", "4")
+	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
+	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	m := versionRE.FindStringSubmatch(c.mustRun("train", "--epsilon", "2", "--factors", "4", "--catalogue", filepath.Join(gen, synth.ItemsFile)))
+	if m == nil {
+		t.Fatal("the first release is not current")
+	}
+	first := m[1]
+	stillCurrent := func(after string) {
+		t.Helper()
+		if out := c.mustRun("models", "list"); !regexp.MustCompile(`\*\s+` + first).MatchString(out) {
+			t.Errorf("after %s, %s is no longer current:\n%s", after, first, out)
+		}
+	}
+
+	out := c.mustRun("train", "--epsilon", "inf", "--factors", "4", "--iterations", "1")
+	if !strings.Contains(out, "(stored, NOT current: it is non-private") || versionRE.MatchString(out) {
+		t.Errorf("non-private train output without --allow-non-private:\n%s", out)
+	}
+	stillCurrent("a non-private run")
+	if code, _, stderr := c.run("train", "--epsilon", "2", "--allow-non-private"); code != exitUsage || !strings.Contains(stderr, "--allow-non-private applies only to a non-private model") {
+		t.Errorf("train --epsilon 2 --allow-non-private = exit %d, stderr %q; want a usage error", code, stderr)
+	}
+
+	// 300 customers: at ε = 2 the DP selection keeps 2 to 5 of the 40 items
+	// (25 runs).
+	code, out, stderr := c.run("train", "--epsilon", "2", "--factors", "4", "--stores", "none")
+	if code != exitFailure || !strings.Contains(out, "NOT current: only") || !strings.Contains(stderr, "items passed the DP selection (fewer than 10)") || !strings.Contains(stderr, "discret items import") {
+		t.Errorf("train with too few items selected = exit %d\nstdout %s\nstderr %s\nwant exit 1 and the reason", code, out, stderr)
+	}
+	stillCurrent("a run with too few items")
 }
 
 func TestEvalCommand(t *testing.T) {

@@ -181,6 +181,20 @@ type Config struct {
 	// Since, if set, starts the data window later.
 	Since time.Time
 
+	// AllowNonPrivateCurrent makes a non-private release (ε = ∞) current.
+	// Without it, such a release is stored and the current release stays:
+	// servers refuse to serve a non-private release unless allowed, so
+	// making it current would leave them with no model.
+	AllowNonPrivateCurrent bool
+	// MinSelectedItems is the fewest items a release whose items were
+	// selected from the data (no public catalogue) must train to become
+	// current; 0 means DefaultMinSelectedItems, a negative value no
+	// minimum. The DP selection keeps only items used by many customers:
+	// on little data, or at a small ε, it keeps a handful, and such a
+	// model would replace a useful one while recommending the same few
+	// items to everyone.
+	MinSelectedItems int
+
 	// Cap is the budget cap checked against the ledger.
 	Cap budget.Cap
 	// Keep is the number of releases kept; 0 means
@@ -236,8 +250,12 @@ type Progress struct {
 // Report describes a finished run.
 type Report struct {
 	Version string
-	Current bool
-	Card    release.Card
+	// Current reports whether the release became current; if not,
+	// NotCurrent says why (see MinSelectedItems and
+	// Config.AllowNonPrivateCurrent).
+	Current    bool
+	NotCurrent string
+	Card       release.Card
 
 	// Exact counts, for the operator; never released.
 	Customers         int // training customers
@@ -275,6 +293,7 @@ func (cfg Config) resolve() (resolved, error) {
 	c.SelectionKeys = cmp.Or(c.SelectionKeys, DefaultSelectionKeys)
 	c.StoreTop = cmp.Or(c.StoreTop, DefaultStoreTop)
 	c.Keep = cmp.Or(c.Keep, store.DefaultKeepReleases)
+	c.MinSelectedItems = cmp.Or(c.MinSelectedItems, DefaultMinSelectedItems)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -363,7 +382,9 @@ func (c *resolved) validate() error {
 var ErrNoData = errors.New("train: no usable data: no consenting customer has events in the data window")
 
 // Run trains and stores a release; see the package documentation. The
-// release is current when Run returns nil.
+// release is current when Run returns nil, unless Report.NotCurrent says
+// why not (a non-private release without Config.AllowNonPrivateCurrent, or
+// too few items selected: Config.MinSelectedItems).
 func Run(ctx context.Context, st Store, cfg Config) (*Report, error) {
 	c, err := cfg.resolve()
 	if err != nil {
@@ -553,7 +574,8 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 
 	t2 := time.Now()
 	r.progress(Progress{Stage: StageStoring, Epsilon: rel.Card.Epsilon()})
-	if err := r.store(ctx, rel); err != nil {
+	r.rep.NotCurrent = notCurrent(&rel.Card, &c.Config)
+	if err := r.store(ctx, rel, r.rep.NotCurrent == ""); err != nil {
 		return nil, err
 	}
 	r.rep.Storing = time.Since(t2)
@@ -994,9 +1016,24 @@ func (r *run) release(m *als.Model, rep *als.Report, items, stores []string, uni
 	return rel, rel.Validate()
 }
 
-// store charges the ledger and stores the release as the current one, then
-// prunes old releases.
-func (r *run) store(ctx context.Context, rel *release.Release) error {
+// DefaultMinSelectedItems is the default of Config.MinSelectedItems.
+const DefaultMinSelectedItems = 10
+
+// notCurrent returns why a release with card c must not become current, or
+// "" if it may.
+func notCurrent(c *release.Card, cfg *Config) string {
+	switch {
+	case c.Privacy == nil && !cfg.AllowNonPrivateCurrent:
+		return "it is non-private (ε = ∞), for evaluation: servers refuse it unless started with --allow-non-private"
+	case c.Universe == release.UniverseSelection && c.Trained < cfg.MinSelectedItems:
+		return fmt.Sprintf("only %d items passed the DP selection (fewer than %d): the data has too few customers per item at this ε; store the public catalogue ('discret items import') or train with a larger ε", c.Trained, cfg.MinSelectedItems)
+	}
+	return ""
+}
+
+// store charges the ledger and stores the release, as the current one if
+// current, then prunes old releases.
+func (r *run) store(ctx context.Context, rel *release.Release, current bool) error {
 	c := &r.cfg
 	meta, parts, err := release.Encode(rel)
 	if err != nil {
@@ -1017,13 +1054,13 @@ func (r *run) store(ctx context.Context, rel *release.Release) error {
 	}
 	_, err = r.st.PutRelease(ctx, store.ReleaseWrite{
 		Manifest: store.ReleaseManifest{Version: r.version, Created: r.now, Meta: meta},
-		Parts:    parts, Charge: charge, MakeCurrent: true,
+		Parts:    parts, Charge: charge, MakeCurrent: current,
 	})
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	r.stored = true
-	r.rep.Version, r.rep.Current = r.version, true
+	r.rep.Version, r.rep.Current = r.version, current
 	recs, err := r.st.Ledger(ctx)
 	if err == nil {
 		var entries []budget.Entry

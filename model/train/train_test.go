@@ -83,10 +83,53 @@ func small() synth.Config {
 }
 
 // testConfig is a private configuration with a seeded source.
+// testConfig is a run on the fixture's small data: its releases become
+// current whatever their privacy and number of items (TestNotCurrent
+// checks the rules).
 func testConfig(f *fixture, seed uint64) train.Config {
 	return train.Config{
 		Consent: optOut, Now: f.clock.Now, Source: dptest.New(seed), AllowTestSource: true,
-		ALS: als.Config{Factors: 8, Workers: 2},
+		ALS:                    als.Config{Factors: 8, Workers: 2},
+		AllowNonPrivateCurrent: true, MinSelectedItems: -1,
+	}
+}
+
+// TestNotCurrent: a release that servers would refuse (non-private, without
+// AllowNonPrivateCurrent) or that selected too few items is stored and
+// charged, and the current release stays.
+func TestNotCurrent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, small())
+	ctx := t.Context()
+	first, err := train.Run(ctx, f.db, testConfig(f, 1))
+	if err != nil || !first.Current || first.NotCurrent != "" {
+		t.Fatalf("first run: %+v, %v; want current", first, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		modify func(*train.Config)
+		reason string
+	}{
+		{"non-private", func(c *train.Config) { c.Epsilon, c.AllowNonPrivateCurrent = math.Inf(1), false }, "non-private"},
+		{"too few items selected", func(c *train.Config) { c.MinSelectedItems = 1000 }, "items passed the DP selection (fewer than 1000)"},
+	} {
+		f.clock.Advance(time.Hour)
+		c := testConfig(f, 2)
+		tc.modify(&c)
+		rep, err := train.Run(ctx, f.db, c)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if rep.Current || !strings.Contains(rep.NotCurrent, tc.reason) {
+			t.Errorf("%s: Current %v, NotCurrent %q; want not current, saying %q", tc.name, rep.Current, rep.NotCurrent, tc.reason)
+		}
+		cur, err := release.LoadCurrent(ctx, f.db)
+		if err != nil || cur.Card.Version != first.Version {
+			t.Errorf("%s: current release %v, %v; want still %s", tc.name, cur.Card.Version, err, first.Version)
+		}
+		if _, err := release.Load(ctx, f.db, rep.Version); err != nil {
+			t.Errorf("%s: release %s not stored: %v", tc.name, rep.Version, err)
+		}
 	}
 }
 
@@ -364,7 +407,7 @@ func TestConsent(t *testing.T) {
 		t.Helper()
 		clock.Advance(time.Minute)
 		rep, err := train.Run(ctx, db, train.Config{
-			Epsilon: math.Inf(1), Consent: d, Now: clock.Now,
+			Epsilon: math.Inf(1), Consent: d, Now: clock.Now, AllowNonPrivateCurrent: true,
 			Source: dptest.New(1), AllowTestSource: true, ALS: als.Config{Factors: 2, Iterations: 2},
 		})
 		if err != nil {

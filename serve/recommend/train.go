@@ -115,6 +115,7 @@ func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, er
 	if math.IsInf(cfg.Epsilon, 1) && !t.cfg.Engine.cfg.AllowNonPrivate {
 		return release.Card{}, ErrNonPrivate
 	}
+	cfg.AllowNonPrivateCurrent = t.cfg.Engine.cfg.AllowNonPrivate
 	if cfg.Catalogue == nil {
 		items, err := t.cfg.Store.Items(ctx)
 		if err != nil {
@@ -137,11 +138,26 @@ func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, er
 		t.log.Warn("training failed", "err", err, "duration", time.Since(start))
 		return release.Card{}, err
 	}
+	if !rep.Current {
+		t.log.Warn("trained release not made current", "version", rep.Version, "items", rep.Items, epsilonAttr(rep.Card.Epsilon()), "reason", rep.NotCurrent)
+		return rep.Card, &NotCurrentError{Version: rep.Version, Reason: rep.NotCurrent}
+	}
 	t.log.Info("trained release", "version", rep.Version, "items", rep.Items, epsilonAttr(rep.Card.Epsilon()), "duration", rep.Total)
 	if _, err := t.cfg.Engine.Refresh(ctx); err != nil {
 		return rep.Card, fmt.Errorf("recommend: release %s is current but could not be served: %w", rep.Version, err)
 	}
 	return rep.Card, nil
+}
+
+// NotCurrentError reports a release that was trained and stored, its budget
+// charged, but not made current (train.Report.NotCurrent says why): the
+// server goes on serving the release it served.
+type NotCurrentError struct {
+	Version, Reason string
+}
+
+func (e *NotCurrentError) Error() string {
+	return fmt.Sprintf("recommend: release %s was stored (and charged to the privacy budget) but not made current: %s", e.Version, e.Reason)
 }
 
 // Every trains with the base configuration every interval until ctx is

@@ -22,6 +22,7 @@ func apiError(err error) error {
 	var ae *apierr.Error
 	var fe *features.FieldError
 	var exceeded *budget.ExceededError
+	var notCurrent *recommend.NotCurrentError
 	switch {
 	case err == nil:
 		return nil
@@ -35,6 +36,8 @@ func apiError(err error) error {
 		// A conflict that ends by itself: retry, unlike a precondition.
 		return &apierr.Error{Kind: apierr.Aborted, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused):
+		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
+	case errors.As(err, &notCurrent):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.As(err, &exceeded):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(exceeded.Error(), "budget: "), Err: err}
