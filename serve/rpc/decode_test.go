@@ -230,6 +230,7 @@ func TestAPIError(t *testing.T) {
 	}{
 		{recommend.ErrUnknownItem, apierr.NotFound},
 		{recommend.ErrNoModel, apierr.FailedPrecondition},
+		{fmt.Errorf("train: %w", &recommend.NotCurrentError{Version: "v", Reason: "r"}), apierr.FailedPrecondition},
 		{store.ErrClosed, apierr.Unavailable},
 		{fmt.Errorf("ingest: %w", store.ErrBusy), apierr.Unavailable},
 		{ingest.ErrTooMany, apierr.InvalidArgument},
