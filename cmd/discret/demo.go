@@ -14,6 +14,7 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/ingest"
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/privacy/secret"
 )
@@ -29,7 +30,9 @@ if it does not exist, generates a synthetic retail dataset, imports its
 consent choices and events into the data directory (--data) under the
 consent and retention rules, stores its item catalogue (which training
 uses as the public item universe), and prints what was stored and what was
-not.`,
+not. It does so only in a new data directory: in one that holds a store, it
+prints what is there. 'discret serve --demo' then finishes the set-up (a
+model, coupons, the demo customer, a demo API key).`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&cfg.Customers, "customers", 2000, "number of customers `N`")
 			fs.IntVar(&cfg.Items, "items", 1000, "number of items `N`")
@@ -41,7 +44,7 @@ not.`,
 			if err := e.checkRanges(synthRanges...); err != nil {
 				return err
 			}
-			d, err := setupDemo(ctx, e, cfg)
+			d, _, err := setupDemo(ctx, e, cfg)
 			if err != nil {
 				return err
 			}
@@ -51,43 +54,76 @@ not.`,
 	}
 }
 
-// setupDemo creates the key if absent, and fills the data directory with a
-// synthetic dataset unless it already holds events. The caller closes the
-// returned data environment.
-func setupDemo(ctx context.Context, e *env, cfg synth.Config) (*dataEnv, error) {
+// demoPendingFile, in the data directory, marks a demo set-up that has not
+// finished: setupDemo writes it when it creates the store, and `discret
+// serve --demo` removes it once the demo customer exists.
+const demoPendingFile = "demo-setup-pending"
+
+// setupDemo creates the key if absent and opens the data directory. Demo
+// data (the synthetic dataset, its catalogue, and later the demo customer)
+// goes only into a new data directory, or one whose demo set-up has not
+// finished (demoPendingFile): a customer erased since, or a directory of
+// real data, is never filled again. It reports whether the set-up is
+// under way (seeding). The caller closes the returned data environment.
+func setupDemo(ctx context.Context, e *env, cfg synth.Config) (d *dataEnv, seeding bool, err error) {
 	if err := checkKeyOutsideData(e.global.key, e.global.data); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if _, err := os.Stat(e.global.key); errors.Is(err, fs.ErrNotExist) {
 		m, err := secret.Generate()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := m.WriteFile(e.global.key); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		fmt.Fprintf(e.stdout, "created master key %s (mode 0600); keep it outside the data directory and its backups\n", e.global.key)
 	}
-	d, err := openData(e, true)
-	if err != nil {
-		return nil, err
+	_, err = os.Stat(filepath.Join(e.global.data, store.MetaFile))
+	fresh := errors.Is(err, fs.ErrNotExist)
+	if d, err = openData(e, true); err != nil {
+		return nil, false, err
+	}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	pending := filepath.Join(e.global.data, demoPendingFile)
+	if fresh {
+		if err := os.WriteFile(pending, []byte("the demo set-up of this data directory has not finished: 'discret serve --demo' finishes it\n"), 0o600); err != nil {
+			return nil, false, err
+		}
+	} else if _, err := os.Stat(pending); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, false, err
+		}
+		fmt.Fprintf(e.stdout, "data directory %s exists: reusing what it holds (demo data goes only into a new data directory)\n", e.global.data)
+		return d, false, nil
 	}
 	counts, err := d.db.CountEvents(ctx)
 	if err != nil {
-		d.Close()
-		return nil, err
+		return nil, false, err
 	}
 	if counts.Events > 0 {
 		fmt.Fprintf(e.stdout, "data directory %s already holds %d events; reusing it\n", e.global.data, counts.Events)
 	} else if err := ingestDemo(ctx, e, d, cfg); err != nil {
-		d.Close()
-		return nil, err
+		return nil, false, err
 	}
 	if err := ensureDemoCatalogue(ctx, e, d, cfg); err != nil {
-		d.Close()
-		return nil, err
+		return nil, false, err
 	}
-	return d, nil
+	return d, true, nil
+}
+
+// finishDemo removes demoPendingFile: the demo set-up is complete, and no
+// demo data will be added to the data directory again.
+func finishDemo(e *env) error {
+	err := os.Remove(filepath.Join(e.global.data, demoPendingFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // ensureDemoCatalogue stores the synthetic dataset's catalogue, every item

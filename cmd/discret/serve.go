@@ -103,7 +103,12 @@ its private key are usage errors (exit 2), and an address in use a failure
 a synthetic dataset (ingested under the consent rules) with its catalogue and
 a few coupons, a differentially private model (ε = 1), a demo customer
 (` + demoCustomer + `) and a demo API key with every scope, written to
-DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try.`,
+DATA/` + demoKeyFile + ` (mode 0600). It prints commands to try. The demo's
+data (dataset, catalogue, coupons, model, demo customer) goes only into a
+new data directory, or one whose set-up 'discret demo' began
+(DATA/` + demoPendingFile + `): later runs reuse what it holds, so a
+customer erased meanwhile ('discret forget', the API) stays erased, and a
+data directory of real data gets only the demo key.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&f.grpcAddr, "grpc-addr", firstNonEmpty(e.getenv("DISCRET_GRPC_ADDR"), serve.DefaultGRPCAddr), "gRPC listen address `ADDR` (env DISCRET_GRPC_ADDR)")
 			fs.StringVar(&f.httpAddr, "http-addr", firstNonEmpty(e.getenv("DISCRET_HTTP_ADDR"), serve.DefaultHTTPAddr), "REST listen address `ADDR` (env DISCRET_HTTP_ADDR)")
@@ -210,8 +215,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	e.logger = logger
 	var d *dataEnv
+	seeding := false
 	if f.demo {
-		d, err = setupDemo(ctx, e, demoData)
+		d, seeding, err = setupDemo(ctx, e, demoData)
 	} else {
 		d, err = openData(e, false)
 	}
@@ -230,14 +236,23 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}
 	var demoKey, demoItem string
 	if f.demo {
-		if err := ensureDemoModel(ctx, e, d); err != nil {
+		// A model (charged to the ledger) and coupons only for a demo
+		// being set up, as its data; any data directory gets the key.
+		if seeding {
+			if err := ensureDemoModel(ctx, e, d); err != nil {
+				return err
+			}
+			if err := ensureDemoCoupons(ctx, e, d); err != nil {
+				return err
+			}
+		}
+		if demoItem, err = ensureDemoCustomer(ctx, e, d, in, seeding); err != nil {
 			return err
 		}
-		if err := ensureDemoCoupons(ctx, e, d); err != nil {
-			return err
-		}
-		if demoItem, err = ensureDemoCustomer(ctx, e, d, in); err != nil {
-			return err
+		if seeding {
+			if err := finishDemo(e); err != nil {
+				return err
+			}
 		}
 		if demoKey, err = ensureDemoKey(ctx, e, keys); err != nil {
 			return err
@@ -523,12 +538,14 @@ func ensureDemoKey(ctx context.Context, e *env, keys *auth.Keys) (string, error)
 // demoPurchases is the number of purchases the demo customer starts with.
 const demoPurchases = 4
 
-// ensureDemoCustomer gives the demo customer consent and a few purchases if
-// the store knows nothing about them (first run, or after they were
-// forgotten), and returns an item of their history. The purchases are the
+// ensureDemoCustomer returns an item of the demo customer's history. While
+// the demo is set up (seeding), it first gives them consent and a few
+// purchases if the store knows nothing about them; otherwise a customer
+// the store knows nothing about (erased, or a data directory that is not
+// the demo's) is not created again, and it says so. The purchases are the
 // most popular trained items of the most popular trained item's category,
 // so that recommendations are personalized and explained.
-func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Ingester) (string, error) {
+func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Ingester, seeding bool) (string, error) {
 	c, err := privacy.ParseCustomerID(demoCustomer)
 	if err != nil {
 		return "", err
@@ -537,6 +554,10 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 	rec, err := d.db.Consent(ctx, p)
 	if err != nil {
 		return "", err
+	}
+	if len(rec.Changes) == 0 && !seeding {
+		fmt.Fprintf(e.stdout, "demo customer %s: nothing held (erased, or not a demo data directory); not created again, so their recommendations are not personalized\n", demoCustomer)
+		return "", nil
 	}
 	if len(rec.Changes) > 0 {
 		events, err := d.db.CustomerEvents(ctx, p)

@@ -298,7 +298,59 @@ func TestServeDemo(t *testing.T) {
 	}
 	// A second run reuses the data, the model and the key.
 	_, out, stop = s.serveInBackground("--demo")
-	if code := stop(); code != exitOK || !strings.Contains(out.String(), "reusing it") || strings.Contains(out.String(), "created demo API key") || !strings.Contains(out.String(), token) {
+	if code := stop(); code != exitOK || !strings.Contains(out.String(), "reusing") || strings.Contains(out.String(), "created demo API key") || !strings.Contains(out.String(), token) {
 		t.Errorf("second demo run = %d:\n%s\nwant the data, model and key reused", code, out)
+	}
+	// Erasure takes effect at once, and for good: a demo customer erased
+	// is not created again by the next run.
+	if code, out, errOut := s.run(t.Context(), forgetCommand(), demoCustomer); code != exitOK || !strings.Contains(out, "erased customer") {
+		t.Fatalf("forget %s = %d, %q, %q", demoCustomer, code, out, errOut)
+	}
+	addr, out, stop = s.serveInBackground("--demo")
+	code, body := get(t, "http://"+addr+"/v1/customers/"+url.PathEscape(demoCustomer)+":export", token)
+	if code != 200 || strings.Contains(body, `"purchase"`) || strings.Contains(body, `"granted"`) {
+		t.Errorf("export of the erased demo customer after a restart = %d %s; want nothing held", code, body)
+	}
+	if code := stop(); code != exitOK || !strings.Contains(out.String(), "demo customer "+demoCustomer+": nothing held (erased") || strings.Contains(out.String(), "consent granted") {
+		t.Errorf("demo run after forget = %d:\n%s\nwant the erased customer not created again, and said so", code, out)
+	}
+}
+
+// TestDemoDataOnlyInNewDirectory: `discret demo` and `discret serve --demo`
+// put demo data only into a new data directory (a demo set-up that
+// `discret demo` began is finished by `serve --demo`), never into one that
+// holds a store already.
+func TestDemoDataOnlyInNewDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates, ingests and trains a dataset")
+	}
+	// A store that is not a demo's: serve --demo adds no data to it.
+	s := newServeEnv(t, true)
+	if code, _, errOut := s.run(t.Context(), apikeyCommand(), "create", "--name", "crm", "--scope", "admin"); code != exitOK {
+		t.Fatalf("apikey create = %d, %s", code, errOut)
+	}
+	_, out, stop := s.serveInBackground("--demo")
+	stop()
+	if !strings.Contains(out.String(), "exists: reusing what it holds (demo data goes only into a new data directory)") || strings.Contains(out.String(), "importing events") || strings.Contains(out.String(), "consent granted") {
+		t.Errorf("serve --demo on an existing store:\n%s\nwant no demo data added", out)
+	}
+	// discret demo begins the set-up; serve --demo finishes it, once.
+	s = newServeEnv(t, false)
+	if code, out, errOut := s.run(t.Context(), demoCommand(), "--customers", "200", "--events", "5000", "--items", "100"); code != exitOK || !strings.Contains(out, "importing events") {
+		t.Fatalf("demo = %d:\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(s.data, demoPendingFile)); err != nil {
+		t.Errorf("after discret demo: %v; want the set-up marked unfinished", err)
+	}
+	_, out, stop = s.serveInBackground("--demo")
+	stop()
+	if !strings.Contains(out.String(), "demo customer "+demoCustomer+": consent granted") {
+		t.Errorf("serve --demo after discret demo:\n%s\nwant the demo customer created", out)
+	}
+	if _, err := os.Stat(filepath.Join(s.data, demoPendingFile)); !os.IsNotExist(err) {
+		t.Errorf("after serve --demo: %v; want the set-up marked finished", err)
+	}
+	if code, out, _ := s.run(t.Context(), demoCommand()); code != exitOK || strings.Contains(out, "importing events") || !strings.Contains(out, "exists: reusing what it holds") {
+		t.Errorf("demo on a finished demo directory = %d:\n%s\nwant nothing added", code, out)
 	}
 }
