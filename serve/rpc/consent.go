@@ -59,9 +59,10 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		return nil, apiError(err)
 	}
 	return &discretv1.SetConsentResponse{
-		State:           consentState(res.Record, a.cfg.ConsentDefaults),
-		Erased:          int64(res.Removed.Total()),
-		DeletedReleases: int64(len(got.Retired)),
+		State:            consentState(res.Record, a.cfg.ConsentDefaults),
+		Erased:           int64(res.Removed.Total()),
+		DeletedReleases:  int64(len(got.Retired)),
+		PredatingErasure: int64(res.PredatingErasure),
 	}, nil
 }
 

@@ -263,8 +263,16 @@ func TestConsentAndErasure(t *testing.T) {
 	if got := f.cache.take(); !slices.Equal(got, []privacy.PseudoID{f.pseudo(c)}) {
 		t.Errorf("forget invalidated %v, want the customer", got)
 	}
-	if exp, _ := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c}); len(exp.Events)+len(exp.Consent) != 0 {
-		t.Errorf("after forget the export is %v, want empty", exp)
+	exp, err = s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c})
+	if err != nil || len(exp.Events)+len(exp.Consent) != 0 || exp.ErasedAt == nil || exp.ErasurePending {
+		t.Errorf("after forget the export is %v, %v; want empty but for erased_at", exp, err)
+	}
+	// The grant from before the erasure, sent again, is not recorded.
+	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
+		{Purpose: "personalization", Granted: proto.Bool(true), Time: timestamppb.New(when), Source: "web-form"},
+	}})
+	if err != nil || set.PredatingErasure != 1 || set.State.Purposes[0].Allowed {
+		t.Errorf("SetConsent(a grant from before the erasure) = %v, %v; want 1 predating the erasure, nothing allowed", set, err)
 	}
 	if _, err := s.ForgetCustomer(ctx, &discretv1.ForgetCustomerRequest{}); apierr.KindOf(err) != apierr.InvalidArgument {
 		t.Errorf("ForgetCustomer(no customer) = %v, want InvalidArgument", err)

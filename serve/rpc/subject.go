@@ -48,6 +48,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 		return nil, apiError(err)
 	}
 	resp.DerivedNote = derived.Note
+	resp.ErasedAt, resp.ErasurePending = optTimestamp(d.ErasedAt), d.ErasurePending
 	resp.DerivedReleases = make([]*discretv1.DerivedRelease, 0, len(derived.Releases))
 	for _, r := range derived.Releases {
 		resp.DerivedReleases = append(resp.DerivedReleases, &discretv1.DerivedRelease{

@@ -1557,8 +1557,11 @@ type SetConsentResponse struct {
 	// erased events their data window covers (they may have been trained on
 	// them).
 	DeletedReleases int64 `protobuf:"varint,3,opt,name=deleted_releases,json=deletedReleases,proto3" json:"deleted_releases,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Changes not recorded because they are dated at or before the
+	// customer's erasure (see ExportCustomerResponse.erased_at).
+	PredatingErasure int64 `protobuf:"varint,4,opt,name=predating_erasure,json=predatingErasure,proto3" json:"predating_erasure,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SetConsentResponse) Reset() {
@@ -1608,6 +1611,13 @@ func (x *SetConsentResponse) GetErased() int64 {
 func (x *SetConsentResponse) GetDeletedReleases() int64 {
 	if x != nil {
 		return x.DeletedReleases
+	}
+	return 0
+}
+
+func (x *SetConsentResponse) GetPredatingErasure() int64 {
+	if x != nil {
+		return x.PredatingErasure
 	}
 	return 0
 }
@@ -1812,9 +1822,16 @@ type ExportCustomerResponse struct {
 	// one of the customer's stored events.
 	DerivedReleases []*DerivedRelease `protobuf:"bytes,5,rep,name=derived_releases,json=derivedReleases,proto3" json:"derived_releases,omitempty"`
 	// Explains derived_releases to the customer.
-	DerivedNote   string `protobuf:"bytes,6,opt,name=derived_note,json=derivedNote,proto3" json:"derived_note,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DerivedNote string `protobuf:"bytes,6,opt,name=derived_note,json=derivedNote,proto3" json:"derived_note,omitempty"`
+	// The time of the customer's last erasure, absent if never erased: the
+	// one fact kept after an erasure, so that nothing dated at or before it
+	// (a consent choice or an event sent again) is stored again.
+	ErasedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
+	// Set while an erasure of some of this data is under way; the data it
+	// covers is already left out.
+	ErasurePending bool `protobuf:"varint,8,opt,name=erasure_pending,json=erasurePending,proto3" json:"erasure_pending,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ExportCustomerResponse) Reset() {
@@ -1887,6 +1904,20 @@ func (x *ExportCustomerResponse) GetDerivedNote() string {
 		return x.DerivedNote
 	}
 	return ""
+}
+
+func (x *ExportCustomerResponse) GetErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErasedAt
+	}
+	return nil
+}
+
+func (x *ExportCustomerResponse) GetErasurePending() bool {
+	if x != nil {
+		return x.ErasurePending
+	}
+	return false
 }
 
 // A model release that may have used some of a customer's events.
@@ -3183,11 +3214,12 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\ahistory\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\ahistory\"d\n" +
 	"\x11SetConsentRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x123\n" +
-	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\x87\x01\n" +
+	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\xb4\x01\n" +
 	"\x12SetConsentResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\v2\x18.discret.v1.ConsentStateR\x05state\x12\x16\n" +
 	"\x06erased\x18\x02 \x01(\x03R\x06erased\x12)\n" +
-	"\x10deleted_releases\x18\x03 \x01(\x03R\x0fdeletedReleases\"3\n" +
+	"\x10deleted_releases\x18\x03 \x01(\x03R\x0fdeletedReleases\x12+\n" +
+	"\x11predating_erasure\x18\x04 \x01(\x03R\x10predatingErasure\"3\n" +
 	"\x15ExportCustomerRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"\xd2\x01\n" +
 	"\vStoredEvent\x12\x12\n" +
@@ -3202,14 +3234,16 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"CouponPush\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x14\n" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc3\x02\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa5\x03\n" +
 	"\x16ExportCustomerResponse\x12\x1c\n" +
 	"\tpseudonym\x18\x01 \x01(\tR\tpseudonym\x123\n" +
 	"\aconsent\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\aconsent\x12/\n" +
 	"\x06events\x18\x03 \x03(\v2\x17.discret.v1.StoredEventR\x06events\x12;\n" +
 	"\rcoupon_pushes\x18\x04 \x03(\v2\x16.discret.v1.CouponPushR\fcouponPushes\x12E\n" +
 	"\x10derived_releases\x18\x05 \x03(\v2\x1a.discret.v1.DerivedReleaseR\x0fderivedReleases\x12!\n" +
-	"\fderived_note\x18\x06 \x01(\tR\vderivedNote\"\xf2\x02\n" +
+	"\fderived_note\x18\x06 \x01(\tR\vderivedNote\x127\n" +
+	"\terased_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12'\n" +
+	"\x0ferasure_pending\x18\b \x01(\bR\x0eerasurePending\"\xf2\x02\n" +
 	"\x0eDerivedRelease\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x18\n" +
@@ -3448,63 +3482,64 @@ var file_discret_v1_discret_proto_depIdxs = []int32{
 	25, // 20: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
 	26, // 21: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
 	28, // 22: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	48, // 23: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	48, // 24: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	48, // 25: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	45, // 26: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	48, // 27: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	48, // 28: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	48, // 29: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	48, // 30: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	48, // 31: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	37, // 32: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	48, // 33: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	48, // 34: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	46, // 35: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	47, // 36: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	48, // 37: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
-	48, // 38: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
-	39, // 39: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
-	39, // 40: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
-	2,  // 41: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	7,  // 42: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	9,  // 43: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	5,  // 44: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
-	11, // 45: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	15, // 46: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	20, // 47: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	22, // 48: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	24, // 49: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	29, // 50: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	32, // 51: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	34, // 52: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	35, // 53: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	36, // 54: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	40, // 55: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
-	42, // 56: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
-	44, // 57: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
-	4,  // 58: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	8,  // 59: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	10, // 60: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	6,  // 61: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
-	13, // 62: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	17, // 63: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	21, // 64: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	23, // 65: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	27, // 66: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	30, // 67: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	31, // 68: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	33, // 69: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	38, // 70: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	38, // 71: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	41, // 72: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
-	43, // 73: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
-	39, // 74: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
-	58, // [58:75] is the sub-list for method output_type
-	41, // [41:58] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	48, // 23: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
+	48, // 24: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	48, // 25: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	48, // 26: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	45, // 27: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	48, // 28: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	48, // 29: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	48, // 30: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	48, // 31: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	48, // 32: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	37, // 33: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	48, // 34: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	48, // 35: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	46, // 36: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	47, // 37: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	48, // 38: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	48, // 39: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	39, // 40: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	39, // 41: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	2,  // 42: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	7,  // 43: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	9,  // 44: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	5,  // 45: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
+	11, // 46: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	15, // 47: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	20, // 48: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	22, // 49: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	24, // 50: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	29, // 51: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	32, // 52: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	34, // 53: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	35, // 54: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	36, // 55: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	40, // 56: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	42, // 57: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	44, // 58: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	4,  // 59: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	8,  // 60: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	10, // 61: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	6,  // 62: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
+	13, // 63: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	17, // 64: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	21, // 65: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	23, // 66: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	27, // 67: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	30, // 68: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	31, // 69: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	33, // 70: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	38, // 71: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	38, // 72: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	41, // 73: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	43, // 74: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	39, // 75: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	59, // [59:76] is the sub-list for method output_type
+	42, // [42:59] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
