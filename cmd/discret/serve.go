@@ -40,6 +40,7 @@ type serveFlags struct {
 	grpcAddr, httpAddr string
 	tlsCert, tlsKey    string
 	rateLimit          float64
+	tokenRateLimit     float64
 	maxRequestBytes    int
 	timeout            time.Duration
 	shutdownTimeout    time.Duration
@@ -115,6 +116,7 @@ data directory of real data gets only the demo key.`,
 			fs.StringVar(&f.tlsCert, "tls-cert", e.getenv("DISCRET_TLS_CERT"), "TLS certificate chain, PEM `FILE`, for both listeners (env DISCRET_TLS_CERT)")
 			fs.StringVar(&f.tlsKey, "tls-key", e.getenv("DISCRET_TLS_KEY"), "TLS private key, PEM `FILE` (env DISCRET_TLS_KEY)")
 			fs.Float64Var(&f.rateLimit, "rate-limit", serve.DefaultRateLimit, "requests per second per API key, `N` (bursts of twice that; -1: no limit)")
+			fs.Float64Var(&f.tokenRateLimit, "token-rate-limit", serve.DefaultTokenRateLimit, "requests per second per customer token, `N`, counted apart from its key's (bursts of twice that; -1: no limit)")
 			fs.IntVar(&f.maxRequestBytes, "max-request-bytes", serve.DefaultMaxRequestBytes, "largest request, `BYTES`")
 			fs.DurationVar(&f.timeout, "timeout", serve.DefaultTimeout, "deadline of requests that set none, `DURATION`")
 			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`")
@@ -132,6 +134,8 @@ data directory of real data gets only the demo key.`,
 			switch {
 			case f.rateLimit == 0 || f.rateLimit < -1:
 				return usagef("--rate-limit: want a positive number, or -1 for no limit")
+			case f.tokenRateLimit == 0 || f.tokenRateLimit < -1:
+				return usagef("--token-rate-limit: want a positive number, or -1 for no limit")
 			case f.maxRequestBytes < 1:
 				return usagef("--max-request-bytes: want a positive number")
 			case f.timeout <= 0 || f.shutdownTimeout <= 0:
@@ -341,6 +345,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		MaxRequestBytes: f.maxRequestBytes,
 		DefaultTimeout:  f.timeout,
 		RateLimit:       f.rateLimit,
+		TokenRateLimit:  f.tokenRateLimit,
 		ShutdownTimeout: f.shutdownTimeout,
 	})
 	if err != nil {
