@@ -369,6 +369,10 @@ func TestWriteJSON(t *testing.T) {
 	if out[1]["epsilon"] != nil || out[3]["epsilon"] != 1.0 || out[3]["model"] != "als" || out[3]["ndcg@10"] != 0.25 {
 		t.Errorf("WriteJSON objects 1 and 3 = %v, %v; want epsilon null then 1, model als, ndcg@10 0.25", out[1], out[3])
 	}
+	// Every row has every key: a baseline's factors are null, not absent.
+	if f, ok := out[0]["factors"]; !ok || f != nil || out[3]["factors"] != 64.0 {
+		t.Errorf("WriteJSON factors = %v (present %v) for most-popular, %v for ALS; want null, 64", f, ok, out[3]["factors"])
+	}
 }
 
 func TestWriteTable(t *testing.T) {

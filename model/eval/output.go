@@ -97,14 +97,14 @@ func pm(s Stat, prec int) string {
 }
 
 // jsonRow is the JSON form of a Row. Epsilon and Delta are null for a
-// non-private model.
+// non-private model, Factors for a model without factors (the baselines).
 type jsonRow struct {
 	Dataset      string   `json:"dataset"`
 	Split        string   `json:"split"`
 	Model        string   `json:"model"`
 	Epsilon      *float64 `json:"epsilon"`
 	Delta        *float64 `json:"delta"`
-	Factors      int      `json:"factors,omitempty"`
+	Factors      *int     `json:"factors"`
 	Seeds        int      `json:"seeds"`
 	Users        int      `json:"users"`
 	P10          float64  `json:"precision@10"`
@@ -122,8 +122,16 @@ type jsonRow struct {
 	TrainStd     float64  `json:"train_seconds_std"`
 }
 
+// optInt is n, or nil if n is 0.
+func optInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
 // WriteJSON writes rows as one JSON array, one object per row, with the keys
-// dataset, split ("test" or "validation"), model, epsilon (null when non-private), delta, factors, seeds,
+// dataset, split ("test" or "validation"), model, epsilon (null when non-private), delta, factors (null for the baselines), seeds,
 // users, precision@10, recall@10 (hits/|T_u|), recall@20
 // (hits/min(20, |T_u|)), ndcg@10, coverage and train_seconds (means), each
 // metric also with a "_std" key (over seeds), and ndcg@10_se, the standard
@@ -132,7 +140,7 @@ func WriteJSON(w io.Writer, rows []Row) error {
 	out := make([]jsonRow, len(rows))
 	for i, r := range rows {
 		j := jsonRow{
-			Dataset: r.Dataset, Split: cmp.Or(r.Split, SplitTest), Model: r.Model, Factors: r.Factors, Seeds: r.Seeds, Users: r.Users,
+			Dataset: r.Dataset, Split: cmp.Or(r.Split, SplitTest), Model: r.Model, Factors: optInt(r.Factors), Seeds: r.Seeds, Users: r.Users,
 			P10: r.Precision10.Mean, P10Std: r.Precision10.Std,
 			R10: r.Recall10.Mean, R10Std: r.Recall10.Std,
 			R20: r.Recall20.Mean, R20Std: r.Recall20.Std,
