@@ -116,6 +116,7 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 // CRM export would, brings nothing of an erased customer back.
 func TestForgetLasts(t *testing.T) {
 	c := newCLI(t)
+	c.config = writeFile(t, "c.json", `{"retention": {"view": "6mo"}}`)
 	gen := t.TempDir()
 	c.mustRun("keygen")
 	c.mustRun("gen", "--out", gen, "--customers", "50", "--items", "20", "--events", "1500", "--seed", "5")
@@ -127,9 +128,16 @@ func TestForgetLasts(t *testing.T) {
 		t.Fatal(err)
 	}
 	type export struct {
-		Consent  []json.RawMessage `json:"consent"`
-		Events   []json.RawMessage `json:"events"`
-		ErasedAt time.Time         `json:"erased_at"`
+		Consent    []json.RawMessage `json:"consent"`
+		Events     []json.RawMessage `json:"events"`
+		ErasedAt   time.Time         `json:"erased_at"`
+		Processing struct {
+			Purposes  []struct{ Name string } `json:"purposes"`
+			Retention []struct {
+				Data, Period string
+			} `json:"retention"`
+			Recipients string `json:"recipients"`
+		} `json:"processing"`
 	}
 	exportOf := func(customer string) export {
 		t.Helper()
@@ -153,6 +161,11 @@ func TestForgetLasts(t *testing.T) {
 	}
 	if customer == "" {
 		t.Fatal("no customer with consent and events in the generated data")
+	}
+	// The export states the processing under the configuration in force.
+	if p := exportOf(customer).Processing; len(p.Purposes) != 2 || p.Recipients == "" || len(p.Retention) == 0 ||
+		p.Retention[0].Data != "product views" || p.Retention[0].Period != "6 months from the event's date" {
+		t.Errorf("export processing = %+v; want both purposes, recipients, and views kept 6 months as configured", p)
 	}
 	c.mustRun("forget", customer)
 

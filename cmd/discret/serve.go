@@ -323,6 +323,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		Store:           d.db,
 		Events:          in,
 		ConsentDefaults: d.settings.consent,
+		Retention:       d.settings.retention,
 		Cache:           eng,
 		Releases:        eng,
 		Recommender:     eng,

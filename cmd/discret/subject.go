@@ -12,6 +12,7 @@ import (
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/notice"
 )
 
 // Data-subject commands: export (GDPR access and portability) and forget
@@ -27,8 +28,11 @@ pseudonymized at once; the export names it by its "pseudonym", as the API's
 does): the consent history, every stored event with the date it expires, the
 coupons offered in stores ("coupon_pushes"), and the data derived from them
 ("derived": Discret stores nothing derived per customer; it lists the model
-releases whose training window covered the customer's events). It is the
-answer to a GDPR access or portability request.`,
+releases whose training window covered the customer's events), the time of
+an earlier erasure ("erased_at"), and what is done with the data
+("processing": purposes, categories, recipients, the retention periods in
+force, source, rights; GDPR art. 15(1)). It is the answer to a GDPR access or
+portability request.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			d, p, err := openCustomer(e, args)
 			if err != nil {
@@ -43,7 +47,8 @@ answer to a GDPR access or portability request.`,
 			if err != nil {
 				return err
 			}
-			return writeJSON(e.stdout, customerExport{CustomerData: data, Derived: derived})
+			return writeJSON(e.stdout, customerExport{CustomerData: data, Derived: derived,
+				Processing: notice.For(d.settings.retention, d.settings.consent)})
 		},
 	}
 }
@@ -72,6 +77,9 @@ func openCustomer(e *env, args []string) (*dataEnv, privacy.PseudoID, error) {
 type customerExport struct {
 	store.CustomerData
 	Derived release.Derived `json:"derived"`
+	// Processing is what the retailer does with the data (GDPR art.
+	// 15(1)), under the configuration in force.
+	Processing notice.Notice `json:"processing"`
 }
 
 func forgetCommand() *command {

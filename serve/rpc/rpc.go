@@ -29,6 +29,7 @@ import (
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
+	"github.com/discret-io/discret/privacy/retention"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/coupons"
 	"github.com/discret-io/discret/serve/recommend"
@@ -105,6 +106,9 @@ type Config struct {
 	// ConsentDefaults is the decision for customers who never expressed a
 	// choice; it must be the one Events applies.
 	ConsentDefaults consent.Defaults
+	// Retention is the retention policy in force, stated in exports
+	// (privacy/notice); it must be the one Events applies.
+	Retention retention.Policy
 	// Cache, if set, is invalidated after every change to a customer.
 	Cache CustomerCache
 	// Releases, if set, is told of the releases an erasure deleted.

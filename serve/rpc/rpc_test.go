@@ -267,6 +267,12 @@ func TestConsentAndErasure(t *testing.T) {
 	if err != nil || len(exp.Events)+len(exp.Consent) != 0 || exp.ErasedAt == nil || exp.ErasurePending {
 		t.Errorf("after forget the export is %v, %v; want empty but for erased_at", exp, err)
 	}
+	// Every export states the processing, with the retention in force (the
+	// fixture's: the defaults).
+	if p := exp.GetProcessing(); len(p.GetPurposes()) != 2 || p.GetRecipients() == "" || len(p.GetRetention()) < 4 ||
+		p.GetRetention()[2].GetData() != "purchases" || p.GetRetention()[2].GetPeriod() != "3 years from the event's date" {
+		t.Errorf("export processing = %v; want both purposes, recipients and purchases kept 3 years", p)
+	}
 	// The grant from before the erasure, sent again, is not recorded.
 	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
 		{Purpose: "personalization", Granted: proto.Bool(true), Time: timestamppb.New(when), Source: "web-form"},

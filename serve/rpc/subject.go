@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/privacy/notice"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
@@ -49,6 +50,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 	}
 	resp.DerivedNote = derived.Note
 	resp.ErasedAt, resp.ErasurePending = optTimestamp(d.ErasedAt), d.ErasurePending
+	resp.Processing = processingNotice(notice.For(a.cfg.Retention, a.cfg.ConsentDefaults))
 	resp.DerivedReleases = make([]*discretv1.DerivedRelease, 0, len(derived.Releases))
 	for _, r := range derived.Releases {
 		resp.DerivedReleases = append(resp.DerivedReleases, &discretv1.DerivedRelease{
@@ -104,4 +106,19 @@ func (a *API) retired(ctx context.Context, versions []string, err error) error {
 		return rerr
 	}
 	return err
+}
+
+// processingNotice is the API form of n.
+func processingNotice(n notice.Notice) *discretv1.ProcessingNotice {
+	pn := &discretv1.ProcessingNotice{
+		Controller: n.Controller, Categories: n.Categories, Recipients: n.Recipients,
+		Source: n.Source, Rights: n.Rights, Profiling: n.Profiling,
+	}
+	for _, p := range n.Purposes {
+		pn.Purposes = append(pn.Purposes, &discretv1.ProcessingNotice_Purpose{Name: p.Name, Description: p.Description, Default: p.Default})
+	}
+	for _, r := range n.Retention {
+		pn.Retention = append(pn.Retention, &discretv1.ProcessingNotice_Rule{Data: r.Data, Period: r.Period})
+	}
+	return pn
 }

@@ -1830,8 +1830,11 @@ type ExportCustomerResponse struct {
 	// Set while an erasure of some of this data is under way; the data it
 	// covers is already left out.
 	ErasurePending bool `protobuf:"varint,8,opt,name=erasure_pending,json=erasurePending,proto3" json:"erasure_pending,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What the retailer does with this data (GDPR art. 15(1)): purposes,
+	// categories, recipients, retention in force, source, rights.
+	Processing    *ProcessingNotice `protobuf:"bytes,9,opt,name=processing,proto3" json:"processing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExportCustomerResponse) Reset() {
@@ -1920,6 +1923,115 @@ func (x *ExportCustomerResponse) GetErasurePending() bool {
 	return false
 }
 
+func (x *ExportCustomerResponse) GetProcessing() *ProcessingNotice {
+	if x != nil {
+		return x.Processing
+	}
+	return nil
+}
+
+// The processing information of an export, from the retention policy and
+// consent defaults in force (package privacy/notice).
+type ProcessingNotice struct {
+	state         protoimpl.MessageState      `protogen:"open.v1"`
+	Controller    string                      `protobuf:"bytes,1,opt,name=controller,proto3" json:"controller,omitempty"`
+	Purposes      []*ProcessingNotice_Purpose `protobuf:"bytes,2,rep,name=purposes,proto3" json:"purposes,omitempty"`
+	Categories    []string                    `protobuf:"bytes,3,rep,name=categories,proto3" json:"categories,omitempty"`
+	Recipients    string                      `protobuf:"bytes,4,opt,name=recipients,proto3" json:"recipients,omitempty"`
+	Retention     []*ProcessingNotice_Rule    `protobuf:"bytes,5,rep,name=retention,proto3" json:"retention,omitempty"`
+	Source        string                      `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	Rights        string                      `protobuf:"bytes,7,opt,name=rights,proto3" json:"rights,omitempty"`
+	Profiling     string                      `protobuf:"bytes,8,opt,name=profiling,proto3" json:"profiling,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessingNotice) Reset() {
+	*x = ProcessingNotice{}
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessingNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessingNotice) ProtoMessage() {}
+
+func (x *ProcessingNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessingNotice.ProtoReflect.Descriptor instead.
+func (*ProcessingNotice) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ProcessingNotice) GetController() string {
+	if x != nil {
+		return x.Controller
+	}
+	return ""
+}
+
+func (x *ProcessingNotice) GetPurposes() []*ProcessingNotice_Purpose {
+	if x != nil {
+		return x.Purposes
+	}
+	return nil
+}
+
+func (x *ProcessingNotice) GetCategories() []string {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *ProcessingNotice) GetRecipients() string {
+	if x != nil {
+		return x.Recipients
+	}
+	return ""
+}
+
+func (x *ProcessingNotice) GetRetention() []*ProcessingNotice_Rule {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+func (x *ProcessingNotice) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ProcessingNotice) GetRights() string {
+	if x != nil {
+		return x.Rights
+	}
+	return ""
+}
+
+func (x *ProcessingNotice) GetProfiling() string {
+	if x != nil {
+		return x.Profiling
+	}
+	return ""
+}
+
 // A model release that may have used some of a customer's events.
 type DerivedRelease struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1943,7 +2055,7 @@ type DerivedRelease struct {
 
 func (x *DerivedRelease) Reset() {
 	*x = DerivedRelease{}
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2067,7 @@ func (x *DerivedRelease) String() string {
 func (*DerivedRelease) ProtoMessage() {}
 
 func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2080,7 @@ func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DerivedRelease.ProtoReflect.Descriptor instead.
 func (*DerivedRelease) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DerivedRelease) GetVersion() string {
@@ -2043,7 +2155,7 @@ type ForgetCustomerRequest struct {
 
 func (x *ForgetCustomerRequest) Reset() {
 	*x = ForgetCustomerRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2167,7 @@ func (x *ForgetCustomerRequest) String() string {
 func (*ForgetCustomerRequest) ProtoMessage() {}
 
 func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2180,7 @@ func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerRequest.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ForgetCustomerRequest) GetCustomer() string {
@@ -2090,7 +2202,7 @@ type ForgetCustomerResponse struct {
 
 func (x *ForgetCustomerResponse) Reset() {
 	*x = ForgetCustomerResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2102,7 +2214,7 @@ func (x *ForgetCustomerResponse) String() string {
 func (*ForgetCustomerResponse) ProtoMessage() {}
 
 func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2115,7 +2227,7 @@ func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerResponse.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ForgetCustomerResponse) GetRemoved() map[string]int64 {
@@ -2138,7 +2250,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2262,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2275,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Item) GetItem() string {
@@ -2207,7 +2319,7 @@ type UpsertItemRequest struct {
 
 func (x *UpsertItemRequest) Reset() {
 	*x = UpsertItemRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2331,7 @@ func (x *UpsertItemRequest) String() string {
 func (*UpsertItemRequest) ProtoMessage() {}
 
 func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2344,7 @@ func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertItemRequest.ProtoReflect.Descriptor instead.
 func (*UpsertItemRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpsertItemRequest) GetItem() string {
@@ -2279,7 +2391,7 @@ type Coupon struct {
 
 func (x *Coupon) Reset() {
 	*x = Coupon{}
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2403,7 @@ func (x *Coupon) String() string {
 func (*Coupon) ProtoMessage() {}
 
 func (x *Coupon) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2416,7 @@ func (x *Coupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coupon.ProtoReflect.Descriptor instead.
 func (*Coupon) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Coupon) GetCoupon() string {
@@ -2372,7 +2484,7 @@ type UpsertCouponRequest struct {
 
 func (x *UpsertCouponRequest) Reset() {
 	*x = UpsertCouponRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2496,7 @@ func (x *UpsertCouponRequest) String() string {
 func (*UpsertCouponRequest) ProtoMessage() {}
 
 func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2509,7 @@ func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCouponRequest.ProtoReflect.Descriptor instead.
 func (*UpsertCouponRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpsertCouponRequest) GetCoupon() string {
@@ -2457,7 +2569,7 @@ type GetCurrentModelRequest struct {
 
 func (x *GetCurrentModelRequest) Reset() {
 	*x = GetCurrentModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2581,7 @@ func (x *GetCurrentModelRequest) String() string {
 func (*GetCurrentModelRequest) ProtoMessage() {}
 
 func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2594,7 @@ func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentModelRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
 }
 
 type TrainModelRequest struct {
@@ -2504,7 +2616,7 @@ type TrainModelRequest struct {
 
 func (x *TrainModelRequest) Reset() {
 	*x = TrainModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[34]
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2516,7 +2628,7 @@ func (x *TrainModelRequest) String() string {
 func (*TrainModelRequest) ProtoMessage() {}
 
 func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[34]
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2529,7 +2641,7 @@ func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainModelRequest.ProtoReflect.Descriptor instead.
 func (*TrainModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TrainModelRequest) GetEpsilon() float64 {
@@ -2578,7 +2690,7 @@ type PrivacyCharge struct {
 
 func (x *PrivacyCharge) Reset() {
 	*x = PrivacyCharge{}
-	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2702,7 @@ func (x *PrivacyCharge) String() string {
 func (*PrivacyCharge) ProtoMessage() {}
 
 func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2715,7 @@ func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyCharge.ProtoReflect.Descriptor instead.
 func (*PrivacyCharge) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PrivacyCharge) GetComponent() string {
@@ -2655,7 +2767,7 @@ type ModelCard struct {
 
 func (x *ModelCard) Reset() {
 	*x = ModelCard{}
-	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2779,7 @@ func (x *ModelCard) String() string {
 func (*ModelCard) ProtoMessage() {}
 
 func (x *ModelCard) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2792,7 @@ func (x *ModelCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelCard.ProtoReflect.Descriptor instead.
 func (*ModelCard) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ModelCard) GetVersion() string {
@@ -2805,7 +2917,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +2929,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +2942,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ApiKey) GetId() string {
@@ -2881,7 +2993,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3005,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3018,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -2934,7 +3046,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3058,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3071,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateApiKeyResponse) GetKey() *ApiKey {
@@ -2984,7 +3096,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	mi := &file_discret_v1_discret_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2996,7 +3108,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	mi := &file_discret_v1_discret_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3009,7 +3121,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{41}
 }
 
 type ListApiKeysResponse struct {
@@ -3021,7 +3133,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[41]
+	mi := &file_discret_v1_discret_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3145,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[41]
+	mi := &file_discret_v1_discret_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3158,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{41}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListApiKeysResponse) GetKeys() []*ApiKey {
@@ -3066,7 +3178,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[42]
+	mi := &file_discret_v1_discret_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3190,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[42]
+	mi := &file_discret_v1_discret_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,12 +3203,126 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{42}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+type ProcessingNotice_Purpose struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The purpose's name, as in ConsentChange.purpose.
+	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// The decision for a customer who never chose.
+	Default       string `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessingNotice_Purpose) Reset() {
+	*x = ProcessingNotice_Purpose{}
+	mi := &file_discret_v1_discret_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessingNotice_Purpose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessingNotice_Purpose) ProtoMessage() {}
+
+func (x *ProcessingNotice_Purpose) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessingNotice_Purpose.ProtoReflect.Descriptor instead.
+func (*ProcessingNotice_Purpose) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26, 0}
+}
+
+func (x *ProcessingNotice_Purpose) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProcessingNotice_Purpose) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ProcessingNotice_Purpose) GetDefault() string {
+	if x != nil {
+		return x.Default
+	}
+	return ""
+}
+
+type ProcessingNotice_Rule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          string                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	Period        string                 `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessingNotice_Rule) Reset() {
+	*x = ProcessingNotice_Rule{}
+	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessingNotice_Rule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessingNotice_Rule) ProtoMessage() {}
+
+func (x *ProcessingNotice_Rule) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessingNotice_Rule.ProtoReflect.Descriptor instead.
+func (*ProcessingNotice_Rule) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26, 1}
+}
+
+func (x *ProcessingNotice_Rule) GetData() string {
+	if x != nil {
+		return x.Data
+	}
+	return ""
+}
+
+func (x *ProcessingNotice_Rule) GetPeriod() string {
+	if x != nil {
+		return x.Period
 	}
 	return ""
 }
@@ -3234,7 +3460,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"CouponPush\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x14\n" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa5\x03\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe3\x03\n" +
 	"\x16ExportCustomerResponse\x12\x1c\n" +
 	"\tpseudonym\x18\x01 \x01(\tR\tpseudonym\x123\n" +
 	"\aconsent\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\aconsent\x12/\n" +
@@ -3243,7 +3469,32 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x10derived_releases\x18\x05 \x03(\v2\x1a.discret.v1.DerivedReleaseR\x0fderivedReleases\x12!\n" +
 	"\fderived_note\x18\x06 \x01(\tR\vderivedNote\x127\n" +
 	"\terased_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12'\n" +
-	"\x0ferasure_pending\x18\b \x01(\bR\x0eerasurePending\"\xf2\x02\n" +
+	"\x0ferasure_pending\x18\b \x01(\bR\x0eerasurePending\x12<\n" +
+	"\n" +
+	"processing\x18\t \x01(\v2\x1c.discret.v1.ProcessingNoticeR\n" +
+	"processing\"\xd2\x03\n" +
+	"\x10ProcessingNotice\x12\x1e\n" +
+	"\n" +
+	"controller\x18\x01 \x01(\tR\n" +
+	"controller\x12@\n" +
+	"\bpurposes\x18\x02 \x03(\v2$.discret.v1.ProcessingNotice.PurposeR\bpurposes\x12\x1e\n" +
+	"\n" +
+	"categories\x18\x03 \x03(\tR\n" +
+	"categories\x12\x1e\n" +
+	"\n" +
+	"recipients\x18\x04 \x01(\tR\n" +
+	"recipients\x12?\n" +
+	"\tretention\x18\x05 \x03(\v2!.discret.v1.ProcessingNotice.RuleR\tretention\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12\x16\n" +
+	"\x06rights\x18\a \x01(\tR\x06rights\x12\x1c\n" +
+	"\tprofiling\x18\b \x01(\tR\tprofiling\x1aY\n" +
+	"\aPurpose\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x18\n" +
+	"\adefault\x18\x03 \x01(\tR\adefault\x1a2\n" +
+	"\x04Rule\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\tR\x04data\x12\x16\n" +
+	"\x06period\x18\x02 \x01(\tR\x06period\"\xf2\x02\n" +
 	"\x0eDerivedRelease\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x18\n" +
@@ -3406,7 +3657,7 @@ func file_discret_v1_discret_proto_rawDescGZIP() []byte {
 }
 
 var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_discret_v1_discret_proto_goTypes = []any{
 	(NonPersonalizedReason)(0),         // 0: discret.v1.NonPersonalizedReason
 	(VisitNotRecordedReason)(0),        // 1: discret.v1.VisitNotRecordedReason
@@ -3436,110 +3687,116 @@ var file_discret_v1_discret_proto_goTypes = []any{
 	(*StoredEvent)(nil),                // 25: discret.v1.StoredEvent
 	(*CouponPush)(nil),                 // 26: discret.v1.CouponPush
 	(*ExportCustomerResponse)(nil),     // 27: discret.v1.ExportCustomerResponse
-	(*DerivedRelease)(nil),             // 28: discret.v1.DerivedRelease
-	(*ForgetCustomerRequest)(nil),      // 29: discret.v1.ForgetCustomerRequest
-	(*ForgetCustomerResponse)(nil),     // 30: discret.v1.ForgetCustomerResponse
-	(*Item)(nil),                       // 31: discret.v1.Item
-	(*UpsertItemRequest)(nil),          // 32: discret.v1.UpsertItemRequest
-	(*Coupon)(nil),                     // 33: discret.v1.Coupon
-	(*UpsertCouponRequest)(nil),        // 34: discret.v1.UpsertCouponRequest
-	(*GetCurrentModelRequest)(nil),     // 35: discret.v1.GetCurrentModelRequest
-	(*TrainModelRequest)(nil),          // 36: discret.v1.TrainModelRequest
-	(*PrivacyCharge)(nil),              // 37: discret.v1.PrivacyCharge
-	(*ModelCard)(nil),                  // 38: discret.v1.ModelCard
-	(*ApiKey)(nil),                     // 39: discret.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),        // 40: discret.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 41: discret.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 42: discret.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 43: discret.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 44: discret.v1.RevokeApiKeyRequest
-	nil,                                // 45: discret.v1.ForgetCustomerResponse.RemovedEntry
-	nil,                                // 46: discret.v1.ModelCard.ParametersEntry
-	nil,                                // 47: discret.v1.ModelCard.EvaluationEntry
-	(*timestamppb.Timestamp)(nil),      // 48: google.protobuf.Timestamp
+	(*ProcessingNotice)(nil),           // 28: discret.v1.ProcessingNotice
+	(*DerivedRelease)(nil),             // 29: discret.v1.DerivedRelease
+	(*ForgetCustomerRequest)(nil),      // 30: discret.v1.ForgetCustomerRequest
+	(*ForgetCustomerResponse)(nil),     // 31: discret.v1.ForgetCustomerResponse
+	(*Item)(nil),                       // 32: discret.v1.Item
+	(*UpsertItemRequest)(nil),          // 33: discret.v1.UpsertItemRequest
+	(*Coupon)(nil),                     // 34: discret.v1.Coupon
+	(*UpsertCouponRequest)(nil),        // 35: discret.v1.UpsertCouponRequest
+	(*GetCurrentModelRequest)(nil),     // 36: discret.v1.GetCurrentModelRequest
+	(*TrainModelRequest)(nil),          // 37: discret.v1.TrainModelRequest
+	(*PrivacyCharge)(nil),              // 38: discret.v1.PrivacyCharge
+	(*ModelCard)(nil),                  // 39: discret.v1.ModelCard
+	(*ApiKey)(nil),                     // 40: discret.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),        // 41: discret.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 42: discret.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 43: discret.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 44: discret.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 45: discret.v1.RevokeApiKeyRequest
+	(*ProcessingNotice_Purpose)(nil),   // 46: discret.v1.ProcessingNotice.Purpose
+	(*ProcessingNotice_Rule)(nil),      // 47: discret.v1.ProcessingNotice.Rule
+	nil,                                // 48: discret.v1.ForgetCustomerResponse.RemovedEntry
+	nil,                                // 49: discret.v1.ModelCard.ParametersEntry
+	nil,                                // 50: discret.v1.ModelCard.EvaluationEntry
+	(*timestamppb.Timestamp)(nil),      // 51: google.protobuf.Timestamp
 }
 var file_discret_v1_discret_proto_depIdxs = []int32{
 	3,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
 	0,  // 1: discret.v1.RecommendResponse.reason:type_name -> discret.v1.NonPersonalizedReason
-	48, // 2: discret.v1.CustomerToken.expire_time:type_name -> google.protobuf.Timestamp
+	51, // 2: discret.v1.CustomerToken.expire_time:type_name -> google.protobuf.Timestamp
 	3,  // 3: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
 	3,  // 4: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
-	48, // 5: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
+	51, // 5: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
 	12, // 6: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
 	1,  // 7: discret.v1.EnterStoreResponse.visit_not_recorded_reason:type_name -> discret.v1.VisitNotRecordedReason
 	14, // 8: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
 	16, // 9: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
-	48, // 10: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
-	48, // 11: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
+	51, // 10: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
+	51, // 11: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
 	19, // 12: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
 	18, // 13: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
 	18, // 14: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
 	21, // 15: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	48, // 16: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	48, // 17: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 18: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	51, // 16: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	51, // 17: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	51, // 18: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
 	18, // 19: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
 	25, // 20: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
 	26, // 21: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	28, // 22: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	48, // 23: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
-	48, // 24: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	48, // 25: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	48, // 26: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	45, // 27: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	48, // 28: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	48, // 29: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	48, // 30: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	48, // 31: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	48, // 32: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	37, // 33: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	48, // 34: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	48, // 35: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	46, // 36: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	47, // 37: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	48, // 38: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
-	48, // 39: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
-	39, // 40: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
-	39, // 41: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
-	2,  // 42: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	7,  // 43: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	9,  // 44: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	5,  // 45: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
-	11, // 46: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	15, // 47: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	20, // 48: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	22, // 49: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	24, // 50: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	29, // 51: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	32, // 52: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	34, // 53: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	35, // 54: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	36, // 55: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	40, // 56: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
-	42, // 57: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
-	44, // 58: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
-	4,  // 59: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	8,  // 60: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	10, // 61: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	6,  // 62: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
-	13, // 63: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	17, // 64: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	21, // 65: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	23, // 66: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	27, // 67: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	30, // 68: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	31, // 69: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	33, // 70: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	38, // 71: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	38, // 72: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	41, // 73: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
-	43, // 74: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
-	39, // 75: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
-	59, // [59:76] is the sub-list for method output_type
-	42, // [42:59] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	29, // 22: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	51, // 23: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
+	28, // 24: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
+	46, // 25: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
+	47, // 26: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
+	51, // 27: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	51, // 28: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	51, // 29: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	48, // 30: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	51, // 31: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	51, // 32: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	51, // 33: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	51, // 34: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	51, // 35: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	38, // 36: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	51, // 37: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	51, // 38: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	49, // 39: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	50, // 40: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	51, // 41: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	51, // 42: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	40, // 43: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	40, // 44: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	2,  // 45: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	7,  // 46: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	9,  // 47: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	5,  // 48: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
+	11, // 49: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	15, // 50: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	20, // 51: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	22, // 52: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	24, // 53: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	30, // 54: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	33, // 55: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	35, // 56: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	36, // 57: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	37, // 58: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	41, // 59: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	43, // 60: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	45, // 61: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	4,  // 62: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	8,  // 63: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	10, // 64: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	6,  // 65: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
+	13, // 66: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	17, // 67: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	21, // 68: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	23, // 69: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	27, // 70: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	31, // 71: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	32, // 72: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	34, // 73: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	39, // 74: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	39, // 75: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	42, // 76: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	44, // 77: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	40, // 78: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	62, // [62:79] is the sub-list for method output_type
+	45, // [45:62] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
@@ -3551,16 +3808,16 @@ func file_discret_v1_discret_proto_init() {
 	file_discret_v1_discret_proto_msgTypes[2].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[11].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[16].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[26].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[30].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[32].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[27].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[31].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discret_v1_discret_proto_rawDesc), len(file_discret_v1_discret_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   46,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   5,
 		},
