@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -136,6 +138,26 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if code, out, errOut := x.cli("items", "import", itemsFile); code != 0 || !strings.Contains(out, "stored 40 items") {
 		t.Fatalf("items import = %d: %s %s", code, out, errOut)
+	}
+	// Every file of the data directory is its owner's only (the binary
+	// sets its umask: Badger would create them world-readable); compact
+	// writes the tables.
+	if code, _, errOut := x.cli("compact"); code != 0 {
+		t.Fatalf("compact = %d: %s", code, errOut)
+	}
+	if runtime.GOOS != "windows" {
+		err := filepath.WalkDir(x.data, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if info, err := d.Info(); err != nil || info.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: mode %v, %v; want no access for group and others", path, info.Mode().Perm(), err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Start the server.

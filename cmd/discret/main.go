@@ -70,6 +70,7 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	restrictUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
