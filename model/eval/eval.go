@@ -343,7 +343,7 @@ func (b *bench) als(ctx context.Context, eps float64) (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		b.log("%s als ε=%v seed %d: %d factors, ndcg@10 %.4f, train %.2fs", b.cfg.Name, eps, seed, model.Factors, m.NDCG10, rep.Total.Seconds())
+		b.log("%s als ε=%s seed %d: %d factors, ndcg@10 %.4f, train %.2fs", b.cfg.Name, epsilonText(eps), seed, model.Factors, m.NDCG10, rep.Total.Seconds())
 		factors = max(factors, model.Factors)
 		ms = append(ms, m)
 		secs = append(secs, rep.Total.Seconds())

@@ -481,3 +481,33 @@ func TestRowSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLogEpsilon: the progress lines write ε as the table does (∞ for
+// a non-private run, as the flags' "inf"), never Go's "+Inf".
+func TestRunLogEpsilon(t *testing.T) {
+	var lines []string
+	cfg := Config{Name: "synthetic", Dataset: synthetic(100, 40, 10), Epsilons: []float64{0.5, math.Inf(1)}, Seeds: 1,
+		ALS: als.Config{Factors: 4, Iterations: 2}, Log: func(s string) { lines = append(lines, s) }}
+	rows, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := strings.Join(lines, "\n")
+	for _, tt := range []struct{ model, eps string }{
+		{ModelALS, "∞"},
+		{ModelALS, "0.5"},
+		{ModelDPPopular, "0.5"},
+	} {
+		if want := "synthetic " + tt.model + " ε=" + tt.eps + " seed 1: "; !strings.Contains(log, want) {
+			t.Errorf("progress lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "Inf") {
+		t.Errorf("progress writes ε as Go's Inf:\n%s", log)
+	}
+	for _, r := range rows {
+		if got := r.Cells()[2]; !strings.Contains(log, " ε="+got+" ") && r.Model != ModelPopular {
+			t.Errorf("row %s shows ε %q, which no progress line shows:\n%s", r.Model, got, log)
+		}
+	}
+}

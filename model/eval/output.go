@@ -26,15 +26,24 @@ var TableHeader = []string{"dataset", "model", "ε", "δ", "factors", "P@10", "R
 // "∞" and "–" for a non-private row, factors "–" for the baselines, metrics
 // as "mean ± std" over seeds.
 func (r Row) Cells() []string {
-	eps, delta, factors := "∞", "–", "–"
+	eps, delta, factors := epsilonText(r.Epsilon), "–", "–"
 	if !math.IsInf(r.Epsilon, 1) {
-		eps, delta = fmt.Sprintf("%g", r.Epsilon), fmt.Sprintf("%g", r.Delta)
+		delta = fmt.Sprintf("%g", r.Delta)
 	}
 	if r.Factors > 0 {
 		factors = fmt.Sprint(r.Factors)
 	}
 	return []string{r.Dataset, r.Model, eps, delta, factors,
 		pm(r.Precision10, 3), pm(r.Recall10, 3), pm(r.Recall20, 3), pm(r.NDCG10, 3), pm(r.Coverage, 3), pm(r.TrainSeconds, 2)}
+}
+
+// epsilonText formats ε as the table and the progress lines show it: "∞"
+// for a non-private run (the flags' "inf"), else the shortest decimal.
+func epsilonText(eps float64) string {
+	if math.IsInf(eps, 1) {
+		return "∞"
+	}
+	return fmt.Sprintf("%g", eps)
 }
 
 // MaxSeeds returns the largest number of seeds of rows.

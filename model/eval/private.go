@@ -127,7 +127,7 @@ func (b *bench) dpPopular(ctx context.Context, eps float64) (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		b.log("%s dp-popular ε=%v seed %d: ndcg@10 %.4f", b.cfg.Name, eps, seed, m.NDCG10)
+		b.log("%s dp-popular ε=%s seed %d: ndcg@10 %.4f", b.cfg.Name, epsilonText(eps), seed, m.NDCG10)
 		ms = append(ms, m)
 	}
 	if math.IsNaN(z) {
