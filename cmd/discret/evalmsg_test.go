@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,49 @@ func TestEvalNothingToEvaluate(t *testing.T) {
 	}
 	if _, out, _ := c.run("eval", "--help"); !strings.Contains(out, "Eval fails, rather than print figures that are 0") {
 		t.Errorf("discret eval --help does not say when eval refuses a dataset:\n%s", out)
+	}
+}
+
+// TestFileErrorContexts: an unreadable dataset or a bad header is reported
+// with each context once: the command, the path, the package, what is
+// wrong (it said "read X: read X: is a directory" and "eventfile: csv
+// header: … eventfile: bad header").
+func TestFileErrorContexts(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	dir := t.TempDir()
+	ratings := writeFile(t, "u.data", "196\t242\t3\t881250949", "186\t302\t3\t891717742")
+	dupCol := writeFile(t, "dup.csv", "customer,item,type,time,item", "a,b,view,2025-01-01T00:00:00Z,b")
+	noCustomer := writeFile(t, "nocust.csv", "item,type,time", "b,view,2025-01-01T00:00:00Z")
+	header := func(file, field, what string) string {
+		return file + `: eventfile: bad header (csv): row 1: field ` + field + `: ` + what + "\n"
+	}
+	const want = "want customer, item, type, store, time, quantity"
+	for _, tt := range []struct {
+		args []string
+		want string // the end of stderr
+	}{
+		{[]string{"eval", dir}, "discret eval: read " + dir + ": is a directory\n"},
+		{[]string{"bench", "quality", dir}, "discret bench quality: read " + dir + ": is a directory\n"},
+		{[]string{"bench", "train", dir}, "discret bench train: read " + dir + ": is a directory\n"},
+		{[]string{"import", dir}, "discret import: " + dir + ": is a directory\n"},
+		{[]string{"eval", "--format", "csv", ratings}, "discret eval: " + header(ratings, `"196\t242\t3\t881250949"`, "unknown column ("+want+")")},
+		{[]string{"bench", "quality", "--format", "csv", ratings}, "discret bench quality: " + header(ratings, `"196\t242\t3\t881250949"`, "unknown column ("+want+")")},
+		{[]string{"bench", "train", "--format", "csv", ratings}, "discret bench train: " + header(ratings, `"196\t242\t3\t881250949"`, "unknown column ("+want+")")},
+		{[]string{"import", "--format", "csv", ratings}, "discret import: " + header(ratings, `"196\t242\t3\t881250949"`, "unknown column ("+want+")")},
+		{[]string{"import", dupCol}, "discret import: " + header(dupCol, "item", "duplicate column")},
+		{[]string{"eval", "--format", "csv", noCustomer}, "discret eval: " + header(noCustomer, "customer", "missing column ("+want+")")},
+	} {
+		code, _, stderr := c.run(tt.args...)
+		if code != exitFailure || !strings.HasSuffix(stderr, tt.want) {
+			t.Errorf("discret %s = exit %d, stderr %q;\nwant exit %d, stderr ending %q", strings.Join(tt.args, " "), code, stderr, exitFailure, tt.want)
+		}
+		last := stderr[strings.LastIndex(stderr[:len(stderr)-1], "\n")+1:]
+		parts := strings.Split(strings.TrimSuffix(last, "\n"), ": ")
+		for i, p := range parts {
+			if slices.Contains(parts[:i], p) || strings.Contains(p, "eventfile") && slices.ContainsFunc(parts[:i], func(q string) bool { return strings.Contains(q, "eventfile") }) {
+				t.Errorf("discret %s: context %q repeated in %q", strings.Join(tt.args, " "), p, last)
+			}
+		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"os"
 	"strings"
@@ -192,6 +193,9 @@ func NewReader(r io.ReadCloser, name string) (io.ReadCloser, error) {
 	magic, err := br.Peek(2)
 	if err != nil && err != io.EOF {
 		r.Close()
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == name {
+			return nil, err // already "read NAME: reason"
+		}
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {

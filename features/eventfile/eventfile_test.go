@@ -181,14 +181,16 @@ func TestReadDiscretCSV(t *testing.T) {
 }
 
 func TestReadCSVHeaderErrors(t *testing.T) {
+	const cols = "(want customer, item, type, store, time, quantity)"
 	tests := []struct {
 		in    string
 		field string
+		text  string // the whole message: each context once
 	}{
-		{"customer,item,type,time,price\n", "price"},
-		{"customer,item,type,time,time\n", "time"},
-		{"customer,item,type,store\n", "time"},
-		{"customer,item,\"type\nx\",time\n", "x"},
+		{"customer,item,type,time,price\n", "price", "eventfile: bad header (csv): row 1: field price: unknown column " + cols},
+		{"customer,item,type,time,time\n", "time", "eventfile: bad header (csv): row 1: field time: duplicate column"},
+		{"customer,item,type,store\n", "time", "eventfile: bad header (csv): row 1: field time: missing column " + cols},
+		{"customer,item,\"type\nx\",time\n", "x", ""},
 	}
 	for _, tt := range tests {
 		_, err := readAll(t, tt.in, eventfile.Options{Format: eventfile.CSV})
@@ -200,6 +202,29 @@ func TestReadCSVHeaderErrors(t *testing.T) {
 		}
 		if tt.field != "x" && fe.Field != tt.field {
 			t.Errorf("Read(%q) error = %v, want it about field %s", tt.in, err, tt.field)
+		}
+		if tt.text != "" && err.Error() != tt.text {
+			t.Errorf("Read(%q) error = %q, want %q", tt.in, err, tt.text)
+		}
+		if n := strings.Count(err.Error(), "eventfile:"); n != 1 {
+			t.Errorf("Read(%q) error = %q: the package prefix %d times, want once", tt.in, err, n)
+		}
+	}
+}
+
+// TestOpenErrorText: Open names the file once in its errors.
+func TestOpenErrorText(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ path, want string }{
+		{dir, "read " + dir + ": is a directory"},
+		{filepath.Join(dir, "none"), "open " + filepath.Join(dir, "none") + ": no such file or directory"},
+	} {
+		f, err := eventfile.Open(tt.path)
+		if err == nil {
+			f.Close()
+		}
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Open(%s) error = %v, want %q", tt.path, err, tt.want)
 		}
 	}
 }

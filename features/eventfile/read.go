@@ -253,18 +253,18 @@ func mapHeader(format Format, line int, header [][]byte, cols []column, strict b
 					continue
 				}
 				if idx[i] >= 0 {
-					return nil, headerErr(format, line, &features.FieldError{Field: features.FieldLabel(string(name)), Err: fmt.Errorf("%w: duplicate column", ErrHeader)})
+					return nil, headerErr(format, line, &features.FieldError{Field: features.FieldLabel(string(name)), Err: errors.New("duplicate column")})
 				}
 				idx[i], found = h, true
 			}
 		}
 		if !found && strict {
-			return nil, headerErr(format, line, &features.FieldError{Field: features.FieldLabel(string(name)), Err: fmt.Errorf("%w: unknown column (want %s)", ErrHeader, columnList(cols))})
+			return nil, headerErr(format, line, &features.FieldError{Field: features.FieldLabel(string(name)), Err: fmt.Errorf("unknown column (want %s)", columnList(cols))})
 		}
 	}
 	for i, c := range cols {
 		if c.required && idx[i] < 0 {
-			return nil, headerErr(format, line, &features.FieldError{Field: c.names[0], Err: fmt.Errorf("%w: missing column (want %s)", ErrHeader, columnList(cols))})
+			return nil, headerErr(format, line, &features.FieldError{Field: c.names[0], Err: fmt.Errorf("missing column (want %s)", columnList(cols))})
 		}
 	}
 	return idx, nil
@@ -278,8 +278,11 @@ func columnList(cols []column) string {
 	return strings.Join(names, ", ")
 }
 
+// headerErr is a fatal error of the header of a format's file, at line:
+// "eventfile: bad header (csv): row 1: field x: unknown column (want …)",
+// each context once (ErrHeader holds the package prefix).
 func headerErr(format Format, line int, err error) error {
-	return fmt.Errorf("eventfile: %s header: %w", format, &features.RowError{Row: line, Err: err})
+	return fmt.Errorf("%w (%s): %w", ErrHeader, format, &features.RowError{Row: line, Err: err})
 }
 
 // get returns field i of a record, or nil for an absent column.
