@@ -20,7 +20,9 @@ import (
 	"unicode/utf8"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -123,7 +125,10 @@ type LoadProgress struct {
 	Elapsed  time.Duration // since the start (warm-up included)
 	Requests int64         // measured requests so far
 	Errors   int64         // measured errors so far
-	RPS      float64       // successful requests per second over the last report
+	// RateLimited counts the errors that are the server's rate limit
+	// (see LoadReport.RateLimited).
+	RateLimited int64
+	RPS         float64 // successful requests per second over the last report
 }
 
 func (c LoadConfig) withDefaults() LoadConfig {
@@ -256,6 +261,12 @@ type LoadReport struct {
 	// error body, the gRPC status message), at most maxSample characters
 	// on one line; a customer identifier in it reads {customer}.
 	Samples map[string]string
+	// RateLimited counts the errors that are the server's rate limit
+	// refusing the request (HTTP 429, gRPC RESOURCE_EXHAUSTED), and
+	// RetryAfter is the longest delay such an answer asked to wait (REST
+	// Retry-After, in whole seconds; gRPC RetryInfo), 0 if none said.
+	RateLimited int64
+	RetryAfter  time.Duration
 	// RPS is the throughput of successful requests per second of Elapsed.
 	RPS float64
 	// Latency of the successful requests (from the scheduled send time in
@@ -329,6 +340,7 @@ type run struct {
 	scheduled atomic.Int64 // open loop: next slot
 	done      atomic.Int64 // measured requests answered or failed
 	failed    atomic.Int64
+	limited   atomic.Int64 // measured rate-limited errors
 	succeeded atomic.Int64 // measured successes, for progress
 
 	stop     chan struct{}
@@ -339,7 +351,8 @@ type run struct {
 	maxLat   time.Duration
 	byCode   map[string]int64
 	samples  map[string]string
-	last     time.Time // latest measured answer
+	retry    time.Duration // longest delay a rate-limited answer asked for
+	last     time.Time     // latest measured answer
 	timeline []*windowStats
 }
 
@@ -496,6 +509,10 @@ func (r *run) record(at, end time.Time, err error) {
 		if _, ok := r.samples[code]; !ok {
 			r.samples[code] = sampleText(err)
 		}
+		if limited, wait := rateLimited(err); limited {
+			r.limited.Add(1)
+			r.retry = max(r.retry, wait)
+		}
 		if ws != nil {
 			ws.errors++
 		}
@@ -525,11 +542,12 @@ func (r *run) report1s(ctx context.Context) {
 			rps := float64(ok-prev) / now.Sub(prevAt).Seconds()
 			prev, prevAt = ok, now
 			r.cfg.Progress(LoadProgress{
-				Warmup:   now.Before(r.warmEnd),
-				Elapsed:  now.Sub(r.start),
-				Requests: r.done.Load(),
-				Errors:   r.failed.Load(),
-				RPS:      rps,
+				Warmup:      now.Before(r.warmEnd),
+				Elapsed:     now.Sub(r.start),
+				Requests:    r.done.Load(),
+				Errors:      r.failed.Load(),
+				RateLimited: r.limited.Load(),
+				RPS:         rps,
 			})
 		}
 	}
@@ -542,6 +560,7 @@ func (r *run) report(cfg LoadConfig, transport string) *LoadReport {
 		Target: cfg.Target, Transport: transport, Method: cfg.Method, Limit: cfg.Limit,
 		Clients: cfg.Clients, Rate: cfg.Rate, Warmup: cfg.Warmup,
 		Requests: r.done.Load(), Errors: r.failed.Load(), ByCode: r.byCode, Samples: r.samples, Window: r.window,
+		RateLimited: r.limited.Load(), RetryAfter: r.retry,
 	}
 	if r.last.After(r.warmEnd) {
 		rep.Elapsed = r.last.Sub(r.warmEnd)
@@ -591,6 +610,38 @@ func errorCode(err error) string {
 	return "transport"
 }
 
+// rateLimited reports whether err is the server's rate limit refusing a
+// request (HTTP 429, gRPC RESOURCE_EXHAUSTED), and the delay it asked to
+// wait before retrying (0 if it said none).
+func rateLimited(err error) (bool, time.Duration) {
+	var he *httpStatusError
+	if errors.As(err, &he) {
+		return he.status == http.StatusTooManyRequests, he.retryAfter
+	}
+	s, ok := status.FromError(err)
+	if !ok || s.Code() != codes.ResourceExhausted {
+		return false, 0
+	}
+	for _, d := range s.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return true, ri.GetRetryDelay().AsDuration()
+		}
+	}
+	return true, 0
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date
+// (RFC 9110 10.2.3); 0 if absent or malformed.
+func retryAfter(h string) time.Duration {
+	if n, err := strconv.ParseInt(h, 10, 32); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(0, time.Until(t))
+	}
+	return 0
+}
+
 // maxSample bounds the characters of a LoadReport sample message.
 const maxSample = 300
 
@@ -623,8 +674,9 @@ func bound(s string, n int) string {
 // httpStatusError is a REST answer other than 200 OK, with the message of
 // its error body, if any.
 type httpStatusError struct {
-	status int
-	msg    string
+	status     int
+	msg        string
+	retryAfter time.Duration // of a 429's Retry-After header
 }
 
 func (e *httpStatusError) Error() string {
@@ -756,7 +808,7 @@ func (c *restCaller) call(ctx context.Context, customer string) error {
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		io.Copy(io.Discard, resp.Body)
-		return &httpStatusError{status: resp.StatusCode, msg: errorMessage(body, customer)}
+		return &httpStatusError{status: resp.StatusCode, msg: errorMessage(body, customer), retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	return err

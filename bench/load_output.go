@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +30,94 @@ func (r *LoadReport) mode() string {
 	return fmt.Sprintf("closed loop, %d client(s)", r.Clients)
 }
 
+// ErrorShare returns the failed share of the measured requests, from 0 to
+// 1 (0 when nothing was measured).
+func (r *LoadReport) ErrorShare() float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(r.Errors) / float64(r.Requests)
+}
+
+// Error kinds, which group the codes of LoadReport.ByCode.
+const (
+	KindRateLimited      = "rate limited"      // HTTP 429, RESOURCE_EXHAUSTED
+	KindUnauthenticated  = "unauthenticated"   // HTTP 401: a bad or revoked API key
+	KindPermissionDenied = "permission denied" // HTTP 403: a scope missing
+	KindTimeout          = "timeout"           // no answer within --timeout, HTTP 504
+	KindUnavailable      = "unavailable"       // HTTP 503, UNAVAILABLE: server down or draining
+	KindTransport        = "transport"         // no HTTP answer: connection refused or reset
+	KindServer           = "server error"      // other 5xx, INTERNAL, UNKNOWN…
+	KindRefused          = "refused"           // other 4xx: the request itself
+)
+
+// ErrorKind returns the kind of an error code of LoadReport.ByCode.
+func ErrorKind(code string) string {
+	switch code {
+	case "http_429", "ResourceExhausted":
+		return KindRateLimited
+	case "http_401", "Unauthenticated":
+		return KindUnauthenticated
+	case "http_403", "PermissionDenied":
+		return KindPermissionDenied
+	case "timeout", "http_504", "DeadlineExceeded":
+		return KindTimeout
+	case "http_503", "Unavailable":
+		return KindUnavailable
+	case "transport":
+		return KindTransport
+	case "Internal", "Unknown", "DataLoss", "Unimplemented":
+		return KindServer
+	}
+	if n, ok := strings.CutPrefix(code, "http_"); ok && n >= "500" {
+		return KindServer
+	}
+	return KindRefused
+}
+
+// ErrorKinds returns the errors of r by kind (ErrorKind).
+func (r *LoadReport) ErrorKinds() map[string]int64 {
+	m := map[string]int64{}
+	for code, n := range r.ByCode {
+		m[ErrorKind(code)] += n
+	}
+	return m
+}
+
+// ErrorSummary lists the errors of r by kind, the most frequent first:
+// "rate limited 9910, timeout 3" ("" without errors).
+func (r *LoadReport) ErrorSummary() string {
+	kinds := r.ErrorKinds()
+	keys := slices.SortedFunc(maps.Keys(kinds), func(a, b string) int {
+		return cmp.Or(cmp.Compare(kinds[b], kinds[a]), cmp.Compare(a, b))
+	})
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, kinds[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RateLimitNote says, when the server's rate limit refused requests of r,
+// how long it asked to wait (rounded up to whole seconds) and which server
+// flags set the limit: "refused by the server's rate limit, which asked
+// to retry after 1 s: …"; "" when it refused none.
+func (r *LoadReport) RateLimitNote() string {
+	if r.RateLimited == 0 {
+		return ""
+	}
+	wait := "which did not say when to retry"
+	if r.RetryAfter > 0 {
+		wait = "which asked to retry after " + wholeSeconds(r.RetryAfter)
+	}
+	return "refused by the server's rate limit, " + wait + ": 'discret serve --rate-limit' (per API key, 1000/s by default) or --token-rate-limit (per customer token); start the server with --rate-limit -1 to measure its capacity"
+}
+
+// wholeSeconds formats d rounded up to whole seconds, at least 1: "2 s".
+func wholeSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10) + " s"
+}
+
 // WriteTable writes r as a human-readable table.
 func (r *LoadReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -44,6 +134,12 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 		errs += fmt.Sprintf(" (%.2f %%: %s)", 100*float64(r.Errors)/float64(r.Requests), strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(tw, "errors\t%s\n", errs)
+	if r.Errors > 0 {
+		fmt.Fprintf(tw, "  by kind\t%s\n", r.ErrorSummary())
+	}
+	if note := r.RateLimitNote(); note != "" {
+		fmt.Fprintf(tw, "  rate limited\t%d requests, %s\n", r.RateLimited, note)
+	}
 	for _, code := range slices.Sorted(maps.Keys(r.Samples)) {
 		fmt.Fprintf(tw, "  first %s\t%s\n", code, r.Samples[code])
 	}
@@ -79,6 +175,9 @@ type loadJSON struct {
 	Requests   int64             `json:"requests"`
 	Errors     int64             `json:"errors"`
 	ByCode     map[string]int64  `json:"errors_by_code"`
+	ByKind     map[string]int64  `json:"errors_by_kind"`
+	Limited    int64             `json:"rate_limited"`
+	RetryS     float64           `json:"retry_after_s"`
 	Samples    map[string]string `json:"error_samples,omitempty"`
 	RPS        float64           `json:"rps"`
 	MeanMS     float64           `json:"mean_ms"`
@@ -101,8 +200,10 @@ type windowJSON struct {
 }
 
 // WriteJSON writes r as one JSON object with the keys requests (measured,
-// failed ones included), errors, errors_by_code, error_samples (the first
-// message per code, when there are errors), rps (successful requests
+// failed ones included), errors, errors_by_code, errors_by_kind (ErrorKind),
+// error_samples (the first message per code, when there are errors),
+// rate_limited and retry_after_s (LoadReport.RateLimited and RetryAfter),
+// rps (successful requests
 // per second), mean_ms, p50_ms, p90_ms, p99_ms, p999_ms and max_ms, the
 // run's settings (target, transport, method, limit, clients, rate — 0 for
 // closed loop —, warmup_s, duration_s) and, when timeline is true, the
@@ -111,7 +212,8 @@ func (r *LoadReport) WriteJSON(w io.Writer, timeline bool) error {
 	j := loadJSON{
 		Target: r.Target, Transport: r.Transport, Method: r.Method, Limit: r.Limit,
 		Clients: r.Clients, Rate: r.Rate, WarmupS: r.Warmup.Seconds(), DurationS: r.Elapsed.Seconds(),
-		Requests: r.Requests, Errors: r.Errors, ByCode: r.ByCode, Samples: r.Samples, RPS: r.RPS,
+		Requests: r.Requests, Errors: r.Errors, ByCode: r.ByCode, ByKind: r.ErrorKinds(), Samples: r.Samples, RPS: r.RPS,
+		Limited: r.RateLimited, RetryS: r.RetryAfter.Seconds(),
 		MeanMS: ms(r.Mean), P50MS: ms(r.P50), P90MS: ms(r.P90), P99MS: ms(r.P99), P999MS: ms(r.P999), MaxMS: ms(r.Max),
 		WindowSecs: r.Window.Seconds(),
 	}

@@ -67,6 +67,7 @@ func benchServeCommand() *command {
 		demo, asJSON, timeln bool
 		warmup               time.Duration
 		plotFile             string
+		maxErrorRate         float64
 	)
 	return &command{
 		name:    "serve",
@@ -104,6 +105,12 @@ from DATA/` + demoKeyFile + ` unless --key is given.
 The API key (--key, env DISCRET_API_KEY, or --key-file) needs the recommend
 scope. The server's per-key rate limit (serve --rate-limit, 1000/s by
 default) applies: start it with --rate-limit -1 to measure its capacity.
+Errors are reported by code and by kind (rate limited, unauthenticated,
+timeout, …); requests refused by the rate limit are named as such, with the
+Retry-After the server sent. The command fails (exit 1), after printing
+the report, when more than --max-error-rate percent of the measured
+requests failed (1 % by default): figures from such a run measure the
+errors, not the server.
 Run the load generator on another machine when you can: on the same one it
 takes CPU from the server. It first connects once to the target, and fails
 at once if nothing answers there (is 'discret serve' running?). Progress
@@ -135,6 +142,7 @@ goes to stderr every second.`,
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 			fs.BoolVar(&timeln, "timeline", false, "with --json, add the per-window figures")
 			fs.StringVar(&plotFile, "plot", "", "write the latency over time to `FILE` (.png or .svg)")
+			fs.Float64Var(&maxErrorRate, "max-error-rate", 1, "fail (exit 1) when more than `PERCENT` of the measured requests failed, 0 to 100")
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
@@ -151,6 +159,7 @@ goes to stderr every second.`,
 				flagRange{"duration", positiveTime}, flagRange{"requests", atLeast(1)},
 				flagRange{"warmup", numRange{func(x float64) bool { return x >= 0 }, "a duration ≥ 0 (0: none)"}},
 				flagRange{"timeout", positiveTime}, flagRange{"synth-customers", intRange(1, synth.MaxCustomers)},
+				flagRange{"max-error-rate", numRange{func(x float64) bool { return x >= 0 && x <= 100 }, "a percentage from 0 to 100"}},
 			); err != nil {
 				return err
 			}
@@ -183,7 +192,11 @@ goes to stderr every second.`,
 					fmt.Fprintf(e.stderr, "%5.1f s  warming up\n", p.Elapsed.Seconds())
 					return
 				}
-				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, p.RPS)
+				limited := ""
+				if p.RateLimited > 0 {
+					limited = fmt.Sprintf(" (%d rate-limited)", p.RateLimited)
+				}
+				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors%s, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, limited, p.RPS)
 			}
 			if err := checkTarget(ctx, cfg.Target, cfg.Timeout); err != nil {
 				return err
@@ -206,8 +219,10 @@ goes to stderr every second.`,
 					fmt.Fprintf(e.stderr, "wrote %s\n", plotFile)
 				}
 			}
-			if err == nil && werr == nil && rep.Errors == rep.Requests {
-				return fmt.Errorf("no successful request (%d measured)%s", rep.Requests, commonError(rep))
+			if err == nil && werr == nil {
+				if err := errorRateError(rep, maxErrorRate); err != nil {
+					return err
+				}
 			}
 			return errors.Join(err, werr)
 		},
@@ -232,6 +247,25 @@ func checkTarget(ctx context.Context, target string, timeout time.Duration) erro
 		return fmt.Errorf("cannot connect to %s: %w; is 'discret serve' running, and listening there?", u.Host, err)
 	}
 	return conn.Close()
+}
+
+// errorRateError is the error of a load run whose requests all failed, or
+// more than maxRate percent of them, by kind and, when the server's rate
+// limit refused some, saying so; nil for a run within maxRate.
+func errorRateError(rep *bench.LoadReport, maxRate float64) error {
+	var msg string
+	switch share := 100 * rep.ErrorShare(); {
+	case rep.Errors > 0 && rep.Errors == rep.Requests:
+		msg = fmt.Sprintf("no successful request (%d measured)%s", rep.Requests, commonError(rep))
+	case share > maxRate:
+		msg = fmt.Sprintf("%d of %d requests failed (%.1f %%), more than --max-error-rate %g %%: %s", rep.Errors, rep.Requests, share, maxRate, rep.ErrorSummary())
+	default:
+		return nil
+	}
+	if note := rep.RateLimitNote(); note != "" {
+		msg += "; the rate-limited requests were " + note
+	}
+	return errors.New(msg)
 }
 
 // commonError describes the most frequent error of rep, for the message

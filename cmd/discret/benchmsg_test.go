@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -26,5 +27,63 @@ func TestBenchServeErrorMessage(t *testing.T) {
 	}
 	if want := "discret bench serve: no successful request (5 measured): 5 http_401: HTTP 401 Unauthorized: invalid API key\n"; code != exitFailure || !strings.HasSuffix(stderr, want) {
 		t.Errorf("bench serve with a bad key = exit %d, stderr %q; want exit %d and %q", code, stderr, exitFailure, want)
+	}
+}
+
+// TestBenchServeErrorRate: a run with more than --max-error-rate percent of
+// failed requests (1 % by default) fails after its report, with the errors
+// by kind; rate-limited requests are named so, with the Retry-After the
+// server sent, rounded up, and the server flags that set the limit.
+func TestBenchServeErrorRate(t *testing.T) {
+	ids := filepath.Join(t.TempDir(), "ids.txt")
+	os.WriteFile(ids, []byte("a\n"), 0o600)
+	// server refuses one request in every, with status and Retry-After.
+	server := func(every, status int, retryAfter string) string {
+		var n atomic.Int64
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if n.Add(1)%int64(every) != 0 {
+				w.Write([]byte(`{"items":[]}`))
+				return
+			}
+			if retryAfter != "" {
+				w.Header().Set("Retry-After", retryAfter)
+			}
+			w.WriteHeader(status)
+			w.Write([]byte(`{"code":8,"message":"rate limit of 1000 requests/s for API key k1 exceeded; retry in 0s"}`))
+		}))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	const limitNote = "the rate-limited requests were refused by the server's rate limit, which asked to retry after 1 s: 'discret serve --rate-limit' (per API key, 1000/s by default) or --token-rate-limit (per customer token); start the server with --rate-limit -1 to measure its capacity\n"
+	for _, tt := range []struct {
+		name   string
+		target string
+		flags  []string
+		code   int
+		want   string // the end of stderr; "" for success
+		table  string // in the report
+	}{
+		{"all fine", server(1000, 0, ""), nil, exitOK, "", "errors      0\n"},
+		{"1 % failed: at the limit", server(100, http.StatusTooManyRequests, "1"), nil, exitOK, "", "rate limited    2 requests, refused by the server's rate limit, which asked to retry after 1 s"},
+		{"5 % rate limited", server(20, http.StatusTooManyRequests, "1"), nil, exitFailure,
+			"discret bench serve: 10 of 200 requests failed (5.0 %), more than --max-error-rate 1 %: rate limited 10; " + limitNote, "  by kind         rate limited 10\n"},
+		{"5 % under --max-error-rate 10", server(20, http.StatusTooManyRequests, "1"), []string{"--max-error-rate", "10"}, exitOK, "", "rate limited 10"},
+		{"5 % server errors", server(20, http.StatusInternalServerError, ""), nil, exitFailure,
+			"discret bench serve: 10 of 200 requests failed (5.0 %), more than --max-error-rate 1 %: server error 10\n", "by kind         server error 10\n"},
+		{"every one rate limited", server(1, http.StatusTooManyRequests, "1"), []string{"--max-error-rate", "100"}, exitFailure,
+			"discret bench serve: no successful request (200 measured): 200 http_429: HTTP 429 Too Many Requests: rate limit of 1000 requests/s for API key k1 exceeded; retry in 0s; " + limitNote, "rate limited 200"},
+		{"--max-error-rate 0", server(100, http.StatusTooManyRequests, "1"), []string{"--max-error-rate", "0"}, exitFailure, "more than --max-error-rate 0 %: rate limited 2; " + limitNote, ""},
+		{"--max-error-rate 101", server(100, http.StatusTooManyRequests, "1"), []string{"--max-error-rate", "101"}, exitUsage, "--max-error-rate 101: want a percentage from 0 to 100\nRun 'discret bench serve --help' for usage.\n", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"serve", "--target", tt.target, "--key", "k1", "--customers", ids, "--requests", "200", "--warmup", "0"}, tt.flags...)
+			code, stdout, stderr := runBench(t, nil, args...)
+			if code != tt.code || tt.want == "" && stderr != "" || !strings.HasSuffix(stderr, tt.want) {
+				t.Errorf("bench %v = exit %d, stderr %q;\nwant exit %d, stderr ending %q", args, code, stderr, tt.code, tt.want)
+			}
+			if !strings.Contains(stdout, tt.table) {
+				t.Errorf("bench %v: report lacks %q:\n%s", args, tt.table, stdout)
+			}
+		})
 	}
 }
