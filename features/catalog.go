@@ -144,10 +144,19 @@ func fieldNames(fields []jsonField) []string {
 	return names
 }
 
+// WithheldName is FieldLabel's label of a name that looks like an e-mail
+// address.
+const WithheldName = "(a name withheld: it looks like an e-mail address)"
+
 // FieldLabel returns a field or column name that is not one of the known
 // ones, fit for an error message: as is if it is a short token, else quoted
-// (in ASCII) and clipped to 32 bytes.
+// (in ASCII) and clipped to 32 bytes; WithheldName if it looks like an
+// e-mail address (a customer id given as a name), as FieldError.Message
+// withholds such a value.
 func FieldLabel(key string) string {
+	if LooksLikeEmail(key) {
+		return WithheldName
+	}
 	if len(key) > 0 && len(key) <= 32 {
 		token := true
 		for _, c := range []byte(key) {

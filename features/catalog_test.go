@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +34,28 @@ func TestCatalogueJSONDefaults(t *testing.T) {
 		if (err != nil) != tt.wantErr || (err == nil && c.Active != tt.wantActive) {
 			t.Errorf("Unmarshal coupon (%s) = %+v, %v; want active %v, error %v", tt.in, c, err, tt.wantActive, tt.wantErr)
 		}
+	}
+}
+
+func TestFieldLabelWithholdsEmail(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"price", "price"},
+		{"a b", `"a b"`},
+		{"alice@example.com", WithheldName},
+		{"@", WithheldName},
+		// Clipping would leave the local part: withheld whole.
+		{"alice.smith.with.a.long.local.part@example.com", WithheldName},
+	}
+	for _, tt := range tests {
+		if got := FieldLabel(tt.in); got != tt.want {
+			t.Errorf("FieldLabel(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	// As a catalogue key: the message never holds the address.
+	var it Item
+	err := json.Unmarshal([]byte(`{"item":"SKU-1","alice@example.com":1}`), &it)
+	if err == nil || strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), WithheldName) {
+		t.Errorf("Unmarshal with an e-mail address as a key: %v; want an error naming %s, without the address", err, WithheldName)
 	}
 }
 

@@ -97,13 +97,18 @@ func (e *FieldError) Message() string {
 		msg = IDRange + " (" + strings.TrimPrefix(msg, "privacy: ") + ")"
 	}
 	switch {
-	case strings.Contains(e.Value, "@"):
+	case LooksLikeEmail(e.Value):
 		msg = "value withheld (an e-mail address: a customer id in the wrong column?): " + msg
 	case e.Value != "":
 		msg = fmt.Sprintf("%q: %s", e.Value, msg)
 	}
 	return msg
 }
+
+// LooksLikeEmail reports whether s, a value or a name from the input,
+// looks like an e-mail address (it holds an '@'), the usual form of a
+// customer id: error messages withhold such text.
+func LooksLikeEmail(s string) bool { return strings.Contains(s, "@") }
 
 // IDRange describes valid identifiers (privacy.ValidateID), for error
 // messages.

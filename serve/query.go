@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/serve/apierr"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -97,17 +98,13 @@ func unknownQuery(rt *route, q url.Values, pathParams map[string]string) string 
 		return ""
 	}
 	name := slices.Min(unknown)
-	shown := name
-	if len(shown) > 64 {
-		shown = shown[:64] + "…"
-	}
 	if _, inPath := pathParams[name]; inPath {
-		return fmt.Sprintf("query parameter %q: %s is given in the path of %s", shown, name, rt.display)
+		return fmt.Sprintf("query parameter %q: %s is given in the path of %s", name, name, rt.display)
 	}
 	if len(rt.queries) == 0 {
-		return fmt.Sprintf("unknown query parameter %q: %s takes no query parameters", shown, rt.display)
+		return fmt.Sprintf("unknown query parameter %s: %s takes no query parameters", apierr.Quote("a name", name), rt.display)
 	}
-	return fmt.Sprintf("unknown query parameter %q: %s takes %s", shown, rt.display, strings.Join(rt.queries, ", "))
+	return fmt.Sprintf("unknown query parameter %s: %s takes %s", apierr.Quote("a name", name), rt.display, strings.Join(rt.queries, ", "))
 }
 
 // queryParser is the gateway's query parser: the default one, whose error
@@ -132,15 +129,17 @@ func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilit
 	return fmt.Errorf("query: %w", err)
 }
 
-// queryError rewrites a parse error of the query parameter name.
+// queryError rewrites a parse error of the query parameter name. Neither
+// the name nor a value that looks like an e-mail address is echoed.
 func queryError(name string, err error) error {
 	var ne *strconv.NumError
-	if !errors.As(err, &ne) {
-		return fmt.Errorf("query parameter %q: %w", name, err)
-	}
-	v := ne.Num
-	if len(v) > 64 {
-		v = v[:64] + "…"
+	switch {
+	case errors.As(err, &ne):
+	case features.LooksLikeEmail(err.Error()):
+		// The gateway's text quotes the name or the value.
+		return fmt.Errorf("query parameter %s: not valid (the details are withheld: they hold what looks like an e-mail address)", apierr.Quote("a name", name))
+	default:
+		return fmt.Errorf("query parameter %s: %w", apierr.Quote("a name", name), err)
 	}
 	var what string
 	switch {
@@ -153,5 +152,5 @@ func queryError(name string, err error) error {
 	default:
 		what = "is not a whole number"
 	}
-	return fmt.Errorf("query parameter %q: %q %s", name, v, what)
+	return fmt.Errorf("query parameter %s: %s %s", apierr.Quote("a name", name), apierr.Quote("a value", ne.Num), what)
 }

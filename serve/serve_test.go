@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -189,6 +191,55 @@ func httpStatus(c codes.Code) int {
 		return http.StatusTooManyRequests
 	}
 	panic(c)
+}
+
+// TestRESTWithholdsEmail checks that a name or value of a request that
+// looks like an e-mail address (a customer id in the wrong place) is never
+// echoed, where other names and values are quoted.
+func TestRESTWithholdsEmail(t *testing.T) {
+	h := start(t, nil)
+	all := h.tokens["all"]
+	const (
+		name  = "(a name withheld: it looks like an e-mail address)"
+		value = "(a value withheld: it looks like an e-mail address)"
+	)
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		msg, field               string
+	}{
+		{"body key", "POST", "/v1/events", `{"events":[],"alice@example.com":1}`, 400,
+			name + ": unknown field (the fields are events, allow_partial)", name},
+		{"nested body key", "POST", "/v1/events", `{"events":[{"customer":"c1","type":"view","item":"i","time":"1","alice@example.com":"x"}]}`, 400,
+			"events[0]." + name + ": unknown field (the fields are customer, item, type, store, time, quantity)", "events[0]." + name},
+		{"long body key", "POST", "/v1/events", `{"a.very.long.customer.id.of.many.bytes@example.com":1}`, 400, name + ": unknown field", name},
+		{"query name", "GET", "/v1/popular?alice@example.com=1", "", 400, "unknown query parameter " + name + ": GET /v1/popular takes store, limit, category", ""},
+		{"query value", "GET", "/v1/popular?limit=alice@example.com", "", 400, `query parameter "limit": ` + value + " is not a whole number", ""},
+		{"bool query value", "GET", "/v1/customers/c1/recommendations?exclude_purchased=alice@example.com", "", 400, `query parameter "exclude_purchased": ` + value + " is not true or false", ""},
+		{"revoke id", "POST", "/v1/apikeys/alice@example.com:revoke", "", 404, "no API key with id " + name, ""},
+	} {
+		r := h.rest(t.Context(), tt.method, tt.path, all, tt.body)
+		if r.status != tt.status || strings.Contains(string(r.body), "alice") || strings.Contains(string(r.body), "example.com") {
+			t.Errorf("%s: %s %s = %d %s, want %d without the address", tt.name, tt.method, tt.path, r.status, r.body, tt.status)
+			continue
+		}
+		m := r.json(t)
+		if !strings.Contains(fmt.Sprint(m["message"]), tt.msg) {
+			t.Errorf("%s: message %q, want it to contain %q", tt.name, m["message"], tt.msg)
+		}
+		if tt.field == "" {
+			continue
+		}
+		var st spb.Status
+		if err := protojson.Unmarshal(r.body, &st); err != nil || len(st.GetDetails()) != 1 {
+			t.Errorf("%s: body %s (%v), want one detail", tt.name, r.body, err)
+			continue
+		}
+		var br errdetails.BadRequest
+		if err := st.GetDetails()[0].UnmarshalTo(&br); err != nil || len(br.GetFieldViolations()) != 1 || br.GetFieldViolations()[0].GetField() != tt.field {
+			t.Errorf("%s: detail %v (%v), want a BadRequest naming field %s", tt.name, st.GetDetails()[0], err, tt.field)
+		}
+	}
 }
 
 // TestRESTErrors checks that REST errors carry the HTTP status of their

@@ -15,12 +15,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/discret-io/discret/features"
 )
 
 // Kind classifies an API error. The zero Kind is Internal, so that an error
@@ -152,6 +156,26 @@ func Invalid(field string, cause error) *Error {
 // Invalidf is Invalid with a formatted cause.
 func Invalidf(field, format string, args ...any) *Error {
 	return Invalid(field, fmt.Errorf(format, args...))
+}
+
+// Quote returns text from a request for a client message: quoted (Go
+// syntax) and clipped to 64 bytes, or withheld if it looks like an e-mail
+// address, the usual form of a customer id (one in the wrong place):
+// "(WHAT withheld: it looks like an e-mail address)", where what is "a
+// value", "a name", .... features.FieldError.Message and features.FieldLabel
+// withhold such values and names the same way.
+func Quote(what, s string) string {
+	switch {
+	case features.LooksLikeEmail(s):
+		return "(" + what + " withheld: it looks like an e-mail address)"
+	case len(s) > 64:
+		n := 64
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return strconv.Quote(s[:n]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // KindOf returns the kind of err: the Kind of the first *Error in its chain,

@@ -111,6 +111,23 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+func TestQuote(t *testing.T) {
+	tests := []struct{ what, in, want string }{
+		{"a value", "abc", `"abc"`},
+		{"a value", "", `""`},
+		{"a value", "a\nb", `"a\nb"`},
+		{"a value", strings.Repeat("x", 70), `"` + strings.Repeat("x", 64) + `"…`},
+		{"a value", strings.Repeat("x", 63) + "é", `"` + strings.Repeat("x", 63) + `"…`}, // not inside a character
+		{"a value", "alice@example.com", "(a value withheld: it looks like an e-mail address)"},
+		{"a name", strings.Repeat("x", 70) + "@example.com", "(a name withheld: it looks like an e-mail address)"},
+	}
+	for _, tt := range tests {
+		if got := apierr.Quote(tt.what, tt.in); got != tt.want {
+			t.Errorf("Quote(%q, %q) = %s, want %s", tt.what, tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestKindOf(t *testing.T) {
 	inner := apierr.New(apierr.NotFound, "x")
 	for _, tt := range []struct {

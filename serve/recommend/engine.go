@@ -21,6 +21,7 @@ import (
 	"github.com/discret-io/discret/privacy/consent"
 	"github.com/discret-io/discret/privacy/pseudonym"
 	"github.com/discret-io/discret/privacy/retention"
+	"github.com/discret-io/discret/serve/apierr"
 )
 
 // Customers is what the engine reads about a customer. *store.DB
@@ -246,10 +247,10 @@ func (e *Engine) Similar(ctx context.Context, r SimilarRequest) (List, error) {
 	}
 	row, ok := s.rel.Index(r.Item)
 	if !ok {
-		return List{}, fmt.Errorf("%w: item %q is not in release %s", ErrUnknownItem, r.Item, s.rel.Card.Version)
+		return List{}, fmt.Errorf("%w: item %s is not in release %s", ErrUnknownItem, apierr.Quote("an item id", r.Item), s.rel.Card.Version)
 	}
 	if !s.rel.Trained[row] {
-		return List{}, fmt.Errorf("%w: item %q has no vector in release %s: a private model trains only the catalogue items with enough customers for its ε (see PopularItems)", ErrUnknownItem, r.Item, s.rel.Card.Version)
+		return List{}, fmt.Errorf("%w: item %s has no vector in release %s: a private model trains only the catalogue items with enough customers for its ε (see PopularItems)", ErrUnknownItem, apierr.Quote("an item id", r.Item), s.rel.Card.Version)
 	}
 	if err := ctx.Err(); err != nil {
 		return List{}, err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,9 +338,16 @@ func TestSimilar(t *testing.T) {
 			t.Errorf("Similar(A)[%d] = %s %.6f, want %s %.6f", i, it.ID, it.Score, w.id, w.cos)
 		}
 	}
-	for _, item := range []string{"F", "nope"} {
-		if _, err := f.eng.Similar(ctx, SimilarRequest{Item: item}); !errors.Is(err, ErrUnknownItem) {
-			t.Errorf("Similar(%s) = %v, want ErrUnknownItem", item, err)
+	for _, tt := range []struct{ item, msg string }{
+		{"F", `item "F" has no vector in release v1`},
+		{"nope", `item "nope" is not in release v1`},
+		// The message goes to the client: an id that looks like an
+		// e-mail address (a customer id) is withheld.
+		{"ann@example.com", "item (an item id withheld: it looks like an e-mail address) is not in release v1"},
+	} {
+		_, err := f.eng.Similar(ctx, SimilarRequest{Item: tt.item})
+		if !errors.Is(err, ErrUnknownItem) || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("Similar(%s) = %v, want ErrUnknownItem saying %s", tt.item, err, tt.msg)
 		}
 	}
 }
