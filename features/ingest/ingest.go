@@ -39,7 +39,9 @@ type Store interface {
 var _ Store = (*store.DB)(nil)
 
 // Counter names recorded with each commit (per day of ingestion). They hold
-// no customer data.
+// no customer data. CounterStored counts the events stored, new or already
+// held: the store overwrites an event it holds (re-sending is idempotent)
+// without telling, so a re-sent event is counted again.
 const (
 	CounterNoConsent = "ingest.dropped.no_consent"
 	CounterExpired   = "ingest.rejected.expired"
@@ -98,7 +100,7 @@ func (in *Ingester) BatchSize() int { return in.cfg.BatchSize }
 
 // Counts tallies what happened to valid events.
 type Counts struct {
-	Stored    int // durably committed
+	Stored    int // durably committed, new or already held (the store keeps one copy)
 	NoConsent int // not stored: the customer does not consent
 	Expired   int // not stored: already past retention
 	// Duplicates were not stored on their own: a later event of the same

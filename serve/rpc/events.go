@@ -14,7 +14,10 @@ import (
 
 // WriteEvents validates every event, then ingests the valid ones as one
 // commit unit: all of them, or none if any is invalid and allow_partial is
-// unset. Invalid events are reported by index and field.
+// unset. Invalid events are reported by index and field. The response's
+// stored counts the events stored, new or already held: re-sending an
+// event is idempotent (the store keeps one copy per identity) and counts it
+// as stored again; telling them apart would cost a read per event.
 func (s eventServer) WriteEvents(ctx context.Context, req *discretv1.WriteEventsRequest) (*discretv1.WriteEventsResponse, error) {
 	a := s.a
 	n := len(req.GetEvents())

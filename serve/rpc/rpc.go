@@ -47,8 +47,9 @@ type Store interface {
 
 var _ Store = (*store.DB)(nil)
 
-// EventWriter ingests a batch of valid events as one commit unit.
-// *ingest.Ingester implements it.
+// EventWriter ingests a batch of valid events as one commit unit; its
+// Counts.Stored counts the events new or already held, which the store
+// does not tell apart. *ingest.Ingester implements it.
 type EventWriter interface {
 	Write(ctx context.Context, events []features.RawEvent) (ingest.Counts, error)
 	// BatchSize is the most events Write accepts.

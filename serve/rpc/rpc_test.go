@@ -193,6 +193,28 @@ func TestWriteEvents(t *testing.T) {
 	}
 	f.cache.take()
 
+	// Re-sent events are stored again over themselves: counted as stored
+	// (new or already held, the response and the counter alike), with no
+	// copy added.
+	counted := func() uint64 {
+		n, err := f.db.Counter(ctx, store.CounterKey{Name: ingest.CounterStored, Day: store.DayOf(f.clock.Now())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := counted()
+	resp, err = s.WriteEvents(ctx, &discretv1.WriteEventsRequest{Events: []*discretv1.Event{
+		event("alice@example.com", "SKU-1", at), event("alice@example.com", "SKU-4", at),
+	}})
+	if err != nil || resp.Received != 2 || resp.Stored != 2 || resp.Duplicates != 0 || counted()-before != 2 {
+		t.Fatalf("WriteEvents(re-sent) = %v, %v, counter +%d; want 2 received, 2 stored, counter +2", resp, err, counted()-before)
+	}
+	if evs, _ := f.db.CustomerEvents(ctx, f.pseudo("alice@example.com")); len(evs) != 2 {
+		t.Errorf("after re-sending, the store holds %d events, want 2 (SKU-1, SKU-4)", len(evs))
+	}
+	f.cache.take()
+
 	// Beyond the batch size (10 here): refused whole.
 	var many []*discretv1.Event
 	for i := range 11 {
