@@ -37,17 +37,21 @@ check: generate ## regenerate, then fail if generated files differ from the comm
 	if [ -n "$$untracked" ]; then echo "untracked files after generation:"; echo "$$untracked"; exit 1; fi
 
 BENCH_OUT ?= bench/out
+# The public datasets (ml-100k/, ml-1m/, online-retail/); DISCRET_DATA_DIR
+# is the deprecated former name.
+DATASETS := $(or $(DISCRET_DATASETS),$(DISCRET_DATA_DIR))
 
 bench: build ## the quick benchmark set (< 10 min on 2 cores): hot path, memory bandwidth, sampler, training, quality; results in bench/out/
 	@mkdir -p $(BENCH_OUT)
+	@if [ -z "$(DISCRET_DATASETS)" ] && [ -n "$(DISCRET_DATA_DIR)" ]; then echo "warning: DISCRET_DATA_DIR is deprecated; use DISCRET_DATASETS"; fi
 	@awk '{ if ($$1 > 0.5) print "warning: load average " $$1 " — figures from a busy machine are not comparable (see BENCHMARKS.md)" }' /proc/loadavg 2>/dev/null || true
 	$(GO) test -run='^$$' -bench='Score|HotPath|RoundTrip|MemoryBandwidth|ConsentLookup' -benchtime=300ms -count=6 -short ./bench | tee $(BENCH_OUT)/bench.txt
 	$(GO) test -run='^$$' -bench='DiscreteGaussian/sigma=1.37|Pseudonymize|FoldIn/factors=64|Iteration/factors=64|AppendEvents$$|CustomerEvents|Recommend|TopK|PurchasedFilter' -benchtime=300ms -count=6 ./privacy/dp ./privacy/pseudonym ./model/als ./features/store ./serve/recommend | tee $(BENCH_OUT)/micro.txt
-	@if [ -n "$$DISCRET_DATA_DIR" ]; then \
-		bin/discret bench train --factors 64 --threads 1,2 --epsilon inf,1 --runs 3 $$DISCRET_DATA_DIR/ml-1m/ratings_pairs.csv.gz | tee $(BENCH_OUT)/train-ml-1m.txt && \
-		bin/discret bench quality --seeds 3 --epsilon 1,5,10,inf --out $(BENCH_OUT)/quality-ml-100k.md --plot $(BENCH_OUT)/quality-ml-100k.png ml-100k; \
+	@if [ -n "$(DATASETS)" ]; then \
+		bin/discret bench train --factors 64 --threads 1,2 --epsilon inf,1 --runs 3 $(DATASETS)/ml-1m/ratings_pairs.csv.gz | tee $(BENCH_OUT)/train-ml-1m.txt && \
+		bin/discret bench quality --datasets $(DATASETS) --seeds 3 --epsilon 1,5,10,inf --out $(BENCH_OUT)/quality-ml-100k.md --plot $(BENCH_OUT)/quality-ml-100k.png ml-100k; \
 	else \
-		echo "DISCRET_DATA_DIR is not set: training on a synthetic dataset, no quality figures"; \
+		echo "DISCRET_DATASETS is not set: training on a synthetic dataset, no quality figures"; \
 		bin/discret gen --out $(BENCH_OUT)/synth --customers 6040 --items 3706 --events 1000000 > /dev/null && \
 		bin/discret bench train --factors 64 --threads 1,2 --epsilon inf,1 --runs 3 $(BENCH_OUT)/synth/events.jsonl | tee $(BENCH_OUT)/train-synth.txt; \
 	fi

@@ -24,7 +24,7 @@ type QualityDataset struct {
 	Format eventfile.Format // "" detects it
 }
 
-// Public datasets of the shared data directory (DISCRET_DATA_DIR), by
+// Public datasets of the shared data directory (DISCRET_DATASETS), by
 // name. DatasetName recognises their files.
 var publicDatasets = map[string]QualityDataset{
 	"ml-100k":       {Name: "ml-100k", Path: filepath.Join("ml-100k", "u.data"), Format: eventfile.MovieLens},
@@ -83,12 +83,12 @@ var dataExtensions = []string{".gz", ".csv", ".tsv", ".txt", ".jsonl", ".json", 
 
 // ResolveDataset turns a command-line dataset argument into a
 // QualityDataset: one of PublicDatasets, found under dataDir (the layout of
-// DISCRET_DATA_DIR), or a file path, labelled by DatasetName. format, if
+// DISCRET_DATASETS), or a file path, labelled by DatasetName. format, if
 // not empty, overrides the format of a path.
 func ResolveDataset(dataDir, arg string, format eventfile.Format) (QualityDataset, error) {
 	if d, ok := publicDatasets[arg]; ok {
 		if dataDir == "" {
-			return QualityDataset{}, fmt.Errorf("bench: dataset %s: set DISCRET_DATA_DIR (or --data-dir) to the directory holding %s", arg, d.Path)
+			return QualityDataset{}, fmt.Errorf("bench: dataset %s: set DISCRET_DATASETS (or --datasets) to the directory holding %s", arg, d.Path)
 		}
 		d.Path = filepath.Join(dataDir, d.Path)
 		if _, err := os.Stat(d.Path); err != nil {

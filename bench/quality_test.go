@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"image/png"
 	"math"
 	"os"
@@ -121,7 +122,7 @@ func TestResolveDataset(t *testing.T) {
 		err      string
 	}{
 		{dir, "ml-100k", QualityDataset{Name: "ml-100k", Path: filepath.Join(dir, "ml-100k", "u.data"), Format: eventfile.MovieLens}, ""},
-		{"", "ml-100k", QualityDataset{}, "DISCRET_DATA_DIR"},
+		{"", "ml-100k", QualityDataset{}, "set DISCRET_DATASETS (or --datasets)"},
 		{dir, "ml-1m", QualityDataset{}, "ml-1m"},
 		{dir, file, QualityDataset{Name: "retail", Path: file}, ""},
 		{dir, filepath.Join(dir, "nope"), QualityDataset{}, "neither a file nor one of"},
@@ -141,11 +142,11 @@ func TestResolveDataset(t *testing.T) {
 
 // TestLoadPublicDatasets checks the sizes of the shared datasets read
 // through eventfile.ReadPairs against EVAL.md (skipped without
-// DISCRET_DATA_DIR).
+// DISCRET_DATASETS, or its former name DISCRET_DATA_DIR).
 func TestLoadPublicDatasets(t *testing.T) {
-	dir := os.Getenv("DISCRET_DATA_DIR")
+	dir := cmp.Or(os.Getenv("DISCRET_DATASETS"), os.Getenv("DISCRET_DATA_DIR"))
 	if dir == "" {
-		t.Skip("DISCRET_DATA_DIR not set")
+		t.Skip("DISCRET_DATASETS not set")
 	}
 	for _, tc := range []struct {
 		name                string

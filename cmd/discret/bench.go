@@ -60,7 +60,8 @@ func (s stringFlag) Set(v string) error { *s.p = v; return nil }
 func benchServeCommand() *command {
 	var (
 		cfg                  bench.LoadConfig
-		apiKey, keyFile      string
+		apiKey, apiKeyFile   string
+		oldKey, oldKeyFile   string // deprecated --key, --key-file
 		customers            string
 		synthN               int
 		synthSeed            uint64
@@ -71,13 +72,13 @@ func benchServeCommand() *command {
 	)
 	return &command{
 		name:    "serve",
-		args:    "--target URL --key KEY (--customers FILE | --demo | --synth-customers N)",
+		args:    "--target URL --api-key KEY (--customers FILE | --demo | --synth-customers N)",
 		summary: "load-test a running server (REST or gRPC)",
 		help: `Serve sends recommendation requests to a running 'discret serve' and reports
 throughput, errors by code and latency percentiles (p50, p90, p99, p99.9,
 max) from an HDR histogram, as a table or --json.
 
-  discret bench serve --target http://127.0.0.1:8080 --key KEY --customers ids.txt --clients 8 --duration 30s
+  discret bench serve --target http://127.0.0.1:8080 --api-key KEY --customers ids.txt --clients 8 --duration 30s
   discret bench serve --target grpc://127.0.0.1:9090 --demo --rate 2000 --duration 1m --plot latency.png
 
 Target: http://HOST:PORT or https:// for the REST gateway (net/http,
@@ -100,10 +101,11 @@ cut -d'"' -f4 | sort -u), or --synth-customers N with --synth-seed S (the
 customers of 'discret gen --customers N --seed S' with its default sizes),
 or --demo: the customers of 'discret serve --demo' (2000 synthetic
 customers, seed 1, and ` + demoCustomer + `), with the demo API key read
-from DATA/` + demoKeyFile + ` unless --key is given.
+from DATA/` + demoKeyFile + ` unless --api-key or --api-key-file is given.
 
-The API key (--key, env DISCRET_API_KEY, or --key-file) needs the recommend
-scope. The server's per-key rate limit (serve --rate-limit, 1000/s by
+The API key (--api-key, env DISCRET_API_KEY, or --api-key-file) needs the
+recommend scope. (--key and --key-file, their former names, still work and
+print a notice: everywhere else --key is the master key file.) The server's per-key rate limit (serve --rate-limit, 1000/s by
 default) applies: start it with --rate-limit -1 to measure its capacity.
 Errors are reported by code and by kind (rate limited, unauthenticated,
 timeout, …); requests refused by the rate limit are named as such, with the
@@ -117,18 +119,19 @@ at once if nothing answers there (is 'discret serve' running?). Progress
 goes to stderr every second.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&cfg.Target, "target", "", "server `URL`: http://HOST:PORT, https://…, grpc://HOST:PORT or grpcs://…")
+			fs.StringVar(&apiKey, "api-key", "", "API `KEY` with the recommend scope (env DISCRET_API_KEY)")
+			fs.StringVar(&apiKeyFile, "api-key-file", "", "read the API key from `FILE` (e.g. DATA/"+demoKeyFile+")")
 			// --key is the global master key file elsewhere; here it is the
-			// API key, as in the documented contract.
-			apiKey = e.getenv("DISCRET_API_KEY")
+			// deprecated name of --api-key.
 			if f := fs.Lookup("key"); f != nil {
-				f.Value, f.DefValue = stringFlag{&apiKey}, ""
-				f.Usage = "API `KEY` with the recommend scope (env DISCRET_API_KEY); in 'bench serve' --key is the API key, not the master key file"
+				f.Value, f.DefValue = stringFlag{&oldKey}, ""
+				f.Usage = "deprecated name of --api-key, the API `KEY` (elsewhere --key is the master key file)"
 			}
-			fs.StringVar(&keyFile, "key-file", "", "read the API key from `FILE` (e.g. DATA/"+demoKeyFile+")")
+			fs.StringVar(&oldKeyFile, "key-file", "", "deprecated name of --api-key-file: read the API key from `FILE`")
 			fs.StringVar(&customers, "customers", "", "raw customer ids, one per line, from `FILE` (- for stdin)")
 			fs.IntVar(&synthN, "synth-customers", 0, "use the `N` customers of the synthetic dataset of --synth-seed")
 			fs.Uint64Var(&synthSeed, "synth-seed", 1, "seed of the synthetic dataset, `SEED`")
-			fs.BoolVar(&demo, "demo", false, "use the customers (and, without --key, the API key) of 'discret serve --demo'")
+			fs.BoolVar(&demo, "demo", false, "use the customers (and, without --api-key, the API key) of 'discret serve --demo'")
 			fs.StringVar(&cfg.Method, "method", bench.MethodRecommend, "`RPC` to call: recommend; popular (no customer data); consent (GetConsent, scope consent: transport, interceptors and one store read, no model)")
 			fs.IntVar(&cfg.Limit, "limit", bench.DefaultLoadLimit, "items per request, `N`")
 			fs.IntVar(&cfg.Clients, "clients", 1, "concurrent clients (connections), `N`")
@@ -174,8 +177,15 @@ goes to stderr every second.`,
 				warmup = -1 // none
 			}
 			cfg.Warmup = warmup
-			key, err := benchAPIKey(e, apiKey, keyFile, demo)
+			key, err := deprecatedFlag(e, "api-key", apiKey, "key", oldKey, " (elsewhere --key is the master key file)")
 			if err != nil {
+				return err
+			}
+			keyFile, err := deprecatedFlag(e, "api-key-file", apiKeyFile, "key-file", oldKeyFile, "")
+			if err != nil {
+				return err
+			}
+			if key, err = benchAPIKey(e, key, keyFile, demo); err != nil {
 				return err
 			}
 			cfg.APIKey = key
@@ -284,10 +294,30 @@ func commonError(rep *bench.LoadReport) string {
 	return fmt.Sprintf(": %d %s: %s", rep.ByCode[code], code, rep.Samples[code])
 }
 
-// benchAPIKey returns the API key of `bench serve`.
+// deprecatedFlag returns the value of the flag --name, or, when the
+// command line sets its deprecated former name --old instead, the value of
+// --old (oldValue), with a one-line notice on stderr; setting both is a
+// usage error. why is added to the notice.
+func deprecatedFlag(e *env, name, value, old, oldValue, why string) (string, error) {
+	if !e.isSet(old) {
+		return value, nil
+	}
+	if e.isSet(name) {
+		return "", usagef("give --%s, not --%s as well (its deprecated name)", name, old)
+	}
+	fmt.Fprintf(e.stderr, "warning: --%s is deprecated here; use --%s%s\n", old, name, why)
+	return oldValue, nil
+}
+
+// benchAPIKey returns the API key of `bench serve`: key (--api-key, else
+// DISCRET_API_KEY), or the content of file (--api-key-file), or with demo
+// that of the demo's key file.
 func benchAPIKey(e *env, key, file string, demo bool) (string, error) {
 	if key != "" && file != "" {
-		return "", usagef("give --key or --key-file, not both")
+		return "", usagef("give --api-key or --api-key-file, not both")
+	}
+	if key == "" && file == "" {
+		key = e.getenv("DISCRET_API_KEY")
 	}
 	if file == "" && key == "" && demo {
 		file = filepath.Join(e.global.data, demoKeyFile)
@@ -300,7 +330,7 @@ func benchAPIKey(e *env, key, file string, demo bool) (string, error) {
 		key = strings.TrimSpace(string(b))
 	}
 	if key == "" {
-		return "", usagef("no API key: pass --key KEY, --key-file FILE or set DISCRET_API_KEY (or use --demo)")
+		return "", usagef("no API key: pass --api-key KEY, --api-key-file FILE or set DISCRET_API_KEY (or use --demo)")
 	}
 	return key, nil
 }
@@ -380,7 +410,7 @@ them. Its epsilon (--epsilon is the grid) and rank (each run has its
 
 ` + datasetLabelHelp + `; --json also gives the path.
 
-  discret bench train --factors 32,64,128 --threads 1,2 $DISCRET_DATA_DIR/ml-1m/ratings_pairs.csv.gz
+  discret bench train --factors 32,64,128 --threads 1,2 $DISCRET_DATASETS/ml-1m/ratings_pairs.csv.gz
   discret bench train --epsilon 1,inf --runs 3 --json events.jsonl`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
@@ -459,9 +489,10 @@ var threadsRange = intRange(1, 1024)
 
 func benchQualityCommand() *command {
 	var (
-		format, epsilon, out, plotFile, dataDir string
-		seeds, factors                          int
-		asJSON                                  bool
+		format, epsilon, out, plotFile string
+		datasets, oldDataDir           string // --datasets, deprecated --data-dir
+		seeds, factors                 int
+		asJSON                         bool
 	)
 	return &command{
 		name:    "quality",
@@ -478,8 +509,10 @@ are evaluated, or the training settings of --config.
 
 A DATASET is an event file (any format 'discret import' reads) or one of
 the public datasets by name — ml-100k, ml-1m, online-retail — found under
---data-dir (env DISCRET_DATA_DIR, the layout of the shared data folder),
-and labelled with that name.
+--datasets DIR (env DISCRET_DATASETS, the layout of the shared data
+folder), and labelled with that name. (--data-dir and DISCRET_DATA_DIR,
+their former names, still work and print a notice: --data and
+DISCRET_DATA are the data directory.)
 ` + datasetLabelHelp + `.
 Two DATASETs with the same label are refused (their rows and plots would
 mix).
@@ -497,7 +530,8 @@ after each training run.`,
 			fs.IntVar(&factors, "factors", 0, fmt.Sprintf("ALS factors `N`, 1 to 1024 (default: training.factors of --config, else %d)", als.DefaultFactors))
 			fs.StringVar(&out, "out", "", "also write the Markdown table to `FILE`")
 			fs.StringVar(&plotFile, "plot", "", "write privacy–utility plots to `FILE` (.png or .svg)")
-			fs.StringVar(&dataDir, "data-dir", e.getenv("DISCRET_DATA_DIR"), "`DIR` holding the public datasets (env DISCRET_DATA_DIR)")
+			fs.StringVar(&datasets, "datasets", e.getenv("DISCRET_DATASETS"), "`DIR` holding the public datasets (env DISCRET_DATASETS)")
+			fs.StringVar(&oldDataDir, "data-dir", "", "deprecated name of --datasets, the `DIR` of the public datasets")
 			fs.BoolVar(&asJSON, "json", false, "print the rows as a JSON array (as 'discret eval --json')")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -533,9 +567,13 @@ after each training run.`,
 				return err
 			}
 			cfg.ALS, cfg.Privacy = alsCfg, &priv
+			dir, err := datasetsDir(e, datasets, oldDataDir)
+			if err != nil {
+				return err
+			}
 			labels := map[string]string{} // dataset label → the argument that gave it
 			for _, a := range args {
-				d, err := bench.ResolveDataset(dataDir, a, f)
+				d, err := bench.ResolveDataset(dir, a, f)
 				if err != nil {
 					return usagef("%v", err)
 				}
@@ -577,6 +615,21 @@ after each training run.`,
 			return nil
 		},
 	}
+}
+
+// datasetsDir returns the directory of the public datasets of `bench
+// quality`: --datasets (default DISCRET_DATASETS), or the deprecated
+// --data-dir (oldDir) or DISCRET_DATA_DIR, with a notice.
+func datasetsDir(e *env, dir, oldDir string) (string, error) {
+	dir, err := deprecatedFlag(e, "datasets", dir, "data-dir", oldDir, " (--data is the data directory)")
+	if err != nil || e.isSet("data-dir") || dir != "" {
+		return dir, err
+	}
+	if old := e.getenv("DISCRET_DATA_DIR"); old != "" {
+		fmt.Fprintln(e.stderr, "warning: DISCRET_DATA_DIR is deprecated; use DISCRET_DATASETS (DISCRET_DATA is the data directory)")
+		return old, nil
+	}
+	return "", nil
 }
 
 func parseFormatFlag(s string) (eventfile.Format, error) {

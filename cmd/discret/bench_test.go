@@ -53,7 +53,7 @@ func TestBenchServeCommand(t *testing.T) {
 	ids := filepath.Join(dir, "ids.txt")
 	os.WriteFile(ids, []byte("alice@example.org\nLOY-10000001\n"), 0o600)
 	plot := filepath.Join(dir, "lat.svg")
-	code, stdout, stderr := runBench(t, nil, "serve", "--target", url, "--key", "k1", "--customers", ids,
+	code, stdout, stderr := runBench(t, nil, "serve", "--target", url, "--api-key", "k1", "--customers", ids,
 		"--requests", "40", "--clients", "2", "--warmup", "0", "--json", "--plot", plot)
 	if code != exitOK {
 		t.Fatalf("bench serve = exit %d, stderr:\n%s", code, stderr)
@@ -74,12 +74,12 @@ func TestBenchServeCommand(t *testing.T) {
 		t.Errorf("plot %s: %v, want an SVG", plot, err)
 	}
 
-	// The API key from --key-file, the table output.
+	// The API key from --api-key-file, the table output.
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte("k1\n"), 0o600)
-	code, stdout, stderr = runBench(t, nil, "serve", "--target", url, "--key-file", keyFile, "--customers", ids, "--requests", "10", "--warmup", "0")
+	code, stdout, stderr = runBench(t, nil, "serve", "--target", url, "--api-key-file", keyFile, "--customers", ids, "--requests", "10", "--warmup", "0")
 	if code != exitOK || !strings.Contains(stdout, "p99.9") || authed.Load() != 50 {
-		t.Errorf("bench serve --key-file = exit %d, server saw %d keyed requests; stdout:\n%s\nstderr:\n%s", code, authed.Load(), stdout, stderr)
+		t.Errorf("bench serve --api-key-file = exit %d, server saw %d keyed requests; stdout:\n%s\nstderr:\n%s", code, authed.Load(), stdout, stderr)
 	}
 }
 
@@ -112,20 +112,20 @@ func TestBenchServeErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"serve", "--key", "k", "--customers", ids}, exitUsage, "--target URL is required"},
+		{[]string{"serve", "--api-key", "k", "--customers", ids}, exitUsage, "--target URL is required"},
 		{[]string{"serve", "--target", failing, "--customers", ids}, exitUsage, "no API key"},
-		{[]string{"serve", "--target", failing, "--key", "k"}, exitUsage, "needs customers"},
-		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--demo"}, exitUsage, "give one of"},
-		{[]string{"serve", "--target", "ftp://x:1", "--key", "k", "--customers", ids}, exitUsage, `scheme "ftp"`},
+		{[]string{"serve", "--target", failing, "--api-key", "k"}, exitUsage, "needs customers"},
+		{[]string{"serve", "--target", failing, "--api-key", "k", "--customers", ids, "--demo"}, exitUsage, "give one of"},
+		{[]string{"serve", "--target", "ftp://x:1", "--api-key", "k", "--customers", ids}, exitUsage, `scheme "ftp"`},
 		// The target and the method are checked before the key file is read.
-		{[]string{"serve", "--target", "ftp://x:1", "--key-file", "/nonexistent/key"}, exitUsage, `scheme "ftp"`},
-		{[]string{"serve", "--target", failing, "--method", "similar", "--key-file", "/nonexistent/key"}, exitUsage, `method "similar"`},
-		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--plot", "x.gif"}, exitUsage, "--plot"},
-		{[]string{"serve", "--target", failing, "--key", "k", "--customers", ids, "--requests", "5", "--warmup", "0"}, exitFailure, "no successful request"},
+		{[]string{"serve", "--target", "ftp://x:1", "--api-key-file", "/nonexistent/key"}, exitUsage, `scheme "ftp"`},
+		{[]string{"serve", "--target", failing, "--method", "similar", "--api-key-file", "/nonexistent/key"}, exitUsage, `method "similar"`},
+		{[]string{"serve", "--target", failing, "--api-key", "k", "--customers", ids, "--plot", "x.gif"}, exitUsage, "--plot"},
+		{[]string{"serve", "--target", failing, "--api-key", "k", "--customers", ids, "--requests", "5", "--warmup", "0"}, exitFailure, "no successful request"},
 		// Nothing answers: refused at once, without a run of errors.
-		{[]string{"serve", "--target", closed.URL, "--key", "k", "--customers", ids}, exitFailure,
+		{[]string{"serve", "--target", closed.URL, "--api-key", "k", "--customers", ids}, exitFailure,
 			"discret bench serve: connection refused at " + closedAddr + "; is 'discret serve' running, and listening there?\n"},
-		{[]string{"serve", "--target", "grpc://" + closedAddr, "--key", "k", "--customers", ids}, exitFailure, "connection refused at " + closedAddr},
+		{[]string{"serve", "--target", "grpc://" + closedAddr, "--api-key", "k", "--customers", ids}, exitFailure, "connection refused at " + closedAddr},
 	} {
 		code, stdout, stderr := runBench(t, nil, tc.args...)
 		if tc.code == exitFailure && strings.Contains(tc.want, "refused") && (stdout != "" || strings.Contains(stderr, "requests,")) {
@@ -185,9 +185,9 @@ func TestBenchQualityCommand(t *testing.T) {
 	if _, err := os.Stat(plot); err != nil {
 		t.Errorf("plot: %v", err)
 	}
-	code, _, stderr = runBench(t, map[string]string{"DISCRET_DATA_DIR": ""}, "quality", "ml-1m")
-	if code != exitUsage || !strings.Contains(stderr, "DISCRET_DATA_DIR") {
-		t.Errorf("bench quality ml-1m without DISCRET_DATA_DIR = exit %d, %q", code, stderr)
+	code, _, stderr = runBench(t, map[string]string{"DISCRET_DATASETS": ""}, "quality", "ml-1m")
+	if code != exitUsage || !strings.Contains(stderr, "DISCRET_DATASETS") {
+		t.Errorf("bench quality ml-1m without DISCRET_DATASETS = exit %d, %q", code, stderr)
 	}
 }
 
@@ -302,8 +302,8 @@ func TestBenchTrainQualityUsage(t *testing.T) {
 		{nil, []string{"train", "--runs", "0", path}, exitUsage, "--runs 0: want an integer from 1 to 100"},
 		{missing, []string{"train", path}, exitFailure, "config: open /nonexistent/discret.json"},
 		{nil, []string{"quality", "--epsilon", "5,inf,5.0", path}, exitUsage, "--epsilon: entry 3, 5.0, repeats entry 1, 5"},
-		{map[string]string{"DISCRET_DATA_DIR": dataDir}, []string{"quality", "ml-100k", "ml-100k"}, exitUsage, "DATASET ml-100k given twice"},
-		{map[string]string{"DISCRET_DATA_DIR": dataDir}, []string{"quality", "ml-100k", filepath.Join(dataDir, "ml-100k", "u.data")}, exitUsage, "have the same label, ml-100k"},
+		{map[string]string{"DISCRET_DATASETS": dataDir}, []string{"quality", "ml-100k", "ml-100k"}, exitUsage, "DATASET ml-100k given twice"},
+		{map[string]string{"DISCRET_DATASETS": dataDir}, []string{"quality", "ml-100k", filepath.Join(dataDir, "ml-100k", "u.data")}, exitUsage, "have the same label, ml-100k"},
 		{nil, []string{"quality", path, path}, exitUsage, "given twice"},
 		{missing, []string{"quality", path}, exitFailure, "config: open /nonexistent/discret.json"},
 	} {

@@ -21,7 +21,7 @@ func TestBenchServeErrorMessage(t *testing.T) {
 	t.Cleanup(s.Close)
 	ids := filepath.Join(t.TempDir(), "ids.txt")
 	os.WriteFile(ids, []byte("a\n"), 0o600)
-	code, stdout, stderr := runBench(t, nil, "serve", "--target", s.URL, "--key", "wrong", "--customers", ids, "--requests", "5", "--warmup", "0")
+	code, stdout, stderr := runBench(t, nil, "serve", "--target", s.URL, "--api-key", "wrong", "--customers", ids, "--requests", "5", "--warmup", "0")
 	if want := "first http_401  HTTP 401 Unauthorized: invalid API key\n"; !strings.Contains(stdout, want) {
 		t.Errorf("bench serve with a bad key: report lacks %q:\n%s", want, stdout)
 	}
@@ -76,7 +76,7 @@ func TestBenchServeErrorRate(t *testing.T) {
 		{"--max-error-rate 101", server(100, http.StatusTooManyRequests, "1"), []string{"--max-error-rate", "101"}, exitUsage, "--max-error-rate 101: want a percentage from 0 to 100\nRun 'discret bench serve --help' for usage.\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"serve", "--target", tt.target, "--key", "k1", "--customers", ids, "--requests", "200", "--warmup", "0"}, tt.flags...)
+			args := append([]string{"serve", "--target", tt.target, "--api-key", "k1", "--customers", ids, "--requests", "200", "--warmup", "0"}, tt.flags...)
 			code, stdout, stderr := runBench(t, nil, args...)
 			if code != tt.code || tt.want == "" && stderr != "" || !strings.HasSuffix(stderr, tt.want) {
 				t.Errorf("bench %v = exit %d, stderr %q;\nwant exit %d, stderr ending %q", args, code, stderr, tt.code, tt.want)
@@ -85,5 +85,65 @@ func TestBenchServeErrorRate(t *testing.T) {
 				t.Errorf("bench %v: report lacks %q:\n%s", args, tt.table, stdout)
 			}
 		})
+	}
+}
+
+// TestBenchRenamedFlags: bench serve's API key flags are --api-key and
+// --api-key-file, bench quality's datasets directory --datasets
+// (DISCRET_DATASETS), apart from the global --key (master key file) and
+// --data (data directory); the former names still work, with a one-line
+// notice, and a former name with its new one is a usage error.
+func TestBenchRenamedFlags(t *testing.T) {
+	url, authed := fakeRecommendations(t, "k1", http.StatusOK)
+	dir := t.TempDir()
+	ids := filepath.Join(dir, "ids.txt")
+	os.WriteFile(ids, []byte("a\n"), 0o600)
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("k1\n"), 0o600)
+	datasets := filepath.Join(dir, "datasets")
+	pairsFile(t, filepath.Join(datasets, "ml-100k"), "u.data")
+	serve := []string{"serve", "--target", url, "--customers", ids, "--requests", "3", "--warmup", "0"}
+	quality := []string{"quality", "--seeds", "1", "--factors", "4", "--epsilon", "inf", "ml-100k"}
+	const (
+		keyNotice     = "warning: --key is deprecated here; use --api-key (elsewhere --key is the master key file)\n"
+		keyFileNotice = "warning: --key-file is deprecated here; use --api-key-file\n"
+		dirNotice     = "warning: --data-dir is deprecated here; use --datasets (--data is the data directory)\n"
+		envNotice     = "warning: DISCRET_DATA_DIR is deprecated; use DISCRET_DATASETS (DISCRET_DATA is the data directory)\n"
+	)
+	for _, tt := range []struct {
+		vars   map[string]string
+		args   []string
+		code   int
+		notice string // the warning on stderr, "" for none
+		want   string // in stderr
+	}{
+		{nil, append(serve, "--api-key", "k1"), exitOK, "", ""},
+		{nil, append(serve, "--api-key-file", keyFile), exitOK, "", ""},
+		{map[string]string{"DISCRET_API_KEY": "k1"}, serve, exitOK, "", ""},
+		{nil, append(serve, "--key", "k1"), exitOK, keyNotice, ""},
+		{nil, append(serve, "--key-file", keyFile), exitOK, keyFileNotice, ""},
+		{nil, append(serve, "--key", "k1", "--api-key", "k1"), exitUsage, "", "give --api-key, not --key as well (its deprecated name)"},
+		{nil, append(serve, "--key-file", keyFile, "--api-key-file", keyFile), exitUsage, "", "give --api-key-file, not --key-file as well"},
+		{nil, append(serve, "--api-key", "k1", "--api-key-file", keyFile), exitUsage, "", "give --api-key or --api-key-file, not both"},
+		{nil, serve, exitUsage, "", "no API key: pass --api-key KEY, --api-key-file FILE or set DISCRET_API_KEY"},
+		{nil, append(quality, "--datasets", datasets), exitOK, "", ""},
+		{map[string]string{"DISCRET_DATASETS": datasets}, quality, exitOK, "", ""},
+		{nil, append(quality, "--data-dir", datasets), exitOK, dirNotice, ""},
+		{map[string]string{"DISCRET_DATA_DIR": datasets}, quality, exitOK, envNotice, ""},
+		{map[string]string{"DISCRET_DATASETS": datasets, "DISCRET_DATA_DIR": "/nonexistent"}, quality, exitOK, "", ""},
+		{nil, append(quality, "--data-dir", datasets, "--datasets", datasets), exitUsage, "", "give --datasets, not --data-dir as well"},
+		{nil, quality, exitUsage, "", "set DISCRET_DATASETS (or --datasets)"},
+	} {
+		before := authed.Load()
+		code, _, stderr := runBench(t, tt.vars, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("bench %v (env %v) = exit %d, stderr %q; want exit %d and %q", tt.args, tt.vars, code, stderr, tt.code, tt.want)
+		}
+		if got := strings.Count(stderr, "warning:"); tt.notice == "" && got > 0 || tt.notice != "" && (got != 1 || !strings.HasPrefix(stderr, tt.notice)) {
+			t.Errorf("bench %v (env %v): stderr %q; want the notice %q once, first", tt.args, tt.vars, stderr, tt.notice)
+		}
+		if tt.code == exitOK && tt.args[0] == "serve" && authed.Load()-before != 3 {
+			t.Errorf("bench %v: the server saw %d requests with the key, want 3", tt.args, authed.Load()-before)
+		}
 	}
 }
