@@ -205,7 +205,7 @@ func (e *Engine) Recommend(ctx context.Context, r Request) (Response, error) {
 	resp.Items = make([]Item, 0, limit)
 	i := 0
 	for ; i < len(top) && top[i].score > 0; i++ {
-		resp.Items = append(resp.Items, s.explained(top[i], pr))
+		resp.Items = append(resp.Items, s.explained(top[i], pr, f.exclude))
 	}
 	if len(resp.Items) < limit {
 		n := len(resp.Items)
@@ -215,7 +215,7 @@ func (e *Engine) Recommend(ctx context.Context, r Request) (Response, error) {
 		}
 	}
 	for ; i < len(top) && len(resp.Items) < limit; i++ {
-		resp.Items = append(resp.Items, s.explained(top[i], pr))
+		resp.Items = append(resp.Items, s.explained(top[i], pr, f.exclude))
 	}
 	return resp, nil
 }
@@ -225,10 +225,10 @@ func (e *Engine) Recommend(ctx context.Context, r Request) (Response, error) {
 const popularText = "popular right now"
 
 // explained returns the response item of a personalized candidate, with
-// its explanation.
-func (s *snapshot) explained(c cand, pr *profile) Item {
+// its explanation, which cites none of the rows in exclude (sorted).
+func (s *snapshot) explained(c cand, pr *profile, exclude []int32) Item {
 	it := s.item(c)
-	if why := s.explain(c.row, pr.explain); why != nil {
+	if why := s.explain(c.row, pr.explain, exclude); why != nil {
 		it.Explanation, it.Because = why.text, why.item
 	}
 	return it

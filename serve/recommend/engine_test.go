@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -88,6 +89,49 @@ func TestRecommendPersonalized(t *testing.T) {
 		}
 		if want := map[string]string{"B": "x", "C": "x", "D": "y", "E": "y", "F": "y"}[it.ID]; it.Category != want {
 			t.Errorf("category of %s = %q, want %q", it.ID, it.Category, want)
+		}
+	}
+}
+
+// TestExplanationsCiteHistoryOnly: an explanation cites an item of the
+// customer's history, never the item itself, an item outside the history,
+// nor an item the request excludes (items never to return are not
+// returned as because_item either).
+func TestExplanationsCiteHistoryOnly(t *testing.T) {
+	f := newFixture(t, nil).withTiny()
+	f.grant("ann")
+	f.events("ann", privacy.Purchase, "A")
+	f.events("ann", privacy.View, "D")
+	f.events("ann", privacy.AddToCart, "B")
+	history := []string{"A", "B", "D"}
+	tests := []struct {
+		name    string
+		exclude []string
+		because map[string]string // item: the history item cited
+	}{
+		// B and D are in the history and recommended (only purchases are
+		// left out): each is explained by another history item, never by
+		// itself (D by none similar enough).
+		{"no exclusion", nil, map[string]string{"B": "A", "C": "B", "D": "", "E": "D"}},
+		// A excluded: B has no other history item similar enough.
+		{"exclude A", []string{"A"}, map[string]string{"B": "", "C": "B", "D": "", "E": "D"}},
+		{"exclude A and B", []string{"A", "B"}, map[string]string{"C": "D", "D": "", "E": "D"}},
+		// D excluded: E is explained by B, the next most similar.
+		{"exclude D", []string{"D"}, map[string]string{"B": "A", "C": "B", "E": "B"}},
+	}
+	for _, tt := range tests {
+		resp := f.recommend(Request{Customer: customer("ann"), Limit: 10, Exclude: tt.exclude, ExcludePurchased: true})
+		got := map[string]string{}
+		for _, it := range resp.Items {
+			if it.Because != "" && (!slices.Contains(history, it.Because) || it.Because == it.ID || slices.Contains(tt.exclude, it.Because)) {
+				t.Errorf("%s: %s explained by %s (%q): not a history item, the item itself or excluded", tt.name, it.ID, it.Because, it.Explanation)
+			}
+			if it.ID != "F" { // untrained, popular: no history item
+				got[it.ID] = it.Because
+			}
+		}
+		if !maps.Equal(got, tt.because) {
+			t.Errorf("%s: explanations cite %v, want %v", tt.name, got, tt.because)
 		}
 	}
 }

@@ -19,7 +19,10 @@
 // requested store or category, explicitly excluded, or already purchased
 // (a Bloom filter: a false positive only drops a candidate, it never
 // reveals anything). Each item is explained by the history item whose
-// vector is closest to it (cosine similarity): "because you bought X".
+// vector is closest to it (cosine similarity): "because you bought X";
+// never by itself, nor by an item the request excludes. Only purchases are
+// left out: an item viewed or carted may be recommended, explained by
+// another item of the history.
 // Customers without personalization consent get the DP popular list (per
 // store when one is given) and nothing of theirs is read beyond the consent
 // record; customers without usable history get it too.

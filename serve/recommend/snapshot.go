@@ -326,13 +326,15 @@ func (s *snapshot) cosine(i, j int32) float32 {
 const minExplainSimilarity = 0.2
 
 // explain returns the history item most similar to item row (by cosine
-// similarity of their vectors), or nil if none is similar enough.
-func (s *snapshot) explain(row int32, hist []reason) *reason {
+// similarity of their vectors), or nil if none is similar enough. It never
+// cites row itself, nor an item of exclude (sorted rows): the request's
+// items never to return are not returned as because_item either.
+func (s *snapshot) explain(row int32, hist []reason, exclude []int32) *reason {
 	var best *reason
 	bestSim := float32(minExplainSimilarity)
 	for i := range hist {
 		h := &hist[i]
-		if h.row == row {
+		if _, excluded := slices.BinarySearch(exclude, h.row); h.row == row || excluded {
 			continue
 		}
 		if sim := s.cosine(row, h.row); sim > bestSim || best == nil && sim == bestSim {
