@@ -42,6 +42,16 @@
 // summed — they have no finite cost — and a server refuses them unless it is
 // explicitly allowed to serve them; Spend counts them so that reports can
 // flag them.
+//
+// # What an entry proves
+//
+// The cap comes from the configuration of the process that charges, so an
+// entry records the cap in force when it was charged (Entry.Cap): the one
+// its release was checked against, whatever configuration a later report
+// is computed with. It also records the days of the oldest and newest event
+// its run used (Entry.Events). Entries are versioned (Entry.Format):
+// entries of format 1, written before these fields existed, still decode,
+// without them.
 package budget
 
 import (
@@ -73,6 +83,12 @@ var DefaultCapWindow = retention.Period{Days: 365}
 // (DP-ALS.md B1).
 const Neighbouring = "add or remove one customer (all their events)"
 
+// EntryFormat is the format of the ledger entries that Marshal writes.
+// Format 1 (no "format" field, Entry.Format 0) recorded neither the cap in
+// force nor the days of the events used; format 2 records the cap, and the
+// days when the run read its data.
+const EntryFormat = 2
+
 // Window is a time span of data: events with From ≤ time ≤ To.
 type Window struct {
 	From time.Time `json:"from"`
@@ -81,6 +97,24 @@ type Window struct {
 
 // Contains reports whether t is in w.
 func (w Window) Contains(t time.Time) bool { return !t.Before(w.From) && !t.After(w.To) }
+
+// Days is a span of whole days, UTC: First and Last are midnights, First ≤
+// Last.
+type Days struct {
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+// DaysOf returns the days, UTC, of the oldest and newest of some times.
+func DaysOf(oldest, newest time.Time) Days {
+	day := func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+	return Days{First: day(oldest), Last: day(newest)}
+}
+
+func (d Days) valid() bool {
+	midnight := func(t time.Time) bool { return !t.IsZero() && t.Equal(t.Truncate(24*time.Hour)) }
+	return midnight(d.First) && midnight(d.Last) && !d.Last.Before(d.First)
+}
 
 // Component is one released statistic of a release and its share of the
 // privacy cost: Releases Gaussian releases with noise multiplier z, each
@@ -114,6 +148,9 @@ type Component struct {
 
 // Entry is one line of the privacy ledger.
 type Entry struct {
+	// Format is the entry's format: EntryFormat for what Marshal writes, 0
+	// for an entry of format 1.
+	Format int `json:"format,omitempty"`
 	// Time is when the release was charged (and made).
 	Time    time.Time `json:"time"`
 	Version string    `json:"version"`
@@ -135,8 +172,18 @@ type Entry struct {
 	DeltaThreshold float64 `json:"delta_threshold,omitempty"`
 	// RNG is the kind of randomness ("crypto" or "test-seeded").
 	RNG string `json:"rng"`
-	// Window is the data the release was trained on.
-	Window     Window      `json:"window"`
+	// Window is the data the release was trained on: the query's window,
+	// from the oldest time retention keeps to the training time.
+	Window Window `json:"window"`
+	// Events is the span of days of the oldest and newest event the run
+	// used, read from the data (not part of the release, whose card states
+	// only Window); nil in format 1 and for a run that failed before
+	// reading its data.
+	Events *Days `json:"events,omitempty"`
+	// Cap is the cap in force when the entry was charged, with its
+	// defaults: the one a private release was checked against (Charge).
+	// Nil in format 1; required from format 2.
+	Cap        *Cap        `json:"cap,omitempty"`
 	Components []Component `json:"components,omitempty"`
 	// Parameters are the mechanism's parameters (steps, β, R, …).
 	Parameters map[string]float64 `json:"parameters,omitempty"`
@@ -203,6 +250,20 @@ func (e *Entry) Validate() error {
 	if e.Pending && !e.Private {
 		bad("a pending charge must be private")
 	}
+	switch {
+	case e.Format < 0 || e.Format > EntryFormat:
+		bad("format %d (this version of Discret reads formats 1 to %d)", e.Format, EntryFormat)
+	case e.Format >= 2 && e.Cap == nil:
+		bad("format %d: no cap recorded", e.Format)
+	}
+	if e.Cap != nil {
+		if err := e.Cap.Validate(); err != nil {
+			bad("cap: %v", err)
+		}
+	}
+	if e.Events != nil && !e.Events.valid() {
+		bad("event days %v – %v (want midnights UTC, first ≤ last)", e.Events.First, e.Events.Last)
+	}
 	if e.Private {
 		if !(e.Rho >= 0) || math.IsInf(e.Rho, 0) {
 			bad("ρ = %v (want finite, ≥ 0)", e.Rho)
@@ -217,19 +278,22 @@ func (e *Entry) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Marshal encodes e as the JSON document stored in the ledger.
+// Marshal encodes e in format EntryFormat, as the JSON document stored in
+// the ledger: e must record its cap.
 func (e *Entry) Marshal() ([]byte, error) {
-	if err := e.Validate(); err != nil {
+	v := *e
+	v.Format = EntryFormat
+	if err := v.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(&v)
 	if err != nil {
 		return nil, fmt.Errorf("budget: encode entry: %w", err)
 	}
 	return b, nil
 }
 
-// Parse decodes a ledger entry.
+// Parse decodes a ledger entry of any format.
 func Parse(b []byte) (Entry, error) {
 	var e Entry
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -263,6 +327,60 @@ type Cap struct {
 	Delta   float64          // δ_cap; 0 means DefaultCapDelta
 	Window  retention.Period // zero means DefaultCapWindow
 }
+
+// capJSON is the JSON form of a Cap, with its defaults: epsilon is null
+// for no cap, window a period as retention.ParsePeriod reads it.
+type capJSON struct {
+	Epsilon *float64 `json:"epsilon"`
+	Delta   float64  `json:"delta"`
+	Window  string   `json:"window"`
+}
+
+// MarshalJSON encodes c with its defaults: {"epsilon": 10, "delta": 1e-06,
+// "window": "365d"}, epsilon null for no cap.
+func (c Cap) MarshalJSON() ([]byte, error) {
+	c = c.WithDefaults()
+	j := capJSON{Delta: c.Delta, Window: c.Window.String()}
+	if !math.IsInf(c.Epsilon, 1) {
+		j.Epsilon = &c.Epsilon
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes; every field is required.
+func (c *Cap) UnmarshalJSON(b []byte) error {
+	var j capJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("budget: cap: %w", err)
+	}
+	d := Cap{Epsilon: math.Inf(1), Delta: j.Delta}
+	if j.Epsilon != nil {
+		d.Epsilon = *j.Epsilon
+	}
+	var err error
+	if d.Window, err = retention.ParsePeriod(j.Window); err != nil {
+		return fmt.Errorf("budget: cap window: %w", err)
+	}
+	// Zero would mean the default: a recorded cap states its values.
+	if !(d.Epsilon > 0) || !(d.Delta > 0 && d.Delta < 1) {
+		return fmt.Errorf("budget: cap ε = %v, δ = %v: want ε > 0 (null for no cap) and 0 < δ < 1", d.Epsilon, d.Delta)
+	}
+	*c = d
+	return nil
+}
+
+// String describes c with its defaults: "ε = 10 at δ = 1e-06 over 365d",
+// or "none (ε = ∞) over 365d".
+func (c Cap) String() string {
+	c = c.WithDefaults()
+	if math.IsInf(c.Epsilon, 1) {
+		return fmt.Sprintf("none (ε = ∞) over %v", c.Window)
+	}
+	return fmt.Sprintf("ε = %g at δ = %g over %v", c.Epsilon, c.Delta, c.Window)
+}
+
+// Equal reports whether c and d are the same cap, with their defaults.
+func (c Cap) Equal(d Cap) bool { return c.WithDefaults() == d.WithDefaults() }
 
 // WithDefaults returns c with its zero fields set to the defaults.
 func (c Cap) WithDefaults() Cap {
@@ -467,14 +585,16 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 	return after, e
 }
 
-// Charge returns the store ledger charge of next: its JSON document and a
-// check, run in the store's appending transaction against the ledger as it
-// is then, that refuses next with an *ExceededError if it would exceed c
-// at now.
+// Charge returns the store ledger charge of next: its JSON document, which
+// records c as the cap in force (Entry.Cap), and a check, run in the
+// store's appending transaction against the ledger as it is then, that
+// refuses next with an *ExceededError if it would exceed c at now.
 func (c Cap) Charge(next Entry, now time.Time) (*store.LedgerCharge, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	inForce := c.WithDefaults()
+	next.Format, next.Cap = EntryFormat, &inForce
 	data, err := next.Marshal()
 	if err != nil {
 		return nil, err

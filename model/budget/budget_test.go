@@ -1,6 +1,7 @@
 package budget_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -364,4 +365,119 @@ func TestPending(t *testing.T) {
 	if err := e.Validate(); err == nil {
 		t.Error("a non-private pending charge validates")
 	}
+}
+
+// TestChargeRecordsCap: a charge records the cap in force, with its
+// defaults, so that a later report computed with another configuration
+// can show what each release was checked against.
+func TestChargeRecordsCap(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cap  budget.Cap
+		want budget.Cap
+	}{
+		{"defaults", budget.Cap{}, budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 365}}},
+		{"set", budget.Cap{Epsilon: 4, Delta: 1e-7, Window: retention.Period{Months: 6}}, budget.Cap{Epsilon: 4, Delta: 1e-7, Window: retention.Period{Months: 6}}},
+		{"none", budget.Cap{Epsilon: math.Inf(1)}, budget.Cap{Epsilon: math.Inf(1), Delta: 1e-6, Window: retention.Period{Days: 365}}},
+	} {
+		ch, err := tt.cap.Charge(private("v", now, 0.02, 1e-6), now)
+		if err != nil {
+			t.Fatalf("%s: Charge: %v", tt.name, err)
+		}
+		e, err := budget.Parse(ch.Data)
+		if err != nil {
+			t.Fatalf("%s: Parse(%s): %v", tt.name, ch.Data, err)
+		}
+		if e.Format != budget.EntryFormat || e.Cap == nil || *e.Cap != tt.want {
+			t.Errorf("%s: Charge(...) entry = format %d, cap %v; want format %d, cap %+v\n%s", tt.name, e.Format, e.Cap, budget.EntryFormat, tt.want, ch.Data)
+		}
+	}
+}
+
+// TestEntryFormats: entries of format 1, written before the cap and the
+// event days were recorded, still decode; a format-2 entry must record its
+// cap; a later format is refused, not misread.
+func TestEntryFormats(t *testing.T) {
+	const v1 = `{"time":"2035-06-01T12:00:00Z","version":"v1","private":true,"mechanism":"dp-als","neighbouring":"add or remove one customer (all their events)",` +
+		`"rho":0.024,"epsilon":0.99,"delta":1e-06,"rng":"crypto","window":{"from":"2032-06-01T12:00:00Z","to":"2035-06-01T12:00:00Z"}}`
+	const v2 = `{"format":2,"time":"2035-06-01T12:00:00Z","version":"v2","private":true,"rho":0.024,"epsilon":0.99,"delta":1e-06,"rng":"crypto",` +
+		`"window":{"from":"2032-06-01T12:00:00Z","to":"2035-06-01T12:00:00Z"},"events":{"first":"2034-01-02T00:00:00Z","last":"2035-05-31T00:00:00Z"},` +
+		`"cap":{"epsilon":10,"delta":1e-06,"window":"365d"}}`
+	e, err := budget.Parse([]byte(v1))
+	if err != nil || e.Format != 0 || e.Cap != nil || e.Events != nil || e.Version != "v1" || e.Rho != 0.024 {
+		t.Errorf("Parse(format 1) = %+v, %v; want the entry without cap or event days", e, err)
+	}
+	e, err = budget.Parse([]byte(v2))
+	wantDays := budget.Days{First: time.Date(2034, 1, 2, 0, 0, 0, 0, time.UTC), Last: time.Date(2035, 5, 31, 0, 0, 0, 0, time.UTC)}
+	if err != nil || e.Cap == nil || *e.Cap != (budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 365}}) ||
+		e.Events == nil || !e.Events.First.Equal(wantDays.First) || !e.Events.Last.Equal(wantDays.Last) {
+		t.Errorf("Parse(format 2) = %+v, %v", e, err)
+	}
+	for _, bad := range []struct{ name, doc string }{
+		{"format 2 without cap", strings.Replace(v2, `,"cap":{"epsilon":10,"delta":1e-06,"window":"365d"}`, "", 1)},
+		{"a later format", strings.Replace(v2, `"format":2`, `"format":3`, 1)},
+		{"cap ε 0", strings.Replace(v2, `"epsilon":10,`, `"epsilon":0,`, 1)},
+		{"cap without δ", strings.Replace(v2, `"delta":1e-06,"window"`, `"window"`, 1)},
+		{"cap window", strings.Replace(v2, `"365d"`, `"a year"`, 1)},
+		{"event days reversed", strings.Replace(v2, `"first":"2034-01-02T00:00:00Z"`, `"first":"2035-06-01T00:00:00Z"`, 1)},
+		{"event day not a day", strings.Replace(v2, `"2034-01-02T00:00:00Z"`, `"2034-01-02T10:00:00Z"`, 1)},
+	} {
+		if _, err := budget.Parse([]byte(bad.doc)); !errors.Is(err, budget.ErrEntry) {
+			t.Errorf("Parse(%s) = %v, want ErrEntry", bad.name, err)
+		}
+	}
+	// Marshal writes the current format, and refuses an entry without cap.
+	e = private("v", now, 0.02, 1e-6)
+	if _, err := e.Marshal(); !errors.Is(err, budget.ErrEntry) {
+		t.Errorf("Marshal(entry without cap) = %v, want ErrEntry", err)
+	}
+	e.Cap = &budget.Cap{Epsilon: math.Inf(1), Delta: 1e-6, Window: retention.Period{Years: 1}}
+	b, err := e.Marshal()
+	if err != nil || !strings.Contains(string(b), `"format":2`) || !strings.Contains(string(b), `"cap":{"epsilon":null,"delta":0.000001,"window":"1y"}`) {
+		t.Errorf("Marshal = %s, %v; want format 2 and the cap, ε null for none", b, err)
+	}
+}
+
+// TestCapString: the cap as reports and messages name it.
+func TestCapString(t *testing.T) {
+	for _, tt := range []struct {
+		c    budget.Cap
+		want string
+	}{
+		{budget.Cap{}, "ε = 10 at δ = 1e-06 over 365d"},
+		{budget.Cap{Epsilon: 100, Window: retention.Period{Years: 1}}, "ε = 100 at δ = 1e-06 over 1y"},
+		{budget.Cap{Epsilon: math.Inf(1)}, "none (ε = ∞) over 365d"},
+	} {
+		if got := tt.c.String(); got != tt.want {
+			t.Errorf("Cap%+v.String() = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+	if !(budget.Cap{}).Equal(budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 365}}) || (budget.Cap{}).Equal(budget.Cap{Epsilon: 100}) {
+		t.Error("Cap.Equal does not compare the caps with their defaults")
+	}
+}
+
+// FuzzParse checks the ledger entry decoder: what it accepts encodes and
+// decodes again to the same document.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"time":"2035-06-01T12:00:00Z","version":"v1","private":true,"rho":0.024,"epsilon":0.99,"delta":1e-06,"rng":"crypto","window":{"from":"2032-06-01T12:00:00Z","to":"2035-06-01T12:00:00Z"}}`))
+	f.Add([]byte(`{"format":2,"time":"2035-06-01T12:00:00Z","version":"v2","private":true,"rho":0.024,"epsilon":0.99,"delta":1e-06,"rng":"crypto","events":{"first":"2034-01-02T00:00:00Z","last":"2035-05-31T00:00:00Z"},"cap":{"epsilon":null,"delta":1e-06,"window":"1y6mo"},"components":[{"name":"G","multiplier":39.86,"releases":2,"rho_each":0.0003,"rho":0.0006,"epsilon":0.1}]}`))
+	f.Add([]byte(`{"format":2,"time":"2035-06-01T12:00:00Z","version":"np","private":false,"cap":{"epsilon":10,"delta":1e-06,"window":"365d"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := budget.Parse(b)
+		if err != nil {
+			return
+		}
+		b1, err := json.Marshal(&e)
+		if err != nil {
+			t.Fatalf("Parse(%q) = %+v, which does not encode: %v", b, e, err)
+		}
+		e2, err := budget.Parse(b1)
+		if err != nil {
+			t.Fatalf("Parse(%s), encoded from Parse(%q): %v", b1, b, err)
+		}
+		if b2, err := json.Marshal(&e2); err != nil || string(b2) != string(b1) {
+			t.Errorf("entry %s decodes and encodes to %s (%v)", b1, b2, err)
+		}
+	})
 }

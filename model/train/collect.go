@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/model/budget"
@@ -25,6 +26,9 @@ type snapshot struct {
 
 	items, stores     []string // interned identifiers, in first-seen order
 	itemIdx, storeIdx map[string]int32
+
+	// oldest and newest are the times of the oldest and newest event kept.
+	oldest, newest time.Time
 
 	// Operator-facing counts (never released).
 	excludedCustomers int // had events in the window but no consent now
@@ -135,6 +139,12 @@ func (s *snapshot) add(events []features.Event, rec consent.Record, d consent.De
 		s.store = append(s.store, store)
 		s.kind = append(s.kind, e.Kind)
 		s.qty = append(s.qty, max(e.Quantity, 1))
+		if len(s.item) == 1 || e.Time.Before(s.oldest) {
+			s.oldest = e.Time
+		}
+		if len(s.item) == 1 || e.Time.After(s.newest) {
+			s.newest = e.Time
+		}
 		kept++
 	}
 	if kept == 0 {

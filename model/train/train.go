@@ -48,6 +48,10 @@
 // records what it spent (chargeFailed) in place of the pending charge; a
 // run killed before it can do either leaves the pending charge. Older
 // releases beyond Config.Keep are then deleted (never the current one).
+// Every entry records the cap in force and, once the data is read, the days
+// of the oldest and newest event the run used (budget.Entry.Cap, Events).
+// A non-private run is not checked against the cap (it has no finite
+// cost); Config.RefuseNonPrivate refuses it outright.
 //
 // # Randomness
 //
@@ -181,6 +185,10 @@ type Config struct {
 	// Since, if set, starts the data window later.
 	Since time.Time
 
+	// RefuseNonPrivate refuses a non-private run (ε = ∞) before it reads
+	// anything, with ErrNonPrivateRefused: the operator's policy that no
+	// release without a privacy guarantee is made from customers' data.
+	RefuseNonPrivate bool
 	// AllowNonPrivateCurrent makes a non-private release (ε = ∞) current.
 	// Without it, such a release is stored and the current release stays:
 	// servers refuse to serve a non-private release unless allowed, so
@@ -378,17 +386,25 @@ func (c *resolved) validate() error {
 	return errors.Join(errs...)
 }
 
+// ErrNonPrivateRefused is returned by Run for a non-private run when
+// Config.RefuseNonPrivate is set.
+var ErrNonPrivateRefused = errors.New("train: a non-private run (ε = ∞) is refused: the configuration forbids releases without a privacy guarantee")
+
 // ErrNoData is returned when no customer's data can be used.
 var ErrNoData = errors.New("train: no usable data: no consenting customer has events in the data window")
 
 // Run trains and stores a release; see the package documentation. The
 // release is current when Run returns nil, unless Report.NotCurrent says
 // why not (a non-private release without Config.AllowNonPrivateCurrent, or
-// too few items selected: Config.MinSelectedItems).
+// too few items selected: Config.MinSelectedItems). A non-private run with
+// Config.RefuseNonPrivate fails with ErrNonPrivateRefused, at no cost.
 func Run(ctx context.Context, st Store, cfg Config) (*Report, error) {
 	c, err := cfg.resolve()
 	if err != nil {
 		return nil, err
+	}
+	if !c.private && c.RefuseNonPrivate {
+		return nil, ErrNonPrivateRefused
 	}
 	src := c.Source
 	if src == nil {
@@ -787,11 +803,18 @@ func defaultDelta(n float64) (float64, error) {
 	return min(DefaultDelta, d), nil
 }
 
-// entry is the ledger entry of this run for a total ρ and ε.
+// entry is the ledger entry of this run for a total ρ and ε: it records
+// the cap in force and, once the data is read, the days of its oldest and
+// newest event.
 func (r *run) entry(rho, eps float64) budget.Entry {
+	inForce := r.cfg.Cap
 	e := budget.Entry{
-		Time: r.now, Version: r.version, Private: r.cfg.private, Mechanism: "dp-als",
-		Neighbouring: budget.Neighbouring, RNG: string(dp.KindOf(r.src)), Window: r.window,
+		Format: budget.EntryFormat, Time: r.now, Version: r.version, Private: r.cfg.private, Mechanism: "dp-als",
+		Neighbouring: budget.Neighbouring, RNG: string(dp.KindOf(r.src)), Window: r.window, Cap: &inForce,
+	}
+	if s := r.snap; s != nil && len(s.item) > 0 {
+		days := budget.DaysOf(s.oldest, s.newest)
+		e.Events = &days
 	}
 	if r.cfg.private {
 		e.Rho, e.Epsilon, e.Delta, e.DeltaThreshold = rho, eps, r.delta, r.deltaTau

@@ -846,3 +846,112 @@ func TestKilledRunStaysCharged(t *testing.T) {
 		t.Errorf("spend after the next run = %+v, want the killed run's ρ %v plus its own %v", rep.Spend, killed, rep.Card.Privacy.Rho)
 	}
 }
+
+// TestLedgerRecordsCapAndDays: every ledger entry a run writes — its
+// pending charge, its release (private or not), a failed run's charge —
+// records the cap in force and the days of the oldest and newest event the
+// run used, so that the ledger proves what each release was checked
+// against whatever configuration a later report reads.
+func TestLedgerRecordsCapAndDays(t *testing.T) {
+	t.Parallel()
+	cfg := synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3}
+	f := newFixture(t, cfg)
+	ctx := t.Context()
+	// The days of the events a run uses: every stored event within the
+	// default retention (the fixture's customers all consent).
+	now := f.clock.Now()
+	var oldest, newest time.Time
+	for e, err := range f.db.Events(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (retention.Policy{}).Expired(e.Kind, e.Time, now) {
+			continue
+		}
+		if oldest.IsZero() || e.Time.Before(oldest) {
+			oldest = e.Time
+		}
+		if e.Time.After(newest) {
+			newest = e.Time
+		}
+	}
+	wantDays := budget.DaysOf(oldest, newest)
+	if wantDays.First.Equal(wantDays.Last) {
+		t.Fatalf("the fixture's events span one day (%v): the test would not tell oldest from newest", wantDays.First)
+	}
+	items, stores := catalogue(t, cfg)
+	caps := []budget.Cap{
+		{Epsilon: 7, Delta: 1e-7, Window: retention.Period{Days: 30}},
+		{Epsilon: 8, Delta: 1e-6, Window: retention.Period{Months: 6}},
+		{}, // the defaults, recorded as such
+	}
+	for i, mod := range []func(*train.Config){
+		func(c *train.Config) {}, // private: a pending charge, then the release
+		func(c *train.Config) { c.Epsilon = math.Inf(1) },
+		func(c *train.Config) { c.Delta = 0.05 }, // fails after the customer count: charged
+	} {
+		f.clock.Advance(time.Hour)
+		c := testConfig(f, uint64(i+1))
+		c.Catalogue, c.Stores, c.ALS.Iterations, c.Cap = items, stores, 1, caps[i]
+		mod(&c)
+		_, err := train.Run(ctx, f.db, c)
+		if (err != nil) != (i == 2) {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	recs, err := f.db.Ledger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pending + release, release, pending + failure.
+	wantCap := []int{0, 0, 1, 2, 2}
+	if len(entries) != len(wantCap) {
+		t.Fatalf("ledger has %d entries, want %d: %+v", len(entries), len(wantCap), entries)
+	}
+	for i, e := range entries {
+		want := caps[wantCap[i]].WithDefaults()
+		if e.Format != budget.EntryFormat || e.Cap == nil || *e.Cap != want {
+			t.Errorf("entry %d (%s, pending %v, failed %q): format %d, cap %v; want format %d, cap %+v", i, e.Version, e.Pending, e.Failed, e.Format, e.Cap, budget.EntryFormat, want)
+		}
+		if e.Events == nil || !e.Events.First.Equal(wantDays.First) || !e.Events.Last.Equal(wantDays.Last) {
+			t.Errorf("entry %d (%s): event days %+v, want %v – %v", i, e.Version, e.Events, wantDays.First, wantDays.Last)
+		}
+	}
+}
+
+// TestRefuseNonPrivate: with RefuseNonPrivate, a non-private run is
+// refused before it reads or writes anything; private runs go on.
+func TestRefuseNonPrivate(t *testing.T) {
+	t.Parallel()
+	cfg := synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3}
+	f := newFixture(t, cfg)
+	items, stores := catalogue(t, cfg)
+	for _, tt := range []struct {
+		name    string
+		epsilon float64
+		refuse  bool
+		want    error
+	}{
+		{"non-private refused", math.Inf(1), true, train.ErrNonPrivateRefused},
+		{"private with the policy", 1, true, nil},
+		{"non-private allowed", math.Inf(1), false, nil},
+	} {
+		f.clock.Advance(time.Hour)
+		before := stateOf(t, f.db)
+		c := testConfig(f, 1)
+		c.Catalogue, c.Stores, c.ALS.Iterations = items, stores, 1
+		c.Epsilon, c.RefuseNonPrivate = tt.epsilon, tt.refuse
+		_, err := train.Run(t.Context(), f.db, c)
+		if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("%s: Run = %v, want %v", tt.name, err, tt.want)
+		}
+		after := stateOf(t, f.db)
+		if changed := !after.equal(before); changed != (tt.want == nil) {
+			t.Errorf("%s: state %+v → %+v, want it changed: %v", tt.name, before, after, tt.want == nil)
+		}
+	}
+}
