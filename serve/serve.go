@@ -14,6 +14,10 @@
 // needs a key. The gRPC listener serves the health service (grpc.health.v1)
 // and server reflection. With a certificate, both listeners use TLS; the
 // gateway then dials gRPC over TLS, trusting exactly that certificate.
+// Listen opens the listeners before the server is set up, and a stand-in
+// answers on them until Serve takes them over (see listen.go): clients
+// that come early get "starting" (/healthz 200, /readyz 503, UNAVAILABLE)
+// at once instead of no answer.
 //
 // # Requests
 //
@@ -341,26 +345,15 @@ func Run(ctx context.Context, cfg Config) error {
 	return s.Serve(ctx, gl, hl)
 }
 
-// Listen opens the two TCP listeners.
-func Listen(grpcAddr, httpAddr string) (grpcLis, httpLis net.Listener, err error) {
-	var lc net.ListenConfig
-	if grpcLis, err = lc.Listen(context.Background(), "tcp", grpcAddr); err != nil {
-		return nil, nil, fmt.Errorf("serve: gRPC listener: %w", err)
-	}
-	if httpLis, err = lc.Listen(context.Background(), "tcp", httpAddr); err != nil {
-		grpcLis.Close()
-		return nil, nil, fmt.Errorf("serve: HTTP listener: %w", err)
-	}
-	return grpcLis, httpLis, nil
-}
-
 // Serve serves gRPC on grpcLis and REST on httpLis until ctx is cancelled
 // or a listener fails, then drains in-flight requests within
 // ShutdownTimeout and returns. It closes both listeners. The result is nil
-// after a shutdown asked for by ctx.
+// after a shutdown asked for by ctx. It takes listeners of Listen over
+// from their stand-in.
 // The gateway reaches the gRPC server through a client connection over an
 // in-process listener, served by the same grpc.Server.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	grpcLis, httpLis = takeOver(grpcLis), takeOver(httpLis)
 	if !s.started.CompareAndSwap(false, true) {
 		grpcLis.Close()
 		httpLis.Close()
