@@ -25,6 +25,7 @@ func importCommand() *command {
 		format      string
 		maxErrors   int
 		maxReported int
+		maxStdin    int
 		at          string
 	)
 	return &command{
@@ -52,7 +53,12 @@ those already held) and no copy is added.
 FILE "-" is standard input. It is copied to a temporary file first (in
 $TMPDIR, as large as the input, encrypted under a key held only in memory
 and removed afterwards) so that it can be read twice, and can be given once
-per command.
+per command. The copy is at most --max-stdin-bytes, by default the free
+space of $TMPDIR's file system less 10 % of its size; a larger input is
+refused before anything is imported. A copy that a killed import left
+(discret-stdin-*.enc) is removed by the next 'import -': the copy of a
+running import is locked, so only those of dead processes go (where files
+cannot be locked: those untouched for 24 hours).
 
 Rows without a time (MovieLens pairs files) are dated --time, by default at
 the file's modification time to the second: re-importing the same file stores
@@ -73,6 +79,7 @@ are read directly):
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number; 0: reject a file with any bad row)")
 			fs.IntVar(&maxReported, "max-reported", ingest.DefaultMaxReported, "list at most `N` ≥ 1 bad rows per file")
+			fs.IntVar(&maxStdin, "max-stdin-bytes", 0, "refuse a standard input larger than `N` bytes (default: the free space of $TMPDIR less 10 % of its file system)")
 			fs.StringVar(&at, "time", "", "event `TIME` for rows without a time, RFC 3339 or Unix seconds (default: the file's modification time; required for such rows on standard input)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -86,7 +93,7 @@ are read directly):
 					return usagef("--format: %v", err)
 				}
 			}
-			if err := e.checkRanges(flagRange{"max-errors", maxErrorsRange}, flagRange{"max-reported", atLeast(1)}); err != nil {
+			if err := e.checkRanges(flagRange{"max-errors", maxErrorsRange}, flagRange{"max-reported", atLeast(1)}, flagRange{"max-stdin-bytes", atLeast(1)}); err != nil {
 				return err
 			}
 			var atTime time.Time // zero: each file's modification time
@@ -111,7 +118,7 @@ are read directly):
 			}
 			return importFiles(e, "import", args, func(path string) error {
 				var rep *ingest.Report
-				src, err := openImportSource(path)
+				src, err := openImportSource(path, int64(maxStdin))
 				if err == nil {
 					defaultTime := cmp.Or(atTime, src.modTime)
 					rep, err = in.Import(ctx, src.open, ingest.ImportOptions{
@@ -181,10 +188,10 @@ type importSource struct {
 }
 
 // openImportSource prepares path for import. Standard input ("-") is
-// copied to an encrypted temporary file (spool), since an import reads its input twice (a
-// validation pass, then the import pass) and must see the same rows both
-// times.
-func openImportSource(path string) (*importSource, error) {
+// copied to an encrypted temporary file (spool), of at most maxStdin bytes
+// (0: see spoolLimit), since an import reads its input twice (a validation
+// pass, then the import pass) and must see the same rows both times.
+func openImportSource(path string, maxStdin int64) (*importSource, error) {
 	if path != "-" {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -196,7 +203,14 @@ func openImportSource(path string) (*importSource, error) {
 			close:   func() {},
 		}, nil
 	}
-	sp, err := newSpool(os.Stdin)
+	limit, why, ok := spoolLimit(os.TempDir(), maxStdin)
+	if !ok {
+		return nil, fmt.Errorf("no room for the temporary copy of standard input: %s; nothing was imported: set TMPDIR to a larger file system, or import a file", why)
+	}
+	sp, err := newSpool(os.Stdin, limit)
+	if errors.Is(err, errSpoolFull) {
+		return nil, fmt.Errorf("%w: %s; nothing was imported: pass a larger --max-stdin-bytes, set TMPDIR to a larger file system, or import a file", err, why)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,50 @@ func TestImportHelp(t *testing.T) {
 	for _, want := range []string{`FILE "-" is standard input`, "modification time"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("import --help lacks %q:\n%s", want, help)
+		}
+	}
+}
+
+// TestImportStdinLimit: standard input larger than --max-stdin-bytes is
+// refused before anything is imported, saying so, and leaves no copy in
+// $TMPDIR; a file given with it is still imported, each file being
+// all-or-nothing.
+func TestImportStdinLimit(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("consent", "set", "alice", "personalization=granted")
+	ts := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	row := `{"customer":"alice","item":"sku-1","type":"view","time":"` + ts + `"}` + "\n"
+	file := writeFile(t, "f.jsonl", strings.TrimSuffix(strings.ReplaceAll(row, "sku-1", "sku-2"), "\n"))
+	const refused = "standard input is larger than its temporary copy may be: --max-stdin-bytes 100; nothing was imported: pass a larger --max-stdin-bytes, set TMPDIR to a larger file system, or import a file"
+	for _, tt := range []struct {
+		args  []string
+		code  int
+		want  string // the end of stderr
+		items []string
+	}{
+		{[]string{"import", "--max-stdin-bytes", "0", "-"}, exitUsage, "--max-stdin-bytes 0: want an integer ≥ 1\nRun 'discret import --help' for usage.\n", nil},
+		{[]string{"import", "--max-stdin-bytes", "100", "-"}, exitFailure, "discret import: -: " + refused + "\n", nil},
+		{[]string{"import", "--max-stdin-bytes", "100", "-", file}, exitFailure, "import -: " + refused + "\ndiscret import: 1 of 2 files not imported: -\n", []string{"sku-2"}},
+		{[]string{"import", "--max-stdin-bytes", "1000", "-"}, exitOK, "", []string{"sku-1", "sku-2"}},
+	} {
+		withStdin(t, strings.Repeat(row, 3), func() {
+			code, _, stderr := c.run(tt.args...)
+			if code != tt.code || !strings.HasSuffix(stderr, tt.want) {
+				t.Errorf("discret %s = exit %d, stderr %q;\nwant exit %d, stderr ending %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
+			}
+		})
+		var items []string
+		for _, ev := range exportedEvents(t, c, "alice") {
+			items = append(items, ev.Item)
+		}
+		if !slices.Equal(items, tt.items) {
+			t.Errorf("after discret %s: export lists %v, want %v", strings.Join(tt.args, " "), items, tt.items)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("discret %s left %v in $TMPDIR", strings.Join(tt.args, " "), left)
 		}
 	}
 }
