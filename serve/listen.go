@@ -21,17 +21,24 @@ import (
 
 // The listeners are opened before the server is set up (discret serve
 // opens them first, to refuse an address in use before any work), so
-// clients may connect while it is still starting. Until Serve takes the
-// listeners over, a stand-in answers at once rather than leaving the
+// clients may connect while it is still starting. Such a connection waits
+// startGrace for Serve, which then handles it: a client that connects as
+// soon as discret serve says it is serving reaches the server, not the
+// stand-in. After that, a stand-in answers rather than leaving the
 // connection unanswered: on HTTP, /healthz 200 (the process is up),
 // /readyz 503, anything else 503 UNAVAILABLE with Retry-After; on gRPC,
 // the health service NOT_SERVING and any other method UNAVAILABLE. The
 // stand-in speaks plain text: a TLS handshake cannot be answered before
-// the server has its certificate, so such a connection waits, up to
-// startHold, for Serve, which then handles it.
+// the server has its certificate, so such a connection waits up to
+// startHold.
 
 // startMessage is what the stand-in answers.
 const startMessage = "the server is starting; retry in a moment"
+
+// startGrace is how long a plain-text connection made before Serve waits
+// for it before the stand-in answers: far below the usual timeouts of
+// health probes (1 s).
+const startGrace = 250 * time.Millisecond
 
 // startHold bounds the wait of a TLS connection made before Serve: it is
 // closed after it.
@@ -42,9 +49,9 @@ const startHold = 30 * time.Second
 // is treated as plain text.
 const startPeek = 5 * time.Second
 
-// Listen opens the two TCP listeners and answers on them at once, as a
-// stand-in, until Serve takes them over. Closing a listener before Serve
-// stops its stand-in.
+// Listen opens the two TCP listeners and answers on them, as a stand-in,
+// until Serve takes them over. Closing a listener before Serve stops its
+// stand-in.
 func Listen(grpcAddr, httpAddr string) (grpcLis, httpLis net.Listener, err error) {
 	var lc net.ListenConfig
 	gl, err := lc.Listen(context.Background(), "tcp", grpcAddr)
@@ -244,9 +251,9 @@ func (h *handoff) accept() {
 	}
 }
 
-// route passes c, accepted before the takeover, on: a TLS handshake waits
-// for the server (up to startHold), anything else goes to whoever serves
-// now.
+// route passes c, accepted before the takeover, on: to the server if it
+// takes over within startGrace, else to the stand-in; a TLS handshake,
+// which the stand-in cannot answer, waits for the server up to startHold.
 func (h *handoff) route(c net.Conn) {
 	pc := &peekedConn{Conn: c}
 	c.SetReadDeadline(time.Now().Add(startPeek))
@@ -255,17 +262,23 @@ func (h *handoff) route(c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 	pc.first = b[:n]
 	var ne net.Error
-	switch {
-	case err != nil && !(errors.As(err, &ne) && ne.Timeout()):
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
 		c.Close() // gone before it said anything
 		return
-	case n == 1 && b[0] == tlsHandshake:
-		select {
-		case <-h.takenOver:
-		case <-h.closed:
-			c.Close()
-			return
-		case <-time.After(startHold):
+	}
+	isTLS := n == 1 && b[0] == tlsHandshake
+	t := time.NewTimer(startGrace)
+	if isTLS {
+		t.Reset(startHold)
+	}
+	defer t.Stop()
+	select {
+	case <-h.takenOver:
+	case <-h.closed:
+		c.Close()
+		return
+	case <-t.C:
+		if isTLS {
 			c.Close()
 			return
 		}

@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -74,8 +75,9 @@ func serveOn(t *testing.T, srv *serve.Server, gl, hl net.Listener) {
 // TestListenAnswersWhileStarting: between Listen and Serve (while discret
 // serve sets up), the listeners answer at once: /healthz 200, /readyz and
 // the API 503 UNAVAILABLE, gRPC health NOT_SERVING and the API
-// UNAVAILABLE; once Serve runs, the same clients reach the server. Each
-// call has 2 s: without a stand-in, nothing answers before Serve.
+// UNAVAILABLE, once the stand-in's grace (250 ms) is over; once Serve
+// runs, the same clients reach the server. Each call has 2 s: without a
+// stand-in, nothing answers before Serve.
 func TestListenAnswersWhileStarting(t *testing.T) {
 	gl, hl, err := serve.Listen("127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
@@ -163,6 +165,36 @@ func TestListenAnswersWhileStarting(t *testing.T) {
 	var e struct{ Code int }
 	if code, _, body := get("/v1/popular"); code != 401 || json.Unmarshal([]byte(body), &e) != nil || e.Code != int(codes.Unauthenticated) {
 		t.Errorf("GET /v1/popular without a key after Serve = %d %q, want 401 from the server", code, body)
+	}
+}
+
+// TestListenServesEarlyRequests: a request made just before Serve (a
+// client that connects as soon as discret serve says it serves) is
+// answered by the server, not by the stand-in.
+func TestListenServesEarlyRequests(t *testing.T) {
+	gl, hl, err := serve.Listen("127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", hl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /v1/popular HTTP/1.1\r\nHost: discret\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // well within the stand-in's grace
+	serveOn(t, newServer(t, nil), gl, hl)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/popular sent just before Serve = %d %s, want 401 from the server", resp.StatusCode, body)
 	}
 }
 

@@ -17,7 +17,7 @@
 // Listen opens the listeners before the server is set up, and a stand-in
 // answers on them until Serve takes them over (see listen.go): clients
 // that come early get "starting" (/healthz 200, /readyz 503, UNAVAILABLE)
-// at once instead of no answer.
+// within a quarter of a second instead of no answer.
 //
 // # Requests
 //
