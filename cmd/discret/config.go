@@ -60,13 +60,22 @@ type fileConfig struct {
 	} `json:"training"`
 	// Privacy holds the budget cap: at most cap_epsilon (a number or
 	// "inf") of cumulative ε at cap_delta over the rolling window
-	// cap_window (a period such as "365d" or "1y").
+	// cap_window (a period such as "365d" or "1y"); and non_private,
+	// "allow" (the default) or "refuse": whether training may make a
+	// non-private release (ε = ∞).
 	Privacy struct {
 		CapEpsilon json.RawMessage `json:"cap_epsilon"`
 		CapDelta   *float64        `json:"cap_delta"`
 		CapWindow  string          `json:"cap_window"`
+		NonPrivate string          `json:"non_private"`
 	} `json:"privacy"`
 }
+
+// Values of privacy.non_private.
+const (
+	nonPrivateAllow  = "allow"
+	nonPrivateRefuse = "refuse"
+)
 
 // settings is the resolved configuration used by the commands.
 type settings struct {
@@ -74,6 +83,9 @@ type settings struct {
 	consent   consent.Defaults
 	training  trainSettings
 	cap       budget.Cap
+	// refuseNonPrivate is privacy.non_private = "refuse": training refuses
+	// non-private runs.
+	refuseNonPrivate bool
 }
 
 // trainSettings are the configured defaults of `discret train`; zero values
@@ -301,6 +313,13 @@ func loadSettings(path string) (settings, error) {
 	}
 	if err := s.cap.Validate(); err != nil {
 		f.errorf("privacy", "privacy: %s", strings.TrimPrefix(err.Error(), "budget: "))
+	}
+	switch pc.NonPrivate {
+	case "", nonPrivateAllow:
+	case nonPrivateRefuse:
+		s.refuseNonPrivate = true
+	default:
+		f.errorf("privacy.non_private", "privacy.non_private = %q: want %q or %q", pc.NonPrivate, nonPrivateAllow, nonPrivateRefuse)
 	}
 	return s, f.err()
 }

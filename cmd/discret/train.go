@@ -53,7 +53,8 @@ the configured window above the cap is refused (see 'discret privacy
 report'). --epsilon inf trains a non-private model, for evaluation only:
 servers refuse it unless explicitly allowed, so it is stored without
 becoming current unless --allow-non-private is given ('discret models use
-VERSION' makes it current later).
+VERSION' makes it current later); privacy.non_private = "refuse" in the
+configuration file refuses such a run (exit status 1).
 
 The items that get vectors are those of the catalogue stored in the data
 directory ('discret items import', or the API's PUT /v1/items/{item}), or
@@ -134,6 +135,11 @@ default 5); older ones are deleted.`,
 			}
 			if err := checkTrainFlags(e, cfg); err != nil {
 				return err
+			}
+			if math.IsInf(cfg.Epsilon, 1) && cfg.RefuseNonPrivate {
+				// Before the data directory is opened; train.Run refuses
+				// it too (the server's training goes through it).
+				return fmt.Errorf("%w (privacy.non_private is %q in %s); train with a finite --epsilon", train.ErrNonPrivateRefused, nonPrivateRefuse, e.global.config)
 			}
 			path := conf.training.catalogue
 			if e.isSet("catalogue") {
@@ -301,7 +307,7 @@ func trainConfig(s settings) train.Config {
 		Epsilon: ts.epsilon, Delta: ts.delta,
 		ALS:     als.Config{Factors: ts.factors, Iterations: ts.iterations, Lambda: ts.lambda},
 		Privacy: als.Privacy{MaxItems: ts.maxItems, ClipNorm: ts.clip, Rank: ts.rank, ItemFraction: ts.itemFraction},
-		Consent: s.consent, Retention: s.retention, Cap: s.cap, Keep: ts.keep,
+		Consent: s.consent, Retention: s.retention, Cap: s.cap, Keep: ts.keep, RefuseNonPrivate: s.refuseNonPrivate,
 	}
 	cfg.Interactions.Weights, cfg.Interactions.Cap, cfg.Interactions.Alpha = ts.weights, ts.strengthCap, ts.alpha
 	return cfg

@@ -364,6 +364,19 @@ func TestConfigTraining(t *testing.T) {
 	if s, err := loadSettings(write(`{"privacy":{"cap_epsilon":"inf"}}`)); err != nil || !math.IsInf(s.cap.Epsilon, 1) {
 		t.Errorf("cap_epsilon inf: %+v, %v", s.cap, err)
 	}
+	for _, tt := range []struct {
+		config string
+		refuse bool
+	}{
+		{`{}`, false},
+		{`{"privacy":{"non_private":"allow"}}`, false},
+		{`{"privacy":{"non_private":"refuse"}}`, true},
+	} {
+		s, err := loadSettings(write(tt.config))
+		if err != nil || s.refuseNonPrivate != tt.refuse || trainConfig(s).RefuseNonPrivate != tt.refuse {
+			t.Errorf("loadSettings(%s): refuse non-private %v (training config %v), %v; want %v", tt.config, s.refuseNonPrivate, trainConfig(s).RefuseNonPrivate, err, tt.refuse)
+		}
+	}
 	if s, err := loadSettings(write(`{"training":{"epsilon":"+Inf"}}`)); err != nil || !math.IsInf(s.training.epsilon, 1) {
 		t.Errorf("epsilon +Inf: %+v, %v", s.training, err)
 	}
