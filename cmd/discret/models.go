@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/model/release"
 )
 
@@ -77,11 +78,19 @@ func modelsShowCommand() *command {
 		summary: "print the model card of a release, as JSON",
 		help: `Show prints the model card of release VERSION (or of the current release) as JSON.
 
+A deleted release (older than training.keep_releases, or erased with a
+customer's data) is no longer stored, but its privacy parameters stay in
+the ledger: 'discret privacy report' shows them, and show says so.
+
 The privacy fields of the card (absent for a non-private release):
   epsilon, delta     the guarantee: (ε, δ)-DP for adding or removing one
                      customer with all their events; ε is ρ converted at δ
                      with the optimal Rényi conversion (the official figure,
                      the one the ledger and the cap use), at most target_epsilon
+                     and exact: just below it (0.9999999999999623 for 1), as
+                     the calibration rounds towards privacy; the text outputs
+                     ('models list', 'privacy report', 'train') round ε to
+                     4 significant digits
   rho                the total zCDP cost ρ; releases compose by adding ρ
   mu, alpha          μ = √(2ρ), the Gaussian-DP parameter of the whole run,
                      and the Rényi order at which ε is attained
@@ -110,12 +119,12 @@ mechanism's names: "steps" is "iterations", "rare_item_exponent" that μ.`,
 			version := args[0]
 			if version == "current" {
 				if version, err = d.db.CurrentRelease(ctx); err != nil {
-					return noRelease(err, version)
+					return noRelease(ctx, d, err, version)
 				}
 			}
 			m, err := d.db.Release(ctx, version)
 			if err != nil {
-				return noRelease(err, version)
+				return noRelease(ctx, d, err, version)
 			}
 			card, err := release.ParseCard(m.Meta)
 			if err != nil {
@@ -143,7 +152,7 @@ release is loaded and validated first.`,
 			}
 			defer d.Close()
 			if _, err := d.db.Release(ctx, args[0]); err != nil {
-				return noRelease(err, args[0])
+				return noRelease(ctx, d, err, args[0])
 			}
 			// The manifest exists: a load error is a damaged release.
 			r, err := release.Load(ctx, d.db, args[0])
@@ -151,7 +160,7 @@ release is loaded and validated first.`,
 				return err
 			}
 			if err := d.db.SetCurrentRelease(ctx, args[0]); err != nil {
-				return noRelease(err, args[0])
+				return noRelease(ctx, d, err, args[0])
 			}
 			fmt.Fprintf(e.stdout, "release %s is now current\n", args[0])
 			if !r.Card.Private {
@@ -166,13 +175,38 @@ release is loaded and validated first.`,
 }
 
 // noRelease turns store errors about missing releases into messages that
-// say which release and what to do.
-func noRelease(err error, version string) error {
+// say which release and what to do. A release that the ledger knows — one
+// deleted (pruned, or erased with a customer's data), or never stored
+// because its run failed or was interrupted — is said to be so: the ledger
+// keeps its privacy parameters.
+func noRelease(ctx context.Context, d *dataEnv, err error, version string) error {
 	switch {
 	case errors.Is(err, store.ErrNoCurrentRelease):
 		return errors.New("no current release; run 'discret train' or 'discret models use VERSION'")
-	case errors.Is(err, store.ErrReleaseNotFound):
-		return fmt.Errorf("release %q not found ('discret models list' shows the stored releases)", version)
+	case !errors.Is(err, store.ErrReleaseNotFound):
+		return err
 	}
-	return err
+	recs, err := d.db.Ledger(ctx)
+	if err != nil {
+		return fmt.Errorf("release %q not found; reading the privacy ledger: %w", version, err)
+	}
+	entries, err := budget.Decode(recs)
+	if err != nil {
+		return fmt.Errorf("release %q not found; reading the privacy ledger: %w", version, err)
+	}
+	var row *ledgerRow
+	for _, r := range ledgerRows(budget.Effective(entries), nil) {
+		if r.Version == version {
+			row = &r
+		}
+	}
+	switch {
+	case row == nil:
+		return fmt.Errorf("release %q not found ('discret models list' shows the stored releases)", version)
+	case row.Status == statusFailed:
+		return fmt.Errorf("release %q was never stored: its training run failed (%s); what it spent stays in the ledger: discret privacy report", version, row.Failed)
+	case row.Status == statusInterrupted:
+		return fmt.Errorf("release %q was never stored: its training run ended before recording its release; its charge stays in the ledger: discret privacy report", version)
+	}
+	return fmt.Errorf("release %q was deleted; its privacy parameters stay in the ledger: discret privacy report", version)
 }

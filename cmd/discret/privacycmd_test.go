@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,22 +26,33 @@ func TestPrintLedgerFailedRun(t *testing.T) {
 				{Name: "als", Releases: 1, RhoEach: 0.01, Rho: 0.01}},
 			Failed: "train: no item passed the DP selection threshold"},
 	}
-	c := budget.Cap{}.WithDefaults()
-	s, err := c.Spent(entries, now)
+	r, err := newLedgerReport(entries, releases{"v1": true}, budget.Cap{}, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	printLedger(&b, ledgerRows(entries, releases{"v1": true}), s)
+	printLedger(&b, r)
 	out := b.String()
+	// Entries of format 1 (no cap, no event days recorded) are shown as such.
 	for _, want := range []string{"v2       failed", "v2 stopped before its release was stored", "no item passed the DP selection threshold", "private releases: 2",
-		"customers z=45 ρ=0.0002", "als (every planned step) ρ=0.01", "v1       current"} {
+		"v2: 2.0 % number of training customers; 98.0 % model training, every planned step", "v1       current",
+		"not recorded          not recorded", "no entry records the cap it was checked against", "their own ε add up to 1.6;"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("ledger output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "z=0") {
-		t.Errorf("a component without its multiplier shows z=0:\n%s", out)
+	b.Reset()
+	r.verbose = true
+	printLedger(&b, r)
+	out = b.String()
+	for _, want := range []string{"number of training customers [customers]: noise multiplier z = 45, ρ = 0.0002 (ε = ",
+		"model training, every planned step [als]: charged whole, its steps not recorded one by one, ρ = 0.01 (ε = "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verbose ledger output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "z = 0") {
+		t.Errorf("a component without its multiplier shows z = 0:\n%s", out)
 	}
 }
 
@@ -69,7 +82,7 @@ func TestLedgerStatus(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	printLedger(&b, rows, budget.Spend{Cap: budget.Cap{}.WithDefaults()})
+	printLedger(&b, &ledgerReport{rows: rows, spend: budget.Spend{Cap: budget.Cap{}.WithDefaults()}})
 	if !strings.Contains(b.String(), "dead ended before it could record its release or its failure") {
 		t.Errorf("report does not explain the interrupted run:\n%s", b.String())
 	}
@@ -77,8 +90,9 @@ func TestLedgerStatus(t *testing.T) {
 
 // reportJSON is the part of 'privacy report --json' the tests read.
 type reportJSON struct {
-	Ledger []map[string]any `json:"ledger"`
-	Spend  map[string]any   `json:"spend"`
+	Ledger      []map[string]any `json:"ledger"`
+	Spend       map[string]any   `json:"spend"`
+	RecordedCap map[string]any   `json:"recorded_cap"`
 }
 
 func decodeReport(t *testing.T, out string) reportJSON {
@@ -127,12 +141,12 @@ func TestPrivacyJSON(t *testing.T) {
 			Components: []budget.Component{{Name: "selection", Multiplier: 2, Releases: 1, RhoEach: 0.125, Rho: 0.125, DeltaThreshold: 1e-7}, {Name: "als", Releases: 1, RhoEach: 0.175, Rho: 0.175}},
 			Parameters: map[string]float64{"steps": 10}, Pending: true},
 	}
-	s, err := budget.Cap{}.Spent(entries, now)
+	lr, err := newLedgerReport(entries, releases{"np": true}, budget.Cap{}, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	if err := writeJSON(&b, privacyJSON(ledgerRows(entries, releases{"np": true}), s)); err != nil {
+	if err := writeJSON(&b, privacyJSON(lr)); err != nil {
 		t.Fatal(err)
 	}
 	r := decodeReport(t, b.String())
@@ -234,9 +248,114 @@ func TestPrivacyReportRuns(t *testing.T) {
 		t.Errorf("spend = %v", r.Spend)
 	}
 	out := c.mustRun("privacy", "report")
-	for _, want := range []string{"∞ NON-PRIVATE", "failed", "is not below 1/n", "customers z="} {
+	for _, want := range []string{"∞ NON-PRIVATE", "failed", "is not below 1/n", "100.0 % number of training customers"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("privacy report lacks %q:\n%s", want, out)
+		}
+	}
+	// --verbose claims no mechanism for the non-private release.
+	out = c.mustRun("privacy", "report", "--verbose")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "  "+np["version"].(string)+", charged") && strings.Contains(line, "mechanism") {
+			t.Errorf("privacy report --verbose claims a mechanism for a non-private release: %q", line)
+		}
+	}
+	if !strings.Contains(out, "not differentially private: no noise, no bound on the privacy loss") || !strings.Contains(out, "number of training customers [customers]: noise multiplier z = ") {
+		t.Errorf("privacy report --verbose lacks the non-private note or the customer count's figures:\n%s", out)
+	}
+}
+
+// TestPrivacyReportCap runs the commands a data-protection officer audits.
+// Each entry shows the cap it was checked against and the days of the
+// events it used; a report computed with another cap (--config) says that
+// it differs from the cap recorded with the latest release and gives the
+// spend against that one (a larger cap turned "95 % used" into "9.5 %
+// used" without a trace); privacy.non_private = "refuse" refuses a
+// non-private run at no cost; 'models show' of a deleted release points to
+// the ledger.
+func TestPrivacyReportCap(t *testing.T) {
+	c := newCLI(t)
+	gen := t.TempDir()
+	c.mustRun("keygen")
+	c.mustRun("gen", "--out", gen, "--customers", "300", "--items", "30", "--events", "3000", "--seed", "5")
+	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
+	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	c.mustRun("items", "import", filepath.Join(gen, synth.ItemsFile))
+	recorded := writeFile(t, "recorded.json", `{"privacy":{"cap_epsilon":4},"training":{"keep_releases":1}}`)
+	big := writeFile(t, "big.json", `{"privacy":{"cap_epsilon":40}}`)
+	refuse := writeFile(t, "refuse.json", `{"privacy":{"cap_epsilon":4,"non_private":"refuse"}}`)
+	trained := regexp.MustCompile(`trained release (\S+)`)
+	var versions []string
+	c.config = recorded
+	for range 2 {
+		m := trained.FindStringSubmatch(c.mustRun("train", "--iterations", "1", "--factors", "4"))
+		if m == nil {
+			t.Fatal("train did not name its release")
+		}
+		versions = append(versions, m[1])
+	}
+
+	c.config = refuse
+	code, _, errOut := c.run("train", "--epsilon", "inf", "--iterations", "1")
+	if code != exitFailure || !strings.Contains(errOut, "a non-private run (ε = ∞) is refused") || !strings.Contains(errOut, `privacy.non_private is "refuse" in `+refuse) {
+		t.Errorf("train --epsilon inf with non_private refuse = exit %d, stderr %q; want exit %d, a refusal naming the setting", code, errOut, exitFailure)
+	}
+
+	c.config = recorded
+	r := decodeReport(t, c.mustRun("privacy", "report", "--json"))
+	if len(r.Ledger) != 2 {
+		t.Fatalf("ledger = %v, want the two private releases (the refused run charges nothing)", r.Ledger)
+	}
+	out := c.mustRun("privacy", "report")
+	for _, row := range r.Ledger {
+		ev, _ := row["events"].(map[string]any)
+		first, _ := ev["first"].(string)
+		last, _ := ev["last"].(string)
+		if len(first) < 10 || len(last) < 10 {
+			t.Fatalf("ledger entry %v records no event days", row["version"])
+		}
+		want := regexp.MustCompile(regexp.QuoteMeta(row["version"].(string)) + `\s.*\s4 / 1e-06 / 365d\s+` + first[:10] + " – " + last[:10])
+		if !want.MatchString(out) {
+			t.Errorf("report row of %v lacks its cap 4 / 1e-06 / 365d and event days %s – %s:\n%s", row["version"], first[:10], last[:10], out)
+		}
+		if cp, _ := row["cap"].(map[string]any); cp["epsilon"] != 4.0 || cp["window"] != "365d" {
+			t.Errorf("JSON entry %v: cap %v, want ε 4 over 365d", row["version"], row["cap"])
+		}
+	}
+	eps := r.Spend["epsilon"].(float64)
+	for _, want := range []string{"deleted", "current", "cap: ε = 4 at δ = 1e-06 over 365d (configuration " + recorded + fmt.Sprintf("): %.1f %% used", 100*eps/4),
+		"their own ε add up to 2;", "How to read this report:", "% number of training customers"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "WARNING") || r.RecordedCap["differs"] != false {
+		t.Errorf("report with the recorded cap warns, or its JSON says the caps differ (%v):\n%s", r.RecordedCap, out)
+	}
+
+	c.config = big
+	out = c.mustRun("privacy", "report")
+	for _, want := range []string{
+		fmt.Sprintf("cap: ε = 40 at δ = 1e-06 over 365d (configuration %s): %.1f %% used", big, 100*eps/40),
+		fmt.Sprintf("WARNING: this cap differs from the one recorded with the latest release, %s: ε = 4 at δ = 1e-06 over 365d; against that cap, ε = %.4g at δ = 1e-06 over the last 365d: %.1f %% used", versions[1], eps, 100*eps/4),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report with a larger cap lacks %q:\n%s", want, out)
+		}
+	}
+	r = decodeReport(t, c.mustRun("privacy", "report", "--json"))
+	if rc := r.RecordedCap; rc["differs"] != true || rc["version"] != versions[1] || rc["epsilon"] != eps || rc["cap"].(map[string]any)["epsilon"] != 4.0 {
+		t.Errorf("JSON recorded_cap = %v, want the cap of %s (ε 4), differing, with the spend ε %v", rc, versions[1], eps)
+	}
+
+	for _, tt := range []struct{ version, want string }{
+		{versions[0], fmt.Sprintf(`release %q was deleted; its privacy parameters stay in the ledger: discret privacy report`, versions[0])},
+		{"20990101T000000Z-00000000", `release "20990101T000000Z-00000000" not found ('discret models list' shows the stored releases)`},
+	} {
+		for _, cmd := range []string{"show", "use"} {
+			if code, _, errOut := c.run("models", cmd, tt.version); code != exitFailure || !strings.Contains(errOut, tt.want) {
+				t.Errorf("models %s %s = exit %d, stderr %q; want %q", cmd, tt.version, code, errOut, tt.want)
+			}
 		}
 	}
 }

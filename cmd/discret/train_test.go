@@ -85,6 +85,16 @@ func TestTrainEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &card); err != nil || card.Version != first || !card.Private || card.Privacy.Epsilon > 2 {
 		t.Errorf("models show current = %s (%v)", out, err)
 	}
+	// ε is exact in JSON (just below the target: the calibration rounds
+	// towards privacy), and rounded to 4 significant digits in text.
+	exact := strconv.FormatFloat(card.Privacy.Epsilon, 'g', -1, 64)
+	if !strings.Contains(out, `"epsilon": `+exact+",") {
+		t.Errorf("models show: ε not exact (%s):\n%s", exact, out)
+	}
+	list := c.mustRun("models", "list")
+	if row := regexp.MustCompile(regexp.QuoteMeta(first) + `\s+\S+\s+(\S+)`).FindStringSubmatch(list); row == nil || row[1] != fmt.Sprintf("%.4g", card.Privacy.Epsilon) {
+		t.Errorf("models list: ε of %s = %v, want %.4g (exact %s):\n%s", first, row, card.Privacy.Epsilon, exact, list)
+	}
 	for _, args := range [][]string{{"models", "use", "nope"}, {"models", "show", "nope"}, {"models", "use", "20260101T000000Z-00000000"}} {
 		want := fmt.Sprintf("release %q not found ('discret models list' shows the stored releases)\n", args[2])
 		if code, _, errOut := c.run(args...); code != exitFailure || !strings.HasSuffix(errOut, want) || strings.Contains(errOut, "store:") {
