@@ -107,12 +107,12 @@ func (s *Server) rateLimit(caller auth.Caller) *apierr.Error {
 		if wait, ok = s.tokenLimits.allow(caller.Token, caller.TokenExpiry); !ok {
 			// Neither the token nor its customer is named.
 			err = apierr.New(apierr.ResourceExhausted,
-				"rate limit of %g requests/s per customer token exceeded; retry in %v", s.cfg.TokenRateLimit, wait.Round(time.Millisecond))
+				"rate limit of %g requests/s per customer token exceeded; retry in %s s", s.cfg.TokenRateLimit, retryAfter(wait))
 		}
 	case !caller.CustomerToken && s.limits != nil:
 		if wait, ok = s.limits.allow(caller.Key.ID, time.Time{}); !ok {
 			err = apierr.New(apierr.ResourceExhausted,
-				"rate limit of %g requests/s for API key %s exceeded; retry in %v", s.cfg.RateLimit, caller.Key.ID, wait.Round(time.Millisecond))
+				"rate limit of %g requests/s for API key %s exceeded; retry in %s s", s.cfg.RateLimit, caller.Key.ID, retryAfter(wait))
 		}
 	}
 	if err != nil {

@@ -663,7 +663,8 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("call %d within the burst of 2 = %v, want %v", i+1, got, want)
 		}
 	}
-	if r := h.rest(t.Context(), "GET", "/v1/popular", rec, ""); r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), "rate limit of 1 requests/s") {
+	if r := h.rest(t.Context(), "GET", "/v1/popular", rec, ""); r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), "rate limit of 1 requests/s") ||
+		!strings.Contains(string(r.body), "retry in 1 s") {
 		t.Errorf("REST call over the limit = %d %s, want 429", r.status, r.body)
 	} else if got := r.header.Get("Retry-After"); got != "1" {
 		t.Errorf("REST 429 has Retry-After %q, want \"1\" (the wait, under 1 s, rounded up)", got)

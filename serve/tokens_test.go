@@ -275,7 +275,7 @@ func TestCustomerTokenRateLimit(t *testing.T) {
 	if g != http.StatusTooManyRequests || r.status != http.StatusTooManyRequests {
 		t.Errorf("token over its burst: gRPC %d, REST %d %s; want 429", g, r.status, r.body)
 	}
-	if want := "rate limit of 1 requests/s per customer token exceeded; retry in 1s"; !strings.Contains(string(r.body), want) || r.header.Get("Retry-After") != "1" {
+	if want := "rate limit of 1 requests/s per customer token exceeded; retry in 1 s"; !strings.Contains(string(r.body), want) || r.header.Get("Retry-After") != "1" {
 		t.Errorf("token over its burst: %s with Retry-After %q, want %q and 1", r.body, r.header.Get("Retry-After"), want)
 	}
 	if strings.Contains(string(r.body), token[len(token)-20:]) || strings.Contains(string(r.body), "alice") {
