@@ -18,6 +18,7 @@ import (
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
@@ -230,6 +231,7 @@ func TestAPIError(t *testing.T) {
 	}{
 		{recommend.ErrUnknownItem, apierr.NotFound},
 		{recommend.ErrNoModel, apierr.FailedPrecondition},
+		{fmt.Errorf("recommend: %w", train.ErrNonPrivateRefused), apierr.FailedPrecondition},
 		{fmt.Errorf("train: %w", &recommend.NotCurrentError{Version: "v", Reason: "r"}), apierr.FailedPrecondition},
 		{store.ErrClosed, apierr.Unavailable},
 		{fmt.Errorf("ingest: %w", store.ErrBusy), apierr.Unavailable},

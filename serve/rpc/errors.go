@@ -11,6 +11,7 @@ import (
 	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/budget"
+	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/serve/apierr"
 	"github.com/discret-io/discret/serve/recommend"
@@ -35,7 +36,7 @@ func apiError(err error) error {
 	case errors.Is(err, recommend.ErrTraining):
 		// A conflict that ends by itself: retry, unlike a precondition.
 		return &apierr.Error{Kind: apierr.Aborted, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
-	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused):
+	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused), errors.Is(err, train.ErrNonPrivateRefused):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.As(err, &notCurrent):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}

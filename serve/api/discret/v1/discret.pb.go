@@ -160,7 +160,8 @@ type RecommendRequest struct {
 	// Items never to return (for example those already on the page); at most
 	// 1,000.
 	Exclude []string `protobuf:"bytes,5,rep,name=exclude,proto3" json:"exclude,omitempty"`
-	// Whether to leave out items the customer already bought; default true.
+	// Whether to leave out items the customer already bought (items only
+	// viewed or added to the cart stay candidates); default true.
 	ExcludePurchased *bool `protobuf:"varint,6,opt,name=exclude_purchased,json=excludePurchased,proto3,oneof" json:"exclude_purchased,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -246,7 +247,8 @@ type ScoredItem struct {
 	Category string  `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
 	// Human-readable reason, e.g. "because you bought SKU-1".
 	Explanation string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`
-	// The history item the explanation refers to, if any.
+	// The item of the customer's history the explanation refers to, if any;
+	// never this item nor one of the request's exclude.
 	BecauseItem   string `protobuf:"bytes,5,opt,name=because_item,json=becauseItem,proto3" json:"because_item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1161,7 +1163,10 @@ func (x *RowError) GetMessage() string {
 type WriteEventsResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Received int32                  `protobuf:"varint,1,opt,name=received,proto3" json:"received,omitempty"`
-	Stored   int32                  `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
+	// Events stored, new or already held: the store keeps one copy of an
+	// event (customer, time, type, item, store), so re-sending one adds none
+	// and counts it here again.
+	Stored int32 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
 	// Not stored: the customer does not consent.
 	NoConsent int32 `protobuf:"varint,3,opt,name=no_consent,json=noConsent,proto3" json:"no_consent,omitempty"`
 	// Not stored: already past retention.
