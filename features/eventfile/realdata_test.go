@@ -1,6 +1,7 @@
 package eventfile_test
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 	"github.com/discret-io/discret/privacy"
 )
 
-// TestRealDatasets decodes the shared real datasets when DISCRET_DATA_DIR
+// TestRealDatasets decodes the shared real datasets when DISCRET_DATASETS
 // points at them (see its README.md). The expected figures are the ones the
 // README documents; the Online Retail breakdown was computed independently
 // with Python's csv module, applying the same rules in the same order:
@@ -20,9 +21,9 @@ import (
 //	CustomerID), then non-positive Quantity, then non-product code
 //	(StockCode not starting with five digits).
 func TestRealDatasets(t *testing.T) {
-	dir := os.Getenv("DISCRET_DATA_DIR")
+	dir := cmp.Or(os.Getenv("DISCRET_DATASETS"), os.Getenv("DISCRET_DATA_DIR"))
 	if dir == "" {
-		t.Skip("DISCRET_DATA_DIR not set")
+		t.Skip("DISCRET_DATASETS not set")
 	}
 	tests := []struct {
 		path                   string

@@ -1,6 +1,7 @@
 package eval_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -14,12 +15,13 @@ import (
 	"github.com/discret-io/discret/model/eval"
 )
 
-// dataDir returns DISCRET_DATA_DIR or skips the test.
+// dataDir returns DISCRET_DATASETS (or its former name DISCRET_DATA_DIR)
+// or skips the test.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("DISCRET_DATA_DIR")
+	dir := cmp.Or(os.Getenv("DISCRET_DATASETS"), os.Getenv("DISCRET_DATA_DIR"))
 	if dir == "" {
-		t.Skip("DISCRET_DATA_DIR is not set")
+		t.Skip("DISCRET_DATASETS is not set")
 	}
 	return dir
 }
@@ -106,7 +108,7 @@ func TestQuality(t *testing.T) {
 	}
 }
 
-// publicFiles locates the public datasets under DISCRET_DATA_DIR.
+// publicFiles locates the public datasets under DISCRET_DATASETS.
 var publicFiles = map[string]string{
 	"ml-100k":       "ml-100k/u.data",
 	"ml-1m":         "ml-1m/ratings_pairs.csv.gz",

@@ -5,13 +5,14 @@
 // -test evaluates on the test split. A flag left at 0 (or empty) means the
 // package default, so
 //
-//	go run ./model/eval/internal/tune -data $DISCRET_DATA_DIR -dataset ml-1m -test -seeds 3 \
+//	go run ./model/eval/internal/tune -data $DISCRET_DATASETS -dataset ml-1m -test -seeds 3 \
 //	    -eps 1,5,10,inf -table -plot ml-1m.png
 //
 // reproduces the reported figures. Grid flags take comma-separated lists.
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -45,7 +46,7 @@ func floats(s string) []float64 {
 }
 
 func main() {
-	dir := flag.String("data", os.Getenv("DISCRET_DATA_DIR"), "data directory (DISCRET_DATA_DIR layout)")
+	dir := flag.String("data", cmp.Or(os.Getenv("DISCRET_DATASETS"), os.Getenv("DISCRET_DATA_DIR")), "data directory (DISCRET_DATASETS layout)")
 	name := flag.String("dataset", "ml-100k", "dataset: ml-100k, ml-1m or online-retail")
 	test := flag.Bool("test", false, "evaluate on the test split instead of the validation split")
 	factors := flag.Int("factors", 0, "factors")
