@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/discret-io/discret/features/synth"
 )
 
 // cli runs discret commands, as main does, against a temporary data
@@ -56,6 +59,20 @@ func (c *cli) mustRun(args ...string) string {
 		c.t.Fatalf("discret %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
 	}
 	return out
+}
+
+// synthStore creates the master key and a store holding a synthetic
+// dataset made by discret gen (its consent file and events imported, not
+// its catalogue), and returns the directory of the generated files.
+func (c *cli) synthStore(customers, items, events, seed int) string {
+	c.t.Helper()
+	gen := c.t.TempDir()
+	c.mustRun("keygen")
+	c.mustRun("gen", "--out", gen, "--customers", strconv.Itoa(customers), "--items", strconv.Itoa(items),
+		"--events", strconv.Itoa(events), "--seed", strconv.Itoa(seed))
+	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
+	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	return gen
 }
 
 // writeFile writes lines to a file in a temporary directory.

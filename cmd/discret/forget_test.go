@@ -17,11 +17,7 @@ import (
 // makes the newest private one current; the export says so beforehand.
 func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 	c := newCLI(t)
-	gen := t.TempDir()
-	c.mustRun("keygen")
-	c.mustRun("gen", "--out", gen, "--customers", "200", "--items", "30", "--events", "6000", "--seed", "3")
-	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
-	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	gen := c.synthStore(200, 30, 6000, 3)
 	version := func(out string) string {
 		t.Helper()
 		m := versionRE.FindStringSubmatch(out)

@@ -198,12 +198,8 @@ func TestPrivacyJSON(t *testing.T) {
 // null ε in JSON and ∞ NON-PRIVATE in text.
 func TestPrivacyReportRuns(t *testing.T) {
 	c := newCLI(t)
-	gen := t.TempDir()
-	c.mustRun("keygen")
 	// More than 1,000 customers: δ = 10⁻³ is not below 1/n.
-	c.mustRun("gen", "--out", gen, "--customers", "1500", "--items", "30", "--events", "4500", "--seed", "3")
-	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
-	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	gen := c.synthStore(1500, 30, 4500, 3)
 	// With a catalogue, no key selection spends a share of δ, which the
 	// cap's δ would refuse before any noise for δ = 10⁻³.
 	c.mustRun("items", "import", filepath.Join(gen, synth.ItemsFile))
@@ -275,11 +271,7 @@ func TestPrivacyReportRuns(t *testing.T) {
 // the ledger.
 func TestPrivacyReportCap(t *testing.T) {
 	c := newCLI(t)
-	gen := t.TempDir()
-	c.mustRun("keygen")
-	c.mustRun("gen", "--out", gen, "--customers", "300", "--items", "30", "--events", "3000", "--seed", "5")
-	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
-	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	gen := c.synthStore(300, 30, 3000, 5)
 	c.mustRun("items", "import", filepath.Join(gen, synth.ItemsFile))
 	recorded := writeFile(t, "recorded.json", `{"privacy":{"cap_epsilon":4},"training":{"keep_releases":1}}`)
 	big := writeFile(t, "big.json", `{"privacy":{"cap_epsilon":40}}`)

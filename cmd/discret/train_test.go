@@ -24,11 +24,7 @@ var versionRE = regexp.MustCompile(`trained release (\S+) \(current\)`)
 // as a user would, on a small synthetic dataset.
 func TestTrainEndToEnd(t *testing.T) {
 	c := newCLI(t)
-	gen := t.TempDir()
-	c.mustRun("keygen")
-	c.mustRun("gen", "--out", gen, "--customers", "300", "--items", "40", "--events", "9000", "--seed", "2")
-	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
-	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	gen := c.synthStore(300, 40, 9000, 2)
 	catPath := filepath.Join(gen, synth.ItemsFile)
 
 	code, out, errOut := c.run("train", "--epsilon", "2", "--factors", "8", "--catalogue", catPath)
@@ -254,11 +250,7 @@ func TestTrainUsage(t *testing.T) {
 // latter is an error.
 func TestTrainNotCurrent(t *testing.T) {
 	c := newCLI(t)
-	gen := t.TempDir()
-	c.mustRun("keygen")
-	c.mustRun("gen", "--out", gen, "--customers", "300", "--items", "40", "--events", "9000", "--seed", "4")
-	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
-	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
+	gen := c.synthStore(300, 40, 9000, 4)
 	m := versionRE.FindStringSubmatch(c.mustRun("train", "--epsilon", "2", "--factors", "4", "--catalogue", filepath.Join(gen, synth.ItemsFile)))
 	if m == nil {
 		t.Fatal("the first release is not current")
