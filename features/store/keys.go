@@ -152,11 +152,18 @@ func erasureKey(p privacy.PseudoID) []byte { return customerPrefix(tagErasure, p
 // the customer's data (TestForgetLeavesNoTrace) while a later write about
 // the same customer still finds the record.
 func erasedKey(p privacy.PseudoID) []byte {
-	h := sha256.New()
-	h.Write([]byte("discret/store/erased/v1\x00"))
-	h.Write(p[:])
-	return h.Sum([]byte{tagErased})[:1+privacy.PseudoIDSize]
+	var in [len(erasedLabel) + privacy.PseudoIDSize]byte
+	copy(in[copy(in[:], erasedLabel):], p[:])
+	sum := sha256.Sum256(in[:])
+	key := make([]byte, 1+privacy.PseudoIDSize)
+	key[0] = tagErased
+	copy(key[1:], sum[:])
+	return key
 }
+
+// erasedLabel separates the hash of erasedKey from any other use of SHA-256
+// over a pseudonym.
+const erasedLabel = "discret/store/erased/v1\x00"
 
 // keyPseudo returns the pseudonym of a key of a customer table (or of the
 // erasure table).
