@@ -139,8 +139,13 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	ents := make([]badger.Entry, len(b.Events))
-	allowed := make(map[privacy.PseudoID]kindSet, len(pseudos))
-	var erased map[privacy.PseudoID]decision // customers erased before
+	// What each customer's consent and pending erasures allow, and their
+	// decision, which also refuses events that predate an erasure.
+	type admission struct {
+		kinds kindSet
+		dc    decision
+	}
+	allowed := make(map[privacy.PseudoID]admission, len(pseudos))
 	version := db.consents.currentVersion()
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		// The consent check, again, inside the transaction, against the
@@ -152,7 +157,6 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 		if err != nil {
 			return err
 		}
-		clear(erased)
 		for _, p := range pseudos {
 			dc, ok := db.consents.get(p)
 			if !ok {
@@ -161,18 +165,12 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 				}
 				db.consents.fill(p, dc, version)
 			}
-			allowed[p] = dc.kinds(b.Defaults) &^ markers[p].kinds
-			if dc.erased {
-				if erased == nil {
-					erased = make(map[privacy.PseudoID]decision)
-				}
-				erased[p] = dc
-			}
+			allowed[p] = admission{kinds: dc.kinds(b.Defaults) &^ markers[p].kinds, dc: dc}
 		}
 		var refused []int
 		for i := range b.Events {
 			e := &b.Events[i]
-			if !allowed[e.Customer].has(e.Kind) || erased != nil && erased[e.Customer].predates(e.Time) {
+			if a := allowed[e.Customer]; !a.kinds.has(e.Kind) || a.dc.predates(e.Time) {
 				refused = append(refused, i)
 			}
 		}
