@@ -272,11 +272,7 @@ func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaul
 	rec.Changes = slices.Clip(rec.Changes) // Apply must not write into the caller's array
 	n := len(rec.Changes)
 	for i, c := range changes {
-		capped := c // Apply caps the time at now, then drops a predating change
-		if capped.Time.After(now) {
-			capped.Time = now
-		}
-		if rec.PredatesErasure(capped) {
+		if rec.PredatesErasure(c.CappedAt(now)) { // as Apply judges it
 			u.predating++
 		}
 		if _, err := rec.Apply(c, d, now); err != nil {

@@ -75,6 +75,15 @@ func ValidateSource(s string) error {
 	return nil
 }
 
+// CappedAt returns c dated now if it is dated after now: a change takes
+// effect when it is recorded at the latest (see Record.Apply).
+func (c Change) CappedAt(now time.Time) Change {
+	if c.Time.After(now) {
+		c.Time = now
+	}
+	return c
+}
+
 // Same reports whether c and o record the same choice: purpose, decision,
 // source and time to the second (the precision at which records are
 // stored).
@@ -154,9 +163,7 @@ func (r *Record) Apply(c Change, d Defaults, now time.Time) (withdrew bool, err 
 			r.Changes[i].Time = now
 		}
 	}
-	if c.Time.After(now) {
-		c.Time = now
-	}
+	c = c.CappedAt(now)
 	if r.PredatesErasure(c) {
 		return false, nil
 	}
