@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -110,10 +111,11 @@ func (s *spool) open() (io.ReadCloser, error) {
 	return eventfile.NewReader(decrypted{Reader: cipher.StreamReader{S: s.stream(), R: f}, Closer: f}, "standard input")
 }
 
-// remove deletes the copy and releases its lock.
+// remove releases the copy's lock and deletes it (closed first: Windows
+// cannot remove an open file).
 func (s *spool) remove() {
-	os.Remove(s.name)
 	s.f.Close()
+	os.Remove(s.name)
 }
 
 type decrypted struct {
@@ -150,6 +152,10 @@ func removeStaleSpools(dir string, now time.Time) []string {
 	return removed
 }
 
+// noSpoolLimit is the limit where free space is unknown: the largest one
+// newSpool takes (it reads limit+1 bytes to detect a larger input).
+const noSpoolLimit = math.MaxInt64 - 1
+
 // spoolLimit returns the size limit of the copy of standard input:
 // maxBytes (--max-stdin-bytes) when positive, else the free space of dir's file
 // system less spoolReserve of its size, so that a large input cannot fill
@@ -161,7 +167,7 @@ func spoolLimit(dir string, maxBytes int64) (limit int64, why string, ok bool) {
 	}
 	free, size, known := diskSpace(dir)
 	if !known {
-		return 1<<63 - 1, "", true
+		return noSpoolLimit, "", true
 	}
 	limit = free - int64(spoolReserve*float64(size))
 	why = fmt.Sprintf("%s, the free space of %s (%s) less %.0f %% of its file system (%s); --max-stdin-bytes sets another limit",

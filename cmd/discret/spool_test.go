@@ -69,6 +69,7 @@ func TestSpoolLimit(t *testing.T) {
 		{1000, 1000, false},
 		{1001, 1000, true},
 		{300 << 10, 100 << 10, true}, // beyond the write buffer
+		{1000, noSpoolLimit, false},  // free space unknown
 	} {
 		dir := t.TempDir()
 		t.Setenv("TMPDIR", dir)
