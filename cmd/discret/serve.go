@@ -131,17 +131,12 @@ data directory of real data gets only the demo key.`,
 			if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 				return usagef("--log-level: want debug, info, warn or error")
 			}
-			switch {
-			case f.rateLimit == 0 || f.rateLimit < -1:
-				return usagef("--rate-limit: want a positive number, or -1 for no limit")
-			case f.tokenRateLimit == 0 || f.tokenRateLimit < -1:
-				return usagef("--token-rate-limit: want a positive number, or -1 for no limit")
-			case f.maxRequestBytes < 1:
-				return usagef("--max-request-bytes: want a positive number")
-			case f.timeout <= 0 || f.shutdownTimeout <= 0:
-				return usagef("--timeout and --shutdown-timeout must be positive")
-			case f.trainInterval < 0 || f.trainInterval > 0 && f.trainInterval < time.Minute:
-				return usagef("--train-interval: want 0 (off) or at least 1m")
+			if err := e.checkRanges(
+				flagRange{"rate-limit", rateRange}, flagRange{"token-rate-limit", rateRange},
+				flagRange{"max-request-bytes", atLeast(1)}, flagRange{"timeout", positiveTime},
+				flagRange{"shutdown-timeout", positiveTime}, flagRange{"train-interval", trainIntervalRange},
+			); err != nil {
+				return err
 			}
 			// Before anything is opened or written.
 			if err := checkListenFlags(f); err != nil {
