@@ -14,7 +14,6 @@ import (
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/ingest"
-	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/privacy/secret"
 )
@@ -79,8 +78,11 @@ func setupDemo(ctx context.Context, e *env, cfg synth.Config) (d *dataEnv, seedi
 		}
 		fmt.Fprintf(e.stdout, "created master key %s (mode 0600); keep it outside the data directory and its backups\n", e.global.key)
 	}
-	_, err = os.Stat(filepath.Join(e.global.data, store.MetaFile))
-	fresh := errors.Is(err, fs.ErrNotExist)
+	held, err := hasStore(e.global.data)
+	if err != nil {
+		return nil, false, err
+	}
+	fresh := !held
 	if d, err = openData(e, true); err != nil {
 		return nil, false, err
 	}

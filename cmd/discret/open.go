@@ -70,8 +70,7 @@ func realPath(p string) string {
 // and report that it holds nothing, and those that erase or change what
 // exists (forget, models use, apikey revoke, …) that nothing was there.
 func requireStore(dir string) error {
-	_, err := os.Stat(filepath.Join(dir, store.MetaFile))
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+	if ok, err := hasStore(dir); ok || err != nil {
 		return err
 	}
 	what := "does not exist"
@@ -81,6 +80,16 @@ func requireStore(dir string) error {
 		what = "is not a directory"
 	}
 	return fmt.Errorf("data directory %s %s (a mistyped --data or DISCRET_DATA?); this command does not create one: 'discret import', 'discret consent import', 'discret consent set', 'discret items import' and 'discret apikey create' do (or 'discret serve --demo', with a demo dataset)", dir, what)
+}
+
+// hasStore reports whether data directory dir holds a store (its
+// store.MetaFile).
+func hasStore(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, store.MetaFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // openData loads the key, checks it against the data directory and opens the
