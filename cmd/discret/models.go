@@ -186,11 +186,7 @@ func noRelease(ctx context.Context, d *dataEnv, err error, version string) error
 	case !errors.Is(err, store.ErrReleaseNotFound):
 		return err
 	}
-	recs, err := d.db.Ledger(ctx)
-	if err != nil {
-		return fmt.Errorf("release %q not found; reading the privacy ledger: %w", version, err)
-	}
-	entries, err := budget.Decode(recs)
+	entries, err := budget.Read(ctx, d.db)
 	if err != nil {
 		return fmt.Errorf("release %q not found; reading the privacy ledger: %w", version, err)
 	}

@@ -89,11 +89,7 @@ only the entry's epsilon (all its components composed) is a guarantee.`,
 				return err
 			}
 			defer d.Close()
-			recs, err := d.db.Ledger(ctx)
-			if err != nil {
-				return err
-			}
-			entries, err := budget.Decode(recs)
+			entries, err := budget.Read(ctx, d.db)
 			if err != nil {
 				return err
 			}

@@ -57,6 +57,7 @@ package budget
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -304,6 +305,20 @@ func Parse(b []byte) (Entry, error) {
 		return Entry{}, err
 	}
 	return e, nil
+}
+
+// LedgerReader reads a store's ledger records. *store.DB implements it.
+type LedgerReader interface {
+	Ledger(ctx context.Context) ([]store.LedgerRecord, error)
+}
+
+// Read returns the entries of src's ledger, in ledger order.
+func Read(ctx context.Context, src LedgerReader) ([]Entry, error) {
+	recs, err := src.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(recs)
 }
 
 // Decode decodes the records of a store's ledger, in ledger order.

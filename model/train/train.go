@@ -666,11 +666,7 @@ func (r *run) chargePending(ctx context.Context, rhoRef float64) error {
 
 // checkCap checks the cap with next against the stored ledger.
 func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
-	recs, err := r.st.Ledger(ctx)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	entries, err := budget.Decode(recs)
+	entries, err := budget.Read(ctx, r.st)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -1084,12 +1080,9 @@ func (r *run) store(ctx context.Context, rel *release.Release, current bool) err
 	}
 	r.stored = true
 	r.rep.Version, r.rep.Current = r.version, current
-	recs, err := r.st.Ledger(ctx)
+	entries, err := budget.Read(ctx, r.st)
 	if err == nil {
-		var entries []budget.Entry
-		if entries, err = budget.Decode(recs); err == nil {
-			r.rep.Spend, err = c.Cap.Spent(entries, r.now)
-		}
+		r.rep.Spend, err = c.Cap.Spent(entries, r.now)
 	}
 	if err != nil {
 		return fmt.Errorf("train: release %s stored; reading the ledger back: %w", r.version, err)
