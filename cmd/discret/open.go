@@ -31,9 +31,10 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 // checkKeyOutsideData refuses a key file path inside the data directory:
-// whoever has a copy of both can re-identify customers. Symbolic links are
-// followed on both sides, so a link from outside into the directory (or
-// from the directory to outside) is judged by where it leads.
+// whoever has a copy of both can re-identify customers. The paths are
+// checked as written and with symbolic links resolved on both sides: a link
+// from outside that leads into the directory is refused, and so is a path
+// inside the directory, even a link leading out of it.
 func checkKeyOutsideData(key, data string) error {
 	for _, p := range [][2]string{{key, data}, {realPath(key), realPath(data)}} {
 		abs, err := filepath.Abs(p[0])
