@@ -68,13 +68,18 @@ func (rt *route) checkBody(body []byte, pathParams map[string]string) error {
 	if !rt.takesBody {
 		return apierr.New(apierr.InvalidArgument, "request body: %s takes none (its parameters are in the path and the query)", rt.display)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var v json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		return nil // malformed: the gateway reports it
-	}
-	if end := dec.InputOffset(); len(bytes.TrimSpace(body[end:])) > 0 {
-		return apierr.New(apierr.InvalidArgument, "request body: data after the JSON object that ends at byte %d: send one object per request", end)
+	// Valid JSON is one value and nothing after it (no allocation); only
+	// an invalid body is decoded, to tell data after a first value from
+	// malformed JSON.
+	if !json.Valid(body) {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil // malformed: the gateway reports it
+		}
+		if end := dec.InputOffset(); len(bytes.TrimSpace(body[end:])) > 0 {
+			return apierr.New(apierr.InvalidArgument, "request body: data after the JSON object that ends at byte %d: send one object per request", end)
+		}
 	}
 	if rt.body != nil {
 		if name := rt.body.conflict(body, pathParams); name != "" {
@@ -91,7 +96,7 @@ func (rt *route) checkBody(body []byte, pathParams map[string]string) error {
 func (b *bodyRoute) conflict(body []byte, pathParams map[string]string) string {
 	got := b.mt.New().Interface()
 	// The gateway's decoding, without bodyJSON's search for the error.
-	if err := jsonMarshaler().JSONPb.NewDecoder(bytes.NewReader(body)).Decode(got); err != nil {
+	if err := gatewayJSON.JSONPb.NewDecoder(bytes.NewReader(body)).Decode(got); err != nil {
 		return ""
 	}
 	for _, name := range slices.Sorted(maps.Keys(pathParams)) {

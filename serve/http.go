@@ -45,6 +45,9 @@ const (
 // jsonMarshaler returns the REST API's JSON conventions: field names as in
 // the .proto (snake_case), every field present in responses, unknown fields
 // refused in requests.
+// gatewayJSON is the gateway's marshaler; it holds only options.
+var gatewayJSON = jsonMarshaler()
+
 func jsonMarshaler() bodyJSON {
 	return bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
@@ -114,7 +117,7 @@ func (*requestBody) Close() error { return nil }
 func (s *Server) gatewayMux() *runtime.ServeMux {
 	none := func(string) (string, bool) { return "", false }
 	s.mux = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler()),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, gatewayJSON),
 		// Customer ids may contain '/': the path is split on its raw
 		// slashes only, so that an id escaped with %2F stays one segment,
 		// and a single-segment parameter is then fully unescaped.
