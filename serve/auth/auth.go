@@ -164,9 +164,9 @@ type Keys struct {
 	st   Store
 	now  func() time.Time
 	rand io.Reader
-	// tokenKey and pseudonyms serve customer tokens; tokenKey is nil
-	// without them.
-	tokenKey   []byte
+	// tokenMACs (under Config.TokenKey) and pseudonyms serve customer
+	// tokens; tokenMACs is nil without them.
+	tokenMACs  *macPool
 	pseudonyms Pseudonymizer
 
 	// mu serializes Create and Revoke, the writers of table.
@@ -194,7 +194,7 @@ func Open(ctx context.Context, cfg Config) (*Keys, error) {
 	}
 	k := &Keys{st: cfg.Store, now: cfg.Now, rand: cfg.Rand, pseudonyms: cfg.Pseudonyms}
 	if cfg.TokenKey != nil {
-		k.tokenKey = slices.Clone(cfg.TokenKey)
+		k.tokenMACs = newMACPool(cfg.TokenKey)
 	}
 	if k.now == nil {
 		k.now = time.Now
@@ -385,11 +385,18 @@ func unauthenticated(err error) error {
 // parseToken splits a key string into its id and secret, checking its
 // shape.
 func parseToken(t string) (id, secret string, ok bool) {
-	if len(t) != tokenLen || !strings.HasPrefix(t, Prefix) || t[len(Prefix)+idLen] != '_' {
+	return splitCredential(t, Prefix, tokenLen)
+}
+
+// splitCredential splits s, an API key or a customer token of n
+// characters: prefix, an id of idLen characters, "_" and the rest, both in
+// lower-case base32.
+func splitCredential(s, prefix string, n int) (id, rest string, ok bool) {
+	if len(s) != n || !strings.HasPrefix(s, prefix) || s[len(prefix)+idLen] != '_' {
 		return "", "", false
 	}
-	id, secret = t[len(Prefix):len(Prefix)+idLen], t[len(Prefix)+idLen+1:]
-	return id, secret, isBase32(id) && isBase32(secret)
+	id, rest = s[len(prefix):len(prefix)+idLen], s[len(prefix)+idLen+1:]
+	return id, rest, isBase32(id) && isBase32(rest)
 }
 
 func isBase32(s string) bool {

@@ -7,7 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/discret-io/discret/privacy"
@@ -133,11 +136,8 @@ func (t customerToken) String() string {
 // varied without changing what it decodes to.
 func parseCustomerToken(s string) (customerToken, bool) {
 	var t customerToken
-	if len(s) != customerTokenLen || s[:len(TokenPrefix)] != TokenPrefix || s[len(TokenPrefix)+idLen] != '_' {
-		return t, false
-	}
-	id, enc := s[len(TokenPrefix):len(TokenPrefix)+idLen], s[len(TokenPrefix)+idLen+1:]
-	if !isBase32(id) || !isBase32(enc) {
+	id, enc, ok := splitCredential(s, TokenPrefix, customerTokenLen)
+	if !ok {
 		return t, false
 	}
 	var body [tokenBody]byte
@@ -161,7 +161,7 @@ func parseCustomerToken(s string) (customerToken, bool) {
 
 // bindMAC is HMAC-SHA256 under key over the minting key's id, the expiry
 // and the customer's pseudonym: what binds a token to its customer.
-func bindMAC(key []byte, keyID string, expiry int64, p privacy.PseudoID) [bindSize]byte {
+func bindMAC(key *macPool, keyID string, expiry int64, p privacy.PseudoID) [bindSize]byte {
 	return tokenMAC(key, bindLabel, keyID, expiry, p[:])
 }
 
@@ -170,15 +170,16 @@ func bindMAC(key []byte, keyID string, expiry int64, p privacy.PseudoID) [bindSi
 // without knowing its customer, so that a tampered token is refused as
 // invalid (UNAUTHENTICATED), and a genuine one used for another customer as
 // such (PERMISSION_DENIED).
-func tagMAC(key []byte, keyID string, expiry int64, bind [bindSize]byte) [tagSize]byte {
+func tagMAC(key *macPool, keyID string, expiry int64, bind [bindSize]byte) [tagSize]byte {
 	sum := tokenMAC(key, tagLabel, keyID, expiry, bind[:])
 	return [tagSize]byte(sum[:tagSize])
 }
 
 // tokenMAC is HMAC-SHA256 under key over label, the minting key's id, the
 // expiry (8 bytes, big-endian) and data.
-func tokenMAC(key []byte, label, keyID string, expiry int64, data []byte) [sha256.Size]byte {
-	m := hmac.New(sha256.New, key)
+func tokenMAC(key *macPool, label, keyID string, expiry int64, data []byte) [sha256.Size]byte {
+	m := key.get()
+	defer key.pool.Put(m)
 	var buf [64 + idLen + 8 + bindSize]byte
 	b := append(buf[:0], label...)
 	b = append(b, keyID...)
@@ -189,13 +190,33 @@ func tokenMAC(key []byte, label, keyID string, expiry int64, data []byte) [sha25
 	return out
 }
 
+// macPool hands out HMAC-SHA256 states under one key, reset, for reuse, as
+// privacy/pseudonym.Keyed does: hmac.New hashes the padded key into two
+// fresh states at every call, and a request with a customer token needs up
+// to three MACs.
+type macPool struct{ pool sync.Pool }
+
+func newMACPool(key []byte) *macPool {
+	k := slices.Clone(key)
+	p := &macPool{}
+	p.pool.New = func() any { return hmac.New(sha256.New, k) }
+	return p
+}
+
+// get returns a reset state; put it back in p.pool after use.
+func (p *macPool) get() hash.Hash {
+	h := p.pool.Get().(hash.Hash)
+	h.Reset()
+	return h
+}
+
 // MintCustomerToken returns a customer token bound to customer, minted by
 // caller's API key, valid for ttl (0 means DefaultTokenTTL; at most
 // MaxTokenTTL), and when it expires. The caller must be an API key with the
 // Recommend scope, valid now; a customer token cannot mint another. Errors
 // are *apierr.Error values (ErrNoTokens is Unimplemented).
 func (k *Keys) MintCustomerToken(caller Caller, customer privacy.CustomerID, ttl time.Duration) (string, time.Time, error) {
-	if k.tokenKey == nil {
+	if k.tokenMACs == nil {
 		return "", time.Time{}, &apierr.Error{Kind: apierr.Unimplemented, Msg: "this server issues no customer tokens (it has no token key)", Err: ErrNoTokens}
 	}
 	if ttl == 0 {
@@ -218,8 +239,8 @@ func (k *Keys) MintCustomerToken(caller Caller, customer privacy.CustomerID, ttl
 			Msg: fmt.Sprintf("API key %s (%s) lacks scope %s, which customer tokens need", e.key.ID, e.key.Name, Recommend), Err: ErrScope}
 	}
 	t := customerToken{keyID: e.key.ID, expiry: k.now().Add(ttl).Unix()}
-	t.bind = bindMAC(k.tokenKey, t.keyID, t.expiry, k.pseudonyms.Pseudonymize(customer))
-	t.tag = tagMAC(k.tokenKey, t.keyID, t.expiry, t.bind)
+	t.bind = bindMAC(k.tokenMACs, t.keyID, t.expiry, k.pseudonyms.Pseudonymize(customer))
+	t.tag = tagMAC(k.tokenMACs, t.keyID, t.expiry, t.bind)
 	return t.String(), time.Unix(t.expiry, 0).UTC(), nil
 }
 
@@ -228,10 +249,10 @@ func (k *Keys) MintCustomerToken(caller Caller, customer privacy.CustomerID, ttl
 // the token's customer; without, that check is left to a later call.
 func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller, error) {
 	t, ok := parseCustomerToken(s)
-	if !ok || k.tokenKey == nil {
+	if !ok || k.tokenMACs == nil {
 		return Caller{}, unauthenticated(ErrInvalidToken)
 	}
-	tag := tagMAC(k.tokenKey, t.keyID, t.expiry, t.bind)
+	tag := tagMAC(k.tokenMACs, t.keyID, t.expiry, t.bind)
 	e, found := (*k.table.Load())[t.keyID]
 	if !hmac.Equal(tag[:], t.tag[:]) || !found {
 		return Caller{}, unauthenticated(ErrInvalidToken)
@@ -267,7 +288,7 @@ func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller,
 	if err != nil {
 		return c, other
 	}
-	want := bindMAC(k.tokenKey, t.keyID, t.expiry, k.pseudonyms.Pseudonymize(id))
+	want := bindMAC(k.tokenMACs, t.keyID, t.expiry, k.pseudonyms.Pseudonymize(id))
 	if !hmac.Equal(want[:], t.bind[:]) {
 		return c, other
 	}
