@@ -36,9 +36,8 @@ func apiError(err error) error {
 	case errors.Is(err, recommend.ErrTraining):
 		// A conflict that ends by itself: retry, unlike a precondition.
 		return &apierr.Error{Kind: apierr.Aborted, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
-	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused), errors.Is(err, train.ErrNonPrivateRefused):
-		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
-	case errors.As(err, &notCurrent):
+	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused), errors.Is(err, train.ErrNonPrivateRefused),
+		errors.As(err, &notCurrent):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.As(err, &exceeded):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(exceeded.Error(), "budget: "), Err: err}
