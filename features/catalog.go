@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/discret-io/discret/privacy"
 )
@@ -169,12 +168,8 @@ func FieldLabel(key string) string {
 			return key
 		}
 	}
-	if len(key) > 32 {
-		n := 32
-		for n > 0 && !utf8.RuneStart(key[n]) {
-			n--
-		}
-		return strconv.QuoteToASCII(key[:n]) + "…"
+	if head, cut := ClipAt(key, 32); cut {
+		return strconv.QuoteToASCII(head) + "…"
 	}
 	return strconv.QuoteToASCII(key)
 }

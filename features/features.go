@@ -219,14 +219,23 @@ const clipLen = 64
 // plus an ellipsis, cutting at a rune boundary so that a valid UTF-8 value
 // stays valid.
 func clip(s string) string {
-	if len(s) <= clipLen {
-		return s
+	if head, cut := ClipAt(s, clipLen); cut {
+		return head + "…"
 	}
-	n := clipLen
+	return s
+}
+
+// ClipAt returns the first n bytes of s at most, cut at a rune boundary so
+// that valid UTF-8 stays valid, and whether it cut anything: for texts
+// echoed in messages, which add an ellipsis when cut.
+func ClipAt(s string, n int) (head string, cut bool) {
+	if len(s) <= n {
+		return s, false
+	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n], true
 }
 
 // ParseTime parses an event time: RFC 3339 (with or without fractional

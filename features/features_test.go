@@ -412,3 +412,21 @@ func ExampleRawEvent_Validate() {
 	// <nil>
 	// [redacted customer id] bought SKU-000042
 }
+
+func TestClipAt(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		n    int
+		head string
+		cut  bool
+	}{
+		{"abc", 3, "abc", false},
+		{"abcd", 3, "abc", true},
+		{"aé", 2, "a", true}, // é is 2 bytes: not cut in its middle
+		{"", 0, "", false},
+	} {
+		if head, cut := features.ClipAt(tt.s, tt.n); head != tt.head || cut != tt.cut {
+			t.Errorf("ClipAt(%q, %d) = %q, %v; want %q, %v", tt.s, tt.n, head, cut, tt.head, tt.cut)
+		}
+	}
+}

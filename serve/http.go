@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/discret-io/discret/features"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
 )
@@ -364,8 +365,8 @@ func gzipEncoded(values []string) (gzipped bool, refusal string) {
 			case (c == "gzip" || c == "x-gzip") && !gzipped:
 				gzipped = true
 			default:
-				if len(c) > 32 {
-					c = c[:32] + "…"
+				if head, cut := features.ClipAt(c, 32); cut {
+					c = head + "…"
 				}
 				return false, fmt.Sprintf("Content-Encoding %q is not supported: send the body as it is (identity), or compressed once with gzip (Content-Encoding: gzip)", c)
 			}

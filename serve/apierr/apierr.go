@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -168,12 +167,9 @@ func Quote(what, s string) string {
 	switch {
 	case features.LooksLikeEmail(s):
 		return "(" + what + " withheld: it looks like an e-mail address)"
-	case len(s) > 64:
-		n := 64
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		return strconv.Quote(s[:n]) + "…"
+	}
+	if head, cut := features.ClipAt(s, 64); cut {
+		return strconv.Quote(head) + "…"
 	}
 	return strconv.Quote(s)
 }
