@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,8 +16,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-
-	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
 // The listeners are opened before the server is set up (discret serve
@@ -53,6 +52,15 @@ const startPeek = 5 * time.Second
 // until Serve takes them over. Closing a listener before Serve stops its
 // stand-in.
 func Listen(grpcAddr, httpAddr string) (grpcLis, httpLis net.Listener, err error) {
+	gl, hl, err := listenTCP(grpcAddr, httpAddr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newHandoff(gl, grpcStandIn()), newHandoff(hl, httpStandIn()), nil
+}
+
+// listenTCP opens the two TCP listeners.
+func listenTCP(grpcAddr, httpAddr string) (grpcLis, httpLis net.Listener, err error) {
 	var lc net.ListenConfig
 	gl, err := lc.Listen(context.Background(), "tcp", grpcAddr)
 	if err != nil {
@@ -63,7 +71,7 @@ func Listen(grpcAddr, httpAddr string) (grpcLis, httpLis net.Listener, err error
 		gl.Close()
 		return nil, nil, fmt.Errorf("serve: HTTP listener: %w", err)
 	}
-	return newHandoff(gl, grpcStandIn()), newHandoff(hl, httpStandIn()), nil
+	return gl, hl, nil
 }
 
 // standIn is a server that answers while the real one is set up.
@@ -98,9 +106,7 @@ func httpStandIn() standIn {
 		stop: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			if hs.Shutdown(ctx) != nil {
-				hs.Close()
-			}
+			stopHTTP(ctx, hs)
 		},
 	}
 }
@@ -113,25 +119,16 @@ func grpcStandIn() standIn {
 		return status.Error(codes.Unavailable, startMessage)
 	}))
 	hs := health.NewServer()
-	for _, svc := range []string{"", discretv1.RecommendationService_ServiceDesc.ServiceName, discretv1.StoreService_ServiceDesc.ServiceName,
-		discretv1.EventService_ServiceDesc.ServiceName, discretv1.ConsentService_ServiceDesc.ServiceName, discretv1.AdminService_ServiceDesc.ServiceName} {
+	for _, svc := range slices.Concat(readyServices, storeServices) {
 		hs.SetServingStatus(svc, healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 	healthpb.RegisterHealthServer(gs, hs)
 	return standIn{
 		serve: func(l net.Listener) { gs.Serve(l) },
 		stop: func() {
-			done := make(chan struct{})
-			go func() {
-				gs.GracefulStop()
-				close(done)
-			}()
-			select {
-			case <-done:
-			case <-time.After(time.Second):
-				gs.Stop()
-				<-done
-			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			stopGRPC(ctx, gs)
 		},
 	}
 }

@@ -338,7 +338,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	gl, hl, err := Listen(s.cfg.GRPCAddr, s.cfg.HTTPAddr)
+	gl, hl, err := listenTCP(s.cfg.GRPCAddr, s.cfg.HTTPAddr) // no set-up: no stand-in
 	if err != nil {
 		return err
 	}
@@ -433,29 +433,48 @@ func (s *Server) shutdown(hs *http.Server) {
 	// A fresh context: the one that asked for the shutdown is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	clean := true
-	if err := hs.Shutdown(ctx); err != nil {
-		clean = false
-		hs.Close()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.grpc.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		clean = false
-		s.grpc.Stop()
-		<-done
-	}
-	if clean {
+	cleanHTTP := stopHTTP(ctx, hs)
+	if stopGRPC(ctx, s.grpc) && cleanHTTP {
 		s.log.Info("drained", "duration", time.Since(start))
 	} else {
 		s.log.Warn("shutdown timeout: in-flight requests were cancelled", "timeout", s.cfg.ShutdownTimeout)
 	}
 }
+
+// stopHTTP shuts hs down, letting its requests finish until ctx is done,
+// then closing it; it reports whether they all finished.
+func stopHTTP(ctx context.Context, hs *http.Server) (clean bool) {
+	if hs.Shutdown(ctx) != nil {
+		hs.Close()
+		return false
+	}
+	return true
+}
+
+// stopGRPC stops gs gracefully, then at once when ctx is done; it reports
+// whether its calls all finished.
+func stopGRPC(ctx context.Context, gs *grpc.Server) (clean bool) {
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		gs.Stop()
+		<-done
+		return false
+	}
+}
+
+// The services of the gRPC health statuses: those that follow Ready (with
+// "", the overall status), and those that only need the store.
+var (
+	readyServices = []string{"", discretv1.RecommendationService_ServiceDesc.ServiceName, discretv1.StoreService_ServiceDesc.ServiceName}
+	storeServices = []string{discretv1.EventService_ServiceDesc.ServiceName, discretv1.ConsentService_ServiceDesc.ServiceName, discretv1.AdminService_ServiceDesc.ServiceName}
+)
 
 // readinessInterval is how often the health service follows Config.Ready.
 const readinessInterval = time.Second
@@ -483,10 +502,10 @@ func (s *Server) updateHealth() {
 	if s.ready() {
 		status = healthpb.HealthCheckResponse_SERVING
 	}
-	for _, svc := range []string{"", discretv1.RecommendationService_ServiceDesc.ServiceName, discretv1.StoreService_ServiceDesc.ServiceName} {
+	for _, svc := range readyServices {
 		s.health.SetServingStatus(svc, status)
 	}
-	for _, svc := range []string{discretv1.EventService_ServiceDesc.ServiceName, discretv1.ConsentService_ServiceDesc.ServiceName, discretv1.AdminService_ServiceDesc.ServiceName} {
+	for _, svc := range storeServices {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
 }
