@@ -33,6 +33,7 @@ import (
 	"github.com/discret-io/discret/features"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
+	"github.com/discret-io/discret/serve/auth"
 )
 
 // The endpoints of the HTTP listener outside the API; none needs a key.
@@ -226,11 +227,11 @@ func (s *Server) noteKey(ctx context.Context, code codes.Code) {
 	}
 	for _, m := range []metadata.MD{md.HeaderMD, md.TrailerMD} {
 		if id := m.Get(keyIDHeader); len(id) == 1 {
-			rec.keyID = id[0]
+			rec.caller = auth.Caller{CustomerToken: len(m.Get(credentialHeader)) == 1}
+			rec.caller.Key.ID = id[0]
 			if name := m.Get(keyNameHeader); len(name) == 1 {
-				rec.keyName = name[0]
+				rec.caller.Key.Name = name[0]
 			}
-			rec.customerToken = len(m.Get(credentialHeader)) == 1
 			return
 		}
 	}
@@ -238,13 +239,14 @@ func (s *Server) noteKey(ctx context.Context, code codes.Code) {
 
 // record is what the HTTP layer logs about a REST request.
 type record struct {
-	route          string // method and path pattern; empty if no route matched
-	rt             *route // routeOf's result, once routeFound
-	routeFound     bool
-	rpc            string // gRPC method
-	code           string // its status code
-	keyID, keyName string
-	customerToken  bool // the key minted the customer token sent
+	route      string // method and path pattern; empty if no route matched
+	rt         *route // routeOf's result, once routeFound
+	routeFound bool
+	rpc        string // gRPC method
+	code       string // its status code
+	// caller is the API key (and whether a customer token it minted was
+	// sent); logged as the gRPC log does (auth.Caller.LogValue).
+	caller auth.Caller
 }
 
 type recordKey struct{}
@@ -436,12 +438,8 @@ func (s *Server) finish(r *http.Request, w *statusWriter, start time.Time, rec *
 	if rec.code != "" {
 		attrs = append(attrs, slog.String("code", rec.code))
 	}
-	if rec.keyID != "" {
-		key := []any{slog.String("id", rec.keyID), slog.String("name", rec.keyName)}
-		if rec.customerToken {
-			key = append(key, slog.String("credential", customerToken))
-		}
-		attrs = append(attrs, slog.Group("key", key...))
+	if rec.caller.Key.ID != "" {
+		attrs = append(attrs, slog.Any("key", rec.caller))
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }

@@ -44,7 +44,7 @@ func (s *Server) authorize(next runtime.HandlerFunc) runtime.HandlerFunc {
 		if rec := recordFrom(r.Context()); rec != nil {
 			// Set for a key without the scope, or a token refused after
 			// its MAC was checked.
-			rec.keyID, rec.keyName, rec.customerToken = c.Key.ID, c.Key.Name, c.CustomerToken
+			rec.caller = c
 		}
 		s.refuse(w, r, apierr.Status(err))
 	}
