@@ -176,7 +176,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return err
 		}
-		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded, PredatingErasure: c.predating}
+		res = c.result()
 		if slow = c.withdraws; slow {
 			return errRetrySlow
 		}
@@ -219,7 +219,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 		if err != nil {
 			return scope{}, err
 		}
-		res = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded, PredatingErasure: c.predating}
+		res = c.result()
 		return c.stale, setConsent(txn, p, c.rec)
 	})
 	res.Removed = removed
@@ -258,6 +258,11 @@ type consentUpdate struct {
 	// predating counts the changes not recorded because they are dated at
 	// or before the customer's erasure.
 	predating int
+}
+
+// result is the ConsentResult of u, before any erasure.
+func (u consentUpdate) result() ConsentResult {
+	return ConsentResult{Record: u.rec, Withdrawn: u.withdrawn, Recorded: u.recorded, PredatingErasure: u.predating}
 }
 
 // applyChanges applies changes, recorded at now (consent.Record.Apply caps

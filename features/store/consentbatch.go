@@ -66,7 +66,7 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 					chunkSlow = append(chunkSlow, start+i)
 					continue
 				}
-				res[start+i] = ConsentResult{Record: c.rec, Withdrawn: c.withdrawn, Recorded: c.recorded, PredatingErasure: c.predating}
+				res[start+i] = c.result()
 				if err := setConsent(txn, u.Customer, c.rec); err != nil {
 					return err
 				}

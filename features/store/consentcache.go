@@ -11,12 +11,12 @@ import (
 // decision is what a consent record decides: per purpose, in bits, bit
 // 2(p-1) is set if the record has a choice for purpose p, bit 2(p-1)+1 if
 // that choice is a grant; and the customer's last erasure
-// (consent.Record.ErasedAt), if any, to the second. It is all AppendEvents
-// needs to know of a record.
+// (consent.Record.ErasedAt) in Unix seconds, 0 if never erased (a stored
+// erasure time is always > 0: the decoders refuse others). It is all
+// AppendEvents needs to know of a record.
 type decision struct {
 	bits     uint8
-	erased   bool
-	erasedAt int64 // Unix seconds, if erased
+	erasedAt int64
 }
 
 // erasedDecision is the decision of a record without choices, erased at t
@@ -25,7 +25,7 @@ func erasedDecision(t time.Time) decision {
 	if t.IsZero() {
 		return decision{}
 	}
-	return decision{erased: true, erasedAt: t.Unix()}
+	return decision{erasedAt: t.Unix()}
 }
 
 // set records a choice for purpose p.
@@ -43,14 +43,17 @@ func (dc decision) allows(p privacy.Purpose, d consent.Defaults) bool {
 	if dc.bits&(1<<shift) != 0 {
 		return dc.bits&(2<<shift) != 0
 	}
-	return !dc.erased && d.For(p)
+	return dc.erasedAt == 0 && d.For(p)
 }
 
 // predates reports whether an event at t predates the customer's erasure
 // (to the second, as consent.Record.PredatesErasure): it was erased, and
 // may not be stored again, whatever the consent given since.
-func (dc decision) predates(t time.Time) bool {
-	return dc.erased && t.Unix() <= dc.erasedAt
+func (dc decision) predates(t time.Time) bool { return dc.predatesSecond(t.Unix()) }
+
+// predatesSecond is predates for a time in Unix seconds.
+func (dc decision) predatesSecond(sec int64) bool {
+	return dc.erasedAt != 0 && sec <= dc.erasedAt
 }
 
 // kinds returns the kinds of events the decision allows under d.

@@ -24,11 +24,11 @@ func TestConsentCacheFill(t *testing.T) {
 	if dc, ok := c.get(a); !ok || dc != (decision{bits: 3}) {
 		t.Errorf("get(a) = %+v, %v; want bits 3, true", dc, ok)
 	}
-	c.fill(d, decision{erased: true, erasedAt: 7}, v) // full: cleared first
+	c.fill(d, decision{erasedAt: 7}, v) // full: cleared first
 	if _, ok := c.get(a); ok {
 		t.Errorf("get(a) after the cache filled up = cached, want cleared")
 	}
-	if dc, ok := c.get(d); !ok || dc != (decision{erased: true, erasedAt: 7}) {
+	if dc, ok := c.get(d); !ok || dc != (decision{erasedAt: 7}) {
 		t.Errorf("get(d) = %+v, %v; want erased at 7, true", dc, ok)
 	}
 	c.invalidate(d)

@@ -178,17 +178,17 @@ func consentDecision(v []byte) (decision, error) {
 			return decision{}, errBadConsent
 		}
 		v = v[k:]
-		if ns, k := binary.Uvarint(v); k <= 0 || ns >= 1e9 {
+		ns, k := binary.Uvarint(v)
+		if k <= 0 || ns >= 1e9 {
 			return decision{}, errBadConsent
-		} else {
-			v = v[k:]
 		}
+		v = v[k:]
 		sl, k := binary.Uvarint(v)
 		if k <= 0 || sl > uint64(len(v)-k) {
 			return decision{}, errBadConsent
 		}
 		v = v[k+int(sl):]
-		if dc.erased && sec <= dc.erasedAt {
+		if dc.predatesSecond(sec) {
 			continue
 		}
 		if b := latest[p]; !b.found || sec > b.sec || sec == b.sec && (g == 0 || b.granted) {
