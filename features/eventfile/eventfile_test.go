@@ -644,3 +644,21 @@ func TestEveryProblemOfARow(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONWrongTypeOnce: a member of the wrong JSON type is one problem of
+// its field, not also "required" once its value is set aside.
+func TestJSONWrongTypeOnce(t *testing.T) {
+	for _, line := range []string{
+		`{"customer":{"a":1},"item":"SKU-1","type":"view","time":0}`,
+		`{"customer":"LOY-1","item":"SKU-1","type":["view"],"time":0}`,
+		`{"customer":"LOY-1","item":"SKU-1","type":"view","time":{}}`,
+	} {
+		got, err := readAll(t, line, eventfile.Options{})
+		if err != nil || len(got) != 1 || got[0].Err == nil {
+			t.Fatalf("Read(%s) = %v, %v; want one row error", line, got, err)
+		}
+		if msg := got[0].Err.Error(); strings.Count(msg, "field ") != 1 || !errors.Is(got[0].Err, eventfile.ErrJSONType) {
+			t.Errorf("Read(%s) error = %q; want one problem, the wrong JSON type", line, msg)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/discret-io/discret/features"
@@ -121,13 +122,17 @@ func (d *decoder) event(line int, e *features.RawEvent, errs features.FieldError
 	return d.emit(Record{Line: line, Event: *e})
 }
 
-// addErr appends err, a field error from a conversion, to errs.
+// addErr appends err, a field error from a conversion, to errs, unless
+// errs already has a problem of that field (a member of the wrong JSON type
+// is then absent too): one problem per field, as features.Problems keeps.
 func addErr(errs *features.FieldErrors, err error) {
 	var fe *features.FieldError
 	if !errors.As(err, &fe) {
 		fe = &features.FieldError{Field: FieldRecord, Err: err}
 	}
-	*errs = append(*errs, fe)
+	if !slices.ContainsFunc(*errs, func(e *features.FieldError) bool { return e.Field == fe.Field }) {
+		*errs = append(*errs, fe)
+	}
 }
 
 // fail yields the held records, then a fatal error.
