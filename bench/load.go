@@ -22,7 +22,6 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -509,9 +508,9 @@ func (r *run) record(at, end time.Time, err error) {
 		if _, ok := r.samples[code]; !ok {
 			r.samples[code] = sampleText(err)
 		}
-		if limited, wait := rateLimited(err); limited {
+		if ErrorKind(code) == KindRateLimited {
 			r.limited.Add(1)
-			r.retry = max(r.retry, wait)
+			r.retry = max(r.retry, retryDelay(err))
 		}
 		if ws != nil {
 			ws.errors++
@@ -610,24 +609,20 @@ func errorCode(err error) string {
 	return "transport"
 }
 
-// rateLimited reports whether err is the server's rate limit refusing a
-// request (HTTP 429, gRPC RESOURCE_EXHAUSTED), and the delay it asked to
-// wait before retrying (0 if it said none).
-func rateLimited(err error) (bool, time.Duration) {
+// retryDelay returns the delay a rate-limit refusal (ErrorKind
+// KindRateLimited) asked to wait before retrying: Retry-After on HTTP, the
+// RetryInfo detail on gRPC; 0 if it said none.
+func retryDelay(err error) time.Duration {
 	var he *httpStatusError
 	if errors.As(err, &he) {
-		return he.status == http.StatusTooManyRequests, he.retryAfter
+		return he.retryAfter
 	}
-	s, ok := status.FromError(err)
-	if !ok || s.Code() != codes.ResourceExhausted {
-		return false, 0
-	}
-	for _, d := range s.Details() {
+	for _, d := range status.Convert(err).Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			return true, ri.GetRetryDelay().AsDuration()
+			return ri.GetRetryDelay().AsDuration()
 		}
 	}
-	return true, 0
+	return 0
 }
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date

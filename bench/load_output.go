@@ -131,7 +131,7 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 		for _, code := range slices.Sorted(maps.Keys(r.ByCode)) {
 			parts = append(parts, fmt.Sprintf("%s %d", code, r.ByCode[code]))
 		}
-		errs += fmt.Sprintf(" (%.2f %%: %s)", 100*float64(r.Errors)/float64(r.Requests), strings.Join(parts, ", "))
+		errs += fmt.Sprintf(" (%.2f %%: %s)", 100*r.ErrorShare(), strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(tw, "errors\t%s\n", errs)
 	if r.Errors > 0 {
