@@ -609,7 +609,7 @@ func (c Cap) Charge(next Entry, now time.Time) (*store.LedgerCharge, error) {
 		return nil, err
 	}
 	inForce := c.WithDefaults()
-	next.Format, next.Cap = EntryFormat, &inForce
+	next.Cap = &inForce // Marshal sets the Format
 	data, err := next.Marshal()
 	if err != nil {
 		return nil, err

@@ -805,7 +805,7 @@ func defaultDelta(n float64) (float64, error) {
 func (r *run) entry(rho, eps float64) budget.Entry {
 	inForce := r.cfg.Cap
 	e := budget.Entry{
-		Format: budget.EntryFormat, Time: r.now, Version: r.version, Private: r.cfg.private, Mechanism: "dp-als",
+		Time: r.now, Version: r.version, Private: r.cfg.private, Mechanism: "dp-als",
 		Neighbouring: budget.Neighbouring, RNG: string(dp.KindOf(r.src)), Window: r.window, Cap: &inForce,
 	}
 	if s := r.snap; s != nil && len(s.item) > 0 {
