@@ -32,7 +32,9 @@ func (db *DB) Consent(ctx context.Context, p privacy.PseudoID) (consent.Record, 
 }
 
 // Consents returns the consent records of ps, in order, from one snapshot:
-// the fast path for checking a batch of events.
+// the fast path for checking a batch of events. A customer without a
+// consent record costs a second lookup, for their erasure record
+// (getConsent).
 func (db *DB) Consents(ctx context.Context, ps []privacy.PseudoID) ([]consent.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
