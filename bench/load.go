@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -197,6 +198,25 @@ func (c LoadConfig) Validate() error {
 func CheckTarget(target string) error {
 	_, _, err := parseTarget(target)
 	return err
+}
+
+// Probe connects once to the server of target (see CheckTarget) within
+// timeout, so that a load test against an address where nothing listens
+// fails at once rather than after a run of transport errors.
+func Probe(ctx context.Context, target string, timeout time.Duration) error {
+	_, u, err := parseTarget(target)
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("connection refused at %s; is 'discret serve' running, and listening there?", u.Host)
+	case err != nil:
+		return fmt.Errorf("cannot connect to %s: %w; is 'discret serve' running, and listening there?", u.Host, err)
+	}
+	return conn.Close()
 }
 
 // CheckMethod reports whether m names an RPC Load can call ("" is

@@ -9,15 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/discret-io/discret/bench"
@@ -208,7 +205,7 @@ goes to stderr every second.`,
 				}
 				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors%s, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, limited, p.RPS)
 			}
-			if err := checkTarget(ctx, cfg.Target, cfg.Timeout); err != nil {
+			if err := bench.Probe(ctx, cfg.Target, cfg.Timeout); err != nil {
 				return err
 			}
 			rep, err := bench.Load(ctx, cfg)
@@ -237,26 +234,6 @@ goes to stderr every second.`,
 			return errors.Join(err, werr)
 		},
 	}
-}
-
-// checkTarget connects once to the server of target (a URL that
-// bench.CheckTarget accepted) within timeout, so that a load test against an
-// address where nothing listens fails at once rather than after a run of
-// transport errors.
-func checkTarget(ctx context.Context, target string, timeout time.Duration) error {
-	u, err := url.Parse(target)
-	if err != nil {
-		return err
-	}
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("connection refused at %s; is 'discret serve' running, and listening there?", u.Host)
-	case err != nil:
-		return fmt.Errorf("cannot connect to %s: %w; is 'discret serve' running, and listening there?", u.Host, err)
-	}
-	return conn.Close()
 }
 
 // errorRateError is the error of a load run whose requests all failed, or
