@@ -20,8 +20,9 @@ var (
 	positiveTime   = numRange{func(x float64) bool { return x > 0 }, "a duration > 0"}
 	probability    = numRange{func(x float64) bool { return x > 0 && x < 1 }, "a number with 0 < δ < 1"}
 	// rateRange is a rate limit in requests per second.
-	rateRange          = numRange{func(x float64) bool { return x > 0 && !math.IsInf(x, 1) || x == -1 }, "a finite number > 0, or -1 for no limit"}
-	trainIntervalRange = numRange{func(x float64) bool { return x == 0 || x >= 60 }, "0 (off) or at least 1m"}
+	rateRange = numRange{func(x float64) bool { return x > 0 && !math.IsInf(x, 1) || x == -1 }, "a finite number > 0, or -1 for no limit"}
+	// intervalRange is the period of a background job that can be off.
+	intervalRange = numRange{func(x float64) bool { return x == 0 || x >= 60 }, "0 (off) or at least 1m"}
 )
 
 // intRange accepts the integers from lo to hi.

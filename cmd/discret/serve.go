@@ -47,6 +47,7 @@ type serveFlags struct {
 	logLevel           string
 	demo               bool
 	trainInterval      time.Duration
+	compactInterval    time.Duration
 	allowNonPrivate    bool
 }
 
@@ -61,6 +62,9 @@ const (
 	demoCustomer = "demo@example.com"
 	// gcInterval is how often the store's maintenance runs while serving.
 	gcInterval = 10 * time.Minute
+	// defaultCompactInterval is how often a server compacts the store, so
+	// that erased and expired data leaves the disk within that time.
+	defaultCompactInterval = 24 * time.Hour
 	// modelPollInterval is how often the server checks that it serves the
 	// current release (a release made current by TrainModel is swapped in
 	// at once; this catches any other change).
@@ -83,6 +87,10 @@ randomness), swaps in new releases without dropping requests, and trains new
 ones in the process: POST /v1/models:train (scope admin), or every
 --train-interval. While it runs, it holds the data directory: 'discret
 train' and the other commands that open it refuse to run until it stops.
+It maintains the store meanwhile: it finishes interrupted erasures, deletes
+events past the retention period in force, and compacts the store every
+--compact-interval (24h), so that the bytes of erased and expired data leave
+the disk within that time, as 'discret compact' does.
 
 Every request needs an API key ('discret apikey create'), kept on the
 retailer's servers. A customer's own device (an in-store app, a browser)
@@ -123,6 +131,7 @@ data directory of real data gets only the demo key.`,
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
 			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
+			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store every `DURATION`, so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
 			fs.BoolVar(&f.allowNonPrivate, "allow-non-private", false, "serve and train models without differential privacy (ε = ∞), for evaluation only")
 		},
 		noArgs: true,
@@ -134,7 +143,8 @@ data directory of real data gets only the demo key.`,
 			if err := e.checkRanges(
 				flagRange{"rate-limit", rateRange}, flagRange{"token-rate-limit", rateRange},
 				flagRange{"max-request-bytes", atLeast(1)}, flagRange{"timeout", positiveTime},
-				flagRange{"shutdown-timeout", positiveTime}, flagRange{"train-interval", trainIntervalRange},
+				flagRange{"shutdown-timeout", positiveTime}, flagRange{"train-interval", intervalRange},
+				flagRange{"compact-interval", intervalRange},
 			); err != nil {
 				return err
 			}
@@ -357,6 +367,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	var wg sync.WaitGroup
 	wg.Go(func() { d.db.RunGC(bgCtx, gcInterval) })
 	wg.Go(func() { eng.Watch(bgCtx, modelPollInterval) })
+	if f.compactInterval > 0 {
+		wg.Go(func() { d.db.CompactEvery(bgCtx, f.compactInterval) })
+	}
 	if f.trainInterval > 0 {
 		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)
 		wg.Go(func() { trainer.Every(bgCtx, f.trainInterval) })

@@ -217,7 +217,7 @@ func TestServeCommand(t *testing.T) {
 	if code := stop(); code != exitOK {
 		t.Errorf("serve after SIGTERM = %d, want 0", code)
 	}
-	for _, args := range [][]string{{"--rate-limit", "0"}, {"--rate-limit", "NaN"}, {"--rate-limit", "-0.5"}, {"--token-rate-limit", "0"}, {"--token-rate-limit", "-2"}, {"--train-interval", "30s"}, {"--log-level", "loud"}, {"--timeout", "0s"}, {"extra"}} {
+	for _, args := range [][]string{{"--rate-limit", "0"}, {"--rate-limit", "NaN"}, {"--rate-limit", "-0.5"}, {"--token-rate-limit", "0"}, {"--token-rate-limit", "-2"}, {"--train-interval", "30s"}, {"--compact-interval", "59s"}, {"--compact-interval", "-1h"}, {"--log-level", "loud"}, {"--timeout", "0s"}, {"extra"}} {
 		if code, _, _ := s.run(ctx, serveCommand(), args...); code != exitUsage {
 			t.Errorf("serve %v = %d, want %d", args, code, exitUsage)
 		}

@@ -134,7 +134,9 @@ keep (events stored before a period was shortened), then flushes the store,
 compacts every level and runs value-log garbage collection until nothing is
 left to rewrite, so that the bytes of erased and expired data are physically
 removed from the data directory now rather than at Badger's next background
-compaction. Sizes are the disk space the directory's files occupy.`,
+compaction. Sizes are the disk space the directory's files occupy. A
+running server holds the data directory and does the same every
+--compact-interval (serve --help).`,
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(e, false)

@@ -141,3 +141,39 @@ func (db *DB) gcPass(ctx context.Context) {
 		return
 	}
 }
+
+// CompactEvery runs Compact every interval until ctx is done, then returns
+// nil, so that erased and expired data leaves the disk within a bounded
+// time while a server holds the store open, rather than whenever Badger's
+// own compactions reach it. Each run is logged with its duration; a failed
+// run is logged and retried at the next interval. Badger's compactions are
+// paused while Flatten runs, so on a large store writes may slow down for
+// that time.
+func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("store: CompactEvery interval must be positive, got %s", interval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	db.compactOnTicks(ctx, t.C)
+	return nil
+}
+
+// compactOnTicks runs Compact at each tick until ctx is done.
+func (db *DB) compactOnTicks(ctx context.Context, ticks <-chan time.Time) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticks:
+		}
+		start := time.Now()
+		if err := db.Compact(ctx); err != nil {
+			if ctx.Err() == nil {
+				db.log.Warn("store: scheduled compaction", "err", err)
+			}
+			continue
+		}
+		db.log.Info("store: compacted; erased and expired data is off the disk", "seconds", time.Since(start).Seconds())
+	}
+}
