@@ -122,8 +122,9 @@ func tokenOf(s string, maxLen int, ok func(byte) bool) bool {
 
 func apiKeyKey(id string) []byte { return append([]byte{tagAPIKey}, id...) }
 
-// CreateAPIKey stores a new API key. It fails with ErrAPIKeyExists if the
-// id is taken and with ErrAPIKeyInvalid if a field is out of range.
+// CreateAPIKey stores a new API key, with its audit entry (AuditKeyCreate,
+// the actor of ctx) in the same transaction. It fails with ErrAPIKeyExists
+// if the id is taken and with ErrAPIKeyInvalid if a field is out of range.
 func (db *DB) CreateAPIKey(ctx context.Context, k APIKey) error {
 	if err := k.validate(); err != nil {
 		return err
@@ -139,7 +140,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k APIKey) error {
 		case !errors.Is(err, badger.ErrKeyNotFound):
 			return err
 		}
-		return txn.Set(apiKeyKey(k.ID), v)
+		if err := txn.Set(apiKeyKey(k.ID), v); err != nil {
+			return err
+		}
+		return db.putAudit(ctx, txn, AuditEntry{Action: AuditKeyCreate, Object: k.ID})
 	})
 	if err != nil {
 		return wrapf(err, "create API key %s", k.ID)
@@ -212,8 +216,9 @@ func (db *DB) APIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-// RevokeAPIKey marks the API key id revoked at time at and returns it. A key
-// revoked before keeps its first revocation time. It fails with
+// RevokeAPIKey marks the API key id revoked at time at and returns it, with
+// its audit entry (AuditKeyRevoke) in the same transaction. A key revoked
+// before keeps its first revocation time, and no entry is added. It fails with
 // ErrAPIKeyNotFound for an unknown id.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) (APIKey, error) {
 	if !validKeyID(id) {
@@ -234,7 +239,10 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) (APIKey
 			return nil
 		}
 		k.Revoked = at
-		return txn.Set(apiKeyKey(id), encodeAPIKey(k))
+		if err := txn.Set(apiKeyKey(id), encodeAPIKey(k)); err != nil {
+			return err
+		}
+		return db.putAudit(ctx, txn, AuditEntry{Action: AuditKeyRevoke, Object: id})
 	})
 	if err != nil {
 		return APIKey{}, wrapf(err, "revoke API key %s", id)

@@ -212,7 +212,7 @@ func (db *DB) UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []c
 	}
 
 	// A withdrawal: erase under the exclusive lock (see erase).
-	removed, err := db.erase(ctx, p, func(txn *badger.Txn, _ Removed) (scope, error) {
+	removed, err := db.erase(ctx, p, false, func(txn *badger.Txn, _ Removed) (scope, error) {
 		rec, err := getConsent(txn, p)
 		if err != nil {
 			return scope{}, err

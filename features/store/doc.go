@@ -45,6 +45,16 @@
 // erase.go). Deleted bytes leave the disk after Compact, or eventually
 // through Badger's own compactions; RunGC is the background maintenance loop.
 //
+// # Audit trail
+//
+// The audit trail (audit.go) records each export and erasure of a customer
+// and each administrative action (API keys, the current release, consent
+// imports), with its time, the actor the context carries (WithAuditActor)
+// and its outcome counts; it names a customer only by a one-way hash of
+// the pseudonym (SubjectOf). Forget, CreateAPIKey, RevokeAPIKey,
+// SetCurrentRelease and PutRelease write their entry in the transaction of
+// the change; RecordAudit records the others. Audit lists the trail.
+//
 // # Errors
 //
 // Errors never contain pseudonyms: logs outlive erasures.

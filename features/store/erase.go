@@ -46,9 +46,15 @@ func (r Removed) Total() int {
 // erase.go), and records the time of the erasure (erased.go), so that
 // nothing dated before it can be stored again. The bytes leave the disk
 // after Compact (or, eventually, through Badger's background compactions).
+//
+// The erasure's audit entry (AuditForget, with the records erased per
+// table and the actor of ctx) is written in the transaction of its first
+// step: an erasure that took effect has its entry, a failed one has none.
+// An erasure too large for one transaction counts in its entry the records
+// its later steps erase.
 func (db *DB) Forget(ctx context.Context, p privacy.PseudoID) (Removed, error) {
 	now := db.now()
-	removed, err := db.erase(ctx, p, func(txn *badger.Txn, removed Removed) (scope, error) {
+	removed, err := db.erase(ctx, p, true, func(txn *badger.Txn, removed Removed) (scope, error) {
 		if err := setErased(txn, p, now); err != nil {
 			return scope{}, err
 		}
@@ -73,8 +79,9 @@ func (db *DB) Forget(ctx context.Context, p privacy.PseudoID) (Removed, error) {
 
 // erase runs the erasure protocol for p. first changes p's consent record in
 // the given transaction, counting what it deletes in removed, and returns the
-// scope to erase; it may run more than once.
-func (db *DB) erase(ctx context.Context, p privacy.PseudoID, first func(*badger.Txn, Removed) (scope, error)) (Removed, error) {
+// scope to erase; it may run more than once. If audited is set, the
+// transaction of the first step also writes the AuditForget entry.
+func (db *DB) erase(ctx context.Context, p privacy.PseudoID, audited bool, first func(*badger.Txn, Removed) (scope, error)) (Removed, error) {
 	removed := Removed{}
 	chunked := false
 	db.mu.Lock()
@@ -102,6 +109,13 @@ func (db *DB) erase(ctx context.Context, p privacy.PseudoID, first func(*badger.
 				return err
 			}
 		}
+		if audited {
+			if err := db.putAudit(ctx, txn, forgetEntry(p, removed)); errors.Is(err, badger.ErrTxnTooBig) {
+				return errChunked
+			} else if err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if errors.Is(err, errChunked) {
@@ -116,7 +130,16 @@ func (db *DB) erase(ctx context.Context, p privacy.PseudoID, first func(*badger.
 			if err != nil {
 				return err
 			}
-			if s = s.union(pending); s.empty() {
+			s = s.union(pending)
+			if audited {
+				// The entry counts what the later steps will erase.
+				counts := maps.Clone(removed)
+				countInScope(txn, p, s, counts)
+				if err := db.putAudit(ctx, txn, forgetEntry(p, counts)); err != nil {
+					return err
+				}
+			}
+			if s.empty() {
 				return nil
 			}
 			return txn.Set(erasureKey(p), encodeMarker(s))
@@ -137,6 +160,34 @@ func (db *DB) erase(ctx context.Context, p privacy.PseudoID, first func(*badger.
 		}
 	}
 	return nonEmpty(removed), nil
+}
+
+// forgetEntry is the audit entry of Forget's erasure of p, which removed
+// (or will remove) the records counted in removed.
+func forgetEntry(p privacy.PseudoID, removed Removed) AuditEntry {
+	counts := make(map[string]int64, len(removed))
+	for t, n := range removed {
+		if n > 0 {
+			counts[t] = int64(n)
+		}
+	}
+	return AuditEntry{Action: AuditForget, Subject: SubjectOf(p), Counts: counts}
+}
+
+// countInScope adds to counts, per table, the keys of p in scope s.
+func countInScope(txn *badger.Txn, p privacy.PseudoID, s scope, counts Removed) {
+	if s.empty() {
+		return
+	}
+	for _, t := range customerTables {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(t.tag, p)})
+		for it.Rewind(); it.Valid(); it.Next() {
+			if t.erasedBy(s, it.Item().Key()) {
+				counts[t.name]++
+			}
+		}
+		it.Close()
+	}
 }
 
 // errChunked makes erase discard a transaction that cannot hold the erasure.

@@ -26,6 +26,11 @@ type CustomerData struct {
 	// ErasedAt is the time of the customer's last erasure (Forget), zero if
 	// never: the one fact the store keeps after an erasure (erased.go).
 	ErasedAt time.Time `json:"erased_at,omitzero"`
+	// Audit lists the audit entries about the customer (audit.go), oldest
+	// first: when their data was exported or erased, and by whom. The
+	// export that returns this data is recorded after it is read, so it is
+	// not among them.
+	Audit []AuditData `json:"audit"`
 }
 
 // ConsentChange is one recorded consent choice.
@@ -47,10 +52,11 @@ type EventData struct {
 }
 
 // Export returns everything held about customer p, from one snapshot, reading
-// every customer table. A customer the store knows nothing about gets empty
-// lists.
+// every customer table and the audit entries about p. A customer the store
+// knows nothing about gets empty lists. Export records nothing: the caller
+// that answers an access request records it (RecordAudit, AuditExport).
 func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, error) {
-	d := CustomerData{Customer: p.String(), Consent: []ConsentChange{}, Events: []EventData{}, Pushes: []PushData{}}
+	d := CustomerData{Customer: p.String(), Consent: []ConsentChange{}, Events: []EventData{}, Pushes: []PushData{}, Audit: []AuditData{}}
 	if err := ctx.Err(); err != nil {
 		return d, err
 	}
@@ -62,6 +68,9 @@ func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, err
 		}
 		d.ErasurePending = !pending.empty()
 		if d.ErasedAt, err = getErased(txn, p); err != nil {
+			return err
+		}
+		if d.Audit, err = auditAbout(txn, SubjectOf(p), now); err != nil {
 			return err
 		}
 		for _, t := range customerTables {

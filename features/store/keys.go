@@ -16,6 +16,8 @@ package store
 //	Internal, keyed by customer but not customer data:
 //	  x | pseudo(16)                                               erasure pending
 //	  r | erased(16)                                               erasure record (erased.go)
+//	  t | time(8) | rand(4)                                        audit entry (audit.go); names a
+//	                                                               customer by a one-way hash only
 //	Global tables (no customer data):
 //	  a | name | 0x00 | day(4)                                     aggregate counter
 //	  i | item                                                     catalogue item (catalog.go)
@@ -75,6 +77,7 @@ const (
 	tagErasure byte = 'x'
 	tagErased  byte = 'r'
 	tagScratch byte = 'z'
+	tagAudit   byte = 't'
 )
 
 // customerTable is a table whose keys start with tag | pseudo.

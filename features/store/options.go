@@ -90,6 +90,11 @@ type Options struct {
 	// stored expiry alone counts.
 	Retention *retention.Policy
 
+	// AuditRetention is how long audit entries are kept (audit.go): each
+	// expires that long after it was written, by Badger TTL from Now.
+	// Zero means DefaultAuditRetention (5 years).
+	AuditRetention retention.Period
+
 	// MemTableSize is the size of a memtable, at least MinMemTableSize.
 	// Default DefaultMemTableSize. It bounds a transaction to 15% of it,
 	// which is where MaxBatchEvents comes from.
@@ -166,6 +171,9 @@ func (o Options) Validate() error {
 	case len(o.KeyCheck) > 0 && (len(o.KeyCheck) < keyCheckMin || len(o.KeyCheck) > keyCheckMax):
 		add("KeyCheck must be %d to %d bytes, got %d", keyCheckMin, keyCheckMax, len(o.KeyCheck))
 	}
+	if r := o.AuditRetention; r.Years < 0 || r.Months < 0 || r.Days < 0 {
+		add("AuditRetention must not be negative, got %s", r)
+	}
 	if o.MemTableSize != 0 && (o.MemTableSize < MinMemTableSize || o.MemTableSize > maxMemTableSize) {
 		add("MemTableSize must be from %s to %s, got %d", mib(MinMemTableSize), mib(maxMemTableSize), o.MemTableSize)
 	}
@@ -202,6 +210,9 @@ func (o Options) withDefaults() Options {
 	o.NumMemtables = cmp.Or(o.NumMemtables, DefaultNumMemtables)
 	o.NumCompactors = cmp.Or(o.NumCompactors, DefaultNumCompactors)
 	o.ConsentCacheEntries = cmp.Or(o.ConsentCacheEntries, DefaultConsentCacheEntries)
+	if o.AuditRetention.IsZero() {
+		o.AuditRetention = DefaultAuditRetention
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}

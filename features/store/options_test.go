@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/discret-io/discret/privacy/retention"
 )
 
 var (
@@ -26,6 +28,8 @@ func TestValidate(t *testing.T) {
 			Dir: "d", EncryptionKey: testKey, KeyCheck: testCheck, MemTableSize: 64 << 20, NumMemtables: 3,
 			BlockCacheSize: 1 << 20, IndexCacheSize: 1 << 20, NumCompactors: 4, ValueThreshold: 1, ValueLogFileSize: 1 << 20,
 		}, nil},
+		{"audit retention", Options{InMemory: true, Unencrypted: true, AuditRetention: retention.Period{Months: 18}}, nil},
+		{"negative audit retention", Options{InMemory: true, Unencrypted: true, AuditRetention: retention.Period{Years: 1, Days: -1}}, []string{"AuditRetention must not be negative"}},
 		{"unencrypted without index cache", Options{Dir: "d", Unencrypted: true, IndexCacheSize: -1}, nil},
 		{"nothing", Options{}, []string{"Dir is required", "EncryptionKey must be 32 bytes", "KeyCheck is required"}},
 		{"memory with dir", Options{InMemory: true, Dir: "d", Unencrypted: true}, []string{"Dir must be empty"}},

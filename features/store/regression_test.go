@@ -24,7 +24,8 @@ import (
 // (ValueThreshold 1) in 1 MiB files, with 1 MiB memtables, it stores events
 // of several customers, forgets one, compacts, closes and reopens: the
 // customer's keys must be gone but for their erasure record (erased.go), and
-// no file of the directory may contain their pseudonym, raw or in hex, while
+// no file of the directory may contain their pseudonym, raw or in hex (the
+// erasure's audit entry included), while
 // the other customers' pseudonyms are still found (which shows the scan can
 // see them).
 func TestForgetLeavesNoTrace(t *testing.T) {
@@ -74,7 +75,7 @@ func TestForgetLeavesNoTrace(t *testing.T) {
 	if !found(t, dir, forgotten[:]) {
 		t.Fatal("before Forget, the forgotten pseudonym is not in the files: the scan cannot see it")
 	}
-	removed, err := db.Forget(ctx, forgotten)
+	removed, err := db.Forget(WithAuditActor(ctx, AuditActor{Via: ViaCLI, Name: "dpo"}), forgotten)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +102,12 @@ func TestForgetLeavesNoTrace(t *testing.T) {
 	// What remains: the erasure record, under a hash of the pseudonym.
 	if k := rawKeys(t, db, erasedKey(forgotten)); k != 1 {
 		t.Errorf("after Forget, %d erasure records, want 1", k)
+	}
+	// And the erasure's audit entry, which names the customer by a hash of
+	// its own (the byte scan below shows that it holds no pseudonym).
+	entries, _, err := db.Audit(ctx, AuditQuery{Subject: SubjectOf(forgotten)})
+	if err != nil || len(entries) != 1 || entries[0].Action != AuditForget || entries[0].Counts[TableEvents] != 20*per {
+		t.Errorf("after Forget, its audit entries = %+v, %v; want one forget entry counting %d events", entries, err, 20*per)
 	}
 	for _, p := range kept {
 		if k := rawKeys(t, db, customerPrefix(tagEvent, p)); k != rounds*per {

@@ -150,7 +150,8 @@ type ReleaseWrite struct {
 	// release.
 	Charge *LedgerCharge
 	// MakeCurrent points the current release at this one in the same
-	// transaction.
+	// transaction, which also writes its audit entry (AuditModelTrain,
+	// the actor of ctx).
 	MakeCurrent bool
 }
 
@@ -263,7 +264,10 @@ func (db *DB) PutRelease(ctx context.Context, w ReleaseWrite) (ReleaseManifest, 
 			return err
 		}
 		if w.MakeCurrent {
-			return txn.Set(currentReleaseKey, encodeCurrent(m.Version))
+			if err := txn.Set(currentReleaseKey, encodeCurrent(m.Version)); err != nil {
+				return err
+			}
+			return db.putAudit(ctx, txn, AuditEntry{Action: AuditModelTrain, Object: m.Version})
 		}
 		return nil
 	})
@@ -523,8 +527,9 @@ func getCurrent(txn *badger.Txn) (string, error) {
 	return v, err
 }
 
-// SetCurrentRelease makes version the current release. It fails with
-// ErrReleaseNotFound unless the release's manifest is committed.
+// SetCurrentRelease makes version the current release, with its audit
+// entry (AuditModelUse, the actor of ctx) in the same transaction. It fails
+// with ErrReleaseNotFound unless the release's manifest is committed.
 func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 	if !validReleaseToken(version) {
 		return wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "set current release")
@@ -535,7 +540,10 @@ func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 		if _, err := getManifest(txn, version); err != nil {
 			return err
 		}
-		return txn.Set(currentReleaseKey, encodeCurrent(version))
+		if err := txn.Set(currentReleaseKey, encodeCurrent(version)); err != nil {
+			return err
+		}
+		return db.putAudit(ctx, txn, AuditEntry{Action: AuditModelUse, Object: version})
 	})
 	if err != nil {
 		return wrapf(err, "set current release")

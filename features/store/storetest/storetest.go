@@ -557,6 +557,7 @@ func testExport(t *testing.T, open Opener) {
 			{Type: "store_visit", Store: "store-1", Time: e2.Time, Quantity: 1, ExpiresAt: e2.ExpiresAt},
 		},
 		Pushes: []store.PushData{{Coupon: "coupon-1", Store: "store-1", Time: push.Time, ExpiresAt: push.ExpiresAt}},
+		Audit:  []store.AuditData{},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Export = %+v, want %+v", d, want)

@@ -1,0 +1,572 @@
+package store
+
+// The audit trail: one entry per rights request answered (a customer's
+// export or erasure) and per administrative action (an API key created or
+// revoked, a model release made current by hand or by a training run, a
+// bulk consent import), so that the data-protection officer can show when
+// each was done and by whom. Individual consent changes are not in it: the
+// consent history records each with its time and source.
+//
+// An entry names its customer, if any, by a one-way hash of the pseudonym
+// (AuditSubject), never by the pseudonym, so that the trail outlives the
+// erasures it records (TestForgetLeavesNoTrace) and names nobody; whoever
+// holds the master key can still find the entries about a customer by
+// hashing their pseudonym again. Entries expire after
+// Options.AuditRetention, by Badger TTL from Options.Now, as events do.
+//
+// Where the store makes the change itself, it writes the entry in the
+// change's transaction: the first transaction of an erasure (Forget),
+// CreateAPIKey, RevokeAPIKey, SetCurrentRelease and PutRelease with
+// MakeCurrent. The caller records the others with RecordAudit once the
+// action has succeeded: an export after its data has been read (and the
+// export fails if the entry cannot be written), a consent import after it
+// was applied. The actor comes from the context (WithAuditActor).
+//
+//	key:   t | time(8) | rand(4)       time: Unix nanoseconds, big-endian
+//	value: v1 | action(1) | via(1) | uvarint len | key id | uvarint len | name
+//	          | has subject(1): 0, or 1 followed by subject(16)
+//	          | uvarint len | object
+//	          | uvarint n | n × (uvarint len | count name | uvarint count)
+//
+// Counts are stored in name order.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/retention"
+)
+
+// AuditAction is what an audit entry records.
+type AuditAction uint8
+
+// Audit actions.
+const (
+	AuditExport        AuditAction = iota + 1 // a customer's data exported (GDPR access)
+	AuditForget                               // a customer erased (GDPR erasure)
+	AuditKeyCreate                            // an API key created
+	AuditKeyRevoke                            // an API key revoked
+	AuditModelUse                             // a model release made current by hand
+	AuditModelTrain                           // a training run made its release current
+	AuditConsentImport                        // a file of consent choices imported
+)
+
+// AuditActions lists every action, in the order of their constants.
+var AuditActions = []AuditAction{AuditExport, AuditForget, AuditKeyCreate, AuditKeyRevoke, AuditModelUse, AuditModelTrain, AuditConsentImport}
+
+var auditActionNames = [...]string{
+	AuditExport:        "export",
+	AuditForget:        "forget",
+	AuditKeyCreate:     "apikey.create",
+	AuditKeyRevoke:     "apikey.revoke",
+	AuditModelUse:      "model.use",
+	AuditModelTrain:    "model.train",
+	AuditConsentImport: "consent.import",
+}
+
+// Valid reports whether a is one of AuditActions.
+func (a AuditAction) Valid() bool { return a >= AuditExport && a <= AuditConsentImport }
+
+// String returns the action's name ("forget", "apikey.create", ...).
+func (a AuditAction) String() string {
+	if !a.Valid() {
+		return fmt.Sprintf("action(%d)", uint8(a))
+	}
+	return auditActionNames[a]
+}
+
+// AuditActionNames returns the names of every action, joined by ", ".
+func AuditActionNames() string {
+	names := make([]string, len(AuditActions))
+	for i, a := range AuditActions {
+		names[i] = a.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseAuditAction parses an action's name.
+func ParseAuditAction(s string) (AuditAction, error) {
+	for _, a := range AuditActions {
+		if a.String() == s {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("store: unknown audit action %q (want %s)", clipName(s), AuditActionNames())
+}
+
+// AuditVia is how an action was asked for.
+type AuditVia uint8
+
+// Channels of an action.
+const (
+	// ViaUnknown: by code that did not say who asked (no command or RPC of
+	// Discret; the tests of each path check it).
+	ViaUnknown  AuditVia = iota
+	ViaCLI               // the command line; Name is the OS user, if known
+	ViaAPI               // the API; KeyID and Name are the API key's
+	ViaSchedule          // the server's periodic training (serve --train-interval)
+)
+
+var auditViaNames = [...]string{ViaUnknown: "unknown", ViaCLI: "cli", ViaAPI: "api", ViaSchedule: "schedule"}
+
+func (v AuditVia) valid() bool { return v <= ViaSchedule }
+
+// String returns "unknown", "cli", "api" or "schedule".
+func (v AuditVia) String() string {
+	if !v.valid() {
+		return fmt.Sprintf("via(%d)", uint8(v))
+	}
+	return auditViaNames[v]
+}
+
+// MaxAuditActorName bounds AuditActor.Name.
+const MaxAuditActorName = 64
+
+// AuditActor is who performed an action: the command line and the OS user
+// who ran it, or an API key (its id and name, never its secret). A customer
+// token never performs an audited action.
+type AuditActor struct {
+	Via   AuditVia
+	KeyID string // the API key's id (ViaAPI)
+	Name  string // the OS user (ViaCLI; "" if unknown) or the API key's name (ViaAPI)
+}
+
+// String describes the actor for people: "cli", "cli (alice)",
+// "api key k3x9 (web-frontend)", "schedule".
+func (a AuditActor) String() string {
+	switch {
+	case a.Via == ViaAPI:
+		return fmt.Sprintf("api key %s (%s)", a.KeyID, a.Name)
+	case a.Name != "":
+		return fmt.Sprintf("%s (%s)", a.Via, a.Name)
+	}
+	return a.Via.String()
+}
+
+func (a AuditActor) validate() error {
+	switch {
+	case !a.Via.valid():
+		return fmt.Errorf("via %d", uint8(a.Via))
+	case a.KeyID != "" && !validKeyID(a.KeyID):
+		return fmt.Errorf("key id must be 1-%d characters from [a-z0-9]", MaxAPIKeyIDLen)
+	case !auditText(a.Name, MaxAuditActorName):
+		return fmt.Errorf("name must be at most %d bytes of UTF-8 without control characters", MaxAuditActorName)
+	}
+	return nil
+}
+
+// auditText reports whether s is at most maxLen bytes of UTF-8 without
+// control characters.
+func auditText(s string, maxLen int) bool {
+	if len(s) > maxLen || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+type auditActorKey struct{}
+
+// WithAuditActor returns ctx carrying the actor that the audit entries of
+// the store's writes under it name. The command line sets it once per
+// command, the API once per request, from the request's API key.
+func WithAuditActor(ctx context.Context, a AuditActor) context.Context {
+	return context.WithValue(ctx, auditActorKey{}, a)
+}
+
+// AuditActorFrom returns the actor WithAuditActor put in ctx; ViaUnknown
+// if none.
+func AuditActorFrom(ctx context.Context) AuditActor {
+	a, _ := ctx.Value(auditActorKey{}).(AuditActor)
+	return a
+}
+
+// AuditSubject is the reference of an audit entry to a customer: the first
+// 16 bytes of SHA-256 over a label of its own and the pseudonym. It names
+// nobody by itself; SubjectOf the customer's pseudonym finds their entries.
+type AuditSubject [16]byte
+
+// auditSubjectLabel separates SubjectOf from any other hash of a pseudonym
+// (erasedLabel).
+const auditSubjectLabel = "discret/store/audit-subject/v1\x00"
+
+// SubjectOf returns the audit reference of customer p.
+func SubjectOf(p privacy.PseudoID) AuditSubject {
+	var in [len(auditSubjectLabel) + privacy.PseudoIDSize]byte
+	copy(in[copy(in[:], auditSubjectLabel):], p[:])
+	sum := sha256.Sum256(in[:])
+	var s AuditSubject
+	copy(s[:], sum[:])
+	return s
+}
+
+// IsZero reports whether s is the zero reference: no customer.
+func (s AuditSubject) IsZero() bool { return s == AuditSubject{} }
+
+// Short is an opaque short form of s for people (8 hex digits), "" for
+// the zero reference: enough to tell the entries of one customer from
+// those of another in a listing.
+func (s AuditSubject) Short() string {
+	if s.IsZero() {
+		return ""
+	}
+	return hex.EncodeToString(s[:4])
+}
+
+// Limits of an audit entry.
+const (
+	MaxAuditObject   = 128
+	MaxAuditCounts   = 16
+	maxAuditCountLen = 32
+)
+
+// AuditEntry is one entry of the audit trail.
+type AuditEntry struct {
+	// ID identifies the entry and orders the trail (time, then a random
+	// suffix): 24 hex digits. The store sets it.
+	ID string
+	// Time is when the action was recorded, UTC, to the second. The store
+	// sets it from its clock.
+	Time time.Time
+	// Action is what was done.
+	Action AuditAction
+	// Actor is who did it; the store sets it from the context.
+	Actor AuditActor
+	// Subject is the customer an export or erasure was about; zero for
+	// the other actions.
+	Subject AuditSubject
+	// Object is what an administrative action acted on: the API key's id,
+	// the release's version, the consent file's base name; at most
+	// MaxAuditObject bytes of UTF-8 without control characters.
+	Object string
+	// Counts are the outcome: records erased per table, events exported,
+	// rows imported... Names are 1-32 characters from [a-z_]; values ≥ 0.
+	Counts map[string]int64
+}
+
+func (e *AuditEntry) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidAudit, fmt.Sprintf(format, args...))
+	}
+	if !e.Action.Valid() {
+		return bad("action %d", uint8(e.Action))
+	}
+	if err := e.Actor.validate(); err != nil {
+		return bad("actor: %v", err)
+	}
+	if !auditText(e.Object, MaxAuditObject) {
+		return bad("object must be at most %d bytes of UTF-8 without control characters", MaxAuditObject)
+	}
+	if len(e.Counts) > MaxAuditCounts {
+		return bad("%d counts (at most %d)", len(e.Counts), MaxAuditCounts)
+	}
+	for name, n := range e.Counts {
+		if !tokenOf(name, maxAuditCountLen, func(b byte) bool { return b >= 'a' && b <= 'z' || b == '_' }) {
+			return bad("count name must be 1-%d characters from [a-z_]", maxAuditCountLen)
+		}
+		if n < 0 {
+			return bad("count %s is negative", name)
+		}
+	}
+	return nil
+}
+
+// ErrInvalidAudit is returned for an audit entry that cannot be written.
+var ErrInvalidAudit = errors.New("store: invalid audit entry")
+
+// DefaultAuditRetention is how long audit entries are kept when
+// Options.AuditRetention is zero: 5 years, the limitation period of many EU
+// countries.
+var DefaultAuditRetention = retention.Period{Years: 5}
+
+const auditKeyLen = 1 + 8 + 4
+
+func auditKey(t time.Time, suffix uint32) []byte {
+	k := make([]byte, 1, auditKeyLen)
+	k[0] = tagAudit
+	k = binary.BigEndian.AppendUint64(k, uint64(t.UnixNano()))
+	return binary.BigEndian.AppendUint32(k, suffix)
+}
+
+// auditKeyTime returns the time of an audit key.
+func auditKeyTime(key []byte) (time.Time, bool) {
+	if len(key) != auditKeyLen || key[0] != tagAudit {
+		return time.Time{}, false
+	}
+	ns := binary.BigEndian.Uint64(key[1:9])
+	if ns > math.MaxInt64 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(ns)).UTC(), true
+}
+
+// auditID is the ID of the entry under key, and auditIDKey its inverse.
+func auditID(key []byte) string { return hex.EncodeToString(key[1:]) }
+
+func auditIDKey(id string) ([]byte, bool) {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != auditKeyLen-1 {
+		return nil, false
+	}
+	return append([]byte{tagAudit}, b...), true
+}
+
+// ValidAuditID reports whether id has the form of an AuditEntry.ID.
+func ValidAuditID(id string) bool {
+	k, ok := auditIDKey(id)
+	if !ok {
+		return false
+	}
+	_, ok = auditKeyTime(k)
+	return ok
+}
+
+func encodeAudit(e *AuditEntry) []byte {
+	b := make([]byte, 0, 64+len(e.Actor.Name)+len(e.Object)+16*len(e.Counts))
+	b = append(b, valueV1, byte(e.Action), byte(e.Actor.Via))
+	b = appendString(b, e.Actor.KeyID)
+	b = appendString(b, e.Actor.Name)
+	if e.Subject.IsZero() {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = append(b, e.Subject[:]...)
+	}
+	b = appendString(b, e.Object)
+	b = binary.AppendUvarint(b, uint64(len(e.Counts)))
+	for _, name := range slices.Sorted(maps.Keys(e.Counts)) {
+		b = appendString(b, name)
+		b = binary.AppendUvarint(b, uint64(e.Counts[name]))
+	}
+	return b
+}
+
+var errBadAudit = fmt.Errorf("%w: audit entry", ErrCorrupt)
+
+// decodeAudit decodes the value v of the entry under key. It accepts only
+// what encodeAudit produces for a valid entry.
+func decodeAudit(key, v []byte) (AuditEntry, error) {
+	t, ok := auditKeyTime(key)
+	if !ok {
+		return AuditEntry{}, fmt.Errorf("%w: audit key", ErrCorrupt)
+	}
+	e := AuditEntry{ID: auditID(key), Time: t.Truncate(time.Second)}
+	r := bytes.NewReader(v)
+	var head [3]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil || head[0] != valueV1 {
+		return AuditEntry{}, errBadAudit
+	}
+	e.Action, e.Actor.Via = AuditAction(head[1]), AuditVia(head[2])
+	readString := func(maxLen int) (string, bool) {
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > uint64(maxLen) || n > uint64(r.Len()) {
+			return "", false
+		}
+		s := make([]byte, n)
+		_, err = io.ReadFull(r, s)
+		return string(s), err == nil
+	}
+	if e.Actor.KeyID, ok = readString(MaxAPIKeyIDLen); !ok {
+		return AuditEntry{}, errBadAudit
+	}
+	if e.Actor.Name, ok = readString(MaxAuditActorName); !ok {
+		return AuditEntry{}, errBadAudit
+	}
+	switch flag, err := r.ReadByte(); {
+	case err != nil || flag > 1:
+		return AuditEntry{}, errBadAudit
+	case flag == 1:
+		if _, err := io.ReadFull(r, e.Subject[:]); err != nil || e.Subject.IsZero() {
+			return AuditEntry{}, errBadAudit
+		}
+	}
+	if e.Object, ok = readString(MaxAuditObject); !ok {
+		return AuditEntry{}, errBadAudit
+	}
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > MaxAuditCounts {
+		return AuditEntry{}, errBadAudit
+	}
+	prev := ""
+	for i := range n {
+		name, ok := readString(maxAuditCountLen)
+		if !ok || i > 0 && name <= prev {
+			return AuditEntry{}, errBadAudit
+		}
+		c, err := binary.ReadUvarint(r)
+		if err != nil || c > math.MaxInt64 {
+			return AuditEntry{}, errBadAudit
+		}
+		if e.Counts == nil {
+			e.Counts = make(map[string]int64, n)
+		}
+		e.Counts[name], prev = int64(c), name
+	}
+	if r.Len() != 0 || e.validate() != nil {
+		return AuditEntry{}, errBadAudit
+	}
+	return e, nil
+}
+
+// putAudit writes e in txn, with the time, actor and expiry the store
+// gives it: the caller sets Action, Subject, Object and Counts.
+func (db *DB) putAudit(ctx context.Context, txn *badger.Txn, e AuditEntry) error {
+	now := db.now().UTC()
+	e.Actor = AuditActorFrom(ctx)
+	if err := e.validate(); err != nil {
+		return err
+	}
+	exp := db.opts.AuditRetention.AddTo(now.Truncate(time.Second))
+	return txn.SetEntry(&badger.Entry{Key: auditKey(now, rand.Uint32()), Value: encodeAudit(&e), ExpiresAt: uint64(exp.Unix())})
+}
+
+// RecordAudit appends an entry to the audit trail, durably, for an action
+// that the store did not make itself: an export once its data has been
+// read, a consent import once it has been applied. The caller sets
+// Action, Subject, Object and Counts; the store sets the ID, the time and
+// the actor (from ctx, WithAuditActor).
+func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if err := db.update(ctx, func(txn *badger.Txn) error { return db.putAudit(ctx, txn, e) }); err != nil {
+		return wrapf(err, "audit %s", e.Action)
+	}
+	return nil
+}
+
+// AuditQuery selects audit entries. Its zero value selects every entry.
+type AuditQuery struct {
+	// Since and Until bound the entries' time: at or after Since, before
+	// Until. Zero: no bound.
+	Since, Until time.Time
+	// Actions, if not empty, are the actions to list.
+	Actions []AuditAction
+	// Subject, if not zero, is the customer whose entries to list.
+	Subject AuditSubject
+	// Before, if not empty, is the ID of an entry: only older entries are
+	// listed (the next page of a listing that ended with it).
+	Before string
+	// Limit, if positive, is the most entries to return.
+	Limit int
+}
+
+// Audit returns the unexpired audit entries that q selects, newest first,
+// and whether more follow the last one (the next page starts Before its
+// ID).
+func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	seek := []byte{tagAudit, 0xff}
+	if q.Before != "" {
+		k, ok := auditIDKey(q.Before)
+		if !ok {
+			return nil, false, fmt.Errorf("store: audit: %w", ErrBadAuditID)
+		}
+		seek = k
+	}
+	for _, a := range q.Actions {
+		if !a.Valid() {
+			return nil, false, fmt.Errorf("%w: action %d", ErrInvalidAudit, uint8(a))
+		}
+	}
+	now := db.now()
+	var out []AuditEntry
+	more := false
+	err := db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAudit}, Reverse: true, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Seek(seek); it.Valid(); it.Next() {
+			item := it.Item()
+			key := item.Key()
+			if q.Before != "" && bytes.Compare(key, seek) >= 0 {
+				continue
+			}
+			t, ok := auditKeyTime(key)
+			if !ok {
+				return fmt.Errorf("%w: audit key", ErrCorrupt)
+			}
+			if !q.Since.IsZero() && t.Before(q.Since) {
+				break // older still follow
+			}
+			if !q.Until.IsZero() && !t.Before(q.Until) || expired(item.ExpiresAt(), now) {
+				continue
+			}
+			var e AuditEntry
+			err := item.Value(func(v []byte) error {
+				var err error
+				e, err = decodeAudit(key, v)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if len(q.Actions) > 0 && !slices.Contains(q.Actions, e.Action) || !q.Subject.IsZero() && e.Subject != q.Subject {
+				continue
+			}
+			if q.Limit > 0 && len(out) == q.Limit {
+				more = true
+				break
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, wrapf(err, "audit")
+	}
+	return out, more, nil
+}
+
+// ErrBadAuditID is returned for an AuditQuery.Before that is no entry ID.
+var ErrBadAuditID = errors.New("store: not an audit entry id (want the 24 hex digits of an entry's id)")
+
+// AuditData is an audit entry about a customer, in their export: when,
+// what and by whom.
+type AuditData struct {
+	Time   time.Time `json:"time"`
+	Action string    `json:"action"`
+	Actor  string    `json:"actor"` // AuditActor.String
+}
+
+// auditAbout returns the unexpired entries about s in txn, oldest first.
+func auditAbout(txn *badger.Txn, s AuditSubject, now time.Time) ([]AuditData, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAudit}, PrefetchValues: true, PrefetchSize: 100})
+	defer it.Close()
+	out := []AuditData{}
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		if expired(item.ExpiresAt(), now) {
+			continue
+		}
+		var e AuditEntry
+		err := item.Value(func(v []byte) error {
+			var err error
+			e, err = decodeAudit(item.Key(), v)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if e.Subject == s {
+			out = append(out, AuditData{Time: e.Time, Action: e.Action.String(), Actor: e.Actor.String()})
+		}
+	}
+	return out, nil
+}
