@@ -129,6 +129,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "serve", "--target", "http://x:1", "--timeout", "0s"}, "--timeout 0s: want a duration > 0"},
 		{[]string{"bench", "serve", "--target", "http://x:1", "--synth-customers", "0"}, "--synth-customers 0: want"},
 		{[]string{"keygen", "extra"}, "unexpected argument"},
+		{[]string{"audit", "extra"}, "unexpected argument"},
+		{[]string{"audit", "--action", "erase"}, `--action: entry 1, erase: store: unknown audit action "erase" (want export, forget,`},
+		{[]string{"audit", "--action", "forget,"}, "--action: entry 2 is empty"},
+		{[]string{"audit", "--since", "yesterday"}, `--since "yesterday": want a time (RFC 3339, or a day such as 2026-03-01) or how long ago`},
+		{[]string{"audit", "--until", "-5h"}, `--until "-5h": want a time`},
+		{[]string{"audit", "--since", "2026-03-02", "--until", "2026-03-01"}, "--since 2026-03-02T00:00:00Z is not before --until 2026-03-01T00:00:00Z"},
+		{[]string{"audit", "--limit", "-1"}, "--limit -1: want an integer ≥ 0"},
+		{[]string{"audit", "--customer", ""}, "--customer: "},
 	}
 	for _, tt := range tests {
 		code, _, stderr := c.run(tt.args...)
@@ -581,6 +589,7 @@ func TestNoStore(t *testing.T) {
 		{"coupons", "list"},
 		{"apikey", "list"},
 		{"apikey", "revoke", "abcdefgh"},
+		{"audit"},
 		{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
 	}
 	// A server that starts serving is stopped after a while: the test

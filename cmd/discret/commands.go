@@ -13,6 +13,7 @@ func commands() []*command {
 		consentCommand(),
 		exportCommand(),
 		forgetCommand(),
+		auditCommand(),
 		compactCommand(),
 		trainCommand(),
 		modelsCommand(),

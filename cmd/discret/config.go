@@ -69,6 +69,11 @@ type fileConfig struct {
 		CapWindow  string          `json:"cap_window"`
 		NonPrivate string          `json:"non_private"`
 	} `json:"privacy"`
+	// Audit holds the retention period of the audit trail (a period
+	// such as "5y"; `discret audit`).
+	Audit struct {
+		Retention *string `json:"retention"`
+	} `json:"audit"`
 }
 
 // Values of privacy.non_private.
@@ -86,6 +91,9 @@ type settings struct {
 	// refuseNonPrivate is privacy.non_private = "refuse": training refuses
 	// non-private runs.
 	refuseNonPrivate bool
+	// auditRetention is audit.retention: how long audit entries are kept;
+	// zero means store.DefaultAuditRetention.
+	auditRetention retention.Period
 }
 
 // trainSettings are the configured defaults of `discret train`; zero values
@@ -320,6 +328,9 @@ func loadSettings(path string) (settings, error) {
 		s.refuseNonPrivate = true
 	default:
 		f.errorf("privacy.non_private", "privacy.non_private = %q: want %q or %q", pc.NonPrivate, nonPrivateAllow, nonPrivateRefuse)
+	}
+	if r := fc.Audit.Retention; r != nil {
+		s.auditRetention = period(f, "audit.retention", *r)
 	}
 	return s, f.err()
 }

@@ -209,7 +209,9 @@ The rows may come in any order: a customer's latest choice per purpose
 decides, times compared to the second, and of a grant and a withdrawal in
 the same second the withdrawal. A choice already recorded (same purpose,
 decision, second and source) is not recorded again, so importing a file
-twice changes nothing; the summary counts those customers as unchanged.`,
+twice changes nothing; the summary counts those customers as unchanged.
+Each file imported is recorded in the audit trail with its counts (rows,
+customers, erasures), never with a customer ('discret audit').`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number)")
 		},
@@ -321,6 +323,16 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded or dated before the customer's erasure)", plural(n, "customer"))
 	} else if n > 0 {
 		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded)", plural(n, "customer"))
+	}
+	// The import is applied: its entry is written right after (the store
+	// offers no transaction that spans it), and the command fails if it
+	// cannot be.
+	err = d.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditConsentImport, Counts: map[string]int64{
+		"rows": int64(rows), "bad_rows": int64(len(bad)), "customers": int64(len(order)), "customers_updated": int64(updated),
+		"erasures": int64(erased), "records_removed": int64(removed), "choices_predating_erasure": int64(predating),
+	}})
+	if err != nil {
+		return fmt.Errorf("imported, but not recorded in the audit trail: %w", err)
 	}
 	if predating > 0 {
 		fmt.Fprintf(e.stdout, "%s not recorded: dated at or before the erasure of their customer, which holds for everything dated before it\n", plural(predating, "choice"))

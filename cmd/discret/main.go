@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/discret-io/discret/features/store"
 )
 
 // Exit statuses.
@@ -81,6 +83,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	e.global.defaults(getenv)
+	// Every change the store audits names the command line and its user.
+	ctx = store.WithAuditActor(ctx, cliActor())
 	cmds := commands()
 	// Global flags may come before the command name.
 	top := flag.NewFlagSet("discret", flag.ContinueOnError)

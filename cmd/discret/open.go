@@ -119,6 +119,8 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		KeyCheck:      m.CheckValue(),
 		Logger:        logger,
 		Retention:     &set.retention,
+		// Zero means store.DefaultAuditRetention.
+		AuditRetention: set.auditRetention,
 	})
 	if err != nil {
 		// Badger's lock error has no sentinel; its text is stable.

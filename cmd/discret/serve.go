@@ -372,7 +372,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}
 	if f.trainInterval > 0 {
 		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)
-		wg.Go(func() { trainer.Every(bgCtx, f.trainInterval) })
+		// Its releases are audited as the schedule's, not the operator's.
+		schedule := store.WithAuditActor(bgCtx, store.AuditActor{Via: store.ViaSchedule})
+		wg.Go(func() { trainer.Every(schedule, f.trainInterval) })
 	}
 	serving = true
 	err = srv.Serve(ctx, gl, hl)

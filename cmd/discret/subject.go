@@ -29,10 +29,13 @@ does): the consent history, every stored event with the date it expires, the
 coupons offered in stores ("coupon_pushes"), and the data derived from them
 ("derived": Discret stores nothing derived per customer; it lists the model
 releases whose training window covered the customer's events), the time of
-an earlier erasure ("erased_at"), and what is done with the data
+an earlier erasure ("erased_at"), the audit entries about the customer
+("audit": when their data was exported or erased before, and by whom; see
+'discret audit'), and what is done with the data
 ("processing": purposes, categories, recipients, the retention periods in
 force, source, rights; GDPR art. 15(1)). It is the answer to a GDPR access or
-portability request.`,
+portability request. The export itself is recorded in the audit trail, with
+the numbers of records exported; if that fails, nothing is printed.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			d, p, err := openCustomer(e, args)
 			if err != nil {
@@ -47,10 +50,21 @@ portability request.`,
 			if err != nil {
 				return err
 			}
+			// Nothing leaves unaudited: without its entry, no export.
+			if err := d.db.RecordAudit(ctx, exportEntry(p, data)); err != nil {
+				return err
+			}
 			return writeJSON(e.stdout, customerExport{CustomerData: data, Derived: derived,
 				Processing: notice.For(d.settings.retention, d.settings.consent)})
 		},
 	}
+}
+
+// exportEntry is the audit entry of the export of data, customer p's.
+func exportEntry(p privacy.PseudoID, data store.CustomerData) store.AuditEntry {
+	return store.AuditEntry{Action: store.AuditExport, Subject: store.SubjectOf(p), Counts: map[string]int64{
+		store.TableConsent: int64(len(data.Consent)), store.TableEvents: int64(len(data.Events)), store.TablePushes: int64(len(data.Pushes)),
+	}}
 }
 
 // openCustomer parses the single CUSTOMER argument of a data-subject command,
@@ -96,7 +110,9 @@ One fact stays, so that the erasure lasts: its time, under a one-way hash of
 the pseudonym. Nothing dated at or before it is stored again (a consent file
 or an event file from before the erasure, imported again); the customer
 counts as having withdrawn every purpose until they choose again, later.
-'discret export' shows it as "erased_at".
+'discret export' shows it as "erased_at". The erasure is recorded in the
+audit trail ('discret audit --customer CUSTOMER' finds it), which names the
+customer only by another one-way hash and is not erased.
 
 Private model releases stay: their (ε, δ) guarantee covers every customer,
 erased or not. Non-private releases (trained with --epsilon inf) carry no

@@ -166,11 +166,15 @@ func (a AuditActor) validate() error {
 		return fmt.Errorf("via %d", uint8(a.Via))
 	case a.KeyID != "" && !validKeyID(a.KeyID):
 		return fmt.Errorf("key id must be 1-%d characters from [a-z0-9]", MaxAPIKeyIDLen)
-	case !auditText(a.Name, MaxAuditActorName):
+	case !ValidAuditActorName(a.Name):
 		return fmt.Errorf("name must be at most %d bytes of UTF-8 without control characters", MaxAuditActorName)
 	}
 	return nil
 }
+
+// ValidAuditActorName reports whether s can be an AuditActor's Name: at
+// most MaxAuditActorName bytes of UTF-8 without control characters.
+func ValidAuditActorName(s string) bool { return auditText(s, MaxAuditActorName) }
 
 // auditText reports whether s is at most maxLen bytes of UTF-8 without
 // control characters.
