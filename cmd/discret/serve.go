@@ -458,8 +458,8 @@ func ensureDemoCoupons(ctx context.Context, e *env, d *dataEnv) error {
 		order[j] = j
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
-		if r.Trained[a] != r.Trained[b] {
-			if r.Trained[a] {
+		if va, vb := r.HasVector(a), r.HasVector(b); va != vb {
+			if va {
 				return -1
 			}
 			return 1
@@ -601,7 +601,7 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 	}
 	var trained []int
 	for j := range r.Items {
-		if r.Trained[j] {
+		if r.HasVector(j) {
 			trained = append(trained, j)
 		}
 	}

@@ -348,6 +348,18 @@ func (r *Release) Index(id string) (int, bool) {
 	return int(i), ok
 }
 
+// HasVector reports whether item row j has a non-zero vector. Every
+// untrained item has a zero vector, and so may a trained one: the private
+// item step shrinks a noisy right-hand side whose norm is within the noise
+// to exactly zero (positive-part James–Stein, als.Privacy.NoShrinkage),
+// so the release knows nothing of the item's customers. Serving treats such
+// an item as untrained: no similar items, no say in a customer's vector,
+// served by popularity.
+func (r *Release) HasVector(j int) bool {
+	d := r.Factors()
+	return slices.ContainsFunc(r.Vectors[j*d:j*d+d], func(x float32) bool { return x != 0 })
+}
+
 // Matrix returns the item vectors as a blas32 matrix (len(Items) × Factors),
 // aliasing Vectors: scores of a user vector u are Matrix()·u (blas32.Gemv).
 // Untrained items score 0.

@@ -50,7 +50,7 @@ func (e *Engine) Affinities(ctx context.Context, p privacy.PseudoID, items []str
 	d := s.mat.Cols
 	for i, id := range items {
 		j, ok := s.rel.Index(id)
-		if !ok || !s.rel.Trained[j] {
+		if !ok || !s.hasVector(int32(j)) {
 			continue
 		}
 		a := &out.Items[i]

@@ -249,8 +249,8 @@ func (e *Engine) Similar(ctx context.Context, r SimilarRequest) (List, error) {
 	if !ok {
 		return List{}, fmt.Errorf("%w: item %s is not in release %s", ErrUnknownItem, apierr.Quote("an item id", r.Item), s.rel.Card.Version)
 	}
-	if !s.rel.Trained[row] {
-		return List{}, fmt.Errorf("%w: item %s has no vector in release %s: a private model trains only the catalogue items with enough customers for its ε (see PopularItems)", ErrUnknownItem, apierr.Quote("an item id", r.Item), s.rel.Card.Version)
+	if !s.hasVector(int32(row)) {
+		return List{}, fmt.Errorf("%w: item %s has no vector in release %s: a private model learns only the catalogue items with enough customers to stand out from its noise at its ε (see PopularItems)", ErrUnknownItem, apierr.Quote("an item id", r.Item), s.rel.Card.Version)
 	}
 	if err := ctx.Err(); err != nil {
 		return List{}, err

@@ -104,7 +104,7 @@ func (s *snapshot) foldIn(pr *profile, events []features.Event) error {
 	if err != nil {
 		return fmt.Errorf("recommend: %w", err)
 	}
-	if slices.ContainsFunc(items, func(j int32) bool { return s.rel.Trained[j] }) {
+	if slices.ContainsFunc(items, s.hasVector) {
 		d := s.mat.Cols
 		u := make([]float64, d)
 		fs := s.folds.Get().(*als.Scratch)
@@ -113,9 +113,13 @@ func (s *snapshot) foldIn(pr *profile, events []features.Event) error {
 		if err != nil {
 			return fmt.Errorf("recommend: fold-in: %w", err)
 		}
-		pr.vec = make([]float32, d)
+		vec := make([]float32, d)
 		for k, x := range u {
-			pr.vec[k] = float32(x)
+			vec[k] = float32(x)
+		}
+		// A zero vector would score every item 0: no history to go by.
+		if slices.ContainsFunc(vec, func(x float32) bool { return x != 0 }) {
+			pr.vec = vec
 		}
 	}
 
@@ -146,7 +150,7 @@ func (s *snapshot) foldIn(pr *profile, events []features.Event) error {
 	for i := len(events) - 1; i >= 0 && (len(pr.explain) < maxExplain || len(pr.recent) < maxRecent); i-- {
 		e := &events[i]
 		j, ok := s.rel.Index(e.Item)
-		if !ok || !s.rel.Trained[j] {
+		if !ok || !s.hasVector(int32(j)) {
 			continue
 		}
 		row := int32(j)

@@ -35,7 +35,9 @@ type snapshot struct {
 	rel    *release.Release
 	folder *als.Folder
 	mat    blas32.General
-	// norms[j] is ‖v_j‖ for trained items, 0 for the others.
+	// norms[j] is ‖v_j‖ for trained items, 0 for the others. An item
+	// scores (hasVector) when its norm is positive: a trained item whose
+	// vector is zero is served like an untrained one (release.HasVector).
 	norms []float32
 	// catalogue[j] is the catalogue entry of item j; nil if the catalogue
 	// does not know it.
@@ -91,7 +93,7 @@ func (e *Engine) Swap(r *release.Release) error {
 	old := e.snap.Swap(s)
 	e.catMu.Unlock()
 	if old == nil || old.rel.Card.Version != r.Card.Version {
-		e.log.Info("serving release", "version", r.Card.Version, "items", len(r.Items), "trained", r.Card.Trained, "factors", r.Factors(), epsilonAttr(r.Card.Epsilon()))
+		e.log.Info("serving release", "version", r.Card.Version, "items", len(r.Items), "trained", r.Card.Trained, "with_vectors", s.withVectors(), "factors", r.Factors(), epsilonAttr(r.Card.Epsilon()))
 	}
 	return nil
 }
@@ -276,11 +278,28 @@ func (s *snapshot) item(c cand) Item {
 	return it
 }
 
+// withVectors counts the items with a non-zero vector (hasVector).
+func (s *snapshot) withVectors() int {
+	n := 0
+	for _, x := range s.norms {
+		if x > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// hasVector reports whether item row j has a non-zero vector
+// (release.HasVector): only such items are scored by a customer's vector,
+// shape it, or have similar items.
+func (s *snapshot) hasVector(j int32) bool { return s.norms[j] > 0 }
+
 // popular appends popular items that pass f to dst until it holds limit:
 // from the store's DP list when the release has one for store, else from
-// the overall list; only untrained ones if untrained is set.
+// the overall list; only those without a vector (hasVector) if untrained is
+// set.
 func (s *snapshot) popular(f *filter, st string, limit int, untrained bool, dst []Item) []Item {
-	skip := func(j int32) bool { return untrained && s.rel.Trained[j] || !f.ok(j) }
+	skip := func(j int32) bool { return untrained && s.hasVector(j) || !f.ok(j) }
 	if i, ok := s.stores[st]; ok && st != "" {
 		for _, e := range s.rel.StorePopular[i] {
 			if len(dst) >= limit {

@@ -20,7 +20,7 @@ func better(a, b cand) bool {
 // O(n + m·log k) for m such items.
 func topK(h []cand, scores []float32, k int, f *filter) []cand {
 	h = h[:0]
-	trained := f.s.rel.Trained
+	norms := f.s.norms
 	// thr is the root's score once the heap is full: most items fall
 	// below it and cost one comparison.
 	thr := float32(math.Inf(-1))
@@ -32,7 +32,7 @@ func topK(h []cand, scores []float32, k int, f *filter) []cand {
 		if len(h) == k && !better(c, h[0]) {
 			continue
 		}
-		if !trained[j] || !f.ok(c.row) {
+		if !(norms[j] > 0) || !f.ok(c.row) { // hasVector
 			continue
 		}
 		if len(h) < k {
