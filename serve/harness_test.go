@@ -298,6 +298,9 @@ type fakeEngine struct {
 	lastRec   recommend.Request
 	writes    []string        // catalogue writes and store entries, as "item SKU-1 shoes"
 	entry     *coupons.Result // the answer to store entries, if set
+	// trainActors are the audit actors of the Train calls' contexts: the
+	// store audits a release made current under that actor.
+	trainActors []store.AuditActor
 }
 
 func newFakeEngine() *fakeEngine {
@@ -392,7 +395,10 @@ func (e *fakeEngine) Current(context.Context) (release.Card, error) {
 // fail as when another run is in progress.
 const busyFactors = 13
 
-func (e *fakeEngine) Train(_ context.Context, cfg train.Config) (release.Card, error) {
+func (e *fakeEngine) Train(ctx context.Context, cfg train.Config) (release.Card, error) {
+	e.mu.Lock()
+	e.trainActors = append(e.trainActors, store.AuditActorFrom(ctx))
+	e.mu.Unlock()
 	if cfg.ALS.Factors == busyFactors {
 		return release.Card{}, recommend.ErrTraining
 	}

@@ -103,6 +103,12 @@ var apiCalls = []apiCall{
 	{"RevokeApiKey", discretv1.AdminService_RevokeApiKey_FullMethodName, "admin",
 		&discretv1.RevokeApiKeyRequest{Id: "zzzzzzzz"}, func() proto.Message { return &discretv1.ApiKey{} },
 		"POST", "/v1/apikeys/zzzzzzzz:revoke", "", codes.NotFound},
+	{"ListAuditEntries", discretv1.AdminService_ListAuditEntries_FullMethodName, "admin",
+		&discretv1.ListAuditEntriesRequest{Actions: []string{"forget"}, PageSize: 10}, func() proto.Message { return &discretv1.ListAuditEntriesResponse{} },
+		"GET", "/v1/audit?actions=forget&page_size=10", "", codes.OK},
+	{"SearchAuditEntries", discretv1.AdminService_SearchAuditEntries_FullMethodName, "admin",
+		&discretv1.SearchAuditEntriesRequest{Customer: "c1"}, func() proto.Message { return &discretv1.ListAuditEntriesResponse{} },
+		"POST", "/v1/audit:search", `{"customer":"c1"}`, codes.OK},
 }
 
 func TestEveryRPCHasACall(t *testing.T) {

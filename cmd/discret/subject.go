@@ -51,20 +51,13 @@ the numbers of records exported; if that fails, nothing is printed.`,
 				return err
 			}
 			// Nothing leaves unaudited: without its entry, no export.
-			if err := d.db.RecordAudit(ctx, exportEntry(p, data)); err != nil {
+			if err := d.db.RecordAudit(ctx, store.ExportAudit(p, data)); err != nil {
 				return err
 			}
 			return writeJSON(e.stdout, customerExport{CustomerData: data, Derived: derived,
 				Processing: notice.For(d.settings.retention, d.settings.consent)})
 		},
 	}
-}
-
-// exportEntry is the audit entry of the export of data, customer p's.
-func exportEntry(p privacy.PseudoID, data store.CustomerData) store.AuditEntry {
-	return store.AuditEntry{Action: store.AuditExport, Subject: store.SubjectOf(p), Counts: map[string]int64{
-		store.TableConsent: int64(len(data.Consent)), store.TableEvents: int64(len(data.Events)), store.TablePushes: int64(len(data.Pushes)),
-	}}
 }
 
 // openCustomer parses the single CUSTOMER argument of a data-subject command,

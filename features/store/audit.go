@@ -454,6 +454,14 @@ func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
+// ExportAudit is the audit entry of the export of d, customer p's data,
+// for RecordAudit: the records exported per table.
+func ExportAudit(p privacy.PseudoID, d CustomerData) AuditEntry {
+	return AuditEntry{Action: AuditExport, Subject: SubjectOf(p), Counts: map[string]int64{
+		TableConsent: int64(len(d.Consent)), TableEvents: int64(len(d.Events)), TablePushes: int64(len(d.Pushes)),
+	}}
+}
+
 // AuditQuery selects audit entries. Its zero value selects every entry.
 type AuditQuery struct {
 	// Since and Until bound the entries' time: at or after Since, before

@@ -109,6 +109,8 @@ var methodScopes = map[string]Scope{
 	discretv1.AdminService_CreateApiKey_FullMethodName:                 Admin,
 	discretv1.AdminService_ListApiKeys_FullMethodName:                  Admin,
 	discretv1.AdminService_RevokeApiKey_FullMethodName:                 Admin,
+	discretv1.AdminService_ListAuditEntries_FullMethodName:             Admin,
+	discretv1.AdminService_SearchAuditEntries_FullMethodName:           Admin,
 }
 
 // tokenMethods are the methods a customer token may call; true marks those

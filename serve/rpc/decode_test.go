@@ -414,3 +414,38 @@ func TestModelCard(t *testing.T) {
 		t.Errorf("modelCard(non-private) = %v", np)
 	}
 }
+
+func TestDecodeAuditQuery(t *testing.T) {
+	t0 := time.Date(2035, 1, 1, 0, 0, 0, 0, time.UTC)
+	ts := timestamppb.New
+	token := strings.Repeat("0a", 12)
+	for _, tt := range []struct {
+		name  string
+		req   *discretv1.ListAuditEntriesRequest
+		want  store.AuditQuery
+		field string // of the error; empty for success
+		msg   string
+	}{
+		{"empty", &discretv1.ListAuditEntriesRequest{}, store.AuditQuery{Limit: DefaultAuditPageSize}, "", ""},
+		{"everything", &discretv1.ListAuditEntriesRequest{Since: ts(t0), Until: ts(t0.Add(time.Hour)), Actions: []string{"forget", "model.use"}, PageSize: 7, PageToken: token},
+			store.AuditQuery{Since: t0, Until: t0.Add(time.Hour), Actions: []store.AuditAction{store.AuditForget, store.AuditModelUse}, Limit: 7, Before: token}, "", ""},
+		{"max page", &discretv1.ListAuditEntriesRequest{PageSize: MaxAuditPageSize}, store.AuditQuery{Limit: MaxAuditPageSize}, "", ""},
+		{"page too large", &discretv1.ListAuditEntriesRequest{PageSize: MaxAuditPageSize + 1}, store.AuditQuery{}, "page_size", "must be 1-1000"},
+		{"negative page", &discretv1.ListAuditEntriesRequest{PageSize: -1}, store.AuditQuery{}, "page_size", "must be 1-1000"},
+		{"unknown action", &discretv1.ListAuditEntriesRequest{Actions: []string{"export", "erase"}}, store.AuditQuery{}, "actions[1]", `unknown action "erase"`},
+		{"action looks like an e-mail", &discretv1.ListAuditEntriesRequest{Actions: []string{"ann@example.com"}}, store.AuditQuery{}, "actions[0]", "withheld"},
+		{"bad token", &discretv1.ListAuditEntriesRequest{PageToken: "zz"}, store.AuditQuery{}, "page_token", "not a token"},
+		{"until before since", &discretv1.ListAuditEntriesRequest{Since: ts(t0), Until: ts(t0)}, store.AuditQuery{}, "until", "must be after since"},
+		{"bad time", &discretv1.ListAuditEntriesRequest{Since: &timestamppb.Timestamp{Seconds: math.MaxInt64}}, store.AuditQuery{}, "since", "invalid timestamp"},
+	} {
+		r := tt.req
+		got, err := decodeAuditQuery(r.GetSince(), r.GetUntil(), r.GetActions(), r.GetPageSize(), r.GetPageToken())
+		if tt.field != "" {
+			wantInvalid(t, tt.name, err, tt.field, tt.msg)
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: decodeAuditQuery = %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func Example() {
 		fmt.Println(n)
 	}
 	// Output:
-	// discret.v1.AdminService (9 methods)
+	// discret.v1.AdminService (11 methods)
 	// discret.v1.ConsentService (2 methods)
 	// discret.v1.EventService (1 methods)
 	// discret.v1.RecommendationService (4 methods)

@@ -62,7 +62,8 @@ func (s adminServer) TrainModel(ctx context.Context, req *discretv1.TrainModelRe
 	if s.a.cfg.Models == nil {
 		return nil, errNoModels
 	}
-	c, err := s.a.cfg.Models.Train(ctx, cfg)
+	// The store audits the release made current, naming the request's key.
+	c, err := s.a.cfg.Models.Train(audited(ctx), cfg)
 	if err != nil {
 		return nil, modelError(err)
 	}

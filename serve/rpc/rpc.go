@@ -43,6 +43,9 @@ type Store interface {
 	// Export, Forget and the releases an erasure may retire
 	// (release.ForgetCustomer).
 	release.Eraser
+	// The audit trail: the export's entry, and the listings.
+	RecordAudit(ctx context.Context, e store.AuditEntry) error
+	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, bool, error)
 }
 
 var _ Store = (*store.DB)(nil)

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy/notice"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
@@ -13,14 +14,17 @@ import (
 
 // ExportCustomer returns everything held about a customer (GDPR access),
 // with the releases derived from their events (release.DerivedFrom), as
-// `discret export` does.
+// `discret export` does, and records the export in the audit trail: an
+// export whose entry cannot be written fails.
 func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCustomerRequest) (*discretv1.ExportCustomerResponse, error) {
 	a := s.a
+	ctx = audited(ctx)
 	c, err := parseCustomer("customer", req.GetCustomer())
 	if err != nil {
 		return nil, err
 	}
-	d, err := a.cfg.Store.Export(ctx, a.cfg.Pseudonyms.Pseudonymize(c))
+	p := a.cfg.Pseudonyms.Pseudonymize(c)
+	d, err := a.cfg.Store.Export(ctx, p)
 	if err != nil {
 		return nil, apiError(err)
 	}
@@ -59,6 +63,13 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 			WindowFrom: timestamppb.New(r.Window.From), WindowTo: timestamppb.New(r.Window.To),
 		})
 	}
+	resp.Audit = make([]*discretv1.CustomerAuditEntry, len(d.Audit))
+	for i, e := range d.Audit {
+		resp.Audit[i] = &discretv1.CustomerAuditEntry{Time: timestamppb.New(e.Time), Action: e.Action, Actor: e.Actor}
+	}
+	if err := a.cfg.Store.RecordAudit(ctx, store.ExportAudit(p, d)); err != nil {
+		return nil, apiError(err)
+	}
 	return resp, nil
 }
 
@@ -68,6 +79,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 // counts the records per table and the deleted releases under "releases".
 func (s adminServer) ForgetCustomer(ctx context.Context, req *discretv1.ForgetCustomerRequest) (*discretv1.ForgetCustomerResponse, error) {
 	a := s.a
+	ctx = audited(ctx) // the store writes the entry with the erasure
 	c, err := parseCustomer("customer", req.GetCustomer())
 	if err != nil {
 		return nil, err

@@ -1837,7 +1837,11 @@ type ExportCustomerResponse struct {
 	ErasurePending bool `protobuf:"varint,8,opt,name=erasure_pending,json=erasurePending,proto3" json:"erasure_pending,omitempty"`
 	// What the retailer does with this data (GDPR art. 15(1)): purposes,
 	// categories, recipients, retention in force, source, rights.
-	Processing    *ProcessingNotice `protobuf:"bytes,9,opt,name=processing,proto3" json:"processing,omitempty"`
+	Processing *ProcessingNotice `protobuf:"bytes,9,opt,name=processing,proto3" json:"processing,omitempty"`
+	// The audit entries about the customer, oldest first: when their data
+	// was exported or erased before, and by whom. This export is recorded
+	// after it is read, so it is not among them.
+	Audit         []*CustomerAuditEntry `protobuf:"bytes,10,rep,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1935,6 +1939,76 @@ func (x *ExportCustomerResponse) GetProcessing() *ProcessingNotice {
 	return nil
 }
 
+func (x *ExportCustomerResponse) GetAudit() []*CustomerAuditEntry {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// An audit entry about a customer, in their export.
+type CustomerAuditEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// export or forget.
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// Who: "cli (USER)", "api key ID (NAME)".
+	Actor         string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerAuditEntry) Reset() {
+	*x = CustomerAuditEntry{}
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerAuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerAuditEntry) ProtoMessage() {}
+
+func (x *CustomerAuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerAuditEntry.ProtoReflect.Descriptor instead.
+func (*CustomerAuditEntry) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CustomerAuditEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *CustomerAuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *CustomerAuditEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
 // The processing information of an export, from the retention policy and
 // consent defaults in force (package privacy/notice).
 type ProcessingNotice struct {
@@ -1953,7 +2027,7 @@ type ProcessingNotice struct {
 
 func (x *ProcessingNotice) Reset() {
 	*x = ProcessingNotice{}
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2039,7 @@ func (x *ProcessingNotice) String() string {
 func (*ProcessingNotice) ProtoMessage() {}
 
 func (x *ProcessingNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2052,7 @@ func (x *ProcessingNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingNotice.ProtoReflect.Descriptor instead.
 func (*ProcessingNotice) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProcessingNotice) GetController() string {
@@ -2060,7 +2134,7 @@ type DerivedRelease struct {
 
 func (x *DerivedRelease) Reset() {
 	*x = DerivedRelease{}
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2146,7 @@ func (x *DerivedRelease) String() string {
 func (*DerivedRelease) ProtoMessage() {}
 
 func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2159,7 @@ func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DerivedRelease.ProtoReflect.Descriptor instead.
 func (*DerivedRelease) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DerivedRelease) GetVersion() string {
@@ -2160,7 +2234,7 @@ type ForgetCustomerRequest struct {
 
 func (x *ForgetCustomerRequest) Reset() {
 	*x = ForgetCustomerRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2246,7 @@ func (x *ForgetCustomerRequest) String() string {
 func (*ForgetCustomerRequest) ProtoMessage() {}
 
 func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2259,7 @@ func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerRequest.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ForgetCustomerRequest) GetCustomer() string {
@@ -2207,7 +2281,7 @@ type ForgetCustomerResponse struct {
 
 func (x *ForgetCustomerResponse) Reset() {
 	*x = ForgetCustomerResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2293,7 @@ func (x *ForgetCustomerResponse) String() string {
 func (*ForgetCustomerResponse) ProtoMessage() {}
 
 func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2306,7 @@ func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerResponse.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ForgetCustomerResponse) GetRemoved() map[string]int64 {
@@ -2255,7 +2329,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2341,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2354,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Item) GetItem() string {
@@ -2324,7 +2398,7 @@ type UpsertItemRequest struct {
 
 func (x *UpsertItemRequest) Reset() {
 	*x = UpsertItemRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2410,7 @@ func (x *UpsertItemRequest) String() string {
 func (*UpsertItemRequest) ProtoMessage() {}
 
 func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2423,7 @@ func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertItemRequest.ProtoReflect.Descriptor instead.
 func (*UpsertItemRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpsertItemRequest) GetItem() string {
@@ -2396,7 +2470,7 @@ type Coupon struct {
 
 func (x *Coupon) Reset() {
 	*x = Coupon{}
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2482,7 @@ func (x *Coupon) String() string {
 func (*Coupon) ProtoMessage() {}
 
 func (x *Coupon) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2495,7 @@ func (x *Coupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coupon.ProtoReflect.Descriptor instead.
 func (*Coupon) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Coupon) GetCoupon() string {
@@ -2489,7 +2563,7 @@ type UpsertCouponRequest struct {
 
 func (x *UpsertCouponRequest) Reset() {
 	*x = UpsertCouponRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2575,7 @@ func (x *UpsertCouponRequest) String() string {
 func (*UpsertCouponRequest) ProtoMessage() {}
 
 func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2588,7 @@ func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCouponRequest.ProtoReflect.Descriptor instead.
 func (*UpsertCouponRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpsertCouponRequest) GetCoupon() string {
@@ -2574,7 +2648,7 @@ type GetCurrentModelRequest struct {
 
 func (x *GetCurrentModelRequest) Reset() {
 	*x = GetCurrentModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[34]
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2660,7 @@ func (x *GetCurrentModelRequest) String() string {
 func (*GetCurrentModelRequest) ProtoMessage() {}
 
 func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[34]
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2673,7 @@ func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentModelRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
 }
 
 type TrainModelRequest struct {
@@ -2621,7 +2695,7 @@ type TrainModelRequest struct {
 
 func (x *TrainModelRequest) Reset() {
 	*x = TrainModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2633,7 +2707,7 @@ func (x *TrainModelRequest) String() string {
 func (*TrainModelRequest) ProtoMessage() {}
 
 func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2646,7 +2720,7 @@ func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainModelRequest.ProtoReflect.Descriptor instead.
 func (*TrainModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TrainModelRequest) GetEpsilon() float64 {
@@ -2695,7 +2769,7 @@ type PrivacyCharge struct {
 
 func (x *PrivacyCharge) Reset() {
 	*x = PrivacyCharge{}
-	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +2781,7 @@ func (x *PrivacyCharge) String() string {
 func (*PrivacyCharge) ProtoMessage() {}
 
 func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +2794,7 @@ func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyCharge.ProtoReflect.Descriptor instead.
 func (*PrivacyCharge) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PrivacyCharge) GetComponent() string {
@@ -2772,7 +2846,7 @@ type ModelCard struct {
 
 func (x *ModelCard) Reset() {
 	*x = ModelCard{}
-	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +2858,7 @@ func (x *ModelCard) String() string {
 func (*ModelCard) ProtoMessage() {}
 
 func (x *ModelCard) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +2871,7 @@ func (x *ModelCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelCard.ProtoReflect.Descriptor instead.
 func (*ModelCard) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ModelCard) GetVersion() string {
@@ -2922,7 +2996,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2934,7 +3008,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2947,7 +3021,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ApiKey) GetId() string {
@@ -2998,7 +3072,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3084,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3097,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -3051,7 +3125,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	mi := &file_discret_v1_discret_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3063,7 +3137,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	mi := &file_discret_v1_discret_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3076,7 +3150,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateApiKeyResponse) GetKey() *ApiKey {
@@ -3101,7 +3175,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[41]
+	mi := &file_discret_v1_discret_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3113,7 +3187,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[41]
+	mi := &file_discret_v1_discret_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3126,7 +3200,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{41}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{42}
 }
 
 type ListApiKeysResponse struct {
@@ -3138,7 +3212,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[42]
+	mi := &file_discret_v1_discret_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3150,7 +3224,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[42]
+	mi := &file_discret_v1_discret_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3163,7 +3237,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{42}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListApiKeysResponse) GetKeys() []*ApiKey {
@@ -3183,7 +3257,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[43]
+	mi := &file_discret_v1_discret_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3195,7 +3269,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[43]
+	mi := &file_discret_v1_discret_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3208,12 +3282,404 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{43}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+type ListAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// List the entries at or after this time.
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// List the entries before this time.
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	// List only these actions: export, forget, apikey.create, apikey.revoke,
+	// model.use, model.train, consent.import.
+	Actions []string `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
+	// At most this many entries: 1-1000; 0 means 100.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, to continue a listing.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesRequest) Reset() {
+	*x = ListAuditEntriesRequest{}
+	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListAuditEntriesRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesRequest) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type SearchAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's raw id (1-256 bytes of UTF-8). Required.
+	Customer string `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	// As in ListAuditEntriesRequest.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	Until         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=until,proto3" json:"until,omitempty"`
+	Actions       []string               `protobuf:"bytes,4,rep,name=actions,proto3" json:"actions,omitempty"`
+	PageSize      int32                  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchAuditEntriesRequest) Reset() {
+	*x = SearchAuditEntriesRequest{}
+	mi := &file_discret_v1_discret_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchAuditEntriesRequest) ProtoMessage() {}
+
+func (x *SearchAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*SearchAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *SearchAuditEntriesRequest) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+func (x *SearchAuditEntriesRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *SearchAuditEntriesRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *SearchAuditEntriesRequest) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *SearchAuditEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchAuditEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAuditEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Entries []*AuditEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Set when more entries follow: pass it as page_token, with the same
+	// filters, for the next page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesResponse) Reset() {
+	*x = ListAuditEntriesResponse{}
+	mi := &file_discret_v1_discret_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesResponse) ProtoMessage() {}
+
+func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// One entry of the audit trail.
+type AuditEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifies the entry (24 hex digits); entries sort by it.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// When the action took effect, to the second.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// export, forget, apikey.create, apikey.revoke, model.use, model.train or
+	// consent.import.
+	Action string      `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	Actor  *AuditActor `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// For export and forget: an opaque reference to the customer (8 hex
+	// digits of a one-way hash of their pseudonym), the same for every entry
+	// about the same customer. Empty for the other actions.
+	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The API key's id (apikey.*) or the release's version (model.*).
+	Object string `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
+	// The outcome: records exported or erased per table (consent, events,
+	// coupon_pushes), a consent file's rows and customers.
+	Counts        map[string]int64 `protobuf:"bytes,7,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_discret_v1_discret_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AuditEntry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetActor() *AuditActor {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetObject() string {
+	if x != nil {
+		return x.Object
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetCounts() map[string]int64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// Who performed an audited action.
+type AuditActor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cli (the command line), api (an API key), schedule (the server's
+	// periodic training) or unknown.
+	Via string `protobuf:"bytes,1,opt,name=via,proto3" json:"via,omitempty"`
+	// The API key's id, for api.
+	KeyId string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The OS user who ran the command (cli, if known) or the API key's name
+	// (api).
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditActor) Reset() {
+	*x = AuditActor{}
+	mi := &file_discret_v1_discret_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditActor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditActor) ProtoMessage() {}
+
+func (x *AuditActor) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditActor.ProtoReflect.Descriptor instead.
+func (*AuditActor) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *AuditActor) GetVia() string {
+	if x != nil {
+		return x.Via
+	}
+	return ""
+}
+
+func (x *AuditActor) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *AuditActor) GetName() string {
+	if x != nil {
+		return x.Name
 	}
 	return ""
 }
@@ -3231,7 +3697,7 @@ type ProcessingNotice_Purpose struct {
 
 func (x *ProcessingNotice_Purpose) Reset() {
 	*x = ProcessingNotice_Purpose{}
-	mi := &file_discret_v1_discret_proto_msgTypes[44]
+	mi := &file_discret_v1_discret_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3709,7 @@ func (x *ProcessingNotice_Purpose) String() string {
 func (*ProcessingNotice_Purpose) ProtoMessage() {}
 
 func (x *ProcessingNotice_Purpose) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[44]
+	mi := &file_discret_v1_discret_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3722,7 @@ func (x *ProcessingNotice_Purpose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingNotice_Purpose.ProtoReflect.Descriptor instead.
 func (*ProcessingNotice_Purpose) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26, 0}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27, 0}
 }
 
 func (x *ProcessingNotice_Purpose) GetName() string {
@@ -3290,7 +3756,7 @@ type ProcessingNotice_Rule struct {
 
 func (x *ProcessingNotice_Rule) Reset() {
 	*x = ProcessingNotice_Rule{}
-	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	mi := &file_discret_v1_discret_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3302,7 +3768,7 @@ func (x *ProcessingNotice_Rule) String() string {
 func (*ProcessingNotice_Rule) ProtoMessage() {}
 
 func (x *ProcessingNotice_Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	mi := &file_discret_v1_discret_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3315,7 +3781,7 @@ func (x *ProcessingNotice_Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingNotice_Rule.ProtoReflect.Descriptor instead.
 func (*ProcessingNotice_Rule) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26, 1}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27, 1}
 }
 
 func (x *ProcessingNotice_Rule) GetData() string {
@@ -3465,7 +3931,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"CouponPush\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x14\n" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe3\x03\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x99\x04\n" +
 	"\x16ExportCustomerResponse\x12\x1c\n" +
 	"\tpseudonym\x18\x01 \x01(\tR\tpseudonym\x123\n" +
 	"\aconsent\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\aconsent\x12/\n" +
@@ -3477,7 +3943,13 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x0ferasure_pending\x18\b \x01(\bR\x0eerasurePending\x12<\n" +
 	"\n" +
 	"processing\x18\t \x01(\v2\x1c.discret.v1.ProcessingNoticeR\n" +
-	"processing\"\xd2\x03\n" +
+	"processing\x124\n" +
+	"\x05audit\x18\n" +
+	" \x03(\v2\x1e.discret.v1.CustomerAuditEntryR\x05audit\"r\n" +
+	"\x12CustomerAuditEntry\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\"\xd2\x03\n" +
 	"\x10ProcessingNotice\x12\x1e\n" +
 	"\n" +
 	"controller\x18\x01 \x01(\tR\n" +
@@ -3610,7 +4082,42 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x13ListApiKeysResponse\x12&\n" +
 	"\x04keys\x18\x01 \x03(\v2\x12.discret.v1.ApiKeyR\x04keys\"%\n" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*\xb6\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xd3\x01\n" +
+	"\x17ListAuditEntriesRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x18\n" +
+	"\aactions\x18\x03 \x03(\tR\aactions\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\xf1\x01\n" +
+	"\x19SearchAuditEntriesRequest\x12\x1a\n" +
+	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x18\n" +
+	"\aactions\x18\x04 \x03(\tR\aactions\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"t\n" +
+	"\x18ListAuditEntriesResponse\x120\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.discret.v1.AuditEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x02\n" +
+	"\n" +
+	"AuditEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12,\n" +
+	"\x05actor\x18\x04 \x01(\v2\x16.discret.v1.AuditActorR\x05actor\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\x12\x16\n" +
+	"\x06object\x18\x06 \x01(\tR\x06object\x12:\n" +
+	"\x06counts\x18\a \x03(\v2\".discret.v1.AuditEntry.CountsEntryR\x06counts\x1a9\n" +
+	"\vCountsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"I\n" +
+	"\n" +
+	"AuditActor\x12\x10\n" +
+	"\x03via\x18\x01 \x01(\tR\x03via\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name*\xb6\x01\n" +
 	"\x15NonPersonalizedReason\x12'\n" +
 	"#NON_PERSONALIZED_REASON_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"NON_PERSONALIZED_REASON_NO_CONSENT\x10\x01\x12&\n" +
@@ -3635,7 +4142,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\n" +
 	"GetConsent\x12\x1d.discret.v1.GetConsentRequest\x1a\x18.discret.v1.ConsentState\x12K\n" +
 	"\n" +
-	"SetConsent\x12\x1d.discret.v1.SetConsentRequest\x1a\x1e.discret.v1.SetConsentResponse2\xbe\x05\n" +
+	"SetConsent\x12\x1d.discret.v1.SetConsentRequest\x1a\x1e.discret.v1.SetConsentResponse2\x80\a\n" +
 	"\fAdminService\x12W\n" +
 	"\x0eExportCustomer\x12!.discret.v1.ExportCustomerRequest\x1a\".discret.v1.ExportCustomerResponse\x12W\n" +
 	"\x0eForgetCustomer\x12!.discret.v1.ForgetCustomerRequest\x1a\".discret.v1.ForgetCustomerResponse\x12=\n" +
@@ -3647,7 +4154,9 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"TrainModel\x12\x1d.discret.v1.TrainModelRequest\x1a\x15.discret.v1.ModelCard\x12Q\n" +
 	"\fCreateApiKey\x12\x1f.discret.v1.CreateApiKeyRequest\x1a .discret.v1.CreateApiKeyResponse\x12N\n" +
 	"\vListApiKeys\x12\x1e.discret.v1.ListApiKeysRequest\x1a\x1f.discret.v1.ListApiKeysResponse\x12C\n" +
-	"\fRevokeApiKey\x12\x1f.discret.v1.RevokeApiKeyRequest\x1a\x12.discret.v1.ApiKeyB>Z<github.com/discret-io/discret/serve/api/discret/v1;discretv1b\x06proto3"
+	"\fRevokeApiKey\x12\x1f.discret.v1.RevokeApiKeyRequest\x1a\x12.discret.v1.ApiKey\x12]\n" +
+	"\x10ListAuditEntries\x12#.discret.v1.ListAuditEntriesRequest\x1a$.discret.v1.ListAuditEntriesResponse\x12a\n" +
+	"\x12SearchAuditEntries\x12%.discret.v1.SearchAuditEntriesRequest\x1a$.discret.v1.ListAuditEntriesResponseB>Z<github.com/discret-io/discret/serve/api/discret/v1;discretv1b\x06proto3"
 
 var (
 	file_discret_v1_discret_proto_rawDescOnce sync.Once
@@ -3662,7 +4171,7 @@ func file_discret_v1_discret_proto_rawDescGZIP() []byte {
 }
 
 var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_discret_v1_discret_proto_goTypes = []any{
 	(NonPersonalizedReason)(0),         // 0: discret.v1.NonPersonalizedReason
 	(VisitNotRecordedReason)(0),        // 1: discret.v1.VisitNotRecordedReason
@@ -3692,116 +4201,137 @@ var file_discret_v1_discret_proto_goTypes = []any{
 	(*StoredEvent)(nil),                // 25: discret.v1.StoredEvent
 	(*CouponPush)(nil),                 // 26: discret.v1.CouponPush
 	(*ExportCustomerResponse)(nil),     // 27: discret.v1.ExportCustomerResponse
-	(*ProcessingNotice)(nil),           // 28: discret.v1.ProcessingNotice
-	(*DerivedRelease)(nil),             // 29: discret.v1.DerivedRelease
-	(*ForgetCustomerRequest)(nil),      // 30: discret.v1.ForgetCustomerRequest
-	(*ForgetCustomerResponse)(nil),     // 31: discret.v1.ForgetCustomerResponse
-	(*Item)(nil),                       // 32: discret.v1.Item
-	(*UpsertItemRequest)(nil),          // 33: discret.v1.UpsertItemRequest
-	(*Coupon)(nil),                     // 34: discret.v1.Coupon
-	(*UpsertCouponRequest)(nil),        // 35: discret.v1.UpsertCouponRequest
-	(*GetCurrentModelRequest)(nil),     // 36: discret.v1.GetCurrentModelRequest
-	(*TrainModelRequest)(nil),          // 37: discret.v1.TrainModelRequest
-	(*PrivacyCharge)(nil),              // 38: discret.v1.PrivacyCharge
-	(*ModelCard)(nil),                  // 39: discret.v1.ModelCard
-	(*ApiKey)(nil),                     // 40: discret.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),        // 41: discret.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 42: discret.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 43: discret.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 44: discret.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 45: discret.v1.RevokeApiKeyRequest
-	(*ProcessingNotice_Purpose)(nil),   // 46: discret.v1.ProcessingNotice.Purpose
-	(*ProcessingNotice_Rule)(nil),      // 47: discret.v1.ProcessingNotice.Rule
-	nil,                                // 48: discret.v1.ForgetCustomerResponse.RemovedEntry
-	nil,                                // 49: discret.v1.ModelCard.ParametersEntry
-	nil,                                // 50: discret.v1.ModelCard.EvaluationEntry
-	(*timestamppb.Timestamp)(nil),      // 51: google.protobuf.Timestamp
+	(*CustomerAuditEntry)(nil),         // 28: discret.v1.CustomerAuditEntry
+	(*ProcessingNotice)(nil),           // 29: discret.v1.ProcessingNotice
+	(*DerivedRelease)(nil),             // 30: discret.v1.DerivedRelease
+	(*ForgetCustomerRequest)(nil),      // 31: discret.v1.ForgetCustomerRequest
+	(*ForgetCustomerResponse)(nil),     // 32: discret.v1.ForgetCustomerResponse
+	(*Item)(nil),                       // 33: discret.v1.Item
+	(*UpsertItemRequest)(nil),          // 34: discret.v1.UpsertItemRequest
+	(*Coupon)(nil),                     // 35: discret.v1.Coupon
+	(*UpsertCouponRequest)(nil),        // 36: discret.v1.UpsertCouponRequest
+	(*GetCurrentModelRequest)(nil),     // 37: discret.v1.GetCurrentModelRequest
+	(*TrainModelRequest)(nil),          // 38: discret.v1.TrainModelRequest
+	(*PrivacyCharge)(nil),              // 39: discret.v1.PrivacyCharge
+	(*ModelCard)(nil),                  // 40: discret.v1.ModelCard
+	(*ApiKey)(nil),                     // 41: discret.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),        // 42: discret.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 43: discret.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 44: discret.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 45: discret.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 46: discret.v1.RevokeApiKeyRequest
+	(*ListAuditEntriesRequest)(nil),    // 47: discret.v1.ListAuditEntriesRequest
+	(*SearchAuditEntriesRequest)(nil),  // 48: discret.v1.SearchAuditEntriesRequest
+	(*ListAuditEntriesResponse)(nil),   // 49: discret.v1.ListAuditEntriesResponse
+	(*AuditEntry)(nil),                 // 50: discret.v1.AuditEntry
+	(*AuditActor)(nil),                 // 51: discret.v1.AuditActor
+	(*ProcessingNotice_Purpose)(nil),   // 52: discret.v1.ProcessingNotice.Purpose
+	(*ProcessingNotice_Rule)(nil),      // 53: discret.v1.ProcessingNotice.Rule
+	nil,                                // 54: discret.v1.ForgetCustomerResponse.RemovedEntry
+	nil,                                // 55: discret.v1.ModelCard.ParametersEntry
+	nil,                                // 56: discret.v1.ModelCard.EvaluationEntry
+	nil,                                // 57: discret.v1.AuditEntry.CountsEntry
+	(*timestamppb.Timestamp)(nil),      // 58: google.protobuf.Timestamp
 }
 var file_discret_v1_discret_proto_depIdxs = []int32{
 	3,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
 	0,  // 1: discret.v1.RecommendResponse.reason:type_name -> discret.v1.NonPersonalizedReason
-	51, // 2: discret.v1.CustomerToken.expire_time:type_name -> google.protobuf.Timestamp
+	58, // 2: discret.v1.CustomerToken.expire_time:type_name -> google.protobuf.Timestamp
 	3,  // 3: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
 	3,  // 4: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
-	51, // 5: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
+	58, // 5: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
 	12, // 6: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
 	1,  // 7: discret.v1.EnterStoreResponse.visit_not_recorded_reason:type_name -> discret.v1.VisitNotRecordedReason
 	14, // 8: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
 	16, // 9: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
-	51, // 10: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
-	51, // 11: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
+	58, // 10: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
+	58, // 11: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
 	19, // 12: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
 	18, // 13: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
 	18, // 14: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
 	21, // 15: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	51, // 16: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	51, // 17: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	51, // 18: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	58, // 16: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	58, // 17: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	58, // 18: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
 	18, // 19: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
 	25, // 20: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
 	26, // 21: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	29, // 22: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	51, // 23: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
-	28, // 24: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
-	46, // 25: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
-	47, // 26: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
-	51, // 27: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	51, // 28: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	51, // 29: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	48, // 30: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	51, // 31: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	51, // 32: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	51, // 33: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	51, // 34: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	51, // 35: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	38, // 36: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	51, // 37: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	51, // 38: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	49, // 39: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	50, // 40: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	51, // 41: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
-	51, // 42: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
-	40, // 43: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
-	40, // 44: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
-	2,  // 45: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	7,  // 46: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	9,  // 47: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	5,  // 48: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
-	11, // 49: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	15, // 50: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	20, // 51: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	22, // 52: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	24, // 53: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	30, // 54: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	33, // 55: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	35, // 56: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	36, // 57: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	37, // 58: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	41, // 59: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
-	43, // 60: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
-	45, // 61: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
-	4,  // 62: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	8,  // 63: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	10, // 64: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	6,  // 65: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
-	13, // 66: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	17, // 67: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	21, // 68: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	23, // 69: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	27, // 70: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	31, // 71: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	32, // 72: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	34, // 73: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	39, // 74: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	39, // 75: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	42, // 76: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
-	44, // 77: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
-	40, // 78: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
-	62, // [62:79] is the sub-list for method output_type
-	45, // [45:62] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	30, // 22: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	58, // 23: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
+	29, // 24: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
+	28, // 25: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
+	58, // 26: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
+	52, // 27: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
+	53, // 28: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
+	58, // 29: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	58, // 30: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	58, // 31: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	54, // 32: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	58, // 33: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	58, // 34: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	58, // 35: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	58, // 36: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	58, // 37: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	39, // 38: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	58, // 39: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	58, // 40: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	55, // 41: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	56, // 42: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	58, // 43: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	58, // 44: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	41, // 45: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	41, // 46: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	58, // 47: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	58, // 48: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	58, // 49: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	58, // 50: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	50, // 51: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
+	58, // 52: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	51, // 53: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
+	57, // 54: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
+	2,  // 55: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	7,  // 56: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	9,  // 57: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	5,  // 58: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
+	11, // 59: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	15, // 60: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	20, // 61: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	22, // 62: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	24, // 63: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	31, // 64: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	34, // 65: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	36, // 66: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	37, // 67: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	38, // 68: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	42, // 69: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	44, // 70: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	46, // 71: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	47, // 72: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
+	48, // 73: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
+	4,  // 74: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	8,  // 75: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	10, // 76: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	6,  // 77: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
+	13, // 78: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	17, // 79: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	21, // 80: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	23, // 81: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	27, // 82: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	32, // 83: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	33, // 84: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	35, // 85: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	40, // 86: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	40, // 87: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	43, // 88: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	45, // 89: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	41, // 90: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	49, // 91: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	49, // 92: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	74, // [74:93] is the sub-list for method output_type
+	55, // [55:74] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
@@ -3813,16 +4343,16 @@ func file_discret_v1_discret_proto_init() {
 	file_discret_v1_discret_proto_msgTypes[2].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[11].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[16].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[27].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[31].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[33].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[28].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[32].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discret_v1_discret_proto_rawDesc), len(file_discret_v1_discret_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   49,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

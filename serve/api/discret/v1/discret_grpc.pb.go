@@ -671,15 +671,17 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	AdminService_ExportCustomer_FullMethodName  = "/discret.v1.AdminService/ExportCustomer"
-	AdminService_ForgetCustomer_FullMethodName  = "/discret.v1.AdminService/ForgetCustomer"
-	AdminService_UpsertItem_FullMethodName      = "/discret.v1.AdminService/UpsertItem"
-	AdminService_UpsertCoupon_FullMethodName    = "/discret.v1.AdminService/UpsertCoupon"
-	AdminService_GetCurrentModel_FullMethodName = "/discret.v1.AdminService/GetCurrentModel"
-	AdminService_TrainModel_FullMethodName      = "/discret.v1.AdminService/TrainModel"
-	AdminService_CreateApiKey_FullMethodName    = "/discret.v1.AdminService/CreateApiKey"
-	AdminService_ListApiKeys_FullMethodName     = "/discret.v1.AdminService/ListApiKeys"
-	AdminService_RevokeApiKey_FullMethodName    = "/discret.v1.AdminService/RevokeApiKey"
+	AdminService_ExportCustomer_FullMethodName     = "/discret.v1.AdminService/ExportCustomer"
+	AdminService_ForgetCustomer_FullMethodName     = "/discret.v1.AdminService/ForgetCustomer"
+	AdminService_UpsertItem_FullMethodName         = "/discret.v1.AdminService/UpsertItem"
+	AdminService_UpsertCoupon_FullMethodName       = "/discret.v1.AdminService/UpsertCoupon"
+	AdminService_GetCurrentModel_FullMethodName    = "/discret.v1.AdminService/GetCurrentModel"
+	AdminService_TrainModel_FullMethodName         = "/discret.v1.AdminService/TrainModel"
+	AdminService_CreateApiKey_FullMethodName       = "/discret.v1.AdminService/CreateApiKey"
+	AdminService_ListApiKeys_FullMethodName        = "/discret.v1.AdminService/ListApiKeys"
+	AdminService_RevokeApiKey_FullMethodName       = "/discret.v1.AdminService/RevokeApiKey"
+	AdminService_ListAuditEntries_FullMethodName   = "/discret.v1.AdminService/ListAuditEntries"
+	AdminService_SearchAuditEntries_FullMethodName = "/discret.v1.AdminService/SearchAuditEntries"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -714,6 +716,16 @@ type AdminServiceClient interface {
 	// RevokeApiKey revokes an API key: requests with it fail from the moment
 	// this returns. Revoking a revoked key changes nothing.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*ApiKey, error)
+	// ListAuditEntries lists the audit trail, newest first: one entry per
+	// customer export and erasure, API key created or revoked, release made
+	// current (by hand or by a training run) and consent file imported, with
+	// when, who and the outcome. It names no customer: SearchAuditEntries
+	// filters by customer.
+	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
+	// SearchAuditEntries is ListAuditEntries for one customer, named by their
+	// raw id. On REST it is a POST with the id in the JSON body, so that the
+	// id stays out of URLs (and so out of proxy and access logs).
+	SearchAuditEntries(ctx context.Context, in *SearchAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
 }
 
 type adminServiceClient struct {
@@ -814,6 +826,26 @@ func (c *adminServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKeyR
 	return out, nil
 }
 
+func (c *adminServiceClient) ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEntriesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) SearchAuditEntries(ctx context.Context, in *SearchAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEntriesResponse)
+	err := c.cc.Invoke(ctx, AdminService_SearchAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -846,6 +878,16 @@ type AdminServiceServer interface {
 	// RevokeApiKey revokes an API key: requests with it fail from the moment
 	// this returns. Revoking a revoked key changes nothing.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*ApiKey, error)
+	// ListAuditEntries lists the audit trail, newest first: one entry per
+	// customer export and erasure, API key created or revoked, release made
+	// current (by hand or by a training run) and consent file imported, with
+	// when, who and the outcome. It names no customer: SearchAuditEntries
+	// filters by customer.
+	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
+	// SearchAuditEntries is ListAuditEntries for one customer, named by their
+	// raw id. On REST it is a POST with the id in the JSON body, so that the
+	// id stays out of URLs (and so out of proxy and access logs).
+	SearchAuditEntries(context.Context, *SearchAuditEntriesRequest) (*ListAuditEntriesResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -882,6 +924,12 @@ func (UnimplementedAdminServiceServer) ListApiKeys(context.Context, *ListApiKeys
 }
 func (UnimplementedAdminServiceServer) RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*ApiKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeApiKey not implemented")
+}
+func (UnimplementedAdminServiceServer) ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEntries not implemented")
+}
+func (UnimplementedAdminServiceServer) SearchAuditEntries(context.Context, *SearchAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchAuditEntries not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1066,6 +1114,42 @@ func _AdminService_RevokeApiKey_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListAuditEntries(ctx, req.(*ListAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_SearchAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SearchAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SearchAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SearchAuditEntries(ctx, req.(*SearchAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1108,6 +1192,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeApiKey",
 			Handler:    _AdminService_RevokeApiKey_Handler,
+		},
+		{
+			MethodName: "ListAuditEntries",
+			Handler:    _AdminService_ListAuditEntries_Handler,
+		},
+		{
+			MethodName: "SearchAuditEntries",
+			Handler:    _AdminService_SearchAuditEntries_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
