@@ -100,6 +100,24 @@ latest), and one more than 5 minutes ahead is refused.`,
 			}
 			defer d.Close()
 			p := d.pseudonyms.Pseudonymize(c)
+			if at == "" {
+				// Dated now, in the second of an erasure just done, the
+				// choices would not be recorded: date them the next second.
+				rec, err := d.db.Consent(ctx, p)
+				if err != nil {
+					return err
+				}
+				if wait := rec.UntilAfterErasure(when); wait > 0 {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(wait):
+					}
+					for i := range changes {
+						changes[i].Time = time.Now().UTC()
+					}
+				}
+			}
 			res, got, err := release.UpdateConsent(ctx, d.db, p, changes, d.settings.consent)
 			printRetired(e.stdout, got, "this customer's events") // even on a later error: they are gone
 			if err != nil {

@@ -175,3 +175,29 @@ func TestForgetLasts(t *testing.T) {
 		t.Errorf("after the erasure and a re-import of both files, export = %d consent choices, %d events, erased_at %v; want none, none, set", len(x.Consent), len(x.Events), x.ErasedAt)
 	}
 }
+
+// TestConsentSetRightAfterForget: a choice that `consent set` dates itself
+// is recorded even in the second of the erasure just done (it waits for the
+// next second), not dropped as predating the erasure. Without the wait,
+// this fails whenever the two commands run in the same second, which they
+// nearly always do.
+func TestConsentSetRightAfterForget(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("consent", "set", "back-again-1", "personalization=granted")
+	c.mustRun("forget", "back-again-1")
+	out := c.mustRun("consent", "set", "back-again-1", "personalization=granted")
+	if strings.Contains(out, "not recorded") {
+		t.Errorf("consent set right after forget:\n%s\nwant the choice recorded", out)
+	}
+	var x struct {
+		Consent  []json.RawMessage `json:"consent"`
+		ErasedAt time.Time         `json:"erased_at"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("export", "back-again-1")), &x); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Consent) != 1 || x.ErasedAt.IsZero() {
+		t.Errorf("export after forget and a new grant = %d consent choices, erased_at %v; want 1, set", len(x.Consent), x.ErasedAt)
+	}
+}

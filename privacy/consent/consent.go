@@ -112,6 +112,20 @@ func (r Record) PredatesErasure(c Change) bool {
 	return !r.ErasedAt.IsZero() && c.Time.Unix() <= r.ErasedAt.Unix()
 }
 
+// UntilAfterErasure returns how long after now a choice must be dated to
+// come after r's erasure, to the second: when now falls in the erasure's
+// second, the time to the next one; else 0. A choice that its recorder
+// dates itself, on a request made just after an erasure, waits that long
+// (under a second) instead of being dropped as predating the erasure. An
+// erasure dated after now's second (a clock set back) gives 0 too: a
+// choice dated now then predates it, and is reported so.
+func (r Record) UntilAfterErasure(now time.Time) time.Duration {
+	if r.ErasedAt.IsZero() || now.Unix() != r.ErasedAt.Unix() {
+		return 0
+	}
+	return time.Unix(now.Unix()+1, 0).Sub(now)
+}
+
 // Latest returns the change that decides purpose p, and false if there is
 // none: the one with the latest Time, to the second (the precision at
 // which records are stored, so that a record decides the same before and

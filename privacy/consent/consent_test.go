@@ -278,3 +278,29 @@ func TestErasure(t *testing.T) {
 		t.Errorf("json of a never-erased record = %s, %v: want no erased_at", b, err)
 	}
 }
+
+func TestUntilAfterErasure(t *testing.T) {
+	erased := time.Date(2030, 5, 1, 12, 0, 0, 300e6, time.UTC) // 12:00:00.3
+	for _, tt := range []struct {
+		name     string
+		erasedAt time.Time
+		now      time.Time
+		want     time.Duration
+	}{
+		{"never erased", time.Time{}, erased, 0},
+		{"in the erasure's second, after it", erased, erased.Add(500 * time.Millisecond), 200 * time.Millisecond},
+		{"in the erasure's second, at its start", erased, erased.Truncate(time.Second), time.Second},
+		{"the next second", erased, erased.Add(700 * time.Millisecond), 0},
+		{"a minute later", erased, erased.Add(time.Minute), 0},
+		{"clock set back", erased, erased.Add(-time.Minute), 0},
+	} {
+		r := Record{ErasedAt: tt.erasedAt}
+		got := r.UntilAfterErasure(tt.now)
+		if got != tt.want {
+			t.Errorf("%s: UntilAfterErasure(%v) = %v, want %v", tt.name, tt.now, got, tt.want)
+		}
+		if got > 0 && r.PredatesErasure(Change{Time: tt.now.Add(got)}) {
+			t.Errorf("%s: a choice dated %v after %v still predates the erasure at %v", tt.name, got, tt.now, tt.erasedAt)
+		}
+	}
+}

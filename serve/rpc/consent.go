@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -51,6 +52,9 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		return nil, err
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
+	if err := a.datePastErasure(ctx, p, req.GetChanges(), changes); err != nil {
+		return nil, apiError(err)
+	}
 	res, got, err := release.UpdateConsent(ctx, a.cfg.Store, p, changes, a.cfg.ConsentDefaults)
 	// Even if the update then failed: the releases are gone.
 	err = a.retired(ctx, got.Retired, err)
@@ -64,6 +68,37 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		DeletedReleases:  int64(len(got.Retired)),
 		PredatingErasure: int64(res.PredatingErasure),
 	}, nil
+}
+
+// datePastErasure dates the changes that the server dates itself (those of
+// in sent without a time) after the customer's erasure: when now falls in
+// the erasure's second, it waits for the next one and dates them then
+// (consent.Record.UntilAfterErasure). The request came after the erasure;
+// dated in its second, it would be answered 200 with nothing recorded. An
+// erasure that commits between this read and the update still wins: the
+// update counts the choices under predating_erasure.
+func (a *API) datePastErasure(ctx context.Context, p privacy.PseudoID, in []*discretv1.ConsentChange, changes []consent.Change) error {
+	if !slices.ContainsFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil }) {
+		return nil
+	}
+	rec, err := a.cfg.Store.Consent(ctx, p)
+	if err != nil {
+		return err
+	}
+	wait := rec.UntilAfterErasure(a.cfg.Now())
+	if wait == 0 {
+		return nil
+	}
+	if err := a.cfg.Sleep(ctx, wait); err != nil {
+		return err
+	}
+	now := a.cfg.Now().UTC()
+	for i, c := range in {
+		if c.GetTime() == nil {
+			changes[i].Time = now
+		}
+	}
+	return nil
 }
 
 // decodeConsentChanges converts and validates consent changes; now dates

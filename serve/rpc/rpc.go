@@ -132,6 +132,10 @@ type Config struct {
 	Tokens TokenMinter
 	// Now is the clock (consent changes without a time); nil means time.Now.
 	Now func() time.Time
+	// Sleep waits d, or until ctx is done (then it returns ctx.Err()): a
+	// consent change without a time, sent in the second of the customer's
+	// erasure, waits for the next second (SetConsent). Nil means a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Validate reports every problem with c.
@@ -164,6 +168,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
 	}
 	return &API{cfg: cfg}, nil
 }
@@ -226,3 +233,15 @@ type (
 		a *API
 	}
 )
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -40,6 +40,7 @@ type fixture struct {
 	clock  *storetest.Clock
 	cache  *recordingCache
 	events *ingest.Ingester
+	slept  time.Duration // what the API's Sleep waited, on the fake clock
 }
 
 type recordingCache struct {
@@ -74,7 +75,12 @@ func newFixture(t *testing.T, edit func(*rpc.Config)) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, ps: ps, clock: clock, cache: &recordingCache{}, events: in}
-	cfg := rpc.Config{Pseudonyms: ps, Store: db, Events: in, Cache: f.cache, Now: clock.Now}
+	cfg := rpc.Config{Pseudonyms: ps, Store: db, Events: in, Cache: f.cache, Now: clock.Now,
+		Sleep: func(_ context.Context, d time.Duration) error {
+			f.slept += d
+			clock.Advance(d)
+			return nil
+		}}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -301,6 +307,25 @@ func TestConsentAndErasure(t *testing.T) {
 	}})
 	if err != nil || set.PredatingErasure != 1 || set.State.Purposes[0].Allowed {
 		t.Errorf("SetConsent(a grant from before the erasure) = %v, %v; want 1 predating the erasure, nothing allowed", set, err)
+	}
+	// A choice the server dates itself comes after the erasure, even in
+	// its second (the fixture's clock stands still): it is recorded, dated
+	// the second after.
+	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
+		{Purpose: "personalization", Granted: proto.Bool(true)},
+	}})
+	if err != nil || set.PredatingErasure != 0 || !set.State.Purposes[0].Allowed || !set.State.Purposes[0].Time.AsTime().Equal(storetest.Epoch.Add(time.Second)) {
+		t.Errorf("SetConsent(a grant dated by the server in the erasure's second) = %v, %v; want it recorded at the next second", set, err)
+	}
+	// A choice the server dates itself comes after the erasure, even when
+	// sent in its second (the fixture's clock stands still until Sleep):
+	// the server waits for the next second and records it then.
+	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
+		{Purpose: "personalization", Granted: proto.Bool(true)},
+	}})
+	next := storetest.Epoch.Add(time.Second)
+	if err != nil || set.PredatingErasure != 0 || !set.State.Purposes[0].Allowed || !set.State.Purposes[0].Time.AsTime().Equal(next) || f.slept != time.Second {
+		t.Errorf("SetConsent(a grant dated by the server in the erasure's second) = %v, %v after waiting %v; want it recorded at %v after waiting 1s", set, err, f.slept, next)
 	}
 	if _, err := s.ForgetCustomer(ctx, &discretv1.ForgetCustomerRequest{}); apierr.KindOf(err) != apierr.InvalidArgument {
 		t.Errorf("ForgetCustomer(no customer) = %v, want InvalidArgument", err)
