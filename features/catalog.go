@@ -255,11 +255,13 @@ var ErrInvalid = errors.New("invalid")
 // Validate checks every field of it and returns a *FieldError for the first
 // bad one.
 func (it *Item) Validate() error {
-	if err := privacy.ValidateID(it.ID); err != nil {
+	if err := ValidateKey(it.ID); err != nil {
 		return &FieldError{Field: "item", Value: clip(it.ID), Err: err}
 	}
 	if it.Category != "" {
-		if err := privacy.ValidateID(it.Category); err != nil || len(it.Category) > MaxCategoryLen {
+		if err := ValidateKey(it.Category); errors.Is(err, ErrEmailLike) {
+			return &FieldError{Field: "category", Value: clip(it.Category), Err: err}
+		} else if err != nil || len(it.Category) > MaxCategoryLen {
 			return &FieldError{Field: "category", Value: clip(it.Category), Err: fmt.Errorf("%w: 1-%d bytes of UTF-8 without control characters", ErrInvalid, MaxCategoryLen)}
 		}
 	}
@@ -271,7 +273,7 @@ func validateStores(stores []string) error {
 		return &FieldError{Field: "stores", Err: fmt.Errorf("%w: more than %d stores", ErrInvalid, MaxItemStores)}
 	}
 	for i, s := range stores {
-		if err := privacy.ValidateID(s); err != nil {
+		if err := ValidateKey(s); err != nil {
 			return &FieldError{Field: fmt.Sprintf("stores[%d]", i), Value: clip(s), Err: err}
 		}
 	}
@@ -281,10 +283,10 @@ func validateStores(stores []string) error {
 // Validate checks every field of c and returns a *FieldError for the first
 // bad one.
 func (c *Coupon) Validate() error {
-	if err := privacy.ValidateID(c.ID); err != nil {
+	if err := ValidateKey(c.ID); err != nil {
 		return &FieldError{Field: "coupon", Value: clip(c.ID), Err: err}
 	}
-	if err := privacy.ValidateID(c.Item); err != nil {
+	if err := ValidateKey(c.Item); err != nil {
 		return &FieldError{Field: "item", Value: clip(c.Item), Err: err}
 	}
 	if len(c.Stores) == 0 {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCatalogueJSONDefaults(t *testing.T) {
@@ -116,4 +117,40 @@ func normalize(v any) any {
 		return c
 	}
 	return v
+}
+
+// TestCatalogueRefusesEmailLikeIDs: a catalogue entry whose id, category,
+// stores, coupon or coupon item looks like an e-mail address (most likely a
+// customer id in the wrong field) is refused, naming the field: it would be
+// stored as it is.
+func TestCatalogueRefusesEmailLikeIDs(t *testing.T) {
+	from := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	item := Item{ID: "SKU-1", Category: "shoes", Stores: []string{"s1", "s2"}, Active: true}
+	coupon := Coupon{ID: "C1", Item: "SKU-1", Value: "-10%", Stores: []string{"s1"}, ValidFrom: from, ValidUntil: from.Add(time.Hour)}
+	if err := item.Validate(); err != nil {
+		t.Fatalf("Item.Validate() = %v", err)
+	}
+	if err := coupon.Validate(); err != nil {
+		t.Fatalf("Coupon.Validate() = %v", err)
+	}
+	const email = "ann@example.com"
+	for _, tt := range []struct {
+		name, field string
+		err         error
+	}{
+		{"item id", "item", func() error { it := item; it.ID = email; return it.Validate() }()},
+		{"category", "category", func() error { it := item; it.Category = email; return it.Validate() }()},
+		{"item store", "stores[1]", func() error { it := item; it.Stores = []string{"s1", email}; return it.Validate() }()},
+		{"coupon id", "coupon", func() error { c := coupon; c.ID = email; return c.Validate() }()},
+		{"coupon item", "item", func() error { c := coupon; c.Item = email; return c.Validate() }()},
+		{"coupon store", "stores[0]", func() error { c := coupon; c.Stores = []string{email}; return c.Validate() }()},
+	} {
+		var fe *FieldError
+		if !errors.Is(tt.err, ErrEmailLike) || !errors.As(tt.err, &fe) || fe.Field != tt.field {
+			t.Errorf("%s %s: Validate() = %v, want ErrEmailLike on field %s", tt.name, email, tt.err, tt.field)
+		}
+		if strings.Contains(tt.err.Error(), email) {
+			t.Errorf("%s: the error %q echoes the value", tt.name, tt.err)
+		}
+	}
 }

@@ -147,7 +147,25 @@ var (
 	ErrTime         = errors.New("want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds or milliseconds")
 	ErrTimeRange    = errors.New("out of range (before 1970 or after 2200)")
 	ErrFuture       = fmt.Errorf("in the future (at most %v ahead of the clock)", privacy.MaxClockSkew)
+	// ErrEmailLike refuses an item, store, category or coupon id that
+	// looks like an e-mail address (LooksLikeEmail): such ids are stored
+	// as they are, and this one is most likely a customer id in the wrong
+	// field, which would then reach the disk unpseudonymized.
+	ErrEmailLike = errors.New("not accepted: ids of items, stores, categories and coupons are stored as they are, and must not hold an '@'")
 )
+
+// ValidateKey checks an item, store, category or coupon id: a valid
+// identifier (privacy.ValidateID) that does not look like an e-mail address
+// (ErrEmailLike).
+func ValidateKey(s string) error {
+	if err := privacy.ValidateID(s); err != nil {
+		return err
+	}
+	if LooksLikeEmail(s) {
+		return ErrEmailLike
+	}
+	return nil
+}
 
 // CheckNotFuture returns a *FieldError on time wrapping ErrFuture when e is
 // dated more than privacy.MaxClockSkew after now: its retention counts
@@ -191,12 +209,12 @@ func (e *RawEvent) Validate() error {
 			bad(FieldStore, "", ErrStoreOnVisit)
 		}
 	default:
-		if err := privacy.ValidateID(e.Item); err != nil {
+		if err := ValidateKey(e.Item); err != nil {
 			bad(FieldItem, clip(e.Item), err)
 		}
 	}
 	if e.Store != "" {
-		if err := privacy.ValidateID(e.Store); err != nil {
+		if err := ValidateKey(e.Store); err != nil {
 			bad(FieldStore, clip(e.Store), err)
 		}
 	}

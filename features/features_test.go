@@ -66,6 +66,10 @@ func TestValidate(t *testing.T) {
 		{"item not UTF-8", with(func(e *features.RawEvent) { e.Item = "SKU-\xff" }), features.FieldItem, privacy.ErrNotUTF8},
 		{"item with newline", with(func(e *features.RawEvent) { e.Item = "SKU\n1" }), features.FieldItem, nil},
 		{"long store", with(func(e *features.RawEvent) { e.Store = strings.Repeat("s", privacy.MaxIDLen+1) }), features.FieldStore, privacy.ErrLongID},
+		// A customer id in the item or store column would reach the disk
+		// as it is.
+		{"e-mail as item", with(func(e *features.RawEvent) { e.Item = "ann@example.com" }), features.FieldItem, features.ErrEmailLike},
+		{"e-mail as store", with(func(e *features.RawEvent) { e.Store = "ann@example.com" }), features.FieldStore, features.ErrEmailLike},
 		{"no time", with(func(e *features.RawEvent) { e.Time = time.Time{} }), features.FieldTime, features.ErrMissing},
 		{"before 1970", with(func(e *features.RawEvent) { e.Time = time.Unix(-1, 0) }), features.FieldTime, features.ErrTimeRange},
 		{"after 2200", with(func(e *features.RawEvent) { e.Time = time.Date(2200, 1, 1, 0, 0, 1, 0, time.UTC) }), features.FieldTime, features.ErrTimeRange},
