@@ -393,6 +393,15 @@ func TestEndToEnd(t *testing.T) {
 	if code != 200 || len(m["events"].([]any)) != 0 || len(m["coupon_pushes"].([]any)) != 0 || len(m["consent"].([]any)) != 0 {
 		t.Errorf("export after forget = %d %v; want nothing", code, m)
 	}
+	// The audit trail holds the export and the erasure, under the key
+	// that made them, and names Alice by an opaque reference only.
+	code, m = x.rest("POST", "/v1/audit:search", map[string]any{"customer": alice, "actions": []string{"forget", "export"}})
+	entries, _ := m["entries"].([]any)
+	if code != 200 || len(entries) != 3 { // export, forget, export after forget
+		t.Errorf("POST /v1/audit:search = %d %v; want Alice's two exports and her erasure", code, m)
+	} else if e := entries[1].(map[string]any); e["action"] != "forget" || e["actor"].(map[string]any)["via"] != "api" || strings.Contains(fmt.Sprint(m), alice) {
+		t.Errorf("audit entry of the erasure = %v; want forget by an API key, without Alice's id", e)
+	}
 	code, m = x.rest("POST", "/v1/stores/s0/entries", map[string]any{"customer": alice})
 	if code != 200 || m["visit_recorded"] != false || m["visit_not_recorded_reason"] != "VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT" || m["personalized"] != false || m["capped"] != false {
 		t.Errorf("enter store after forget = %d %v; want generic offers", code, m)
