@@ -12,7 +12,9 @@
 // rules of every other event apply. If a frequency cap is reached (by
 // default at most 1 push per customer per store per day and 3 per week,
 // rolling windows), the entry returns no new coupon and says which cap
-// stopped it. Otherwise the active coupons of the store, valid now, on
+// stopped it; if the customer was offered coupons in the same store within
+// RepeatWindow, it offers the last of those again (Result.Repeated), so
+// that an entry whose answer was lost can be retried. Otherwise the active coupons of the store, valid now, on
 // items the catalogue has active in that store and not pushed to the
 // customer within the longest cap window, are ranked by
 //
@@ -79,5 +81,14 @@ type Result struct {
 	NotRecorded   NotRecorded // why VisitRecorded is false; Recorded when it is true
 	Capped        bool        // a frequency cap stopped new offers
 	CapReason     string      // which cap, e.g. "at most 1 coupon push per customer per store per day"
-	ModelVersion  string
+	// Repeated is set when a cap stopped new offers but the customer was
+	// offered coupons in the same store within RepeatWindow: Offers are
+	// those coupons again (the ones still valid), not a new push. A retry
+	// after a lost answer, or the customer coming back, gets them.
+	Repeated     bool
+	ModelVersion string
 }
+
+// RepeatWindow is how long the coupons offered to a customer in a store are
+// offered again when a frequency cap stops new ones there (Result.Repeated).
+const RepeatWindow = 24 * time.Hour

@@ -197,6 +197,17 @@ func TestEnterPersonalized(t *testing.T) {
 	if len(pushes) != 3 || !pushes[0].Time.Equal(f.clock.Now()) || !pushes[0].ExpiresAt.Equal(f.clock.Now().Add(7*24*time.Hour)) {
 		t.Errorf("pushes = %+v, want the 3 offers, kept a week", pushes)
 	}
+
+	// A retry (the answer was lost) gets the same offers, as a repeat: no
+	// new push.
+	f.clock.Advance(time.Minute)
+	again := f.enter("ann", "s1")
+	if !again.Repeated || !again.Capped || !slices.Equal(offered(again), offered(res)) {
+		t.Errorf("Enter again = %v, repeated %v, capped %v; want the same offers %v, repeated and capped", offered(again), again.Repeated, again.Capped, offered(res))
+	}
+	if pushes, _ := f.db.Pushes(context.Background(), p); len(pushes) != 3 {
+		t.Errorf("after the repeat, pushes = %+v, want the first 3 only", pushes)
+	}
 }
 
 func TestEnterCaps(t *testing.T) {
@@ -216,27 +227,41 @@ func TestEnterCaps(t *testing.T) {
 		day  = "at most 1 coupon push per customer per store per day"
 		week = "at most 3 coupon pushes per customer per store per week"
 	)
+	// A capped entry offers again the last push in its store if it is less
+	// than RepeatWindow (a day) old: repeat names the step it repeats.
 	steps := []struct {
-		at    time.Duration
-		store string
-		cap   string
+		at     time.Duration
+		store  string
+		cap    string
+		repeat time.Duration
 	}{
-		{0, "s1", ""},
-		{time.Hour, "s1", day},
-		{2 * time.Hour, "s2", ""}, // caps are per store
-		{24*time.Hour - time.Millisecond, "s1", day},
-		{24 * time.Hour, "s1", ""}, // rolling windows: the first push is a day old
-		{48 * time.Hour, "s1", ""},
-		{72 * time.Hour, "s1", week},   // t0, +24h, +48h
-		{7 * 24 * time.Hour, "s1", ""}, // t0 left the week
-		{7*24*time.Hour + time.Hour, "s1", day},
+		{0, "s1", "", -1},
+		{time.Hour, "s1", day, 0},
+		{2 * time.Hour, "s2", "", -1}, // caps are per store
+		{24*time.Hour - time.Millisecond, "s1", day, 0},
+		{24 * time.Hour, "s1", "", -1}, // rolling windows: the first push is a day old
+		{48 * time.Hour, "s1", "", -1},
+		{72 * time.Hour, "s1", week, -1},   // t0, +24h, +48h; the last is a day old
+		{7 * 24 * time.Hour, "s1", "", -1}, // t0 left the week
+		{7*24*time.Hour + time.Hour, "s1", day, 7 * 24 * time.Hour},
 	}
 	seen := map[string]time.Duration{}
+	offers := map[time.Duration][]string{}
 	for _, st := range steps {
 		f.clock.Set(t0.Add(st.at))
 		res := f.enter("ann", st.store)
-		if res.CapReason != st.cap || res.Capped != (st.cap != "") || (len(res.Offers) == 0) != res.Capped || !res.VisitRecorded {
-			t.Errorf("Enter at +%v in %s = %v, capped %v %q; want cap %q (offers iff not capped), visit recorded", st.at, st.store, offered(res), res.Capped, res.CapReason, st.cap)
+		offers[st.at] = offered(res)
+		if res.CapReason != st.cap || res.Capped != (st.cap != "") || res.Repeated != (st.repeat >= 0) || !res.VisitRecorded {
+			t.Errorf("Enter at +%v in %s = %v, capped %v %q, repeated %v; want cap %q, repeated %v, visit recorded", st.at, st.store, offered(res), res.Capped, res.CapReason, res.Repeated, st.cap, st.repeat >= 0)
+		}
+		switch {
+		case st.repeat >= 0:
+			if !slices.Equal(offered(res), offers[st.repeat]) {
+				t.Errorf("Enter at +%v repeats %v, want the offers of +%v: %v", st.at, offered(res), st.repeat, offers[st.repeat])
+			}
+			continue // not a new push
+		case (len(res.Offers) == 0) != res.Capped:
+			t.Errorf("Enter at +%v in %s = %v, capped %v; want offers iff not capped", st.at, st.store, offered(res), res.Capped)
 		}
 		for _, c := range offered(res) {
 			if at, ok := seen[c]; ok && st.at-at < 7*24*time.Hour {
@@ -363,14 +388,21 @@ func TestEnterConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	with := 0
+	// One entry gets the offers; the day cap stops the others, which get
+	// them again (Repeated), so that any of them may be the one answered.
+	var fresh []coupons.Result
 	for _, r := range results {
-		if len(r.Offers) > 0 {
-			with++
+		if !r.Repeated {
+			fresh = append(fresh, r)
 		}
 	}
-	if with != 1 {
-		t.Errorf("%d of 8 concurrent entries got offers, want 1 (day cap)", with)
+	if len(fresh) != 1 || len(fresh[0].Offers) == 0 {
+		t.Fatalf("%d of 8 concurrent entries got new offers, want 1 (day cap)", len(fresh))
+	}
+	for _, r := range results {
+		if !slices.Equal(offered(r), offered(fresh[0])) {
+			t.Errorf("a concurrent entry got %v, want the offers of the one the cap let through: %v", offered(r), offered(fresh[0]))
+		}
 	}
 }
 

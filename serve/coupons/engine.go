@@ -276,13 +276,21 @@ func (e *Engine) Enter(ctx context.Context, en Entry) (Result, error) {
 		}
 		if c, ok := e.capped(pushed, en.Store, now); ok {
 			res.Capped, res.CapReason = true, c.String()
-			return res, nil
+			last := lastPush(pushed, en.Store, now)
+			if len(last) == 0 {
+				return res, nil
+			}
+			// Offer the last push's coupons again, those still valid.
+			res.Repeated = true
+			cands = slices.DeleteFunc(cands, func(c candidate) bool { return !slices.Contains(last, c.c.ID) })
 		}
 	}
-	// Not the same coupon twice within the caps' memory.
-	cands = slices.DeleteFunc(cands, func(c candidate) bool {
-		return slices.ContainsFunc(pushed, func(ps store.Push) bool { return ps.Coupon == c.c.ID && now.Sub(ps.Time) < e.keep })
-	})
+	if !res.Repeated {
+		// Not the same coupon twice within the caps' memory.
+		cands = slices.DeleteFunc(cands, func(c candidate) bool {
+			return slices.ContainsFunc(pushed, func(ps store.Push) bool { return ps.Coupon == c.c.ID && now.Sub(ps.Time) < e.keep })
+		})
+	}
 	items := make([]string, len(cands))
 	for i, c := range cands {
 		items[i] = c.c.Item
@@ -316,7 +324,7 @@ func (e *Engine) Enter(ctx context.Context, en Entry) (Result, error) {
 		}
 		res.Offers = best(cands)
 	}
-	if len(res.Offers) == 0 || len(e.cfg.Caps) == 0 {
+	if len(res.Offers) == 0 || len(e.cfg.Caps) == 0 || res.Repeated {
 		return res, nil
 	}
 	pushes := make([]store.Push, len(res.Offers))
@@ -405,6 +413,24 @@ func best(cands []candidate) []Offer {
 		out[i] = Offer{Coupon: c.c.ID, Item: c.c.Item, Value: c.c.Value, ValidUntil: c.c.ValidUntil, Explanation: c.explanation, Score: c.score}
 	}
 	return out
+}
+
+// lastPush returns the coupons of the latest push in store st within
+// RepeatWindow before now, or nil if there is none.
+func lastPush(pushes []store.Push, st string, now time.Time) []string {
+	var last time.Time
+	for _, ps := range pushes {
+		if ps.Store == st && !ps.Time.After(now) && now.Sub(ps.Time) < RepeatWindow && ps.Time.After(last) {
+			last = ps.Time
+		}
+	}
+	var ids []string
+	for _, ps := range pushes {
+		if ps.Store == st && !last.IsZero() && ps.Time.Equal(last) {
+			ids = append(ids, ps.Coupon)
+		}
+	}
+	return ids
 }
 
 // capped returns the first cap that pushes reach for an entry in store st

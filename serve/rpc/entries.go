@@ -29,6 +29,7 @@ func (s storeServer) EnterStore(ctx context.Context, req *discretv1.EnterStoreRe
 		VisitRecorded:          res.VisitRecorded,
 		Capped:                 res.Capped,
 		CapReason:              res.CapReason,
+		Repeated:               res.Repeated,
 		ModelVersion:           res.ModelVersion,
 		VisitNotRecordedReason: notRecorded(res),
 	}

@@ -38,6 +38,8 @@ func TestEnterStoreReason(t *testing.T) {
 	}{
 		{"recorded", coupons.Result{VisitRecorded: true, Personalized: true}, none},
 		{"recorded, capped", coupons.Result{VisitRecorded: true, Capped: true, CapReason: "at most 1"}, none},
+		{"recorded, capped, repeated", coupons.Result{VisitRecorded: true, Capped: true, CapReason: "at most 1", Repeated: true,
+			Offers: []coupons.Offer{{Coupon: "c1", Item: "SKU-1", Value: "-5%"}}}, none},
 		{"no in_store consent", coupons.Result{NotRecorded: coupons.NoInStoreConsent}, noInStore},
 		{"no personalization consent", coupons.Result{NotRecorded: coupons.NoPersonalizationConsent}, noPersonalizing},
 		{"consent withdrawn during the entry", coupons.Result{NotRecorded: coupons.ConsentWithdrawn}, withdrawn},
@@ -49,6 +51,9 @@ func TestEnterStoreReason(t *testing.T) {
 			resp, err := f.servers().EnterStore(t.Context(), &discretv1.EnterStoreRequest{Store: "s1", Customer: "dave"})
 			if err != nil || resp.GetVisitNotRecordedReason() != tt.want || (resp.VisitNotRecordedReason == nil) != tt.res.VisitRecorded || resp.VisitRecorded != tt.res.VisitRecorded {
 				t.Errorf("EnterStore = %v, %v; want visit_recorded %v, reason %v", resp, err, tt.res.VisitRecorded, tt.want)
+			}
+			if resp.GetCapped() != tt.res.Capped || resp.GetCapReason() != tt.res.CapReason || resp.GetRepeated() != tt.res.Repeated || len(resp.GetCoupons()) != len(tt.res.Offers) {
+				t.Errorf("EnterStore = %v; want capped %v (%q), repeated %v, %d coupons", resp, tt.res.Capped, tt.res.CapReason, tt.res.Repeated, len(tt.res.Offers))
 			}
 		})
 		covered[tt.want] = true

@@ -871,8 +871,13 @@ type EnterStoreResponse struct {
 	ModelVersion string `protobuf:"bytes,6,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
 	// Why the visit was not recorded; absent when it was.
 	VisitNotRecordedReason *VisitNotRecordedReason `protobuf:"varint,7,opt,name=visit_not_recorded_reason,json=visitNotRecordedReason,proto3,enum=discret.v1.VisitNotRecordedReason,oneof" json:"visit_not_recorded_reason,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// True when a cap stopped new coupons but the customer was offered some
+	// in this store within the last 24 hours: coupons are the last of those
+	// again (those still valid), not a new offer and not counted by the
+	// caps. A retry after a lost answer gets them this way.
+	Repeated      bool `protobuf:"varint,8,opt,name=repeated,proto3" json:"repeated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EnterStoreResponse) Reset() {
@@ -952,6 +957,13 @@ func (x *EnterStoreResponse) GetVisitNotRecordedReason() VisitNotRecordedReason 
 		return *x.VisitNotRecordedReason
 	}
 	return VisitNotRecordedReason_VISIT_NOT_RECORDED_REASON_UNSPECIFIED
+}
+
+func (x *EnterStoreResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
 }
 
 type Event struct {
@@ -3856,7 +3868,7 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\vvalid_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"validUntil\x12 \n" +
 	"\vexplanation\x18\x05 \x01(\tR\vexplanation\x12\x14\n" +
-	"\x05score\x18\x06 \x01(\x01R\x05score\"\xf2\x02\n" +
+	"\x05score\x18\x06 \x01(\x01R\x05score\"\x8e\x03\n" +
 	"\x12EnterStoreResponse\x123\n" +
 	"\acoupons\x18\x01 \x03(\v2\x19.discret.v1.OfferedCouponR\acoupons\x12\"\n" +
 	"\fpersonalized\x18\x02 \x01(\bR\fpersonalized\x12%\n" +
@@ -3865,7 +3877,8 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\n" +
 	"cap_reason\x18\x05 \x01(\tR\tcapReason\x12#\n" +
 	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersion\x12b\n" +
-	"\x19visit_not_recorded_reason\x18\a \x01(\x0e2\".discret.v1.VisitNotRecordedReasonH\x00R\x16visitNotRecordedReason\x88\x01\x01B\x1c\n" +
+	"\x19visit_not_recorded_reason\x18\a \x01(\x0e2\".discret.v1.VisitNotRecordedReasonH\x00R\x16visitNotRecordedReason\x88\x01\x01\x12\x1a\n" +
+	"\brepeated\x18\b \x01(\bR\brepeatedB\x1c\n" +
 	"\x1a_visit_not_recorded_reason\"\x91\x01\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x12\x12\n" +
