@@ -324,7 +324,8 @@ var leakyIDs = []string{
 
 // TestNoRawIDsOnDisk ingests events with distinctive raw ids, including bad
 // rows whose errors are logged, into an unencrypted store, then scans every
-// byte of every file and all log output: no raw id may appear. With
+// byte of every file and all log output: no raw id may appear, in the
+// events or in the audit entries of exports and an erasure. With
 // encryption on, neither raw ids nor pseudonyms may appear.
 func TestNoRawIDsOnDisk(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
@@ -372,6 +373,24 @@ func TestNoRawIDsOnDisk(t *testing.T) {
 			if want := 21 * len(leakyIDs); rep.Stored != want {
 				t.Fatalf("stored %d events, want %d", rep.Stored, want)
 			}
+			// Exports and an erasure, with their audit entries, which
+			// must hold no raw id either.
+			actx := store.WithAuditActor(context.Background(), store.AuditActor{Via: store.ViaCLI, Name: "dpo"})
+			for i, id := range leakyIDs {
+				p := pseudonyms(t).Pseudonymize(cid(t, id))
+				d, err := db.Export(actx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := db.RecordAudit(actx, store.ExportAudit(p, d)); err != nil {
+					t.Fatal(err)
+				}
+				if i == 0 {
+					if _, err := db.Forget(actx, p); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -399,6 +418,16 @@ func TestNoRawIDsOnDisk(t *testing.T) {
 			}
 			if !encrypted && !pseudoFound {
 				t.Error("no pseudonym found in the unencrypted store: the scan does not see the data")
+			}
+			// The audit entries are on disk (the scan sees them) under
+			// their subject reference.
+			s := store.SubjectOf(pseudonyms(t).Pseudonymize(cid(t, leakyIDs[0])))
+			subjectFound := false
+			for _, b := range files {
+				subjectFound = subjectFound || bytes.Contains(b, s[:])
+			}
+			if !encrypted && !subjectFound {
+				t.Error("no audit subject found in the unencrypted store: the scan does not see the audit entries")
 			}
 		})
 	}
