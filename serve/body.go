@@ -66,7 +66,7 @@ func (rt *route) checkBody(body []byte, pathParams map[string]string) error {
 		return nil // an empty body is an empty request
 	}
 	if !rt.takesBody {
-		return apierr.New(apierr.InvalidArgument, "request body: %s takes none (its parameters are in the path and the query)", rt.display)
+		return wholeBodyError("%s takes none (its parameters are in the path and the query)", rt.display)
 	}
 	// Valid JSON is one value and nothing after it (no allocation); only
 	// an invalid body is decoded, to tell data after a first value from
@@ -78,7 +78,7 @@ func (rt *route) checkBody(body []byte, pathParams map[string]string) error {
 			return nil // malformed: the gateway reports it
 		}
 		if end := dec.InputOffset(); len(bytes.TrimSpace(body[end:])) > 0 {
-			return apierr.New(apierr.InvalidArgument, "request body: data after the JSON object that ends at byte %d: send one object per request", end)
+			return wholeBodyError("data after the JSON object that ends at byte %d: send one object per request", end)
 		}
 	}
 	if rt.body != nil {

@@ -173,7 +173,7 @@ func FuzzRESTRequestJSON(f *testing.F) {
 				}
 				var e *apierr.Error
 				if !errors.As(err, &e) || e.Kind != apierr.InvalidArgument || strings.Contains(e.Msg, "proto:") ||
-					e.Field == "" && !strings.HasPrefix(e.Msg, "request body: ") || e.Field != "" && !strings.HasPrefix(e.Msg, e.Field+": ") ||
+					e.Field == "body" && !strings.HasPrefix(e.Msg, "request body: ") || e.Field != "body" && !strings.HasPrefix(e.Msg, e.Field+": ") ||
 					strings.Contains(strings.ReplaceAll(e.Msg, "'@'", ""), "@") { // a syntax error names one character
 					t.Fatalf("%T: %q refused with %#v, want an InvalidArgument that names its field or the body", msg, raw, err)
 				}

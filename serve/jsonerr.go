@@ -37,12 +37,12 @@ func bodyError(body []byte, md protoreflect.MessageDescriptor, decodeErr error) 
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&raw); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return apierr.New(apierr.InvalidArgument, "request body: not JSON: %v, at byte %d", se, se.Offset)
+			return wholeBodyError("not JSON: %v, at byte %d", se, se.Offset)
 		}
-		return apierr.New(apierr.InvalidArgument, "request body: not JSON: %v", err)
+		return wholeBodyError("not JSON: %v", err)
 	}
 	if raw[0] != '{' {
-		return apierr.New(apierr.InvalidArgument, "request body: want a JSON object (fields: %s), got %s", fieldList(md), jsonKind(raw))
+		return wholeBodyError("want a JSON object (fields: %s), got %s", fieldList(md), jsonKind(raw))
 	}
 	if e := objectError(raw, md, ""); e != nil {
 		return e
@@ -50,7 +50,7 @@ func bodyError(body []byte, md protoreflect.MessageDescriptor, decodeErr error) 
 	// Not found value by value: say what protojson says, without its
 	// package prefix.
 	msg := strings.TrimLeft(strings.TrimPrefix(decodeErr.Error(), "proto:"), " \u00a0")
-	return apierr.New(apierr.InvalidArgument, "request body: not a valid %s: %s", md.Name(), msg)
+	return wholeBodyError("not a valid %s: %s", md.Name(), msg)
 }
 
 // objectError returns the refusal of the first member of obj, a JSON

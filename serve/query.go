@@ -29,65 +29,104 @@ import (
 
 // checkQuery is a gateway middleware that refuses, before the request goes
 // any further, a path or query that is not valid UTF-8 once unescaped (see
-// invalidUTF8) and a query parameter the matched route does not take. The
-// query is parsed once for both checks.
+// invalidUTF8), a query parameter the matched route does not take, and a
+// value that does not parse (queryError). The query is parsed once for all
+// checks. Each refusal names its field in a google.rpc.BadRequest detail.
 func (s *Server) checkQuery(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
-		if msg := badQuery(r, pathParams); msg != "" {
-			s.refuse(w, r, apierr.Status(apierr.New(apierr.InvalidArgument, "%s", msg)))
+		if err := badQuery(r, pathParams); err != nil {
+			s.refuse(w, r, apierr.Status(err))
 			return
 		}
 		next(w, r, pathParams)
 	}
 }
 
-// badQuery describes what is wrong with r's path or query, or returns "".
-func badQuery(r *http.Request, pathParams map[string]string) string {
+// badQuery says what is wrong with r's path or query, or returns nil.
+func badQuery(r *http.Request, pathParams map[string]string) *apierr.Error {
 	if !utf8.ValidString(r.URL.Path) {
-		return "path: not valid UTF-8 once unescaped (identifiers are UTF-8 text, percent-encoded in the path)"
+		field := "path"
+		for _, name := range slices.Sorted(maps.Keys(pathParams)) {
+			if !utf8.ValidString(pathParams[name]) {
+				field = name
+				break
+			}
+		}
+		return invalid(field, "path: not valid UTF-8 once unescaped (identifiers are UTF-8 text, percent-encoded in the path)")
 	}
 	if r.URL.RawQuery == "" {
-		return ""
+		return nil
 	}
 	rt := routeOf(r)
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	switch {
 	case err != nil && rt == nil:
-		return "" // the gateway's own rules: it reports a malformed query
+		return nil // the gateway's own rules: it reports a malformed query
 	case err != nil:
-		return "query: " + err.Error()
+		return invalid("query", "query: "+err.Error())
 	}
-	if msg := invalidUTF8(q); msg != "" {
-		return msg
+	if err := invalidUTF8(q); err != nil {
+		return err
 	}
 	if rt == nil {
-		return ""
+		return nil
 	}
-	return unknownQuery(rt, q, pathParams)
+	if err := unknownQuery(rt, q, pathParams); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		scratch := rt.input.New().Interface()
+		if err := (&runtime.DefaultQueryParser{}).Parse(scratch, url.Values{name: q[name]}, utilities.NewDoubleArray(nil)); err != nil {
+			return invalid(fieldName(name), queryError(name, err).Error())
+		}
+	}
+	return nil
 }
 
-// invalidUTF8 describes the first parameter of q whose name or value is
-// not valid UTF-8 once unescaped, or returns "". Protobuf strings must be
+// invalid is an InvalidArgument error about field whose message is msg as
+// written (it names the field its own way).
+func invalid(field, msg string) *apierr.Error {
+	return &apierr.Error{Kind: apierr.InvalidArgument, Field: field, Msg: msg}
+}
+
+// wholeBodyError is an InvalidArgument error about the request body as a
+// whole: the message is "request body: " and the formatted text, and the
+// BadRequest detail names the field "body".
+func wholeBodyError(format string, args ...any) *apierr.Error {
+	return invalid("body", "request body: "+fmt.Sprintf(format, args...))
+}
+
+// fieldName is a query parameter's name as the field of a BadRequest
+// detail: as is if it is a short token, else "query" (it is not echoed).
+func fieldName(name string) string {
+	if features.FieldLabel(name) == name {
+		return name
+	}
+	return "query"
+}
+
+// invalidUTF8 refuses the first parameter of q whose name or value is not
+// valid UTF-8 once unescaped, or returns nil. Protobuf strings must be
 // UTF-8, so the gateway could not pass it on to the gRPC server and would
 // answer 500. The message names a parameter but never echoes a value: it
 // may be a customer id.
-func invalidUTF8(q url.Values) string {
+func invalidUTF8(q url.Values) *apierr.Error {
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !utf8.ValidString(k) {
-			return "query: a parameter name is not valid UTF-8 once unescaped"
+			return invalid("query", "query: a parameter name is not valid UTF-8 once unescaped")
 		}
 		for _, v := range q[k] {
 			if !utf8.ValidString(v) {
-				return k + ": not valid UTF-8 once unescaped"
+				return invalid(fieldName(k), features.FieldLabel(k)+": not valid UTF-8 once unescaped")
 			}
 		}
 	}
-	return ""
+	return nil
 }
 
-// unknownQuery describes the first parameter of q, in name order, that rt
-// does not take, or returns "".
-func unknownQuery(rt *route, q url.Values, pathParams map[string]string) string {
+// unknownQuery refuses the first parameter of q, in name order, that rt
+// does not take, or returns nil.
+func unknownQuery(rt *route, q url.Values, pathParams map[string]string) *apierr.Error {
 	var unknown []string
 	for name := range q {
 		if !slices.Contains(rt.queries, name) {
@@ -95,16 +134,16 @@ func unknownQuery(rt *route, q url.Values, pathParams map[string]string) string 
 		}
 	}
 	if len(unknown) == 0 {
-		return ""
+		return nil
 	}
 	name := slices.Min(unknown)
 	if _, inPath := pathParams[name]; inPath {
-		return fmt.Sprintf("query parameter %q: %s is given in the path of %s", name, name, rt.display)
+		return invalid(name, fmt.Sprintf("query parameter %q: %s is given in the path of %s", name, name, rt.display))
 	}
 	if len(rt.queries) == 0 {
-		return fmt.Sprintf("unknown query parameter %s: %s takes no query parameters", apierr.Quote("a name", name), rt.display)
+		return invalid(fieldName(name), fmt.Sprintf("unknown query parameter %s: %s takes no query parameters", apierr.Quote("a name", name), rt.display))
 	}
-	return fmt.Sprintf("unknown query parameter %s: %s takes %s", apierr.Quote("a name", name), rt.display, strings.Join(rt.queries, ", "))
+	return invalid(fieldName(name), fmt.Sprintf("unknown query parameter %s: %s takes %s", apierr.Quote("a name", name), rt.display, strings.Join(rt.queries, ", ")))
 }
 
 // queryParser is the gateway's query parser: the default one, whose error

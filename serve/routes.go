@@ -26,8 +26,10 @@ import (
 
 // route is what the gateway middlewares know of one REST route.
 type route struct {
-	display string   // method and path as the document writes them: "PUT /v1/items/{item}"
-	method  string   // full name of the gRPC method it calls: "/discret.v1.AdminService/UpsertItem"
+	display string // method and path as the document writes them: "PUT /v1/items/{item}"
+	method  string // full name of the gRPC method it calls: "/discret.v1.AdminService/UpsertItem"
+	// input is the method's request type, into which the query is parsed.
+	input   protoreflect.MessageType
 	queries []string // the query parameters it takes, in the order of the document
 	// takesBody is set when the route reads a request body.
 	takesBody bool
@@ -96,6 +98,9 @@ func parseRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]*route,
 				return nil, fmt.Errorf("%s: %w", rt.display, err)
 			}
 			rt.method = "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+			if rt.input, err = protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName()); err != nil {
+				return nil, fmt.Errorf("%s: %w", rt.display, err)
+			}
 			var params []string
 			wholeBody := false
 			for _, p := range op.Parameters {

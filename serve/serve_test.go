@@ -19,6 +19,7 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -306,6 +307,10 @@ func TestRESTErrors(t *testing.T) {
 		if code, _ := m["code"].(float64); codes.Code(code) != tt.code || !strings.Contains(fmt.Sprint(m["message"]), tt.msg) {
 			t.Errorf("%s: body %s, want code %v and a message containing %q", tt.name, r.body, tt.code, tt.msg)
 		}
+		// Every 400 names its field in a google.rpc.BadRequest detail.
+		if tt.status == 400 && restBadRequestField(t, r.body) == "" {
+			t.Errorf("%s: body %s, want a BadRequest detail naming a field", tt.name, r.body)
+		}
 	}
 	// The refused DELETE erased nothing.
 	var kept discretv1.ConsentState
@@ -349,8 +354,8 @@ func TestRESTBodyErrors(t *testing.T) {
 		{"POST", "/v1/events", `{"events":[],"events":[]}`, "events", "events: given more than once"},
 		{"POST", "/v1/events", `{"allowPartial":true,"allow_partial":false}`, "allow_partial", "allow_partial: given more than once"},
 		{"POST", "/v1/events", `{"allow_partial":"true"}`, "allow_partial", "allow_partial: want true or false, got a string"},
-		{"POST", "/v1/events", `[{"events":[]}]`, "", "request body: want a JSON object (fields: events, allow_partial), got an array"},
-		{"POST", "/v1/events", `{"events":[{"customer":"a"`, "", "request body: not JSON: unexpected EOF"},
+		{"POST", "/v1/events", `[{"events":[]}]`, "body", "request body: want a JSON object (fields: events, allow_partial), got an array"},
+		{"POST", "/v1/events", `{"events":[{"customer":"a"`, "body", "request body: not JSON: unexpected EOF"},
 		{"POST", "/v1/customers/c1/tokens", `{"limit":"abc"}`, "limit", "limit: unknown field (the fields are customer, ttl_seconds)"},
 		{"POST", "/v1/stores/s1/entries", `{"customer":"a\ud800"}`, "customer", "customer: want a JSON string of Unicode text"},
 		{"PUT", "/v1/customers/c1/consent", `{"changes":[{"purpose":"in_store","granted":true,"time":"yesterday"}]}`, "changes[0].time", "changes[0].time: want " + rfc3339},
@@ -1189,4 +1194,15 @@ func TestAPIKeysOverTheAPI(t *testing.T) {
 		&discretv1.CreateApiKeyRequest{Name: "pos-12", Scopes: []string{"events"}}, &discretv1.CreateApiKeyResponse{}); st.Code() != codes.AlreadyExists {
 		t.Errorf("CreateApiKey(name taken) over gRPC = %v %q, want AlreadyExists", st.Code(), st.Message())
 	}
+}
+
+// restBadRequestField returns the field of the google.rpc.BadRequest
+// detail of a REST error body, or "".
+func restBadRequestField(t *testing.T, body []byte) string {
+	t.Helper()
+	var st spb.Status
+	if err := protojson.Unmarshal(body, &st); err != nil {
+		t.Fatalf("error body %s: %v", body, err)
+	}
+	return badRequestField(status.FromProto(&st))
 }
