@@ -46,6 +46,9 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		code := st.Code()
 		elapsed := time.Since(start)
 		s.metrics.rpc.WithLabelValues(method, code.String()).Observe(elapsed.Seconds())
+		if err == nil {
+			s.metrics.observe(resp)
+		}
 		if viaGateway {
 			if caller.Key.ID != "" {
 				md := metadata.Pairs(keyIDHeader, caller.Key.ID, keyNameHeader, caller.Key.Name)

@@ -2,8 +2,12 @@ package serve
 
 import (
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
 // latencyBuckets span 50 µs to 10 s: the hot path is sub-millisecond,
@@ -12,13 +16,34 @@ var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, 
 
 // metrics are the server's Prometheus metrics. Label values are bounded:
 // gRPC methods are the registered ones (unknown methods are refused before
-// the interceptor), routes are the API's path patterns or "unmatched".
+// the interceptor), routes are the API's path patterns or "unmatched", and
+// outcomes are the fixed lists below. No label holds a customer, item or
+// key.
 type metrics struct {
 	rpc  *prometheus.HistogramVec
 	http *prometheus.HistogramVec
+	// events counts the events of WriteEvents by outcome.
+	events *prometheus.CounterVec
+	// recommendations counts Recommend answers by result.
+	recommendations *prometheus.CounterVec
+	// entries counts EnterStore answers by result.
+	entries *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// Outcomes of discret_events_total, results of
+// discret_recommendations_total and discret_store_entries_total.
+var (
+	eventOutcomes        = []string{"stored", "duplicate", "no_consent", "expired", "invalid"}
+	recommendationResult = map[discretv1.NonPersonalizedReason]string{
+		discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_UNSPECIFIED: "personalized",
+		discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_CONSENT:  "no_consent",
+		discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_HISTORY:  "no_history",
+		discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_MODEL:    "no_model",
+	}
+	entryResults = []string{"offered", "repeated", "capped", "no_coupons", "not_recorded"}
+)
+
+func newMetrics(reg prometheus.Registerer, model func() (ModelInfo, bool)) (*metrics, error) {
 	m := &metrics{
 		rpc: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "discret_rpc_duration_seconds",
@@ -30,11 +55,107 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Latency of HTTP requests, by route pattern and HTTP status.",
 			Buckets: latencyBuckets,
 		}, []string{"route", "status"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "discret_events_total",
+			Help: "Events received by WriteEvents, by outcome: stored (new or already held), duplicate (repeated within its request), no_consent, expired (past retention), invalid (refused; with allow_partial unset, the rest of such a request is not stored either and is not counted).",
+		}, []string{"outcome"}),
+		recommendations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "discret_recommendations_total",
+			Help: "Recommend answers, by result: personalized, or why not (no_consent, no_history, no_model).",
+		}, []string{"result"}),
+		entries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "discret_store_entries_total",
+			Help: "EnterStore answers, by result: offered (new coupons), repeated (a capped entry offered the last coupons again), capped (no coupon), no_coupons (none to offer), not_recorded (no consent: generic offers, visit not recorded).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.rpc, m.http} {
+	// Every series exists from the start, at 0, so that rates are defined.
+	for _, o := range eventOutcomes {
+		m.events.WithLabelValues(o)
+	}
+	for _, r := range recommendationResult {
+		m.recommendations.WithLabelValues(r)
+	}
+	for _, r := range entryResults {
+		m.entries.WithLabelValues(r)
+	}
+	cs := []prometheus.Collector{m.rpc, m.http, m.events, m.recommendations, m.entries}
+	if model != nil {
+		cs = append(cs, modelCollector{model})
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("serve: register metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// observe counts the outcome of a successful call from its response.
+func (m *metrics) observe(resp any) {
+	switch r := resp.(type) {
+	case *discretv1.WriteEventsResponse:
+		for o, n := range map[string]int32{"stored": r.GetStored(), "duplicate": r.GetDuplicates(), "no_consent": r.GetNoConsent(), "expired": r.GetExpired(), "invalid": int32(len(r.GetErrors()))} {
+			if n > 0 {
+				m.events.WithLabelValues(o).Add(float64(n))
+			}
+		}
+	case *discretv1.RecommendResponse:
+		if res, ok := recommendationResult[r.GetReason()]; ok {
+			m.recommendations.WithLabelValues(res).Inc()
+		}
+	case *discretv1.EnterStoreResponse:
+		res := "offered"
+		switch {
+		case !r.GetVisitRecorded():
+			res = "not_recorded"
+		case r.GetRepeated():
+			res = "repeated"
+		case r.GetCapped():
+			res = "capped"
+		case len(r.GetCoupons()) == 0:
+			res = "no_coupons"
+		}
+		m.entries.WithLabelValues(res).Inc()
+	}
+}
+
+// ModelInfo describes the release a server answers with, for its metrics.
+type ModelInfo struct {
+	Version string
+	Created time.Time
+	// Private is set for a release trained with differential privacy, of
+	// budget Epsilon.
+	Private bool
+	Epsilon float64
+}
+
+// modelCollector exports the release served, read at each scrape.
+type modelCollector struct{ model func() (ModelInfo, bool) }
+
+var (
+	modelInfoDesc = prometheus.NewDesc("discret_model_info",
+		"The model release served (1), by version and whether it is differentially private; absent while no model is loaded.",
+		[]string{"version", "private"}, nil)
+	modelCreatedDesc = prometheus.NewDesc("discret_model_created_timestamp_seconds",
+		"When the release served was created (Unix seconds); alert on its age to catch a retraining that stopped.", nil, nil)
+	modelEpsilonDesc = prometheus.NewDesc("discret_model_epsilon",
+		"The ε of the release served (its differential privacy budget); absent for a non-private release.", nil, nil)
+)
+
+func (c modelCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- modelInfoDesc
+	ch <- modelCreatedDesc
+	ch <- modelEpsilonDesc
+}
+
+func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
+	mi, ok := c.model()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(modelInfoDesc, prometheus.GaugeValue, 1, mi.Version, strconv.FormatBool(mi.Private))
+	ch <- prometheus.MustNewConstMetric(modelCreatedDesc, prometheus.GaugeValue, float64(mi.Created.UnixNano())/1e9)
+	if mi.Private {
+		ch <- prometheus.MustNewConstMetric(modelEpsilonDesc, prometheus.GaugeValue, mi.Epsilon)
+	}
 }

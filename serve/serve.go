@@ -139,6 +139,9 @@ type Config struct {
 	// is loaded); /readyz and the health service follow it. Nil means
 	// always ready.
 	Ready func() bool
+	// Model, if set, describes the release served, for /metrics
+	// (discret_model_*); false while there is none.
+	Model func() (ModelInfo, bool)
 
 	// Logger receives request logs and server events; nil discards them.
 	Logger *slog.Logger
@@ -299,7 +302,7 @@ func New(cfg Config) (*Server, error) {
 		s.tokenLimits = newLimiter[auth.TokenID](cfg.TokenRateLimit, cfg.TokenRateBurst, cfg.Now)
 	}
 	var err error
-	if s.metrics, err = newMetrics(cfg.Registry); err != nil {
+	if s.metrics, err = newMetrics(cfg.Registry, cfg.Model); err != nil {
 		return nil, err
 	}
 	s.codec = newRequestCodec()

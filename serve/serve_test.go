@@ -1206,3 +1206,44 @@ func restBadRequestField(t *testing.T, body []byte) string {
 	}
 	return badRequestField(status.FromProto(&st))
 }
+
+// TestDomainMetrics: /metrics counts events by outcome, recommendations
+// and store entries by result, and describes the release served; no label
+// holds a customer.
+func TestDomainMetrics(t *testing.T) {
+	h := start(t, func(c *serve.Config) {
+		c.Model = func() (serve.ModelInfo, bool) {
+			return serve.ModelInfo{Version: "v9", Created: storetest.Epoch, Private: true, Epsilon: 0.5}, true
+		}
+	})
+	ctx := t.Context()
+	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
+	body := `{"allow_partial":true,"events":[` +
+		`{"customer":"metrics-cust@example.com","item":"SKU-1","type":"view","time":"` + at + `"},` +
+		`{"customer":"metrics-cust@example.com","item":"SKU-2","type":"view","time":"` + at + `"},` +
+		`{"customer":"metrics-cust@example.com","item":"SKU-3","type":"bogus","time":"` + at + `"}]}`
+	if r := h.rest(ctx, "POST", "/v1/events", h.tokens["events"], body); r.status != 200 {
+		t.Fatalf("POST /v1/events = %d %s", r.status, r.body)
+	}
+	h.rest(ctx, "GET", "/v1/customers/metrics-cust%40example.com/recommendations", h.tokens["recommend"], "")
+	h.rest(ctx, "POST", "/v1/stores/s1/entries", h.tokens["recommend"], `{"customer":"metrics-cust@example.com"}`)
+	r := h.rest(ctx, "GET", "/metrics", "", "")
+	for _, want := range []string{
+		`discret_events_total{outcome="no_consent"} 2`,
+		`discret_events_total{outcome="invalid"} 1`,
+		`discret_events_total{outcome="stored"} 0`,
+		`discret_recommendations_total{result="no_consent"} 1`,
+		`discret_recommendations_total{result="personalized"} 0`,
+		`discret_store_entries_total{result="capped"} 1`,
+		`discret_model_info{private="true",version="v9"} 1`,
+		`discret_model_epsilon 0.5`,
+		fmt.Sprintf("discret_model_created_timestamp_seconds %g", float64(storetest.Epoch.Unix())),
+	} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(r.body), "metrics-cust") {
+		t.Error("/metrics names a customer")
+	}
+}

@@ -345,6 +345,10 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		API:             api,
 		Keys:            keys,
 		Ready:           eng.Ready,
+		Model: func() (serve.ModelInfo, bool) {
+			c, err := eng.Current(ctx)
+			return serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}, err == nil
+		},
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
