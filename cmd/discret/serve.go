@@ -342,9 +342,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		return err
 	}
 	srv, err := serve.New(serve.Config{
-		API:             api,
-		Keys:            keys,
-		Ready:           eng.Ready,
+		API:   api,
+		Keys:  keys,
+		Ready: eng.Ready,
 		Model: func() (serve.ModelInfo, bool) {
 			c, err := eng.Current(ctx)
 			return serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}, err == nil
