@@ -341,14 +341,16 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if err != nil {
 		return err
 	}
+	// The release served, for /metrics.
+	modelInfo := func() (serve.ModelInfo, bool) {
+		c, err := eng.Current(ctx)
+		return serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}, err == nil
+	}
 	srv, err := serve.New(serve.Config{
-		API:   api,
-		Keys:  keys,
-		Ready: eng.Ready,
-		Model: func() (serve.ModelInfo, bool) {
-			c, err := eng.Current(ctx)
-			return serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}, err == nil
-		},
+		API:             api,
+		Keys:            keys,
+		Ready:           eng.Ready,
+		Model:           modelInfo,
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
