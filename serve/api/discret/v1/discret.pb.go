@@ -2283,9 +2283,14 @@ func (x *ForgetCustomerRequest) GetCustomer() string {
 
 type ForgetCustomerResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Records removed, per kind of record; "releases" counts the non-private
-	// model releases deleted because they were trained on the customer's
-	// events (private releases stay: their (ε, δ) covers every customer).
+	// Records removed, per kind of record, absent when none: "consent" is the
+	// customer's consent record (one, whatever the number of choices in it),
+	// "events" their events, "coupon_pushes" the coupons offered to them;
+	// "releases" counts the non-private model releases deleted because they
+	// were trained on the customer's events (private releases stay: their
+	// (ε, δ) covers every customer). An unknown customer gets an empty map,
+	// and an erasure record all the same: an id erased once cannot be brought
+	// back by older records.
 	Removed       map[string]int64 `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
