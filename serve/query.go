@@ -74,14 +74,33 @@ func badQuery(r *http.Request, pathParams map[string]string) *apierr.Error {
 	if err := unknownQuery(rt, q, pathParams); err != nil {
 		return err
 	}
-	for _, name := range slices.Sorted(maps.Keys(q)) {
-		scratch := rt.input.New().Interface()
-		if err := (&runtime.DefaultQueryParser{}).Parse(scratch, url.Values{name: q[name]}, utilities.NewDoubleArray(nil)); err != nil {
-			return invalid(fieldName(name), queryError(name, err).Error())
-		}
+	var parser runtime.DefaultQueryParser
+	if parser.Parse(rt.input.New().Interface(), q, noFilter) == nil {
+		return nil
+	}
+	if name, err := firstBadParam(&parser, rt.input.New().Interface(), q, noFilter); err != nil {
+		return invalid(fieldName(name), queryError(name, err).Error())
 	}
 	return nil
 }
+
+// firstBadParam parses the parameters of values one at a time, in name
+// order, into scratch messages of msg's type, and returns the first that
+// fails and its error; nil if none does. It runs only after a parse of
+// the whole query failed, to name the culprit.
+func firstBadParam(p *runtime.DefaultQueryParser, msg proto.Message, values url.Values, filter *utilities.DoubleArray) (string, error) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		scratch := msg.ProtoReflect().New().Interface()
+		if err := p.Parse(scratch, url.Values{name: values[name]}, filter); err != nil {
+			return name, err
+		}
+	}
+	return "", nil
+}
+
+// noFilter excludes no field from a query parse (unknownQuery has refused
+// the parameters given in the path).
+var noFilter = utilities.NewDoubleArray(nil)
 
 // invalid is an InvalidArgument error about field whose message is msg as
 // written (it names the field its own way).
@@ -148,8 +167,8 @@ func unknownQuery(rt *route, q url.Values, pathParams map[string]string) *apierr
 
 // queryParser is the gateway's query parser: the default one, whose error
 // is rewritten to name its parameter and say what was expected. checkQuery
-// has already refused the parameters a route does not take, so each key
-// here names one field.
+// has already refused the parameters a route does not take, and the values
+// that do not parse (with a BadRequest detail): this is the last line.
 type queryParser struct{ runtime.DefaultQueryParser }
 
 func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
@@ -157,13 +176,8 @@ func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilit
 	if err == nil {
 		return nil
 	}
-	// Only on failure: the parameters one at a time, in name order, into
-	// scratch messages, to find the first that fails.
-	for _, name := range slices.Sorted(maps.Keys(values)) {
-		scratch := msg.ProtoReflect().New().Interface()
-		if e := p.DefaultQueryParser.Parse(scratch, url.Values{name: values[name]}, filter); e != nil {
-			return queryError(name, e)
-		}
+	if name, e := firstBadParam(&p.DefaultQueryParser, msg, values, filter); e != nil {
+		return queryError(name, e)
 	}
 	return fmt.Errorf("query: %w", err)
 }
