@@ -722,9 +722,11 @@ func (x *PopularItemsResponse) GetModelVersion() string {
 }
 
 type EnterStoreRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Store         string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
-	Customer      string                 `protobuf:"bytes,2,opt,name=customer,proto3" json:"customer,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The store (no '@', as Event.store).
+	Store string `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	// The customer's raw id. Required.
+	Customer      string `protobuf:"bytes,2,opt,name=customer,proto3" json:"customer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -967,11 +969,17 @@ func (x *EnterStoreResponse) GetRepeated() bool {
 }
 
 type Event struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Customer string                 `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
-	Item     string                 `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's raw id (1-256 bytes of UTF-8), pseudonymized on arrival.
+	Customer string `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	// 1-256 bytes of UTF-8 without '@': item and store ids are stored as
+	// they are, so one that looks like an e-mail address (a customer id in
+	// the wrong field) is refused. Empty for store_visit.
+	Item string `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
 	// view, add_to_cart, purchase or store_visit.
-	Type  string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// The store (1-256 bytes, no '@'); empty means online. Required for
+	// store_visit.
 	Store string `protobuf:"bytes,4,opt,name=store,proto3" json:"store,omitempty"`
 	// RFC 3339, or Unix seconds or milliseconds as digits.
 	Time string `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
@@ -2403,10 +2411,12 @@ func (x *Item) GetActive() bool {
 }
 
 type UpsertItemRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Item     string                 `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
-	Category string                 `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
-	Stores   []string               `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Item, category and store ids: 1-256 bytes of UTF-8 without '@' (as
+	// Event.item); the category at most 128 bytes.
+	Item     string   `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	Category string   `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
+	Stores   []string `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
 	// Whether the item may be recommended; unset means true.
 	Active        *bool `protobuf:"varint,4,opt,name=active,proto3,oneof" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2565,7 +2575,10 @@ func (x *Coupon) GetActive() bool {
 }
 
 type UpsertCouponRequest struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Coupon, item and store ids: 1-256 bytes of UTF-8 without '@' (as
+	// Event.item). At least one store; value, valid_from and valid_until
+	// are required.
 	Coupon     string                 `protobuf:"bytes,1,opt,name=coupon,proto3" json:"coupon,omitempty"`
 	Item       string                 `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
 	Stores     []string               `protobuf:"bytes,3,rep,name=stores,proto3" json:"stores,omitempty"`
