@@ -78,19 +78,23 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 // erasure that commits between this read and the update still wins: the
 // update counts the choices under predating_erasure.
 func (a *API) datePastErasure(ctx context.Context, p privacy.PseudoID, in []*discretv1.ConsentChange, changes []consent.Change) error {
-	if !slices.ContainsFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil }) {
+	i := slices.IndexFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil })
+	if i < 0 {
 		return nil
 	}
 	rec, err := a.cfg.Store.Consent(ctx, p)
 	if err != nil {
 		return err
 	}
-	wait := rec.UntilAfterErasure(a.cfg.Now())
-	if wait == 0 {
+	// Judged by the time the changes were dated with, not by a later
+	// reading of the clock, which may already be in the next second.
+	if rec.UntilAfterErasure(changes[i].Time) == 0 {
 		return nil
 	}
-	if err := a.cfg.Sleep(ctx, wait); err != nil {
-		return err
+	if wait := rec.UntilAfterErasure(a.cfg.Now()); wait > 0 {
+		if err := a.cfg.Sleep(ctx, wait); err != nil {
+			return err
+		}
 	}
 	now := a.cfg.Now().UTC()
 	for i, c := range in {
