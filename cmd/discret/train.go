@@ -19,7 +19,6 @@ import (
 	"github.com/discret-io/discret/model/interact"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/model/train"
-	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/serve/recommend"
 )
 
@@ -270,7 +269,7 @@ func parseStores(list string) ([]string, error) {
 		case "none":
 			return nil, usagef("--stores: entry %d is none, which means no per-store popularity and stands alone: give none, or store identifiers", i+1)
 		}
-		if err := privacy.ValidateID(id); err != nil {
+		if err := features.ValidateKey(id); err != nil {
 			return nil, usagef("--stores: entry %d: %v", i+1, err)
 		}
 		if j, ok := seen[id]; ok {
@@ -392,11 +391,11 @@ func readCatalogue(path string) (items, stores []string, err error) {
 		} else {
 			it.ID = string(b)
 		}
-		if err := privacy.ValidateID(it.ID); err != nil {
+		if err := features.ValidateKey(it.ID); err != nil {
 			return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: &features.FieldError{Field: "item", Err: err}})
 		}
 		for _, s := range it.Stores {
-			if err := privacy.ValidateID(s); err != nil {
+			if err := features.ValidateKey(s); err != nil {
 				return nil, nil, fmt.Errorf("catalogue %s: %w", path, &features.RowError{Row: line, Err: &features.FieldError{Field: "stores", Err: err}})
 			}
 		}

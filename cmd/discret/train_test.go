@@ -194,6 +194,8 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "--epsilon", "1e15"}, "--epsilon 1e15: want a number from 0.001 to 100"},
 		{[]string{"train", "extra"}, "unexpected argument"},
 		{[]string{"train", "--stores", "a,b,a"}, `--stores: entry 3 repeats entry 1 ("a")`},
+		// Store ids are written into the release as they are.
+		{[]string{"train", "--stores", "store-01,ann@example.com"}, "--stores: entry 2: not accepted: ids of items, stores, categories and coupons are stored as they are, and must not hold an '@'"},
 		// Explicit values are used or refused, never replaced by defaults.
 		{[]string{"train", "--alpha", "0"}, "--alpha 0: want a finite number > 0"},
 		{[]string{"train", "--clip", "0"}, "--clip 0: want a finite number > 0"},

@@ -352,14 +352,14 @@ func (c *resolved) validate() error {
 		bad("data window start %v is in the future", c.Since.Format(time.RFC3339))
 	}
 	for i, id := range c.Catalogue {
-		if err := privacy.ValidateID(id); err != nil {
-			bad("catalogue item %d: %v", i, err)
+		if err := features.ValidateKey(id); err != nil {
+			bad("catalogue item %d: %w", i, err)
 			break
 		}
 	}
 	for i, id := range c.Stores {
-		if err := privacy.ValidateID(id); err != nil {
-			bad("store %d: %v", i, err)
+		if err := features.ValidateKey(id); err != nil {
+			bad("store %d: %w", i, err)
 			break
 		}
 	}

@@ -221,6 +221,32 @@ func TestRefusesPrivacyOutOfRange(t *testing.T) {
 	}
 }
 
+// TestRefusesEmailLikeIDs: catalogue items and stores that look like an
+// e-mail address (a customer id in the wrong field) are refused before
+// anything is charged: they would be written into the release as they are.
+func TestRefusesEmailLikeIDs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, synth.Config{Customers: 20, Items: 10, Events: 200, Seed: 1})
+	for _, tt := range []struct {
+		name          string
+		items, stores []string
+		wantInMessage string
+	}{
+		{"catalogue item", []string{"SKU-1", "ann@example.com"}, nil, "catalogue item 1"},
+		{"store", nil, []string{"store-01", "ann@example.com"}, "store 1"},
+	} {
+		cfg := testConfig(f, 1)
+		cfg.Catalogue, cfg.Stores = tt.items, tt.stores
+		_, err := train.Run(t.Context(), f.db, cfg)
+		if !errors.Is(err, features.ErrEmailLike) || !strings.Contains(err.Error(), tt.wantInMessage) || strings.Contains(err.Error(), "ann@") {
+			t.Errorf("%s: Run = %v, want ErrEmailLike naming %q, without the value", tt.name, err, tt.wantInMessage)
+		}
+	}
+	if recs, err := f.db.Ledger(t.Context()); err != nil || len(recs) != 0 {
+		t.Errorf("ledger after refused runs: %d entries, %v; want none", len(recs), err)
+	}
+}
+
 // catalogue returns the synthetic catalogue's item and store identifiers.
 func catalogue(t *testing.T, cfg synth.Config) (items, stores []string) {
 	t.Helper()
