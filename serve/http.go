@@ -330,7 +330,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	switch {
 	case err != nil:
-		writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, "reading the request body failed")
+		s.refuse(w, r, apierr.Status(wholeBodyError("reading it failed")))
 		return false
 	case int64(len(body)) > limit:
 		writeTooLarge(w, limit, "")
@@ -341,8 +341,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 			writeTooLarge(w, limit, " once decompressed")
 			return false
 		} else if err != nil {
-			writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument,
-				"request body: Content-Encoding is gzip, but the body does not decompress: "+err.Error())
+			s.refuse(w, r, apierr.Status(wholeBodyError("Content-Encoding is gzip, but the body does not decompress: %v", err)))
 			return false
 		}
 	}

@@ -455,6 +455,9 @@ func TestContentEncoding(t *testing.T) {
 		if m := r.json(t); !strings.Contains(fmt.Sprint(m["message"]), tt.msg) {
 			t.Errorf("%s: POST /v1/events = %d %s, want a message containing %q", tt.name, r.status, r.body, tt.msg)
 		}
+		if tt.status == 400 && restBadRequestField(t, r.body) != "body" {
+			t.Errorf("%s: 400 %s, want a BadRequest detail on the body", tt.name, r.body)
+		}
 		if tt.status == 415 && r.header.Get("Accept-Encoding") != "gzip" {
 			t.Errorf("%s: 415 with Accept-Encoding %q, want gzip", tt.name, r.header.Get("Accept-Encoding"))
 		}
