@@ -43,22 +43,25 @@ func auditCommand() *command {
 customer export ('discret export', the API's ExportCustomer) and erasure
 ('discret forget', ForgetCustomer), API key created or revoked, model release
 made current by hand ('discret models use') or by a training run ('discret
-train', TrainModel, serve --train-interval), and file of consent choices
-imported ('discret consent import'). A refused or failed action has no entry;
+train', TrainModel, serve --train-interval), non-private release deleted
+with a customer's data (by an erasure or a withdrawal of personalization),
+and file of consent choices imported ('discret consent import'). A refused or failed action has no entry;
 individual consent changes have none either (the consent history records
 each, with its time and source: 'discret consent get').
 
 Columns:
   TIME     when the action took effect (UTC, to the second)
   ACTION   export, forget, apikey.create, apikey.revoke, model.use,
-           model.train or consent.import
+           model.train, model.retire or consent.import
   ACTOR    who: "cli (USER)" for the command line and the OS user who ran
            it, "api key ID (NAME)" for the API key of an API request,
            "schedule" for the server's periodic training
-  SUBJECT  for export and forget, an opaque reference to the customer (8 hex
-           digits of a one-way hash of their pseudonym): the same customer
-           has the same reference, and nothing in the trail names them
-  OBJECT   the API key's id, or the model release's version
+  SUBJECT  for export, forget and model.retire, an opaque reference to the
+           customer (8 hex digits of a one-way hash of their pseudonym):
+           the same customer has the same reference, and nothing in the
+           trail names them
+  OBJECT   the API key's id, or the model release's version (model.retire:
+           "V (current → W)" if V was current and W is current now)
   COUNTS   the outcome: records exported or erased per table (consent,
            events, coupon_pushes), a consent file's rows and customers
 

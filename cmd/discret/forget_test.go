@@ -75,6 +75,13 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 			t.Errorf("forget output lacks %q:\n%s", want, out)
 		}
 	}
+	// The trail shows the retirement, naming the successor, with the erasure.
+	trail := c.mustRun("audit", "--customer", customer)
+	for _, want := range []string{"model.retire", nonPrivate + " (current → " + private + ")", "forget"} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("audit --customer after forget lacks %q:\n%s", want, trail)
+		}
+	}
 	list := c.mustRun("models", "list")
 	if strings.Contains(list, nonPrivate) || !strings.Contains(list, private) {
 		t.Errorf("models list after forget:\n%s\nwant %s current and %s gone", list, private, nonPrivate)

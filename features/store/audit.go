@@ -3,7 +3,8 @@ package store
 // The audit trail: one entry per rights request answered (a customer's
 // export or erasure) and per administrative action (an API key created or
 // revoked, a model release made current by hand or by a training run, a
-// bulk consent import), so that the data-protection officer can show when
+// non-private release deleted with a customer's data, a bulk consent
+// import), so that the data-protection officer can show when
 // each was done and by whom. Individual consent changes are not in it: the
 // consent history records each with its time and source.
 //
@@ -16,8 +17,8 @@ package store
 //
 // Where the store makes the change itself, it writes the entry in the
 // change's transaction: the first transaction of an erasure (Forget),
-// CreateAPIKey, RevokeAPIKey, SetCurrentRelease and PutRelease with
-// MakeCurrent. The caller records the others with RecordAudit once the
+// CreateAPIKey, RevokeAPIKey, SetCurrentRelease, PutRelease with
+// MakeCurrent, and RetireRelease. The caller records the others with RecordAudit once the
 // action has succeeded: an export after its data has been read (and the
 // export fails if the entry cannot be written), a consent import after it
 // was applied. The actor comes from the context (WithAuditActor).
@@ -66,10 +67,11 @@ const (
 	AuditModelUse                             // a model release made current by hand
 	AuditModelTrain                           // a training run made its release current
 	AuditConsentImport                        // a file of consent choices imported
+	AuditModelRetire                          // a non-private release deleted with a customer's data
 )
 
 // AuditActions lists every action, in the order of their constants.
-var AuditActions = []AuditAction{AuditExport, AuditForget, AuditKeyCreate, AuditKeyRevoke, AuditModelUse, AuditModelTrain, AuditConsentImport}
+var AuditActions = []AuditAction{AuditExport, AuditForget, AuditKeyCreate, AuditKeyRevoke, AuditModelUse, AuditModelTrain, AuditConsentImport, AuditModelRetire}
 
 var auditActionNames = [...]string{
 	AuditExport:        "export",
@@ -79,10 +81,11 @@ var auditActionNames = [...]string{
 	AuditModelUse:      "model.use",
 	AuditModelTrain:    "model.train",
 	AuditConsentImport: "consent.import",
+	AuditModelRetire:   "model.retire",
 }
 
 // Valid reports whether a is one of AuditActions.
-func (a AuditAction) Valid() bool { return a >= AuditExport && a <= AuditConsentImport }
+func (a AuditAction) Valid() bool { return a >= AuditExport && a <= AuditModelRetire }
 
 // String returns the action's name ("forget", "apikey.create", ...).
 func (a AuditAction) String() string {
@@ -235,7 +238,7 @@ func (s AuditSubject) Short() string {
 
 // Limits of an audit entry.
 const (
-	MaxAuditObject   = 128
+	MaxAuditObject   = 160 // room for two release versions (AuditModelRetire)
 	MaxAuditCounts   = 16
 	maxAuditCountLen = 32
 )
@@ -252,11 +255,13 @@ type AuditEntry struct {
 	Action AuditAction
 	// Actor is who did it; the store sets it from the context.
 	Actor AuditActor
-	// Subject is the customer an export or erasure was about; zero for
-	// the other actions.
+	// Subject is the customer an export or erasure was about, or whose
+	// erasure or withdrawal retired a release; zero for the other actions.
 	Subject AuditSubject
 	// Object is what an administrative action acted on: the API key's id,
-	// the release's version, the consent file's base name; at most
+	// the release's version (for a retired release that was current, and
+	// the one current instead: "v2 (current → v1)", "v2 (current → none)"),
+	// the consent file's base name; at most
 	// MaxAuditObject bytes of UTF-8 without control characters.
 	Object string
 	// Counts are the outcome: records erased per table, events exported,

@@ -55,7 +55,7 @@ func TestAuditValue(t *testing.T) {
 		"",
 		"02" + good[2:],                   // version
 		"0100" + good[4:],                 // action 0
-		"0108" + good[4:],                 // action 8
+		"0109" + good[4:],                 // action 9
 		"010409" + good[6:],               // via 9
 		good + "00",                       // trailing byte
 		good[:len(good)-2],                // truncated

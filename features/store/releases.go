@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/privacy"
 )
 
 // Errors about releases.
@@ -560,7 +562,7 @@ func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 	}
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
-	if err := db.deleteRelease(ctx, version, false, ""); err != nil {
+	if err := db.deleteRelease(ctx, version, nil); err != nil {
 		return wrapf(err, "delete release")
 	}
 	return nil
@@ -570,8 +572,11 @@ func (db *DB) DeleteRelease(ctx context.Context, version string) error {
 // transaction it deletes the manifest and, if version is current, makes
 // successor current instead (no release is current when successor is
 // empty), then it deletes the chunks. Erasure uses it for releases that no
-// privacy guarantee covers (release.ForgetCustomer).
-func (db *DB) RetireRelease(ctx context.Context, version, successor string) error {
+// privacy guarantee covers (release.ForgetCustomer): p is the customer
+// whose erasure or withdrawal retires the release. The transaction writes
+// the audit entry (AuditModelRetire, about p, the actor of ctx), whose
+// object names the release and, if it was current, its successor.
+func (db *DB) RetireRelease(ctx context.Context, version, successor string, p privacy.PseudoID) error {
 	if !validReleaseToken(version) {
 		return wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "retire release")
 	}
@@ -580,38 +585,56 @@ func (db *DB) RetireRelease(ctx context.Context, version, successor string) erro
 	}
 	db.releaseMu.Lock()
 	defer db.releaseMu.Unlock()
-	if err := db.deleteRelease(ctx, version, true, successor); err != nil {
+	if err := db.deleteRelease(ctx, version, &retirement{successor: successor, p: p}); err != nil {
 		return wrapf(err, "retire release %s", version)
 	}
 	return nil
 }
 
+// retirement is what deleteRelease needs to retire a release: the
+// successor to make current if the release is current ("" for none), and
+// the customer its audit entry is about.
+type retirement struct {
+	successor string
+	p         privacy.PseudoID
+}
+
 // deleteRelease deletes version's manifest in one transaction, then its
 // chunks; the caller holds db.releaseMu. If version is current, it fails
-// with ErrReleaseCurrent unless retire is set: then successor becomes
-// current in the same transaction ("" for none).
-func (db *DB) deleteRelease(ctx context.Context, version string, retire bool, successor string) error {
+// with ErrReleaseCurrent unless r is set: then r.successor becomes current
+// in the same transaction ("" for none), which also writes the
+// AuditModelRetire entry.
+func (db *DB) deleteRelease(ctx context.Context, version string, r *retirement) error {
 	db.mu.RLock()
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		if _, err := getManifest(txn, version); err != nil {
 			return err
 		}
+		object := version
 		cur, err := getCurrent(txn)
 		switch {
 		case errors.Is(err, ErrNoCurrentRelease) || err == nil && cur != version:
 		case err != nil:
 			return err
-		case !retire:
+		case r == nil:
 			return fmt.Errorf("%w: %s", ErrReleaseCurrent, version)
-		case successor == "":
+		case r.successor == "":
 			if err := txn.Delete(currentReleaseKey); err != nil {
 				return err
 			}
+			object += " (current → none)"
 		default:
-			if _, err := getManifest(txn, successor); err != nil {
-				return fmt.Errorf("successor %s: %w", successor, err)
+			if _, err := getManifest(txn, r.successor); err != nil {
+				return fmt.Errorf("successor %s: %w", r.successor, err)
 			}
-			if err := txn.Set(currentReleaseKey, encodeCurrent(successor)); err != nil {
+			if err := txn.Set(currentReleaseKey, encodeCurrent(r.successor)); err != nil {
+				return err
+			}
+			object += " (current → " + r.successor + ")"
+		}
+		if r != nil {
+			err := db.putAudit(ctx, txn, AuditEntry{Action: AuditModelRetire, Subject: SubjectOf(r.p), Object: object})
+			if err != nil {
 				return err
 			}
 		}
@@ -654,7 +677,7 @@ func (db *DB) PruneReleases(ctx context.Context, keep int) (PruneResult, error) 
 			if m.Version == cur {
 				continue
 			}
-			if err := db.deleteRelease(ctx, m.Version, false, ""); err != nil {
+			if err := db.deleteRelease(ctx, m.Version, nil); err != nil {
 				return res, wrapf(err, "prune releases")
 			}
 			res.Deleted = append(res.Deleted, m.Version)

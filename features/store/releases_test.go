@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/privacy"
 )
 
 // testParts returns parts of several chunks (with smallStore's chunk size),
@@ -297,31 +299,34 @@ func TestRetireRelease(t *testing.T) {
 	if err := db.SetCurrentRelease(ctx, "r3"); err != nil {
 		t.Fatal(err)
 	}
+	// Retired with the data of customer p, by the command line.
+	p := privacy.PseudoID{5: 5}
+	ctx = WithAuditActor(ctx, cliAlice)
 	// Not current: only the release goes.
-	if err := db.RetireRelease(ctx, "r0", ""); err != nil {
+	if err := db.RetireRelease(ctx, "r0", "", p); err != nil {
 		t.Fatalf("RetireRelease(r0) = %v", err)
 	}
 	// Current, with a successor that does not exist: nothing changes.
-	if err := db.RetireRelease(ctx, "r3", "r0"); !errors.Is(err, ErrReleaseNotFound) {
+	if err := db.RetireRelease(ctx, "r3", "r0", p); !errors.Is(err, ErrReleaseNotFound) {
 		t.Errorf("RetireRelease(r3, successor r0 retired) = %v, want ErrReleaseNotFound", err)
 	}
 	if got := current(); got != "r3" {
 		t.Errorf("after a failed retirement the current release is %q, want r3", got)
 	}
 	for _, bad := range []string{"r3", "../x"} {
-		if err := db.RetireRelease(ctx, "r3", bad); err == nil {
+		if err := db.RetireRelease(ctx, "r3", bad, p); err == nil {
 			t.Errorf("RetireRelease(r3, successor %q) = nil error", bad)
 		}
 	}
 	// Current, with a successor: the successor becomes current in the same step.
-	if err := db.RetireRelease(ctx, "r3", "r1"); err != nil {
+	if err := db.RetireRelease(ctx, "r3", "r1", p); err != nil {
 		t.Fatalf("RetireRelease(r3, r1) = %v", err)
 	}
 	if got := current(); got != "r1" {
 		t.Errorf("current after retiring r3 for r1 = %q, want r1", got)
 	}
 	// Current, no successor: no release is current afterwards.
-	if err := db.RetireRelease(ctx, "r1", ""); err != nil {
+	if err := db.RetireRelease(ctx, "r1", "", p); err != nil {
 		t.Fatalf("RetireRelease(r1) = %v", err)
 	}
 	if got := current(); got != "" {
@@ -336,8 +341,25 @@ func TestRetireRelease(t *testing.T) {
 			t.Errorf("%d chunks of retired release %s remain", n, v)
 		}
 	}
-	if err := db.RetireRelease(ctx, "r1", ""); !errors.Is(err, ErrReleaseNotFound) {
+	if err := db.RetireRelease(ctx, "r1", "", p); !errors.Is(err, ErrReleaseNotFound) {
 		t.Errorf("RetireRelease(r1) again = %v, want ErrReleaseNotFound", err)
+	}
+	// One audit entry per retirement, about p, naming the successor of a
+	// current release; none for the failed ones.
+	entries, _, err := db.Audit(ctx, AuditQuery{Actions: []AuditAction{AuditModelRetire}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Subject != SubjectOf(p) || e.Actor != cliAlice {
+			t.Errorf("retirement entry %+v: want subject %x, actor %v", e, SubjectOf(p), cliAlice)
+		}
+		got = append(got, e.Object)
+	}
+	slices.Sort(got)
+	if want := []string{"r0", "r1 (current → none)", "r3 (current → r1)"}; !slices.Equal(got, want) {
+		t.Errorf("model.retire objects = %q, want %q", got, want)
 	}
 }
 

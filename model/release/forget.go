@@ -15,7 +15,7 @@ type Eraser interface {
 	Source
 	Export(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
 	Forget(ctx context.Context, p privacy.PseudoID) (store.Removed, error)
-	RetireRelease(ctx context.Context, version, successor string) error
+	RetireRelease(ctx context.Context, version, successor string, p privacy.PseudoID) error
 }
 
 var _ Eraser = (*store.DB)(nil)
@@ -46,6 +46,9 @@ type Forgotten struct {
 //
 // The releases are retired before the records are erased, so that a
 // failure leaves p's events in place and a retry finds the same releases.
+// Each retirement has its own audit entry about p (store.AuditModelRetire,
+// naming the release and, if it was current, its successor), written
+// before the erasure's.
 func ForgetCustomer(ctx context.Context, db Eraser, p privacy.PseudoID) (Forgotten, error) {
 	sums, err := List(ctx, db)
 	if err != nil {
@@ -200,7 +203,7 @@ func retireDerived(ctx context.Context, db Eraser, p privacy.PseudoID, sums []Su
 		if s.Current {
 			next = successor
 		}
-		if err := db.RetireRelease(ctx, v, next); err != nil {
+		if err := db.RetireRelease(ctx, v, next, p); err != nil {
 			return out, fmt.Errorf("non-private release %s: %w", v, err)
 		}
 		out.Retired = append(out.Retired, v)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,20 @@ func TestForgetCustomer(t *testing.T) {
 			}
 			if !slices.Equal(kept, tt.wantKept) {
 				t.Errorf("releases kept = %v, want %v", kept, tt.wantKept)
+			}
+			// Each retirement is in the audit trail, about p.
+			entries, _, err := db.Audit(ctx, store.AuditQuery{Actions: []store.AuditAction{store.AuditModelRetire}, Subject: store.SubjectOf(p)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var audited []string
+			for _, e := range entries {
+				v, _, _ := strings.Cut(e.Object, " ")
+				audited = append(audited, v)
+			}
+			slices.Sort(audited)
+			if want := slices.Sorted(slices.Values(tt.wantRetired)); !slices.Equal(audited, want) {
+				t.Errorf("model.retire entries name %v, want %v", audited, want)
 			}
 			if !slices.Equal(db.forgot, []privacy.PseudoID{p}) || got.Removed["events"] != 1 {
 				t.Errorf("Forget calls %v, Removed %v; want one call for %s", db.forgot, got.Removed, p)

@@ -333,7 +333,7 @@ func TestRetired(t *testing.T) {
 		t.Errorf("Retired(other) = %v, serving %q; want np1 kept", err, served())
 	}
 	// The erasure made v1 current again: the engine switches to it.
-	if err := f.db.RetireRelease(ctx, "np1", "v1"); err != nil {
+	if err := f.db.RetireRelease(ctx, "np1", "v1", privacy.PseudoID{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.eng.Retired(ctx, []string{"np1"}); err != nil || served() != "v1" {
@@ -344,7 +344,7 @@ func TestRetired(t *testing.T) {
 	if _, err := f.eng.Refresh(ctx); err != nil || served() != "np2" {
 		t.Fatalf("Refresh = %v, serving %q; want np2", err, served())
 	}
-	if err := f.db.RetireRelease(ctx, "np2", ""); err != nil {
+	if err := f.db.RetireRelease(ctx, "np2", "", privacy.PseudoID{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.eng.Retired(ctx, []string{"np2"}); err != nil || served() != "" || f.eng.Ready() {
