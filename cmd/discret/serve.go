@@ -88,9 +88,11 @@ ones in the process: POST /v1/models:train (scope admin), or every
 --train-interval. While it runs, it holds the data directory: 'discret
 train' and the other commands that open it refuse to run until it stops.
 It maintains the store meanwhile: it finishes interrupted erasures, deletes
-events past the retention period in force, and compacts the store every
---compact-interval (24h), so that the bytes of erased and expired data leave
-the disk within that time, as 'discret compact' does.
+events past the retention period in force, and compacts the store
+--compact-interval (24h) after the last compaction, restarts included, so
+that the bytes of erased and expired data leave the disk within that time,
+as 'discret compact' does. Writes wait while a compaction flushes the
+memtables (well under a second); a stop during a compaction waits for it.
 
 Every request needs an API key ('discret apikey create'), kept on the
 retailer's servers. A customer's own device (an in-store app, a browser)
@@ -131,7 +133,7 @@ data directory of real data gets only the demo key.`,
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
 			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
-			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store every `DURATION`, so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
+			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store `DURATION` after the last compaction, so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
 			fs.BoolVar(&f.allowNonPrivate, "allow-non-private", false, "serve and train models without differential privacy (ε = ∞), for evaluation only")
 		},
 		noArgs: true,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -22,9 +23,13 @@ const (
 // eventually: it flushes the memtables to tables, compacts the whole LSM
 // tree into its last level (Badger's Flatten), where deleted and expired
 // keys are dropped, and then rewrites every value-log file holding garbage.
-// Run it after an erasure that must leave the disk promptly. It blocks writes
-// for the duration of the flush only; reads continue. In memory, it does
-// nothing: there is no disk to clean.
+// Run it after an erasure that must leave the disk promptly. Writes wait
+// while the memtables are flushed (well under a second on a store of
+// millions of events; the flush waits for a compaction Badger already
+// runs); reads continue throughout, and writes during Flatten. Flatten
+// cannot be interrupted: ctx is checked between the steps. A successful
+// run records its time (LastCompaction). In memory, it does nothing: there
+// is no disk to clean.
 //
 // Badger cannot rewrite the value-log file it is currently appending to.
 // With the default ValueThreshold no value goes to the value log, so this
@@ -50,7 +55,7 @@ func (db *DB) Compact(ctx context.Context) error {
 		}
 		err := db.bdb.RunValueLogGC(forcedDiscardRatio)
 		if errors.Is(err, badger.ErrNoRewrite) {
-			return nil
+			return db.setLastCompaction(db.now())
 		}
 		if err != nil {
 			return wrapf(err, "compact: value-log GC")
@@ -145,27 +150,40 @@ func (db *DB) gcPass(ctx context.Context) {
 // CompactEvery runs Compact every interval until ctx is done, then returns
 // nil, so that erased and expired data leaves the disk within a bounded
 // time while a server holds the store open, rather than whenever Badger's
-// own compactions reach it. Each run is logged with its duration; a failed
-// run is logged and retried at the next interval. Badger's compactions are
-// paused while Flatten runs, so on a large store writes may slow down for
-// that time.
+// own compactions reach it. The first run comes interval after the last
+// one recorded (LastCompaction), at once if that is past or there is none,
+// so that restarts do not put it off. Each run is logged with its
+// duration; a failed run is logged and retried at the next interval.
 func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: CompactEvery interval must be positive, got %s", interval)
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	db.compactOnTicks(ctx, t.C)
+	last, err := db.LastCompaction(ctx)
+	if err != nil {
+		return err
+	}
+	db.compactOnTimer(ctx, firstCompaction(last, db.now(), interval), interval, time.After)
 	return nil
 }
 
-// compactOnTicks runs Compact at each tick until ctx is done.
-func (db *DB) compactOnTicks(ctx context.Context, ticks <-chan time.Time) {
-	for {
+// firstCompaction is how long after now the first scheduled compaction
+// comes: interval after last, and at once when that is past or there was
+// no compaction.
+func firstCompaction(last, now time.Time, interval time.Duration) time.Duration {
+	if last.IsZero() {
+		return 0
+	}
+	return max(0, interval-now.Sub(last))
+}
+
+// compactOnTimer runs Compact after first, then every interval, until ctx
+// is done; after is time.After (a seam for tests).
+func (db *DB) compactOnTimer(ctx context.Context, first, interval time.Duration, after func(time.Duration) <-chan time.Time) {
+	for wait := first; ; wait = interval {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticks:
+		case <-after(wait):
 		}
 		start := time.Now()
 		if err := db.Compact(ctx); err != nil {
@@ -176,4 +194,41 @@ func (db *DB) compactOnTicks(ctx context.Context, ticks <-chan time.Time) {
 		}
 		db.log.Info("store: compacted; erased and expired data is off the disk", "seconds", time.Since(start).Seconds())
 	}
+}
+
+// LastCompaction returns the time of the last successful Compact (to the
+// second), or the zero time if there was none.
+func (db *DB) LastCompaction(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	var t time.Time
+	err := db.view(func(txn *badger.Txn) error {
+		item, err := txn.Get(compactedKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: last compaction time of %d bytes", ErrCorrupt, len(v))
+			}
+			t = time.Unix(int64(binary.BigEndian.Uint64(v)), 0).UTC()
+			return nil
+		})
+	})
+	if err != nil {
+		return time.Time{}, wrapf(err, "last compaction")
+	}
+	return t, nil
+}
+
+func (db *DB) setLastCompaction(t time.Time) error {
+	v := binary.BigEndian.AppendUint64(nil, uint64(t.Unix()))
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(compactedKey, v) }); err != nil {
+		return wrapf(err, "compact: record its time")
+	}
+	return nil
 }

@@ -46,14 +46,25 @@ func TestCompactOnTicks(t *testing.T) {
 		t.Fatal("after Forget and before any compaction, the erased pseudonym is not in the files: the test cannot see a compaction")
 	}
 
-	ticks := make(chan time.Time) // unbuffered: a send returns once the loop has taken it
+	if last, err := db.LastCompaction(ctx); err != nil || !last.IsZero() {
+		t.Fatalf("LastCompaction before any = %v, %v; want zero", last, err)
+	}
+	ticks := make(chan time.Time) // unbuffered: a send returns once the loop waits again
+	var waits []time.Duration
+	after := func(d time.Duration) <-chan time.Time { waits = append(waits, d); return ticks }
 	loopCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); db.compactOnTicks(loopCtx, ticks) }()
+	go func() { defer close(done); db.compactOnTimer(loopCtx, 0, time.Hour, after) }()
 	ticks <- testNow
 	ticks <- testNow // taken once the first compaction has finished
 	stop()
 	<-done
+	if len(waits) < 2 || waits[0] != 0 || waits[1] != time.Hour {
+		t.Errorf("the loop waited %v, want 0 (first) then 1h (the interval)", waits)
+	}
+	if last, err := db.LastCompaction(ctx); err != nil || !last.Equal(testNow) {
+		t.Errorf("LastCompaction after a compaction = %v, %v; want %v", last, err, testNow)
+	}
 
 	if found(t, dir, erased[:]) {
 		t.Error("after a scheduled compaction, the erased pseudonym is still in the files")
@@ -72,6 +83,28 @@ func TestCompactEveryRefusesNonPositive(t *testing.T) {
 	for _, d := range []time.Duration{0, -time.Second} {
 		if err := db.CompactEvery(t.Context(), d); err == nil {
 			t.Errorf("CompactEvery(%v) = nil, want an error", d)
+		}
+	}
+}
+
+// TestFirstCompaction: the first scheduled compaction comes an interval
+// after the last one recorded, at once when that is past or there was
+// none, so that a server restarted more often than the interval still
+// compacts.
+func TestFirstCompaction(t *testing.T) {
+	now := testNow
+	for _, tt := range []struct {
+		last time.Time
+		want time.Duration
+	}{
+		{time.Time{}, 0},
+		{now.Add(-time.Hour), 23 * time.Hour},
+		{now.Add(-24 * time.Hour), 0},
+		{now.Add(-72 * time.Hour), 0},
+		{now.Add(time.Hour), 25 * time.Hour}, // a clock set back: at most one interval more
+	} {
+		if got := firstCompaction(tt.last, now, 24*time.Hour); got != tt.want {
+			t.Errorf("firstCompaction(last %v, now %v, 24h) = %v, want %v", tt.last, now, got, tt.want)
 		}
 	}
 }

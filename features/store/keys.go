@@ -28,6 +28,7 @@ package store
 //	  m | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a model part
 //	  o | coupon                                                   coupon (catalog.go)
 //	  p | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a popularity part
+//	  g | "compacted"                                              time of the last Compact (compact.go)
 //	  z | "flush"                                                  scratch key (Compact)
 //
 // An event's identity is (customer, time, kind, item, store): re-appending the
@@ -78,6 +79,7 @@ const (
 	tagErased  byte = 'r'
 	tagScratch byte = 'z'
 	tagAudit   byte = 't'
+	tagMaint   byte = 'g'
 )
 
 // customerTable is a table whose keys start with tag | pseudo.
@@ -315,3 +317,7 @@ func decodeCounterKey(key []byte) (CounterKey, error) {
 
 // scratchKey is written and dropped by Compact to flush the memtables.
 var scratchKey = []byte{tagScratch, 'f', 'l', 'u', 's', 'h'}
+
+// compactedKey holds the time of the last successful Compact, Unix seconds
+// as 8 bytes big-endian.
+var compactedKey = []byte{tagMaint, 'c', 'o', 'm', 'p', 'a', 'c', 't', 'e', 'd'}
