@@ -60,10 +60,13 @@ Columns:
            customer (8 hex digits of a one-way hash of their pseudonym):
            the same customer has the same reference, and nothing in the
            trail names them
-  OBJECT   the API key's id, or the model release's version (model.retire:
-           "V (current → W)" if V was current and W is current now)
+  OBJECT   the API key's id, the model release's version (model.retire:
+           "V (current → W)" if V was current and W is current now), or
+           the consent file's base name
   COUNTS   the outcome: records exported or erased per table (consent,
            events, coupon_pushes), a consent file's rows and customers
+           (an import that stopped partway: customers_applied and
+           incomplete=1)
 
 --since and --until take a time (RFC 3339, or a day: 2026-03-01, UTC) or
 how long ago (a Go duration such as 36h, or a period: 30d, 2w, 6mo, 1y):

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -9,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
 )
 
 // TestAuditCommand: each audited command leaves one entry with its action
@@ -133,5 +139,69 @@ func TestAuditCommand(t *testing.T) {
 	}
 	if len(exp.Audit) != 2 || exp.Audit[0].Action != "export" || exp.Audit[1].Action != "forget" || !strings.HasPrefix(exp.Audit[1].Actor, "cli") {
 		t.Errorf("export after forget: audit %+v, want export then forget, by the cli", exp.Audit)
+	}
+}
+
+// stoppingStore is a store whose bulk consent update applies the first
+// applied updates and then stops, as an interrupted import does: it
+// cancels the command's context and fails with fail (nil: after applying
+// them all, it cancels the context and succeeds, as a Ctrl-C right after
+// the import would).
+type stoppingStore struct {
+	*store.DB
+	applied int
+	fail    error
+	cancel  context.CancelFunc
+}
+
+func (s *stoppingStore) UpdateConsents(ctx context.Context, ups []store.ConsentUpdate, d consent.Defaults) ([]store.ConsentResult, int, error) {
+	defer s.cancel()
+	res, n, err := s.DB.UpdateConsents(ctx, ups[:s.applied], d)
+	if err != nil || s.fail != nil {
+		return nil, n, errors.Join(err, s.fail)
+	}
+	return res, n, nil
+}
+
+// TestConsentImportAuditStopped: an import that stops partway is recorded
+// with what it applied, and an import interrupted once applied is recorded
+// too, both although the context is cancelled by then; the entry names the
+// file by its base name.
+func TestConsentImportAuditStopped(t *testing.T) {
+	var ups []store.ConsentUpdate
+	for i := range 4 {
+		ups = append(ups, store.ConsentUpdate{Customer: storetest.Pseudo(i), Changes: []consent.Change{
+			{Purpose: privacy.Personalization, Granted: true, Time: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Source: "crm"},
+		}})
+	}
+	for _, tt := range []struct {
+		name       string
+		applied    int
+		fail       error
+		wantErr    bool
+		wantCounts map[string]int64
+	}{
+		{"stopped after 2 of 4", 2, context.Canceled, true, map[string]int64{
+			"rows": 5, "bad_rows": 1, "customers": 4, "customers_applied": 2, "incomplete": 1}},
+		{"interrupted once applied", 4, nil, false, map[string]int64{
+			"rows": 5, "bad_rows": 1, "customers": 4, "customers_updated": 4, "erasures": 0, "records_removed": 0, "choices_predating_erasure": 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			db := &stoppingStore{DB: storetest.OpenMemory(t, nil), applied: tt.applied, fail: tt.fail, cancel: cancel}
+			var out strings.Builder
+			err := applyConsentImport(ctx, &out, db, filepath.Join(t.TempDir(), "consent-2026.jsonl"), ups, consent.Defaults{}, 5, 1)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("applyConsentImport = %v, want error %v", err, tt.wantErr)
+			}
+			got, _, err := db.Audit(t.Context(), store.AuditQuery{})
+			if err != nil || len(got) != 1 {
+				t.Fatalf("Audit() = %+v, %v; want one entry", got, err)
+			}
+			if e := got[0]; e.Action != store.AuditConsentImport || e.Object != "consent-2026.jsonl" || !reflect.DeepEqual(e.Counts, tt.wantCounts) {
+				t.Errorf("entry %s %q %v, want consent.import \"consent-2026.jsonl\" %v", e.Action, e.Object, e.Counts, tt.wantCounts)
+			}
+		})
 	}
 }

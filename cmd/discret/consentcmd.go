@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -228,8 +231,10 @@ decides, times compared to the second, and of a grant and a withdrawal in
 the same second the withdrawal. A choice already recorded (same purpose,
 decision, second and source) is not recorded again, so importing a file
 twice changes nothing; the summary counts those customers as unchanged.
-Each file imported is recorded in the audit trail with its counts (rows,
-customers, erasures), never with a customer ('discret audit').`,
+Each file imported is recorded in the audit trail with its base name and
+counts (rows, customers, erasures), never with a customer ('discret
+audit'); one that stops partway (interrupted, or a store error) too, with
+the customers applied so far.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number)")
 		},
@@ -315,15 +320,47 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	if err != nil {
 		return err
 	}
-	start := time.Now()
 	ups := make([]store.ConsentUpdate, len(order))
 	for i, p := range order {
 		ups[i] = store.ConsentUpdate{Customer: p, Changes: byCustomer[p]}
 	}
-	results, done, got, err := release.UpdateConsents(ctx, d.db, ups, d.settings.consent)
-	printRetired(e.stdout, got, "events of customers who withdrew personalization") // even on a later error: they are gone
+	return applyConsentImport(ctx, e.stdout, d.db, path, ups, d.settings.consent, rows, len(bad))
+}
+
+// consentImporter is what applyConsentImport needs of the store
+// (*store.DB).
+type consentImporter interface {
+	release.BulkWithdrawer
+	RecordAudit(ctx context.Context, e store.AuditEntry) error
+}
+
+var _ consentImporter = (*store.DB)(nil)
+
+// applyConsentImport applies the updates of the consent file path (rows
+// rows, of which badRows were skipped), records the import in the audit
+// trail and prints its summary. An import that stops partway (an
+// interruption, a store error) is recorded too, with what it applied, and
+// the entry is written even if ctx was cancelled meanwhile: the changes
+// are in the store either way.
+func applyConsentImport(ctx context.Context, w io.Writer, db consentImporter, path string, ups []store.ConsentUpdate, d consent.Defaults, rows, badRows int) error {
+	start := time.Now()
+	results, done, got, err := release.UpdateConsents(ctx, db, ups, d)
+	printRetired(w, got, "events of customers who withdrew personalization") // even on a later error: they are gone
+	entry := store.AuditEntry{Action: store.AuditConsentImport, Object: store.AuditObject(filepath.Base(path)), Counts: map[string]int64{
+		"rows": int64(rows), "bad_rows": int64(badRows), "customers": int64(len(ups)),
+	}}
+	// The store offers no transaction that spans the import: its entry is
+	// written right after it, and the command fails if it cannot be.
+	record := func() error {
+		if err := db.RecordAudit(context.WithoutCancel(ctx), entry); err != nil {
+			return fmt.Errorf("not recorded in the audit trail: %w", err)
+		}
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("after %d of %d customers: %w", done, len(order), err)
+		err = fmt.Errorf("after %d of %d customers: %w", done, len(ups), err)
+		entry.Counts["customers_applied"], entry.Counts["incomplete"] = int64(done), 1
+		return errors.Join(err, record())
 	}
 	erased, removed, updated, predating := 0, 0, 0, 0
 	for _, res := range results {
@@ -336,27 +373,23 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		}
 		predating += res.PredatingErasure
 	}
+	maps.Copy(entry.Counts, map[string]int64{
+		"customers_updated": int64(updated), "erasures": int64(erased), "records_removed": int64(removed), "choices_predating_erasure": int64(predating),
+	})
+	if err := record(); err != nil {
+		return fmt.Errorf("imported, but %w", err)
+	}
 	unchanged := ""
-	if n := len(order) - updated; n > 0 && predating > 0 {
+	if n := len(ups) - updated; n > 0 && predating > 0 {
 		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded or dated before the customer's erasure)", plural(n, "customer"))
 	} else if n > 0 {
 		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded)", plural(n, "customer"))
 	}
-	// The import is applied: its entry is written right after (the store
-	// offers no transaction that spans it), and the command fails if it
-	// cannot be.
-	err = d.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditConsentImport, Counts: map[string]int64{
-		"rows": int64(rows), "bad_rows": int64(len(bad)), "customers": int64(len(order)), "customers_updated": int64(updated),
-		"erasures": int64(erased), "records_removed": int64(removed), "choices_predating_erasure": int64(predating),
-	}})
-	if err != nil {
-		return fmt.Errorf("imported, but not recorded in the audit trail: %w", err)
-	}
 	if predating > 0 {
-		fmt.Fprintf(e.stdout, "%s not recorded: dated at or before the erasure of their customer, which holds for everything dated before it\n", plural(predating, "choice"))
+		fmt.Fprintf(w, "%s not recorded: dated at or before the erasure of their customer, which holds for everything dated before it\n", plural(predating, "choice"))
 	}
-	fmt.Fprintf(e.stdout, "%s: %s, %d bad, %s updated%s, %s (%s removed) in %.2f s\n",
-		path, plural(rows, "row"), len(bad), plural(updated, "customer"), unchanged, plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())
+	fmt.Fprintf(w, "%s: %s, %d bad, %s updated%s, %s (%s removed) in %.2f s\n",
+		path, plural(rows, "row"), badRows, plural(updated, "customer"), unchanged, plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())
 	return nil
 }
 

@@ -51,6 +51,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/retention"
 )
@@ -242,6 +243,21 @@ const (
 	MaxAuditCounts   = 16
 	maxAuditCountLen = 32
 )
+
+// AuditObject returns s as AuditEntry.Object can hold it: invalid UTF-8
+// and control characters replaced by U+FFFD, clipped at a rune boundary to
+// MaxAuditObject bytes. For names the store does not control, such as a
+// file's.
+func AuditObject(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	s, _ = features.ClipAt(s, MaxAuditObject)
+	return s
+}
 
 // AuditEntry is one entry of the audit trail.
 type AuditEntry struct {

@@ -379,3 +379,19 @@ func TestParseAuditAction(t *testing.T) {
 		t.Errorf("ParseAuditAction(erase) = %v, want an error listing the actions", err)
 	}
 }
+
+func TestAuditObject(t *testing.T) {
+	long := strings.Repeat("é", MaxAuditObject) // 2 bytes a rune
+	for _, tt := range []struct{ in, want string }{
+		{"consent.jsonl", "consent.jsonl"},
+		{"a\nb\x00c", "a\uFFFDb\uFFFDc"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+		{long, long[:MaxAuditObject]},
+		{"x" + long, "x" + long[:MaxAuditObject-2]},
+	} {
+		got := AuditObject(tt.in)
+		if got != tt.want || !auditText(got, MaxAuditObject) {
+			t.Errorf("AuditObject(%q) = %q, want %q (a valid object)", tt.in, got, tt.want)
+		}
+	}
+}
