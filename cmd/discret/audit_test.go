@@ -34,6 +34,9 @@ func TestAuditCommand(t *testing.T) {
 	first := m[1]
 	c.mustRun("train", "--epsilon", "2", "--factors", "8")
 	c.mustRun("models", "use", first)
+	if out := c.mustRun("models", "use", first); !strings.Contains(out, "already current") { // no entry
+		t.Errorf("models use of the current release printed %q, want \"already current\"", out)
+	}
 	alice := "alice.audit@example.fr"
 	c.mustRun("consent", "set", alice, "personalization=granted") // not audited
 	var exp struct {

@@ -141,7 +141,9 @@ func modelsUseCommand() *command {
 		args:    "VERSION",
 		summary: "make a stored release the current one",
 		help: `Use makes release VERSION the current release: the one servers load. The
-release is loaded and validated first.`,
+release is loaded and validated first. The change is recorded in the audit
+trail (model.use); making the current release current changes nothing and
+is not recorded.`,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one VERSION")
@@ -153,6 +155,13 @@ release is loaded and validated first.`,
 			defer d.Close()
 			if _, err := d.db.Release(ctx, args[0]); err != nil {
 				return noRelease(ctx, d, err, args[0])
+			}
+			switch cur, err := d.db.CurrentRelease(ctx); {
+			case err == nil && cur == args[0]:
+				fmt.Fprintf(e.stdout, "release %s is already current\n", args[0])
+				return nil
+			case err != nil && !errors.Is(err, store.ErrNoCurrentRelease):
+				return err
 			}
 			// The manifest exists: a load error is a damaged release.
 			r, err := release.Load(ctx, d.db, args[0])

@@ -120,7 +120,8 @@ func (c *auditClock) Now() time.Time { return c.now }
 
 // TestAuditHooks checks that each audited write of the store leaves one
 // entry with its action, object and the actor of its context, and that a
-// write that changes nothing (a second revocation) or fails leaves none.
+// write that changes nothing (a second revocation, making the current
+// release current) or fails leaves none.
 func TestAuditHooks(t *testing.T) {
 	clock := &auditClock{now: testNow}
 	db := mustOpen(t, Options{InMemory: true, EncryptionKey: testKey, Now: clock.Now})
@@ -148,6 +149,7 @@ func TestAuditHooks(t *testing.T) {
 		return err
 	})
 	step("SetCurrentRelease", cli, func(ctx context.Context) error { return db.SetCurrentRelease(ctx, "v2") })
+	step("SetCurrentRelease again", cli, func(ctx context.Context) error { return db.SetCurrentRelease(ctx, "v2") })
 	step("RecordAudit", api, func(ctx context.Context) error {
 		return db.RecordAudit(ctx, AuditEntry{Action: AuditExport, Subject: SubjectOf(p), Counts: map[string]int64{TableEvents: 5}})
 	})
@@ -178,8 +180,8 @@ func TestAuditHooks(t *testing.T) {
 	}
 	at := func(s int) time.Time { return testNow.Add(time.Duration(s) * time.Second) }
 	want := []brief{ // newest first
-		{at(8), AuditForget, cliAlice, "", map[string]int64{TableConsent: 1, TableEvents: 5}, true},
-		{at(7), AuditExport, apiKey1, "", map[string]int64{TableEvents: 5}, true},
+		{at(9), AuditForget, cliAlice, "", map[string]int64{TableConsent: 1, TableEvents: 5}, true},
+		{at(8), AuditExport, apiKey1, "", map[string]int64{TableEvents: 5}, true},
 		{at(6), AuditModelUse, cliAlice, "v2", nil, false},
 		{at(4), AuditModelTrain, apiKey1, "v1", nil, false},
 		{at(2), AuditKeyRevoke, apiKey1, "k1", nil, false},
@@ -194,8 +196,8 @@ func TestAuditHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantData := []AuditData{
-		{Time: at(7), Action: "export", Actor: "api key k3x9 (dpo-console)"},
-		{Time: at(8), Action: "forget", Actor: "cli (alice)"},
+		{Time: at(8), Action: "export", Actor: "api key k3x9 (dpo-console)"},
+		{Time: at(9), Action: "forget", Actor: "cli (alice)"},
 	}
 	if !reflect.DeepEqual(d.Audit, wantData) {
 		t.Errorf("Export().Audit = %+v, want %+v", d.Audit, wantData)

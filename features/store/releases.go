@@ -530,8 +530,10 @@ func getCurrent(txn *badger.Txn) (string, error) {
 }
 
 // SetCurrentRelease makes version the current release, with its audit
-// entry (AuditModelUse, the actor of ctx) in the same transaction. It fails
-// with ErrReleaseNotFound unless the release's manifest is committed.
+// entry (AuditModelUse, the actor of ctx) in the same transaction; if
+// version is current already, it changes nothing and writes no entry. It
+// fails with ErrReleaseNotFound unless the release's manifest is
+// committed.
 func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 	if !validReleaseToken(version) {
 		return wrapf(fmt.Errorf("%w: %q", ErrReleaseNotFound, clipName(version)), "set current release")
@@ -540,6 +542,12 @@ func (db *DB) SetCurrentRelease(ctx context.Context, version string) error {
 	defer db.mu.RUnlock()
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		if _, err := getManifest(txn, version); err != nil {
+			return err
+		}
+		switch cur, err := getCurrent(txn); {
+		case err == nil && cur == version:
+			return nil
+		case err != nil && !errors.Is(err, ErrNoCurrentRelease):
 			return err
 		}
 		if err := txn.Set(currentReleaseKey, encodeCurrent(version)); err != nil {
