@@ -23,7 +23,13 @@ package store
 // export fails if the entry cannot be written), a consent import after it
 // was applied. The actor comes from the context (WithAuditActor).
 //
-//	key:   t | time(8) | rand(4)       time: Unix nanoseconds, big-endian
+//	key:   t | time(8) | seq(4)        time: Unix nanoseconds, big-endian
+//
+// The store hands out keys in strictly increasing order (auditKeys): the
+// time of the entry and seq 0, or, if that is not after the last key (two
+// entries in the same nanosecond, a clock set back), the last key's time
+// and the next seq. So the trail lists entries in the order they were
+// written and no two share a key, across restarts too.
 //	value: v1 | action(1) | via(1) | uvarint len | key id | uvarint len | name
 //	          | has subject(1): 0, or 1 followed by subject(16)
 //	          | uvarint len | object
@@ -42,9 +48,9 @@ import (
 	"io"
 	"maps"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -261,11 +267,13 @@ func AuditObject(s string) string {
 
 // AuditEntry is one entry of the audit trail.
 type AuditEntry struct {
-	// ID identifies the entry and orders the trail (time, then a random
-	// suffix): 24 hex digits. The store sets it.
+	// ID identifies the entry and orders the trail (time, then a
+	// sequence number), in the order entries were written: 24 hex digits.
+	// The store sets it.
 	ID string
 	// Time is when the action was recorded, UTC, to the second. The store
-	// sets it from its clock.
+	// sets it from its clock (if the clock was set back, to the time of
+	// the entry before).
 	Time time.Time
 	// Action is what was done.
 	Action AuditAction
@@ -322,11 +330,55 @@ var DefaultAuditRetention = retention.Period{Years: 5}
 
 const auditKeyLen = 1 + 8 + 4
 
-func auditKey(t time.Time, suffix uint32) []byte {
+func auditKey(t time.Time, seq uint32) []byte {
+	return auditKeyAt(uint64(t.UnixNano()), seq)
+}
+
+func auditKeyAt(ns uint64, seq uint32) []byte {
 	k := make([]byte, 1, auditKeyLen)
 	k[0] = tagAudit
-	k = binary.BigEndian.AppendUint64(k, uint64(t.UnixNano()))
-	return binary.BigEndian.AppendUint32(k, suffix)
+	k = binary.BigEndian.AppendUint64(k, ns)
+	return binary.BigEndian.AppendUint32(k, seq)
+}
+
+// auditKeys hands out the audit keys of one DB in strictly increasing
+// order.
+type auditKeys struct {
+	mu      sync.Mutex // guards the fields below
+	started bool       // ns and seq hold the newest key, stored or handed out
+	ns      uint64
+	seq     uint32
+}
+
+// next returns the key of an entry written at now in txn: time now and seq
+// 0 if that is after the last key, else the last key's time and the next
+// seq. The first call reads the newest key stored, in txn.
+func (k *auditKeys) next(txn *badger.Txn, now time.Time) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.started {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAudit}, Reverse: true})
+		it.Seek([]byte{tagAudit, 0xff})
+		if it.Valid() {
+			key := it.Item().Key()
+			if _, ok := auditKeyTime(key); !ok {
+				it.Close()
+				return nil, fmt.Errorf("%w: audit key", ErrCorrupt)
+			}
+			k.ns, k.seq = binary.BigEndian.Uint64(key[1:9]), binary.BigEndian.Uint32(key[9:])
+		}
+		it.Close()
+		k.started = true
+	}
+	switch ns := uint64(now.UnixNano()); {
+	case ns > k.ns:
+		k.ns, k.seq = ns, 0
+	case k.seq == math.MaxUint32:
+		k.ns, k.seq = k.ns+1, 0
+	default:
+		k.seq++
+	}
+	return auditKeyAt(k.ns, k.seq), nil
 }
 
 // auditKeyTime returns the time of an audit key.
@@ -457,8 +509,12 @@ func (db *DB) putAudit(ctx context.Context, txn *badger.Txn, e AuditEntry) error
 	if err := e.validate(); err != nil {
 		return err
 	}
+	key, err := db.auditKeys.next(txn, now)
+	if err != nil {
+		return err
+	}
 	exp := db.opts.AuditRetention.AddTo(now.Truncate(time.Second))
-	return txn.SetEntry(&badger.Entry{Key: auditKey(now, rand.Uint32()), Value: encodeAudit(&e), ExpiresAt: uint64(exp.Unix())})
+	return txn.SetEntry(&badger.Entry{Key: key, Value: encodeAudit(&e), ExpiresAt: uint64(exp.Unix())})
 }
 
 // RecordAudit appends an entry to the audit trail, durably, for an action

@@ -397,3 +397,59 @@ func TestAuditObject(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditOrder checks that the trail lists entries in the order they
+// were written, each under its own key: in the same nanosecond, after the
+// clock was set back, and after a restart.
+func TestAuditOrder(t *testing.T) {
+	dir := t.TempDir()
+	clock := &auditClock{now: testNow}
+	open := func() *DB {
+		o := diskOptions(dir)
+		o.Now = clock.Now
+		return mustOpen(t, o)
+	}
+	db := open()
+	defer func() { db.Close() }()
+	steps := []struct {
+		name   string
+		at     time.Time
+		reopen bool
+	}{
+		{"first", testNow, false},
+		{"same instant", testNow, false},
+		{"same instant again", testNow, false},
+		{"a second later", testNow.Add(time.Second), false},
+		{"clock set back", testNow, false},
+		{"after a restart, clock back", testNow, true},
+		{"after a restart, later", testNow.Add(2 * time.Second), false},
+	}
+	var want []string
+	for _, s := range steps {
+		if s.reopen {
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db = open()
+		}
+		clock.now = s.at
+		if err := db.RecordAudit(t.Context(), AuditEntry{Action: AuditConsentImport, Object: s.name}); err != nil {
+			t.Fatalf("%s: RecordAudit = %v", s.name, err)
+		}
+		want = append([]string{s.name}, want...) // newest first
+	}
+	got, _, err := db.Audit(t.Context(), AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, ids []string
+	for _, e := range got {
+		names, ids = append(names, e.Object), append(ids, e.ID)
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("Audit() lists %q, want %q (newest first)", names, want)
+	}
+	if !slices.IsSortedFunc(ids, func(x, y string) int { return strings.Compare(y, x) }) || len(slices.Compact(slices.Clone(ids))) != len(steps) {
+		t.Errorf("Audit() ids %v, want %d distinct, decreasing", ids, len(steps))
+	}
+}

@@ -79,6 +79,8 @@ type DB struct {
 	// ledger, so that a release's cap check and its charge see every
 	// earlier charge.
 	releaseMu sync.Mutex
+	// auditKeys hands out the keys of audit entries (audit.go).
+	auditKeys auditKeys
 }
 
 // Open validates opts and opens the store, creating it if Dir is absent or
