@@ -30,8 +30,9 @@ coupons offered in stores ("coupon_pushes"), and the data derived from them
 ("derived": Discret stores nothing derived per customer; it lists the model
 releases whose training window covered the customer's events), the time of
 an earlier erasure ("erased_at"), the audit entries about the customer
-("audit": when their data was exported or erased before, and by whom; see
-'discret audit'), and what is done with the data
+("audit": when their data was exported or erased before, and through which
+channel: cli, api or schedule, not who; 'discret audit' shows who), and
+what is done with the data
 ("processing": purposes, categories, recipients, the retention periods in
 force, source, rights; GDPR art. 15(1)). It is the answer to a GDPR access or
 portability request. The export itself is recorded in the audit trail, with

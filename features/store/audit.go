@@ -627,11 +627,13 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, erro
 var ErrBadAuditID = errors.New("store: not an audit entry id (want the 24 hex digits of an entry's id)")
 
 // AuditData is an audit entry about a customer, in their export: when,
-// what and by whom.
+// what, and through which channel. Not who: the OS user or the API key
+// that acted is for the data-protection officer (Audit), not the
+// customer.
 type AuditData struct {
 	Time   time.Time `json:"time"`
 	Action string    `json:"action"`
-	Actor  string    `json:"actor"` // AuditActor.String
+	Actor  string    `json:"actor"` // the channel: AuditVia.String ("cli", "api", "schedule")
 }
 
 // auditAbout returns the unexpired entries about s in txn, oldest first.
@@ -654,7 +656,7 @@ func auditAbout(txn *badger.Txn, s AuditSubject, now time.Time) ([]AuditData, er
 			return nil, err
 		}
 		if e.Subject == s {
-			out = append(out, AuditData{Time: e.Time, Action: e.Action.String(), Actor: e.Actor.String()})
+			out = append(out, AuditData{Time: e.Time, Action: e.Action.String(), Actor: e.Actor.Via.String()})
 		}
 	}
 	return out, nil

@@ -27,7 +27,8 @@ type CustomerData struct {
 	// never: the one fact the store keeps after an erasure (erased.go).
 	ErasedAt time.Time `json:"erased_at,omitzero"`
 	// Audit lists the audit entries about the customer (audit.go), oldest
-	// first: when their data was exported or erased, and by whom. The
+	// first: when their data was exported or erased, and through which
+	// channel (not by whom: AuditData). The
 	// export that returns this data is recorded after it is read, so it is
 	// not among them.
 	Audit []AuditData `json:"audit"`

@@ -1859,8 +1859,9 @@ type ExportCustomerResponse struct {
 	// categories, recipients, retention in force, source, rights.
 	Processing *ProcessingNotice `protobuf:"bytes,9,opt,name=processing,proto3" json:"processing,omitempty"`
 	// The audit entries about the customer, oldest first: when their data
-	// was exported or erased before, and by whom. This export is recorded
-	// after it is read, so it is not among them.
+	// was exported or erased before, and through which channel (not who:
+	// ListAuditEntries shows that). This export is recorded after it is
+	// read, so it is not among them.
 	Audit         []*CustomerAuditEntry `protobuf:"bytes,10,rep,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1970,9 +1971,9 @@ func (x *ExportCustomerResponse) GetAudit() []*CustomerAuditEntry {
 type CustomerAuditEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// export or forget.
+	// export, forget or model.retire.
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
-	// Who: "cli (USER)", "api key ID (NAME)".
+	// The channel: cli, api or schedule. Never the OS user or the API key.
 	Actor         string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3329,7 +3330,7 @@ type ListAuditEntriesRequest struct {
 	// List the entries before this time.
 	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
 	// List only these actions: export, forget, apikey.create, apikey.revoke,
-	// model.use, model.train, consent.import.
+	// model.use, model.train, model.retire, consent.import.
 	Actions []string `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
 	// At most this many entries: 1-1000; 0 means 100.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -3552,15 +3553,17 @@ type AuditEntry struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// When the action took effect, to the second.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	// export, forget, apikey.create, apikey.revoke, model.use, model.train or
-	// consent.import.
+	// export, forget, apikey.create, apikey.revoke, model.use, model.train,
+	// model.retire or consent.import.
 	Action string      `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	Actor  *AuditActor `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	// For export and forget: an opaque reference to the customer (8 hex
-	// digits of a one-way hash of their pseudonym), the same for every entry
-	// about the same customer. Empty for the other actions.
+	// For export, forget and model.retire: an opaque reference to the
+	// customer (8 hex digits of a one-way hash of their pseudonym), the same
+	// for every entry about the same customer. Empty for the other actions.
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
-	// The API key's id (apikey.*) or the release's version (model.*).
+	// The API key's id (apikey.*), the release's version (model.*; for
+	// model.retire of the current release, "V (current → W)" with the release
+	// current instead), or the consent file's base name (consent.import).
 	Object string `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
 	// The outcome: records exported or erased per table (consent, events,
 	// coupon_pushes), a consent file's rows and customers.
