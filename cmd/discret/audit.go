@@ -57,9 +57,10 @@ Columns:
            it, "api key ID (NAME)" for the API key of an API request,
            "schedule" for the server's periodic training
   SUBJECT  for export, forget and model.retire, an opaque reference to the
-           customer (8 hex digits of a one-way hash of their pseudonym):
-           the same customer has the same reference, and nothing in the
-           trail names them
+           customer (16 hex digits of a one-way hash of their
+           pseudonym): the same customer has the same reference, and
+           nothing in the trail names them; --customer compares the whole
+           hash
   OBJECT   the API key's id, the model release's version (model.retire:
            "V (current → W)" if V was current and W is current now), or
            the consent file's base name

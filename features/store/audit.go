@@ -233,14 +233,15 @@ func SubjectOf(p privacy.PseudoID) AuditSubject {
 // IsZero reports whether s is the zero reference: no customer.
 func (s AuditSubject) IsZero() bool { return s == AuditSubject{} }
 
-// Short is an opaque short form of s for people (8 hex digits), "" for
-// the zero reference: enough to tell the entries of one customer from
-// those of another in a listing.
+// Short is an opaque short form of s for people: 16 hex digits (64
+// bits, so that two of a store's customers are unlikely to share one even
+// among millions), "" for the zero reference. Filters by customer compare
+// the whole reference (AuditQuery.Subject).
 func (s AuditSubject) Short() string {
 	if s.IsZero() {
 		return ""
 	}
-	return hex.EncodeToString(s[:4])
+	return hex.EncodeToString(s[:8])
 }
 
 // Limits of an audit entry.

@@ -367,8 +367,8 @@ func TestSubjectOf(t *testing.T) {
 		t.Errorf("SubjectOf(%x) = %x: the pseudonym or its erasure key, want a hash of its own", p, s)
 	case SubjectOf(pseudoOf("FORGOTTEN-CUST-2")) == s:
 		t.Error("two pseudonyms have the same subject")
-	case len(s.Short()) != 8 || AuditSubject{}.Short() != "":
-		t.Errorf("Short() = %q, want 8 hex digits (and \"\" for zero)", s.Short())
+	case len(s.Short()) != 16 || AuditSubject{}.Short() != "":
+		t.Errorf("Short() = %q, want 16 hex digits (and \"\" for zero)", s.Short())
 	}
 }
 

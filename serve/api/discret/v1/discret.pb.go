@@ -3558,8 +3558,9 @@ type AuditEntry struct {
 	Action string      `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	Actor  *AuditActor `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	// For export, forget and model.retire: an opaque reference to the
-	// customer (8 hex digits of a one-way hash of their pseudonym), the same
-	// for every entry about the same customer. Empty for the other actions.
+	// customer (16 hex digits of a one-way hash of their pseudonym), the
+	// same for every entry about the same customer; SearchAuditEntries
+	// compares the whole hash. Empty for the other actions.
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
 	// The API key's id (apikey.*), the release's version (model.*; for
 	// model.retire of the current release, "V (current → W)" with the release
