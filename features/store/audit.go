@@ -563,6 +563,8 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, erro
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
+	// Listed: the keys before seek, newest first (a reverse iterator
+	// starts at the last key ≤ seek).
 	seek := []byte{tagAudit, 0xff}
 	if q.Before != "" {
 		k, ok := auditIDKey(q.Before)
@@ -570,6 +572,11 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, erro
 			return nil, false, fmt.Errorf("store: audit: %w", ErrBadAuditID)
 		}
 		seek = k
+	}
+	if q.Until.After(time.Unix(0, 0)) && q.Until.Before(time.Unix(0, math.MaxInt64)) {
+		if k := auditKey(q.Until, 0); bytes.Compare(k, seek) < 0 {
+			seek = k // the first key at Until
+		}
 	}
 	for _, a := range q.Actions {
 		if !a.Valid() {
@@ -585,7 +592,7 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, erro
 		for it.Seek(seek); it.Valid(); it.Next() {
 			item := it.Item()
 			key := item.Key()
-			if q.Before != "" && bytes.Compare(key, seek) >= 0 {
+			if bytes.Compare(key, seek) >= 0 {
 				continue
 			}
 			t, ok := auditKeyTime(key)
@@ -598,16 +605,11 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, erro
 			if !q.Until.IsZero() && !t.Before(q.Until) || expired(item.ExpiresAt(), now) {
 				continue
 			}
-			var e AuditEntry
-			err := item.Value(func(v []byte) error {
-				var err error
-				e, err = decodeAudit(key, v)
-				return err
-			})
+			e, ok, err := decodeAuditAbout(item, q.Subject)
 			if err != nil {
 				return err
 			}
-			if len(q.Actions) > 0 && !slices.Contains(q.Actions, e.Action) || !q.Subject.IsZero() && e.Subject != q.Subject {
+			if !ok || len(q.Actions) > 0 && !slices.Contains(q.Actions, e.Action) {
 				continue
 			}
 			if q.Limit > 0 && len(out) == q.Limit {
@@ -622,6 +624,24 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, erro
 		return nil, false, wrapf(err, "audit")
 	}
 	return out, more, nil
+}
+
+// decodeAuditAbout decodes the entry of item if it may be about s: a
+// value that does not hold the 16 bytes of s is not, and is not decoded
+// (most entries of a long trail). The zero s selects every entry.
+func decodeAuditAbout(item *badger.Item, s AuditSubject) (AuditEntry, bool, error) {
+	var e AuditEntry
+	ok := false
+	err := item.Value(func(v []byte) error {
+		if !s.IsZero() && !bytes.Contains(v, s[:]) {
+			return nil
+		}
+		var err error
+		e, err = decodeAudit(item.Key(), v)
+		ok = err == nil && (s.IsZero() || e.Subject == s)
+		return err
+	})
+	return e, ok, err
 }
 
 // ErrBadAuditID is returned for an AuditQuery.Before that is no entry ID.
@@ -647,16 +667,11 @@ func auditAbout(txn *badger.Txn, s AuditSubject, now time.Time) ([]AuditData, er
 		if expired(item.ExpiresAt(), now) {
 			continue
 		}
-		var e AuditEntry
-		err := item.Value(func(v []byte) error {
-			var err error
-			e, err = decodeAudit(item.Key(), v)
-			return err
-		})
+		e, ok, err := decodeAuditAbout(item, s)
 		if err != nil {
 			return nil, err
 		}
-		if e.Subject == s {
+		if ok {
 			out = append(out, AuditData{Time: e.Time, Action: e.Action.String(), Actor: e.Actor.Via.String()})
 		}
 	}

@@ -454,3 +454,58 @@ func TestAuditOrder(t *testing.T) {
 		t.Errorf("Audit() ids %v, want %d distinct, decreasing", ids, len(steps))
 	}
 }
+
+// TestAuditReadsOnlyWhatItNeeds checks that a listing or an export about
+// one customer does not decode the entries about others, that
+// ExportRecords does not read the trail, and that a listing bounded by
+// Until (which seeks to it) leaves out the entries after it: a corrupt
+// entry (after Until, about nobody) fails only the reads that need it.
+func TestAuditReadsOnlyWhatItNeeds(t *testing.T) {
+	clock := &auditClock{now: testNow}
+	db := mustOpen(t, Options{InMemory: true, EncryptionKey: testKey, Now: clock.Now})
+	p := privacy.PseudoID{7: 7}
+	for i := range 3 {
+		clock.now = testNow.AddDate(0, 0, i)
+		if err := db.RecordAudit(t.Context(), AuditEntry{Action: AuditExport, Subject: SubjectOf(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := auditKey(testNow.AddDate(0, 0, 5), 0)
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(bad, []byte{valueV1, 99}) }); err != nil {
+		t.Fatal(err)
+	}
+	count := func(entries []AuditEntry, more bool, err error) (int, error) { return len(entries), err }
+	for _, tt := range []struct {
+		name    string
+		read    func(ctx context.Context) (int, error)
+		want    int
+		corrupt bool
+	}{
+		{"Audit, all", func(ctx context.Context) (int, error) { return count(db.Audit(ctx, AuditQuery{})) }, 0, true},
+		{"Audit, until before the corrupt entry", func(ctx context.Context) (int, error) {
+			return count(db.Audit(ctx, AuditQuery{Until: testNow.AddDate(0, 0, 4)}))
+		}, 3, false},
+		{"Audit, about the customer", func(ctx context.Context) (int, error) {
+			return count(db.Audit(ctx, AuditQuery{Subject: SubjectOf(p)}))
+		}, 3, false},
+		{"Export", func(ctx context.Context) (int, error) {
+			d, err := db.Export(ctx, p)
+			return len(d.Audit), err
+		}, 3, false},
+		{"ExportRecords", func(ctx context.Context) (int, error) {
+			d, err := db.ExportRecords(ctx, p)
+			return len(d.Audit), err
+		}, 0, false},
+	} {
+		got, err := tt.read(t.Context())
+		if tt.corrupt {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s = %d, %v; want ErrCorrupt", tt.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s = %d entries, %v; want %d", tt.name, got, err, tt.want)
+		}
+	}
+}

@@ -57,6 +57,18 @@ type EventData struct {
 // knows nothing about gets empty lists. Export records nothing: the caller
 // that answers an access request records it (RecordAudit, AuditExport).
 func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, error) {
+	return db.export(ctx, p, true)
+}
+
+// ExportRecords is Export without the audit entries (Audit stays empty):
+// p's records alone, without a scan of the audit trail, for a caller that
+// needs only them, such as an erasure that looks for the releases derived
+// from p's events (release.ForgetCustomer).
+func (db *DB) ExportRecords(ctx context.Context, p privacy.PseudoID) (CustomerData, error) {
+	return db.export(ctx, p, false)
+}
+
+func (db *DB) export(ctx context.Context, p privacy.PseudoID, withAudit bool) (CustomerData, error) {
 	d := CustomerData{Customer: p.String(), Consent: []ConsentChange{}, Events: []EventData{}, Pushes: []PushData{}, Audit: []AuditData{}}
 	if err := ctx.Err(); err != nil {
 		return d, err
@@ -71,8 +83,10 @@ func (db *DB) Export(ctx context.Context, p privacy.PseudoID) (CustomerData, err
 		if d.ErasedAt, err = getErased(txn, p); err != nil {
 			return err
 		}
-		if d.Audit, err = auditAbout(txn, SubjectOf(p), now); err != nil {
-			return err
+		if withAudit {
+			if d.Audit, err = auditAbout(txn, SubjectOf(p), now); err != nil {
+				return err
+			}
 		}
 		for _, t := range customerTables {
 			err := func() error {

@@ -13,7 +13,7 @@ import (
 // Eraser is what ForgetCustomer needs of the store (*store.DB).
 type Eraser interface {
 	Source
-	Export(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
+	ExportRecords(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
 	Forget(ctx context.Context, p privacy.PseudoID) (store.Removed, error)
 	RetireRelease(ctx context.Context, version, successor string, p privacy.PseudoID) error
 }
@@ -175,7 +175,7 @@ func retireDerived(ctx context.Context, db Eraser, p privacy.PseudoID, sums []Su
 	if !slices.ContainsFunc(sums, nonPrivate) {
 		return out, nil // nothing to retire: no need to read p's events
 	}
-	data, err := db.Export(ctx, p)
+	data, err := db.ExportRecords(ctx, p) // p's events; the audit trail is not needed
 	if err != nil {
 		return out, err
 	}

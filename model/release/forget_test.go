@@ -18,8 +18,8 @@ import (
 	"github.com/discret-io/discret/privacy/consent"
 )
 
-// eraser is a store whose customer records are faked: Export returns data,
-// Forget records the call.
+// eraser is a store whose customer records are faked: ExportRecords
+// returns data, Forget records the call.
 type eraser struct {
 	*store.DB
 	data      store.CustomerData
@@ -27,7 +27,7 @@ type eraser struct {
 	forgot    []privacy.PseudoID
 }
 
-func (e *eraser) Export(_ context.Context, p privacy.PseudoID) (store.CustomerData, error) {
+func (e *eraser) ExportRecords(_ context.Context, p privacy.PseudoID) (store.CustomerData, error) {
 	return e.data, e.exportErr
 }
 

@@ -40,7 +40,8 @@ import (
 type Store interface {
 	Consent(ctx context.Context, p privacy.PseudoID) (consent.Record, error)
 	UpdateConsent(ctx context.Context, p privacy.PseudoID, changes []consent.Change, d consent.Defaults) (store.ConsentResult, error)
-	// Export, Forget and the releases an erasure may retire
+	Export(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
+	// Forget and the releases an erasure may retire
 	// (release.ForgetCustomer).
 	release.Eraser
 	// The audit trail: the export's entry, and the listings.
