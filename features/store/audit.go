@@ -40,12 +40,10 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"slices"
@@ -222,12 +220,8 @@ const auditSubjectLabel = "discret/store/audit-subject/v1\x00"
 
 // SubjectOf returns the audit reference of customer p.
 func SubjectOf(p privacy.PseudoID) AuditSubject {
-	var in [len(auditSubjectLabel) + privacy.PseudoIDSize]byte
-	copy(in[copy(in[:], auditSubjectLabel):], p[:])
-	sum := sha256.Sum256(in[:])
-	var s AuditSubject
-	copy(s[:], sum[:])
-	return s
+	sum := labelledHash(auditSubjectLabel, p)
+	return AuditSubject(sum[:len(AuditSubject{})])
 }
 
 // IsZero reports whether s is the zero reference: no customer.
@@ -438,65 +432,40 @@ func encodeAudit(e *AuditEntry) []byte {
 var errBadAudit = fmt.Errorf("%w: audit entry", ErrCorrupt)
 
 // decodeAudit decodes the value v of the entry under key. It accepts only
-// what encodeAudit produces for a valid entry.
+// what encodeAudit produces for a valid entry (shortest varints, counts in
+// name order), so that re-encoding gives v back.
 func decodeAudit(key, v []byte) (AuditEntry, error) {
 	t, ok := auditKeyTime(key)
 	if !ok {
 		return AuditEntry{}, fmt.Errorf("%w: audit key", ErrCorrupt)
 	}
 	e := AuditEntry{ID: auditID(key), Time: t.Truncate(time.Second)}
-	r := bytes.NewReader(v)
-	var head [3]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil || head[0] != valueV1 {
-		return AuditEntry{}, errBadAudit
+	d := decoder{b: v}
+	ver := d.byte()
+	e.Action, e.Actor.Via = AuditAction(d.byte()), AuditVia(d.byte())
+	e.Actor.KeyID, e.Actor.Name = d.string(), d.string()
+	switch flag := d.byte(); {
+	case flag == 1 && len(d.b) >= len(e.Subject):
+		d.b = d.b[copy(e.Subject[:], d.b):]
+		d.err = d.err || e.Subject.IsZero()
+	case flag != 0:
+		d.err = true
 	}
-	e.Action, e.Actor.Via = AuditAction(head[1]), AuditVia(head[2])
-	readString := func(maxLen int) (string, bool) {
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > uint64(maxLen) || n > uint64(r.Len()) {
-			return "", false
-		}
-		s := make([]byte, n)
-		_, err = io.ReadFull(r, s)
-		return string(s), err == nil
-	}
-	if e.Actor.KeyID, ok = readString(MaxAPIKeyIDLen); !ok {
-		return AuditEntry{}, errBadAudit
-	}
-	if e.Actor.Name, ok = readString(MaxAuditActorName); !ok {
-		return AuditEntry{}, errBadAudit
-	}
-	switch flag, err := r.ReadByte(); {
-	case err != nil || flag > 1:
-		return AuditEntry{}, errBadAudit
-	case flag == 1:
-		if _, err := io.ReadFull(r, e.Subject[:]); err != nil || e.Subject.IsZero() {
-			return AuditEntry{}, errBadAudit
-		}
-	}
-	if e.Object, ok = readString(MaxAuditObject); !ok {
-		return AuditEntry{}, errBadAudit
-	}
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n > MaxAuditCounts {
-		return AuditEntry{}, errBadAudit
-	}
+	e.Object = d.string()
+	n := d.uvarint()
+	d.err = d.err || n > MaxAuditCounts
 	prev := ""
-	for i := range n {
-		name, ok := readString(maxAuditCountLen)
-		if !ok || i > 0 && name <= prev {
-			return AuditEntry{}, errBadAudit
-		}
-		c, err := binary.ReadUvarint(r)
-		if err != nil || c > math.MaxInt64 {
-			return AuditEntry{}, errBadAudit
+	for i := uint64(0); i < n && !d.err; i++ {
+		name, c := d.string(), d.uvarint()
+		if i > 0 && name <= prev || c > math.MaxInt64 {
+			d.err = true
 		}
 		if e.Counts == nil {
 			e.Counts = make(map[string]int64, n)
 		}
 		e.Counts[name], prev = int64(c), name
 	}
-	if r.Len() != 0 || e.validate() != nil {
+	if d.err || ver != valueV1 || len(d.b) != 0 || e.validate() != nil {
 		return AuditEntry{}, errBadAudit
 	}
 	return e, nil

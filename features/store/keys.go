@@ -157,13 +157,21 @@ func erasureKey(p privacy.PseudoID) []byte { return customerPrefix(tagErasure, p
 // the customer's data (TestForgetLeavesNoTrace) while a later write about
 // the same customer still finds the record.
 func erasedKey(p privacy.PseudoID) []byte {
-	var in [len(erasedLabel) + privacy.PseudoIDSize]byte
-	copy(in[copy(in[:], erasedLabel):], p[:])
-	sum := sha256.Sum256(in[:])
+	sum := labelledHash(erasedLabel, p)
 	key := make([]byte, 1+privacy.PseudoIDSize)
 	key[0] = tagErased
 	copy(key[1:], sum[:])
 	return key
+}
+
+// labelledHash is SHA-256 over label and p: a one-way hash of p that no
+// other label gives. Labels are at most 64 bytes; the input stays on the
+// stack.
+func labelledHash(label string, p privacy.PseudoID) [sha256.Size]byte {
+	var in [64 + privacy.PseudoIDSize]byte
+	n := copy(in[:64], label)
+	n += copy(in[n:], p[:])
+	return sha256.Sum256(in[:n])
 }
 
 // erasedLabel separates the hash of erasedKey from any other use of SHA-256
