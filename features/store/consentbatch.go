@@ -29,8 +29,9 @@ const consentBatchSize = 512
 // whose stale data is too large for one transaction); the others are
 // written consentBatchSize customers per transaction, each transaction synced
 // before the next starts. Results are in the order of ups. On error, the
-// updates before the failing transaction are committed; the int result says
-// how many.
+// int result says how many updates were applied: those before the failing
+// transaction, or, when an update of the one-by-one pass fails (they run
+// after every batch), all but that update and the ones of the pass after it.
 func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent.Defaults) ([]ConsentResult, int, error) {
 	now := db.now()
 	seen := make(map[privacy.PseudoID]struct{}, len(ups))
@@ -108,10 +109,10 @@ func (db *DB) UpdateConsents(ctx context.Context, ups []ConsentUpdate, d consent
 		}
 		slow = append(slow, chunkSlow...)
 	}
-	for _, i := range slow {
+	for k, i := range slow {
 		r, err := db.UpdateConsent(ctx, ups[i].Customer, ups[i].Changes, d)
 		if err != nil {
-			return nil, i, err
+			return nil, len(ups) - (len(slow) - k), err
 		}
 		res[i] = r
 	}
