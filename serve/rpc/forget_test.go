@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -146,5 +147,28 @@ func TestWithdrawalDeletesNonPrivateReleases(t *testing.T) {
 	// Withdrawing again finds nothing more to delete.
 	if res, err := s.SetConsent(ctx, personalization(false)); err != nil || res.GetDeletedReleases() != 0 || len(follower.got) != 1 {
 		t.Errorf("second withdrawal = %v, %v; follower told %v", res, err, follower.got)
+	}
+}
+
+// failingAudit is a store whose audit trail cannot be written.
+type failingAudit struct{ rpc.Store }
+
+func (failingAudit) RecordAudit(context.Context, store.AuditEntry) error {
+	return errors.New("disk full")
+}
+
+// TestExportNeedsItsAuditEntry: an export whose audit entry cannot be
+// written fails, and returns none of the customer's data.
+func TestExportNeedsItsAuditEntry(t *testing.T) {
+	f := newFixture(t, func(c *rpc.Config) { c.Store = failingAudit{c.Store} })
+	s := f.servers()
+	ctx := t.Context()
+	const c = "audited-export"
+	if _, err := s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: proto.Bool(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c})
+	if err == nil || exp != nil {
+		t.Errorf("ExportCustomer with an audit trail that cannot be written = %v, %v; want an error and no data", exp, err)
 	}
 }
