@@ -121,8 +121,8 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	return &fixture{t: t, db: db, ps: ps, clock: clock, eng: eng}
 }
 
-// withTiny loads tinyItems and tinyRelease.
-func (f *fixture) withTiny() *fixture {
+// withCatalogue stores tinyItems and loads them into the engine.
+func (f *fixture) withCatalogue() *fixture {
 	f.t.Helper()
 	if err := f.db.PutItems(context.Background(), tinyItems); err != nil {
 		f.t.Fatal(err)
@@ -130,6 +130,13 @@ func (f *fixture) withTiny() *fixture {
 	if err := f.eng.LoadCatalogue(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
+	return f
+}
+
+// withTiny loads tinyItems and tinyRelease.
+func (f *fixture) withTiny() *fixture {
+	f.t.Helper()
+	f.withCatalogue()
 	if err := f.eng.Swap(tinyRelease("v1")); err != nil {
 		f.t.Fatal(err)
 	}

@@ -19,14 +19,8 @@ import (
 // TestHotSwap swaps releases while requests run: every request succeeds,
 // answers from one release, and requests after the last swap see it.
 func TestHotSwap(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, nil).withCatalogue()
 	ctx := context.Background()
-	if err := f.db.PutItems(ctx, tinyItems); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.eng.LoadCatalogue(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// v-a and v-b rank differently: in v-b, A goes with D.
 	a := tinyRelease("v-a")
 	b := newRelease("v-b", a.Items, []float32{1, 0, 0, 1, 0.1, 0.9, 0.9, 0.1, 0.2, 0.8, 0, 0}, 2, a.Popular, nil)

@@ -17,14 +17,8 @@ import (
 // a history of such items alone is no history (no "personalized" list of
 // zero scores), it is offered by popularity, and it has no affinity.
 func TestTrainedZeroVector(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, nil).withCatalogue()
 	ctx := context.Background()
-	if err := f.db.PutItems(ctx, tinyItems); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.eng.LoadCatalogue(ctx); err != nil {
-		t.Fatal(err)
-	}
 	r := tinyRelease("v1")
 	const zero = 5 // F: trained, its vector shrunk to 0
 	r.Trained[zero] = true
