@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -210,7 +211,7 @@ func printAuditTable(e *env, entries []store.AuditEntry) error {
 	fmt.Fprintln(tw, "TIME\tACTION\tACTOR\tSUBJECT\tOBJECT\tCOUNTS")
 	for _, a := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.RFC3339), a.Action, a.Actor,
-			dashIfEmpty(a.Subject.Short()), dashIfEmpty(a.Object), dashIfEmpty(formatCounts(a.Counts)))
+			cmp.Or(a.Subject.Short(), "-"), cmp.Or(a.Object, "-"), cmp.Or(formatCounts(a.Counts), "-"))
 	}
 	return tw.Flush()
 }
@@ -225,11 +226,4 @@ func formatCounts(counts map[string]int64) string {
 		fmt.Fprintf(&b, "%s=%d", k, counts[k])
 	}
 	return b.String()
-}
-
-func dashIfEmpty(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
