@@ -110,15 +110,11 @@ latest), and one more than 5 minutes ahead is refused.`,
 				if err != nil {
 					return err
 				}
-				if wait := rec.UntilAfterErasure(when); wait > 0 {
-					select {
-					case <-ctx.Done():
-						return ctx.Err()
-					case <-time.After(wait):
-					}
-					for i := range changes {
-						changes[i].Time = time.Now().UTC()
-					}
+				if when, err = rec.DateAfterErasure(ctx, when, time.Now, nil); err != nil {
+					return err
+				}
+				for i := range changes {
+					changes[i].Time = when
 				}
 			}
 			res, got, err := release.UpdateConsent(ctx, d.db, p, changes, d.settings.consent)

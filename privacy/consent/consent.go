@@ -5,6 +5,7 @@
 package consent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,6 +125,41 @@ func (r Record) UntilAfterErasure(now time.Time) time.Duration {
 		return 0
 	}
 	return time.Unix(now.Unix()+1, 0).Sub(now)
+}
+
+// DateAfterErasure returns the time to give choices that their recorder
+// dated itself, at dated, on a request made once r's erasure was done:
+// dated, unless it falls in the erasure's second (UntilAfterErasure), where
+// the choices would be dropped as predating it; then it waits (sleep) until
+// the clock (now) reaches the next second, and returns the clock's time.
+// It judges by dated, not by a later reading of the clock, which may
+// already be in the next second. A nil sleep waits on a timer; it returns
+// ctx.Err() if ctx is done first.
+func (r Record) DateAfterErasure(ctx context.Context, dated time.Time, now func() time.Time, sleep func(context.Context, time.Duration) error) (time.Time, error) {
+	if r.UntilAfterErasure(dated) == 0 {
+		return dated, nil
+	}
+	if sleep == nil {
+		sleep = sleepTimer
+	}
+	if wait := r.UntilAfterErasure(now()); wait > 0 {
+		if err := sleep(ctx, wait); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return now().UTC(), nil
+}
+
+// sleepTimer waits d or until ctx is done.
+func sleepTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Latest returns the change that decides purpose p, and false if there is

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,5 +303,32 @@ func TestUntilAfterErasure(t *testing.T) {
 		if got > 0 && r.PredatesErasure(Change{Time: tt.now.Add(got)}) {
 			t.Errorf("%s: a choice dated %v after %v still predates the erasure at %v", tt.name, got, tt.now, tt.erasedAt)
 		}
+	}
+}
+
+func TestDateAfterErasure(t *testing.T) {
+	erased := time.Date(2030, 5, 1, 12, 0, 0, 300e6, time.UTC) // 12:00:00.3
+	for _, tt := range []struct {
+		name       string
+		dated, now time.Time // now: the clock once the record is read
+		want       time.Time
+		wantSlept  time.Duration
+	}{
+		{"dated after the erasure's second", erased.Add(time.Second), erased.Add(time.Second), erased.Add(time.Second), 0},
+		{"in its second: waits for the next", erased.Add(200 * time.Millisecond), erased.Add(500 * time.Millisecond), erased.Truncate(time.Second).Add(time.Second), 200 * time.Millisecond},
+		{"in its second, the clock past it: no wait, redated", erased.Add(600 * time.Millisecond), erased.Add(800 * time.Millisecond), erased.Add(800 * time.Millisecond), 0},
+		{"clock set back: kept, and reported as predating", erased.Add(-time.Minute), erased.Add(-time.Minute), erased.Add(-time.Minute), 0},
+	} {
+		clock, slept := tt.now, time.Duration(0)
+		sleep := func(_ context.Context, d time.Duration) error { slept += d; clock = clock.Add(d); return nil }
+		got, err := Record{ErasedAt: erased}.DateAfterErasure(context.Background(), tt.dated, func() time.Time { return clock }, sleep)
+		if err != nil || !got.Equal(tt.want) || slept != tt.wantSlept {
+			t.Errorf("%s: DateAfterErasure(%v) = %v, %v after sleeping %v; want %v after %v", tt.name, tt.dated, got, err, slept, tt.want, tt.wantSlept)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (Record{ErasedAt: erased}).DateAfterErasure(ctx, erased, func() time.Time { return erased }, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("DateAfterErasure with a cancelled context = %v, want context.Canceled", err)
 	}
 }

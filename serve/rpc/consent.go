@@ -73,7 +73,7 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 // datePastErasure dates the changes that the server dates itself (those of
 // in sent without a time) after the customer's erasure: when now falls in
 // the erasure's second, it waits for the next one and dates them then
-// (consent.Record.UntilAfterErasure). The request came after the erasure;
+// (consent.Record.DateAfterErasure). The request came after the erasure;
 // dated in its second, it would be answered 200 with nothing recorded. An
 // erasure that commits between this read and the update still wins: the
 // update counts the choices under predating_erasure.
@@ -86,17 +86,10 @@ func (a *API) datePastErasure(ctx context.Context, p privacy.PseudoID, in []*dis
 	if err != nil {
 		return err
 	}
-	// Judged by the time the changes were dated with, not by a later
-	// reading of the clock, which may already be in the next second.
-	if rec.UntilAfterErasure(changes[i].Time) == 0 {
-		return nil
+	now, err := rec.DateAfterErasure(ctx, changes[i].Time, a.cfg.Now, a.cfg.Sleep)
+	if err != nil {
+		return err
 	}
-	if wait := rec.UntilAfterErasure(a.cfg.Now()); wait > 0 {
-		if err := a.cfg.Sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-	now := a.cfg.Now().UTC()
 	for i, c := range in {
 		if c.GetTime() == nil {
 			changes[i].Time = now

@@ -135,7 +135,8 @@ type Config struct {
 	Now func() time.Time
 	// Sleep waits d, or until ctx is done (then it returns ctx.Err()): a
 	// consent change without a time, sent in the second of the customer's
-	// erasure, waits for the next second (SetConsent). Nil means a timer.
+	// erasure, waits for the next second (SetConsent,
+	// consent.Record.DateAfterErasure). Nil means a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
@@ -169,9 +170,6 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
 	}
 	return &API{cfg: cfg}, nil
 }
@@ -234,15 +232,3 @@ type (
 		a *API
 	}
 )
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
