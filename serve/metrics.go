@@ -94,9 +94,10 @@ func newMetrics(reg prometheus.Registerer, model func() (ModelInfo, bool)) (*met
 func (m *metrics) observe(resp any) {
 	switch r := resp.(type) {
 	case *discretv1.WriteEventsResponse:
-		for o, n := range map[string]int32{"stored": r.GetStored(), "duplicate": r.GetDuplicates(), "no_consent": r.GetNoConsent(), "expired": r.GetExpired(), "invalid": int32(len(r.GetErrors()))} {
+		// In the order of eventOutcomes.
+		for i, n := range [...]int32{r.GetStored(), r.GetDuplicates(), r.GetNoConsent(), r.GetExpired(), int32(len(r.GetErrors()))} {
 			if n > 0 {
-				m.events.WithLabelValues(o).Add(float64(n))
+				m.events.WithLabelValues(eventOutcomes[i]).Add(float64(n))
 			}
 		}
 	case *discretv1.RecommendResponse:
