@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -139,4 +140,11 @@ func fieldValue(m protoreflect.Message, fds []protoreflect.FieldDescriptor) (pro
 // name. It gives neither value: either may be a customer id.
 func conflictError(name string) *apierr.Error {
 	return apierr.Invalid(name, errors.New("the body's "+name+" differs from the path's; leave it out of the body, or give the same value"))
+}
+
+// wholeBodyError is an InvalidArgument error about the request body as a
+// whole: the message is "request body: " and the formatted text, and the
+// BadRequest detail names the field "body".
+func wholeBodyError(format string, args ...any) *apierr.Error {
+	return invalid("body", "request body: "+fmt.Sprintf(format, args...))
 }

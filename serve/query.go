@@ -108,13 +108,6 @@ func invalid(field, msg string) *apierr.Error {
 	return &apierr.Error{Kind: apierr.InvalidArgument, Field: field, Msg: msg}
 }
 
-// wholeBodyError is an InvalidArgument error about the request body as a
-// whole: the message is "request body: " and the formatted text, and the
-// BadRequest detail names the field "body".
-func wholeBodyError(format string, args ...any) *apierr.Error {
-	return invalid("body", "request body: "+fmt.Sprintf(format, args...))
-}
-
 // fieldName is a query parameter's name as the field of a BadRequest
 // detail: as is if it is a short token, else "query" (it is not echoed).
 func fieldName(name string) string {
