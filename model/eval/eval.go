@@ -352,11 +352,13 @@ func (b *bench) als(ctx context.Context, eps float64) (Row, error) {
 }
 
 // evaluateModel ranks with user vectors folded in from the training items
-// and the model's item vectors (DP-ALS.md E1, B11).
+// and the model's item vectors (DP-ALS.md E1, B11), in the order serving
+// ranks them (servedScores).
 func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, error) {
 	folder := als.NewFolder(model)
 	d := model.Factors
 	vm := blas64.General{Rows: model.Items, Cols: d, Stride: d, Data: model.V}
+	rank := popularityRanks(model)
 	var foldErr error
 	m, err := Evaluate(ctx, b.train, b.test, b.items, b.cfg.Workers, func() Scorer {
 		sc := folder.NewScratch()
@@ -368,20 +370,81 @@ func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, e
 				return
 			}
 			blas64.Gemv(blas.NoTrans, 1, vm, blas64.Vector{N: d, Inc: 1, Data: u}, 0, blas64.Vector{N: model.Items, Inc: 1, Data: scores})
-			if model.Universe < model.Items {
-				for j, in := range model.InUniverse {
-					if !in {
-						scores[j] = untrainedScore(model.Counts[j])
-					}
-				}
-			}
-
+			servedScores(scores, model.Counts, rank, slices.ContainsFunc(u, func(x float64) bool { return x != 0 }))
 		}
 	})
 	if foldErr != nil {
 		return Metrics{}, foldErr
 	}
 	return m, err
+}
+
+// popularityRanks returns, per item, its place among the items without a
+// vector (outside the trained universe, or shrunk to zero by the private
+// item step: release.HasVector) by released count, most counted first and
+// ties to the lower index, as serving orders its popular items; -1 for an
+// item with a vector, -2 for one without a vector or a positive count,
+// which serving never shows. It returns nil when every item has a vector
+// (every non-private model), so that such models are ranked by their
+// scores alone.
+func popularityRanks(model *als.Model) []int {
+	d := model.Factors
+	var none []int
+	for j := range model.Items {
+		if !model.InUniverse[j] || !slices.ContainsFunc(model.V[j*d:j*d+d], func(x float64) bool { return x != 0 }) {
+			none = append(none, j)
+		}
+	}
+	if len(none) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(none, func(a, b int) int { return cmp.Compare(model.Counts[b], model.Counts[a]) })
+	rank := make([]int, model.Items)
+	for j := range rank {
+		rank[j] = -1
+	}
+	for r, j := range none {
+		rank[j] = r
+		if model.Counts[j] <= 0 {
+			rank[j] = -2
+		}
+	}
+	return rank
+}
+
+// servedScores rewrites the scores of one user so that they rank the
+// catalogue as serve/recommend does (DP-ALS.md B5: items without a vector
+// are served by popularity): first the items with a vector and a positive
+// score, by score; then the items without a vector, by released count
+// (rank from popularityRanks); then the items with a vector and a score ≤ 0.
+// A user whose folded-in vector is zero (personal is false) has no history
+// to go by and gets the popular list: the catalogue by released count.
+func servedScores(scores, counts []float64, rank []int, personal bool) {
+	if !personal {
+		for j, c := range counts {
+			scores[j] = c
+			if c <= 0 {
+				scores[j] = -1 // serving never shows it: below the rest
+			}
+		}
+		return
+	}
+	if rank == nil { // every item has a vector
+		return
+	}
+	n := float64(len(scores))
+	for j, s := range scores {
+		switch {
+		case rank[j] >= 0:
+			scores[j] = -1 + (n-float64(rank[j]))/(n+1) // in (−1, 0), best first
+		case rank[j] == -2:
+			scores[j] = -1e15
+		case s > 0:
+			// unchanged
+		default:
+			scores[j] = s - 2
+		}
+	}
 }
 
 func (b *bench) row(model string, eps, delta float64, factors int, ms []Metrics, secs []float64) Row {
@@ -428,11 +491,4 @@ func stat(xs []float64) Stat {
 		s.Std = math.Sqrt(v / float64(len(xs)-1))
 	}
 	return s
-}
-
-// untrainedScore ranks an item outside the trained universe below every
-// trained item, by its released count: such items have no personalized
-// vector and are served by popularity (DP-ALS.md B5).
-func untrainedScore(count float64) float64 {
-	return -1e15 + min(count, 1e9)
 }

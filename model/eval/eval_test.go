@@ -511,3 +511,52 @@ func TestRunLogEpsilon(t *testing.T) {
 		}
 	}
 }
+
+// TestServedScores checks that the evaluation ranks a model's catalogue in
+// serve/recommend's order (Engine.Recommend): items with a vector and a
+// positive score, then items without a vector by released count (ties to
+// the lower index), then items with a vector and a score ≤ 0; an item
+// without a vector or a positive count last; and by count alone for a user
+// whose vector is zero.
+func TestServedScores(t *testing.T) {
+	// Item:            0  1  2   3  4  5  6   7
+	// vector·u:        1  –  -1  –  2  –  0   –
+	// trained:         y  y  y   n  y  y  y   y (zero vector: 1, 5, 7)
+	// count:           2  5  8   9  1  9  3   0
+	m := &als.Model{
+		Factors: 1, Items: 8,
+		V:          []float64{1, 0, -1, 0, 2, 0, 0.25, 0},
+		InUniverse: []bool{true, true, true, false, true, true, true, true},
+		Counts:     []float64{2, 5, 8, 9, 1, 9, 3, 0},
+	}
+	m.V[6] = 1e-300 // a vector whose score rounds to 0 is still a vector
+	rank := popularityRanks(m)
+	order := func(personal bool) []int32 {
+		scores := make([]float64, m.Items)
+		for j := range scores {
+			scores[j] = m.V[j]
+			if j == 6 {
+				scores[j] = 0
+			}
+		}
+		servedScores(scores, m.Counts, rank, personal)
+		return topK(scores, make([]bool, m.Items), nil, m.Items)
+	}
+	if got, want := order(true), []int32{4, 0, 3, 5, 1, 6, 2, 7}; !slices.Equal(got, want) {
+		t.Errorf("personal order = %v, want %v", got, want)
+	}
+	if got, want := order(false), []int32{3, 5, 2, 1, 6, 0, 4, 7}; !slices.Equal(got, want) {
+		t.Errorf("popular order = %v, want %v", got, want)
+	}
+
+	// A model whose items all have vectors is ranked by its scores alone.
+	full := &als.Model{Factors: 1, Items: 3, V: []float64{1, -1, 0.5}, InUniverse: []bool{true, true, true}, Counts: []float64{1, 2, 3}}
+	if popularityRanks(full) != nil {
+		t.Fatal("popularityRanks of a model without zero vectors is not nil")
+	}
+	scores := []float64{1, -1, 0.5}
+	servedScores(scores, full.Counts, nil, true)
+	if !slices.Equal(scores, []float64{1, -1, 0.5}) {
+		t.Errorf("scores of a full model changed to %v", scores)
+	}
+}
