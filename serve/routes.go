@@ -212,6 +212,9 @@ var variable = regexp.MustCompile(`\{([^}=]+)\}`)
 // "Service_Method" names.
 func methodOf(fd protoreflect.FileDescriptor, operationID string) (protoreflect.MethodDescriptor, error) {
 	svc, method, ok := strings.Cut(operationID, "_")
+	// protoc-gen-openapiv2 numbers the additional bindings of a method:
+	// "AdminService_ForgetCustomer2". Method names do not end in a digit.
+	method = strings.TrimRight(method, "0123456789")
 	if !ok {
 		return nil, fmt.Errorf("operation id %q is not Service_Method", operationID)
 	}

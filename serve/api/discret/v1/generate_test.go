@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,18 +75,27 @@ func TestOpenAPIFollowsHTTPRules(t *testing.T) {
 			t.Errorf("OpenAPI lacks %s %s (%s): run `make generate`", r.method, r.path, r.selector)
 			continue
 		}
-		// The operation id is Service_Method.
+		// The operation id is Service_Method, numbered from 2 on for a
+		// method's additional bindings.
 		parts := strings.Split(r.selector, ".")
-		if want := parts[len(parts)-2] + "_" + parts[len(parts)-1]; op.OperationID != want {
+		want := parts[len(parts)-2] + "_" + parts[len(parts)-1]
+		if r.binding > 1 {
+			want += strconv.Itoa(r.binding)
+		}
+		if op.OperationID != want {
 			t.Errorf("OpenAPI %s %s is %s, want %s", r.method, r.path, op.OperationID, want)
 		}
 	}
 }
 
-type httpRule struct{ selector, method, path string }
+type httpRule struct {
+	selector, method, path string
+	binding                int // 1 for the rule's own, 2… for its additional_bindings
+}
 
 // httpRules reads the rules of discret.http.yaml. The file's shape is
-// fixed (selector, then one method line), so a line scanner suffices.
+// fixed (selector, then one method line, then those of its
+// additional_bindings), so a line scanner suffices.
 func httpRules(t *testing.T) []httpRule {
 	f, err := os.Open("discret.http.yaml")
 	if err != nil {
@@ -107,6 +117,7 @@ func httpRules(t *testing.T) []httpRule {
 			cur = httpRule{selector: val}
 		case "get", "post", "put", "delete", "patch":
 			cur.method, cur.path = key, val
+			cur.binding++
 			rules = append(rules, cur)
 		}
 	}
