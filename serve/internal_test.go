@@ -154,6 +154,7 @@ func FuzzRESTRequestJSON(f *testing.F) {
 	f.Add([]byte(`{"epsilon":1,"delta":1e-6,"non_private":false,"iterations":15,"factors":64}`))
 	f.Add([]byte(`{"category":"\u00e9","active":true,"stores":[]}`))
 	f.Add([]byte(`{"customer":"ann@example.com","since":"2026-01-01T00:00:00Z","actions":["forget",1],"page_size":"7","page_token":"00"}`))
+	f.Add([]byte(`{"customer":"ann@example.com","limit":"5","exclude":["a",2],"exclude_purchased":null,"ttl_seconds":1e3}`))
 	m := jsonMarshaler()
 	news := []func() proto.Message{
 		func() proto.Message { return &discretv1.WriteEventsRequest{} },
@@ -163,6 +164,12 @@ func FuzzRESTRequestJSON(f *testing.F) {
 		func() proto.Message { return &discretv1.UpsertCouponRequest{} },
 		func() proto.Message { return &discretv1.TrainModelRequest{} },
 		func() proto.Message { return &discretv1.SearchAuditEntriesRequest{} },
+		// The bodies of POST /v1/customers:VERB.
+		func() proto.Message { return &discretv1.RecommendRequest{} },
+		func() proto.Message { return &discretv1.CreateCustomerTokenRequest{} },
+		func() proto.Message { return &discretv1.GetConsentRequest{} },
+		func() proto.Message { return &discretv1.ExportCustomerRequest{} },
+		func() proto.Message { return &discretv1.ForgetCustomerRequest{} },
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, n := range news {
