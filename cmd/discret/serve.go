@@ -663,6 +663,7 @@ Demo API key (scope all): %[2]s
 Try:
   curl -s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5'
   curl -s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5&store=store-01'
+  curl -s %[3]s -X POST '%[4]s/v1/customers:recommend' -d '{"customer":"%[1]s","limit":5}'   # the id in no URL
   curl -s %[3]s '%[4]s/v1/items/%[8]s/similar?limit=5'
   curl -s %[3]s '%[4]s/v1/popular?store=store-01&limit=5'
   curl -s %[3]s -X POST '%[4]s/v1/stores/store-01/entries' -d '{"customer":"%[1]s"}'
