@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
+	"github.com/discret-io/discret/privacy/secret"
 )
 
 // TestAuditCommand: each audited command leaves one entry with its action
@@ -206,5 +210,165 @@ func TestConsentImportAuditStopped(t *testing.T) {
 				t.Errorf("entry %s %q %v, want consent.import \"consent-2026.jsonl\" %v", e.Action, e.Object, e.Counts, tt.wantCounts)
 			}
 		})
+	}
+}
+
+// auditLines runs `discret audit --json` with args and decodes its lines.
+func auditLines(t *testing.T, c *cli, args ...string) []auditJSON {
+	t.Helper()
+	out := c.mustRun(append([]string{"audit", "--json"}, args...)...)
+	var ls []auditJSON
+	for s := range strings.Lines(out) {
+		var l auditJSON
+		if err := json.Unmarshal([]byte(s), &l); err != nil {
+			t.Fatalf("audit --json line %q: %v", s, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// TestAuditRetentionFromConfig: audit.retention in the configuration
+// reaches the store: an entry written under "1d" expires a day after it
+// was written, one written under the default (5y) is kept; the expiry is
+// fixed when the entry is written, whatever retention the store is later
+// opened with. The store is read with its clock moved ahead, not slept on.
+func TestAuditRetentionFromConfig(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	created := regexp.MustCompile(`created API key (\w+)`)
+	c.config = writeFile(t, "c.json", `{"audit": {"retention": "1d"}}`)
+	short := created.FindStringSubmatch(c.mustRun("apikey", "create", "--name", "short", "--scope", "admin"))[1]
+	c.config = ""
+	long := created.FindStringSubmatch(c.mustRun("apikey", "create", "--name", "long", "--scope", "admin"))[1]
+	written := time.Now()
+
+	m, err := secret.Load(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		after time.Duration
+		want  []string // objects of the entries listed, newest first
+	}{
+		{0, []string{long, short}},
+		{23 * time.Hour, []string{long, short}},
+		{25 * time.Hour, []string{long}},
+		{4 * 365 * 24 * time.Hour, []string{long}},
+	} {
+		now := written.Add(tt.after)
+		db, err := store.Open(store.Options{Dir: c.data, EncryptionKey: m.StorageKey(), KeyCheck: m.CheckValue(), Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, _, err := db.Audit(t.Context(), store.AuditQuery{Actions: []store.AuditAction{store.AuditKeyCreate}})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Object)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%v after the writes, apikey.create entries = %v, want %v (the first written under audit.retention 1d, the second under the default)", tt.after, got, tt.want)
+		}
+	}
+}
+
+// TestConsentImportAuditPerFile: a consent import of several files
+// records one entry per file imported, each with the file's base name and
+// its own counts; a file refused for its bad rows has none.
+func TestConsentImportAuditPerFile(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	at := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	a := writeFile(t, "crm-a.jsonl",
+		`{"customer":"ann@example.fr","purpose":"personalization","granted":true,"time":"`+at+`","source":"crm"}`,
+		`{"customer":"ann@example.fr","purpose":"in_store","granted":true,"time":"`+at+`","source":"crm"}`,
+		`{"customer":"bob@example.fr","purpose":"personalization","granted":true,"time":"`+at+`","source":"crm"}`)
+	refused := writeFile(t, "refused.jsonl",
+		`{"customer":"dan@example.fr","purpose":"nosuchpurpose","granted":true,"time":"`+at+`","source":"crm"}`,
+		`{"customer":"dan@example.fr","purpose":"personalization","granted":"maybe","time":"`+at+`","source":"crm"}`)
+	b := writeFile(t, "web-b.csv",
+		"customer,purpose,granted,time,source",
+		"cat@example.fr,personalization,true,"+at+",web",
+		"cat@example.fr,nosuchpurpose,true,"+at+",web")
+	if code, _, stderr := c.run("consent", "import", "--max-errors", "1", a, refused, b); code != exitFailure || !strings.Contains(stderr, "1 of 3 files not imported") {
+		t.Fatalf("consent import of 3 files, one refused = exit %d, stderr %q; want 1, 1 of 3 files not imported", code, stderr)
+	}
+	got := auditLines(t, c, "--limit", "0")
+	type entry struct {
+		Action, Object string
+		Counts         map[string]int64
+	}
+	var gotEntries []entry
+	for _, l := range got {
+		if l.Subject != "" {
+			t.Errorf("consent.import entry %+v names a customer", l)
+		}
+		gotEntries = append(gotEntries, entry{l.Action, l.Object, l.Counts})
+	}
+	counts := func(rows, bad, customers int64) map[string]int64 {
+		return map[string]int64{"rows": rows, "bad_rows": bad, "customers": customers, "customers_updated": customers,
+			"erasures": 0, "records_removed": 0, "choices_predating_erasure": 0}
+	}
+	want := []entry{ // newest first
+		{"consent.import", "web-b.csv", counts(2, 1, 1)},
+		{"consent.import", "crm-a.jsonl", counts(3, 0, 2)},
+	}
+	if !reflect.DeepEqual(gotEntries, want) {
+		t.Errorf("audit after importing crm-a.jsonl, refused.jsonl and web-b.csv in one command = %+v, want %+v", gotEntries, want)
+	}
+}
+
+// TestAuditLimitZero: as its --help says, `audit --limit 0` lists every
+// entry, beyond the default limit, with no note that more follow; the
+// default lists defaultAuditLimit and says more follow; a negative limit
+// is refused.
+func TestAuditLimitZero(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("apikey", "create", "--name", "first", "--scope", "admin") // creates the store
+	m, err := secret.Load(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(store.Options{Dir: c.data, EncryptionKey: m.StorageKey(), KeyCheck: m.CheckValue()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := store.WithAuditActor(t.Context(), store.AuditActor{Via: store.ViaCLI})
+	for i := range defaultAuditLimit + 4 {
+		if err := db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditConsentImport, Object: fmt.Sprintf("f%d.csv", i)}); err != nil {
+			db.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const all = defaultAuditLimit + 5
+	help := c.mustRun("audit", "--help")
+	if !strings.Contains(help, "--limit 0 lists every\nentry") && !strings.Contains(help, "(0: all)") {
+		t.Fatalf("audit --help no longer says what --limit 0 does:\n%s", help)
+	}
+	for _, tt := range []struct {
+		args     []string
+		want     int
+		wantMore bool
+	}{
+		{[]string{"--limit", "0"}, all, false},
+		{[]string{"--limit=0", "--action", "consent.import"}, all - 1, false},
+		{nil, defaultAuditLimit, true},
+		{[]string{"--limit", strconv.Itoa(all)}, all, false},
+	} {
+		code, out, stderr := c.run(append([]string{"audit", "--json"}, tt.args...)...)
+		if n := strings.Count(out, "\n"); code != exitOK || n != tt.want || strings.Contains(stderr, "more entries follow") != tt.wantMore {
+			t.Errorf("audit --json %v = exit %d, %d entries, stderr %q; want exit 0, %d entries, a note that more follow: %v", tt.args, code, n, stderr, tt.want, tt.wantMore)
+		}
+	}
+	if code, _, stderr := c.run("audit", "--limit", "-1"); code != exitUsage || !strings.Contains(stderr, "--limit") {
+		t.Errorf("audit --limit -1 = exit %d, stderr %q; want a usage error naming --limit", code, stderr)
 	}
 }
