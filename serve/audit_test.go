@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -197,5 +198,91 @@ func TestAuditTrailOverTheAPI(t *testing.T) {
 		if strings.Contains(string(raw), needle) || strings.Contains(logs, needle) {
 			t.Errorf("%q found in the audit listing or the server log", needle)
 		}
+	}
+}
+
+// TestExportAuditFieldOverREST: GET /v1/customers/{customer}:export has an
+// "audit" field (an empty list before anything was recorded) listing the
+// entries about the customer, oldest first, each with exactly its time,
+// action and channel: neither the OS user of a command-line entry nor the
+// name or id of an API key that acted; another customer's entries are
+// not listed. TestExportAuditField checks the gRPC form.
+func TestExportAuditFieldOverREST(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	admin := h.tokens["admin"]
+	var adminID string
+	for _, k := range h.keys.List() {
+		if k.Name == "key-admin" {
+			adminID = k.ID
+		}
+	}
+	const customer = "rest.export@example.fr"
+	path := "/v1/customers/" + url.PathEscape(customer)
+	c, err := privacy.ParseCustomerID(customer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type auditEntry struct {
+		Time   time.Time `json:"time"`
+		Action string    `json:"action"`
+		Actor  string    `json:"actor"`
+	}
+	export := func() []auditEntry {
+		t.Helper()
+		r := h.rest(ctx, "GET", path+":export", admin, "")
+		var body struct {
+			Audit []map[string]json.RawMessage `json:"audit"`
+		}
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &body) != nil {
+			t.Fatalf("GET %s:export = %d %s", path, r.status, r.body)
+		}
+		if body.Audit == nil {
+			t.Fatalf("GET %s:export = %s; want an audit field holding a list", path, r.body)
+		}
+		for _, needle := range []string{"dpo-alice", "key-admin", adminID} {
+			if strings.Contains(string(r.body), needle) {
+				t.Errorf("GET %s:export names %q, who acted:\n%s", path, needle, r.body)
+			}
+		}
+		got := make([]auditEntry, len(body.Audit))
+		for i, m := range body.Audit {
+			raw, _ := json.Marshal(m)
+			if keys := slices.Sorted(maps.Keys(m)); !slices.Equal(keys, []string{"action", "actor", "time"}) || json.Unmarshal(raw, &got[i]) != nil {
+				t.Errorf("audit[%d] = %s, want exactly time, action and actor", i, raw)
+			}
+		}
+		return got
+	}
+
+	if r := h.rest(ctx, "PUT", path+"/consent", h.tokens["consent"], `{"changes":[{"purpose":"personalization","granted":true,"source":"app"}]}`); r.status != http.StatusOK {
+		t.Fatalf("PUT consent = %d %s", r.status, r.body)
+	}
+	tAPI := h.clock.Now().UTC().Truncate(time.Second)
+	if got := export(); len(got) != 0 {
+		t.Fatalf("first export: audit = %+v, want none", got)
+	}
+	// An export on the command line, and one of another customer.
+	h.clock.Advance(time.Second)
+	tCLI := h.clock.Now().UTC().Truncate(time.Second)
+	cliCtx := store.WithAuditActor(ctx, store.AuditActor{Via: store.ViaCLI, Name: "dpo-alice"})
+	for _, s := range []privacy.PseudoID{h.ps.Pseudonymize(c), {1: 1}} {
+		if err := h.db.RecordAudit(cliCtx, store.AuditEntry{Action: store.AuditExport, Subject: store.SubjectOf(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(time.Second)
+	tForget := h.clock.Now().UTC().Truncate(time.Second)
+	if r := h.rest(ctx, "DELETE", path, admin, ""); r.status != http.StatusOK {
+		t.Fatalf("DELETE %s = %d %s", path, r.status, r.body)
+	}
+	h.clock.Advance(time.Second)
+	want := []auditEntry{
+		{tAPI, "export", "api"},
+		{tCLI, "export", "cli"},
+		{tForget, "forget", "api"},
+	}
+	if got := export(); !slices.EqualFunc(got, want, func(a, b auditEntry) bool { return a.Time.Equal(b.Time) && a.Action == b.Action && a.Actor == b.Actor }) {
+		t.Errorf("export after an API export, a CLI export and an erasure: audit = %+v, want %+v", got, want)
 	}
 }
