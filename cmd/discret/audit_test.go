@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -370,5 +372,47 @@ func TestAuditLimitZero(t *testing.T) {
 	}
 	if code, _, stderr := c.run("audit", "--limit", "-1"); code != exitUsage || !strings.Contains(stderr, "--limit") {
 		t.Errorf("audit --limit -1 = exit %d, stderr %q; want a usage error naming --limit", code, stderr)
+	}
+}
+
+// failingAudit is a store whose audit trail cannot be written.
+type failingAudit struct{ *store.DB }
+
+func (failingAudit) RecordAudit(context.Context, store.AuditEntry) error {
+	return errors.New("disk full")
+}
+
+// TestExportNeedsItsAuditEntryCLI: as TestExportNeedsItsAuditEntry for
+// the API, an export whose audit entry cannot be written fails (exit 1)
+// with an error that says so and why, and writes none of the customer's
+// data; the same export with the store as it is prints it.
+func TestExportNeedsItsAuditEntryCLI(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	const alice = "alice.export@example.fr"
+	c.mustRun("consent", "set", alice, "personalization=granted")
+	conf, err := loadSettings("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{global: globalFlags{data: c.data, key: c.key}, stdout: io.Discard, stderr: io.Discard, getenv: c.getenv, conf: conf}
+	d, p, err := openCustomer(e, []string{alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := t.Context()
+	var out bytes.Buffer
+	err = exportCustomer(ctx, &out, failingAudit{d.db}, p, d.settings)
+	var ue *usageError
+	if err == nil || errors.As(err, &ue) || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "audit trail") || !strings.Contains(err.Error(), "disk full") || out.Len() != 0 {
+		t.Errorf("export with an audit trail that cannot be written = %v, output %q; want a failure naming the audit trail and its cause, no output", err, out.String())
+	}
+	if entries, _, err := d.db.Audit(ctx, store.AuditQuery{}); err != nil || len(entries) != 0 {
+		t.Errorf("audit trail after the failed export = %+v, %v; want no entry", entries, err)
+	}
+	out.Reset()
+	if err := exportCustomer(ctx, &out, d.db, p, d.settings); err != nil || !json.Valid(out.Bytes()) || !strings.Contains(out.String(), p.String()) {
+		t.Errorf("export with the store as it is = %v, output %q; want the customer's export", err, out.String())
 	}
 }
