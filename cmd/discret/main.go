@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/model/train"
 )
 
 // Exit statuses.
@@ -172,6 +173,12 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 		fmt.Fprintf(e.stderr, "%s: %s\nRun '%s --help' for usage.\n", full, errorText(full, err), full)
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// An interrupted private training run has spent budget: say so.
+		var ce *train.ChargedError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(e.stderr, "%s: interrupted; %s (see 'discret privacy report')\n", full, ce.Charge())
+			return exitFailure
+		}
 		fmt.Fprintf(e.stderr, "%s: interrupted\n", full)
 		return exitFailure
 	default:

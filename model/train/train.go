@@ -425,10 +425,30 @@ func Run(ctx context.Context, st Store, cfg Config) (*Report, error) {
 		case cerr != nil:
 			err = errors.Join(err, cerr)
 		case eps > 0:
-			err = fmt.Errorf("%w (the ε = %.4g this run spent before it failed is charged to the privacy ledger)", err, eps)
+			err = &ChargedError{Err: err, Epsilon: eps}
 		}
 	}
 	return rep, err
+}
+
+// ChargedError is the error of a private run that failed (or was
+// cancelled) after it had computed something with noise: what it spent,
+// Epsilon, is charged to the privacy ledger (chargeFailed).
+type ChargedError struct {
+	Err     error
+	Epsilon float64
+}
+
+func (e *ChargedError) Error() string {
+	return fmt.Sprintf("%v (%s)", e.Err, e.Charge())
+}
+
+func (e *ChargedError) Unwrap() error { return e.Err }
+
+// Charge says what was charged: "the ε = 1 this run spent before it failed
+// is charged to the privacy ledger".
+func (e *ChargedError) Charge() string {
+	return fmt.Sprintf("the ε = %.4g this run spent before it stopped is charged to the privacy ledger", e.Epsilon)
 }
 
 // chargeFailed records in the ledger what a failed private run spent: the
