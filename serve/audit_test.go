@@ -27,12 +27,7 @@ func TestAuditTrailOverTheAPI(t *testing.T) {
 	h := start(t, nil)
 	ctx := t.Context()
 	admin := h.tokens["admin"]
-	var adminID string
-	for _, k := range h.keys.List() {
-		if k.Name == "key-admin" {
-			adminID = k.ID
-		}
-	}
+	adminID := h.keyID("key-admin")
 	const customer = "audit.subject@example.fr"
 	path := "/v1/customers/" + url.PathEscape(customer)
 	setup, _, err := h.db.Audit(ctx, store.AuditQuery{})
@@ -211,12 +206,7 @@ func TestExportAuditFieldOverREST(t *testing.T) {
 	h := start(t, nil)
 	ctx := t.Context()
 	admin := h.tokens["admin"]
-	var adminID string
-	for _, k := range h.keys.List() {
-		if k.Name == "key-admin" {
-			adminID = k.ID
-		}
-	}
+	adminID := h.keyID("key-admin")
 	const customer = "rest.export@example.fr"
 	path := "/v1/customers/" + url.PathEscape(customer)
 	c, err := privacy.ParseCustomerID(customer)

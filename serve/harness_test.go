@@ -198,6 +198,18 @@ func (h *harness) stop() error {
 	}
 }
 
+// keyID returns the id of the harness's API key named name.
+func (h *harness) keyID(name string) string {
+	h.t.Helper()
+	for _, k := range h.keys.List() {
+		if k.Name == name {
+			return k.ID
+		}
+	}
+	h.t.Fatalf("no API key is named %q", name)
+	return ""
+}
+
 // invoke calls a gRPC method with key (none if empty) and returns the
 // response and its status.
 func (h *harness) invoke(ctx context.Context, method, key string, req, resp proto.Message) *status.Status {
