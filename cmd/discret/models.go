@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/model/release"
+	"github.com/discret-io/discret/model/train"
 )
 
 func modelsCommand() *command {
@@ -136,14 +138,25 @@ mechanism's names: "steps" is "iterations", "rare_item_exponent" that μ.`,
 }
 
 func modelsUseCommand() *command {
+	var force bool
 	return &command{
 		name:    "use",
-		args:    "VERSION",
+		args:    "[--force] VERSION",
 		summary: "make a stored release the current one",
 		help: `Use makes release VERSION the current release: the one servers load. The
 release is loaded and validated first. The change is recorded in the audit
 trail (model.use); making the current release current changes nothing and
-is not recorded.`,
+is not recorded.
+
+A release that 'discret train' stored without making it current because it
+is too poor to serve (trained without a catalogue, fewer than 10 items
+passed the DP selection: it would recommend the same few items to
+everyone) is refused (exit status 1) unless --force is given. A
+non-private release is made current with a warning: servers refuse it
+unless started with --allow-non-private.`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.BoolVar(&force, "force", false, "make a release current although it is too poor to serve (too few items selected from the data)")
+		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one VERSION")
@@ -168,10 +181,19 @@ is not recorded.`,
 			if err != nil {
 				return err
 			}
+			// The rule of train, at its default minimum: the configuration
+			// does not change it.
+			poor := train.TooFewItems(&r.Card, 0)
+			if poor != "" && !force {
+				return fmt.Errorf("release %s not made current: %s; --force makes it current anyway", args[0], poor)
+			}
 			if err := d.db.SetCurrentRelease(ctx, args[0]); err != nil {
 				return noRelease(ctx, d, err, args[0])
 			}
 			fmt.Fprintf(e.stdout, "release %s is now current\n", args[0])
+			if poor != "" {
+				fmt.Fprintf(e.stdout, "warning: this release would recommend the same few items to everyone: %s\n", poor)
+			}
 			if !r.Card.Private {
 				fmt.Fprintln(e.stdout, "warning: this release is NOT differentially private (ε = ∞); servers refuse it unless explicitly allowed")
 			}

@@ -277,7 +277,7 @@ func TestTrainNotCurrent(t *testing.T) {
 	// 300 customers: at ε = 2 the DP selection keeps 2 to 5 of the 40 items
 	// (25 runs).
 	code, out, stderr := c.run("train", "--epsilon", "2", "--factors", "4", "--stores", "none")
-	if code != exitFailure || !strings.Contains(out, "NOT current: only") || !strings.Contains(stderr, "items passed the DP selection (fewer than 10)") || !strings.Contains(stderr, "discret items import") {
+	if code != exitFailure || !strings.Contains(out, "NOT current: only") || !strings.Contains(stderr, "passed the DP selection (fewer than 10)") || !strings.Contains(stderr, "discret items import") {
 		t.Errorf("train with too few items selected = exit %d\nstdout %s\nstderr %s\nwant exit 1 and the reason", code, out, stderr)
 	}
 	stillCurrent("a run with too few items")

@@ -1061,13 +1061,28 @@ const DefaultMinSelectedItems = 10
 // notCurrent returns why a release with card c must not become current, or
 // "" if it may.
 func notCurrent(c *release.Card, cfg *Config) string {
-	switch {
-	case c.Privacy == nil && !cfg.AllowNonPrivateCurrent:
+	if c.Privacy == nil && !cfg.AllowNonPrivateCurrent {
 		return "it is non-private (ε = ∞), for evaluation: servers refuse it unless started with --allow-non-private"
-	case c.Universe == release.UniverseSelection && c.Trained < cfg.MinSelectedItems:
-		return fmt.Sprintf("only %d items passed the DP selection (fewer than %d): the data has too few customers per item at this ε; store the public catalogue ('discret items import') or train with a larger ε", c.Trained, cfg.MinSelectedItems)
 	}
-	return ""
+	return TooFewItems(c, cfg.MinSelectedItems)
+}
+
+// TooFewItems returns why the release of card c is too poor to serve, or
+// "" if it is not: its items were selected from the data by the DP
+// threshold (no public catalogue) and fewer than minItems passed it (0
+// means DefaultMinSelectedItems, a negative value no minimum; see
+// Config.MinSelectedItems). Run does not make such a release current, and
+// 'discret models use' refuses it unless forced.
+func TooFewItems(c *release.Card, minItems int) string {
+	minItems = cmp.Or(minItems, DefaultMinSelectedItems)
+	if c.Universe != release.UniverseSelection || c.Trained >= minItems {
+		return ""
+	}
+	items := "items"
+	if c.Trained == 1 {
+		items = "item"
+	}
+	return fmt.Sprintf("only %d %s passed the DP selection (fewer than %d): the data has too few customers per item at this ε; store the public catalogue ('discret items import') or train with a larger ε", c.Trained, items, minItems)
 }
 
 // store charges the ledger and stores the release, as the current one if

@@ -111,7 +111,7 @@ func TestNotCurrent(t *testing.T) {
 		reason string
 	}{
 		{"non-private", func(c *train.Config) { c.Epsilon, c.AllowNonPrivateCurrent = math.Inf(1), false }, "non-private"},
-		{"too few items selected", func(c *train.Config) { c.MinSelectedItems = 1000 }, "items passed the DP selection (fewer than 1000)"},
+		{"too few items selected", func(c *train.Config) { c.MinSelectedItems = 1000 }, "passed the DP selection (fewer than 1000)"},
 	} {
 		f.clock.Advance(time.Hour)
 		c := testConfig(f, 2)
@@ -129,6 +129,32 @@ func TestNotCurrent(t *testing.T) {
 		}
 		if _, err := release.Load(ctx, f.db, rep.Version); err != nil {
 			t.Errorf("%s: release %s not stored: %v", tc.name, rep.Version, err)
+		}
+	}
+}
+
+// TestTooFewItems: a release whose items were selected from the data is too
+// poor to serve below the minimum (0: DefaultMinSelectedItems, negative:
+// none); one with a catalogue or the data's own items never is.
+func TestTooFewItems(t *testing.T) {
+	for _, tt := range []struct {
+		universe       string
+		trained, limit int
+		want           string // "" for none, else the start of the reason
+	}{
+		{release.UniverseSelection, 3, 0, "only 3 items passed the DP selection (fewer than 10): "},
+		{release.UniverseSelection, 1, 0, "only 1 item passed the DP selection (fewer than 10): "},
+		{release.UniverseSelection, 9, 0, "only 9 items passed"},
+		{release.UniverseSelection, 10, 0, ""},
+		{release.UniverseSelection, 3, 3, ""},
+		{release.UniverseSelection, 3, 4, "only 3 items passed the DP selection (fewer than 4): "},
+		{release.UniverseSelection, 1, -1, ""},
+		{release.UniverseCatalogue, 3, 0, ""},
+		{release.UniverseData, 3, 0, ""},
+	} {
+		got := train.TooFewItems(&release.Card{Universe: tt.universe, Trained: tt.trained}, tt.limit)
+		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("TooFewItems(%s, %d trained, min %d) = %q, want %q…", tt.universe, tt.trained, tt.limit, got, tt.want)
 		}
 	}
 }
