@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/features/eventfile"
+	"github.com/discret-io/discret/model/eval"
 	"github.com/discret-io/discret/model/interact"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/pseudonym"
@@ -23,6 +24,8 @@ type Events struct {
 	Matrix *interact.Matrix
 	// Rows counts the file's rows: valid, skipped by design and rejected.
 	Rows eventfile.Counts
+	// Bad holds the first rejected rows, which training leaves out.
+	Bad eval.BadRows
 	// Read is the time spent reading and building the matrix.
 	Read time.Duration
 }
@@ -61,6 +64,9 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, ic in
 			return nil, fmt.Errorf("bench: %s: %w", path, err)
 		}
 		out.Rows.Add(rec)
+		if rec.Err != nil {
+			out.Bad.Add(rec.Err)
+		}
 		if progress != nil && out.Rows.Rows%1_000_000 == 0 {
 			progress(out.Rows.Rows)
 		}
@@ -81,7 +87,11 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, ic in
 		evs = append(evs, ev{u, j, rec.Event.Kind, rec.Event.Quantity})
 	}
 	if len(evs) == 0 {
-		return nil, fmt.Errorf("bench: %s: no usable events (%d rows)", path, out.Rows.Rows)
+		why := ""
+		if len(out.Bad.First) > 0 {
+			why = fmt.Sprintf(", %d bad; the first: %v", out.Bad.Count, out.Bad.First[0])
+		}
+		return nil, fmt.Errorf("bench: %s: no usable events (%d rows%s)", path, out.Rows.Rows, why)
 	}
 	b, err := interact.NewBuilder(ic, len(users), len(items))
 	if err != nil {

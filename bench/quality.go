@@ -103,8 +103,8 @@ func ResolveDataset(dataDir, arg string, format eventfile.Format) (QualityDatase
 }
 
 // LoadDataset reads the (user, item) pairs of d for the offline evaluation
-// (eval.ReadFile); it returns the number of bad rows left out.
-func LoadDataset(ctx context.Context, d QualityDataset) (*eval.Dataset, int, error) {
+// (eval.ReadFile); it returns the bad rows left out.
+func LoadDataset(ctx context.Context, d QualityDataset) (*eval.Dataset, eval.BadRows, error) {
 	return eval.ReadFile(ctx, d.Path, d.Format)
 }
 
@@ -132,8 +132,8 @@ type QualityConfig struct {
 	Privacy *als.Privacy
 	// Workers bounds the goroutines; 0 means GOMAXPROCS.
 	Workers int
-	// Log, when non-nil, receives a line per loaded dataset and per
-	// finished training run.
+	// Log, when non-nil, receives a line per loaded dataset (after lines
+	// on its bad rows, eval.BadRows.Lines) and per finished training run.
 	Log func(string)
 }
 
@@ -169,7 +169,10 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 		if err != nil {
 			return rows, err
 		}
-		log("%s: %d users, %d items, %d pairs (%d bad rows left out), read in %.1f s", d.Name, ds.Users(), ds.Items(), ds.Pairs(), bad, time.Since(start).Seconds())
+		for _, l := range bad.Lines(d.Path) {
+			log("%s", l)
+		}
+		log("%s: %d users, %d items, %d pairs, read in %.1f s", d.Name, ds.Users(), ds.Items(), ds.Pairs(), time.Since(start).Seconds())
 		rs, err := eval.Run(ctx, eval.Config{
 			Name: d.Name, Dataset: ds, Epsilons: eps, Seeds: cfg.Seeds, Factors: cfg.Factors, ALS: cfg.ALS, Privacy: cfg.Privacy,
 			Workers: cfg.Workers, Log: cfg.Log,

@@ -163,9 +163,9 @@ func TestLoadPublicDatasets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bad != 0 || ds.Users() != tc.users || ds.Items() != tc.items || ds.Pairs() != tc.pairs {
+		if bad.Count != 0 || ds.Users() != tc.users || ds.Items() != tc.items || ds.Pairs() != tc.pairs {
 			t.Errorf("LoadDataset(%s) = %d users, %d items, %d pairs, %d bad; want %d, %d, %d, 0",
-				tc.name, ds.Users(), ds.Items(), ds.Pairs(), bad, tc.users, tc.items, tc.pairs)
+				tc.name, ds.Users(), ds.Items(), ds.Pairs(), bad.Count, tc.users, tc.items, tc.pairs)
 		}
 	}
 }

@@ -378,6 +378,8 @@ turned off so that every run has the size it names); "inf" is non-private
 training. Each list takes distinct values. Progress goes to stderr after
 each iteration.
 
+` + badRowsHelp + `
+
 With --config FILE (env DISCRET_CONFIG) the file is read and checked as for
 every command, and its "training" section sets the defaults, as for
 'discret train': factors (the default --factors), iterations, lambda, alpha,
@@ -442,6 +444,9 @@ them. Its epsilon (--epsilon is the grid) and rank (each run has its
 			if err != nil {
 				return err
 			}
+			for _, l := range ev.Bad.Lines(args[0]) {
+				fmt.Fprintln(e.stderr, l)
+			}
 			m := ev.Matrix
 			fmt.Fprintf(e.stderr, "%d customers × %d items, %d pairs, read in %.1f s\n", m.Users(), m.Items(), m.Len(), ev.Read.Seconds())
 			cfg.Events = ev
@@ -493,6 +498,8 @@ DISCRET_DATA are the data directory.)
 ` + datasetLabelHelp + `.
 Two DATASETs with the same label are refused (their rows and plots would
 mix).
+
+` + badRowsHelp + `
 
   discret bench quality --out quality.md --plot quality.png ml-100k ml-1m online-retail
 

@@ -39,6 +39,13 @@ or when the file has the generic name of a public dataset's file (u.data,
 ratings.dat, ratings.csv, ratings_pairs.csv, online_retail.csv), else with
 its file name without extensions (.gz, .csv, .jsonl, .data, …)`
 
+// badRowsHelp says what `discret eval`, `discret bench quality` and
+// `discret bench train` do with a dataset's bad rows (eval.BadRows).
+var badRowsHelp = fmt.Sprintf(`Bad rows are skipped (a public dataset with a few stray lines is still
+usable); their count and the first %d, each with its row number and what
+is wrong, go to stderr. A file without a usable row fails, naming what is
+wrong with its first.`, eval.ReportedBadRows)
+
 // evalConfigHelp says what `discret eval` and `discret bench quality` take
 // from the configuration file.
 const evalConfigHelp = `With --config FILE (env DISCRET_CONFIG) the file is read and checked as for
@@ -64,6 +71,8 @@ func evalCommand() *command {
 without touching a data directory. It compares ALS with the most-popular
 baseline, and for every finite ε in --epsilon the private ALS with DP
 most-popular at the same budget.
+
+` + badRowsHelp + `
 
 ` + evalProtocol + `
 
@@ -141,8 +150,8 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 			if err != nil {
 				return err
 			}
-			if bad > 0 {
-				fmt.Fprintf(e.stderr, "%s: %d bad rows skipped\n", path, bad)
+			for _, l := range bad.Lines(path) {
+				fmt.Fprintln(e.stderr, l)
 			}
 			fmt.Fprintf(e.stderr, "%s: %d users, %d items, %d pairs (read in %.1f s)\n", path, d.Users(), d.Items(), d.Pairs(), time.Since(start).Seconds())
 			if err := checkEvalDelta(e, priv.Delta, d.Users(), path); err != nil {

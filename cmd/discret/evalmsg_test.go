@@ -86,3 +86,46 @@ func TestFileErrorContexts(t *testing.T) {
 		}
 	}
 }
+
+// TestBadRowsReported: eval, bench quality and bench train skip a dataset's
+// bad rows and list the first ones, each with its row and what is wrong,
+// on stderr (eval and bench quality printed only a count, bench train
+// nothing); a file without a usable row says what is wrong with the first.
+func TestBadRowsReported(t *testing.T) {
+	dir := t.TempDir()
+	good := pairsFile(t, dir, "u.data")
+	content, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.data")
+	content = append(content, "1\t2\n3 4 5 881250949\n7\t8\t5\t881250949\t9\n"...)
+	if err := os.WriteFile(bad, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listed := bad + ": 3 bad rows skipped:\n" +
+		"  row 2251: wrong number of columns: 2, want 4\n" +
+		"  row 2252: wrong number of columns: 1, want 4\n" +
+		"  row 2253: wrong number of columns: 5, want 4\n"
+	c := newCLI(t)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{[]string{"eval", "--seeds", "1", "--epsilon", "inf", "--factors", "4", bad}, exitOK, listed},
+		{[]string{"bench", "quality", "--seeds", "1", "--epsilon", "inf", "--factors", "4", bad}, exitOK, listed},
+		{[]string{"bench", "train", "--factors", "4", "--iterations", "1", bad}, exitOK, listed},
+		{[]string{"eval", "--format", "discret", good}, exitFailure,
+			"discret eval: " + good + ": no usable (user, item) pairs: of 2250 rows, 2250 bad (the first: row 1: malformed JSON: want an object at byte 1)\n"},
+		{[]string{"bench", "quality", "--format", "discret", good}, exitFailure,
+			"discret bench quality: " + good + ": no usable (user, item) pairs: of 2250 rows, 2250 bad (the first: row 1: malformed JSON: want an object at byte 1)\n"},
+		{[]string{"bench", "train", "--format", "discret", good}, exitFailure,
+			"discret bench train: " + good + ": no usable events (2250 rows, 2250 bad; the first: row 1: malformed JSON: want an object at byte 1)\n"},
+	} {
+		code, _, stderr := c.run(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("discret %s = exit %d, stderr\n%s\nwant exit %d and\n%s", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
+		}
+	}
+}
