@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -70,7 +71,8 @@ func evalCommand() *command {
 (any format 'discret import' reads; MovieLens, Online Retail, Retailrocket)
 without touching a data directory. It compares ALS with the most-popular
 baseline, and for every finite ε in --epsilon the private ALS with DP
-most-popular at the same budget.
+most-popular at the same budget. DATASET is a file, or - for standard input
+(gzip or not; read once, as it streams in; labelled stdin).
 
 ` + badRowsHelp + `
 
@@ -144,9 +146,16 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 			if err != nil {
 				return err
 			}
-			path := args[0]
+			path, label := args[0], bench.DatasetName(args[0])
 			start := time.Now()
-			d, bad, err := eval.ReadFile(ctx, path, f)
+			var d *eval.Dataset
+			var bad eval.BadRows
+			if path == "-" {
+				path, label = "standard input", "stdin"
+				d, bad, err = readStdin(ctx, f)
+			} else {
+				d, bad, err = eval.ReadFile(ctx, path, f)
+			}
 			if err != nil {
 				return err
 			}
@@ -158,7 +167,7 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 				return err
 			}
 			rows, err := eval.Run(ctx, eval.Config{
-				Name: bench.DatasetName(path), Dataset: d, Epsilons: eps, Seeds: seeds, Validation: validation,
+				Name: label, Dataset: d, Epsilons: eps, Seeds: seeds, Validation: validation,
 				ALS: alsCfg, Privacy: &priv, Log: func(s string) { fmt.Fprintln(e.stderr, s) },
 			})
 			if err != nil {
@@ -180,6 +189,18 @@ draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
 			return nil
 		},
 	}
+}
+
+// readStdin reads the dataset of `eval -` from standard input, once, as
+// it streams in: unlike import, which reads its input twice, eval needs no
+// copy of it.
+func readStdin(ctx context.Context, format eventfile.Format) (*eval.Dataset, eval.BadRows, error) {
+	const name = "standard input"
+	r, err := eventfile.NewReader(io.NopCloser(os.Stdin), name)
+	if err != nil {
+		return nil, eval.BadRows{}, err
+	}
+	return eval.Read(ctx, r, name, format)
 }
 
 // evalDeltaRange is the range of eval's --delta known before the data is

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -244,5 +246,72 @@ func TestEvalReproducible(t *testing.T) {
 		if string(a) != string(b) || !strings.Contains(string(a), `"model":"dp-popular"`) {
 			t.Errorf("discret %s twice:\n%s\n%s\nwant the same rows, dp-popular's included", strings.Join(args, " "), a, b)
 		}
+	}
+}
+
+// TestEvalStdin: `eval -` reads the dataset from standard input, gzip or
+// not, with the figures of the same file, labelled stdin (it failed with
+// "open -: no such file or directory").
+func TestEvalStdin(t *testing.T) {
+	file := pairsFile(t, t.TempDir(), "pairs.data")
+	content, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(content)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"eval", "--json", "--seeds", "1", "--epsilon", "inf", "--factors", "4"}
+	c := newCLI(t)
+	rows := func(stdout string) string {
+		rs := jsonRows(t, stdout)
+		for _, r := range rs {
+			delete(r, "dataset")
+			delete(r, "train_seconds")
+			delete(r, "train_seconds_std")
+		}
+		b, _ := json.Marshal(rs)
+		return string(b)
+	}
+	want := rows(c.mustRun(append(args, file)...))
+	for _, tt := range []struct {
+		name, stdin string
+		code        int
+		stderr      string // in stderr
+	}{
+		{"plain", string(content), exitOK, "standard input: 150 users"},
+		{"gzip", gz.String(), exitOK, "standard input: 150 users"},
+		{"a bad row", string(content) + "1\t2\n", exitOK, "standard input: 1 bad row skipped:\n  row 2251: wrong number of columns: 2, want 4\n"},
+		{"empty", "", exitFailure, "discret eval: standard input: no (user, item) pairs: the file has no event rows\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Not withStdin, which ends the input with a newline: after
+			// gzip data, that is a truncated second gzip member.
+			p := filepath.Join(t.TempDir(), "stdin")
+			if err := os.WriteFile(p, []byte(tt.stdin), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			old := os.Stdin
+			os.Stdin = f
+			defer func() { os.Stdin = old }()
+			code, stdout, stderr := c.run(append(args, "-")...)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("discret eval - = exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.stderr)
+			}
+			if code != exitOK {
+				return
+			}
+			if got := rows(stdout); got != want || jsonRows(t, stdout)[0]["dataset"] != "stdin" {
+				t.Errorf("discret eval - = %s\nwant the rows of the file, labelled stdin:\n%s", stdout, want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -56,22 +57,31 @@ func (b BadRows) Lines(name string) []string {
 }
 
 // ReadFile reads the (user, item) pairs of a public research dataset file in
-// any eventfile format (format "" detects it; gzip is decompressed) through
-// eventfile.ReadPairs, which keeps the public identifiers in clear: the
-// split orders users by them (EVAL.md). Bad rows are left out, counted and
-// the first ones kept in bad, as are rows without an item (store visits).
-// Files without timestamps get a fixed time, which evaluation ignores.
+// any eventfile format (format "" detects it; gzip is decompressed), as
+// Read does.
 func ReadFile(ctx context.Context, path string, format eventfile.Format) (d *Dataset, bad BadRows, err error) {
 	f, err := eventfile.Open(path)
 	if err != nil {
 		return nil, bad, err
 	}
 	defer f.Close()
-	opts := eventfile.Options{Format: format, Name: path, DefaultTime: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return Read(ctx, f, path, format)
+}
+
+// Read reads, once, the (user, item) pairs of a public research dataset in
+// any eventfile format (format "" detects it; eventfile.NewReader
+// decompresses gzip) through eventfile.ReadPairs, which keeps the public
+// identifiers in clear: the split orders users by them (EVAL.md). name
+// names r in errors and hints at its format (".jsonl"). Bad rows are
+// left out, counted and the first ones kept in bad, as are rows without an
+// item (store visits). Files without timestamps get a fixed time, which
+// evaluation ignores.
+func Read(ctx context.Context, r io.Reader, name string, format eventfile.Format) (d *Dataset, bad BadRows, err error) {
+	opts := eventfile.Options{Format: format, Name: name, DefaultTime: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var readErr error
 	rows, noItem := 0, 0
 	d, err = NewDataset(func(yield func(string, string) bool) {
-		for p, err := range eventfile.ReadPairs(ctx, f, opts) {
+		for p, err := range eventfile.ReadPairs(ctx, r, opts) {
 			if err != nil {
 				readErr = err
 				return
@@ -89,12 +99,12 @@ func ReadFile(ctx context.Context, path string, format eventfile.Format) (d *Dat
 	})
 	switch {
 	case readErr != nil:
-		return nil, bad, fmt.Errorf("%s: %w", path, readErr)
+		return nil, bad, fmt.Errorf("%s: %w", name, readErr)
 	case errors.Is(err, ErrNoPairs):
 		// The file's own terms, not the package's: its name says where.
-		return nil, bad, fmt.Errorf("%s: %s", path, noPairs(rows, bad, noItem))
+		return nil, bad, fmt.Errorf("%s: %s", name, noPairs(rows, bad, noItem))
 	case err != nil:
-		return nil, bad, fmt.Errorf("%s: %w", path, err)
+		return nil, bad, fmt.Errorf("%s: %w", name, err)
 	}
 	return d, bad, nil
 }
