@@ -200,15 +200,20 @@ func CheckTarget(target string) error {
 	return err
 }
 
-// Probe connects once to the server of target (see CheckTarget) within
-// timeout, so that a load test against an address where nothing listens
-// fails at once rather than after a run of transport errors.
-func Probe(ctx context.Context, target string, timeout time.Duration) error {
-	_, u, err := parseTarget(target)
-	if err != nil {
+// Probe checks, before a load run, what would make every request of it
+// fail. It connects once to the server of cfg.Target within cfg.Timeout,
+// so that a target where nothing listens fails at once, then sends one
+// request of cfg.Method (for the first of cfg.Customers) with cfg.APIKey,
+// so that a key the server refuses (HTTP 401 or 403, gRPC UNAUTHENTICATED
+// or PERMISSION_DENIED) fails at once too, rather than after a run of
+// such errors. Any other answer is left to the run, which reports it.
+func Probe(ctx context.Context, cfg LoadConfig) error {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	d := net.Dialer{Timeout: timeout}
+	cfg = cfg.withDefaults()
+	transport, u, _ := parseTarget(cfg.Target)
+	d := net.Dialer{Timeout: cfg.Timeout}
 	conn, err := d.DialContext(ctx, "tcp", u.Host)
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -216,7 +221,38 @@ func Probe(ctx context.Context, target string, timeout time.Duration) error {
 	case err != nil:
 		return fmt.Errorf("cannot connect to %s: %w; is 'discret serve' running, and listening there?", u.Host, err)
 	}
-	return conn.Close()
+	conn.Close()
+	var c caller
+	if transport == "rest" {
+		hc := newHTTPClient(1)
+		defer hc.CloseIdleConnections()
+		c = newRESTCaller(hc, u, cfg)
+	} else if c, err = newGRPCCaller(u, cfg); err != nil {
+		return err
+	}
+	defer c.close()
+	customer := ""
+	if len(cfg.Customers) > 0 {
+		customer = cfg.Customers[0]
+	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	err = c.call(rctx, customer)
+	if err == nil || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	code := errorCode(err)
+	answer := sampleText(err) // "HTTP 401 Unauthorized: invalid API key"
+	if !strings.HasPrefix(code, "http_") {
+		answer = code + ": " + answer // the gRPC status code, then its message
+	}
+	switch ErrorKind(code) {
+	case KindUnauthenticated:
+		return fmt.Errorf("the server refused the API key: %s; no load was sent", answer)
+	case KindPermissionDenied:
+		return fmt.Errorf("the server refused the API key for the %s method: %s; no load was sent", cfg.Method, answer)
+	}
+	return nil
 }
 
 // CheckMethod reports whether m names an RPC Load can call ("" is

@@ -111,9 +111,11 @@ the report, when more than --max-error-rate percent of the measured
 requests failed (1 % by default): figures from such a run measure the
 errors, not the server.
 Run the load generator on another machine when you can: on the same one it
-takes CPU from the server. It first connects once to the target, and fails
-at once if nothing answers there (is 'discret serve' running?). Progress
-goes to stderr every second.`,
+takes CPU from the server. It first sends one request to the target with
+the API key, and fails at once, before any load, if nothing answers there
+(is 'discret serve' running?) or if the server refuses the key (HTTP 401
+or 403, gRPC UNAUTHENTICATED or PERMISSION_DENIED). Progress goes to
+stderr every second.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&cfg.Target, "target", "", "server `URL`: http://HOST:PORT, https://…, grpc://HOST:PORT or grpcs://…")
 			fs.StringVar(&apiKey, "api-key", "", "API `KEY` with the recommend scope (env DISCRET_API_KEY)")
@@ -205,7 +207,7 @@ goes to stderr every second.`,
 				}
 				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors%s, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, limited, p.RPS)
 			}
-			if err := bench.Probe(ctx, cfg.Target, cfg.Timeout); err != nil {
+			if err := bench.Probe(ctx, cfg); err != nil {
 				return err
 			}
 			rep, err := bench.Load(ctx, cfg)

@@ -67,8 +67,9 @@ func TestBenchServeCommand(t *testing.T) {
 			t.Errorf("JSON lacks %q: %s", k, stdout)
 		}
 	}
-	if got["requests"] != 40.0 || got["errors"] != 0.0 || authed.Load() != 40 {
-		t.Errorf("requests %v, errors %v, server saw %d with the key; want 40, 0, 40", got["requests"], got["errors"], authed.Load())
+	// The server also saw the probe, which checks the key before the load.
+	if got["requests"] != 40.0 || got["errors"] != 0.0 || authed.Load() != 41 {
+		t.Errorf("requests %v, errors %v, server saw %d with the key; want 40, 0, 41 (the probe and 40)", got["requests"], got["errors"], authed.Load())
 	}
 	if b, err := os.ReadFile(plot); err != nil || !bytes.Contains(b, []byte("<svg")) {
 		t.Errorf("plot %s: %v, want an SVG", plot, err)
@@ -78,7 +79,7 @@ func TestBenchServeCommand(t *testing.T) {
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte("k1\n"), 0o600)
 	code, stdout, stderr = runBench(t, nil, "serve", "--target", url, "--api-key-file", keyFile, "--customers", ids, "--requests", "10", "--warmup", "0")
-	if code != exitOK || !strings.Contains(stdout, "p99.9") || authed.Load() != 50 {
+	if code != exitOK || !strings.Contains(stdout, "p99.9") || authed.Load() != 52 {
 		t.Errorf("bench serve --api-key-file = exit %d, server saw %d keyed requests; stdout:\n%s\nstderr:\n%s", code, authed.Load(), stdout, stderr)
 	}
 }
@@ -88,8 +89,8 @@ func TestBenchServeDemo(t *testing.T) {
 	data := t.TempDir()
 	os.WriteFile(filepath.Join(data, demoKeyFile), []byte("demo-key\n"), 0o600)
 	code, _, stderr := runBench(t, map[string]string{"DISCRET_DATA": data}, "serve", "--target", url, "--demo", "--requests", "20", "--warmup", "0")
-	if code != exitOK || authed.Load() != 20 {
-		t.Errorf("bench serve --demo = exit %d, %d keyed requests; stderr:\n%s", code, authed.Load(), stderr)
+	if code != exitOK || authed.Load() != 21 {
+		t.Errorf("bench serve --demo = exit %d, %d keyed requests (want the probe and 20); stderr:\n%s", code, authed.Load(), stderr)
 	}
 	ids, err := benchCustomers(context.Background(), "", 0, 0, true)
 	if err != nil {

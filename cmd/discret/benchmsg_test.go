@@ -10,23 +10,55 @@ import (
 	"testing"
 )
 
-// TestBenchServeErrorMessage: with a refused API key, the report and the
-// final error carry the server's message, not only the HTTP status.
+// TestBenchServeErrorMessage: a key the server refuses from the start
+// (401, 403) fails at once, with the server's message, before any load;
+// one refused after the probe (revoked during the run) is reported with
+// the server's message, not only the HTTP status.
 func TestBenchServeErrorMessage(t *testing.T) {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"code":16,"message":"invalid API key","details":[]}`))
-	}))
-	t.Cleanup(s.Close)
 	ids := filepath.Join(t.TempDir(), "ids.txt")
 	os.WriteFile(ids, []byte("a\n"), 0o600)
-	code, stdout, stderr := runBench(t, nil, "serve", "--target", s.URL, "--api-key", "wrong", "--customers", ids, "--requests", "5", "--warmup", "0")
-	if want := "first http_401  HTTP 401 Unauthorized: invalid API key\n"; !strings.Contains(stdout, want) {
-		t.Errorf("bench serve with a bad key: report lacks %q:\n%s", want, stdout)
-	}
-	if want := "discret bench serve: no successful request (5 measured): 5 http_401: HTTP 401 Unauthorized: invalid API key\n"; code != exitFailure || !strings.HasSuffix(stderr, want) {
-		t.Errorf("bench serve with a bad key = exit %d, stderr %q; want exit %d and %q", code, stderr, exitFailure, want)
+	for _, tt := range []struct {
+		name     string
+		status   int
+		message  string
+		accepted int64  // requests answered 200 before the refusals
+		stdout   string // in the report; "" for no report
+		stderr   string // all of stderr
+		requests int64  // requests the server saw
+	}{
+		{"wrong key", http.StatusUnauthorized, "invalid API key", 0, "",
+			"discret bench serve: the server refused the API key: HTTP 401 Unauthorized: invalid API key; no load was sent\n", 1},
+		{"scope missing", http.StatusForbidden, "API key k1 (bench) lacks scope recommend", 0, "",
+			"discret bench serve: the server refused the API key for the recommend method: HTTP 403 Forbidden: API key k1 (bench) lacks scope recommend; no load was sent\n", 1},
+		{"revoked after the probe", http.StatusUnauthorized, "API key revoked", 1, "first http_401  HTTP 401 Unauthorized: API key revoked\n",
+			"discret bench serve: no successful request (5 measured): 5 http_401: HTTP 401 Unauthorized: API key revoked\n", 6},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen atomic.Int64
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if seen.Add(1) <= tt.accepted {
+					w.Write([]byte(`{"items":[]}`))
+					return
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(`{"code":16,"message":"` + tt.message + `","details":[]}`))
+			}))
+			t.Cleanup(s.Close)
+			code, stdout, stderr := runBench(t, nil, "serve", "--target", s.URL, "--api-key", "wrong-secret", "--customers", ids, "--requests", "5", "--warmup", "0")
+			if code != exitFailure || stderr != tt.stderr && (tt.stdout == "" || !strings.HasSuffix(stderr, tt.stderr)) {
+				t.Errorf("bench serve = exit %d, stderr %q; want exit %d and %q", code, stderr, exitFailure, tt.stderr)
+			}
+			if tt.stdout == "" && stdout != "" || !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("bench serve: stdout %q, want %q", stdout, tt.stdout)
+			}
+			if n := seen.Load(); n != tt.requests {
+				t.Errorf("bench serve: the server saw %d requests, want %d", n, tt.requests)
+			}
+			if strings.Contains(stdout+stderr, "wrong-secret") {
+				t.Errorf("bench serve: the output holds the API key:\n%s\n%s", stdout, stderr)
+			}
+		})
 	}
 }
 
@@ -142,8 +174,8 @@ func TestBenchRenamedFlags(t *testing.T) {
 		if got := strings.Count(stderr, "warning:"); tt.notice == "" && got > 0 || tt.notice != "" && (got != 1 || !strings.HasPrefix(stderr, tt.notice)) {
 			t.Errorf("bench %v (env %v): stderr %q; want the notice %q once, first", tt.args, tt.vars, stderr, tt.notice)
 		}
-		if tt.code == exitOK && tt.args[0] == "serve" && authed.Load()-before != 3 {
-			t.Errorf("bench %v: the server saw %d requests with the key, want 3", tt.args, authed.Load()-before)
+		if tt.code == exitOK && tt.args[0] == "serve" && authed.Load()-before != 4 {
+			t.Errorf("bench %v: the server saw %d requests with the key, want 4 (the probe and 3)", tt.args, authed.Load()-before)
 		}
 	}
 }
