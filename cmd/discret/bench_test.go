@@ -193,9 +193,9 @@ func TestBenchQualityCommand(t *testing.T) {
 }
 
 func TestParseLists(t *testing.T) {
-	eps, err := parseEpsilonList("epsilon", "1, 0.5,inf,∞,Inf,+Inf,INF,infinity")
+	eps, err := parseEpsilonList("epsilon", "1, 0.5,inf,∞,Inf,INF,5.,.5,2E-1,1e1,010")
 	inf := math.Inf(1)
-	if err != nil || !slices.Equal(eps, []float64{1, 0.5, inf, inf, inf, inf, inf, inf}) {
+	if err != nil || !slices.Equal(eps, []float64{1, 0.5, inf, inf, inf, inf, 5, 0.5, 0.2, 10, 10}) {
 		t.Errorf("parseEpsilonList = %v, %v", eps, err)
 	}
 	for _, tt := range []struct{ list, want string }{
@@ -210,6 +210,18 @@ func TestParseLists(t *testing.T) {
 		{"1,,2", "--epsilon: entry 2 is empty"},
 		{"1,", "--epsilon: entry 2 is empty"},
 		{"NaN", "entry 1, NaN: want"},
+		// Only inf and plain decimal numbers: strconv.ParseFloat took these
+		// (as ∞, 10 and 1).
+		{"1,infinity", "entry 2, infinity: want"},
+		{"+inf", "entry 1, +inf: want"},
+		{"+Inf", "entry 1, +Inf: want"},
+		{"1_0", "entry 1, 1_0: want"},
+		{"0x1p0", "entry 1, 0x1p0: want"},
+		{"0x10", "entry 1, 0x10: want"},
+		{"+5", "entry 1, +5: want"},
+		{"1e", "entry 1, 1e: want"},
+		{".", "entry 1, .: want"},
+		{"1.2.3", "entry 1, 1.2.3: want"},
 	} {
 		if _, err := parseEpsilonList("epsilon", tt.list); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseEpsilonList(%q) = %v, want an error containing %q", tt.list, err, tt.want)
@@ -259,9 +271,10 @@ func TestCheckDistinct(t *testing.T) {
 }
 
 // FuzzParseEpsilons: parseEpsilonList never panics and returns only values
-// that are ≥ minEpsilon (+Inf included).
+// that are ≥ minEpsilon (+Inf included), of entries that are inf, ∞ or
+// plain decimal numbers.
 func FuzzParseEpsilons(f *testing.F) {
-	for _, s := range []string{"1,5,10,inf", "∞", "0.5", "1e309", "-0", "NaN", ",", "1,,2"} {
+	for _, s := range []string{"1,5,10,inf", "∞", "0.5", "1e309", "-0", "NaN", ",", "1,,2", "infinity", "1_0", "0x1p0", "+inf"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -272,9 +285,12 @@ func FuzzParseEpsilons(f *testing.F) {
 		if len(xs) != strings.Count(s, ",")+1 {
 			t.Fatalf("parseEpsilonList(%q) = %v: %d values for %d fields", s, xs, len(xs), strings.Count(s, ",")+1)
 		}
-		for _, x := range xs {
+		for i, x := range xs {
 			if !(x >= minEpsilon) {
 				t.Fatalf("parseEpsilonList(%q) = %v, want values ≥ %g", s, xs, minEpsilon)
+			}
+			if e := strings.TrimSpace(strings.Split(s, ",")[i]); e != "∞" && !strings.EqualFold(e, "inf") && !decimalNumber.MatchString(e) {
+				t.Fatalf("parseEpsilonList(%q) accepts entry %q, neither inf nor a plain decimal number", s, e)
 			}
 		}
 	})

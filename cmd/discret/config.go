@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,21 +139,27 @@ func epsilonSetting(f *configFile, field string, raw json.RawMessage, forTrainin
 	return x
 }
 
-// parseEpsilon parses a privacy budget: a number > 0, or inf (any case,
-// with an optional +, or ∞).
+// parseEpsilon parses a privacy budget: a plain decimal number > 0
+// (decimalNumber), or inf (any case) or ∞, the symbol outputs print.
 func parseEpsilon(s string) (float64, error) {
-	if s == "∞" {
+	if s == "∞" || strings.EqualFold(s, "inf") {
 		return math.Inf(1), nil
 	}
+	if !decimalNumber.MatchString(s) {
+		return 0, fmt.Errorf("%q: want a number > 0 or inf", s)
+	}
 	f, err := strconv.ParseFloat(s, 64)
-	switch {
-	case err == nil && math.IsInf(f, 1):
-		return f, nil
-	case err != nil || !(f > 0) || math.IsInf(f, 0):
+	if err != nil || !(f > 0) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("%q: want a number > 0 or inf", s)
 	}
 	return f, nil
 }
+
+// decimalNumber matches a plain decimal number: digits with an optional
+// point and an optional exponent (10, 0.5, .5, 1e-3). strconv.ParseFloat
+// also takes signs, "infinity", hexadecimal (0x1p0) and underscores (1_0),
+// which a privacy budget is not written with.
+var decimalNumber = regexp.MustCompile(`^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 
 // minEpsilon and maxEpsilon bound the finite ε of a training run
 // (train.MinEpsilon, train.MaxEpsilon).

@@ -76,3 +76,36 @@ func TestConfigFileErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEpsilonSpellings: every ε of the command line and of the
+// configuration file is inf (any case), ∞ or a plain decimal number; the
+// other spellings strconv.ParseFloat takes (infinity, +inf, 1_0, 0x1p0)
+// ran as ∞, 10 or 1, and are refused, naming the entry.
+func TestEpsilonSpellings(t *testing.T) {
+	c := newCLI(t)
+	config := filepath.Join(t.TempDir(), "c.json")
+	if err := os.WriteFile(config, []byte(`{"training": {"epsilon": "infinity"}, "privacy": {"cap_epsilon": "0x1p4"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := pairsFile(t, t.TempDir(), "u.data")
+	const want = "want a number from 0.001 to 100, or inf for a non-private model"
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{[]string{"eval", "--epsilon", "1,infinity", data}, exitUsage, "--epsilon: entry 2, infinity: " + want},
+		{[]string{"eval", "--epsilon", "1_0", data}, exitUsage, "--epsilon: entry 1, 1_0: " + want},
+		{[]string{"bench", "quality", "--epsilon", "5,+inf", data}, exitUsage, "--epsilon: entry 2, +inf: " + want},
+		{[]string{"bench", "train", "--epsilon", "0x1p0", data}, exitUsage, "--epsilon: entry 1, 0x1p0: " + want},
+		{[]string{"train", "--epsilon", "Infinity"}, exitUsage, "--epsilon Infinity: " + want},
+		{[]string{"--config", config, "version"}, exitFailure, `training.epsilon = "infinity": want a number from 0.001 to 100, or "inf" for a non-private model`},
+		{[]string{"--config", config, "version"}, exitFailure, `privacy.cap_epsilon = "0x1p4": want a number > 0 or "inf"`},
+		{[]string{"eval", "--seeds", "1", "--factors", "2", "--epsilon", "INF,5.", data}, exitOK, ""},
+	} {
+		code, _, stderr := c.run(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("discret %s = exit %d, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
+		}
+	}
+}

@@ -223,7 +223,7 @@ func TestTrainUsage(t *testing.T) {
 		// A non-private model has no clip, rank, δ or item bound to set.
 		{[]string{"train", "--epsilon", "inf", "--clip", "1"}, "--clip applies only to private training, and --epsilon inf trains a non-private model"},
 		{[]string{"train", "--epsilon", "Inf", "--rank", "4"}, "--rank applies only to private training"},
-		{[]string{"train", "--epsilon", "+inf", "--delta", "1e-7"}, "--delta applies only to private training"},
+		{[]string{"train", "--epsilon", "INF", "--delta", "1e-7"}, "--delta applies only to private training"},
 		{[]string{"train", "--epsilon", "INF", "--max-items-per-user", "5"}, "--max-items-per-user applies only to private training"},
 		{[]string{"eval", "--epsilon", "1,foo", "f"}, "--epsilon: entry 2, foo: want"},
 		{[]string{"eval"}, "DATASET"},
@@ -381,8 +381,8 @@ func TestConfigTraining(t *testing.T) {
 			t.Errorf("loadSettings(%s): refuse non-private %v (training config %v), %v; want %v", tt.config, s.refuseNonPrivate, trainConfig(s).RefuseNonPrivate, err, tt.refuse)
 		}
 	}
-	if s, err := loadSettings(write(`{"training":{"epsilon":"+Inf"}}`)); err != nil || !math.IsInf(s.training.epsilon, 1) {
-		t.Errorf("epsilon +Inf: %+v, %v", s.training, err)
+	if s, err := loadSettings(write(`{"training":{"epsilon":"Inf"}}`)); err != nil || !math.IsInf(s.training.epsilon, 1) {
+		t.Errorf("epsilon Inf: %+v, %v", s.training, err)
 	}
 	// The README's example: rank, iterations and max_items_per_user 0 mean
 	// their automatic or default rule.
