@@ -142,6 +142,8 @@ type QualityConfig struct {
 // Nothing is tuned here: the given settings (by default the package
 // defaults) are evaluated, as a user who runs them untuned gets them.
 // Datasets must have distinct names: rows and plots are labelled by them.
+// On an error (ctx cancelled included), it returns with it the rows of
+// the datasets it finished, none of the one it stopped at.
 func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 	if len(cfg.Datasets) == 0 {
 		return nil, errors.New("bench: no dataset")

@@ -508,7 +508,9 @@ mix).
 The table goes to stdout (or --json) and, with --out, to a Markdown file.
 --plot writes a privacy–utility plot (NDCG@10 against ε) per dataset: to
 FILE for one dataset, else FILE-DATASET.png|svg. Progress goes to stderr
-after each training run.`,
+after each training run. A run that stops early (Ctrl-C, a dataset that
+fails) still prints and writes the rows of the datasets it finished, with
+a note that they are partial (on stderr with --json), then exits 1.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT` of dataset files: "+formatNames()+" (default: detect)")
 			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each from %g to %g, or inf for non-private", minEpsilon, float64(maxEpsilon)))
@@ -573,21 +575,38 @@ after each training run.`,
 				cfg.Datasets = append(cfg.Datasets, d)
 			}
 			cfg.Log = func(s string) { fmt.Fprintln(e.stderr, s) }
-			rows, err := bench.Quality(ctx, cfg)
-			if err != nil {
+			rows, runErr := bench.Quality(ctx, cfg)
+			if len(rows) == 0 {
+				return runErr
+			}
+			// A run stopped early (interrupted, or a dataset that failed)
+			// still gives the rows of the datasets it finished, marked as
+			// partial, and then fails.
+			note := ""
+			if runErr != nil {
+				note = partialNote(cfg.Datasets, rows)
+			}
+			markdown := func(w io.Writer) error {
+				if err := bench.WriteQualityMarkdown(w, rows); err != nil || note == "" {
+					return err
+				}
+				_, err := fmt.Fprintf(w, "\n%s\n", note)
 				return err
 			}
 			if asJSON {
 				err = eval.WriteJSON(e.stdout, rows)
+				if note != "" {
+					fmt.Fprintln(e.stderr, note)
+				}
 			} else {
-				err = bench.WriteQualityMarkdown(e.stdout, rows)
+				err = markdown(e.stdout)
 			}
 			if err != nil {
-				return err
+				return errors.Join(runErr, err)
 			}
 			if out != "" {
-				if err := writeOutputFile(out, func(w io.Writer) error { return bench.WriteQualityMarkdown(w, rows) }); err != nil {
-					return err
+				if err := writeOutputFile(out, markdown); err != nil {
+					return errors.Join(runErr, err)
 				}
 				fmt.Fprintf(e.stderr, "wrote %s\n", out)
 			}
@@ -596,11 +615,24 @@ after each training run.`,
 				for _, f := range files {
 					fmt.Fprintf(e.stderr, "wrote %s\n", f)
 				}
-				return err
+				return errors.Join(runErr, err)
 			}
-			return nil
+			return runErr
 		},
 	}
+}
+
+// partialNote says which datasets of a quality run that stopped early the
+// rows are of (Quality returns the rows of the datasets it finished, in
+// order) and during which it stopped.
+func partialNote(datasets []bench.QualityDataset, rows []eval.Row) string {
+	var done []string
+	for _, r := range rows {
+		if !slices.Contains(done, r.Dataset) {
+			done = append(done, r.Dataset)
+		}
+	}
+	return fmt.Sprintf("Partial: the run stopped during %s; these are the rows of the datasets it finished: %s.", datasets[len(done)].Name, strings.Join(done, ", "))
 }
 
 // datasetsDir returns the directory of the public datasets of `bench

@@ -192,6 +192,48 @@ func TestBenchQualityCommand(t *testing.T) {
 	}
 }
 
+// TestBenchQualityInterrupted: a run interrupted during its second dataset
+// prints (and writes with --out) the rows of the first, with a note that
+// they are partial, and exits 1 as interrupted.
+func TestBenchQualityInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	first, second := pairsFile(t, filepath.Join(dir, "first"), "u.data"), pairsFile(t, filepath.Join(dir, "second"), "u.data")
+	const note = "Partial: the run stopped during second; these are the rows of the datasets it finished: first.\n"
+	for _, tt := range []struct {
+		name   string
+		flags  []string
+		stdout string // in stdout
+		stderr string // in stderr
+		json   bool
+	}{
+		{"markdown", nil, "\n" + note, "", false},
+		{"json", []string{"--json"}, `"dataset": "first"`, note, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "q.md")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stdout, stderr := new(bytes.Buffer), &cancelOn{marker: "second", cancel: cancel}
+			e := &env{stdout: stdout, stderr: stderr, getenv: func(string) string { return "" }}
+			e.global.defaults(e.getenv)
+			args := append([]string{"quality", "--seeds", "1", "--factors", "4", "--epsilon", "inf", "--out", out}, tt.flags...)
+			code := runCommand(ctx, e, "discret", benchCommand(), append(args, first, second))
+			if code != exitFailure || !strings.HasSuffix(stderr.String(), "discret bench quality: interrupted\n") || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("bench quality interrupted = exit %d, stderr:\n%s\nwant exit 1, %q and interrupted", code, stderr, tt.stderr)
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) || strings.Contains(stdout.String(), "second |") {
+				t.Errorf("bench quality interrupted: stdout lacks %q, or has rows of second:\n%s", tt.stdout, stdout)
+			}
+			if tt.json && len(jsonRows(t, stdout.String())) == 0 {
+				t.Errorf("bench quality --json interrupted: no rows")
+			}
+			if md, err := os.ReadFile(out); err != nil || !strings.Contains(string(md), "| first | ") || !strings.HasSuffix(string(md), "\n"+note) {
+				t.Errorf("bench quality interrupted: --out file (%v):\n%s\nwant the rows of first and the note", err, md)
+			}
+		})
+	}
+}
+
 func TestParseLists(t *testing.T) {
 	eps, err := parseEpsilonList("epsilon", "1, 0.5,inf,∞,Inf,INF,5.,.5,2E-1,1e1,010")
 	inf := math.Inf(1)
