@@ -100,7 +100,8 @@ Output: a table on stdout, or one JSON array with --json (keys dataset,
 split, model, epsilon and delta (null when non-private), factors, seeds,
 users, precision@10, recall@10, recall@20, ndcg@10, coverage,
 train_seconds, each with a _std key, and ndcg@10_se); --plot FILE.png|svg
-draws NDCG@10 against ε. ` + datasetLabelHelp + `.`,
+draws NDCG@10 against ε. ` + datasetLabelHelp + `. Progress goes to
+stderr: a line after each ALS iteration and after each model.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, distinct, numbers from %g to %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon, float64(maxEpsilon)))

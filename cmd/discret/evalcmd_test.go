@@ -315,3 +315,26 @@ func TestEvalStdin(t *testing.T) {
 		})
 	}
 }
+
+// TestEvalProgress: eval and bench quality report every ALS iteration on
+// stderr (eval said nothing while a model trained), and --json keeps
+// stdout to the JSON rows.
+func TestEvalProgress(t *testing.T) {
+	data := pairsFile(t, t.TempDir(), "pairs.data")
+	c := newCLI(t)
+	for _, args := range [][]string{
+		{"eval", "--json", "--seeds", "2", "--epsilon", "inf", "--factors", "4", data},
+		{"bench", "quality", "--json", "--seeds", "2", "--epsilon", "inf", "--factors", "4", data},
+	} {
+		code, stdout, stderr := c.run(args...)
+		if code != exitOK {
+			t.Fatalf("discret %s = exit %d, stderr %q", strings.Join(args, " "), code, stderr)
+		}
+		jsonRows(t, stdout)
+		for _, want := range []string{"pairs als ε=∞ seed 1: iteration 1/10 (", "pairs als ε=∞ seed 2: iteration 10/10 ("} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("discret %s: stderr lacks %q:\n%s", strings.Join(args, " "), want, stderr)
+			}
+		}
+	}
+}

@@ -105,7 +105,8 @@ type Config struct {
 	Validation bool
 	// Workers bounds the goroutines; 0 means runtime.GOMAXPROCS(0).
 	Workers int
-	// Log, when non-nil, receives one line per finished run.
+	// Log, when non-nil, receives one line per ALS iteration and one per
+	// finished run.
 	Log func(string)
 }
 
@@ -331,6 +332,11 @@ func (b *bench) als(ctx context.Context, eps float64) (Row, error) {
 				return Row{}, err
 			}
 			c.Privacy = p
+		}
+		if b.cfg.Log != nil {
+			c.Progress = func(p als.Progress) {
+				b.log("%s als ε=%s seed %d: iteration %d/%d (%.1f s)", b.cfg.Name, epsilonText(eps), seed, p.Iteration, p.Iterations, p.Elapsed.Seconds())
+			}
 		}
 		model, rep, err := als.Train(ctx, b.matrix, c)
 		if err != nil {

@@ -560,3 +560,50 @@ func TestServedScores(t *testing.T) {
 		t.Errorf("scores of a full model changed to %v", scores)
 	}
 }
+
+// TestRunLogIterations: Log receives a line after every ALS iteration of
+// every run, before the run's result line (eval was silent while a large
+// model trained).
+func TestRunLogIterations(t *testing.T) {
+	d := synthetic(100, 40, 10)
+	for _, tt := range []struct {
+		name       string
+		eps        float64
+		iterations int
+		seeds      int
+	}{
+		{"non-private", math.Inf(1), 3, 1},
+		{"private, two seeds", 2, 2, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var lines []string
+			cfg := Config{Name: "syn", Dataset: d, Epsilons: []float64{tt.eps}, Seeds: tt.seeds,
+				ALS: als.Config{Factors: 4, Iterations: tt.iterations}, Log: func(s string) { lines = append(lines, s) }}
+			if _, err := Run(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			var want []string // the ALS lines, iteration lines with their time cut
+			for seed := 1; seed <= tt.seeds; seed++ {
+				for it := 1; it <= tt.iterations; it++ {
+					want = append(want, fmt.Sprintf("syn als ε=%s seed %d: iteration %d/%d (", epsilonText(tt.eps), seed, it, tt.iterations))
+				}
+				want = append(want, fmt.Sprintf("syn als ε=%s seed %d: 4 factors", epsilonText(tt.eps), seed))
+			}
+			var got []string
+			for _, l := range lines {
+				if !strings.HasPrefix(l, "syn als ") {
+					continue
+				}
+				if i := strings.Index(l, " ("); strings.Contains(l, ": iteration ") && i > 0 && strings.HasSuffix(l, " s)") {
+					l = l[:i+2]
+				} else if i := strings.Index(l, " factors"); i > 0 {
+					l = l[:i+len(" factors")]
+				}
+				got = append(got, l)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("Run logged\n%s\nwant ALS lines\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
