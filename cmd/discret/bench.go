@@ -205,7 +205,7 @@ stderr every second.`,
 				if p.RateLimited > 0 {
 					limited = fmt.Sprintf(" (%d rate-limited)", p.RateLimited)
 				}
-				fmt.Fprintf(e.stderr, "%5.1f s  %d requests, %d errors%s, %.0f req/s\n", p.Elapsed.Seconds(), p.Requests, p.Errors, limited, p.RPS)
+				fmt.Fprintf(e.stderr, "%5.1f s  %s, %s%s, %.0f req/s\n", p.Elapsed.Seconds(), plural(int(p.Requests), "request"), plural(int(p.Errors), "error"), limited, p.RPS)
 			}
 			if err := bench.Probe(ctx, cfg); err != nil {
 				return err
@@ -450,7 +450,7 @@ them. Its epsilon (--epsilon is the grid) and rank (each run has its
 				fmt.Fprintln(e.stderr, l)
 			}
 			m := ev.Matrix
-			fmt.Fprintf(e.stderr, "%d customers × %d items, %d pairs, read in %.1f s\n", m.Users(), m.Items(), m.Len(), ev.Read.Seconds())
+			fmt.Fprintf(e.stderr, "%s × %s, %s, read in %.1f s\n", plural(m.Users(), "customer"), plural(m.Items(), "item"), plural(m.Len(), "pair"), ev.Read.Seconds())
 			cfg.Events = ev
 			cfg.Log = func(s string) { fmt.Fprintln(e.stderr, s) }
 			if err := cfg.Validate(); err != nil {
@@ -508,9 +508,10 @@ mix).
 The table goes to stdout (or --json) and, with --out, to a Markdown file.
 --plot writes a privacy–utility plot (NDCG@10 against ε) per dataset: to
 FILE for one dataset, else FILE-DATASET.png|svg. Progress goes to stderr
-after each training run. A run that stops early (Ctrl-C, a dataset that
-fails) still prints and writes the rows of the datasets it finished, with
-a note that they are partial (on stderr with --json), then exits 1.`,
+after each ALS iteration and each training run. A run that stops early
+(Ctrl-C, a dataset that fails) still prints and writes the rows of the
+datasets it finished, with a note that they are partial (on stderr with
+--json), then exits 1.`,
 		flags: func(fs *flag.FlagSet, e *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT` of dataset files: "+formatNames()+" (default: detect)")
 			fs.StringVar(&epsilon, "epsilon", "1,5,10,inf", fmt.Sprintf("comma-separated `LIST` of distinct ε values, each from %g to %g, or inf for non-private", minEpsilon, float64(maxEpsilon)))

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -326,6 +327,10 @@ func TestEvalProgress(t *testing.T) {
 		{"eval", "--json", "--seeds", "2", "--epsilon", "inf", "--factors", "4", data},
 		{"bench", "quality", "--json", "--seeds", "2", "--epsilon", "inf", "--factors", "4", data},
 	} {
+		help := append(slices.Clone(args[:slices.Index(args, "--json")]), "--help")
+		if _, out, _ := c.run(help...); !strings.Contains(strings.Join(strings.Fields(out), " "), "after each ALS iteration") {
+			t.Errorf("discret %s does not say that progress comes after each ALS iteration", strings.Join(help, " "))
+		}
 		code, stdout, stderr := c.run(args...)
 		if code != exitOK {
 			t.Fatalf("discret %s = exit %d, stderr %q", strings.Join(args, " "), code, stderr)
