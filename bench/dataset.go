@@ -91,7 +91,7 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, ic in
 		if len(out.Bad.First) > 0 {
 			why = fmt.Sprintf(", %d bad; the first: %v", out.Bad.Count, out.Bad.First[0])
 		}
-		return nil, fmt.Errorf("bench: %s: no usable events (%d rows%s)", path, out.Rows.Rows, why)
+		return nil, fmt.Errorf("bench: %s: no usable events (%s%s)", path, plural(out.Rows.Rows, "row"), why)
 	}
 	b, err := interact.NewBuilder(ic, len(users), len(items))
 	if err != nil {

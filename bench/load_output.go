@@ -138,7 +138,7 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "  by kind\t%s\n", r.ErrorSummary())
 	}
 	if note := r.RateLimitNote(); note != "" {
-		fmt.Fprintf(tw, "  rate limited\t%d requests, %s\n", r.RateLimited, note)
+		fmt.Fprintf(tw, "  rate limited\t%s, %s\n", plural(int(r.RateLimited), "request"), note)
 	}
 	for _, code := range slices.Sorted(maps.Keys(r.Samples)) {
 		fmt.Fprintf(tw, "  first %s\t%s\n", code, r.Samples[code])
@@ -337,4 +337,12 @@ func (e errorXs) at(y float64) plotter.XYs {
 		xys[i] = plotter.XY{X: x, Y: y}
 	}
 	return xys
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -174,7 +174,7 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 		for _, l := range bad.Lines(d.Path) {
 			log("%s", l)
 		}
-		log("%s: %d users, %d items, %d pairs, read in %.1f s", d.Name, ds.Users(), ds.Items(), ds.Pairs(), time.Since(start).Seconds())
+		log("%s: %s, %s, %s, read in %.1f s", d.Name, plural(ds.Users(), "user"), plural(ds.Items(), "item"), plural(ds.Pairs(), "pair"), time.Since(start).Seconds())
 		rs, err := eval.Run(ctx, eval.Config{
 			Name: d.Name, Dataset: ds, Epsilons: eps, Seeds: cfg.Seeds, Factors: cfg.Factors, ALS: cfg.ALS, Privacy: cfg.Privacy,
 			Workers: cfg.Workers, Log: cfg.Log,

@@ -196,17 +196,7 @@ stderr every second.`,
 			if err := cfg.Validate(); err != nil {
 				return usagef("%v", err)
 			}
-			cfg.Progress = func(p bench.LoadProgress) {
-				if p.Warmup {
-					fmt.Fprintf(e.stderr, "%5.1f s  warming up\n", p.Elapsed.Seconds())
-					return
-				}
-				limited := ""
-				if p.RateLimited > 0 {
-					limited = fmt.Sprintf(" (%d rate-limited)", p.RateLimited)
-				}
-				fmt.Fprintf(e.stderr, "%5.1f s  %s, %s%s, %.0f req/s\n", p.Elapsed.Seconds(), plural(int(p.Requests), "request"), plural(int(p.Errors), "error"), limited, p.RPS)
-			}
+			cfg.Progress = func(p bench.LoadProgress) { printLoadProgress(e.stderr, p) }
 			if err := bench.Probe(ctx, cfg); err != nil {
 				return err
 			}
@@ -236,6 +226,19 @@ stderr every second.`,
 			return errors.Join(err, werr)
 		},
 	}
+}
+
+// printLoadProgress prints a progress line of `bench serve`.
+func printLoadProgress(w io.Writer, p bench.LoadProgress) {
+	if p.Warmup {
+		fmt.Fprintf(w, "%5.1f s  warming up\n", p.Elapsed.Seconds())
+		return
+	}
+	limited := ""
+	if p.RateLimited > 0 {
+		limited = fmt.Sprintf(" (%d rate-limited)", p.RateLimited)
+	}
+	fmt.Fprintf(w, "%5.1f s  %s, %s%s, %.0f req/s\n", p.Elapsed.Seconds(), plural(int(p.Requests), "request"), plural(int(p.Errors), "error"), limited, p.RPS)
 }
 
 // errorRateError is the error of a load run whose requests all failed, or

@@ -129,7 +129,7 @@ latest), and one more than 5 minutes ahead is refused.`,
 			}
 			printConsentState(e.stdout, res.Record, d.settings.consent)
 			if n := res.Removed.Total(); n > 0 {
-				fmt.Fprintf(e.stdout, "withdrawal erased %d stored records%s\n", n, byReason(res.Removed))
+				fmt.Fprintf(e.stdout, "withdrawal erased %s%s\n", plural(n, "stored record"), byReason(res.Removed))
 			}
 			return nil
 		},

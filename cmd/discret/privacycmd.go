@@ -368,7 +368,11 @@ func printLedger(w io.Writer, r *ledgerReport) {
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "the privacy ledger is empty: no release has been made")
 	} else {
-		fmt.Fprintf(w, "Privacy ledger (%d entries, oldest first):\n", len(rows))
+		entries := "entries"
+		if len(rows) == 1 {
+			entries = "entry"
+		}
+		fmt.Fprintf(w, "Privacy ledger (%d %s, oldest first):\n", len(rows), entries)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tVERSION\tSTATUS\tε\tδ\tρ\tRNG\tCAP (ε / δ / WINDOW)\tEVENTS USED\tIN WINDOW")
 		for _, row := range rows {
