@@ -17,9 +17,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/train"
@@ -97,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printTopHelp(stdout, cmds)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "discret: %v\nRun 'discret help' for usage.\n", err)
+		fmt.Fprintf(stderr, "discret: %s\nRun 'discret help' for usage.\n", flagErrorText(top, err))
 		return exitUsage
 	}
 	args = top.Args()
@@ -153,7 +155,7 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "%s: %v\nRun '%s --help' for usage.\n", full, err, full)
+		fmt.Fprintf(e.stderr, "%s: %s\nRun '%s --help' for usage.\n", full, flagErrorText(fs, err), full)
 		return exitUsage
 	}
 	e.set = map[string]*flag.Flag{}
@@ -210,6 +212,55 @@ func newFlagSet(name string, c *command, e *env) *flag.FlagSet {
 	}
 	return fs
 }
+
+// flagErrorText words an error of fs.Parse as the other usage errors are:
+// the flag as it is written, with two dashes, its value, and what it
+// wants: `--factors "abc": want a whole number` for the package flag's
+// `invalid value "abc" for flag -factors: parse error`, `unknown flag
+// --bogus` for `flag provided but not defined: -bogus`, and `--data needs
+// a value` for `flag needs an argument: -data`. Other errors are left as
+// they are.
+func flagErrorText(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + name
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "--" + name + " needs a value"
+	}
+	m := flagValueError.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	value, name, why := m[1], m[2], m[3]
+	var g flag.Getter
+	if f := fs.Lookup(name); f != nil {
+		g, _ = f.Value.(flag.Getter)
+	}
+	if g != nil && (why == "parse error" || why == "value out of range") {
+		switch g.Get().(type) {
+		case int, int64:
+			why = "want a whole number"
+		case uint, uint64:
+			why = "want a whole number ≥ 0"
+		case float64:
+			why = "want a number"
+		case bool:
+			why = "want true or false"
+		case time.Duration:
+			why = "want a duration such as 90s, 15m or 24h"
+		}
+		if m[3] == "value out of range" {
+			why += " (out of range)"
+		}
+	}
+	return fmt.Sprintf("--%s %s: %s", name, value, why)
+}
+
+// flagValueError matches the package flag's error for a value that its
+// flag refuses: `invalid value "abc" for flag -factors: parse error`, or
+// `invalid boolean value "maybe" for -force: parse error`.
+var flagValueError = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([^:\s]+): (.*)$`)
 
 // parseInterleaved parses flags that may appear before, between or after the
 // positional arguments ("discret export CUSTOMER --data DIR"). A "--" ends
