@@ -163,7 +163,7 @@ stderr: a line after each ALS iteration and after each model.`,
 			for _, l := range bad.Lines(path) {
 				fmt.Fprintln(e.stderr, l)
 			}
-			fmt.Fprintf(e.stderr, "%s: %d users, %d items, %d pairs (read in %.1f s)\n", path, d.Users(), d.Items(), d.Pairs(), time.Since(start).Seconds())
+			fmt.Fprintf(e.stderr, "%s: %s, %s, %s (read in %.1f s)\n", path, plural(d.Users(), "user"), plural(d.Items(), "item"), plural(d.Pairs(), "pair"), time.Since(start).Seconds())
 			if err := checkEvalDelta(e, priv.Delta, d.Users(), path); err != nil {
 				return err
 			}

@@ -14,8 +14,8 @@ import (
 )
 
 // TestPluralOutputs: counts that can be 1 read "1 thing", not "1 things",
-// in the outputs of train, privacy report, consent, bench serve and bench
-// train.
+// in the outputs of train, privacy report, consent, bench serve, bench
+// train and eval.
 func TestPluralOutputs(t *testing.T) {
 	c := newCLI(t)
 	c.mustRun("keygen")
@@ -70,6 +70,11 @@ func TestPluralOutputs(t *testing.T) {
 			_, _, stderr := runBench(t, nil, "train", "--factors", "2", "--threads", "1", "--iterations", "1", tiny)
 			return stderr
 		}, "1 customer × 1 item, 1 pair, read in "},
+		{"eval", func() string {
+			pair := writeFile(t, "pair.tsv", "1\t1\t5\t881250949")
+			_, _, stderr := c.run("eval", "--format", "movielens", pair)
+			return stderr
+		}, ": 1 user, 1 item, 1 pair (read in "},
 	} {
 		if got := tt.out(); !strings.Contains(got, tt.want) {
 			t.Errorf("%s: output lacks %q:\n%s", tt.name, tt.want, got)
