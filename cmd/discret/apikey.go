@@ -57,7 +57,7 @@ key that is not revoked is refused; revoke that key first to reuse its name.
 
   discret apikey create --name web-frontend --scope recommend,events`,
 		flags: func(fs *flag.FlagSet, _ *env) {
-			fs.StringVar(&name, "name", "", "label of the key, `NAME` (1-64 characters from A-Za-z0-9._:@/-)")
+			fs.StringVar(&name, "name", "", "label of the key, `NAME` (1-64 characters from A-Za-z0-9._:/-; no @)")
 			fs.StringVar(&scopes, "scope", "", "comma-separated `SCOPES`: recommend, events, consent, admin, or all")
 		},
 		noArgs: true,

@@ -114,7 +114,7 @@ var (
 	ErrScope       = errors.New("auth: API key lacks the scope this method needs")
 	ErrNotFound    = errors.New("auth: no API key with this id")
 	ErrNameTaken   = errors.New("auth: a key that is not revoked has this name")
-	ErrInvalidName = fmt.Errorf("auth: key name must be 1-%d characters from [A-Za-z0-9._:@/-]", store.MaxAPIKeyNameLen)
+	ErrInvalidName = fmt.Errorf("auth: key name must be 1-%d characters from [A-Za-z0-9._:/-] (no '@': names reach the logs and the audit trail, which hold no e-mail address)", store.MaxAPIKeyNameLen)
 )
 
 // Key describes an API key. It never holds the key's secret.
@@ -245,15 +245,18 @@ func hashSecret(id, secret string) [sha256.Size]byte {
 	return sha256.Sum256(b)
 }
 
-// ValidName reports whether name can label a key: 1-64 characters from
-// [A-Za-z0-9._:@/-].
+// ValidName reports whether name can label a new key: 1-64 characters
+// from [A-Za-z0-9._:/-]. Names are written in request logs and the audit
+// trail, so an e-mail address (a staff login, or a customer id pasted by
+// mistake) is refused; a key created under an earlier rule, with an '@',
+// keeps its name (the store's rule).
 func ValidName(name string) bool {
 	if name == "" || len(name) > store.MaxAPIKeyNameLen {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
 		b := name[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("._:@/-", b) >= 0) {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("._:/-", b) >= 0) {
 			return false
 		}
 	}

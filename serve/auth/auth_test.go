@@ -178,6 +178,7 @@ func TestCreateRefuses(t *testing.T) {
 	}{
 		{"", auth.Admin},
 		{"has space", auth.Admin},
+		{"alice@retailer.example", auth.Admin}, // names reach logs and the audit trail
 		{strings.Repeat("n", 65), auth.Admin},
 		{"ok", 0},
 		{"ok", 1 << 6},

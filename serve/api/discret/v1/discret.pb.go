@@ -3093,7 +3093,8 @@ func (x *ApiKey) GetRevoked() *timestamppb.Timestamp {
 type CreateApiKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Label of the key in the server's logs: 1-64 characters from
-	// [A-Za-z0-9._:@/-]. Required.
+	// [A-Za-z0-9._:/-] (no '@': names reach logs and the audit trail).
+	// Required.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// recommend, events, consent, admin, or all. At least one.
 	Scopes        []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
