@@ -247,9 +247,14 @@ const (
 
 // AuditObject returns s as AuditEntry.Object can hold it: invalid UTF-8
 // and control characters replaced by U+FFFD, clipped at a rune boundary to
-// MaxAuditObject bytes. For names the store does not control, such as a
-// file's.
+// MaxAuditObject bytes, or features.WithheldName if it looks like an
+// e-mail address (a consent file named after its customer): the trail
+// outlives an erasure, and holds no customer id. For names the store does
+// not control, such as a file's.
 func AuditObject(s string) string {
+	if features.LooksLikeEmail(s) {
+		return features.WithheldName
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return utf8.RuneError

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/retention"
 )
@@ -384,6 +385,9 @@ func TestAuditObject(t *testing.T) {
 		{"bad\xffutf8", "bad\uFFFDutf8"},
 		{long, long[:MaxAuditObject]},
 		{"x" + long, "x" + long[:MaxAuditObject-2]},
+		// A file named after its customer: the trail outlives an erasure.
+		{"request-jane@dpo.example.csv", features.WithheldName},
+		{long + "@", features.WithheldName},
 	} {
 		got := AuditObject(tt.in)
 		if got != tt.want || !auditText(got, MaxAuditObject) {
