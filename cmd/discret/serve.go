@@ -88,7 +88,7 @@ ones in the process: POST /v1/models:train (scope admin), or every
 --train-interval. While it runs, it holds the data directory: 'discret
 train' and the other commands that open it refuse to run until it stops.
 It maintains the store meanwhile: it finishes interrupted erasures, deletes
-events past the retention period in force, and compacts the store
+events past the retention period in force, then compacts the store
 --compact-interval (24h) after the last compaction, restarts included, so
 that the bytes of erased and expired data leave the disk within that time,
 as 'discret compact' does. Writes wait while a compaction flushes the

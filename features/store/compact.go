@@ -95,7 +95,7 @@ func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: RunGC interval must be positive, got %s", interval)
 	}
-	swept := db.deleteExpiredLogged(ctx)
+	db.sweep(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -107,18 +107,25 @@ func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 		if err := db.resumeErasures(ctx); err != nil && ctx.Err() == nil {
 			db.log.Warn("store: resuming erasures", "err", err)
 		}
-		if !swept {
-			swept = db.deleteExpiredLogged(ctx)
-		}
+		db.sweep(ctx)
 		if !db.opts.InMemory {
 			db.gcPass(ctx)
 		}
 	}
 }
 
-// deleteExpiredLogged runs DeleteExpired, logging what it deleted or why
-// it failed; it reports whether it went through the whole store.
-func (db *DB) deleteExpiredLogged(ctx context.Context) bool {
+// sweep runs DeleteExpired, logging what it deleted or why it failed,
+// until one run has gone through the whole store since it was opened;
+// after that it does nothing. Calls wait for each other, so the scheduled
+// compaction, which sweeps first, cannot start while RunGC's sweep is
+// still deleting: the events it deletes leave the disk with that
+// compaction.
+func (db *DB) sweep(ctx context.Context) {
+	db.sweepMu.Lock()
+	defer db.sweepMu.Unlock()
+	if db.swept {
+		return
+	}
 	n, err := db.DeleteExpired(ctx)
 	if err != nil && ctx.Err() == nil {
 		db.log.Warn("store: deleting events past retention", "err", err)
@@ -126,7 +133,7 @@ func (db *DB) deleteExpiredLogged(ctx context.Context) bool {
 	if n > 0 {
 		db.log.Info("store: deleted events past the retention period in force", "events", n)
 	}
-	return err == nil
+	db.swept = err == nil
 }
 
 // gcPass rewrites value-log files until none is at least gcDiscardRatio
@@ -152,8 +159,12 @@ func (db *DB) gcPass(ctx context.Context) {
 // time while a server holds the store open, rather than whenever Badger's
 // own compactions reach it. The first run comes interval after the last
 // one recorded (LastCompaction), at once if that is past or there is none,
-// so that restarts do not put it off. Each run is logged with its
-// duration; a failed run is logged and retried at the next interval.
+// so that restarts do not put it off. Like 'discret compact', a run
+// first deletes the events past the retention period in force, if no
+// deletion has gone through the whole store since it was opened (RunGC
+// starts with one; the run waits for it), so that they leave the disk
+// with that compaction. Each run is logged with its duration; a failed
+// run is logged and retried at the next interval.
 func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: CompactEvery interval must be positive, got %s", interval)
@@ -185,6 +196,7 @@ func (db *DB) compactOnTimer(ctx context.Context, first, interval time.Duration,
 			return
 		case <-after(wait):
 		}
+		db.sweep(ctx)
 		start := time.Now()
 		if err := db.Compact(ctx); err != nil {
 			if ctx.Err() == nil {

@@ -1,14 +1,18 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
+	"github.com/discret-io/discret/privacy/retention"
 )
 
 // TestCompactOnTicks: the scheduled compaction of a running server takes an
@@ -75,6 +79,68 @@ func TestCompactOnTicks(t *testing.T) {
 	// The store is still open and serving.
 	if evs, err := db.CustomerEvents(ctx, kept); err != nil || len(evs) != 50 {
 		t.Errorf("CustomerEvents(kept) after the compaction = %d events, %v; want 50", len(evs), err)
+	}
+}
+
+// TestCompactAfterSweep: the scheduled compaction of a server that starts
+// with a shortened retention period comes after the deletion of the
+// events the period no longer keeps, so that their bytes leave the disk
+// with it, even when it starts before RunGC's sweep (the server starts
+// both at once); the deletion then runs once: RunGC's sweep at its start
+// has nothing left to do.
+func TestCompactAfterSweep(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	var logs bytes.Buffer // written by the loop, read once it has stopped
+	opts := func(p *retention.Policy) Options {
+		o := Options{Dir: dir, Unencrypted: true, Now: func() time.Time { return testNow }, Retention: p}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		return o
+	}
+	db := mustOpen(t, opts(nil))
+	p := pseudoOf("SWEPT-THEN-COMPA")
+	grant(t, db, p)
+	old := testNow.AddDate(0, -12, 0) // kept 13 months by default, not 6
+	var def retention.Policy
+	var es []Entry
+	for i := range 200 {
+		e := features.Event{Customer: p, Kind: privacy.View, Item: fmt.Sprintf("OLD-VIEW-%03d", i), Time: old.Add(time.Duration(i) * time.Second), Quantity: 1}
+		es = append(es, Entry{Event: e, ExpiresAt: def.ExpiresAt(e.Kind, e.Time)})
+	}
+	if err := db.AppendEvents(ctx, Batch{Events: es}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = mustOpen(t, opts(&retention.Policy{View: retention.Period{Months: 6}}))
+	defer db.Close()
+	if !found(t, dir, []byte("OLD-VIEW-")) {
+		t.Fatal("before any compaction, the old views are not in the files: the test cannot see a compaction")
+	}
+
+	loopCtx, stop := context.WithCancel(ctx)
+	ticks := make(chan time.Time) // unbuffered: a send returns once the loop waits again
+	after := func(time.Duration) <-chan time.Time { return ticks }
+	done := make(chan struct{})
+	go func() { defer close(done); db.compactOnTimer(loopCtx, 0, time.Hour, after) }()
+	ticks <- testNow
+	ticks <- testNow // taken once the first compaction has finished
+	stop()
+	<-done
+	db.sweep(ctx) // as RunGC starts
+
+	out := logs.String()
+	swept, compacted := strings.Index(out, "deleted events past the retention period in force"), strings.Index(out, "store: compacted")
+	if swept < 0 || compacted < 0 || swept > compacted {
+		t.Errorf("log:\n%s\nwant the deletion of events past the retention period, then the compaction", out)
+	}
+	if n := strings.Count(out, "deleted events past the retention period in force"); n != 1 {
+		t.Errorf("log:\n%s\nwant the deletion once, got %d times", out, n)
+	}
+	if found(t, dir, []byte("OLD-VIEW-")) {
+		t.Error("after the first scheduled compaction, views past the shortened retention period are still in the files")
 	}
 }
 

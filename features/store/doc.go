@@ -32,7 +32,8 @@
 // Expiry follows Options.Now, to the second, and the retention policy in
 // force (Options.Retention): an event stored under a longer period is
 // hidden from every read once the policy no longer keeps it, and
-// DeleteExpired (run by RunGC) deletes it.
+// DeleteExpired (run by RunGC, and by CompactEvery before its first
+// compaction) deletes it.
 //
 // # Consent and erasure
 //

@@ -75,6 +75,11 @@ type DB struct {
 	counterMu sync.Mutex
 	// gcMu serializes value-log GC passes (RunGC, Compact).
 	gcMu sync.Mutex
+	// sweepMu serializes the maintenance's deletions of events past the
+	// retention period in force (sweep) and guards swept, which records
+	// that one went through the whole store.
+	sweepMu sync.Mutex
+	swept   bool
 	// releaseMu serializes the writers and cleaners of releases and the
 	// ledger, so that a release's cap check and its charge see every
 	// earlier charge.
