@@ -124,10 +124,11 @@ func (m *metrics) observe(resp any) {
 type ModelInfo struct {
 	Version string
 	Created time.Time
-	// Private is set for a release trained with differential privacy, of
-	// budget Epsilon.
+	// Private is set for a release trained with differential privacy,
+	// with guarantee (Epsilon, Delta).
 	Private bool
 	Epsilon float64
+	Delta   float64
 }
 
 // modelCollector exports the release served, read at each scrape.
@@ -141,12 +142,15 @@ var (
 		"When the release served was created (Unix seconds); alert on its age to catch a retraining that stopped.", nil, nil)
 	modelEpsilonDesc = prometheus.NewDesc("discret_model_epsilon",
 		"The ε of the release served (its differential privacy budget); absent for a non-private release.", nil, nil)
+	modelDeltaDesc = prometheus.NewDesc("discret_model_delta",
+		"The δ of the release served, at which its ε holds; absent for a non-private release.", nil, nil)
 )
 
 func (c modelCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- modelInfoDesc
 	ch <- modelCreatedDesc
 	ch <- modelEpsilonDesc
+	ch <- modelDeltaDesc
 }
 
 func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
@@ -158,5 +162,6 @@ func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(modelCreatedDesc, prometheus.GaugeValue, float64(mi.Created.UnixNano())/1e9)
 	if mi.Private {
 		ch <- prometheus.MustNewConstMetric(modelEpsilonDesc, prometheus.GaugeValue, mi.Epsilon)
+		ch <- prometheus.MustNewConstMetric(modelDeltaDesc, prometheus.GaugeValue, mi.Delta)
 	}
 }

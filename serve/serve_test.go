@@ -1227,7 +1227,7 @@ func restBadRequestField(t *testing.T, body []byte) string {
 func TestDomainMetrics(t *testing.T) {
 	h := start(t, func(c *serve.Config) {
 		c.Model = func() (serve.ModelInfo, bool) {
-			return serve.ModelInfo{Version: "v9", Created: storetest.Epoch, Private: true, Epsilon: 0.5}, true
+			return serve.ModelInfo{Version: "v9", Created: storetest.Epoch, Private: true, Epsilon: 0.5, Delta: 1e-6}, true
 		}
 	})
 	ctx := t.Context()
@@ -1251,6 +1251,7 @@ func TestDomainMetrics(t *testing.T) {
 		`discret_store_entries_total{result="capped"} 1`,
 		`discret_model_info{private="true",version="v9"} 1`,
 		`discret_model_epsilon 0.5`,
+		`discret_model_delta 1e-06`,
 		fmt.Sprintf("discret_model_created_timestamp_seconds %g", float64(storetest.Epoch.Unix())),
 	} {
 		if !strings.Contains(string(r.body), want) {

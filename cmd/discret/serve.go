@@ -346,7 +346,11 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	// The release served, for /metrics.
 	modelInfo := func() (serve.ModelInfo, bool) {
 		c, err := eng.Current(ctx)
-		return serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}, err == nil
+		mi := serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}
+		if c.Privacy != nil {
+			mi.Delta = c.Privacy.Delta
+		}
+		return mi, err == nil
 	}
 	srv, err := serve.New(serve.Config{
 		API:             api,
