@@ -152,33 +152,49 @@ var servingRE = regexp.MustCompile(`serving gRPC on (\S+) and REST on (\S+) `)
 // status.
 func (s *serveEnv) serveInBackground(args ...string) (httpAddr string, out *syncWriter, stop func() int) {
 	s.t.Helper()
+	srv := s.startServer(args...)
+	return srv.httpAddr, srv.out, srv.stop
+}
+
+// server is a `discret serve` running in the background.
+type server struct {
+	grpcAddr, httpAddr string
+	out, errOut        *syncWriter // its stdout and stderr (the log)
+	stop               func() int  // stops it and returns its exit status
+}
+
+// startServer starts `discret serve` with args, on free loopback ports,
+// and returns once it serves.
+func (s *serveEnv) startServer(args ...string) server {
+	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncWriter{}, &syncWriter{}
+	srv := server{out: &syncWriter{}, errOut: &syncWriter{}}
 	done := make(chan int, 1)
 	go func() {
-		done <- s.start(ctx, serveCommand(), out, errOut, append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)...)
+		done <- s.start(ctx, serveCommand(), srv.out, srv.errOut, append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)...)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
-			httpAddr = m[2]
+		if m := servingRE.FindStringSubmatch(srv.out.String()); m != nil {
+			srv.grpcAddr, srv.httpAddr = m[1], m[2]
 			break
 		}
 		select {
 		case code := <-done:
-			s.t.Fatalf("serve exited with %d: %s\n%s", code, out, errOut)
+			cancel()
+			s.t.Fatalf("serve exited with %d: %s\n%s", code, srv.out, srv.errOut)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			s.t.Fatalf("serve did not start: %s\n%s", out, errOut)
+			s.t.Fatalf("serve did not start: %s\n%s", srv.out, srv.errOut)
 		}
 	}
-	stop = func() int {
+	srv.stop = func() int {
 		cancel()
 		return <-done
 	}
-	return httpAddr, out, stop
+	return srv
 }
 
 func get(t *testing.T, url, token string) (int, string) {

@@ -1,7 +1,8 @@
 // Package storetest is the behaviour suite of features/store, run against
 // every configuration of the store (in memory, on disk encrypted), plus the
-// helpers other packages' tests need to open a store: a fake clock and test
-// keys. It is imported only by tests and benchmarks.
+// helpers other packages' tests need to open a store (a fake clock and test
+// keys) and to read all a closed store holds (Walk, for leak tests). It is
+// imported only by tests and benchmarks.
 package storetest
 
 import (
