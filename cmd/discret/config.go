@@ -59,9 +59,11 @@ type fileConfig struct {
 		Catalogue       string             `json:"catalogue"` // path of a catalogue file
 		KeepReleases    *int               `json:"keep_releases"`
 	} `json:"training"`
-	// Privacy holds the budget cap: at most cap_epsilon (a number or
-	// "inf") of cumulative ε at cap_delta over the rolling window
-	// cap_window (a period such as "365d" or "1y"); and non_private,
+	// Privacy holds the budget cap: at most cap_epsilon (a number, or
+	// "inf" for no cap) of cumulative ε at cap_delta (in a training run's
+	// δ range: the spend is stated at the smallest of the cap's and the
+	// releases' δ) over the rolling window cap_window (a period such as
+	// "365d" or "1y"); and non_private,
 	// "allow" (the default) or "refuse": whether training may make a
 	// non-private release (ε = ∞).
 	Privacy struct {
@@ -322,7 +324,7 @@ func loadSettings(path string) (settings, error) {
 		}
 	}
 	pc := fc.Privacy
-	s.cap = budget.Cap{Epsilon: epsilonSetting(f, "privacy.cap_epsilon", pc.CapEpsilon, false), Delta: setting(f, "privacy.cap_delta", pc.CapDelta, probability)}
+	s.cap = budget.Cap{Epsilon: epsilonSetting(f, "privacy.cap_epsilon", pc.CapEpsilon, false), Delta: setting(f, "privacy.cap_delta", pc.CapDelta, deltaRange)}
 	if pc.CapWindow != "" {
 		s.cap.Window = period(f, "privacy.cap_window", pc.CapWindow)
 	}

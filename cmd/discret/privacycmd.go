@@ -27,8 +27,9 @@ to the ledger with its zCDP cost ρ, its (ε, δ), its components, the days of
 the oldest and newest event it used, and the cap in force; releases compose
 by adding ρ. The cap bounds the cumulative ε over a rolling window
 (configuration: privacy.cap_epsilon, cap_delta, cap_window; default ε = 10
-over 365 days at δ = 1e-6), and 'discret train' refuses a release that
-would exceed it. privacy.non_private = "refuse" makes it refuse
+over 365 days at δ = 1e-6; cap_epsilon "inf": no cap), and 'discret train'
+refuses a release that would exceed it. The cumulative ε is stated, and
+checked, at the smallest of the cap's δ and the releases' own. privacy.non_private = "refuse" makes it refuse
 non-private runs (--epsilon inf) too.`,
 		sub: []*command{privacyReportCommand()},
 	}
@@ -503,7 +504,11 @@ func printSpend(w io.Writer, r *ledgerReport) {
 	if r.capFrom != "" {
 		from = "configuration " + r.capFrom
 	}
-	fmt.Fprintf(w, "  cap: %v (%s): %s\n", s.Cap, from, used(s))
+	if math.IsInf(s.Cap.Epsilon, 1) {
+		fmt.Fprintf(w, "  cap: NONE: no cap is in force (privacy.cap_epsilon is \"inf\" in %s): training refuses no private release, however large the cumulative ε\n", from)
+	} else {
+		fmt.Fprintf(w, "  cap: %v (%s): %s\n", s.Cap, from, used(s))
+	}
 	switch {
 	case r.recorded == nil && len(r.rows) > 0:
 		fmt.Fprintln(w, "  no entry records the cap it was checked against (entries written before Discret recorded it)")

@@ -267,7 +267,8 @@ func TestPrivacyReportRuns(t *testing.T) {
 // it differs from the cap recorded with the latest release and gives the
 // spend against that one (a larger cap turned "95 % used" into "9.5 %
 // used" without a trace); privacy.non_private = "refuse" refuses a
-// non-private run at no cost; 'models show' of a deleted release points to
+// non-private run at no cost; without a cap (cap_epsilon "inf"), the report
+// and train say so plainly; 'models show' of a deleted release points to
 // the ledger.
 func TestPrivacyReportCap(t *testing.T) {
 	c := newCLI(t)
@@ -339,6 +340,17 @@ func TestPrivacyReportCap(t *testing.T) {
 	if rc := r.RecordedCap; rc["differs"] != true || rc["version"] != versions[1] || rc["epsilon"] != eps || rc["cap"].(map[string]any)["epsilon"] != 4.0 {
 		t.Errorf("JSON recorded_cap = %v, want the cap of %s (ε 4), differing, with the spend ε %v", rc, versions[1], eps)
 	}
+
+	// privacy.cap_epsilon "inf": the report and train say plainly that no
+	// cap is in force.
+	c.config = writeFile(t, "none.json", `{"privacy":{"cap_epsilon":"inf"}}`)
+	if out := c.mustRun("privacy", "report"); !strings.Contains(out, `cap: NONE: no cap is in force (privacy.cap_epsilon is "inf" in configuration `+c.config+`): training refuses no private release`) {
+		t.Errorf("report without a cap does not say so:\n%s", out)
+	}
+	if out := c.mustRun("train", "--iterations", "1", "--factors", "4"); !strings.Contains(out, `(no cap is in force: privacy.cap_epsilon is "inf") over the last 365d`) {
+		t.Errorf("train without a cap does not say so:\n%s", out)
+	}
+	c.config = recorded
 
 	for _, tt := range []struct{ version, want string }{
 		{versions[0], fmt.Sprintf(`release %q was deleted; its privacy parameters stay in the ledger: discret privacy report`, versions[0])},

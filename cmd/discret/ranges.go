@@ -18,7 +18,6 @@ type numRange struct {
 var (
 	positiveNumber = numRange{func(x float64) bool { return x > 0 && !math.IsInf(x, 1) }, "a finite number > 0"}
 	positiveTime   = numRange{func(x float64) bool { return x > 0 }, "a duration > 0"}
-	probability    = numRange{func(x float64) bool { return x > 0 && x < 1 }, "a number with 0 < δ < 1"}
 	// rateRange is a rate limit in requests per second.
 	rateRange = numRange{func(x float64) bool { return x > 0 && !math.IsInf(x, 1) || x == -1 }, "a finite number > 0, or -1 for no limit"}
 	// intervalRange is the period of a background job that can be off.

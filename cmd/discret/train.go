@@ -214,7 +214,10 @@ default 5); older ones are deleted.`,
 // training.delta for every command that reads it: train, serve's training,
 // eval's default): a larger δ would be refused by the training only after
 // it has spent ε on the noisy customer count; a smaller one than
-// train.MinDelta is refused by the training too.
+// train.MinDelta is refused by the training too. It bounds the cap's δ
+// (privacy.cap_delta) too: the spend is stated at the smallest of the
+// cap's and the releases' δ, so a larger cap δ would be stated and never
+// used.
 var deltaRange = numRange{func(x float64) bool { return x >= train.MinDelta && x <= train.MaxDelta }, fmt.Sprintf("a number with %g ≤ δ ≤ %g", train.MinDelta, train.MaxDelta)}
 
 // checkTrainFlags checks what the flags of `discret train` set against the
@@ -350,7 +353,11 @@ func printTrainReport(w io.Writer, rep *train.Report) {
 		fmt.Fprintf(w, "  privacy: NONE (ε = ∞): for evaluation only; servers refuse this release unless allowed\n")
 	}
 	s := rep.Spend
-	fmt.Fprintf(w, "  budget: ε = %.4g of the cap %g over the last %v (δ = %g; private releases: %d", s.Epsilon, s.Cap.Epsilon, s.Cap.Window, s.Delta, s.Releases)
+	capped := fmt.Sprintf("of the cap %g", s.Cap.Epsilon)
+	if math.IsInf(s.Cap.Epsilon, 1) {
+		capped = "(no cap is in force: privacy.cap_epsilon is \"inf\")"
+	}
+	fmt.Fprintf(w, "  budget: ε = %.4g %s over the last %v (δ = %g; private releases: %d", s.Epsilon, capped, s.Cap.Window, s.Delta, s.Releases)
 	if s.NonPrivate > 0 {
 		fmt.Fprintf(w, ", non-private: %d", s.NonPrivate)
 	}
