@@ -119,7 +119,7 @@ func TestForgetDeletesNonPrivateReleases(t *testing.T) {
 // CRM export would, brings nothing of an erased customer back.
 func TestForgetLasts(t *testing.T) {
 	c := newCLI(t)
-	c.config = writeFile(t, "c.json", `{"retention": {"view": "6mo"}}`)
+	c.config = writeFile(t, "c.json", `{"retention": {"view": "6mo"}, "audit": {"retention": "2y"}}`)
 	gen := t.TempDir()
 	c.mustRun("keygen")
 	c.mustRun("gen", "--out", gen, "--customers", "50", "--items", "20", "--events", "1500", "--seed", "5")
@@ -167,8 +167,9 @@ func TestForgetLasts(t *testing.T) {
 	}
 	// The export states the processing under the configuration in force.
 	if p := exportOf(customer).Processing; len(p.Purposes) != 2 || p.Recipients == "" || len(p.Retention) == 0 ||
-		p.Retention[0].Data != "product views" || p.Retention[0].Period != "6 months from the event's date" {
-		t.Errorf("export processing = %+v; want both purposes, recipients, and views kept 6 months as configured", p)
+		p.Retention[0].Data != "product views" || p.Retention[0].Period != "6 months from the event's date" ||
+		!strings.HasPrefix(p.Retention[len(p.Retention)-1].Period, "2 years from the action") {
+		t.Errorf("export processing = %+v; want both purposes, recipients, views kept 6 months and audit entries 2 years as configured", p)
 	}
 	c.mustRun("forget", customer)
 

@@ -331,6 +331,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		Events:          in,
 		ConsentDefaults: d.settings.consent,
 		Retention:       d.settings.retention,
+		AuditRetention:  d.settings.auditRetention,
 		Cache:           eng,
 		Releases:        eng,
 		Recommender:     eng,

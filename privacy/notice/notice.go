@@ -58,8 +58,10 @@ var kindNames = map[privacy.EventKind]string{
 	privacy.StoreVisit: "store visits",
 }
 
-// For returns the notice under retention policy p and consent defaults d.
-func For(p retention.Policy, d consent.Defaults) Notice {
+// For returns the notice under retention policy p, consent defaults d
+// and audit, the retention period of the audit trail in force (with its
+// default: features/store.DefaultAuditRetention).
+func For(p retention.Policy, d consent.Defaults, audit retention.Period) Notice {
 	n := Notice{
 		Controller: "the retailer that sent you this answer; Discret is the software that holds this data on its behalf",
 		Categories: []string{
@@ -69,7 +71,7 @@ func For(p retention.Policy, d consent.Defaults) Notice {
 		},
 		Recipients: "none: the data stays in the retailer's systems and is not sent to anyone else; recommendation models are trained with differential privacy, so that no one customer's data can be recognized in them",
 		Source:     "the retailer's own systems (online shop, app, tills, loyalty programme), which send your events and your consent choices; the channel of each choice is in its source field",
-		Rights:     "you can get a copy of your data (this export), withdraw your consent for each purpose at any time (your stored events are then erased at once), and have all your data erased; after an erasure only its date is kept, so that older records are not collected again. You may also complain to your data-protection authority",
+		Rights:     rights,
 		Profiling:  "your recommendations and coupons are computed from your own history; they have no legal or similarly significant effect on you",
 	}
 	for _, pp := range privacy.Purposes {
@@ -84,10 +86,21 @@ func For(p retention.Policy, d consent.Defaults) Notice {
 	}
 	n.Retention = append(n.Retention,
 		Rule{Data: "consent choices", Period: "until you ask for erasure"},
-		Rule{Data: "coupons offered", Period: "as long as the limits on how often we offer coupons need (7 days by default)"},
+		Rule{Data: "coupons offered", Period: "7 days from the offer: as long as the limits on how often we offer coupons need"},
+		Rule{Data: "the date of your erasure, if you asked for one (under a one-way code, with nothing else)", Period: "indefinitely: it keeps data dated at or before your erasure from being collected again"},
+		Rule{Data: "the record of each export or erasure of your data, and of each model deleted with it (time, action, channel; listed under audit in this export)", Period: words(audit) + " from the action, also after an erasure: it proves that your request was carried out"},
 	)
 	return n
 }
+
+// rights states the customer's rights (GDPR art. 15-18, 20, 21, 7(3),
+// 77) and how Discret serves each.
+const rights = "" +
+	"Access and portability: this export is a copy of your data. " +
+	"Rectification: stored events cannot be edited; an event sent again with the same product, store, time and type replaces the stored one (a corrected quantity, for instance); any other wrong event can only be removed with all your events, by withdrawing your consent to personalization (the correct events can then be sent again once you consent again) or by an erasure (after which only events dated after it are stored). " +
+	"Withdrawal, objection and restriction: you can withdraw your consent to each purpose at any time, which is also how you object to it or restrict it: its use stops at once and the data it needs is erased at once (for personalization, your events and the coupons offered to you; for in-store coupons, your store visits and the coupons offered to you); your data is not kept unused. " +
+	"Erasure: you can have all your data erased; after an erasure only its date is kept, so that older records are not collected again. " +
+	"You may also complain to your data-protection authority"
 
 // words writes p for a reader: "13 months", "1 year 6 months".
 func words(p retention.Period) string {

@@ -10,24 +10,45 @@ import (
 )
 
 // TestFor: the notice follows the policy in force: each event category with
-// its own period in words, and each purpose with its default.
+// its own period in words, each purpose with its default, and the audit
+// trail's period; it states what an erasure keeps, and how each right is
+// served.
 func TestFor(t *testing.T) {
 	p := retention.Policy{View: retention.Period{Months: 6}, Purchase: retention.Period{Years: 1, Months: 6, Days: 1}}
-	n := For(p, consent.Defaults{Personalization: true})
+	n := For(p, consent.Defaults{Personalization: true}, retention.Period{Years: 2, Months: 3})
 	want := map[string]string{
 		"product views":                 "6 months from the event's date",
 		"products added to your basket": "3 years from the event's date", // the default
 		"purchases":                     "1 year 6 months 1 day from the event's date",
 		"store visits":                  "13 months from the event's date",
 		"consent choices":               "until you ask for erasure",
+		"coupons offered":               "7 days from the offer",
+		"the date of your erasure":      "indefinitely",
+		"the record of each export or erasure of your data": "2 years 3 months from the action",
 	}
-	got := map[string]string{}
-	for _, r := range n.Retention {
-		got[r.Data] = r.Period
+	for data, period := range want {
+		found := false
+		for _, r := range n.Retention {
+			if strings.HasPrefix(r.Data, data) {
+				found = true
+				if !strings.HasPrefix(r.Period, period) {
+					t.Errorf("retention of %s = %q, want %q…", r.Data, r.Period, period)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("retention lacks %s…: %+v", data, n.Retention)
+		}
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("retention of %s = %q, want %q", k, got[k], v)
+	for _, right := range []string{
+		"Access and portability:",
+		"Rectification: stored events cannot be edited; an event sent again with the same product, store, time and type replaces",
+		"Withdrawal, objection and restriction:",
+		"Erasure:",
+		"data-protection authority",
+	} {
+		if !strings.Contains(n.Rights, right) {
+			t.Errorf("rights lack %q: %s", right, n.Rights)
 		}
 	}
 	if len(n.Purposes) != 2 || n.Purposes[0].Name != "personalization" || !strings.HasPrefix(n.Purposes[0].Default, "allowed unless") ||

@@ -15,6 +15,7 @@
 package rpc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -114,6 +115,10 @@ type Config struct {
 	// Retention is the retention policy in force, stated in exports
 	// (privacy/notice); it must be the one Events applies.
 	Retention retention.Policy
+	// AuditRetention is how long the audit trail keeps its entries,
+	// stated in exports; it must be the store's. Zero means
+	// store.DefaultAuditRetention.
+	AuditRetention retention.Period
 	// Cache, if set, is invalidated after every change to a customer.
 	Cache CustomerCache
 	// Releases, if set, is told of the releases an erasure deleted.
@@ -171,6 +176,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.AuditRetention = cmp.Or(cfg.AuditRetention, store.DefaultAuditRetention)
 	return &API{cfg: cfg}, nil
 }
 

@@ -296,10 +296,11 @@ func TestConsentAndErasure(t *testing.T) {
 		t.Errorf("after forget the export is %v, %v; want empty but for erased_at", exp, err)
 	}
 	// Every export states the processing, with the retention in force (the
-	// fixture's: the defaults).
+	// fixture's: the defaults, the audit trail's included).
 	if p := exp.GetProcessing(); len(p.GetPurposes()) != 2 || p.GetRecipients() == "" || len(p.GetRetention()) < 4 ||
-		p.GetRetention()[2].GetData() != "purchases" || p.GetRetention()[2].GetPeriod() != "3 years from the event's date" {
-		t.Errorf("export processing = %v; want both purposes, recipients and purchases kept 3 years", p)
+		p.GetRetention()[2].GetData() != "purchases" || p.GetRetention()[2].GetPeriod() != "3 years from the event's date" ||
+		!strings.HasPrefix(p.GetRetention()[len(p.GetRetention())-1].GetPeriod(), "5 years from the action") {
+		t.Errorf("export processing = %v; want both purposes, recipients, purchases kept 3 years and audit entries 5 years", p)
 	}
 	// The grant from before the erasure, sent again, is not recorded.
 	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{

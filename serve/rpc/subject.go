@@ -54,7 +54,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 	}
 	resp.DerivedNote = derived.Note
 	resp.ErasedAt, resp.ErasurePending = optTimestamp(d.ErasedAt), d.ErasurePending
-	resp.Processing = processingNotice(notice.For(a.cfg.Retention, a.cfg.ConsentDefaults))
+	resp.Processing = processingNotice(notice.For(a.cfg.Retention, a.cfg.ConsentDefaults, a.cfg.AuditRetention))
 	resp.DerivedReleases = make([]*discretv1.DerivedRelease, 0, len(derived.Releases))
 	for _, r := range derived.Releases {
 		resp.DerivedReleases = append(resp.DerivedReleases, &discretv1.DerivedRelease{
