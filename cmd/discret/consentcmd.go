@@ -54,9 +54,14 @@ for example:
 Withdrawing personalization erases the customer's events in the same step;
 withdrawing in_store erases their store visits and coupon pushes.
 
-For each purpose the choice with the latest time decides. A --time in the
-past records an earlier choice (one made at a till, say); a time after now
-is recorded as now (a choice takes effect when it is recorded at the
+For each purpose the choice with the latest time decides, to the second;
+of a grant and a withdrawal in the same second, the withdrawal. Without
+--time, choices are dated now, or, in the second of the customer's latest
+choice for one of the purposes or of their erasure, the next second (Set
+waits for it), so that they decide. A --time in the past records an
+earlier choice (one made at a till, say); a grant dated in the second of a
+withdrawal is recorded but does not decide, and Set says so. A time after
+now is recorded as now (a choice takes effect when it is recorded at the
 latest), and one more than 5 minutes ahead is refused.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&source, "source", "cli", "channel `SOURCE` that collected the choice, a token such as web-form or pos:store-12")
@@ -104,13 +109,18 @@ latest), and one more than 5 minutes ahead is refused.`,
 			defer d.Close()
 			p := d.pseudonyms.Pseudonymize(c)
 			if at == "" {
-				// Dated now, in the second of an erasure just done, the
-				// choices would not be recorded: date them the next second.
+				// Dated now, in the second of an erasure or a choice just
+				// recorded, the choices would be dropped, or a grant
+				// outranked by a withdrawal: date them the next second.
 				rec, err := d.db.Consent(ctx, p)
 				if err != nil {
 					return err
 				}
-				if when, err = rec.DateAfterErasure(ctx, when, time.Now, nil); err != nil {
+				ps := make([]privacy.Purpose, len(changes))
+				for i, c := range changes {
+					ps[i] = c.Purpose
+				}
+				if when, err = rec.DateAfterLatest(ctx, when, ps, time.Now, nil); err != nil {
 					return err
 				}
 				for i := range changes {
@@ -126,6 +136,9 @@ latest), and one more than 5 minutes ahead is refused.`,
 			if n := res.PredatingErasure; n > 0 {
 				fmt.Fprintf(e.stdout, "%s not recorded: dated at or before this customer's erasure (%s), which holds for everything dated before it\n",
 					plural(n, "choice"), res.Record.ErasedAt.Format(time.RFC3339))
+			}
+			for _, pp := range res.Outranked {
+				fmt.Fprintf(e.stdout, "%s=granted recorded but does not decide: a withdrawal dated the same second does (of a grant and a withdrawal in the same second, the withdrawal); give a later --time, or none\n", pp)
 			}
 			printConsentState(e.stdout, res.Record, d.settings.consent)
 			if n := res.Removed.Total(); n > 0 {

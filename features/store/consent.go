@@ -141,6 +141,10 @@ type ConsentResult struct {
 	// (consent.Record.PredatesErasure): choices that the erasure removed,
 	// sent again.
 	PredatingErasure int
+	// Outranked lists the purposes of the grants that do not decide
+	// because a withdrawal dated the same second does
+	// (consent.Record.Outranked), in the order of the changes.
+	Outranked []privacy.Purpose
 }
 
 // UpdateConsent applies changes to customer p's consent record
@@ -260,11 +264,14 @@ type consentUpdate struct {
 	// predating counts the changes not recorded because they are dated at
 	// or before the customer's erasure.
 	predating int
+	// outranked lists the purposes of the grants that a withdrawal of the
+	// same second outranks.
+	outranked []privacy.Purpose
 }
 
 // result is the ConsentResult of u, before any erasure.
 func (u consentUpdate) result() ConsentResult {
-	return ConsentResult{Record: u.rec, Withdrawn: u.withdrawn, Recorded: u.recorded, PredatingErasure: u.predating}
+	return ConsentResult{Record: u.rec, Withdrawn: u.withdrawn, Recorded: u.recorded, PredatingErasure: u.predating, Outranked: u.outranked}
 }
 
 // applyChanges applies changes, recorded at now (consent.Record.Apply caps
@@ -284,6 +291,11 @@ func applyChanges(rec consent.Record, changes []consent.Change, d consent.Defaul
 		}
 		if _, err := rec.Apply(c, d, now); err != nil {
 			return consentUpdate{}, fmt.Errorf("consent change %d: %w", i, err)
+		}
+	}
+	for _, c := range changes {
+		if rec.Outranked(c.CappedAt(now)) { // as Apply dated it
+			u.outranked = append(u.outranked, c.Purpose)
 		}
 	}
 	for i, pp := range privacy.Purposes {

@@ -113,36 +113,47 @@ func (r Record) PredatesErasure(c Change) bool {
 	return !r.ErasedAt.IsZero() && c.Time.Unix() <= r.ErasedAt.Unix()
 }
 
-// UntilAfterErasure returns how long after now a choice must be dated to
-// come after r's erasure, to the second: when now falls in the erasure's
-// second, the time to the next one; else 0. A choice that its recorder
-// dates itself, on a request made just after an erasure, waits that long
-// (under a second) instead of being dropped as predating the erasure. An
-// erasure dated after now's second (a clock set back) gives 0 too: a
-// choice dated now then predates it, and is reported so.
-func (r Record) UntilAfterErasure(now time.Time) time.Duration {
-	if r.ErasedAt.IsZero() || now.Unix() != r.ErasedAt.Unix() {
-		return 0
+// UntilAfterLatest returns how long after now a choice for the purposes ps
+// must be dated to come after r's erasure and after the latest choice
+// recorded for each of ps, to the second (the precision at which records
+// are stored): when now falls in the second of one of them, the time to
+// the next second; else 0. Dated in that second, the choice would be
+// dropped as predating the erasure, or tie with the latest choice, where a
+// withdrawal decides: a grant would be recorded and not count. A choice
+// that its recorder dates itself, on a request made just after an erasure
+// or another choice, waits that long (under a second) instead. One dated
+// after now's second (a clock set back) gives 0 too: a choice dated now
+// then predates or follows it, and is reported so.
+func (r Record) UntilAfterLatest(now time.Time, ps ...privacy.Purpose) time.Duration {
+	next := time.Unix(now.Unix()+1, 0).Sub(now)
+	if !r.ErasedAt.IsZero() && now.Unix() == r.ErasedAt.Unix() {
+		return next
 	}
-	return time.Unix(now.Unix()+1, 0).Sub(now)
+	for _, p := range ps {
+		if c, ok := r.Latest(p); ok && now.Unix() == c.Time.Unix() {
+			return next
+		}
+	}
+	return 0
 }
 
-// DateAfterErasure returns the time to give choices that their recorder
-// dated itself, at dated, on a request made once r's erasure was done:
-// dated, unless it falls in the erasure's second (UntilAfterErasure), where
-// the choices would be dropped as predating it; then it waits (sleep) until
-// the clock (now) reaches the next second, and returns the clock's time.
-// It judges by dated, not by a later reading of the clock, which may
-// already be in the next second. A nil sleep waits on a timer; it returns
-// ctx.Err() if ctx is done first.
-func (r Record) DateAfterErasure(ctx context.Context, dated time.Time, now func() time.Time, sleep func(context.Context, time.Duration) error) (time.Time, error) {
-	if r.UntilAfterErasure(dated) == 0 {
+// DateAfterLatest returns the time to give choices for the purposes ps
+// that their recorder dated itself, at dated, on a request made once r's
+// erasure and choices were recorded: dated, unless it falls in the second
+// of one of them (UntilAfterLatest), where the choices would be dropped or
+// outranked; then it waits (sleep) until the clock (now) reaches the next
+// second, and returns the clock's time, so that the choices are recorded
+// and decide. It judges by dated, not by a later reading of the clock,
+// which may already be in the next second. A nil sleep waits on a timer;
+// it returns ctx.Err() if ctx is done first.
+func (r Record) DateAfterLatest(ctx context.Context, dated time.Time, ps []privacy.Purpose, now func() time.Time, sleep func(context.Context, time.Duration) error) (time.Time, error) {
+	if r.UntilAfterLatest(dated, ps...) == 0 {
 		return dated, nil
 	}
 	if sleep == nil {
 		sleep = sleepTimer
 	}
-	if wait := r.UntilAfterErasure(now()); wait > 0 {
+	if wait := r.UntilAfterLatest(now(), ps...); wait > 0 {
 		if err := sleep(ctx, wait); err != nil {
 			return time.Time{}, err
 		}
@@ -182,6 +193,15 @@ func (r Record) Latest(p privacy.Purpose) (Change, bool) {
 		}
 	}
 	return best, found
+}
+
+// Outranked reports whether c, a grant recorded in r, does not decide its
+// purpose because a withdrawal dated the same second does (Latest: of a
+// grant and a withdrawal in the same second, the withdrawal), so that the
+// grant was recorded in vain. A withdrawal is never outranked so.
+func (r Record) Outranked(c Change) bool {
+	l, ok := r.Latest(c.Purpose)
+	return ok && c.Granted && !l.Granted && l.Time.Unix() == c.Time.Unix() && !r.PredatesErasure(c)
 }
 
 // Apply validates c, records it at time now and appends it to the

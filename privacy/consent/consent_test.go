@@ -280,55 +280,104 @@ func TestErasure(t *testing.T) {
 	}
 }
 
-func TestUntilAfterErasure(t *testing.T) {
-	erased := time.Date(2030, 5, 1, 12, 0, 0, 300e6, time.UTC) // 12:00:00.3
+func TestUntilAfterLatest(t *testing.T) {
+	P, S := privacy.Personalization, privacy.InStore
+	at := time.Date(2030, 5, 1, 12, 0, 0, 300e6, time.UTC) // 12:00:00.3
+	erased := Record{ErasedAt: at}
+	withdrawn := Record{Changes: []Change{{Purpose: P, Time: at, Source: "crm"}}}
 	for _, tt := range []struct {
-		name     string
-		erasedAt time.Time
-		now      time.Time
-		want     time.Duration
+		name string
+		r    Record
+		ps   []privacy.Purpose
+		now  time.Time
+		want time.Duration
 	}{
-		{"never erased", time.Time{}, erased, 0},
-		{"in the erasure's second, after it", erased, erased.Add(500 * time.Millisecond), 200 * time.Millisecond},
-		{"in the erasure's second, at its start", erased, erased.Truncate(time.Second), time.Second},
-		{"the next second", erased, erased.Add(700 * time.Millisecond), 0},
-		{"a minute later", erased, erased.Add(time.Minute), 0},
-		{"clock set back", erased, erased.Add(-time.Minute), 0},
+		{"never erased, no choice", Record{}, []privacy.Purpose{P}, at, 0},
+		{"in the erasure's second, after it", erased, nil, at.Add(500 * time.Millisecond), 200 * time.Millisecond},
+		{"in the erasure's second, at its start", erased, nil, at.Truncate(time.Second), time.Second},
+		{"the erasure's next second", erased, nil, at.Add(700 * time.Millisecond), 0},
+		{"a minute after the erasure", erased, nil, at.Add(time.Minute), 0},
+		{"clock set back before the erasure", erased, nil, at.Add(-time.Minute), 0},
+		{"in the second of the purpose's latest choice", withdrawn, []privacy.Purpose{P}, at.Add(100 * time.Millisecond), 600 * time.Millisecond},
+		{"in that second, among other purposes", withdrawn, []privacy.Purpose{S, P}, at, 700 * time.Millisecond},
+		{"in the second of another purpose's choice", withdrawn, []privacy.Purpose{S}, at, 0},
+		{"in that second, no purpose given", withdrawn, nil, at, 0},
+		{"the choice's next second", withdrawn, []privacy.Purpose{P}, at.Add(700 * time.Millisecond), 0},
+		{"clock set back before the choice", withdrawn, []privacy.Purpose{P}, at.Add(-time.Minute), 0},
+		{"in the second of a choice that is not the latest", Record{Changes: []Change{{Purpose: P, Time: at, Source: "crm"}, {Purpose: P, Granted: true, Time: at.Add(time.Hour), Source: "crm"}}}, []privacy.Purpose{P}, at, 0},
 	} {
-		r := Record{ErasedAt: tt.erasedAt}
-		got := r.UntilAfterErasure(tt.now)
+		got := tt.r.UntilAfterLatest(tt.now, tt.ps...)
 		if got != tt.want {
-			t.Errorf("%s: UntilAfterErasure(%v) = %v, want %v", tt.name, tt.now, got, tt.want)
+			t.Errorf("%s: UntilAfterLatest(%v, %v) = %v, want %v", tt.name, tt.now, tt.ps, got, tt.want)
 		}
-		if got > 0 && r.PredatesErasure(Change{Time: tt.now.Add(got)}) {
-			t.Errorf("%s: a choice dated %v after %v still predates the erasure at %v", tt.name, got, tt.now, tt.erasedAt)
+		if got == 0 {
+			continue
+		}
+		c := Change{Purpose: P, Granted: true, Time: tt.now.Add(got), Source: "app"}
+		r := tt.r
+		if _, err := r.Apply(c, Defaults{}, c.Time); err != nil || r.PredatesErasure(c) || !(Defaults{}).Allows(r, P) {
+			t.Errorf("%s: a grant dated %v after %v does not decide", tt.name, got, tt.now)
 		}
 	}
 }
 
-func TestDateAfterErasure(t *testing.T) {
+func TestDateAfterLatest(t *testing.T) {
+	P := privacy.Personalization
 	erased := time.Date(2030, 5, 1, 12, 0, 0, 300e6, time.UTC) // 12:00:00.3
 	for _, tt := range []struct {
 		name       string
+		r          Record
 		dated, now time.Time // now: the clock once the record is read
 		want       time.Time
 		wantSlept  time.Duration
 	}{
-		{"dated after the erasure's second", erased.Add(time.Second), erased.Add(time.Second), erased.Add(time.Second), 0},
-		{"in its second: waits for the next", erased.Add(200 * time.Millisecond), erased.Add(500 * time.Millisecond), erased.Truncate(time.Second).Add(time.Second), 200 * time.Millisecond},
-		{"in its second, the clock past it: no wait, redated", erased.Add(600 * time.Millisecond), erased.Add(800 * time.Millisecond), erased.Add(800 * time.Millisecond), 0},
-		{"clock set back: kept, and reported as predating", erased.Add(-time.Minute), erased.Add(-time.Minute), erased.Add(-time.Minute), 0},
+		{"dated after the erasure's second", Record{ErasedAt: erased}, erased.Add(time.Second), erased.Add(time.Second), erased.Add(time.Second), 0},
+		{"in its second: waits for the next", Record{ErasedAt: erased}, erased.Add(200 * time.Millisecond), erased.Add(500 * time.Millisecond), erased.Truncate(time.Second).Add(time.Second), 200 * time.Millisecond},
+		{"in its second, the clock past it: no wait, redated", Record{ErasedAt: erased}, erased.Add(600 * time.Millisecond), erased.Add(800 * time.Millisecond), erased.Add(800 * time.Millisecond), 0},
+		{"clock set back: kept, and reported as predating", Record{ErasedAt: erased}, erased.Add(-time.Minute), erased.Add(-time.Minute), erased.Add(-time.Minute), 0},
+		{"in the second of the latest choice: waits for the next", Record{Changes: []Change{{Purpose: P, Time: erased, Source: "crm"}}}, erased, erased.Add(100 * time.Millisecond), erased.Truncate(time.Second).Add(time.Second), 600 * time.Millisecond},
 	} {
 		clock, slept := tt.now, time.Duration(0)
 		sleep := func(_ context.Context, d time.Duration) error { slept += d; clock = clock.Add(d); return nil }
-		got, err := Record{ErasedAt: erased}.DateAfterErasure(context.Background(), tt.dated, func() time.Time { return clock }, sleep)
+		got, err := tt.r.DateAfterLatest(context.Background(), tt.dated, []privacy.Purpose{P}, func() time.Time { return clock }, sleep)
 		if err != nil || !got.Equal(tt.want) || slept != tt.wantSlept {
-			t.Errorf("%s: DateAfterErasure(%v) = %v, %v after sleeping %v; want %v after %v", tt.name, tt.dated, got, err, slept, tt.want, tt.wantSlept)
+			t.Errorf("%s: DateAfterLatest(%v) = %v, %v after sleeping %v; want %v after %v", tt.name, tt.dated, got, err, slept, tt.want, tt.wantSlept)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := (Record{ErasedAt: erased}).DateAfterErasure(ctx, erased, func() time.Time { return erased }, nil); !errors.Is(err, context.Canceled) {
-		t.Errorf("DateAfterErasure with a cancelled context = %v, want context.Canceled", err)
+	if _, err := (Record{ErasedAt: erased}).DateAfterLatest(ctx, erased, nil, func() time.Time { return erased }, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("DateAfterLatest with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestOutranked: a grant dated in the second of a withdrawal of its purpose
+// is recorded and does not decide; nothing else is outranked so.
+func TestOutranked(t *testing.T) {
+	P, S := privacy.Personalization, privacy.InStore
+	w := Change{Purpose: P, Time: t0.Add(300 * time.Millisecond), Source: "crm"}
+	grant := func(p privacy.Purpose, d time.Duration) Change {
+		return Change{Purpose: p, Granted: true, Time: t0.Add(d), Source: "app"}
+	}
+	for _, tt := range []struct {
+		name string
+		r    Record
+		c    Change
+		want bool
+	}{
+		{"grant in the withdrawal's second", Record{Changes: []Change{w}}, grant(P, 900*time.Millisecond), true},
+		{"grant the next second", Record{Changes: []Change{w}}, grant(P, time.Second), false},
+		{"grant of the other purpose", Record{Changes: []Change{w}}, grant(S, 0), false},
+		{"withdrawal in a grant's second", Record{Changes: []Change{grant(P, 0)}}, Change{Purpose: P, Time: t0, Source: "crm"}, false},
+		{"grant in the second of a withdrawal that a later grant overrides", Record{Changes: []Change{w, grant(P, time.Minute)}}, grant(P, 0), false},
+		{"grant in an erasure's second", Record{ErasedAt: w.Time}, grant(P, 0), false},
+	} {
+		r := tt.r
+		if _, err := r.Apply(tt.c, Defaults{}, t0.Add(time.Hour)); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := r.Outranked(tt.c); got != tt.want {
+			t.Errorf("%s: Outranked(%+v) = %v, want %v", tt.name, tt.c, got, tt.want)
+		}
 	}
 }

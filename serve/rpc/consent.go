@@ -52,7 +52,7 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		return nil, err
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
-	if err := a.datePastErasure(ctx, p, req.GetChanges(), changes); err != nil {
+	if err := a.dateAfterLatest(ctx, p, req.GetChanges(), changes); err != nil {
 		return nil, apiError(err)
 	}
 	res, got, err := release.UpdateConsent(ctx, a.cfg.Store, p, changes, a.cfg.ConsentDefaults)
@@ -67,26 +67,36 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		Erased:           int64(res.Removed.Total()),
 		DeletedReleases:  int64(len(got.Retired)),
 		PredatingErasure: int64(res.PredatingErasure),
+		Outranked:        int64(len(res.Outranked)),
 	}, nil
 }
 
-// datePastErasure dates the changes that the server dates itself (those of
-// in sent without a time) after the customer's erasure: when now falls in
-// the erasure's second, it waits for the next one and dates them then
-// (consent.Record.DateAfterErasure). The request came after the erasure;
-// dated in its second, it would be answered 200 with nothing recorded. An
-// erasure that commits between this read and the update still wins: the
-// update counts the choices under predating_erasure.
-func (a *API) datePastErasure(ctx context.Context, p privacy.PseudoID, in []*discretv1.ConsentChange, changes []consent.Change) error {
-	i := slices.IndexFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil })
-	if i < 0 {
+// dateAfterLatest dates the changes that the server dates itself (those of
+// in sent without a time) after the customer's erasure and latest choices
+// for their purposes: when now falls in the second of one of them, it
+// waits for the next one and dates them then
+// (consent.Record.DateAfterLatest). The request came after them; dated in
+// their second, the changes would be answered 200 with nothing recorded
+// (predating the erasure) or, for a grant, recorded and outranked by a
+// withdrawal. An erasure or a choice that commits between this read and
+// the update still wins: the update counts the changes under
+// predating_erasure or outranked.
+func (a *API) dateAfterLatest(ctx context.Context, p privacy.PseudoID, in []*discretv1.ConsentChange, changes []consent.Change) error {
+	first := slices.IndexFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil })
+	if first < 0 {
 		return nil
+	}
+	var ps []privacy.Purpose
+	for i, c := range in {
+		if c.GetTime() == nil {
+			ps = append(ps, changes[i].Purpose)
+		}
 	}
 	rec, err := a.cfg.Store.Consent(ctx, p)
 	if err != nil {
 		return err
 	}
-	now, err := rec.DateAfterErasure(ctx, changes[i].Time, a.cfg.Now, a.cfg.Sleep)
+	now, err := rec.DateAfterLatest(ctx, changes[first].Time, ps, a.cfg.Now, a.cfg.Sleep)
 	if err != nil {
 		return err
 	}

@@ -1281,7 +1281,9 @@ type ConsentChange struct {
 	// True to grant, false to withdraw. Required in a request: a change
 	// without it is refused, never read as a withdrawal.
 	Granted *bool `protobuf:"varint,2,opt,name=granted,proto3,oneof" json:"granted,omitempty"`
-	// When the choice was made; unset means now.
+	// When the choice was made; unset means now, or the next second when now
+	// falls in the second of the customer's latest choice for the purpose or
+	// of their erasure (SetConsent waits for it), so that the choice decides.
 	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
 	// Channel token, e.g. "web-form" or "pos:store-12"; empty means "api".
 	Source        string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
@@ -1585,8 +1587,14 @@ type SetConsentResponse struct {
 	// Changes not recorded because they are dated at or before the
 	// customer's erasure (see ExportCustomerResponse.erased_at).
 	PredatingErasure int64 `protobuf:"varint,4,opt,name=predating_erasure,json=predatingErasure,proto3" json:"predating_erasure,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Grants recorded that do not decide their purpose: a withdrawal of it
+	// dated the same second does (of a grant and a withdrawal in the same
+	// second, the withdrawal). Only a change sent with a time can be: the
+	// server dates one sent without after the customer's latest choice for
+	// its purpose, waiting for the next second if need be.
+	Outranked     int64 `protobuf:"varint,5,opt,name=outranked,proto3" json:"outranked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetConsentResponse) Reset() {
@@ -1643,6 +1651,13 @@ func (x *SetConsentResponse) GetDeletedReleases() int64 {
 func (x *SetConsentResponse) GetPredatingErasure() int64 {
 	if x != nil {
 		return x.PredatingErasure
+	}
+	return 0
+}
+
+func (x *SetConsentResponse) GetOutranked() int64 {
+	if x != nil {
+		return x.Outranked
 	}
 	return 0
 }
@@ -3947,12 +3962,13 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\ahistory\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\ahistory\"d\n" +
 	"\x11SetConsentRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x123\n" +
-	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\xb4\x01\n" +
+	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\xd2\x01\n" +
 	"\x12SetConsentResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\v2\x18.discret.v1.ConsentStateR\x05state\x12\x16\n" +
 	"\x06erased\x18\x02 \x01(\x03R\x06erased\x12)\n" +
 	"\x10deleted_releases\x18\x03 \x01(\x03R\x0fdeletedReleases\x12+\n" +
-	"\x11predating_erasure\x18\x04 \x01(\x03R\x10predatingErasure\"3\n" +
+	"\x11predating_erasure\x18\x04 \x01(\x03R\x10predatingErasure\x12\x1c\n" +
+	"\toutranked\x18\x05 \x01(\x03R\toutranked\"3\n" +
 	"\x15ExportCustomerRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"\xd2\x01\n" +
 	"\vStoredEvent\x12\x12\n" +
