@@ -62,7 +62,12 @@ waits for it), so that they decide. A --time in the past records an
 earlier choice (one made at a till, say); a grant dated in the second of a
 withdrawal is recorded but does not decide, and Set says so. A time after
 now is recorded as now (a choice takes effect when it is recorded at the
-latest), and one more than 5 minutes ahead is refused.`,
+latest), and one more than 5 minutes ahead is refused.
+
+Set prints the decision per purpose and names the customer by their audit
+subject (the SUBJECT of 'discret audit', which the trail keeps after an
+erasure), never by the raw id or the pseudonym (which an erasure removes
+from the store, and would not remove from a log of this output).`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&source, "source", "cli", "channel `SOURCE` that collected the choice, a token such as web-form or pos:store-12")
 			fs.StringVar(&at, "time", "", "`TIME` the choice was made, RFC 3339 or Unix seconds (default: now)")
@@ -132,7 +137,7 @@ latest), and one more than 5 minutes ahead is refused.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "customer %s (pseudonym)\n", p)
+			fmt.Fprintf(e.stdout, "customer %s (audit subject)\n", store.SubjectOf(p).Short())
 			if n := res.PredatingErasure; n > 0 {
 				fmt.Fprintf(e.stdout, "%s not recorded: dated at or before this customer's erasure (%s), which holds for everything dated before it\n",
 					plural(n, "choice"), res.Record.ErasedAt.Format(time.RFC3339))
@@ -173,7 +178,10 @@ func consentGetCommand() *command {
 		name:    "get",
 		args:    "CUSTOMER",
 		summary: "show a customer's consent and its history",
-		help:    `Get prints the current decision per purpose and the recorded history of CUSTOMER.`,
+		help: `Get prints the current decision per purpose and the recorded history of
+CUSTOMER, naming the customer by their audit subject, as Set does. --json
+prints the same, and names the customer by their "pseudonym", as the
+export does.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		},
@@ -201,7 +209,7 @@ func consentGetCommand() *command {
 				}
 				return writeJSON(e.stdout, out)
 			}
-			fmt.Fprintf(e.stdout, "customer %s (pseudonym)\n", p)
+			fmt.Fprintf(e.stdout, "customer %s (audit subject)\n", store.SubjectOf(p).Short())
 			printConsentState(e.stdout, r, d.settings.consent)
 			if len(r.Changes) > 0 {
 				fmt.Fprintln(e.stdout, "history:")

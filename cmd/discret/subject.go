@@ -111,7 +111,9 @@ func forgetCommand() *command {
 		args:    "CUSTOMER",
 		summary: "erase everything held about a customer (GDPR erasure)",
 		help: `Forget deletes everything held about CUSTOMER — consent history, events and
-derived data — in one atomic step, and prints what was removed. Reads stop
+derived data — in one atomic step, and prints what was removed, naming the
+customer by their audit subject (the SUBJECT of 'discret audit'), never by
+their pseudonym, which the erasure removes from the store. Reads stop
 returning it at once. The bytes leave the disk at the next compaction: run
 'discret compact' to force it.
 
@@ -140,9 +142,9 @@ newest remaining private release becomes current (none if there is none).`,
 				return err
 			}
 			if removed := got.Removed; removed.Total() == 0 {
-				fmt.Fprintf(e.stdout, "nothing held about customer %s (pseudonym)\n", p)
+				fmt.Fprintf(e.stdout, "nothing held about customer %s (audit subject)\n", store.SubjectOf(p).Short())
 			} else {
-				fmt.Fprintf(e.stdout, "erased customer %s (pseudonym): %d records%s\n", p, removed.Total(), byReason(removed))
+				fmt.Fprintf(e.stdout, "erased customer %s (audit subject): %d records%s\n", store.SubjectOf(p).Short(), removed.Total(), byReason(removed))
 			}
 			return nil
 		},
