@@ -511,7 +511,8 @@ func TestExportCouponPushes(t *testing.T) {
 	}
 	s := f.servers()
 	exp, err := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: "erin"})
-	if err != nil || len(exp.CouponPushes) != 1 || exp.CouponPushes[0].Coupon != "C1" || exp.CouponPushes[0].Store != "s1" || !exp.CouponPushes[0].Time.AsTime().Equal(at) {
+	if err != nil || len(exp.CouponPushes) != 1 || exp.CouponPushes[0].Coupon != "C1" || exp.CouponPushes[0].Store != "s1" || !exp.CouponPushes[0].Time.AsTime().Equal(at) ||
+		!exp.CouponPushes[0].ExpiresAt.AsTime().Equal(at.Add(time.Hour)) {
 		t.Fatalf("ExportCustomer().CouponPushes = %v, %v; want the push", exp.GetCouponPushes(), err)
 	}
 	fg, err := s.ForgetCustomer(ctx, &discretv1.ForgetCustomerRequest{Customer: "erin"})

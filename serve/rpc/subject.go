@@ -46,7 +46,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 		})
 	}
 	for _, p := range d.Pushes {
-		resp.CouponPushes = append(resp.CouponPushes, &discretv1.CouponPush{Coupon: p.Coupon, Store: p.Store, Time: timestamppb.New(p.Time)})
+		resp.CouponPushes = append(resp.CouponPushes, &discretv1.CouponPush{Coupon: p.Coupon, Store: p.Store, Time: timestamppb.New(p.Time), ExpiresAt: timestamppb.New(p.ExpiresAt)})
 	}
 	derived, err := release.DerivedFrom(ctx, a.cfg.Store, d)
 	if err != nil {

@@ -1791,10 +1791,13 @@ func (x *StoredEvent) GetExpiresAt() *timestamppb.Timestamp {
 }
 
 type CouponPush struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Coupon        string                 `protobuf:"bytes,1,opt,name=coupon,proto3" json:"coupon,omitempty"`
-	Store         string                 `protobuf:"bytes,2,opt,name=store,proto3" json:"store,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Coupon string                 `protobuf:"bytes,1,opt,name=coupon,proto3" json:"coupon,omitempty"`
+	Store  string                 `protobuf:"bytes,2,opt,name=store,proto3" json:"store,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// When the record is deleted: the time plus the longest frequency-cap
+	// window (7 days).
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1846,6 +1849,13 @@ func (x *CouponPush) GetStore() string {
 func (x *CouponPush) GetTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Time
+	}
+	return nil
+}
+
+func (x *CouponPush) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
 	}
 	return nil
 }
@@ -2045,8 +2055,9 @@ func (x *CustomerAuditEntry) GetActor() string {
 	return ""
 }
 
-// The processing information of an export, from the retention policy and
-// consent defaults in force (package privacy/notice).
+// The processing information of an export, from the retention policy,
+// the consent defaults and the audit retention in force (package
+// privacy/notice).
 type ProcessingNotice struct {
 	state         protoimpl.MessageState      `protogen:"open.v1"`
 	Controller    string                      `protobuf:"bytes,1,opt,name=controller,proto3" json:"controller,omitempty"`
@@ -3978,12 +3989,14 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
 	"\bquantity\x18\x05 \x01(\x05R\bquantity\x129\n" +
 	"\n" +
-	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"j\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa5\x01\n" +
 	"\n" +
 	"CouponPush\x12\x16\n" +
 	"\x06coupon\x18\x01 \x01(\tR\x06coupon\x12\x14\n" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x99\x04\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x99\x04\n" +
 	"\x16ExportCustomerResponse\x12\x1c\n" +
 	"\tpseudonym\x18\x01 \x01(\tR\tpseudonym\x123\n" +
 	"\aconsent\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\aconsent\x12/\n" +
@@ -4305,85 +4318,86 @@ var file_discret_v1_discret_proto_depIdxs = []int32{
 	58, // 16: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
 	58, // 17: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
 	58, // 18: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
-	18, // 19: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
-	25, // 20: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
-	26, // 21: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	30, // 22: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	58, // 23: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
-	29, // 24: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
-	28, // 25: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
-	58, // 26: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
-	52, // 27: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
-	53, // 28: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
-	58, // 29: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	58, // 30: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	58, // 31: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	54, // 32: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	58, // 33: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	58, // 34: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	58, // 35: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	58, // 36: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	58, // 37: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	39, // 38: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	58, // 39: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	58, // 40: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	55, // 41: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	56, // 42: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	58, // 43: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
-	58, // 44: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
-	41, // 45: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
-	41, // 46: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
-	58, // 47: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
-	58, // 48: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
-	58, // 49: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
-	58, // 50: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
-	50, // 51: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
-	58, // 52: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	51, // 53: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
-	57, // 54: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
-	2,  // 55: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	7,  // 56: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	9,  // 57: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	5,  // 58: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
-	11, // 59: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	15, // 60: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	20, // 61: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	22, // 62: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	24, // 63: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	31, // 64: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	34, // 65: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	36, // 66: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	37, // 67: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	38, // 68: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	42, // 69: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
-	44, // 70: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
-	46, // 71: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
-	47, // 72: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
-	48, // 73: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
-	4,  // 74: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	8,  // 75: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	10, // 76: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	6,  // 77: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
-	13, // 78: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	17, // 79: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	21, // 80: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	23, // 81: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	27, // 82: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	32, // 83: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	33, // 84: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	35, // 85: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	40, // 86: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	40, // 87: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	43, // 88: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
-	45, // 89: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
-	41, // 90: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
-	49, // 91: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
-	49, // 92: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
-	74, // [74:93] is the sub-list for method output_type
-	55, // [55:74] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	58, // 19: discret.v1.CouponPush.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 20: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
+	25, // 21: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
+	26, // 22: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
+	30, // 23: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	58, // 24: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
+	29, // 25: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
+	28, // 26: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
+	58, // 27: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
+	52, // 28: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
+	53, // 29: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
+	58, // 30: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	58, // 31: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	58, // 32: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	54, // 33: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	58, // 34: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	58, // 35: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	58, // 36: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	58, // 37: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	58, // 38: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	39, // 39: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	58, // 40: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	58, // 41: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	55, // 42: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	56, // 43: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	58, // 44: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	58, // 45: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	41, // 46: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	41, // 47: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	58, // 48: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	58, // 49: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	58, // 50: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	58, // 51: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	50, // 52: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
+	58, // 53: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	51, // 54: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
+	57, // 55: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
+	2,  // 56: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	7,  // 57: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	9,  // 58: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	5,  // 59: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
+	11, // 60: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	15, // 61: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	20, // 62: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	22, // 63: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	24, // 64: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	31, // 65: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	34, // 66: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	36, // 67: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	37, // 68: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	38, // 69: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	42, // 70: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	44, // 71: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	46, // 72: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	47, // 73: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
+	48, // 74: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
+	4,  // 75: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	8,  // 76: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	10, // 77: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	6,  // 78: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
+	13, // 79: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	17, // 80: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	21, // 81: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	23, // 82: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	27, // 83: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	32, // 84: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	33, // 85: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	35, // 86: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	40, // 87: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	40, // 88: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	43, // 89: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	45, // 90: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	41, // 91: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	49, // 92: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	49, // 93: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	75, // [75:94] is the sub-list for method output_type
+	56, // [56:75] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
