@@ -14,8 +14,8 @@ import (
 )
 
 // TestPluralOutputs: counts that can be 1 read "1 thing", not "1 things",
-// in the outputs of train, privacy report, consent, bench serve, bench
-// train and eval.
+// in the outputs of train, privacy report, consent, forget, bench serve,
+// bench train and eval.
 func TestPluralOutputs(t *testing.T) {
 	c := newCLI(t)
 	c.mustRun("keygen")
@@ -61,6 +61,7 @@ func TestPluralOutputs(t *testing.T) {
 		}, "catalogue: 1 item, from " + catalogue + "; stores: 2, from --stores\n"},
 		{"consent withdrawal", func() string { return c.mustRun("consent", "set", "alice@example.com", "personalization=withdrawn") },
 			"withdrawal erased 1 stored record ("},
+		{"forget", func() string { return c.mustRun("forget", "alice@example.com") }, " (audit subject): 1 record (consent: 1)\n"},
 		{"bench serve progress", func() string {
 			var b bytes.Buffer
 			printLoadProgress(&b, bench.LoadProgress{Elapsed: time.Second, Requests: 1, Errors: 1, RPS: 0})

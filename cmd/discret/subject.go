@@ -144,7 +144,7 @@ newest remaining private release becomes current (none if there is none).`,
 			if removed := got.Removed; removed.Total() == 0 {
 				fmt.Fprintf(e.stdout, "nothing held about customer %s (audit subject)\n", store.SubjectOf(p).Short())
 			} else {
-				fmt.Fprintf(e.stdout, "erased customer %s (audit subject): %d records%s\n", store.SubjectOf(p).Short(), removed.Total(), byReason(removed))
+				fmt.Fprintf(e.stdout, "erased customer %s (audit subject): %s%s\n", store.SubjectOf(p).Short(), plural(removed.Total(), "record"), byReason(removed))
 			}
 			return nil
 		},
