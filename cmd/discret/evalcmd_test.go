@@ -291,19 +291,9 @@ func TestEvalStdin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Not withStdin, which ends the input with a newline: after
 			// gzip data, that is a truncated second gzip member.
-			p := filepath.Join(t.TempDir(), "stdin")
-			if err := os.WriteFile(p, []byte(tt.stdin), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Open(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			old := os.Stdin
-			os.Stdin = f
-			defer func() { os.Stdin = old }()
-			code, stdout, stderr := c.run(append(args, "-")...)
+			var code int
+			var stdout, stderr string
+			withStdinBytes(t, []byte(tt.stdin), func() { code, stdout, stderr = c.run(append(args, "-")...) })
 			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
 				t.Fatalf("discret eval - = exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.stderr)
 			}

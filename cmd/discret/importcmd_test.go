@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,10 +25,20 @@ func exportedEvents(t *testing.T, c *cli, customer string) []store.EventData {
 	return exp.Events
 }
 
-// withStdin runs fn with os.Stdin reading content.
+// withStdin runs fn with os.Stdin reading content and a final newline.
 func withStdin(t *testing.T, content string, fn func()) {
 	t.Helper()
-	f, err := os.Open(writeFile(t, "stdin", content))
+	withStdinBytes(t, []byte(content+"\n"), fn)
+}
+
+// withStdinBytes runs fn with os.Stdin reading exactly b.
+func withStdinBytes(t *testing.T, b []byte, fn func()) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "stdin")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
