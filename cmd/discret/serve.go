@@ -381,7 +381,11 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	wg.Go(func() { d.db.RunGC(bgCtx, gcInterval) })
 	wg.Go(func() { eng.Watch(bgCtx, modelPollInterval) })
 	if f.compactInterval > 0 {
-		wg.Go(func() { d.db.CompactEvery(bgCtx, f.compactInterval) })
+		wg.Go(func() {
+			if err := d.db.CompactEvery(bgCtx, f.compactInterval); err != nil {
+				logger.Error("scheduled compaction is off", "err", err)
+			}
+		})
 	}
 	if f.trainInterval > 0 {
 		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)
