@@ -121,15 +121,8 @@ from the store, and would not remove from a log of this output).`,
 				if err != nil {
 					return err
 				}
-				ps := make([]privacy.Purpose, len(changes))
-				for i, c := range changes {
-					ps[i] = c.Purpose
-				}
-				if when, err = rec.DateAfterLatest(ctx, when, ps, time.Now, nil); err != nil {
+				if err := rec.DateUndated(ctx, changes, func(int) bool { return true }, time.Now, nil); err != nil {
 					return err
-				}
-				for i := range changes {
-					changes[i].Time = when
 				}
 			}
 			res, got, err := release.UpdateConsent(ctx, d.db, p, changes, d.settings.consent)

@@ -161,6 +161,36 @@ func (r Record) DateAfterLatest(ctx context.Context, dated time.Time, ps []priva
 	return now().UTC(), nil
 }
 
+// DateUndated dates the changes that their recorder dated itself (those
+// for which undated(i) holds, all at the same time) as DateAfterLatest
+// does for their purposes, and sets that time on them. It changes nothing
+// when there are none.
+func (r Record) DateUndated(ctx context.Context, changes []Change, undated func(i int) bool, now func() time.Time, sleep func(context.Context, time.Duration) error) error {
+	first := -1
+	var ps []privacy.Purpose
+	for i, c := range changes {
+		if undated(i) {
+			if first < 0 {
+				first = i
+			}
+			ps = append(ps, c.Purpose)
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	t, err := r.DateAfterLatest(ctx, changes[first].Time, ps, now, sleep)
+	if err != nil {
+		return err
+	}
+	for i := range changes {
+		if undated(i) {
+			changes[i].Time = t
+		}
+	}
+	return nil
+}
+
 // sleepTimer waits d or until ctx is done.
 func sleepTimer(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -351,6 +351,36 @@ func TestDateAfterLatest(t *testing.T) {
 	}
 }
 
+// TestDateUndated: only the changes their recorder dated itself are
+// redated, together, past the latest choice of their own purposes.
+func TestDateUndated(t *testing.T) {
+	P, S := privacy.Personalization, privacy.InStore
+	at := time.Date(2030, 5, 1, 12, 0, 0, 300e6, time.UTC)
+	given := at.Add(-time.Hour)
+	r := Record{Changes: []Change{{Purpose: P, Time: at, Source: "crm"}}}
+	clock := at.Add(100 * time.Millisecond)
+	sleep := func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
+	next := at.Truncate(time.Second).Add(time.Second)
+	for _, tt := range []struct {
+		name    string
+		changes []Change
+		undated []bool
+		want    []time.Time
+	}{
+		{"none undated", []Change{{Purpose: P, Time: given}}, []bool{false}, []time.Time{given}},
+		{"undated, in the second of P's latest", []Change{{Purpose: P, Time: at}, {Purpose: S, Time: given}}, []bool{true, false}, []time.Time{next, given}},
+		{"undated, S has no choice in that second", []Change{{Purpose: P, Time: given}, {Purpose: S, Time: at}}, []bool{false, true}, []time.Time{given, at}},
+	} {
+		clock = at.Add(100 * time.Millisecond)
+		err := r.DateUndated(context.Background(), tt.changes, func(i int) bool { return tt.undated[i] }, func() time.Time { return clock }, sleep)
+		for i, c := range tt.changes {
+			if err != nil || !c.Time.Equal(tt.want[i]) {
+				t.Errorf("%s: change %d dated %v (err %v), want %v", tt.name, i, c.Time, err, tt.want[i])
+			}
+		}
+	}
+}
+
 // TestOutranked: a grant dated in the second of a withdrawal of its purpose
 // is recorded and does not decide; nothing else is outranked so.
 func TestOutranked(t *testing.T) {

@@ -82,30 +82,15 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 // the update still wins: the update counts the changes under
 // predating_erasure or outranked.
 func (a *API) dateAfterLatest(ctx context.Context, p privacy.PseudoID, in []*discretv1.ConsentChange, changes []consent.Change) error {
-	first := slices.IndexFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil })
-	if first < 0 {
-		return nil
-	}
-	var ps []privacy.Purpose
-	for i, c := range in {
-		if c.GetTime() == nil {
-			ps = append(ps, changes[i].Purpose)
-		}
+	undated := func(i int) bool { return in[i].GetTime() == nil }
+	if !slices.ContainsFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil }) {
+		return nil // no record to read
 	}
 	rec, err := a.cfg.Store.Consent(ctx, p)
 	if err != nil {
 		return err
 	}
-	now, err := rec.DateAfterLatest(ctx, changes[first].Time, ps, a.cfg.Now, a.cfg.Sleep)
-	if err != nil {
-		return err
-	}
-	for i, c := range in {
-		if c.GetTime() == nil {
-			changes[i].Time = now
-		}
-	}
-	return nil
+	return rec.DateUndated(ctx, changes, undated, a.cfg.Now, a.cfg.Sleep)
 }
 
 // decodeConsentChanges converts and validates consent changes; now dates

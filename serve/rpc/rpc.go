@@ -141,7 +141,7 @@ type Config struct {
 	// Sleep waits d, or until ctx is done (then it returns ctx.Err()): a
 	// consent change without a time, sent in the second of the customer's
 	// erasure, waits for the next second (SetConsent,
-	// consent.Record.DateAfterErasure). Nil means a timer.
+	// consent.Record.DateAfterLatest). Nil means a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
