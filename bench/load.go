@@ -208,11 +208,10 @@ func CheckTarget(target string) error {
 // or PERMISSION_DENIED) fails at once too, rather than after a run of
 // such errors. Any other answer is left to the run, which reports it.
 func Probe(ctx context.Context, cfg LoadConfig) error {
-	if err := cfg.Validate(); err != nil {
+	cfg, transport, u, err := prepare(cfg)
+	if err != nil {
 		return err
 	}
-	cfg = cfg.withDefaults()
-	transport, u, _ := parseTarget(cfg.Target)
 	d := net.Dialer{Timeout: cfg.Timeout}
 	conn, err := d.DialContext(ctx, "tcp", u.Host)
 	switch {
@@ -222,12 +221,10 @@ func Probe(ctx context.Context, cfg LoadConfig) error {
 		return fmt.Errorf("cannot connect to %s: %w; is 'discret serve' running, and listening there?", u.Host, err)
 	}
 	conn.Close()
-	var c caller
-	if transport == "rest" {
-		hc := newHTTPClient(1)
-		defer hc.CloseIdleConnections()
-		c = newRESTCaller(hc, u, cfg)
-	} else if c, err = newGRPCCaller(u, cfg); err != nil {
+	hc := newHTTPClient(1)
+	defer hc.CloseIdleConnections()
+	c, err := newCaller(transport, u, cfg, hc)
+	if err != nil {
 		return err
 	}
 	defer c.close()
@@ -253,6 +250,17 @@ func Probe(ctx context.Context, cfg LoadConfig) error {
 		return fmt.Errorf("the server refused the API key for the %s method: %s; no load was sent", cfg.Method, answer)
 	}
 	return nil
+}
+
+// prepare validates cfg and returns it with its defaults, with the
+// transport and URL of its target (see parseTarget).
+func prepare(cfg LoadConfig) (LoadConfig, string, *url.URL, error) {
+	if err := cfg.Validate(); err != nil {
+		return cfg, "", nil, err
+	}
+	cfg = cfg.withDefaults()
+	transport, u, _ := parseTarget(cfg.Target) // checked by Validate
+	return cfg, transport, u, nil
 }
 
 // CheckMethod reports whether m names an RPC Load can call ("" is
@@ -350,11 +358,10 @@ type caller interface {
 // errors and the latency distribution (an HDR histogram). On cancellation
 // of ctx it stops, and returns what it measured so far with ctx's error.
 func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg, transport, u, err := prepare(cfg)
+	if err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	transport, u, _ := parseTarget(cfg.Target)
 	callers := make([]caller, cfg.Clients)
 	defer func() {
 		for _, c := range callers {
@@ -363,16 +370,10 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 			}
 		}
 	}()
-	var shared *http.Client
-	if transport == "rest" {
-		shared = newHTTPClient(cfg.Clients)
-		defer shared.CloseIdleConnections()
-	}
+	shared := newHTTPClient(cfg.Clients)
+	defer shared.CloseIdleConnections()
 	for i := range callers {
-		var err error
-		if transport == "rest" {
-			callers[i] = newRESTCaller(shared, u, cfg)
-		} else if callers[i], err = newGRPCCaller(u, cfg); err != nil {
+		if callers[i], err = newCaller(transport, u, cfg, shared); err != nil {
 			return nil, err
 		}
 	}
@@ -792,6 +793,19 @@ func redact(msg, customer string) string {
 // isWordByte reports whether c is an ASCII letter or digit.
 func isWordByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// newCaller returns a caller of cfg.Method at u: for the "rest" transport
+// one that sends over hc, for "grpc" one with its own connection.
+func newCaller(transport string, u *url.URL, cfg LoadConfig, hc *http.Client) (caller, error) {
+	if transport == "rest" {
+		return newRESTCaller(hc, u, cfg), nil
+	}
+	c, err := newGRPCCaller(u, cfg)
+	if err != nil {
+		return nil, err // not a nil *grpcCaller, which close would dereference
+	}
+	return c, nil
 }
 
 func newHTTPClient(clients int) *http.Client {
