@@ -162,6 +162,8 @@ func (s *Server) annotate(ctx context.Context, r *http.Request) metadata.MD {
 func (s *Server) gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if rb, ok := r.Body.(*requestBody); ok && rb.refusal != nil {
 		err = apierr.Status(rb.refusal).Err() // with its BadRequest detail
+	} else {
+		err = queryRefusal(r, err)
 	}
 	code := status.Code(err)
 	s.noteKey(ctx, code)

@@ -15,6 +15,8 @@ import (
 	"github.com/discret-io/discret/serve/apierr"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,9 +31,11 @@ import (
 
 // checkQuery is a gateway middleware that refuses, before the request goes
 // any further, a path or query that is not valid UTF-8 once unescaped (see
-// invalidUTF8), a query parameter the matched route does not take, and a
-// value that does not parse (queryError). The query is parsed once for all
-// checks. Each refusal names its field in a google.rpc.BadRequest detail.
+// invalidUTF8) and a query parameter the matched route does not take. A
+// value that does not parse is refused by the gateway's own parse of the
+// query (queryParser), which gatewayError gives its BadRequest detail
+// (queryRefusal): the query is parsed into the request once. Each refusal
+// names its field in a google.rpc.BadRequest detail.
 func (s *Server) checkQuery(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		if err := badQuery(r, pathParams); err != nil {
@@ -71,17 +75,29 @@ func badQuery(r *http.Request, pathParams map[string]string) *apierr.Error {
 	if rt == nil {
 		return nil
 	}
-	if err := unknownQuery(rt, q, pathParams); err != nil {
+	return unknownQuery(rt, q, pathParams)
+}
+
+// queryRefusal returns err, the gateway's error for r, with a BadRequest
+// detail naming the query parameter if err is the gateway's refusal of a
+// value that does not parse (queryParser: InvalidArgument without
+// details); any other error as it is. It parses the query again, on this
+// error path only.
+func queryRefusal(r *http.Request, err error) error {
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument || len(st.Details()) > 0 || r.URL.RawQuery == "" {
+		return err
+	}
+	rt := routeOf(r)
+	q, qerr := url.ParseQuery(r.URL.RawQuery)
+	if rt == nil || qerr != nil {
 		return err
 	}
 	var parser runtime.DefaultQueryParser
-	if parser.Parse(rt.input.New().Interface(), q, noFilter) == nil {
-		return nil
+	if name, perr := firstBadParam(&parser, rt.input.New().Interface(), q, noFilter); perr != nil {
+		return apierr.Status(invalid(fieldName(name), queryError(name, perr).Error())).Err()
 	}
-	if name, err := firstBadParam(&parser, rt.input.New().Interface(), q, noFilter); err != nil {
-		return invalid(fieldName(name), queryError(name, err).Error())
-	}
-	return nil
+	return err
 }
 
 // firstBadParam parses the parameters of values one at a time, in name
@@ -159,9 +175,9 @@ func unknownQuery(rt *route, q url.Values, pathParams map[string]string) *apierr
 }
 
 // queryParser is the gateway's query parser: the default one, whose error
-// is rewritten to name its parameter and say what was expected. checkQuery
-// has already refused the parameters a route does not take, and the values
-// that do not parse (with a BadRequest detail): this is the last line.
+// is rewritten to name its parameter and say what was expected (checkQuery
+// has already refused the parameters a route does not take); gatewayError
+// adds the BadRequest detail (queryRefusal).
 type queryParser struct{ runtime.DefaultQueryParser }
 
 func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
