@@ -134,7 +134,9 @@ func (db *DB) erase(ctx context.Context, p privacy.PseudoID, audited bool, first
 			if audited {
 				// The entry counts what the later steps will erase.
 				counts := maps.Clone(removed)
-				countInScope(txn, p, s, counts)
+				if err := countInScope(txn, p, s, counts); err != nil {
+					return err
+				}
 				if err := db.putAudit(ctx, txn, forgetEntry(p, counts)); err != nil {
 					return err
 				}
@@ -167,30 +169,47 @@ func (db *DB) erase(ctx context.Context, p privacy.PseudoID, audited bool, first
 func forgetEntry(p privacy.PseudoID, removed Removed) AuditEntry {
 	counts := make(map[string]int64, len(removed))
 	for t, n := range removed {
-		if n > 0 {
-			counts[t] = int64(n)
-		}
+		counts[t] = int64(n)
 	}
 	return AuditEntry{Action: AuditForget, Subject: SubjectOf(p), Counts: counts}
 }
 
 // countInScope adds to counts, per table, the keys of p in scope s.
-func countInScope(txn *badger.Txn, p privacy.PseudoID, s scope, counts Removed) {
-	if s.empty() {
-		return
-	}
-	for _, t := range customerTables {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(t.tag, p)})
-		for it.Rewind(); it.Valid(); it.Next() {
-			if t.erasedBy(s, it.Item().Key()) {
-				counts[t.name]++
-			}
-		}
-		it.Close()
-	}
+func countInScope(txn *badger.Txn, p privacy.PseudoID, s scope, counts Removed) error {
+	return inScope(txn, p, s, func(t customerTable, _ *badger.Item) error {
+		counts[t.name]++
+		return nil
+	})
 }
 
-// errChunked makes erase discard a transaction that cannot hold the erasure.
+// inScope calls fn, table by table, with each of p's keys in scope s, and
+// stops at the first error fn returns.
+func inScope(txn *badger.Txn, p privacy.PseudoID, s scope, fn func(t customerTable, item *badger.Item) error) error {
+	if s.empty() {
+		return nil
+	}
+	for _, t := range customerTables {
+		err := func() error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(t.tag, p)})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				if item := it.Item(); t.erasedBy(s, item.Key()) {
+					if err := fn(t, item); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errChunked stops what a transaction cannot hold: eraseInTxn's walk, and
+// erase's first transaction, which erase then discards.
 var errChunked = errors.New("store: erasure too large for one transaction")
 
 func nonEmpty(r Removed) Removed {
@@ -204,39 +223,26 @@ func nonEmpty(r Removed) Removed {
 // It stops when the transaction is full and reports whether it deleted them
 // all.
 func (db *DB) eraseInTxn(txn *badger.Txn, p privacy.PseudoID, s scope, removed Removed) (done bool, err error) {
-	if s.empty() {
-		return true, nil
-	}
 	n := 0
-	for _, t := range customerTables {
-		more, err := func() (bool, error) {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: customerPrefix(t.tag, p)})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				item := it.Item()
-				if !t.erasedBy(s, item.Key()) {
-					continue
-				}
-				if db.opts.eraseChunk > 0 && n >= db.opts.eraseChunk {
-					return true, nil
-				}
-				err := txn.Delete(item.KeyCopy(nil))
-				if errors.Is(err, badger.ErrTxnTooBig) {
-					return true, nil
-				}
-				if err != nil {
-					return false, err
-				}
-				removed[t.name]++
-				n++
-			}
-			return false, nil
-		}()
-		if err != nil || more {
-			return false, err
+	err = inScope(txn, p, s, func(t customerTable, item *badger.Item) error {
+		if db.opts.eraseChunk > 0 && n >= db.opts.eraseChunk {
+			return errChunked
 		}
+		err := txn.Delete(item.KeyCopy(nil))
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return errChunked
+		}
+		if err != nil {
+			return err
+		}
+		removed[t.name]++
+		n++
+		return nil
+	})
+	if errors.Is(err, errChunked) {
+		return false, nil
 	}
-	return true, nil
+	return err == nil, err
 }
 
 // finishErasure completes the erasure pending for p, if any, in as many
