@@ -95,7 +95,7 @@ type settings struct {
 	// non-private runs.
 	refuseNonPrivate bool
 	// auditRetention is audit.retention: how long audit entries are kept;
-	// zero means store.DefaultAuditRetention.
+	// zero means retention.DefaultAudit.
 	auditRetention retention.Period
 }
 

@@ -119,7 +119,7 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		KeyCheck:      m.CheckValue(),
 		Logger:        logger,
 		Retention:     &set.retention,
-		// Zero means store.DefaultAuditRetention.
+		// Zero means retention.DefaultAudit.
 		AuditRetention: set.auditRetention,
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -73,7 +72,7 @@ func exportCustomer(ctx context.Context, w io.Writer, db customerExporter, p pri
 	if err := db.RecordAudit(ctx, store.ExportAudit(p, data)); err != nil {
 		return fmt.Errorf("nothing exported: the export could not be recorded in the audit trail: %w", err)
 	}
-	return writeJSON(w, customerExport{CustomerData: data, Derived: derived, Processing: notice.For(set.retention, set.consent, cmp.Or(set.auditRetention, store.DefaultAuditRetention))})
+	return writeJSON(w, customerExport{CustomerData: data, Derived: derived, Processing: notice.For(set.retention, set.consent, set.auditRetention)})
 }
 
 // openCustomer parses the single CUSTOMER argument of a data-subject command,

@@ -92,7 +92,7 @@ type Options struct {
 
 	// AuditRetention is how long audit entries are kept (audit.go): each
 	// expires that long after it was written, by Badger TTL from Now.
-	// Zero means DefaultAuditRetention (5 years).
+	// Zero means retention.DefaultAudit (5 years).
 	AuditRetention retention.Period
 
 	// MemTableSize is the size of a memtable, at least MinMemTableSize.
@@ -211,7 +211,7 @@ func (o Options) withDefaults() Options {
 	o.NumCompactors = cmp.Or(o.NumCompactors, DefaultNumCompactors)
 	o.ConsentCacheEntries = cmp.Or(o.ConsentCacheEntries, DefaultConsentCacheEntries)
 	if o.AuditRetention.IsZero() {
-		o.AuditRetention = DefaultAuditRetention
+		o.AuditRetention = retention.DefaultAudit
 	}
 	if o.Now == nil {
 		o.Now = time.Now

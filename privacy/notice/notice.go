@@ -59,9 +59,12 @@ var kindNames = map[privacy.EventKind]string{
 }
 
 // For returns the notice under retention policy p, consent defaults d
-// and audit, the retention period of the audit trail in force (with its
-// default: features/store.DefaultAuditRetention).
+// and audit, the retention period of the audit trail in force (zero means
+// retention.DefaultAudit, as for the store).
 func For(p retention.Policy, d consent.Defaults, audit retention.Period) Notice {
+	if audit.IsZero() {
+		audit = retention.DefaultAudit
+	}
 	n := Notice{
 		Controller: "the retailer that sent you this answer; Discret is the software that holds this data on its behalf",
 		Categories: []string{

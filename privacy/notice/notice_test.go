@@ -70,3 +70,22 @@ func TestFor(t *testing.T) {
 		}
 	}
 }
+
+// TestForAuditPeriod: a zero audit period is stated as its default, as the
+// store applies it.
+func TestForAuditPeriod(t *testing.T) {
+	for _, tc := range []struct {
+		audit retention.Period
+		want  string
+	}{
+		{retention.Period{}, "5 years from the action"},
+		{retention.Period{Years: 2, Months: 3}, "2 years 3 months from the action"},
+		{retention.Period{Days: 1}, "1 day from the action"},
+	} {
+		n := For(retention.Policy{}, consent.Defaults{}, tc.audit)
+		got := n.Retention[len(n.Retention)-1].Period
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("For(audit %v): audit entries kept %q, want %q…", tc.audit, got, tc.want)
+		}
+	}
+}

@@ -88,6 +88,9 @@ func ParsePeriod(s string) (Period, error) {
 var (
 	DefaultBrowsing     = Period{Months: 13} // views and store visits
 	DefaultTransactions = Period{Years: 3}   // carts and purchases
+	// DefaultAudit is how long audit entries (exports, erasures) are kept:
+	// 5 years, the limitation period of many EU countries.
+	DefaultAudit = Period{Years: 5}
 )
 
 // Policy is the retention period per event kind. A zero field means its

@@ -15,7 +15,6 @@
 package rpc
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -176,7 +175,6 @@ func New(cfg Config) (*API, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cfg.AuditRetention = cmp.Or(cfg.AuditRetention, store.DefaultAuditRetention)
 	return &API{cfg: cfg}, nil
 }
 
