@@ -1,12 +1,13 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/discret-io/discret/model/release"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
@@ -28,12 +29,17 @@ type metrics struct {
 	recommendations *prometheus.CounterVec
 	// entries counts EnterStore answers by result.
 	entries *prometheus.CounterVec
+	// The series of the three, made at the start (so that rates are
+	// defined from 0) and kept, not looked up on each call.
+	byOutcome [len(eventOutcomes)]prometheus.Counter
+	byReason  map[discretv1.NonPersonalizedReason]prometheus.Counter
+	byResult  map[string]prometheus.Counter
 }
 
 // Outcomes of discret_events_total, results of
 // discret_recommendations_total and discret_store_entries_total.
 var (
-	eventOutcomes        = []string{"stored", "duplicate", "no_consent", "expired", "invalid"}
+	eventOutcomes        = [...]string{"stored", "duplicate", "no_consent", "expired", "invalid"}
 	recommendationResult = map[discretv1.NonPersonalizedReason]string{
 		discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_UNSPECIFIED: "personalized",
 		discretv1.NonPersonalizedReason_NON_PERSONALIZED_REASON_NO_CONSENT:  "no_consent",
@@ -43,7 +49,7 @@ var (
 	entryResults = []string{"offered", "repeated", "capped", "no_coupons", "not_recorded"}
 )
 
-func newMetrics(reg prometheus.Registerer, model func() (ModelInfo, bool)) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, model ModelSource) (*metrics, error) {
 	m := &metrics{
 		rpc: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "discret_rpc_duration_seconds",
@@ -69,14 +75,16 @@ func newMetrics(reg prometheus.Registerer, model func() (ModelInfo, bool)) (*met
 		}, []string{"result"}),
 	}
 	// Every series exists from the start, at 0, so that rates are defined.
-	for _, o := range eventOutcomes {
-		m.events.WithLabelValues(o)
+	for i, o := range eventOutcomes {
+		m.byOutcome[i] = m.events.WithLabelValues(o)
 	}
-	for _, r := range recommendationResult {
-		m.recommendations.WithLabelValues(r)
+	m.byReason = make(map[discretv1.NonPersonalizedReason]prometheus.Counter, len(recommendationResult))
+	for reason, r := range recommendationResult {
+		m.byReason[reason] = m.recommendations.WithLabelValues(r)
 	}
+	m.byResult = make(map[string]prometheus.Counter, len(entryResults))
 	for _, r := range entryResults {
-		m.entries.WithLabelValues(r)
+		m.byResult[r] = m.entries.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{m.rpc, m.http, m.events, m.recommendations, m.entries}
 	if model != nil {
@@ -97,12 +105,12 @@ func (m *metrics) observe(resp any) {
 		// In the order of eventOutcomes.
 		for i, n := range [...]int32{r.GetStored(), r.GetDuplicates(), r.GetNoConsent(), r.GetExpired(), int32(len(r.GetErrors()))} {
 			if n > 0 {
-				m.events.WithLabelValues(eventOutcomes[i]).Add(float64(n))
+				m.byOutcome[i].Add(float64(n))
 			}
 		}
 	case *discretv1.RecommendResponse:
-		if res, ok := recommendationResult[r.GetReason()]; ok {
-			m.recommendations.WithLabelValues(res).Inc()
+		if c, ok := m.byReason[r.GetReason()]; ok {
+			c.Inc()
 		}
 	case *discretv1.EnterStoreResponse:
 		res := "offered"
@@ -116,23 +124,17 @@ func (m *metrics) observe(resp any) {
 		case len(r.GetCoupons()) == 0:
 			res = "no_coupons"
 		}
-		m.entries.WithLabelValues(res).Inc()
+		m.byResult[res].Inc()
 	}
 }
 
-// ModelInfo describes the release a server answers with, for its metrics.
-type ModelInfo struct {
-	Version string
-	Created time.Time
-	// Private is set for a release trained with differential privacy,
-	// with guarantee (Epsilon, Delta).
-	Private bool
-	Epsilon float64
-	Delta   float64
+// ModelSource gives the card of the release a server answers with.
+type ModelSource interface {
+	Current(context.Context) (release.Card, error)
 }
 
 // modelCollector exports the release served, read at each scrape.
-type modelCollector struct{ model func() (ModelInfo, bool) }
+type modelCollector struct{ model ModelSource }
 
 var (
 	modelInfoDesc = prometheus.NewDesc("discret_model_info",
@@ -154,14 +156,14 @@ func (c modelCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
-	mi, ok := c.model()
-	if !ok {
-		return
+	card, err := c.model.Current(context.Background())
+	if err != nil {
+		return // no model is loaded
 	}
-	ch <- prometheus.MustNewConstMetric(modelInfoDesc, prometheus.GaugeValue, 1, mi.Version, strconv.FormatBool(mi.Private))
-	ch <- prometheus.MustNewConstMetric(modelCreatedDesc, prometheus.GaugeValue, float64(mi.Created.UnixNano())/1e9)
-	if mi.Private {
-		ch <- prometheus.MustNewConstMetric(modelEpsilonDesc, prometheus.GaugeValue, mi.Epsilon)
-		ch <- prometheus.MustNewConstMetric(modelDeltaDesc, prometheus.GaugeValue, mi.Delta)
+	ch <- prometheus.MustNewConstMetric(modelInfoDesc, prometheus.GaugeValue, 1, card.Version, strconv.FormatBool(card.Private))
+	ch <- prometheus.MustNewConstMetric(modelCreatedDesc, prometheus.GaugeValue, float64(card.Created.UnixNano())/1e9)
+	if card.Private && card.Privacy != nil {
+		ch <- prometheus.MustNewConstMetric(modelEpsilonDesc, prometheus.GaugeValue, card.Privacy.Epsilon)
+		ch <- prometheus.MustNewConstMetric(modelDeltaDesc, prometheus.GaugeValue, card.Privacy.Delta)
 	}
 }

@@ -139,9 +139,10 @@ type Config struct {
 	// is loaded); /readyz and the health service follow it. Nil means
 	// always ready.
 	Ready func() bool
-	// Model, if set, describes the release served, for /metrics
-	// (discret_model_*); false while there is none.
-	Model func() (ModelInfo, bool)
+	// Model, if set, gives the card of the release served, for /metrics
+	// (discret_model_*); an error while there is none. *recommend.Engine
+	// is one.
+	Model ModelSource
 
 	// Logger receives request logs and server events; nil discards them.
 	Logger *slog.Logger

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/discret-io/discret/features/store/storetest"
+	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/serve"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
@@ -1221,14 +1222,17 @@ func restBadRequestField(t *testing.T, body []byte) string {
 	return badRequestField(status.FromProto(&st))
 }
 
+// servedCard is a serve.ModelSource that serves one card.
+type servedCard release.Card
+
+func (c servedCard) Current(context.Context) (release.Card, error) { return release.Card(c), nil }
+
 // TestDomainMetrics: /metrics counts events by outcome, recommendations
 // and store entries by result, and describes the release served; no label
 // holds a customer.
 func TestDomainMetrics(t *testing.T) {
 	h := start(t, func(c *serve.Config) {
-		c.Model = func() (serve.ModelInfo, bool) {
-			return serve.ModelInfo{Version: "v9", Created: storetest.Epoch, Private: true, Epsilon: 0.5, Delta: 1e-6}, true
-		}
+		c.Model = servedCard{Version: "v9", Created: storetest.Epoch, Private: true, Privacy: &release.Privacy{Epsilon: 0.5, Delta: 1e-6}}
 	})
 	ctx := t.Context()
 	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)

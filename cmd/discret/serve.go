@@ -344,20 +344,11 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if err != nil {
 		return err
 	}
-	// The release served, for /metrics.
-	modelInfo := func() (serve.ModelInfo, bool) {
-		c, err := eng.Current(ctx)
-		mi := serve.ModelInfo{Version: c.Version, Created: c.Created, Private: c.Private, Epsilon: c.Epsilon()}
-		if c.Privacy != nil {
-			mi.Delta = c.Privacy.Delta
-		}
-		return mi, err == nil
-	}
 	srv, err := serve.New(serve.Config{
 		API:             api,
 		Keys:            keys,
 		Ready:           eng.Ready,
-		Model:           modelInfo,
+		Model:           eng, // the release served, for /metrics
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
