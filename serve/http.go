@@ -44,18 +44,14 @@ const (
 	pathOpenAPI = "/openapi.json"
 )
 
-// jsonMarshaler returns the REST API's JSON conventions: field names as in
-// the .proto (snake_case), every field present in responses, unknown fields
-// refused in requests.
-// gatewayJSON is the gateway's marshaler; it holds only options.
-var gatewayJSON = jsonMarshaler()
-
-func jsonMarshaler() bodyJSON {
-	return bodyJSON{&runtime.JSONPb{
-		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
-		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}}
-}
+// gatewayJSON is the gateway's marshaler, with the REST API's JSON
+// conventions: field names as in the .proto (snake_case), every field
+// present in responses, unknown fields refused in requests. It holds only
+// options.
+var gatewayJSON = bodyJSON{&runtime.JSONPb{
+	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+}}
 
 // bodyJSON is the gateway's marshaler. A request body that does not
 // decode is refused with the error bodyError makes: the path of the field

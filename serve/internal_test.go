@@ -155,7 +155,7 @@ func FuzzRESTRequestJSON(f *testing.F) {
 	f.Add([]byte(`{"category":"\u00e9","active":true,"stores":[]}`))
 	f.Add([]byte(`{"customer":"ann@example.com","since":"2026-01-01T00:00:00Z","actions":["forget",1],"page_size":"7","page_token":"00"}`))
 	f.Add([]byte(`{"customer":"ann@example.com","limit":"5","exclude":["a",2],"exclude_purchased":null,"ttl_seconds":1e3}`))
-	m := jsonMarshaler()
+	m := gatewayJSON
 	news := []func() proto.Message{
 		func() proto.Message { return &discretv1.WriteEventsRequest{} },
 		func() proto.Message { return &discretv1.SetConsentRequest{} },
@@ -443,7 +443,7 @@ func FuzzBodyAgreesWithPath(f *testing.F) {
 			}
 			// What the gateway would decode.
 			msg := rt.mt.New()
-			decodes := jsonMarshaler().NewDecoder(bytes.NewReader(body)).Decode(msg.Interface()) == nil
+			decodes := gatewayJSON.NewDecoder(bytes.NewReader(body)).Decode(msg.Interface()) == nil
 			inBody := msg.Get(msg.Descriptor().Fields().ByName(protoreflect.Name(rt.param))).String()
 			if decodes && inBody != "" && inBody != value {
 				if called || w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &resp) != nil ||
