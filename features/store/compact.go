@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -55,7 +54,7 @@ func (db *DB) Compact(ctx context.Context) error {
 		}
 		err := db.bdb.RunValueLogGC(forcedDiscardRatio)
 		if errors.Is(err, badger.ErrNoRewrite) {
-			return db.setLastCompaction(db.now())
+			return db.setLastCompaction(ctx, db.now())
 		}
 		if err != nil {
 			return wrapf(err, "compact: value-log GC")
@@ -208,6 +207,8 @@ func (db *DB) compactOnTimer(ctx context.Context, first, interval time.Duration,
 	}
 }
 
+var errBadCompacted = fmt.Errorf("%w: last compaction time", ErrCorrupt)
+
 // LastCompaction returns the time of the last successful Compact (to the
 // second), or the zero time if there was none.
 func (db *DB) LastCompaction(ctx context.Context) (time.Time, error) {
@@ -216,20 +217,9 @@ func (db *DB) LastCompaction(ctx context.Context) (time.Time, error) {
 	}
 	var t time.Time
 	err := db.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(compactedKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("%w: last compaction time of %d bytes", ErrCorrupt, len(v))
-			}
-			t = time.Unix(int64(binary.BigEndian.Uint64(v)), 0).UTC()
-			return nil
-		})
+		var err error
+		t, err = getSeconds(txn, compactedKey, errBadCompacted)
+		return err
 	})
 	if err != nil {
 		return time.Time{}, wrapf(err, "last compaction")
@@ -237,9 +227,13 @@ func (db *DB) LastCompaction(ctx context.Context) (time.Time, error) {
 	return t, nil
 }
 
-func (db *DB) setLastCompaction(t time.Time) error {
-	v := binary.BigEndian.AppendUint64(nil, uint64(t.Unix()))
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(compactedKey, v) }); err != nil {
+func (db *DB) setLastCompaction(ctx context.Context, t time.Time) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	err := db.update(ctx, func(txn *badger.Txn) error {
+		return txn.Set(compactedKey, encodeSeconds(t))
+	})
+	if err != nil {
 		return wrapf(err, "compact: record its time")
 	}
 	return nil

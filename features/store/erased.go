@@ -11,11 +11,9 @@ package store
 // no consent record (getConsent, getDecision); once the customer consents
 // again, their consent record carries ErasedAt itself (values.go, v2).
 //
-// Value: v1 | varint unix seconds.
+// Value: a time value (values.go).
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,40 +24,13 @@ import (
 
 var errBadErased = fmt.Errorf("%w: erasure record", ErrCorrupt)
 
-func encodeErased(t time.Time) []byte {
-	return binary.AppendVarint([]byte{valueV1}, t.Unix())
-}
-
-func decodeErased(v []byte) (time.Time, error) {
-	if len(v) < 2 || v[0] != valueV1 {
-		return time.Time{}, errBadErased
-	}
-	sec, k := binary.Varint(v[1:])
-	if k <= 0 || 1+k != len(v) || sec <= 0 || sec > maxUnixSecond {
-		return time.Time{}, errBadErased
-	}
-	return time.Unix(sec, 0).UTC(), nil
-}
-
 // getErased returns the time of p's last erasure recorded by Forget, zero if
 // none.
 func getErased(txn *badger.Txn, p privacy.PseudoID) (time.Time, error) {
-	item, err := txn.Get(erasedKey(p))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	var t time.Time
-	err = item.Value(func(v []byte) error {
-		t, err = decodeErased(v)
-		return err
-	})
-	return t, err
+	return getSeconds(txn, erasedKey(p), errBadErased)
 }
 
 // setErased records that p was erased at t.
 func setErased(txn *badger.Txn, p privacy.PseudoID, t time.Time) error {
-	return txn.Set(erasedKey(p), encodeErased(t))
+	return txn.Set(erasedKey(p), encodeSeconds(t))
 }

@@ -326,6 +326,6 @@ func decodeCounterKey(key []byte) (CounterKey, error) {
 // scratchKey is written and dropped by Compact to flush the memtables.
 var scratchKey = []byte{tagScratch, 'f', 'l', 'u', 's', 'h'}
 
-// compactedKey holds the time of the last successful Compact, Unix seconds
-// as 8 bytes big-endian.
+// compactedKey holds the time of the last successful Compact, a time value
+// (values.go).
 var compactedKey = []byte{tagMaint, 'c', 'o', 'm', 'p', 'a', 'c', 't', 'e', 'd'}

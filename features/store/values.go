@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
@@ -101,6 +103,44 @@ func consentHeader(v []byte) (erasedAt time.Time, n uint64, rest []byte, err err
 // maxUnixSecond is the last second of year 9999, the latest time the store
 // keeps.
 var maxUnixSecond = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+
+// Time value: v1 | varint unix seconds, after 1970 and at most maxUnixSecond.
+// It holds an erasure record (erased.go) and the time of the last Compact.
+// Times decode in UTC.
+
+func encodeSeconds(t time.Time) []byte {
+	return binary.AppendVarint([]byte{valueV1}, t.Unix())
+}
+
+// decodeSeconds decodes time value v, or returns bad.
+func decodeSeconds(v []byte, bad error) (time.Time, error) {
+	if len(v) < 2 || v[0] != valueV1 {
+		return time.Time{}, bad
+	}
+	sec, k := binary.Varint(v[1:])
+	if k <= 0 || 1+k != len(v) || sec <= 0 || sec > maxUnixSecond {
+		return time.Time{}, bad
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// getSeconds returns the time value under key, zero if there is none, or
+// bad if it cannot be decoded.
+func getSeconds(txn *badger.Txn, key []byte, bad error) (time.Time, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	var t time.Time
+	err = item.Value(func(v []byte) error {
+		t, err = decodeSeconds(v, bad)
+		return err
+	})
+	return t, err
+}
 
 func decodeConsent(v []byte) (consent.Record, error) {
 	bad := errBadConsent
