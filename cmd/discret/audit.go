@@ -211,19 +211,20 @@ func printAuditTable(e *env, entries []store.AuditEntry) error {
 	fmt.Fprintln(tw, "TIME\tACTION\tACTOR\tSUBJECT\tOBJECT\tCOUNTS")
 	for _, a := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.RFC3339), a.Action, a.Actor,
-			cmp.Or(a.Subject.Short(), "-"), cmp.Or(a.Object, "-"), cmp.Or(formatCounts(a.Counts), "-"))
+			cmp.Or(a.Subject.Short(), "-"), cmp.Or(a.Object, "-"), cmp.Or(formatKV(a.Counts), "-"))
 	}
 	return tw.Flush()
 }
 
-// formatCounts writes counts as "consent=1 events=12", in name order.
-func formatCounts(counts map[string]int64) string {
+// formatKV writes m as "consent=1 events=12", in name order; a float64 is
+// written as %g writes it.
+func formatKV[V int64 | float64](m map[string]V) string {
 	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(counts)) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "%s=%d", k, counts[k])
+		fmt.Fprintf(&b, "%s=%v", k, m[k])
 	}
 	return b.String()
 }

@@ -418,3 +418,19 @@ func TestExportNeedsItsAuditEntryCLI(t *testing.T) {
 		t.Errorf("export with the store as it is = %v, output %q; want the customer's export", err, out.String())
 	}
 }
+
+// TestFormatKV: counts and parameters are written as name=value in name
+// order, a float as %g writes it.
+func TestFormatKV(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{formatKV(map[string]int64{}), ""},
+		{formatKV(map[string]int64{"events": 12, "consent": 1}), "consent=1 events=12"},
+		{formatKV(map[string]float64{"steps": 3, "beta": 0.1, "R": 1e-05, "big": 1e21}), "R=1e-05 beta=0.1 big=1e+21 steps=3"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("formatKV = %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -471,11 +470,7 @@ func printComponents(w io.Writer, rows []ledgerRow, verbose bool) {
 			fmt.Fprintln(w)
 		}
 		if len(en.Parameters) > 0 {
-			var ps []string
-			for _, k := range slices.Sorted(maps.Keys(en.Parameters)) {
-				ps = append(ps, fmt.Sprintf("%s=%g", k, en.Parameters[k]))
-			}
-			fmt.Fprintf(w, "    parameters: %s\n", strings.Join(ps, " "))
+			fmt.Fprintf(w, "    parameters: %s\n", formatKV(en.Parameters))
 		}
 	}
 }
