@@ -371,6 +371,17 @@ func TestLoadValidate(t *testing.T) {
 	}
 }
 
+// TestLoadCallerError: a target that parses but that grpc.NewClient
+// refuses is an error of Load, not a crash.
+func TestLoadCallerError(t *testing.T) {
+	for _, target := range []string{"grpc://a%25b:1", "grpcs://[fe80::1%25en0]:443"} {
+		rep, err := Load(t.Context(), LoadConfig{Target: target, Method: MethodPopular, Requests: 1, Warmup: -1})
+		if rep != nil || err == nil || !strings.HasPrefix(err.Error(), "bench: connect ") {
+			t.Errorf("Load(%s) = %v, %v; want no report and a connect error", target, rep, err)
+		}
+	}
+}
+
 func TestLoadOutputs(t *testing.T) {
 	rep := &LoadReport{
 		Target: "http://127.0.0.1:8080", Transport: "rest", Method: MethodRecommend, Limit: 10, Clients: 8,
