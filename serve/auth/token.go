@@ -178,22 +178,17 @@ func tagMAC(key *macPool, keyID string, expiry int64, bind [bindSize]byte) [tagS
 // tokenMAC is HMAC-SHA256 under key over label, the minting key's id, the
 // expiry (8 bytes, big-endian) and data.
 func tokenMAC(key *macPool, label, keyID string, expiry int64, data []byte) [sha256.Size]byte {
-	m := key.get()
-	defer key.pool.Put(m)
 	var buf [64 + idLen + 8 + bindSize]byte
 	b := append(buf[:0], label...)
 	b = append(b, keyID...)
 	b = binary.BigEndian.AppendUint64(b, uint64(expiry))
-	m.Write(append(b, data...))
-	var out [sha256.Size]byte
-	m.Sum(out[:0])
-	return out
+	return key.sum(append(b, data...))
 }
 
-// macPool hands out HMAC-SHA256 states under one key, reset, for reuse, as
+// macPool computes HMAC-SHA256 under one key with pooled states, as
 // privacy/pseudonym.Keyed does: hmac.New hashes the padded key into two
 // fresh states at every call, and a request with a customer token needs up
-// to three MACs.
+// to three MACs. It is safe for concurrent use.
 type macPool struct{ pool sync.Pool }
 
 func newMACPool(key []byte) *macPool {
@@ -203,11 +198,17 @@ func newMACPool(key []byte) *macPool {
 	return p
 }
 
-// get returns a reset state; put it back in p.pool after use.
-func (p *macPool) get() hash.Hash {
+// sum returns the HMAC-SHA256 of parts, written in order, under p's key.
+func (p *macPool) sum(parts ...[]byte) [sha256.Size]byte {
 	h := p.pool.Get().(hash.Hash)
 	h.Reset()
-	return h
+	for _, b := range parts {
+		h.Write(b)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	p.pool.Put(h)
+	return out
 }
 
 // MintCustomerToken returns a customer token bound to customer, minted by
