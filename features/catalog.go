@@ -191,6 +191,15 @@ func (es FieldErrors) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
+// Add appends fe to es unless es already names its field: one problem per
+// field, the first found (a field that could not be read would otherwise
+// collect problems that only repeat it).
+func (es *FieldErrors) Add(fe *FieldError) {
+	if !slices.ContainsFunc(*es, func(e *FieldError) bool { return e.Field == fe.Field }) {
+		*es = append(*es, fe)
+	}
+}
+
 // Unwrap returns the errors, for errors.Is and errors.As.
 func (es FieldErrors) Unwrap() []error {
 	out := make([]error, len(es))
@@ -217,9 +226,7 @@ func Problems(fields []string, errs FieldErrors, verr error) error {
 		more = FieldErrors{fe}
 	}
 	for _, fe := range more {
-		if !slices.ContainsFunc(errs, func(e *FieldError) bool { return e.Field == fe.Field }) {
-			errs = append(errs, fe)
-		}
+		errs.Add(fe)
 	}
 	order := func(e *FieldError) int {
 		if i := slices.Index(fields, e.Field); i >= 0 {

@@ -154,3 +154,32 @@ func TestCatalogueRefusesEmailLikeIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldErrorsAdd: Add keeps the first problem of each field, in the
+// order added.
+func TestFieldErrorsAdd(t *testing.T) {
+	item1 := &FieldError{Field: FieldItem, Err: ErrMissing}
+	item2 := &FieldError{Field: FieldItem, Value: "x", Err: ErrUnknownField}
+	store := &FieldError{Field: FieldStore, Err: ErrMissing}
+	tests := []struct {
+		name string
+		add  []*FieldError
+		want FieldErrors
+	}{
+		{"none", nil, nil},
+		{"one", []*FieldError{item1}, FieldErrors{item1}},
+		{"two fields", []*FieldError{store, item1}, FieldErrors{store, item1}},
+		{"same field twice", []*FieldError{item1, store, item2}, FieldErrors{item1, store}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var es FieldErrors
+			for _, fe := range tt.add {
+				es.Add(fe)
+			}
+			if !reflect.DeepEqual(es, tt.want) {
+				t.Errorf("Add(%v) = %v, want %v", tt.add, es, tt.want)
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/discret-io/discret/features"
@@ -122,17 +121,15 @@ func (d *decoder) event(line int, e *features.RawEvent, errs features.FieldError
 	return d.emit(Record{Line: line, Event: *e})
 }
 
-// addErr appends err, a field error from a conversion, to errs, unless
-// errs already has a problem of that field (a member of the wrong JSON type
-// is then absent too): one problem per field, as features.Problems keeps.
+// addErr adds err, a field error from a conversion, to errs, unless errs
+// already has a problem of that field (a member of the wrong JSON type is
+// then absent too): one problem per field (features.FieldErrors.Add).
 func addErr(errs *features.FieldErrors, err error) {
 	var fe *features.FieldError
 	if !errors.As(err, &fe) {
 		fe = &features.FieldError{Field: FieldRecord, Err: err}
 	}
-	if !slices.ContainsFunc(*errs, func(e *features.FieldError) bool { return e.Field == fe.Field }) {
-		*errs = append(*errs, fe)
-	}
+	errs.Add(fe)
 }
 
 // fail yields the held records, then a fatal error.
