@@ -105,8 +105,12 @@ func validKeyName(s string) bool {
 }
 
 func validScope(s string) bool {
-	return tokenOf(s, maxAPIKeyScopeLen, func(b byte) bool { return b >= 'a' && b <= 'z' || b == '_' })
+	return tokenOf(s, maxAPIKeyScopeLen, lowerSnake)
 }
+
+// lowerSnake reports whether b is in [a-z_], the bytes of API key scopes
+// and audit count names.
+func lowerSnake(b byte) bool { return b >= 'a' && b <= 'z' || b == '_' }
 
 func tokenOf(s string, maxLen int, ok func(byte) bool) bool {
 	if s == "" || len(s) > maxLen {

@@ -75,9 +75,8 @@ const (
 	AuditModelRetire                          // a non-private release deleted with a customer's data
 )
 
-// AuditActions lists every action, in the order of their constants.
-var AuditActions = []AuditAction{AuditExport, AuditForget, AuditKeyCreate, AuditKeyRevoke, AuditModelUse, AuditModelTrain, AuditConsentImport, AuditModelRetire}
-
+// auditActionNames names every action; an action is added here, and
+// AuditActions and Valid follow.
 var auditActionNames = [...]string{
 	AuditExport:        "export",
 	AuditForget:        "forget",
@@ -89,8 +88,17 @@ var auditActionNames = [...]string{
 	AuditModelRetire:   "model.retire",
 }
 
+// AuditActions lists every action, in the order of their constants.
+var AuditActions = func() []AuditAction {
+	as := make([]AuditAction, 0, len(auditActionNames)-int(AuditExport))
+	for a := AuditExport; int(a) < len(auditActionNames); a++ {
+		as = append(as, a)
+	}
+	return as
+}()
+
 // Valid reports whether a is one of AuditActions.
-func (a AuditAction) Valid() bool { return a >= AuditExport && a <= AuditModelRetire }
+func (a AuditAction) Valid() bool { return a >= AuditExport && int(a) < len(auditActionNames) }
 
 // String returns the action's name ("forget", "apikey.create", ...).
 func (a AuditAction) String() string {
@@ -310,7 +318,7 @@ func (e *AuditEntry) validate() error {
 		return bad("%d counts (at most %d)", len(e.Counts), MaxAuditCounts)
 	}
 	for name, n := range e.Counts {
-		if !tokenOf(name, maxAuditCountLen, func(b byte) bool { return b >= 'a' && b <= 'z' || b == '_' }) {
+		if !tokenOf(name, maxAuditCountLen, lowerSnake) {
 			return bad("count name must be 1-%d characters from [a-z_]", maxAuditCountLen)
 		}
 		if n < 0 {

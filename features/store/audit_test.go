@@ -366,6 +366,24 @@ func TestSubjectOf(t *testing.T) {
 	}
 }
 
+// TestAuditActions: AuditActions runs from AuditExport through every named
+// action, each with a name of its own, and Valid holds for them alone.
+func TestAuditActions(t *testing.T) {
+	if len(AuditActions) == 0 || AuditActions[0] != AuditExport {
+		t.Fatalf("AuditActions = %v, want to start with export", AuditActions)
+	}
+	seen := map[string]bool{}
+	for i, a := range AuditActions {
+		if a != AuditExport+AuditAction(i) || !a.Valid() || auditActionNames[a] == "" || seen[a.String()] {
+			t.Errorf("AuditActions[%d] = %v: want action %d, valid, with a name of its own", i, a, AuditExport+AuditAction(i))
+		}
+		seen[a.String()] = true
+	}
+	if last := AuditActions[len(AuditActions)-1]; AuditAction(0).Valid() || (last + 1).Valid() {
+		t.Errorf("Valid holds outside %v..%v", AuditExport, last)
+	}
+}
+
 func TestParseAuditAction(t *testing.T) {
 	for _, a := range AuditActions {
 		if got, err := ParseAuditAction(a.String()); got != a || err != nil {
