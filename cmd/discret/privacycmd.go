@@ -486,14 +486,8 @@ func printSpend(w io.Writer, r *ledgerReport) {
 		fmt.Fprintf(w, "; of δ, %g was spent choosing items and stores from the data", s.DeltaThreshold)
 	}
 	fmt.Fprintln(w, ")")
-	var sum float64
-	for _, row := range r.rows {
-		if row.Private && row.Time.After(s.From) {
-			sum += row.Epsilon
-		}
-	}
 	if s.Releases > 1 {
-		fmt.Fprintf(w, "  their own ε add up to %.4g; the cumulative ε is less: it is the ε of their total ρ (ρ adds up, ε does not)\n", sum)
+		fmt.Fprintf(w, "  their own ε add up to %.4g; the cumulative ε is less: it is the ε of their total ρ (ρ adds up, ε does not)\n", s.EpsilonSum)
 	}
 	from := "the built-in default"
 	if r.capFrom != "" {

@@ -443,6 +443,9 @@ type Spend struct {
 	// releases' own δ. Epsilon is the official ε of Rho at
 	// Delta − DeltaThreshold, +Inf if that is not positive.
 	Delta, Epsilon float64
+	// EpsilonSum is the sum of the releases' own ε, which is more than
+	// Epsilon: ρ adds up, ε does not.
+	EpsilonSum float64
 }
 
 // Fits reports whether the spend is within the cap.
@@ -474,6 +477,7 @@ func (c Cap) spent(entries []Entry, next *Entry, now time.Time) (Spend, error) {
 		}
 		s.Releases++
 		s.Rho += e.Rho
+		s.EpsilonSum += e.Epsilon
 		s.DeltaThreshold += e.DeltaThreshold
 		s.Delta = min(s.Delta, e.Delta)
 	}

@@ -98,6 +98,33 @@ func TestSpent(t *testing.T) {
 	}
 }
 
+// TestSpentEpsilonSum: the releases' own ε are summed over the same
+// releases as their ρ: private, effective, charged after the window's start.
+func TestSpentEpsilonSum(t *testing.T) {
+	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
+	withEps := func(e budget.Entry, eps float64) budget.Entry { e.Epsilon = eps; return e }
+	pending := func(e budget.Entry) budget.Entry { e.Pending = true; return e }
+	for _, tt := range []struct {
+		name    string
+		entries []budget.Entry
+		want    float64
+	}{
+		{"empty", nil, 0},
+		{"in window", []budget.Entry{withEps(private("a", now.Add(-days(2)), 0.1, 1e-6), 2.5), withEps(private("b", now, 0.2, 1e-6), 3)}, 5.5},
+		{"window boundary is exclusive", []budget.Entry{withEps(private("a", now.Add(-days(10)), 0.1, 1e-6), 7), withEps(private("b", now, 0.1, 1e-6), 2)}, 2},
+		{"non-private not summed", []budget.Entry{{Time: now, Version: "np", Epsilon: 9}, withEps(private("b", now, 0.1, 1e-6), 2)}, 2},
+		{"pending charge replaced", []budget.Entry{pending(withEps(private("a", now.Add(-days(1)), 0.3, 1e-6), 4)), withEps(private("a", now, 0.1, 1e-6), 1.5)}, 1.5},
+	} {
+		s, err := c.Spent(tt.entries, now)
+		if err != nil {
+			t.Fatalf("Spent(%s) error: %v", tt.name, err)
+		}
+		if s.EpsilonSum != tt.want {
+			t.Errorf("Spent(%s).EpsilonSum = %v, want %v", tt.name, s.EpsilonSum, tt.want)
+		}
+	}
+}
+
 // TestExceededLeft: the ε a refusal suggests is rounded down to three
 // significant digits, so that asking for it is never refused.
 func TestExceededLeft(t *testing.T) {
