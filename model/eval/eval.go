@@ -364,7 +364,7 @@ func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, e
 	folder := als.NewFolder(model)
 	d := model.Factors
 	vm := blas64.General{Rows: model.Items, Cols: d, Stride: d, Data: model.V}
-	rank := popularityRanks(model)
+	none := withoutVector(model)
 	var foldErr error
 	m, err := Evaluate(ctx, b.train, b.test, b.items, b.cfg.Workers, func() Scorer {
 		sc := folder.NewScratch()
@@ -376,7 +376,7 @@ func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, e
 				return
 			}
 			blas64.Gemv(blas.NoTrans, 1, vm, blas64.Vector{N: d, Inc: 1, Data: u}, 0, blas64.Vector{N: model.Items, Inc: 1, Data: scores})
-			servedScores(scores, model.Counts, rank, slices.ContainsFunc(u, func(x float64) bool { return x != 0 }))
+			servedScores(scores, model.Counts, none, slices.ContainsFunc(u, func(x float64) bool { return x != 0 }))
 		}
 	})
 	if foldErr != nil {
@@ -385,47 +385,35 @@ func (b *bench) evaluateModel(ctx context.Context, model *als.Model) (Metrics, e
 	return m, err
 }
 
-// popularityRanks returns, per item, its place among the items without a
-// vector (outside the trained universe, or shrunk to zero by the private
-// item step: release.HasVector) by released count, most counted first and
-// ties to the lower index, as serving orders its popular items; -1 for an
-// item with a vector, -2 for one without a vector or a positive count,
-// which serving never shows. It returns nil when every item has a vector
-// (every non-private model), so that such models are ranked by their
-// scores alone.
-func popularityRanks(model *als.Model) []int {
+// withoutVector reports, per item, whether it has no vector: outside the
+// trained universe, or shrunk to zero by the private item step
+// (release.HasVector). It returns nil when every item has a vector (every
+// non-private model), so that such models are ranked by their scores
+// alone.
+func withoutVector(model *als.Model) []bool {
 	d := model.Factors
-	var none []int
+	var none []bool
 	for j := range model.Items {
 		if !model.InUniverse[j] || !slices.ContainsFunc(model.V[j*d:j*d+d], func(x float64) bool { return x != 0 }) {
-			none = append(none, j)
+			if none == nil {
+				none = make([]bool, model.Items)
+			}
+			none[j] = true
 		}
 	}
-	if len(none) == 0 {
-		return nil
-	}
-	slices.SortStableFunc(none, func(a, b int) int { return cmp.Compare(model.Counts[b], model.Counts[a]) })
-	rank := make([]int, model.Items)
-	for j := range rank {
-		rank[j] = -1
-	}
-	for r, j := range none {
-		rank[j] = r
-		if model.Counts[j] <= 0 {
-			rank[j] = -2
-		}
-	}
-	return rank
+	return none
 }
 
 // servedScores rewrites the scores of one user so that they rank the
-// catalogue as serve/recommend does (DP-ALS.md B5: items without a vector
-// are served by popularity): first the items with a vector and a positive
-// score, by score; then the items without a vector, by released count
-// (rank from popularityRanks); then the items with a vector and a score ≤ 0.
-// A user whose folded-in vector is zero (personal is false) has no history
+// catalogue as serve/recommend does (DP-ALS.md B5: items without a vector,
+// none[j], are served by popularity): first the items with a vector and a
+// positive score, by score; then the items without a vector, by released
+// count, ties to the lower index (topK's order, that of serving's stable
+// sort); then the items with a vector and a score ≤ 0. An item without a
+// vector or a positive count, which serving never shows, comes last. A
+// user whose folded-in vector is zero (personal is false) has no history
 // to go by and gets the popular list: the catalogue by released count.
-func servedScores(scores, counts []float64, rank []int, personal bool) {
+func servedScores(scores, counts []float64, none []bool, personal bool) {
 	if !personal {
 		for j, c := range counts {
 			scores[j] = c
@@ -435,15 +423,14 @@ func servedScores(scores, counts []float64, rank []int, personal bool) {
 		}
 		return
 	}
-	if rank == nil { // every item has a vector
+	if none == nil { // every item has a vector
 		return
 	}
-	n := float64(len(scores))
 	for j, s := range scores {
 		switch {
-		case rank[j] >= 0:
-			scores[j] = -1 + (n-float64(rank[j]))/(n+1) // in (−1, 0), best first
-		case rank[j] == -2:
+		case none[j] && counts[j] > 0:
+			scores[j] = -1 / (1 + counts[j]) // in (−1, 0), the larger count first
+		case none[j]:
 			scores[j] = -1e15
 		case s > 0:
 			// unchanged

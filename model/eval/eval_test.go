@@ -530,7 +530,7 @@ func TestServedScores(t *testing.T) {
 		Counts:     []float64{2, 5, 8, 9, 1, 9, 3, 0},
 	}
 	m.V[6] = 1e-300 // a vector whose score rounds to 0 is still a vector
-	rank := popularityRanks(m)
+	none := withoutVector(m)
 	order := func(personal bool) []int32 {
 		scores := make([]float64, m.Items)
 		for j := range scores {
@@ -539,7 +539,7 @@ func TestServedScores(t *testing.T) {
 				scores[j] = 0
 			}
 		}
-		servedScores(scores, m.Counts, rank, personal)
+		servedScores(scores, m.Counts, none, personal)
 		return topK(scores, make([]bool, m.Items), nil, m.Items)
 	}
 	if got, want := order(true), []int32{4, 0, 3, 5, 1, 6, 2, 7}; !slices.Equal(got, want) {
@@ -551,8 +551,8 @@ func TestServedScores(t *testing.T) {
 
 	// A model whose items all have vectors is ranked by its scores alone.
 	full := &als.Model{Factors: 1, Items: 3, V: []float64{1, -1, 0.5}, InUniverse: []bool{true, true, true}, Counts: []float64{1, 2, 3}}
-	if popularityRanks(full) != nil {
-		t.Fatal("popularityRanks of a model without zero vectors is not nil")
+	if withoutVector(full) != nil {
+		t.Fatal("withoutVector of a model without zero vectors is not nil")
 	}
 	scores := []float64{1, -1, 0.5}
 	servedScores(scores, full.Counts, nil, true)
