@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/features"
 )
 
 // Day is a calendar day in UTC, counted from 1970-01-01 (day 0).
@@ -47,9 +49,11 @@ func (c CounterKey) validate() error {
 	return nil
 }
 
+// clipName clips a name echoed in an error to maxCounterNameLen bytes, at a
+// rune boundary, marking a cut with "…".
 func clipName(s string) string {
-	if len(s) > maxCounterNameLen {
-		return s[:maxCounterNameLen] + "…"
+	if head, cut := features.ClipAt(s, maxCounterNameLen); cut {
+		return head + "…"
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
@@ -237,5 +238,24 @@ func TestErasedKey(t *testing.T) {
 	}
 	if testing.AllocsPerRun(10, func() { erasedKey(p) }) > 1 {
 		t.Error("erasedKey allocates more than its key")
+	}
+}
+
+// TestClipName: a name echoed in an error is clipped to maxCounterNameLen
+// bytes at a rune boundary, so that valid UTF-8 stays valid.
+func TestClipName(t *testing.T) {
+	full := strings.Repeat("a", maxCounterNameLen)
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"ingest.rows", "ingest.rows"},
+		{full, full},
+		{full + "b", full + "…"},
+		// "é" (2 bytes) straddles the limit: it goes whole.
+		{full[1:] + "é", full[1:] + "…"},
+		{strings.Repeat("é", maxCounterNameLen), strings.Repeat("é", maxCounterNameLen/2) + "…"},
+	} {
+		if got := clipName(tt.in); got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("clipName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
