@@ -16,7 +16,7 @@ package store
 //	Internal, keyed by customer but not customer data:
 //	  x | pseudo(16)                                               erasure pending
 //	  r | erased(16)                                               erasure record (erased.go)
-//	  t | time(8) | rand(4)                                        audit entry (audit.go); names a
+//	  t | time(8) | seq(4)                                         audit entry (audit.go); names a
 //	                                                               customer by a one-way hash only
 //	Global tables (no customer data):
 //	  a | name | 0x00 | day(4)                                     aggregate counter
