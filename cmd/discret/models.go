@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -221,19 +222,20 @@ func noRelease(ctx context.Context, d *dataEnv, err error, version string) error
 	if err != nil {
 		return fmt.Errorf("release %q not found; reading the privacy ledger: %w", version, err)
 	}
-	var row *ledgerRow
-	for _, r := range ledgerRows(budget.Effective(entries), nil) {
-		if r.Version == version {
-			row = &r
+	var en *budget.Entry // the version's latest effective entry
+	for _, e := range slices.Backward(budget.Effective(entries)) {
+		if e.Version == version {
+			en = &e
+			break
 		}
 	}
 	switch {
-	case row == nil:
+	case en == nil:
 		return fmt.Errorf("release %q not found ('discret models list' shows the stored releases)", version)
-	case row.Status == statusFailed:
-		return fmt.Errorf("release %q was never stored: its training run failed (%s); what it spent stays in the ledger: discret privacy report", version, row.Failed)
-	case row.Status == statusInterrupted:
+	case en.Pending: // before Failed, as ledgerRows
 		return fmt.Errorf("release %q was never stored: its training run ended before recording its release; its charge stays in the ledger: discret privacy report", version)
+	case en.Failed != "":
+		return fmt.Errorf("release %q was never stored: its training run failed (%s); what it spent stays in the ledger: discret privacy report", version, en.Failed)
 	}
 	return fmt.Errorf("release %q was deleted; its privacy parameters stay in the ledger: discret privacy report", version)
 }

@@ -6,8 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/discret-io/discret/features/store"
+	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/model/budget"
 )
 
 // TestModelsUse: models use applies train's rule to a release too poor to
@@ -70,6 +74,45 @@ func TestModelsUse(t *testing.T) {
 		}
 		if list := c.mustRun("models", "list"); !regexp.MustCompile(`\*\s+` + tt.current).MatchString(list) {
 			t.Errorf("after discret %s, the current release is not %s:\n%s", strings.Join(tt.args, " "), tt.current, list)
+		}
+	}
+}
+
+// TestNoRelease: a release missing from the store is said to be so from
+// its latest ledger entry: interrupted (a pending charge alone), failed,
+// deleted, or unknown to the ledger.
+func TestNoRelease(t *testing.T) {
+	now := time.Date(2035, 1, 2, 0, 0, 0, 0, time.UTC)
+	db := storetest.OpenMemory(t, nil)
+	cp := budget.Cap{}.WithDefaults()
+	for _, en := range []budget.Entry{
+		{Version: "gone", Pending: true}, {Version: "gone"},
+		{Version: "bad", Pending: true}, {Version: "bad", Failed: "train: context canceled"},
+		{Version: "dead", Pending: true},
+	} {
+		en.Time, en.Private, en.Rho, en.Epsilon, en.Delta, en.RNG, en.Cap = now, true, 0.02, 1, 1e-6, "crypto", &cp
+		b, err := en.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AppendLedger(t.Context(), store.LedgerCharge{Time: now, Data: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &dataEnv{db: db}
+	for _, tt := range []struct {
+		err     error
+		version string
+		want    string
+	}{
+		{store.ErrNoCurrentRelease, "", "no current release; run 'discret train' or 'discret models use VERSION'"},
+		{store.ErrReleaseNotFound, "none", `release "none" not found ('discret models list' shows the stored releases)`},
+		{store.ErrReleaseNotFound, "gone", `release "gone" was deleted; its privacy parameters stay in the ledger: discret privacy report`},
+		{store.ErrReleaseNotFound, "bad", `release "bad" was never stored: its training run failed (train: context canceled); what it spent stays in the ledger: discret privacy report`},
+		{store.ErrReleaseNotFound, "dead", `release "dead" was never stored: its training run ended before recording its release; its charge stays in the ledger: discret privacy report`},
+	} {
+		if got := noRelease(t.Context(), d, tt.err, tt.version); got == nil || got.Error() != tt.want {
+			t.Errorf("noRelease(%v, %q) = %v, want %q", tt.err, tt.version, got, tt.want)
 		}
 	}
 }
