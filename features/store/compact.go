@@ -169,7 +169,12 @@ func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
 		return fmt.Errorf("store: CompactEvery interval must be positive, got %s", interval)
 	}
 	last, err := db.LastCompaction(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, errBadCompacted):
+		// Only the schedule's reckoning (written in another form by an
+		// earlier build, say): compact at once, which records it anew.
+		db.log.Warn("store: the last compaction's time is unreadable; compacting now", "err", err)
+	case err != nil:
 		return err
 	}
 	db.compactOnTimer(ctx, firstCompaction(last, db.now(), interval), interval, time.After)

@@ -3,12 +3,15 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
@@ -150,6 +153,39 @@ func TestCompactEveryRefusesNonPositive(t *testing.T) {
 		if err := db.CompactEvery(t.Context(), d); err == nil {
 			t.Errorf("CompactEvery(%v) = nil, want an error", d)
 		}
+	}
+}
+
+// TestCompactEveryUnreadableLast: a last compaction time that cannot be
+// read (the raw 8 bytes an earlier build wrote) does not switch the
+// schedule off: it compacts at once and records the time anew.
+func TestCompactEveryUnreadableLast(t *testing.T) {
+	db := mustOpen(t, Options{Dir: t.TempDir(), Unencrypted: true, Now: func() time.Time { return testNow }})
+	if err := db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Set(compactedKey, binary.BigEndian.AppendUint64(nil, uint64(testNow.Unix())))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.LastCompaction(t.Context()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("LastCompaction of the old form = %v, want ErrCorrupt", err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- db.CompactEvery(ctx, time.Hour) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if last, err := db.LastCompaction(t.Context()); err == nil && !last.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("no compaction recorded after an unreadable last time; CompactEvery = %v", <-done)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("CompactEvery = %v, want nil once stopped", err)
 	}
 }
 
