@@ -149,14 +149,20 @@ stderr: a line after each ALS iteration and after each model.`,
 			}
 			path, label := args[0], bench.DatasetName(args[0])
 			start := time.Now()
-			var d *eval.Dataset
-			var bad eval.BadRows
+			// Read once, as it streams in: unlike import, which reads its
+			// input twice, eval needs no copy of standard input.
+			var in io.ReadCloser
 			if path == "-" {
 				path, label = "standard input", "stdin"
-				d, bad, err = readStdin(ctx, f)
+				in, err = eventfile.NewReader(io.NopCloser(os.Stdin), path)
 			} else {
-				d, bad, err = eval.ReadFile(ctx, path, f)
+				in, err = eventfile.Open(path)
 			}
+			if err != nil {
+				return err
+			}
+			d, bad, err := eval.Read(ctx, in, path, f)
+			in.Close() // read-only: all it had was read
 			if err != nil {
 				return err
 			}
@@ -190,18 +196,6 @@ stderr: a line after each ALS iteration and after each model.`,
 			return nil
 		},
 	}
-}
-
-// readStdin reads the dataset of `eval -` from standard input, once, as
-// it streams in: unlike import, which reads its input twice, eval needs no
-// copy of it.
-func readStdin(ctx context.Context, format eventfile.Format) (*eval.Dataset, eval.BadRows, error) {
-	const name = "standard input"
-	r, err := eventfile.NewReader(io.NopCloser(os.Stdin), name)
-	if err != nil {
-		return nil, eval.BadRows{}, err
-	}
-	return eval.Read(ctx, r, name, format)
 }
 
 // evalDeltaRange is the range of eval's --delta known before the data is
