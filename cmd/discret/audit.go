@@ -161,7 +161,7 @@ func parseWhen(name, s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	if p, err := retention.ParsePeriod(s); err == nil {
-		return now.AddDate(-p.Years, -p.Months, -p.Days), nil
+		return p.Before(now), nil
 	}
 	return time.Time{}, usagef("--%s %q: want a time (RFC 3339, or a day such as 2026-03-01) or how long ago (a duration > 0 such as 36h, or a period such as 30d, 2w, 6mo, 1y)", name, s)
 }

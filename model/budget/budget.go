@@ -426,8 +426,7 @@ func (c Cap) Validate() error {
 // Start returns the start of the window ending at now: entries charged
 // after it count.
 func (c Cap) Start(now time.Time) time.Time {
-	w := c.WithDefaults().Window
-	return now.AddDate(-w.Years, -w.Months, -w.Days)
+	return c.WithDefaults().Window.Before(now)
 }
 
 // Spend is the cumulative privacy loss of the releases in a window.

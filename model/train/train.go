@@ -631,7 +631,7 @@ func (r *run) windowStart() time.Time {
 	from := r.now
 	for _, k := range privacy.EventKinds {
 		p := r.cfg.Retention.Period(k)
-		from = minTime(from, r.now.AddDate(-p.Years, -p.Months, -p.Days))
+		from = minTime(from, p.Before(r.now))
 	}
 	if s := r.cfg.Since.UTC(); !r.cfg.Since.IsZero() && s.After(from) {
 		from = s

@@ -25,6 +25,9 @@ func (p Period) IsZero() bool { return p == Period{} }
 // AddTo returns t plus p.
 func (p Period) AddTo(t time.Time) time.Time { return t.AddDate(p.Years, p.Months, p.Days) }
 
+// Before returns t minus p: the start of the period p that ends at t.
+func (p Period) Before(t time.Time) time.Time { return t.AddDate(-p.Years, -p.Months, -p.Days) }
+
 // String formats p as ParsePeriod accepts it ("3y", "13mo", "1y6mo10d").
 func (p Period) String() string {
 	var b strings.Builder

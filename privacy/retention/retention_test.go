@@ -43,6 +43,26 @@ func TestParsePeriod(t *testing.T) {
 	}
 }
 
+// TestBefore: a period before t is counted in calendar units, as AddTo
+// counts it after, with AddDate's normalization.
+func TestBefore(t *testing.T) {
+	at := time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		p    Period
+		want time.Time
+	}{
+		{Period{}, at},
+		{Period{Days: 30}, time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
+		{Period{Months: 1}, time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)},  // Feb 31, normalized
+		{Period{Months: 13}, time.Date(2024, 3, 2, 12, 0, 0, 0, time.UTC)}, // Feb 31 2024, a leap year
+		{Period{Years: 1, Months: 6, Days: 10}, time.Date(2023, 9, 21, 12, 0, 0, 0, time.UTC)},
+	} {
+		if got := tt.p.Before(at); !got.Equal(tt.want) {
+			t.Errorf("%v.Before(%v) = %v, want %v", tt.p, at, got, tt.want)
+		}
+	}
+}
+
 func TestPolicy(t *testing.T) {
 	at := time.Date(2025, 1, 31, 12, 0, 0, 0, time.UTC)
 	var def Policy
