@@ -382,7 +382,7 @@ func printLedger(w io.Writer, r *ledgerReport) {
 				eps, delta, rho = fmt.Sprintf("%.4g", en.Epsilon), fmt.Sprintf("%g", en.Delta), fmt.Sprintf("%.4g", en.Rho)
 			}
 			in := ""
-			if en.Time.After(s.From) {
+			if s.InWindow(en.Time) {
 				in = "yes"
 			}
 			events := "not recorded"

@@ -447,6 +447,10 @@ type Spend struct {
 	EpsilonSum float64
 }
 
+// InWindow reports whether an entry charged at t counts in the window:
+// charged after From.
+func (s Spend) InWindow(t time.Time) bool { return t.After(s.From) }
+
 // Fits reports whether the spend is within the cap.
 func (s Spend) Fits() bool { return s.Epsilon <= s.Cap.Epsilon }
 
@@ -481,7 +485,7 @@ func (c Cap) spent(entries []Entry, next *Entry, now time.Time) (Spend, error) {
 		s.Delta = min(s.Delta, e.Delta)
 	}
 	for i := range entries {
-		if entries[i].Time.After(s.From) {
+		if s.InWindow(entries[i].Time) {
 			add(&entries[i])
 		}
 	}
@@ -587,10 +591,9 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 	}
 	// When it fits: at the moment each release in the window leaves it.
 	var leave []time.Time
-	w := after.Cap.Window
 	for _, en := range entries {
-		if en.Time.After(after.From) && en.Private {
-			leave = append(leave, en.Time.AddDate(w.Years, w.Months, w.Days))
+		if after.InWindow(en.Time) && en.Private {
+			leave = append(leave, after.Cap.Window.AddTo(en.Time))
 		}
 	}
 	slices.SortFunc(leave, time.Time.Compare)

@@ -125,6 +125,29 @@ func TestSpentEpsilonSum(t *testing.T) {
 	}
 }
 
+// TestInWindow: the window is open at its start, closed at its end and
+// beyond (entries dated after now count too).
+func TestInWindow(t *testing.T) {
+	s, err := budget.Cap{Window: retention.Period{Days: 10}}.Spent(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{now.Add(-days(11)), false},
+		{now.Add(-days(10)), false},
+		{now.Add(-days(10)).Add(time.Millisecond), true},
+		{now, true},
+		{now.Add(days(1)), true},
+	} {
+		if got := s.InWindow(tt.at); got != tt.want {
+			t.Errorf("InWindow(%v) = %v, want %v (window from %v)", tt.at, got, tt.want, s.From)
+		}
+	}
+}
+
 // TestExceededLeft: the ε a refusal suggests is rounded down to three
 // significant digits, so that asking for it is never refused.
 func TestExceededLeft(t *testing.T) {
