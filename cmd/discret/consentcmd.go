@@ -130,7 +130,7 @@ from the store, and would not remove from a log of this output).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "customer %s (audit subject)\n", store.SubjectOf(p).Short())
+			fmt.Fprintln(e.stdout, customerWords(p))
 			if n := res.PredatingErasure; n > 0 {
 				fmt.Fprintf(e.stdout, "%s not recorded: dated at or before this customer's erasure (%s), which holds for everything dated before it\n",
 					plural(n, "choice"), res.Record.ErasedAt.Format(time.RFC3339))
@@ -202,7 +202,7 @@ export does.`,
 				}
 				return writeJSON(e.stdout, out)
 			}
-			fmt.Fprintf(e.stdout, "customer %s (audit subject)\n", store.SubjectOf(p).Short())
+			fmt.Fprintln(e.stdout, customerWords(p))
 			printConsentState(e.stdout, r, d.settings.consent)
 			if len(r.Changes) > 0 {
 				fmt.Fprintln(e.stdout, "history:")

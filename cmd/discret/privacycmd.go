@@ -104,8 +104,7 @@ only the entry's epsilon (all its components composed) is a guarantee.`,
 			if asJSON {
 				return writeJSON(e.stdout, privacyJSON(r))
 			}
-			r.verbose = verbose
-			printLedger(e.stdout, r)
+			printLedger(e.stdout, r, verbose)
 			return nil
 		},
 	}
@@ -309,7 +308,6 @@ type ledgerReport struct {
 	// recordedSpend the spend against that cap.
 	recorded      *budget.Entry
 	recordedSpend budget.Spend
-	verbose       bool
 }
 
 // newLedgerReport computes the report of entries (the whole ledger) at now
@@ -362,7 +360,8 @@ func used(s budget.Spend) string {
 	return fmt.Sprintf("%.1f %% used", 100*s.Epsilon/s.Cap.Epsilon)
 }
 
-func printLedger(w io.Writer, r *ledgerReport) {
+// printLedger prints r as text; verbose adds every figure of each entry.
+func printLedger(w io.Writer, r *ledgerReport, verbose bool) {
 	s := r.spend
 	rows := r.rows
 	if len(rows) == 0 {
@@ -402,7 +401,7 @@ func printLedger(w io.Writer, r *ledgerReport) {
 				fmt.Fprintf(w, "  %s ended before it could record its release or its failure (the process stopped); the charge it wrote before drawing any noise, its whole planned cost, stands\n", en.Version)
 			}
 		}
-		printComponents(w, rows, r.verbose)
+		printComponents(w, rows, verbose)
 	}
 	printSpend(w, r)
 	printLegend(w)

@@ -31,7 +31,7 @@ func TestPrintLedgerFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	printLedger(&b, r)
+	printLedger(&b, r, false)
 	out := b.String()
 	// Entries of format 1 (no cap, no event days recorded) are shown as such.
 	for _, want := range []string{"v2       failed", "v2 stopped before its release was stored", "no item passed the DP selection threshold", "private releases: 2",
@@ -42,8 +42,7 @@ func TestPrintLedgerFailedRun(t *testing.T) {
 		}
 	}
 	b.Reset()
-	r.verbose = true
-	printLedger(&b, r)
+	printLedger(&b, r, true)
 	out = b.String()
 	for _, want := range []string{"number of training customers [customers]: noise multiplier z = 45, ρ = 0.0002 (ε = ",
 		"model training, every planned step [als]: charged whole, its steps not recorded one by one, ρ = 0.01 (ε = "} {
@@ -82,7 +81,7 @@ func TestLedgerStatus(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	printLedger(&b, &ledgerReport{rows: rows, spend: budget.Spend{Cap: budget.Cap{}.WithDefaults()}})
+	printLedger(&b, &ledgerReport{rows: rows, spend: budget.Spend{Cap: budget.Cap{}.WithDefaults()}}, false)
 	if !strings.Contains(b.String(), "dead ended before it could record its release or its failure") {
 		t.Errorf("report does not explain the interrupted run:\n%s", b.String())
 	}

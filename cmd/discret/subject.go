@@ -75,6 +75,14 @@ func exportCustomer(ctx context.Context, w io.Writer, db customerExporter, p pri
 	return writeJSON(w, customerExport{CustomerData: data, Derived: derived, Processing: notice.For(set.retention, set.consent, set.auditRetention)})
 }
 
+// customerWords names customer p in output by their audit subject, the
+// SUBJECT of discret audit: "customer c4be8b59b2977ce3 (audit subject)". Not
+// by their pseudonym, which an erasure removes from the store but not from
+// a log of the output.
+func customerWords(p privacy.PseudoID) string {
+	return fmt.Sprintf("customer %s (audit subject)", store.SubjectOf(p).Short())
+}
+
 // openCustomer parses the single CUSTOMER argument of a data-subject command,
 // opens the data directory and returns the customer's pseudonym. The caller
 // closes the data environment.
@@ -141,9 +149,9 @@ newest remaining private release becomes current (none if there is none).`,
 				return err
 			}
 			if removed := got.Removed; removed.Total() == 0 {
-				fmt.Fprintf(e.stdout, "nothing held about customer %s (audit subject)\n", store.SubjectOf(p).Short())
+				fmt.Fprintf(e.stdout, "nothing held about %s\n", customerWords(p))
 			} else {
-				fmt.Fprintf(e.stdout, "erased customer %s (audit subject): %s%s\n", store.SubjectOf(p).Short(), plural(removed.Total(), "record"), byReason(removed))
+				fmt.Fprintf(e.stdout, "erased %s: %s%s\n", customerWords(p), plural(removed.Total(), "record"), byReason(removed))
 			}
 			return nil
 		},
