@@ -57,7 +57,6 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
-	"github.com/discret-io/discret/privacy/retention"
 )
 
 // AuditAction is what an audit entry records.
@@ -330,11 +329,6 @@ func (e *AuditEntry) validate() error {
 
 // ErrInvalidAudit is returned for an audit entry that cannot be written.
 var ErrInvalidAudit = errors.New("store: invalid audit entry")
-
-// DefaultAuditRetention is how long audit entries are kept when
-// Options.AuditRetention is zero: 5 years, the limitation period of many EU
-// countries.
-var DefaultAuditRetention = retention.Period{Years: 5}
 
 const auditKeyLen = 1 + 8 + 4
 

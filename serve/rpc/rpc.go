@@ -116,7 +116,7 @@ type Config struct {
 	Retention retention.Policy
 	// AuditRetention is how long the audit trail keeps its entries,
 	// stated in exports; it must be the store's. Zero means
-	// store.DefaultAuditRetention.
+	// retention.DefaultAudit.
 	AuditRetention retention.Period
 	// Cache, if set, is invalidated after every change to a customer.
 	Cache CustomerCache
