@@ -155,6 +155,7 @@ func FuzzRESTRequestJSON(f *testing.F) {
 	f.Add([]byte(`{"category":"\u00e9","active":true,"stores":[]}`))
 	f.Add([]byte(`{"customer":"ann@example.com","since":"2026-01-01T00:00:00Z","actions":["forget",1],"page_size":"7","page_token":"00"}`))
 	f.Add([]byte(`{"customer":"ann@example.com","limit":"5","exclude":["a",2],"exclude_purchased":null,"ttl_seconds":1e3}`))
+	f.Add([]byte(`{"token":"dct_ann@example.com","token":null}`))
 	m := gatewayJSON
 	news := []func() proto.Message{
 		func() proto.Message { return &discretv1.WriteEventsRequest{} },
@@ -164,6 +165,7 @@ func FuzzRESTRequestJSON(f *testing.F) {
 		func() proto.Message { return &discretv1.UpsertCouponRequest{} },
 		func() proto.Message { return &discretv1.TrainModelRequest{} },
 		func() proto.Message { return &discretv1.SearchAuditEntriesRequest{} },
+		func() proto.Message { return &discretv1.RevokeCustomerTokenRequest{} },
 		// The bodies of POST /v1/customers:VERB.
 		func() proto.Message { return &discretv1.RecommendRequest{} },
 		func() proto.Message { return &discretv1.CreateCustomerTokenRequest{} },

@@ -60,6 +60,9 @@ var apiCalls = []apiCall{
 	{"CreateCustomerToken", discretv1.RecommendationService_CreateCustomerToken_FullMethodName, "recommend",
 		&discretv1.CreateCustomerTokenRequest{Customer: "c1", TtlSeconds: 60}, func() proto.Message { return &discretv1.CustomerToken{} },
 		"POST", "/v1/customers/c1/tokens", `{"ttl_seconds":60}`, codes.OK},
+	{"RevokeCustomerToken", discretv1.RecommendationService_RevokeCustomerToken_FullMethodName, "recommend",
+		&discretv1.RevokeCustomerTokenRequest{Token: "dct_x"}, func() proto.Message { return &discretv1.RevokeCustomerTokenResponse{} },
+		"POST", "/v1/tokens:revoke", `{"token":"dct_x"}`, codes.InvalidArgument},
 	{"EnterStore", discretv1.StoreService_EnterStore_FullMethodName, "recommend",
 		&discretv1.EnterStoreRequest{Store: "s1", Customer: "c1"}, func() proto.Message { return &discretv1.EnterStoreResponse{} },
 		"POST", "/v1/stores/s1/entries", `{"customer":"c1"}`, codes.OK},
@@ -133,7 +136,7 @@ func TestEveryRPCHasACall(t *testing.T) {
 // TestEveryRPCEveryScope calls every RPC with every kind of key, over gRPC
 // and over REST: only a key with the RPC's scope gets through; no key, a
 // bad key and a revoked key are unauthenticated. A customer token bound to
-// the calls' customer (c1) gets through on the four methods open to it
+// the calls' customer (c1) gets through on the five methods open to it
 // only.
 func TestEveryRPCEveryScope(t *testing.T) {
 	h := start(t, nil)
@@ -142,7 +145,7 @@ func TestEveryRPCEveryScope(t *testing.T) {
 		&discretv1.CreateCustomerTokenRequest{Customer: "c1"}, &ct); st.Code() != codes.OK {
 		t.Fatalf("CreateCustomerToken = %v", st)
 	}
-	tokenMethods := map[string]bool{"Recommend": true, "SimilarItems": true, "PopularItems": true, "EnterStore": true}
+	tokenMethods := map[string]bool{"Recommend": true, "SimilarItems": true, "PopularItems": true, "EnterStore": true, "RevokeCustomerToken": true}
 	keys := append([]string{"none", "bad", "customer-token"}, keyNames...)
 	for _, c := range apiCalls {
 		for _, k := range keys {

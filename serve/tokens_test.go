@@ -350,3 +350,41 @@ func TestCustomerTokenLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeCustomerTokenOverTheAPI: a device signs out by revoking its
+// own token over REST, and the back end revokes another of its tokens over
+// gRPC; both are refused from then on, as "customer token revoked", while
+// a token the back end did not revoke keeps working.
+func TestRevokeCustomerTokenOverTheAPI(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	device, _ := h.mintREST(t, h.tokens["recommend"], "alice%40example.com", `{"ttl_seconds":600}`)
+	h.clock.Advance(time.Second) // a token minted in another second is another token
+	lost, _ := h.mintREST(t, h.tokens["recommend"], "alice%40example.com", `{"ttl_seconds":600}`)
+	h.clock.Advance(time.Second)
+	kept, _ := h.mintREST(t, h.tokens["recommend"], "alice%40example.com", `{"ttl_seconds":600}`)
+
+	r := h.rest(ctx, "POST", "/v1/tokens:revoke", device, `{}`)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"revoked":true`) {
+		t.Errorf("POST /v1/tokens:revoke {} with the token = %d %s, want 200 and revoked", r.status, r.body)
+	}
+	var resp discretv1.RevokeCustomerTokenResponse
+	if st := h.invoke(ctx, discretv1.RecommendationService_RevokeCustomerToken_FullMethodName, h.tokens["recommend"],
+		&discretv1.RevokeCustomerTokenRequest{Token: lost}, &resp); st.Code() != codes.OK || !resp.GetRevoked() {
+		t.Errorf("RevokeCustomerToken by the minting key over gRPC = %v, %v; want OK and revoked", st, &resp)
+	}
+	// Without a token, a key has nothing to revoke.
+	if st := h.invoke(ctx, discretv1.RecommendationService_RevokeCustomerToken_FullMethodName, h.tokens["recommend"],
+		&discretv1.RevokeCustomerTokenRequest{}, &resp); st.Code() != codes.InvalidArgument {
+		t.Errorf("RevokeCustomerToken {} with an API key = %v, want InvalidArgument", st)
+	}
+	for tok, want := range map[string]int{device: http.StatusUnauthorized, lost: http.StatusUnauthorized, kept: http.StatusOK} {
+		r := h.rest(ctx, "GET", "/v1/customers/alice%40example.com/recommendations", tok, "")
+		if r.status != want || want != http.StatusOK && !strings.Contains(string(r.body), "customer token revoked") {
+			t.Errorf("recommendations with a token = %d %s, want %d", r.status, r.body, want)
+		}
+	}
+	if logs := h.logs.String(); strings.Contains(logs, device) || strings.Contains(logs, lost) || strings.Contains(logs, "alice") {
+		t.Errorf("the log holds a token or the customer:\n%s", logs)
+	}
+}

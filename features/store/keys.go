@@ -23,6 +23,8 @@ package store
 //	  i | item                                                     catalogue item (catalog.go)
 //	  k | id                                                       API key (apikeys.go)
 //	  l | time(8) | seq(4)                                         privacy ledger entry (ledger.go)
+//	  n | tag(16)                                                  revoked customer token (tokens.go);
+//	                                                               expires with the token
 //	  m | "c"                                                      current release version
 //	  m | "v" | version                                            release manifest (releases.go)
 //	  m | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a model part
@@ -80,6 +82,7 @@ const (
 	tagScratch byte = 'z'
 	tagAudit   byte = 't'
 	tagMaint   byte = 'g'
+	tagToken   byte = 'n'
 )
 
 // customerTable is a table whose keys start with tag | pseudo.

@@ -54,6 +54,14 @@
 // rate limit of its own (Caller.Token), not the key's, so that one device
 // cannot use up its back end's allowance.
 //
+// A token is revoked on its own (RevokeCustomerToken) by itself, when its
+// device signs out, or by the key that minted it. The store then keeps the
+// token's tag, which names no customer, until the token expires, and Keys
+// a copy in memory: checking it is one more map lookup. A token is a pure
+// function of its key, customer, and expiry in whole seconds, so tokens
+// minted for one customer by one key in the same second with the same
+// lifetime are one token.
+//
 // # The table and its cache
 //
 // Keys loads every key from the store when it opens and keeps them in an
@@ -136,6 +144,8 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k store.APIKey) error
 	APIKeys(ctx context.Context) ([]store.APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) (store.APIKey, error)
+	RevokeCustomerToken(ctx context.Context, tag [store.CustomerTokenTagSize]byte, expiry time.Time) error
+	RevokedCustomerTokens(ctx context.Context) ([]store.RevokedToken, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -169,11 +179,15 @@ type Keys struct {
 	tokenMACs  *macPool
 	pseudonyms Pseudonymizer
 
-	// mu serializes Create and Revoke, the writers of table.
+	// mu serializes Create, Revoke and RevokeCustomerToken, the writers
+	// of table and revoked.
 	mu sync.Mutex
 	// table maps key ids to entries; the map is never modified once
 	// published, so readers need no lock.
 	table atomic.Pointer[map[string]entry]
+	// revoked maps the customer tokens revoked before their expiry to that
+	// expiry (Unix seconds), published like table.
+	revoked atomic.Pointer[map[TokenID]int64]
 }
 
 type entry struct {
@@ -215,6 +229,15 @@ func Open(ctx context.Context, cfg Config) (*Keys, error) {
 		table[s.ID] = e
 	}
 	k.table.Store(&table)
+	tokens, err := cfg.Store.RevokedCustomerTokens(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("auth: load revoked customer tokens: %w", err)
+	}
+	revoked := make(map[TokenID]int64, len(tokens))
+	for _, t := range tokens {
+		revoked[TokenID(t.Tag)] = t.Expiry.Unix()
+	}
+	k.revoked.Store(&revoked)
 	return k, nil
 }
 

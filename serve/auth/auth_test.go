@@ -86,7 +86,7 @@ func TestEveryMethodHasAScope(t *testing.T) {
 		"ExportCustomer": auth.Admin, "ForgetCustomer": auth.Admin, "UpsertItem": auth.Admin, "UpsertCoupon": auth.Admin,
 		"GetCurrentModel": auth.Admin, "TrainModel": auth.Admin,
 		"CreateApiKey": auth.Admin, "ListApiKeys": auth.Admin, "RevokeApiKey": auth.Admin,
-		"ListAuditEntries": auth.Admin, "SearchAuditEntries": auth.Admin,
+		"ListAuditEntries": auth.Admin, "SearchAuditEntries": auth.Admin, "RevokeCustomerToken": auth.Recommend,
 	}
 	for full := range seen {
 		name := full[strings.LastIndexByte(full, '/')+1:]

@@ -96,6 +96,7 @@ var methodScopes = map[string]Scope{
 	discretv1.RecommendationService_SimilarItems_FullMethodName:        Recommend,
 	discretv1.RecommendationService_PopularItems_FullMethodName:        Recommend,
 	discretv1.RecommendationService_CreateCustomerToken_FullMethodName: Recommend,
+	discretv1.RecommendationService_RevokeCustomerToken_FullMethodName: Recommend,
 	discretv1.StoreService_EnterStore_FullMethodName:                   Recommend,
 	discretv1.EventService_WriteEvents_FullMethodName:                  Events,
 	discretv1.ConsentService_GetConsent_FullMethodName:                 Consent,
@@ -122,6 +123,8 @@ var tokenMethods = map[string]bool{
 	discretv1.StoreService_EnterStore_FullMethodName:            true,
 	discretv1.RecommendationService_SimilarItems_FullMethodName: false,
 	discretv1.RecommendationService_PopularItems_FullMethodName: false,
+	// Only itself, which RevokeCustomerToken checks.
+	discretv1.RecommendationService_RevokeCustomerToken_FullMethodName: false,
 }
 
 // publicMethods need no API key: health checks and server reflection,

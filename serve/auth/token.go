@@ -44,12 +44,15 @@ const (
 // Unauthenticated or PermissionDenied (Authorize), or of the kind named
 // (MintCustomerToken); test with errors.Is.
 var (
-	ErrInvalidToken  = errors.New("auth: invalid customer token")
-	ErrTokenExpired  = errors.New("auth: customer token expired")
-	ErrTokenRevoked  = errors.New("auth: the API key that minted this customer token is revoked")
-	ErrOtherCustomer = errors.New("auth: this customer token is bound to another customer")
-	ErrTokenMethod   = errors.New("auth: customer tokens may call Recommend and EnterStore for their own customer, SimilarItems and PopularItems, and nothing else")
-	ErrNoTokens      = errors.New("auth: this server issues no customer tokens")
+	ErrInvalidToken = errors.New("auth: invalid customer token")
+	ErrTokenExpired = errors.New("auth: customer token expired")
+	ErrTokenRevoked = errors.New("auth: the API key that minted this customer token is revoked")
+	// ErrTokenWithdrawn is the error of a token revoked on its own
+	// (RevokeCustomerToken).
+	ErrTokenWithdrawn = errors.New("auth: customer token revoked")
+	ErrOtherCustomer  = errors.New("auth: this customer token is bound to another customer")
+	ErrTokenMethod    = errors.New("auth: customer tokens may call Recommend and EnterStore for their own customer, SimilarItems and PopularItems, and RevokeCustomerToken for themselves, and nothing else")
+	ErrNoTokens       = errors.New("auth: this server issues no customer tokens")
 )
 
 // Pseudonymizer turns a customer's raw id into their pseudonym.
@@ -265,6 +268,9 @@ func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller,
 	if !k.now().Before(time.Unix(t.expiry, 0)) {
 		return c, unauthenticated(ErrTokenExpired)
 	}
+	if _, ok := (*k.revoked.Load())[c.Token]; ok {
+		return c, unauthenticated(ErrTokenWithdrawn)
+	}
 	allowed, bound := CustomerTokenMethod(fullMethod)
 	if !allowed {
 		return c, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "method " + fullMethod + " is not open to customer tokens", Err: ErrTokenMethod}
@@ -294,4 +300,70 @@ func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller,
 		return c, other
 	}
 	return c, nil
+}
+
+// RevokeCustomerToken revokes the customer token s before its expiry, for
+// caller: the token itself (s empty or the caller's own token: a device
+// signing out), or the API key that minted it (its back end, when the
+// device is lost or its customer signs out elsewhere). Requests with the
+// token fail from the moment it returns, with ErrTokenWithdrawn, across
+// restarts: the store keeps the token's tag (which names no customer)
+// until the token expires. It returns the token's expiry, and whether it
+// was valid until now: revoking a token that has expired, that was
+// revoked, or whose key is revoked changes nothing. Errors are
+// *apierr.Error values: InvalidArgument for a string that is not a token
+// this server minted, PermissionDenied for any other caller.
+func (k *Keys) RevokeCustomerToken(ctx context.Context, caller Caller, s string) (time.Time, bool, error) {
+	if k.tokenMACs == nil {
+		return time.Time{}, false, &apierr.Error{Kind: apierr.Unimplemented, Msg: "this server issues no customer tokens (it has no token key)", Err: ErrNoTokens}
+	}
+	var (
+		id     TokenID
+		keyID  string
+		expiry time.Time
+	)
+	if s == "" && caller.CustomerToken {
+		id, keyID, expiry = caller.Token, caller.Key.ID, caller.TokenExpiry
+	} else {
+		t, ok := parseCustomerToken(s)
+		if ok {
+			tag := tagMAC(k.tokenMACs, t.keyID, t.expiry, t.bind)
+			_, found := (*k.table.Load())[t.keyID]
+			ok = found && hmac.Equal(tag[:], t.tag[:])
+		}
+		if !ok {
+			return time.Time{}, false, apierr.Invalidf("token", "not a customer token of this server (want the whole \"dct_...\" string CreateCustomerToken returned)")
+		}
+		id, keyID, expiry = TokenID(t.tag), t.keyID, time.Unix(t.expiry, 0)
+	}
+	switch {
+	case caller.CustomerToken && id != caller.Token:
+		return time.Time{}, false, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "a customer token can revoke only itself", Err: ErrTokenMethod}
+	case !caller.CustomerToken && keyID != caller.Key.ID:
+		return time.Time{}, false, &apierr.Error{Kind: apierr.PermissionDenied,
+			Msg: fmt.Sprintf("this customer token was minted by API key %s: only that key, or the token itself, can revoke it", keyID), Err: ErrScope}
+	}
+	expiry = expiry.UTC()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := (*k.table.Load())[keyID]
+	_, revoked := (*k.revoked.Load())[id]
+	now := k.now()
+	if revoked || !e.key.Revoked.IsZero() || !now.Before(expiry) {
+		return expiry, false, nil
+	}
+	if err := k.st.RevokeCustomerToken(ctx, id, expiry); err != nil {
+		return time.Time{}, false, fmt.Errorf("auth: revoke customer token: %w", err)
+	}
+	// Copy on write, as publish does for table, dropping the expired
+	// tokens, which need no record.
+	m := make(map[TokenID]int64, len(*k.revoked.Load())+1)
+	for t, exp := range *k.revoked.Load() {
+		if now.Unix() < exp {
+			m[t] = exp
+		}
+	}
+	m[id] = expiry.Unix()
+	k.revoked.Store(&m)
+	return expiry, true, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/pseudonym"
@@ -27,6 +28,7 @@ var tokenB32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPaddin
 // an Events key and the pseudonymizer.
 type tokenFixture struct {
 	keys      *auth.Keys
+	db        *store.DB
 	clock     *storetest.Clock
 	ps        *pseudonym.Keyed
 	recommend auth.Key
@@ -40,8 +42,8 @@ func newTokenFixture(t testing.TB, tokenKey []byte) *tokenFixture {
 	if f.ps, err = pseudonym.New(bytes.Repeat([]byte{3}, 32)); err != nil {
 		t.Fatal(err)
 	}
-	db := storetest.OpenMemory(t, f.clock.Now)
-	if f.keys, err = auth.Open(t.Context(), auth.Config{Store: db, Now: f.clock.Now, TokenKey: tokenKey, Pseudonyms: f.ps}); err != nil {
+	f.db = storetest.OpenMemory(t, f.clock.Now)
+	if f.keys, err = auth.Open(t.Context(), auth.Config{Store: f.db, Now: f.clock.Now, TokenKey: tokenKey, Pseudonyms: f.ps}); err != nil {
 		t.Fatal(err)
 	}
 	if _, f.recommend, err = f.keys.Create(t.Context(), "backend", auth.Recommend); err != nil {
@@ -380,7 +382,7 @@ func TestCustomerTokenMethods(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(open, ","); got != "Recommend,SimilarItems,PopularItems,EnterStore" {
+	if got := strings.Join(open, ","); got != "Recommend,SimilarItems,PopularItems,RevokeCustomerToken,EnterStore" {
 		t.Errorf("methods open to customer tokens: %s", got)
 	}
 }
@@ -401,4 +403,95 @@ func FuzzCustomerToken(f *testing.F) {
 			t.Fatalf("Authorize(%q) = %v; only the token itself may authorize", s, err)
 		}
 	})
+}
+
+// TestRevokeCustomerToken: a token revokes itself, or the key that minted
+// it revokes it; nobody else can. A revoked token is refused from then on,
+// by this Keys and by one opened later on the same store, while the
+// customer's other tokens keep working; revoking a token no longer valid
+// changes nothing.
+func TestRevokeCustomerToken(t *testing.T) {
+	f := newTokenFixture(t, testTokenKey)
+	ctx := t.Context()
+	_, other, err := f.keys.Create(ctx, "other-backend", auth.Recommend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := func() (string, auth.Caller) {
+		t.Helper()
+		// Tokens minted in the same second for the same customer, key
+		// and lifetime are the same token.
+		f.clock.Advance(time.Second)
+		tok, _ := f.mint(t, "alice@example.com", time.Hour)
+		c, err := f.keys.Authorize(bearerCtx(ctx, tok), mRecommend, &discretv1.RecommendRequest{Customer: "alice@example.com"})
+		if err != nil {
+			t.Fatalf("Authorize(fresh token) = %v", err)
+		}
+		return tok, c
+	}
+	revoked := func(tok string) bool {
+		t.Helper()
+		_, err := f.keys.Authorize(bearerCtx(ctx, tok), mRecommend, &discretv1.RecommendRequest{Customer: "alice@example.com"})
+		if err != nil && !errors.Is(err, auth.ErrTokenWithdrawn) {
+			t.Fatalf("Authorize = %v, want nil or ErrTokenWithdrawn", err)
+		}
+		return err != nil
+	}
+	bystander, _ := alice()
+	a, aCaller := alice()
+	b, bCaller := alice()
+	c, _ := alice()
+	expired, _ := f.mint(t, "alice@example.com", time.Second)
+	for _, tt := range []struct {
+		name   string
+		caller auth.Caller
+		token  string
+		kind   apierr.Kind // of the error; 0: none
+		was    bool        // the answer's "revoked"
+		gone   string      // the token refused after the call
+	}{
+		{"not a token", auth.Caller{Key: f.recommend}, "dsk_x", apierr.InvalidArgument, false, ""},
+		{"a forged tag", auth.Caller{Key: f.recommend}, a[:len(a)-2] + "aa", apierr.InvalidArgument, false, ""},
+		{"another customer token", bCaller, a, apierr.PermissionDenied, false, ""},
+		{"another recommend key", auth.Caller{Key: other}, a, apierr.PermissionDenied, false, ""},
+		{"the token itself, empty", aCaller, "", 0, true, a},
+		{"the token itself, again", aCaller, a, 0, false, a},
+		{"the token itself, by value", bCaller, b, 0, true, b},
+		{"the minting key", auth.Caller{Key: f.recommend}, c, 0, true, c},
+		{"an expired token", auth.Caller{Key: f.recommend}, expired, 0, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.token == expired {
+				f.clock.Advance(2 * time.Second)
+			}
+			exp, was, err := f.keys.RevokeCustomerToken(ctx, tt.caller, tt.token)
+			if got := apierr.KindOf(err); (err == nil) != (tt.kind == 0) || err != nil && got != tt.kind || was != tt.was {
+				t.Fatalf("RevokeCustomerToken = %v, %v, %v; want kind %v, revoked %v", exp, was, err, tt.kind, tt.was)
+			}
+			if err == nil && exp.IsZero() {
+				t.Errorf("RevokeCustomerToken: no expiry")
+			}
+			if tt.gone != "" && !revoked(tt.gone) {
+				t.Errorf("the token still authorizes")
+			}
+		})
+	}
+	if revoked(bystander) {
+		t.Errorf("revoking some of a customer's tokens revoked another")
+	}
+	// The store keeps the revocations until their tokens expire.
+	again, err := auth.Open(ctx, auth.Config{Store: f.db, Now: f.clock.Now, TokenKey: testTokenKey, Pseudonyms: f.ps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{a, b, c, bystander} {
+		_, err := again.Authorize(bearerCtx(ctx, tok), mRecommend, &discretv1.RecommendRequest{Customer: "alice@example.com"})
+		if want := tok != bystander; errors.Is(err, auth.ErrTokenWithdrawn) != want {
+			t.Errorf("after a restart, Authorize = %v; want revoked %v", err, want)
+		}
+	}
+	f.clock.Advance(time.Hour)
+	if got, err := f.db.RevokedCustomerTokens(ctx); err != nil || len(got) != 0 {
+		t.Errorf("after the tokens' expiry, the store holds %d revocations (%v), want none", len(got), err)
+	}
 }

@@ -45,6 +45,6 @@ func Example() {
 	// discret.v1.AdminService (11 methods)
 	// discret.v1.ConsentService (2 methods)
 	// discret.v1.EventService (1 methods)
-	// discret.v1.RecommendationService (4 methods)
+	// discret.v1.RecommendationService (5 methods)
 	// discret.v1.StoreService (1 methods)
 }

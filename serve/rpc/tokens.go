@@ -12,10 +12,11 @@ import (
 	"github.com/discret-io/discret/serve/auth"
 )
 
-// TokenMinter mints customer tokens. It is the server's own *auth.Keys,
-// which authorizes requests made with them.
+// TokenMinter mints and revokes customer tokens. It is the server's own
+// *auth.Keys, which authorizes requests made with them.
 type TokenMinter interface {
 	MintCustomerToken(caller auth.Caller, customer privacy.CustomerID, ttl time.Duration) (token string, expires time.Time, err error)
+	RevokeCustomerToken(ctx context.Context, caller auth.Caller, token string) (expires time.Time, revoked bool, err error)
 }
 
 var _ TokenMinter = (*auth.Keys)(nil)
@@ -46,6 +47,26 @@ func (s recommendationServer) CreateCustomerToken(ctx context.Context, req *disc
 		return nil, apiError(err)
 	}
 	return &discretv1.CustomerToken{Token: token, ExpireTime: timestamppb.New(expires)}, nil
+}
+
+// RevokeCustomerToken revokes the request's customer token, or the one
+// that called, on behalf of that token or of the API key that minted it.
+func (s recommendationServer) RevokeCustomerToken(ctx context.Context, req *discretv1.RevokeCustomerTokenRequest) (*discretv1.RevokeCustomerTokenResponse, error) {
+	if s.a.cfg.Tokens == nil {
+		return nil, errNoTokens
+	}
+	caller, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, apierr.New(apierr.Unauthenticated, "no API key or customer token: a token is revoked by itself or by the key that minted it")
+	}
+	if req.GetToken() == "" && !caller.CustomerToken {
+		return nil, apierr.Invalidf("token", "required with an API key (a customer token may leave it empty to revoke itself)")
+	}
+	expires, revoked, err := s.a.cfg.Tokens.RevokeCustomerToken(ctx, caller, req.GetToken())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &discretv1.RevokeCustomerTokenResponse{Revoked: revoked, ExpireTime: timestamppb.New(expires)}, nil
 }
 
 // tokenTTL converts CreateCustomerTokenRequest.ttl_seconds.

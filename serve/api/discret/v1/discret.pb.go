@@ -394,7 +394,8 @@ type CreateCustomerTokenRequest struct {
 	// authenticated them. Required.
 	Customer string `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
 	// How long the token is valid, in seconds: 1-86400 (24 hours); 0 means
-	// 900 (15 minutes). Keep it short: a token cannot be revoked on its own.
+	// 900 (15 minutes). Keep it short: it is how long a token lives on a
+	// device that is lost before anyone revokes it.
 	TtlSeconds    int32 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -501,6 +502,107 @@ func (x *CustomerToken) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type RevokeCustomerTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token to revoke ("dct_..."), whole. With a customer token as the
+	// credential it may be empty: that token revokes itself.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCustomerTokenRequest) Reset() {
+	*x = RevokeCustomerTokenRequest{}
+	mi := &file_discret_v1_discret_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCustomerTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCustomerTokenRequest) ProtoMessage() {}
+
+func (x *RevokeCustomerTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCustomerTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCustomerTokenRequest) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevokeCustomerTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type RevokeCustomerTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True if the token was valid until this request; false if it had
+	// expired, had been revoked, or the API key that minted it had been.
+	Revoked bool `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// The token's expiry, when the server forgets the revocation.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCustomerTokenResponse) Reset() {
+	*x = RevokeCustomerTokenResponse{}
+	mi := &file_discret_v1_discret_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCustomerTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCustomerTokenResponse) ProtoMessage() {}
+
+func (x *RevokeCustomerTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_discret_v1_discret_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCustomerTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCustomerTokenResponse) Descriptor() ([]byte, []int) {
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RevokeCustomerTokenResponse) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *RevokeCustomerTokenResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 type SimilarItemsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Item  string                 `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
@@ -512,7 +614,7 @@ type SimilarItemsRequest struct {
 
 func (x *SimilarItemsRequest) Reset() {
 	*x = SimilarItemsRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[5]
+	mi := &file_discret_v1_discret_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +626,7 @@ func (x *SimilarItemsRequest) String() string {
 func (*SimilarItemsRequest) ProtoMessage() {}
 
 func (x *SimilarItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[5]
+	mi := &file_discret_v1_discret_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +639,7 @@ func (x *SimilarItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarItemsRequest.ProtoReflect.Descriptor instead.
 func (*SimilarItemsRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{5}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SimilarItemsRequest) GetItem() string {
@@ -564,7 +666,7 @@ type SimilarItemsResponse struct {
 
 func (x *SimilarItemsResponse) Reset() {
 	*x = SimilarItemsResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[6]
+	mi := &file_discret_v1_discret_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +678,7 @@ func (x *SimilarItemsResponse) String() string {
 func (*SimilarItemsResponse) ProtoMessage() {}
 
 func (x *SimilarItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[6]
+	mi := &file_discret_v1_discret_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +691,7 @@ func (x *SimilarItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarItemsResponse.ProtoReflect.Descriptor instead.
 func (*SimilarItemsResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{6}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SimilarItemsResponse) GetItems() []*ScoredItem {
@@ -619,7 +721,7 @@ type PopularItemsRequest struct {
 
 func (x *PopularItemsRequest) Reset() {
 	*x = PopularItemsRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[7]
+	mi := &file_discret_v1_discret_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +733,7 @@ func (x *PopularItemsRequest) String() string {
 func (*PopularItemsRequest) ProtoMessage() {}
 
 func (x *PopularItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[7]
+	mi := &file_discret_v1_discret_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +746,7 @@ func (x *PopularItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopularItemsRequest.ProtoReflect.Descriptor instead.
 func (*PopularItemsRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{7}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PopularItemsRequest) GetStore() string {
@@ -679,7 +781,7 @@ type PopularItemsResponse struct {
 
 func (x *PopularItemsResponse) Reset() {
 	*x = PopularItemsResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[8]
+	mi := &file_discret_v1_discret_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +793,7 @@ func (x *PopularItemsResponse) String() string {
 func (*PopularItemsResponse) ProtoMessage() {}
 
 func (x *PopularItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[8]
+	mi := &file_discret_v1_discret_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +806,7 @@ func (x *PopularItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopularItemsResponse.ProtoReflect.Descriptor instead.
 func (*PopularItemsResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{8}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PopularItemsResponse) GetItems() []*ScoredItem {
@@ -733,7 +835,7 @@ type EnterStoreRequest struct {
 
 func (x *EnterStoreRequest) Reset() {
 	*x = EnterStoreRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[9]
+	mi := &file_discret_v1_discret_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +847,7 @@ func (x *EnterStoreRequest) String() string {
 func (*EnterStoreRequest) ProtoMessage() {}
 
 func (x *EnterStoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[9]
+	mi := &file_discret_v1_discret_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +860,7 @@ func (x *EnterStoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnterStoreRequest.ProtoReflect.Descriptor instead.
 func (*EnterStoreRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{9}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EnterStoreRequest) GetStore() string {
@@ -789,7 +891,7 @@ type OfferedCoupon struct {
 
 func (x *OfferedCoupon) Reset() {
 	*x = OfferedCoupon{}
-	mi := &file_discret_v1_discret_proto_msgTypes[10]
+	mi := &file_discret_v1_discret_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +903,7 @@ func (x *OfferedCoupon) String() string {
 func (*OfferedCoupon) ProtoMessage() {}
 
 func (x *OfferedCoupon) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[10]
+	mi := &file_discret_v1_discret_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +916,7 @@ func (x *OfferedCoupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferedCoupon.ProtoReflect.Descriptor instead.
 func (*OfferedCoupon) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{10}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OfferedCoupon) GetCoupon() string {
@@ -884,7 +986,7 @@ type EnterStoreResponse struct {
 
 func (x *EnterStoreResponse) Reset() {
 	*x = EnterStoreResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[11]
+	mi := &file_discret_v1_discret_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +998,7 @@ func (x *EnterStoreResponse) String() string {
 func (*EnterStoreResponse) ProtoMessage() {}
 
 func (x *EnterStoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[11]
+	mi := &file_discret_v1_discret_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1011,7 @@ func (x *EnterStoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnterStoreResponse.ProtoReflect.Descriptor instead.
 func (*EnterStoreResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{11}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EnterStoreResponse) GetCoupons() []*OfferedCoupon {
@@ -991,7 +1093,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_discret_v1_discret_proto_msgTypes[12]
+	mi := &file_discret_v1_discret_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1105,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[12]
+	mi := &file_discret_v1_discret_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1118,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{12}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetCustomer() string {
@@ -1073,7 +1175,7 @@ type WriteEventsRequest struct {
 
 func (x *WriteEventsRequest) Reset() {
 	*x = WriteEventsRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[13]
+	mi := &file_discret_v1_discret_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1187,7 @@ func (x *WriteEventsRequest) String() string {
 func (*WriteEventsRequest) ProtoMessage() {}
 
 func (x *WriteEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[13]
+	mi := &file_discret_v1_discret_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1200,7 @@ func (x *WriteEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteEventsRequest.ProtoReflect.Descriptor instead.
 func (*WriteEventsRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{13}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WriteEventsRequest) GetEvents() []*Event {
@@ -1131,7 +1233,7 @@ type RowError struct {
 
 func (x *RowError) Reset() {
 	*x = RowError{}
-	mi := &file_discret_v1_discret_proto_msgTypes[14]
+	mi := &file_discret_v1_discret_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1245,7 @@ func (x *RowError) String() string {
 func (*RowError) ProtoMessage() {}
 
 func (x *RowError) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[14]
+	mi := &file_discret_v1_discret_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1258,7 @@ func (x *RowError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowError.ProtoReflect.Descriptor instead.
 func (*RowError) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{14}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RowError) GetIndex() int32 {
@@ -1204,7 +1306,7 @@ type WriteEventsResponse struct {
 
 func (x *WriteEventsResponse) Reset() {
 	*x = WriteEventsResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[15]
+	mi := &file_discret_v1_discret_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1318,7 @@ func (x *WriteEventsResponse) String() string {
 func (*WriteEventsResponse) ProtoMessage() {}
 
 func (x *WriteEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[15]
+	mi := &file_discret_v1_discret_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1331,7 @@ func (x *WriteEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteEventsResponse.ProtoReflect.Descriptor instead.
 func (*WriteEventsResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{15}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WriteEventsResponse) GetReceived() int32 {
@@ -1293,7 +1395,7 @@ type ConsentChange struct {
 
 func (x *ConsentChange) Reset() {
 	*x = ConsentChange{}
-	mi := &file_discret_v1_discret_proto_msgTypes[16]
+	mi := &file_discret_v1_discret_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1407,7 @@ func (x *ConsentChange) String() string {
 func (*ConsentChange) ProtoMessage() {}
 
 func (x *ConsentChange) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[16]
+	mi := &file_discret_v1_discret_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1420,7 @@ func (x *ConsentChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentChange.ProtoReflect.Descriptor instead.
 func (*ConsentChange) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{16}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConsentChange) GetPurpose() string {
@@ -1363,7 +1465,7 @@ type PurposeState struct {
 
 func (x *PurposeState) Reset() {
 	*x = PurposeState{}
-	mi := &file_discret_v1_discret_proto_msgTypes[17]
+	mi := &file_discret_v1_discret_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1477,7 @@ func (x *PurposeState) String() string {
 func (*PurposeState) ProtoMessage() {}
 
 func (x *PurposeState) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[17]
+	mi := &file_discret_v1_discret_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1490,7 @@ func (x *PurposeState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurposeState.ProtoReflect.Descriptor instead.
 func (*PurposeState) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{17}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PurposeState) GetPurpose() string {
@@ -1435,7 +1537,7 @@ type GetConsentRequest struct {
 
 func (x *GetConsentRequest) Reset() {
 	*x = GetConsentRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[18]
+	mi := &file_discret_v1_discret_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1549,7 @@ func (x *GetConsentRequest) String() string {
 func (*GetConsentRequest) ProtoMessage() {}
 
 func (x *GetConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[18]
+	mi := &file_discret_v1_discret_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1562,7 @@ func (x *GetConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsentRequest.ProtoReflect.Descriptor instead.
 func (*GetConsentRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{18}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetConsentRequest) GetCustomer() string {
@@ -1480,7 +1582,7 @@ type ConsentState struct {
 
 func (x *ConsentState) Reset() {
 	*x = ConsentState{}
-	mi := &file_discret_v1_discret_proto_msgTypes[19]
+	mi := &file_discret_v1_discret_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1594,7 @@ func (x *ConsentState) String() string {
 func (*ConsentState) ProtoMessage() {}
 
 func (x *ConsentState) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[19]
+	mi := &file_discret_v1_discret_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1607,7 @@ func (x *ConsentState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentState.ProtoReflect.Descriptor instead.
 func (*ConsentState) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{19}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConsentState) GetPurposes() []*PurposeState {
@@ -1533,7 +1635,7 @@ type SetConsentRequest struct {
 
 func (x *SetConsentRequest) Reset() {
 	*x = SetConsentRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[20]
+	mi := &file_discret_v1_discret_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1647,7 @@ func (x *SetConsentRequest) String() string {
 func (*SetConsentRequest) ProtoMessage() {}
 
 func (x *SetConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[20]
+	mi := &file_discret_v1_discret_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1660,7 @@ func (x *SetConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConsentRequest.ProtoReflect.Descriptor instead.
 func (*SetConsentRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{20}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetConsentRequest) GetCustomer() string {
@@ -1599,7 +1701,7 @@ type SetConsentResponse struct {
 
 func (x *SetConsentResponse) Reset() {
 	*x = SetConsentResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[21]
+	mi := &file_discret_v1_discret_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1713,7 @@ func (x *SetConsentResponse) String() string {
 func (*SetConsentResponse) ProtoMessage() {}
 
 func (x *SetConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[21]
+	mi := &file_discret_v1_discret_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1726,7 @@ func (x *SetConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConsentResponse.ProtoReflect.Descriptor instead.
 func (*SetConsentResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{21}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetConsentResponse) GetState() *ConsentState {
@@ -1671,7 +1773,7 @@ type ExportCustomerRequest struct {
 
 func (x *ExportCustomerRequest) Reset() {
 	*x = ExportCustomerRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[22]
+	mi := &file_discret_v1_discret_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1785,7 @@ func (x *ExportCustomerRequest) String() string {
 func (*ExportCustomerRequest) ProtoMessage() {}
 
 func (x *ExportCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[22]
+	mi := &file_discret_v1_discret_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1798,7 @@ func (x *ExportCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCustomerRequest.ProtoReflect.Descriptor instead.
 func (*ExportCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{22}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExportCustomerRequest) GetCustomer() string {
@@ -1720,7 +1822,7 @@ type StoredEvent struct {
 
 func (x *StoredEvent) Reset() {
 	*x = StoredEvent{}
-	mi := &file_discret_v1_discret_proto_msgTypes[23]
+	mi := &file_discret_v1_discret_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1834,7 @@ func (x *StoredEvent) String() string {
 func (*StoredEvent) ProtoMessage() {}
 
 func (x *StoredEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[23]
+	mi := &file_discret_v1_discret_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1847,7 @@ func (x *StoredEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredEvent.ProtoReflect.Descriptor instead.
 func (*StoredEvent) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{23}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StoredEvent) GetType() string {
@@ -1804,7 +1906,7 @@ type CouponPush struct {
 
 func (x *CouponPush) Reset() {
 	*x = CouponPush{}
-	mi := &file_discret_v1_discret_proto_msgTypes[24]
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +1918,7 @@ func (x *CouponPush) String() string {
 func (*CouponPush) ProtoMessage() {}
 
 func (x *CouponPush) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[24]
+	mi := &file_discret_v1_discret_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +1931,7 @@ func (x *CouponPush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CouponPush.ProtoReflect.Descriptor instead.
 func (*CouponPush) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{24}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CouponPush) GetCoupon() string {
@@ -1894,7 +1996,7 @@ type ExportCustomerResponse struct {
 
 func (x *ExportCustomerResponse) Reset() {
 	*x = ExportCustomerResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[25]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2008,7 @@ func (x *ExportCustomerResponse) String() string {
 func (*ExportCustomerResponse) ProtoMessage() {}
 
 func (x *ExportCustomerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[25]
+	mi := &file_discret_v1_discret_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2021,7 @@ func (x *ExportCustomerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCustomerResponse.ProtoReflect.Descriptor instead.
 func (*ExportCustomerResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{25}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExportCustomerResponse) GetPseudonym() string {
@@ -2006,7 +2108,7 @@ type CustomerAuditEntry struct {
 
 func (x *CustomerAuditEntry) Reset() {
 	*x = CustomerAuditEntry{}
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2018,7 +2120,7 @@ func (x *CustomerAuditEntry) String() string {
 func (*CustomerAuditEntry) ProtoMessage() {}
 
 func (x *CustomerAuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[26]
+	mi := &file_discret_v1_discret_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2031,7 +2133,7 @@ func (x *CustomerAuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerAuditEntry.ProtoReflect.Descriptor instead.
 func (*CustomerAuditEntry) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{26}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CustomerAuditEntry) GetTime() *timestamppb.Timestamp {
@@ -2074,7 +2176,7 @@ type ProcessingNotice struct {
 
 func (x *ProcessingNotice) Reset() {
 	*x = ProcessingNotice{}
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2188,7 @@ func (x *ProcessingNotice) String() string {
 func (*ProcessingNotice) ProtoMessage() {}
 
 func (x *ProcessingNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[27]
+	mi := &file_discret_v1_discret_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2201,7 @@ func (x *ProcessingNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingNotice.ProtoReflect.Descriptor instead.
 func (*ProcessingNotice) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ProcessingNotice) GetController() string {
@@ -2181,7 +2283,7 @@ type DerivedRelease struct {
 
 func (x *DerivedRelease) Reset() {
 	*x = DerivedRelease{}
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2295,7 @@ func (x *DerivedRelease) String() string {
 func (*DerivedRelease) ProtoMessage() {}
 
 func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[28]
+	mi := &file_discret_v1_discret_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2308,7 @@ func (x *DerivedRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DerivedRelease.ProtoReflect.Descriptor instead.
 func (*DerivedRelease) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{28}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DerivedRelease) GetVersion() string {
@@ -2281,7 +2383,7 @@ type ForgetCustomerRequest struct {
 
 func (x *ForgetCustomerRequest) Reset() {
 	*x = ForgetCustomerRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2395,7 @@ func (x *ForgetCustomerRequest) String() string {
 func (*ForgetCustomerRequest) ProtoMessage() {}
 
 func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[29]
+	mi := &file_discret_v1_discret_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2408,7 @@ func (x *ForgetCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerRequest.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ForgetCustomerRequest) GetCustomer() string {
@@ -2333,7 +2435,7 @@ type ForgetCustomerResponse struct {
 
 func (x *ForgetCustomerResponse) Reset() {
 	*x = ForgetCustomerResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2447,7 @@ func (x *ForgetCustomerResponse) String() string {
 func (*ForgetCustomerResponse) ProtoMessage() {}
 
 func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[30]
+	mi := &file_discret_v1_discret_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2460,7 @@ func (x *ForgetCustomerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetCustomerResponse.ProtoReflect.Descriptor instead.
 func (*ForgetCustomerResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{30}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ForgetCustomerResponse) GetRemoved() map[string]int64 {
@@ -2381,7 +2483,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2393,7 +2495,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[31]
+	mi := &file_discret_v1_discret_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2406,7 +2508,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{31}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Item) GetItem() string {
@@ -2452,7 +2554,7 @@ type UpsertItemRequest struct {
 
 func (x *UpsertItemRequest) Reset() {
 	*x = UpsertItemRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2566,7 @@ func (x *UpsertItemRequest) String() string {
 func (*UpsertItemRequest) ProtoMessage() {}
 
 func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[32]
+	mi := &file_discret_v1_discret_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2579,7 @@ func (x *UpsertItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertItemRequest.ProtoReflect.Descriptor instead.
 func (*UpsertItemRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{32}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpsertItemRequest) GetItem() string {
@@ -2524,7 +2626,7 @@ type Coupon struct {
 
 func (x *Coupon) Reset() {
 	*x = Coupon{}
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +2638,7 @@ func (x *Coupon) String() string {
 func (*Coupon) ProtoMessage() {}
 
 func (x *Coupon) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[33]
+	mi := &file_discret_v1_discret_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +2651,7 @@ func (x *Coupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coupon.ProtoReflect.Descriptor instead.
 func (*Coupon) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{33}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Coupon) GetCoupon() string {
@@ -2620,7 +2722,7 @@ type UpsertCouponRequest struct {
 
 func (x *UpsertCouponRequest) Reset() {
 	*x = UpsertCouponRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[34]
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +2734,7 @@ func (x *UpsertCouponRequest) String() string {
 func (*UpsertCouponRequest) ProtoMessage() {}
 
 func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[34]
+	mi := &file_discret_v1_discret_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +2747,7 @@ func (x *UpsertCouponRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCouponRequest.ProtoReflect.Descriptor instead.
 func (*UpsertCouponRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{34}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpsertCouponRequest) GetCoupon() string {
@@ -2705,7 +2807,7 @@ type GetCurrentModelRequest struct {
 
 func (x *GetCurrentModelRequest) Reset() {
 	*x = GetCurrentModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2717,7 +2819,7 @@ func (x *GetCurrentModelRequest) String() string {
 func (*GetCurrentModelRequest) ProtoMessage() {}
 
 func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[35]
+	mi := &file_discret_v1_discret_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2730,7 +2832,7 @@ func (x *GetCurrentModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentModelRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{35}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
 }
 
 type TrainModelRequest struct {
@@ -2752,7 +2854,7 @@ type TrainModelRequest struct {
 
 func (x *TrainModelRequest) Reset() {
 	*x = TrainModelRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +2866,7 @@ func (x *TrainModelRequest) String() string {
 func (*TrainModelRequest) ProtoMessage() {}
 
 func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[36]
+	mi := &file_discret_v1_discret_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +2879,7 @@ func (x *TrainModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainModelRequest.ProtoReflect.Descriptor instead.
 func (*TrainModelRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{36}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TrainModelRequest) GetEpsilon() float64 {
@@ -2826,7 +2928,7 @@ type PrivacyCharge struct {
 
 func (x *PrivacyCharge) Reset() {
 	*x = PrivacyCharge{}
-	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2838,7 +2940,7 @@ func (x *PrivacyCharge) String() string {
 func (*PrivacyCharge) ProtoMessage() {}
 
 func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[37]
+	mi := &file_discret_v1_discret_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2851,7 +2953,7 @@ func (x *PrivacyCharge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyCharge.ProtoReflect.Descriptor instead.
 func (*PrivacyCharge) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{37}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PrivacyCharge) GetComponent() string {
@@ -2903,7 +3005,7 @@ type ModelCard struct {
 
 func (x *ModelCard) Reset() {
 	*x = ModelCard{}
-	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +3017,7 @@ func (x *ModelCard) String() string {
 func (*ModelCard) ProtoMessage() {}
 
 func (x *ModelCard) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[38]
+	mi := &file_discret_v1_discret_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2928,7 +3030,7 @@ func (x *ModelCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelCard.ProtoReflect.Descriptor instead.
 func (*ModelCard) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{38}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ModelCard) GetVersion() string {
@@ -3053,7 +3155,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	mi := &file_discret_v1_discret_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3065,7 +3167,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[39]
+	mi := &file_discret_v1_discret_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3078,7 +3180,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{39}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ApiKey) GetId() string {
@@ -3130,7 +3232,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	mi := &file_discret_v1_discret_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3244,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[40]
+	mi := &file_discret_v1_discret_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3257,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{40}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -3183,7 +3285,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[41]
+	mi := &file_discret_v1_discret_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3195,7 +3297,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[41]
+	mi := &file_discret_v1_discret_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3208,7 +3310,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{41}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateApiKeyResponse) GetKey() *ApiKey {
@@ -3233,7 +3335,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[42]
+	mi := &file_discret_v1_discret_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3347,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[42]
+	mi := &file_discret_v1_discret_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3360,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{42}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{44}
 }
 
 type ListApiKeysResponse struct {
@@ -3270,7 +3372,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[43]
+	mi := &file_discret_v1_discret_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3384,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[43]
+	mi := &file_discret_v1_discret_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3397,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{43}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListApiKeysResponse) GetKeys() []*ApiKey {
@@ -3315,7 +3417,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[44]
+	mi := &file_discret_v1_discret_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3429,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[44]
+	mi := &file_discret_v1_discret_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3442,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{44}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -3369,7 +3471,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	mi := &file_discret_v1_discret_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3381,7 +3483,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[45]
+	mi := &file_discret_v1_discret_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3394,7 +3496,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{45}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAuditEntriesRequest) GetSince() *timestamppb.Timestamp {
@@ -3448,7 +3550,7 @@ type SearchAuditEntriesRequest struct {
 
 func (x *SearchAuditEntriesRequest) Reset() {
 	*x = SearchAuditEntriesRequest{}
-	mi := &file_discret_v1_discret_proto_msgTypes[46]
+	mi := &file_discret_v1_discret_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3460,7 +3562,7 @@ func (x *SearchAuditEntriesRequest) String() string {
 func (*SearchAuditEntriesRequest) ProtoMessage() {}
 
 func (x *SearchAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[46]
+	mi := &file_discret_v1_discret_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3473,7 +3575,7 @@ func (x *SearchAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*SearchAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{46}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SearchAuditEntriesRequest) GetCustomer() string {
@@ -3531,7 +3633,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_discret_v1_discret_proto_msgTypes[47]
+	mi := &file_discret_v1_discret_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3543,7 +3645,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[47]
+	mi := &file_discret_v1_discret_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3556,7 +3658,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{47}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -3602,7 +3704,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_discret_v1_discret_proto_msgTypes[48]
+	mi := &file_discret_v1_discret_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3614,7 +3716,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[48]
+	mi := &file_discret_v1_discret_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3627,7 +3729,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{48}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AuditEntry) GetId() string {
@@ -3696,7 +3798,7 @@ type AuditActor struct {
 
 func (x *AuditActor) Reset() {
 	*x = AuditActor{}
-	mi := &file_discret_v1_discret_proto_msgTypes[49]
+	mi := &file_discret_v1_discret_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3708,7 +3810,7 @@ func (x *AuditActor) String() string {
 func (*AuditActor) ProtoMessage() {}
 
 func (x *AuditActor) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[49]
+	mi := &file_discret_v1_discret_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3721,7 +3823,7 @@ func (x *AuditActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditActor.ProtoReflect.Descriptor instead.
 func (*AuditActor) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{49}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AuditActor) GetVia() string {
@@ -3758,7 +3860,7 @@ type ProcessingNotice_Purpose struct {
 
 func (x *ProcessingNotice_Purpose) Reset() {
 	*x = ProcessingNotice_Purpose{}
-	mi := &file_discret_v1_discret_proto_msgTypes[50]
+	mi := &file_discret_v1_discret_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3770,7 +3872,7 @@ func (x *ProcessingNotice_Purpose) String() string {
 func (*ProcessingNotice_Purpose) ProtoMessage() {}
 
 func (x *ProcessingNotice_Purpose) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[50]
+	mi := &file_discret_v1_discret_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3783,7 +3885,7 @@ func (x *ProcessingNotice_Purpose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingNotice_Purpose.ProtoReflect.Descriptor instead.
 func (*ProcessingNotice_Purpose) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27, 0}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29, 0}
 }
 
 func (x *ProcessingNotice_Purpose) GetName() string {
@@ -3817,7 +3919,7 @@ type ProcessingNotice_Rule struct {
 
 func (x *ProcessingNotice_Rule) Reset() {
 	*x = ProcessingNotice_Rule{}
-	mi := &file_discret_v1_discret_proto_msgTypes[51]
+	mi := &file_discret_v1_discret_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3829,7 +3931,7 @@ func (x *ProcessingNotice_Rule) String() string {
 func (*ProcessingNotice_Rule) ProtoMessage() {}
 
 func (x *ProcessingNotice_Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_discret_v1_discret_proto_msgTypes[51]
+	mi := &file_discret_v1_discret_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3842,7 +3944,7 @@ func (x *ProcessingNotice_Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingNotice_Rule.ProtoReflect.Descriptor instead.
 func (*ProcessingNotice_Rule) Descriptor() ([]byte, []int) {
-	return file_discret_v1_discret_proto_rawDescGZIP(), []int{27, 1}
+	return file_discret_v1_discret_proto_rawDescGZIP(), []int{29, 1}
 }
 
 func (x *ProcessingNotice_Rule) GetData() string {
@@ -3892,6 +3994,12 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"ttlSeconds\"b\n" +
 	"\rCustomerToken\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"2\n" +
+	"\x1aRevokeCustomerTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"t\n" +
+	"\x1bRevokeCustomerTokenResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\bR\arevoked\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\"?\n" +
 	"\x13SimilarItemsRequest\x12\x12\n" +
@@ -4192,12 +4300,13 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"%VISIT_NOT_RECORDED_REASON_UNSPECIFIED\x10\x00\x121\n" +
 	"-VISIT_NOT_RECORDED_REASON_NO_IN_STORE_CONSENT\x10\x01\x128\n" +
 	"4VISIT_NOT_RECORDED_REASON_NO_PERSONALIZATION_CONSENT\x10\x02\x12/\n" +
-	"+VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN\x10\x032\xe1\x02\n" +
+	"+VISIT_NOT_RECORDED_REASON_CONSENT_WITHDRAWN\x10\x032\xc9\x03\n" +
 	"\x15RecommendationService\x12H\n" +
 	"\tRecommend\x12\x1c.discret.v1.RecommendRequest\x1a\x1d.discret.v1.RecommendResponse\x12Q\n" +
 	"\fSimilarItems\x12\x1f.discret.v1.SimilarItemsRequest\x1a .discret.v1.SimilarItemsResponse\x12Q\n" +
 	"\fPopularItems\x12\x1f.discret.v1.PopularItemsRequest\x1a .discret.v1.PopularItemsResponse\x12X\n" +
-	"\x13CreateCustomerToken\x12&.discret.v1.CreateCustomerTokenRequest\x1a\x19.discret.v1.CustomerToken2[\n" +
+	"\x13CreateCustomerToken\x12&.discret.v1.CreateCustomerTokenRequest\x1a\x19.discret.v1.CustomerToken\x12f\n" +
+	"\x13RevokeCustomerToken\x12&.discret.v1.RevokeCustomerTokenRequest\x1a'.discret.v1.RevokeCustomerTokenResponse2[\n" +
 	"\fStoreService\x12K\n" +
 	"\n" +
 	"EnterStore\x12\x1d.discret.v1.EnterStoreRequest\x1a\x1e.discret.v1.EnterStoreResponse2^\n" +
@@ -4236,168 +4345,173 @@ func file_discret_v1_discret_proto_rawDescGZIP() []byte {
 }
 
 var file_discret_v1_discret_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_discret_v1_discret_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_discret_v1_discret_proto_goTypes = []any{
-	(NonPersonalizedReason)(0),         // 0: discret.v1.NonPersonalizedReason
-	(VisitNotRecordedReason)(0),        // 1: discret.v1.VisitNotRecordedReason
-	(*RecommendRequest)(nil),           // 2: discret.v1.RecommendRequest
-	(*ScoredItem)(nil),                 // 3: discret.v1.ScoredItem
-	(*RecommendResponse)(nil),          // 4: discret.v1.RecommendResponse
-	(*CreateCustomerTokenRequest)(nil), // 5: discret.v1.CreateCustomerTokenRequest
-	(*CustomerToken)(nil),              // 6: discret.v1.CustomerToken
-	(*SimilarItemsRequest)(nil),        // 7: discret.v1.SimilarItemsRequest
-	(*SimilarItemsResponse)(nil),       // 8: discret.v1.SimilarItemsResponse
-	(*PopularItemsRequest)(nil),        // 9: discret.v1.PopularItemsRequest
-	(*PopularItemsResponse)(nil),       // 10: discret.v1.PopularItemsResponse
-	(*EnterStoreRequest)(nil),          // 11: discret.v1.EnterStoreRequest
-	(*OfferedCoupon)(nil),              // 12: discret.v1.OfferedCoupon
-	(*EnterStoreResponse)(nil),         // 13: discret.v1.EnterStoreResponse
-	(*Event)(nil),                      // 14: discret.v1.Event
-	(*WriteEventsRequest)(nil),         // 15: discret.v1.WriteEventsRequest
-	(*RowError)(nil),                   // 16: discret.v1.RowError
-	(*WriteEventsResponse)(nil),        // 17: discret.v1.WriteEventsResponse
-	(*ConsentChange)(nil),              // 18: discret.v1.ConsentChange
-	(*PurposeState)(nil),               // 19: discret.v1.PurposeState
-	(*GetConsentRequest)(nil),          // 20: discret.v1.GetConsentRequest
-	(*ConsentState)(nil),               // 21: discret.v1.ConsentState
-	(*SetConsentRequest)(nil),          // 22: discret.v1.SetConsentRequest
-	(*SetConsentResponse)(nil),         // 23: discret.v1.SetConsentResponse
-	(*ExportCustomerRequest)(nil),      // 24: discret.v1.ExportCustomerRequest
-	(*StoredEvent)(nil),                // 25: discret.v1.StoredEvent
-	(*CouponPush)(nil),                 // 26: discret.v1.CouponPush
-	(*ExportCustomerResponse)(nil),     // 27: discret.v1.ExportCustomerResponse
-	(*CustomerAuditEntry)(nil),         // 28: discret.v1.CustomerAuditEntry
-	(*ProcessingNotice)(nil),           // 29: discret.v1.ProcessingNotice
-	(*DerivedRelease)(nil),             // 30: discret.v1.DerivedRelease
-	(*ForgetCustomerRequest)(nil),      // 31: discret.v1.ForgetCustomerRequest
-	(*ForgetCustomerResponse)(nil),     // 32: discret.v1.ForgetCustomerResponse
-	(*Item)(nil),                       // 33: discret.v1.Item
-	(*UpsertItemRequest)(nil),          // 34: discret.v1.UpsertItemRequest
-	(*Coupon)(nil),                     // 35: discret.v1.Coupon
-	(*UpsertCouponRequest)(nil),        // 36: discret.v1.UpsertCouponRequest
-	(*GetCurrentModelRequest)(nil),     // 37: discret.v1.GetCurrentModelRequest
-	(*TrainModelRequest)(nil),          // 38: discret.v1.TrainModelRequest
-	(*PrivacyCharge)(nil),              // 39: discret.v1.PrivacyCharge
-	(*ModelCard)(nil),                  // 40: discret.v1.ModelCard
-	(*ApiKey)(nil),                     // 41: discret.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),        // 42: discret.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 43: discret.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 44: discret.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 45: discret.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 46: discret.v1.RevokeApiKeyRequest
-	(*ListAuditEntriesRequest)(nil),    // 47: discret.v1.ListAuditEntriesRequest
-	(*SearchAuditEntriesRequest)(nil),  // 48: discret.v1.SearchAuditEntriesRequest
-	(*ListAuditEntriesResponse)(nil),   // 49: discret.v1.ListAuditEntriesResponse
-	(*AuditEntry)(nil),                 // 50: discret.v1.AuditEntry
-	(*AuditActor)(nil),                 // 51: discret.v1.AuditActor
-	(*ProcessingNotice_Purpose)(nil),   // 52: discret.v1.ProcessingNotice.Purpose
-	(*ProcessingNotice_Rule)(nil),      // 53: discret.v1.ProcessingNotice.Rule
-	nil,                                // 54: discret.v1.ForgetCustomerResponse.RemovedEntry
-	nil,                                // 55: discret.v1.ModelCard.ParametersEntry
-	nil,                                // 56: discret.v1.ModelCard.EvaluationEntry
-	nil,                                // 57: discret.v1.AuditEntry.CountsEntry
-	(*timestamppb.Timestamp)(nil),      // 58: google.protobuf.Timestamp
+	(NonPersonalizedReason)(0),          // 0: discret.v1.NonPersonalizedReason
+	(VisitNotRecordedReason)(0),         // 1: discret.v1.VisitNotRecordedReason
+	(*RecommendRequest)(nil),            // 2: discret.v1.RecommendRequest
+	(*ScoredItem)(nil),                  // 3: discret.v1.ScoredItem
+	(*RecommendResponse)(nil),           // 4: discret.v1.RecommendResponse
+	(*CreateCustomerTokenRequest)(nil),  // 5: discret.v1.CreateCustomerTokenRequest
+	(*CustomerToken)(nil),               // 6: discret.v1.CustomerToken
+	(*RevokeCustomerTokenRequest)(nil),  // 7: discret.v1.RevokeCustomerTokenRequest
+	(*RevokeCustomerTokenResponse)(nil), // 8: discret.v1.RevokeCustomerTokenResponse
+	(*SimilarItemsRequest)(nil),         // 9: discret.v1.SimilarItemsRequest
+	(*SimilarItemsResponse)(nil),        // 10: discret.v1.SimilarItemsResponse
+	(*PopularItemsRequest)(nil),         // 11: discret.v1.PopularItemsRequest
+	(*PopularItemsResponse)(nil),        // 12: discret.v1.PopularItemsResponse
+	(*EnterStoreRequest)(nil),           // 13: discret.v1.EnterStoreRequest
+	(*OfferedCoupon)(nil),               // 14: discret.v1.OfferedCoupon
+	(*EnterStoreResponse)(nil),          // 15: discret.v1.EnterStoreResponse
+	(*Event)(nil),                       // 16: discret.v1.Event
+	(*WriteEventsRequest)(nil),          // 17: discret.v1.WriteEventsRequest
+	(*RowError)(nil),                    // 18: discret.v1.RowError
+	(*WriteEventsResponse)(nil),         // 19: discret.v1.WriteEventsResponse
+	(*ConsentChange)(nil),               // 20: discret.v1.ConsentChange
+	(*PurposeState)(nil),                // 21: discret.v1.PurposeState
+	(*GetConsentRequest)(nil),           // 22: discret.v1.GetConsentRequest
+	(*ConsentState)(nil),                // 23: discret.v1.ConsentState
+	(*SetConsentRequest)(nil),           // 24: discret.v1.SetConsentRequest
+	(*SetConsentResponse)(nil),          // 25: discret.v1.SetConsentResponse
+	(*ExportCustomerRequest)(nil),       // 26: discret.v1.ExportCustomerRequest
+	(*StoredEvent)(nil),                 // 27: discret.v1.StoredEvent
+	(*CouponPush)(nil),                  // 28: discret.v1.CouponPush
+	(*ExportCustomerResponse)(nil),      // 29: discret.v1.ExportCustomerResponse
+	(*CustomerAuditEntry)(nil),          // 30: discret.v1.CustomerAuditEntry
+	(*ProcessingNotice)(nil),            // 31: discret.v1.ProcessingNotice
+	(*DerivedRelease)(nil),              // 32: discret.v1.DerivedRelease
+	(*ForgetCustomerRequest)(nil),       // 33: discret.v1.ForgetCustomerRequest
+	(*ForgetCustomerResponse)(nil),      // 34: discret.v1.ForgetCustomerResponse
+	(*Item)(nil),                        // 35: discret.v1.Item
+	(*UpsertItemRequest)(nil),           // 36: discret.v1.UpsertItemRequest
+	(*Coupon)(nil),                      // 37: discret.v1.Coupon
+	(*UpsertCouponRequest)(nil),         // 38: discret.v1.UpsertCouponRequest
+	(*GetCurrentModelRequest)(nil),      // 39: discret.v1.GetCurrentModelRequest
+	(*TrainModelRequest)(nil),           // 40: discret.v1.TrainModelRequest
+	(*PrivacyCharge)(nil),               // 41: discret.v1.PrivacyCharge
+	(*ModelCard)(nil),                   // 42: discret.v1.ModelCard
+	(*ApiKey)(nil),                      // 43: discret.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),         // 44: discret.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),        // 45: discret.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),          // 46: discret.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),         // 47: discret.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),         // 48: discret.v1.RevokeApiKeyRequest
+	(*ListAuditEntriesRequest)(nil),     // 49: discret.v1.ListAuditEntriesRequest
+	(*SearchAuditEntriesRequest)(nil),   // 50: discret.v1.SearchAuditEntriesRequest
+	(*ListAuditEntriesResponse)(nil),    // 51: discret.v1.ListAuditEntriesResponse
+	(*AuditEntry)(nil),                  // 52: discret.v1.AuditEntry
+	(*AuditActor)(nil),                  // 53: discret.v1.AuditActor
+	(*ProcessingNotice_Purpose)(nil),    // 54: discret.v1.ProcessingNotice.Purpose
+	(*ProcessingNotice_Rule)(nil),       // 55: discret.v1.ProcessingNotice.Rule
+	nil,                                 // 56: discret.v1.ForgetCustomerResponse.RemovedEntry
+	nil,                                 // 57: discret.v1.ModelCard.ParametersEntry
+	nil,                                 // 58: discret.v1.ModelCard.EvaluationEntry
+	nil,                                 // 59: discret.v1.AuditEntry.CountsEntry
+	(*timestamppb.Timestamp)(nil),       // 60: google.protobuf.Timestamp
 }
 var file_discret_v1_discret_proto_depIdxs = []int32{
 	3,  // 0: discret.v1.RecommendResponse.items:type_name -> discret.v1.ScoredItem
 	0,  // 1: discret.v1.RecommendResponse.reason:type_name -> discret.v1.NonPersonalizedReason
-	58, // 2: discret.v1.CustomerToken.expire_time:type_name -> google.protobuf.Timestamp
-	3,  // 3: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
-	3,  // 4: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
-	58, // 5: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
-	12, // 6: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
-	1,  // 7: discret.v1.EnterStoreResponse.visit_not_recorded_reason:type_name -> discret.v1.VisitNotRecordedReason
-	14, // 8: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
-	16, // 9: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
-	58, // 10: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
-	58, // 11: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
-	19, // 12: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
-	18, // 13: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
-	18, // 14: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
-	21, // 15: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	58, // 16: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	58, // 17: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	58, // 18: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
-	58, // 19: discret.v1.CouponPush.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 20: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
-	25, // 21: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
-	26, // 22: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	30, // 23: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	58, // 24: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
-	29, // 25: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
-	28, // 26: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
-	58, // 27: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
-	52, // 28: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
-	53, // 29: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
-	58, // 30: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	58, // 31: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	58, // 32: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	54, // 33: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	58, // 34: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	58, // 35: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	58, // 36: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	58, // 37: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	58, // 38: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	39, // 39: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	58, // 40: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	58, // 41: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	55, // 42: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	56, // 43: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	58, // 44: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
-	58, // 45: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
-	41, // 46: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
-	41, // 47: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
-	58, // 48: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
-	58, // 49: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
-	58, // 50: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
-	58, // 51: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
-	50, // 52: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
-	58, // 53: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	51, // 54: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
-	57, // 55: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
-	2,  // 56: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	7,  // 57: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	9,  // 58: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	5,  // 59: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
-	11, // 60: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	15, // 61: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	20, // 62: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	22, // 63: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	24, // 64: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	31, // 65: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	34, // 66: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	36, // 67: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	37, // 68: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	38, // 69: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	42, // 70: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
-	44, // 71: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
-	46, // 72: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
-	47, // 73: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
-	48, // 74: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
-	4,  // 75: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	8,  // 76: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	10, // 77: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	6,  // 78: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
-	13, // 79: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	17, // 80: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	21, // 81: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	23, // 82: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	27, // 83: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	32, // 84: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	33, // 85: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	35, // 86: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	40, // 87: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	40, // 88: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	43, // 89: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
-	45, // 90: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
-	41, // 91: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
-	49, // 92: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
-	49, // 93: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
-	75, // [75:94] is the sub-list for method output_type
-	56, // [56:75] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	60, // 2: discret.v1.CustomerToken.expire_time:type_name -> google.protobuf.Timestamp
+	60, // 3: discret.v1.RevokeCustomerTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	3,  // 4: discret.v1.SimilarItemsResponse.items:type_name -> discret.v1.ScoredItem
+	3,  // 5: discret.v1.PopularItemsResponse.items:type_name -> discret.v1.ScoredItem
+	60, // 6: discret.v1.OfferedCoupon.valid_until:type_name -> google.protobuf.Timestamp
+	14, // 7: discret.v1.EnterStoreResponse.coupons:type_name -> discret.v1.OfferedCoupon
+	1,  // 8: discret.v1.EnterStoreResponse.visit_not_recorded_reason:type_name -> discret.v1.VisitNotRecordedReason
+	16, // 9: discret.v1.WriteEventsRequest.events:type_name -> discret.v1.Event
+	18, // 10: discret.v1.WriteEventsResponse.errors:type_name -> discret.v1.RowError
+	60, // 11: discret.v1.ConsentChange.time:type_name -> google.protobuf.Timestamp
+	60, // 12: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
+	21, // 13: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
+	20, // 14: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
+	20, // 15: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
+	23, // 16: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
+	60, // 17: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	60, // 18: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 19: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	60, // 20: discret.v1.CouponPush.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 21: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
+	27, // 22: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
+	28, // 23: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
+	32, // 24: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	60, // 25: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
+	31, // 26: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
+	30, // 27: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
+	60, // 28: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
+	54, // 29: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
+	55, // 30: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
+	60, // 31: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	60, // 32: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	60, // 33: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	56, // 34: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	60, // 35: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	60, // 36: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	60, // 37: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	60, // 38: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	60, // 39: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	41, // 40: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	60, // 41: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	60, // 42: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	57, // 43: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	58, // 44: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	60, // 45: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	60, // 46: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	43, // 47: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	43, // 48: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	60, // 49: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	60, // 50: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	60, // 51: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	60, // 52: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	52, // 53: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
+	60, // 54: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	53, // 55: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
+	59, // 56: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
+	2,  // 57: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	9,  // 58: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	11, // 59: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	5,  // 60: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
+	7,  // 61: discret.v1.RecommendationService.RevokeCustomerToken:input_type -> discret.v1.RevokeCustomerTokenRequest
+	13, // 62: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	17, // 63: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	22, // 64: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	24, // 65: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	26, // 66: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	33, // 67: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	36, // 68: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	38, // 69: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	39, // 70: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	40, // 71: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	44, // 72: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	46, // 73: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	48, // 74: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	49, // 75: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
+	50, // 76: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
+	4,  // 77: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	10, // 78: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	12, // 79: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	6,  // 80: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
+	8,  // 81: discret.v1.RecommendationService.RevokeCustomerToken:output_type -> discret.v1.RevokeCustomerTokenResponse
+	15, // 82: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	19, // 83: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	23, // 84: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	25, // 85: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	29, // 86: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	34, // 87: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	35, // 88: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	37, // 89: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	42, // 90: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	42, // 91: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	45, // 92: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	47, // 93: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	43, // 94: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	51, // 95: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	51, // 96: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	77, // [77:97] is the sub-list for method output_type
+	57, // [57:77] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
@@ -4407,18 +4521,18 @@ func file_discret_v1_discret_proto_init() {
 	}
 	file_discret_v1_discret_proto_msgTypes[0].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[2].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[11].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[16].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[28].OneofWrappers = []any{}
-	file_discret_v1_discret_proto_msgTypes[32].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[13].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[18].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[30].OneofWrappers = []any{}
 	file_discret_v1_discret_proto_msgTypes[34].OneofWrappers = []any{}
+	file_discret_v1_discret_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discret_v1_discret_proto_rawDesc), len(file_discret_v1_discret_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   56,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

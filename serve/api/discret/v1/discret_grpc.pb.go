@@ -37,6 +37,7 @@ const (
 	RecommendationService_SimilarItems_FullMethodName        = "/discret.v1.RecommendationService/SimilarItems"
 	RecommendationService_PopularItems_FullMethodName        = "/discret.v1.RecommendationService/PopularItems"
 	RecommendationService_CreateCustomerToken_FullMethodName = "/discret.v1.RecommendationService/CreateCustomerToken"
+	RecommendationService_RevokeCustomerToken_FullMethodName = "/discret.v1.RecommendationService/RevokeCustomerToken"
 )
 
 // RecommendationServiceClient is the client API for RecommendationService service.
@@ -66,10 +67,20 @@ type RecommendationServiceClient interface {
 	// token is UNAUTHENTICATED. It holds neither the customer's id nor their
 	// pseudonym, and is stored nowhere: it stays valid only while the API key
 	// that minted it is valid, so revoking that key revokes all its tokens at
-	// once. Each token has a rate limit of its own (discret serve
-	// --token-rate-limit, 5 requests per second by default), apart from the
-	// key's: requests with a token do not count against the key.
+	// once; RevokeCustomerToken revokes one. Each token has a rate limit of its
+	// own (discret serve --token-rate-limit, 5 requests per second by default),
+	// apart from the key's: requests with a token do not count against the
+	// key.
 	CreateCustomerToken(ctx context.Context, in *CreateCustomerTokenRequest, opts ...grpc.CallOption) (*CustomerToken, error)
+	// RevokeCustomerToken revokes one customer token before its expiry: from
+	// the customer's device with the token itself (signing out), or from the
+	// back end with the API key that minted it (a lost device, a sign-out
+	// elsewhere). Any other caller is PERMISSION_DENIED. From then on the
+	// token is UNAUTHENTICATED ("customer token revoked"), also after a
+	// restart: the server keeps the token's tag, which names no customer,
+	// until the token expires. Revoking a token that is no longer valid
+	// changes nothing and is not an error.
+	RevokeCustomerToken(ctx context.Context, in *RevokeCustomerTokenRequest, opts ...grpc.CallOption) (*RevokeCustomerTokenResponse, error)
 }
 
 type recommendationServiceClient struct {
@@ -120,6 +131,16 @@ func (c *recommendationServiceClient) CreateCustomerToken(ctx context.Context, i
 	return out, nil
 }
 
+func (c *recommendationServiceClient) RevokeCustomerToken(ctx context.Context, in *RevokeCustomerTokenRequest, opts ...grpc.CallOption) (*RevokeCustomerTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeCustomerTokenResponse)
+	err := c.cc.Invoke(ctx, RecommendationService_RevokeCustomerToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecommendationServiceServer is the server API for RecommendationService service.
 // All implementations must embed UnimplementedRecommendationServiceServer
 // for forward compatibility.
@@ -147,10 +168,20 @@ type RecommendationServiceServer interface {
 	// token is UNAUTHENTICATED. It holds neither the customer's id nor their
 	// pseudonym, and is stored nowhere: it stays valid only while the API key
 	// that minted it is valid, so revoking that key revokes all its tokens at
-	// once. Each token has a rate limit of its own (discret serve
-	// --token-rate-limit, 5 requests per second by default), apart from the
-	// key's: requests with a token do not count against the key.
+	// once; RevokeCustomerToken revokes one. Each token has a rate limit of its
+	// own (discret serve --token-rate-limit, 5 requests per second by default),
+	// apart from the key's: requests with a token do not count against the
+	// key.
 	CreateCustomerToken(context.Context, *CreateCustomerTokenRequest) (*CustomerToken, error)
+	// RevokeCustomerToken revokes one customer token before its expiry: from
+	// the customer's device with the token itself (signing out), or from the
+	// back end with the API key that minted it (a lost device, a sign-out
+	// elsewhere). Any other caller is PERMISSION_DENIED. From then on the
+	// token is UNAUTHENTICATED ("customer token revoked"), also after a
+	// restart: the server keeps the token's tag, which names no customer,
+	// until the token expires. Revoking a token that is no longer valid
+	// changes nothing and is not an error.
+	RevokeCustomerToken(context.Context, *RevokeCustomerTokenRequest) (*RevokeCustomerTokenResponse, error)
 	mustEmbedUnimplementedRecommendationServiceServer()
 }
 
@@ -172,6 +203,9 @@ func (UnimplementedRecommendationServiceServer) PopularItems(context.Context, *P
 }
 func (UnimplementedRecommendationServiceServer) CreateCustomerToken(context.Context, *CreateCustomerTokenRequest) (*CustomerToken, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCustomerToken not implemented")
+}
+func (UnimplementedRecommendationServiceServer) RevokeCustomerToken(context.Context, *RevokeCustomerTokenRequest) (*RevokeCustomerTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeCustomerToken not implemented")
 }
 func (UnimplementedRecommendationServiceServer) mustEmbedUnimplementedRecommendationServiceServer() {}
 func (UnimplementedRecommendationServiceServer) testEmbeddedByValue()                               {}
@@ -266,6 +300,24 @@ func _RecommendationService_CreateCustomerToken_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecommendationService_RevokeCustomerToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCustomerTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).RevokeCustomerToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_RevokeCustomerToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).RevokeCustomerToken(ctx, req.(*RevokeCustomerTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecommendationService_ServiceDesc is the grpc.ServiceDesc for RecommendationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -288,6 +340,10 @@ var RecommendationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateCustomerToken",
 			Handler:    _RecommendationService_CreateCustomerToken_Handler,
+		},
+		{
+			MethodName: "RevokeCustomerToken",
+			Handler:    _RecommendationService_RevokeCustomerToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
