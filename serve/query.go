@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/discret-io/discret/features"
@@ -194,9 +195,15 @@ func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilit
 // queryError rewrites a parse error of the query parameter name. Neither
 // the name nor a value that looks like an e-mail address is echoed.
 func queryError(name string, err error) error {
-	var ne *strconv.NumError
+	var (
+		ne *strconv.NumError
+		te *time.ParseError
+	)
 	switch {
 	case errors.As(err, &ne):
+	case errors.As(err, &te):
+		// Go's text names its layout, not a format a client knows.
+		return fmt.Errorf("query parameter %s: %s is not an RFC 3339 time such as 2026-11-01T00:00:00Z", apierr.Quote("a name", name), apierr.Quote("a value", te.Value))
 	case features.LooksLikeEmail(err.Error()):
 		// The gateway's text quotes the name or the value.
 		return fmt.Errorf("query parameter %s: not valid (the details are withheld: they hold what looks like an e-mail address)", apierr.Quote("a name", name))

@@ -270,6 +270,7 @@ func TestRESTErrors(t *testing.T) {
 		{"limit out of range", "GET", "/v1/customers/c1/recommendations?limit=500", "", 400, codes.InvalidArgument, "limit: must be 1-100 (0 means 10), got 500"},
 		{"bad limit type", "GET", "/v1/popular?limit=many", "", 400, codes.InvalidArgument, `query parameter "limit": "many" is not a whole number`},
 		{"limit overflow", "GET", "/v1/items/SKU-1/similar?limit=99999999999", "", 400, codes.InvalidArgument, `query parameter "limit": "99999999999" is out of range`},
+		{"bad time", "GET", "/v1/audit?since=30d", "", 400, codes.InvalidArgument, `query parameter "since": "30d" is not an RFC 3339 time such as 2026-11-01T00:00:00Z`},
 		{"bad bool", "GET", "/v1/customers/c1/recommendations?exclude_purchased=maybe", "", 400, codes.InvalidArgument, `query parameter "exclude_purchased": "maybe" is not true or false`},
 		{"misspelt parameter", "GET", "/v1/customers/c1/recommendations?categroy=shoes", "", 400, codes.InvalidArgument,
 			`unknown query parameter "categroy": GET /v1/customers/{customer}/recommendations takes limit, store, category, exclude, exclude_purchased`},
