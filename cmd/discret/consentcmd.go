@@ -154,6 +154,9 @@ func printConsentState(w io.Writer, r consent.Record, d consent.Defaults) {
 			state = "yes"
 		}
 		detail := "never expressed (default)"
+		if !r.ErasedAt.IsZero() {
+			detail = "none since this customer's erasure " + r.ErasedAt.Format(time.RFC3339) + ", which counts as withdrawn"
+		}
 		if c, ok := r.Latest(p); ok {
 			verb := "withdrawn"
 			if c.Granted {
@@ -174,7 +177,8 @@ func consentGetCommand() *command {
 		help: `Get prints the current decision per purpose and the recorded history of
 CUSTOMER, naming the customer by their audit subject, as Set does. --json
 prints the same, and names the customer by their "pseudonym", as the
-export does.`,
+export does. After an erasure (discret forget), a purpose without a choice
+since is withdrawn, whatever the default; both say when it was.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		},
@@ -193,7 +197,8 @@ export does.`,
 					Pseudonym string           `json:"pseudonym"`
 					Allowed   map[string]bool  `json:"allowed"`
 					History   []consent.Change `json:"history"`
-				}{p.String(), map[string]bool{}, r.Changes}
+					ErasedAt  time.Time        `json:"erased_at,omitzero"`
+				}{p.String(), map[string]bool{}, r.Changes, r.ErasedAt}
 				for _, pp := range privacy.Purposes {
 					out.Allowed[pp.String()] = d.settings.consent.Allows(r, pp)
 				}

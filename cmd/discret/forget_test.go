@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,21 @@ func TestForgetLasts(t *testing.T) {
 		t.Errorf("export processing = %+v; want both purposes, recipients, views kept 6 months and audit entries 2 years as configured", p)
 	}
 	c.mustRun("forget", customer)
+	// Under a default of yes, an erased customer's purposes are withdrawn,
+	// and consent get says why.
+	conf := c.config
+	c.config = writeFile(t, "c2.json", `{"retention": {"view": "6mo"}, "audit": {"retention": "2y"}, "consent_defaults": {"personalization": true}}`)
+	if out := c.mustRun("consent", "get", customer); !regexp.MustCompile(`personalization +no +none since this customer's erasure 20`).MatchString(out) {
+		t.Errorf("consent get after forget:\n%s\nwant personalization no, since the erasure", out)
+	}
+	var got struct {
+		Allowed  map[string]bool `json:"allowed"`
+		ErasedAt time.Time       `json:"erased_at"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("consent", "get", "--json", customer)), &got); err != nil || got.Allowed["personalization"] || got.ErasedAt.IsZero() {
+		t.Errorf("consent get --json after forget = %+v, %v; want personalization not allowed and erased_at set", got, err)
+	}
+	c.config = conf
 
 	out := c.mustRun("consent", "import", consentFile)
 	if !strings.Contains(out, "not recorded: dated at or before the erasure of their customer") {
