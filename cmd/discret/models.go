@@ -90,7 +90,8 @@ The privacy fields of the card (absent for a non-private release):
                      customer with all their events; ε is ρ converted at δ
                      with the optimal Rényi conversion (the official figure,
                      the one the ledger and the cap use), at most target_epsilon
-                     and exact: just below it (0.9999999999999623 for 1), as
+                     and exact: just below it (e.g. 0.9999999999997085 for 1
+                     at the default δ), as
                      the calibration rounds towards privacy; the text outputs
                      ('models list', 'privacy report', 'train') round ε to
                      4 significant digits

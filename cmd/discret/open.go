@@ -80,7 +80,7 @@ func requireStore(dir string) error {
 	} else if err == nil {
 		what = "is not a directory"
 	}
-	return fmt.Errorf("data directory %s %s (a mistyped --data or DISCRET_DATA?); this command does not create one: 'discret import', 'discret consent import', 'discret consent set', 'discret items import' and 'discret apikey create' do (or 'discret serve --demo', with a demo dataset)", dir, what)
+	return fmt.Errorf("data directory %s %s (a mistyped --data or DISCRET_DATA?); this command does not create one: 'discret import', 'discret consent import', 'discret consent set', 'discret items import', 'discret coupons import' and 'discret apikey create' do (or 'discret demo' and 'discret serve --demo', with a demo dataset)", dir, what)
 }
 
 // hasStore reports whether data directory dir holds a store (its

@@ -132,8 +132,8 @@ data directory of real data gets only the demo key.`,
 			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`")
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
-			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
-			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store `DURATION` after the last compaction, so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
+			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; at least 1m; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
+			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store `DURATION` after the last compaction (at least 1m), so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
 			fs.BoolVar(&f.allowNonPrivate, "allow-non-private", false, "serve and train models without differential privacy (ε = ∞), for evaluation only")
 		},
 		noArgs: true,
