@@ -906,18 +906,16 @@ func TestMetricsAndOpenAPI(t *testing.T) {
 
 // TestOpenAPIErrorResponses: the OpenAPI document declares, for every
 // operation, the errors it can answer, each with the google.rpc.Status
-// body the server sends: those of every operation (400, 401, 403, 429 with
-// Retry-After, 503), 413 and 415 where a route of the method takes a body
-// (the server reads a body before routing, whatever the method), and 404 and 409
-// where a named thing may be missing or already exist.
+// body the server sends: those of every operation (400, 401, 403, 413,
+// 415, 429 and 503 with Retry-After), and 404 and 409 where a named thing
+// may be missing or already exist. 413 and 415 are every route's since the
+// server reads a body before routing, whatever the method: each route,
+// one that takes no body included, answers them.
 func TestOpenAPIErrorResponses(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]struct {
 			OperationID string `json:"operationId"`
-			Parameters  []struct {
-				In string `json:"in"`
-			} `json:"parameters"`
-			Responses map[string]struct {
+			Responses   map[string]struct {
 				Description string `json:"description"`
 				Schema      struct {
 					Ref string `json:"$ref"`
@@ -947,23 +945,11 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 	// method); protoc-gen-openapiv2 numbers the operation ids of its
 	// additional routes from 2 on.
 	methodOf := func(id string) string { return strings.TrimRight(id, "0123456789") }
-	withBody := map[string]bool{}
-	for _, ops := range doc.Paths {
-		for _, op := range ops {
-			for _, p := range op.Parameters {
-				withBody[methodOf(op.OperationID)] = withBody[methodOf(op.OperationID)] || p.In == "body"
-			}
-		}
-	}
 	methods := map[string]bool{}
 	for path, ops := range doc.Paths {
 		for method, op := range ops {
 			methods[methodOf(op.OperationID)] = true
-			want := []string{"400", "401", "403", "429", "503"}
-			if withBody[methodOf(op.OperationID)] {
-				want = append(want, "413", "415")
-			}
-			want = append(want, extra[methodOf(op.OperationID)]...)
+			want := append([]string{"400", "401", "403", "413", "415", "429", "503"}, extra[methodOf(op.OperationID)]...)
 			var got []string
 			for code, resp := range op.Responses {
 				if code == "200" || code == "default" {
@@ -977,13 +963,36 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 			if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 				t.Errorf("%s %s (%s): error responses %v, want %v", method, path, op.OperationID, got, slices.Sorted(slices.Values(want)))
 			}
-			if op.Responses["429"].Headers["Retry-After"].Type != "integer" {
-				t.Errorf("%s %s: 429 without a Retry-After header", method, path)
+			for _, code := range []string{"429", "503"} {
+				if op.Responses[code].Headers["Retry-After"].Type != "integer" {
+					t.Errorf("%s %s: %s without a Retry-After header", method, path, code)
+				}
 			}
 		}
 	}
 	if len(methods) != len(apiCalls) {
 		t.Errorf("the document has operations for %d methods, want %d (every RPC)", len(methods), len(apiCalls))
+	}
+
+	const limit = 64
+	h := start(t, func(c *serve.Config) { c.MaxRequestBytes = limit })
+	vars := regexp.MustCompile(`\{[^}]+\}`)
+	for tmpl, ops := range doc.Paths {
+		for method := range ops {
+			method, path := strings.ToUpper(method), vars.ReplaceAllString(tmpl, "x")
+			for _, tt := range []struct {
+				body   []byte
+				header http.Header
+				status int
+			}{
+				{bytes.Repeat([]byte(" "), limit+1), nil, http.StatusRequestEntityTooLarge},
+				{[]byte("{}"), http.Header{"Content-Encoding": {"br"}}, http.StatusUnsupportedMediaType},
+			} {
+				if r := h.restRaw(t.Context(), method, path, h.tokens["all"], tt.body, tt.header); r.status != tt.status {
+					t.Errorf("%s %s with %d bytes, Content-Encoding %q = %d %s, want %d", method, path, len(tt.body), tt.header.Get("Content-Encoding"), r.status, r.body, tt.status)
+				}
+			}
+		}
 	}
 }
 
