@@ -147,6 +147,9 @@ func consentState(r consent.Record, d consent.Defaults) *discretv1.ConsentState 
 		}
 		st.Purposes = append(st.Purposes, ps)
 	}
+	if !r.ErasedAt.IsZero() {
+		st.ErasedAt = timestamppb.New(r.ErasedAt)
+	}
 	for _, c := range r.Changes {
 		st.History = append(st.History, &discretv1.ConsentChange{
 			Purpose: c.Purpose.String(), Granted: proto.Bool(c.Granted), Time: timestamppb.New(c.Time), Source: c.Source,

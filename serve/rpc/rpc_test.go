@@ -238,7 +238,7 @@ func TestConsentAndErasure(t *testing.T) {
 	ctx := t.Context()
 	const c = "carol/1@example.com"
 	st, err := s.GetConsent(ctx, &discretv1.GetConsentRequest{Customer: c})
-	if err != nil || len(st.Purposes) != 2 || st.Purposes[0].Allowed || st.Purposes[0].Expressed || len(st.History) != 0 {
+	if err != nil || len(st.Purposes) != 2 || st.Purposes[0].Allowed || st.Purposes[0].Expressed || len(st.History) != 0 || st.ErasedAt != nil {
 		t.Fatalf("GetConsent(new customer) = %v, %v; want nothing allowed or expressed", st, err)
 	}
 	when := storetest.Epoch.Add(-time.Minute)
@@ -306,8 +306,8 @@ func TestConsentAndErasure(t *testing.T) {
 	set, err = s.SetConsent(ctx, &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{
 		{Purpose: "personalization", Granted: proto.Bool(true), Time: timestamppb.New(when), Source: "web-form"},
 	}})
-	if err != nil || set.PredatingErasure != 1 || set.State.Purposes[0].Allowed {
-		t.Errorf("SetConsent(a grant from before the erasure) = %v, %v; want 1 predating the erasure, nothing allowed", set, err)
+	if err != nil || set.PredatingErasure != 1 || set.State.Purposes[0].Allowed || !set.State.GetErasedAt().AsTime().Equal(storetest.Epoch) {
+		t.Errorf("SetConsent(a grant from before the erasure) = %v, %v; want 1 predating the erasure, nothing allowed, erased_at %v", set, err, storetest.Epoch)
 	}
 	// A choice the server dates itself comes after the erasure, even when
 	// sent in its second (the fixture's clock stands still until Sleep):

@@ -1455,7 +1455,8 @@ type PurposeState struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Purpose string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	Allowed bool                   `protobuf:"varint,2,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	// False when the customer never expressed a choice (the default applies).
+	// False when the customer expressed no choice: the default applies, or,
+	// after an erasure (ConsentState.erased_at), withdrawal.
 	Expressed     bool                   `protobuf:"varint,3,opt,name=expressed,proto3" json:"expressed,omitempty"`
 	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
@@ -1573,9 +1574,13 @@ func (x *GetConsentRequest) GetCustomer() string {
 }
 
 type ConsentState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Purposes      []*PurposeState        `protobuf:"bytes,1,rep,name=purposes,proto3" json:"purposes,omitempty"`
-	History       []*ConsentChange       `protobuf:"bytes,2,rep,name=history,proto3" json:"history,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Purposes []*PurposeState        `protobuf:"bytes,1,rep,name=purposes,proto3" json:"purposes,omitempty"`
+	History  []*ConsentChange       `protobuf:"bytes,2,rep,name=history,proto3" json:"history,omitempty"`
+	// When the customer was erased (ForgetCustomer), if ever: the history
+	// starts after it, and a purpose without a choice since is withdrawn,
+	// whatever the server's default.
+	ErasedAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1620,6 +1625,13 @@ func (x *ConsentState) GetPurposes() []*PurposeState {
 func (x *ConsentState) GetHistory() []*ConsentChange {
 	if x != nil {
 		return x.History
+	}
+	return nil
+}
+
+func (x *ConsentState) GetErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErasedAt
 	}
 	return nil
 }
@@ -4075,10 +4087,11 @@ const file_discret_v1_discret_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06source\x18\x05 \x01(\tR\x06source\"/\n" +
 	"\x11GetConsentRequest\x12\x1a\n" +
-	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"y\n" +
+	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"\xb2\x01\n" +
 	"\fConsentState\x124\n" +
 	"\bpurposes\x18\x01 \x03(\v2\x18.discret.v1.PurposeStateR\bpurposes\x123\n" +
-	"\ahistory\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\ahistory\"d\n" +
+	"\ahistory\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\ahistory\x127\n" +
+	"\terased_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\"d\n" +
 	"\x11SetConsentRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x123\n" +
 	"\achanges\x18\x02 \x03(\v2\x19.discret.v1.ConsentChangeR\achanges\"\xd2\x01\n" +
@@ -4425,93 +4438,94 @@ var file_discret_v1_discret_proto_depIdxs = []int32{
 	60, // 12: discret.v1.PurposeState.time:type_name -> google.protobuf.Timestamp
 	21, // 13: discret.v1.ConsentState.purposes:type_name -> discret.v1.PurposeState
 	20, // 14: discret.v1.ConsentState.history:type_name -> discret.v1.ConsentChange
-	20, // 15: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
-	23, // 16: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
-	60, // 17: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
-	60, // 18: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 19: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
-	60, // 20: discret.v1.CouponPush.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 21: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
-	27, // 22: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
-	28, // 23: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
-	32, // 24: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
-	60, // 25: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
-	31, // 26: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
-	30, // 27: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
-	60, // 28: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
-	54, // 29: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
-	55, // 30: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
-	60, // 31: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
-	60, // 32: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
-	60, // 33: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
-	56, // 34: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
-	60, // 35: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	60, // 36: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	60, // 37: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
-	60, // 38: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
-	60, // 39: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
-	41, // 40: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
-	60, // 41: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
-	60, // 42: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
-	57, // 43: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
-	58, // 44: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
-	60, // 45: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
-	60, // 46: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
-	43, // 47: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
-	43, // 48: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
-	60, // 49: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
-	60, // 50: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
-	60, // 51: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
-	60, // 52: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
-	52, // 53: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
-	60, // 54: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	53, // 55: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
-	59, // 56: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
-	2,  // 57: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
-	9,  // 58: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
-	11, // 59: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
-	5,  // 60: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
-	7,  // 61: discret.v1.RecommendationService.RevokeCustomerToken:input_type -> discret.v1.RevokeCustomerTokenRequest
-	13, // 62: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
-	17, // 63: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
-	22, // 64: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
-	24, // 65: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
-	26, // 66: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
-	33, // 67: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
-	36, // 68: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
-	38, // 69: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
-	39, // 70: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
-	40, // 71: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
-	44, // 72: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
-	46, // 73: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
-	48, // 74: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
-	49, // 75: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
-	50, // 76: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
-	4,  // 77: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
-	10, // 78: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
-	12, // 79: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
-	6,  // 80: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
-	8,  // 81: discret.v1.RecommendationService.RevokeCustomerToken:output_type -> discret.v1.RevokeCustomerTokenResponse
-	15, // 82: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
-	19, // 83: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
-	23, // 84: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
-	25, // 85: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
-	29, // 86: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
-	34, // 87: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
-	35, // 88: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
-	37, // 89: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
-	42, // 90: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
-	42, // 91: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
-	45, // 92: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
-	47, // 93: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
-	43, // 94: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
-	51, // 95: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
-	51, // 96: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
-	77, // [77:97] is the sub-list for method output_type
-	57, // [57:77] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	60, // 15: discret.v1.ConsentState.erased_at:type_name -> google.protobuf.Timestamp
+	20, // 16: discret.v1.SetConsentRequest.changes:type_name -> discret.v1.ConsentChange
+	23, // 17: discret.v1.SetConsentResponse.state:type_name -> discret.v1.ConsentState
+	60, // 18: discret.v1.StoredEvent.time:type_name -> google.protobuf.Timestamp
+	60, // 19: discret.v1.StoredEvent.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 20: discret.v1.CouponPush.time:type_name -> google.protobuf.Timestamp
+	60, // 21: discret.v1.CouponPush.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 22: discret.v1.ExportCustomerResponse.consent:type_name -> discret.v1.ConsentChange
+	27, // 23: discret.v1.ExportCustomerResponse.events:type_name -> discret.v1.StoredEvent
+	28, // 24: discret.v1.ExportCustomerResponse.coupon_pushes:type_name -> discret.v1.CouponPush
+	32, // 25: discret.v1.ExportCustomerResponse.derived_releases:type_name -> discret.v1.DerivedRelease
+	60, // 26: discret.v1.ExportCustomerResponse.erased_at:type_name -> google.protobuf.Timestamp
+	31, // 27: discret.v1.ExportCustomerResponse.processing:type_name -> discret.v1.ProcessingNotice
+	30, // 28: discret.v1.ExportCustomerResponse.audit:type_name -> discret.v1.CustomerAuditEntry
+	60, // 29: discret.v1.CustomerAuditEntry.time:type_name -> google.protobuf.Timestamp
+	54, // 30: discret.v1.ProcessingNotice.purposes:type_name -> discret.v1.ProcessingNotice.Purpose
+	55, // 31: discret.v1.ProcessingNotice.retention:type_name -> discret.v1.ProcessingNotice.Rule
+	60, // 32: discret.v1.DerivedRelease.created:type_name -> google.protobuf.Timestamp
+	60, // 33: discret.v1.DerivedRelease.window_from:type_name -> google.protobuf.Timestamp
+	60, // 34: discret.v1.DerivedRelease.window_to:type_name -> google.protobuf.Timestamp
+	56, // 35: discret.v1.ForgetCustomerResponse.removed:type_name -> discret.v1.ForgetCustomerResponse.RemovedEntry
+	60, // 36: discret.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	60, // 37: discret.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	60, // 38: discret.v1.UpsertCouponRequest.valid_from:type_name -> google.protobuf.Timestamp
+	60, // 39: discret.v1.UpsertCouponRequest.valid_until:type_name -> google.protobuf.Timestamp
+	60, // 40: discret.v1.ModelCard.created:type_name -> google.protobuf.Timestamp
+	41, // 41: discret.v1.ModelCard.charges:type_name -> discret.v1.PrivacyCharge
+	60, // 42: discret.v1.ModelCard.data_from:type_name -> google.protobuf.Timestamp
+	60, // 43: discret.v1.ModelCard.data_to:type_name -> google.protobuf.Timestamp
+	57, // 44: discret.v1.ModelCard.parameters:type_name -> discret.v1.ModelCard.ParametersEntry
+	58, // 45: discret.v1.ModelCard.evaluation:type_name -> discret.v1.ModelCard.EvaluationEntry
+	60, // 46: discret.v1.ApiKey.created:type_name -> google.protobuf.Timestamp
+	60, // 47: discret.v1.ApiKey.revoked:type_name -> google.protobuf.Timestamp
+	43, // 48: discret.v1.CreateApiKeyResponse.key:type_name -> discret.v1.ApiKey
+	43, // 49: discret.v1.ListApiKeysResponse.keys:type_name -> discret.v1.ApiKey
+	60, // 50: discret.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	60, // 51: discret.v1.ListAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	60, // 52: discret.v1.SearchAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	60, // 53: discret.v1.SearchAuditEntriesRequest.until:type_name -> google.protobuf.Timestamp
+	52, // 54: discret.v1.ListAuditEntriesResponse.entries:type_name -> discret.v1.AuditEntry
+	60, // 55: discret.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	53, // 56: discret.v1.AuditEntry.actor:type_name -> discret.v1.AuditActor
+	59, // 57: discret.v1.AuditEntry.counts:type_name -> discret.v1.AuditEntry.CountsEntry
+	2,  // 58: discret.v1.RecommendationService.Recommend:input_type -> discret.v1.RecommendRequest
+	9,  // 59: discret.v1.RecommendationService.SimilarItems:input_type -> discret.v1.SimilarItemsRequest
+	11, // 60: discret.v1.RecommendationService.PopularItems:input_type -> discret.v1.PopularItemsRequest
+	5,  // 61: discret.v1.RecommendationService.CreateCustomerToken:input_type -> discret.v1.CreateCustomerTokenRequest
+	7,  // 62: discret.v1.RecommendationService.RevokeCustomerToken:input_type -> discret.v1.RevokeCustomerTokenRequest
+	13, // 63: discret.v1.StoreService.EnterStore:input_type -> discret.v1.EnterStoreRequest
+	17, // 64: discret.v1.EventService.WriteEvents:input_type -> discret.v1.WriteEventsRequest
+	22, // 65: discret.v1.ConsentService.GetConsent:input_type -> discret.v1.GetConsentRequest
+	24, // 66: discret.v1.ConsentService.SetConsent:input_type -> discret.v1.SetConsentRequest
+	26, // 67: discret.v1.AdminService.ExportCustomer:input_type -> discret.v1.ExportCustomerRequest
+	33, // 68: discret.v1.AdminService.ForgetCustomer:input_type -> discret.v1.ForgetCustomerRequest
+	36, // 69: discret.v1.AdminService.UpsertItem:input_type -> discret.v1.UpsertItemRequest
+	38, // 70: discret.v1.AdminService.UpsertCoupon:input_type -> discret.v1.UpsertCouponRequest
+	39, // 71: discret.v1.AdminService.GetCurrentModel:input_type -> discret.v1.GetCurrentModelRequest
+	40, // 72: discret.v1.AdminService.TrainModel:input_type -> discret.v1.TrainModelRequest
+	44, // 73: discret.v1.AdminService.CreateApiKey:input_type -> discret.v1.CreateApiKeyRequest
+	46, // 74: discret.v1.AdminService.ListApiKeys:input_type -> discret.v1.ListApiKeysRequest
+	48, // 75: discret.v1.AdminService.RevokeApiKey:input_type -> discret.v1.RevokeApiKeyRequest
+	49, // 76: discret.v1.AdminService.ListAuditEntries:input_type -> discret.v1.ListAuditEntriesRequest
+	50, // 77: discret.v1.AdminService.SearchAuditEntries:input_type -> discret.v1.SearchAuditEntriesRequest
+	4,  // 78: discret.v1.RecommendationService.Recommend:output_type -> discret.v1.RecommendResponse
+	10, // 79: discret.v1.RecommendationService.SimilarItems:output_type -> discret.v1.SimilarItemsResponse
+	12, // 80: discret.v1.RecommendationService.PopularItems:output_type -> discret.v1.PopularItemsResponse
+	6,  // 81: discret.v1.RecommendationService.CreateCustomerToken:output_type -> discret.v1.CustomerToken
+	8,  // 82: discret.v1.RecommendationService.RevokeCustomerToken:output_type -> discret.v1.RevokeCustomerTokenResponse
+	15, // 83: discret.v1.StoreService.EnterStore:output_type -> discret.v1.EnterStoreResponse
+	19, // 84: discret.v1.EventService.WriteEvents:output_type -> discret.v1.WriteEventsResponse
+	23, // 85: discret.v1.ConsentService.GetConsent:output_type -> discret.v1.ConsentState
+	25, // 86: discret.v1.ConsentService.SetConsent:output_type -> discret.v1.SetConsentResponse
+	29, // 87: discret.v1.AdminService.ExportCustomer:output_type -> discret.v1.ExportCustomerResponse
+	34, // 88: discret.v1.AdminService.ForgetCustomer:output_type -> discret.v1.ForgetCustomerResponse
+	35, // 89: discret.v1.AdminService.UpsertItem:output_type -> discret.v1.Item
+	37, // 90: discret.v1.AdminService.UpsertCoupon:output_type -> discret.v1.Coupon
+	42, // 91: discret.v1.AdminService.GetCurrentModel:output_type -> discret.v1.ModelCard
+	42, // 92: discret.v1.AdminService.TrainModel:output_type -> discret.v1.ModelCard
+	45, // 93: discret.v1.AdminService.CreateApiKey:output_type -> discret.v1.CreateApiKeyResponse
+	47, // 94: discret.v1.AdminService.ListApiKeys:output_type -> discret.v1.ListApiKeysResponse
+	43, // 95: discret.v1.AdminService.RevokeApiKey:output_type -> discret.v1.ApiKey
+	51, // 96: discret.v1.AdminService.ListAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	51, // 97: discret.v1.AdminService.SearchAuditEntries:output_type -> discret.v1.ListAuditEntriesResponse
+	78, // [78:98] is the sub-list for method output_type
+	58, // [58:78] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_discret_v1_discret_proto_init() }
