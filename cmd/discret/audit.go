@@ -66,7 +66,9 @@ Columns:
            "V (current → W)" if V was current and W is current now), or
            the consent file's base name
   COUNTS   the outcome: records exported or erased per table (consent,
-           events, coupon_pushes), a consent file's rows and customers
+           events, coupon_pushes; an export's consent counts choices,
+           an erasure's the one consent record, its whole history), a
+           consent file's rows and customers
            (an import that stopped partway: customers_applied and
            incomplete=1)
 

@@ -86,8 +86,8 @@ func (c Change) CappedAt(now time.Time) Change {
 }
 
 // Same reports whether c and o record the same choice: purpose, decision,
-// source and time to the second (the precision at which records are
-// stored).
+// source and time to the second (the precision of every comparison of
+// times in this package, though choices are stored to the nanosecond).
 func (c Change) Same(o Change) bool {
 	return c.Purpose == o.Purpose && c.Granted == o.Granted && c.Source == o.Source && c.Time.Unix() == o.Time.Unix()
 }
@@ -107,7 +107,7 @@ type Record struct {
 }
 
 // PredatesErasure reports whether c is dated at or before r's erasure, to
-// the second (the precision at which records are stored): such a choice
+// the second (the precision at which erasures are stored): such a choice
 // belongs to the history that the erasure removed and is not recorded.
 func (r Record) PredatesErasure(c Change) bool {
 	return !r.ErasedAt.IsZero() && c.Time.Unix() <= r.ErasedAt.Unix()
@@ -115,8 +115,8 @@ func (r Record) PredatesErasure(c Change) bool {
 
 // UntilAfterLatest returns how long after now a choice for the purposes ps
 // must be dated to come after r's erasure and after the latest choice
-// recorded for each of ps, to the second (the precision at which records
-// are stored): when now falls in the second of one of them, the time to
+// recorded for each of ps, to the second (the precision of every
+// comparison here): when now falls in the second of one of them, the time to
 // the next second; else 0. Dated in that second, the choice would be
 // dropped as predating the erasure, or tie with the latest choice, where a
 // withdrawal decides: a grant would be recorded and not count. A choice
@@ -204,9 +204,9 @@ func sleepTimer(ctx context.Context, d time.Duration) error {
 }
 
 // Latest returns the change that decides purpose p, and false if there is
-// none: the one with the latest Time, to the second (the precision at
-// which records are stored, so that a record decides the same before and
-// after it is stored); of equal times, a withdrawal, so that the decision
+// none: the one with the latest Time, to the second (consent files and
+// the erasure record carry whole seconds, so a finer order would be
+// arbitrary); of equal times, a withdrawal, so that the decision
 // does not depend on the order in which the changes were applied (an
 // imported file's rows are in any order); of equal times and decisions,
 // the one applied last. Changes dated at or before r.ErasedAt do not count.

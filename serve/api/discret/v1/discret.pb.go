@@ -3708,7 +3708,9 @@ type AuditEntry struct {
 	// current instead), or the consent file's base name (consent.import).
 	Object string `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
 	// The outcome: records exported or erased per table (consent, events,
-	// coupon_pushes), a consent file's rows and customers.
+	// coupon_pushes; an export's consent counts choices, an erasure's the
+	// one consent record, its whole history), a consent file's rows and
+	// customers.
 	Counts        map[string]int64 `protobuf:"bytes,7,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
