@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -479,8 +480,8 @@ const inProcessBuffer = 1 << 20
 // certificate.
 func (s *Server) dialGateway(l *bufconn.Listener) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
-	if s.cert != nil {
-		creds = credentials.NewTLS(pinnedTLS(s.cert))
+	if s.cert.Load() != nil {
+		creds = credentials.NewTLS(pinnedTLS(&s.cert))
 	}
 	conn, err := grpc.NewClient("passthrough:///in-process",
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(s.cfg.MaxRequestBytes)),
@@ -493,17 +494,16 @@ func (s *Server) dialGateway(l *bufconn.Listener) (*grpc.ClientConn, error) {
 }
 
 // pinnedTLS is the gateway's TLS configuration: it trusts exactly the
-// server's own certificate, whatever names it carries, since it connects to
-// the server itself.
-func pinnedTLS(cert *tls.Certificate) *tls.Config {
-	leaf := cert.Certificate[0]
+// server's own certificate, the one current at the handshake, whatever
+// names it carries, since it connects to the server itself.
+func pinnedTLS(cert *atomic.Pointer[tls.Certificate]) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// Verification is done by VerifyPeerCertificate below: the peer
 		// must present our certificate, byte for byte.
 		InsecureSkipVerify: true,
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || !bytes.Equal(raw[0], leaf) {
+			if len(raw) == 0 || !bytes.Equal(raw[0], cert.Load().Certificate[0]) {
 				return errors.New("serve: the gRPC server presented another certificate")
 			}
 			return nil

@@ -253,6 +253,57 @@ func TestTLS(t *testing.T) {
 	if err := conn.Invoke(octx, discretv1.AdminService_ForgetCustomer_FullMethodName, &discretv1.ForgetCustomerRequest{Customer: "c1"}, &discretv1.ForgetCustomerResponse{}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("ForgetCustomer with a consent key over TLS = %v, want PermissionDenied", err)
 	}
+
+	// A renewed certificate: files that are not a pair are refused and the
+	// old certificate is still served; a new pair is served to the
+	// connections made after ReloadTLS, on both listeners, and the gateway
+	// still reaches the gRPC listener.
+	newCert, newKey := selfSigned(t)
+	if err := os.WriteFile(certFile, newCert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.ReloadTLS(); err == nil {
+		t.Error("ReloadTLS with the new certificate and the old key = nil, want an error")
+	}
+	get := func(roots []byte) (int, error) {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(roots)
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "discret.test"}}}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", "https://"+hl.Addr().String()+"/v1/customers/c1/consent", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := get(certPEM); code != 200 {
+		t.Errorf("after a failed reload, REST trusting the old certificate = %d, %v; want 200", code, err)
+	}
+	if err := os.WriteFile(keyFile, newKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if exp, err := srv.ReloadTLS(); err != nil || exp.Before(time.Now()) {
+		t.Fatalf("ReloadTLS = %v, %v; want the new certificate's future expiry", exp, err)
+	}
+	if code, err := get(newCert); code != 200 {
+		t.Errorf("after the reload, REST trusting the new certificate = %d, %v; want 200 (the gateway reaching gRPC over TLS)", code, err)
+	}
+	if _, err := get(certPEM); err == nil {
+		t.Error("after the reload, a client trusting only the old certificate got through")
+	}
+	pool2 := x509.NewCertPool()
+	pool2.AppendCertsFromPEM(newCert)
+	conn2, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool2, ServerName: "discret.test"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	if err := conn2.Invoke(octx, discretv1.ConsentService_GetConsent_FullMethodName, &discretv1.GetConsentRequest{Customer: "c1"}, &st); err != nil {
+		t.Errorf("gRPC over TLS with the reloaded certificate: %v", err)
+	}
 }
 
 // selfSigned returns a PEM certificate for discret.test (and no IP

@@ -260,9 +260,11 @@ func (c Config) withDefaults() Config {
 
 // Server is the API server. It serves once: call Serve or Run one time.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	cert    *tls.Certificate // nil without TLS
+	cfg Config
+	log *slog.Logger
+	// cert is the TLS certificate served, nil without TLS; ReloadTLS
+	// replaces it.
+	cert    atomic.Pointer[tls.Certificate]
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *metrics
@@ -321,7 +323,7 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("serve: TLS certificate: %w", err)
 		}
-		s.cert = &cert
+		s.cert.Store(&cert)
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.serverTLS())))
 	}
 	s.grpc = grpc.NewServer(opts...)
@@ -331,8 +333,33 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// serverTLS is the listeners' TLS configuration: each handshake gets the
+// certificate current at that moment (ReloadTLS).
 func (s *Server) serverTLS() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{*s.cert}, MinVersion: tls.VersionTLS12}
+	return &tls.Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+		MinVersion:     tls.VersionTLS12,
+	}
+}
+
+// ErrNoTLS is ReloadTLS's error on a server without TLS.
+var ErrNoTLS = errors.New("serve: the server has no TLS certificate to reload")
+
+// ReloadTLS reads the certificate and key files of Config again and, if
+// they are a valid pair, serves the new certificate to every connection
+// made from then on (connections open keep theirs), on both listeners:
+// a renewed certificate without a restart. On an error the certificate
+// served stays as it was. It returns the new certificate's expiry.
+func (s *Server) ReloadTLS() (time.Time, error) {
+	if s.cert.Load() == nil {
+		return time.Time{}, ErrNoTLS
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("serve: reload TLS (the certificate served is unchanged): %w", err)
+	}
+	s.cert.Store(&cert)
+	return cert.Leaf.NotAfter, nil
 }
 
 // Run listens on cfg.GRPCAddr and cfg.HTTPAddr and serves until ctx is
@@ -384,7 +411,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	if s.cert != nil {
+	if s.cert.Load() != nil {
 		hs.TLSConfig = s.serverTLS()
 	}
 
@@ -399,7 +426,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	}
 	go func() {
 		var err error
-		if s.cert != nil {
+		if s.cert.Load() != nil {
 			err = hs.ServeTLS(httpLis, "", "")
 		} else {
 			err = hs.Serve(httpLis)
@@ -414,7 +441,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		defer close(watched)
 		s.watchReadiness(watchCtx)
 	}()
-	s.log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", s.cert != nil)
+	s.log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", s.cert.Load() != nil)
 
 	var failure error
 	select {

@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/discret-io/discret/features"
@@ -79,7 +81,10 @@ func serveCommand() *command {
 		summary: "serve the gRPC and REST API",
 		help: `Serve answers the Discret API over gRPC (--grpc-addr) and REST/JSON
 (--http-addr) until SIGINT or SIGTERM, then lets in-flight requests finish
-(within --shutdown-timeout) and closes the data directory.
+(within --shutdown-timeout) and closes the data directory. SIGHUP reloads
+the --tls-cert and --tls-key files (a renewed certificate, for the
+connections made from then on); files that are not a valid pair are
+logged and the certificate served stays.
 
 It serves the current release (refusing one trained without differential
 privacy unless --allow-non-private, and always one made with test-seeded
@@ -99,7 +104,8 @@ retailer's servers. A customer's own device (an in-store app, a browser)
 sends a short-lived customer token instead, which the back end mints for
 the customer it has authenticated (POST /v1/customers/{customer}/tokens,
 scope recommend): it gets that customer's recommendations and store
-entries only, and similar and popular items. The HTTP listener
+entries only, and similar and popular items, and can revoke itself
+(POST /v1/tokens:revoke, as can the key that minted it). The HTTP listener
 also serves /healthz, /readyz (ready once a model is loaded), /metrics
 (Prometheus) and /openapi.json, without a key. The gRPC listener serves the
 health service and reflection (for grpcurl).
@@ -384,6 +390,12 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		schedule := store.WithAuditActor(bgCtx, store.AuditActor{Via: store.ViaSchedule})
 		wg.Go(func() { trainer.Every(schedule, f.trainInterval) })
 	}
+	// SIGHUP, whose default would kill the server, reloads the TLS files:
+	// a renewed certificate without a restart.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() { reloadOnHangup(bgCtx, hup, srv, logger) })
 	serving = true
 	err = srv.Serve(ctx, gl, hl)
 	stopBackground()
@@ -392,6 +404,32 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		fmt.Fprintln(e.stdout, "stopped; closing the data directory")
 	}
 	return err
+}
+
+// tlsReloader is the server's certificate reload (*serve.Server).
+type tlsReloader interface {
+	ReloadTLS() (time.Time, error)
+}
+
+// reloadOnHangup reloads the server's TLS files at each signal on hup
+// until ctx is done, logging the outcome; without TLS it logs that there
+// is nothing to reload. A failed reload keeps the certificate served.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, srv tlsReloader, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		switch exp, err := srv.ReloadTLS(); {
+		case errors.Is(err, serve.ErrNoTLS):
+			logger.Info("SIGHUP ignored: the server has no TLS files to reload")
+		case err != nil:
+			logger.Error("SIGHUP: TLS files not reloaded", "err", err)
+		default:
+			logger.Info("SIGHUP: TLS certificate reloaded", "not_after", exp.UTC().Format(time.RFC3339))
+		}
+	}
 }
 
 // demoEpsilon is the privacy budget of the demo's model.
@@ -649,9 +687,11 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 
 // printDemoCommands prints ready-to-paste commands against the demo server.
 func printDemoCommands(w io.Writer, key, item string, grpcAddr, httpAddr net.Addr, tls bool) {
-	scheme, plaintext := "http", "-plaintext "
+	// With TLS, the commands skip verification (-k, -insecure) as the
+	// certificate may name another host than the address: a demo only.
+	scheme, plaintext, curl := "http", "-plaintext ", "curl -s"
 	if tls {
-		scheme, plaintext = "https", "-insecure "
+		scheme, plaintext, curl = "https", "-insecure ", "curl -s -k"
 	}
 	base := scheme + "://" + httpAddr.String()
 	customer := url.PathEscape(demoCustomer)
@@ -661,20 +701,20 @@ Demo customer: %[1]s
 Demo API key (scope all): %[2]s
 
 Try:
-  curl -s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5'
-  curl -s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5&store=store-01'
-  curl -s %[3]s -X POST '%[4]s/v1/customers:recommend' -d '{"customer":"%[1]s","limit":5}'   # the id in no URL
-  curl -s %[3]s '%[4]s/v1/items/%[8]s/similar?limit=5'
-  curl -s %[3]s '%[4]s/v1/popular?store=store-01&limit=5'
-  curl -s %[3]s -X POST '%[4]s/v1/stores/store-01/entries' -d '{"customer":"%[1]s"}'
-  curl -s %[3]s -X POST '%[4]s/v1/customers/%[5]s/tokens' -d '{"ttl_seconds":900}'
-  curl -s %[3]s '%[4]s/v1/customers/%[5]s/consent'
-  curl -s %[3]s '%[4]s/v1/customers/%[5]s:export'
-  curl -s %[3]s '%[4]s/v1/models/current'
-  curl -s %[3]s -X POST '%[4]s/v1/models:train' -d '{"epsilon":1}'
-  curl -s %[4]s/openapi.json | head
+  %[9]s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5'
+  %[9]s %[3]s '%[4]s/v1/customers/%[5]s/recommendations?limit=5&store=store-01'
+  %[9]s %[3]s -X POST '%[4]s/v1/customers:recommend' -d '{"customer":"%[1]s","limit":5}'   # the id in no URL
+  %[9]s %[3]s '%[4]s/v1/items/%[8]s/similar?limit=5'
+  %[9]s %[3]s '%[4]s/v1/popular?store=store-01&limit=5'
+  %[9]s %[3]s -X POST '%[4]s/v1/stores/store-01/entries' -d '{"customer":"%[1]s"}'
+  %[9]s %[3]s -X POST '%[4]s/v1/customers/%[5]s/tokens' -d '{"ttl_seconds":900}'
+  %[9]s %[3]s '%[4]s/v1/customers/%[5]s/consent'
+  %[9]s %[3]s '%[4]s/v1/customers/%[5]s:export'
+  %[9]s %[3]s '%[4]s/v1/models/current'
+  %[9]s %[3]s -X POST '%[4]s/v1/models:train' -d '{"epsilon":1}'
+  %[9]s %[4]s/openapi.json | head
   grpcurl %[6]s-H 'authorization: Bearer %[2]s' -d '{"customer":"%[1]s","limit":5}' %[7]s discret.v1.RecommendationService/Recommend
   grpcurl %[6]s%[7]s list
 
-`, demoCustomer, key, auth, base, customer, plaintext, grpcAddr, url.PathEscape(cmp.Or(item, "SKU-000001")))
+`, demoCustomer, key, auth, base, customer, plaintext, grpcAddr, url.PathEscape(cmp.Or(item, "SKU-000001")), curl)
 }

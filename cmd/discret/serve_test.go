@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,11 +14,13 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy/secret"
+	"github.com/discret-io/discret/serve"
 	"github.com/discret-io/discret/serve/auth"
 )
 
@@ -368,5 +372,72 @@ func TestDemoDataOnlyInNewDirectory(t *testing.T) {
 	}
 	if code, out, _ := s.run(t.Context(), demoCommand()); code != exitOK || strings.Contains(out, "importing events") || !strings.Contains(out, "exists: reusing what it holds") {
 		t.Errorf("demo on a finished demo directory = %d:\n%s\nwant nothing added", code, out)
+	}
+}
+
+// fakeReloader answers ReloadTLS with err, or with exp.
+type fakeReloader struct {
+	exp   time.Time
+	err   error
+	calls int
+}
+
+func (f *fakeReloader) ReloadTLS() (time.Time, error) {
+	f.calls++
+	return f.exp, f.err
+}
+
+// TestReloadOnHangup: each SIGHUP reloads the TLS files once and logs what
+// came of it; without TLS it is ignored, never fatal.
+func TestReloadOnHangup(t *testing.T) {
+	exp := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		r    *fakeReloader
+		want string
+	}{
+		{"reloaded", &fakeReloader{exp: exp}, `level=INFO msg="SIGHUP: TLS certificate reloaded" not_after=2027-03-01T00:00:00Z`},
+		{"no TLS", &fakeReloader{err: serve.ErrNoTLS}, `level=INFO msg="SIGHUP ignored: the server has no TLS files to reload"`},
+		{"bad files", &fakeReloader{err: errors.New("serve: reload TLS: no such file")}, `level=ERROR msg="SIGHUP: TLS files not reloaded" err="serve: reload TLS: no such file"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, nil))
+			ctx, cancel := context.WithCancel(t.Context())
+			hup := make(chan os.Signal)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				reloadOnHangup(ctx, hup, tt.r, logger)
+			}()
+			hup <- syscall.SIGHUP
+			hup <- syscall.SIGHUP // received only once the first is handled
+			cancel()
+			<-done
+			if tt.r.calls < 1 || !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("after SIGHUP: %d reloads, log\n%s\nwant a reload and %s", tt.r.calls, buf.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestDemoCommandsTLS: the demo's printed commands work against its
+// server: plain HTTP, or TLS with verification skipped (-k, -insecure),
+// since the certificate may not name the address.
+func TestDemoCommandsTLS(t *testing.T) {
+	g, h := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9090}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	for _, tt := range []struct {
+		tls        bool
+		want, flag string
+	}{
+		{false, "  curl -s -H \"Authorization: Bearer K\" 'http://127.0.0.1:8080/v1/popular", "grpcurl -plaintext "},
+		{true, "  curl -s -k -H \"Authorization: Bearer K\" 'https://127.0.0.1:8080/v1/popular", "grpcurl -insecure "},
+	} {
+		var buf bytes.Buffer
+		printDemoCommands(&buf, "K", "SKU-1", g, h, tt.tls)
+		out := buf.String()
+		if !strings.Contains(out, tt.want) || !strings.Contains(out, tt.flag) || tt.tls != (strings.Count(out, "  curl -s -k ") == strings.Count(out, "  curl ")) {
+			t.Errorf("TLS %v: demo commands\n%s\nwant every curl as %q and %q", tt.tls, out, tt.want, tt.flag)
+		}
 	}
 }
