@@ -171,9 +171,10 @@ func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
 	last, err := db.LastCompaction(ctx)
 	switch {
 	case errors.Is(err, errBadCompacted):
-		// Only the schedule's reckoning (written in another form by an
-		// earlier build, say): compact at once, which records it anew.
-		db.log.Warn("store: the last compaction's time is unreadable; compacting now", "err", err)
+		// Only the schedule's reckoning, which an earlier build wrote in
+		// another form: compact at once, which records it anew. No data
+		// is at stake, so this is no warning about corruption.
+		db.log.Info("store: the last compaction's time is not in this build's form (an earlier build's); compacting now")
 	case err != nil:
 		return err
 	}
