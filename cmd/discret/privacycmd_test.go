@@ -280,9 +280,13 @@ func TestPrivacyReportCap(t *testing.T) {
 	var versions []string
 	c.config = recorded
 	for range 2 {
-		m := trained.FindStringSubmatch(c.mustRun("train", "--iterations", "1", "--factors", "4"))
+		out := c.mustRun("train", "--iterations", "1", "--factors", "4")
+		m := trained.FindStringSubmatch(out)
 		if m == nil {
 			t.Fatal("train did not name its release")
+		}
+		if strings.Contains(out, "WARNING") {
+			t.Errorf("train under the cap recorded before warns:\n%s", out)
 		}
 		versions = append(versions, m[1])
 	}
@@ -346,8 +350,13 @@ func TestPrivacyReportCap(t *testing.T) {
 	if out := c.mustRun("privacy", "report"); !strings.Contains(out, `cap: NONE: no cap is in force (privacy.cap_epsilon is "inf" in configuration `+c.config+`): training refuses no private release`) {
 		t.Errorf("report without a cap does not say so:\n%s", out)
 	}
-	if out := c.mustRun("train", "--iterations", "1", "--factors", "4"); !strings.Contains(out, `(no cap is in force: privacy.cap_epsilon is "inf") over the last 365d`) {
+	out = c.mustRun("train", "--iterations", "1", "--factors", "4")
+	if !strings.Contains(out, `(no cap is in force: privacy.cap_epsilon is "inf") over the last 365d`) {
 		t.Errorf("train without a cap does not say so:\n%s", out)
+	}
+	// A command run without the configuration that set the cap is told.
+	if want := "WARNING: the cap in force, none (ε = ∞) over 365d, differs from the one recorded with release " + versions[1] + ", ε = 4 at δ = 1e-06 over 365d"; !strings.Contains(out, want) {
+		t.Errorf("train under another cap than the recorded one lacks %q:\n%s", want, out)
 	}
 	c.config = recorded
 

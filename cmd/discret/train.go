@@ -362,6 +362,9 @@ func printTrainReport(w io.Writer, rep *train.Report) {
 		fmt.Fprintf(w, ", non-private: %d", s.NonPrivate)
 	}
 	fmt.Fprintln(w, ")")
+	if cc := rep.CapChange; cc != nil {
+		fmt.Fprintf(w, "  WARNING: the cap in force, %v, differs from the one recorded with release %s, %v: give every command the configuration file that sets privacy.cap_* (--config), unless the change is meant; 'discret privacy report' shows the spend against both\n", s.Cap, cc.Version, cc.Recorded)
+	}
 	fmt.Fprintf(w, "  time: %.2f s (snapshot %.2f s, training %.2f s, storing %.2f s)\n", rep.Total.Seconds(), rep.Snapshot.Seconds(), rep.Training.Seconds(), rep.Storing.Seconds())
 	if len(rep.Pruned) > 0 {
 		fmt.Fprintf(w, "  deleted old releases: %s\n", strings.Join(rep.Pruned, ", "))

@@ -275,12 +275,25 @@ type Report struct {
 	Stores            int
 
 	// Spend is the budget spent in the cap's window, this release included.
-	Spend  budget.Spend
-	Pruned []string
+	Spend budget.Spend
+	// CapChange is set when the cap in force differs from the one recorded
+	// with the latest earlier release (a command run without the
+	// configuration file that set it, or a deliberate change): the run
+	// was checked against the cap in force, which the operator should
+	// hear about.
+	CapChange *CapChange
+	Pruned    []string
 
 	ALS                         *als.Report
 	Snapshot, Training, Storing time.Duration
 	Total                       time.Duration
+}
+
+// CapChange is a cap recorded with an earlier release that differs from
+// the cap in force.
+type CapChange struct {
+	Version  string // the release that recorded it
+	Recorded budget.Cap
 }
 
 // resolved is a Config with its defaults applied.
@@ -684,6 +697,25 @@ func (r *run) chargePending(ctx context.Context, rhoRef float64) error {
 	return nil
 }
 
+// compareCap sets Report.CapChange if the latest ledger entry that records
+// a cap, before this run's, records another than the one in force.
+func (r *run) compareCap(ctx context.Context) error {
+	entries, err := budget.Read(ctx, r.st)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	eff := budget.Effective(entries)
+	for i := len(eff) - 1; i >= 0; i-- {
+		if e := eff[i]; e.Cap != nil && e.Version != r.version {
+			if !e.Cap.Equal(r.cfg.Cap) {
+				r.rep.CapChange = &CapChange{Version: e.Version, Recorded: *e.Cap}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // checkCap checks the cap with next against the stored ledger.
 func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	entries, err := budget.Read(ctx, r.st)
@@ -712,6 +744,9 @@ func (r *run) plan(ctx context.Context) error {
 	// The ALS checks that read no data, at the most favourable δ: if they
 	// fail there, they fail at the final δ too (less ρ, more noise).
 	if err := r.checkALS(rhoRef, ref); err != nil {
+		return err
+	}
+	if err := r.compareCap(ctx); err != nil {
 		return err
 	}
 	if err := r.chargePending(ctx, rhoRef); err != nil {

@@ -574,6 +574,41 @@ func lastFailed(t *testing.T, db *store.DB) budget.Entry {
 // TestCap checks the budget cap exactly with the fake clock: a second
 // release at ε = 1 would compose to ε = 1.451 > 1.3 within the 10-day
 // window, and fits once the first release is exactly one window old.
+// TestCapChange: a run under another cap than the one recorded with the
+// latest release says so (Report.CapChange), naming that release and its
+// cap; the next run under the same cap says nothing.
+func TestCapChange(t *testing.T) {
+	t.Parallel()
+	cfg := small()
+	f := newFixture(t, cfg)
+	items, stores := catalogue(t, cfg)
+	run := func(capEpsilon float64, seed uint64) *train.Report {
+		t.Helper()
+		c := testConfig(f, seed)
+		c.Catalogue, c.Stores = items, stores
+		c.Cap = budget.Cap{Epsilon: capEpsilon, Window: retention.Period{Days: 10}}
+		c.ALS.Iterations = 1
+		f.clock.Advance(time.Second)
+		rep, err := train.Run(t.Context(), f.db, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	first := run(3, 1)
+	if first.CapChange != nil {
+		t.Errorf("first release: CapChange = %+v, want none (nothing recorded before)", first.CapChange)
+	}
+	second := run(30, 2)
+	want := train.CapChange{Version: first.Version, Recorded: budget.Cap{Epsilon: 3, Window: retention.Period{Days: 10}}.WithDefaults()}
+	if second.CapChange == nil || second.CapChange.Version != want.Version || !second.CapChange.Recorded.Equal(want.Recorded) {
+		t.Errorf("release under a looser cap: CapChange = %+v, want %+v", second.CapChange, want)
+	}
+	if third := run(30, 3); third.CapChange != nil {
+		t.Errorf("release under the cap recorded last: CapChange = %+v, want none", third.CapChange)
+	}
+}
+
 func TestCap(t *testing.T) {
 	t.Parallel()
 	cfg := small()

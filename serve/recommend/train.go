@@ -143,6 +143,10 @@ func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, er
 		return rep.Card, &NotCurrentError{Version: rep.Version, Reason: rep.NotCurrent}
 	}
 	t.log.Info("trained release", "version", rep.Version, "items", rep.Items, epsilonAttr(rep.Card.Epsilon()), "duration", rep.Total)
+	if cc := rep.CapChange; cc != nil {
+		t.log.Warn("the privacy cap in force differs from the one recorded with an earlier release: is the server's --config the one that set it?",
+			"cap", rep.Spend.Cap.String(), "recorded", cc.Recorded.String(), "recorded_by", cc.Version)
+	}
 	if _, err := t.cfg.Engine.Refresh(ctx); err != nil {
 		return rep.Card, fmt.Errorf("recommend: release %s is current but could not be served: %w", rep.Version, err)
 	}

@@ -1,12 +1,15 @@
 package recommend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,5 +160,32 @@ func TestTrainerEvery(t *testing.T) {
 	sums, err := release.List(context.Background(), f.db)
 	if err != nil || len(sums) != 1 {
 		t.Errorf("releases after periodic training = %d, %v; want 1 (the cap refuses the others)", len(sums), err)
+	}
+}
+
+// TestTrainerCapChange: a server training under another cap than the one
+// recorded with its previous release logs a warning naming both.
+func TestTrainerCapChange(t *testing.T) {
+	f, tr := trainingFixture(t, false)
+	ctx := context.Background()
+	if _, err := tr.Train(ctx, train.Config{Epsilon: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	looser, err := NewTrainer(TrainerConfig{
+		Store:  f.db,
+		Engine: f.eng,
+		Base:   train.Config{Consent: tr.cfg.Base.Consent, Now: f.clock.Now, ALS: trainALS(), Cap: budget.Cap{Epsilon: 10}},
+		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	if _, err := looser.Train(ctx, train.Config{Epsilon: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `recorded="ε = 1.05 at δ = 1e-06 over 365d"`; !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), want) {
+		t.Errorf("log of a run under another cap:\n%s\nwant a warning with %s", buf.String(), want)
 	}
 }
