@@ -47,6 +47,7 @@ type serveFlags struct {
 	timeout            time.Duration
 	shutdownTimeout    time.Duration
 	logLevel           string
+	logFormat          string
 	demo               bool
 	trainInterval      time.Duration
 	compactInterval    time.Duration
@@ -137,6 +138,7 @@ data directory of real data gets only the demo key.`,
 			fs.DurationVar(&f.timeout, "timeout", serve.DefaultTimeout, "deadline of requests that set none, `DURATION`")
 			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`")
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
+			fs.StringVar(&f.logFormat, "log-format", firstNonEmpty(e.getenv("DISCRET_LOG_FORMAT"), "text"), "log `FORMAT` on standard error: text (key=value) or json, one object per line, for a log pipeline (env DISCRET_LOG_FORMAT)")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
 			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; at least 1m; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
 			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store `DURATION` after the last compaction (at least 1m), so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
@@ -147,6 +149,9 @@ data directory of real data gets only the demo key.`,
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 				return usagef("--log-level: want debug, info, warn or error")
+			}
+			if f.logFormat != "text" && f.logFormat != "json" {
+				return usagef("--log-format %q: want text or json", f.logFormat)
 			}
 			if err := e.checkRanges(
 				flagRange{"rate-limit", rateRange}, flagRange{"token-rate-limit", rateRange},
@@ -229,7 +234,11 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}()
 	// The store logs through the server's logger: its periodic retention
 	// deletions (INFO) belong in the server log.
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	if f.logFormat == "json" {
+		handler = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	}
+	logger := slog.New(handler)
 	e.logger = logger
 	var d *dataEnv
 	seeding := false
@@ -276,7 +285,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		}
 	}
 	if len(keys.List()) == 0 {
-		fmt.Fprintln(e.stderr, "warning: there are no API keys, so every request will be refused; stop the server and run 'discret apikey create'")
+		logger.Warn("there are no API keys, so every request will be refused; stop the server and run 'discret apikey create'")
 	}
 
 	eng, err := recommend.New(recommend.Config{
@@ -297,11 +306,11 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	}
 	switch _, err := eng.Refresh(ctx); {
 	case errors.Is(err, recommend.ErrRefused):
-		fmt.Fprintf(e.stderr, "warning: %v; the server is not ready until a servable release is trained (POST /v1/models:train)\n", err)
+		logger.Warn("the server is not ready until a servable release is trained (POST /v1/models:train)", "err", err)
 	case err != nil:
 		return err
 	case !eng.Ready():
-		fmt.Fprintln(e.stderr, "warning: no model yet: recommendations are not served (/readyz is 503) until one is trained (POST /v1/models:train)")
+		logger.Warn("no model yet: recommendations are not served (/readyz is 503) until one is trained (POST /v1/models:train)")
 	}
 	entries, err := coupons.New(coupons.Config{
 		Pseudonyms:      d.pseudonyms,

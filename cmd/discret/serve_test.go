@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -237,7 +238,7 @@ func TestServeCommand(t *testing.T) {
 	if code := stop(); code != exitOK {
 		t.Errorf("serve after SIGTERM = %d, want 0", code)
 	}
-	for _, args := range [][]string{{"--rate-limit", "0"}, {"--rate-limit", "NaN"}, {"--rate-limit", "-0.5"}, {"--token-rate-limit", "0"}, {"--token-rate-limit", "-2"}, {"--train-interval", "30s"}, {"--compact-interval", "59s"}, {"--compact-interval", "-1h"}, {"--log-level", "loud"}, {"--timeout", "0s"}, {"extra"}} {
+	for _, args := range [][]string{{"--rate-limit", "0"}, {"--rate-limit", "NaN"}, {"--rate-limit", "-0.5"}, {"--token-rate-limit", "0"}, {"--token-rate-limit", "-2"}, {"--train-interval", "30s"}, {"--compact-interval", "59s"}, {"--compact-interval", "-1h"}, {"--log-level", "loud"}, {"--log-format", "xml"}, {"--timeout", "0s"}, {"extra"}} {
 		if code, _, _ := s.run(ctx, serveCommand(), args...); code != exitUsage {
 			t.Errorf("serve %v = %d, want %d", args, code, exitUsage)
 		}
@@ -439,5 +440,33 @@ func TestDemoCommandsTLS(t *testing.T) {
 		if !strings.Contains(out, tt.want) || !strings.Contains(out, tt.flag) || tt.tls != (strings.Count(out, "  curl -s -k ") == strings.Count(out, "  curl ")) {
 			t.Errorf("TLS %v: demo commands\n%s\nwant every curl as %q and %q", tt.tls, out, tt.want, tt.flag)
 		}
+	}
+}
+
+// TestServeLogFormatJSON: with --log-format json, every line the server
+// logs is one JSON object with time, level and msg, request logs included.
+func TestServeLogFormatJSON(t *testing.T) {
+	s := newServeEnv(t, true)
+	_, out, _ := s.run(t.Context(), apikeyCommand(), "create", "--name", "crm", "--scope", "consent")
+	srv := s.startServer("--log-format", "json")
+	if code, _ := get(t, "http://"+srv.httpAddr+"/v1/customers/c1/consent", tokenRE.FindString(out)); code != 200 {
+		t.Errorf("GET consent = %d, want 200", code)
+	}
+	if code := srv.stop(); code != exitOK {
+		t.Errorf("serve after SIGTERM = %d, want 0", code)
+	}
+	lines := strings.Split(strings.TrimSpace(srv.errOut.String()), "\n")
+	requests := 0
+	for _, line := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["time"] == nil || rec["level"] == nil || rec["msg"] == nil {
+			t.Errorf("log line %q: not a JSON object with time, level and msg (%v)", line, err)
+		}
+		if rec["msg"] == "request" {
+			requests++
+		}
+	}
+	if requests == 0 {
+		t.Errorf("no request logged:\n%s", srv.errOut)
 	}
 }
