@@ -8,6 +8,9 @@
 // value (both derived from the master secret by privacy/secret), a logger and
 // a clock. The directory records the key check value in discret.json when it
 // is created, so that a wrong key is refused before Badger reads anything.
+// Open and every write refuse with ErrNoSpace a file system with less free
+// space than Badger may write into its memory-mapped files (space.go): on a
+// full disk such a write kills the process with SIGBUS.
 //
 //	m, _ := secret.Load(keyFile)
 //	db, err := store.Open(store.Options{

@@ -23,7 +23,7 @@ const (
 	DefaultIndexCacheSize   = 16 << 20
 	DefaultNumCompactors    = 2
 	DefaultValueThreshold   = 1 << 20
-	DefaultValueLogFileSize = 64 << 20
+	DefaultValueLogFileSize = 1 << 20 // Badger's minimum: see Options.ValueLogFileSize
 	// DefaultConsentCacheEntries is about 40 MiB of consent decisions.
 	DefaultConsentCacheEntries = 1 << 20
 )
@@ -130,7 +130,12 @@ type Options struct {
 	ValueThreshold int64
 
 	// ValueLogFileSize is the size of a value-log file, 1 MiB to 1 GiB.
-	// Default DefaultValueLogFileSize.
+	// Default DefaultValueLogFileSize: with the default ValueThreshold
+	// the value log holds no value, only each file's 20-byte header, but
+	// Badger maps a new file at twice this length at every open, and Open
+	// and writes require that much free space (ErrNoSpace), so a larger
+	// default only raised the requirement (it was 64 MiB). Raise it with a
+	// lowered ValueThreshold, to have fewer, larger files.
 	ValueLogFileSize int64
 
 	// ConsentCacheEntries bounds the cache of consent decisions that makes
@@ -146,6 +151,9 @@ type Options struct {
 	// eraseChunk, set only by tests, caps the keys deleted per transaction
 	// by an erasure (0: as many as fit).
 	eraseChunk int
+	// freeSpace, replaced only by tests, returns the bytes available on the
+	// file system of a directory (nil: diskFree).
+	freeSpace func(dir string) (int64, error)
 }
 
 // Validate reports every problem with o, joined.
@@ -218,6 +226,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.freeSpace == nil {
+		o.freeSpace = diskFree
 	}
 	return o
 }

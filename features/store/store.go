@@ -92,7 +92,9 @@ type DB struct {
 // empty. It refuses a directory that holds something other than a Discret
 // store (ErrNotStore), a store written by a newer release (ErrNewerFormat) and
 // a key whose check value differs from the one recorded at creation
-// (ErrKeyMismatch). It then completes any erasure that was interrupted.
+// (ErrKeyMismatch), and a file system with less free space than Badger
+// needs (ErrNoSpace; every write checks it again). It then completes any
+// erasure that was interrupted.
 func Open(opts Options) (*DB, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -103,6 +105,9 @@ func Open(opts Options) (*DB, error) {
 	if o.Retention != nil {
 		p := *o.Retention
 		o.Retention = &p
+	}
+	if err := o.checkSpace("open"); err != nil {
+		return nil, err
 	}
 	if !o.InMemory {
 		if err := prepareDir(o, o.Now()); err != nil {
@@ -242,9 +247,13 @@ var ErrBusy = errors.New("store: too many concurrent writes to the same records;
 // update runs fn in a read-write transaction and commits it, retrying on a
 // conflict after a random pause that doubles with each attempt (from up to
 // 1 ms to up to 64 ms), so that writers that collided do not collide
-// again in step; it fails with ErrBusy when the retries run out. fn must
-// be idempotent. The caller holds db.mu.
+// again in step; it fails with ErrBusy when the retries run out, and with
+// ErrNoSpace, before fn runs, when the disk is too full for Badger to write
+// safely. fn must be idempotent. The caller holds db.mu.
 func (db *DB) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	if err := db.opts.checkSpace("write"); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err

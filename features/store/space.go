@@ -1,0 +1,69 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+)
+
+// ErrNoSpace is returned by Open and by every write when the file system of
+// the data directory has less free space than the store needs (see
+// Options.spaceNeeded). Nothing was written; free some space and retry.
+var ErrNoSpace = errors.New("store: not enough free disk space")
+
+// discardFileSize is the size of Badger's DISCARD file, mapped in memory
+// when the store opens.
+const discardFileSize = 1 << 20
+
+// spaceNeeded returns the free space, in bytes, that Badger needs on the
+// file system of the data directory to open the store and write to it.
+// Badger maps its files in memory at their full length as sparse files,
+// and a write into a mapped page that the file system cannot back, on a
+// full disk, kills the process with SIGBUS instead of returning an error.
+// So the store asks for the length of every such file Badger may have at
+// once: the write-ahead log of each memtable (twice the memtable size),
+// which are the mutable memtable, up to NumMemtables waiting for their flush
+// and the one being flushed; the value-log file Badger creates at each
+// open (twice ValueLogFileSize); and the DISCARD file. The memtables fill
+// only a little more than half of their logs, which leaves room for the
+// tables that flushes and compactions write, also through mappings.
+func (o Options) spaceNeeded() int64 {
+	memTable := o.MemTableSize
+	if o.memTableSize > 0 {
+		memTable = o.memTableSize
+	}
+	return int64(o.NumMemtables+2)*2*memTable + 2*o.ValueLogFileSize + discardFileSize
+}
+
+// checkSpace returns ErrNoSpace, with what there is and what is needed to
+// do (open, write), when the file system of the data directory has less
+// free space than o.spaceNeeded. The data directory, or before its
+// creation its nearest existing parent, is measured with o.freeSpace; a
+// platform where free space is unknown (errors.ErrUnsupported) is not
+// checked. An in-memory store needs no space.
+func (o Options) checkSpace(do string) error {
+	if o.InMemory {
+		return nil
+	}
+	dir := o.Dir
+	free, err := o.freeSpace(dir)
+	for errors.Is(err, fs.ErrNotExist) && filepath.Dir(dir) != dir {
+		dir = filepath.Dir(dir)
+		free, err = o.freeSpace(dir)
+	}
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil
+	case err != nil:
+		return wrapf(err, "free space of %s", o.Dir)
+	}
+	if need := o.spaceNeeded(); free < need {
+		return fmt.Errorf("%w: data directory %s: %s free on its file system, the store needs at least %s to %s: free some space",
+			ErrNoSpace, o.Dir, mibf(free), mibf(need), do)
+	}
+	return nil
+}
+
+// mibf formats n bytes in MiB with one decimal.
+func mibf(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestSpaceNeeded(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		want int64
+	}{
+		// 4 memtable logs of 2 × 16 MiB, a value-log file of 2 × 1 MiB and DISCARD.
+		{"defaults", Options{}, 131 << 20},
+		{"tuned", Options{MemTableSize: 32 << 20, NumMemtables: 4, ValueLogFileSize: 64 << 20}, (6*64 + 128 + 1) << 20},
+		{"test memtables", Options{memTableSize: 1 << 20}, (4*2 + 2 + 1) << 20},
+	}
+	for _, tt := range tests {
+		if got := tt.o.withDefaults().spaceNeeded(); got != tt.want {
+			t.Errorf("spaceNeeded(%s) = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// freeOf returns a free-space function that reports free bytes for
+// directories that exist, and records which it was asked about.
+func freeOf(free int64, err error, asked *[]string) func(string) (int64, error) {
+	return func(dir string) (int64, error) {
+		*asked = append(*asked, dir)
+		if _, serr := os.Stat(dir); serr != nil {
+			return 0, serr
+		}
+		return free, err
+	}
+}
+
+func TestOpenChecksSpace(t *testing.T) {
+	need := diskOptions("d").withDefaults().spaceNeeded()
+	broken := errors.New("statfs broke")
+	tests := []struct {
+		name    string
+		free    int64
+		err     error
+		want    error  // nil: Open succeeds
+		wantMsg string // in the error
+	}{
+		{"exactly enough", need, nil, nil, ""},
+		{"one byte short", need - 1, nil, ErrNoSpace, "the store needs at least 131.0 MiB to open: free some space"},
+		{"nearly full", 31 << 20 / 10, nil, ErrNoSpace, ": 3.1 MiB free on its file system, the store needs at least 131.0 MiB to open"},
+		{"full", 0, nil, ErrNoSpace, "0.0 MiB free"},
+		{"unknown here", 0, errors.ErrUnsupported, nil, ""},
+		{"statfs fails", need, broken, broken, "free space of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "new", "data")
+			var asked []string
+			o := diskOptions(dir)
+			o.freeSpace = freeOf(tt.free, tt.err, &asked)
+			db, err := Open(o)
+			if len(asked) == 0 || asked[len(asked)-1] != parent {
+				t.Errorf("free space asked of %q, want it to end with %s, the nearest existing parent", asked, parent)
+			}
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Open(free %d of %d needed) = %v, want a store", tt.free, need, err)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(free %d of %d needed) = a store, want %v", tt.free, need, tt.want)
+			}
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), dir) {
+				t.Errorf("Open(free %d of %d needed) = %v, want %v with %q and the directory", tt.free, need, err, tt.want, tt.wantMsg)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Stat(%s) after a refused Open = %v, want it not created", dir, err)
+			}
+		})
+	}
+}
+
+func TestWriteChecksSpace(t *testing.T) {
+	ctx := context.Background()
+	c := CounterKey{Name: "test.space", Day: 20000}
+	tests := []struct {
+		name     string
+		short    int64 // bytes missing at the write
+		inMemory bool
+		want     error
+		value    uint64 // of the counter after the write
+	}{
+		{"enough", 0, false, nil, 1},
+		{"one byte short", 1, false, ErrNoSpace, 0},
+		{"in memory", 1 << 40, true, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := diskOptions(t.TempDir())
+			if tt.inMemory {
+				o = Options{InMemory: true, EncryptionKey: testKey}
+			}
+			need := o.withDefaults().spaceNeeded()
+			var free atomic.Int64
+			free.Store(need)
+			o.freeSpace = func(string) (int64, error) { return free.Load(), nil }
+			db := mustOpen(t, o)
+			defer db.Close()
+			free.Store(need - tt.short)
+			err := db.AddCounters(ctx, map[CounterKey]uint64{c: 1})
+			if !errors.Is(err, tt.want) || (tt.want != nil && !strings.Contains(err.Error(), "to write: free some space")) {
+				t.Errorf("AddCounters with %d bytes short = %v, want %v", tt.short, err, tt.want)
+			}
+			if got, err := db.Counter(ctx, c); err != nil || got != tt.value {
+				t.Errorf("Counter = %d, %v; want %d", got, err, tt.value)
+			}
+		})
+	}
+}
