@@ -80,7 +80,11 @@ max) from an HDR histogram, as a table or --json.
 
 Target: http://HOST:PORT or https:// for the REST gateway (net/http,
 keep-alive connections), grpc://HOST:PORT or grpcs:// for gRPC (the
-generated client, one connection per client).
+generated client, one connection per client). https:// and grpcs:// verify
+the server's certificate against the system's roots; there is no --cacert:
+for a certificate this machine does not trust (self-signed, a private CA),
+name the file on Linux with SSL_CERT_FILE=cert.pem (it replaces the
+system's root file; the certificate must name the target's host or IP).
 
 Load: closed loop by default — each of --clients sends its next request as
 soon as the previous one is answered, which measures latency at the
