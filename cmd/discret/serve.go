@@ -136,7 +136,7 @@ data directory of real data gets only the demo key.`,
 			fs.Float64Var(&f.tokenRateLimit, "token-rate-limit", serve.DefaultTokenRateLimit, "requests per second per customer token, `N`, counted apart from its key's (bursts of twice that; -1: no limit)")
 			fs.IntVar(&f.maxRequestBytes, "max-request-bytes", serve.DefaultMaxRequestBytes, "largest request, `BYTES`")
 			fs.DurationVar(&f.timeout, "timeout", serve.DefaultTimeout, "deadline of requests that set none, `DURATION`")
-			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`")
+			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`; a training run still going then is cancelled and charged its ε (a scheduled one at once)")
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
 			fs.StringVar(&f.logFormat, "log-format", firstNonEmpty(e.getenv("DISCRET_LOG_FORMAT"), "text"), "log `FORMAT` on standard error: text (key=value) or json, one object per line, for a log pipeline (env DISCRET_LOG_FORMAT)")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
