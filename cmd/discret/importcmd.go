@@ -48,7 +48,10 @@ and each bad field with what it must be). --max-errors N imports a file with at 
 Events are acknowledged (counted as stored) only once durably committed, in
 units of a few thousand events; re-importing a file is idempotent: its
 events are counted as stored again (the count does not tell new events from
-those already held) and no copy is added.
+those already held) and no copy is added. An import that stops early
+(interrupted, or an error such as a full disk) reports the rows processed
+and the line through which they were committed: importing the file again
+completes it.
 
 FILE "-" is standard input. It is copied to a temporary file first (in
 $TMPDIR, as large as the input, encrypted under a key held only in memory
@@ -131,9 +134,9 @@ are read directly):
 				if errors.Is(err, eventfile.ErrNoDefaultTime) && path == "-" {
 					err = errors.New("standard input has rows without a time (MovieLens pairs) and no modification time to date them: give --time")
 				}
-				// A file that failed before its first row has no figures
-				// to show: only the error.
-				if err == nil || rep != nil && (rep.Rows > 0 || rep.Aborted) {
+				// Import's report says how far it got, also when it
+				// stopped early; a file that could not be opened has none.
+				if rep != nil {
 					printImportReport(e.stdout, path, rep)
 				}
 				if err != nil {
@@ -259,7 +262,19 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 		return
 	}
 	fmt.Fprintf(w, "%s:\n", path)
-	fmt.Fprintf(w, "  rows read                %d\n", r.Rows)
+	switch {
+	case r.Stopped && r.Rows == 0:
+		fmt.Fprintf(w, "  STOPPED before any row was imported: nothing was stored\n")
+		return
+	case r.Stopped:
+		of := ""
+		if r.FileRows > 0 {
+			of = fmt.Sprintf(" of %d", r.FileRows)
+		}
+		fmt.Fprintf(w, "  rows processed           %d%s, through line %d; STOPPED there: the rest was not imported (importing the file again completes it)\n", r.Rows, of, r.Through)
+	default:
+		fmt.Fprintf(w, "  rows read                %d\n", r.Rows)
+	}
 	if r.Aborted {
 		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", plural(r.RejectedRows, "bad row"))
 	} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discret-io/discret/features/ingest"
 	"github.com/discret-io/discret/features/store"
 )
 
@@ -176,5 +178,58 @@ func TestImportStdinLimit(t *testing.T) {
 		if left, _ := os.ReadDir(tmp); len(left) != 0 {
 			t.Errorf("discret %s left %v in $TMPDIR", strings.Join(tt.args, " "), left)
 		}
+	}
+}
+
+// TestImportReportStopped: an import that stopped partway says how far it
+// got, the rows processed (of the file's) and the line through which they
+// were committed, instead of the validation pass's count of the whole
+// file as rows read; a complete import's summary is unchanged.
+func TestImportReportStopped(t *testing.T) {
+	counts := ingest.Counts{Stored: 535811, NoConsent: 344829}
+	tests := []struct {
+		name string
+		rep  ingest.Report
+		want string
+	}{
+		{"complete", ingest.Report{Rows: 3000000, Valid: 3000000, Counts: ingest.Counts{Stored: 1800000, NoConsent: 1200000}}, `f:
+  rows read                3000000
+  stored                   1800000 (new or already held: importing again adds no copy)
+  skipped for no consent   1200000
+  expired                  0
+  rejected                 0
+`},
+		{"stopped", ingest.Report{Rows: 880640, Valid: 880640, Counts: counts, Stopped: true, Through: 880641, FileRows: 3000000}, `f:
+  rows processed           880640 of 3000000, through line 880641; STOPPED there: the rest was not imported (importing the file again completes it)
+  stored                   535811 (new or already held: importing again adds no copy)
+  skipped for no consent   344829
+  expired                  0
+  rejected                 0
+`},
+		{"stopped, file not validated", ingest.Report{Rows: 880640, Valid: 880640, Counts: counts, Stopped: true, Through: 880640}, `f:
+  rows processed           880640, through line 880640; STOPPED there`},
+		{"stopped before any commit", ingest.Report{Stopped: true, FileRows: 3000000}, `f:
+  STOPPED before any row was imported: nothing was stored
+`},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		printImportReport(&b, "f", &tt.rep)
+		if got := b.String(); !strings.HasPrefix(got, tt.want) || tt.rep.Rows == 0 && got != tt.want {
+			t.Errorf("printImportReport(%s) =\n%s\nwant it to begin with\n%s", tt.name, got, tt.want)
+		}
+	}
+
+	// Interrupted before it could commit anything: it says so, not only
+	// "interrupted".
+	c := newCLI(t)
+	c.mustRun("keygen")
+	f := writeFile(t, "e.jsonl", `{"customer":"a@example.com","item":"i1","type":"view","time":"`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`"}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut strings.Builder
+	code := run(ctx, []string{"import", f}, &out, &errOut, c.getenv)
+	if code != exitFailure || out.String() != f+":\n  STOPPED before any row was imported: nothing was stored\n" || errOut.String() != "discret import: interrupted\n" {
+		t.Errorf("import interrupted at once = exit %d, stdout %q, stderr %q; want %d, STOPPED before any row, interrupted", code, out.String(), errOut.String(), exitFailure)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -64,7 +65,17 @@ type Report struct {
 	Counts
 	// Aborted is set when the file was rejected whole (too many bad rows).
 	Aborted bool
-	Elapsed time.Duration
+	// Stopped is set when the import stopped before the end of the file (a
+	// cancelled context, a failed commit or read): Rows, Valid, Skipped,
+	// RejectedRows, Rejected and BadRows then count only the rows
+	// processed, those through line Through (0: none), all of whose events
+	// Counts says were committed; nothing after it was stored. FileRows is
+	// then the file's number of rows, as the validation pass counted it (0
+	// if it did not run or did not finish).
+	Stopped  bool
+	Through  int
+	FileRows int
+	Elapsed  time.Duration
 }
 
 // ErrTooManyBadRows is returned by Import, with its Report, when a file has
@@ -80,7 +91,7 @@ var ErrChanged = errors.New("ingest: file changed while it was being imported")
 // a file with too many bad rows is rejected before anything is stored. The
 // second pass stores the valid rows in commit units of BatchSize events:
 // each is durable before Progress reports it. On error, the Report says what
-// was committed before the failure.
+// was committed before the failure, and through which line (Stopped).
 func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions) (*Report, error) {
 	start := time.Now()
 	opts.MaxReported = cmp.Or(opts.MaxReported, DefaultMaxReported)
@@ -88,6 +99,8 @@ func (in *Ingester) Import(ctx context.Context, open func() (io.ReadCloser, erro
 	rep := &Report{Skipped: map[string]int{}, Rejected: map[string]int{}}
 	if opts.MaxErrors >= 0 {
 		if err := in.scan(ctx, open, opts, rep); err != nil {
+			rep.stop(0, 0, Report{})
+			rep.Elapsed = time.Since(start)
 			return rep, err
 		}
 		if bad := rep.RejectedRows; bad > opts.MaxErrors {
@@ -162,6 +175,33 @@ func reasons(err error) []string {
 	return out
 }
 
+// rowTallies returns a copy of rep's row counts (Rows to BadRowsOmitted)
+// that later tallies into rep do not change.
+func (rep *Report) rowTallies() Report {
+	return Report{
+		Rows: rep.Rows, Valid: rep.Valid, Skipped: maps.Clone(rep.Skipped),
+		RejectedRows: rep.RejectedRows, Rejected: maps.Clone(rep.Rejected),
+		BadRows: slices.Clip(rep.BadRows), BadRowsOmitted: rep.BadRowsOmitted,
+	}
+}
+
+// setRowTallies sets rep's row counts (Rows to BadRowsOmitted) to t's.
+func (rep *Report) setRowTallies(t Report) {
+	rep.Rows, rep.Valid, rep.Skipped = t.Rows, t.Valid, t.Skipped
+	rep.RejectedRows, rep.Rejected = t.RejectedRows, t.Rejected
+	rep.BadRows, rep.BadRowsOmitted = t.BadRows, t.BadRowsOmitted
+}
+
+// stop marks rep Stopped after the rows through line through, whose
+// tallies are done, in a file of fileRows rows (0: unknown).
+func (rep *Report) stop(fileRows, through int, done Report) {
+	rep.Stopped, rep.FileRows, rep.Through = true, fileRows, through
+	rep.setRowTallies(done)
+	if rep.Skipped == nil {
+		rep.Skipped, rep.Rejected = map[string]int{}, map[string]int{}
+	}
+}
+
 // scan is the validation pass: it fills rep's row counts.
 func (in *Ingester) scan(ctx context.Context, open func() (io.ReadCloser, error), opts ImportOptions, rep *Report) error {
 	return readFile(ctx, open, opts, func(rec eventfile.Record) error {
@@ -184,7 +224,8 @@ func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error)
 	defer cancel()
 	type batch struct {
 		events []features.Event
-		rows   int // rows read when the batch was cut
+		seen   Report // the reader's row tallies when the batch was cut
+		line   int    // the line of the last row read then
 	}
 	batches := make(chan batch, 2)
 	var readErr error
@@ -192,11 +233,12 @@ func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error)
 	wg.Go(func() {
 		defer close(batches)
 		raw := make([]features.RawEvent, 0, in.cfg.BatchSize)
+		line := 0
 		flush := func() bool {
 			if len(raw) == 0 {
 				return true
 			}
-			b := batch{events: in.pseudonymize(raw, make([]features.Event, 0, len(raw))), rows: read.Rows}
+			b := batch{events: in.pseudonymize(raw, make([]features.Event, 0, len(raw))), seen: read.rowTallies(), line: line}
 			raw = raw[:0]
 			select {
 			case batches <- b:
@@ -207,6 +249,7 @@ func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error)
 		}
 		readErr = readFile(ctx, open, opts, func(rec eventfile.Record) error {
 			read.tally(rec, opts.MaxReported)
+			line = rec.Line
 			if rec.Err != nil || rec.Skip != "" {
 				return nil
 			}
@@ -221,6 +264,7 @@ func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error)
 		}
 	})
 	var commitErr error
+	var done batch // the last batch committed
 	for b := range batches {
 		c, err := in.commit(ctx, b.events)
 		if err != nil {
@@ -229,24 +273,30 @@ func (in *Ingester) load(ctx context.Context, open func() (io.ReadCloser, error)
 			break
 		}
 		rep.Counts.add(c)
+		done = b
 		if opts.Progress != nil {
-			opts.Progress(Progress{Phase: "import", Rows: b.rows, Counts: rep.Counts})
+			opts.Progress(Progress{Phase: "import", Rows: b.seen.Rows, Counts: rep.Counts})
 		}
 	}
 	for range batches { // drain so that the reader can exit
 	}
 	wg.Wait()
-	if validated && commitErr == nil && readErr == nil &&
+	if commitErr != nil || readErr != nil {
+		// The reader was ahead of the commits: count only the rows
+		// through the last batch committed.
+		fileRows := 0
+		if validated {
+			fileRows = rep.Rows
+		}
+		rep.stop(fileRows, done.line, done.seen)
+		return cmp.Or(commitErr, readErr)
+	}
+	if validated &&
 		(read.Rows != rep.Rows || read.Valid != rep.Valid || read.RejectedRows != rep.RejectedRows) {
 		return fmt.Errorf("%w (validation saw %d rows, import %d)", ErrChanged, rep.Rows, read.Rows)
 	}
-	if !validated || read.Rows > rep.Rows {
-		rep.Rows, rep.Valid, rep.Skipped = read.Rows, read.Valid, read.Skipped
-		rep.RejectedRows, rep.Rejected = read.RejectedRows, read.Rejected
-		rep.BadRows, rep.BadRowsOmitted = read.BadRows, read.BadRowsOmitted
+	if !validated {
+		rep.setRowTallies(*read)
 	}
-	if commitErr != nil {
-		return commitErr
-	}
-	return readErr
+	return nil
 }

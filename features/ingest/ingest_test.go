@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,26 +292,111 @@ func TestImportDetectsChangedFile(t *testing.T) {
 	}
 }
 
-func TestImportCancelled(t *testing.T) {
-	db := memStore(t)
-	grant(t, db, "a@x.org", privacy.Personalization)
-	in := newIngester(t, db, 1)
-	var lines []string
-	for i := range 50 {
-		lines = append(lines, line("a@x.org", "purchase", fmt.Sprintf("i%d", i), now.Add(-time.Hour)))
+// failingStore fails the commits after the first ok ones.
+type failingStore struct {
+	Store
+	ok int
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingStore) AppendEvents(ctx context.Context, b store.Batch) error {
+	if f.ok == 0 {
+		return errDiskFull
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rep, err := in.Import(ctx, jsonl(lines...), ImportOptions{Progress: func(p Progress) {
-		if p.Phase == "import" && p.Stored == 3 {
-			cancel()
+	f.ok--
+	return f.Store.AppendEvents(ctx, b)
+}
+
+// TestImportStopped: an import stopped partway (cancelled after some
+// commits, or a commit that fails) reports only the rows through the last
+// commit, and the line of its last row, not the whole file's rows that
+// the validation pass (or the reader, ahead of the commits) saw.
+func TestImportStopped(t *testing.T) {
+	at := now.Add(-time.Hour)
+	// 50 rows, events in item order; with bad rows, every 5th line is bad.
+	file := func(bad bool) []string {
+		var lines []string
+		for i := range 50 {
+			if bad && i%5 == 4 {
+				lines = append(lines, `{"customer":"a@x.org"}`)
+				continue
+			}
+			lines = append(lines, line("a@x.org", "purchase", fmt.Sprintf("i%02d", i), at))
 		}
-	}})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Import after cancel = %v, want context.Canceled", err)
+		return lines
 	}
-	stored, _ := db.CustomerEvents(context.Background(), pseudonyms(t).Pseudonymize(cid(t, "a@x.org")))
-	if rep.Stored < 3 || len(stored) != rep.Stored {
-		t.Fatalf("after cancel: report says %d stored, store holds %d; want equal and ≥ 3", rep.Stored, len(stored))
+	tests := []struct {
+		name        string
+		bad         bool
+		maxErrors   int
+		cancelAfter int // cancel once this many batches are committed; 0: no cancel
+		commitsOK   int // commits that succeed before the store fails; -1: all
+		cancelFirst bool
+		want        error
+		wantRep     Report // Rows, Valid, RejectedRows, Stored, Through, FileRows
+	}{
+		{"cancelled after 3 batches", false, 0, 3, -1, false, context.Canceled,
+			Report{Rows: 3, Valid: 3, Through: 3, FileRows: 50, Counts: Counts{Stored: 3}}},
+		// The 5th batch is the event of line 6, after the bad line 5.
+		{"cancelled, unvalidated, with bad rows", true, -1, 5, -1, false, context.Canceled,
+			Report{Rows: 6, Valid: 5, RejectedRows: 1, Through: 6, Counts: Counts{Stored: 5}}},
+		{"store fails after 2 batches", false, 0, 0, 2, false, errDiskFull,
+			Report{Rows: 2, Valid: 2, Through: 2, FileRows: 50, Counts: Counts{Stored: 2}}},
+		{"store fails at once", false, 0, 0, 0, false, errDiskFull,
+			Report{FileRows: 50}},
+		{"cancelled before it starts", false, 0, 0, -1, true, context.Canceled,
+			Report{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := memStore(t)
+			grant(t, db, "a@x.org", privacy.Personalization)
+			var st Store = db
+			if tt.commitsOK >= 0 {
+				st = &failingStore{Store: db, ok: tt.commitsOK}
+			}
+			in := newIngester(t, st, 1) // one event per commit unit
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancelFirst {
+				cancel()
+			}
+			batches := 0
+			rep, err := in.Import(ctx, jsonl(file(tt.bad)...), ImportOptions{MaxErrors: tt.maxErrors, Progress: func(p Progress) {
+				if p.Phase == "import" {
+					if batches++; batches == tt.cancelAfter {
+						cancel()
+					}
+				}
+			}})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Import = %v, want %v", err, tt.want)
+			}
+			w := tt.wantRep
+			if !rep.Stopped || rep.Rows != w.Rows || rep.Valid != w.Valid || rep.RejectedRows != w.RejectedRows || len(rep.BadRows) != w.RejectedRows ||
+				rep.Stored != w.Stored || rep.Through != w.Through || rep.FileRows != w.FileRows {
+				t.Errorf("Import report = stopped %v, rows %d, valid %d, rejected %d (%d listed), stored %d, through line %d of %d rows;\nwant stopped, rows %d, valid %d, rejected %d, stored %d, through line %d of %d rows",
+					rep.Stopped, rep.Rows, rep.Valid, rep.RejectedRows, len(rep.BadRows), rep.Stored, rep.Through, rep.FileRows,
+					w.Rows, w.Valid, w.RejectedRows, w.Stored, w.Through, w.FileRows)
+			}
+			// What the report counts is what the store holds: the events
+			// of the lines through rep.Through.
+			stored, _ := db.CustomerEvents(context.Background(), pseudonyms(t).Pseudonymize(cid(t, "a@x.org")))
+			var wantItems, gotItems []string
+			for i := range rep.Through {
+				if !tt.bad || i%5 != 4 {
+					wantItems = append(wantItems, fmt.Sprintf("i%02d", i))
+				}
+			}
+			for _, e := range stored {
+				gotItems = append(gotItems, e.Item)
+			}
+			slices.Sort(gotItems)
+			if !slices.Equal(gotItems, wantItems) {
+				t.Errorf("store holds items %v, want those through line %d: %v", gotItems, rep.Through, wantItems)
+			}
+		})
 	}
 }
 
