@@ -235,6 +235,7 @@ func TestAPIError(t *testing.T) {
 		{fmt.Errorf("train: %w", &recommend.NotCurrentError{Version: "v", Reason: "r"}), apierr.FailedPrecondition},
 		{store.ErrClosed, apierr.Unavailable},
 		{fmt.Errorf("ingest: %w", store.ErrBusy), apierr.Unavailable},
+		{fmt.Errorf("ingest: %w: data directory /srv/d: 3.0 MiB free", store.ErrNoSpace), apierr.Unavailable},
 		{ingest.ErrTooMany, apierr.InvalidArgument},
 		{&features.FieldError{Field: "item", Value: "x", Err: features.ErrMissing}, apierr.InvalidArgument},
 		{errors.New("disk on fire"), apierr.Internal},

@@ -49,6 +49,9 @@ func apiError(err error) error {
 		return &apierr.Error{Kind: apierr.Unavailable, Msg: "the server is shutting down", Err: err}
 	case errors.Is(err, store.ErrBusy):
 		return &apierr.Error{Kind: apierr.Unavailable, Msg: "too many concurrent writes to the same records; nothing of this request was written, retry it", Err: err}
+	case errors.Is(err, store.ErrNoSpace):
+		// The operator's problem, in the log; the client may retry later.
+		return &apierr.Error{Kind: apierr.Unavailable, Msg: "the server's disk is too full to write; nothing of this request was written, retry later", Err: err}
 	case errors.Is(err, ingest.ErrTooMany):
 		return &apierr.Error{Kind: apierr.InvalidArgument, Field: "events", Msg: "events: " + err.Error(), Err: err}
 	}
