@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -116,6 +119,8 @@ func TestWriteChecksSpace(t *testing.T) {
 			var free atomic.Int64
 			free.Store(need)
 			o.freeSpace = func(string) (int64, error) { return free.Load(), nil }
+			var log syncBuffer
+			o.Logger = slog.New(slog.NewTextHandler(&log, nil))
 			db := mustOpen(t, o)
 			defer db.Close()
 			free.Store(need - tt.short)
@@ -123,9 +128,36 @@ func TestWriteChecksSpace(t *testing.T) {
 			if !errors.Is(err, tt.want) || (tt.want != nil && !strings.Contains(err.Error(), "to write: free some space")) {
 				t.Errorf("AddCounters with %d bytes short = %v, want %v", tt.short, err, tt.want)
 			}
+			// The operator hears of it once, not at every refused write.
+			want := 0
+			if tt.want != nil {
+				_ = db.AddCounters(ctx, map[CounterKey]uint64{c: 1})
+				want = 1
+			}
+			if got := strings.Count(log.String(), "store: writes refused"); got != want {
+				t.Errorf("log after the writes %d bytes short: %d lines about it, want %d:\n%s", tt.short, got, want, log.String())
+			}
 			if got, err := db.Counter(ctx, c); err != nil || got != tt.value {
 				t.Errorf("Counter = %d, %v; want %d", got, err, tt.value)
 			}
 		})
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -54,6 +55,9 @@ type DB struct {
 	opts Options // with defaults
 	now  func() time.Time
 	log  *slog.Logger
+	// noSpaceLogged is when update last logged a write refused for
+	// ErrNoSpace (Unix seconds).
+	noSpaceLogged atomic.Int64
 
 	consents *consentCache
 
@@ -252,6 +256,12 @@ var ErrBusy = errors.New("store: too many concurrent writes to the same records;
 // safely. fn must be idempotent. The caller holds db.mu.
 func (db *DB) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	if err := db.opts.checkSpace("write"); err != nil {
+		// A server's clients see only "retry later": the operator learns
+		// why here, at most once a minute.
+		if now := time.Now().Unix(); now-db.noSpaceLogged.Load() >= 60 {
+			db.noSpaceLogged.Store(now)
+			db.log.Error("store: writes refused", "err", err)
+		}
 		return err
 	}
 	for attempt := 0; ; attempt++ {
