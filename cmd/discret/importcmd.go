@@ -59,9 +59,10 @@ and removed afterwards) so that it can be read twice, and can be given once
 per command. The copy is at most --max-stdin-bytes, by default the free
 space of $TMPDIR's file system less 10 % of its size; a larger input is
 refused before anything is imported. A copy that a killed import left
-(discret-stdin-*.enc) is removed by the next 'import -': the copy of a
-running import is locked, so only those of dead processes go (where files
-cannot be locked: those untouched for 24 hours).
+(discret-stdin-*.enc) is removed by the first 'import -' that starts once
+it has been untouched for a minute: the copy of a running import is
+locked, so only those of dead processes go (where files cannot be locked:
+those untouched for 24 hours).
 
 Rows without a time (MovieLens pairs files) are dated --time, by default at
 the file's modification time to the second: re-importing the same file stores
