@@ -697,11 +697,15 @@ func (r *run) chargePending(ctx context.Context, rhoRef float64) error {
 	return nil
 }
 
-// compareCap sets Report.CapChange if the latest ledger entry that records
-// a cap, before this run's, records another than the one in force.
-func (r *run) compareCap(ctx context.Context) error {
+// checkCap checks the cap with next against the stored ledger, and sets
+// Report.CapChange if the latest entry that records a cap, other than this
+// run's pending one, records another than the one in force.
+func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	entries, err := budget.Read(ctx, r.st)
 	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if _, err := r.cfg.Cap.Check(entries, next, r.now); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	eff := budget.Effective(entries)
@@ -710,20 +714,8 @@ func (r *run) compareCap(ctx context.Context) error {
 			if !e.Cap.Equal(r.cfg.Cap) {
 				r.rep.CapChange = &CapChange{Version: e.Version, Recorded: *e.Cap}
 			}
-			return nil
+			break
 		}
-	}
-	return nil
-}
-
-// checkCap checks the cap with next against the stored ledger.
-func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
-	entries, err := budget.Read(ctx, r.st)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if _, err := r.cfg.Cap.Check(entries, next, r.now); err != nil {
-		return fmt.Errorf("train: %w", err)
 	}
 	return nil
 }
@@ -744,9 +736,6 @@ func (r *run) plan(ctx context.Context) error {
 	// The ALS checks that read no data, at the most favourable δ: if they
 	// fail there, they fail at the final δ too (less ρ, more noise).
 	if err := r.checkALS(rhoRef, ref); err != nil {
-		return err
-	}
-	if err := r.compareCap(ctx); err != nil {
 		return err
 	}
 	if err := r.chargePending(ctx, rhoRef); err != nil {
