@@ -216,20 +216,32 @@ func TestTLS(t *testing.T) {
 		}
 	}()
 
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "discret.test"}}}
-	defer client.CloseIdleConnections()
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", "https://"+hl.Addr().String()+"/v1/customers/c1/consent", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
+	// trusting is a client's TLS configuration that trusts roots only.
+	trusting := func(roots []byte) *tls.Config {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(roots)
+		return &tls.Config{RootCAs: pool, ServerName: "discret.test"}
+	}
+	// get reads the customer's consent over REST, trusting roots only.
+	get := func(roots []byte) (int, string, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: trusting(roots)}}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", "https://"+hl.Addr().String()+"/v1/customers/c1/consent", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body), nil
+	}
+	code, body, err := get(certPEM)
 	if err != nil {
 		t.Fatalf("REST over TLS: %v", err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "personalization") {
-		t.Errorf("REST over TLS = %d %s", resp.StatusCode, body)
+	if code != 200 || !strings.Contains(body, "personalization") {
+		t.Errorf("REST over TLS = %d %s", code, body)
 	}
 	// Plain HTTP is refused.
 	if resp, err := http.Get("http://" + hl.Addr().String() + "/healthz"); err == nil {
@@ -239,7 +251,7 @@ func TestTLS(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "discret.test"})))
+	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(trusting(certPEM))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,21 +277,7 @@ func TestTLS(t *testing.T) {
 	if _, err := srv.ReloadTLS(); err == nil {
 		t.Error("ReloadTLS with the new certificate and the old key = nil, want an error")
 	}
-	get := func(roots []byte) (int, error) {
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(roots)
-		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "discret.test"}}}
-		defer c.CloseIdleConnections()
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", "https://"+hl.Addr().String()+"/v1/customers/c1/consent", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := c.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
-	if code, err := get(certPEM); code != 200 {
+	if code, _, err := get(certPEM); code != 200 {
 		t.Errorf("after a failed reload, REST trusting the old certificate = %d, %v; want 200", code, err)
 	}
 	if err := os.WriteFile(keyFile, newKey, 0o600); err != nil {
@@ -288,15 +286,13 @@ func TestTLS(t *testing.T) {
 	if exp, err := srv.ReloadTLS(); err != nil || exp.Before(time.Now()) {
 		t.Fatalf("ReloadTLS = %v, %v; want the new certificate's future expiry", exp, err)
 	}
-	if code, err := get(newCert); code != 200 {
+	if code, _, err := get(newCert); code != 200 {
 		t.Errorf("after the reload, REST trusting the new certificate = %d, %v; want 200 (the gateway reaching gRPC over TLS)", code, err)
 	}
-	if _, err := get(certPEM); err == nil {
+	if _, _, err := get(certPEM); err == nil {
 		t.Error("after the reload, a client trusting only the old certificate got through")
 	}
-	pool2 := x509.NewCertPool()
-	pool2.AppendCertsFromPEM(newCert)
-	conn2, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool2, ServerName: "discret.test"})))
+	conn2, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(trusting(newCert))))
 	if err != nil {
 		t.Fatal(err)
 	}
