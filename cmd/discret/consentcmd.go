@@ -113,17 +113,12 @@ from the store, and would not remove from a log of this output).`,
 			}
 			defer d.Close()
 			p := d.pseudonyms.Pseudonymize(c)
-			if at == "" {
-				// Dated now, in the second of an erasure or a choice just
-				// recorded, the choices would be dropped, or a grant
-				// outranked by a withdrawal: date them the next second.
-				rec, err := d.db.Consent(ctx, p)
-				if err != nil {
-					return err
-				}
-				if err := rec.DateUndated(ctx, changes, func(int) bool { return true }, time.Now, nil); err != nil {
-					return err
-				}
+			// Dated now, in the second of an erasure or a choice just
+			// recorded, the choices would be dropped, or a grant
+			// outranked by a withdrawal: date them the next second.
+			undated := func(int) bool { return at == "" }
+			if err := release.DateUndated(ctx, d.db, p, changes, undated, time.Now, nil); err != nil {
+				return err
 			}
 			res, got, err := release.UpdateConsent(ctx, d.db, p, changes, d.settings.consent)
 			printRetired(e.stdout, got, "this customer's events") // even on a later error: they are gone

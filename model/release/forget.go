@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy"
@@ -93,6 +94,29 @@ func UpdateConsent(ctx context.Context, db Withdrawer, p privacy.PseudoID, chang
 	}
 	res, err := db.UpdateConsent(ctx, p, changes, d)
 	return res, out, err
+}
+
+// DateUndated dates the changes of customer p that their recorder dated
+// itself (those for which undated(i) holds) after p's erasure and latest
+// choices for their purposes, waiting for the next second if need be
+// (consent.Record.DateUndated), before UpdateConsent records them: dated in
+// the second of one of those, they would be dropped as predating the
+// erasure, or a grant outranked by a withdrawal. It reads p's record only
+// if a change is undated. An erasure or a choice that commits between this
+// read and the update still wins (store.ConsentResult says so).
+func DateUndated(ctx context.Context, db Withdrawer, p privacy.PseudoID, changes []consent.Change, undated func(i int) bool, now func() time.Time, sleep func(context.Context, time.Duration) error) error {
+	some := false
+	for i := range changes {
+		some = some || undated(i)
+	}
+	if !some {
+		return nil
+	}
+	rec, err := db.Consent(ctx, p)
+	if err != nil {
+		return err
+	}
+	return rec.DateUndated(ctx, changes, undated, now, sleep)
 }
 
 // BulkWithdrawer is what UpdateConsents needs of the store (*store.DB).

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -52,7 +51,12 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		return nil, err
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
-	if err := a.dateAfterLatest(ctx, p, req.GetChanges(), changes); err != nil {
+	// The changes sent without a time are dated now by the server, after
+	// the customer's erasure and latest choices: the request came after
+	// them, and dated in their second, the changes would be answered 200
+	// with nothing recorded or, for a grant, outranked by a withdrawal.
+	undated := func(i int) bool { return req.GetChanges()[i].GetTime() == nil }
+	if err := release.DateUndated(ctx, a.cfg.Store, p, changes, undated, a.cfg.Now, a.cfg.Sleep); err != nil {
 		return nil, apiError(err)
 	}
 	res, got, err := release.UpdateConsent(ctx, a.cfg.Store, p, changes, a.cfg.ConsentDefaults)
@@ -69,28 +73,6 @@ func (s consentServer) SetConsent(ctx context.Context, req *discretv1.SetConsent
 		PredatingErasure: int64(res.PredatingErasure),
 		Outranked:        int64(len(res.Outranked)),
 	}, nil
-}
-
-// dateAfterLatest dates the changes that the server dates itself (those of
-// in sent without a time) after the customer's erasure and latest choices
-// for their purposes: when now falls in the second of one of them, it
-// waits for the next one and dates them then
-// (consent.Record.DateAfterLatest). The request came after them; dated in
-// their second, the changes would be answered 200 with nothing recorded
-// (predating the erasure) or, for a grant, recorded and outranked by a
-// withdrawal. An erasure or a choice that commits between this read and
-// the update still wins: the update counts the changes under
-// predating_erasure or outranked.
-func (a *API) dateAfterLatest(ctx context.Context, p privacy.PseudoID, in []*discretv1.ConsentChange, changes []consent.Change) error {
-	undated := func(i int) bool { return in[i].GetTime() == nil }
-	if !slices.ContainsFunc(in, func(c *discretv1.ConsentChange) bool { return c.GetTime() == nil }) {
-		return nil // no record to read
-	}
-	rec, err := a.cfg.Store.Consent(ctx, p)
-	if err != nil {
-		return err
-	}
-	return rec.DateUndated(ctx, changes, undated, a.cfg.Now, a.cfg.Sleep)
 }
 
 // decodeConsentChanges converts and validates consent changes; now dates
