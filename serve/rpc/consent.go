@@ -129,9 +129,7 @@ func consentState(r consent.Record, d consent.Defaults) *discretv1.ConsentState 
 		}
 		st.Purposes = append(st.Purposes, ps)
 	}
-	if !r.ErasedAt.IsZero() {
-		st.ErasedAt = timestamppb.New(r.ErasedAt)
-	}
+	st.ErasedAt = optTimestamp(r.ErasedAt)
 	for _, c := range r.Changes {
 		st.History = append(st.History, &discretv1.ConsentChange{
 			Purpose: c.Purpose.String(), Granted: proto.Bool(c.Granted), Time: timestamppb.New(c.Time), Source: c.Source,
