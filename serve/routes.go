@@ -115,7 +115,7 @@ func parseRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]*route,
 				}
 			}
 			if wholeBody && len(params) > 0 {
-				if rt.body, err = newBodyRoute(md, params); err != nil {
+				if rt.body, err = newBodyRoute(rt.input, params); err != nil {
 					return nil, fmt.Errorf("%s: %w", rt.display, err)
 				}
 			}
@@ -125,13 +125,9 @@ func parseRoutes(doc []byte, fd protoreflect.FileDescriptor) (map[string]*route,
 	return m, nil
 }
 
-// newBodyRoute finds the request type of md and the field of each path
-// parameter in params.
-func newBodyRoute(md protoreflect.MethodDescriptor, params []string) (*bodyRoute, error) {
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
-	if err != nil {
-		return nil, err
-	}
+// newBodyRoute finds the field of each path parameter in params in the
+// request type mt.
+func newBodyRoute(mt protoreflect.MessageType, params []string) (*bodyRoute, error) {
 	b := &bodyRoute{mt: mt, fields: make(map[string][]protoreflect.FieldDescriptor, len(params))}
 	for _, name := range params {
 		fds, ok := fieldByPath(mt.Descriptor(), name)
