@@ -48,29 +48,13 @@ the numbers of records exported; if that fails, nothing is printed.`,
 	}
 }
 
-// customerExporter is what exportCustomer needs of the store (*store.DB).
-type customerExporter interface {
-	Export(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
-	release.Source
-	RecordAudit(ctx context.Context, e store.AuditEntry) error
-}
-
-var _ customerExporter = (*store.DB)(nil)
-
 // exportCustomer writes the export of customer p to w, as JSON, once it
-// is recorded in the audit trail: nothing leaves unaudited, so if the
-// entry cannot be written, nothing is written to w.
-func exportCustomer(ctx context.Context, w io.Writer, db customerExporter, p privacy.PseudoID, set settings) error {
-	data, err := db.Export(ctx, p)
+// is recorded in the audit trail (release.ExportCustomer): if the entry
+// cannot be written, nothing is written to w.
+func exportCustomer(ctx context.Context, w io.Writer, db release.Exporter, p privacy.PseudoID, set settings) error {
+	data, derived, err := release.ExportCustomer(ctx, db, p)
 	if err != nil {
 		return err
-	}
-	derived, err := release.DerivedFrom(ctx, db, data)
-	if err != nil {
-		return err
-	}
-	if err := db.RecordAudit(ctx, store.ExportAudit(p, data)); err != nil {
-		return fmt.Errorf("nothing exported: the export could not be recorded in the audit trail: %w", err)
 	}
 	return writeJSON(w, customerExport{CustomerData: data, Derived: derived, Processing: notice.For(set.retention, set.consent, set.auditRetention)})
 }

@@ -96,6 +96,35 @@ func UpdateConsent(ctx context.Context, db Withdrawer, p privacy.PseudoID, chang
 	return res, out, err
 }
 
+// Exporter is what ExportCustomer needs of the store (*store.DB).
+type Exporter interface {
+	Source
+	Export(ctx context.Context, p privacy.PseudoID) (store.CustomerData, error)
+	RecordAudit(ctx context.Context, e store.AuditEntry) error
+}
+
+var _ Exporter = (*store.DB)(nil)
+
+// ExportCustomer returns everything held about customer p (GDPR access,
+// store.DB.Export) and the releases derived from their events
+// (DerivedFrom), once the export is recorded in the audit trail
+// (store.ExportAudit): nothing leaves unaudited, so if the entry cannot be
+// written it returns an error and no data.
+func ExportCustomer(ctx context.Context, db Exporter, p privacy.PseudoID) (store.CustomerData, Derived, error) {
+	data, err := db.Export(ctx, p)
+	if err != nil {
+		return store.CustomerData{}, Derived{}, err
+	}
+	derived, err := DerivedFrom(ctx, db, data)
+	if err != nil {
+		return store.CustomerData{}, Derived{}, err
+	}
+	if err := db.RecordAudit(ctx, store.ExportAudit(p, data)); err != nil {
+		return store.CustomerData{}, Derived{}, fmt.Errorf("nothing exported: the export could not be recorded in the audit trail: %w", err)
+	}
+	return data, derived, nil
+}
+
 // DateUndated dates the changes of customer p that their recorder dated
 // itself (those for which undated(i) holds) after p's erasure and latest
 // choices for their purposes, waiting for the next second if need be

@@ -6,7 +6,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/privacy/notice"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
@@ -14,8 +13,8 @@ import (
 
 // ExportCustomer returns everything held about a customer (GDPR access),
 // with the releases derived from their events (release.DerivedFrom), as
-// `discret export` does, and records the export in the audit trail: an
-// export whose entry cannot be written fails.
+// `discret export` does, once the export is recorded in the audit trail
+// (release.ExportCustomer): an export whose entry cannot be written fails.
 func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCustomerRequest) (*discretv1.ExportCustomerResponse, error) {
 	a := s.a
 	ctx = audited(ctx)
@@ -24,7 +23,7 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 		return nil, err
 	}
 	p := a.cfg.Pseudonyms.Pseudonymize(c)
-	d, err := a.cfg.Store.Export(ctx, p)
+	d, derived, err := release.ExportCustomer(ctx, a.cfg.Store, p)
 	if err != nil {
 		return nil, apiError(err)
 	}
@@ -48,10 +47,6 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 	for _, p := range d.Pushes {
 		resp.CouponPushes = append(resp.CouponPushes, &discretv1.CouponPush{Coupon: p.Coupon, Store: p.Store, Time: timestamppb.New(p.Time), ExpiresAt: timestamppb.New(p.ExpiresAt)})
 	}
-	derived, err := release.DerivedFrom(ctx, a.cfg.Store, d)
-	if err != nil {
-		return nil, apiError(err)
-	}
 	resp.DerivedNote = derived.Note
 	resp.ErasedAt, resp.ErasurePending = optTimestamp(d.ErasedAt), d.ErasurePending
 	resp.Processing = processingNotice(notice.For(a.cfg.Retention, a.cfg.ConsentDefaults, a.cfg.AuditRetention))
@@ -66,9 +61,6 @@ func (s adminServer) ExportCustomer(ctx context.Context, req *discretv1.ExportCu
 	resp.Audit = make([]*discretv1.CustomerAuditEntry, len(d.Audit))
 	for i, e := range d.Audit {
 		resp.Audit[i] = &discretv1.CustomerAuditEntry{Time: timestamppb.New(e.Time), Action: e.Action, Actor: e.Actor}
-	}
-	if err := a.cfg.Store.RecordAudit(ctx, store.ExportAudit(p, d)); err != nil {
-		return nil, apiError(err)
 	}
 	return resp, nil
 }
