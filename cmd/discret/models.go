@@ -230,12 +230,13 @@ func noRelease(ctx context.Context, d *dataEnv, err error, version string) error
 			break
 		}
 	}
-	switch {
-	case en == nil:
+	if en == nil {
 		return fmt.Errorf("release %q not found ('discret models list' shows the stored releases)", version)
-	case en.Pending: // before Failed, as ledgerRows
+	}
+	switch entryStatus(*en, nil) {
+	case statusInterrupted:
 		return fmt.Errorf("release %q was never stored: its training run ended before recording its release; its charge stays in the ledger: discret privacy report", version)
-	case en.Failed != "":
+	case statusFailed:
 		return fmt.Errorf("release %q was never stored: its training run failed (%s); what it spent stays in the ledger: discret privacy report", version, en.Failed)
 	}
 	return fmt.Errorf("release %q was deleted; its privacy parameters stay in the ledger: discret privacy report", version)

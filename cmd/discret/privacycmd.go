@@ -146,20 +146,26 @@ type ledgerRow struct {
 func ledgerRows(entries []budget.Entry, st releases) []ledgerRow {
 	rows := make([]ledgerRow, len(entries))
 	for i, en := range entries {
-		status := statusDeleted
-		switch current, ok := st[en.Version]; {
-		case en.Pending:
-			status = statusInterrupted
-		case en.Failed != "":
-			status = statusFailed
-		case ok && current:
-			status = statusCurrent
-		case ok:
-			status = statusStored
-		}
-		rows[i] = ledgerRow{Entry: en, Status: status}
+		rows[i] = ledgerRow{Entry: en, Status: entryStatus(en, st)}
 	}
 	return rows
+}
+
+// entryStatus is the status of a ledger entry, given the stored releases:
+// a pending entry is an interrupted run, even if it records a failure.
+func entryStatus(en budget.Entry, st releases) string {
+	current, ok := st[en.Version]
+	switch {
+	case en.Pending:
+		return statusInterrupted
+	case en.Failed != "":
+		return statusFailed
+	case ok && current:
+		return statusCurrent
+	case ok:
+		return statusStored
+	}
+	return statusDeleted
 }
 
 // entryJSON is a ledger row in the --json report: the fields of its
