@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -383,9 +382,8 @@ func applyConsentImport(ctx context.Context, w io.Writer, db consentImporter, pa
 		}
 		predating += res.PredatingErasure
 	}
-	maps.Copy(entry.Counts, map[string]int64{
-		"customers_updated": int64(updated), "erasures": int64(erased), "records_removed": int64(removed), "choices_predating_erasure": int64(predating),
-	})
+	c := entry.Counts
+	c["customers_updated"], c["erasures"], c["records_removed"], c["choices_predating_erasure"] = int64(updated), int64(erased), int64(removed), int64(predating)
 	if err := record(); err != nil {
 		return fmt.Errorf("imported, but %w", err)
 	}
