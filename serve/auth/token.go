@@ -252,13 +252,8 @@ func (k *Keys) MintCustomerToken(caller Caller, customer privacy.CustomerID, ttl
 // fullMethod. With bind set, a method bound to a customer needs req to name
 // the token's customer; without, that check is left to a later call.
 func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller, error) {
-	t, ok := parseCustomerToken(s)
-	if !ok || k.tokenMACs == nil {
-		return Caller{}, unauthenticated(ErrInvalidToken)
-	}
-	tag := tagMAC(k.tokenMACs, t.keyID, t.expiry, t.bind)
-	e, found := (*k.table.Load())[t.keyID]
-	if !hmac.Equal(tag[:], t.tag[:]) || !found {
+	t, e, ok := k.verifyToken(s)
+	if !ok {
 		return Caller{}, unauthenticated(ErrInvalidToken)
 	}
 	c := Caller{Key: e.key, CustomerToken: true, Token: TokenID(t.tag), TokenExpiry: time.Unix(t.expiry, 0)}
@@ -302,6 +297,23 @@ func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller,
 	return c, nil
 }
 
+// verifyToken parses the customer token s and checks that this server
+// minted it: its tag is right and its key is in the table, whose entry it
+// returns. It says nothing of the token's expiry, its revocation or its
+// key's.
+func (k *Keys) verifyToken(s string) (customerToken, entry, bool) {
+	t, ok := parseCustomerToken(s)
+	if !ok || k.tokenMACs == nil {
+		return customerToken{}, entry{}, false
+	}
+	tag := tagMAC(k.tokenMACs, t.keyID, t.expiry, t.bind)
+	e, found := (*k.table.Load())[t.keyID]
+	if !hmac.Equal(tag[:], t.tag[:]) || !found {
+		return customerToken{}, entry{}, false
+	}
+	return t, e, true
+}
+
 // RevokeCustomerToken revokes the customer token s before its expiry, for
 // caller: the token itself (s empty or the caller's own token: a device
 // signing out), or the API key that minted it (its back end, when the
@@ -325,12 +337,7 @@ func (k *Keys) RevokeCustomerToken(ctx context.Context, caller Caller, s string)
 	if s == "" && caller.CustomerToken {
 		id, keyID, expiry = caller.Token, caller.Key.ID, caller.TokenExpiry
 	} else {
-		t, ok := parseCustomerToken(s)
-		if ok {
-			tag := tagMAC(k.tokenMACs, t.keyID, t.expiry, t.bind)
-			_, found := (*k.table.Load())[t.keyID]
-			ok = found && hmac.Equal(tag[:], t.tag[:])
-		}
+		t, _, ok := k.verifyToken(s)
 		if !ok {
 			return time.Time{}, false, apierr.Invalidf("token", "not a customer token of this server (want the whole \"dct_...\" string CreateCustomerToken returned)")
 		}
@@ -347,7 +354,8 @@ func (k *Keys) RevokeCustomerToken(ctx context.Context, caller Caller, s string)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e := (*k.table.Load())[keyID]
-	_, revoked := (*k.revoked.Load())[id]
+	old := *k.revoked.Load()
+	_, revoked := old[id]
 	now := k.now()
 	if revoked || !e.key.Revoked.IsZero() || !now.Before(expiry) {
 		return expiry, false, nil
@@ -357,8 +365,8 @@ func (k *Keys) RevokeCustomerToken(ctx context.Context, caller Caller, s string)
 	}
 	// Copy on write, as publish does for table, dropping the expired
 	// tokens, which need no record.
-	m := make(map[TokenID]int64, len(*k.revoked.Load())+1)
-	for t, exp := range *k.revoked.Load() {
+	m := make(map[TokenID]int64, len(old)+1)
+	for t, exp := range old {
 		if now.Unix() < exp {
 			m[t] = exp
 		}
