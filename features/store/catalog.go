@@ -36,11 +36,7 @@ const catalogueEntryCost = 128
 // catalogueTxnBudget returns the budget of one putChunked transaction: half
 // of what Badger lets a transaction hold (15% of a memtable).
 func (db *DB) catalogueTxnBudget() int {
-	mt := db.opts.MemTableSize
-	if db.opts.memTableSize > 0 {
-		mt = db.opts.memTableSize
-	}
-	return int(mt * 15 / 100 / 2)
+	return int(db.opts.memTable() * 15 / 100 / 2)
 }
 
 // PutItems creates or replaces catalogue items, in order. A batch larger

@@ -233,12 +233,18 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// memTable is the size of a memtable: the tests' memTableSize if set,
+// else MemTableSize.
+func (o Options) memTable() int64 {
+	if o.memTableSize > 0 {
+		return o.memTableSize
+	}
+	return o.MemTableSize
+}
+
 // badgerOptions translates o, with defaults applied, to Badger's options.
 func (o Options) badgerOptions() badger.Options {
-	memTable := o.MemTableSize
-	if o.memTableSize > 0 {
-		memTable = o.memTableSize
-	}
+	memTable := o.memTable()
 	// Badger refuses a value threshold above its transaction limit (15% of a
 	// memtable); only the tests' small memtables get there.
 	threshold := min(o.ValueThreshold, memTable*15/100-1)

@@ -346,11 +346,7 @@ func validReleaseToken(s string) bool {
 // small memtables, so that two chunks stay well within one transaction
 // (Badger caps a transaction at 15% of a memtable).
 func (db *DB) releaseChunkSize() int {
-	mt := db.opts.MemTableSize
-	if db.opts.memTableSize > 0 {
-		mt = db.opts.memTableSize
-	}
-	return int(max(releaseChunkMin, min(releaseChunkMax, mt*15/100/5)))
+	return int(max(releaseChunkMin, min(releaseChunkMax, db.opts.memTable()*15/100/5)))
 }
 
 func (db *DB) releaseExists(version string) (bool, error) {

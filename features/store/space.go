@@ -29,11 +29,7 @@ const discardFileSize = 1 << 20
 // only a little more than half of their logs, which leaves room for the
 // tables that flushes and compactions write, also through mappings.
 func (o Options) spaceNeeded() int64 {
-	memTable := o.MemTableSize
-	if o.memTableSize > 0 {
-		memTable = o.memTableSize
-	}
-	return int64(o.NumMemtables+2)*2*memTable + 2*o.ValueLogFileSize + discardFileSize
+	return int64(o.NumMemtables+2)*2*o.memTable() + 2*o.ValueLogFileSize + discardFileSize
 }
 
 // checkSpace returns ErrNoSpace, with what there is and what is needed to
