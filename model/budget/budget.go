@@ -216,6 +216,19 @@ func (e *Entry) ComponentEpsilon(c Component) (float64, error) {
 	return eps, nil
 }
 
+// LatestCap returns the latest of eff (Effective entries) that records the
+// cap it was checked against, leaving out those of version except (a run's
+// own pending entry; "" leaves out none, as no entry has an empty
+// version), or nil if none does.
+func LatestCap(eff []Entry, except string) *Entry {
+	for i := len(eff) - 1; i >= 0; i-- {
+		if eff[i].Cap != nil && eff[i].Version != except {
+			return &eff[i]
+		}
+	}
+	return nil
+}
+
 // Effective returns the entries that count, in ledger order: all but the
 // pending entries that a later entry of the same version replaces.
 func Effective(entries []Entry) []Entry {

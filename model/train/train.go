@@ -708,14 +708,8 @@ func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	if _, err := r.cfg.Cap.Check(entries, next, r.now); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	eff := budget.Effective(entries)
-	for i := len(eff) - 1; i >= 0; i-- {
-		if e := eff[i]; e.Cap != nil && e.Version != r.version {
-			if !e.Cap.Equal(r.cfg.Cap) {
-				r.rep.CapChange = &CapChange{Version: e.Version, Recorded: *e.Cap}
-			}
-			break
-		}
+	if e := budget.LatestCap(budget.Effective(entries), r.version); e != nil && !e.Cap.Equal(r.cfg.Cap) {
+		r.rep.CapChange = &CapChange{Version: e.Version, Recorded: *e.Cap}
 	}
 	return nil
 }
