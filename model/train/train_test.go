@@ -571,9 +571,6 @@ func lastFailed(t *testing.T, db *store.DB) budget.Entry {
 	return e
 }
 
-// TestCap checks the budget cap exactly with the fake clock: a second
-// release at ε = 1 would compose to ε = 1.451 > 1.3 within the 10-day
-// window, and fits once the first release is exactly one window old.
 // TestCapChange: a run under another cap than the one recorded with the
 // latest release says so (Report.CapChange), naming that release and its
 // cap; the next run under the same cap says nothing.
@@ -609,6 +606,9 @@ func TestCapChange(t *testing.T) {
 	}
 }
 
+// TestCap checks the budget cap exactly with the fake clock: a second
+// release at ε = 1 would compose to ε = 1.451 > 1.3 within the 10-day
+// window, and fits once the first release is exactly one window old.
 func TestCap(t *testing.T) {
 	t.Parallel()
 	cfg := small()
