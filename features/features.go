@@ -236,8 +236,12 @@ const clipLen = 64
 // clip shortens a value echoed in an error message to at most clipLen bytes
 // plus an ellipsis, cutting at a rune boundary so that a valid UTF-8 value
 // stays valid.
-func clip(s string) string {
-	if head, cut := ClipAt(s, clipLen); cut {
+func clip(s string) string { return Clip(s, clipLen) }
+
+// Clip returns s, or its first n bytes at most (ClipAt) and an ellipsis
+// if it is longer: a value fit for a message.
+func Clip(s string, n int) string {
+	if head, cut := ClipAt(s, n); cut {
 		return head + "…"
 	}
 	return s

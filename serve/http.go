@@ -365,9 +365,7 @@ func gzipEncoded(values []string) (gzipped bool, refusal string) {
 			case (c == "gzip" || c == "x-gzip") && !gzipped:
 				gzipped = true
 			default:
-				if head, cut := features.ClipAt(c, 32); cut {
-					c = head + "…"
-				}
+				c = features.Clip(c, 32)
 				return false, fmt.Sprintf("Content-Encoding %q is not supported: send the body as it is (identity), or compressed once with gzip (Content-Encoding: gzip)", c)
 			}
 		}

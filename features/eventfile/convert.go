@@ -237,17 +237,7 @@ func unixTime(v []byte, scale time.Duration) (time.Time, error) {
 
 // clip returns a value fit for an error message: at most 64 bytes, cut at a
 // rune boundary.
-func clip(v []byte) string {
-	const n = 64
-	if len(v) <= n {
-		return string(v)
-	}
-	i := n
-	for i > 0 && v[i]&0xc0 == 0x80 {
-		i--
-	}
-	return string(v[:i]) + "…"
-}
+func clip(v []byte) string { return features.Clip(string(v), 64) }
 
 // recordErr is an error about a whole row.
 func recordErr(err error) error {

@@ -51,12 +51,7 @@ func (c CounterKey) validate() error {
 
 // clipName clips a name echoed in an error to maxCounterNameLen bytes, at a
 // rune boundary, marking a cut with "…".
-func clipName(s string) string {
-	if head, cut := features.ClipAt(s, maxCounterNameLen); cut {
-		return head + "…"
-	}
-	return s
-}
+func clipName(s string) string { return features.Clip(s, maxCounterNameLen) }
 
 // Counter is a counter and its value.
 type Counter struct {
