@@ -5,7 +5,6 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/discret-io/discret/features/synth"
@@ -14,26 +13,17 @@ import (
 // cancelOn is a writer that cancels a context once what was written to it
 // holds a marker.
 type cancelOn struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
+	syncWriter
 	marker string
 	cancel context.CancelFunc
 }
 
 func (w *cancelOn) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n, err := w.buf.Write(p)
-	if strings.Contains(w.buf.String(), w.marker) {
+	n, err := w.syncWriter.Write(p)
+	if strings.Contains(w.String(), w.marker) {
 		w.cancel()
 	}
 	return n, err
-}
-
-func (w *cancelOn) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 // TestTrainInterruptedSaysWhatWasCharged: a private 'discret train'

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -326,21 +325,8 @@ func TestRawIDsNeverStored(t *testing.T) {
 // in dir.
 func synthItems(t *testing.T, dir string) []string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, synth.ItemsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var ids []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var it struct{ Item string }
-		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, it.Item)
-	}
-	if err := sc.Err(); err != nil || len(ids) < len(leakIDs)+1 {
+	ids, _, err := readCatalogue(filepath.Join(dir, synth.ItemsFile))
+	if err != nil || len(ids) < len(leakIDs)+1 {
 		t.Fatalf("items of %s: %d, %v", dir, len(ids), err)
 	}
 	return ids
