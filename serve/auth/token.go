@@ -181,11 +181,11 @@ func tagMAC(key *macPool, keyID string, expiry int64, bind [bindSize]byte) [tagS
 // tokenMAC is HMAC-SHA256 under key over label, the minting key's id, the
 // expiry (8 bytes, big-endian) and data.
 func tokenMAC(key *macPool, label, keyID string, expiry int64, data []byte) [sha256.Size]byte {
-	var buf [64 + idLen + 8 + bindSize]byte
+	var buf [64 + idLen + 8]byte
 	b := append(buf[:0], label...)
 	b = append(b, keyID...)
 	b = binary.BigEndian.AppendUint64(b, uint64(expiry))
-	return key.sum(append(b, data...))
+	return key.sum(b, data)
 }
 
 // macPool computes HMAC-SHA256 under one key with pooled states, as
