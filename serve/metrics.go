@@ -23,14 +23,11 @@ var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, 
 type metrics struct {
 	rpc  *prometheus.HistogramVec
 	http *prometheus.HistogramVec
-	// events counts the events of WriteEvents by outcome.
-	events *prometheus.CounterVec
-	// recommendations counts Recommend answers by result.
-	recommendations *prometheus.CounterVec
-	// entries counts EnterStore answers by result.
-	entries *prometheus.CounterVec
-	// The series of the three, made at the start (so that rates are
-	// defined from 0) and kept, not looked up on each call.
+	// The series of discret_events_total (the events of WriteEvents, by
+	// outcome), discret_recommendations_total (Recommend answers, by
+	// result) and discret_store_entries_total (EnterStore answers, by
+	// result), made at the start (so that rates are defined from 0) and
+	// kept, not looked up on each call.
 	byOutcome [len(eventOutcomes)]prometheus.Counter
 	byReason  map[discretv1.NonPersonalizedReason]prometheus.Counter
 	byResult  map[string]prometheus.Counter
@@ -61,32 +58,32 @@ func newMetrics(reg prometheus.Registerer, model ModelSource) (*metrics, error) 
 			Help:    "Latency of HTTP requests, by route pattern and HTTP status.",
 			Buckets: latencyBuckets,
 		}, []string{"route", "status"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "discret_events_total",
-			Help: "Events received by WriteEvents, by outcome: stored (new or already held), duplicate (repeated within its request), no_consent, expired (past retention), invalid (refused; with allow_partial unset, the rest of such a request is not stored either and is not counted).",
-		}, []string{"outcome"}),
-		recommendations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "discret_recommendations_total",
-			Help: "Recommend answers, by result: personalized, or why not (no_consent, no_history, no_model).",
-		}, []string{"result"}),
-		entries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "discret_store_entries_total",
-			Help: "EnterStore answers, by result: offered (new coupons), repeated (a capped entry offered the last coupons again), capped (no coupon), no_coupons (none to offer), not_recorded (no consent: generic offers, visit not recorded).",
-		}, []string{"result"}),
 	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "discret_events_total",
+		Help: "Events received by WriteEvents, by outcome: stored (new or already held), duplicate (repeated within its request), no_consent, expired (past retention), invalid (refused; with allow_partial unset, the rest of such a request is not stored either and is not counted).",
+	}, []string{"outcome"})
+	recommendations := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "discret_recommendations_total",
+		Help: "Recommend answers, by result: personalized, or why not (no_consent, no_history, no_model).",
+	}, []string{"result"})
+	entries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "discret_store_entries_total",
+		Help: "EnterStore answers, by result: offered (new coupons), repeated (a capped entry offered the last coupons again), capped (no coupon), no_coupons (none to offer), not_recorded (no consent: generic offers, visit not recorded).",
+	}, []string{"result"})
 	// Every series exists from the start, at 0, so that rates are defined.
 	for i, o := range eventOutcomes {
-		m.byOutcome[i] = m.events.WithLabelValues(o)
+		m.byOutcome[i] = events.WithLabelValues(o)
 	}
 	m.byReason = make(map[discretv1.NonPersonalizedReason]prometheus.Counter, len(recommendationResult))
 	for reason, r := range recommendationResult {
-		m.byReason[reason] = m.recommendations.WithLabelValues(r)
+		m.byReason[reason] = recommendations.WithLabelValues(r)
 	}
 	m.byResult = make(map[string]prometheus.Counter, len(entryResults))
 	for _, r := range entryResults {
-		m.byResult[r] = m.entries.WithLabelValues(r)
+		m.byResult[r] = entries.WithLabelValues(r)
 	}
-	cs := []prometheus.Collector{m.rpc, m.http, m.events, m.recommendations, m.entries}
+	cs := []prometheus.Collector{m.rpc, m.http, events, recommendations, entries}
 	if model != nil {
 		cs = append(cs, modelCollector{model})
 	}
