@@ -65,7 +65,7 @@ func (k *APIKey) validate() error {
 	switch {
 	case !validKeyID(k.ID):
 		return bad("id must be 1-%d characters from [a-z0-9]", MaxAPIKeyIDLen)
-	case !validKeyName(k.Name):
+	case !ValidAPIKeyName(k.Name):
 		return bad("name must be 1-%d characters from [A-Za-z0-9._:@/-]", MaxAPIKeyNameLen)
 	case len(k.Hash) != APIKeyHashSize:
 		return bad("hash must be %d bytes, got %d", APIKeyHashSize, len(k.Hash))
@@ -97,7 +97,9 @@ func validKeyID(s string) bool {
 	return tokenOf(s, MaxAPIKeyIDLen, func(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' })
 }
 
-func validKeyName(s string) bool {
+// ValidAPIKeyName reports whether s is a name the store accepts for an API
+// key: 1-MaxAPIKeyNameLen characters from [A-Za-z0-9._:@/-].
+func ValidAPIKeyName(s string) bool {
 	return tokenOf(s, MaxAPIKeyNameLen, func(b byte) bool {
 		return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
 			b == '.' || b == '_' || b == ':' || b == '@' || b == '/' || b == '-'

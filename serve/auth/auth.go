@@ -274,16 +274,7 @@ func hashSecret(id, secret string) [sha256.Size]byte {
 // mistake) is refused; a key created under an earlier rule, with an '@',
 // keeps its name (the store's rule).
 func ValidName(name string) bool {
-	if name == "" || len(name) > store.MaxAPIKeyNameLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("._:/-", b) >= 0) {
-			return false
-		}
-	}
-	return true
+	return store.ValidAPIKeyName(name) && strings.IndexByte(name, '@') < 0
 }
 
 // maxIDAttempts bounds the retries when a random id is already taken.
