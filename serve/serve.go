@@ -319,11 +319,9 @@ func New(cfg Config) (*Server, error) {
 		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
 	}
 	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
+		if _, err := s.loadCert(); err != nil {
 			return nil, fmt.Errorf("serve: TLS certificate: %w", err)
 		}
-		s.cert.Store(&cert)
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.serverTLS())))
 	}
 	s.grpc = grpc.NewServer(opts...)
@@ -354,12 +352,22 @@ func (s *Server) ReloadTLS() (time.Time, error) {
 	if s.cert.Load() == nil {
 		return time.Time{}, ErrNoTLS
 	}
-	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	cert, err := s.loadCert()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("serve: reload TLS (the certificate served is unchanged): %w", err)
 	}
-	s.cert.Store(&cert)
 	return cert.Leaf.NotAfter, nil
+}
+
+// loadCert reads the certificate and key files of Config and, if they are
+// a valid pair, makes it the certificate served and returns it.
+func (s *Server) loadCert() (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	s.cert.Store(&cert)
+	return &cert, nil
 }
 
 // Run listens on cfg.GRPCAddr and cfg.HTTPAddr and serves until ctx is
