@@ -136,14 +136,14 @@ func (s fakeConsent) GetConsent(ctx context.Context, r *discretv1.GetConsentRequ
 }
 
 // fakeGRPC serves RecommendationService and ConsentService on a loopback
-// listener.
-func fakeGRPC(t *testing.T, f *fakeBackend) string {
+// listener, with opts.
+func fakeGRPC(t *testing.T, f *fakeBackend, opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(opts...)
 	discretv1.RegisterRecommendationServiceServer(s, fakeRecommender{f: f})
 	discretv1.RegisterConsentServiceServer(s, fakeConsent{f: f})
 	go s.Serve(lis)

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
 
 // answering starts a REST and a gRPC server that answer every request
@@ -32,11 +29,7 @@ func answering(t *testing.T, httpStatus int, code codes.Code, message string) (r
 		fmt.Fprintf(w, `{"code":%d,"message":%q}`, code, message)
 	}))
 	t.Cleanup(rest.Close)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	grpcURL = fakeGRPC(t, newFakeBackend(), grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if authOf(ctx) == "Bearer "+testKey {
 			keyed.Add(1)
 		}
@@ -45,12 +38,7 @@ func answering(t *testing.T, httpStatus int, code codes.Code, message string) (r
 		}
 		return h(ctx, req)
 	}))
-	f := newFakeBackend()
-	discretv1.RegisterRecommendationServiceServer(s, fakeRecommender{f: f})
-	discretv1.RegisterConsentServiceServer(s, fakeConsent{f: f})
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return rest.URL, "grpc://" + lis.Addr().String(), keyed
+	return rest.URL, grpcURL, keyed
 }
 
 // TestProbe: the probe sends one request with the key; a key the server
