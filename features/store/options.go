@@ -283,7 +283,25 @@ func (b badgerLogger) Errorf(format string, args ...any) {
 }
 
 func (b badgerLogger) Warningf(format string, args ...any) {
-	b.l.Warn(badgerMessage(format, args), "component", "badger")
+	msg := badgerMessage(format, args)
+	if isFlattenRace(msg) {
+		return
+	}
+	b.l.Warn(msg, "component", "badger")
+}
+
+// isFlattenRace reports whether a Badger warning is the benign race of
+// Flatten's workers, which Compact runs: Flatten starts one compaction per
+// worker (NumCompactors) on the same level, and when that level has fewer
+// tables than workers, every worker that finds them taken by another fails
+// with "Unable to fill tables" and is logged as a warning ("While running
+// doCompact with {...}. Error: Unable to fill tables"), although the
+// level was compacted. Badger itself stays silent on this error in its
+// background compactions (levels.go, runCompactor) and at close (db.go);
+// only Flatten reports it, and Flatten returns an error when no worker
+// succeeds, which Compact reports.
+func isFlattenRace(msg string) bool {
+	return strings.HasPrefix(msg, "While running doCompact with ") && strings.HasSuffix(msg, "Error: Unable to fill tables")
 }
 
 func (badgerLogger) Infof(string, ...any)  {}
