@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/discret-io/discret/features"
@@ -162,7 +160,10 @@ running server holds the data directory and does the same every
 				return err
 			}
 			defer d.Close()
-			before := dirSize(e.global.data)
+			before, err := d.db.Usage()
+			if err != nil {
+				return err
+			}
 			start := time.Now()
 			// Events a shortened retention period no longer keeps (reads
 			// hide them already).
@@ -176,22 +177,15 @@ running server holds the data directory and does the same every
 			if err := d.db.Compact(ctx); err != nil {
 				return err
 			}
+			after, err := d.db.Usage()
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(e.stdout, "compacted %s in %.2f s: %s before, %s after\n", e.global.data, time.Since(start).Seconds(),
-				humanBytes(before), humanBytes(dirSize(e.global.data)))
+				humanBytes(before.Disk), humanBytes(after.Disk))
 			return nil
 		},
 	}
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += diskUsage(info)
-		}
-		return nil
-	})
-	return n
 }
 
 func humanBytes(n int64) string {

@@ -63,3 +63,60 @@ func (o Options) checkSpace(do string) error {
 
 // mibf formats n bytes in MiB with one decimal.
 func mibf(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// Usage is the disk footprint of a store, for monitoring.
+type Usage struct {
+	// Disk is the space the data directory's files occupy: their
+	// allocated blocks, not their lengths (diskUsage); 0 in memory.
+	Disk int64
+	// Free is the space available on the data directory's file system;
+	// -1 where that is unknown (in memory, or a platform that does not
+	// say).
+	Free int64
+	// Needed is the free space below which writes are refused with
+	// ErrNoSpace; 0 in memory.
+	Needed int64
+}
+
+// Usage returns the store's disk footprint and the free space left for it.
+// It walks the data directory, a few hundred files at most.
+func (db *DB) Usage() (Usage, error) {
+	u := Usage{Free: -1}
+	if db.opts.InMemory {
+		return u, nil
+	}
+	err := filepath.WalkDir(db.opts.Dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// A file Badger removed during the walk (a compacted table).
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u.Disk += diskUsage(info)
+		return nil
+	})
+	if err != nil {
+		return Usage{}, wrapf(err, "size of %s", db.opts.Dir)
+	}
+	u.Needed = db.opts.spaceNeeded()
+	free, err := db.opts.freeSpace(db.opts.Dir)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+	case err != nil:
+		return Usage{}, wrapf(err, "free space of %s", db.opts.Dir)
+	default:
+		u.Free = free
+	}
+	return u, nil
+}

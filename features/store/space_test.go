@@ -161,3 +161,66 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestUsage(t *testing.T) {
+	broken := errors.New("statfs broke")
+	tests := []struct {
+		name     string
+		inMemory bool
+		free     int64
+		err      error
+		wantFree int64
+		wantErr  error
+	}{
+		{"on disk", false, 5 << 30, nil, 5 << 30, nil},
+		{"unknown here", false, 0, errors.ErrUnsupported, -1, nil},
+		{"statfs fails", false, 0, broken, 0, broken},
+		{"in memory", true, 5 << 30, nil, -1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			o := diskOptions(dir)
+			if tt.inMemory {
+				o = Options{InMemory: true, EncryptionKey: testKey}
+			}
+			db := mustOpen(t, o)
+			defer db.Close()
+			db.opts.freeSpace = func(string) (int64, error) { return tt.free, tt.err }
+			u, err := db.Usage()
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), dir) {
+					t.Errorf("Usage = %+v, %v; want %v naming %s", u, err, tt.wantErr, dir)
+				}
+				return
+			}
+			wantNeeded := int64(131 << 20)
+			if tt.inMemory {
+				wantNeeded = 0
+			}
+			if err != nil || u.Free != tt.wantFree || u.Needed != wantNeeded {
+				t.Errorf("Usage = %+v, %v; want Free %d, Needed %d", u, err, tt.wantFree, wantNeeded)
+			}
+			// The files' allocated blocks: the sparse memtable logs and
+			// value-log file count for what they hold, not their lengths.
+			var want, length int64
+			if !tt.inMemory {
+				ents, err := os.ReadDir(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range ents {
+					info, err := e.Info()
+					if err != nil {
+						t.Fatal(err)
+					}
+					want += diskUsage(info)
+					length += info.Size()
+				}
+			}
+			if u.Disk != want || (!tt.inMemory && !(want > 0 && want < length)) {
+				t.Errorf("Usage.Disk = %d, want %d: the blocks of the files (and fewer than their %d bytes)", u.Disk, want, length)
+			}
+		})
+	}
+}
