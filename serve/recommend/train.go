@@ -54,12 +54,14 @@ var (
 
 // Trainer trains releases in the serving process (the data directory
 // belongs to one process) and swaps them in: one run at a time. It is safe
-// for concurrent use.
+// for concurrent use. It is a prometheus.Collector of its runs and of the
+// privacy budget they spend (trainmetrics.go).
 type Trainer struct {
 	cfg TrainerConfig
 	log *slog.Logger
 	// mu is held by the running training run.
-	mu sync.Mutex
+	mu      sync.Mutex
+	metrics trainerMetrics
 }
 
 // NewTrainer returns a Trainer.
@@ -79,7 +81,7 @@ func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Trainer{cfg: cfg, log: cfg.Logger}, nil
+	return &Trainer{cfg: cfg, log: cfg.Logger, metrics: newTrainerMetrics()}, nil
 }
 
 // Current returns the card of the release served, or ErrNoModel.
@@ -95,10 +97,18 @@ func (t *Trainer) Current(ctx context.Context) (release.Card, error) {
 // privacy budget cap would be exceeded, ...); a failed run leaves the
 // served release as it was.
 func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, error) {
+	return t.train(ctx, req, triggerRequest)
+}
+
+// train is Train, counting the run in the metrics under trigger.
+func (t *Trainer) train(ctx context.Context, req train.Config, trigger string) (card release.Card, err error) {
+	defer func() { t.metrics.runs.WithLabelValues(trigger, runOutcome(err)).Inc() }()
 	if !t.mu.TryLock() {
 		return release.Card{}, ErrTraining
 	}
 	defer t.mu.Unlock()
+	t.metrics.running.Set(1)
+	defer t.metrics.running.Set(0)
 	cfg := t.cfg.Base
 	if req.Epsilon != 0 {
 		cfg.Epsilon = req.Epsilon
@@ -134,6 +144,9 @@ func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, er
 	}
 	start := time.Now()
 	rep, err := train.Run(ctx, t.cfg.Store, cfg)
+	if err == nil {
+		t.metrics.duration.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		t.log.Warn("training failed", "err", err, "duration", time.Since(start))
 		return release.Card{}, err
@@ -176,7 +189,7 @@ func (t *Trainer) Every(ctx context.Context, interval time.Duration) {
 			return
 		case <-tk.C:
 		}
-		_, err := t.Train(ctx, train.Config{})
+		_, err := t.train(ctx, train.Config{}, triggerSchedule)
 		switch {
 		case err == nil, ctx.Err() != nil:
 		case errors.Is(err, ErrTraining):

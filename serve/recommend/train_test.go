@@ -21,6 +21,8 @@ import (
 	"github.com/discret-io/discret/model/train"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // trainingFixture is a fixture whose store holds a catalogue of 40 items in
@@ -161,6 +163,11 @@ func TestTrainerEvery(t *testing.T) {
 	if err != nil || len(sums) != 1 {
 		t.Errorf("releases after periodic training = %d, %v; want 1 (the cap refuses the others)", len(sums), err)
 	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(tr)
+	if got := gatherValue(t, reg, "discret_training_runs_total", map[string]string{"trigger": "schedule", "outcome": "current"}); got != 1 {
+		t.Errorf("scheduled runs that served a release = %v, want 1", got)
+	}
 }
 
 // TestTrainerCapChange: a server training under another cap than the one
@@ -188,4 +195,114 @@ func TestTrainerCapChange(t *testing.T) {
 	if want := `recorded="ε = 1.05 at δ = 1e-06 over 365d"`; !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), want) {
 		t.Errorf("log of a run under another cap:\n%s\nwant a warning with %s", buf.String(), want)
 	}
+}
+
+// TestTrainerMetrics: the Trainer counts its runs by trigger and outcome,
+// times those that trained, and states the privacy budget spent in the
+// cap's window and the cap.
+func TestTrainerMetrics(t *testing.T) {
+	f, tr := trainingFixture(t, false)
+	ctx := context.Background()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(tr)
+
+	// Before any run: no spend, every series at 0.
+	if got := gatherValue(t, reg, "discret_privacy_epsilon_spent", nil); got != 0 {
+		t.Errorf("ε spent before any release = %v, want 0", got)
+	}
+	card, err := tr.Train(ctx, train.Config{Epsilon: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	if _, err := tr.Train(ctx, train.Config{Epsilon: 1}); err == nil {
+		t.Fatal("a second ε = 1 run under the 1.05 cap was not refused")
+	}
+	tr.mu.Lock()
+	_, _ = tr.Train(ctx, train.Config{})
+	tr.mu.Unlock()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, _ = tr.Train(cancelled, train.Config{Epsilon: 0.01})
+	_, _ = tr.Train(ctx, train.Config{Epsilon: math.Inf(1)})
+
+	for _, c := range []struct {
+		outcome string
+		want    float64
+	}{{"current", 1}, {"budget_exceeded", 1}, {"busy", 1}, {"cancelled", 1}, {"failed", 1}, {"not_current", 0}, {"no_data", 0}} {
+		labels := map[string]string{"trigger": "request", "outcome": c.outcome}
+		if got := gatherValue(t, reg, "discret_training_runs_total", labels); got != c.want {
+			t.Errorf("discret_training_runs_total%v = %v, want %v", labels, got, c.want)
+		}
+		labels["trigger"] = "schedule"
+		if got := gatherValue(t, reg, "discret_training_runs_total", labels); got != 0 {
+			t.Errorf("discret_training_runs_total%v = %v, want 0", labels, got)
+		}
+	}
+	if got := gatherCount(t, reg, "discret_training_duration_seconds"); got != 1 {
+		t.Errorf("training runs timed = %d, want 1 (the one that trained)", got)
+	}
+	if got := gatherValue(t, reg, "discret_training_in_progress", nil); got != 0 {
+		t.Errorf("discret_training_in_progress after the runs = %v, want 0", got)
+	}
+	// The one release's ε (stated at its own δ, at most the cap's), the
+	// cap's 1.05, one private release.
+	if got := gatherValue(t, reg, "discret_privacy_epsilon_spent", nil); !(got >= card.Epsilon() && got < 1.05) {
+		t.Errorf("ε spent after one release of ε %v = %v, want at least that and below the cap", card.Epsilon(), got)
+	}
+	if got := gatherValue(t, reg, "discret_privacy_epsilon_cap", nil); got != 1.05 {
+		t.Errorf("ε cap = %v, want 1.05", got)
+	}
+	if got := gatherValue(t, reg, "discret_privacy_releases", map[string]string{"private": "true"}); got != 1 {
+		t.Errorf("private releases in the window = %v, want 1", got)
+	}
+	// A year and a day later the release has left the window.
+	f.clock.Advance(366 * 24 * time.Hour)
+	if got := gatherValue(t, reg, "discret_privacy_epsilon_spent", nil); got != 0 {
+		t.Errorf("ε spent once the release left the window = %v, want 0", got)
+	}
+}
+
+// gatherValue returns the value of the counter or gauge series name{labels}
+// of reg; it fails the test if there is none.
+func gatherValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	m := gatherMetric(t, reg, name, labels)
+	if c := m.GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
+// gatherCount returns the sample count of the histogram name of reg.
+func gatherCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	return gatherMetric(t, reg, name, nil).GetHistogram().GetSampleCount()
+}
+
+func gatherMetric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue next
+				}
+			}
+			return m
+		}
+	}
+	t.Fatalf("no series %s%v", name, labels)
+	return nil
 }
