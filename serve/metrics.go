@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/model/release"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 )
@@ -46,7 +48,9 @@ var (
 	entryResults = []string{"offered", "repeated", "capped", "no_coupons", "not_recorded"}
 )
 
-func newMetrics(reg prometheus.Registerer, model ModelSource) (*metrics, error) {
+// newMetrics makes the server's metrics and registers them, with those of
+// cfg's Model, Store and Collectors, on cfg.Registry.
+func newMetrics(cfg Config) (*metrics, error) {
 	m := &metrics{
 		rpc: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "discret_rpc_duration_seconds",
@@ -84,11 +88,14 @@ func newMetrics(reg prometheus.Registerer, model ModelSource) (*metrics, error) 
 		m.byResult[r] = entries.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{m.rpc, m.http, events, recommendations, entries}
-	if model != nil {
-		cs = append(cs, modelCollector{model})
+	if cfg.Model != nil {
+		cs = append(cs, modelCollector{cfg.Model})
 	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
+	if cfg.Store != nil {
+		cs = append(cs, storeCollector{cfg.Store})
+	}
+	for _, c := range append(cs, cfg.Collectors...) {
+		if err := cfg.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("serve: register metrics: %w", err)
 		}
 	}
@@ -162,5 +169,48 @@ func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
 	if card.Private && card.Privacy != nil {
 		ch <- prometheus.MustNewConstMetric(modelEpsilonDesc, prometheus.GaugeValue, card.Privacy.Epsilon)
 		ch <- prometheus.MustNewConstMetric(modelDeltaDesc, prometheus.GaugeValue, card.Privacy.Delta)
+	}
+}
+
+// StoreSource gives the data store's disk usage and last compaction.
+// *store.DB implements it.
+type StoreSource interface {
+	Usage() (store.Usage, error)
+	LastCompaction(context.Context) (time.Time, error)
+}
+
+// storeCollector exports the store's disk usage, measured at each scrape.
+type storeCollector struct{ store StoreSource }
+
+var (
+	storeDiskDesc = prometheus.NewDesc("discret_store_disk_bytes",
+		"Disk space the data directory's files occupy (allocated blocks).", nil, nil)
+	storeFreeDesc = prometheus.NewDesc("discret_store_free_bytes",
+		"Space available on the data directory's file system; absent where unknown. Below discret_store_min_free_bytes, writes are refused (503): alert well before.", nil, nil)
+	storeMinFreeDesc = prometheus.NewDesc("discret_store_min_free_bytes",
+		"The free space the store needs to accept writes.", nil, nil)
+	storeCompactedDesc = prometheus.NewDesc("discret_store_last_compaction_timestamp_seconds",
+		"When the store was last compacted (Unix seconds; discret compact or serve --compact-interval), which takes erased and expired data off the disk; absent if never.", nil, nil)
+)
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- storeDiskDesc
+	ch <- storeFreeDesc
+	ch <- storeMinFreeDesc
+	ch <- storeCompactedDesc
+}
+
+// Collect exports what it can measure: a series it cannot is absent, and
+// an in-memory store has no disk series.
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	if u, err := c.store.Usage(); err == nil && u.Needed > 0 {
+		ch <- prometheus.MustNewConstMetric(storeDiskDesc, prometheus.GaugeValue, float64(u.Disk))
+		ch <- prometheus.MustNewConstMetric(storeMinFreeDesc, prometheus.GaugeValue, float64(u.Needed))
+		if u.Free >= 0 {
+			ch <- prometheus.MustNewConstMetric(storeFreeDesc, prometheus.GaugeValue, float64(u.Free))
+		}
+	}
+	if t, err := c.store.LastCompaction(context.Background()); err == nil && !t.IsZero() {
+		ch <- prometheus.MustNewConstMetric(storeCompactedDesc, prometheus.GaugeValue, float64(t.Unix()))
 	}
 }

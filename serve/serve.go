@@ -143,11 +143,18 @@ type Config struct {
 	// (discret_model_*); an error while there is none. *recommend.Engine
 	// is one.
 	Model ModelSource
+	// Store, if set, gives the data store's disk usage and last
+	// compaction, for /metrics (discret_store_*). *store.DB is one.
+	Store StoreSource
+	// Collectors are more series for /metrics, such as the trainer's
+	// (*recommend.Trainer is a collector).
+	Collectors []prometheus.Collector
 
 	// Logger receives request logs and server events; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the server's metrics and is served at /metrics;
-	// nil means a new registry with the Go and process collectors.
+	// nil means a new registry with the Go, process and build-information
+	// collectors.
 	Registry *prometheus.Registry
 
 	// MaxRequestBytes bounds a request: a gRPC message or a REST body,
@@ -239,7 +246,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
-		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
 	}
 	c.MaxRequestBytes = cmp.Or(c.MaxRequestBytes, DefaultMaxRequestBytes)
 	c.DefaultTimeout = cmp.Or(c.DefaultTimeout, DefaultTimeout)
@@ -305,7 +312,7 @@ func New(cfg Config) (*Server, error) {
 		s.tokenLimits = newLimiter[auth.TokenID](cfg.TokenRateLimit, cfg.TokenRateBurst, cfg.Now)
 	}
 	var err error
-	if s.metrics, err = newMetrics(cfg.Registry, cfg.Model); err != nil {
+	if s.metrics, err = newMetrics(cfg); err != nil {
 		return nil, err
 	}
 	s.codec = newRequestCodec()

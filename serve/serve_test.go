@@ -24,11 +24,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/store/storetest"
 	"github.com/discret-io/discret/model/release"
 	"github.com/discret-io/discret/serve"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // apiCall is one RPC with a valid request, over both transports.
@@ -1240,12 +1242,26 @@ type servedCard release.Card
 
 func (c servedCard) Current(context.Context) (release.Card, error) { return release.Card(c), nil }
 
+// storeUsage is a serve.StoreSource.
+type storeUsage struct {
+	usage     store.Usage
+	compacted time.Time
+}
+
+func (s storeUsage) Usage() (store.Usage, error)                       { return s.usage, nil }
+func (s storeUsage) LastCompaction(context.Context) (time.Time, error) { return s.compacted, nil }
+
 // TestDomainMetrics: /metrics counts events by outcome, recommendations
-// and store entries by result, and describes the release served; no label
+// and store entries by result, describes the release served, the store's
+// disk and the build, and has the series of Config.Collectors; no label
 // holds a customer.
 func TestDomainMetrics(t *testing.T) {
+	extra := prometheus.NewGauge(prometheus.GaugeOpts{Name: "discret_test_extra", Help: "A collector of Config.Collectors."})
+	extra.Set(7)
 	h := start(t, func(c *serve.Config) {
 		c.Model = servedCard{Version: "v9", Created: storetest.Epoch, Private: true, Privacy: &release.Privacy{Epsilon: 0.5, Delta: 1e-6}}
+		c.Store = storeUsage{store.Usage{Disk: 5 << 20, Free: 3 << 30, Needed: 131 << 20}, storetest.Epoch.Add(-time.Hour)}
+		c.Collectors = []prometheus.Collector{extra}
 	})
 	ctx := t.Context()
 	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)
@@ -1270,6 +1286,12 @@ func TestDomainMetrics(t *testing.T) {
 		`discret_model_epsilon 0.5`,
 		`discret_model_delta 1e-06`,
 		fmt.Sprintf("discret_model_created_timestamp_seconds %g", float64(storetest.Epoch.Unix())),
+		"discret_store_disk_bytes 5.24288e+06",
+		"discret_store_free_bytes 3.221225472e+09",
+		"discret_store_min_free_bytes 1.37363456e+08",
+		fmt.Sprintf("discret_store_last_compaction_timestamp_seconds %g", float64(storetest.Epoch.Add(-time.Hour).Unix())),
+		"discret_test_extra 7",
+		"go_build_info{",
 	} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -284,6 +284,23 @@ func TestEndToEnd(t *testing.T) {
 	if code, m := x.rest("GET", "/v1/models/current", nil); code != 200 || m["version"] != version {
 		t.Errorf("GET /v1/models/current = %d %v; want %s", code, m, version)
 	}
+	// /metrics has the trainer's and the store's series.
+	if resp, err := http.Get(x.httpBase + "/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`discret_training_runs_total{outcome="current",trigger="request"} 1`,
+			`discret_privacy_releases{private="true"} 1`,
+			"discret_privacy_epsilon_cap ",
+			"discret_store_disk_bytes ",
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics after training lacks %s", want)
+			}
+		}
+	}
 
 	// Recommendations over gRPC and REST agree, are personalized and
 	// leave out what Alice bought and the inactive item.

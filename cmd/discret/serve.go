@@ -35,6 +35,7 @@ import (
 	"github.com/discret-io/discret/serve/coupons"
 	"github.com/discret-io/discret/serve/recommend"
 	"github.com/discret-io/discret/serve/rpc"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // serveFlags are the flags of `discret serve`.
@@ -108,7 +109,9 @@ scope recommend): it gets that customer's recommendations and store
 entries only, and similar and popular items, and can revoke itself
 (POST /v1/tokens:revoke, as can the key that minted it). The HTTP listener
 also serves /healthz, /readyz (ready once a model is loaded), /metrics
-(Prometheus) and /openapi.json, without a key. The gRPC listener serves the
+(Prometheus: requests, events, training runs, the privacy budget spent and
+its cap, the release served, disk space; README "API") and /openapi.json,
+without a key. The gRPC listener serves the
 health service and reflection (for grpcurl).
 
 The flags are checked, and the listeners opened, before anything else: a
@@ -364,6 +367,8 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		Keys:            keys,
 		Ready:           eng.Ready,
 		Model:           eng, // the release served, for /metrics
+		Store:           d.db,
+		Collectors:      []prometheus.Collector{trainer}, // training runs and the privacy budget
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
