@@ -139,7 +139,7 @@ data directory of real data gets only the demo key.`,
 			fs.Float64Var(&f.tokenRateLimit, "token-rate-limit", serve.DefaultTokenRateLimit, "requests per second per customer token, `N`, counted apart from its key's (bursts of twice that; -1: no limit)")
 			fs.IntVar(&f.maxRequestBytes, "max-request-bytes", serve.DefaultMaxRequestBytes, "largest request, `BYTES`")
 			fs.DurationVar(&f.timeout, "timeout", serve.DefaultTimeout, "deadline of requests that set none, `DURATION`")
-			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`; a training run still going then is cancelled and charged its ε (a scheduled one at once)")
+			fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight requests may take to finish at shutdown, `DURATION`; a training run still going then, requested or scheduled, is cancelled and charged its ε")
 			fs.StringVar(&f.logLevel, "log-level", "info", "request log `LEVEL`: debug, info, warn or error")
 			fs.StringVar(&f.logFormat, "log-format", firstNonEmpty(e.getenv("DISCRET_LOG_FORMAT"), "text"), "log `FORMAT` on standard error: text (key=value) or json, one object per line, for a log pipeline (env DISCRET_LOG_FORMAT)")
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
@@ -398,11 +398,10 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 			}
 		})
 	}
+	var finishTraining func()
 	if f.trainInterval > 0 {
 		fmt.Fprintf(e.stdout, "retraining every %v (each run is charged to the privacy budget)\n", f.trainInterval)
-		// Its releases are audited as the schedule's, not the operator's.
-		schedule := store.WithAuditActor(bgCtx, store.AuditActor{Via: store.ViaSchedule})
-		wg.Go(func() { trainer.Every(schedule, f.trainInterval) })
+		finishTraining = scheduleTraining(ctx, &wg, trainer, f.trainInterval, f.shutdownTimeout, logger)
 	}
 	// SIGHUP, whose default would kill the server, reloads the TLS files:
 	// a renewed certificate without a restart.
@@ -412,12 +411,48 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	wg.Go(func() { reloadOnHangup(bgCtx, hup, srv, logger) })
 	serving = true
 	err = srv.Serve(ctx, gl, hl)
+	if finishTraining != nil {
+		finishTraining()
+	}
 	stopBackground()
 	wg.Wait()
 	if err == nil {
 		fmt.Fprintln(e.stdout, "stopped; closing the data directory")
 	}
 	return err
+}
+
+// scheduledTrainer is what scheduleTraining runs (*recommend.Trainer).
+type scheduledTrainer interface {
+	Every(ctx context.Context, interval time.Duration, stop <-chan struct{})
+	Running() bool
+}
+
+// scheduleTraining runs t.Every on wg until ctx, the server's signal
+// context, is done, and returns what to call once the server has stopped
+// serving. A scheduled run in progress at the signal gets what a training
+// request gets: grace (--shutdown-timeout) from the signal to finish, not
+// a cancellation at once, which would charge its ε for nothing; no run
+// starts after the signal. If serving stopped without a signal (an error),
+// the returned function cancels the run at once.
+func scheduleTraining(ctx context.Context, wg *sync.WaitGroup, t scheduledTrainer, interval, grace time.Duration, logger *slog.Logger) func() {
+	runs, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
+	// Its releases are audited as the schedule's, not the operator's.
+	schedule := store.WithAuditActor(runs, store.AuditActor{Via: store.ViaSchedule})
+	wg.Go(func() {
+		defer stopRuns()
+		t.Every(schedule, interval, ctx.Done())
+	})
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(grace, stopRuns) })
+	return func() {
+		if stopGrace() {
+			stopRuns() // serving failed: no grace
+			return
+		}
+		if t.Running() {
+			logger.Info("waiting for the training run in progress to finish", "at_most", grace.String()+" from the signal")
+		}
+	}
 }
 
 // tlsReloader is the server's certificate reload (*serve.Server).

@@ -470,3 +470,93 @@ func TestServeLogFormatJSON(t *testing.T) {
 		t.Errorf("no request logged:\n%s", srv.errOut)
 	}
 }
+
+// fakeSchedule is a scheduledTrainer whose Every is one run that lasts
+// until its context is cancelled (ended) or done is closed.
+type fakeSchedule struct {
+	started, ended, done chan struct{}
+	stopped              bool // stop was closed when the run ended
+	actor                store.AuditActor
+	interval             time.Duration
+	running              sync.Mutex
+}
+
+func (f *fakeSchedule) Every(ctx context.Context, interval time.Duration, stop <-chan struct{}) {
+	f.running.Lock()
+	defer f.running.Unlock()
+	f.interval = interval
+	f.actor = store.AuditActorFrom(ctx)
+	close(f.started)
+	select {
+	case <-ctx.Done():
+		close(f.ended)
+	case <-f.done:
+	}
+	select {
+	case <-stop:
+		f.stopped = true
+	default:
+	}
+}
+
+func (f *fakeSchedule) Running() bool {
+	if f.running.TryLock() {
+		f.running.Unlock()
+		return false
+	}
+	return true
+}
+
+// TestScheduleTraining: a scheduled run in progress at the shutdown signal
+// has the grace period to finish, not a cancellation at once; without a
+// signal (serving failed), it is cancelled at once.
+func TestScheduleTraining(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		signal    bool
+		grace     time.Duration
+		cancelled bool // within 10 s, else not within 100 ms
+		log       string
+	}{
+		{"signal, long grace", true, time.Hour, false, `msg="waiting for the training run in progress to finish" at_most="1h0m0s from the signal"`},
+		{"signal, short grace", true, 10 * time.Millisecond, true, "waiting for the training run"},
+		{"serving failed", false, time.Hour, true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, nil))
+			ctx, signal := context.WithCancel(t.Context())
+			defer signal()
+			f := &fakeSchedule{started: make(chan struct{}), ended: make(chan struct{}), done: make(chan struct{})}
+			var wg sync.WaitGroup
+			finish := scheduleTraining(ctx, &wg, f, time.Minute, tt.grace, logger)
+			<-f.started
+			if tt.signal {
+				signal()
+			}
+			finish()
+			wait := 100 * time.Millisecond
+			if tt.cancelled {
+				wait = 10 * time.Second
+			}
+			select {
+			case <-f.ended:
+				if !tt.cancelled {
+					t.Error("the run was cancelled at once, within its grace period")
+				}
+			case <-time.After(wait):
+				if tt.cancelled {
+					t.Errorf("the run was not cancelled within %v", wait)
+				}
+				close(f.done) // the run ends by itself
+			}
+			wg.Wait()
+			if f.stopped != tt.signal || f.interval != time.Minute || f.actor.Via != store.ViaSchedule {
+				t.Errorf("Every saw stop %v, interval %v, actor %+v; want stop %v, 1m, the schedule's", f.stopped, f.interval, f.actor, tt.signal)
+			}
+			if got := buf.String(); tt.log != "" && !strings.Contains(got, tt.log) || tt.log == "" && got != "" {
+				t.Errorf("log:\n%s\nwant %q", got, tt.log)
+			}
+		})
+	}
+}

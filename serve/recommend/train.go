@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/discret-io/discret/features"
@@ -60,9 +61,14 @@ type Trainer struct {
 	cfg TrainerConfig
 	log *slog.Logger
 	// mu is held by the running training run.
-	mu      sync.Mutex
+	mu sync.Mutex
+	// running is true while a run holds mu.
+	running atomic.Bool
 	metrics trainerMetrics
 }
+
+// Running reports whether a training run is in progress.
+func (t *Trainer) Running() bool { return t.running.Load() }
 
 // NewTrainer returns a Trainer.
 func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
@@ -107,8 +113,12 @@ func (t *Trainer) train(ctx context.Context, req train.Config, trigger string) (
 		return release.Card{}, ErrTraining
 	}
 	defer t.mu.Unlock()
+	t.running.Store(true)
 	t.metrics.running.Set(1)
-	defer t.metrics.running.Set(0)
+	defer func() {
+		t.metrics.running.Set(0)
+		t.running.Store(false)
+	}()
 	cfg := t.cfg.Base
 	if req.Epsilon != 0 {
 		cfg.Epsilon = req.Epsilon
@@ -177,17 +187,28 @@ func (e *NotCurrentError) Error() string {
 	return fmt.Sprintf("recommend: release %s was stored (and charged to the privacy budget) but not made current: %s", e.Version, e.Reason)
 }
 
-// Every trains with the base configuration every interval until ctx is
-// done, logging the outcome of each run (a run that finds another in
-// progress is skipped).
-func (t *Trainer) Every(ctx context.Context, interval time.Duration) {
+// Every trains with the base configuration every interval until stop is
+// closed or ctx is done, logging the outcome of each run (a run that finds
+// another in progress is skipped). A run in progress when stop closes goes
+// on under ctx: a server closes stop at its shutdown signal and cancels
+// ctx once its requests have drained, so that a scheduled run gets the
+// same time to finish as a training request.
+func (t *Trainer) Every(ctx context.Context, interval time.Duration, stop <-chan struct{}) {
 	tk := time.NewTicker(interval)
 	defer tk.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-stop:
+			return
 		case <-tk.C:
+		}
+		// A tick that came with stop (select picks either): stop wins.
+		select {
+		case <-stop:
+			return
+		default:
 		}
 		_, err := t.train(ctx, train.Config{}, triggerSchedule)
 		switch {

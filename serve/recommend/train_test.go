@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -145,7 +146,7 @@ func TestTrainerEvery(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		tr.Every(ctx, 10*time.Millisecond)
+		tr.Every(ctx, 10*time.Millisecond, nil)
 		close(done)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -305,4 +306,83 @@ func gatherMetric(t *testing.T, reg *prometheus.Registry, name string, labels ma
 	}
 	t.Fatalf("no series %s%v", name, labels)
 	return nil
+}
+
+// blockingEvents is a TrainStore whose Events waits for release (or the
+// context) before reading, after signalling started.
+type blockingEvents struct {
+	TrainStore
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingEvents) Events(ctx context.Context) iter.Seq2[features.Event, error] {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return func(yield func(features.Event, error) bool) { yield(features.Event{}, ctx.Err()) }
+	}
+	return b.TrainStore.Events(ctx)
+}
+
+// TestTrainerEveryStop: once stop is closed no run starts, and the run in
+// progress goes on until it ends (served) or ctx is cancelled (a
+// cancelled run).
+func TestTrainerEveryStop(t *testing.T) {
+	for _, cancelRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cancel=%v", cancelRun), func(t *testing.T) {
+			f, tr := trainingFixture(t, false)
+			b := &blockingEvents{TrainStore: f.db, started: make(chan struct{}, 1), release: make(chan struct{})}
+			tr.cfg.Store = b
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				tr.Every(ctx, time.Millisecond, stop)
+				close(done)
+			}()
+			<-b.started
+			close(stop)
+			select {
+			case <-done:
+				t.Fatal("Every returned when stop closed, with its run in progress")
+			case <-time.After(20 * time.Millisecond):
+			}
+			if !tr.Running() {
+				t.Error("Running() = false during the run")
+			}
+			if cancelRun {
+				cancel()
+			} else {
+				close(b.release)
+			}
+			<-done
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(tr)
+			outcome := "current"
+			if cancelRun {
+				outcome = "cancelled"
+			}
+			for _, o := range runOutcomes {
+				want := 0.0
+				if o == outcome {
+					want = 1
+				}
+				if got := gatherValue(t, reg, "discret_training_runs_total", map[string]string{"trigger": "schedule", "outcome": o}); got != want {
+					t.Errorf("scheduled runs %s = %v, want %v (the one run in progress at stop)", o, got, want)
+				}
+			}
+			if f.eng.Ready() == cancelRun {
+				t.Errorf("release served = %v after a run that was cancelled = %v", f.eng.Ready(), cancelRun)
+			}
+			if tr.Running() {
+				t.Error("Running() = true after Every returned")
+			}
+		})
+	}
 }
