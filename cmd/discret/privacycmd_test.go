@@ -350,7 +350,17 @@ func TestPrivacyReportCap(t *testing.T) {
 	if out := c.mustRun("privacy", "report"); !strings.Contains(out, `cap: NONE: no cap is in force (privacy.cap_epsilon is "inf" in configuration `+c.config+`): training refuses no private release`) {
 		t.Errorf("report without a cap does not say so:\n%s", out)
 	}
-	out = c.mustRun("train", "--iterations", "1", "--factors", "4")
+	// Training under it, looser than the cap recorded, needs
+	// --accept-cap-change; without it nothing is charged.
+	before := len(decodeReport(t, c.mustRun("privacy", "report", "--json")).Ledger)
+	code, _, errOut = c.run("train", "--iterations", "1", "--factors", "4")
+	if want := "the cap in force, none (ε = ∞) over 365d, is looser than the one recorded with release " + versions[1] + ", ε = 4 at δ = 1e-06 over 365d"; code != exitFailure || !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing was charged (--accept-cap-change)") {
+		t.Errorf("train under a looser cap = %d %q; want exit 1 with %q, nothing charged, naming --accept-cap-change", code, errOut, want)
+	}
+	if after := len(decodeReport(t, c.mustRun("privacy", "report", "--json")).Ledger); after != before {
+		t.Errorf("ledger after the refused run has %d entries, want %d as before", after, before)
+	}
+	out = c.mustRun("train", "--iterations", "1", "--factors", "4", "--accept-cap-change")
 	if !strings.Contains(out, `(no cap is in force: privacy.cap_epsilon is "inf") over the last 365d`) {
 		t.Errorf("train without a cap does not say so:\n%s", out)
 	}

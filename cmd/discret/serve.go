@@ -53,6 +53,7 @@ type serveFlags struct {
 	trainInterval      time.Duration
 	compactInterval    time.Duration
 	allowNonPrivate    bool
+	acceptCapChange    bool
 }
 
 // Demo settings.
@@ -146,6 +147,7 @@ data directory of real data gets only the demo key.`,
 			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; at least 1m; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
 			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store `DURATION` after the last compaction (at least 1m), so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
 			fs.BoolVar(&f.allowNonPrivate, "allow-non-private", false, "serve and train models without differential privacy (ε = ∞), for evaluation only")
+			fs.BoolVar(&f.acceptCapChange, "accept-cap-change", false, "train under a privacy cap looser than the one recorded with the latest release (see 'discret train --help'); without it such runs are refused")
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
@@ -331,6 +333,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		return err
 	}
 	base := baseTrainConfig(d)
+	base.AcceptCapChange = f.acceptCapChange
 	// Leave a core to serving while training in the background.
 	base.ALS.Workers = max(1, runtime.GOMAXPROCS(0)-1)
 	if path := d.settings.training.catalogue; path != "" {

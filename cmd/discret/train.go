@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ func trainCommand() *command {
 		alpha, clip        float64
 		itemFraction       float64
 		allowNonPrivate    bool
+		acceptCapChange    bool
 		iterations         int
 		factors, maxItems  int
 		rank               int
@@ -49,7 +51,10 @@ recomputed from each customer's own history when serving.
 The privacy budget (ε, δ) covers the whole release; every release is charged
 to the privacy ledger, and a release that would take the cumulative ε over
 the configured window above the cap is refused (see 'discret privacy
-report'). --epsilon inf trains a non-private model, for evaluation only:
+report'). A run under a looser cap than the one recorded with the latest
+release (a larger ε or δ, or a shorter window: typically a command run
+without the --config that set privacy.cap_*) is refused before it spends
+anything, unless --accept-cap-change says the change is meant. --epsilon inf trains a non-private model, for evaluation only:
 servers refuse it unless explicitly allowed, so it is stored without
 becoming current unless --allow-non-private is given ('discret models use
 VERSION' makes it current later); privacy.non_private = "refuse" in the
@@ -89,6 +94,7 @@ default 5); older ones are deleted.`,
 			fs.Float64Var(&clip, "clip", 0, fmt.Sprintf("clip norm `R` > 0 of user vectors in private training (default %g)", als.DefaultClipNorm))
 			fs.Float64Var(&itemFraction, "item-fraction", 0, fmt.Sprintf("share `F` in (0, 1] of the catalogue that a private model trains: the items with the largest noisy counts (default %g; the others are served by popularity; 1 when the items were selected from the data)", als.DefaultItemFraction))
 			fs.BoolVar(&allowNonPrivate, "allow-non-private", false, "make a non-private release (--epsilon inf) current; without it, it is stored but the current release stays (servers refuse non-private releases unless started with --allow-non-private)")
+			fs.BoolVar(&acceptCapChange, "accept-cap-change", false, "train under a privacy cap looser than the one recorded with the latest release (a larger ε or δ, or a shorter window); without it such a run is refused, so that a command run without the --config that set the cap cannot spend under the built-in default")
 			fs.StringVar(&catalogue, "catalogue", "", "public item catalogue `FILE`, overriding the stored one (default: the stored catalogue, else select items from the data)")
 			fs.StringVar(&stores, "stores", "", "public store identifiers `LIST` (comma-separated), or none alone for no per-store popularity (default: the catalogue's stores, else select them from the data)")
 		},
@@ -195,7 +201,12 @@ default 5); older ones are deleted.`,
 			}
 			cfg.Progress = trainProgress(e)
 			cfg.AllowNonPrivateCurrent = allowNonPrivate
+			cfg.AcceptCapChange = acceptCapChange
 			rep, err := train.Run(ctx, d.db, cfg)
+			var loosened *train.CapLoosenedError
+			if errors.As(err, &loosened) {
+				return fmt.Errorf("%w (--accept-cap-change)", err)
+			}
 			if err != nil {
 				return err
 			}

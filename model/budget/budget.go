@@ -436,6 +436,15 @@ func (c Cap) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Looser reports whether c (with defaults) lets through a release that
+// d would refuse, at now: a larger ε or δ, or a shorter window (fewer
+// releases counted). A cap looser in one respect and stricter in another
+// is looser.
+func (c Cap) Looser(d Cap, now time.Time) bool {
+	c, d = c.WithDefaults(), d.WithDefaults()
+	return c.Epsilon > d.Epsilon || c.Delta > d.Delta || c.Start(now).After(d.Start(now))
+}
+
 // Start returns the start of the window ending at now: entries charged
 // after it count.
 func (c Cap) Start(now time.Time) time.Time {

@@ -531,3 +531,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCapLooser(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	base := budget.Cap{Epsilon: 3, Delta: 1e-6, Window: retention.Period{Days: 30}}
+	tests := []struct {
+		name string
+		c    budget.Cap
+		want bool
+	}{
+		{"same", base, false},
+		{"same with defaults", budget.Cap{Epsilon: 3, Window: retention.Period{Days: 30}}, false},
+		{"larger ε", budget.Cap{Epsilon: 3.5, Delta: 1e-6, Window: retention.Period{Days: 30}}, true},
+		{"no cap", budget.Cap{Epsilon: math.Inf(1), Delta: 1e-6, Window: retention.Period{Days: 30}}, true},
+		{"larger δ", budget.Cap{Epsilon: 3, Delta: 1e-5, Window: retention.Period{Days: 30}}, true},
+		{"shorter window", budget.Cap{Epsilon: 3, Delta: 1e-6, Window: retention.Period{Days: 29}}, true},
+		// February 2026 has 28 days: a month ending on March 1 is shorter than 30 days.
+		{"a month, shorter here", budget.Cap{Epsilon: 3, Delta: 1e-6, Window: retention.Period{Months: 1}}, true},
+		{"longer window", budget.Cap{Epsilon: 3, Delta: 1e-6, Window: retention.Period{Years: 1}}, false},
+		{"stricter everywhere", budget.Cap{Epsilon: 1, Delta: 1e-7, Window: retention.Period{Days: 60}}, false},
+		{"stricter ε, shorter window", budget.Cap{Epsilon: 1, Delta: 1e-6, Window: retention.Period{Days: 10}}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.c.Looser(base, now); got != tt.want {
+			t.Errorf("%s: %v.Looser(%v) = %v, want %v", tt.name, tt.c, base, got, tt.want)
+		}
+	}
+}

@@ -205,6 +205,13 @@ type Config struct {
 
 	// Cap is the budget cap checked against the ledger.
 	Cap budget.Cap
+	// AcceptCapChange lets a private run go ahead under a cap looser than
+	// the one recorded with the latest release (budget.Cap.Looser); without
+	// it such a run is refused with a *CapLoosenedError before any work, so
+	// that a command run without the configuration file that set the cap
+	// cannot spend under the built-in default. A stricter cap needs no
+	// acceptance (Report.CapChange says it changed).
+	AcceptCapChange bool
 	// Keep is the number of releases kept; 0 means
 	// store.DefaultKeepReleases.
 	Keep int
@@ -294,6 +301,19 @@ type Report struct {
 type CapChange struct {
 	Version  string // the release that recorded it
 	Recorded budget.Cap
+}
+
+// CapLoosenedError refuses a private run under a cap looser than the one
+// recorded with the latest release, without Config.AcceptCapChange.
+// Nothing was charged.
+type CapLoosenedError struct {
+	Cap      budget.Cap // in force, with defaults
+	Recorded CapChange
+}
+
+func (e *CapLoosenedError) Error() string {
+	return fmt.Sprintf("train: the cap in force, %v, is looser than the one recorded with release %s, %v: run with the configuration file that sets privacy.cap_* (--config), or accept the looser cap if it is meant; nothing was charged",
+		e.Cap, e.Recorded.Version, e.Recorded.Recorded)
 }
 
 // resolved is a Config with its defaults applied.
@@ -578,6 +598,11 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	r.rep = &Report{}
 	r.version = r.newVersion()
 	r.window = budget.Window{From: r.windowStart(), To: r.now}
+	if c.private {
+		if err := r.checkCapChange(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	t0 := time.Now()
 	snap, err := collect(ctx, r.st, c.Consent, r.window, r.retention())
@@ -697,9 +722,7 @@ func (r *run) chargePending(ctx context.Context, rhoRef float64) error {
 	return nil
 }
 
-// checkCap checks the cap with next against the stored ledger, and sets
-// Report.CapChange if the latest entry that records a cap, other than this
-// run's pending one, records another than the one in force.
+// checkCap checks the cap with next against the stored ledger.
 func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	entries, err := budget.Read(ctx, r.st)
 	if err != nil {
@@ -708,9 +731,27 @@ func (r *run) checkCap(ctx context.Context, next budget.Entry) error {
 	if _, err := r.cfg.Cap.Check(entries, next, r.now); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if e := budget.LatestCap(budget.Effective(entries), r.version); e != nil && !e.Cap.Equal(r.cfg.Cap) {
-		r.rep.CapChange = &CapChange{Version: e.Version, Recorded: *e.Cap}
+	return nil
+}
+
+// checkCapChange sets Report.CapChange if the latest ledger entry that
+// records a cap records another than the one in force, and refuses a
+// looser one (CapLoosenedError) unless Config.AcceptCapChange. It runs
+// before anything is drawn, so that a refused run costs nothing.
+func (r *run) checkCapChange(ctx context.Context) error {
+	entries, err := budget.Read(ctx, r.st)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
+	e := budget.LatestCap(budget.Effective(entries), r.version)
+	if e == nil || e.Cap.Equal(r.cfg.Cap) {
+		return nil
+	}
+	change := CapChange{Version: e.Version, Recorded: *e.Cap}
+	if r.cfg.Cap.Looser(*e.Cap, r.now) && !r.cfg.AcceptCapChange {
+		return &CapLoosenedError{Cap: r.cfg.Cap, Recorded: change}
+	}
+	r.rep.CapChange = &change
 	return nil
 }
 

@@ -571,38 +571,80 @@ func lastFailed(t *testing.T, db *store.DB) budget.Entry {
 	return e
 }
 
-// TestCapChange: a run under another cap than the one recorded with the
-// latest release says so (Report.CapChange), naming that release and its
-// cap; the next run under the same cap says nothing.
+// TestCapChange: a run under a looser cap than the one recorded with the
+// latest release is refused before it spends anything, unless the change
+// is accepted; an accepted or stricter cap is reported (Report.CapChange),
+// naming that release and its cap; the next run under the same cap says
+// nothing.
 func TestCapChange(t *testing.T) {
 	t.Parallel()
 	cfg := small()
 	f := newFixture(t, cfg)
 	items, stores := catalogue(t, cfg)
-	run := func(capEpsilon float64, seed uint64) *train.Report {
+	run := func(c budget.Cap, accept bool, seed uint64) (*train.Report, error) {
 		t.Helper()
-		c := testConfig(f, seed)
-		c.Catalogue, c.Stores = items, stores
-		c.Cap = budget.Cap{Epsilon: capEpsilon, Window: retention.Period{Days: 10}}
-		c.ALS.Iterations = 1
+		tc := testConfig(f, seed)
+		tc.Catalogue, tc.Stores = items, stores
+		tc.Cap, tc.AcceptCapChange = c, accept
+		tc.ALS.Iterations = 1
 		f.clock.Advance(time.Second)
-		rep, err := train.Run(t.Context(), f.db, c)
+		return train.Run(t.Context(), f.db, tc)
+	}
+	mustRun := func(c budget.Cap, accept bool, seed uint64) *train.Report {
+		t.Helper()
+		rep, err := run(c, accept, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return rep
 	}
-	first := run(3, 1)
+	days := func(n int) retention.Period { return retention.Period{Days: n} }
+	recorded := budget.Cap{Epsilon: 3, Window: days(10)}
+	first := mustRun(recorded, false, 1)
 	if first.CapChange != nil {
 		t.Errorf("first release: CapChange = %+v, want none (nothing recorded before)", first.CapChange)
 	}
-	second := run(30, 2)
-	want := train.CapChange{Version: first.Version, Recorded: budget.Cap{Epsilon: 3, Window: retention.Period{Days: 10}}.WithDefaults()}
-	if second.CapChange == nil || second.CapChange.Version != want.Version || !second.CapChange.Recorded.Equal(want.Recorded) {
-		t.Errorf("release under a looser cap: CapChange = %+v, want %+v", second.CapChange, want)
+	ledger := func() int {
+		t.Helper()
+		entries, err := budget.Read(t.Context(), f.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
 	}
-	if third := run(30, 3); third.CapChange != nil {
+	before := ledger()
+	for _, looser := range []budget.Cap{
+		{Epsilon: 30, Window: days(10)},
+		{Epsilon: 3, Delta: 1e-5, Window: days(10)},
+		{Epsilon: 3, Window: days(9)},
+		{Epsilon: 2, Window: days(5)}, // stricter ε, shorter window
+	} {
+		_, err := run(looser, false, 2)
+		var lo *train.CapLoosenedError
+		if !errors.As(err, &lo) || lo.Recorded.Version != first.Version || !lo.Recorded.Recorded.Equal(recorded) || !lo.Cap.Equal(looser) {
+			t.Errorf("run under the looser cap %v = %v, want a *CapLoosenedError naming %s and %v", looser, err, first.Version, recorded)
+		}
+		var charged *train.ChargedError
+		if errors.As(err, &charged) {
+			t.Errorf("refused run under %v was charged: %v", looser, err)
+		}
+	}
+	if n := ledger(); n != before {
+		t.Errorf("ledger entries after refused runs = %d, want %d (nothing charged)", n, before)
+	}
+
+	second := mustRun(budget.Cap{Epsilon: 30, Window: days(10)}, true, 2)
+	want := train.CapChange{Version: first.Version, Recorded: recorded.WithDefaults()}
+	if second.CapChange == nil || second.CapChange.Version != want.Version || !second.CapChange.Recorded.Equal(want.Recorded) {
+		t.Errorf("accepted release under a looser cap: CapChange = %+v, want %+v", second.CapChange, want)
+	}
+	if third := mustRun(budget.Cap{Epsilon: 30, Window: days(10)}, false, 3); third.CapChange != nil {
 		t.Errorf("release under the cap recorded last: CapChange = %+v, want none", third.CapChange)
+	}
+	// Back to a stricter cap: no acceptance needed, reported.
+	fourth := mustRun(budget.Cap{Epsilon: 20, Window: days(20)}, false, 4)
+	if fourth.CapChange == nil || !fourth.CapChange.Recorded.Equal(budget.Cap{Epsilon: 30, Window: days(10)}) {
+		t.Errorf("release under a stricter cap: CapChange = %+v, want the 30 recorded", fourth.CapChange)
 	}
 }
 
@@ -980,6 +1022,7 @@ func TestLedgerRecordsCapAndDays(t *testing.T) {
 		f.clock.Advance(time.Hour)
 		c := testConfig(f, uint64(i+1))
 		c.Catalogue, c.Stores, c.ALS.Iterations, c.Cap = items, stores, 1, caps[i]
+		c.AcceptCapChange = true // the caps loosen
 		mod(&c)
 		_, err := train.Run(ctx, f.db, c)
 		if (err != nil) != (i == 2) {

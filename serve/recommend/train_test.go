@@ -171,8 +171,9 @@ func TestTrainerEvery(t *testing.T) {
 	}
 }
 
-// TestTrainerCapChange: a server training under another cap than the one
-// recorded with its previous release logs a warning naming both.
+// TestTrainerCapChange: a server training under a looser cap than the one
+// recorded with its previous release is refused unless it accepts the
+// change, and then logs a warning naming both.
 func TestTrainerCapChange(t *testing.T) {
 	f, tr := trainingFixture(t, false)
 	ctx := context.Background()
@@ -180,16 +181,21 @@ func TestTrainerCapChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	looser, err := NewTrainer(TrainerConfig{
-		Store:  f.db,
-		Engine: f.eng,
-		Base:   train.Config{Consent: tr.cfg.Base.Consent, Now: f.clock.Now, ALS: trainALS(), Cap: budget.Cap{Epsilon: 10}},
-		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
-	})
+	base := train.Config{Consent: tr.cfg.Base.Consent, Now: f.clock.Now, ALS: trainALS(), Cap: budget.Cap{Epsilon: 10}}
+	looser, err := NewTrainer(TrainerConfig{Store: f.db, Engine: f.eng, Base: base, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Second)
+	var loosened *train.CapLoosenedError
+	if _, err := looser.Train(ctx, train.Config{Epsilon: 0.5}); !errors.As(err, &loosened) {
+		t.Fatalf("Train under a looser cap, not accepted = %v, want *train.CapLoosenedError", err)
+	}
+	base.AcceptCapChange = true
+	looser, err = NewTrainer(TrainerConfig{Store: f.db, Engine: f.eng, Base: base, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := looser.Train(ctx, train.Config{Epsilon: 0.5}); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ func apiError(err error) error {
 	var ae *apierr.Error
 	var fe *features.FieldError
 	var exceeded *budget.ExceededError
+	var loosened *train.CapLoosenedError
 	var notCurrent *recommend.NotCurrentError
 	switch {
 	case err == nil:
@@ -39,6 +40,8 @@ func apiError(err error) error {
 	case errors.Is(err, recommend.ErrNonPrivate), errors.Is(err, recommend.ErrRefused), errors.Is(err, train.ErrNonPrivateRefused),
 		errors.As(err, &notCurrent):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
+	case errors.As(err, &loosened):
+		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(loosened.Error(), "train: ") + " (discret serve --accept-cap-change)", Err: err}
 	case errors.As(err, &exceeded):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(exceeded.Error(), "budget: "), Err: err}
 	case errors.Is(err, recommend.ErrNoCatalogue):
