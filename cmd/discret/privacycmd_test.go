@@ -354,7 +354,7 @@ func TestPrivacyReportCap(t *testing.T) {
 	// --accept-cap-change; without it nothing is charged.
 	before := len(decodeReport(t, c.mustRun("privacy", "report", "--json")).Ledger)
 	code, _, errOut = c.run("train", "--iterations", "1", "--factors", "4")
-	if want := "the cap in force, none (ε = ∞) over 365d, is looser than the one recorded with release " + versions[1] + ", ε = 4 at δ = 1e-06 over 365d"; code != exitFailure || !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing was charged (--accept-cap-change)") {
+	if want := "the cap in force, none (ε = ∞) over 365d, is looser than the one recorded with release " + versions[1] + ", ε = 4 at δ = 1e-06 over 365d"; code != exitFailure || !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing was charged; to accept the looser cap, pass --accept-cap-change") {
 		t.Errorf("train under a looser cap = %d %q; want exit 1 with %q, nothing charged, naming --accept-cap-change", code, errOut, want)
 	}
 	if after := len(decodeReport(t, c.mustRun("privacy", "report", "--json")).Ledger); after != before {

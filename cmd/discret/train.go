@@ -205,7 +205,7 @@ default 5); older ones are deleted.`,
 			rep, err := train.Run(ctx, d.db, cfg)
 			var loosened *train.CapLoosenedError
 			if errors.As(err, &loosened) {
-				return fmt.Errorf("%w (--accept-cap-change)", err)
+				return fmt.Errorf("%w; to accept the looser cap, pass --accept-cap-change", err)
 			}
 			if err != nil {
 				return err

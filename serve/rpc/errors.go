@@ -41,7 +41,7 @@ func apiError(err error) error {
 		errors.As(err, &notCurrent):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: strings.TrimPrefix(err.Error(), "recommend: "), Err: err}
 	case errors.As(err, &loosened):
-		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(loosened.Error(), "train: ") + " (discret serve --accept-cap-change)", Err: err}
+		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(loosened.Error(), "train: ") + "; to accept the looser cap, restart the server with --accept-cap-change", Err: err}
 	case errors.As(err, &exceeded):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "privacy budget: " + strings.TrimPrefix(exceeded.Error(), "budget: "), Err: err}
 	case errors.Is(err, recommend.ErrNoCatalogue):

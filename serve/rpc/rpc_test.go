@@ -446,8 +446,8 @@ func TestEngines(t *testing.T) {
 		t.Errorf("TrainModel without data = %v, want FailedPrecondition", err)
 	}
 	eng.err = &train.CapLoosenedError{Cap: budget.Cap{Epsilon: 10}, Recorded: train.CapChange{Version: "v7", Recorded: budget.Cap{Epsilon: 3}}}
-	if _, err := s.TrainModel(ctx, &discretv1.TrainModelRequest{}); apierr.KindOf(err) != apierr.FailedPrecondition || !strings.Contains(err.Error(), "privacy budget: the cap in force, ε = 10") || !strings.Contains(err.Error(), "discret serve --accept-cap-change") {
-		t.Errorf("TrainModel under a looser cap = %v, want FailedPrecondition naming the caps and discret serve --accept-cap-change", err)
+	if _, err := s.TrainModel(ctx, &discretv1.TrainModelRequest{}); apierr.KindOf(err) != apierr.FailedPrecondition || !strings.Contains(err.Error(), "privacy budget: the cap in force, ε = 10") || !strings.Contains(err.Error(), "restart the server with --accept-cap-change") {
+		t.Errorf("TrainModel under a looser cap = %v, want FailedPrecondition naming the caps and serve --accept-cap-change", err)
 	}
 }
 
