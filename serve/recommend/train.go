@@ -87,7 +87,9 @@ func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Trainer{cfg: cfg, log: cfg.Logger, metrics: newTrainerMetrics()}, nil
+	t := &Trainer{cfg: cfg, log: cfg.Logger}
+	t.metrics = newTrainerMetrics(t.Running)
+	return t, nil
 }
 
 // Current returns the card of the release served, or ErrNoModel.
@@ -114,11 +116,7 @@ func (t *Trainer) train(ctx context.Context, req train.Config, trigger string) (
 	}
 	defer t.mu.Unlock()
 	t.running.Store(true)
-	t.metrics.running.Set(1)
-	defer func() {
-		t.metrics.running.Set(0)
-		t.running.Store(false)
-	}()
+	defer t.running.Store(false)
 	cfg := t.cfg.Base
 	if req.Epsilon != 0 {
 		cfg.Epsilon = req.Epsilon
@@ -154,13 +152,11 @@ func (t *Trainer) train(ctx context.Context, req train.Config, trigger string) (
 	}
 	start := time.Now()
 	rep, err := train.Run(ctx, t.cfg.Store, cfg)
-	if err == nil {
-		t.metrics.duration.Observe(time.Since(start).Seconds())
-	}
 	if err != nil {
 		t.log.Warn("training failed", "err", err, "duration", time.Since(start))
 		return release.Card{}, err
 	}
+	t.metrics.duration.Observe(time.Since(start).Seconds())
 	if !rep.Current {
 		t.log.Warn("trained release not made current", "version", rep.Version, "items", rep.Items, epsilonAttr(rep.Card.Epsilon()), "reason", rep.NotCurrent)
 		return rep.Card, &NotCurrentError{Version: rep.Version, Reason: rep.NotCurrent}
@@ -191,8 +187,8 @@ func (e *NotCurrentError) Error() string {
 // closed or ctx is done, logging the outcome of each run (a run that finds
 // another in progress is skipped). A run in progress when stop closes goes
 // on under ctx: a server closes stop at its shutdown signal and cancels
-// ctx once its requests have drained, so that a scheduled run gets the
-// same time to finish as a training request.
+// ctx when its shutdown timeout has passed, so that a scheduled run gets
+// the same time to finish as a training request.
 func (t *Trainer) Every(ctx context.Context, interval time.Duration, stop <-chan struct{}) {
 	tk := time.NewTicker(interval)
 	defer tk.Stop()

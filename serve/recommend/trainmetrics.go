@@ -26,10 +26,11 @@ var runOutcomes = []string{"current", "not_current", "budget_exceeded", "no_data
 type trainerMetrics struct {
 	runs     *prometheus.CounterVec
 	duration prometheus.Histogram
-	running  prometheus.Gauge
+	running  prometheus.GaugeFunc
 }
 
-func newTrainerMetrics() trainerMetrics {
+// newTrainerMetrics makes the series; running reports a run in progress.
+func newTrainerMetrics(running func() bool) trainerMetrics {
 	m := trainerMetrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "discret_training_runs_total",
@@ -40,9 +41,14 @@ func newTrainerMetrics() trainerMetrics {
 			Help:    "Wall time of the training runs that trained a release (outcome current or not_current).",
 			Buckets: prometheus.ExponentialBuckets(0.25, 2, 14), // 0.25 s to 34 min
 		}),
-		running: prometheus.NewGauge(prometheus.GaugeOpts{
+		running: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "discret_training_in_progress",
 			Help: "1 while a training run is in progress, else 0.",
+		}, func() float64 {
+			if running() {
+				return 1
+			}
+			return 0
 		}),
 	}
 	// Every series exists from the start, at 0, so that rates are defined.
