@@ -325,7 +325,7 @@ func newLedgerReport(entries []budget.Entry, st releases, c budget.Cap, capFrom 
 		return nil, err
 	}
 	eff := budget.Effective(entries)
-	r := &ledgerReport{rows: ledgerRows(eff, st), spend: spend, capFrom: capFrom, recorded: budget.LatestCap(eff, "")}
+	r := &ledgerReport{rows: ledgerRows(eff, st), spend: spend, capFrom: capFrom, recorded: budget.LatestCap(eff)}
 	if r.recorded != nil {
 		if r.recordedSpend, err = r.recorded.Cap.Spent(entries, now); err != nil {
 			return nil, err

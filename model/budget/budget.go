@@ -217,12 +217,10 @@ func (e *Entry) ComponentEpsilon(c Component) (float64, error) {
 }
 
 // LatestCap returns the latest of eff (Effective entries) that records the
-// cap it was checked against, leaving out those of version except (a run's
-// own pending entry; "" leaves out none, as no entry has an empty
-// version), or nil if none does.
-func LatestCap(eff []Entry, except string) *Entry {
+// cap it was checked against, or nil if none does.
+func LatestCap(eff []Entry) *Entry {
 	for i := len(eff) - 1; i >= 0; i-- {
-		if eff[i].Cap != nil && eff[i].Version != except {
+		if eff[i].Cap != nil {
 			return &eff[i]
 		}
 	}

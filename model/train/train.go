@@ -743,7 +743,7 @@ func (r *run) checkCapChange(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	e := budget.LatestCap(budget.Effective(entries), r.version)
+	e := budget.LatestCap(budget.Effective(entries))
 	if e == nil || e.Cap.Equal(r.cfg.Cap) {
 		return nil
 	}
