@@ -34,14 +34,28 @@ func (o Options) spaceNeeded() int64 {
 
 // checkSpace returns ErrNoSpace, with what there is and what is needed to
 // do (open, write), when the file system of the data directory has less
-// free space than o.spaceNeeded. The data directory, or before its
-// creation its nearest existing parent, is measured with o.freeSpace; a
-// platform where free space is unknown (errors.ErrUnsupported) is not
-// checked. An in-memory store needs no space.
+// free space than o.spaceNeeded (o.free); a platform where free space is
+// unknown is not checked. An in-memory store needs no space.
 func (o Options) checkSpace(do string) error {
 	if o.InMemory {
 		return nil
 	}
+	free, err := o.free()
+	if err != nil || free < 0 {
+		return err
+	}
+	if need := o.spaceNeeded(); free < need {
+		return fmt.Errorf("%w: data directory %s: %s free on its file system, the store needs at least %s to %s: free some space",
+			ErrNoSpace, o.Dir, mibf(free), mibf(need), do)
+	}
+	return nil
+}
+
+// free returns the free space on the file system of the data directory,
+// or before its creation of its nearest existing parent, measured with
+// o.freeSpace; -1 on a platform where it is unknown
+// (errors.ErrUnsupported).
+func (o Options) free() (int64, error) {
 	dir := o.Dir
 	free, err := o.freeSpace(dir)
 	for errors.Is(err, fs.ErrNotExist) && filepath.Dir(dir) != dir {
@@ -50,15 +64,11 @@ func (o Options) checkSpace(do string) error {
 	}
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
-		return nil
+		return -1, nil
 	case err != nil:
-		return wrapf(err, "free space of %s", o.Dir)
+		return 0, wrapf(err, "free space of %s", o.Dir)
 	}
-	if need := o.spaceNeeded(); free < need {
-		return fmt.Errorf("%w: data directory %s: %s free on its file system, the store needs at least %s to %s: free some space",
-			ErrNoSpace, o.Dir, mibf(free), mibf(need), do)
-	}
-	return nil
+	return free, nil
 }
 
 // mibf formats n bytes in MiB with one decimal.
@@ -110,13 +120,8 @@ func (db *DB) Usage() (Usage, error) {
 		return Usage{}, wrapf(err, "size of %s", db.opts.Dir)
 	}
 	u.Needed = db.opts.spaceNeeded()
-	free, err := db.opts.freeSpace(db.opts.Dir)
-	switch {
-	case errors.Is(err, errors.ErrUnsupported):
-	case err != nil:
-		return Usage{}, wrapf(err, "free space of %s", db.opts.Dir)
-	default:
-		u.Free = free
+	if u.Free, err = db.opts.free(); err != nil {
+		return Usage{}, err
 	}
 	return u, nil
 }
