@@ -87,6 +87,9 @@ func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Base.Now == nil {
+		cfg.Base.Now = time.Now // train.Run's default, for the budget series too
+	}
 	t := &Trainer{cfg: cfg, log: cfg.Logger}
 	t.metrics = newTrainerMetrics(t.Running)
 	return t, nil

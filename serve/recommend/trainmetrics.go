@@ -3,7 +3,6 @@ package recommend
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -132,9 +131,5 @@ func (t *Trainer) spend(ctx context.Context) (budget.Spend, error) {
 	if err != nil {
 		return budget.Spend{}, err
 	}
-	now := time.Now
-	if t.cfg.Base.Now != nil {
-		now = t.cfg.Base.Now
-	}
-	return t.cfg.Base.Cap.Spent(entries, now())
+	return t.cfg.Base.Cap.Spent(entries, t.cfg.Base.Now())
 }
