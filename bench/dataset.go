@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/model/eval"
 	"github.com/discret-io/discret/model/interact"
@@ -91,7 +92,7 @@ func ReadEvents(ctx context.Context, path string, format eventfile.Format, ic in
 		if len(out.Bad.First) > 0 {
 			why = fmt.Sprintf(", %d bad; the first: %v", out.Bad.Count, out.Bad.First[0])
 		}
-		return nil, fmt.Errorf("bench: %s: no usable events (%s%s)", path, plural(out.Rows.Rows, "row"), why)
+		return nil, fmt.Errorf("bench: %s: no usable events (%s%s)", path, features.Plural(out.Rows.Rows, "row"), why)
 	}
 	b, err := interact.NewBuilder(ic, len(users), len(items))
 	if err != nil {

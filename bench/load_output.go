@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/discret-io/discret/features"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -138,7 +139,7 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "  by kind\t%s\n", r.ErrorSummary())
 	}
 	if note := r.RateLimitNote(); note != "" {
-		fmt.Fprintf(tw, "  rate limited\t%s, %s\n", plural(int(r.RateLimited), "request"), note)
+		fmt.Fprintf(tw, "  rate limited\t%s, %s\n", features.Plural(int(r.RateLimited), "request"), note)
 	}
 	for _, code := range slices.Sorted(maps.Keys(r.Samples)) {
 		fmt.Fprintf(tw, "  first %s\t%s\n", code, r.Samples[code])
@@ -337,12 +338,4 @@ func (e errorXs) at(y float64) plotter.XYs {
 		xys[i] = plotter.XY{X: x, Y: y}
 	}
 	return xys
-}
-
-// plural is "1 thing" or "n things".
-func plural(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
@@ -174,7 +175,7 @@ func Quality(ctx context.Context, cfg QualityConfig) ([]eval.Row, error) {
 		for _, l := range bad.Lines(d.Path) {
 			log("%s", l)
 		}
-		log("%s: %s, %s, %s, read in %.1f s", d.Name, plural(ds.Users(), "user"), plural(ds.Items(), "item"), plural(ds.Pairs(), "pair"), time.Since(start).Seconds())
+		log("%s: %s, %s, %s, read in %.1f s", d.Name, features.Plural(ds.Users(), "user"), features.Plural(ds.Items(), "item"), features.Plural(ds.Pairs(), "pair"), time.Since(start).Seconds())
 		rs, err := eval.Run(ctx, eval.Config{
 			Name: d.Name, Dataset: ds, Epsilons: eps, Seeds: cfg.Seeds, Factors: cfg.Factors, ALS: cfg.ALS, Privacy: cfg.Privacy,
 			Workers: cfg.Workers, Log: cfg.Log,

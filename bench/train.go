@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/model/als"
 )
 
@@ -302,7 +303,7 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 // WriteTable writes r as an aligned text table.
 func (r *TrainReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "%s (%s): %s × %s, %s (read in %.1f s); GOMAXPROCS %d\n\n",
-		r.Name, r.Path, plural(r.Users, "customer"), plural(r.Items, "item"), plural(r.Pairs, "pair"), r.Read.Seconds(), r.GOMAXPROCS)
+		r.Name, r.Path, features.Plural(r.Users, "customer"), features.Plural(r.Items, "item"), features.Plural(r.Pairs, "pair"), r.Read.Seconds(), r.GOMAXPROCS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "factors\tthreads\tε\titerations\truns\tsetup s\ts/iteration\ttotal s\theap MiB (base → peak)\tprocess peak MiB\t")
 	for _, x := range r.Results {

@@ -238,6 +238,14 @@ const clipLen = 64
 // stays valid.
 func clip(s string) string { return Clip(s, clipLen) }
 
+// Plural returns "1 thing" or "n things", for messages that count.
+func Plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
 // Clip returns s, or its first n bytes at most (ClipAt) and an ellipsis
 // if it is longer: a value fit for a message.
 func Clip(s string, n int) string {

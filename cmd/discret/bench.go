@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/bench"
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/model/als"
@@ -242,7 +243,7 @@ func printLoadProgress(w io.Writer, p bench.LoadProgress) {
 	if p.RateLimited > 0 {
 		limited = fmt.Sprintf(" (%d rate-limited)", p.RateLimited)
 	}
-	fmt.Fprintf(w, "%5.1f s  %s, %s%s, %.0f req/s\n", p.Elapsed.Seconds(), plural(int(p.Requests), "request"), plural(int(p.Errors), "error"), limited, p.RPS)
+	fmt.Fprintf(w, "%5.1f s  %s, %s%s, %.0f req/s\n", p.Elapsed.Seconds(), features.Plural(int(p.Requests), "request"), features.Plural(int(p.Errors), "error"), limited, p.RPS)
 }
 
 // errorRateError is the error of a load run whose requests all failed, or
@@ -457,7 +458,7 @@ them. Its epsilon (--epsilon is the grid) and rank (each run has its
 				fmt.Fprintln(e.stderr, l)
 			}
 			m := ev.Matrix
-			fmt.Fprintf(e.stderr, "%s × %s, %s, read in %.1f s\n", plural(m.Users(), "customer"), plural(m.Items(), "item"), plural(m.Len(), "pair"), ev.Read.Seconds())
+			fmt.Fprintf(e.stderr, "%s × %s, %s, read in %.1f s\n", features.Plural(m.Users(), "customer"), features.Plural(m.Items(), "item"), features.Plural(m.Len(), "pair"), ev.Read.Seconds())
 			cfg.Events = ev
 			cfg.Log = func(s string) { fmt.Fprintln(e.stderr, s) }
 			if err := cfg.Validate(); err != nil {

@@ -178,7 +178,7 @@ func readJSONLines[T any](path string, validate func(*T) error, id func(*T) stri
 	}
 	if len(bad) > 0 {
 		var msg strings.Builder
-		fmt.Fprintf(&msg, "%s: %s; nothing was stored:", path, plural(len(bad), "bad row"))
+		fmt.Fprintf(&msg, "%s: %s; nothing was stored:", path, features.Plural(len(bad), "bad row"))
 		for i, err := range bad {
 			if i == ingestMaxListed {
 				fmt.Fprintf(&msg, "\n  … and %d more bad rows", len(bad)-i)
@@ -192,12 +192,4 @@ func readJSONLines[T any](path string, validate func(*T) error, id func(*T) stri
 		return nil, fmt.Errorf("%s: nothing to import", path)
 	}
 	return out, nil
-}
-
-// plural returns "1 thing" or "n things".
-func plural(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -127,14 +127,14 @@ from the store, and would not remove from a log of this output).`,
 			fmt.Fprintln(e.stdout, customerWords(p))
 			if n := res.PredatingErasure; n > 0 {
 				fmt.Fprintf(e.stdout, "%s not recorded: dated at or before this customer's erasure (%s), which holds for everything dated before it\n",
-					plural(n, "choice"), res.Record.ErasedAt.Format(time.RFC3339))
+					features.Plural(n, "choice"), res.Record.ErasedAt.Format(time.RFC3339))
 			}
 			for _, pp := range res.Outranked {
 				fmt.Fprintf(e.stdout, "%s=granted recorded but does not decide: a withdrawal dated the same second does (of a grant and a withdrawal in the same second, the withdrawal); give a later --time, or none\n", pp)
 			}
 			printConsentState(e.stdout, res.Record, d.settings.consent)
 			if n := res.Removed.Total(); n > 0 {
-				fmt.Fprintf(e.stdout, "withdrawal erased %s%s\n", plural(n, "stored record"), byReason(res.Removed))
+				fmt.Fprintf(e.stdout, "withdrawal erased %s%s\n", features.Plural(n, "stored record"), byReason(res.Removed))
 			}
 			return nil
 		},
@@ -301,7 +301,7 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 		return err
 	}
 	if len(bad) > 0 {
-		fmt.Fprintf(e.stdout, "%s: %s:\n", path, plural(len(bad), "bad row"))
+		fmt.Fprintf(e.stdout, "%s: %s:\n", path, features.Plural(len(bad), "bad row"))
 	}
 	for i, b := range bad {
 		if i == ingestMaxListed {
@@ -389,15 +389,15 @@ func applyConsentImport(ctx context.Context, w io.Writer, db consentImporter, pa
 	}
 	unchanged := ""
 	if n := len(ups) - updated; n > 0 && predating > 0 {
-		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded or dated before the customer's erasure)", plural(n, "customer"))
+		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded or dated before the customer's erasure)", features.Plural(n, "customer"))
 	} else if n > 0 {
-		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded)", plural(n, "customer"))
+		unchanged = fmt.Sprintf(" (%s unchanged: every choice already recorded)", features.Plural(n, "customer"))
 	}
 	if predating > 0 {
-		fmt.Fprintf(w, "%s not recorded: dated at or before the erasure of their customer, which holds for everything dated before it\n", plural(predating, "choice"))
+		fmt.Fprintf(w, "%s not recorded: dated at or before the erasure of their customer, which holds for everything dated before it\n", features.Plural(predating, "choice"))
 	}
 	fmt.Fprintf(w, "%s: %s, %d bad, %s updated%s, %s (%s removed) in %.2f s\n",
-		path, plural(rows, "row"), badRows, plural(updated, "customer"), unchanged, plural(erased, "erasure"), plural(removed, "record"), time.Since(start).Seconds())
+		path, features.Plural(rows, "row"), badRows, features.Plural(updated, "customer"), unchanged, features.Plural(erased, "erasure"), features.Plural(removed, "record"), time.Since(start).Seconds())
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/discret-io/discret/bench"
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/eventfile"
 	"github.com/discret-io/discret/model/als"
 	"github.com/discret-io/discret/model/eval"
@@ -169,7 +170,7 @@ stderr: a line after each ALS iteration and after each model.`,
 			for _, l := range bad.Lines(path) {
 				fmt.Fprintln(e.stderr, l)
 			}
-			fmt.Fprintf(e.stderr, "%s: %s, %s, %s (read in %.1f s)\n", path, plural(d.Users(), "user"), plural(d.Items(), "item"), plural(d.Pairs(), "pair"), time.Since(start).Seconds())
+			fmt.Fprintf(e.stderr, "%s: %s, %s, %s (read in %.1f s)\n", path, features.Plural(d.Users(), "user"), features.Plural(d.Items(), "item"), features.Plural(d.Pairs(), "pair"), time.Since(start).Seconds())
 			if err := checkEvalDelta(e, priv.Delta, d.Users(), path); err != nil {
 				return err
 			}

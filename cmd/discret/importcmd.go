@@ -255,7 +255,7 @@ func progressPrinter(e *env, path string) func(ingest.Progress) {
 // tooManyBadRows is the error of an import refused whole: it says how to
 // import the rest.
 func tooManyBadRows(bad, maxErrors int) error {
-	return fmt.Errorf("nothing was imported: %s, more than --max-errors %d allows; fix the rows listed above, or pass --max-errors N to store the good rows and skip up to N bad ones", plural(bad, "bad row"), maxErrors)
+	return fmt.Errorf("nothing was imported: %s, more than --max-errors %d allows; fix the rows listed above, or pass --max-errors N to store the good rows and skip up to N bad ones", features.Plural(bad, "bad row"), maxErrors)
 }
 
 func printImportReport(w io.Writer, path string, r *ingest.Report) {
@@ -277,7 +277,7 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 		fmt.Fprintf(w, "  rows read                %d\n", r.Rows)
 	}
 	if r.Aborted {
-		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", plural(r.RejectedRows, "bad row"))
+		fmt.Fprintf(w, "  NOT IMPORTED: %s (see --max-errors); nothing was stored\n", features.Plural(r.RejectedRows, "bad row"))
 	} else {
 		// The store overwrites an event it holds (re-importing is
 		// idempotent) without telling whether it held it: say so.

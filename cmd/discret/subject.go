@@ -133,7 +133,7 @@ newest remaining private release becomes current (none if there is none).`,
 			if removed := got.Removed; removed.Total() == 0 {
 				fmt.Fprintf(e.stdout, "nothing held about %s\n", customerWords(p))
 			} else {
-				fmt.Fprintf(e.stdout, "erased %s: %s%s\n", customerWords(p), plural(removed.Total(), "record"), byReason(removed))
+				fmt.Fprintf(e.stdout, "erased %s: %s%s\n", customerWords(p), features.Plural(removed.Total(), "record"), byReason(removed))
 			}
 			return nil
 		},
@@ -172,7 +172,7 @@ running server holds the data directory and does the same every
 				return err
 			}
 			if n > 0 {
-				fmt.Fprintf(e.stdout, "deleted %s older than the retention period in force (stored under a longer period)\n", plural(n, "event"))
+				fmt.Fprintf(e.stdout, "deleted %s older than the retention period in force (stored under a longer period)\n", features.Plural(n, "event"))
 			}
 			if err := d.db.Compact(ctx); err != nil {
 				return err

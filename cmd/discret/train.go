@@ -193,9 +193,9 @@ default 5); older ones are deleted.`,
 			}
 			switch {
 			case from != "" && storeList != nil:
-				fmt.Fprintf(e.stderr, "catalogue: %s, from %s; stores: %d, from --stores\n", plural(len(cfg.Catalogue), "item"), from, len(cfg.Stores))
+				fmt.Fprintf(e.stderr, "catalogue: %s, from %s; stores: %d, from --stores\n", features.Plural(len(cfg.Catalogue), "item"), from, len(cfg.Stores))
 			case from != "":
-				fmt.Fprintf(e.stderr, "catalogue: %s and %s, from %s\n", plural(len(cfg.Catalogue), "item"), plural(len(cfg.Stores), "store"), from)
+				fmt.Fprintf(e.stderr, "catalogue: %s and %s, from %s\n", features.Plural(len(cfg.Catalogue), "item"), features.Plural(len(cfg.Stores), "store"), from)
 			case storeList != nil:
 				fmt.Fprintf(e.stderr, "no catalogue: items selected from the data by a DP threshold; stores: %d, from --stores\n", len(cfg.Stores))
 			}
@@ -353,13 +353,13 @@ func printTrainReport(w io.Writer, rep *train.Report) {
 	fmt.Fprintf(w, "trained release %s%s\n", rep.Version, current)
 	fmt.Fprintf(w, "  customers: %d consenting with events in the window", rep.Customers)
 	if rep.ExcludedCustomers > 0 || rep.ExcludedEvents > 0 {
-		fmt.Fprintf(w, " (%s and %s excluded: consent no longer allows them)", plural(rep.ExcludedCustomers, "customer"), plural(rep.ExcludedEvents, "event"))
+		fmt.Fprintf(w, " (%s and %s excluded: consent no longer allows them)", features.Plural(rep.ExcludedCustomers, "customer"), features.Plural(rep.ExcludedEvents, "event"))
 	}
 	fmt.Fprintf(w, "\n  users %d, items %d (%s, %d trained), stores %d, pairs %d\n", rep.Users, rep.Items, c.Universe, c.Trained, rep.Stores, rep.Pairs)
-	fmt.Fprintf(w, "  model: %s%s, %s, λ = %g, α = %g\n", plural(c.Hyper.Factors, "factor"), rankNote(c.Hyper), plural(c.Hyper.Iterations, "iteration"), c.Hyper.Lambda, c.Hyper.Alpha)
+	fmt.Fprintf(w, "  model: %s%s, %s, λ = %g, α = %g\n", features.Plural(c.Hyper.Factors, "factor"), rankNote(c.Hyper), features.Plural(c.Hyper.Iterations, "iteration"), c.Hyper.Lambda, c.Hyper.Alpha)
 	if p := c.Privacy; p != nil {
 		fmt.Fprintf(w, "  privacy: ε = %.4g, δ = %g (ρ = %.4g; exact-Gaussian ε %.4g); randomness %s\n", p.Epsilon, p.Delta, p.Rho, p.EpsilonGaussian, c.RNG)
-		fmt.Fprintf(w, "  card: about %s (noisy, σ = %.3g)\n", plural(int(c.Customers.Value), "training customer"), c.Customers.Sigma)
+		fmt.Fprintf(w, "  card: about %s (noisy, σ = %.3g)\n", features.Plural(int(c.Customers.Value), "training customer"), c.Customers.Sigma)
 	} else {
 		fmt.Fprintf(w, "  privacy: NONE (ε = ∞): for evaluation only; servers refuse this release unless allowed\n")
 	}
