@@ -151,7 +151,7 @@ func parseEpsilon(s string) (float64, error) {
 		return 0, fmt.Errorf("%q: want a number > 0 or inf", s)
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0) || math.IsInf(f, 0) {
+	if err != nil || !(f > 0) { // an overflow is an error (strconv.ErrRange)
 		return 0, fmt.Errorf("%q: want a number > 0 or inf", s)
 	}
 	return f, nil

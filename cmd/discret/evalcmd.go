@@ -152,18 +152,19 @@ stderr: a line after each ALS iteration and after each model.`,
 			start := time.Now()
 			// Read once, as it streams in: unlike import, which reads its
 			// input twice, eval needs no copy of standard input.
-			var in io.ReadCloser
+			var d *eval.Dataset
+			var bad eval.BadRows
 			if path == "-" {
 				path, label = "standard input", "stdin"
-				in, err = eventfile.NewReader(io.NopCloser(os.Stdin), path)
+				var in io.ReadCloser
+				if in, err = eventfile.NewReader(io.NopCloser(os.Stdin), path); err != nil {
+					return err
+				}
+				d, bad, err = eval.Read(ctx, in, path, f)
+				in.Close() // read-only: all it had was read
 			} else {
-				in, err = eventfile.Open(path)
+				d, bad, err = eval.ReadFile(ctx, path, f)
 			}
-			if err != nil {
-				return err
-			}
-			d, bad, err := eval.Read(ctx, in, path, f)
-			in.Close() // read-only: all it had was read
 			if err != nil {
 				return err
 			}

@@ -203,11 +203,10 @@ default 5); older ones are deleted.`,
 			cfg.AllowNonPrivateCurrent = allowNonPrivate
 			cfg.AcceptCapChange = acceptCapChange
 			rep, err := train.Run(ctx, d.db, cfg)
-			var loosened *train.CapLoosenedError
-			if errors.As(err, &loosened) {
-				return fmt.Errorf("%w; to accept the looser cap, pass --accept-cap-change", err)
-			}
 			if err != nil {
+				if errors.As(err, new(*train.CapLoosenedError)) {
+					err = fmt.Errorf("%w; to accept the looser cap, pass --accept-cap-change", err)
+				}
 				return err
 			}
 			printTrainReport(e.stdout, rep)
