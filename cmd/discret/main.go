@@ -86,8 +86,6 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	e.global.defaults(getenv)
-	// Every change the store audits names the command line and its user.
-	ctx = store.WithAuditActor(ctx, cliActor())
 	cmds := commands()
 	// Global flags may come before the command name.
 	top := flag.NewFlagSet("discret", flag.ContinueOnError)
@@ -165,7 +163,9 @@ func runCommand(ctx context.Context, e *env, prefix string, c *command, args []s
 	} else if e.conf, err = loadSettings(e.global.config); err == nil {
 		// Read for every command, also those that use none of it
 		// (keygen, gen): a mistyped file is never ignored.
-		err = c.run(ctx, e, pos)
+		// Every change the store audits names the command line and its
+		// user, looked up only for a command that runs.
+		err = c.run(store.WithAuditActor(ctx, cliActor()), e, pos)
 	}
 	var ue *usageError
 	switch {
