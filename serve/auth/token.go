@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/serve/apierr"
 )
@@ -94,8 +95,11 @@ func (c Caller) LogValue() slog.Value {
 
 type callerKey struct{}
 
-// NewContext returns ctx carrying the caller that Authorize returned.
+// NewContext returns ctx carrying the caller that Authorize returned, and
+// its API key (id and name, never its secret; a customer token's minting
+// key) as the actor of every audit entry the store writes under ctx.
 func NewContext(ctx context.Context, c Caller) context.Context {
+	ctx = store.WithAuditActor(ctx, store.AuditActor{Via: store.ViaAPI, KeyID: c.Key.ID, Name: c.Key.Name})
 	return context.WithValue(ctx, callerKey{}, c)
 }
 

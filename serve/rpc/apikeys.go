@@ -42,7 +42,7 @@ func (s adminServer) CreateApiKey(ctx context.Context, req *discretv1.CreateApiK
 	if s.a.cfg.Keys == nil {
 		return nil, errNoKeys
 	}
-	token, key, err := s.a.cfg.Keys.Create(audited(ctx), req.GetName(), scope)
+	token, key, err := s.a.cfg.Keys.Create(ctx, req.GetName(), scope)
 	var taken *auth.NameTakenError
 	if errors.As(err, &taken) {
 		// The request is well formed; it conflicts with a key that exists
@@ -77,7 +77,7 @@ func (s adminServer) RevokeApiKey(ctx context.Context, req *discretv1.RevokeApiK
 	if s.a.cfg.Keys == nil {
 		return nil, errNoKeys
 	}
-	k, err := s.a.cfg.Keys.Revoke(audited(ctx), req.GetId())
+	k, err := s.a.cfg.Keys.Revoke(ctx, req.GetId())
 	if errors.Is(err, auth.ErrNotFound) {
 		// The id is not a secret: it is in every key and in the logs.
 		return nil, &apierr.Error{Kind: apierr.NotFound, Msg: "no API key with id " + features.FieldLabel(req.GetId()), Err: err}

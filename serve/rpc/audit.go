@@ -9,7 +9,6 @@ import (
 	"github.com/discret-io/discret/features/store"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
 	"github.com/discret-io/discret/serve/apierr"
-	"github.com/discret-io/discret/serve/auth"
 )
 
 // Audit trail page sizes.
@@ -17,18 +16,6 @@ const (
 	DefaultAuditPageSize = 100
 	MaxAuditPageSize     = 1000
 )
-
-// audited returns ctx carrying the request's API key (its id and name,
-// never its secret) as the actor of the audit entries the store writes
-// under it. The interceptor put the caller in ctx; without one (a test
-// that calls a handler directly), the actor stays unknown.
-func audited(ctx context.Context) context.Context {
-	c, ok := auth.FromContext(ctx)
-	if !ok {
-		return ctx
-	}
-	return store.WithAuditActor(ctx, store.AuditActor{Via: store.ViaAPI, KeyID: c.Key.ID, Name: c.Key.Name})
-}
 
 // ListAuditEntries lists the audit trail, newest first.
 func (s adminServer) ListAuditEntries(ctx context.Context, req *discretv1.ListAuditEntriesRequest) (*discretv1.ListAuditEntriesResponse, error) {

