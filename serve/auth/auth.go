@@ -313,7 +313,7 @@ func (k *Keys) Create(ctx context.Context, name string, scope Scope) (string, Ke
 		if err != nil {
 			return "", Key{}, fmt.Errorf("auth: create key: %w", err)
 		}
-		k.publish(func(t map[string]entry) { t[id] = entry{key: key, hash: h} })
+		publish(&k.table, func(t map[string]entry) { t[id] = entry{key: key, hash: h} })
 		return Prefix + id + "_" + secret, key, nil
 	}
 }
@@ -328,11 +328,16 @@ func (e *NameTakenError) Error() string {
 
 func (e *NameTakenError) Unwrap() error { return ErrNameTaken }
 
-// publish replaces the table by a copy changed by edit. The caller holds mu.
-func (k *Keys) publish(edit func(map[string]entry)) {
-	t := maps.Clone(*k.table.Load())
-	edit(t)
-	k.table.Store(&t)
+// publish replaces the map that p points to by a copy changed by edit
+// (copy on write: readers load the pointer without locking). The caller
+// holds Keys.mu.
+func publish[K comparable, V any](p *atomic.Pointer[map[K]V], edit func(map[K]V)) {
+	m := maps.Clone(*p.Load())
+	if m == nil {
+		m = map[K]V{}
+	}
+	edit(m)
+	p.Store(&m)
 }
 
 // List returns every key, revoked ones included, oldest first.
@@ -367,7 +372,7 @@ func (k *Keys) Revoke(ctx context.Context, id string) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	k.publish(func(t map[string]entry) { t[id] = e })
+	publish(&k.table, func(t map[string]entry) { t[id] = e })
 	return e.key, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -367,15 +368,10 @@ func (k *Keys) RevokeCustomerToken(ctx context.Context, caller Caller, s string)
 	if err := k.st.RevokeCustomerToken(ctx, id, expiry); err != nil {
 		return time.Time{}, false, fmt.Errorf("auth: revoke customer token: %w", err)
 	}
-	// Copy on write, as publish does for table, dropping the expired
-	// tokens, which need no record.
-	m := make(map[TokenID]int64, len(old)+1)
-	for t, exp := range old {
-		if now.Unix() < exp {
-			m[t] = exp
-		}
-	}
-	m[id] = expiry.Unix()
-	k.revoked.Store(&m)
+	// Dropping the expired tokens, which need no record.
+	publish(&k.revoked, func(m map[TokenID]int64) {
+		maps.DeleteFunc(m, func(_ TokenID, exp int64) bool { return now.Unix() >= exp })
+		m[id] = expiry.Unix()
+	})
 	return expiry, true, nil
 }
