@@ -332,7 +332,7 @@ func (e *NameTakenError) Unwrap() error { return ErrNameTaken }
 // (copy on write: readers load the pointer without locking). The caller
 // holds Keys.mu.
 func publish[K comparable, V any](p *atomic.Pointer[map[K]V], edit func(map[K]V)) {
-	m := maps.Clone(*p.Load()) // never nil: New makes both maps
+	m := maps.Clone(*p.Load()) // never nil: Open makes both maps
 	edit(m)
 	p.Store(&m)
 }
