@@ -48,8 +48,8 @@ var (
 	entryResults = []string{"offered", "repeated", "capped", "no_coupons", "not_recorded"}
 )
 
-// newMetrics makes the server's metrics and registers them, with those of
-// cfg's Model, Store and Collectors, on cfg.Registry.
+// newMetrics makes the server's metrics and registers them, with
+// cfg.Collectors, on cfg.Registry.
 func newMetrics(cfg Config) (*metrics, error) {
 	m := &metrics{
 		rpc: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -88,12 +88,6 @@ func newMetrics(cfg Config) (*metrics, error) {
 		m.byResult[r] = entries.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{m.rpc, m.http, events, recommendations, entries}
-	if cfg.Model != nil {
-		cs = append(cs, modelCollector{cfg.Model})
-	}
-	if cfg.Store != nil {
-		cs = append(cs, storeCollector{cfg.Store})
-	}
 	for _, c := range append(cs, cfg.Collectors...) {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("serve: register metrics: %w", err)
@@ -137,6 +131,10 @@ type ModelSource interface {
 	Current(context.Context) (release.Card, error)
 }
 
+// ModelMetrics returns the series of the release that model serves
+// (discret_model_*), read at each scrape; for Config.Collectors.
+func ModelMetrics(model ModelSource) prometheus.Collector { return modelCollector{model} }
+
 // modelCollector exports the release served, read at each scrape.
 type modelCollector struct{ model ModelSource }
 
@@ -178,6 +176,11 @@ type StoreSource interface {
 	Usage() (store.Usage, error)
 	LastCompaction(context.Context) (time.Time, error)
 }
+
+// StoreMetrics returns the series of the store's disk usage and last
+// compaction (discret_store_*), measured at each scrape; for
+// Config.Collectors.
+func StoreMetrics(store StoreSource) prometheus.Collector { return storeCollector{store} }
 
 // storeCollector exports the store's disk usage, measured at each scrape.
 type storeCollector struct{ store StoreSource }

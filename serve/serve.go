@@ -139,14 +139,8 @@ type Config struct {
 	// is loaded); /readyz and the health service follow it. Nil means
 	// always ready.
 	Ready func() bool
-	// Model, if set, gives the card of the release served, for /metrics
-	// (discret_model_*); an error while there is none. *recommend.Engine
-	// is one.
-	Model ModelSource
-	// Store, if set, gives the data store's disk usage and last
-	// compaction, for /metrics (discret_store_*). *store.DB is one.
-	Store StoreSource
-	// Collectors are more series for /metrics, such as the trainer's
+	// Collectors are more series for /metrics: the release served
+	// (ModelMetrics), the store's disk (StoreMetrics), the trainer's
 	// (*recommend.Trainer is a collector).
 	Collectors []prometheus.Collector
 

@@ -1259,9 +1259,11 @@ func TestDomainMetrics(t *testing.T) {
 	extra := prometheus.NewGauge(prometheus.GaugeOpts{Name: "discret_test_extra", Help: "A collector of Config.Collectors."})
 	extra.Set(7)
 	h := start(t, func(c *serve.Config) {
-		c.Model = servedCard{Version: "v9", Created: storetest.Epoch, Private: true, Privacy: &release.Privacy{Epsilon: 0.5, Delta: 1e-6}}
-		c.Store = storeUsage{store.Usage{Disk: 5 << 20, Free: 3 << 30, Needed: 131 << 20}, storetest.Epoch.Add(-time.Hour)}
-		c.Collectors = []prometheus.Collector{extra}
+		c.Collectors = []prometheus.Collector{
+			serve.ModelMetrics(servedCard{Version: "v9", Created: storetest.Epoch, Private: true, Privacy: &release.Privacy{Epsilon: 0.5, Delta: 1e-6}}),
+			serve.StoreMetrics(storeUsage{store.Usage{Disk: 5 << 20, Free: 3 << 30, Needed: 131 << 20}, storetest.Epoch.Add(-time.Hour)}),
+			extra,
+		}
 	})
 	ctx := t.Context()
 	at := storetest.Epoch.Add(-time.Hour).Format(time.RFC3339)

@@ -366,12 +366,12 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		return err
 	}
 	srv, err := serve.New(serve.Config{
-		API:             api,
-		Keys:            keys,
-		Ready:           eng.Ready,
-		Model:           eng, // the release served, for /metrics
-		Store:           d.db,
-		Collectors:      []prometheus.Collector{trainer}, // training runs and the privacy budget
+		API:   api,
+		Keys:  keys,
+		Ready: eng.Ready,
+		// /metrics: the release served, the store's disk, training runs
+		// and the privacy budget.
+		Collectors:      []prometheus.Collector{serve.ModelMetrics(eng), serve.StoreMetrics(d.db), trainer},
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
