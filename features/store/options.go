@@ -179,7 +179,7 @@ func (o Options) Validate() error {
 	case len(o.KeyCheck) > 0 && (len(o.KeyCheck) < keyCheckMin || len(o.KeyCheck) > keyCheckMax):
 		add("KeyCheck must be %d to %d bytes, got %d", keyCheckMin, keyCheckMax, len(o.KeyCheck))
 	}
-	if r := o.AuditRetention; r.Years < 0 || r.Months < 0 || r.Days < 0 {
+	if r := o.AuditRetention; r.Negative() {
 		add("AuditRetention must not be negative, got %s", r)
 	}
 	if o.MemTableSize != 0 && (o.MemTableSize < MinMemTableSize || o.MemTableSize > maxMemTableSize) {
@@ -218,9 +218,7 @@ func (o Options) withDefaults() Options {
 	o.NumMemtables = cmp.Or(o.NumMemtables, DefaultNumMemtables)
 	o.NumCompactors = cmp.Or(o.NumCompactors, DefaultNumCompactors)
 	o.ConsentCacheEntries = cmp.Or(o.ConsentCacheEntries, DefaultConsentCacheEntries)
-	if o.AuditRetention.IsZero() {
-		o.AuditRetention = retention.DefaultAudit
-	}
+	o.AuditRetention = cmp.Or(o.AuditRetention, retention.DefaultAudit)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

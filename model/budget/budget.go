@@ -428,7 +428,7 @@ func (c Cap) Validate() error {
 	if !(c.Delta > 0 && c.Delta < 1) {
 		errs = append(errs, fmt.Errorf("budget: cap δ = %v, want 0 < δ < 1", c.Delta))
 	}
-	if c.Window.Years < 0 || c.Window.Months < 0 || c.Window.Days < 0 {
+	if c.Window.Negative() {
 		errs = append(errs, fmt.Errorf("budget: cap window %v is negative", c.Window))
 	}
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@
 package notice
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -62,9 +63,7 @@ var kindNames = map[privacy.EventKind]string{
 // and audit, the retention period of the audit trail in force (zero means
 // retention.DefaultAudit, as for the store).
 func For(p retention.Policy, d consent.Defaults, audit retention.Period) Notice {
-	if audit.IsZero() {
-		audit = retention.DefaultAudit
-	}
+	audit = cmp.Or(audit, retention.DefaultAudit)
 	n := Notice{
 		Controller: "the retailer that sent you this answer; Discret is the software that holds this data on its behalf",
 		Categories: []string{

@@ -22,6 +22,9 @@ type Period struct {
 // IsZero reports whether p is empty.
 func (p Period) IsZero() bool { return p == Period{} }
 
+// Negative reports whether any part of p is negative.
+func (p Period) Negative() bool { return p.Years < 0 || p.Months < 0 || p.Days < 0 }
+
 // AddTo returns t plus p.
 func (p Period) AddTo(t time.Time) time.Time { return t.AddDate(p.Years, p.Months, p.Days) }
 
