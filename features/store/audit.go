@@ -72,6 +72,8 @@ const (
 	AuditModelTrain                           // a training run made its release current
 	AuditConsentImport                        // a file of consent choices imported
 	AuditModelRetire                          // a non-private release deleted with a customer's data
+	AuditBackup                               // a copy of the store made (BackupInto)
+	AuditBackupDelete                         // a copy of the store deleted (BackupInto)
 )
 
 // auditActionNames names every action; an action is added here, and
@@ -85,6 +87,8 @@ var auditActionNames = [...]string{
 	AuditModelTrain:    "model.train",
 	AuditConsentImport: "consent.import",
 	AuditModelRetire:   "model.retire",
+	AuditBackup:        "backup",
+	AuditBackupDelete:  "backup.delete",
 }
 
 // AuditActions lists every action, in the order of their constants.
@@ -292,7 +296,7 @@ type AuditEntry struct {
 	// Object is what an administrative action acted on: the API key's id,
 	// the release's version (for a retired release that was current, and
 	// the one current instead: "v2 (current → v1)", "v2 (current → none)"),
-	// the consent file's base name; at most
+	// the consent file's base name, the backup copy's directory name; at most
 	// MaxAuditObject bytes of UTF-8 without control characters.
 	Object string
 	// Counts are the outcome: records erased per table, events exported,

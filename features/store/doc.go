@@ -76,6 +76,14 @@
 // tables. Coupon pushes are a customer table, so Export, Forget and
 // erasure on withdrawal cover them.
 //
+// # Backups
+//
+// Backup copies the store, as of one read snapshot, into a new directory
+// that is itself a store, encrypted under the same key (backup.go);
+// BackupInto names copies by their time in a backup directory and deletes
+// the oldest beyond a number kept, each with an audit entry. Both run while
+// the store serves.
+//
 // # Concurrency and durability
 //
 // A DB is safe for concurrent use. Every write is synced before it returns.

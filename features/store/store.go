@@ -88,6 +88,9 @@ type DB struct {
 	// ledger, so that a release's cap check and its charge see every
 	// earlier charge.
 	releaseMu sync.Mutex
+	// backupMu serializes BackupInto, which removes the partial copies
+	// it finds.
+	backupMu sync.Mutex
 	// auditKeys hands out the keys of audit entries (audit.go).
 	auditKeys auditKeys
 }

@@ -1,0 +1,340 @@
+package store
+
+// Backups are copies of the store that are themselves data directories:
+// Open opens one with the master key of the store it copies, so a restore
+// is a matter of pointing --data at it (or moving it into place), and the
+// copy is encrypted by Badger exactly as the live store is. The copy is
+// made from one read snapshot, through Badger's own restore path (DB.Load,
+// the reader of DB.Backup's stream), so that no plaintext ever reaches the
+// disk: the stream passes through a pipe in memory.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrBackupExists is returned by Backup when its destination exists.
+var ErrBackupExists = errors.New("store: backup destination already exists; choose a new directory")
+
+// BackupPrefix begins the name of every copy that BackupInto makes; the
+// rest of the name is its time (BackupTimeLayout, UTC).
+const (
+	BackupPrefix     = "discret-backup-"
+	BackupTimeLayout = "20060102T150405Z"
+	// partialMark is in the name of a copy being written: Backup writes
+	// into a hidden partial directory and renames it when complete.
+	partialMark = ".partial-"
+)
+
+// backupFrame is the size of the KV lists Backup streams, in bytes of
+// keys and values.
+const backupFrame = 1 << 20
+
+// BackupStats says what Backup copied.
+type BackupStats struct {
+	// Entries is the number of keys copied (events, consent records,
+	// releases' chunks, audit entries...).
+	Entries int64
+	// Bytes is the size of their keys and values, before Badger's
+	// compression and encryption.
+	Bytes int64
+}
+
+// Backup writes a copy of the store into dir, a new directory (it refuses
+// an existing one with ErrBackupExists). The copy is a Discret store that
+// Open opens with the same key: everything the store holds as of one read
+// snapshot (so a transaction is in it entirely or not at all), each event
+// with its expiry, nothing erased or expired. An erasure that was in
+// progress is completed in the copy before Backup returns. The copy is
+// written into a hidden directory beside dir and renamed to dir once
+// complete and synced: after a failure, a cancellation or a crash there is
+// no dir, and a partial directory left by a crash is removed by the next
+// BackupInto of that directory. Backup refuses with ErrNoSpace a file
+// system without room for the store's current size and what Badger needs
+// to write it. It runs while the store serves reads and writes.
+func (db *DB) Backup(ctx context.Context, dir string) (BackupStats, error) {
+	if dir == "" {
+		return BackupStats{}, errors.New("store: backup: no destination directory")
+	}
+	if err := db.checkBackupDir(dir); err != nil {
+		return BackupStats{}, err
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		return BackupStats{}, fmt.Errorf("%w: %s", ErrBackupExists, dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return BackupStats{}, wrapf(err, "backup")
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return BackupStats{}, wrapf(err, "backup")
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+partialMark)
+	if err != nil {
+		return BackupStats{}, wrapf(err, "backup")
+	}
+	stats, err := db.backupTo(ctx, tmp)
+	if err == nil {
+		err = os.Rename(tmp, dir)
+	}
+	if err == nil {
+		err = syncDir(parent)
+	}
+	if err != nil {
+		if rerr := os.RemoveAll(tmp); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return BackupStats{}, wrapf(err, "backup to %s", dir)
+	}
+	return stats, nil
+}
+
+// checkBackupDir refuses a destination inside the data directory, which
+// Badger would take for its own files.
+func (db *DB) checkBackupDir(dir string) error {
+	if db.opts.InMemory {
+		return nil
+	}
+	src, err1 := filepath.Abs(db.opts.Dir)
+	dst, err2 := filepath.Abs(dir)
+	if err := errors.Join(err1, err2); err != nil {
+		return wrapf(err, "backup")
+	}
+	if rel, err := filepath.Rel(src, dst); err == nil && (rel == "." || filepath.IsLocal(rel)) {
+		return fmt.Errorf("store: backup: %s is inside the data directory %s; choose a directory outside it", dir, db.opts.Dir)
+	}
+	return nil
+}
+
+// backupTo copies the store into the empty directory tmp.
+func (db *DB) backupTo(ctx context.Context, tmp string) (BackupStats, error) {
+	o := db.opts
+	o.Dir, o.InMemory = tmp, false
+	u, err := db.Usage()
+	if err != nil {
+		return BackupStats{}, err
+	}
+	free, err := o.free()
+	if err != nil {
+		return BackupStats{}, err
+	}
+	if need := u.Disk + o.spaceNeeded(); free >= 0 && free < need {
+		return BackupStats{}, fmt.Errorf("%w: backup directory %s: %s free on its file system, the copy needs about %s (the store's size and Badger's room to write): free some space or choose another file system",
+			ErrNoSpace, filepath.Dir(tmp), mibf(free), mibf(need))
+	}
+	dst, err := Open(o)
+	if err != nil {
+		return BackupStats{}, err
+	}
+	stats, err := db.streamTo(ctx, dst)
+	if err == nil {
+		err = dst.resumeErasures(ctx)
+	}
+	// Close flushes the memtables and syncs Badger's files.
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return stats, err
+}
+
+// streamTo writes every live key of one snapshot of db into the empty
+// store to, in the format of Badger's DB.Backup (a length-prefixed
+// pb.KVList per frame), read by to's DB.Load through a pipe.
+func (db *DB) streamTo(ctx context.Context, to *DB) (BackupStats, error) {
+	pr, pw := io.Pipe()
+	loaded := make(chan error, 1)
+	go func() {
+		err := to.bdb.Load(pr, 16)
+		pr.CloseWithError(err) // nil: the writer sees io.ErrClosedPipe
+		loaded <- err
+	}()
+	var stats BackupStats
+	err := db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		list := &pb.KVList{}
+		size := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			if stats.Entries%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			kv := &pb.KV{
+				Key:       item.KeyCopy(nil),
+				Value:     v,
+				UserMeta:  []byte{item.UserMeta()},
+				Version:   item.Version(),
+				ExpiresAt: item.ExpiresAt(),
+			}
+			list.Kv = append(list.Kv, kv)
+			n := len(kv.Key) + len(kv.Value)
+			stats.Entries++
+			stats.Bytes += int64(n)
+			if size += n; size >= backupFrame {
+				if err := writeFrame(pw, list); err != nil {
+					return err
+				}
+				list.Kv, size = list.Kv[:0], 0
+			}
+		}
+		if len(list.Kv) == 0 {
+			return nil
+		}
+		return writeFrame(pw, list)
+	})
+	pw.CloseWithError(err) // nil: the reader sees EOF
+	if lerr := <-loaded; err == nil {
+		err = lerr
+	}
+	return stats, err
+}
+
+// writeFrame writes list as DB.Backup does: its size as a little-endian
+// uint64, then its protobuf encoding.
+func writeFrame(w io.Writer, list *pb.KVList) error {
+	b, err := proto.Marshal(list)
+	if err != nil {
+		return err
+	}
+	var size [8]byte
+	binary.LittleEndian.PutUint64(size[:], uint64(len(b)))
+	if _, err := w.Write(size[:]); err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// BackupCopy is a copy that BackupInto made in a backup directory.
+type BackupCopy struct {
+	Path string
+	Time time.Time // from its name, UTC, to the second
+}
+
+// BackupCopies lists the copies in the backup directory dir, oldest first:
+// the directories named BackupPrefix and a time. A missing dir has none.
+func BackupCopies(dir string) ([]BackupCopy, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapf(err, "backups")
+	}
+	var copies []BackupCopy
+	for _, e := range entries {
+		t, ok := backupTime(e.Name())
+		if ok && e.IsDir() {
+			copies = append(copies, BackupCopy{Path: filepath.Join(dir, e.Name()), Time: t})
+		}
+	}
+	slices.SortFunc(copies, func(a, b BackupCopy) int { return a.Time.Compare(b.Time) })
+	return copies, nil
+}
+
+// backupTime parses the time in the name of a copy.
+func backupTime(name string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(name, BackupPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(BackupTimeLayout, s)
+	return t, err == nil
+}
+
+// BackupResult is what BackupInto did.
+type BackupResult struct {
+	Copy    BackupCopy
+	Stats   BackupStats
+	Deleted []BackupCopy // older copies deleted, beyond keep
+}
+
+// BackupInto makes a new copy (Backup) in the backup directory dir, named
+// BackupPrefix and the store clock's time, and then deletes the oldest
+// copies so that keep remain (keep ≤ 0 keeps every copy), with the
+// partial directories a crashed backup left there. The copy and each
+// deletion have an audit entry (AuditBackup, AuditBackupDelete) with the
+// actor of ctx. Calls wait for each other. A copy named after a second that already has one waits for
+// the next second.
+func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (BackupResult, error) {
+	db.backupMu.Lock()
+	defer db.backupMu.Unlock()
+	if err := db.removePartials(dir); err != nil {
+		return BackupResult{}, err
+	}
+	now := db.now().UTC().Truncate(time.Second)
+	copies, err := BackupCopies(dir)
+	if err != nil {
+		return BackupResult{}, err
+	}
+	if n := len(copies); n > 0 && !now.After(copies[n-1].Time) {
+		now = copies[n-1].Time.Add(time.Second)
+	}
+	c := BackupCopy{Path: filepath.Join(dir, BackupPrefix+now.Format(BackupTimeLayout)), Time: now}
+	stats, err := db.Backup(ctx, c.Path)
+	if err != nil {
+		return BackupResult{}, err
+	}
+	res := BackupResult{Copy: c, Stats: stats}
+	err = db.RecordAudit(context.WithoutCancel(ctx), AuditEntry{
+		Action: AuditBackup, Object: filepath.Base(c.Path),
+		Counts: map[string]int64{"entries": stats.Entries, "bytes": stats.Bytes},
+	})
+	if err != nil {
+		return res, err
+	}
+	copies = append(copies, c)
+	if keep <= 0 || len(copies) <= keep {
+		return res, nil
+	}
+	for _, old := range copies[:len(copies)-keep] {
+		if err := os.RemoveAll(old.Path); err != nil {
+			return res, wrapf(err, "delete backup")
+		}
+		res.Deleted = append(res.Deleted, old)
+		err := db.RecordAudit(context.WithoutCancel(ctx), AuditEntry{Action: AuditBackupDelete, Object: filepath.Base(old.Path)})
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// removePartials removes the partial copies a crashed Backup left in dir:
+// they hold customers' data that no copy lists.
+func (db *DB) removePartials(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return wrapf(err, "backups")
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "."+BackupPrefix) && strings.Contains(e.Name(), partialMark) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return wrapf(err, "remove a partial backup")
+			}
+			db.log.Warn("store: removed a partial backup left by an interrupted run", "dir", e.Name())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/privacy"
+)
+
+// dump returns every live key of db with its value, user meta and expiry.
+func dump(t *testing.T, db *DB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out[string(item.KeyCopy(nil))] = fmt.Sprintf("%x|%d|%d", v, item.UserMeta(), item.ExpiresAt())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// noCopy fails the test if path exists, or if dir holds a partial copy.
+func noCopy(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists after a failed backup (%v)", path, err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), partialMark) {
+			t.Errorf("partial copy %s left after a failed backup", e.Name())
+		}
+	}
+}
+
+func TestBackup(t *testing.T) {
+	t.Parallel()
+	db := smallStore(t, t.TempDir(), nil)
+	defer db.Close()
+	a, b, gone := pseudoOf("BACKUP-CUST-0001"), pseudoOf("BACKUP-CUST-0002"), pseudoOf("BACKUP-CUST-0003")
+	for _, p := range []privacy.PseudoID{a, b, gone} {
+		grant(t, db, p)
+	}
+	fill(t, db, a, 2500) // several frames of the stream
+	fill(t, db, b, 7)
+	fill(t, db, gone, 5)
+	if _, err := db.Forget(t.Context(), gone); err != nil {
+		t.Fatal(err)
+	}
+	want := dump(t, db)
+
+	dst := filepath.Join(t.TempDir(), "copies", "one")
+	stats, err := db.Backup(t.Context(), dst)
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	if stats.Entries != int64(len(want)) || stats.Bytes <= 0 {
+		t.Errorf("Backup stats = %+v, want %d entries", stats, len(want))
+	}
+	if found(t, dst, a[:]) || found(t, dst, []byte("item-13")) {
+		t.Error("the copy holds a pseudonym or an item id in clear; want everything encrypted")
+	}
+	if _, err := Open(Options{Dir: dst, EncryptionKey: make([]byte, 32), KeyCheck: make([]byte, 16)}); !errors.Is(err, ErrKeyMismatch) {
+		t.Errorf("Open(copy, another key) = %v, want ErrKeyMismatch", err)
+	}
+	cp := smallStore(t, dst, nil)
+	defer cp.Close()
+	got := dump(t, cp)
+	if !maps.Equal(got, want) {
+		t.Errorf("the copy holds %d keys, the store %d; want the same keys, values and expiries", len(got), len(want))
+	}
+	if es, err := cp.CustomerEvents(t.Context(), a); err != nil || len(es) != 2500 {
+		t.Errorf("copy: CustomerEvents(a) = %d events, %v; want 2500", len(es), err)
+	}
+	if _, ok := got[string(erasedKey(gone))]; !ok {
+		t.Error("the copy lacks the erased customer's erasure record")
+	}
+	// The copy takes new writes after what it copied.
+	fill(t, cp, b, 20)
+	if es, err := cp.CustomerEvents(t.Context(), b); err != nil || len(es) != 20 {
+		t.Errorf("copy after new writes: CustomerEvents(b) = %d events, %v; want 20 (7 copied, overwritten by the same ids, and 13 new)", len(es), err)
+	}
+}
+
+func TestBackupRefuses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var free atomic.Int64
+	free.Store(1 << 40)
+	db := smallStore(t, filepath.Join(dir, "data"), func(o *Options) {
+		o.freeSpace = func(string) (int64, error) { return free.Load(), nil }
+	})
+	defer db.Close()
+	grant(t, db, privacy.PseudoID{1})
+
+	exists := filepath.Join(dir, "exists")
+	if err := os.Mkdir(exists, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Backup(t.Context(), exists); !errors.Is(err, ErrBackupExists) {
+		t.Errorf("Backup(existing dir) = %v, want ErrBackupExists", err)
+	}
+	for _, inside := range []string{filepath.Join(dir, "data"), filepath.Join(dir, "data", "copy")} {
+		_, err := db.Backup(t.Context(), inside)
+		if err == nil || !strings.Contains(err.Error(), "inside the data directory") {
+			t.Errorf("Backup(%s) = %v, want refused: inside the data directory", inside, err)
+		}
+	}
+	if _, err := db.Backup(t.Context(), ""); err == nil {
+		t.Error("Backup(\"\") = nil, want an error")
+	}
+
+	full := filepath.Join(dir, "full")
+	free.Store(db.opts.spaceNeeded()) // enough for the store, not for a copy too
+	_, err := db.Backup(t.Context(), full)
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "the copy needs about") {
+		t.Errorf("Backup(no room) = %v, want ErrNoSpace saying what the copy needs", err)
+	}
+	noCopy(t, full)
+	free.Store(1 << 40)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	cancelled := filepath.Join(dir, "cancelled")
+	if _, err := db.Backup(ctx, cancelled); !errors.Is(err, context.Canceled) {
+		t.Errorf("Backup(cancelled) = %v, want context.Canceled", err)
+	}
+	noCopy(t, cancelled)
+}
+
+// TestBackupPendingErasure: an erasure interrupted in the store is
+// completed in the copy before Backup returns.
+func TestBackupPendingErasure(t *testing.T) {
+	t.Parallel()
+	db := smallStore(t, t.TempDir(), func(o *Options) { o.eraseChunk = 100 })
+	defer db.Close()
+	a, b := privacy.PseudoID{1}, privacy.PseudoID{2}
+	grant(t, db, a)
+	grant(t, db, b)
+	fill(t, db, a, 1000)
+	fill(t, db, b, 3)
+	ctx := &cancelAfter{Context: t.Context()}
+	ctx.n.Store(4)
+	if _, err := db.Forget(ctx, a); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Forget(cancelled midway) = %v, want context.Canceled", err)
+	}
+	if n := rawKeys(t, db, customerPrefix(tagEvent, a)); n == 0 {
+		t.Fatal("the interrupted erasure deleted everything; the test needs some events left")
+	}
+	dst := filepath.Join(t.TempDir(), "copy")
+	if _, err := db.Backup(t.Context(), dst); err != nil {
+		t.Fatal(err)
+	}
+	// Open would finish the erasure too: read the copy's keys without it.
+	o := diskOptions(dst)
+	bdb, err := badger.Open(o.withDefaults().badgerOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := &DB{bdb: bdb, opts: o}
+	n := rawKeys(t, raw, customerPrefix(tagEvent, a)) + rawKeys(t, raw, customerPrefix(tagErasure, a))
+	m := rawKeys(t, raw, customerPrefix(tagEvent, b))
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || m != 3 {
+		t.Errorf("copy: %d keys of the erased customer, %d events of the other; want 0 and 3", n, m)
+	}
+}
+
+// TestBackupSnapshot: a backup taken while batches are written holds each
+// batch entirely or not at all.
+func TestBackupSnapshot(t *testing.T) {
+	t.Parallel()
+	db := smallStore(t, t.TempDir(), nil)
+	defer db.Close()
+	p := privacy.PseudoID{9}
+	grant(t, db, p)
+	const perBatch = 50
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := 0; ctx.Err() == nil && n < 400; n++ {
+			es := make([]Entry, perBatch)
+			for i := range es {
+				e := features.Event{Customer: p, Kind: privacy.Purchase, Item: fmt.Sprintf("batch-%03d", n), Time: testNow.Add(time.Duration(n*perBatch+i) * time.Second), Quantity: 1}
+				es[i] = Entry{Event: e, ExpiresAt: testNow.AddDate(1, 0, 0)}
+			}
+			if err := db.AppendEvents(ctx, Batch{Events: es}); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	var copies []string
+	for i := range 3 {
+		time.Sleep(time.Duration(i) * 5 * time.Millisecond)
+		dst := filepath.Join(t.TempDir(), "copy")
+		if _, err := db.Backup(t.Context(), dst); err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, dst)
+	}
+	stop()
+	wg.Wait()
+	for _, dst := range copies {
+		cp := smallStore(t, dst, nil)
+		es, err := cp.CustomerEvents(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, e := range es {
+			per[e.Item]++
+		}
+		for item, n := range per {
+			if n != perBatch {
+				t.Errorf("copy holds %d events of %s, want %d or none", n, item, perBatch)
+			}
+		}
+		cp.Close()
+	}
+}
+
+func TestBackupInto(t *testing.T) {
+	t.Parallel()
+	now := testNow
+	db := smallStore(t, t.TempDir(), func(o *Options) { o.Now = func() time.Time { return now } })
+	defer db.Close()
+	grant(t, db, privacy.PseudoID{1})
+	dir := filepath.Join(t.TempDir(), "backups")
+	if err := os.MkdirAll(filepath.Join(dir, "."+BackupPrefix+"20350101T000000Z"+partialMark+"123"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithAuditActor(t.Context(), AuditActor{Via: ViaSchedule})
+	var names []string
+	for i, step := range []time.Duration{0, 0, time.Hour} { // the second run in the same second
+		now = now.Add(step)
+		res, err := db.BackupInto(ctx, dir, 2)
+		if err != nil {
+			t.Fatalf("BackupInto #%d: %v", i, err)
+		}
+		names = append(names, filepath.Base(res.Copy.Path))
+		if i == 2 && (len(res.Deleted) != 1 || filepath.Base(res.Deleted[0].Path) != names[0]) {
+			t.Errorf("BackupInto #3 deleted %v, want the oldest copy %s", res.Deleted, names[0])
+		}
+	}
+	wantNames := []string{BackupPrefix + "20350101T000000Z", BackupPrefix + "20350101T000001Z", BackupPrefix + "20350101T010000Z"}
+	if !slices.Equal(names, wantNames) {
+		t.Errorf("copies named %v, want %v", names, wantNames)
+	}
+	copies, err := BackupCopies(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, c := range copies {
+		left = append(left, filepath.Base(c.Path))
+	}
+	if !slices.Equal(left, wantNames[1:]) {
+		t.Errorf("BackupCopies = %v, want the newest two %v", left, wantNames[1:])
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), partialMark) {
+			t.Errorf("the partial copy %s was not removed", e.Name())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Errorf("BackupInto removed a file that is not a copy: %v", err)
+	}
+	trail, _, err := db.Audit(t.Context(), AuditQuery{Actions: []AuditAction{AuditBackup, AuditBackupDelete}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range trail {
+		got = append(got, e.Action.String()+" "+e.Object+" "+e.Actor.Via.String())
+		if e.Action == AuditBackup && e.Counts["entries"] == 0 {
+			t.Errorf("audit entry %v counts no entries", e)
+		}
+	}
+	slices.Reverse(got) // Audit lists the newest first
+	want := []string{
+		"backup " + wantNames[0] + " schedule", "backup " + wantNames[1] + " schedule",
+		"backup " + wantNames[2] + " schedule", "backup.delete " + wantNames[0] + " schedule",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if copies, err := BackupCopies(filepath.Join(dir, "missing")); err != nil || len(copies) != 0 {
+		t.Errorf("BackupCopies(missing dir) = %v, %v; want none", copies, err)
+	}
+}
+
+// TestBackupInMemory: an in-memory store backs up to disk like any other.
+func TestBackupInMemory(t *testing.T) {
+	t.Parallel()
+	db := smallStore(t, "", func(o *Options) { o.KeyCheck = testCheck })
+	defer db.Close()
+	p := privacy.PseudoID{3}
+	grant(t, db, p)
+	fill(t, db, p, 10)
+	dst := filepath.Join(t.TempDir(), "copy")
+	if _, err := db.Backup(t.Context(), dst); err != nil {
+		t.Fatal(err)
+	}
+	cp := smallStore(t, dst, nil)
+	defer cp.Close()
+	if es, err := cp.CustomerEvents(t.Context(), p); err != nil || len(es) != 10 {
+		t.Errorf("copy of an in-memory store: %d events, %v; want 10", len(es), err)
+	}
+}
