@@ -258,7 +258,15 @@ func recordFrom(ctx context.Context) *record {
 // httpHandler serves the HTTP listener: the endpoints outside the API, and
 // the gateway behind the request size limit and the request log.
 func (s *Server) httpHandler(gateway http.Handler) http.Handler {
-	metricsHandler := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})
+	metricsHandler := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
+		Registry: s.cfg.Registry,
+		// A series that cannot be measured (the ledger or the disk cannot
+		// be read) is left out, logged and counted in
+		// promhttp_metric_handler_errors_total{cause="gathering"}; the
+		// others are served.
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      metricsLog{s.log},
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -507,4 +515,11 @@ func pinnedTLS(cert *atomic.Pointer[tls.Certificate]) *tls.Config {
 			return nil
 		},
 	}
+}
+
+// metricsLog logs the errors of /metrics (promhttp.Logger) as warnings.
+type metricsLog struct{ log *slog.Logger }
+
+func (l metricsLog) Println(v ...any) {
+	l.log.Warn("metrics: a series could not be measured", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 }

@@ -203,17 +203,25 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- storeCompactedDesc
 }
 
-// Collect exports what it can measure: a series it cannot is absent, and
-// an in-memory store has no disk series.
+// Collect exports what it can measure: a series it cannot is reported as
+// an error (logged by /metrics, which serves the others), and an
+// in-memory store has no disk series.
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
-	if u, err := c.store.Usage(); err == nil && u.Needed > 0 {
+	switch u, err := c.store.Usage(); {
+	case err != nil:
+		ch <- prometheus.NewInvalidMetric(storeDiskDesc, err)
+	case u.Needed > 0:
 		ch <- prometheus.MustNewConstMetric(storeDiskDesc, prometheus.GaugeValue, float64(u.Disk))
 		ch <- prometheus.MustNewConstMetric(storeMinFreeDesc, prometheus.GaugeValue, float64(u.Needed))
 		if u.Free >= 0 {
 			ch <- prometheus.MustNewConstMetric(storeFreeDesc, prometheus.GaugeValue, float64(u.Free))
 		}
 	}
-	if t, err := c.store.LastCompaction(context.Background()); err == nil && !t.IsZero() {
+	switch t, err := c.store.LastCompaction(context.Background()); {
+	case err != nil:
+		ch <- prometheus.NewInvalidMetric(storeCompactedDesc, err)
+	case !t.IsZero():
 		ch <- prometheus.MustNewConstMetric(storeCompactedDesc, prometheus.GaugeValue, float64(t.Unix()))
 	}
 }
+

@@ -3,10 +3,11 @@ package serve
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/discret-io/discret/features/store"
 )
@@ -24,7 +25,22 @@ func (s fakeStore) LastCompaction(context.Context) (time.Time, error) {
 	return s.compacted, s.compactedErr
 }
 
-// TestStoreCollector: the store's series are those it can measure.
+// gather collects c through a registry, as /metrics does: the series it
+// exports and the error of those it could not measure.
+func gather(t *testing.T, c prometheus.Collector) (int, error) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	n := 0
+	for _, mf := range mfs {
+		n += len(mf.GetMetric())
+	}
+	return n, err
+}
+
+// TestStoreCollector: the store's series are those it can measure; one it
+// cannot is an error of the scrape, not silently absent.
 func TestStoreCollector(t *testing.T) {
 	disk := store.Usage{Disk: 1 << 20, Free: 1 << 30, Needed: 131 << 20}
 	unknownFree := disk
@@ -32,20 +48,22 @@ func TestStoreCollector(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	broken := errors.New("broken")
 	tests := []struct {
-		name  string
-		store fakeStore
-		want  int // series
+		name    string
+		store   fakeStore
+		want    int // series
+		wantErr bool
 	}{
-		{"everything", fakeStore{usage: disk, compacted: at}, 4},
-		{"free space unknown", fakeStore{usage: unknownFree, compacted: at}, 3},
-		{"never compacted", fakeStore{usage: disk}, 3},
-		{"in memory", fakeStore{usage: store.Usage{Free: -1}}, 0},
-		{"usage fails", fakeStore{usageErr: broken, compacted: at}, 1},
-		{"compaction time fails", fakeStore{usage: disk, compactedErr: broken}, 3},
+		{"everything", fakeStore{usage: disk, compacted: at}, 4, false},
+		{"free space unknown", fakeStore{usage: unknownFree, compacted: at}, 3, false},
+		{"never compacted", fakeStore{usage: disk}, 3, false},
+		{"in memory", fakeStore{usage: store.Usage{Free: -1}}, 0, false},
+		{"usage fails", fakeStore{usageErr: broken, compacted: at}, 1, true},
+		{"compaction time fails", fakeStore{usage: disk, compactedErr: broken}, 3, true},
 	}
 	for _, tt := range tests {
-		if got := testutil.CollectAndCount(storeCollector{tt.store}); got != tt.want {
-			t.Errorf("%s: %d series, want %d", tt.name, got, tt.want)
+		got, err := gather(t, storeCollector{tt.store})
+		if got != tt.want || (err != nil) != tt.wantErr || err != nil && !strings.Contains(err.Error(), "broken") {
+			t.Errorf("%s: %d series, error %v; want %d series, error %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -1301,5 +1302,30 @@ func TestDomainMetrics(t *testing.T) {
 	}
 	if strings.Contains(string(r.body), "metrics-cust") {
 		t.Error("/metrics names a customer")
+	}
+}
+
+// TestMetricsPartial: a series that cannot be measured is left out of
+// /metrics, logged and counted; the other series are still served.
+func TestMetricsPartial(t *testing.T) {
+	extra := prometheus.NewGauge(prometheus.GaugeOpts{Name: "discret_test_extra", Help: "A collector of Config.Collectors."})
+	extra.Set(7)
+	failing := prometheus.NewDesc("discret_test_failing", "A series that cannot be read.", nil, nil)
+	h := start(t, func(c *serve.Config) {
+		c.Collectors = []prometheus.Collector{extra, prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+			ch <- prometheus.NewInvalidMetric(failing, errors.New("the ledger is unreadable"))
+		})}
+	})
+	r := h.rest(t.Context(), "GET", "/metrics", "", "")
+	body := string(r.body)
+	if r.status != 200 || !strings.Contains(body, "discret_test_extra 7") {
+		t.Errorf("/metrics = %d, want 200 with the series that could be measured:\n%s", r.status, body)
+	}
+	// The count of a scrape's error appears in the next scrape.
+	if again := h.rest(t.Context(), "GET", "/metrics", "", ""); !strings.Contains(string(again.body), `promhttp_metric_handler_errors_total{cause="gathering"} 1`) {
+		t.Error("/metrics does not count the series it could not measure")
+	}
+	if !strings.Contains(h.logs.String(), "the ledger is unreadable") {
+		t.Errorf("the error is not logged:\n%s", h.logs)
 	}
 }

@@ -268,6 +268,14 @@ func TestTrainerMetrics(t *testing.T) {
 	if got := gatherValue(t, reg, "discret_privacy_epsilon_spent", nil); got != 0 {
 		t.Errorf("ε spent once the release left the window = %v, want 0", got)
 	}
+	// A ledger that cannot be read is an error of the scrape (which
+	// /metrics logs), not a silent gap.
+	if err := f.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Gather with the ledger unreadable = %v, want the store's error", err)
+	}
 }
 
 // gatherValue returns the value of the counter or gauge series name{labels}

@@ -116,6 +116,7 @@ func (t *Trainer) Collect(ch chan<- prometheus.Metric) {
 	t.metrics.running.Collect(ch)
 	spend, err := t.spend(context.Background())
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(budgetSpentDesc, err)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(budgetSpentDesc, prometheus.GaugeValue, spend.Epsilon)
