@@ -225,3 +225,33 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// BackupMetrics returns the series of the copies in the backup directory
+// dir (discret_backup_*), listed at each scrape; for Config.Collectors.
+func BackupMetrics(dir string) prometheus.Collector { return backupCollector{dir} }
+
+// backupCollector exports the newest copy's time and the number of copies.
+type backupCollector struct{ dir string }
+
+var (
+	backupLastDesc = prometheus.NewDesc("discret_backup_last_timestamp_seconds",
+		"When the newest copy in --backup-dir was made (Unix seconds); absent if there is none. Alert when it is older than --backup-interval by a margin.", nil, nil)
+	backupCopiesDesc = prometheus.NewDesc("discret_backup_copies",
+		"The copies of the store in --backup-dir.", nil, nil)
+)
+
+func (c backupCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- backupLastDesc
+	ch <- backupCopiesDesc
+}
+
+func (c backupCollector) Collect(ch chan<- prometheus.Metric) {
+	copies, err := store.BackupCopies(c.dir)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(backupCopiesDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(backupCopiesDesc, prometheus.GaugeValue, float64(len(copies)))
+	if n := len(copies); n > 0 {
+		ch <- prometheus.MustNewConstMetric(backupLastDesc, prometheus.GaugeValue, float64(copies[n-1].Time.Unix()))
+	}
+}

@@ -3,11 +3,14 @@ package serve
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/discret-io/discret/features/store"
 )
@@ -65,5 +68,36 @@ func TestStoreCollector(t *testing.T) {
 		if got != tt.want || (err != nil) != tt.wantErr || err != nil && !strings.Contains(err.Error(), "broken") {
 			t.Errorf("%s: %d series, error %v; want %d series, error %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestBackupCollector: the number of copies and the newest copy's time.
+func TestBackupCollector(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{store.BackupPrefix + "20261124T030000Z", store.BackupPrefix + "20261125T030000Z", "other"} {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP discret_backup_copies The copies of the store in --backup-dir.
+# TYPE discret_backup_copies gauge
+discret_backup_copies 2
+# HELP discret_backup_last_timestamp_seconds When the newest copy in --backup-dir was made (Unix seconds); absent if there is none. Alert when it is older than --backup-interval by a margin.
+# TYPE discret_backup_last_timestamp_seconds gauge
+discret_backup_last_timestamp_seconds 1.7955756e+09
+`
+	if err := testutil.CollectAndCompare(BackupMetrics(dir), strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if n, err := gather(t, BackupMetrics(filepath.Join(dir, "none"))); n != 1 || err != nil {
+		t.Errorf("no backup directory yet: %d series, %v; want 1 (no copies)", n, err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := gather(t, BackupMetrics(file)); n != 0 || err == nil {
+		t.Errorf("unreadable backup directory: %d series, %v; want an error", n, err)
 	}
 }

@@ -15,6 +15,7 @@ func commands() []*command {
 		forgetCommand(),
 		auditCommand(),
 		compactCommand(),
+		backupCommand(),
 		trainCommand(),
 		modelsCommand(),
 		privacyCommand(),

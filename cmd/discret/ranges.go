@@ -22,6 +22,8 @@ var (
 	rateRange = numRange{func(x float64) bool { return x > 0 && !math.IsInf(x, 1) || x == -1 }, "a finite number > 0, or -1 for no limit"}
 	// intervalRange is the period of a background job that can be off.
 	intervalRange = numRange{func(x float64) bool { return x == 0 || x >= 60 }, "0 (off) or at least 1m"}
+	// backupIntervalRange: backups are off without --backup-dir, not with 0.
+	backupIntervalRange = numRange{func(x float64) bool { return x >= 60 }, "at least 1m"}
 )
 
 // intRange accepts the integers from lo to hi.

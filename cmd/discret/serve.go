@@ -52,6 +52,9 @@ type serveFlags struct {
 	demo               bool
 	trainInterval      time.Duration
 	compactInterval    time.Duration
+	backupDir          string
+	backupInterval     time.Duration
+	backupKeep         int
 	allowNonPrivate    bool
 	acceptCapChange    bool
 }
@@ -70,6 +73,9 @@ const (
 	// defaultCompactInterval is how often a server compacts the store, so
 	// that erased and expired data leaves the disk within that time.
 	defaultCompactInterval = 24 * time.Hour
+	// defaultBackupInterval is how often a server with --backup-dir
+	// copies the store.
+	defaultBackupInterval = 24 * time.Hour
 	// modelPollInterval is how often the server checks that it serves the
 	// current release (a release made current by TrainModel is swapped in
 	// at once; this catches any other change).
@@ -101,6 +107,10 @@ events past the retention period in force, then compacts the store
 that the bytes of erased and expired data leave the disk within that time,
 as 'discret compact' does. Writes wait while a compaction flushes the
 memtables (well under a second); a stop during a compaction waits for it.
+With --backup-dir, it copies the store into that directory every
+--backup-interval (24h) after the newest copy, restarts included, and
+keeps the newest --backup-keep (7) copies, as 'discret backup' does; a
+stop during a backup cancels it, leaving no copy.
 
 Every request needs an API key ('discret apikey create'), kept on the
 retailer's servers. A customer's own device (an in-store app, a browser)
@@ -146,6 +156,9 @@ data directory of real data gets only the demo key.`,
 			fs.BoolVar(&f.demo, "demo", false, "set up a synthetic dataset, a model and a demo key first")
 			fs.DurationVar(&f.trainInterval, "train-interval", 0, "retrain every `DURATION` (e.g. 24h; at least 1m; 0: only on POST /v1/models:train); each run is charged to the privacy budget")
 			fs.DurationVar(&f.compactInterval, "compact-interval", defaultCompactInterval, "compact the store `DURATION` after the last compaction (at least 1m), so that erased and expired data leaves the disk within that time (0: only on 'discret compact', with the server stopped)")
+			fs.StringVar(&f.backupDir, "backup-dir", e.getenv("DISCRET_BACKUP_DIR"), "copy the store into `DIR` every --backup-interval (a directory outside the data directory, ideally on another disk; env DISCRET_BACKUP_DIR; empty: no backups)")
+			fs.DurationVar(&f.backupInterval, "backup-interval", defaultBackupInterval, "with --backup-dir, copy the store `DURATION` after the newest copy (at least 1m)")
+			fs.IntVar(&f.backupKeep, "backup-keep", defaultBackupKeep, "with --backup-dir, keep the newest `N` copies (N ≥ 1); N × --backup-interval must be shorter than every retention period")
 			fs.BoolVar(&f.allowNonPrivate, "allow-non-private", false, "serve and train models without differential privacy (ε = ∞), for evaluation only")
 			fs.BoolVar(&f.acceptCapChange, "accept-cap-change", false, "train under a privacy cap looser than the one recorded with the latest release (see 'discret train --help'); without it such runs are refused")
 		},
@@ -163,7 +176,11 @@ data directory of real data gets only the demo key.`,
 				flagRange{"max-request-bytes", atLeast(1)}, flagRange{"timeout", positiveTime},
 				flagRange{"shutdown-timeout", positiveTime}, flagRange{"train-interval", intervalRange},
 				flagRange{"compact-interval", intervalRange},
+				flagRange{"backup-interval", backupIntervalRange}, flagRange{"backup-keep", atLeast(1)},
 			); err != nil {
+				return err
+			}
+			if err := checkBackupFlags(e, f, time.Now()); err != nil {
 				return err
 			}
 			// Before anything is opened or written.
@@ -365,13 +382,25 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if err != nil {
 		return err
 	}
+	// /metrics: the release served, the store's disk, training runs, the
+	// privacy budget and the backups.
+	collectors := []prometheus.Collector{serve.ModelMetrics(eng), serve.StoreMetrics(d.db), trainer}
+	if f.backupDir != "" {
+		// Refuse a directory that cannot hold copies now, not at the
+		// first backup.
+		if err := os.MkdirAll(f.backupDir, 0o700); err != nil {
+			return fmt.Errorf("--backup-dir: %w", err)
+		}
+		if _, err := store.BackupCopies(f.backupDir); err != nil {
+			return fmt.Errorf("--backup-dir: %w", err)
+		}
+		collectors = append(collectors, serve.BackupMetrics(f.backupDir))
+	}
 	srv, err := serve.New(serve.Config{
-		API:   api,
-		Keys:  keys,
-		Ready: eng.Ready,
-		// /metrics: the release served, the store's disk, training runs
-		// and the privacy budget.
-		Collectors:      []prometheus.Collector{serve.ModelMetrics(eng), serve.StoreMetrics(d.db), trainer},
+		API:             api,
+		Keys:            keys,
+		Ready:           eng.Ready,
+		Collectors:      collectors,
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
 		Logger:          logger,
@@ -398,6 +427,15 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 		wg.Go(func() {
 			if err := d.db.CompactEvery(bgCtx, f.compactInterval); err != nil {
 				logger.Error("scheduled compaction is off", "err", err)
+			}
+		})
+	}
+	if f.backupDir != "" {
+		fmt.Fprintf(e.stdout, "backing up to %s every %v, keeping the newest %d copies\n", f.backupDir, f.backupInterval, f.backupKeep)
+		backups := store.WithAuditActor(bgCtx, store.AuditActor{Via: store.ViaSchedule})
+		wg.Go(func() {
+			if err := d.db.BackupEvery(backups, f.backupDir, f.backupInterval, f.backupKeep); err != nil {
+				logger.Error("scheduled backup is off", "err", err)
 			}
 		})
 	}

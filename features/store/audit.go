@@ -140,7 +140,7 @@ const (
 	ViaUnknown  AuditVia = iota
 	ViaCLI               // the command line; Name is the OS user, if known
 	ViaAPI               // the API; KeyID and Name are the API key's
-	ViaSchedule          // the server's periodic training (serve --train-interval)
+	ViaSchedule          // the server's periodic work (serve --train-interval, --backup-dir)
 )
 
 var auditViaNames = [...]string{ViaUnknown: "unknown", ViaCLI: "cli", ViaAPI: "api", ViaSchedule: "schedule"}

@@ -58,7 +58,7 @@ func TestAuditValue(t *testing.T) {
 		"",
 		"02" + good[2:],                   // version
 		"0100" + good[4:],                 // action 0
-		"0109" + good[4:],                 // action 9
+		"010b" + good[4:],                 // action 11
 		"010409" + good[6:],               // via 9
 		good + "00",                       // trailing byte
 		good[:len(good)-2],                // truncated

@@ -4,16 +4,14 @@ package store
 // Open opens one with the master key of the store it copies, so a restore
 // is a matter of pointing --data at it (or moving it into place), and the
 // copy is encrypted by Badger exactly as the live store is. The copy is
-// made from one read snapshot, through Badger's own restore path (DB.Load,
-// the reader of DB.Backup's stream), so that no plaintext ever reaches the
-// disk: the stream passes through a pipe in memory.
+// made from one read snapshot and written through Badger's own restore
+// path (KVLoader, the writer of DB.Load), key by key in memory, so that
+// no plaintext ever reaches the disk.
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,7 +21,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
-	"google.golang.org/protobuf/proto"
 )
 
 // ErrBackupExists is returned by Backup when its destination exists.
@@ -38,10 +35,6 @@ const (
 	// into a hidden partial directory and renames it when complete.
 	partialMark = ".partial-"
 )
-
-// backupFrame is the size of the KV lists Backup streams, in bytes of
-// keys and values.
-const backupFrame = 1 << 20
 
 // BackupStats says what Backup copied.
 type BackupStats struct {
@@ -101,19 +94,24 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupStats, error) {
 	return stats, nil
 }
 
-// checkBackupDir refuses a destination inside the data directory, which
-// Badger would take for its own files.
+// checkBackupDir refuses a destination inside the data directory.
 func (db *DB) checkBackupDir(dir string) error {
 	if db.opts.InMemory {
 		return nil
 	}
-	src, err1 := filepath.Abs(db.opts.Dir)
+	return CheckBackupDir(db.opts.Dir, dir)
+}
+
+// CheckBackupDir refuses a backup destination dir inside (or equal to)
+// the data directory data, which Badger would take for its own files.
+func CheckBackupDir(data, dir string) error {
+	src, err1 := filepath.Abs(data)
 	dst, err2 := filepath.Abs(dir)
 	if err := errors.Join(err1, err2); err != nil {
 		return wrapf(err, "backup")
 	}
 	if rel, err := filepath.Rel(src, dst); err == nil && (rel == "." || filepath.IsLocal(rel)) {
-		return fmt.Errorf("store: backup: %s is inside the data directory %s; choose a directory outside it", dir, db.opts.Dir)
+		return fmt.Errorf("store: backup: %s is inside the data directory %s; choose a directory outside it", dir, data)
 	}
 	return nil
 }
@@ -138,34 +136,33 @@ func (db *DB) backupTo(ctx context.Context, tmp string) (BackupStats, error) {
 	if err != nil {
 		return BackupStats{}, err
 	}
-	stats, err := db.streamTo(ctx, dst)
-	if err == nil {
-		err = dst.resumeErasures(ctx)
-	}
+	stats, err := db.copyTo(ctx, dst)
 	// Close flushes the memtables and syncs Badger's files.
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
-	return stats, err
+	if err != nil {
+		return BackupStats{}, err
+	}
+	// Open again, which completes an erasure that was in progress in the
+	// snapshot (its marker came with it).
+	if dst, err = Open(o); err != nil {
+		return BackupStats{}, err
+	}
+	return stats, dst.Close()
 }
 
-// streamTo writes every live key of one snapshot of db into the empty
-// store to, in the format of Badger's DB.Backup (a length-prefixed
-// pb.KVList per frame), read by to's DB.Load through a pipe.
-func (db *DB) streamTo(ctx context.Context, to *DB) (BackupStats, error) {
-	pr, pw := io.Pipe()
-	loaded := make(chan error, 1)
-	go func() {
-		err := to.bdb.Load(pr, 16)
-		pr.CloseWithError(err) // nil: the writer sees io.ErrClosedPipe
-		loaded <- err
-	}()
+// copyTo writes every live key of one snapshot of db into the empty store
+// to, with its version, user meta and expiry, through Badger's KVLoader
+// (the writer of DB.Load, Badger's restore): batched writes, no
+// transactions. to's reads do not see the keys until it is opened again,
+// which sets its timestamps past theirs.
+func (db *DB) copyTo(ctx context.Context, to *DB) (BackupStats, error) {
+	ldr := to.bdb.NewKVLoader(16)
 	var stats BackupStats
 	err := db.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
-		list := &pb.KVList{}
-		size := 0
 		for it.Rewind(); it.Valid(); it.Next() {
 			if stats.Entries%1024 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -184,43 +181,19 @@ func (db *DB) streamTo(ctx context.Context, to *DB) (BackupStats, error) {
 				Version:   item.Version(),
 				ExpiresAt: item.ExpiresAt(),
 			}
-			list.Kv = append(list.Kv, kv)
-			n := len(kv.Key) + len(kv.Value)
-			stats.Entries++
-			stats.Bytes += int64(n)
-			if size += n; size >= backupFrame {
-				if err := writeFrame(pw, list); err != nil {
-					return err
-				}
-				list.Kv, size = list.Kv[:0], 0
+			if err := ldr.Set(kv); err != nil {
+				return err
 			}
+			stats.Entries++
+			stats.Bytes += int64(len(kv.Key) + len(kv.Value))
 		}
-		if len(list.Kv) == 0 {
-			return nil
-		}
-		return writeFrame(pw, list)
+		return nil
 	})
-	pw.CloseWithError(err) // nil: the reader sees EOF
-	if lerr := <-loaded; err == nil {
-		err = lerr
+	// Finish waits for the writes sent, even after an error.
+	if ferr := ldr.Finish(); err == nil {
+		err = ferr
 	}
 	return stats, err
-}
-
-// writeFrame writes list as DB.Backup does: its size as a little-endian
-// uint64, then its protobuf encoding.
-func writeFrame(w io.Writer, list *pb.KVList) error {
-	b, err := proto.Marshal(list)
-	if err != nil {
-		return err
-	}
-	var size [8]byte
-	binary.LittleEndian.PutUint64(size[:], uint64(len(b)))
-	if _, err := w.Write(size[:]); err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
 }
 
 // BackupCopy is a copy that BackupInto made in a backup directory.
@@ -337,4 +310,46 @@ func (db *DB) removePartials(dir string) error {
 		}
 	}
 	return nil
+}
+
+// BackupEvery runs BackupInto(dir, keep) every interval until ctx is done,
+// then returns nil, so that a server keeps a rolling set of recent copies.
+// The first run comes interval after the newest copy in dir, at once if
+// that is past or there is none, so that restarts do not put it off. Each
+// run is logged with what it copied and deleted; a failed run is logged
+// and retried at the next interval. The audit entries name the actor of
+// ctx.
+func (db *DB) BackupEvery(ctx context.Context, dir string, interval time.Duration, keep int) error {
+	if interval <= 0 {
+		return fmt.Errorf("store: BackupEvery interval must be positive, got %s", interval)
+	}
+	copies, err := BackupCopies(dir)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	if len(copies) > 0 {
+		last = copies[len(copies)-1].Time
+	}
+	db.backupOnTimer(ctx, dir, keep, firstRun(last, db.now(), interval), interval, time.After)
+	return nil
+}
+
+// backupOnTimer runs BackupInto after first, then every interval, until
+// ctx is done; after is time.After (a seam for tests).
+func (db *DB) backupOnTimer(ctx context.Context, dir string, keep int, first, interval time.Duration, after func(time.Duration) <-chan time.Time) {
+	onTimer(ctx, first, interval, after, func() {
+		start := time.Now()
+		res, err := db.BackupInto(ctx, dir, keep)
+		for _, c := range res.Deleted {
+			db.log.Info("store: deleted an old backup", "copy", c.Path)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				db.log.Warn("store: scheduled backup", "err", err)
+			}
+			return
+		}
+		db.log.Info("store: backed up", "copy", res.Copy.Path, "entries", res.Stats.Entries, "seconds", time.Since(start).Seconds())
+	})
 }

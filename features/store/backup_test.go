@@ -338,3 +338,47 @@ func TestBackupInMemory(t *testing.T) {
 		t.Errorf("copy of an in-memory store: %d events, %v; want 10", len(es), err)
 	}
 }
+
+// TestBackupOnTicks: the scheduled backup makes a copy at each tick, keeps
+// the newest, and waits the interval between runs.
+func TestBackupOnTicks(t *testing.T) {
+	t.Parallel()
+	now := testNow
+	var mu sync.Mutex
+	db := smallStore(t, t.TempDir(), func(o *Options) {
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	defer db.Close()
+	grant(t, db, privacy.PseudoID{1})
+	dir := filepath.Join(t.TempDir(), "backups")
+	if err := db.BackupEvery(t.Context(), dir, 0, 1); err == nil {
+		t.Error("BackupEvery(interval 0) = nil, want an error")
+	}
+	ticks := make(chan time.Time)
+	waited := make(chan time.Duration, 8) // what the loop waits for, once it waits
+	after := func(d time.Duration) <-chan time.Time { waited <- d; return ticks }
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); db.backupOnTimer(ctx, dir, 2, 5*time.Minute, time.Hour, after) }()
+	var waits []time.Duration
+	for range 3 {
+		waits = append(waits, <-waited)
+		mu.Lock()
+		now = now.Add(time.Hour)
+		mu.Unlock()
+		ticks <- now
+	}
+	waits = append(waits, <-waited) // the third run has finished
+	stop()
+	<-done
+	if !slices.Equal(waits, []time.Duration{5 * time.Minute, time.Hour, time.Hour, time.Hour}) {
+		t.Errorf("the loop waited %v, want 5m (first) then 1h (the interval)", waits)
+	}
+	copies, err := BackupCopies(dir)
+	if err != nil || len(copies) != 2 {
+		t.Fatalf("BackupCopies after 4 ticks, keep 2 = %v, %v; want 2 copies", copies, err)
+	}
+	if want := testNow.Add(3 * time.Hour); !copies[1].Time.Equal(want) {
+		t.Errorf("newest copy at %v, want %v", copies[1].Time, want)
+	}
+}

@@ -178,14 +178,13 @@ func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
 	case err != nil:
 		return err
 	}
-	db.compactOnTimer(ctx, firstCompaction(last, db.now(), interval), interval, time.After)
+	db.compactOnTimer(ctx, firstRun(last, db.now(), interval), interval, time.After)
 	return nil
 }
 
-// firstCompaction is how long after now the first scheduled compaction
-// comes: interval after last, and at once when that is past or there was
-// no compaction.
-func firstCompaction(last, now time.Time, interval time.Duration) time.Duration {
+// firstRun is how long after now the first run of a schedule comes:
+// interval after last, and at once when that is past or there was no run.
+func firstRun(last, now time.Time, interval time.Duration) time.Duration {
 	if last.IsZero() {
 		return 0
 	}
@@ -195,21 +194,29 @@ func firstCompaction(last, now time.Time, interval time.Duration) time.Duration 
 // compactOnTimer runs Compact after first, then every interval, until ctx
 // is done; after is time.After (a seam for tests).
 func (db *DB) compactOnTimer(ctx context.Context, first, interval time.Duration, after func(time.Duration) <-chan time.Time) {
-	for wait := first; ; wait = interval {
-		select {
-		case <-ctx.Done():
-			return
-		case <-after(wait):
-		}
+	onTimer(ctx, first, interval, after, func() {
 		db.sweep(ctx)
 		start := time.Now()
 		if err := db.Compact(ctx); err != nil {
 			if ctx.Err() == nil {
 				db.log.Warn("store: scheduled compaction", "err", err)
 			}
-			continue
+			return
 		}
 		db.log.Info("store: compacted; erased and expired data is off the disk", "seconds", time.Since(start).Seconds())
+	})
+}
+
+// onTimer calls run after first, then every interval after each run
+// returned, until ctx is done; after is time.After (a seam for tests).
+func onTimer(ctx context.Context, first, interval time.Duration, after func(time.Duration) <-chan time.Time, run func()) {
+	for wait := first; ; wait = interval {
+		select {
+		case <-ctx.Done():
+			return
+		case <-after(wait):
+		}
+		run()
 	}
 }
 

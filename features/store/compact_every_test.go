@@ -205,8 +205,8 @@ func TestFirstCompaction(t *testing.T) {
 		{now.Add(-72 * time.Hour), 0},
 		{now.Add(time.Hour), 25 * time.Hour}, // a clock set back: at most one interval more
 	} {
-		if got := firstCompaction(tt.last, now, 24*time.Hour); got != tt.want {
-			t.Errorf("firstCompaction(last %v, now %v, 24h) = %v, want %v", tt.last, now, got, tt.want)
+		if got := firstRun(tt.last, now, 24*time.Hour); got != tt.want {
+			t.Errorf("firstRun(last %v, now %v, 24h) = %v, want %v", tt.last, now, got, tt.want)
 		}
 	}
 }

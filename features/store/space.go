@@ -95,9 +95,25 @@ func (db *DB) Usage() (Usage, error) {
 	if db.opts.InMemory {
 		return u, nil
 	}
-	err := filepath.WalkDir(db.opts.Dir, func(_ string, d fs.DirEntry, err error) error {
+	var err error
+	if u.Disk, err = DirUsage(db.opts.Dir); err != nil {
+		return Usage{}, err
+	}
+	u.Needed = db.opts.spaceNeeded()
+	if u.Free, err = db.opts.free(); err != nil {
+		return Usage{}, err
+	}
+	return u, nil
+}
+
+// DirUsage returns the disk space the files under dir occupy: their
+// allocated blocks, not their lengths (diskUsage), since Badger's files
+// are sparse. Files removed during the walk (a compacted table) count
+// nothing.
+func DirUsage(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
-			// A file Badger removed during the walk (a compacted table).
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
@@ -113,15 +129,11 @@ func (db *DB) Usage() (Usage, error) {
 		if err != nil {
 			return err
 		}
-		u.Disk += diskUsage(info)
+		n += diskUsage(info)
 		return nil
 	})
 	if err != nil {
-		return Usage{}, wrapf(err, "size of %s", db.opts.Dir)
+		return 0, wrapf(err, "size of %s", dir)
 	}
-	u.Needed = db.opts.spaceNeeded()
-	if u.Free, err = db.opts.free(); err != nil {
-		return Usage{}, err
-	}
-	return u, nil
+	return n, nil
 }

@@ -3471,7 +3471,8 @@ type ListAuditEntriesRequest struct {
 	// List the entries before this time.
 	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
 	// List only these actions: export, forget, apikey.create, apikey.revoke,
-	// model.use, model.train, model.retire, consent.import.
+	// model.use, model.train, model.retire, consent.import, backup,
+	// backup.delete.
 	Actions []string `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
 	// At most this many entries: 1-1000; 0 means 100.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -3695,7 +3696,7 @@ type AuditEntry struct {
 	// When the action took effect, to the second.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// export, forget, apikey.create, apikey.revoke, model.use, model.train,
-	// model.retire or consent.import.
+	// model.retire, consent.import, backup or backup.delete.
 	Action string      `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	Actor  *AuditActor `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	// For export, forget and model.retire: an opaque reference to the
@@ -3705,7 +3706,8 @@ type AuditEntry struct {
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
 	// The API key's id (apikey.*), the release's version (model.*; for
 	// model.retire of the current release, "V (current → W)" with the release
-	// current instead), or the consent file's base name (consent.import).
+	// current instead), the consent file's base name (consent.import), or
+	// the copy's directory name (backup.*).
 	Object string `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
 	// The outcome: records exported or erased per table (consent, events,
 	// coupon_pushes; an export's consent counts choices, an erasure's the
@@ -3799,7 +3801,7 @@ func (x *AuditEntry) GetCounts() map[string]int64 {
 type AuditActor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// cli (the command line), api (an API key), schedule (the server's
-	// periodic training) or unknown.
+	// periodic training and backups) or unknown.
 	Via string `protobuf:"bytes,1,opt,name=via,proto3" json:"via,omitempty"`
 	// The API key's id, for api.
 	KeyId string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
