@@ -191,6 +191,14 @@ func TestTrainerCapChange(t *testing.T) {
 	if _, err := looser.Train(ctx, train.Config{Epsilon: 0.5}); !errors.As(err, &loosened) {
 		t.Fatalf("Train under a looser cap, not accepted = %v, want *train.CapLoosenedError", err)
 	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(looser)
+	for outcome, want := range map[string]float64{"cap_loosened": 1, "failed": 0} {
+		labels := map[string]string{"trigger": "request", "outcome": outcome}
+		if got := gatherValue(t, reg, "discret_training_runs_total", labels); got != want {
+			t.Errorf("discret_training_runs_total%v after the refusal = %v, want %v", labels, got, want)
+		}
+	}
 	base.AcceptCapChange = true
 	looser, err = NewTrainer(TrainerConfig{Store: f.db, Engine: f.eng, Base: base, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	if err != nil {
@@ -236,7 +244,7 @@ func TestTrainerMetrics(t *testing.T) {
 	for _, c := range []struct {
 		outcome string
 		want    float64
-	}{{"current", 1}, {"budget_exceeded", 1}, {"busy", 1}, {"cancelled", 1}, {"failed", 1}, {"not_current", 0}, {"no_data", 0}} {
+	}{{"current", 1}, {"budget_exceeded", 1}, {"busy", 1}, {"cancelled", 1}, {"failed", 1}, {"not_current", 0}, {"cap_loosened", 0}, {"no_data", 0}} {
 		labels := map[string]string{"trigger": "request", "outcome": c.outcome}
 		if got := gatherValue(t, reg, "discret_training_runs_total", labels); got != c.want {
 			t.Errorf("discret_training_runs_total%v = %v, want %v", labels, got, c.want)

@@ -19,7 +19,7 @@ const (
 
 // Outcomes of a training run, the outcome label of
 // discret_training_runs_total (runOutcome).
-var runOutcomes = []string{"current", "not_current", "budget_exceeded", "no_data", "cancelled", "busy", "failed"}
+var runOutcomes = []string{"current", "not_current", "budget_exceeded", "cap_loosened", "no_data", "cancelled", "busy", "failed"}
 
 // trainerMetrics are a Trainer's Prometheus series (Trainer.Collect).
 type trainerMetrics struct {
@@ -33,7 +33,7 @@ func newTrainerMetrics(running func() bool) trainerMetrics {
 	m := trainerMetrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "discret_training_runs_total",
-			Help: "Training runs of the server, by trigger (request: POST /v1/models:train; schedule: --train-interval) and outcome: current (served), not_current (stored and charged, not served), budget_exceeded (refused by the privacy cap), no_data, cancelled, busy (another run in progress), failed.",
+			Help: "Training runs of the server, by trigger (request: POST /v1/models:train; schedule: --train-interval) and outcome: current (served), not_current (stored and charged, not served), budget_exceeded (refused by the privacy cap), cap_loosened (refused: the cap in force is looser than the one recorded with the latest release; serve --accept-cap-change), no_data, cancelled, busy (another run in progress), failed.",
 		}, []string{"trigger", "outcome"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "discret_training_duration_seconds",
@@ -63,6 +63,7 @@ func newTrainerMetrics(running func() bool) trainerMetrics {
 func runOutcome(err error) string {
 	var exceeded *budget.ExceededError
 	var notCurrent *NotCurrentError
+	var loosened *train.CapLoosenedError
 	switch {
 	case err == nil:
 		return "current"
@@ -70,6 +71,8 @@ func runOutcome(err error) string {
 		return "not_current"
 	case errors.As(err, &exceeded):
 		return "budget_exceeded"
+	case errors.As(err, &loosened):
+		return "cap_loosened"
 	case errors.Is(err, train.ErrNoData):
 		return "no_data"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
