@@ -125,7 +125,7 @@ func openData(e *env, create bool) (*dataEnv, error) {
 	if err != nil {
 		// Badger's lock error has no sentinel; its text is stable.
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("the data directory %s is in use by another process: a running 'discret serve', or another discret command (train, import, …) that has not finished; wait for it or stop it. While a server runs, events, consent, export, erasure, the catalogue, coupons and training and API keys go through its API (for example POST /v1/models:train, POST /v1/apikeys), and the server compacts the store itself every --compact-interval", e.global.data)
+			return nil, fmt.Errorf("the data directory %s is in use by another process: a running 'discret serve', or another discret command (train, import, …) that has not finished; wait for it or stop it. While a server runs, events, consent, export, erasure, the catalogue, coupons and training and API keys go through its API (for example POST /v1/models:train, POST /v1/apikeys), and the server compacts the store itself every --compact-interval, and backs it up with --backup-dir", e.global.data)
 		}
 		return nil, err
 	}
