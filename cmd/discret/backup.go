@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/discret-io/discret/features"
@@ -26,9 +27,9 @@ func backupCommand() *command {
 		help: `Backup copies the data directory into DIR/` + store.BackupPrefix + `TIME (TIME in UTC,
 e.g. ` + store.BackupPrefix + `20261125T030000Z), then deletes the oldest copies in DIR
 so that --keep remain. A copy is itself a data directory, encrypted under
-the same master key: to restore one, stop the server and start it with
---data pointing at the copy (or a copy of it), then make good what was
-written since (README "Backups").
+the same master key: to restore one, stop the server, copy it out of DIR
+as the data directory (cp -a), start it, then make good what was written
+since (README "Backups"). A data directory inside DIR is refused.
 
 The copy is made from one consistent snapshot, with each event's expiry:
 nothing erased or expired is copied, and the events in it expire when
@@ -58,6 +59,9 @@ opening the data directory.`,
 			if err := e.checkRanges(flagRange{"keep", atLeast(1)}); err != nil {
 				return err
 			}
+			if err := store.CheckBackupDir(e.global.data, dir); err != nil {
+				return usagef("backup %s: %v", dir, strings.TrimPrefix(err.Error(), "store: backup: "))
+			}
 			d, err := openData(e, false)
 			if err != nil {
 				return err
@@ -75,7 +79,7 @@ opening the data directory.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "to restore it: stop the server, then run it with --data %s (README \"Backups\")\n", res.Copy.Path)
+			fmt.Fprintf(e.stdout, "to restore it: stop the server and copy it out of %s as the data directory (README \"Backups\")\n", dir)
 			return nil
 		},
 	}
@@ -128,7 +132,7 @@ func checkBackupFlags(e *env, f serveFlags, now time.Time) error {
 		return nil
 	}
 	if err := store.CheckBackupDir(e.global.data, f.backupDir); err != nil {
-		return usagef("--backup-dir %s: it is inside the data directory %s; choose a directory outside it, ideally on another disk", f.backupDir, e.global.data)
+		return usagef("--backup-dir %s: %v", f.backupDir, strings.TrimPrefix(err.Error(), "store: backup: "))
 	}
 	return checkBackupAge(e.conf.retention, f.backupKeep, f.backupInterval, now)
 }

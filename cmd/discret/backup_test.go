@@ -25,7 +25,7 @@ func TestBackupCommand(t *testing.T) {
 	before := c.mustRun("audit") // the copy's trail: the backup's entry comes after its snapshot
 	out := c.mustRun("backup", dir)
 	m := copyRE.FindStringSubmatch(out)
-	if m == nil || !strings.Contains(out, "--data "+m[1]) {
+	if m == nil || !strings.Contains(out, "to restore it: stop the server and copy it out of "+dir) {
 		t.Fatalf("backup printed %q, want the copy and how to restore it", out)
 	}
 	first := m[1]
@@ -85,7 +85,7 @@ func TestBackupCommand(t *testing.T) {
 			t.Errorf("discret %v = exit %d, want %d", args, code, exitUsage)
 		}
 	}
-	if code, _, errOut := c.run("backup", filepath.Join(c.data, "copies")); code != exitFailure || !strings.Contains(errOut, "inside the data directory") {
+	if code, _, errOut := c.run("backup", filepath.Join(c.data, "copies")); code != exitUsage || !strings.Contains(errOut, "inside the data directory") {
 		t.Errorf("backup into the data directory = %d, %q; want refused", code, errOut)
 	}
 }

@@ -113,6 +113,9 @@ func CheckBackupDir(data, dir string) error {
 	if rel, err := filepath.Rel(src, dst); err == nil && (rel == "." || filepath.IsLocal(rel)) {
 		return fmt.Errorf("store: backup: %s is inside the data directory %s; choose a directory outside it", dir, data)
 	}
+	if rel, err := filepath.Rel(dst, src); err == nil && filepath.IsLocal(rel) {
+		return fmt.Errorf("store: backup: the data directory %s is inside the backup directory %s (a restored copy?): its pruning could delete it; move the data directory out, or choose another backup directory", data, dir)
+	}
 	return nil
 }
 
@@ -145,11 +148,16 @@ func (db *DB) backupTo(ctx context.Context, tmp string) (BackupStats, error) {
 		return BackupStats{}, err
 	}
 	// Open again, which completes an erasure that was in progress in the
-	// snapshot (its marker came with it).
+	// snapshot (its marker came with it), and compact, so that the keys it
+	// deletes leave the copy's files.
 	if dst, err = Open(o); err != nil {
 		return BackupStats{}, err
 	}
-	return stats, dst.Close()
+	err = dst.Compact(ctx)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return stats, err
 }
 
 // copyTo writes every live key of one snapshot of db into the empty store
@@ -159,6 +167,7 @@ func (db *DB) backupTo(ctx context.Context, tmp string) (BackupStats, error) {
 // which sets its timestamps past theirs.
 func (db *DB) copyTo(ctx context.Context, to *DB) (BackupStats, error) {
 	ldr := to.bdb.NewKVLoader(16)
+	now := db.now()
 	var stats BackupStats
 	err := db.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
@@ -170,16 +179,26 @@ func (db *DB) copyTo(ctx context.Context, to *DB) (BackupStats, error) {
 				}
 			}
 			item := it.Item()
+			key := item.KeyCopy(nil)
+			exp := item.ExpiresAt()
+			if len(key) > 0 && key[0] == tagEvent {
+				// The retention policy in force, which may hide an event
+				// stored under a longer period: copied with its expiry
+				// under that policy, or not at all once past it.
+				if exp = db.eventExpiry(key, exp); expired(exp, now) {
+					continue
+				}
+			}
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
 			kv := &pb.KV{
-				Key:       item.KeyCopy(nil),
+				Key:       key,
 				Value:     v,
 				UserMeta:  []byte{item.UserMeta()},
 				Version:   item.Version(),
-				ExpiresAt: item.ExpiresAt(),
+				ExpiresAt: exp,
 			}
 			if err := ldr.Set(kv); err != nil {
 				return err
@@ -279,6 +298,11 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (BackupResul
 		return res, nil
 	}
 	for _, old := range copies[:len(copies)-keep] {
+		if db.isOwnDir(old.Path) {
+			// A restored copy serving as the data directory.
+			db.log.Warn("store: an old backup is this store's data directory (a restored copy): not deleted; move the data directory out of the backup directory", "copy", old.Path)
+			continue
+		}
 		if err := os.RemoveAll(old.Path); err != nil {
 			return res, wrapf(err, "delete backup")
 		}
@@ -289,6 +313,16 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (BackupResul
 		}
 	}
 	return res, nil
+}
+
+// isOwnDir reports whether path is the store's data directory.
+func (db *DB) isOwnDir(path string) bool {
+	if db.opts.InMemory {
+		return false
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat(db.opts.Dir)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // removePartials removes the partial copies a crashed Backup left in dir:

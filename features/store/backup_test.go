@@ -18,6 +18,7 @@ import (
 
 	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/retention"
 )
 
 // dump returns every live key of db with its value, user meta and expiry.
@@ -65,7 +66,7 @@ func TestBackup(t *testing.T) {
 	for _, p := range []privacy.PseudoID{a, b, gone} {
 		grant(t, db, p)
 	}
-	fill(t, db, a, 2500) // several frames of the stream
+	fill(t, db, a, 2500)
 	fill(t, db, b, 7)
 	fill(t, db, gone, 5)
 	if _, err := db.Forget(t.Context(), gone); err != nil {
@@ -90,6 +91,7 @@ func TestBackup(t *testing.T) {
 	cp := smallStore(t, dst, nil)
 	defer cp.Close()
 	got := dump(t, cp)
+	delete(got, string(compactedKey)) // the copy was compacted
 	if !maps.Equal(got, want) {
 		t.Errorf("the copy holds %d keys, the store %d; want the same keys, values and expiries", len(got), len(want))
 	}
@@ -376,9 +378,64 @@ func TestBackupOnTicks(t *testing.T) {
 	}
 	copies, err := BackupCopies(dir)
 	if err != nil || len(copies) != 2 {
-		t.Fatalf("BackupCopies after 4 ticks, keep 2 = %v, %v; want 2 copies", copies, err)
+		t.Fatalf("BackupCopies after 3 runs, keep 2 = %v, %v; want 2 copies", copies, err)
 	}
 	if want := testNow.Add(3 * time.Hour); !copies[1].Time.Equal(want) {
 		t.Errorf("newest copy at %v, want %v", copies[1].Time, want)
+	}
+}
+
+// TestBackupShortenedRetention: events that a retention period shortened
+// since they were stored no longer keeps are not copied.
+func TestBackupShortenedRetention(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := smallStore(t, dir, nil)
+	p := privacy.PseudoID{5}
+	grant(t, db, p)
+	fill(t, db, p, 30) // 20 views and 10 store visits, kept a year
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	week := retention.Policy{View: retention.Period{Days: 7}}
+	db = smallStore(t, dir, func(o *Options) {
+		o.Retention = &week
+		o.Now = func() time.Time { return testNow.AddDate(0, 0, 10) }
+	})
+	defer db.Close()
+	dst := filepath.Join(t.TempDir(), "copy")
+	if _, err := db.Backup(t.Context(), dst); err != nil {
+		t.Fatal(err)
+	}
+	cp := smallStore(t, dst, nil) // no policy: the copy's own expiries only
+	defer cp.Close()
+	es, err := cp.CustomerEvents(t.Context(), p)
+	if err != nil || len(es) != 10 {
+		t.Fatalf("copy: %d events, %v; want the 10 store visits, not the views the policy no longer keeps", len(es), err)
+	}
+	for _, e := range es {
+		if e.Kind != privacy.StoreVisit {
+			t.Errorf("copy holds a %v", e.Kind)
+		}
+	}
+}
+
+// TestBackupKeepsOwnDir: a store restored from a copy in the backup
+// directory is never deleted by its own pruning.
+func TestBackupKeepsOwnDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	restored := filepath.Join(dir, BackupPrefix+"20000101T000000Z")
+	db := smallStore(t, restored, nil)
+	defer db.Close()
+	grant(t, db, privacy.PseudoID{1})
+	if _, err := db.BackupInto(t.Context(), dir, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(restored, MetaFile)); err != nil {
+		t.Fatalf("the store's own directory was deleted by pruning: %v", err)
+	}
+	if err := CheckBackupDir(restored, dir); err == nil || !strings.Contains(err.Error(), "inside the backup directory") {
+		t.Errorf("CheckBackupDir(data inside the backup dir) = %v, want refused", err)
 	}
 }
