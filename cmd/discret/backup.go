@@ -59,8 +59,8 @@ opening the data directory.`,
 			if err := e.checkRanges(flagRange{"keep", atLeast(1)}); err != nil {
 				return err
 			}
-			if err := store.CheckBackupDir(e.global.data, dir); err != nil {
-				return usagef("backup %s: %v", dir, strings.TrimPrefix(err.Error(), "store: backup: "))
+			if err := checkBackupDir(e.global.data, dir, "backup "+dir); err != nil {
+				return err
 			}
 			d, err := openData(e, false)
 			if err != nil {
@@ -131,8 +131,8 @@ func checkBackupFlags(e *env, f serveFlags, now time.Time) error {
 		}
 		return nil
 	}
-	if err := store.CheckBackupDir(e.global.data, f.backupDir); err != nil {
-		return usagef("--backup-dir %s: %v", f.backupDir, strings.TrimPrefix(err.Error(), "store: backup: "))
+	if err := checkBackupDir(e.global.data, f.backupDir, "--backup-dir "+f.backupDir); err != nil {
+		return err
 	}
 	return checkBackupAge(e.conf.retention, f.backupKeep, f.backupInterval, now)
 }
@@ -145,4 +145,13 @@ func inDays(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/day)
 	}
 	return d.String()
+}
+
+// checkBackupDir returns store.CheckBackupDir's refusal of the backup
+// directory dir as a usage error, after what (the argument or flag).
+func checkBackupDir(data, dir, what string) error {
+	if err := store.CheckBackupDir(data, dir); err != nil {
+		return usagef("%s: %s", what, strings.TrimPrefix(err.Error(), "store: backup: "))
+	}
+	return nil
 }

@@ -62,8 +62,10 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupStats, error) {
 	if dir == "" {
 		return BackupStats{}, errors.New("store: backup: no destination directory")
 	}
-	if err := db.checkBackupDir(dir); err != nil {
-		return BackupStats{}, err
+	if !db.opts.InMemory {
+		if err := CheckBackupDir(db.opts.Dir, dir); err != nil {
+			return BackupStats{}, err
+		}
 	}
 	if _, err := os.Lstat(dir); err == nil {
 		return BackupStats{}, fmt.Errorf("%w: %s", ErrBackupExists, dir)
@@ -92,14 +94,6 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupStats, error) {
 		return BackupStats{}, wrapf(err, "backup to %s", dir)
 	}
 	return stats, nil
-}
-
-// checkBackupDir refuses a destination inside the data directory.
-func (db *DB) checkBackupDir(dir string) error {
-	if db.opts.InMemory {
-		return nil
-	}
-	return CheckBackupDir(db.opts.Dir, dir)
 }
 
 // CheckBackupDir refuses a backup destination dir inside (or equal to)
