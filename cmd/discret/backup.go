@@ -42,8 +42,10 @@ needs the server stopped.
 
 A copy keeps customers who were erased or withdrew after it was made, and
 events that expired since, until it is deleted: with a copy a day, --keep
-is how many days that lasts. --list prints the copies in DIR without
-opening the data directory.`,
+is how many days that lasts. This command keeps --keep copies whatever
+their age; a server also deletes copies --backup-keep × --backup-interval
+old. --list prints the copies in DIR, and the partial directories of
+interrupted backups, without opening the data directory.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&keep, "keep", defaultBackupKeep, "copies to keep in DIR, `N` ≥ 1: the oldest beyond N are deleted")
 			fs.BoolVar(&list, "list", false, "list the copies in DIR, oldest first, and do nothing else")
@@ -68,7 +70,7 @@ opening the data directory.`,
 			}
 			defer d.Close()
 			start := time.Now()
-			res, err := d.db.BackupInto(ctx, dir, keep)
+			res, err := d.db.BackupInto(ctx, dir, store.BackupRotation{Keep: keep})
 			if res.Copy.Path != "" {
 				fmt.Fprintf(e.stdout, "backed up %s (%s) to %s in %.2f s\n", features.Plural(int(res.Stats.Entries), "record"),
 					humanBytes(res.Stats.Bytes), res.Copy.Path, time.Since(start).Seconds())
@@ -85,15 +87,19 @@ opening the data directory.`,
 	}
 }
 
-// listBackups prints the copies in dir, oldest first, with their size.
+// listBackups prints the copies in dir, oldest first, with their size,
+// and the partial copies of interrupted backups.
 func listBackups(w io.Writer, dir string) error {
 	copies, err := store.BackupCopies(dir)
 	if err != nil {
 		return err
 	}
+	partials, err := store.BackupPartials(dir)
+	if err != nil {
+		return err
+	}
 	if len(copies) == 0 {
 		fmt.Fprintf(w, "no copies in %s\n", dir)
-		return nil
 	}
 	for _, c := range copies {
 		size, err := store.DirUsage(c.Path)
@@ -101,6 +107,13 @@ func listBackups(w io.Writer, dir string) error {
 			return err
 		}
 		fmt.Fprintf(w, "%s  %9s  %s\n", c.Time.Format(time.RFC3339), humanBytes(size), c.Path)
+	}
+	for _, p := range partials {
+		size, err := store.DirUsage(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "interrupted  %9s  %s (not a copy: the next backup deletes it)\n", humanBytes(size), p)
 	}
 	return nil
 }

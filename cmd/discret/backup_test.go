@@ -60,17 +60,20 @@ func TestBackupCommand(t *testing.T) {
 		t.Fatal("no customer of the generated events has events stored")
 	}
 
-	time.Sleep(1100 * time.Millisecond) // copies are named to the second
-	out = c.mustRun("backup", "--keep", "1", dir)
+	out = c.mustRun("backup", "--keep", "1", dir) // named a second later if need be
 	if !strings.Contains(out, "deleted the copy of ") || !strings.Contains(out, first) {
 		t.Errorf("backup --keep 1 printed %q, want the deletion of %s", out, first)
 	}
 	if _, err := os.Stat(first); !os.IsNotExist(err) {
 		t.Errorf("the older copy is still there (%v)", err)
 	}
+	partial := filepath.Join(dir, "."+store.BackupPrefix+"20260101T000000Z.partial-42") // a crash's
+	if err := os.Mkdir(partial, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	list := c.mustRun("backup", "--list", dir)
-	if n := strings.Count(list, store.BackupPrefix); n != 1 {
-		t.Errorf("backup --list printed %d copies, want 1:\n%s", n, list)
+	if n := strings.Count(list, string(filepath.Separator)+store.BackupPrefix); n != 1 || !strings.Contains(list, "interrupted") || !strings.Contains(list, partial+" (not a copy") {
+		t.Errorf("backup --list printed:\n%s\nwant 1 copy and the partial copy %s", list, partial)
 	}
 	if out := c.mustRun("backup", "--list", filepath.Join(dir, "none")); !strings.Contains(out, "no copies") {
 		t.Errorf("backup --list of an empty directory printed %q", out)

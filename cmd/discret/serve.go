@@ -109,7 +109,8 @@ as 'discret compact' does. Writes wait while a compaction flushes the
 memtables (well under a second); a stop during a compaction waits for it.
 With --backup-dir, it copies the store into that directory every
 --backup-interval (24h) after the newest copy, restarts included, and
-keeps the newest --backup-keep (7) copies, as 'discret backup' does; a
+keeps the newest --backup-keep (7) copies, as 'discret backup' does, none
+older than --backup-keep × --backup-interval, even when backups fail; a
 stop during a backup cancels it, leaving no copy.
 
 Every request needs an API key ('discret apikey create'), kept on the

@@ -24,7 +24,7 @@ import (
 )
 
 // ErrBackupExists is returned by Backup when its destination exists.
-var ErrBackupExists = errors.New("store: backup destination already exists; choose a new directory")
+var ErrBackupExists = errors.New("store: backup destination already exists")
 
 // BackupPrefix begins the name of every copy that BackupInto makes; the
 // rest of the name is its time (BackupTimeLayout, UTC).
@@ -68,7 +68,7 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupStats, error) {
 		}
 	}
 	if _, err := os.Lstat(dir); err == nil {
-		return BackupStats{}, fmt.Errorf("%w: %s", ErrBackupExists, dir)
+		return BackupStats{}, fmt.Errorf("%w: %s; choose a new directory", ErrBackupExists, dir)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return BackupStats{}, wrapf(err, "backup")
 	}
@@ -82,10 +82,12 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupStats, error) {
 	}
 	stats, err := db.backupTo(ctx, tmp)
 	if err == nil {
-		err = os.Rename(tmp, dir)
-	}
-	if err == nil {
-		err = syncDir(parent)
+		if err = os.Rename(tmp, dir); err == nil {
+			// From here a failure leaves no copy either: not one that
+			// might not survive a crash.
+			tmp = dir
+			err = syncDir(parent)
+		}
 	}
 	if err != nil {
 		if rerr := os.RemoveAll(tmp); rerr != nil {
@@ -117,6 +119,10 @@ func CheckBackupDir(data, dir string) error {
 func (db *DB) backupTo(ctx context.Context, tmp string) (BackupStats, error) {
 	o := db.opts
 	o.Dir, o.InMemory = tmp, false
+	// The default memory sizes, not the live store's, which may be large:
+	// the copy only streams keys in, once.
+	o.MemTableSize, o.NumMemtables = DefaultMemTableSize, DefaultNumMemtables
+	o.BlockCacheSize, o.IndexCacheSize = DefaultBlockCacheSize, DefaultIndexCacheSize
 	u, err := db.Usage()
 	if err != nil {
 		return BackupStats{}, err
@@ -159,7 +165,14 @@ func (db *DB) backupTo(ctx context.Context, tmp string) (BackupStats, error) {
 // (the writer of DB.Load, Badger's restore): batched writes, no
 // transactions. to's reads do not see the keys until it is opened again,
 // which sets its timestamps past theirs.
+//
+// It holds gcMu, so that no compaction or value-log GC runs while its
+// snapshot is open: Badger keeps every version an open snapshot can read,
+// so a Compact run then would leave on the disk what an erasure since the
+// snapshot deleted, and still record that it had cleaned the disk.
 func (db *DB) copyTo(ctx context.Context, to *DB) (BackupStats, error) {
+	db.gcMu.Lock()
+	defer db.gcMu.Unlock()
 	ldr := to.bdb.NewKVLoader(16)
 	now := db.now()
 	var stats BackupStats
@@ -248,19 +261,34 @@ func backupTime(name string) (time.Time, bool) {
 
 // BackupResult is what BackupInto did.
 type BackupResult struct {
-	Copy    BackupCopy
+	Copy    BackupCopy // the new copy; zero when it failed
 	Stats   BackupStats
-	Deleted []BackupCopy // older copies deleted, beyond keep
+	Deleted []BackupCopy // older copies deleted (BackupRotation)
+}
+
+// BackupRotation says which copies BackupInto deletes.
+type BackupRotation struct {
+	// Keep is how many copies a successful run keeps, the new one
+	// included: the oldest beyond it are deleted. ≤ 0 keeps them all.
+	Keep int
+	// MaxAge, when positive, is how old a copy may grow: every run,
+	// successful or not, deletes the copies at least that old (by the
+	// time in their names), even the newest. A schedule sets it to Keep
+	// times its interval, the age its oldest copy reaches when all goes
+	// well, so that copies do not outlive it when backups keep failing
+	// (a full backup disk) or the server was stopped for a while.
+	MaxAge time.Duration
 }
 
 // BackupInto makes a new copy (Backup) in the backup directory dir, named
-// BackupPrefix and the store clock's time, and then deletes the oldest
-// copies so that keep remain (keep ≤ 0 keeps every copy), with the
-// partial directories a crashed backup left there. The copy and each
-// deletion have an audit entry (AuditBackup, AuditBackupDelete) with the
-// actor of ctx. Calls wait for each other. A copy named after a second that already has one waits for
-// the next second.
-func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (BackupResult, error) {
+// BackupPrefix and the store clock's time, and then deletes the copies
+// that rot no longer keeps, with the partial directories a crashed backup
+// left there; it never deletes the store's own directory. The copy and
+// each deletion have an audit entry (AuditBackup, AuditBackupDelete) with
+// the actor of ctx; a copy whose entry cannot be written is deleted. Calls
+// wait for each other. A copy named after a second that already has one
+// waits for the next second.
+func (db *DB) BackupInto(ctx context.Context, dir string, rot BackupRotation) (BackupResult, error) {
 	db.backupMu.Lock()
 	defer db.backupMu.Unlock()
 	if err := db.removePartials(dir); err != nil {
@@ -274,39 +302,58 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (BackupResul
 	if n := len(copies); n > 0 && !now.After(copies[n-1].Time) {
 		now = copies[n-1].Time.Add(time.Second)
 	}
+	var res BackupResult
 	c := BackupCopy{Path: filepath.Join(dir, BackupPrefix+now.Format(BackupTimeLayout)), Time: now}
 	stats, err := db.Backup(ctx, c.Path)
-	if err != nil {
-		return BackupResult{}, err
+	if err == nil {
+		err = db.RecordAudit(context.WithoutCancel(ctx), AuditEntry{
+			Action: AuditBackup, Object: filepath.Base(c.Path),
+			Counts: map[string]int64{"entries": stats.Entries, "bytes": stats.Bytes},
+		})
+		if err != nil {
+			// Every copy is in the audit trail.
+			if rerr := os.RemoveAll(c.Path); rerr != nil {
+				err = errors.Join(err, wrapf(rerr, "delete the unrecorded backup"))
+			}
+		}
 	}
-	res := BackupResult{Copy: c, Stats: stats}
-	err = db.RecordAudit(context.WithoutCancel(ctx), AuditEntry{
-		Action: AuditBackup, Object: filepath.Base(c.Path),
-		Counts: map[string]int64{"entries": stats.Entries, "bytes": stats.Bytes},
-	})
-	if err != nil {
-		return res, err
+	if err == nil {
+		res.Copy, res.Stats = c, stats
+		copies = append(copies, c)
 	}
-	copies = append(copies, c)
-	if keep <= 0 || len(copies) <= keep {
-		return res, nil
+	var perr error
+	res.Deleted, perr = db.pruneBackups(ctx, copies, rot)
+	return res, errors.Join(err, perr)
+}
+
+// pruneBackups deletes the copies, oldest first, that rot does not keep:
+// those beyond rot.Keep and those at least rot.MaxAge old.
+func (db *DB) pruneBackups(ctx context.Context, copies []BackupCopy, rot BackupRotation) ([]BackupCopy, error) {
+	beyond := 0
+	if rot.Keep > 0 {
+		beyond = max(0, len(copies)-rot.Keep)
 	}
-	for _, old := range copies[:len(copies)-keep] {
+	now := db.now()
+	var deleted []BackupCopy
+	for i, old := range copies {
+		if i >= beyond && (rot.MaxAge <= 0 || now.Before(old.Time.Add(rot.MaxAge))) {
+			continue
+		}
 		if db.isOwnDir(old.Path) {
 			// A restored copy serving as the data directory.
 			db.log.Warn("store: an old backup is this store's data directory (a restored copy): not deleted; move the data directory out of the backup directory", "copy", old.Path)
 			continue
 		}
 		if err := os.RemoveAll(old.Path); err != nil {
-			return res, wrapf(err, "delete backup")
+			return deleted, wrapf(err, "delete backup")
 		}
-		res.Deleted = append(res.Deleted, old)
+		deleted = append(deleted, old)
 		err := db.RecordAudit(context.WithoutCancel(ctx), AuditEntry{Action: AuditBackupDelete, Object: filepath.Base(old.Path)})
 		if err != nil {
-			return res, err
+			return deleted, err
 		}
 	}
-	return res, nil
+	return deleted, nil
 }
 
 // isOwnDir reports whether path is the store's data directory.
@@ -319,34 +366,52 @@ func (db *DB) isOwnDir(path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
+// BackupPartials lists the partial copies in the backup directory dir:
+// the hidden directories of backups interrupted by a crash, which the next
+// BackupInto removes. A missing dir has none.
+func BackupPartials(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapf(err, "backups")
+	}
+	var partials []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "."+BackupPrefix) && strings.Contains(e.Name(), partialMark) {
+			partials = append(partials, filepath.Join(dir, e.Name()))
+		}
+	}
+	return partials, nil
+}
+
 // removePartials removes the partial copies a crashed Backup left in dir:
 // they hold customers' data that no copy lists.
 func (db *DB) removePartials(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	partials, err := BackupPartials(dir)
 	if err != nil {
-		return wrapf(err, "backups")
+		return err
 	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "."+BackupPrefix) && strings.Contains(e.Name(), partialMark) {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return wrapf(err, "remove a partial backup")
-			}
-			db.log.Warn("store: removed a partial backup left by an interrupted run", "dir", e.Name())
+	for _, p := range partials {
+		if err := os.RemoveAll(p); err != nil {
+			return wrapf(err, "remove a partial backup")
 		}
+		db.log.Warn("store: removed a partial backup left by an interrupted run", "dir", filepath.Base(p))
 	}
 	return nil
 }
 
-// BackupEvery runs BackupInto(dir, keep) every interval until ctx is done,
-// then returns nil, so that a server keeps a rolling set of recent copies.
-// The first run comes interval after the newest copy in dir, at once if
-// that is past or there is none, so that restarts do not put it off. Each
-// run is logged with what it copied and deleted; a failed run is logged
-// and retried at the next interval. The audit entries name the actor of
-// ctx.
+// BackupEvery runs BackupInto every interval until ctx is done, then
+// returns nil, so that a server keeps a rolling set of the keep newest
+// copies. A copy is deleted keep × interval after it was made
+// (BackupRotation.MaxAge), even when runs fail or the server was stopped
+// for a while, so that no copy outlives the age a retention period was
+// checked against. The first run comes interval after the newest copy in
+// dir, at once if that is past or there is none, so that restarts do not
+// put it off. Each run is logged with what it copied and deleted; a failed
+// run is logged and retried at the next interval. The audit entries name
+// the actor of ctx.
 func (db *DB) BackupEvery(ctx context.Context, dir string, interval time.Duration, keep int) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: BackupEvery interval must be positive, got %s", interval)
@@ -364,11 +429,13 @@ func (db *DB) BackupEvery(ctx context.Context, dir string, interval time.Duratio
 }
 
 // backupOnTimer runs BackupInto after first, then every interval, until
-// ctx is done; after is time.After (a seam for tests).
+// ctx is done, keeping keep copies at most keep × interval old; after is
+// time.After (a seam for tests).
 func (db *DB) backupOnTimer(ctx context.Context, dir string, keep int, first, interval time.Duration, after func(time.Duration) <-chan time.Time) {
+	rot := BackupRotation{Keep: keep, MaxAge: time.Duration(keep) * interval}
 	onTimer(ctx, first, interval, after, func() {
 		start := time.Now()
-		res, err := db.BackupInto(ctx, dir, keep)
+		res, err := db.BackupInto(ctx, dir, rot)
 		for _, c := range res.Deleted {
 			db.log.Info("store: deleted an old backup", "copy", c.Path)
 		}

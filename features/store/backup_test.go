@@ -177,20 +177,90 @@ func TestBackupPendingErasure(t *testing.T) {
 	if _, err := db.Backup(t.Context(), dst); err != nil {
 		t.Fatal(err)
 	}
-	// Open would finish the erasure too: read the copy's keys without it.
-	o := diskOptions(dst)
-	bdb, err := badger.Open(o.withDefaults().badgerOptions())
+	// Every version in the copy's files, not only the live keys: the
+	// erased keys must have left them, not just be deleted.
+	n := rawVersions(t, dst, customerPrefix(tagEvent, a)) + rawVersions(t, dst, customerPrefix(tagErasure, a))
+	if m := rawVersions(t, dst, customerPrefix(tagEvent, b)); n != 0 || m != 3 {
+		t.Errorf("copy: %d versions of the erased customer's keys, %d of the other's events; want 0 and 3", n, m)
+	}
+}
+
+// rawVersions counts every version that the closed store in dir keeps of
+// the keys with prefix, deleted and expired ones included, reading the
+// files with Badger directly (Open would complete pending erasures).
+func rawVersions(t *testing.T, dir string, prefix []byte) int {
+	t.Helper()
+	bdb, err := badger.Open(diskOptions(dir).withDefaults().badgerOptions().WithReadOnly(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := &DB{bdb: bdb, opts: o}
-	n := rawKeys(t, raw, customerPrefix(tagEvent, a)) + rawKeys(t, raw, customerPrefix(tagErasure, a))
-	m := rawKeys(t, raw, customerPrefix(tagEvent, b))
-	if err := bdb.Close(); err != nil {
+	defer bdb.Close()
+	n := 0
+	err = bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 0 || m != 3 {
-		t.Errorf("copy: %d keys of the erased customer, %d events of the other; want 0 and 3", n, m)
+	return n
+}
+
+// pauseCtx is a context whose first Err call closes paused and waits for
+// resume: a backup's first check of its context is inside its snapshot.
+type pauseCtx struct {
+	context.Context
+	once           sync.Once
+	paused, resume chan struct{}
+}
+
+func (c *pauseCtx) Err() error {
+	c.once.Do(func() { close(c.paused); <-c.resume })
+	return c.Context.Err()
+}
+
+// TestBackupHoldsCompaction: a compaction waits for a backup's snapshot
+// to close, so that it removes from the disk what an erasure during the
+// backup deleted; the copy holds the customer as of its snapshot.
+func TestBackupHoldsCompaction(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := smallStore(t, dir, nil)
+	a, b := privacy.PseudoID{1}, privacy.PseudoID{2}
+	grant(t, db, a)
+	grant(t, db, b)
+	fill(t, db, a, 200)
+	fill(t, db, b, 3)
+	ctx := &pauseCtx{Context: t.Context(), paused: make(chan struct{}), resume: make(chan struct{})}
+	dst := filepath.Join(t.TempDir(), "copy")
+	backed := make(chan error, 1)
+	go func() { _, err := db.Backup(ctx, dst); backed <- err }()
+	<-ctx.paused
+	if _, err := db.Forget(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if db.gcMu.TryLock() {
+		db.gcMu.Unlock()
+		t.Error("a compaction can start while a backup's snapshot is open")
+	}
+	compacted := make(chan error, 1)
+	go func() { compacted <- db.Compact(t.Context()) }()
+	close(ctx.resume)
+	if err := errors.Join(<-backed, <-compacted); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := rawVersions(t, dir, customerPrefix(tagEvent, a)), rawVersions(t, dir, customerPrefix(tagEvent, b)); n != 0 || m != 3 {
+		t.Errorf("store after the compaction: %d versions of the erased customer's events, %d of the other's; want 0 and 3", n, m)
+	}
+	if n := rawVersions(t, dst, customerPrefix(tagEvent, a)); n != 200 {
+		t.Errorf("copy: %d events of the customer erased after its snapshot, want 200", n)
 	}
 }
 
@@ -265,7 +335,7 @@ func TestBackupInto(t *testing.T) {
 	var names []string
 	for i, step := range []time.Duration{0, 0, time.Hour} { // the second run in the same second
 		now = now.Add(step)
-		res, err := db.BackupInto(ctx, dir, 2)
+		res, err := db.BackupInto(ctx, dir, BackupRotation{Keep: 2})
 		if err != nil {
 			t.Fatalf("BackupInto #%d: %v", i, err)
 		}
@@ -322,6 +392,59 @@ func TestBackupInto(t *testing.T) {
 	}
 }
 
+// TestBackupMaxAge: copies at least MaxAge old are deleted by every run,
+// a failed one included, and even beyond what Keep would leave.
+func TestBackupMaxAge(t *testing.T) {
+	t.Parallel()
+	now := testNow
+	db := smallStore(t, t.TempDir(), func(o *Options) { o.Now = func() time.Time { return now } })
+	defer db.Close()
+	grant(t, db, privacy.PseudoID{1})
+	dir := filepath.Join(t.TempDir(), "backups")
+	rot := BackupRotation{Keep: 3, MaxAge: 2 * time.Hour}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	names := func(cs []BackupCopy) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.Time.Sub(testNow).String())
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		at      time.Duration
+		ctx     context.Context
+		deleted []string // by age after testNow
+		left    []string
+	}{
+		{0, t.Context(), nil, []string{"0s"}},
+		{time.Hour, t.Context(), nil, []string{"0s", "1h0m0s"}},
+		// A failed run (a full disk, say) still deletes the copy that is 2h old.
+		{2 * time.Hour, cancelled, []string{"0s"}, []string{"1h0m0s"}},
+		// After a long stop, the new copy is the only one young enough.
+		{9 * time.Hour, t.Context(), []string{"1h0m0s"}, []string{"9h0m0s"}},
+	} {
+		now = testNow.Add(tt.at)
+		res, err := db.BackupInto(tt.ctx, dir, rot)
+		if (err != nil) != (tt.ctx == cancelled) {
+			t.Errorf("at %v: BackupInto = %v", tt.at, err)
+		}
+		if got := names(res.Deleted); !slices.Equal(got, tt.deleted) {
+			t.Errorf("at %v: deleted the copies of %v, want %v", tt.at, got, tt.deleted)
+		}
+		copies, err := BackupCopies(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(copies); !slices.Equal(got, tt.left) {
+			t.Errorf("at %v: copies of %v left, want %v", tt.at, got, tt.left)
+		}
+	}
+	trail, _, err := db.Audit(t.Context(), AuditQuery{Actions: []AuditAction{AuditBackupDelete}})
+	if err != nil || len(trail) != 2 {
+		t.Errorf("audit: %d backup.delete entries, %v; want 2", len(trail), err)
+	}
+}
+
 // TestBackupInMemory: an in-memory store backs up to disk like any other.
 func TestBackupInMemory(t *testing.T) {
 	t.Parallel()
@@ -342,7 +465,8 @@ func TestBackupInMemory(t *testing.T) {
 }
 
 // TestBackupOnTicks: the scheduled backup makes a copy at each tick, keeps
-// the newest, and waits the interval between runs.
+// the newest, deletes copies keep × interval old at once, and waits the
+// interval between runs.
 func TestBackupOnTicks(t *testing.T) {
 	t.Parallel()
 	now := testNow
@@ -356,6 +480,13 @@ func TestBackupOnTicks(t *testing.T) {
 	if err := db.BackupEvery(t.Context(), dir, 0, 1); err == nil {
 		t.Error("BackupEvery(interval 0) = nil, want an error")
 	}
+	// A copy made long ago, before a stop of the server: within --keep,
+	// but past keep × interval.
+	now = testNow.Add(-10 * time.Hour)
+	if _, err := db.BackupInto(t.Context(), dir, BackupRotation{}); err != nil {
+		t.Fatal(err)
+	}
+	now = testNow
 	ticks := make(chan time.Time)
 	waited := make(chan time.Duration, 8) // what the loop waits for, once it waits
 	after := func(d time.Duration) <-chan time.Time { waited <- d; return ticks }
@@ -363,8 +494,11 @@ func TestBackupOnTicks(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); db.backupOnTimer(ctx, dir, 2, 5*time.Minute, time.Hour, after) }()
 	var waits []time.Duration
-	for range 3 {
+	for i := range 3 {
 		waits = append(waits, <-waited)
+		if copies, err := BackupCopies(dir); i == 1 && (err != nil || len(copies) != 1) {
+			t.Errorf("after the first run: copies %v, %v; want only the new one", copies, err)
+		}
 		mu.Lock()
 		now = now.Add(time.Hour)
 		mu.Unlock()
@@ -429,7 +563,7 @@ func TestBackupKeepsOwnDir(t *testing.T) {
 	db := smallStore(t, restored, nil)
 	defer db.Close()
 	grant(t, db, privacy.PseudoID{1})
-	if _, err := db.BackupInto(t.Context(), dir, 1); err != nil {
+	if _, err := db.BackupInto(t.Context(), dir, BackupRotation{Keep: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(restored, MetaFile)); err != nil {

@@ -81,8 +81,9 @@
 // Backup copies the store, as of one read snapshot, into a new directory
 // that is itself a store, encrypted under the same key (backup.go);
 // BackupInto names copies by their time in a backup directory and deletes
-// the oldest beyond a number kept, each with an audit entry. Both run while
-// the store serves.
+// the oldest beyond a number kept and those past an age, each with an
+// audit entry. Both run while the store serves; compactions wait for a
+// backup's snapshot, which would keep what they drop.
 //
 // # Concurrency and durability
 //

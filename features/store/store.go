@@ -77,7 +77,8 @@ type DB struct {
 	// another, each with its own synced write, instead of sharing a sync;
 	// blind per-commit counter deltas summed on read would lift it.
 	counterMu sync.Mutex
-	// gcMu serializes value-log GC passes (RunGC, Compact).
+	// gcMu serializes value-log GC passes and compactions (RunGC,
+	// Compact) with the snapshots that backups read (copyTo).
 	gcMu sync.Mutex
 	// sweepMu serializes the maintenance's deletions of events past the
 	// retention period in force (sweep) and guards swept, which records
