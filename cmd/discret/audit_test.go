@@ -100,7 +100,7 @@ func TestAuditCommand(t *testing.T) {
 		return out
 	}
 	all := list()
-	want := []string{"apikey.revoke", "apikey.create", "forget", "export", "model.use", "model.train", "model.train", "consent.import"}
+	want := []string{"apikey.revoke", "apikey.create", "forget", "export", "model.use", "model.train", "model.train", "consent.import", "consent.import"}
 	if got := actions(all); !reflect.DeepEqual(got, want) {
 		t.Fatalf("audit actions = %v, want %v", got, want)
 	}
@@ -162,10 +162,15 @@ type stoppingStore struct {
 	applied int
 	fail    error
 	cancel  context.CancelFunc
+	before  []store.AuditEntry // the trail when the updates began
 }
 
 func (s *stoppingStore) UpdateConsents(ctx context.Context, ups []store.ConsentUpdate, d consent.Defaults) ([]store.ConsentResult, int, error) {
 	defer s.cancel()
+	var err error
+	if s.before, _, err = s.DB.Audit(ctx, store.AuditQuery{}); err != nil {
+		return nil, 0, err
+	}
 	res, n, err := s.DB.UpdateConsents(ctx, ups[:s.applied], d)
 	if err != nil || s.fail != nil {
 		return nil, n, errors.Join(err, s.fail)
@@ -173,10 +178,11 @@ func (s *stoppingStore) UpdateConsents(ctx context.Context, ups []store.ConsentU
 	return res, n, nil
 }
 
-// TestConsentImportAuditStopped: an import that stops partway is recorded
-// with what it applied, and an import interrupted once applied is recorded
-// too, both although the context is cancelled by then; the entry names the
-// file by its base name.
+// TestConsentImportAuditStopped: an import is in the trail before it
+// applies anything (so a kill -9 leaves an entry); one that stops partway
+// is recorded with what it applied, and one interrupted once applied is
+// recorded too, both although the context is cancelled by then; the
+// entries name the file by its base name.
 func TestConsentImportAuditStopped(t *testing.T) {
 	var ups []store.ConsentUpdate
 	for i := range 4 {
@@ -206,11 +212,17 @@ func TestConsentImportAuditStopped(t *testing.T) {
 				t.Fatalf("applyConsentImport = %v, want error %v", err, tt.wantErr)
 			}
 			got, _, err := db.Audit(t.Context(), store.AuditQuery{})
-			if err != nil || len(got) != 1 {
-				t.Fatalf("Audit() = %+v, %v; want one entry", got, err)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("Audit() = %+v, %v; want two entries", got, err)
 			}
-			if e := got[0]; e.Action != store.AuditConsentImport || e.Object != "consent-2026.jsonl" || !reflect.DeepEqual(e.Counts, tt.wantCounts) {
-				t.Errorf("entry %s %q %v, want consent.import \"consent-2026.jsonl\" %v", e.Action, e.Object, e.Counts, tt.wantCounts)
+			started := map[string]int64{"rows": 5, "bad_rows": 1, "customers": 4, "started": 1}
+			if len(db.before) != 1 || db.before[0].ID != got[1].ID {
+				t.Errorf("when the updates began, the trail held %+v, want the import's first entry %+v", db.before, got[1])
+			}
+			for i, want := range []map[string]int64{tt.wantCounts, started} {
+				if e := got[i]; e.Action != store.AuditConsentImport || e.Object != "consent-2026.jsonl" || !reflect.DeepEqual(e.Counts, want) {
+					t.Errorf("entry %d: %s %q %v, want consent.import \"consent-2026.jsonl\" %v", i, e.Action, e.Object, e.Counts, want)
+				}
 			}
 		})
 	}
@@ -317,9 +329,14 @@ func TestConsentImportAuditPerFile(t *testing.T) {
 		return map[string]int64{"rows": rows, "bad_rows": bad, "customers": customers, "customers_updated": customers,
 			"erasures": 0, "records_removed": 0, "choices_predating_erasure": 0}
 	}
-	want := []entry{ // newest first
+	started := func(rows, bad, customers int64) map[string]int64 {
+		return map[string]int64{"rows": rows, "bad_rows": bad, "customers": customers, "started": 1}
+	}
+	want := []entry{ // newest first: each file's outcome after its start
 		{"consent.import", features.WithheldName, counts(2, 1, 1)},
+		{"consent.import", features.WithheldName, started(2, 1, 1)},
 		{"consent.import", "crm-a.jsonl", counts(3, 0, 2)},
+		{"consent.import", "crm-a.jsonl", started(3, 0, 2)},
 	}
 	if !reflect.DeepEqual(gotEntries, want) {
 		t.Errorf("audit after importing crm-a.jsonl, refused.jsonl and web-cat@example.fr.csv in one command = %+v, want %+v", gotEntries, want)

@@ -242,8 +242,9 @@ decision, second and source) is not recorded again, so importing a file
 twice changes nothing; the summary counts those customers as unchanged.
 Each file imported is recorded in the audit trail with its base name and
 counts (rows, customers, erasures), never with a customer ('discret
-audit'); one that stops partway (interrupted, or a store error) too, with
-the customers applied so far.`,
+audit'): once before anything is applied ("started", which is all a
+killed import leaves), then with the outcome; one that stops partway
+(interrupted, or a store error) too, with the customers applied so far.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&maxErrors, "max-errors", 0, "import a file with at most `N` bad rows, skipping them (-1: any number)")
 		},
@@ -347,19 +348,27 @@ var _ consentImporter = (*store.DB)(nil)
 
 // applyConsentImport applies the updates of the consent file path (rows
 // rows, of which badRows were skipped), records the import in the audit
-// trail and prints its summary. An import that stops partway (an
+// trail and prints its summary. The store offers no transaction that
+// spans an import, so it has two entries: one before anything is applied
+// (counts "started"), so that an import killed outright is in the trail,
+// and one after, with the outcome. An import that stops partway (an
 // interruption, a store error) is recorded too, with what it applied, and
 // the entry is written even if ctx was cancelled meanwhile: the changes
 // are in the store either way.
 func applyConsentImport(ctx context.Context, w io.Writer, db consentImporter, path string, ups []store.ConsentUpdate, d consent.Defaults, rows, badRows int) error {
 	start := time.Now()
+	counts := func() map[string]int64 {
+		return map[string]int64{"rows": int64(rows), "bad_rows": int64(badRows), "customers": int64(len(ups))}
+	}
+	entry := store.AuditEntry{Action: store.AuditConsentImport, Object: store.AuditObject(filepath.Base(path)), Counts: counts()}
+	entry.Counts["started"] = 1
+	if err := db.RecordAudit(ctx, entry); err != nil {
+		return fmt.Errorf("nothing imported: the audit trail: %w", err)
+	}
+	entry.Counts = counts()
 	results, done, got, err := release.UpdateConsents(ctx, db, ups, d)
 	printRetired(w, got, "events of customers who withdrew personalization") // even on a later error: they are gone
-	entry := store.AuditEntry{Action: store.AuditConsentImport, Object: store.AuditObject(filepath.Base(path)), Counts: map[string]int64{
-		"rows": int64(rows), "bad_rows": int64(badRows), "customers": int64(len(ups)),
-	}}
-	// The store offers no transaction that spans the import: its entry is
-	// written right after it, and the command fails if it cannot be.
+	// The command fails if the outcome cannot be recorded.
 	record := func() error {
 		if err := db.RecordAudit(context.WithoutCancel(ctx), entry); err != nil {
 			return fmt.Errorf("not recorded in the audit trail: %w", err)
