@@ -178,15 +178,9 @@ func readJSONLines[T any](path string, validate func(*T) error, id func(*T) stri
 	}
 	if len(bad) > 0 {
 		var msg strings.Builder
-		fmt.Fprintf(&msg, "%s: %s; nothing was stored:", path, features.Plural(len(bad), "bad row"))
-		for i, err := range bad {
-			if i == ingestMaxListed {
-				fmt.Fprintf(&msg, "\n  … and %d more bad rows", len(bad)-i)
-				break
-			}
-			fmt.Fprintf(&msg, "\n  %v", err)
-		}
-		return nil, errors.New(msg.String())
+		fmt.Fprintf(&msg, "%s: %s; nothing was stored:\n", path, features.Plural(len(bad), "bad row"))
+		writeBadRows(&msg, bad)
+		return nil, errors.New(strings.TrimSuffix(msg.String(), "\n"))
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: nothing to import", path)

@@ -303,13 +303,7 @@ func importConsentFile(ctx context.Context, e *env, d *dataEnv, path string, max
 	}
 	if len(bad) > 0 {
 		fmt.Fprintf(e.stdout, "%s: %s:\n", path, features.Plural(len(bad), "bad row"))
-	}
-	for i, b := range bad {
-		if i == ingestMaxListed {
-			fmt.Fprintf(e.stdout, "  … and %d more bad rows\n", len(bad)-i)
-			break
-		}
-		fmt.Fprintf(e.stdout, "  %v\n", b)
+		writeBadRows(e.stdout, bad)
 	}
 	if maxErrors >= 0 && len(bad) > maxErrors {
 		return tooManyBadRows(len(bad), maxErrors)
@@ -410,8 +404,21 @@ func applyConsentImport(ctx context.Context, w io.Writer, db consentImporter, pa
 	return nil
 }
 
-// ingestMaxListed caps the bad rows printed by consent import.
+// ingestMaxListed caps the bad rows that consent import and the catalogue
+// imports list.
 const ingestMaxListed = 100
+
+// writeBadRows writes one indented line per error of bad, the first
+// ingestMaxListed, then a line counting the others.
+func writeBadRows(w io.Writer, bad []error) {
+	for i, err := range bad {
+		if i == ingestMaxListed {
+			fmt.Fprintf(w, "  … and %d more bad rows\n", len(bad)-i)
+			return
+		}
+		fmt.Fprintf(w, "  %v\n", err)
+	}
+}
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
