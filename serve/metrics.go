@@ -234,7 +234,7 @@ type backupCollector struct{ dir string }
 
 var (
 	backupLastDesc = prometheus.NewDesc("discret_backup_last_timestamp_seconds",
-		"When the newest copy in --backup-dir was made (Unix seconds); absent if there is none. Alert when it is older than --backup-interval by a margin.", nil, nil)
+		"When the newest copy in --backup-dir was made (Unix seconds); absent if there is none. Alert when it is older than --backup-interval by a margin, or absent.", nil, nil)
 	backupCopiesDesc = prometheus.NewDesc("discret_backup_copies",
 		"The copies of the store in --backup-dir.", nil, nil)
 )

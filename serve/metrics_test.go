@@ -83,7 +83,7 @@ func TestBackupCollector(t *testing.T) {
 # HELP discret_backup_copies The copies of the store in --backup-dir.
 # TYPE discret_backup_copies gauge
 discret_backup_copies 2
-# HELP discret_backup_last_timestamp_seconds When the newest copy in --backup-dir was made (Unix seconds); absent if there is none. Alert when it is older than --backup-interval by a margin.
+# HELP discret_backup_last_timestamp_seconds When the newest copy in --backup-dir was made (Unix seconds); absent if there is none. Alert when it is older than --backup-interval by a margin, or absent.
 # TYPE discret_backup_last_timestamp_seconds gauge
 discret_backup_last_timestamp_seconds 1.7955756e+09
 `
