@@ -45,7 +45,7 @@ events that expired since, until it is deleted: with a copy a day, --keep
 is how many days that lasts. This command keeps --keep copies whatever
 their age; a server also deletes copies --backup-keep × --backup-interval
 old. --list prints the copies in DIR, and the partial directories of
-interrupted backups, without opening the data directory.`,
+backups in progress or interrupted, without opening the data directory.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.IntVar(&keep, "keep", defaultBackupKeep, "copies to keep in DIR, `N` ≥ 1: the oldest beyond N are deleted")
 			fs.BoolVar(&list, "list", false, "list the copies in DIR, oldest first, and do nothing else")
@@ -113,7 +113,7 @@ func listBackups(w io.Writer, dir string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "interrupted  %9s  %s (not a copy: the next backup deletes it)\n", humanBytes(size), p)
+		fmt.Fprintf(w, "partial      %9s  %s (not a copy: in progress, or left by an interrupted backup, which the next backup deletes)\n", humanBytes(size), p)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func TestBackupCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	list := c.mustRun("backup", "--list", dir)
-	if n := strings.Count(list, string(filepath.Separator)+store.BackupPrefix); n != 1 || !strings.Contains(list, "interrupted") || !strings.Contains(list, partial+" (not a copy") {
+	if n := strings.Count(list, string(filepath.Separator)+store.BackupPrefix); n != 1 || !strings.Contains(list, "partial ") || !strings.Contains(list, partial+" (not a copy") {
 		t.Errorf("backup --list printed:\n%s\nwant 1 copy and the partial copy %s", list, partial)
 	}
 	if out := c.mustRun("backup", "--list", filepath.Join(dir, "none")); !strings.Contains(out, "no copies") {

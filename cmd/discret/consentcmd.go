@@ -357,7 +357,7 @@ func applyConsentImport(ctx context.Context, w io.Writer, db consentImporter, pa
 	entry := store.AuditEntry{Action: store.AuditConsentImport, Object: store.AuditObject(filepath.Base(path)), Counts: counts()}
 	entry.Counts["started"] = 1
 	if err := db.RecordAudit(ctx, entry); err != nil {
-		return fmt.Errorf("nothing imported: the audit trail: %w", err)
+		return fmt.Errorf("nothing imported: recording its start in the audit trail: %w", err)
 	}
 	entry.Counts = counts()
 	results, done, got, err := release.UpdateConsents(ctx, db, ups, d)

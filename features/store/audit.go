@@ -70,7 +70,7 @@ const (
 	AuditKeyRevoke                            // an API key revoked
 	AuditModelUse                             // a model release made current by hand
 	AuditModelTrain                           // a training run made its release current
-	AuditConsentImport                        // a file of consent choices imported
+	AuditConsentImport                        // a file of consent choices about to be imported (counts "started"), or imported
 	AuditModelRetire                          // a non-private release deleted with a customer's data
 	AuditBackup                               // a copy of the store made (BackupInto)
 	AuditBackupDelete                         // a copy of the store deleted (BackupInto)

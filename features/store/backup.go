@@ -281,28 +281,31 @@ type BackupRotation struct {
 }
 
 // BackupInto makes a new copy (Backup) in the backup directory dir, named
-// BackupPrefix and the store clock's time, and then deletes the copies
-// that rot no longer keeps, with the partial directories a crashed backup
-// left there; it never deletes the store's own directory. The copy and
-// each deletion have an audit entry (AuditBackup, AuditBackupDelete) with
-// the actor of ctx; a copy whose entry cannot be written is deleted. Calls
-// wait for each other. A copy named after a second that already has one
-// waits for the next second.
+// BackupPrefix and the store clock's time, and deletes the copies that rot
+// no longer keeps, with the partial directories a crashed backup left
+// there: those rot.MaxAge old before the copy (which also makes room for
+// it), those beyond rot.Keep after it. It never deletes the new copy, nor
+// the store's own directory. Every deletion is attempted, whatever failed
+// before it. The copy and each deletion have an audit entry (AuditBackup,
+// AuditBackupDelete) with the actor of ctx; a copy whose entry cannot be
+// written is deleted. Calls wait for each other. A copy named after a
+// second that already has one waits for the next second.
 func (db *DB) BackupInto(ctx context.Context, dir string, rot BackupRotation) (BackupResult, error) {
 	db.backupMu.Lock()
 	defer db.backupMu.Unlock()
-	if err := db.removePartials(dir); err != nil {
-		return BackupResult{}, err
-	}
-	now := db.now().UTC().Truncate(time.Second)
+	var res BackupResult
+	errs := []error{db.removePartials(dir)}
 	copies, err := BackupCopies(dir)
 	if err != nil {
-		return BackupResult{}, err
+		return res, errors.Join(append(errs, err)...)
 	}
+	copies, res.Deleted, err = db.pruneBackups(ctx, copies, BackupRotation{MaxAge: rot.MaxAge}, "")
+	errs = append(errs, err)
+
+	now := db.now().UTC().Truncate(time.Second)
 	if n := len(copies); n > 0 && !now.After(copies[n-1].Time) {
 		now = copies[n-1].Time.Add(time.Second)
 	}
-	var res BackupResult
 	c := BackupCopy{Path: filepath.Join(dir, BackupPrefix+now.Format(BackupTimeLayout)), Time: now}
 	stats, err := db.Backup(ctx, c.Path)
 	if err == nil {
@@ -312,48 +315,57 @@ func (db *DB) BackupInto(ctx context.Context, dir string, rot BackupRotation) (B
 		})
 		if err != nil {
 			// Every copy is in the audit trail.
+			err = fmt.Errorf("store: backup %s made but deleted, since it could not be recorded in the audit trail: %w", c.Path, err)
 			if rerr := os.RemoveAll(c.Path); rerr != nil {
 				err = errors.Join(err, wrapf(rerr, "delete the unrecorded backup"))
 			}
 		}
 	}
+	errs = append(errs, err)
 	if err == nil {
 		res.Copy, res.Stats = c, stats
 		copies = append(copies, c)
 	}
-	var perr error
-	res.Deleted, perr = db.pruneBackups(ctx, copies, rot)
-	return res, errors.Join(err, perr)
+	_, deleted, err := db.pruneBackups(ctx, copies, rot, res.Copy.Path)
+	res.Deleted = append(res.Deleted, deleted...)
+	return res, errors.Join(append(errs, err)...)
 }
 
 // pruneBackups deletes the copies, oldest first, that rot does not keep:
-// those beyond rot.Keep and those at least rot.MaxAge old.
-func (db *DB) pruneBackups(ctx context.Context, copies []BackupCopy, rot BackupRotation) ([]BackupCopy, error) {
+// those beyond rot.Keep and those at least rot.MaxAge old, except the
+// copy at path keep. It tries every one, and returns the copies left and
+// those deleted.
+func (db *DB) pruneBackups(ctx context.Context, copies []BackupCopy, rot BackupRotation, keep string) (left, deleted []BackupCopy, err error) {
 	beyond := 0
 	if rot.Keep > 0 {
 		beyond = max(0, len(copies)-rot.Keep)
 	}
 	now := db.now()
-	var deleted []BackupCopy
+	var errs []error
 	for i, old := range copies {
-		if i >= beyond && (rot.MaxAge <= 0 || now.Before(old.Time.Add(rot.MaxAge))) {
+		if old.Path == keep || i >= beyond && (rot.MaxAge <= 0 || now.Before(old.Time.Add(rot.MaxAge))) {
+			left = append(left, old)
 			continue
 		}
 		if db.isOwnDir(old.Path) {
 			// A restored copy serving as the data directory.
 			db.log.Warn("store: an old backup is this store's data directory (a restored copy): not deleted; move the data directory out of the backup directory", "copy", old.Path)
+			left = append(left, old)
 			continue
 		}
 		if err := os.RemoveAll(old.Path); err != nil {
-			return deleted, wrapf(err, "delete backup")
+			errs = append(errs, wrapf(err, "delete backup"))
+			left = append(left, old)
+			continue
 		}
 		deleted = append(deleted, old)
 		err := db.RecordAudit(context.WithoutCancel(ctx), AuditEntry{Action: AuditBackupDelete, Object: filepath.Base(old.Path)})
 		if err != nil {
-			return deleted, err
+			db.log.Error("store: deleted a backup, but could not record it in the audit trail", "copy", old.Path, "err", err)
+			errs = append(errs, err)
 		}
 	}
-	return deleted, nil
+	return left, deleted, errors.Join(errs...)
 }
 
 // isOwnDir reports whether path is the store's data directory.
@@ -433,7 +445,7 @@ func (db *DB) BackupEvery(ctx context.Context, dir string, interval time.Duratio
 // time.After (a seam for tests).
 func (db *DB) backupOnTimer(ctx context.Context, dir string, keep int, first, interval time.Duration, after func(time.Duration) <-chan time.Time) {
 	rot := BackupRotation{Keep: keep, MaxAge: time.Duration(keep) * interval}
-	onTimer(ctx, first, interval, after, func() {
+	onTimer(ctx, first, interval, db.now, after, func() {
 		start := time.Now()
 		res, err := db.BackupInto(ctx, dir, rot)
 		for _, c := range res.Deleted {

@@ -249,6 +249,12 @@ func TestBackupHoldsCompaction(t *testing.T) {
 	}
 	compacted := make(chan error, 1)
 	go func() { compacted <- db.Compact(t.Context()) }()
+	select {
+	case err := <-compacted: // would leave the versions the snapshot reads
+		t.Errorf("a compaction ran to its end (%v) while a backup's snapshot was open", err)
+		compacted <- nil
+	case <-time.After(300 * time.Millisecond):
+	}
 	close(ctx.resume)
 	if err := errors.Join(<-backed, <-compacted); err != nil {
 		t.Fatal(err)
@@ -425,8 +431,8 @@ func TestBackupMaxAge(t *testing.T) {
 	} {
 		now = testNow.Add(tt.at)
 		res, err := db.BackupInto(tt.ctx, dir, rot)
-		if (err != nil) != (tt.ctx == cancelled) {
-			t.Errorf("at %v: BackupInto = %v", tt.at, err)
+		if failed := tt.ctx == cancelled; (err != nil) != failed || failed != (res.Copy == BackupCopy{}) {
+			t.Errorf("at %v: BackupInto = %+v, %v", tt.at, res.Copy, err)
 		}
 		if got := names(res.Deleted); !slices.Equal(got, tt.deleted) {
 			t.Errorf("at %v: deleted the copies of %v, want %v", tt.at, got, tt.deleted)
@@ -442,6 +448,13 @@ func TestBackupMaxAge(t *testing.T) {
 	trail, _, err := db.Audit(t.Context(), AuditQuery{Actions: []AuditAction{AuditBackupDelete}})
 	if err != nil || len(trail) != 2 {
 		t.Errorf("audit: %d backup.delete entries, %v; want 2", len(trail), err)
+	}
+	// A copy is never deleted by the run that made it, however long the
+	// run (here named at 10h, judged half a second later, MaxAge 100ms).
+	now = testNow.Add(10*time.Hour + 500*time.Millisecond)
+	res, err := db.BackupInto(t.Context(), dir, BackupRotation{Keep: 3, MaxAge: 100 * time.Millisecond})
+	if _, serr := os.Stat(res.Copy.Path); err != nil || serr != nil || len(res.Deleted) != 1 {
+		t.Errorf("a run whose copy is older than MaxAge when it ends = %+v, %v (stat %v); want the copy kept and the 9h one deleted", res, err, serr)
 	}
 }
 

@@ -183,18 +183,19 @@ func (db *DB) CompactEvery(ctx context.Context, interval time.Duration) error {
 }
 
 // firstRun is how long after now the first run of a schedule comes:
-// interval after last, and at once when that is past or there was no run.
+// interval after last, at once when that is past or there was no run, and
+// at most interval when last is ahead of now (a clock set back since).
 func firstRun(last, now time.Time, interval time.Duration) time.Duration {
 	if last.IsZero() {
 		return 0
 	}
-	return max(0, interval-now.Sub(last))
+	return min(interval, max(0, interval-now.Sub(last)))
 }
 
 // compactOnTimer runs Compact after first, then every interval, until ctx
 // is done; after is time.After (a seam for tests).
 func (db *DB) compactOnTimer(ctx context.Context, first, interval time.Duration, after func(time.Duration) <-chan time.Time) {
-	onTimer(ctx, first, interval, after, func() {
+	onTimer(ctx, first, interval, db.now, after, func() {
 		db.sweep(ctx)
 		start := time.Now()
 		if err := db.Compact(ctx); err != nil {
@@ -207,16 +208,20 @@ func (db *DB) compactOnTimer(ctx context.Context, first, interval time.Duration,
 	})
 }
 
-// onTimer calls run after first, then every interval after each run
-// returned, until ctx is done; after is time.After (a seam for tests).
-func onTimer(ctx context.Context, first, interval time.Duration, after func(time.Duration) <-chan time.Time, run func()) {
-	for wait := first; ; wait = interval {
+// onTimer calls run after first, then every interval from the start of
+// the run before (at once after a run longer than interval), until ctx is
+// done, so that runs do not drift by their duration; now measures a run
+// and after is time.After (seams for tests).
+func onTimer(ctx context.Context, first, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time, run func()) {
+	for wait := first; ; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-after(wait):
 		}
+		start := now()
 		run()
+		wait = max(0, interval-now().Sub(start))
 	}
 }
 

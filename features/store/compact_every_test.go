@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,10 +204,41 @@ func TestFirstCompaction(t *testing.T) {
 		{now.Add(-time.Hour), 23 * time.Hour},
 		{now.Add(-24 * time.Hour), 0},
 		{now.Add(-72 * time.Hour), 0},
-		{now.Add(time.Hour), 25 * time.Hour}, // a clock set back: at most one interval more
+		{now.Add(time.Hour), 24 * time.Hour}, // a clock set back: one interval, not until last comes round
+		{now.Add(48 * time.Hour), 24 * time.Hour},
 	} {
 		if got := firstRun(tt.last, now, 24*time.Hour); got != tt.want {
 			t.Errorf("firstRun(last %v, now %v, 24h) = %v, want %v", tt.last, now, got, tt.want)
 		}
+	}
+}
+
+// TestOnTimerFixedRate: runs start every interval from the start of the
+// run before, whatever they last, and at once after a run longer than
+// the interval.
+func TestOnTimerFixedRate(t *testing.T) {
+	clock := testNow
+	now := func() time.Time { return clock }
+	ticks := make(chan time.Time, 1)
+	var waits []time.Duration
+	ctx, stop := context.WithCancel(t.Context())
+	after := func(d time.Duration) <-chan time.Time {
+		waits = append(waits, d)
+		if ctx.Err() != nil {
+			return nil // never fires: the loop ends on ctx
+		}
+		ticks <- clock
+		return ticks
+	}
+	runs := []time.Duration{10 * time.Minute, 2 * time.Hour, 0}
+	n := 0
+	onTimer(ctx, 5*time.Minute, time.Hour, now, after, func() {
+		clock = clock.Add(runs[n])
+		if n++; n == len(runs) {
+			stop()
+		}
+	})
+	if want := []time.Duration{5 * time.Minute, 50 * time.Minute, 0, time.Hour}; !slices.Equal(waits, want) {
+		t.Errorf("onTimer waited %v, want %v", waits, want)
 	}
 }

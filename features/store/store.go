@@ -78,7 +78,8 @@ type DB struct {
 	// blind per-commit counter deltas summed on read would lift it.
 	counterMu sync.Mutex
 	// gcMu serializes value-log GC passes and compactions (RunGC,
-	// Compact) with the snapshots that backups read (copyTo).
+	// Compact) with the snapshots that backups read (copyTo): RunGC's
+	// next maintenance and a scheduled compaction wait for a backup.
 	gcMu sync.Mutex
 	// sweepMu serializes the maintenance's deletions of events past the
 	// retention period in force (sweep) and guards swept, which records
