@@ -324,13 +324,20 @@ func TestBackupSnapshot(t *testing.T) {
 	}
 }
 
+// backupStore opens a store on disk with one consenting customer and a
+// clock that the test sets through now, and names a backup directory.
+func backupStore(t *testing.T) (db *DB, now *time.Time, dir string) {
+	t.Helper()
+	clock := testNow
+	db = smallStore(t, t.TempDir(), func(o *Options) { o.Now = func() time.Time { return clock } })
+	t.Cleanup(func() { db.Close() })
+	grant(t, db, privacy.PseudoID{1})
+	return db, &clock, filepath.Join(t.TempDir(), "backups")
+}
+
 func TestBackupInto(t *testing.T) {
 	t.Parallel()
-	now := testNow
-	db := smallStore(t, t.TempDir(), func(o *Options) { o.Now = func() time.Time { return now } })
-	defer db.Close()
-	grant(t, db, privacy.PseudoID{1})
-	dir := filepath.Join(t.TempDir(), "backups")
+	db, now, dir := backupStore(t)
 	if err := os.MkdirAll(filepath.Join(dir, "."+BackupPrefix+"20350101T000000Z"+partialMark+"123"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +347,7 @@ func TestBackupInto(t *testing.T) {
 	ctx := WithAuditActor(t.Context(), AuditActor{Via: ViaSchedule})
 	var names []string
 	for i, step := range []time.Duration{0, 0, time.Hour} { // the second run in the same second
-		now = now.Add(step)
+		*now = now.Add(step)
 		res, err := db.BackupInto(ctx, dir, BackupRotation{Keep: 2})
 		if err != nil {
 			t.Fatalf("BackupInto #%d: %v", i, err)
@@ -402,11 +409,7 @@ func TestBackupInto(t *testing.T) {
 // a failed one included, and even beyond what Keep would leave.
 func TestBackupMaxAge(t *testing.T) {
 	t.Parallel()
-	now := testNow
-	db := smallStore(t, t.TempDir(), func(o *Options) { o.Now = func() time.Time { return now } })
-	defer db.Close()
-	grant(t, db, privacy.PseudoID{1})
-	dir := filepath.Join(t.TempDir(), "backups")
+	db, now, dir := backupStore(t)
 	rot := BackupRotation{Keep: 3, MaxAge: 2 * time.Hour}
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -429,7 +432,7 @@ func TestBackupMaxAge(t *testing.T) {
 		// After a long stop, the new copy is the only one young enough.
 		{9 * time.Hour, t.Context(), []string{"1h0m0s"}, []string{"9h0m0s"}},
 	} {
-		now = testNow.Add(tt.at)
+		*now = testNow.Add(tt.at)
 		res, err := db.BackupInto(tt.ctx, dir, rot)
 		if failed := tt.ctx == cancelled; (err != nil) != failed || failed != (res.Copy == BackupCopy{}) {
 			t.Errorf("at %v: BackupInto = %+v, %v", tt.at, res.Copy, err)
@@ -451,7 +454,7 @@ func TestBackupMaxAge(t *testing.T) {
 	}
 	// A copy is never deleted by the run that made it, however long the
 	// run (here named at 10h, judged half a second later, MaxAge 100ms).
-	now = testNow.Add(10*time.Hour + 500*time.Millisecond)
+	*now = testNow.Add(10*time.Hour + 500*time.Millisecond)
 	res, err := db.BackupInto(t.Context(), dir, BackupRotation{Keep: 3, MaxAge: 100 * time.Millisecond})
 	if _, serr := os.Stat(res.Copy.Path); err != nil || serr != nil || len(res.Deleted) != 1 {
 		t.Errorf("a run whose copy is older than MaxAge when it ends = %+v, %v (stat %v); want the copy kept and the 9h one deleted", res, err, serr)
