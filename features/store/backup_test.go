@@ -195,19 +195,7 @@ func rawVersions(t *testing.T, dir string, prefix []byte) int {
 		t.Fatal(err)
 	}
 	defer bdb.Close()
-	n := 0
-	err = bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countKeys(t, bdb, badger.IteratorOptions{Prefix: prefix, AllVersions: true})
 }
 
 // pauseCtx is a context whose first Err call closes paused and waits for

@@ -67,9 +67,15 @@ func fill(t *testing.T, db *DB, p privacy.PseudoID, n int) {
 // rawKeys counts the keys under prefix, whatever their expiry or markers.
 func rawKeys(t *testing.T, db *DB, prefix []byte) int {
 	t.Helper()
+	return countKeys(t, db.bdb, badger.IteratorOptions{Prefix: prefix})
+}
+
+// countKeys counts what an iterator with opts reads from bdb.
+func countKeys(t *testing.T, bdb *badger.DB, opts badger.IteratorOptions) int {
+	t.Helper()
 	n := 0
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	err := bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			n++
