@@ -88,7 +88,7 @@ backups in progress or interrupted, without opening the data directory.`,
 }
 
 // listBackups prints the copies in dir, oldest first, with their size,
-// and the partial copies of interrupted backups.
+// and the partial directories of backups in progress or interrupted.
 func listBackups(w io.Writer, dir string) error {
 	copies, err := store.BackupCopies(dir)
 	if err != nil {

@@ -273,7 +273,8 @@ type BackupRotation struct {
 	Keep int
 	// MaxAge, when positive, is how old a copy may grow: every run,
 	// successful or not, deletes the copies at least that old (by the
-	// time in their names), even the newest. A schedule sets it to Keep
+	// time in their names), even the newest of them, but never the one it
+	// made. A schedule sets it to Keep
 	// times its interval, the age its oldest copy reaches when all goes
 	// well, so that copies do not outlive it when backups keep failing
 	// (a full backup disk) or the server was stopped for a while.

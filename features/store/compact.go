@@ -221,7 +221,7 @@ func onTimer(ctx context.Context, first, interval time.Duration, now func() time
 		}
 		start := now()
 		run()
-		wait = max(0, interval-now().Sub(start))
+		wait = min(interval, max(0, interval-now().Sub(start))) // a clock set back: no longer
 	}
 }
 
