@@ -90,14 +90,11 @@ backups in progress or interrupted, without opening the data directory.`,
 // listBackups prints the copies in dir, oldest first, with their size,
 // and the partial directories of backups in progress or interrupted.
 func listBackups(w io.Writer, dir string) error {
-	copies, err := store.BackupCopies(dir)
+	b, err := store.ReadBackupDir(dir)
 	if err != nil {
 		return err
 	}
-	partials, err := store.BackupPartials(dir)
-	if err != nil {
-		return err
-	}
+	copies, partials := b.Copies, b.Partials
 	if len(copies) == 0 {
 		fmt.Fprintf(w, "no copies in %s\n", dir)
 	}

@@ -228,25 +228,44 @@ type BackupCopy struct {
 	Time time.Time // from its name, UTC, to the second
 }
 
-// BackupCopies lists the copies in the backup directory dir, oldest first:
-// the directories named BackupPrefix and a time. A missing dir has none.
-func BackupCopies(dir string) ([]BackupCopy, error) {
+// BackupDir is what a backup directory holds.
+type BackupDir struct {
+	// Copies are the directories named BackupPrefix and a time, oldest
+	// first.
+	Copies []BackupCopy
+	// Partials are the hidden directories of copies being written, or of
+	// backups interrupted by a crash, which the next BackupInto removes.
+	Partials []string
+}
+
+// ReadBackupDir lists the backup directory dir. A missing dir holds
+// nothing.
+func ReadBackupDir(dir string) (BackupDir, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return BackupDir{}, nil
 	}
 	if err != nil {
-		return nil, wrapf(err, "backups")
+		return BackupDir{}, wrapf(err, "backups")
 	}
-	var copies []BackupCopy
+	var b BackupDir
 	for _, e := range entries {
-		t, ok := backupTime(e.Name())
-		if ok && e.IsDir() {
-			copies = append(copies, BackupCopy{Path: filepath.Join(dir, e.Name()), Time: t})
+		path := filepath.Join(dir, e.Name())
+		if t, ok := backupTime(e.Name()); ok && e.IsDir() {
+			b.Copies = append(b.Copies, BackupCopy{Path: path, Time: t})
+		} else if strings.HasPrefix(e.Name(), "."+BackupPrefix) && strings.Contains(e.Name(), partialMark) {
+			b.Partials = append(b.Partials, path)
 		}
 	}
-	slices.SortFunc(copies, func(a, b BackupCopy) int { return a.Time.Compare(b.Time) })
-	return copies, nil
+	slices.SortFunc(b.Copies, func(a, b BackupCopy) int { return a.Time.Compare(b.Time) })
+	return b, nil
+}
+
+// BackupCopies lists the copies in the backup directory dir, oldest first
+// (ReadBackupDir).
+func BackupCopies(dir string) ([]BackupCopy, error) {
+	b, err := ReadBackupDir(dir)
+	return b.Copies, err
 }
 
 // backupTime parses the time in the name of a copy.
@@ -273,11 +292,11 @@ type BackupRotation struct {
 	Keep int
 	// MaxAge, when positive, is how old a copy may grow: every run,
 	// successful or not, deletes the copies at least that old (by the
-	// time in their names), even the newest of them, but never the one it
-	// made. A schedule sets it to Keep
-	// times its interval, the age its oldest copy reaches when all goes
-	// well, so that copies do not outlive it when backups keep failing
-	// (a full backup disk) or the server was stopped for a while.
+	// time in their names), even the newest of them, but never the one
+	// it made. A schedule sets it to Keep times its interval, the age its
+	// oldest copy reaches when all goes well, so that copies do not
+	// outlive it when backups keep failing (a full backup disk) or the
+	// server was stopped for a while.
 	MaxAge time.Duration
 }
 
@@ -295,12 +314,13 @@ func (db *DB) BackupInto(ctx context.Context, dir string, rot BackupRotation) (B
 	db.backupMu.Lock()
 	defer db.backupMu.Unlock()
 	var res BackupResult
-	errs := []error{db.removePartials(dir)}
-	copies, err := BackupCopies(dir)
+	b, err := ReadBackupDir(dir)
 	if err != nil {
-		return res, errors.Join(append(errs, err)...)
+		return res, err
 	}
-	copies, res.Deleted, err = db.pruneBackups(ctx, copies, BackupRotation{MaxAge: rot.MaxAge}, "")
+	errs := []error{db.removePartials(b.Partials)}
+	copies, deleted, err := db.pruneBackups(ctx, b.Copies, BackupRotation{MaxAge: rot.MaxAge}, "")
+	res.Deleted = deleted
 	errs = append(errs, err)
 
 	now := db.now().UTC().Truncate(time.Second)
@@ -327,7 +347,7 @@ func (db *DB) BackupInto(ctx context.Context, dir string, rot BackupRotation) (B
 		res.Copy, res.Stats = c, stats
 		copies = append(copies, c)
 	}
-	_, deleted, err := db.pruneBackups(ctx, copies, rot, res.Copy.Path)
+	_, deleted, err = db.pruneBackups(ctx, copies, rot, res.Copy.Path)
 	res.Deleted = append(res.Deleted, deleted...)
 	return res, errors.Join(append(errs, err)...)
 }
@@ -379,33 +399,9 @@ func (db *DB) isOwnDir(path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// BackupPartials lists the partial copies in the backup directory dir:
-// the hidden directories of backups interrupted by a crash, which the next
-// BackupInto removes. A missing dir has none.
-func BackupPartials(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, wrapf(err, "backups")
-	}
-	var partials []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "."+BackupPrefix) && strings.Contains(e.Name(), partialMark) {
-			partials = append(partials, filepath.Join(dir, e.Name()))
-		}
-	}
-	return partials, nil
-}
-
-// removePartials removes the partial copies a crashed Backup left in dir:
-// they hold customers' data that no copy lists.
-func (db *DB) removePartials(dir string) error {
-	partials, err := BackupPartials(dir)
-	if err != nil {
-		return err
-	}
+// removePartials removes partial copies that a crashed Backup left: they
+// hold customers' data that no copy lists.
+func (db *DB) removePartials(partials []string) error {
 	for _, p := range partials {
 		if err := os.RemoveAll(p); err != nil {
 			return wrapf(err, "remove a partial backup")
