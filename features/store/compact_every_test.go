@@ -57,16 +57,7 @@ func TestCompactOnTicks(t *testing.T) {
 	if last, err := db.LastCompaction(ctx); err != nil || !last.IsZero() {
 		t.Fatalf("LastCompaction before any = %v, %v; want zero", last, err)
 	}
-	ticks := make(chan time.Time) // unbuffered: a send returns once the loop waits again
-	var waits []time.Duration
-	after := func(d time.Duration) <-chan time.Time { waits = append(waits, d); return ticks }
-	loopCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); db.compactOnTimer(loopCtx, 0, time.Hour, after) }()
-	ticks <- testNow
-	ticks <- testNow // taken once the first compaction has finished
-	stop()
-	<-done
+	waits := compactOnce(ctx, db)
 	if len(waits) < 2 || waits[0] != 0 || waits[1] != time.Hour {
 		t.Errorf("the loop waited %v, want 0 (first) then 1h (the interval)", waits)
 	}
@@ -124,15 +115,7 @@ func TestCompactAfterSweep(t *testing.T) {
 		t.Fatal("before any compaction, the old views are not in the files: the test cannot see a compaction")
 	}
 
-	loopCtx, stop := context.WithCancel(ctx)
-	ticks := make(chan time.Time) // unbuffered: a send returns once the loop waits again
-	after := func(time.Duration) <-chan time.Time { return ticks }
-	done := make(chan struct{})
-	go func() { defer close(done); db.compactOnTimer(loopCtx, 0, time.Hour, after) }()
-	ticks <- testNow
-	ticks <- testNow // taken once the first compaction has finished
-	stop()
-	<-done
+	compactOnce(ctx, db)
 	db.sweep(ctx) // as RunGC starts
 
 	out := logs.String()
@@ -188,6 +171,22 @@ func TestCompactEveryUnreadableLast(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("CompactEvery = %v, want nil once stopped", err)
 	}
+}
+
+// compactOnce runs the compaction schedule (first run at once, interval
+// 1h) until its first run has finished, and returns what it waited for.
+func compactOnce(ctx context.Context, db *DB) []time.Duration {
+	ticks := make(chan time.Time) // unbuffered: a send returns once the loop waits again
+	var waits []time.Duration
+	after := func(d time.Duration) <-chan time.Time { waits = append(waits, d); return ticks }
+	loopCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); db.compactOnTimer(loopCtx, 0, time.Hour, after) }()
+	ticks <- testNow
+	ticks <- testNow // taken once the first compaction has finished
+	stop()
+	<-done
+	return waits
 }
 
 // TestFirstCompaction: the first scheduled compaction comes an interval
