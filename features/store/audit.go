@@ -74,6 +74,7 @@ const (
 	AuditModelRetire                          // a non-private release deleted with a customer's data
 	AuditBackup                               // a copy of the store made (BackupInto)
 	AuditBackupDelete                         // a copy of the store deleted (BackupInto)
+	AuditRestore                              // the store restored from a backup copy (Reconcile's counts)
 )
 
 // auditActionNames names every action; an action is added here, and
@@ -89,6 +90,7 @@ var auditActionNames = [...]string{
 	AuditModelRetire:   "model.retire",
 	AuditBackup:        "backup",
 	AuditBackupDelete:  "backup.delete",
+	AuditRestore:       "restore",
 }
 
 // AuditActions lists every action, in the order of their constants.

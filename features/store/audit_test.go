@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,9 +57,9 @@ func TestAuditValue(t *testing.T) {
 	good := hexOf(encodeAudit(&e))
 	for _, bad := range []string{
 		"",
-		"02" + good[2:],                   // version
-		"0100" + good[4:],                 // action 0
-		"010b" + good[4:],                 // action 11
+		"02" + good[2:],   // version
+		"0100" + good[4:], // action 0
+		fmt.Sprintf("01%02x", len(auditActionNames)) + good[4:], // the action after the last
 		"010409" + good[6:],               // via 9
 		good + "00",                       // trailing byte
 		good[:len(good)-2],                // truncated

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -53,9 +54,13 @@ func (r Removed) Total() int {
 // An erasure too large for one transaction counts in its entry the records
 // its later steps erase.
 func (db *DB) Forget(ctx context.Context, p privacy.PseudoID) (Removed, error) {
-	now := db.now()
-	removed, err := db.erase(ctx, p, true, func(txn *badger.Txn, removed Removed) (scope, error) {
-		if err := setErased(txn, p, now); err != nil {
+	return db.forgetAt(ctx, p, db.now(), true)
+}
+
+// forgetAt is Forget, recording the erasure at t; audited as in erase.
+func (db *DB) forgetAt(ctx context.Context, p privacy.PseudoID, t time.Time, audited bool) (Removed, error) {
+	removed, err := db.erase(ctx, p, audited, func(txn *badger.Txn, removed Removed) (scope, error) {
+		if err := setErased(txn, p, t); err != nil {
 			return scope{}, err
 		}
 		_, err := txn.Get(consentKey(p))

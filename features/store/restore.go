@@ -1,0 +1,395 @@
+package store
+
+// Restoring a backup copy must not undo what the store it replaces decided
+// about customers after the copy was made. A copy holds the store as it was:
+// restored as it is, it brings back the events of customers erased since,
+// the consent they withdrew, API keys revoked since, releases retired with
+// an erased customer's data, and it forgets the privacy budget spent since.
+// Reconcile carries those forward, from the replaced store into the
+// restored copy, before the copy serves:
+//
+//   - erasures: every erasure record (erased.go) newer in the replaced
+//     store than in the copy erases the copy's customer again, with the
+//     time of the erasure (so nothing dated before it can come back);
+//   - consent: every consent record of the replaced store that differs
+//     from the copy's replaces it, and whatever any of the changes since
+//     did not allow is erased, as the withdrawal erased it then (a
+//     customer who withdrew and granted again does not get back the
+//     events the withdrawal erased);
+//   - the tables that record decisions rather than data are taken as they
+//     are in the replaced store: API keys, revoked customer tokens, model
+//     releases (and which one is current), the privacy ledger, the audit
+//     trail, the erasure records.
+//
+// What the copy keeps is data: events, the catalogue and coupons, coupon
+// pushes, aggregate counters. Events stored after the copy are not carried
+// forward (restoring is how one undoes a bad import); they can be sent
+// again.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/discret-io/discret/privacy"
+	"github.com/discret-io/discret/privacy/consent"
+)
+
+// Table names of Reconciled.Tables.
+const (
+	TableAPIKeys       = "api_keys"
+	TableRevokedTokens = "revoked_tokens"
+	TableReleases      = "releases"
+	TableLedger        = "ledger"
+	TableAudit         = "audit"
+	TableErasures      = "erasure_records"
+)
+
+// mirroredTables are the tables Reconcile takes from the replaced store as
+// they are, by name.
+var mirroredTables = []struct {
+	name string
+	tags []byte
+}{
+	{TableAPIKeys, []byte{tagAPIKey}},
+	{TableRevokedTokens, []byte{tagToken}},
+	{TableReleases, []byte{tagModel, tagPopular}},
+	{TableLedger, []byte{tagLedger}},
+	{TableAudit, []byte{tagAudit}},
+	{TableErasures, []byte{tagErased}},
+}
+
+// Reconciled says what Reconcile changed in the restored store.
+type Reconciled struct {
+	// Erased counts the customers of the copy erased again.
+	Erased int
+	// Consents counts the customers whose consent record was replaced.
+	Consents int
+	// Removed counts the records the erasures and the consent changes
+	// deleted, per customer table.
+	Removed Removed
+	// Tables counts, per mirrored table (TableAPIKeys, ...), the entries
+	// written or deleted to match the replaced store.
+	Tables map[string]int
+}
+
+// Counts returns r as the counts of an audit entry.
+func (r Reconciled) Counts() map[string]int64 {
+	c := map[string]int64{"customers_erased": int64(r.Erased), "consent_records": int64(r.Consents)}
+	for t, n := range r.Removed {
+		c["removed_"+t] = int64(n)
+	}
+	for t, n := range r.Tables {
+		c[t] = int64(n)
+	}
+	return c
+}
+
+// Reconcile carries into db, a store restored from a backup copy, the
+// decisions that replaced, the store it replaces, made since the copy (see
+// the top of this file): erasures, consent, API keys, revoked tokens,
+// releases, the ledger and the audit trail. d is the consent policy for
+// purposes without a recorded choice. Nothing else may use either store
+// meanwhile (the restore command holds both directories). replaced is only
+// read. A failure leaves db half-reconciled: the caller discards it.
+func (db *DB) Reconcile(ctx context.Context, replaced *DB, d consent.Defaults) (Reconciled, error) {
+	res := Reconciled{Removed: Removed{}, Tables: map[string]int{}}
+	if err := db.reconcileErasures(ctx, replaced, &res); err != nil {
+		return res, wrapf(err, "reconcile erasures")
+	}
+	if err := db.reconcileConsent(ctx, replaced, d, &res); err != nil {
+		return res, wrapf(err, "reconcile consent")
+	}
+	for _, t := range mirroredTables {
+		n, err := db.mirror(ctx, replaced, t.tags)
+		if err != nil {
+			return res, wrapf(err, "reconcile %s", t.name)
+		}
+		if n > 0 {
+			res.Tables[t.name] = n
+		}
+	}
+	// The audit table was rewritten: the next entry's key is read again.
+	db.auditKeys.mu.Lock()
+	db.auditKeys.started = false
+	db.auditKeys.mu.Unlock()
+	res.Removed = nonEmpty(res.Removed)
+	return res, nil
+}
+
+// reconcileErasures erases again, at the time of their erasure, the
+// customers of db whose erasure record in replaced is newer than in db.
+func (db *DB) reconcileErasures(ctx context.Context, replaced *DB, res *Reconciled) error {
+	newer, err := replaced.erasureTimes()
+	if err != nil {
+		return err
+	}
+	own, err := db.erasureTimes()
+	if err != nil {
+		return err
+	}
+	maps.DeleteFunc(newer, func(k string, t time.Time) bool { return !t.After(own[k]) })
+	if len(newer) == 0 {
+		return nil
+	}
+	customers, err := db.customers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range customers {
+		t, ok := newer[string(erasedKey(p))]
+		if !ok {
+			continue
+		}
+		removed, err := db.forgetAt(ctx, p, t, false)
+		if err != nil {
+			return err
+		}
+		res.Erased++
+		addRemoved(res.Removed, removed)
+	}
+	return nil
+}
+
+// erasureTimes returns every erasure record of db, by key.
+func (db *DB) erasureTimes() (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := db.scan(context.Background(), tagErased, func(key, value []byte) error {
+		t, err := decodeSeconds(value, errBadErased)
+		if err != nil {
+			return err
+		}
+		out[string(key)] = t
+		return nil
+	})
+	return out, err
+}
+
+// customers returns every customer with a key in a customer table or an
+// erasure pending, in key order, each once.
+func (db *DB) customers(ctx context.Context) ([]privacy.PseudoID, error) {
+	var out []privacy.PseudoID
+	seen := map[privacy.PseudoID]bool{}
+	err := db.view(func(txn *badger.Txn) error {
+		tags := []byte{tagErasure}
+		for _, t := range customerTables {
+			tags = append(tags, t.tag)
+		}
+		for _, tag := range tags {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}})
+			for it.Rewind(); it.Valid(); {
+				if err := ctx.Err(); err != nil {
+					it.Close()
+					return err
+				}
+				p, ok := keyPseudo(it.Item().Key())
+				if !ok {
+					it.Close()
+					return fmt.Errorf("%w: key of table %q", ErrCorrupt, tag)
+				}
+				if !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+				// The next customer's keys begin after every key of p.
+				it.Seek(append(customerPrefix(tag, p), 0xff))
+			}
+			it.Close()
+		}
+		return nil
+	})
+	return out, err
+}
+
+// reconcileConsent replaces every consent record of db that differs from
+// replaced's, erasing what the changes since did not allow.
+func (db *DB) reconcileConsent(ctx context.Context, replaced *DB, d consent.Defaults, res *Reconciled) error {
+	type record struct {
+		p   privacy.PseudoID
+		raw []byte
+	}
+	var newer []record
+	err := replaced.scan(ctx, tagConsent, func(key, value []byte) error {
+		p, ok := keyPseudo(key)
+		if !ok || len(key) != pseudoEnd {
+			return fmt.Errorf("%w: consent key", ErrCorrupt)
+		}
+		newer = append(newer, record{p, bytes.Clone(value)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	for _, r := range newer {
+		to, err := decodeConsent(r.raw)
+		if err != nil {
+			return err
+		}
+		removed, changed, err := db.replaceConsent(ctx, r.p, r.raw, to, d, now)
+		if err != nil {
+			return err
+		}
+		if changed {
+			res.Consents++
+			addRemoved(res.Removed, removed)
+		}
+	}
+	return nil
+}
+
+// replaceConsent sets p's consent record to to (encoded raw) unless it is
+// already that, and erases what to does not allow and what any change of
+// to that p's record lacks did not allow when it was made.
+func (db *DB) replaceConsent(ctx context.Context, p privacy.PseudoID, raw []byte, to consent.Record, d consent.Defaults, now time.Time) (Removed, bool, error) {
+	changed := false
+	removed, err := db.erase(ctx, p, false, func(txn *badger.Txn, _ Removed) (scope, error) {
+		changed = false
+		item, err := txn.Get(consentKey(p))
+		var from consent.Record
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return scope{}, err
+		default:
+			old, err := item.ValueCopy(nil)
+			if err != nil {
+				return scope{}, err
+			}
+			if bytes.Equal(old, raw) {
+				return scope{}, nil
+			}
+			if from, err = decodeConsent(old); err != nil {
+				return scope{}, err
+			}
+		}
+		changed = true
+		stale, err := staleSince(from, to, d, now)
+		if err != nil {
+			return scope{}, err
+		}
+		return stale, txn.Set(consentKey(p), raw)
+	})
+	return removed, changed, err
+}
+
+// staleSince replays on from, one by one, the changes of to that from
+// lacks, and returns what the record did not allow after any of them or
+// does not allow in to: what the store that recorded them erased.
+func staleSince(from, to consent.Record, d consent.Defaults, now time.Time) (scope, error) {
+	stale := scope{kinds: allKinds &^ allowedKinds(to, d), others: !d.Allows(to, privacy.Personalization)}
+	rec := from
+	for _, c := range to.Changes {
+		if hasChange(from, c) {
+			continue
+		}
+		u, err := applyChanges(rec, []consent.Change{c}, d, now)
+		if err != nil {
+			return scope{}, err
+		}
+		rec = u.rec
+		stale = stale.union(u.stale)
+	}
+	return stale, nil
+}
+
+// hasChange reports whether r's history holds c.
+func hasChange(r consent.Record, c consent.Change) bool {
+	for _, o := range r.Changes {
+		if o.Same(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// mirror makes db's tables with the given tags hold exactly what
+// replaced's hold, each entry with its expiry, and returns how many
+// entries it wrote or deleted.
+func (db *DB) mirror(ctx context.Context, replaced *DB, tags []byte) (int, error) {
+	type entry struct {
+		value     []byte
+		expiresAt uint64
+	}
+	want := map[string]entry{}
+	for _, tag := range tags {
+		err := replaced.scanAll(ctx, tag, func(item *badger.Item) error {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			want[string(item.KeyCopy(nil))] = entry{v, item.ExpiresAt()}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	for _, tag := range tags {
+		err := db.scanAll(ctx, tag, func(item *badger.Item) error {
+			key := item.KeyCopy(nil)
+			w, ok := want[string(key)]
+			if !ok {
+				n++
+				return wb.Delete(key)
+			}
+			differs := w.expiresAt != item.ExpiresAt()
+			if !differs {
+				err := item.Value(func(v []byte) error {
+					differs = !bytes.Equal(v, w.value)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			if !differs {
+				delete(want, string(key))
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	for k, w := range want {
+		e := badger.NewEntry([]byte(k), w.value)
+		e.ExpiresAt = w.expiresAt
+		if err := wb.SetEntry(e); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, wb.Flush()
+}
+
+// scanAll calls fn on every unexpired item of the table tag, in key order.
+func (db *DB) scanAll(ctx context.Context, tag byte, fn func(*badger.Item) error) error {
+	return db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(it.Item()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func addRemoved(to, from Removed) {
+	for t, n := range from {
+		to[t] += n
+	}
+}
