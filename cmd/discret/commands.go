@@ -16,6 +16,7 @@ func commands() []*command {
 		auditCommand(),
 		compactCommand(),
 		backupCommand(),
+		restoreCommand(),
 		trainCommand(),
 		modelsCommand(),
 		privacyCommand(),

@@ -96,16 +96,21 @@ func hasStore(dir string) (bool, error) {
 // openData loads the key, checks it against the data directory and opens the
 // store. create allows creating a new data directory.
 func openData(e *env, create bool) (*dataEnv, error) {
+	return openDataAt(e, e.global.data, create)
+}
+
+// openDataAt is openData on the store in dir.
+func openDataAt(e *env, dir string, create bool) (*dataEnv, error) {
 	set := e.conf
 	m, err := secret.Load(e.global.key)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeyOutsideData(e.global.key, e.global.data); err != nil {
+	if err := checkKeyOutsideData(e.global.key, dir); err != nil {
 		return nil, err
 	}
 	if !create {
-		if err := requireStore(e.global.data); err != nil {
+		if err := requireStore(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -114,7 +119,7 @@ func openData(e *env, create bool) (*dataEnv, error) {
 		logger = newLogger(e.stderr)
 	}
 	db, err := store.Open(store.Options{
-		Dir:           e.global.data,
+		Dir:           dir,
 		EncryptionKey: m.StorageKey(),
 		KeyCheck:      m.CheckValue(),
 		Logger:        logger,
@@ -125,7 +130,7 @@ func openData(e *env, create bool) (*dataEnv, error) {
 	if err != nil {
 		// Badger's lock error has no sentinel; its text is stable.
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("the data directory %s is in use by another process: a running 'discret serve', or another discret command (train, import, …) that has not finished; wait for it or stop it. While a server runs, events, consent, export, erasure, the catalogue, coupons and training and API keys go through its API (for example POST /v1/models:train, POST /v1/apikeys), and the server compacts the store itself every --compact-interval, and backs it up with --backup-dir", e.global.data)
+			return nil, fmt.Errorf("the data directory %s is in use by another process: a running 'discret serve', or another discret command (train, import, …) that has not finished; wait for it or stop it. While a server runs, events, consent, export, erasure, the catalogue, coupons and training and API keys go through its API (for example POST /v1/models:train, POST /v1/apikeys), and the server compacts the store itself every --compact-interval, and backs it up with --backup-dir", dir)
 		}
 		return nil, err
 	}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/discret-io/discret/features"
+	"github.com/discret-io/discret/features/store"
+)
+
+// replacedMark is in the name of the data directory a restore replaced.
+const replacedMark = ".replaced-"
+
+func restoreCommand() *command {
+	var noReconcile bool
+	return &command{
+		name:    "restore",
+		args:    "COPY",
+		summary: "replace the data directory by a backup copy, keeping the erasures, consent and records made since",
+		help: `Restore replaces the data directory (--data) by COPY, a copy that 'discret
+backup' or 'serve --backup-dir' made, without undoing what the store
+decided about customers since the copy was made. The server must be
+stopped. COPY is left as it is: the command works on a copy of it, beside
+the data directory.
+
+Before the copy replaces it, the data directory's store is opened and
+carried forward into the copy:
+  - erasures: customers erased since are erased from the copy again, with
+    the time of their erasure (nothing dated before it can come back);
+  - consent: every consent record that changed since replaces the copy's,
+    and what a withdrawal since erased is erased again (also when the
+    customer granted consent again after it);
+  - as they are in the data directory: API keys (revocations included),
+    revoked customer tokens, model releases and which one is current (a
+    release retired with an erased customer's data stays deleted), the
+    privacy ledger (the budget spent since stays spent) and the audit
+    trail.
+What the copy restores is data: the events, the catalogue and coupons,
+coupon pushes and counters as they were. Events stored since the copy are
+not in it: send them again (an event file imports again without copies).
+
+The data directory is then kept as DATA` + replacedMark + `TIME, beside it: check the
+restore and delete it (it holds customer data). The restore is in the
+audit trail ('discret audit --action restore'), with what it carried.
+
+If the data directory's store does not open (damaged, or another key),
+the restore stops: --no-reconcile restores the copy as it is, and then
+the erasures, withdrawals and revocations made since must be applied
+again by hand (README "Backups").`,
+		flags: func(fs *flag.FlagSet, _ *env) {
+			fs.BoolVar(&noReconcile, "no-reconcile", false, "restore COPY as it is, without carrying the data directory's erasures, consent and records forward (when the data directory's store does not open)")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usagef("restore: want one backup copy COPY, got %d arguments", len(args))
+			}
+			return restore(ctx, e, args[0], !noReconcile)
+		},
+	}
+}
+
+// restore replaces the data directory by a reconciled copy of src.
+func restore(ctx context.Context, e *env, src string, reconcile bool) error {
+	data := e.global.data
+	if err := checkRestorePaths(src, data); err != nil {
+		return err
+	}
+	replacing, err := hasStore(data)
+	if err != nil {
+		return err
+	}
+	if !replacing {
+		if entries, err := os.ReadDir(data); err == nil && len(entries) > 0 {
+			return fmt.Errorf("restore: the data directory %s holds something other than a Discret store; give an empty or absent --data, or the store to replace", data)
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	size, err := store.DirUsage(src)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(data)), "."+filepath.Base(filepath.Clean(data))+".restoring-")
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	fmt.Fprintf(e.stdout, "copying %s (%s) beside %s\n", src, humanBytes(size), data)
+	if err := os.CopyFS(tmp, os.DirFS(src)); err != nil {
+		return fmt.Errorf("restore: copy %s: %w", src, err)
+	}
+	restored, err := openDataAt(e, tmp, false)
+	if err != nil {
+		return fmt.Errorf("restore: open the copy: %w", err)
+	}
+	defer restored.Close()
+	counts, err := reconcileWith(ctx, e, restored.db, data, replacing && reconcile)
+	if err != nil {
+		return err
+	}
+	err = restored.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditRestore, Object: store.AuditObject(filepath.Base(filepath.Clean(src))), Counts: counts})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := restored.Close(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	replaced := ""
+	if _, err := os.Lstat(data); err == nil {
+		replaced = freeName(filepath.Clean(data) + replacedMark + time.Now().UTC().Format(store.BackupTimeLayout))
+		if err := os.Rename(data, replaced); err != nil {
+			return fmt.Errorf("restore: keep the replaced data directory: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, data); err != nil {
+		if replaced != "" {
+			if rerr := os.Rename(replaced, data); rerr != nil {
+				return fmt.Errorf("restore: %w; and moving the replaced data directory back from %s failed: %v", err, replaced, rerr)
+			}
+		}
+		return fmt.Errorf("restore: %w", err)
+	}
+	done = true
+	if err := syncParent(data); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "restored %s as %s\n", src, data)
+	if replaced != "" {
+		fmt.Fprintf(e.stdout, "the replaced data directory is %s: check the restore, then delete it (it holds customer data)\n", replaced)
+	}
+	if t, ok := copyTime(src); ok {
+		fmt.Fprintf(e.stdout, "events stored after the copy (%s) are not restored: send them again\n", t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// reconcileWith carries into restored what the store in data decided
+// since the copy (store.Reconcile), or, without reconcile, says what is
+// left to do by hand; it returns the counts of the restore's audit entry.
+func reconcileWith(ctx context.Context, e *env, restored *store.DB, data string, reconcile bool) (map[string]int64, error) {
+	if !reconcile {
+		if ok, _ := hasStore(data); ok {
+			fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
+		} else {
+			fmt.Fprintf(e.stdout, "no store in %s: nothing to reconcile\n", data)
+		}
+		return map[string]int64{"reconciled": 0}, nil
+	}
+	old, err := openDataAt(e, data, false)
+	if err != nil {
+		if strings.Contains(err.Error(), "in use by another process") {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		return nil, fmt.Errorf("restore: the store to replace does not open, so what it decided since the copy cannot be carried forward: %w; --no-reconcile restores the copy as it is, after which the erasures, withdrawals and revocations made since must be applied again by hand (README \"Backups\")", err)
+	}
+	defer old.Close()
+	res, err := restored.Reconcile(ctx, old.db, e.conf.consent)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "carried forward from %s: %s erased again, %s replaced%s%s\n", data,
+		features.Plural(res.Erased, "customer"), features.Plural(res.Consents, "consent record"),
+		removedNote(res.Removed), tablesNote(res.Tables))
+	counts := res.Counts()
+	counts["reconciled"] = 1
+	return counts, nil
+}
+
+// removedNote describes what a reconciliation erased.
+func removedNote(r store.Removed) string {
+	if r.Total() == 0 {
+		return ""
+	}
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(r)) {
+		parts = append(parts, fmt.Sprintf("%d %s", r[t], strings.ReplaceAll(t, "_", " ")))
+	}
+	return " (erased: " + strings.Join(parts, ", ") + ")"
+}
+
+// tablesNote describes the tables a reconciliation rewrote.
+func tablesNote(tables map[string]int) string {
+	if len(tables) == 0 {
+		return "; API keys, tokens, releases, ledger and audit trail unchanged since the copy"
+	}
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(tables)) {
+		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(t, "_", " "), tables[t]))
+	}
+	return "; entries updated: " + strings.Join(parts, ", ")
+}
+
+// checkRestorePaths refuses a source that holds no store, and a source
+// and a data directory that are the same or inside one another.
+func checkRestorePaths(src, data string) error {
+	ok, err := hasStore(src)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if !ok {
+		return usagef("restore: %s is not a backup copy (no %s in it); 'discret backup --list DIR' lists the copies in a backup directory", src, store.MetaFile)
+	}
+	a, b := absReal(src), absReal(data)
+	for _, p := range [][2]string{{a, b}, {b, a}} {
+		if rel, err := filepath.Rel(p[0], p[1]); err == nil && filepath.IsLocal(rel) || p[0] == p[1] {
+			return usagef("restore: the copy %s and the data directory %s are the same directory or inside one another", src, data)
+		}
+	}
+	return nil
+}
+
+// absReal is p absolute, with symbolic links resolved as far as p exists.
+func absReal(p string) string {
+	r := realPath(p)
+	if a, err := filepath.Abs(r); err == nil {
+		return a
+	}
+	return r
+}
+
+// copyTime returns the time in the name of a copy BackupInto made.
+func copyTime(path string) (time.Time, bool) {
+	name, ok := strings.CutPrefix(filepath.Base(filepath.Clean(path)), store.BackupPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(store.BackupTimeLayout, name)
+	return t, err == nil
+}
+
+// freeName returns path, or path-2, path-3, ... if it exists (the first
+// name that Lstat cannot read: a rename to it reports why).
+func freeName(path string) string {
+	name := path
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); err != nil {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", path, i)
+	}
+}
+
+// syncParent syncs the directory that holds path, so that a rename in it
+// is durable.
+func syncParent(path string) error {
+	d, err := os.Open(filepath.Dir(filepath.Clean(path)))
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("restore: sync %s: %w", filepath.Dir(path), err)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/discret-io/discret/features/synth"
+)
+
+// customersWithEvents returns n customers of the generated events file in
+// gen whose events c's store holds.
+func customersWithEvents(t *testing.T, c *cli, gen string, n int) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(gen, synth.EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for line := range strings.Lines(string(raw)) {
+		var ev struct{ Customer string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if seen[ev.Customer] {
+			continue
+		}
+		seen[ev.Customer] = true
+		if strings.Contains(c.mustRun("export", ev.Customer), `"item"`) {
+			if out = append(out, ev.Customer); len(out) == n {
+				return out
+			}
+		}
+	}
+	t.Fatalf("%d customers of the generated events have events stored, want %d", len(out), n)
+	return nil
+}
+
+// TestRestoreCommand: discret restore replaces the data directory by a
+// copy and keeps the erasures and withdrawals made since; --no-reconcile
+// restores the copy as it is; bad arguments are refused.
+func TestRestoreCommand(t *testing.T) {
+	c := newCLI(t)
+	gen := c.synthStore(50, 20, 1000, 4)
+	cs := customersWithEvents(t, c, gen, 3)
+	erased, withdrawn, kept := cs[0], cs[1], cs[2]
+	out := c.mustRun("backup", filepath.Join(t.TempDir(), "backups"))
+	m := regexp.MustCompile(`to (\S+) in `).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("backup printed %q", out)
+	}
+	cp := m[1]
+	keptBefore := trimAudit(c.mustRun("export", kept))
+
+	c.mustRun("forget", erased)
+	c.mustRun("consent", "set", withdrawn, "personalization=withdrawn")
+	out = c.mustRun("restore", cp)
+	for _, want := range []string{"restored " + cp + " as " + c.data, "1 customer erased again", "1 consent record replaced", "the replaced data directory is " + c.data + replacedMark, "events stored after the copy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restore printed:\n%s\nwant %q", out, want)
+		}
+	}
+	for _, p := range []string{erased, withdrawn} {
+		if got := c.mustRun("export", p); strings.Contains(got, `"item"`) {
+			t.Errorf("after the restore, export %s holds events:\n%s\nwant none (erased or withdrawn after the copy)", p, got)
+		}
+	}
+	if got := trimAudit(c.mustRun("export", kept)); got != keptBefore {
+		t.Errorf("after the restore, export %s:\n%s\nwant the store's before:\n%s", kept, got, keptBefore)
+	}
+	if trail := c.mustRun("audit", "--action", "restore,forget"); !strings.Contains(trail, "restore ") || !strings.Contains(trail, "forget ") || !strings.Contains(trail, "customers_erased=1") {
+		t.Errorf("audit trail after the restore:\n%s\nwant the restore, with its counts, and the erasure made after the copy", trail)
+	}
+	// The copy itself is untouched.
+	copyCLI := *c
+	copyCLI.data = cp
+	if got := copyCLI.mustRun("export", erased); !strings.Contains(got, `"item"`) {
+		t.Error("the restore changed the copy: the erased customer's events are gone from it")
+	}
+
+	// Without reconciliation, the copy comes back as it is.
+	out = c.mustRun("restore", "--no-reconcile", cp)
+	if !strings.Contains(out, "not reconciled") {
+		t.Errorf("restore --no-reconcile printed %q, want a warning", out)
+	}
+	if got := c.mustRun("export", erased); !strings.Contains(got, `"item"`) {
+		t.Error("restore --no-reconcile: the customer erased after the copy has no events; want the copy as it is")
+	}
+
+	// A store that does not open is not replaced without --no-reconcile.
+	if err := os.WriteFile(filepath.Join(c.data, "discret.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := c.run("restore", cp); code == 0 || !strings.Contains(errOut, "--no-reconcile") {
+		t.Errorf("restore over a damaged store = %d, %q; want refused, pointing to --no-reconcile", code, errOut)
+	}
+	for _, args := range [][]string{{"restore"}, {"restore", cp, cp}, {"restore", t.TempDir()}, {"restore", c.data}} {
+		if code, _, errOut := c.run(args...); code != exitUsage {
+			t.Errorf("discret %v = exit %d (%s), want %d", args, code, errOut, exitUsage)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(c.data))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".restoring-") {
+			t.Errorf("a failed restore left %s", e.Name())
+		}
+	}
+}
