@@ -46,14 +46,17 @@ customer export ('discret export', the API's ExportCustomer) and erasure
 made current by hand ('discret models use') or by a training run ('discret
 train', TrainModel, serve --train-interval), non-private release deleted
 with a customer's data (by an erasure or a withdrawal of personalization),
-and file of consent choices imported ('discret consent import'). A refused or failed action has no entry;
+file of consent choices imported ('discret consent import'), backup copy
+made or deleted ('discret backup', serve --backup-dir), and restore of a
+copy ('discret restore'). A refused or failed action has no entry;
 individual consent changes have none either (the consent history records
 each, with its time and source: 'discret consent get').
 
 Columns:
   TIME     when the action took effect (UTC, to the second)
   ACTION   export, forget, apikey.create, apikey.revoke, model.use,
-           model.train, model.retire or consent.import
+           model.train, consent.import, model.retire, backup,
+           backup.delete or restore
   ACTOR    who: "cli (USER)" for the command line and the OS user who ran
            it, "api key ID (NAME)" for the API key of an API request,
            "schedule" for the server's periodic training
@@ -63,14 +66,17 @@ Columns:
            nothing in the trail names them; --customer compares the whole
            hash
   OBJECT   the API key's id, the model release's version (model.retire:
-           "V (current → W)" if V was current and W is current now), or
-           the consent file's base name
+           "V (current → W)" if V was current and W is current now), the
+           consent file's base name, or the backup copy's directory name
   COUNTS   the outcome: records exported or erased per table (consent,
            events, coupon_pushes; an export's consent counts choices,
            an erasure's the one consent record, its whole history), a
            consent file's rows and customers
            (an import that stopped partway: customers_applied and
-           incomplete=1)
+           incomplete=1), a backup's records and bytes, what a restore
+           carried forward (customers_erased, consent_records, removed_*,
+           and the entries updated per table taken from the replaced
+           store)
 
 --since and --until take a time (RFC 3339, or a day: 2026-03-01, UTC) or
 how long ago (a Go duration such as 36h, or a period: 30d, 2w, 6mo, 1y):

@@ -451,3 +451,21 @@ func TestFormatKV(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditHelpListsActions: audit --help names every action the trail
+// can hold.
+func TestAuditHelpListsActions(t *testing.T) {
+	c := newCLI(t)
+	_, out, _ := c.run("audit", "--help")
+	_, column, _ := strings.Cut(out, "  ACTION ")
+	column, _, ok := strings.Cut(column, "  ACTOR ")
+	if !ok {
+		t.Fatalf("audit --help has no ACTION column:\n%s", out)
+	}
+	names := strings.FieldsFunc(column, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+	for _, a := range store.AuditActions {
+		if !slices.Contains(names, a.String()) {
+			t.Errorf("audit --help: the ACTION column %q does not name the action %s", column, a)
+		}
+	}
+}

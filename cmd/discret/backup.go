@@ -27,9 +27,9 @@ func backupCommand() *command {
 		help: `Backup copies the data directory into DIR/` + store.BackupPrefix + `TIME (TIME in UTC,
 e.g. ` + store.BackupPrefix + `20261125T030000Z), then deletes the oldest copies in DIR
 so that --keep remain. A copy is itself a data directory, encrypted under
-the same master key: to restore one, stop the server, copy it out of DIR
-as the data directory (cp -a), start it, then make good what was written
-since (README "Backups"). A data directory inside DIR is refused.
+the same master key: to restore one, stop the server and run 'discret
+restore COPY', which keeps the erasures, consent changes and records made
+since (restore --help). A data directory inside DIR is refused.
 
 The copy is made from one consistent snapshot, with each event's expiry:
 nothing erased or expired is copied, and the events in it expire when
@@ -81,7 +81,7 @@ backups in progress or interrupted, without opening the data directory.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "to restore it: stop the server and copy it out of %s as the data directory (README \"Backups\")\n", dir)
+			fmt.Fprintf(e.stdout, "to restore it: stop the server and run 'discret restore %s'\n", res.Copy.Path)
 			return nil
 		},
 	}

@@ -25,7 +25,7 @@ func TestBackupCommand(t *testing.T) {
 	before := c.mustRun("audit") // the copy's trail: the backup's entry comes after its snapshot
 	out := c.mustRun("backup", dir)
 	m := copyRE.FindStringSubmatch(out)
-	if m == nil || !strings.Contains(out, "to restore it: stop the server and copy it out of "+dir) {
+	if m == nil || !strings.Contains(out, "to restore it: stop the server and run 'discret restore "+m[1]+"'") {
 		t.Fatalf("backup printed %q, want the copy and how to restore it", out)
 	}
 	first := m[1]
