@@ -20,6 +20,9 @@ import (
 // replacedMark is in the name of the data directory a restore replaced.
 const replacedMark = ".replaced-"
 
+// exchange is exchangeDirs; tests replace it.
+var exchange = exchangeDirs
+
 func restoreCommand() *command {
 	var noReconcile bool
 	return &command{
@@ -119,23 +122,9 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 	if err := restored.Close(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	replaced := ""
-	if _, err := os.Lstat(data); err == nil {
-		replaced = freeName(filepath.Clean(data) + replacedMark + time.Now().UTC().Format(store.BackupTimeLayout))
-		if err := os.Rename(data, replaced); err != nil {
-			return fmt.Errorf("restore: keep the replaced data directory: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, data); err != nil {
-		if replaced != "" {
-			if rerr := os.Rename(replaced, data); rerr != nil {
-				return fmt.Errorf("restore: %w; and moving the replaced data directory back from %s failed: %v", err, replaced, rerr)
-			}
-		}
-		return fmt.Errorf("restore: %w", err)
-	}
-	done = true
-	if err := syncParent(data); err != nil {
+	replaced, err := putInPlace(tmp, data, replacing)
+	done = err == nil || replaced != "" // else tmp holds the copy, to remove
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "restored %s as %s\n", src, data)
@@ -146,6 +135,45 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 		fmt.Fprintf(e.stdout, "events stored after the copy (%s) are not restored: send them again\n", t.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// putInPlace makes the directory tmp the data directory data. The store
+// that data held (if replacing) is moved beside it to the name it
+// returns: in one atomic exchange where the file system allows, else by
+// two renames (the second undoes the first if it fails). After an error
+// with a name, neither directory may be removed: the error says where
+// each is.
+func putInPlace(tmp, data string, replacing bool) (replaced string, err error) {
+	if !replacing {
+		// An empty directory, or none: nothing to keep.
+		if err := os.Remove(data); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("restore: %w", err)
+		}
+		if err := os.Rename(tmp, data); err != nil {
+			return "", fmt.Errorf("restore: %w", err)
+		}
+		return "", syncParent(data)
+	}
+	replaced = freeName(filepath.Clean(data) + replacedMark + time.Now().UTC().Format(store.BackupTimeLayout))
+	switch err := exchange(tmp, data); {
+	case err == nil:
+		if err := os.Rename(tmp, replaced); err != nil {
+			return tmp, fmt.Errorf("restore: the copy is in place, and the replaced data directory is %s (not renamed: %w)", tmp, err)
+		}
+	case errors.Is(err, errors.ErrUnsupported):
+		if err := os.Rename(data, replaced); err != nil {
+			return "", fmt.Errorf("restore: keep the replaced data directory: %w", err)
+		}
+		if err := os.Rename(tmp, data); err != nil {
+			if rerr := os.Rename(replaced, data); rerr != nil {
+				return replaced, fmt.Errorf("restore: %w; and moving the replaced data directory back from %s failed: %v", err, replaced, rerr)
+			}
+			return "", fmt.Errorf("restore: %w", err)
+		}
+	default:
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	return replaced, syncParent(data)
 }
 
 // reconcileWith carries into restored what the store in data decided

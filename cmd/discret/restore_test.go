@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -108,5 +111,72 @@ func TestRestoreCommand(t *testing.T) {
 		if strings.Contains(e.Name(), ".restoring-") {
 			t.Errorf("a failed restore left %s", e.Name())
 		}
+	}
+}
+
+// TestPutInPlace: the restored directory takes the data directory's place
+// and the replaced one is kept beside it, by an atomic exchange or by two
+// renames where the file system has none.
+func TestPutInPlace(t *testing.T) {
+	unsupported := func(a, b string) error { return fmt.Errorf("%w", errors.ErrUnsupported) }
+	for _, tc := range []struct {
+		name     string
+		exchange func(a, b string) error
+		old      string // the data directory's file; "" for none, "-" for an empty directory
+	}{
+		{"exchange", exchangeDirs, "old"},
+		{"renames", unsupported, "old"},
+		{"absent", exchangeDirs, ""},
+		{"empty", exchangeDirs, "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(e func(a, b string) error) { exchange = e }(exchange)
+			exchange = func(a, b string) error {
+				err := tc.exchange(a, b)
+				if tc.name == "exchange" && runtime.GOOS == "linux" && err != nil {
+					t.Errorf("exchange on Linux: %v, want the atomic exchange", err)
+				}
+				return err
+			}
+			dir := t.TempDir()
+			data, tmp := filepath.Join(dir, "data"), filepath.Join(dir, ".data.restoring-1")
+			write := func(d, name string) {
+				t.Helper()
+				if err := os.MkdirAll(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if name != "-" {
+					if err := os.WriteFile(filepath.Join(d, name), nil, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			write(tmp, "new")
+			if tc.old != "" {
+				write(data, tc.old)
+			}
+			replaced, err := putInPlace(tmp, data, tc.old == "old")
+			if err != nil {
+				t.Fatalf("putInPlace: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(data, "new")); err != nil {
+				t.Errorf("the data directory does not hold the restored one: %v", err)
+			}
+			if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+				t.Errorf("%s is left (%v)", tmp, err)
+			}
+			if tc.old != "old" {
+				if replaced != "" {
+					t.Errorf("replaced = %q, want none", replaced)
+				}
+				return
+			}
+			if !strings.HasPrefix(replaced, data+replacedMark) {
+				t.Errorf("replaced = %q, want %s%sTIME", replaced, data, replacedMark)
+			}
+			if _, err := os.Stat(filepath.Join(replaced, "old")); err != nil {
+				t.Errorf("the replaced directory does not hold the old one: %v", err)
+			}
+		})
 	}
 }
