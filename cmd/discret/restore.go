@@ -46,7 +46,7 @@ carried forward into the copy:
     revoked customer tokens, model releases and which one is current (a
     release retired with an erased customer's data stays deleted), the
     privacy ledger (the budget spent since stays spent) and the audit
-    trail.
+    trail; and the demo's API key file (DATA/` + demoKeyFile + `).
 What the copy restores is data: the events, the catalogue and coupons,
 coupon pushes and counters as they were. Events stored since the copy are
 not in it: send them again (an event file imports again without copies).
@@ -114,6 +114,12 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 	counts, err := reconcileWith(ctx, e, restored.db, data, replacing && reconcile)
 	if err != nil {
 		return err
+	}
+	if replacing && reconcile {
+		// The demo's API key goes with the API keys carried forward.
+		if err := copyIfExists(filepath.Join(data, demoKeyFile), filepath.Join(tmp, demoKeyFile)); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
 	err = restored.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditRestore, Object: store.AuditObject(filepath.Base(filepath.Clean(src))), Counts: counts})
 	if err != nil {
@@ -268,6 +274,18 @@ func copyTime(path string) (time.Time, bool) {
 	}
 	t, err := time.Parse(store.BackupTimeLayout, name)
 	return t, err == nil
+}
+
+// copyIfExists copies the file src to dst, mode 0600, if src exists.
+func copyIfExists(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
 }
 
 // freeName returns path, or path-2, path-3, ... if it exists (the first

@@ -58,6 +58,9 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	cp := m[1]
 	keptBefore := trimAudit(c.mustRun("export", kept))
+	if err := os.WriteFile(filepath.Join(c.data, demoKeyFile), []byte("demo key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	c.mustRun("forget", erased)
 	c.mustRun("consent", "set", withdrawn, "personalization=withdrawn")
@@ -77,6 +80,9 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	if trail := c.mustRun("audit", "--action", "restore,forget"); !strings.Contains(trail, "restore ") || !strings.Contains(trail, "forget ") || !strings.Contains(trail, "customers_erased=1") {
 		t.Errorf("audit trail after the restore:\n%s\nwant the restore, with its counts, and the erasure made after the copy", trail)
+	}
+	if b, err := os.ReadFile(filepath.Join(c.data, demoKeyFile)); err != nil || string(b) != "demo key\n" {
+		t.Errorf("after the restore, the demo API key file = %q, %v; want the replaced directory's", b, err)
 	}
 	// The copy itself is untouched.
 	copyCLI := *c
