@@ -16,10 +16,18 @@ package store
 //     did not allow is erased, as the withdrawal erased it then (a
 //     customer who withdrew and granted again does not get back the
 //     events the withdrawal erased);
-//   - the tables that record decisions rather than data are taken as they
-//     are in the replaced store: API keys, revoked customer tokens, model
-//     releases (and which one is current), the privacy ledger, the audit
-//     trail, the erasure records.
+//   - the tables that record decisions rather than data are merged, the
+//     replaced store's entry winning where both have one: API keys,
+//     revoked customer tokens, the privacy ledger, the audit trail (nothing
+//     of the copy's is deleted); the erasure records keep the later time;
+//   - model releases, and which one is current, are taken as they are in
+//     the replaced store: a release it deleted since (retired with an
+//     erased customer's data, or pruned) is deleted.
+//
+// Reconcile refuses a replaced store that is not the copy's store as it
+// is now (ErrNotDescendant): one that lacks the copy's newest audit entry
+// or ledger charge is another store, or one restored since from an older
+// copy, and merging it would bring back what the copy knows was erased.
 //
 // What the copy keeps is data: events, the catalogue and coupons, coupon
 // pushes, aggregate counters. Events stored after the copy are not carried
@@ -50,19 +58,23 @@ const (
 	TableErasures      = "erasure_records"
 )
 
-// mirroredTables are the tables Reconcile takes from the replaced store as
-// they are, by name.
-var mirroredTables = []struct {
-	name string
-	tags []byte
+// mergedTables are the tables Reconcile takes from the replaced store, by
+// name: merged, or, if mirror is set, as they are.
+var mergedTables = []struct {
+	name   string
+	tags   []byte
+	mirror bool
 }{
-	{TableAPIKeys, []byte{tagAPIKey}},
-	{TableRevokedTokens, []byte{tagToken}},
-	{TableReleases, []byte{tagModel, tagPopular}},
-	{TableLedger, []byte{tagLedger}},
-	{TableAudit, []byte{tagAudit}},
-	{TableErasures, []byte{tagErased}},
+	{TableAPIKeys, []byte{tagAPIKey}, false},
+	{TableRevokedTokens, []byte{tagToken}, false},
+	{TableReleases, []byte{tagModel, tagPopular}, true},
+	{TableLedger, []byte{tagLedger}, false},
+	{TableAudit, []byte{tagAudit}, false},
 }
+
+// ErrNotDescendant is returned by Reconcile for a replaced store that is
+// not the copy's store as it is now.
+var ErrNotDescendant = errors.New("store: the store to replace is not the one the copy was made from")
 
 // Reconciled says what Reconcile changed in the restored store.
 type Reconciled struct {
@@ -73,8 +85,8 @@ type Reconciled struct {
 	// Removed counts the records the erasures and the consent changes
 	// deleted, per customer table.
 	Removed Removed
-	// Tables counts, per mirrored table (TableAPIKeys, ...), the entries
-	// written or deleted to match the replaced store.
+	// Tables counts, per table taken from the replaced store
+	// (TableAPIKeys, ..., TableErasures), the entries written or deleted.
 	Tables map[string]int
 }
 
@@ -99,14 +111,17 @@ func (r Reconciled) Counts() map[string]int64 {
 // read. A failure leaves db half-reconciled: the caller discards it.
 func (db *DB) Reconcile(ctx context.Context, replaced *DB, d consent.Defaults) (Reconciled, error) {
 	res := Reconciled{Removed: Removed{}, Tables: map[string]int{}}
+	if err := db.checkDescendant(replaced); err != nil {
+		return res, err
+	}
 	if err := db.reconcileErasures(ctx, replaced, &res); err != nil {
 		return res, wrapf(err, "reconcile erasures")
 	}
 	if err := db.reconcileConsent(ctx, replaced, d, &res); err != nil {
 		return res, wrapf(err, "reconcile consent")
 	}
-	for _, t := range mirroredTables {
-		n, err := db.mirror(ctx, replaced, t.tags)
+	for _, t := range mergedTables {
+		n, err := db.merge(ctx, replaced, t.tags, t.mirror)
 		if err != nil {
 			return res, wrapf(err, "reconcile %s", t.name)
 		}
@@ -114,7 +129,7 @@ func (db *DB) Reconcile(ctx context.Context, replaced *DB, d consent.Defaults) (
 			res.Tables[t.name] = n
 		}
 	}
-	// The audit table was rewritten: the next entry's key is read again.
+	// The audit table took entries: the next entry's key is read again.
 	db.auditKeys.mu.Lock()
 	db.auditKeys.started = false
 	db.auditKeys.mu.Unlock()
@@ -122,27 +137,85 @@ func (db *DB) Reconcile(ctx context.Context, replaced *DB, d consent.Defaults) (
 	return res, nil
 }
 
-// reconcileErasures erases again, at the time of their erasure, the
-// customers of db whose erasure record in replaced is newer than in db.
+// checkDescendant returns ErrNotDescendant if the newest audit entry or
+// ledger charge of db, the copy, is not in replaced.
+func (db *DB) checkDescendant(replaced *DB) error {
+	for _, t := range []struct {
+		tag  byte
+		what string
+	}{{tagAudit, "audit entry"}, {tagLedger, "ledger charge"}} {
+		key, value, err := db.newest(t.tag)
+		if err != nil || key == nil {
+			return err
+		}
+		err = replaced.view(func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return fmt.Errorf("%w: it lacks the copy's newest %s (%x), so it was restored since from an older copy, or is another store", ErrNotDescendant, t.what, key[1:])
+			}
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error {
+				if !bytes.Equal(v, value) {
+					return fmt.Errorf("%w: its %s %x differs from the copy's", ErrNotDescendant, t.what, key[1:])
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newest returns the last key of the table tag and its value, nil if the
+// table is empty.
+func (db *DB) newest(tag byte) (key, value []byte, err error) {
+	err = db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}, Reverse: true})
+		defer it.Close()
+		it.Seek([]byte{tag, 0xff})
+		if !it.Valid() {
+			return nil
+		}
+		key = it.Item().KeyCopy(nil)
+		value, err = it.Item().ValueCopy(nil)
+		return err
+	})
+	return key, value, err
+}
+
+// reconcileErasures erases again the customers of db whose erasure record
+// differs in replaced (a later erasure; or an earlier time, when the clock
+// was set back), recording the later of the two times, and takes the
+// erasure records db lacks.
 func (db *DB) reconcileErasures(ctx context.Context, replaced *DB, res *Reconciled) error {
-	newer, err := replaced.erasureTimes()
+	newer, err := replaced.erasureTimes(ctx)
 	if err != nil {
 		return err
 	}
-	own, err := db.erasureTimes()
+	own, err := db.erasureTimes(ctx)
 	if err != nil {
 		return err
 	}
-	maps.DeleteFunc(newer, func(k string, t time.Time) bool { return !t.After(own[k]) })
+	maps.DeleteFunc(newer, func(k string, t time.Time) bool { return t.Equal(own[k]) })
 	if len(newer) == 0 {
 		return nil
+	}
+	for k, t := range newer {
+		if t.Before(own[k]) {
+			newer[k] = own[k]
+		}
 	}
 	customers, err := db.customers(ctx)
 	if err != nil {
 		return err
 	}
 	for _, p := range customers {
-		t, ok := newer[string(erasedKey(p))]
+		k := string(erasedKey(p))
+		t, ok := newer[k]
 		if !ok {
 			continue
 		}
@@ -150,16 +223,30 @@ func (db *DB) reconcileErasures(ctx context.Context, replaced *DB, res *Reconcil
 		if err != nil {
 			return err
 		}
+		delete(newer, k)
 		res.Erased++
+		res.Tables[TableErasures]++
 		addRemoved(res.Removed, removed)
 	}
-	return nil
+	// Customers erased who have nothing in db: their records.
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	for k, t := range newer {
+		if t.Equal(own[k]) {
+			continue
+		}
+		if err := wb.Set([]byte(k), encodeSeconds(t)); err != nil {
+			return err
+		}
+		res.Tables[TableErasures]++
+	}
+	return wb.Flush()
 }
 
 // erasureTimes returns every erasure record of db, by key.
-func (db *DB) erasureTimes() (map[string]time.Time, error) {
+func (db *DB) erasureTimes(ctx context.Context) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	err := db.scan(context.Background(), tagErased, func(key, value []byte) error {
+	err := db.scan(ctx, tagErased, func(key, value []byte) error {
 		t, err := decodeSeconds(value, errBadErased)
 		if err != nil {
 			return err
@@ -171,7 +258,7 @@ func (db *DB) erasureTimes() (map[string]time.Time, error) {
 }
 
 // customers returns every customer with a key in a customer table or an
-// erasure pending, in key order, each once.
+// erasure pending, each once.
 func (db *DB) customers(ctx context.Context) ([]privacy.PseudoID, error) {
 	var out []privacy.PseudoID
 	seen := map[privacy.PseudoID]bool{}
@@ -196,8 +283,13 @@ func (db *DB) customers(ctx context.Context) ([]privacy.PseudoID, error) {
 					seen[p] = true
 					out = append(out, p)
 				}
-				// The next customer's keys begin after every key of p.
-				it.Seek(append(customerPrefix(tag, p), 0xff))
+				// The next customer's keys begin at the successor of
+				// p's prefix (a pseudonym of all 0xff bytes has none).
+				next, ok := prefixSuccessor(customerPrefix(tag, p))
+				if !ok {
+					break
+				}
+				it.Seek(next)
 			}
 			it.Close()
 		}
@@ -308,10 +400,11 @@ func hasChange(r consent.Record, c consent.Change) bool {
 	return false
 }
 
-// mirror makes db's tables with the given tags hold exactly what
-// replaced's hold, each entry with its expiry, and returns how many
+// merge writes into db's tables with the given tags every entry of
+// replaced's that db lacks or holds with another value or expiry, and, if
+// mirror is set, deletes the entries replaced lacks; it returns how many
 // entries it wrote or deleted.
-func (db *DB) mirror(ctx context.Context, replaced *DB, tags []byte) (int, error) {
+func (db *DB) merge(ctx context.Context, replaced *DB, tags []byte, mirror bool) (int, error) {
 	type entry struct {
 		value     []byte
 		expiresAt uint64
@@ -338,6 +431,9 @@ func (db *DB) mirror(ctx context.Context, replaced *DB, tags []byte) (int, error
 			key := item.KeyCopy(nil)
 			w, ok := want[string(key)]
 			if !ok {
+				if !mirror {
+					return nil
+				}
 				n++
 				return wb.Delete(key)
 			}
@@ -386,6 +482,19 @@ func (db *DB) scanAll(ctx context.Context, tag byte, fn func(*badger.Item) error
 		}
 		return nil
 	})
+}
+
+// prefixSuccessor returns the smallest key after every key that starts
+// with prefix; false if there is none (prefix is all 0xff).
+func prefixSuccessor(prefix []byte) ([]byte, bool) {
+	next := bytes.Clone(prefix)
+	for i := len(next) - 1; i >= 0; i-- {
+		if next[i] != 0xff {
+			next[i]++
+			return next[:i+1], true
+		}
+	}
+	return nil, false
 }
 
 func addRemoved(to, from Removed) {

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"errors"
 	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/discret-io/discret/privacy"
 	"github.com/discret-io/discret/privacy/consent"
 )
@@ -80,13 +82,14 @@ func TestReconcile(t *testing.T) {
 
 	cp := smallStore(t, copyDir, func(o *Options) { o.Now = func() time.Time { return clock } })
 	defer cp.Close()
-	// An entry of the copy's own, before Reconcile, at the copy's time.
-	now := clock
-	clock = testNow
-	if err := cp.RecordAudit(ctx, AuditEntry{Action: AuditBackup, Object: "not in the replaced store"}); err != nil {
+	// The copy hands out an audit key before Reconcile, at the copy's time.
+	err := cp.view(func(txn *badger.Txn) error {
+		_, err := cp.auditKeys.next(txn, testNow)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	clock = now
 	res, err := cp.Reconcile(ctx, db, consent.Defaults{})
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
@@ -147,5 +150,54 @@ func TestReconcile(t *testing.T) {
 	}
 	if n := len(dumpTables(t, cp, tagAudit)); n != len(dumpTables(t, db, tagAudit))+1 {
 		t.Errorf("restored audit trail: %d entries, want the replaced store's and one", n)
+	}
+}
+
+// TestReconcileNotDescendant: Reconcile refuses a store that lacks the
+// copy's newest audit entry: another store, or one restored since from an
+// older copy, whose merge would bring back an erasure the copy holds.
+func TestReconcileNotDescendant(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := smallStore(t, t.TempDir(), nil)
+	defer db.Close()
+	p := pseudoOf("RESTORE-CUST-N09")
+	grant(t, db, p)
+	fill(t, db, p, 5)
+	older := filepath.Join(t.TempDir(), "older")
+	if _, err := db.Backup(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Forget(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	newer := filepath.Join(t.TempDir(), "newer")
+	if _, err := db.Backup(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	restoredOlder := smallStore(t, older, nil) // restored without reconciling
+	defer restoredOlder.Close()
+	other := smallStore(t, "", nil)
+	defer other.Close()
+	for name, replaced := range map[string]*DB{"restored from an older copy": restoredOlder, "another store": other} {
+		dir := filepath.Join(t.TempDir(), "copy")
+		if _, err := db.Backup(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		cp := smallStore(t, dir, nil)
+		before := dump(t, cp)
+		if _, err := cp.Reconcile(ctx, replaced, consent.Defaults{}); !errors.Is(err, ErrNotDescendant) {
+			t.Errorf("Reconcile(%s) = %v, want ErrNotDescendant", name, err)
+		}
+		if !maps.Equal(dump(t, cp), before) {
+			t.Errorf("Reconcile(%s) changed the copy before refusing", name)
+		}
+		cp.Close()
+	}
+	// The store as it is now is the copy's.
+	cp := smallStore(t, newer, nil)
+	defer cp.Close()
+	if _, err := cp.Reconcile(ctx, db, consent.Defaults{}); err != nil {
+		t.Errorf("Reconcile(the copy's store) = %v", err)
 	}
 }
