@@ -51,14 +51,23 @@ What the copy restores is data: the events, the catalogue and coupons,
 coupon pushes and counters as they were. Events stored since the copy are
 not in it: send them again (an event file imports again without copies).
 
-The data directory is then kept as DATA` + replacedMark + `TIME, beside it: check the
-restore and delete it (it holds customer data). The restore is in the
-audit trail ('discret audit --action restore'), with what it carried.
+Consent is judged with the consent defaults of --config, as the server
+does. If anything was erased, the restored store is compacted, so that
+the copy's bytes of it leave the disk. The data directory is then kept as
+DATA` + replacedMark + `TIME, beside it: check the restore and delete it (it holds
+customer data, and no erasure reaches it any more). The restore is in the
+audit trail ('discret audit --action restore'), with what it carried. The
+data directory is locked for the whole restore: a server or command that
+uses it makes restore stop. A restore interrupted leaves a hidden
+.DATA` + restoringMark + `* directory beside it, which the next restore removes.
 
-If the data directory's store does not open (damaged, or another key),
-the restore stops: --no-reconcile restores the copy as it is, and then
-the erasures, withdrawals and revocations made since must be applied
-again by hand (README "Backups").`,
+The restore stops when the store to replace does not open (damaged, or
+another key), when there is none (a mistyped --data), and when it is not
+the store the copy was made from (it lacks the copy's newest audit entry
+or ledger charge: another store, or one restored since from an older
+copy): --no-reconcile then restores the copy as it is, after which the
+erasures, withdrawals and revocations made since the copy must be
+applied again by hand (README "Backups").`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&noReconcile, "no-reconcile", false, "restore COPY as it is, without carrying the data directory's erasures, consent and records forward (when the data directory's store does not open)")
 		},
@@ -73,26 +82,40 @@ again by hand (README "Backups").`,
 
 // restore replaces the data directory by a reconciled copy of src.
 func restore(ctx context.Context, e *env, src string, reconcile bool) error {
-	data := e.global.data
+	shown := e.global.data
+	data := absReal(shown) // a symbolic link: the directory it leads to
 	if err := checkRestorePaths(src, data); err != nil {
 		return err
 	}
 	replacing, err := hasStore(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("restore: %w", err)
 	}
 	if !replacing {
 		if entries, err := os.ReadDir(data); err == nil && len(entries) > 0 {
-			return fmt.Errorf("restore: the data directory %s holds something other than a Discret store; give an empty or absent --data, or the store to replace", data)
+			return fmt.Errorf("restore: the data directory %s holds something other than a Discret store; give an empty or absent --data, or the store to replace", shown)
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("restore: %w", err)
 		}
+		if reconcile {
+			return usagef("restore: there is no store in %s to carry the erasures, consent and records made since the copy forward from (a mistyped --data or DISCRET_DATA?); restored as it is, the copy brings back every erasure and withdrawal made since it was taken. If the store is lost, restore with --no-reconcile, then apply them again by hand (README \"Backups\")", shown)
+		}
+	}
+	var lock *os.File
+	if replacing {
+		if lock, err = lockDir(data); err != nil {
+			return err
+		}
+		defer func() { lock.Close() }()
+	}
+	if err := removeStaleRestores(e, data, replacing); err != nil {
+		return err
 	}
 	size, err := store.DirUsage(src)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(data)), "."+filepath.Base(filepath.Clean(data))+".restoring-")
+	tmp, err := os.MkdirTemp(filepath.Dir(data), "."+filepath.Base(data)+restoringMark)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -102,24 +125,33 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 			os.RemoveAll(tmp)
 		}
 	}()
-	fmt.Fprintf(e.stdout, "copying %s (%s) beside %s\n", src, humanBytes(size), data)
+	fmt.Fprintf(e.stdout, "copying %s (%s) beside %s\n", src, humanBytes(size), shown)
 	if err := os.CopyFS(tmp, os.DirFS(src)); err != nil {
 		return fmt.Errorf("restore: copy %s: %w", src, err)
+	}
+	if err := syncTree(tmp); err != nil {
+		return err
 	}
 	restored, err := openDataAt(e, tmp, false)
 	if err != nil {
 		return fmt.Errorf("restore: open the copy: %w", err)
 	}
 	defer restored.Close()
-	counts, err := reconcileWith(ctx, e, restored.db, data, replacing && reconcile)
-	if err != nil {
-		return err
-	}
-	if replacing && reconcile {
+	counts := map[string]int64{"reconciled": 0}
+	if reconcile {
+		lock.Close() // the store takes the directory's lock itself
+		if counts, err = reconcileWith(ctx, e, restored.db, data, shown); err != nil {
+			return err
+		}
+		if lock, err = lockDir(data); err != nil {
+			return err
+		}
 		// The demo's API key goes with the API keys carried forward.
 		if err := copyIfExists(filepath.Join(data, demoKeyFile), filepath.Join(tmp, demoKeyFile)); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
+	} else if replacing {
+		fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
 	}
 	err = restored.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditRestore, Object: store.AuditObject(filepath.Base(filepath.Clean(src))), Counts: counts})
 	if err != nil {
@@ -133,12 +165,77 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "restored %s as %s\n", src, data)
+	fmt.Fprintf(e.stdout, "restored %s as %s\n", src, shown)
 	if replaced != "" {
-		fmt.Fprintf(e.stdout, "the replaced data directory is %s: check the restore, then delete it (it holds customer data)\n", replaced)
+		fmt.Fprintf(e.stdout, "the replaced data directory is %s: check the restore, then delete it (it holds customer data, which later erasures do not reach)\n", replaced)
 	}
 	if t, ok := copyTime(src); ok {
 		fmt.Fprintf(e.stdout, "events stored after the copy (%s) are not restored: send them again\n", t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// restoringMark is in the name of the directory a restore writes the copy
+// into, beside the data directory.
+const restoringMark = ".restoring-"
+
+// lockDir takes the lock a store takes on its directory (an exclusive
+// flock, as Badger does), so that no server or command opens it while a
+// restore replaces it. The lock lasts until the returned file is closed;
+// where locks are not supported, it is a no-op.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	switch err := lockFile(f); {
+	case err == nil, errors.Is(err, errors.ErrUnsupported):
+		return f, nil
+	default:
+		f.Close()
+		return nil, fmt.Errorf("restore: the data directory %s is in use by another process (a running 'discret serve', or another discret command): stop it, then restore (%v)", dir, err)
+	}
+}
+
+// removeStaleRestores removes the directories that interrupted restores
+// left beside data (they hold an unreconciled copy), or, without the data
+// directory's lock (no store to lock), only names them.
+func removeStaleRestores(e *env, data string, locked bool) error {
+	stale, err := filepath.Glob(filepath.Join(filepath.Dir(data), "."+filepath.Base(data)+restoringMark+"*"))
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	for _, d := range stale {
+		if !locked {
+			fmt.Fprintf(e.stdout, "%s is left by an interrupted restore, or one running: delete it if none runs (it holds an unreconciled copy)\n", d)
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("restore: remove the directory of an interrupted restore: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "removed %s, left by an interrupted restore\n", d)
+	}
+	return nil
+}
+
+// syncTree syncs every file and directory under dir to disk.
+func syncTree(dir string) error {
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("restore: sync the copy: %w", err)
 	}
 	return nil
 }
@@ -183,32 +280,36 @@ func putInPlace(tmp, data string, replacing bool) (replaced string, err error) {
 }
 
 // reconcileWith carries into restored what the store in data decided
-// since the copy (store.Reconcile), or, without reconcile, says what is
-// left to do by hand; it returns the counts of the restore's audit entry.
-func reconcileWith(ctx context.Context, e *env, restored *store.DB, data string, reconcile bool) (map[string]int64, error) {
-	if !reconcile {
-		if ok, _ := hasStore(data); ok {
-			fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
-		} else {
-			fmt.Fprintf(e.stdout, "no store in %s: nothing to reconcile\n", data)
-		}
-		return map[string]int64{"reconciled": 0}, nil
-	}
+// since the copy (store.Reconcile), compacts the restored store if that
+// erased anything, and returns the counts of the restore's audit entry.
+func reconcileWith(ctx context.Context, e *env, restored *store.DB, data, shown string) (map[string]int64, error) {
 	old, err := openDataAt(e, data, false)
 	if err != nil {
 		if strings.Contains(err.Error(), "in use by another process") {
-			return nil, fmt.Errorf("restore: %w", err)
+			return nil, fmt.Errorf("restore: the data directory %s is in use by another process (a running 'discret serve', or another discret command): stop it, then restore", shown)
 		}
 		return nil, fmt.Errorf("restore: the store to replace does not open, so what it decided since the copy cannot be carried forward: %w; --no-reconcile restores the copy as it is, after which the erasures, withdrawals and revocations made since must be applied again by hand (README \"Backups\")", err)
 	}
 	defer old.Close()
 	res, err := restored.Reconcile(ctx, old.db, e.conf.consent)
+	if errors.Is(err, store.ErrNotDescendant) {
+		return nil, fmt.Errorf("restore: %w; restore a copy of this store, or, if it is the wrong one, give the store to replace as --data (--no-reconcile restores the copy as it is)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "carried forward from %s: %s erased again, %s replaced%s%s\n", data,
+	if err := old.Close(); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "carried forward from %s: %s erased again, %s replaced%s%s\n", shown,
 		features.Plural(res.Erased, "customer"), features.Plural(res.Consents, "consent record"),
 		removedNote(res.Removed), tablesNote(res.Tables))
+	if res.Removed.Total() > 0 {
+		// What the copy held of them leaves the disk now.
+		if err := restored.Compact(ctx); err != nil {
+			return nil, fmt.Errorf("restore: compact: %w", err)
+		}
+	}
 	counts := res.Counts()
 	counts["reconciled"] = 1
 	return counts, nil
@@ -221,7 +322,11 @@ func removedNote(r store.Removed) string {
 	}
 	var parts []string
 	for _, t := range slices.Sorted(maps.Keys(r)) {
-		parts = append(parts, fmt.Sprintf("%d %s", r[t], strings.ReplaceAll(t, "_", " ")))
+		name := strings.ReplaceAll(t, "_", " ")
+		if t == store.TableConsent {
+			name = "consent records"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", r[t], name))
 	}
 	return " (erased: " + strings.Join(parts, ", ") + ")"
 }
@@ -229,13 +334,13 @@ func removedNote(r store.Removed) string {
 // tablesNote describes the tables a reconciliation rewrote.
 func tablesNote(tables map[string]int) string {
 	if len(tables) == 0 {
-		return "; API keys, tokens, releases, ledger and audit trail unchanged since the copy"
+		return "; API keys, revoked tokens, releases, ledger and audit trail unchanged since the copy"
 	}
 	var parts []string
 	for _, t := range slices.Sorted(maps.Keys(tables)) {
 		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(t, "_", " "), tables[t]))
 	}
-	return "; entries updated: " + strings.Join(parts, ", ")
+	return "; taken from it: " + strings.Join(parts, ", ")
 }
 
 // checkRestorePaths refuses a source that holds no store, and a source
@@ -245,8 +350,8 @@ func checkRestorePaths(src, data string) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if !ok {
-		return usagef("restore: %s is not a backup copy (no %s in it); 'discret backup --list DIR' lists the copies in a backup directory", src, store.MetaFile)
+	if !ok || store.IsPartialBackup(src) {
+		return usagef("restore: %s is not a backup copy (no %s in it, or a partial copy); 'discret backup --list DIR' lists the copies in a backup directory", src, store.MetaFile)
 	}
 	a, b := absReal(src), absReal(data)
 	for _, p := range [][2]string{{a, b}, {b, a}} {

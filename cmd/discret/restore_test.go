@@ -112,6 +112,58 @@ func TestRestoreCommand(t *testing.T) {
 			t.Errorf("discret %v = exit %d (%s), want %d", args, code, errOut, exitUsage)
 		}
 	}
+	partial := filepath.Join(filepath.Dir(cp), ".discret-backup-x.partial-1")
+	if err := os.CopyFS(partial, os.DirFS(cp)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := c.run("restore", partial); code != exitUsage || !strings.Contains(errOut, "not a backup copy") {
+		t.Errorf("restore of a partial copy = %d, %q; want refused", code, errOut)
+	}
+
+	// No store to reconcile with: refused without --no-reconcile.
+	fresh := *c
+	fresh.data = filepath.Join(t.TempDir(), "new-data")
+	if code, _, errOut := fresh.run("restore", cp); code != exitUsage || !strings.Contains(errOut, "--no-reconcile") {
+		t.Errorf("restore into an absent data directory = %d, %q; want refused, pointing to --no-reconcile", code, errOut)
+	}
+	if out := fresh.mustRun("restore", "--no-reconcile", cp); strings.Contains(out, "replaced data directory") {
+		t.Errorf("restore --no-reconcile into an absent data directory printed %q, want no replaced directory", out)
+	}
+	// A data directory in use is not replaced, even without reconciling.
+	lock, err := lockDir(fresh.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := fresh.run("restore", "--no-reconcile", cp); code == 0 || !strings.Contains(errOut, "in use") {
+		t.Errorf("restore over a locked data directory = %d, %q; want refused", code, errOut)
+	}
+	lock.Close()
+	// What an interrupted restore left is removed by the next.
+	stale := filepath.Join(filepath.Dir(fresh.data), ".new-data"+restoringMark+"1")
+	if err := os.Mkdir(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out := fresh.mustRun("restore", cp); !strings.Contains(out, "removed "+stale) {
+		t.Errorf("restore printed %q, want the removal of %s", out, stale)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("%s is left (%v)", stale, err)
+	}
+	// A symbolic link as --data: the directory it leads to is replaced,
+	// the link stays.
+	link := *c
+	link.data = filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(fresh.data, link.data); err != nil {
+		t.Fatal(err)
+	}
+	out = link.mustRun("restore", cp)
+	if fi, err := os.Lstat(link.data); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("after a restore through a link, %s is not the link (%v)", link.data, err)
+	}
+	if !strings.Contains(out, "the replaced data directory is "+fresh.data+replacedMark) {
+		t.Errorf("restore through a link printed %q, want the replaced directory beside %s", out, fresh.data)
+	}
+
 	entries, _ := os.ReadDir(filepath.Dir(c.data))
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".restoring-") {

@@ -222,6 +222,12 @@ func (db *DB) copyTo(ctx context.Context, to *DB) (BackupStats, error) {
 	return stats, err
 }
 
+// IsPartialBackup reports whether path names the hidden directory of a
+// copy being written, or left by an interrupted backup: not a copy.
+func IsPartialBackup(path string) bool {
+	return strings.Contains(filepath.Base(filepath.Clean(path)), partialMark)
+}
+
 // BackupCopy is a copy that BackupInto made in a backup directory.
 type BackupCopy struct {
 	Path string

@@ -52,9 +52,9 @@ import (
 const (
 	TableAPIKeys       = "api_keys"
 	TableRevokedTokens = "revoked_tokens"
-	TableReleases      = "releases"
-	TableLedger        = "ledger"
-	TableAudit         = "audit"
+	TableReleases      = "release_records"
+	TableLedger        = "ledger_entries"
+	TableAudit         = "audit_entries"
 	TableErasures      = "erasure_records"
 )
 
