@@ -224,20 +224,25 @@ func syncTree(dir string) error {
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return syncPath(path)
 	})
 	if err != nil {
 		return fmt.Errorf("restore: sync the copy: %w", err)
 	}
 	return nil
+}
+
+// syncPath syncs the file or directory path to disk.
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // putInPlace makes the directory tmp the data directory data. The store
@@ -408,12 +413,7 @@ func freeName(path string) string {
 // syncParent syncs the directory that holds path, so that a rename in it
 // is durable.
 func syncParent(path string) error {
-	d, err := os.Open(filepath.Dir(filepath.Clean(path)))
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := syncPath(filepath.Dir(filepath.Clean(path))); err != nil {
 		return fmt.Errorf("restore: sync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
