@@ -365,17 +365,17 @@ func (k *auditKeys) next(txn *badger.Txn, now time.Time) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.started {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAudit}, Reverse: true})
-		it.Seek([]byte{tagAudit, 0xff})
-		if it.Valid() {
-			key := it.Item().Key()
+		err := lastInTable(txn, tagAudit, func(item *badger.Item) error {
+			key := item.Key()
 			if _, ok := auditKeyTime(key); !ok {
-				it.Close()
-				return nil, fmt.Errorf("%w: audit key", ErrCorrupt)
+				return fmt.Errorf("%w: audit key", ErrCorrupt)
 			}
 			k.ns, k.seq = binary.BigEndian.Uint64(key[1:9]), binary.BigEndian.Uint32(key[9:])
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		it.Close()
 		k.started = true
 	}
 	switch ns := uint64(now.UnixNano()); {

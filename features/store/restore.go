@@ -174,15 +174,11 @@ func (db *DB) checkDescendant(replaced *DB) error {
 // table is empty.
 func (db *DB) newest(tag byte) (key, value []byte, err error) {
 	err = db.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}, Reverse: true})
-		defer it.Close()
-		it.Seek([]byte{tag, 0xff})
-		if !it.Valid() {
-			return nil
-		}
-		key = it.Item().KeyCopy(nil)
-		value, err = it.Item().ValueCopy(nil)
-		return err
+		return lastInTable(txn, tag, func(item *badger.Item) error {
+			key = item.KeyCopy(nil)
+			value, err = item.ValueCopy(nil)
+			return err
+		})
 	})
 	return key, value, err
 }

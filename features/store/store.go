@@ -225,6 +225,18 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// lastInTable calls fn with the item of the last key of the table tag in
+// txn, if the table has one.
+func lastInTable(txn *badger.Txn, tag byte, fn func(*badger.Item) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}, Reverse: true})
+	defer it.Close()
+	end, _ := prefixSuccessor([]byte{tag}) // tags are letters, never 0xff
+	if it.Seek(end); !it.Valid() {
+		return nil
+	}
+	return fn(it.Item())
+}
+
 // Close flushes and closes the store. Further calls return nil; other
 // methods return ErrClosed or fail.
 func (db *DB) Close() error {
