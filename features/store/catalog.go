@@ -151,6 +151,15 @@ func (db *DB) putChunked(ctx context.Context, kvs []keyValue) error {
 
 // scan calls fn with the key and value of every entry of a global table.
 func (db *DB) scan(ctx context.Context, tag byte, fn func(key, value []byte) error) error {
+	return db.scanItems(ctx, tag, func(item *badger.Item) error {
+		key := item.Key()
+		return item.Value(func(v []byte) error { return fn(key, v) })
+	})
+}
+
+// scanItems calls fn on the item of every unexpired entry of the table
+// tag, in key order.
+func (db *DB) scanItems(ctx context.Context, tag byte, fn func(*badger.Item) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -164,9 +173,7 @@ func (db *DB) scan(ctx context.Context, tag byte, fn func(key, value []byte) err
 					return err
 				}
 			}
-			item := it.Item()
-			key := item.Key()
-			if err := item.Value(func(v []byte) error { return fn(key, v) }); err != nil {
+			if err := fn(it.Item()); err != nil {
 				return err
 			}
 		}

@@ -407,7 +407,7 @@ func (db *DB) merge(ctx context.Context, replaced *DB, tags []byte, mirror bool)
 	}
 	want := map[string]entry{}
 	for _, tag := range tags {
-		err := replaced.scanAll(ctx, tag, func(item *badger.Item) error {
+		err := replaced.scanItems(ctx, tag, func(item *badger.Item) error {
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
@@ -423,7 +423,7 @@ func (db *DB) merge(ctx context.Context, replaced *DB, tags []byte, mirror bool)
 	defer wb.Cancel()
 	n := 0
 	for _, tag := range tags {
-		err := db.scanAll(ctx, tag, func(item *badger.Item) error {
+		err := db.scanItems(ctx, tag, func(item *badger.Item) error {
 			key := item.KeyCopy(nil)
 			w, ok := want[string(key)]
 			if !ok {
@@ -461,23 +461,6 @@ func (db *DB) merge(ctx context.Context, replaced *DB, tags []byte, mirror bool)
 		n++
 	}
 	return n, wb.Flush()
-}
-
-// scanAll calls fn on every unexpired item of the table tag, in key order.
-func (db *DB) scanAll(ctx context.Context, tag byte, fn func(*badger.Item) error) error {
-	return db.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}, PrefetchValues: true, PrefetchSize: 100})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(it.Item()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 // prefixSuccessor returns the smallest key after every key that starts
