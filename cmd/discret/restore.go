@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -325,15 +323,7 @@ func removedNote(r store.Removed) string {
 	if r.Total() == 0 {
 		return ""
 	}
-	var parts []string
-	for _, t := range slices.Sorted(maps.Keys(r)) {
-		name := strings.ReplaceAll(t, "_", " ")
-		if t == store.TableConsent {
-			name = "consent records"
-		}
-		parts = append(parts, fmt.Sprintf("%d %s", r[t], name))
-	}
-	return " (erased: " + strings.Join(parts, ", ") + ")"
+	return ", " + features.Plural(r.Total(), "stored record") + " erased" + byReason(r)
 }
 
 // tablesNote describes the tables a reconciliation rewrote.
@@ -341,11 +331,11 @@ func tablesNote(tables map[string]int) string {
 	if len(tables) == 0 {
 		return "; API keys, revoked tokens, releases, ledger and audit trail unchanged since the copy"
 	}
-	var parts []string
-	for _, t := range slices.Sorted(maps.Keys(tables)) {
-		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(t, "_", " "), tables[t]))
+	n := 0
+	for _, c := range tables {
+		n += c
 	}
-	return "; taken from it: " + strings.Join(parts, ", ")
+	return "; " + features.Plural(n, "record") + " taken from it" + byReason(tables)
 }
 
 // checkRestorePaths refuses a source that holds no store, and a source
