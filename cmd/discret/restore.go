@@ -167,7 +167,7 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 	if replaced != "" {
 		fmt.Fprintf(e.stdout, "the replaced data directory is %s: check the restore, then delete it (it holds customer data, which later erasures do not reach)\n", replaced)
 	}
-	if t, ok := copyTime(src); ok {
+	if t, ok := store.BackupTime(src); ok {
 		fmt.Fprintf(e.stdout, "events stored after the copy (%s) are not restored: send them again\n", t.Format(time.RFC3339))
 	}
 	return nil
@@ -364,16 +364,6 @@ func absReal(p string) string {
 		return a
 	}
 	return r
-}
-
-// copyTime returns the time in the name of a copy BackupInto made.
-func copyTime(path string) (time.Time, bool) {
-	name, ok := strings.CutPrefix(filepath.Base(filepath.Clean(path)), store.BackupPrefix)
-	if !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(store.BackupTimeLayout, name)
-	return t, err == nil
 }
 
 // copyIfExists copies the file src to dst, mode 0600, if src exists.

@@ -257,7 +257,7 @@ func ReadBackupDir(dir string) (BackupDir, error) {
 	var b BackupDir
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
-		if t, ok := backupTime(e.Name()); ok && e.IsDir() {
+		if t, ok := BackupTime(e.Name()); ok && e.IsDir() {
 			b.Copies = append(b.Copies, BackupCopy{Path: path, Time: t})
 		} else if strings.HasPrefix(e.Name(), "."+BackupPrefix) && strings.Contains(e.Name(), partialMark) {
 			b.Partials = append(b.Partials, path)
@@ -274,9 +274,10 @@ func BackupCopies(dir string) ([]BackupCopy, error) {
 	return b.Copies, err
 }
 
-// backupTime parses the time in the name of a copy.
-func backupTime(name string) (time.Time, bool) {
-	s, ok := strings.CutPrefix(name, BackupPrefix)
+// BackupTime returns the time in the name of a copy BackupInto made (the
+// last element of path), false for another name.
+func BackupTime(path string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(filepath.Base(filepath.Clean(path)), BackupPrefix)
 	if !ok {
 		return time.Time{}, false
 	}
