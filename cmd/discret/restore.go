@@ -44,9 +44,10 @@ carried forward into the copy:
     revoked customer tokens, model releases and which one is current (a
     release retired with an erased customer's data stays deleted), the
     privacy ledger (the budget spent since stays spent) and the audit
-    trail; and the demo's API key file (DATA/` + demoKeyFile + `).
+    trail; and the demo's API key file (DATA/` + demoKeyFile + `);
+  - added: the coupon pushes made since (frequency caps count them).
 What the copy restores is data: the events, the catalogue and coupons,
-coupon pushes and counters as they were. Events stored since the copy are
+and counters as they were. Events stored since the copy are
 not in it: send them again (an event file imports again without copies).
 
 Consent is judged with the consent defaults of --config, as the server
@@ -329,7 +330,7 @@ func removedNote(r store.Removed) string {
 // tablesNote describes the tables a reconciliation rewrote.
 func tablesNote(tables map[string]int) string {
 	if len(tables) == 0 {
-		return "; API keys, revoked tokens, releases, ledger and audit trail unchanged since the copy"
+		return "; API keys, revoked tokens, releases, ledger, audit trail and coupon pushes unchanged since the copy"
 	}
 	n := 0
 	for _, c := range tables {

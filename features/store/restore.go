@@ -22,15 +22,19 @@ package store
 //     of the copy's is deleted); the erasure records keep the later time;
 //   - model releases, and which one is current, are taken as they are in
 //     the replaced store: a release it deleted since (retired with an
-//     erased customer's data, or pruned) is deleted.
+//     erased customer's data, or pruned) is deleted;
+//   - coupon pushes made since are added, after the erasures and consent
+//     changes above (the replaced store holds only the pushes those
+//     allowed), so that a frequency cap counts a coupon pushed after the
+//     copy was made.
 //
 // Reconcile refuses a replaced store that is not the copy's store as it
 // is now (ErrNotDescendant): one that lacks the copy's newest audit entry
 // or ledger charge is another store, or one restored since from an older
 // copy, and merging it would bring back what the copy knows was erased.
 //
-// What the copy keeps is data: events, the catalogue and coupons, coupon
-// pushes, aggregate counters. Events stored after the copy are not carried
+// What the copy keeps is data: events, the catalogue and coupons,
+// aggregate counters. Events stored after the copy are not carried
 // forward (restoring is how one undoes a bad import); they can be sent
 // again.
 
@@ -48,7 +52,7 @@ import (
 	"github.com/discret-io/discret/privacy/consent"
 )
 
-// Table names of Reconciled.Tables.
+// Table names of Reconciled.Tables (and TablePushes).
 const (
 	TableAPIKeys       = "api_keys"
 	TableRevokedTokens = "revoked_tokens"
@@ -70,6 +74,9 @@ var mergedTables = []struct {
 	{TableReleases, []byte{tagModel, tagPopular}, true},
 	{TableLedger, []byte{tagLedger}, false},
 	{TableAudit, []byte{tagAudit}, false},
+	// Last: the customers' consent and erasures are the replaced store's
+	// by now, and it holds only the pushes they allow.
+	{TablePushes, []byte{tagPush}, false},
 }
 
 // ErrNotDescendant is returned by Reconcile for a replaced store that is

@@ -38,6 +38,11 @@ func TestReconcile(t *testing.T) {
 	if err := db.CreateAPIKey(ctx, testAPIKey("k1")); err != nil {
 		t.Fatal(err)
 	}
+	for _, p := range []privacy.PseudoID{kept, erased, noStore} {
+		if err := db.AddPushes(ctx, p, []Push{testPush(0, "s1", "c1")}, consent.Defaults{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mustPut(t, db, testWrite("v1", clock, 1))
 	mustPut(t, db, testWrite("v2", clock, 2))
 	if err := db.SetCurrentRelease(ctx, "v2"); err != nil {
@@ -59,6 +64,10 @@ func TestReconcile(t *testing.T) {
 		}
 	}
 	fill(t, db, kept, 40) // events since the copy are not carried over
+	// A push since the copy is carried, for the frequency caps.
+	if err := db.AddPushes(ctx, kept, []Push{testPush(60, "s1", "c2")}, consent.Defaults{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Forget(ctx, erased); err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +106,9 @@ func TestReconcile(t *testing.T) {
 	if res.Erased != 1 || res.Consents != 3 {
 		t.Errorf("Reconcile = %+v, want 1 customer erased and 3 consent records (regranted, noStore, newcomer)", res)
 	}
-	// erased: 30 events and the consent record; regranted: 30 events;
-	// noStore: 10 store visits.
-	if want := (Removed{TableEvents: 70, TableConsent: 1}); !maps.Equal(res.Removed, want) {
+	// erased: 30 events, a push and the consent record; regranted: 30
+	// events; noStore: 10 store visits and a push.
+	if want := (Removed{TableEvents: 70, TableConsent: 1, TablePushes: 2}); !maps.Equal(res.Removed, want) {
 		t.Errorf("Reconcile removed %v, want %v", res.Removed, want)
 	}
 	for _, tc := range []struct {
@@ -125,9 +134,12 @@ func TestReconcile(t *testing.T) {
 	if r, _ := cp.Consent(ctx, erased); !r.ErasedAt.Equal(erasedAt) {
 		t.Errorf("restored erased customer: ErasedAt %v, want %v", r.ErasedAt, erasedAt)
 	}
-	tags := []byte{tagAPIKey, tagToken, tagModel, tagPopular, tagLedger, tagAudit, tagErased}
+	tags := []byte{tagAPIKey, tagToken, tagModel, tagPopular, tagLedger, tagAudit, tagErased, tagPush}
 	if got, want := dumpTables(t, cp, tags...), dumpTables(t, db, tags...); !maps.Equal(got, want) {
-		t.Errorf("restored decision tables hold %d entries, the replaced store %d; want the same entries", len(got), len(want))
+		t.Errorf("restored decision tables and pushes hold %d entries, the replaced store %d; want the same entries", len(got), len(want))
+	}
+	if ps, err := cp.Pushes(ctx, kept); err != nil || len(ps) != 2 {
+		t.Errorf("restored kept customer: pushes %v, %v; want the copy's and the one since", ps, err)
 	}
 	if cur, err := cp.CurrentRelease(ctx); err != nil || cur != "v1" {
 		t.Errorf("restored current release = %q, %v; want v1 (v2 retired)", cur, err)
