@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,8 +19,12 @@ import (
 // replacedMark is in the name of the data directory a restore replaced.
 const replacedMark = ".replaced-"
 
-// exchange is exchangeDirs; tests replace it.
-var exchange = exchangeDirs
+// exchange is exchangeDirs, and checkRoom store.CheckRoom; tests replace
+// them.
+var (
+	exchange  = exchangeDirs
+	checkRoom = store.CheckRoom
+)
 
 func restoreCommand() *command {
 	var noReconcile bool
@@ -31,7 +36,8 @@ func restoreCommand() *command {
 backup' or 'serve --backup-dir' made, without undoing what the store
 decided about customers since the copy was made. The server must be
 stopped. COPY is left as it is: the command works on a copy of it, beside
-the data directory.
+the data directory, after checking that its file system has room for it
+(Ctrl-C stops the copy; nothing is replaced then).
 
 Before the copy replaces it, the data directory's store is opened and
 carried forward into the copy:
@@ -114,6 +120,9 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRoom(data, size); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(data), "."+filepath.Base(data)+restoringMark)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -125,7 +134,7 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 		}
 	}()
 	fmt.Fprintf(e.stdout, "copying %s (%s) beside %s\n", src, humanBytes(size), shown)
-	if err := os.CopyFS(tmp, os.DirFS(src)); err != nil {
+	if err := copyTree(ctx, tmp, src); err != nil {
 		return fmt.Errorf("restore: copy %s: %w", src, err)
 	}
 	if err := syncTree(tmp); err != nil {
@@ -215,6 +224,67 @@ func removeStaleRestores(e *env, data string, locked bool) error {
 		fmt.Fprintf(e.stdout, "removed %s, left by an interrupted restore\n", d)
 	}
 	return nil
+}
+
+// copyChunk is how many bytes copyTree copies between two checks of its
+// context.
+const copyChunk = 16 << 20
+
+// copyTree copies the regular files and directories under src into the
+// existing directory dst, as os.CopyFS does, but stops when ctx is done
+// (a store's files may take minutes to copy) and keeps them private to
+// their owner (files 0600, directories 0700). Other kinds of files (a
+// symbolic link) are refused.
+func copyTree(ctx context.Context, dst, src string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		switch {
+		case rel == ".":
+			return nil
+		case d.IsDir():
+			return os.Mkdir(to, 0o700)
+		case d.Type().IsRegular():
+			return copyFile(ctx, to, path)
+		default:
+			return &fs.PathError{Op: "copy", Path: path, Err: fmt.Errorf("%w: not a regular file or directory", fs.ErrInvalid)}
+		}
+	})
+}
+
+// copyFile copies the regular file src to the new file dst (mode 0600),
+// copyChunk bytes at a time, and stops when ctx is done.
+func copyFile(ctx context.Context, dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	for err == nil {
+		if err = ctx.Err(); err == nil {
+			_, err = io.CopyN(out, in, copyChunk)
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // syncTree syncs every file and directory under dir to disk.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +12,93 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/synth"
 )
+
+// doneAfter is a context whose Err is context.Canceled after n calls.
+type doneAfter struct {
+	context.Context
+	n int
+}
+
+func (d *doneAfter) Err() error {
+	if d.n--; d.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestCopyTree: copyTree copies files and directories, private to their
+// owner, refuses other kinds of files and stops when its context is done.
+func TestCopyTree(t *testing.T) {
+	src := t.TempDir()
+	files := map[string]string{"a": "alpha", "sub/b": strings.Repeat("b", 3*copyChunk/2), "sub/deeper/c": ""}
+	for name, body := range files {
+		path := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := t.TempDir()
+	if err := copyTree(t.Context(), dst, src); err != nil {
+		t.Fatalf("copyTree: %v", err)
+	}
+	n := 0
+	err := filepath.WalkDir(dst, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == dst {
+			return err
+		}
+		rel, _ := filepath.Rel(dst, path)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = os.ModeDir | 0o700
+		}
+		if info.Mode() != want {
+			t.Errorf("%s: mode %v, want %v (private to its owner)", rel, info.Mode(), want)
+		}
+		if d.IsDir() {
+			return nil
+		}
+		n++
+		if b, err := os.ReadFile(path); err != nil || string(b) != files[filepath.ToSlash(rel)] {
+			t.Errorf("%s: copied %d bytes (%v), want the %d of the source", rel, len(b), err, len(files[filepath.ToSlash(rel)]))
+		}
+		return nil
+	})
+	if err != nil || n != len(files) {
+		t.Errorf("copied %d files (%v), want %d", n, err, len(files))
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := copyTree(ctx, t.TempDir(), src); !errors.Is(err, context.Canceled) {
+		t.Errorf("copyTree with its context done = %v, want context.Canceled", err)
+	}
+	// A large file's copy stops between two chunks.
+	part := filepath.Join(t.TempDir(), "b")
+	if err := copyFile(&doneAfter{Context: t.Context(), n: 1}, part, filepath.Join(src, "sub", "b")); !errors.Is(err, context.Canceled) {
+		t.Errorf("copyFile cancelled after its first chunk = %v, want context.Canceled", err)
+	}
+	if fi, err := os.Stat(part); err != nil {
+		t.Error(err)
+	} else if fi.Size() != copyChunk {
+		t.Errorf("copyFile cancelled after its first chunk copied %d bytes, want %d", fi.Size(), copyChunk)
+	}
+	if err := os.Symlink("a", filepath.Join(src, "link")); err != nil {
+		t.Skip(err)
+	}
+	if err := copyTree(t.Context(), t.TempDir(), src); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("copyTree of a symbolic link = %v, want refused", err)
+	}
+}
 
 // customersWithEvents returns n customers of the generated events file in
 // gen whose events c's store holds.
@@ -99,6 +185,20 @@ func TestRestoreCommand(t *testing.T) {
 	if got := c.mustRun("export", erased); !strings.Contains(got, `"item"`) {
 		t.Error("restore --no-reconcile: the customer erased after the copy has no events; want the copy as it is")
 	}
+
+	// No room for the copy: refused before copying.
+	func() {
+		defer func(f func(string, int64) error) { checkRoom = f }(checkRoom)
+		checkRoom = func(dir string, size int64) error {
+			if size <= 0 || dir != c.data {
+				t.Errorf("checkRoom(%s, %d), want the data directory and the copy's size", dir, size)
+			}
+			return fmt.Errorf("%w: test", store.ErrNoSpace)
+		}
+		if code, _, errOut := c.run("restore", cp); code == 0 || !strings.Contains(errOut, "free disk space") {
+			t.Errorf("restore without room for the copy = %d, %q; want refused", code, errOut)
+		}
+	}()
 
 	// A store that does not open is not replaced without --no-reconcile.
 	if err := os.WriteFile(filepath.Join(c.data, "discret.json"), []byte("{}"), 0o600); err != nil {

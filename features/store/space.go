@@ -36,7 +36,10 @@ func (o Options) spaceNeeded() int64 {
 // do (open, write), when the file system of the data directory has less
 // free space than o.spaceNeeded (o.free); a platform where free space is
 // unknown is not checked. An in-memory store needs no space.
-func (o Options) checkSpace(do string) error {
+func (o Options) checkSpace(do string) error { return o.checkRoom(0, do) }
+
+// checkRoom is checkSpace for extra bytes more than o.spaceNeeded.
+func (o Options) checkRoom(extra int64, do string) error {
 	if o.InMemory {
 		return nil
 	}
@@ -44,7 +47,7 @@ func (o Options) checkSpace(do string) error {
 	if err != nil || free < 0 {
 		return err
 	}
-	if need := o.spaceNeeded(); free < need {
+	if need := extra + o.spaceNeeded(); free < need {
 		return fmt.Errorf("%w: data directory %s: %s free on its file system, the store needs at least %s to %s: free some space",
 			ErrNoSpace, o.Dir, mibf(free), mibf(need), do)
 	}
@@ -136,4 +139,14 @@ func DirUsage(dir string) (int64, error) {
 		return 0, wrapf(err, "size of %s", dir)
 	}
 	return n, nil
+}
+
+// CheckRoom returns ErrNoSpace, saying what there is and what is needed,
+// when the file system of dir (or, before its creation, of its nearest
+// existing parent) has less free space than size bytes, for a copy of a
+// store written there, plus what a store opened there with the default
+// options needs (Options.spaceNeeded). A platform where free space is
+// unknown is not checked.
+func CheckRoom(dir string, size int64) error {
+	return Options{Dir: dir}.withDefaults().checkRoom(size, fmt.Sprintf("hold a copy of %s and open it", mibf(size)))
 }

@@ -224,3 +224,27 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckRoom: a copy is refused room on a file system that cannot hold
+// it and the store that opens it, and given room otherwise.
+func TestCheckRoom(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := diskFree(dir); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("free space is unknown on this platform")
+	}
+	for _, tc := range []struct {
+		name string
+		dir  string
+		size int64
+		want error
+	}{
+		{"small copy", dir, 1 << 10, nil},
+		{"larger than any disk", dir, 1 << 60, ErrNoSpace},
+		{"directory to create", filepath.Join(dir, "new", "data"), 1 << 60, ErrNoSpace},
+	} {
+		err := CheckRoom(tc.dir, tc.size)
+		if !errors.Is(err, tc.want) || (err != nil && !strings.Contains(err.Error(), tc.dir)) {
+			t.Errorf("%s: CheckRoom(%s, %d) = %v, want %v naming the directory", tc.name, tc.dir, tc.size, err, tc.want)
+		}
+	}
+}
