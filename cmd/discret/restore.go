@@ -60,7 +60,8 @@ Consent is judged with the consent defaults of --config, as the server
 does. If anything was erased, the restored store is compacted, so that
 the copy's bytes of it leave the disk. The data directory is then kept as
 DATA` + replacedMark + `TIME, beside it: check the restore and delete it (it holds
-customer data, and no erasure reaches it any more). The restore is in the
+customer data, and no erasure reaches it any more; until then, serve warns
+about it at startup and forget names it). The restore is in the
 audit trail ('discret audit --action restore'), with what it carried. The
 data directory is locked for the whole restore: a server or command that
 uses it makes restore stop. A restore interrupted leaves a hidden
@@ -181,6 +182,24 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 		fmt.Fprintf(e.stdout, "events stored after the copy (%s) are not restored: send them again\n", t.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// replacedDirs returns the directories that restores replaced beside the
+// data directory data (DATA.replaced-TIME) and that are still there: they
+// hold customer data that no erasure or withdrawal reaches.
+func replacedDirs(data string) []string {
+	real := absReal(data)
+	entries, err := os.ReadDir(filepath.Dir(real))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), filepath.Base(real)+replacedMark) {
+			out = append(out, filepath.Join(filepath.Dir(real), e.Name()))
+		}
+	}
+	return out
 }
 
 // restoringMark is in the name of the directory a restore writes the copy

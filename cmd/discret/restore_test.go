@@ -167,6 +167,10 @@ func TestRestoreCommand(t *testing.T) {
 	if trail := c.mustRun("audit", "--action", "restore,forget"); !strings.Contains(trail, "restore ") || !strings.Contains(trail, "forget ") || !strings.Contains(trail, "customers_erased=1") {
 		t.Errorf("audit trail after the restore:\n%s\nwant the restore, with its counts, and the erasure made after the copy", trail)
 	}
+	// An erasure cannot reach the replaced directory: forget names it.
+	if out := c.mustRun("forget", kept); !strings.Contains(out, "not erased from "+c.data+replacedMark) {
+		t.Errorf("forget after the restore printed %q, want the replaced directory named", out)
+	}
 	if b, err := os.ReadFile(filepath.Join(c.data, demoKeyFile)); err != nil || string(b) != "demo key\n" {
 		t.Errorf("after the restore, the demo API key file = %q, %v; want the replaced directory's", b, err)
 	}

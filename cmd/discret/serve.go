@@ -310,6 +310,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if len(keys.List()) == 0 {
 		logger.Warn("there are no API keys, so every request will be refused; stop the server and run 'discret apikey create'")
 	}
+	for _, dir := range replacedDirs(e.global.data) {
+		logger.Warn("a data directory that 'discret restore' replaced is still there: it holds customer data that no erasure or withdrawal reaches; check the restore, then delete it", "dir", dir)
+	}
 
 	eng, err := recommend.New(recommend.Config{
 		Pseudonyms:      d.pseudonyms,

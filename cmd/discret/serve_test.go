@@ -225,7 +225,16 @@ func TestServeCommand(t *testing.T) {
 	}
 	_, out, _ := s.run(ctx, apikeyCommand(), "create", "--name", "crm", "--scope", "consent")
 	token := tokenRE.FindString(out)
-	addr, _, stop := s.serveInBackground()
+	// A directory that a restore replaced is named in a warning.
+	replaced := s.data + replacedMark + "20261125T000000Z"
+	if err := os.Mkdir(replaced, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	srv := s.startServer()
+	addr, stop := srv.httpAddr, srv.stop
+	if log := srv.errOut.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, replaced) {
+		t.Errorf("serve log:\n%s\nwant a warning naming %s", log, replaced)
+	}
 	if code, body := get(t, "http://"+addr+"/v1/customers/"+url.PathEscape("a/b@c")+"/consent", token); code != 200 || !strings.Contains(body, "personalization") {
 		t.Errorf("GET consent = %d %s", code, body)
 	}

@@ -135,6 +135,9 @@ newest remaining private release becomes current (none if there is none).`,
 			} else {
 				fmt.Fprintf(e.stdout, "erased %s: %s%s\n", customerWords(p), features.Plural(removed.Total(), "record"), byReason(removed))
 			}
+			for _, dir := range replacedDirs(e.global.data) {
+				fmt.Fprintf(e.stdout, "not erased from %s, the data directory that 'discret restore' replaced: check the restore, then delete it\n", dir)
+			}
 			return nil
 		},
 	}
