@@ -156,19 +156,16 @@ func (db *DB) checkDescendant(replaced *DB) error {
 			return err
 		}
 		err = replaced.view(func(txn *badger.Txn) error {
-			item, err := txn.Get(key)
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				return fmt.Errorf("%w: it lacks the copy's newest %s (%x), so it was restored since from an older copy, or is another store", ErrNotDescendant, t.what, key[1:])
-			}
-			if err != nil {
+			found, same, err := hasValue(txn, key, value)
+			switch {
+			case err != nil:
 				return err
+			case !found:
+				return fmt.Errorf("%w: it lacks the copy's newest %s (%x), so it was restored since from an older copy, or is another store", ErrNotDescendant, t.what, key[1:])
+			case !same:
+				return fmt.Errorf("%w: its %s %x differs from the copy's", ErrNotDescendant, t.what, key[1:])
 			}
-			return item.Value(func(v []byte) error {
-				if !bytes.Equal(v, value) {
-					return fmt.Errorf("%w: its %s %x differs from the copy's", ErrNotDescendant, t.what, key[1:])
-				}
-				return nil
-			})
+			return nil
 		})
 		if err != nil {
 			return err
@@ -320,6 +317,28 @@ func (db *DB) reconcileConsent(ctx context.Context, replaced *DB, d consent.Defa
 	if err != nil {
 		return err
 	}
+	// Most records are the same in both stores: they are found in one
+	// read, and only those that differ take an erasure's transaction.
+	err = db.view(func(txn *badger.Txn) error {
+		differ := newer[:0]
+		for _, r := range newer {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			_, same, err := hasValue(txn, consentKey(r.p), r.raw)
+			if err != nil {
+				return err
+			}
+			if !same {
+				differ = append(differ, r)
+			}
+		}
+		newer = differ
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	now := db.now()
 	for _, r := range newer {
 		to, err := decodeConsent(r.raw)
@@ -336,6 +355,22 @@ func (db *DB) reconcileConsent(ctx context.Context, replaced *DB, d consent.Defa
 		}
 	}
 	return nil
+}
+
+// hasValue reports whether txn holds key, and whether with the value want.
+func hasValue(txn *badger.Txn, key, want []byte) (found, same bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	err = item.Value(func(v []byte) error {
+		same = bytes.Equal(v, want)
+		return nil
+	})
+	return true, same, err
 }
 
 // replaceConsent sets p's consent record to to (encoded raw) unless it is
