@@ -160,7 +160,7 @@ whose ID you do not have at hand; its secret is never printed.`,
 // openKeys opens the data directory and its API keys. The caller closes the
 // data environment.
 func openKeys(ctx context.Context, e *env, create bool) (*dataEnv, *auth.Keys, error) {
-	d, err := openData(e, create)
+	d, err := openData(ctx, e, create)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -47,8 +47,11 @@ made current by hand ('discret models use') or by a training run ('discret
 train', TrainModel, serve --train-interval), non-private release deleted
 with a customer's data (by an erasure or a withdrawal of personalization),
 file of consent choices imported ('discret consent import'), backup copy
-made or deleted ('discret backup', serve --backup-dir), and restore of a
-copy ('discret restore'). A refused or failed action has no entry;
+made or deleted ('discret backup', serve --backup-dir), restore of a
+copy ('discret restore'), and privacy settings of --config recorded or
+changed (the first command on a data directory, then each that runs
+under other settings: retention periods, consent defaults,
+privacy.non_private, audit.retention; see --accept-config-change). A refused or failed action has no entry;
 individual consent changes have none either (the consent history records
 each, with its time and source: 'discret consent get').
 
@@ -56,7 +59,7 @@ Columns:
   TIME     when the action took effect (UTC, to the second)
   ACTION   export, forget, apikey.create, apikey.revoke, model.use,
            model.train, consent.import, model.retire, backup,
-           backup.delete or restore
+           backup.delete, restore or config
   ACTOR    who: "cli (USER)" for the command line and the OS user who ran
            it, "api key ID (NAME)" for the API key of an API request,
            "schedule" for the server's periodic training
@@ -128,7 +131,7 @@ serve' runs, read the trail through its API: GET /v1/audit, or POST
 				}
 			}
 			q.Limit = limit
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

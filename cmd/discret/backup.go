@@ -64,7 +64,7 @@ backups in progress or interrupted, without opening the data directory.`,
 			if err := checkBackupDir(e.global.data, dir, "backup "+dir); err != nil {
 				return err
 			}
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

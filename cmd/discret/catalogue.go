@@ -71,7 +71,7 @@ refused whole, and every bad line is listed with its row number and fields.`,
 			if err != nil {
 				return err
 			}
-			d, err := openData(e, true)
+			d, err := openData(ctx, e, true)
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func catalogueListCommand[T any](what string, list func(context.Context, *dataEn
 		help:    "List prints every stored " + what[:len(what)-1] + " as one JSON object per line, by identifier: the format import reads.",
 		noArgs:  true,
 		run: func(ctx context.Context, e *env, _ []string) error {
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/features/synth"
+	"github.com/discret-io/discret/privacy/secret"
 )
 
 // cli runs discret commands, as main does, against a temporary data
@@ -73,6 +75,21 @@ func (c *cli) synthStore(customers, items, events, seed int) string {
 	c.mustRun("consent", "import", filepath.Join(gen, synth.ConsentFile))
 	c.mustRun("import", filepath.Join(gen, synth.EventsFile))
 	return gen
+}
+
+// openStore opens c's store directly, with its master key and the clock
+// now (nil: the system's), as no command does: no settings recorded.
+func (c *cli) openStore(t *testing.T, now func() time.Time) *store.DB {
+	t.Helper()
+	m, err := secret.Load(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(store.Options{Dir: c.data, EncryptionKey: m.StorageKey(), KeyCheck: m.CheckValue(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // writeFile writes lines to a file in a temporary directory.
@@ -190,7 +207,7 @@ func TestImportMessages(t *testing.T) {
 		{
 			name:   "longer retention",
 			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
-			args:   []string{"import", old}, code: exitOK,
+			args:   []string{"import", "--accept-config-change", old}, code: exitOK,
 			stdout: []string{"stored                   2"}, noStdout: []string{"note:", "duplicates"},
 		},
 		{
@@ -202,7 +219,7 @@ func TestImportMessages(t *testing.T) {
 			// The store cannot tell: the report says so.
 			name:   "imported again",
 			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
-			args:   []string{"import", old}, code: exitOK,
+			args:   []string{"import", "--accept-config-change", old}, code: exitOK,
 			stdout: []string{"stored                   2 (new or already held: importing again adds no copy)"},
 		},
 		{
@@ -395,7 +412,7 @@ func TestDataDirInUse(t *testing.T) {
 	c.mustRun("keygen")
 	c.mustRun("items", "import", writeFile(t, "items.jsonl", `{"item":"SKU-1","category":"c","active":true}`))
 	var out, errOut bytes.Buffer
-	held, err := openData(&env{global: globalFlags{data: c.data, key: c.key}, stdout: &out, stderr: &errOut, getenv: c.getenv}, false)
+	held, err := openData(t.Context(), &env{global: globalFlags{data: c.data, key: c.key}, stdout: &out, stderr: &errOut, getenv: c.getenv}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,10 +517,10 @@ func TestShortenedRetentionCLI(t *testing.T) {
 		fmt.Sprintf(`{"customer":%q,"item":"sku-3","type":"purchase","time":%q}`, alice, now.AddDate(0, -3, 0).Format(time.RFC3339)),
 	)
 	c.mustRun("import", events)
-	items := func() []string {
+	items := func(args ...string) []string {
 		t.Helper()
 		var exp struct{ Events []struct{ Item string } }
-		raw := c.mustRun("export", alice)
+		raw := c.mustRun(append([]string{"export", alice}, args...)...)
 		if err := json.Unmarshal([]byte(raw), &exp); err != nil {
 			t.Fatalf("export is not JSON: %v\n%s", err, raw)
 		}
@@ -527,8 +544,8 @@ func TestShortenedRetentionCLI(t *testing.T) {
 	if out := c.mustRun("compact"); strings.Contains(out, "deleted") {
 		t.Errorf("second compact = %q; want nothing deleted", out)
 	}
-	c.config = ""
-	if got := items(); !slices.Equal(got, []string{"sku-2", "sku-3"}) {
+	c.config = "" // longer periods than recorded: accepted
+	if got := items("--accept-config-change"); !slices.Equal(got, []string{"sku-2", "sku-3"}) {
 		t.Errorf("export with the default periods after compact = %v, want [sku-2 sku-3]: the deleted view is back", got)
 	}
 
@@ -544,7 +561,7 @@ func TestShortenedRetentionCLI(t *testing.T) {
 	var log syncWriter
 	e := &env{global: globalFlags{data: c.data, key: c.key}, stdout: io.Discard, stderr: io.Discard, getenv: c.getenv, conf: conf,
 		logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	d, err := openData(e, false)
+	d, err := openData(t.Context(), e, false)
 	if err != nil {
 		t.Fatal(err)
 	}

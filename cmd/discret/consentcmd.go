@@ -106,7 +106,7 @@ from the store, and would not remove from a log of this output).`,
 				}
 				changes = append(changes, consent.Change{Purpose: p, Granted: value == "granted", Time: when, Source: source})
 			}
-			d, err := openData(e, true)
+			d, err := openData(ctx, e, true)
 			if err != nil {
 				return err
 			}
@@ -177,7 +177,7 @@ since is withdrawn, whatever the default; both say when it was.`,
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
-			d, p, err := openCustomer(e, args)
+			d, p, err := openCustomer(ctx, e, args)
 			if err != nil {
 				return err
 			}
@@ -255,7 +255,7 @@ killed import leaves), then with the outcome; one that stops partway
 			if err := e.checkRanges(flagRange{"max-errors", maxErrorsRange}); err != nil {
 				return err
 			}
-			d, err := openData(e, true)
+			d, err := openData(ctx, e, true)
 			if err != nil {
 				return err
 			}

@@ -83,7 +83,7 @@ func setupDemo(ctx context.Context, e *env, cfg synth.Config) (d *dataEnv, seedi
 		return nil, false, err
 	}
 	fresh := !held
-	if d, err = openData(e, true); err != nil {
+	if d, err = openData(ctx, e, true); err != nil {
 		return nil, false, err
 	}
 	defer func() {

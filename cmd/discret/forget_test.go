@@ -177,7 +177,7 @@ func TestForgetLasts(t *testing.T) {
 	// and consent get says why.
 	conf := c.config
 	c.config = writeFile(t, "c2.json", `{"retention": {"view": "6mo"}, "audit": {"retention": "2y"}, "consent_defaults": {"personalization": true}}`)
-	if out := c.mustRun("consent", "get", customer); !regexp.MustCompile(`personalization +no +none since this customer's erasure 20`).MatchString(out) {
+	if out := c.mustRun("consent", "get", "--accept-config-change", customer); !regexp.MustCompile(`personalization +no +none since this customer's erasure 20`).MatchString(out) {
 		t.Errorf("consent get after forget:\n%s\nwant personalization no, since the erasure", out)
 	}
 	var got struct {

@@ -9,6 +9,9 @@ type globalFlags struct {
 	data   string // --data, DISCRET_DATA
 	key    string // --key, DISCRET_KEY
 	config string // --config, DISCRET_CONFIG
+	// acceptConfig is --accept-config-change: record privacy settings
+	// looser than those recorded in the data directory (checkSettings).
+	acceptConfig bool
 }
 
 // Defaults of the global flags.
@@ -27,9 +30,12 @@ func (g *globalFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.data, "data", g.data, "data directory `DIR` (env DISCRET_DATA); only the commands that write data create one")
 	fs.StringVar(&g.key, "key", g.key, "master key file `FILE`, mode 0600 (env DISCRET_KEY)")
 	fs.StringVar(&g.config, "config", g.config, "configuration file `FILE`, JSON (env DISCRET_CONFIG)")
+	fs.BoolVar(&g.acceptConfig, "accept-config-change", false, "record privacy settings of --config looser than those recorded in the data directory (a longer retention period, a consent default that grants, non-private runs allowed); without it the command stops")
 }
 
-func isGlobalFlag(name string) bool { return name == "data" || name == "key" || name == "config" }
+func isGlobalFlag(name string) bool {
+	return name == "data" || name == "key" || name == "config" || name == "accept-config-change"
+}
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

@@ -111,7 +111,7 @@ are read directly):
 			if i := slices.Index(args, "-"); i >= 0 && slices.Contains(args[i+1:], "-") {
 				return usagef("standard input (-) can be given once")
 			}
-			d, err := openData(e, true)
+			d, err := openData(ctx, e, true)
 			if err != nil {
 				return err
 			}

@@ -36,7 +36,7 @@ func modelsListCommand() *command {
 		help:    `List prints one line per stored release, oldest first; * marks the current one.`,
 		noArgs:  true,
 		run: func(ctx context.Context, e *env, _ []string) error {
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}
@@ -115,7 +115,7 @@ mechanism's names: "steps" is "iterations", "rare_item_exponent" that μ.`,
 			if len(args) != 1 {
 				return usagef("want exactly one VERSION (or current)")
 			}
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}
@@ -163,7 +163,7 @@ unless started with --allow-non-private.`,
 			if len(args) != 1 {
 				return usagef("want exactly one VERSION")
 			}
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

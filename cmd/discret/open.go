@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 // dataEnv is an opened data directory with everything derived from the key.
 type dataEnv struct {
 	db         *store.DB
+	dir        string // the data directory
 	pseudonyms *pseudonym.Keyed
 	tokenKey   []byte // the HMAC key of customer tokens
 	settings   settings
@@ -95,8 +97,18 @@ func hasStore(dir string) (bool, error) {
 
 // openData loads the key, checks it against the data directory and opens the
 // store. create allows creating a new data directory.
-func openData(e *env, create bool) (*dataEnv, error) {
-	return openDataAt(e, e.global.data, create)
+func openData(ctx context.Context, e *env, create bool) (*dataEnv, error) {
+	d, err := openDataAt(e, e.global.data, create)
+	if err != nil {
+		return nil, err
+	}
+	// A quick part of opening, made whole even when ctx is cancelled (a
+	// command interrupted at once reports what it did not do).
+	if err := checkSettings(context.WithoutCancel(ctx), e, d, e.global.acceptConfig); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // openDataAt is openData on the store in dir.
@@ -139,5 +151,5 @@ func openDataAt(e *env, dir string, create bool) (*dataEnv, error) {
 		db.Close()
 		return nil, err
 	}
-	return &dataEnv{db: db, pseudonyms: ps, tokenKey: m.TokenKey(), settings: set}, nil
+	return &dataEnv{db: db, dir: dir, pseudonyms: ps, tokenKey: m.TokenKey(), settings: set}, nil
 }

@@ -85,7 +85,7 @@ only the entry's epsilon (all its components composed) is a guarantee.`,
 		},
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

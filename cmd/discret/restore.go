@@ -49,8 +49,9 @@ carried forward into the copy:
   - as they are in the data directory: API keys (revocations included),
     revoked customer tokens, model releases and which one is current (a
     release retired with an erased customer's data stays deleted), the
-    privacy ledger (the budget spent since stays spent) and the audit
-    trail; and the demo's API key file (DATA/` + demoKeyFile + `);
+    privacy ledger (the budget spent since stays spent), the audit
+    trail and the privacy settings recorded (--accept-config-change); and
+    the demo's API key file (DATA/` + demoKeyFile + `);
   - added: the coupon pushes made since (frequency caps count them).
 What the copy restores is data: the events, the catalogue and coupons,
 and counters as they were. Events stored since the copy are
@@ -159,8 +160,13 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 		if err := copyIfExists(filepath.Join(data, demoKeyFile), filepath.Join(tmp, demoKeyFile)); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-	} else if replacing {
-		fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
+	} else {
+		if err := checkSettings(ctx, e, restored, e.global.acceptConfig); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if replacing {
+			fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
+		}
 	}
 	err = restored.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditRestore, Object: store.AuditObject(filepath.Base(filepath.Clean(src))), Counts: counts})
 	if err != nil {
@@ -384,6 +390,11 @@ func reconcileWith(ctx context.Context, e *env, restored *store.DB, data, shown 
 		return nil, fmt.Errorf("restore: the store to replace does not open, so what it decided since the copy cannot be carried forward: %w; --no-reconcile restores the copy as it is, after which the erasures, withdrawals and revocations made since must be applied again by hand (README \"Backups\")", err)
 	}
 	defer old.Close()
+	// The settings in force are the replaced store's: the configuration is
+	// checked against them, and Reconcile carries them.
+	if err := checkSettings(ctx, e, old, e.global.acceptConfig); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
 	res, err := restored.Reconcile(ctx, old.db, e.conf.consent)
 	if errors.Is(err, store.ErrNotDescendant) {
 		return nil, fmt.Errorf("restore: %w; restore a copy of this store, or, if it is the wrong one, give the store to replace as --data (--no-reconcile restores the copy as it is)", err)

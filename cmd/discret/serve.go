@@ -268,7 +268,7 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	if f.demo {
 		d, seeding, err = setupDemo(ctx, e, demoData)
 	} else {
-		d, err = openData(e, false)
+		d, err = openData(ctx, e, false)
 	}
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ force, source, rights; GDPR art. 15(1)). It is the answer to a GDPR access or
 portability request. The export itself is recorded in the audit trail, with
 the numbers of records exported; if that fails, nothing is printed.`,
 		run: func(ctx context.Context, e *env, args []string) error {
-			d, p, err := openCustomer(e, args)
+			d, p, err := openCustomer(ctx, e, args)
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,7 @@ func customerWords(p privacy.PseudoID) string {
 // openCustomer parses the single CUSTOMER argument of a data-subject command,
 // opens the data directory and returns the customer's pseudonym. The caller
 // closes the data environment.
-func openCustomer(e *env, args []string) (*dataEnv, privacy.PseudoID, error) {
+func openCustomer(ctx context.Context, e *env, args []string) (*dataEnv, privacy.PseudoID, error) {
 	if len(args) != 1 {
 		return nil, privacy.PseudoID{}, usagef("want exactly one CUSTOMER")
 	}
@@ -76,7 +76,7 @@ func openCustomer(e *env, args []string) (*dataEnv, privacy.PseudoID, error) {
 	if err != nil {
 		return nil, privacy.PseudoID{}, usagef("CUSTOMER: %v", err)
 	}
-	d, err := openData(e, false)
+	d, err := openData(ctx, e, false)
 	if err != nil {
 		return nil, privacy.PseudoID{}, err
 	}
@@ -120,7 +120,7 @@ such guarantee, so Forget first deletes every one whose training window
 covers an event of CUSTOMER; if the current release is one of them, the
 newest remaining private release becomes current (none if there is none).`,
 		run: func(ctx context.Context, e *env, args []string) error {
-			d, p, err := openCustomer(e, args)
+			d, p, err := openCustomer(ctx, e, args)
 			if err != nil {
 				return err
 			}
@@ -158,7 +158,7 @@ running server holds the data directory and does the same every
 --compact-interval (serve --help).`,
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

@@ -158,7 +158,7 @@ default 5); older ones are deleted.`,
 					return err
 				}
 			}
-			d, err := openData(e, false)
+			d, err := openData(ctx, e, false)
 			if err != nil {
 				return err
 			}

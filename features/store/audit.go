@@ -75,6 +75,7 @@ const (
 	AuditBackup                               // a copy of the store made (BackupInto)
 	AuditBackupDelete                         // a copy of the store deleted (BackupInto)
 	AuditRestore                              // the store restored from a backup copy (Reconcile's counts)
+	AuditConfig                               // the privacy settings in force recorded, or changed (RecordSettings)
 )
 
 // auditActionNames names every action; an action is added here, and
@@ -91,6 +92,7 @@ var auditActionNames = [...]string{
 	AuditBackup:        "backup",
 	AuditBackupDelete:  "backup.delete",
 	AuditRestore:       "restore",
+	AuditConfig:        "config",
 }
 
 // AuditActions lists every action, in the order of their constants.

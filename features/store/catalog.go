@@ -151,20 +151,20 @@ func (db *DB) putChunked(ctx context.Context, kvs []keyValue) error {
 
 // scan calls fn with the key and value of every entry of a global table.
 func (db *DB) scan(ctx context.Context, tag byte, fn func(key, value []byte) error) error {
-	return db.scanItems(ctx, tag, func(item *badger.Item) error {
+	return db.scanItems(ctx, []byte{tag}, func(item *badger.Item) error {
 		key := item.Key()
 		return item.Value(func(v []byte) error { return fn(key, v) })
 	})
 }
 
-// scanItems calls fn on the item of every unexpired entry of the table
-// tag, in key order.
-func (db *DB) scanItems(ctx context.Context, tag byte, fn func(*badger.Item) error) error {
+// scanItems calls fn on the item of every unexpired entry whose key starts
+// with prefix (a table's tag), in key order.
+func (db *DB) scanItems(ctx context.Context, prefix []byte, fn func(*badger.Item) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return db.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}, PrefetchValues: true, PrefetchSize: 100})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
 		n := 0
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -31,6 +31,7 @@ package store
 //	  o | coupon                                                   coupon (catalog.go)
 //	  p | "d" | version | 0x00 | part | 0x00 | chunk(4)            chunk of a popularity part
 //	  g | "compacted"                                              time of the last Compact (compact.go)
+//	  g | "settings"                                               settings in force (settings.go)
 //	  z | "flush"                                                  scratch key (Compact)
 //
 // An event's identity is (customer, time, kind, item, store): re-appending the

@@ -22,7 +22,8 @@ package store
 //     of the copy's is deleted); the erasure records keep the later time;
 //   - model releases, and which one is current, are taken as they are in
 //     the replaced store: a release it deleted since (retired with an
-//     erased customer's data, or pruned) is deleted;
+//     erased customer's data, or pruned) is deleted; so are the settings
+//     in force (settings.go);
 //   - coupon pushes made since are added, after the erasures and consent
 //     changes above (the replaced store holds only the pushes those
 //     allowed), so that a frequency cap counts a coupon pushed after the
@@ -60,23 +61,25 @@ const (
 	TableLedger        = "ledger_entries"
 	TableAudit         = "audit_entries"
 	TableErasures      = "erasure_records"
+	TableSettings      = "settings"
 )
 
 // mergedTables are the tables Reconcile takes from the replaced store, by
 // name: merged, or, if mirror is set, as they are.
 var mergedTables = []struct {
-	name   string
-	tags   []byte
-	mirror bool
+	name     string
+	prefixes [][]byte
+	mirror   bool
 }{
-	{TableAPIKeys, []byte{tagAPIKey}, false},
-	{TableRevokedTokens, []byte{tagToken}, false},
-	{TableReleases, []byte{tagModel, tagPopular}, true},
-	{TableLedger, []byte{tagLedger}, false},
-	{TableAudit, []byte{tagAudit}, false},
+	{TableAPIKeys, [][]byte{{tagAPIKey}}, false},
+	{TableRevokedTokens, [][]byte{{tagToken}}, false},
+	{TableReleases, [][]byte{{tagModel}, {tagPopular}}, true},
+	{TableLedger, [][]byte{{tagLedger}}, false},
+	{TableAudit, [][]byte{{tagAudit}}, false},
+	{TableSettings, [][]byte{settingsKey}, true},
 	// Last: the customers' consent and erasures are the replaced store's
 	// by now, and it holds only the pushes they allow.
-	{TablePushes, []byte{tagPush}, false},
+	{TablePushes, [][]byte{{tagPush}}, false},
 }
 
 // ErrNotDescendant is returned by Reconcile for a replaced store that is
@@ -128,7 +131,7 @@ func (db *DB) Reconcile(ctx context.Context, replaced *DB, d consent.Defaults) (
 		return res, wrapf(err, "reconcile consent")
 	}
 	for _, t := range mergedTables {
-		n, err := db.merge(ctx, replaced, t.tags, t.mirror)
+		n, err := db.merge(ctx, replaced, t.prefixes, t.mirror)
 		if err != nil {
 			return res, wrapf(err, "reconcile %s", t.name)
 		}
@@ -438,18 +441,18 @@ func hasChange(r consent.Record, c consent.Change) bool {
 	return false
 }
 
-// merge writes into db's tables with the given tags every entry of
-// replaced's that db lacks or holds with another value or expiry, and, if
-// mirror is set, deletes the entries replaced lacks; it returns how many
-// entries it wrote or deleted.
-func (db *DB) merge(ctx context.Context, replaced *DB, tags []byte, mirror bool) (int, error) {
+// merge writes into db every entry of replaced's under the given key
+// prefixes (tables' tags) that db lacks or holds with another value or
+// expiry, and, if mirror is set, deletes the entries replaced lacks; it
+// returns how many entries it wrote or deleted.
+func (db *DB) merge(ctx context.Context, replaced *DB, prefixes [][]byte, mirror bool) (int, error) {
 	type entry struct {
 		value     []byte
 		expiresAt uint64
 	}
 	want := map[string]entry{}
-	for _, tag := range tags {
-		err := replaced.scanItems(ctx, tag, func(item *badger.Item) error {
+	for _, prefix := range prefixes {
+		err := replaced.scanItems(ctx, prefix, func(item *badger.Item) error {
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
@@ -464,8 +467,8 @@ func (db *DB) merge(ctx context.Context, replaced *DB, tags []byte, mirror bool)
 	wb := db.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	n := 0
-	for _, tag := range tags {
-		err := db.scanItems(ctx, tag, func(item *badger.Item) error {
+	for _, prefix := range prefixes {
+		err := db.scanItems(ctx, prefix, func(item *badger.Item) error {
 			key := item.KeyCopy(nil)
 			w, ok := want[string(key)]
 			if !ok {

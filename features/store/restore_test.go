@@ -48,12 +48,18 @@ func TestReconcile(t *testing.T) {
 	if err := db.SetCurrentRelease(ctx, "v2"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.RecordSettings(ctx, []byte("before"), AuditEntry{Action: AuditConfig}); err != nil {
+		t.Fatal(err)
+	}
 	copyDir := filepath.Join(t.TempDir(), "copy")
 	if _, err := db.Backup(ctx, copyDir); err != nil {
 		t.Fatal(err)
 	}
 
 	// After the copy.
+	if _, err := db.RecordSettings(ctx, []byte("since"), AuditEntry{Action: AuditConfig}); err != nil {
+		t.Fatal(err)
+	}
 	clock = clock.Add(time.Hour)
 	change := func(p privacy.PseudoID, purpose privacy.Purpose, granted bool) {
 		t.Helper()
@@ -140,6 +146,9 @@ func TestReconcile(t *testing.T) {
 	}
 	if ps, err := cp.Pushes(ctx, kept); err != nil || len(ps) != 2 {
 		t.Errorf("restored kept customer: pushes %v, %v; want the copy's and the one since", ps, err)
+	}
+	if rs, _, err := cp.Settings(ctx); err != nil || string(rs.Raw) != "since" {
+		t.Errorf("restored settings = %q, %v; want the replaced store's", rs.Raw, err)
 	}
 	if cur, err := cp.CurrentRelease(ctx); err != nil || cur != "v1" {
 		t.Errorf("restored current release = %q, %v; want v1 (v2 retired)", cur, err)

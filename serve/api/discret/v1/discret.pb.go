@@ -3472,7 +3472,7 @@ type ListAuditEntriesRequest struct {
 	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
 	// List only these actions: export, forget, apikey.create, apikey.revoke,
 	// model.use, model.train, model.retire, consent.import, backup,
-	// backup.delete, restore.
+	// backup.delete, restore, config.
 	Actions []string `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
 	// At most this many entries: 1-1000; 0 means 100.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -3696,7 +3696,7 @@ type AuditEntry struct {
 	// When the action took effect, to the second.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// export, forget, apikey.create, apikey.revoke, model.use, model.train,
-	// model.retire, consent.import, backup, backup.delete or restore.
+	// model.retire, consent.import, backup, backup.delete, restore or config.
 	Action string      `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	Actor  *AuditActor `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	// For export, forget and model.retire: an opaque reference to the
