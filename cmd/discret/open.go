@@ -95,8 +95,9 @@ func hasStore(dir string) (bool, error) {
 	return err == nil, err
 }
 
-// openData loads the key, checks it against the data directory and opens the
-// store. create allows creating a new data directory.
+// openData loads the key, checks it against the data directory, opens the
+// store and checks the configuration's privacy settings against those it
+// recorded (checkSettings). create allows creating a new data directory.
 func openData(ctx context.Context, e *env, create bool) (*dataEnv, error) {
 	d, err := openDataAt(e, e.global.data, create)
 	if err != nil {
@@ -111,7 +112,8 @@ func openData(ctx context.Context, e *env, create bool) (*dataEnv, error) {
 	return d, nil
 }
 
-// openDataAt is openData on the store in dir.
+// openDataAt is openData on the store in dir, without the settings check
+// (restore makes it on the store it replaces).
 func openDataAt(e *env, dir string, create bool) (*dataEnv, error) {
 	set := e.conf
 	m, err := secret.Load(e.global.key)
