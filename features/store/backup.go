@@ -381,7 +381,7 @@ func (db *DB) pruneBackups(ctx context.Context, copies []BackupCopy, rot BackupR
 			left = append(left, old)
 			continue
 		}
-		if err := os.RemoveAll(old.Path); err != nil {
+		if err := db.opts.removeAll(old.Path); err != nil {
 			errs = append(errs, wrapf(err, "delete backup"))
 			left = append(left, old)
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -575,5 +576,57 @@ func TestBackupKeepsOwnDir(t *testing.T) {
 	}
 	if err := CheckBackupDir(restored, dir); err == nil || !strings.Contains(err.Error(), "inside the backup directory") {
 		t.Errorf("CheckBackupDir(data inside the backup dir) = %v, want refused", err)
+	}
+}
+
+// TestBackupPruneAfterFailure: a copy that cannot be deleted does not stop
+// the pruning: the copies after it are deleted, each with its audit entry,
+// and the run reports the failure and keeps the copy it made.
+func TestBackupPruneAfterFailure(t *testing.T) {
+	t.Parallel()
+	db, now, dir := backupStore(t)
+	var undeletable string
+	db.opts.removeAll = func(path string) error {
+		if path == undeletable {
+			return fs.ErrPermission
+		}
+		return os.RemoveAll(path)
+	}
+	var made []string
+	for i := range 3 {
+		*now = testNow.Add(time.Duration(i) * time.Hour)
+		res, err := db.BackupInto(t.Context(), dir, BackupRotation{Keep: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, res.Copy.Path)
+	}
+	undeletable = made[0]
+	*now = testNow.Add(3 * time.Hour)
+	res, err := db.BackupInto(t.Context(), dir, BackupRotation{Keep: 1})
+	if !errors.Is(err, fs.ErrPermission) || res.Copy == (BackupCopy{}) {
+		t.Errorf("BackupInto with an undeletable old copy = %+v, %v; want its copy made and the failure reported", res, err)
+	}
+	var deleted []string
+	for _, c := range res.Deleted {
+		deleted = append(deleted, c.Path)
+	}
+	if want := made[1:]; !slices.Equal(deleted, want) {
+		t.Errorf("deleted %v, want the copies after the undeletable one %v", deleted, want)
+	}
+	copies, err := BackupCopies(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, c := range copies {
+		left = append(left, c.Path)
+	}
+	if want := []string{made[0], res.Copy.Path}; !slices.Equal(left, want) {
+		t.Errorf("copies left %v, want the undeletable one and the new one %v", left, want)
+	}
+	trail, _, err := db.Audit(t.Context(), AuditQuery{Actions: []AuditAction{AuditBackupDelete}})
+	if err != nil || len(trail) != len(res.Deleted) {
+		t.Errorf("audit: %d backup.delete entries, %v; want one per deleted copy", len(trail), err)
 	}
 }

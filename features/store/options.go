@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -154,6 +155,9 @@ type Options struct {
 	// freeSpace, replaced only by tests, returns the bytes available on the
 	// file system of a directory (nil: diskFree).
 	freeSpace func(dir string) (int64, error)
+	// removeAll, replaced only by tests, deletes a backup copy (nil:
+	// os.RemoveAll).
+	removeAll func(path string) error
 }
 
 // Validate reports every problem with o, joined.
@@ -227,6 +231,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.freeSpace == nil {
 		o.freeSpace = diskFree
+	}
+	if o.removeAll == nil {
+		o.removeAll = os.RemoveAll
 	}
 	return o
 }
