@@ -96,8 +96,8 @@ func checkSettings(ctx context.Context, e *env, d *dataEnv, accept bool) error {
 	}
 	var old map[string]string
 	if found {
-		if err := json.Unmarshal(rec.Raw, &old); err != nil {
-			return fmt.Errorf("the privacy settings recorded in the data directory do not decode: %w", err)
+		if err := json.Unmarshal(rec.Raw, &old); err != nil && !accept {
+			return fmt.Errorf("the privacy settings recorded in the data directory %s do not decode (%v): pass --accept-config-change to record the configuration's in their place", d.dir, err)
 		}
 	}
 	now := time.Now()

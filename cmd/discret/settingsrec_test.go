@@ -82,6 +82,24 @@ func TestSettingsRecorded(t *testing.T) {
 	}
 }
 
+// TestSettingsUndecodable: a settings record that does not decode stops
+// every command until --accept-config-change records the configuration's.
+func TestSettingsUndecodable(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("keygen")
+	c.mustRun("apikey", "create", "--name", "n", "--scope", "admin")
+	db := c.openStore(t, nil)
+	if _, err := db.RecordSettings(t.Context(), []byte("{damaged"), store.AuditEntry{Action: store.AuditConfig}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, _, errOut := c.run("models", "list"); code != exitFailure || !strings.Contains(errOut, "do not decode") || !strings.Contains(errOut, "--accept-config-change") {
+		t.Errorf("a command over a damaged settings record = %d, %q; want refused, pointing to --accept-config-change", code, errOut)
+	}
+	c.mustRun("models", "list", "--accept-config-change")
+	c.mustRun("models", "list")
+}
+
 // TestLooserSetting: which changes of a setting loosen it.
 func TestLooserSetting(t *testing.T) {
 	now := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
