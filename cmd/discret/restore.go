@@ -194,15 +194,15 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 // data directory data (DATA.replaced-TIME) and that are still there: they
 // hold customer data that no erasure or withdrawal reaches.
 func replacedDirs(data string) []string {
-	real := absReal(data)
-	entries, err := os.ReadDir(filepath.Dir(real))
+	parent, base := filepath.Split(absReal(data))
+	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), filepath.Base(real)+replacedMark) {
-			out = append(out, filepath.Join(filepath.Dir(real), e.Name()))
+		if e.IsDir() && strings.HasPrefix(e.Name(), base+replacedMark) {
+			out = append(out, filepath.Join(parent, e.Name()))
 		}
 	}
 	return out
