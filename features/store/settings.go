@@ -6,12 +6,11 @@ package store
 // opaque bytes (the caller's encoding) with the time they were recorded;
 // every change is in the audit trail (AuditConfig).
 //
-// Settings value: v1 | time(8, Unix seconds) | the caller's bytes.
+// Settings value: see values.go.
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -51,11 +50,10 @@ func (db *DB) Settings(ctx context.Context) (RecordedSettings, bool, error) {
 		if err != nil {
 			return err
 		}
-		if len(v) < 9 || v[0] != valueV1 {
-			return errBadSettings
+		if rs.Time, rs.Raw, err = splitSeconds(v, errBadSettings); err != nil {
+			return err
 		}
 		found = true
-		rs = RecordedSettings{Raw: v[9:], Time: time.Unix(int64(binary.BigEndian.Uint64(v[1:9])), 0).UTC()}
 		return nil
 	})
 	if err != nil {
@@ -85,7 +83,8 @@ func (db *DB) RecordSettings(ctx context.Context, raw []byte, e AuditEntry) (boo
 		default:
 			same := false
 			err := item.Value(func(v []byte) error {
-				same = len(v) >= 9 && bytes.Equal(v[9:], raw)
+				_, rest, err := splitSeconds(v, errBadSettings)
+				same = err == nil && bytes.Equal(rest, raw)
 				return nil
 			})
 			if err != nil || same {
@@ -93,10 +92,7 @@ func (db *DB) RecordSettings(ctx context.Context, raw []byte, e AuditEntry) (boo
 			}
 		}
 		changed = true
-		v := make([]byte, 9, 9+len(raw))
-		v[0] = valueV1
-		binary.BigEndian.PutUint64(v[1:], uint64(db.now().Unix()))
-		if err := txn.Set(settingsKey, append(v, raw...)); err != nil {
+		if err := txn.Set(settingsKey, encodeSettings(db.now(), raw)); err != nil {
 			return err
 		}
 		return db.putAudit(ctx, txn, e)

@@ -114,15 +114,30 @@ func encodeSeconds(t time.Time) []byte {
 
 // decodeSeconds decodes time value v, or returns bad.
 func decodeSeconds(v []byte, bad error) (time.Time, error) {
-	if len(v) < 2 || v[0] != valueV1 {
+	t, rest, err := splitSeconds(v, bad)
+	if err == nil && len(rest) > 0 {
 		return time.Time{}, bad
+	}
+	return t, err
+}
+
+// splitSeconds decodes the time value that starts v, and returns what
+// follows it; or returns bad.
+func splitSeconds(v []byte, bad error) (time.Time, []byte, error) {
+	if len(v) < 2 || v[0] != valueV1 {
+		return time.Time{}, nil, bad
 	}
 	sec, k := binary.Varint(v[1:])
-	if k <= 0 || 1+k != len(v) || sec <= 0 || sec > maxUnixSecond {
-		return time.Time{}, bad
+	if k <= 0 || sec <= 0 || sec > maxUnixSecond {
+		return time.Time{}, nil, bad
 	}
-	return time.Unix(sec, 0).UTC(), nil
+	return time.Unix(sec, 0).UTC(), v[1+k:], nil
 }
+
+// Settings value: a time value (when they were recorded) followed by the
+// caller's bytes (settings.go).
+
+func encodeSettings(t time.Time, raw []byte) []byte { return append(encodeSeconds(t), raw...) }
 
 // getSeconds returns the time value under key, zero if there is none, or
 // bad if it cannot be decoded.
