@@ -194,18 +194,25 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 // data directory data (DATA.replaced-TIME) and that are still there: they
 // hold customer data that no erasure or withdrawal reaches.
 func replacedDirs(data string) []string {
-	parent, base := filepath.Split(absReal(data))
+	dirs, _ := besideData(absReal(data), "", replacedMark)
+	return dirs
+}
+
+// besideData returns the directories beside the data directory data (a
+// resolved path) named before + its name + after + anything.
+func besideData(data, before, after string) ([]string, error) {
+	parent, base := filepath.Split(data)
 	entries, err := os.ReadDir(parent)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), base+replacedMark) {
+		if e.IsDir() && strings.HasPrefix(e.Name(), before+base+after) {
 			out = append(out, filepath.Join(parent, e.Name()))
 		}
 	}
-	return out
+	return out, nil
 }
 
 // restoringMark is in the name of the directory a restore writes the copy
@@ -234,8 +241,8 @@ func lockDir(dir string) (*os.File, error) {
 // left beside data (they hold an unreconciled copy), or, without the data
 // directory's lock (no store to lock), only names them.
 func removeStaleRestores(e *env, data string, locked bool) error {
-	stale, err := filepath.Glob(filepath.Join(filepath.Dir(data), "."+filepath.Base(data)+restoringMark+"*"))
-	if err != nil {
+	stale, err := besideData(data, ".", restoringMark)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("restore: %w", err)
 	}
 	for _, d := range stale {
