@@ -105,7 +105,7 @@ func openData(ctx context.Context, e *env, create bool) (*dataEnv, error) {
 	}
 	// A quick part of opening, made whole even when ctx is cancelled (a
 	// command interrupted at once reports what it did not do).
-	if err := checkSettings(context.WithoutCancel(ctx), e, d, e.global.acceptConfig); err != nil {
+	if err := checkSettings(context.WithoutCancel(ctx), e, d); err != nil {
 		d.Close()
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 			return fmt.Errorf("restore: %w", err)
 		}
 	} else {
-		if err := checkSettings(ctx, e, restored, e.global.acceptConfig); err != nil {
+		if err := checkSettings(ctx, e, restored); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 		if replacing {
@@ -399,7 +399,7 @@ func reconcileWith(ctx context.Context, e *env, restored *store.DB, data, shown 
 	defer old.Close()
 	// The settings in force are the replaced store's: the configuration is
 	// checked against them, and Reconcile carries them.
-	if err := checkSettings(ctx, e, old, e.global.acceptConfig); err != nil {
+	if err := checkSettings(ctx, e, old); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	res, err := restored.Reconcile(ctx, old.db, e.conf.consent)

@@ -75,9 +75,10 @@ func looserSetting(field, old, value string, now time.Time) bool {
 
 // checkSettings records the privacy settings of d's configuration in its
 // store if they differ from those recorded, and refuses looser ones unless
-// accept is set (see the top of this file). A change is noted on e.stderr,
-// or in the server's log.
-func checkSettings(ctx context.Context, e *env, d *dataEnv, accept bool) error {
+// --accept-config-change is given (see the top of this file). A change is
+// noted on e.stderr, or in the server's log.
+func checkSettings(ctx context.Context, e *env, d *dataEnv) error {
+	accept := e.global.acceptConfig
 	cur := d.settings.privacySettings()
 	values := make(map[string]string, len(cur))
 	for _, s := range cur {
