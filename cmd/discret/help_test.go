@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,31 @@ func TestUsageLines(t *testing.T) {
 		}
 	}
 	walk(nil, commands())
+}
+
+// TestTopHelpGlobalFlags: discret --help lists every global flag (the
+// text is written by hand; a flag added to globalFlags.register must be
+// added there too).
+func TestTopHelpGlobalFlags(t *testing.T) {
+	c := newCLI(t)
+	code, out, _ := c.run("--help")
+	if code != exitOK {
+		t.Fatalf("discret --help: exit %d", code)
+	}
+	_, list, ok := strings.Cut(out, "Global flags")
+	if !ok {
+		t.Fatalf("discret --help has no global flags section:\n%s", out)
+	}
+	fs := flag.NewFlagSet("discret", flag.ContinueOnError)
+	new(globalFlags).register(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !isGlobalFlag(f.Name) {
+			t.Errorf("--%s is registered with the global flags but isGlobalFlag denies it", f.Name)
+		}
+		if !strings.Contains(list, "  --"+f.Name+" ") && !strings.Contains(list, "  --"+f.Name+"\n") {
+			t.Errorf("discret --help does not list the global flag --%s:\n%s", f.Name, list)
+		}
+	})
 }
 
 // TestKeygenInsideData: keygen and demo refuse to create a key that every

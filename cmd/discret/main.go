@@ -336,6 +336,10 @@ Global flags (accepted by every command):
                 only the commands that write data create one
   --key FILE    master key file, mode 0600 (env DISCRET_KEY, default ./discret.key)
   --config FILE configuration file, JSON (env DISCRET_CONFIG; see README "Configuration")
+  --accept-config-change
+                record privacy settings looser than those recorded in the data
+                directory (longer retention, a consent default that grants,
+                non-private runs allowed); without it such a command stops
 
 Run 'discret help <command> [<subcommand>]' or 'discret <command> --help'
 for details.
