@@ -97,8 +97,9 @@ func apikeyListCommand() *command {
 		name:    "list",
 		args:    "",
 		summary: "list keys (ids, names, scopes; never the keys)",
-		help:    `List prints every API key: its id, name, scopes, creation time and, if revoked, when.`,
-		noArgs:  true,
+		help: `List prints every API key: its id, name, scopes, creation time and, if
+revoked, when.`,
+		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
 			d, keys, err := openKeys(ctx, e, false)
 			if err != nil {

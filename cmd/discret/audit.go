@@ -40,20 +40,21 @@ func auditCommand() *command {
 		name:    "audit",
 		args:    "",
 		summary: "list the audit trail of exports, erasures and administrative actions",
-		help: `Audit lists the audit trail of the data directory, newest first: one entry per
-customer export ('discret export', the API's ExportCustomer) and erasure
-('discret forget', ForgetCustomer), API key created or revoked, model release
-made current by hand ('discret models use') or by a training run ('discret
-train', TrainModel, serve --train-interval), non-private release deleted
-with a customer's data (by an erasure or a withdrawal of personalization),
-file of consent choices imported ('discret consent import'), backup copy
-made or deleted ('discret backup', serve --backup-dir), restore of a
-copy ('discret restore'), and privacy settings of --config recorded or
-changed (the first command on a data directory, then each that runs
-under other settings: retention periods, consent defaults,
-privacy.non_private, audit.retention; see --accept-config-change). A refused or failed action has no entry;
-individual consent changes have none either (the consent history records
-each, with its time and source: 'discret consent get').
+		help: `Audit lists the audit trail of the data directory, newest first: one entry
+per customer export ('discret export', the API's ExportCustomer) and erasure
+('discret forget', ForgetCustomer), API key created or revoked, model
+release made current by hand ('discret models use') or by a training run
+('discret train', TrainModel, serve --train-interval), non-private release
+deleted with a customer's data (by an erasure or a withdrawal of
+personalization), file of consent choices imported ('discret consent
+import'), backup copy made or deleted ('discret backup', serve
+--backup-dir), restore of a copy ('discret restore'), and privacy settings
+of --config recorded or changed (the first command on a data directory, then
+each that runs under other settings: retention periods, consent defaults,
+privacy.non_private, audit.retention; see --accept-config-change). A refused
+or failed action has no entry; individual consent changes have none either
+(the consent history records each, with its time and source: 'discret
+consent get').
 
 Columns:
   TIME     when the action took effect (UTC, to the second)

@@ -107,8 +107,9 @@ from DATA/` + demoKeyFile + ` unless --api-key or --api-key-file is given.
 
 The API key (--api-key, env DISCRET_API_KEY, or --api-key-file) needs the
 recommend scope. (--key and --key-file, their former names, still work and
-print a notice: everywhere else --key is the master key file.) The server's per-key rate limit (serve --rate-limit, 1000/s by
-default) applies: start it with --rate-limit -1 to measure its capacity.
+print a notice: everywhere else --key is the master key file.) The server's
+per-key rate limit (serve --rate-limit, 1000/s by default) applies: start it
+with --rate-limit -1 to measure its capacity.
 Errors are reported by code and by kind (rate limited, unauthenticated,
 timeout, …); requests refused by the rate limit are named as such, with the
 Retry-After the server sent. The command fails (exit 1), after printing
@@ -397,7 +398,8 @@ weights, strength_cap, clip, max_items_per_user and delta; flags override
 them. Its epsilon (--epsilon is the grid) and rank (each run has its
 --factors) do not apply.
 
-` + datasetLabelHelp + `; --json also gives the path.
+` + datasetLabelHelp + `;
+--json also gives the path.
 
   discret bench train --factors 32,64,128 --threads 1,2 $DISCRET_DATASETS/ml-1m/ratings_pairs.csv.gz
   discret bench train --epsilon 1,inf --runs 3 --json events.jsonl`,

@@ -91,7 +91,7 @@ func catalogueListCommand[T any](what string, list func(context.Context, *dataEn
 		name:    "list",
 		args:    "",
 		summary: "print the " + what + " as JSON Lines",
-		help:    "List prints every stored " + what[:len(what)-1] + " as one JSON object per line, by identifier: the format import reads.",
+		help:    "List prints every stored " + what[:len(what)-1] + " as one JSON object per line, by\nidentifier: the format import reads.",
 		noArgs:  true,
 		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(ctx, e, false)

@@ -84,10 +84,10 @@ the setting of the published figures; 'discret train' uses at most 10⁻⁶, a
 smaller δ, so for fewer than 100,000 customers pass --delta 1e-6 (or set
 training.delta) to measure exactly what it ships; a δ not below 1/users is
 refused (exit 2 for --delta) once the file is read, before anything is
-trained. --validation evaluates on
-the validation split instead (20 % of each user's training items, seed 43;
-the test items are never seen): the split for tuning. The table says which
-split it shows, and every JSON row has "split": "test" or "validation".
+trained. --validation evaluates on the validation split instead (20 % of
+each user's training items, seed 43; the test items are never seen): the
+split for tuning. The table says which split it shows, and every JSON row
+has "split": "test" or "validation".
 
 Eval fails, rather than print figures that are 0 whatever the model, when
 the split leaves nothing to rank: when no user has 2 or more distinct items
@@ -101,8 +101,9 @@ Output: a table on stdout, or one JSON array with --json (keys dataset,
 split, model, epsilon and delta (null when non-private), factors, seeds,
 users, precision@10, recall@10, recall@20, ndcg@10, coverage,
 train_seconds, each with a _std key, and ndcg@10_se); --plot FILE.png|svg
-draws NDCG@10 against ε. ` + datasetLabelHelp + `. Progress goes to
-stderr: a line after each ALS iteration and after each model.`,
+draws NDCG@10 against ε. ` + datasetLabelHelp + `.
+Progress goes to stderr: a line after each ALS iteration and after each
+model.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.StringVar(&format, "format", "", "input `FORMAT`: "+formatNames()+" (default: detect)")
 			fs.StringVar(&epsilons, "epsilon", "", fmt.Sprintf("comma-separated privacy budgets `LIST`, distinct, numbers from %g to %g or inf (default 0.5,1,2,5,10,inf)", minEpsilon, float64(maxEpsilon)))

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestUsageLines checks the first line of every command's --help: one
-// "[flags]", no trailing blank.
+// "[flags]", no trailing blank; and that its prose fits a terminal of 80
+// columns (indented lines, examples and the flag list, may be longer).
 func TestUsageLines(t *testing.T) {
 	c := newCLI(t)
 	var walk func(path []string, cmds []*command)
@@ -31,6 +33,12 @@ func TestUsageLines(t *testing.T) {
 			want := "Usage: discret " + strings.Join(p, " ") + " [flags]"
 			if !strings.HasPrefix(line, want) || strings.Count(line, "[flags]") != 1 || line != strings.TrimSpace(line) {
 				t.Errorf("discret %s --help: usage line %q, want %q followed by the arguments, once, without a trailing blank", strings.Join(p, " "), line, want)
+			}
+			prose, _, _ := strings.Cut(out, "\nFlags:")
+			for i, l := range strings.Split(prose, "\n")[1:] {
+				if n := utf8.RuneCountInString(l); n > 80 && !strings.HasPrefix(l, " ") {
+					t.Errorf("discret %s --help: line %d has %d columns (at most 80): %q", strings.Join(p, " "), i+2, n, l)
+				}
 			}
 		}
 	}

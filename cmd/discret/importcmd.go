@@ -42,9 +42,10 @@ expired (views and store visits 13 months, carts and purchases 3 years by
 default, counted from the event's time; the configuration file's
 "retention" section sets them), so an old dataset may store nothing.
 
-Each file is all-or-nothing by default: a first pass validates every row, and
-a file with bad rows is rejected whole, listing every bad row (row number,
-and each bad field with what it must be). --max-errors N imports a file with at most N bad rows, without them.
+Each file is all-or-nothing by default: a first pass validates every row,
+and a file with bad rows is rejected whole, listing every bad row (row
+number, and each bad field with what it must be). --max-errors N imports a
+file with at most N bad rows, without them.
 Events are acknowledged (counted as stored) only once durably committed, in
 units of a few thousand events; re-importing a file is idempotent: its
 events are counted as stored again (the count does not tell new events from

@@ -79,7 +79,8 @@ func modelsShowCommand() *command {
 		name:    "show",
 		args:    "VERSION|current",
 		summary: "print the model card of a release, as JSON",
-		help: `Show prints the model card of release VERSION (or of the current release) as JSON.
+		help: `Show prints the model card of release VERSION (or of the current release)
+as JSON.
 
 A deleted release (older than training.keep_releases, or erased with a
 customer's data) is no longer stored, but its privacy parameters stay in

@@ -75,10 +75,11 @@ exact in JSON (e.g. 0.9999999999997085 for a target of 1 at the default δ:
 the calibration rounds towards privacy), and rounded to 4 significant
 digits in the text. A value with no finite bound is null, not 0: the rho,
 epsilon and delta of a non-private release (private false; it has no
-"mechanism" or "neighbouring" either, as it claims no differential
-privacy), and the spend's epsilon or cap_epsilon when unbounded. A component's epsilon is that
-of its own rho at its entry's delta less delta_threshold: informational,
-only the entry's epsilon (all its components composed) is a guarantee.`,
+"mechanism" or "neighbouring" either, as it claims no differential privacy),
+and the spend's epsilon or cap_epsilon when unbounded. A component's epsilon
+is that of its own rho at its entry's delta less delta_threshold:
+informational, only the entry's epsilon (all its components composed) is a
+guarantee.`,
 		flags: func(fs *flag.FlagSet, _ *env) {
 			fs.BoolVar(&asJSON, "json", false, "print the ledger and the spend as JSON")
 			fs.BoolVar(&verbose, "verbose", false, "print every figure of each entry (noise multipliers, σ, sensitivities, data window queried, parameters)")

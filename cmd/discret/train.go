@@ -54,11 +54,12 @@ the configured window above the cap is refused (see 'discret privacy
 report'). A run under a looser cap than the one recorded with the latest
 release (a larger ε or δ, or a shorter window: typically a command run
 without the --config that set privacy.cap_*) is refused before it spends
-anything, unless --accept-cap-change says the change is meant. --epsilon inf trains a non-private model, for evaluation only:
-servers refuse it unless explicitly allowed, so it is stored without
-becoming current unless --allow-non-private is given ('discret models use
-VERSION' makes it current later); privacy.non_private = "refuse" in the
-configuration file refuses such a run (exit status 1).
+anything, unless --accept-cap-change says the change is meant. --epsilon inf
+trains a non-private model, for evaluation only: servers refuse it unless
+explicitly allowed, so it is stored without becoming current unless
+--allow-non-private is given ('discret models use VERSION' makes it current
+later); privacy.non_private = "refuse" in the configuration file refuses
+such a run (exit status 1).
 
 The items that get vectors are those of the catalogue stored in the data
 directory ('discret items import', or the API's PUT /v1/items/{item}), or
