@@ -268,8 +268,15 @@ func loadSettings(path string) (settings, error) {
 	if err != nil {
 		return s, fmt.Errorf("config: %w", err)
 	}
+	return parseSettings(path, raw)
+}
+
+// parseSettings resolves the configuration file raw, named name, with the
+// defaults (loadSettings).
+func parseSettings(name string, raw []byte) (settings, error) {
+	var s settings
 	var fc fileConfig
-	f, err := decodeConfig(path, raw, &fc)
+	f, err := decodeConfig(name, raw, &fc)
 	if err != nil {
 		return s, err
 	}
@@ -438,7 +445,12 @@ func decodeConfig(name string, raw []byte, fc *fileConfig) (*configFile, error) 
 		if s.path != "" {
 			field = s.path + ": "
 		}
-		f.report(s.start, "%swant %s, not %s", field, jsonKind(typ.Type), typ.Value)
+		want := jsonKind(typ.Type)
+		if num, ok := strings.CutPrefix(typ.Value, "number "); ok && want == "a number" {
+			f.report(s.start, "%s = %s: out of range; want a number", s.path, num) // beyond float64
+		} else {
+			f.report(s.start, "%swant %s, not %s", field, want, typ.Value)
+		}
 	}
 	// Any other error of Decode is an unknown field, which index reported
 	// with its place and path (or else is reported as it is).
@@ -462,6 +474,7 @@ func decodeConfig(name string, raw []byte, fc *fileConfig) (*configFile, error) 
 // matches them: exactly, or else ignoring case.
 func (f *configFile) index(t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(f.raw))
+	dec.UseNumber() // a number beyond float64 is Decode's error, not this walk's
 	// next is the offset of the next token: InputOffset is the end of the
 	// previous one, before any separator.
 	next := func() int64 { return skipSpace(f.raw, dec.InputOffset(), " \t\r\n,:") }

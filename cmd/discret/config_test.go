@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +31,8 @@ func TestConfigFileErrors(t *testing.T) {
 		{"array", `[]`, "config c.json:1:1: want an object, not array"},
 		{"bool as string", "{\n\"consent_defaults\": {\"personalization\": \"yes\"}}", "config c.json:2:41: consent_defaults.personalization: want true or false, not string"},
 		{"float as int", `{"training": {"factors": 1.5}}`, "config c.json:1:26: training.factors: want an integer, not number 1.5"},
+		{"number beyond float64", `{"training": {"lambda": 1e400}}`, "config c.json:1:25: training.lambda = 1e400: out of range; want a number"},
+		{"top-level number beyond float64", `-1e999`, "config c.json:1:1: want an object, not number"},
 		{"number as period", "{\"retention\": {\n  \"view\": 13}}", "config c.json:2:11: retention.view: want a string, not number"},
 		{"array as section", `{"training": [1]}`, "config c.json:1:14: training: want an object, not array"},
 		{"unknown top-level field", "{\n  \"trainin\": {}}", "config c.json:2:3: trainin: unknown field; want retention, consent_defaults, training, privacy or audit"},
@@ -112,4 +117,48 @@ func TestEpsilonSpellings(t *testing.T) {
 			t.Errorf("discret %s = exit %d, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
 		}
 	}
+}
+
+// FuzzParseSettings: no configuration file crashes the reader; a file it
+// accepts is one JSON value (after an optional byte order mark); every
+// line of a refusal names the file, at a line and column inside it when it
+// gives one, in the file's terms (no Go type names, no "json:" or "EOF").
+func FuzzParseSettings(f *testing.F) {
+	for _, seed := range []string{
+		"", "null", "{}", "[]", `{"retention": {"view": "13mo", "purchase": "1y6mo"}}`,
+		"\xef\xbb\xbf" + `{"consent_defaults": {"personalization": true}}`,
+		`{"training": {"factors": 8, "rank": 16, "weights": {"view": 0.1, "like": 2}}}`,
+		`{"privacy": {"cap_epsilon": "inf", "cap_delta": 1e-9, "cap_window": "30d", "non_private": "refuse"}}`,
+		`{"audit": {"retention": "10y"}, "Training": {"Epsilon": "∞"}}`,
+		"{\n  \"retention\": {\"view\": \"13mo\"},\n}", `{} {}`, `{"training": {"factors": 1.5}}`,
+		`{"privacy": {"cap_epsilon": 1, "cap_epsilon": 2}}`, `{"a": {"b": [1, {"c": null}]}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		_, err := parseSettings("c.json", raw)
+		if err == nil {
+			body := bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+			if !json.Valid(body) {
+				t.Fatalf("parseSettings(%q) accepted a file that is not one JSON value", raw)
+			}
+			return
+		}
+		lines := bytes.Count(raw, []byte("\n")) + 1
+		for _, l := range strings.Split(err.Error(), "\n") {
+			rest, ok := strings.CutPrefix(l, "config c.json")
+			if !ok {
+				t.Fatalf("parseSettings(%q): error line %q does not name the file", raw, l)
+			}
+			var line, col int
+			if n, _ := fmt.Sscanf(rest, ":%d:%d:", &line, &col); n == 2 && (line < 1 || line > lines || col < 1) {
+				t.Fatalf("parseSettings(%q): error line %q: position outside the file (%d lines)", raw, l, lines)
+			}
+			for _, bad := range []string{"main.", "Go struct", "Go value", "json: ", "EOF"} {
+				if strings.Contains(rest, bad) {
+					t.Fatalf("parseSettings(%q): error line %q mentions %q", raw, l, bad)
+				}
+			}
+		}
+	})
 }
