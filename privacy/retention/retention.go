@@ -49,8 +49,16 @@ func (p Period) String() string {
 // ErrBadPeriod is returned by ParsePeriod.
 var ErrBadPeriod = errors.New(`retention: bad period (want a sequence of <n>y, <n>mo, <n>w or <n>d, e.g. "13mo", "3y", "90d")`)
 
+// The numbers of a period: at most maxDigits digits each, and at most
+// maxPart years, months or days in all (weeks count as days).
+const (
+	maxDigits = 6
+	maxPart   = 999999
+)
+
 // ParsePeriod parses "3y", "13mo", "2w", "90d" and concatenations such as
-// "1y6mo". Each number is a positive integer; the total must be positive.
+// "1y6mo". Each number is a positive integer of at most 6 digits; the total
+// must be positive, and have at most 999999 of each unit (a week is 7 days).
 func ParsePeriod(s string) (Period, error) {
 	var p Period
 	rest := s
@@ -62,7 +70,7 @@ func ParsePeriod(s string) (Period, error) {
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			i++
 		}
-		if i == 0 || i > 6 {
+		if i == 0 || i > maxDigits {
 			return Period{}, fmt.Errorf("%w: %q", ErrBadPeriod, s)
 		}
 		n, _ := strconv.Atoi(rest[:i])
@@ -86,6 +94,11 @@ func ParsePeriod(s string) (Period, error) {
 	}
 	if p.IsZero() {
 		return Period{}, fmt.Errorf("%w: %q is zero", ErrBadPeriod, s)
+	}
+	// Each part, summed, is written back with at most maxDigits digits
+	// (String), so that what was parsed parses again.
+	if max(p.Years, p.Months, p.Days) > maxPart {
+		return Period{}, fmt.Errorf("%w: %q is %s, a part above %d", ErrBadPeriod, s, p, maxPart)
 	}
 	return p, nil
 }

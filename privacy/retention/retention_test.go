@@ -26,6 +26,10 @@ func TestParsePeriod(t *testing.T) {
 		{"-1d", Period{}, true},
 		{"3years", Period{}, true},
 		{"1234567d", Period{}, true},
+		{"999999d", Period{Days: 999999}, false},
+		{"999991y9y", Period{}, true}, // 1000000y: String would not parse
+		{"142857w1d", Period{}, true}, // 1000000d
+		{"142857w", Period{Days: 999999}, false},
 	}
 	for _, tt := range tests {
 		got, err := ParsePeriod(tt.in)
@@ -104,4 +108,32 @@ func TestSet(t *testing.T) {
 	if err := p.Set("comment", Period{Years: 1}); err == nil {
 		t.Error("Set(comment) = nil, want error")
 	}
+}
+
+// FuzzParsePeriod: every input is a period or ErrBadPeriod; a period is
+// positive (it ends after the time it starts from, and starts before the
+// time it ends at) and prints as text that parses back to it.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{"13mo", "3y", "2w", "90d", "1y6mo10d", "0d", "0y1d", "-1d", "999999y", "1mo1mo", "12", "1m", "1yo"} {
+		f.Add(s)
+	}
+	at := time.Date(2026, 2, 28, 23, 59, 59, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePeriod(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadPeriod) || p != (Period{}) {
+				t.Fatalf("ParsePeriod(%q) = %v, %v; want the zero period and ErrBadPeriod", s, p, err)
+			}
+			return
+		}
+		if p.IsZero() || p.Negative() {
+			t.Fatalf("ParsePeriod(%q) = %v: not positive", s, p)
+		}
+		if !p.AddTo(at).After(at) || !p.Before(at).Before(at) {
+			t.Fatalf("ParsePeriod(%q) = %v: from %v it ends at %v and starts at %v", s, p, at, p.AddTo(at), p.Before(at))
+		}
+		if back, err := ParsePeriod(p.String()); err != nil || back != p {
+			t.Fatalf("ParsePeriod(%q) = %v, whose String %q parses as %v, %v", s, p, p.String(), back, err)
+		}
+	})
 }
