@@ -58,17 +58,19 @@ func (s settings) privacySettings() []privacySetting {
 
 // looserSetting reports whether value is a looser setting of field than
 // old: a longer retention period, a consent default that grants, or
-// non-private runs allowed.
+// non-private runs allowed. A value that cannot be compared (a recorded
+// period that does not parse, a damaged record) counts as looser: the
+// change then needs --accept-config-change.
 func looserSetting(field, old, value string, now time.Time) bool {
 	switch {
 	case strings.HasPrefix(field, "retention."):
 		o, err1 := retention.ParsePeriod(old)
 		n, err2 := retention.ParsePeriod(value)
-		return err1 == nil && err2 == nil && n.AddTo(now).After(o.AddTo(now))
+		return err1 != nil || err2 != nil || n.AddTo(now).After(o.AddTo(now))
 	case strings.HasPrefix(field, "consent_defaults."):
-		return old == "false" && value == "true"
+		return old != "true" && value != "false"
 	case field == "privacy.non_private":
-		return old == nonPrivateRefuse && value == nonPrivateAllow
+		return old != nonPrivateAllow && value != nonPrivateRefuse
 	}
 	return false
 }

@@ -119,6 +119,14 @@ func TestLooserSetting(t *testing.T) {
 		{"privacy.non_private", "allow", "refuse", false},
 		{"audit.retention", "5y", "10y", false},
 		{"audit.retention", "5y", "1y", false},
+		// A recorded value that cannot be compared is looser: the change
+		// needs --accept-config-change.
+		{"retention.view", "13 months", "1y", true},
+		{"retention.view", "", "1d", true},
+		{"consent_defaults.personalization", "", "false", false},
+		{"consent_defaults.personalization", "yes", "true", true},
+		{"privacy.non_private", "", "refuse", false},
+		{"privacy.non_private", "never", "allow", true},
 	} {
 		if got := looserSetting(tc.field, tc.old, tc.value, now); got != tc.want {
 			t.Errorf("looserSetting(%s, %s → %s) = %v, want %v", tc.field, tc.old, tc.value, got, tc.want)
