@@ -455,3 +455,59 @@ func TestAuditHelpListsActions(t *testing.T) {
 		}
 	}
 }
+
+// TestParseWhen: --since and --until take a time (RFC 3339 or a day, UTC),
+// or how long before now (a Go duration or a retention period); anything
+// else is a usage error that names the flag.
+func TestParseWhen(t *testing.T) {
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time // zero with err: refused
+		err  bool
+	}{
+		{"", time.Time{}, false},
+		{"2026-03-01T10:00:00+01:00", time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), false},
+		{"2026-03-01", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), false},
+		{"36h", now.Add(-36 * time.Hour), false},
+		{"30d", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), false},
+		{"1mo", time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC), false}, // 31 February, normalized
+		{"2w", time.Date(2026, 3, 17, 12, 0, 0, 0, time.UTC), false},
+		{"0s", time.Time{}, true},
+		{"-1h", time.Time{}, true},
+		{"0d", time.Time{}, true},
+		{"yesterday", time.Time{}, true},
+		{"2026-02-30", time.Time{}, true},
+	} {
+		got, err := parseWhen("since", tc.in, now)
+		if (err != nil) != tc.err || !got.Equal(tc.want) {
+			t.Errorf("parseWhen(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+		if ue := (*usageError)(nil); err != nil && (!errors.As(err, &ue) || !strings.Contains(err.Error(), "--since")) {
+			t.Errorf("parseWhen(%q) error %q: want a usage error naming --since", tc.in, err)
+		}
+	}
+}
+
+// FuzzParseWhen: every input is a time or a usage error naming the flag;
+// "how long ago" is never after now.
+func FuzzParseWhen(f *testing.F) {
+	for _, s := range []string{"", "2026-03-01T10:00:00Z", "2026-03-01", "36h", "1h30m", "30d", "1y6mo", "0s", "-1h", "x", "1e3h"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseWhen("until", s, now)
+		if err != nil {
+			if ue := (*usageError)(nil); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--until") || !got.IsZero() {
+				t.Fatalf("parseWhen(%q) = %v, %q: want the zero time and a usage error naming --until", s, got, err)
+			}
+			return
+		}
+		_, errTime := time.Parse(time.RFC3339, s)
+		_, errDay := time.Parse(time.DateOnly, s)
+		if errTime != nil && errDay != nil && s != "" && !got.Before(now) {
+			t.Fatalf("parseWhen(%q) = %v: how long ago, but not before now (%v)", s, got, now)
+		}
+	})
+}
