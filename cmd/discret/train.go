@@ -383,7 +383,8 @@ func printTrainReport(w io.Writer, rep *train.Report) {
 }
 
 // readCatalogue reads a public catalogue: JSON Lines of items ({"item":
-// ID, "stores": [...]}, other fields ignored) or one item identifier per
+// ID, "stores": [...]}, decoded as features.Item: its other fields are
+// allowed and unused, unknown ones refused) or one item identifier per
 // line; gzip-compressed when the name ends in .gz. It returns the items
 // and, if any item lists stores, the stores (nil otherwise: they are then
 // selected from the data). A file that repeats an item is refused, as
