@@ -250,7 +250,10 @@ func setting[T int | float64](f *configFile, field string, v *T, r numRange) T {
 // field, reporting it if it is bad.
 func period(f *configFile, field, s string) retention.Period {
 	p, err := retention.ParsePeriod(s)
-	if err != nil {
+	switch {
+	case errors.Is(err, retention.ErrLongPeriod):
+		f.errorf(field, `%s = %q: too long; want at most 999999 years, months or days in all`, field, s)
+	case err != nil:
 		f.errorf(field, `%s = %q: want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`, field, s)
 	}
 	return p

@@ -43,6 +43,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"unknown event type", `{"retention": {"like": "1y"}}`, "config c.json:1:16: retention.like: unknown event type; want view, add_to_cart, purchase or store_visit"},
 		{"unknown weight", `{"training": {"weights": {"like": 1}}}`, "config c.json:1:27: training.weights.like: unknown event type; want view, add_to_cart, purchase or store_visit"},
 		{"bad period", "{\"retention\": {\n  \"view\": \"13months\"}}", `config c.json:2:11: retention.view = "13months": want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`},
+		{"period too long", `{"retention": {"purchase": "999999w"}}`, `config c.json:1:28: retention.purchase = "999999w": too long; want at most 999999 years, months or days in all`},
 		{"zero period", `{"privacy": {"cap_window": "0d"}}`, `config c.json:1:28: privacy.cap_window = "0d": want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`},
 		{"audit retention", `{"audit": {"retention": "10y"}}`, ""},
 		{"zero audit retention", `{"audit": {"retention": "0y"}}`, `config c.json:1:25: audit.retention = "0y": want a period > 0 in years, months, weeks or days: "3y", "13mo", "2w", "90d", or a sum such as "1y6mo"`},

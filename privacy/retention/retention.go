@@ -49,6 +49,10 @@ func (p Period) String() string {
 // ErrBadPeriod is returned by ParsePeriod.
 var ErrBadPeriod = errors.New(`retention: bad period (want a sequence of <n>y, <n>mo, <n>w or <n>d, e.g. "13mo", "3y", "90d")`)
 
+// ErrLongPeriod is returned by ParsePeriod for a period with more than
+// 999999 years, months or days in all; it wraps ErrBadPeriod.
+var ErrLongPeriod = fmt.Errorf("%w: more than 999999 of a unit in all", ErrBadPeriod)
+
 // The numbers of a period: at most maxDigits digits each, and at most
 // maxPart years, months or days in all (weeks count as days).
 const (
@@ -98,7 +102,7 @@ func ParsePeriod(s string) (Period, error) {
 	// Each part, summed, is written back with at most maxDigits digits
 	// (String), so that what was parsed parses again.
 	if max(p.Years, p.Months, p.Days) > maxPart {
-		return Period{}, fmt.Errorf("%w: %q is %s, a part above %d", ErrBadPeriod, s, p, maxPart)
+		return Period{}, fmt.Errorf("%w: %q is %s", ErrLongPeriod, s, p)
 	}
 	return p, nil
 }

@@ -39,6 +39,9 @@ func TestParsePeriod(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrBadPeriod) {
 			t.Errorf("ParsePeriod(%q) error %v is not ErrBadPeriod", tt.in, err)
 		}
+		if long := tt.in == "999991y9y" || tt.in == "142857w1d"; err != nil && errors.Is(err, ErrLongPeriod) != long {
+			t.Errorf("ParsePeriod(%q) error %v: ErrLongPeriod %v, want %v", tt.in, err, !long, long)
+		}
 		if err == nil {
 			if back, _ := ParsePeriod(got.String()); back != got {
 				t.Errorf("ParsePeriod(%v.String()) = %v", got, back)
