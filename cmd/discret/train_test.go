@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/discret-io/discret/features"
 	"github.com/discret-io/discret/features/synth"
 	"github.com/discret-io/discret/privacy"
 )
@@ -460,4 +462,36 @@ func TestReadCatalogue(t *testing.T) {
 	if _, _, err := readCatalogue(dup); err == nil || !strings.Contains(err.Error(), "row 3: field item: invalid: repeats row 1") {
 		t.Errorf("readCatalogue(a repeated item) = %v, want row 3 naming row 1", err)
 	}
+}
+
+// FuzzParseStores: --stores is none alone, or distinct valid store
+// identifiers that join back to the list; anything else is a usage error
+// naming --stores.
+func FuzzParseStores(f *testing.F) {
+	for _, s := range []string{"none", "", "a,b", "a,,b", "a,none", "a,b,a", "x@y", "store-01", " a", "a\x00b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		ids, err := parseStores(list)
+		if err != nil {
+			if ue := (*usageError)(nil); !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "--stores: ") || ids != nil {
+				t.Fatalf("parseStores(%q) = %q, %q: want no list and a usage error about --stores", list, ids, err)
+			}
+			return
+		}
+		if list == "none" {
+			if ids == nil || len(ids) != 0 {
+				t.Fatalf("parseStores(none) = %#v, want an empty non-nil list", ids)
+			}
+			return
+		}
+		if strings.Join(ids, ",") != list || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != len(ids) {
+			t.Fatalf("parseStores(%q) = %q: not the list's distinct entries", list, ids)
+		}
+		for _, id := range ids {
+			if err := features.ValidateKey(id); err != nil || id == "none" {
+				t.Fatalf("parseStores(%q) accepted the entry %q (%v)", list, id, err)
+			}
+		}
+	})
 }
