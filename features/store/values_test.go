@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"testing"
 	"time"
 
@@ -165,6 +167,42 @@ func FuzzConsentValue(f *testing.F) {
 		back, err := decodeConsent(encodeConsent(rec))
 		if err != nil || !sameRecord(back, rec) {
 			t.Fatalf("decodeConsent(encodeConsent(%v)) = %v, %v", rec, back, err)
+		}
+	})
+}
+
+// FuzzSecondsValue: a time value (erasure markers, backup times, the
+// settings record) decodes to a time after the epoch, to the second, that
+// encodes back to a value decoding the same; the settings value is a time
+// value followed by the caller's bytes, returned as they were.
+func FuzzSecondsValue(f *testing.F) {
+	f.Add(encodeSeconds(time.Unix(1_700_000_000, 0)), []byte(`{"a":"b"}`))
+	f.Add([]byte{valueV1, 0}, []byte{})
+	f.Add([]byte{valueV1, 0x80, 0x80, 0x01}, []byte{0})
+	f.Add([]byte{valueV1 + 1, 2}, []byte(nil))
+	f.Add(binary.AppendVarint([]byte{valueV1}, maxUnixSecond+1), []byte("x"))
+	f.Add(binary.AppendVarint([]byte{valueV1}, -1), []byte("x"))
+	bad := errors.New("bad")
+	f.Fuzz(func(t *testing.T, v, raw []byte) {
+		at, rest, err := splitSeconds(v, bad)
+		if err != nil {
+			if err != bad {
+				t.Fatalf("splitSeconds(%x): error %v, want the caller's", v, err)
+			}
+			if _, derr := decodeSeconds(v, bad); derr != bad {
+				t.Fatalf("decodeSeconds(%x) = %v, but splitSeconds refuses it", v, derr)
+			}
+			return
+		}
+		if at.Unix() <= 0 || at.Unix() > maxUnixSecond || at.Nanosecond() != 0 || at.Location() != time.UTC {
+			t.Fatalf("splitSeconds(%x) = %v", v, at)
+		}
+		if d, derr := decodeSeconds(v, bad); (derr == nil) != (len(rest) == 0) || derr == nil && !d.Equal(at) {
+			t.Fatalf("decodeSeconds(%x) = %v, %v; splitSeconds gives %v and %d bytes after it", v, d, derr, at, len(rest))
+		}
+		back, got, err := splitSeconds(encodeSettings(at, raw), bad)
+		if err != nil || !back.Equal(at) || !bytes.Equal(got, raw) {
+			t.Fatalf("splitSeconds(encodeSettings(%v, %x)) = %v, %x, %v", at, raw, back, got, err)
 		}
 	})
 }
