@@ -407,15 +407,17 @@ func (db *DB) isOwnDir(path string) bool {
 }
 
 // removePartials removes partial copies that a crashed Backup left: they
-// hold customers' data that no copy lists.
+// hold customers' data that no copy lists. It tries every one.
 func (db *DB) removePartials(partials []string) error {
+	var errs []error
 	for _, p := range partials {
-		if err := os.RemoveAll(p); err != nil {
-			return wrapf(err, "remove a partial backup")
+		if err := db.opts.removeAll(p); err != nil {
+			errs = append(errs, wrapf(err, "remove a partial backup"))
+			continue
 		}
 		db.log.Warn("store: removed a partial backup left by an interrupted run", "dir", filepath.Base(p))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // BackupEvery runs BackupInto every interval until ctx is done, then

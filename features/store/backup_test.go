@@ -579,15 +579,16 @@ func TestBackupKeepsOwnDir(t *testing.T) {
 	}
 }
 
-// TestBackupPruneAfterFailure: a copy that cannot be deleted does not stop
-// the pruning: the copies after it are deleted, each with its audit entry,
-// and the run reports the failure and keeps the copy it made.
+// TestBackupPruneAfterFailure: a copy (or a partial copy) that cannot be
+// deleted does not stop the pruning: the copies (partial copies) after it
+// are deleted, each copy with its audit entry, and the run reports the
+// failure and keeps the copy it made.
 func TestBackupPruneAfterFailure(t *testing.T) {
 	t.Parallel()
 	db, now, dir := backupStore(t)
-	var undeletable string
+	var undeletable, stuckPartial string
 	db.opts.removeAll = func(path string) error {
-		if path == undeletable {
+		if path == undeletable || path == stuckPartial {
 			return fs.ErrPermission
 		}
 		return os.RemoveAll(path)
@@ -602,10 +603,22 @@ func TestBackupPruneAfterFailure(t *testing.T) {
 		made = append(made, res.Copy.Path)
 	}
 	undeletable = made[0]
+	var partials []string
+	for i := range 2 {
+		p := filepath.Join(dir, fmt.Sprintf(".%s20350101T000000Z%s%d", BackupPrefix, partialMark, i))
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		partials = append(partials, p)
+	}
+	stuckPartial = partials[0]
 	*now = testNow.Add(3 * time.Hour)
 	res, err := db.BackupInto(t.Context(), dir, BackupRotation{Keep: 1})
 	if !errors.Is(err, fs.ErrPermission) || res.Copy == (BackupCopy{}) {
 		t.Errorf("BackupInto with an undeletable old copy = %+v, %v; want its copy made and the failure reported", res, err)
+	}
+	if b, err := ReadBackupDir(dir); err != nil || !slices.Equal(b.Partials, partials[:1]) {
+		t.Errorf("partial copies left %v, %v; want only the undeletable one %v", b.Partials, err, partials[:1])
 	}
 	var deleted []string
 	for _, c := range res.Deleted {
