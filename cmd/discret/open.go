@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/discret-io/discret/features/store"
 	"github.com/discret-io/discret/privacy/pseudonym"
@@ -142,9 +141,8 @@ func openDataAt(e *env, dir string, create bool) (*dataEnv, error) {
 		AuditRetention: set.auditRetention,
 	})
 	if err != nil {
-		// Badger's lock error has no sentinel; its text is stable.
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("the data directory %s is in use by another process: a running 'discret serve', or another discret command (train, import, …) that has not finished; wait for it or stop it. While a server runs, events, consent, export, erasure, the catalogue, coupons and training and API keys go through its API (for example POST /v1/models:train, POST /v1/apikeys), and the server compacts the store itself every --compact-interval, and backs it up with --backup-dir", dir)
+		if errors.Is(err, store.ErrInUse) {
+			return nil, dataInUseError{dir}
 		}
 		return nil, err
 	}
@@ -155,3 +153,13 @@ func openDataAt(e *env, dir string, create bool) (*dataEnv, error) {
 	}
 	return &dataEnv{db: db, dir: dir, pseudonyms: ps, tokenKey: m.TokenKey(), settings: set}, nil
 }
+
+// dataInUseError is store.ErrInUse in the terms of the command line: who
+// may hold the data directory dir, and what to do instead.
+type dataInUseError struct{ dir string }
+
+func (e dataInUseError) Error() string {
+	return fmt.Sprintf("the data directory %s is in use by another process: a running 'discret serve', or another discret command (train, import, …) that has not finished; wait for it or stop it. While a server runs, events, consent, export, erasure, the catalogue, coupons and training and API keys go through its API (for example POST /v1/models:train, POST /v1/apikeys), and the server compacts the store itself every --compact-interval, and backs it up with --backup-dir", e.dir)
+}
+
+func (e dataInUseError) Unwrap() error { return store.ErrInUse }

@@ -391,7 +391,7 @@ func putInPlace(tmp, data string, replacing bool) (replaced string, err error) {
 func reconcileWith(ctx context.Context, e *env, restored *store.DB, data, shown string) (map[string]int64, error) {
 	old, err := openDataAt(e, data, false)
 	if err != nil {
-		if strings.Contains(err.Error(), "in use by another process") {
+		if errors.Is(err, store.ErrInUse) {
 			return nil, fmt.Errorf("restore: the data directory %s is in use by another process (a running 'discret serve', or another discret command): stop it, then restore", shown)
 		}
 		return nil, fmt.Errorf("restore: the store to replace does not open, so what it decided since the copy cannot be carried forward: %w; --no-reconcile restores the copy as it is, after which the erasures, withdrawals and revocations made since must be applied again by hand (README \"Backups\")", err)

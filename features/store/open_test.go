@@ -139,6 +139,25 @@ func TestOpenWrongKeyBadger(t *testing.T) {
 	}
 }
 
+// TestOpenInUse: a data directory another handle (another process) holds
+// is refused with ErrInUse, and opens once that handle is closed.
+func TestOpenInUse(t *testing.T) {
+	dir := t.TempDir()
+	held := mustOpen(t, diskOptions(dir))
+	if db, err := Open(diskOptions(dir)); !errors.Is(err, ErrInUse) {
+		if err == nil {
+			db.Close()
+		}
+		t.Errorf("Open(a held directory) = %v, want ErrInUse", err)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mustOpen(t, diskOptions(dir)).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestEncryptedFlushes writes enough, with small memtables, to flush and
 // compact several times with encryption on, then reopens and reads it all
 // back. Without an index cache this crashes the test binary.

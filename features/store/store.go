@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ var (
 	ErrKeyMismatch = errors.New("store: key does not match this data directory; use the key the directory was created with")
 	ErrNotStore    = errors.New("store: directory is not empty and holds no Discret store (no discret.json); choose an empty or new directory")
 	ErrNewerFormat = errors.New("store: data directory was written by a newer Discret; upgrade Discret to open it")
+	ErrInUse       = errors.New("store: data directory is in use by another process (Badger's directory lock is held)")
 )
 
 // ErrClosed is returned by operations on a closed DB.
@@ -101,8 +103,9 @@ type DB struct {
 // empty. It refuses a directory that holds something other than a Discret
 // store (ErrNotStore), a store written by a newer release (ErrNewerFormat) and
 // a key whose check value differs from the one recorded at creation
-// (ErrKeyMismatch), and a file system with less free space than Badger
-// needs (ErrNoSpace; every write checks it again). It then completes any
+// (ErrKeyMismatch), a directory another process holds open (ErrInUse), and
+// a file system with less free space than Badger needs (ErrNoSpace; every
+// write checks it again). It then completes any
 // erasure that was interrupted.
 func Open(opts Options) (*DB, error) {
 	if err := opts.Validate(); err != nil {
@@ -126,6 +129,10 @@ func Open(opts Options) (*DB, error) {
 	bdb, err := badger.Open(o.badgerOptions())
 	if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
 		return nil, fmt.Errorf("%w (%v)", ErrKeyMismatch, err)
+	}
+	// Badger's lock error has no sentinel; its text is stable.
+	if err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		return nil, fmt.Errorf("%w: %s (%v)", ErrInUse, o.Dir, err)
 	}
 	if err != nil {
 		return nil, wrapf(err, "open %s", o.Dir)
