@@ -105,8 +105,8 @@ type DB struct {
 // a key whose check value differs from the one recorded at creation
 // (ErrKeyMismatch), a directory another process holds open (ErrInUse), and
 // a file system with less free space than Badger needs (ErrNoSpace; every
-// write checks it again). It then completes any
-// erasure that was interrupted.
+// write checks it again). It then completes any erasure that was
+// interrupted.
 func Open(opts Options) (*DB, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
