@@ -244,7 +244,7 @@ func auditLines(t *testing.T, c *cli, args ...string) []auditJSON {
 
 // TestAuditRetentionFromConfig: audit.retention in the configuration
 // reaches the store: an entry written under "1d" expires a day after it
-// was written, one written under the default (5y) is kept; the expiry is
+// was written, one written under "5y" (the default) is kept; the expiry is
 // fixed when the entry is written, whatever retention the store is later
 // opened with. The store is read with its clock moved ahead, not slept on.
 func TestAuditRetentionFromConfig(t *testing.T) {
@@ -253,7 +253,7 @@ func TestAuditRetentionFromConfig(t *testing.T) {
 	created := regexp.MustCompile(`created API key (\w+)`)
 	c.config = writeFile(t, "c.json", `{"audit": {"retention": "1d"}}`)
 	short := created.FindStringSubmatch(c.mustRun("apikey", "create", "--name", "short", "--scope", "admin"))[1]
-	c.config = ""
+	c.config = writeFile(t, "c5.json", `{"audit": {"retention": "5y"}}`)
 	long := created.FindStringSubmatch(c.mustRun("apikey", "create", "--name", "long", "--scope", "admin"))[1]
 	written := time.Now()
 

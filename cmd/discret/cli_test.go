@@ -202,7 +202,7 @@ func TestImportMessages(t *testing.T) {
 		},
 		{
 			name: "old dataset", args: []string{"import", old}, code: exitOK,
-			stdout: []string{"expired                  2", note, "purchase 3y", `"retention"`, `{"retention": {"purchase": "30y"}}`},
+			stdout: []string{"expired                  2", note, "purchase 3y", `"retention"`, `{"retention": {"purchase": "30y"}}`, "--accept-config-change once"},
 		},
 		{
 			name:   "longer retention",
@@ -211,8 +211,9 @@ func TestImportMessages(t *testing.T) {
 			stdout: []string{"stored                   2"}, noStdout: []string{"note:", "duplicates"},
 		},
 		{
-			name: "a row with two bad fields counts under each",
-			args: []string{"import", "--max-errors", "2", badFields}, code: exitOK,
+			name:   "a row with two bad fields counts under each",
+			config: `{"retention": {"purchase": "50y"}, "consent_defaults": {"personalization": true}}`,
+			args:   []string{"import", "--max-errors", "2", badFields}, code: exitOK,
 			stdout: []string{"rejected                 2 (invalid quantity: 2, invalid type: 1; a row with several bad fields counts under each)"},
 		},
 		{
@@ -559,7 +560,7 @@ func TestShortenedRetentionCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log syncWriter
-	e := &env{global: globalFlags{data: c.data, key: c.key}, stdout: io.Discard, stderr: io.Discard, getenv: c.getenv, conf: conf,
+	e := &env{global: globalFlags{data: c.data, key: c.key, config: "c2.json"}, stdout: io.Discard, stderr: io.Discard, getenv: c.getenv, conf: conf,
 		logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	d, err := openData(t.Context(), e, false)
 	if err != nil {

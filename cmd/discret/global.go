@@ -30,7 +30,7 @@ func (g *globalFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.data, "data", g.data, "data directory `DIR` (env DISCRET_DATA); only the commands that write data create one")
 	fs.StringVar(&g.key, "key", g.key, "master key file `FILE`, mode 0600 (env DISCRET_KEY)")
 	fs.StringVar(&g.config, "config", g.config, "configuration file `FILE`, JSON (env DISCRET_CONFIG)")
-	fs.BoolVar(&g.acceptConfig, "accept-config-change", false, "record privacy settings of --config looser than those recorded in the data directory (a longer retention period, a consent default that grants, non-private runs allowed); without it the command stops")
+	fs.BoolVar(&g.acceptConfig, "accept-config-change", g.acceptConfig, "record privacy settings of --config looser than those recorded in the data directory (a longer retention period, a consent default that grants, non-private runs allowed), or, given no --config, the defaults in place of other recorded ones; without it the command stops")
 }
 
 func isGlobalFlag(name string) bool {

@@ -325,7 +325,8 @@ func printExpiredHint(w io.Writer, r *ingest.Report, p retention.Policy) {
 	fmt.Fprintf(w, "  note: %d of %d events were past their retention period and were not stored\n", r.Expired, r.Total())
 	fmt.Fprintf(w, "        (in force: %s, counted from each event's time).\n", strings.Join(periods, ", "))
 	fmt.Fprintln(w, `        To keep older events, set longer periods in the "retention" section of the configuration`)
-	fmt.Fprintln(w, `        file (--config FILE or DISCRET_CONFIG; README "Configuration"), e.g. {"retention": {"purchase": "30y"}}.`)
+	fmt.Fprintln(w, `        file (--config FILE or DISCRET_CONFIG; README "Configuration"), e.g. {"retention": {"purchase": "30y"}},`)
+	fmt.Fprintln(w, `        and pass --accept-config-change once: the data directory recorded the periods above.`)
 	fmt.Fprintln(w, `        'discret eval FILE' evaluates a dataset file without storing it.`)
 }
 

@@ -339,7 +339,8 @@ Global flags (accepted by every command):
   --accept-config-change
                 record privacy settings looser than those recorded in the data
                 directory (longer retention, a consent default that grants,
-                non-private runs allowed); without it such a command stops
+                non-private runs allowed), or, given no --config, the defaults
+                in place of other recorded ones; without it such a command stops
 
 Run 'discret help <command> [<subcommand>]' or 'discret <command> --help'
 for details.

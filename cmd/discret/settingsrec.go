@@ -26,7 +26,10 @@ import (
 // default that grants, non-private runs allowed) makes the command stop,
 // unless --accept-config-change says the change is meant. audit.retention
 // is recorded and audited, never refused: it is the legal hold, whichever
-// way it changes.
+// way it changes. A command given no configuration at all changes no
+// recorded setting without --accept-config-change, stricter ones and the
+// legal hold included: its defaults stand for a forgotten file, not a
+// decision.
 
 // privacySetting is one recorded setting: its configuration field, its
 // short name in the audit entry, and its value as text.
@@ -104,7 +107,7 @@ func checkSettings(ctx context.Context, e *env, d *dataEnv) error {
 		}
 	}
 	now := time.Now()
-	var changes, looser, object []string
+	var changes, differ, looser, object []string
 	for _, s := range cur {
 		o, had := old[s.field]
 		switch {
@@ -113,10 +116,20 @@ func checkSettings(ctx context.Context, e *env, d *dataEnv) error {
 		case !had || o != s.value:
 			changes = append(changes, fmt.Sprintf("%s %s → %s", s.field, cmp.Or(o, "(none)"), s.value))
 			object = append(object, fmt.Sprintf("%s %s→%s", s.short, cmp.Or(o, "none"), s.value))
+			d := fmt.Sprintf("%s %s (recorded: %s)", s.field, s.value, cmp.Or(o, "none"))
+			differ = append(differ, d)
 			if had && looserSetting(s.field, o, s.value, now) {
-				looser = append(looser, fmt.Sprintf("%s %s (recorded: %s)", s.field, s.value, o))
+				looser = append(looser, d)
 			}
 		}
+	}
+	if len(differ) > 0 && e.global.config == "" && !accept {
+		// No file at all is the forgotten configuration, not a decision:
+		// its defaults replace no recorded setting, stricter ones (a
+		// shorter retention period deletes events at the next
+		// compaction) and the legal hold included.
+		return fmt.Errorf("no configuration was given (--config, DISCRET_CONFIG), and the privacy settings recorded in the data directory %s on %s differ from the defaults: %s. Run with the configuration in force; or, if the defaults are meant, pass --accept-config-change once to record them (the audit trail records the change: 'discret audit --action config')",
+			d.dir, rec.Time.Format(time.RFC3339), strings.Join(differ, ", "))
 	}
 	if len(looser) > 0 && !accept {
 		return fmt.Errorf("this configuration loosens the privacy settings recorded in the data directory %s on %s: %s. Run with the configuration in force (--config, DISCRET_CONFIG); or, if the change is meant, pass --accept-config-change once to record the new settings (the audit trail records the change: 'discret audit --action config')",

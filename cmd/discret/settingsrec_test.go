@@ -34,19 +34,27 @@ func TestSettingsRecorded(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, config string
-		accept       bool
+		accept       bool   // --accept-config-change, after the command
+		global       bool   // --accept-config-change, before it
 		refused      string // a looser setting named in the refusal
 		changed      string // the change in the audit entry
 	}{
-		{"the same settings", "", false, "", ""},
-		{"shorter retention", `{"retention": {"view": "30d"}}`, false, "", "view 13mo→30d"},
-		{"longer retention", `{"retention": {"view": "1y"}}`, false, "retention.view 1y (recorded: 30d)", ""},
-		{"no configuration", "", false, "retention.view 13mo (recorded: 30d)", ""},
-		{"accepted", "", true, "", "view 30d→13mo"},
-		{"longer audit retention", `{"audit": {"retention": "10y"}}`, false, "", "audit_retention 5y→10y"},
-		{"refuse non-private", `{"privacy": {"non_private": "refuse"}}`, false, "", "non_private allow→refuse, audit_retention 10y→5y"},
-		{"allow non-private", "", false, "privacy.non_private allow (recorded: refuse)", ""},
-		{"consent by default", `{"privacy": {"non_private": "refuse"}, "consent_defaults": {"in_store": true}}`, false, "consent_defaults.in_store true (recorded: false)", ""},
+		{"the same settings", "", false, false, "", ""},
+		{"shorter retention", `{"retention": {"view": "30d"}}`, false, false, "", "view 13mo→30d"},
+		{"longer retention", `{"retention": {"view": "1y"}}`, false, false, "retention.view 1y (recorded: 30d)", ""},
+		{"no configuration", "", false, false, "retention.view 13mo (recorded: 30d)", ""},
+		{"accepted", "", true, false, "", "view 30d→13mo"},
+		{"longer retention accepted", `{"retention": {"purchase": "30y"}}`, false, true, "", "purchase 3y→30y"},
+		// No file at all is the forgotten one: its defaults replace no
+		// recorded setting, a stricter one included; an empty file is a
+		// decision.
+		{"no configuration, stricter", "", false, false, "retention.purchase 3y (recorded: 30y)", ""},
+		{"an empty configuration", `{}`, false, false, "", "purchase 30y→3y"},
+		{"longer audit retention", `{"audit": {"retention": "10y"}}`, false, false, "", "audit_retention 5y→10y"},
+		{"no configuration, a shorter legal hold", "", false, false, "audit.retention 5y (recorded: 10y)", ""},
+		{"refuse non-private", `{"privacy": {"non_private": "refuse"}}`, false, false, "", "non_private allow→refuse, audit_retention 10y→5y"},
+		{"allow non-private", "", false, false, "privacy.non_private allow (recorded: refuse)", ""},
+		{"consent by default", `{"privacy": {"non_private": "refuse"}, "consent_defaults": {"in_store": true}}`, false, false, "consent_defaults.in_store true (recorded: false)", ""},
 	} {
 		c.config = ""
 		if tc.config != "" {
@@ -56,6 +64,9 @@ func TestSettingsRecorded(t *testing.T) {
 		args := []string{"models", "list"}
 		if tc.accept {
 			args = append(args, "--accept-config-change")
+		}
+		if tc.global {
+			args = append([]string{"--accept-config-change"}, args...)
 		}
 		code, _, errOut := c.run(args...)
 		switch {
@@ -70,7 +81,7 @@ func TestSettingsRecorded(t *testing.T) {
 		}
 		after := trail()
 		looser := int64(0)
-		if tc.accept {
+		if tc.accept || tc.global {
 			looser = 1
 		}
 		switch {
