@@ -64,8 +64,9 @@ DATA` + replacedMark + `TIME, beside it: check the restore and delete it (it hol
 customer data, and no erasure reaches it any more; until then, serve warns
 about it at startup and forget names it). The restore is in the
 audit trail ('discret audit --action restore'), with what it carried. The
-data directory is locked for the whole restore: a server or command that
-uses it makes restore stop. A restore interrupted leaves a hidden
+data directory is locked for the whole restore, except while the store to
+replace is read: a server or command that uses it, or opens it then,
+makes restore stop, with nothing restored. A restore interrupted leaves a hidden
 .DATA` + restoringMark + `* directory beside it, which the next restore removes.
 
 The restore stops when the store to replace does not open (damaged, or
@@ -150,12 +151,31 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 	counts := map[string]int64{"reconciled": 0}
 	if reconcile {
 		lock.Close() // the store takes the directory's lock itself
-		if counts, err = reconcileWith(ctx, e, restored.db, data, shown); err != nil {
+		res, state, err := reconcileWith(ctx, e, restored.db, data, shown)
+		if err != nil {
 			return err
 		}
+		restoreUnlocked()
 		if lock, err = lockDir(data); err != nil {
 			return err
 		}
+		// Between the store's lock and this one, another command could
+		// have opened the store and, say, erased a customer, which the
+		// copy would then bring back.
+		if now, err := dirState(data); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		} else if now != state {
+			return fmt.Errorf("restore: the data directory %s was opened by another command during the restore, after what it holds was carried forward: nothing was restored; run restore again", shown)
+		}
+		if res.Removed.Total() > 0 {
+			// What the copy held of the customers erased since leaves
+			// the disk now.
+			if err := restored.db.Compact(ctx); err != nil {
+				return fmt.Errorf("restore: compact: %w", err)
+			}
+		}
+		counts = res.Counts()
+		counts["reconciled"] = 1
 		// The demo's API key goes with the API keys carried forward.
 		if err := copyIfExists(filepath.Join(data, demoKeyFile), filepath.Join(tmp, demoKeyFile)); err != nil {
 			return fmt.Errorf("restore: %w", err)
@@ -386,44 +406,62 @@ func putInPlace(tmp, data string, replacing bool) (replaced string, err error) {
 }
 
 // reconcileWith carries into restored what the store in data decided
-// since the copy (store.Reconcile), compacts the restored store if that
-// erased anything, and returns the counts of the restore's audit entry.
-func reconcileWith(ctx context.Context, e *env, restored *store.DB, data, shown string) (map[string]int64, error) {
+// since the copy (store.Reconcile), and returns what it carried and the
+// state of data once closed (dirState).
+func reconcileWith(ctx context.Context, e *env, restored *store.DB, data, shown string) (store.Reconciled, string, error) {
 	old, err := openDataAt(e, data, false)
 	if err != nil {
 		if errors.Is(err, store.ErrInUse) {
-			return nil, fmt.Errorf("restore: the data directory %s is in use by another process (a running 'discret serve', or another discret command): stop it, then restore", shown)
+			return store.Reconciled{}, "", fmt.Errorf("restore: the data directory %s is in use by another process (a running 'discret serve', or another discret command): stop it, then restore", shown)
 		}
-		return nil, fmt.Errorf("restore: the store to replace does not open, so what it decided since the copy cannot be carried forward: %w; --no-reconcile restores the copy as it is, after which the erasures, withdrawals and revocations made since must be applied again by hand (README \"Backups\")", err)
+		return store.Reconciled{}, "", fmt.Errorf("restore: the store to replace does not open, so what it decided since the copy cannot be carried forward: %w; --no-reconcile restores the copy as it is, after which the erasures, withdrawals and revocations made since must be applied again by hand (README \"Backups\")", err)
 	}
 	defer old.Close()
 	// The settings in force are the replaced store's: the configuration is
 	// checked against them, and Reconcile carries them.
 	if err := checkSettings(ctx, e, old); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+		return store.Reconciled{}, "", fmt.Errorf("restore: %w", err)
 	}
 	res, err := restored.Reconcile(ctx, old.db, e.conf.consent)
 	if errors.Is(err, store.ErrNotDescendant) {
-		return nil, fmt.Errorf("restore: %w; restore a copy of this store, or, if it is the wrong one, give the store to replace as --data (--no-reconcile restores the copy as it is)", err)
+		return store.Reconciled{}, "", fmt.Errorf("restore: %w; restore a copy of this store, or, if it is the wrong one, give the store to replace as --data (--no-reconcile restores the copy as it is)", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+		return store.Reconciled{}, "", fmt.Errorf("restore: %w", err)
 	}
 	if err := old.Close(); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+		return store.Reconciled{}, "", fmt.Errorf("restore: %w", err)
+	}
+	state, err := dirState(data)
+	if err != nil {
+		return store.Reconciled{}, "", fmt.Errorf("restore: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "carried forward from %s: %s erased again, %s replaced%s%s\n", shown,
 		features.Plural(res.Erased, "customer"), features.Plural(res.Consents, "consent record"),
 		removedNote(res.Removed), tablesNote(res.Tables))
-	if res.Removed.Total() > 0 {
-		// What the copy held of them leaves the disk now.
-		if err := restored.Compact(ctx); err != nil {
-			return nil, fmt.Errorf("restore: compact: %w", err)
+	return res, state, nil
+}
+
+// restoreUnlocked is called while no lock holds the data directory
+// during a restore; tests open it there.
+var restoreUnlocked = func() {}
+
+// dirState describes the files under dir (names, sizes, modification
+// times): a store opened and closed changes it.
+func dirState(dir string) (string, error) {
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-	}
-	counts := res.Counts()
-	counts["reconciled"] = 1
-	return counts, nil
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %d %v\n", path, info.Size(), info.ModTime().UnixNano(), info.Mode())
+		return nil
+	})
+	return b.String(), err
 }
 
 // removedNote describes what a reconciliation erased.

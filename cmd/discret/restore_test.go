@@ -135,8 +135,8 @@ func customersWithEvents(t *testing.T, c *cli, gen string, n int) []string {
 func TestRestoreCommand(t *testing.T) {
 	c := newCLI(t)
 	gen := c.synthStore(50, 20, 1000, 4)
-	cs := customersWithEvents(t, c, gen, 3)
-	erased, withdrawn, kept := cs[0], cs[1], cs[2]
+	cs := customersWithEvents(t, c, gen, 4)
+	erased, withdrawn, kept, late := cs[0], cs[1], cs[2], cs[3]
 	out := c.mustRun("backup", filepath.Join(t.TempDir(), "backups"))
 	m := regexp.MustCompile(`to (\S+) in `).FindStringSubmatch(out)
 	if m == nil {
@@ -150,13 +150,28 @@ func TestRestoreCommand(t *testing.T) {
 
 	c.mustRun("forget", erased)
 	c.mustRun("consent", "set", withdrawn, "personalization=withdrawn")
+	// A command that opens the store once it is carried forward, before
+	// the restore locks it again (here, erasing a customer that the copy
+	// would bring back), makes the restore stop, with nothing restored.
+	func() {
+		defer func(f func()) { restoreUnlocked = f }(restoreUnlocked)
+		restoreUnlocked = func() { c.mustRun("forget", late) }
+		code, out, errOut := c.run("restore", cp)
+		if code != exitFailure || !strings.Contains(errOut, "was opened by another command during the restore") || strings.Contains(out, "restored "+cp) {
+			t.Errorf("restore with an erasure made meanwhile = exit %d\nstdout:\n%s\nstderr:\n%s\nwant it to stop, restoring nothing", code, out, errOut)
+		}
+	}()
+	if got := c.mustRun("export", late); strings.Contains(got, `"item"`) {
+		t.Errorf("a customer erased during a stopped restore has events again:\n%s", got)
+	}
+
 	out = c.mustRun("restore", cp)
-	for _, want := range []string{"restored " + cp + " as " + c.data, "1 customer erased again", "1 consent record replaced", "the replaced data directory is " + c.data + replacedMark, "events stored after the copy"} {
+	for _, want := range []string{"restored " + cp + " as " + c.data, "2 customers erased again", "1 consent record replaced", "the replaced data directory is " + c.data + replacedMark, "events stored after the copy"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("restore printed:\n%s\nwant %q", out, want)
 		}
 	}
-	for _, p := range []string{erased, withdrawn} {
+	for _, p := range []string{erased, withdrawn, late} {
 		if got := c.mustRun("export", p); strings.Contains(got, `"item"`) {
 			t.Errorf("after the restore, export %s holds events:\n%s\nwant none (erased or withdrawn after the copy)", p, got)
 		}
@@ -164,7 +179,7 @@ func TestRestoreCommand(t *testing.T) {
 	if got := trimAudit(c.mustRun("export", kept)); got != keptBefore {
 		t.Errorf("after the restore, export %s:\n%s\nwant the store's before:\n%s", kept, got, keptBefore)
 	}
-	if trail := c.mustRun("audit", "--action", "restore,forget"); !strings.Contains(trail, "restore ") || !strings.Contains(trail, "forget ") || !strings.Contains(trail, "customers_erased=1") {
+	if trail := c.mustRun("audit", "--action", "restore,forget"); !strings.Contains(trail, "restore ") || !strings.Contains(trail, "forget ") || !strings.Contains(trail, "customers_erased=2") {
 		t.Errorf("audit trail after the restore:\n%s\nwant the restore, with its counts, and the erasure made after the copy", trail)
 	}
 	// An erasure cannot reach the replaced directory: forget names it.
