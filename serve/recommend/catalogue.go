@@ -50,11 +50,29 @@ func (e *Engine) LoadCatalogue(ctx context.Context) error {
 	e.catMu.Lock()
 	defer e.catMu.Unlock()
 	e.items = m
-	if s := e.snap.Load(); s != nil {
-		s.fillCatalogue(m)
-	}
+	e.hasCatalogue.Store(len(m) > 0)
 	e.log.Info("catalogue loaded", "items", len(m))
+	if s := e.snap.Load(); s != nil {
+		e.checkServable(s, s.fillCatalogue(m))
+	}
 	return nil
+}
+
+// uncatalogued reports whether items unknown to the catalogue may be
+// recommended: with Config.AllowUncatalogued, or while the catalogue is
+// empty (a deployment without one, whose releases select their items from
+// the data by a DP threshold, DP-ALS.md B5).
+func (e *Engine) uncatalogued() bool {
+	return e.cfg.AllowUncatalogued || !e.hasCatalogue.Load()
+}
+
+// checkServable warns when a catalogue holds none of the items of s, of
+// which n are active catalogue items: nothing would be recommended.
+func (e *Engine) checkServable(s *snapshot, n int) {
+	if n == 0 && len(s.rel.Items) > 0 && !e.uncatalogued() {
+		e.log.Warn("no item of the served release is an active item of the catalogue, so nothing is recommended: import the catalogue the release was trained on ('discret items import', PUT /v1/items/{item})",
+			"version", s.rel.Card.Version, "release_items", len(s.rel.Items))
+	}
 }
 
 // ErrNoCatalogue is returned by UpsertItem on an engine without a
@@ -76,6 +94,7 @@ func (e *Engine) UpsertItem(ctx context.Context, it features.Item) error {
 	e.catMu.Lock()
 	defer e.catMu.Unlock()
 	e.items[it.ID] = info
+	e.hasCatalogue.Store(true)
 	if s := e.snap.Load(); s != nil {
 		if j, ok := s.rel.Index(it.ID); ok {
 			s.catalogue[j].Store(info)
@@ -91,17 +110,23 @@ func (e *Engine) Available(item, st string) bool {
 	info := e.items[item]
 	e.catMu.RUnlock()
 	if info == nil {
-		return e.cfg.AllowUncatalogued && st == ""
+		return e.uncatalogued() && st == ""
 	}
 	return info.active && (st == "" || info.in(st))
 }
 
-// fillCatalogue sets the catalogue view of s from m. The caller holds
-// catMu.
-func (s *snapshot) fillCatalogue(m map[string]*itemInfo) {
+// fillCatalogue sets the catalogue view of s from m, and returns how many
+// of its items are active in m. The caller holds catMu.
+func (s *snapshot) fillCatalogue(m map[string]*itemInfo) int {
+	n := 0
 	for j, id := range s.rel.Items {
-		s.catalogue[j].Store(m[id])
+		info := m[id]
+		s.catalogue[j].Store(info)
+		if info != nil && info.active {
+			n++
+		}
 	}
+	return n
 }
 
 // filter decides which items may be returned.

@@ -74,9 +74,9 @@ type Config struct {
 	// refused.
 	AllowNonPrivate bool
 	// AllowUncatalogued lets the engine recommend release items that are
-	// not in the catalogue (deployments without a catalogue, benchmarks on
-	// public datasets). By default only active catalogue items are
-	// recommended.
+	// not in the catalogue (benchmarks on public datasets). By default
+	// only active catalogue items are recommended, unless the catalogue is
+	// empty (a deployment without one): then the release's items are.
 	AllowUncatalogued bool
 	// CacheEntries bounds the profile cache; default DefaultCacheEntries,
 	// negative disables it.
@@ -118,6 +118,8 @@ type Engine struct {
 	// swaps, so that an update is applied to every snapshot it may miss.
 	catMu sync.RWMutex
 	items map[string]*itemInfo
+	// hasCatalogue: items is not empty (set under catMu).
+	hasCatalogue atomic.Bool
 	// putMu serializes catalogue writes (UpsertItem, LoadCatalogue), so
 	// that they reach memory in the order they reached the store; it is
 	// held across the store write, catMu only for the memory update.
@@ -179,7 +181,7 @@ func (e *Engine) Recommend(ctx context.Context, r Request) (Response, error) {
 	}
 	sc := s.getScratch()
 	defer s.putScratch(sc)
-	f := filter{s: s, uncatalogued: e.cfg.AllowUncatalogued, store: r.Store, category: r.Category, exclude: s.rows(sc.excl[:0], r.Exclude)}
+	f := filter{s: s, uncatalogued: e.uncatalogued(), store: r.Store, category: r.Category, exclude: s.rows(sc.excl[:0], r.Exclude)}
 	sc.excl = f.exclude
 	if r.ExcludePurchased {
 		f.purchased = pr.purchased
@@ -267,7 +269,7 @@ func (e *Engine) Similar(ctx context.Context, r SimilarRequest) (List, error) {
 			scores[j] *= inv / n
 		}
 	}
-	f := filter{s: s, uncatalogued: e.cfg.AllowUncatalogued, exclude: append(sc.excl[:0], int32(row))}
+	f := filter{s: s, uncatalogued: e.uncatalogued(), exclude: append(sc.excl[:0], int32(row))}
 	sc.excl = f.exclude
 	top := topK(sc.heap[:0], scores, limit, &f)
 	sc.heap = top
@@ -292,7 +294,7 @@ func (e *Engine) Popular(ctx context.Context, r PopularRequest) (List, error) {
 	if err := ctx.Err(); err != nil {
 		return List{}, err
 	}
-	f := filter{s: s, uncatalogued: e.cfg.AllowUncatalogued, store: r.Store, category: r.Category}
+	f := filter{s: s, uncatalogued: e.uncatalogued(), store: r.Store, category: r.Category}
 	return List{Items: s.popular(&f, r.Store, limit, false, nil), ModelVersion: s.rel.Card.Version}, nil
 }
 

@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"math"
 	"slices"
@@ -191,6 +192,50 @@ func TestRecommendUncatalogued(t *testing.T) {
 	}
 	if got := ids(f.recommend(Request{Customer: customer("ann"), Store: "s1"}).Items); len(got) != 0 {
 		t.Errorf("Recommend in a store without a catalogue = %v, want none (availability unknown)", got)
+	}
+}
+
+// TestRecommendEmptyCatalogue: while the catalogue is empty (a deployment
+// without one, whose releases select their items from the data), the
+// release's items are recommended; once it holds an item, unknown items
+// are not. A catalogue that holds none of the release's items is logged.
+func TestRecommendEmptyCatalogue(t *testing.T) {
+	var log strings.Builder
+	f := newFixture(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	if err := f.eng.LoadCatalogue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.Swap(tinyRelease("v1")); err != nil {
+		t.Fatal(err)
+	}
+	f.grant("ann")
+	f.events("ann", privacy.Purchase, "A")
+	if got := ids(f.recommend(Request{Customer: customer("ann"), ExcludePurchased: true}).Items); !slices.Equal(got, []string{"B", "C", "E", "F", "D"}) {
+		t.Errorf("Recommend with an empty catalogue = %v, want every item but the one bought", got)
+	}
+	if l, err := f.eng.Popular(t.Context(), PopularRequest{Limit: 2}); err != nil || !slices.Equal(ids(l.Items), []string{"F", "A"}) {
+		t.Errorf("Popular with an empty catalogue = %v, %v; want [F A]", ids(l.Items), err)
+	}
+	if !f.eng.Available("A", "") || f.eng.Available("A", "s1") {
+		t.Error("Available with an empty catalogue: want any item anywhere, none in a given store (availability unknown)")
+	}
+	if strings.Contains(log.String(), "nothing is recommended") {
+		t.Errorf("log with an empty catalogue:\n%s\nwant no warning", log.String())
+	}
+
+	// A catalogue of other items: nothing is recommended, and the log
+	// says why.
+	if err := f.eng.UpsertItem(t.Context(), features.Item{ID: "Z", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(f.recommend(Request{Customer: customer("ann")}).Items); len(got) != 0 {
+		t.Errorf("Recommend with a catalogue of other items = %v, want none", got)
+	}
+	if err := f.eng.Swap(tinyRelease("v2")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "level=WARN msg=\"no item of the served release is an active item of the catalogue, so nothing is recommended") || !strings.Contains(log.String(), "version=v2") {
+		t.Errorf("log:\n%s\nwant a warning naming release v2", log.String())
 	}
 }
 

@@ -89,11 +89,12 @@ func (e *Engine) Swap(r *release.Release) error {
 	// Under catMu, so that a catalogue update either sees the new snapshot
 	// or is in the map the new snapshot was built from.
 	e.catMu.Lock()
-	s.fillCatalogue(e.items)
+	active := s.fillCatalogue(e.items)
 	old := e.snap.Swap(s)
 	e.catMu.Unlock()
 	if old == nil || old.rel.Card.Version != r.Card.Version {
 		e.log.Info("serving release", "version", r.Card.Version, "items", len(r.Items), "trained", r.Card.Trained, "with_vectors", s.withVectors(), "factors", r.Factors(), epsilonAttr(r.Card.Epsilon()))
+		e.checkServable(s, active)
 	}
 	return nil
 }
