@@ -454,11 +454,20 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	wg.Go(func() { reloadOnHangup(bgCtx, hup, srv, logger) })
+	// A training run that outlived its request (recommend.Trainer.Train)
+	// gets a scheduled run's grace: --shutdown-timeout from the signal.
+	requested, endRequested := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequested()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(f.shutdownTimeout, endRequested) })
 	serving = true
 	err = srv.Serve(ctx, gl, hl)
+	if stopGrace() {
+		endRequested() // serving failed: no grace
+	}
 	if finishTraining != nil {
 		finishTraining()
 	}
+	trainer.Close(requested)
 	stopBackground()
 	wg.Wait()
 	if err == nil {

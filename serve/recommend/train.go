@@ -51,6 +51,8 @@ var (
 	// ErrNonPrivate: a non-private run was asked of a server that does not
 	// serve non-private releases.
 	ErrNonPrivate = errors.New("recommend: this server does not serve non-private models (ε = ∞); it must be started with --allow-non-private")
+	// ErrClosed: the Trainer is closed (the server is stopping).
+	ErrClosed = errors.New("recommend: the server is stopping; no training run starts")
 )
 
 // Trainer trains releases in the serving process (the data directory
@@ -65,6 +67,14 @@ type Trainer struct {
 	// running is true while a run holds mu.
 	running atomic.Bool
 	metrics trainerMetrics
+	// life bounds the runs Train starts, which outlive their request
+	// (Close ends it); runs counts them, and closed, under closeMu, stops
+	// Train from adding one once Close waits.
+	life    context.Context
+	endLife context.CancelFunc
+	runs    sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
 }
 
 // Running reports whether a training run is in progress.
@@ -92,7 +102,29 @@ func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
 	}
 	t := &Trainer{cfg: cfg, log: cfg.Logger}
 	t.metrics = newTrainerMetrics(t.Running)
+	t.life, t.endLife = context.WithCancel(context.Background())
 	return t, nil
+}
+
+// Close waits until ctx is done for the runs that Train started to end,
+// then cancels those still going (a run cancelled is charged its ε:
+// model/train) and waits for them. Train fails with ErrClosed once Close
+// is called.
+func (t *Trainer) Close(ctx context.Context) {
+	t.closeMu.Lock()
+	t.closed = true
+	t.closeMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		t.runs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	t.endLife()
+	<-done
 }
 
 // Current returns the card of the release served, or ErrNoModel.
@@ -107,8 +139,43 @@ func (t *Trainer) Current(ctx context.Context) (release.Card, error) {
 // model/train's errors (train.ErrNoData, *budget.ExceededError when the
 // privacy budget cap would be exceeded, ...); a failed run leaves the
 // served release as it was.
+//
+// The run outlives ctx's cancellation: a client gone or out of time would
+// otherwise have the ε of the run charged for no release. Train then
+// returns ctx's error, saying that the run goes on; only Close stops it.
+// ctx's values (the audit actor) reach the run.
 func (t *Trainer) Train(ctx context.Context, req train.Config) (release.Card, error) {
-	return t.train(ctx, req, triggerRequest)
+	if ctx.Err() != nil {
+		// Over before it started: nothing to outlive it.
+		return t.train(ctx, req, triggerRequest)
+	}
+	t.closeMu.Lock()
+	if t.closed {
+		t.closeMu.Unlock()
+		return release.Card{}, ErrClosed
+	}
+	t.runs.Add(1)
+	t.closeMu.Unlock()
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(t.life, cancel)
+	type result struct {
+		card release.Card
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer t.runs.Done()
+		defer cancel()
+		defer stop()
+		card, err := t.train(run, req, triggerRequest)
+		done <- result{card, err}
+	}()
+	select {
+	case r := <-done:
+		return r.card, r.err
+	case <-ctx.Done():
+		return release.Card{}, fmt.Errorf("%w: the training run goes on without this request; the server serves its release when it is done (GET /v1/models/current)", context.Cause(ctx))
+	}
 }
 
 // train is Train, counting the run in the metrics under trigger.

@@ -408,3 +408,81 @@ func TestTrainerEveryStop(t *testing.T) {
 		})
 	}
 }
+
+// gatedStore holds a training run in its catalogue read until gate is
+// closed or the run's context is done; entered is closed when it starts
+// waiting.
+type gatedStore struct {
+	TrainStore
+	entered, gate chan struct{}
+}
+
+func (g gatedStore) Items(ctx context.Context) ([]features.Item, error) {
+	close(g.entered)
+	select {
+	case <-g.gate:
+		return g.TrainStore.Items(ctx)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestTrainOutlivesRequest: a training request whose client goes away
+// returns at once, saying that the run goes on, and the run makes its
+// release current; Close waits for a run in progress until its context is
+// done, then cancels it.
+func TestTrainOutlivesRequest(t *testing.T) {
+	f, tr := trainingFixture(t, false)
+	g := gatedStore{TrainStore: f.db, entered: make(chan struct{}), gate: make(chan struct{})}
+	tr.cfg.Store = g
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := tr.Train(ctx, train.Config{Epsilon: 1})
+		errc <- err
+	}()
+	<-g.entered
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "the training run goes on") {
+		t.Fatalf("Train whose request was cancelled = %v, want context.Canceled saying the run goes on", err)
+	}
+	close(g.gate)
+	tr.runs.Wait()
+	if c, err := f.eng.Current(t.Context()); err != nil || c.Version == "" {
+		t.Fatalf("after the run: current = %+v, %v; want the run's release served", c, err)
+	}
+
+	g = gatedStore{TrainStore: f.db, entered: make(chan struct{}), gate: make(chan struct{})}
+	tr.cfg.Store = g
+	tr.cfg.Base.Cap = budget.Cap{Epsilon: 10}
+	go func() {
+		_, err := tr.Train(t.Context(), train.Config{Epsilon: 1})
+		errc <- err
+	}()
+	<-g.entered
+	// Close waits for the run until its context is done, then cancels it.
+	grace, endGrace := context.WithCancel(t.Context())
+	closed := make(chan struct{})
+	go func() {
+		tr.Close(grace)
+		close(closed)
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("Train ended (%v) before Close's grace did", err)
+	case <-closed:
+		t.Fatal("Close returned before its grace ended, with a run going")
+	case <-time.After(50 * time.Millisecond):
+	}
+	endGrace()
+	<-closed
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Train during Close = %v, want context.Canceled", err)
+	}
+	if tr.Running() {
+		t.Error("a run is still going after Close")
+	}
+	if _, err := tr.Train(t.Context(), train.Config{Epsilon: 1}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Train after Close = %v, want ErrClosed", err)
+	}
+}

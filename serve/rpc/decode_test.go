@@ -234,6 +234,7 @@ func TestAPIError(t *testing.T) {
 		{fmt.Errorf("recommend: %w", train.ErrNonPrivateRefused), apierr.FailedPrecondition},
 		{fmt.Errorf("train: %w", &recommend.NotCurrentError{Version: "v", Reason: "r"}), apierr.FailedPrecondition},
 		{store.ErrClosed, apierr.Unavailable},
+		{recommend.ErrClosed, apierr.Unavailable},
 		{fmt.Errorf("ingest: %w", store.ErrBusy), apierr.Unavailable},
 		{fmt.Errorf("ingest: %w: data directory /srv/d: 3.0 MiB free", store.ErrNoSpace), apierr.Unavailable},
 		{ingest.ErrTooMany, apierr.InvalidArgument},

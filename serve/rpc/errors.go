@@ -48,7 +48,7 @@ func apiError(err error) error {
 		return &apierr.Error{Kind: apierr.Unimplemented, Msg: "this server runs without a catalogue", Err: err}
 	case errors.Is(err, recommend.ErrNoModel):
 		return &apierr.Error{Kind: apierr.FailedPrecondition, Msg: "no model is loaded: no release is current, or the serving policy refused the current one (see the server log); train one (AdminService.TrainModel, or discret train with the server stopped) or choose one (discret models use)", Err: err}
-	case errors.Is(err, store.ErrClosed):
+	case errors.Is(err, store.ErrClosed), errors.Is(err, recommend.ErrClosed):
 		return &apierr.Error{Kind: apierr.Unavailable, Msg: "the server is shutting down", Err: err}
 	case errors.Is(err, store.ErrBusy):
 		return &apierr.Error{Kind: apierr.Unavailable, Msg: "too many concurrent writes to the same records; nothing of this request was written, retry it", Err: err}
