@@ -179,6 +179,9 @@ func TestImportMessages(t *testing.T) {
 	note := "note: 2 of 2 events were past their retention period"
 	dup := writeFile(t, "dup.data", "1\t1\t5\t881250949", "2\t3\t4\t881250950", "1\t1\t4\t881250949")
 	at := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	recent := writeFile(t, "recent.jsonl",
+		`{"customer":"a@example.com","item":"i1","type":"purchase","time":"`+at+`"}`,
+		`{"customer":"b@example.com","item":"i1","type":"view","time":"`+at+`"}`)
 	badFields := writeFile(t, "bad.jsonl",
 		`{"customer":"a@example.com","item":"i1","type":"purchase","time":"`+at+`","quantity":0}`,
 		`{"customer":"a@example.com","item":"i2","type":"vew","time":"`+at+`","quantity":0}`,
@@ -203,6 +206,11 @@ func TestImportMessages(t *testing.T) {
 		{
 			name: "old dataset", args: []string{"import", old}, code: exitOK,
 			stdout: []string{"expired                  2", note, "purchase 3y", `"retention"`, `{"retention": {"purchase": "30y"}}`, "--accept-config-change once"},
+		},
+		{
+			// Consent defaults to no: nothing stored, and the note says why.
+			name: "no consent", args: []string{"import", recent}, code: exitOK,
+			stdout: []string{"skipped for no consent   2", "note: 2 of 2 events were of customers without consent to personalization", "consent import"},
 		},
 		{
 			name:   "longer retention",

@@ -149,6 +149,7 @@ are read directly):
 					return err
 				}
 				printExpiredHint(e.stdout, rep, d.settings.retention)
+				printNoConsentHint(e.stdout, rep)
 				if at == "" && path != "-" && rep != nil && 2*rep.Expired > rep.Total() {
 					fmt.Fprintf(e.stdout, "        If the file has rows without a time (MovieLens pairs), they are dated at its\n        modification time, %s; --time gives them another.\n", src.modTime.Format(time.RFC3339))
 				}
@@ -309,6 +310,17 @@ func printImportReport(w io.Writer, path string, r *ingest.Report) {
 			fmt.Fprintf(w, "    … and %d more (--max-reported)\n", r.BadRowsOmitted)
 		}
 	}
+}
+
+// printNoConsentHint explains a file whose valid rows are mostly of
+// customers without consent to personalization, which are not stored.
+func printNoConsentHint(w io.Writer, r *ingest.Report) {
+	if r == nil || r.NoConsent == 0 || 2*r.NoConsent <= r.Total() {
+		return
+	}
+	fmt.Fprintf(w, "  note: %d of %d events were of customers without consent to personalization and were not\n", r.NoConsent, r.Total())
+	fmt.Fprintln(w, `        stored. Import their consent first ('discret consent import FILE'), or, where the`)
+	fmt.Fprintln(w, `        law allows opt-out, set "consent_defaults" in the configuration (README "Configuration").`)
 }
 
 // printExpiredHint explains a file whose valid rows are mostly past their

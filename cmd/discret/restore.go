@@ -184,9 +184,7 @@ func restore(ctx context.Context, e *env, src string, reconcile bool) error {
 		if err := checkSettings(ctx, e, restored); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		if replacing {
-			fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
-		}
+		fmt.Fprintf(e.stdout, "not reconciled (--no-reconcile): apply again by hand the erasures, withdrawals and key revocations made since the copy, and lower the privacy cap by the budget spent since (README \"Backups\")\n")
 	}
 	err = restored.db.RecordAudit(ctx, store.AuditEntry{Action: store.AuditRestore, Object: store.AuditObject(filepath.Base(filepath.Clean(src))), Counts: counts})
 	if err != nil {
@@ -490,6 +488,9 @@ func checkRestorePaths(src, data string) error {
 	ok, err := hasStore(src)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		return usagef("restore: %s does not exist; 'discret backup --list DIR' lists the copies in a backup directory", src)
 	}
 	if !ok || store.IsPartialBackup(src) {
 		return usagef("restore: %s is not a backup copy (no %s in it, or a partial copy); 'discret backup --list DIR' lists the copies in a backup directory", src, store.MetaFile)

@@ -245,8 +245,11 @@ func TestRestoreCommand(t *testing.T) {
 	if code, _, errOut := fresh.run("restore", cp); code != exitUsage || !strings.Contains(errOut, "--no-reconcile") {
 		t.Errorf("restore into an absent data directory = %d, %q; want refused, pointing to --no-reconcile", code, errOut)
 	}
-	if out := fresh.mustRun("restore", "--no-reconcile", cp); strings.Contains(out, "replaced data directory") {
-		t.Errorf("restore --no-reconcile into an absent data directory printed %q, want no replaced directory", out)
+	if code, _, errOut := fresh.run("restore", "--no-reconcile", cp+"-typo"); code != exitUsage || !strings.Contains(errOut, cp+"-typo does not exist") {
+		t.Errorf("restore of a copy that does not exist = %d, %q; want refused, saying so", code, errOut)
+	}
+	if out := fresh.mustRun("restore", "--no-reconcile", cp); strings.Contains(out, "replaced data directory") || !strings.Contains(out, "not reconciled (--no-reconcile): apply again by hand") {
+		t.Errorf("restore --no-reconcile into an absent data directory printed %q, want no replaced directory, and what to apply again", out)
 	}
 	// A data directory in use is not replaced, even without reconciling.
 	lock, err := lockDir(fresh.data)

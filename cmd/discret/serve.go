@@ -703,7 +703,30 @@ func ensureDemoKey(ctx context.Context, e *env, keys *auth.Keys) (string, error)
 // demoPurchases is the number of purchases the demo customer starts with.
 const demoPurchases = 4
 
-// ensureDemoCustomer returns an item of the demo customer's history. While
+// popularTrainedItem returns the most popular item with a vector in the
+// current release, for the demo's similar-items example; "" without one.
+func popularTrainedItem(ctx context.Context, d *dataEnv) (string, error) {
+	r, err := release.LoadCurrent(ctx, d.db)
+	if errors.Is(err, store.ErrNoCurrentRelease) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	best := -1
+	for j := range r.Items {
+		if r.HasVector(j) && (best < 0 || r.Popular[j] > r.Popular[best]) {
+			best = j
+		}
+	}
+	if best < 0 {
+		return "", nil
+	}
+	return r.Items[best], nil
+}
+
+// ensureDemoCustomer returns an item of the demo customer's history (the
+// release's most popular trained item without one). While
 // the demo is set up (seeding), it first gives them consent and a few
 // purchases if the store knows nothing about them; otherwise a customer
 // the store knows nothing about (erased, or a data directory that is not
@@ -722,7 +745,7 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 	}
 	if len(rec.Changes) == 0 && !seeding {
 		fmt.Fprintf(e.stdout, "demo customer %s: nothing held (erased, or not a demo data directory); not created again, so their recommendations are not personalized\n", demoCustomer)
-		return "", nil
+		return popularTrainedItem(ctx, d)
 	}
 	if len(rec.Changes) > 0 {
 		events, err := d.db.CustomerEvents(ctx, p)
@@ -734,7 +757,7 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 				return ev.Item, nil
 			}
 		}
-		return "", nil
+		return popularTrainedItem(ctx, d)
 	}
 	r, err := release.LoadCurrent(ctx, d.db)
 	if err != nil {

@@ -341,6 +341,12 @@ func TestServeDemo(t *testing.T) {
 	if code != 200 || strings.Contains(body, `"purchase"`) || strings.Contains(body, `"granted"`) {
 		t.Errorf("export of the erased demo customer after a restart = %d %s; want nothing held", code, body)
 	}
+	// The similar-items example printed still names an item of the model.
+	if m := regexp.MustCompile(`/v1/items/([^/]+)/similar`).FindStringSubmatch(out.String()); m == nil {
+		t.Errorf("demo output without the erased customer lacks a similar-items example:\n%s", out)
+	} else if code, body := get(t, "http://"+addr+m[0]+"?limit=2", token); code != 200 || !strings.Contains(body, `"item"`) {
+		t.Errorf("the demo's similar-items example %s = %d %s; want similar items", m[0], code, body)
+	}
 	if code := stop(); code != exitOK || !strings.Contains(out.String(), "demo customer "+demoCustomer+": nothing held (erased") || strings.Contains(out.String(), "consent granted") {
 		t.Errorf("demo run after forget = %d:\n%s\nwant the erased customer not created again, and said so", code, out)
 	}
