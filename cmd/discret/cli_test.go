@@ -119,6 +119,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"consent", "set", "alice"}, "PURPOSE"},
 		{[]string{"consent", "set", "alice", "personalization=maybe"}, "maybe"},
 		{[]string{"consent", "set", "alice", "marketing=granted"}, "marketing"},
+		{[]string{"consent", "set", "personalization=granted", "alice@example.com"}, "argument 2 (withheld: it looks like an e-mail address) is not a choice: the customer comes first"},
 		{[]string{"consent", "frobnicate"}, "frobnicate"},
 		{[]string{"consent", "import", "--max-errors", "-5", "f"}, "--max-errors -5: want"},
 		{[]string{"export"}, "CUSTOMER"},
@@ -159,6 +160,9 @@ func TestUsageErrors(t *testing.T) {
 		code, _, stderr := c.run(tt.args...)
 		if code != exitUsage || stderr == "" || !strings.Contains(stderr, tt.want) {
 			t.Errorf("discret %q = exit %d, stderr %q; want exit 2 and a message containing %q", tt.args, code, stderr, tt.want)
+		}
+		if strings.Contains(stderr, "alice@example.com") {
+			t.Errorf("discret %q: stderr %q echoes a customer id", tt.args, stderr)
 		}
 	}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"import", "--help"}, {"consent", "--help"}, {"consent", "set", "--help"}, {"help", "train"}} {

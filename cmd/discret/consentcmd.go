@@ -93,10 +93,14 @@ from the store, and would not remove from a log of this output).`,
 				return usagef("--source: %v", err)
 			}
 			var changes []consent.Change
-			for _, a := range args[1:] {
+			for i, a := range args[1:] {
 				name, value, ok := strings.Cut(a, "=")
 				p, err := privacy.ParsePurpose(name)
 				if !ok || err != nil || (value != "granted" && value != "withdrawn") {
+					if features.LooksLikeEmail(a) {
+						// A customer id, not to be echoed to a log.
+						return usagef("argument %d (withheld: it looks like an e-mail address) is not a choice: the customer comes first, then PURPOSE=granted or PURPOSE=withdrawn", i+2)
+					}
 					return usagef("%q: want PURPOSE=granted or PURPOSE=withdrawn with PURPOSE personalization or in_store", a)
 				}
 				// Every choice here has the same time, at which a
