@@ -79,7 +79,7 @@ refused whole, and every bad line is listed with its row number and fields.`,
 			if err := put(ctx, d, rows); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "stored %d %s\n", len(rows), what)
+			fmt.Fprintf(e.stdout, "stored %s\n", features.Plural(len(rows), what[:len(what)-1]))
 			return nil
 		},
 	}

@@ -39,7 +39,7 @@ func TestCatalogueCommands(t *testing.T) {
 				"  row 5: want a JSON object\n"},
 		{couponsCommand(), `{"coupon":"C3","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01","valid_until":"2035-02-01T00:00:00Z"}` + "\n", exitFailure, "row 1: field valid_from: want an RFC 3339 time, such as 2035-01-31T23:59:59Z"},
 		{itemsCommand(), "\n", exitFailure, "nothing to import"},
-		{couponsCommand(), `{"coupon":"C1","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}` + "\n", exitOK, "stored 1 coupons"},
+		{couponsCommand(), `{"coupon":"C1","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-01-01T00:00:00Z","valid_until":"2035-02-01T00:00:00Z","active":true}` + "\n", exitOK, "stored 1 coupon\n"},
 		{couponsCommand(), `{"coupon":"C2","item":"SKU-1","stores":["s1"],"value":"-20%","valid_from":"2035-02-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}` + "\n", exitFailure, "valid_until"},
 		// A byte order mark and CRLF line ends, as spreadsheet exports write.
 		{itemsCommand(), "\xef\xbb\xbf" + `{"item":"SKU-4","active":true}` + "\r\n" + `{"item":"SKU-5","active":true}` + "\r\n", exitOK, "stored 2 items"},
@@ -60,8 +60,8 @@ func TestCatalogueCommands(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write([]byte(`{"item":"SKU-6","active":true}` + "\n"))
 	zw.Close()
-	if code, out, errOut := s.run(ctx, itemsCommand(), "import", write("f.jsonl.gz", gz.String())); code != exitOK || !strings.Contains(out, "stored 1 items") {
-		t.Errorf("items import f.jsonl.gz = %d %q %q, want stored 1 items", code, out, errOut)
+	if code, out, errOut := s.run(ctx, itemsCommand(), "import", write("f.jsonl.gz", gz.String())); code != exitOK || !strings.Contains(out, "stored 1 item\n") {
+		t.Errorf("items import f.jsonl.gz = %d %q %q, want stored 1 item", code, out, errOut)
 	}
 	code, out, _ := s.run(ctx, itemsCommand(), "list")
 	if want := `{"item":"SKU-1","category":"shoes","stores":["s1"],"active":true}` + "\n" + `{"item":"SKU-2","active":false}` + "\n" +
