@@ -245,6 +245,9 @@ func runServe(ctx context.Context, e *env, f serveFlags, level slog.Level) error
 	// the data directory is opened (or the demo's data written). Serve
 	// closes them; on an earlier return they are closed here.
 	gl, hl, err := serve.Listen(f.grpcAddr, f.httpAddr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another process (a discret serve already running?) listens there; stop it, or choose other addresses (--grpc-addr, --http-addr)", err)
+	}
 	if err != nil {
 		return err
 	}

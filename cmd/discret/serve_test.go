@@ -285,6 +285,7 @@ func TestServeFlagsBeforeWork(t *testing.T) {
 		{append([]string{"--tls-cert", garbage, "--tls-key", missing}, free...), exitUsage, "--tls-key " + missing + ": no such file or directory"},
 		{append([]string{"--tls-cert", garbage, "--tls-key", garbage}, free...), exitUsage, "--tls-cert " + garbage + " and --tls-key " + garbage + ": tls: "},
 		{[]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", busy.Addr().String()}, exitFailure, "HTTP listener: listen tcp " + busy.Addr().String()},
+		{[]string{"--grpc-addr", busy.Addr().String(), "--http-addr", "127.0.0.1:0"}, exitFailure, "address already in use: another process (a discret serve already running?) listens there; stop it, or choose other addresses (--grpc-addr, --http-addr)"},
 	} {
 		s := newServeEnv(t, false)
 		code, _, stderr := s.run(t.Context(), serveCommand(), append([]string{"--demo"}, tt.args...)...)
