@@ -298,7 +298,7 @@ func TestKeyChecks(t *testing.T) {
 		{"readable by others", loose, "chmod 600"},
 		{"inside the data directory", inside, "outside"},
 		{"linked into the data directory", linked, "outside"},
-		{"another key", other, "does not match"},
+		{"another key", other, "does not match this data directory; use the key the directory was created with (key file " + other + ", --key or DISCRET_KEY; data directory " + c.data},
 	}
 	commands := [][]string{
 		{"consent", "get", "alice@example.com"},

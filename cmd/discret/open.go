@@ -144,6 +144,9 @@ func openDataAt(e *env, dir string, create bool) (*dataEnv, error) {
 		if errors.Is(err, store.ErrInUse) {
 			return nil, dataInUseError{dir}
 		}
+		if errors.Is(err, store.ErrKeyMismatch) {
+			return nil, fmt.Errorf("%w (key file %s, --key or DISCRET_KEY; data directory %s, --data or DISCRET_DATA)", err, e.global.key, dir)
+		}
 		return nil, err
 	}
 	ps, err := pseudonym.New(m.PseudonymKey())
