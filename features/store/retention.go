@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -44,14 +45,32 @@ func (db *DB) DeleteExpired(ctx context.Context) (int, error) {
 	if db.opts.Retention == nil {
 		return 0, nil
 	}
+	pick := func(item *badger.Item, now time.Time) bool {
+		exp := item.ExpiresAt()
+		return !expired(exp, now) && expired(db.eventExpiry(item.Key(), exp), now)
+	}
+	del := func(ctx context.Context, keys [][]byte, _ time.Time) error { return db.deleteKeys(ctx, keys) }
+	n, err := db.deleteSelected(ctx, badger.IteratorOptions{Prefix: []byte{tagEvent}}, pick, del)
+	if err != nil {
+		return n, wrapf(err, "delete expired events")
+	}
+	return n, nil
+}
+
+// deleteSelected has del delete the keys that pick selects among those
+// an iterator with opts goes through, deleteChunk keys at a time: each
+// chunk is found in a read transaction, with the time read once for it,
+// which pick and del are given. It returns the number of keys given to
+// del.
+func (db *DB) deleteSelected(ctx context.Context, opts badger.IteratorOptions, pick func(item *badger.Item, now time.Time) bool, del func(ctx context.Context, keys [][]byte, now time.Time) error) (int, error) {
 	total := 0
-	from := []byte{tagEvent}
+	from := opts.Prefix
 	for {
 		now := db.now()
 		var keys [][]byte
 		more := false
 		err := db.view(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagEvent}})
+			it := txn.NewIterator(opts)
 			defer it.Close()
 			n := 0
 			for it.Seek(from); it.Valid(); it.Next() {
@@ -61,8 +80,7 @@ func (db *DB) DeleteExpired(ctx context.Context) (int, error) {
 					}
 				}
 				item := it.Item()
-				exp := item.ExpiresAt()
-				if expired(exp, now) || !expired(db.eventExpiry(item.Key(), exp), now) {
+				if !pick(item, now) {
 					continue
 				}
 				if len(keys) == deleteChunk {
@@ -74,10 +92,10 @@ func (db *DB) DeleteExpired(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err == nil && len(keys) > 0 {
-			err = db.deleteKeys(ctx, keys)
+			err = del(ctx, keys, now)
 		}
 		if err != nil {
-			return total, wrapf(err, "delete expired events")
+			return total, err
 		}
 		total += len(keys)
 		if !more {
