@@ -147,15 +147,18 @@ func compactCommand() *command {
 	return &command{
 		name:    "compact",
 		args:    "",
-		summary: "force compaction and value-log GC so erased data leaves the disk",
+		summary: "force compaction and value-log GC so erased and expired data leaves the disk",
 		help: `Compact deletes the events that the retention periods in force no longer
-keep (events stored before a period was shortened), then flushes the store,
-compacts every level and runs value-log garbage collection until nothing is
-left to rewrite, so that the bytes of erased and expired data are physically
-removed from the data directory now rather than at Badger's next background
-compaction. Sizes are the disk space the directory's files occupy. A
-running server holds the data directory and does the same every
---compact-interval (serve --help).`,
+keep (events stored before a period was shortened), then deletes anew
+everything past its expiry or erased (events, coupon pushes, audit
+entries: reads hide them at once, but Badger drops them only from the
+files a compaction rewrites), flushes the store, compacts every level and
+runs value-log garbage collection until nothing is left to rewrite, so
+that the bytes of erased and expired data are physically removed from the
+data directory now rather than at Badger's next background compaction.
+Sizes are the disk space the directory's files occupy. A running server
+holds the data directory and does the same every --compact-interval
+(serve --help).`,
 		noArgs: true,
 		run: func(ctx context.Context, e *env, _ []string) error {
 			d, err := openData(ctx, e, false)

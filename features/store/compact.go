@@ -19,16 +19,18 @@ const (
 )
 
 // Compact removes erased and expired data from the disk now rather than
-// eventually: it flushes the memtables to tables, compacts the whole LSM
-// tree into its last level (Badger's Flatten), where deleted and expired
-// keys are dropped, and then rewrites every value-log file holding garbage.
-// Run it after an erasure that must leave the disk promptly. Writes wait
-// while the memtables are flushed (well under a second on a store of
+// eventually: it deletes anew every key that has expired or was deleted
+// (deleteDead), so that their tables are rewritten, flushes the memtables
+// to tables, compacts the whole LSM tree into its last level (Badger's
+// Flatten), where deleted and expired keys are dropped, and then rewrites
+// every value-log file holding garbage. Run it after an erasure that must
+// leave the disk promptly. Finding the keys reads every key once; writes
+// wait while the memtables are flushed (well under a second on a store of
 // millions of events; the flush waits for a compaction Badger already
 // runs); reads continue throughout, and writes during Flatten. Flatten
-// cannot be interrupted: ctx is checked between the steps. A successful
-// run records its time (LastCompaction). In memory, it does nothing: there
-// is no disk to clean.
+// cannot be interrupted: ctx is checked between the steps and during the
+// search. A successful run records its time (LastCompaction). In memory,
+// it does nothing: there is no disk to clean.
 //
 // Badger cannot rewrite the value-log file it is currently appending to.
 // With the default ValueThreshold no value goes to the value log, so this
@@ -39,6 +41,9 @@ func (db *DB) Compact(ctx context.Context) error {
 	}
 	db.gcMu.Lock()
 	defer db.gcMu.Unlock()
+	if err := db.deleteDead(ctx); err != nil {
+		return wrapf(err, "compact: delete expired and deleted keys")
+	}
 	if err := db.flush(); err != nil {
 		return wrapf(err, "compact: flush")
 	}
@@ -60,6 +65,63 @@ func (db *DB) Compact(ctx context.Context) error {
 			return wrapf(err, "compact: value-log GC")
 		}
 	}
+}
+
+// deleteDead deletes every dead key: one whose latest version has expired,
+// by the store's clock or by Badger's (the wall clock), or is a deletion.
+// Badger drops an expired or deleted entry only when a compaction
+// rewrites its table, and Flatten rewrites none once the tree is on one
+// level: an entry that expired after its table reached the last level
+// would stay on the disk (and, with it, its value in the value log), and
+// so would a deletion, and what it deletes, that a compaction had to keep
+// for a reader's snapshot. A new deletion goes to a new table, which
+// Flatten merges with the tables holding the key, and the merge drops
+// them all. The scan goes through every version, since Badger's iterators
+// otherwise skip the keys it is looking for, without fetching values.
+func (db *DB) deleteDead(ctx context.Context) error {
+	pick := func(item *badger.Item, now time.Time) bool {
+		return item.IsDeletedOrExpired() || expired(item.ExpiresAt(), now)
+	}
+	_, err := db.deleteSelected(ctx, badger.IteratorOptions{AllVersions: true}, pick, db.deleteIfDead)
+	return err
+}
+
+// deleteIfDead deletes those of keys that are still dead: expired at now,
+// or absent (expired by the wall clock, or deleted), in as many
+// transactions as they take, as a writer. A key written again since it
+// was found dead is left alone: the transaction reads each key, so it
+// conflicts with such a write and is retried.
+func (db *DB) deleteIfDead(ctx context.Context, keys [][]byte, now time.Time) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	for len(keys) > 0 {
+		n := 0 // keys done
+		err := db.update(ctx, func(txn *badger.Txn) error {
+			for n = 0; n < len(keys); n++ {
+				item, err := txn.Get(keys[n])
+				switch {
+				case errors.Is(err, badger.ErrKeyNotFound):
+				case err != nil:
+					return err
+				case !expired(item.ExpiresAt(), now):
+					continue
+				}
+				err = txn.Delete(keys[n])
+				if errors.Is(err, badger.ErrTxnTooBig) && n > 0 {
+					return nil // full: the rest in the next transaction
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // flush writes the memtables out as level-0 tables, so that compaction can
@@ -88,8 +150,8 @@ func (db *DB) flush() error {
 // through the whole store: events a shortened period no longer keeps are
 // hidden already, but deleting them can take a while on a large store.
 // After that there is nothing left for it to do while the store is open,
-// since AppendEvents stores every event with at most the policy's expiry
-// and Badger's TTL removes it.
+// since AppendEvents stores every event with at most the policy's expiry,
+// at which Badger's TTL hides it (and Compact then removes it).
 func (db *DB) RunGC(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("store: RunGC interval must be positive, got %s", interval)

@@ -36,7 +36,9 @@
 // force (Options.Retention): an event stored under a longer period is
 // hidden from every read once the policy no longer keeps it, and
 // DeleteExpired (run by RunGC, and by CompactEvery before its first
-// compaction) deletes it.
+// compaction) deletes it. Compact deletes every entry past its expiry
+// before it compacts, since Badger drops expired entries only from the
+// tables a compaction rewrites.
 //
 // # Consent and erasure
 //

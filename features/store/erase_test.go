@@ -37,9 +37,15 @@ func smallStore(t *testing.T, dir string, mod func(*Options)) *DB {
 
 func grant(t *testing.T, db *DB, p privacy.PseudoID) {
 	t.Helper()
+	grantAt(t, db, p, testNow)
+}
+
+// grantAt records p's consent to personalization and in-store use, given at.
+func grantAt(t *testing.T, db *DB, p privacy.PseudoID, at time.Time) {
+	t.Helper()
 	ch := []consent.Change{
-		{Purpose: privacy.Personalization, Granted: true, Time: testNow, Source: "t"},
-		{Purpose: privacy.InStore, Granted: true, Time: testNow, Source: "t"},
+		{Purpose: privacy.Personalization, Granted: true, Time: at, Source: "t"},
+		{Purpose: privacy.InStore, Granted: true, Time: at, Source: "t"},
 	}
 	if _, err := db.UpdateConsent(t.Context(), p, ch, consent.Defaults{}); err != nil {
 		t.Fatal(err)

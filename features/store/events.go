@@ -179,7 +179,7 @@ func (db *DB) AppendEvents(ctx context.Context, b Batch) error {
 		}
 		for i := range b.Events {
 			// At most the policy's expiry (eventExpiry), so that Badger's
-			// TTL alone removes every event written under the policy in
+			// TTL alone expires every event written under the policy in
 			// force, and DeleteExpired has only the older ones to delete.
 			exp := db.eventExpiry(keys[i], uint64(b.Events[i].ExpiresAt.Unix()))
 			ents[i] = badger.Entry{Key: keys[i], Value: vals[i], ExpiresAt: exp}

@@ -60,8 +60,9 @@ func (db *DB) DeleteExpired(ctx context.Context) (int, error) {
 // deleteSelected has del delete the keys that pick selects among those
 // an iterator with opts goes through, deleteChunk keys at a time: each
 // chunk is found in a read transaction, with the time read once for it,
-// which pick and del are given. It returns the number of keys given to
-// del.
+// which pick and del are given. With opts.AllVersions, pick sees only the
+// latest version of each key (deleted and expired ones included). It
+// returns the number of keys given to del.
 func (db *DB) deleteSelected(ctx context.Context, opts badger.IteratorOptions, pick func(item *badger.Item, now time.Time) bool, del func(ctx context.Context, keys [][]byte, now time.Time) error) (int, error) {
 	total := 0
 	from := opts.Prefix
@@ -72,6 +73,7 @@ func (db *DB) deleteSelected(ctx context.Context, opts badger.IteratorOptions, p
 		err := db.view(func(txn *badger.Txn) error {
 			it := txn.NewIterator(opts)
 			defer it.Close()
+			var last []byte
 			n := 0
 			for it.Seek(from); it.Valid(); it.Next() {
 				if n++; n%4096 == 0 {
@@ -80,6 +82,12 @@ func (db *DB) deleteSelected(ctx context.Context, opts badger.IteratorOptions, p
 					}
 				}
 				item := it.Item()
+				if opts.AllVersions {
+					if bytes.Equal(item.Key(), last) {
+						continue // an older version
+					}
+					last = item.KeyCopy(last[:0])
+				}
 				if !pick(item, now) {
 					continue
 				}

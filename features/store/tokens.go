@@ -18,7 +18,7 @@ type RevokedToken struct {
 	// anything that lets the token be used.
 	Tag [CustomerTokenTagSize]byte
 	// Expiry is the token's own: the record is useless after it, and
-	// Badger's TTL removes it then.
+	// Badger's TTL hides it then (Compact removes it).
 	Expiry time.Time
 }
 
