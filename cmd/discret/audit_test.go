@@ -471,7 +471,7 @@ func TestParseWhen(t *testing.T) {
 		{"2026-03-01", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), false},
 		{"36h", now.Add(-36 * time.Hour), false},
 		{"30d", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), false},
-		{"1mo", time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC), false}, // 31 February, normalized
+		{"1mo", time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC), false}, // no 31 February: its last day
 		{"2w", time.Date(2026, 3, 17, 12, 0, 0, 0, time.UTC), false},
 		{"0s", time.Time{}, true},
 		{"-1h", time.Time{}, true},

@@ -13,8 +13,15 @@ import (
 	"github.com/discret-io/discret/privacy"
 )
 
-// Period is a calendar duration: years, months and days, added with
-// time.Time.AddDate so that "13 months" means thirteen calendar months.
+// Period is a calendar duration: years, months and days, so that "13
+// months" means thirteen calendar months. AddTo adds the years and months
+// first, as 12 × Years + Months months, then the days; a period in months
+// or years ends on the same date in its last month or, if that month has
+// no such date, on its last day, as under Regulation (EEC, Euratom) No
+// 1182/71, art. 3(2)(c): 4 months from 31 October end on 28 February (29
+// in a leap year), 1 year from 29 February on 28 February, where
+// time.Time.AddDate would run on into March. Unlike that regulation, which
+// counts whole days, a period keeps the time of day it starts at.
 type Period struct {
 	Years, Months, Days int
 }
@@ -25,11 +32,31 @@ func (p Period) IsZero() bool { return p == Period{} }
 // Negative reports whether any part of p is negative.
 func (p Period) Negative() bool { return p.Years < 0 || p.Months < 0 || p.Days < 0 }
 
-// AddTo returns t plus p.
-func (p Period) AddTo(t time.Time) time.Time { return t.AddDate(p.Years, p.Months, p.Days) }
+// AddTo returns t plus p: the end of the period p that starts at t.
+func (p Period) AddTo(t time.Time) time.Time {
+	return addMonths(t, 12*p.Years+p.Months).AddDate(0, 0, p.Days)
+}
 
-// Before returns t minus p: the start of the period p that ends at t.
-func (p Period) Before(t time.Time) time.Time { return t.AddDate(-p.Years, -p.Months, -p.Days) }
+// Before returns t minus p: the start of the period p that ends at t,
+// counted back in the reverse order of AddTo, days first, then years and
+// months, ending on the month's last day where it has no such date (1
+// month before 31 March is 28 February). Whatever starts at or before
+// Before(t) has its period p ended by t (p.AddTo of it is not after t), so
+// anything whose period still runs at t started after Before(t).
+func (p Period) Before(t time.Time) time.Time {
+	return addMonths(t.AddDate(0, 0, -p.Days), -(12*p.Years + p.Months))
+}
+
+// addMonths returns t plus n calendar months (n may be negative), at the
+// same time of day, on the same day of the month or, if the month
+// reached is shorter, on its last day.
+func addMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	// Day 0 of the next month is the last day of the month reached.
+	last := time.Date(y, m+time.Month(n)+1, 0, 0, 0, 0, 0, t.Location())
+	hh, mm, ss := t.Clock()
+	return time.Date(last.Year(), last.Month(), min(d, last.Day()), hh, mm, ss, t.Nanosecond(), t.Location())
+}
 
 // String formats p as ParsePeriod accepts it ("3y", "13mo", "1y6mo10d").
 func (p Period) String() string {

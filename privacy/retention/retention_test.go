@@ -50,22 +50,92 @@ func TestParsePeriod(t *testing.T) {
 	}
 }
 
-// TestBefore: a period before t is counted in calendar units, as AddTo
-// counts it after, with AddDate's normalization.
-func TestBefore(t *testing.T) {
-	at := time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 12, 0, 0, 0, time.UTC) }
+
+// TestAddTo: years and months are added first, as months, ending on the
+// last day of a month that has no such date (Regulation 1182/71, art.
+// 3(2)(c)), then days; the time of day is kept.
+func TestAddTo(t *testing.T) {
 	for _, tt := range []struct {
+		from time.Time
 		p    Period
 		want time.Time
 	}{
-		{Period{}, at},
-		{Period{Days: 30}, time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
-		{Period{Months: 1}, time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)},  // Feb 31, normalized
-		{Period{Months: 13}, time.Date(2024, 3, 2, 12, 0, 0, 0, time.UTC)}, // Feb 31 2024, a leap year
-		{Period{Years: 1, Months: 6, Days: 10}, time.Date(2023, 9, 21, 12, 0, 0, 0, time.UTC)},
+		{date(2026, 10, 31), Period{}, date(2026, 10, 31)},
+		{date(2026, 10, 31), Period{Months: 4}, date(2027, 2, 28)}, // not 3 March
+		{date(2026, 10, 31), Period{Months: 1}, date(2026, 11, 30)},
+		{date(2026, 10, 30), Period{Months: 4}, date(2027, 2, 28)},
+		{date(2026, 10, 28), Period{Months: 4}, date(2027, 2, 28)},
+		{date(2026, 10, 27), Period{Months: 4}, date(2027, 2, 27)},
+		{date(2027, 10, 31), Period{Months: 4}, date(2028, 2, 29)}, // leap year
+		{date(2025, 1, 31), Period{Months: 13}, date(2026, 2, 28)}, // the default for views
+		{date(2025, 1, 15), Period{Months: 13}, date(2026, 2, 15)},
+		{date(2025, 12, 31), Period{Months: 2}, date(2026, 2, 28)}, // across a year
+		{date(2025, 8, 31), Period{Months: 18}, date(2027, 2, 28)},
+		{date(2028, 2, 29), Period{Years: 1}, date(2029, 2, 28)}, // not 1 March
+		{date(2028, 2, 29), Period{Years: 4}, date(2032, 2, 29)},
+		{date(2028, 2, 29), Period{Years: 3}, date(2031, 2, 28)}, // the default for purchases
+		{date(2028, 2, 28), Period{Years: 1}, date(2029, 2, 28)},
+		{date(2025, 1, 31), Period{Days: 30}, date(2025, 3, 2)}, // days: as AddDate
+		{date(2024, 12, 31), Period{Days: 365}, date(2025, 12, 31)},
+		{date(2024, 1, 1), Period{Days: 365}, date(2024, 12, 31)}, // a leap year
+		// Combined: years and months, then days.
+		{date(2025, 1, 31), Period{Months: 1, Days: 1}, date(2025, 3, 1)}, // 28 Feb + 1 day
+		{date(2025, 1, 31), Period{Years: 1, Months: 1}, date(2026, 2, 28)},
+		{date(2024, 8, 31), Period{Years: 1, Months: 6, Days: 10}, date(2026, 3, 10)},
+		{date(2025, 3, 15), Period{Months: 1, Days: 20}, date(2025, 5, 5)}, // 15 Apr + 20 days
+		{time.Date(2026, 10, 31, 23, 59, 59, 999, time.UTC), Period{Months: 4}, time.Date(2027, 2, 28, 23, 59, 59, 999, time.UTC)},
 	} {
-		if got := tt.p.Before(at); !got.Equal(tt.want) {
-			t.Errorf("%v.Before(%v) = %v, want %v", tt.p, at, got, tt.want)
+		if got := tt.p.AddTo(tt.from); !got.Equal(tt.want) {
+			t.Errorf("%v.AddTo(%v) = %v, want %v", tt.p, tt.from, got, tt.want)
+		}
+	}
+}
+
+// TestBefore: a period before t is counted back in the reverse order of
+// AddTo, days first, then years and months, ending on the month's last day
+// where it has no such date.
+func TestBefore(t *testing.T) {
+	at := date(2025, 3, 31)
+	for _, tt := range []struct {
+		at   time.Time
+		p    Period
+		want time.Time
+	}{
+		{at, Period{}, at},
+		{at, Period{Days: 30}, date(2025, 3, 1)},
+		{at, Period{Months: 1}, date(2025, 2, 28)},  // not 3 March
+		{at, Period{Months: 13}, date(2024, 2, 29)}, // a leap year
+		{at, Period{Years: 1, Months: 6, Days: 10}, date(2023, 9, 21)},
+		{date(2029, 2, 28), Period{Years: 1}, date(2028, 2, 28)},
+		{date(2028, 2, 29), Period{Years: 1}, date(2027, 2, 28)},
+		{date(2025, 5, 5), Period{Months: 1, Days: 20}, date(2025, 3, 15)}, // 15 Apr, then 1 month
+		{date(2025, 3, 1), Period{Months: 1, Days: 1}, date(2025, 1, 28)},  // 28 Feb, then 1 month
+	} {
+		if got := tt.p.Before(tt.at); !got.Equal(tt.want) {
+			t.Errorf("%v.Before(%v) = %v, want %v", tt.p, tt.at, got, tt.want)
+		}
+	}
+}
+
+// TestBeforeBound: whatever started before p.Before(t) has its period p
+// ended by t, and p.Before(t) itself too, for t on every day of four
+// years and starts at each hour of the 5 days before Before(t): a period
+// in months can end on the same day from several starts, whatever their
+// time of day (28 to 31 October plus 4 months all end on 28 February).
+func TestBeforeBound(t *testing.T) {
+	periods := []Period{{Months: 1}, {Months: 4}, {Months: 13}, {Years: 1}, {Years: 3}, {Days: 30}, {Months: 1, Days: 20}, {Years: 1, Months: 6, Days: 10}}
+	for day := date(2027, 1, 1); day.Year() < 2031; day = day.AddDate(0, 0, 1) {
+		for _, p := range periods {
+			b := p.Before(day)
+			if p.AddTo(b).After(day) {
+				t.Fatalf("%v.AddTo(%v.Before(%v)) = %v, after %v", p, p, day, p.AddTo(b), day)
+			}
+			for s := b.Add(-5 * 24 * time.Hour); s.Before(b); s = s.Add(time.Hour) {
+				if p.AddTo(s).After(day) {
+					t.Fatalf("%v.AddTo(%v) = %v, after %v, although it starts before %v.Before(%v) = %v", p, s, p.AddTo(s), day, p, day, b)
+				}
+			}
 		}
 	}
 }
@@ -79,8 +149,8 @@ func TestPolicy(t *testing.T) {
 		k    privacy.EventKind
 		want time.Time
 	}{
-		{def, privacy.View, time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC)}, // Jan 31 + 13 months, normalized
-		{def, privacy.StoreVisit, time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC)},
+		{def, privacy.View, time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC)}, // Jan 31 + 13 months: February's last day
+		{def, privacy.StoreVisit, time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC)},
 		{def, privacy.AddToCart, time.Date(2028, 1, 31, 12, 0, 0, 0, time.UTC)},
 		{def, privacy.Purchase, time.Date(2028, 1, 31, 12, 0, 0, 0, time.UTC)},
 		{custom, privacy.View, time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)},
