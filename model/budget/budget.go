@@ -609,11 +609,16 @@ func (c Cap) Check(entries []Entry, next Entry, now time.Time) (Spend, error) {
 			e.Left, _ = dp.Epsilon(rhoCap-before.Rho, next.Delta-next.DeltaThreshold, dp.RDP)
 		}
 	}
-	// When it fits: at the moment each release in the window leaves it.
+	// When it fits: at the moment each release in the window leaves it,
+	// which is when its own window ends, or, if that end was moved back to
+	// a month's last day (31 October plus 4 months: 28 February), once that
+	// day is over.
 	var leave []time.Time
 	for _, en := range entries {
 		if after.InWindow(en.Time) && en.Private {
-			leave = append(leave, after.Cap.Window.AddTo(en.Time))
+			end := after.Cap.Window.AddTo(en.Time)
+			y, m, d := end.Date()
+			leave = append(leave, end, time.Date(y, m, d+1, 0, 0, 0, 0, end.Location()))
 		}
 	}
 	slices.SortFunc(leave, time.Time.Compare)

@@ -274,6 +274,28 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckRetryAtMonthEnd: a window in months ends on a month's last day
+// for a release whose date that month lacks (31 October plus 4 months: 28
+// February), and the release stays in it until that day is over; the
+// retry time is then, not never.
+func TestCheckRetryAtMonthEnd(t *testing.T) {
+	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Months: 4}}
+	at := time.Date(2034, 10, 31, 12, 0, 0, 0, time.UTC)
+	now := time.Date(2035, 2, 27, 12, 0, 0, 0, time.UTC)
+	entries := []budget.Entry{private("old", at, 0.1, 1e-6)}
+	_, err := c.Check(entries, private("big", now, 0.3, 1e-6), now)
+	var ex *budget.ExceededError
+	if !errors.As(err, &ex) {
+		t.Fatalf("Check(ρ = 0.3) = %v, want *ExceededError", err)
+	}
+	if want := time.Date(2035, 3, 1, 0, 0, 0, 0, time.UTC); !ex.RetryAt.Equal(want) {
+		t.Errorf("ExceededError.RetryAt = %v, want %v", ex.RetryAt, want)
+	}
+	if _, err := c.Check(entries, private("big", ex.RetryAt, 0.3, 1e-6), ex.RetryAt); err != nil {
+		t.Errorf("Check at the retry time = %v, want nil", err)
+	}
+}
+
 func TestDefaultCapFitsWeeklyTraining(t *testing.T) {
 	const rho1 = 0.024355970359538376 // ρ(ε = 1, δ = 1e-6)
 	var entries []budget.Entry
