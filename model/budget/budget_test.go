@@ -297,6 +297,9 @@ func TestCheckRetryAtMonthEnd(t *testing.T) {
 }
 
 func TestDefaultCapFitsWeeklyTraining(t *testing.T) {
+	// The package documentation's figures. Releases that select their keys
+	// from the data also spend a δ_τ each: model/train composes them as it
+	// records them (TestDefaultCapFitsRetraining).
 	const rho1 = 0.024355970359538376 // ρ(ε = 1, δ = 1e-6)
 	var entries []budget.Entry
 	for i := range 52 {

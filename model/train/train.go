@@ -21,8 +21,10 @@
 // first because the default δ depends on it (DP-ALS.md C6: δ = 10⁻⁶, or
 // 1/(10·Ñ) rounded down to a power of ten when Ñ exceeds 100 000); choosing
 // δ from the exact count would leak it. When identifiers are selected by
-// thresholding, a tenth of δ is the selection's δ_τ and ε is stated at
-// 0.9·δ.
+// thresholding, the selection spends δ_τ, a share of δ proportional to the
+// share of the budget cap that the release spends (at most
+// SelectionDeltaShare, 5 %; 0.079 % at ε = 1 under the default cap), and ε
+// is stated at δ − δ_τ.
 //
 // # The item universe
 //
@@ -110,8 +112,10 @@ const (
 	DefaultPopularNorm    = 1.0
 	DefaultSelectionKeys  = 32
 	DefaultStoreTop       = 1000
-	// SelectionDeltaShare is the share of δ given to the selection's δ_τ.
-	SelectionDeltaShare = 0.1
+	// SelectionDeltaShare is the largest share of δ that a key selection
+	// spends as its δ_τ (DP-ALS.md F4): a release gets it in proportion to
+	// the share of the budget cap's ρ it spends (selectionDeltaTau).
+	SelectionDeltaShare = 0.05
 )
 
 // MaxDelta is the largest δ that the command line and the API accept for a
@@ -696,20 +700,18 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // chargePending appends the run's pending charge (budget.Entry.Pending)
-// before any noise is drawn: the largest ρ the run can have, rhoRef at the
-// largest δ it can use (the explicit δ or the upper bound of the default
-// rule). The append checks the cap, so a refusal costs nothing; once it
-// is written, a run that dies without a word stays charged that much. The
-// run's last entry (release or failure) replaces it. plan checks the cap
-// again with the final δ, which the noisy customer count decides; a
-// refusal then is charged (chargeFailed).
-func (r *run) chargePending(ctx context.Context, rhoRef float64) error {
+// before any noise is drawn: the largest ρ the run can have, rhoRef, and
+// the largest δ_τ, tauRef, at the largest δ it can use (the explicit δ or
+// the upper bound of the default rule). The append checks the cap, so a
+// refusal costs nothing; once it is written, a run that dies without a
+// word stays charged that much. The run's last entry (release or failure)
+// replaces it. plan checks the cap again with the final δ, which the noisy
+// customer count decides; a refusal then is charged (chargeFailed).
+func (r *run) chargePending(ctx context.Context, rhoRef, tauRef float64) error {
 	c := &r.cfg
 	e := r.entry(rhoRef, c.Epsilon)
 	e.Delta = cmp.Or(c.Delta, DefaultDelta)
-	if c.Catalogue == nil || c.Stores == nil {
-		e.DeltaThreshold = SelectionDeltaShare * e.Delta
-	}
+	e.DeltaThreshold = tauRef
 	e.Pending = true
 	charge, err := c.Cap.Charge(e, r.now)
 	if err != nil {
@@ -761,19 +763,25 @@ func (r *run) plan(ctx context.Context) error {
 	c := &r.cfg
 	needSel := c.Catalogue == nil || c.Stores == nil
 	ref := cmp.Or(c.Delta, DefaultDelta)
+	var tauRef float64
 	if needSel {
-		ref *= 1 - SelectionDeltaShare
+		var err error
+		if tauRef, err = r.selectionDeltaTau(ref); err != nil {
+			return err
+		}
 	}
-	rhoRef, err := dp.RhoForEpsilon(c.Epsilon, ref, dp.RDP)
+	// δ − δ_τ grows with δ, so this is the most favourable δ and the
+	// largest ρ.
+	rhoRef, err := dp.RhoForEpsilon(c.Epsilon, ref-tauRef, dp.RDP)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	// The ALS checks that read no data, at the most favourable δ: if they
 	// fail there, they fail at the final δ too (less ρ, more noise).
-	if err := r.checkALS(rhoRef, ref); err != nil {
+	if err := r.checkALS(rhoRef, ref-tauRef); err != nil {
 		return err
 	}
-	if err := r.chargePending(ctx, rhoRef); err != nil {
+	if err := r.chargePending(ctx, rhoRef, tauRef); err != nil {
 		return err
 	}
 	zn := dp.MultiplierForRho(c.CustomersShare * rhoRef)
@@ -791,11 +799,12 @@ func (r *run) plan(ctx context.Context) error {
 			return err
 		}
 	}
-	r.deltaConv = r.delta
 	if needSel {
-		r.deltaTau = SelectionDeltaShare * r.delta
-		r.deltaConv = r.delta - r.deltaTau
+		if r.deltaTau, err = r.selectionDeltaTau(r.delta); err != nil {
+			return err
+		}
 	}
+	r.deltaConv = r.delta - r.deltaTau
 	if r.delta >= 1/max(nt, 1) {
 		return fmt.Errorf("train: δ = %g is not below 1/n for about n = %.0f training customers (noisy count); use δ ≤ 1/(10·n), the default", r.delta, nt)
 	}
@@ -815,6 +824,45 @@ func (r *run) plan(ctx context.Context) error {
 	// Check the cap now with the planned total: the realized ρ is at most
 	// that (calibration rounds down).
 	return r.checkCap(ctx, r.entry(r.rhoTotal, c.Epsilon))
+}
+
+// selectionDeltaTau returns the δ_τ of a key selection in a release of
+// the run's ε at δ: SelectionDeltaShare·δ·min(1, ρ(ε, δ)/ρ_cap), where
+// ρ_cap = ρ(ε_cap, δ_cap) is the most that the releases of a window can
+// spend under the cap (the share is whole without a cap).
+//
+// The δ_τ of the releases in the cap's window add up, against one δ: the
+// smallest of theirs (package budget). A fixed share of each release's δ
+// therefore runs out after 1/share releases: after 10 at δ/10, so that
+// weekly retraining without a catalogue was refused from its tenth week.
+// In proportion to ρ, the δ_τ add up like the ρ, which the cap bounds:
+// the releases of a window that fits the cap, all at δ, spend at most
+// about SelectionDeltaShare·δ on their thresholds (ρ(ε, δ) exceeds a
+// release's realized ρ by less than 1 %), however many they are; a run
+// that fails after its selection is charged its whole δ_τ for a fifth of
+// its ρ or more, so a window of such failures spends at most five times
+// that. Under
+// the default cap, 52 weekly releases at ε = 1 spend 4.1 % of δ
+// (7.9·10⁻⁴·δ each), 365 daily ones at ε = 0.35 4.0 %. The cost, fewer
+// keys passing the threshold τ = Δ∞ + σ·Φ⁻¹((1 − δ_τ)^(1/Δ₀)), falls on
+// the small releases, where few keys pass anyway: at δ = 10⁻⁶ and Δ₀ = 40
+// keys, τ is 0.76σ higher than at δ/10 for ε = 1, 0.31σ for ε = 5 (a
+// fixed share of 10⁻⁴ would cost 1.06σ at every ε).
+func (r *run) selectionDeltaTau(delta float64) (float64, error) {
+	c := &r.cfg
+	share := 1.0
+	if !math.IsInf(c.Cap.Epsilon, 1) {
+		rho, err := dp.RhoForEpsilon(c.Epsilon, delta, dp.RDP)
+		if err != nil {
+			return 0, fmt.Errorf("train: %w", err)
+		}
+		rhoCap, err := dp.RhoForEpsilon(c.Cap.Epsilon, c.Cap.Delta, dp.RDP)
+		if err != nil {
+			return 0, fmt.Errorf("train: budget cap: %w", err)
+		}
+		share = min(1, rho/rhoCap)
+	}
+	return SelectionDeltaShare * share * delta, nil
 }
 
 // alsShare is the ρ left to the ALS training out of a total ρ once the

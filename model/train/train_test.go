@@ -183,8 +183,8 @@ func TestTrainPrivate(t *testing.T) {
 	if got := c.Privacy.Epsilon; got > 1+1e-9 || got < 0.99 {
 		t.Errorf("card ε = %v, want just below the target 1", got)
 	}
-	if c.Privacy.Delta != 1e-6 || math.Abs(c.Privacy.DeltaThreshold-1e-7) > 1e-20 {
-		t.Errorf("card δ = %v, δ_τ = %v; want 1e-6 and 1e-7", c.Privacy.Delta, c.Privacy.DeltaThreshold)
+	if tau := selectionDeltaTau(t, 1, 1e-6); c.Privacy.Delta != 1e-6 || math.Abs(c.Privacy.DeltaThreshold-tau) > 1e-9*tau {
+		t.Errorf("card δ = %v, δ_τ = %v; want 1e-6 and %v", c.Privacy.Delta, c.Privacy.DeltaThreshold, tau)
 	}
 	want := []string{train.StageSnapshot, train.StageSelection, train.StagePopularity}
 	if !slices.Equal(stages[:3], want) || stages[len(stages)-1] != train.StageStoring {
@@ -321,7 +321,7 @@ func TestCardMatchesCalibrate(t *testing.T) {
 		p := rep.Card.Privacy
 		deltaConv := 1e-6
 		if !tt.catalogue {
-			deltaConv = 0.9e-6
+			deltaConv -= selectionDeltaTau(t, tt.eps, 1e-6)
 		}
 		rhoTot, _ := dp.RhoForEpsilon(tt.eps, deltaConv, dp.RDP)
 		rhoN := train.DefaultCustomersShare * rhoTot
