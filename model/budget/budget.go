@@ -31,12 +31,13 @@
 // δ: the cap converts ρ at δ − Σδ_τ. The δ_τ of all the window's releases
 // add up against that one δ, so a fixed share of each release's δ would
 // run out after a fixed number of releases. model/train gives a selection
-// a share of its δ in proportion to the share of the cap's ρ that its
-// release spends, at most 5 %: the releases of a window within the cap
-// spend at most about 5 % of δ on thresholds, however many they are. 52
-// weekly releases at ε = 1 that each select their items compose to
-// ε = 8.93 at δ = 10⁻⁶ (4.1 % of it spent on thresholds), 365 daily ones at
-// ε = 0.35 to ε = 8.81 (model/train TestDefaultCapFitsRetraining).
+// a share of its δ (of the cap's, if smaller) in proportion to the share
+// of the cap's ρ that its release spends, at most 5 %: the releases of a
+// window within the cap spend at most about 5 % of δ on thresholds,
+// however many they are. 52 weekly releases at ε = 1 that each select
+// their items compose to ε = 8.93 at δ = 10⁻⁶ (4.1 % of it spent on
+// thresholds), 365 daily ones at ε = 0.35 to ε = 8.81 (model/train
+// TestDefaultCapFitsRetraining).
 //
 // # Charged before the noise
 //

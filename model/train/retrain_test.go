@@ -139,7 +139,7 @@ func TestDefaultCapFitsRetraining(t *testing.T) {
 
 // selectionDeltaTau is the δ_τ of a selection in a release at (ε, δ)
 // under the default cap, as the package documentation states it:
-// SelectionDeltaShare·δ·ρ(ε, δ)/ρ(ε_cap, δ_cap).
+// SelectionDeltaShare·min(δ, δ_cap)·ρ(ε, δ)/ρ(ε_cap, δ_cap).
 func selectionDeltaTau(t *testing.T, eps, delta float64) float64 {
 	t.Helper()
 	c := budget.Cap{}.WithDefaults()
@@ -151,7 +151,7 @@ func selectionDeltaTau(t *testing.T, eps, delta float64) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return train.SelectionDeltaShare * delta * min(1, rho/rhoCap)
+	return train.SelectionDeltaShare * min(delta, c.Delta) * min(1, rho/rhoCap)
 }
 
 // ledger returns the effective entries of db's ledger.
@@ -171,24 +171,27 @@ func TestSelectionDeltaTau(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, small())
 	for _, tt := range []struct {
-		cap  budget.Cap
-		eps  float64
-		want float64
+		cap        budget.Cap
+		eps, delta float64
+		want       float64
 	}{
-		{budget.Cap{}, 1, selectionDeltaTau(t, 1, 1e-6)},
-		{budget.Cap{}, 2, selectionDeltaTau(t, 2, 1e-6)},
-		{budget.Cap{Epsilon: math.Inf(1)}, 1, train.SelectionDeltaShare * 1e-6},
+		{budget.Cap{}, 1, 0, selectionDeltaTau(t, 1, 1e-6)},
+		{budget.Cap{}, 2, 0, selectionDeltaTau(t, 2, 1e-6)},
+		// Above the cap's δ: a share of the cap's δ, against which the
+		// window's δ_τ add up.
+		{budget.Cap{}, 1, 1e-4, selectionDeltaTau(t, 1, 1e-4)},
+		{budget.Cap{Epsilon: math.Inf(1)}, 1, 0, train.SelectionDeltaShare * 1e-6},
 	} {
 		f.clock.Advance(time.Hour)
 		c := testConfig(f, 1)
-		c.Epsilon, c.Cap, c.AcceptCapChange = tt.eps, tt.cap, true
+		c.Epsilon, c.Delta, c.Cap, c.AcceptCapChange = tt.eps, tt.delta, tt.cap, true
 		c.ALS.Iterations = 1
 		rep, err := train.Run(t.Context(), f.db, c)
 		if err != nil {
-			t.Fatalf("Run at ε = %v under the cap %v: %v", tt.eps, tt.cap, err)
+			t.Fatalf("Run at (ε, δ) = (%v, %v) under the cap %v: %v", tt.eps, tt.delta, tt.cap, err)
 		}
 		if got := rep.Card.Privacy.DeltaThreshold; math.Abs(got-tt.want) > 1e-9*tt.want {
-			t.Errorf("Run at ε = %v under the cap %v: δ_τ = %v, want %v", tt.eps, tt.cap, got, tt.want)
+			t.Errorf("Run at (ε, δ) = (%v, %v) under the cap %v: δ_τ = %v, want %v", tt.eps, tt.delta, tt.cap, got, tt.want)
 		}
 	}
 }

@@ -21,10 +21,10 @@
 // first because the default δ depends on it (DP-ALS.md C6: δ = 10⁻⁶, or
 // 1/(10·Ñ) rounded down to a power of ten when Ñ exceeds 100 000); choosing
 // δ from the exact count would leak it. When identifiers are selected by
-// thresholding, the selection spends δ_τ, a share of δ proportional to the
-// share of the budget cap that the release spends (at most
-// SelectionDeltaShare, 5 %; 0.079 % at ε = 1 under the default cap), and ε
-// is stated at δ − δ_τ.
+// thresholding, the selection spends δ_τ, a share of δ (of the cap's δ,
+// if smaller) proportional to the share of the budget cap that the release
+// spends (at most SelectionDeltaShare, 5 %; 0.079 % at ε = 1 under the
+// default cap), and ε is stated at δ − δ_τ.
 //
 // # The item universe
 //
@@ -827,12 +827,13 @@ func (r *run) plan(ctx context.Context) error {
 }
 
 // selectionDeltaTau returns the δ_τ of a key selection in a release of
-// the run's ε at δ: SelectionDeltaShare·δ·min(1, ρ(ε, δ)/ρ_cap), where
-// ρ_cap = ρ(ε_cap, δ_cap) is the most that the releases of a window can
-// spend under the cap (the share is whole without a cap).
+// the run's ε at δ: SelectionDeltaShare·min(δ, δ_cap)·min(1, ρ(ε, δ)/ρ_cap),
+// where ρ_cap = ρ(ε_cap, δ_cap) is the most that the releases of a window
+// can spend under the cap (the share is whole without a cap).
 //
 // The δ_τ of the releases in the cap's window add up, against one δ: the
-// smallest of theirs (package budget). A fixed share of each release's δ
+// smallest of theirs and the cap's (package budget), hence min(δ, δ_cap)
+// for a release at a δ above the cap's. A fixed share of each release's δ
 // therefore runs out after 1/share releases: after 10 at δ/10, so that
 // weekly retraining without a catalogue was refused from its tenth week.
 // In proportion to ρ, the δ_τ add up like the ρ, which the cap bounds:
@@ -862,7 +863,7 @@ func (r *run) selectionDeltaTau(delta float64) (float64, error) {
 		}
 		share = min(1, rho/rhoCap)
 	}
-	return SelectionDeltaShare * share * delta, nil
+	return SelectionDeltaShare * share * min(delta, c.Cap.Delta), nil
 }
 
 // alsShare is the ρ left to the ALS training out of a total ρ once the

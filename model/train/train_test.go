@@ -783,28 +783,29 @@ func TestBadDelta(t *testing.T) {
 	f := newFixture(t, synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3})
 	c := testConfig(f, 1)
 	c.Delta = 0.05
-	// A selection's δ_τ alone would exceed the cap's δ: refused before any
-	// noise, at no cost.
-	if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "exceed the privacy cap") {
-		t.Errorf("Run with δ = 0.05 and a DP selection = %v, want a cap refusal", err)
-	}
-	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 0 {
-		t.Errorf("after a refused run, state = %+v", got)
-	}
-	// With a catalogue, δ = 0.05 is refused against the noisy customer
-	// count, which has then been computed: that count is charged.
+	// δ = 0.05 is refused against the noisy customer count, which has then
+	// been computed: that count is charged. The same with a DP selection,
+	// which has not run: its δ_τ would be a share of the cap's δ, not of
+	// this one, and it is not charged.
 	cfg := synth.Config{Customers: 50, Items: 20, Events: 1000, Seed: 3}
-	c.Catalogue, c.Stores = catalogue(t, cfg)
-	if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "not below 1/n") {
-		t.Errorf("Run with δ = 0.05 for 50 customers = %v, want a refusal", err)
-	}
-	if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != 1 {
-		t.Errorf("after a refused run, state = %+v, want one ledger entry", got)
+	items, stores := catalogue(t, cfg)
+	for i, cat := range []bool{false, true} {
+		c.Catalogue, c.Stores = nil, nil
+		if cat {
+			c.Catalogue, c.Stores = items, stores
+		}
+		f.clock.Advance(time.Minute)
+		if _, err := train.Run(t.Context(), f.db, c); err == nil || !strings.Contains(err.Error(), "not below 1/n") {
+			t.Errorf("Run with δ = 0.05 for 50 customers (catalogue %v) = %v, want a refusal", cat, err)
+		}
+		if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != i+1 {
+			t.Errorf("after a refused run (catalogue %v), state = %+v, want %d ledger entries", cat, got, i+1)
+		}
+		if e := lastFailed(t, f.db); len(e.Components) != 1 || e.Components[0].Name != "customers" || e.DeltaThreshold != 0 {
+			t.Errorf("failed entry (catalogue %v) components = %+v, δ_τ = %v; want the customer count only, no δ_τ", cat, e.Components, e.DeltaThreshold)
+		}
 	}
 	e := lastFailed(t, f.db)
-	if len(e.Components) != 1 || e.Components[0].Name != "customers" {
-		t.Errorf("failed entry components = %+v, want the customer count only", e.Components)
-	}
 	// Its cost is stated at the cap's δ, not at the refused δ, where it
 	// would read ε ≈ 0.
 	capDelta := budget.Cap{}.WithDefaults().Delta
