@@ -68,7 +68,9 @@ the charge it wrote before drawing any noise, its whole planned cost,
 stands).
 
 --json prints one object: "ledger", the entries with their "status" (and,
-when recorded, "cap" and "events"), "spend", and "recorded_cap": the cap
+when recorded, "cap", "events" and "selected": "items", "stores", what
+the run chose from the data by a DP threshold, which spent its
+delta_threshold), "spend", and "recorded_cap": the cap
 recorded with the latest entry that records one, with "differs" (from the
 spend's cap) and the spend's "epsilon" against it; null if none does. ε is
 exact in JSON (e.g. 0.9999999999997085 for a target of 1 at the default δ:
@@ -186,6 +188,7 @@ type entryJSON struct {
 	Epsilon        *float64           `json:"epsilon"` // null if non-private
 	Delta          *float64           `json:"delta"`   // null if non-private
 	DeltaThreshold float64            `json:"delta_threshold,omitempty"`
+	Selected       []string           `json:"selected,omitempty"`
 	RNG            string             `json:"rng"`
 	Window         budget.Window      `json:"window"`
 	Events         *budget.Days       `json:"events,omitempty"`
@@ -200,7 +203,7 @@ type entryJSON struct {
 func newEntryJSON(row ledgerRow) entryJSON {
 	en := row.Entry
 	j := entryJSON{
-		Format: en.Format, Time: en.Time, Version: en.Version, Private: en.Private, DeltaThreshold: en.DeltaThreshold, RNG: en.RNG,
+		Format: en.Format, Time: en.Time, Version: en.Version, Private: en.Private, DeltaThreshold: en.DeltaThreshold, Selected: en.Selected, RNG: en.RNG,
 		Window: en.Window, Events: en.Events, Cap: en.Cap,
 		Parameters: en.Parameters, Failed: en.Failed, Pending: en.Pending, Status: row.Status,
 	}
@@ -484,7 +487,7 @@ func printSpend(w io.Writer, r *ledgerReport) {
 	fmt.Fprintf(w, "\nCumulative spend over the last %v (since %s):\n", s.Cap.Window, s.From.Format(time.RFC3339))
 	fmt.Fprintf(w, "  ε = %.4g at δ = %g, private releases: %d (ρ = %.4g", s.Epsilon, s.Delta, s.Releases, s.Rho)
 	if s.DeltaThreshold > 0 {
-		fmt.Fprintf(w, "; of δ, %g was spent choosing items and stores from the data", s.DeltaThreshold)
+		fmt.Fprintf(w, "; of δ, %.3g was spent choosing identifiers from the data, by %s", s.DeltaThreshold, s.SelectionsText())
 	}
 	fmt.Fprintln(w, ")")
 	if s.Releases > 1 {

@@ -89,6 +89,12 @@ const (
 // DefaultCapWindow is the rolling window of Cap when zero.
 var DefaultCapWindow = retention.Period{Days: 365}
 
+// Kinds of identifier a release can choose from the data (Entry.Selected).
+const (
+	SelectedItems  = "items"
+	SelectedStores = "stores"
+)
+
 // Neighbouring names the neighbouring relation of every Discret release
 // (DP-ALS.md B1).
 const Neighbouring = "add or remove one customer (all their events)"
@@ -180,6 +186,11 @@ type Entry struct {
 	Epsilon        float64 `json:"epsilon"`
 	Delta          float64 `json:"delta"`
 	DeltaThreshold float64 `json:"delta_threshold,omitempty"`
+	// Selected names the identifiers that the release chose from the data
+	// by thresholding, spending DeltaThreshold: SelectedItems,
+	// SelectedStores or both. Nil if it chose none, and in entries written
+	// before Discret recorded it.
+	Selected []string `json:"selected,omitempty"`
 	// RNG is the kind of randomness ("crypto" or "test-seeded").
 	RNG string `json:"rng"`
 	// Window is the data the release was trained on: the query's window,
@@ -467,6 +478,13 @@ type Spend struct {
 	Releases, NonPrivate int
 	// Rho is their total ρ, DeltaThreshold their total δ_τ.
 	Rho, DeltaThreshold float64
+	// Selections counts the private releases that spent a δ_τ, choosing
+	// identifiers from the data; ItemSelections and StoreSelections those
+	// whose entry says that they chose items, and stores (Entry.Selected).
+	Selections, ItemSelections, StoreSelections int
+	// unsaid counts the selections whose entry does not say what they
+	// chose (written before Discret recorded it).
+	unsaid int
 	// Delta is the δ of the statement: the smallest of the cap's and the
 	// releases' own δ. Epsilon is the official ε of Rho at
 	// Delta − DeltaThreshold, +Inf if that is not positive.
@@ -474,6 +492,34 @@ type Spend struct {
 	// EpsilonSum is the sum of the releases' own ε, which is more than
 	// Epsilon: ρ adds up, ε does not.
 	EpsilonSum float64
+}
+
+// SelectionsText says how many of the releases spent a δ_τ, and on what
+// as far as their entries say: "10 releases (stores in 10)", "3 releases
+// (items in 1, stores in 3)", "11 releases (stores in 1, 10 that do not
+// say)"; "" if none did.
+func (s Spend) SelectionsText() string {
+	if s.Selections == 0 {
+		return ""
+	}
+	t := "1 release"
+	if s.Selections > 1 {
+		t = fmt.Sprintf("%d releases", s.Selections)
+	}
+	var kinds []string
+	if s.ItemSelections > 0 {
+		kinds = append(kinds, fmt.Sprintf("items in %d", s.ItemSelections))
+	}
+	if s.StoreSelections > 0 {
+		kinds = append(kinds, fmt.Sprintf("stores in %d", s.StoreSelections))
+	}
+	if len(kinds) > 0 && s.unsaid > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d that do not say", s.unsaid))
+	}
+	if len(kinds) > 0 {
+		t += " (" + strings.Join(kinds, ", ") + ")"
+	}
+	return t
 }
 
 // InWindow reports whether an entry charged at t counts in the window:
@@ -512,6 +558,18 @@ func (c Cap) spent(entries []Entry, next *Entry, now time.Time) (Spend, error) {
 		s.EpsilonSum += e.Epsilon
 		s.DeltaThreshold += e.DeltaThreshold
 		s.Delta = min(s.Delta, e.Delta)
+		if e.DeltaThreshold > 0 {
+			s.Selections++
+			if slices.Contains(e.Selected, SelectedItems) {
+				s.ItemSelections++
+			}
+			if slices.Contains(e.Selected, SelectedStores) {
+				s.StoreSelections++
+			}
+			if len(e.Selected) == 0 {
+				s.unsaid++
+			}
+		}
 	}
 	for i := range entries {
 		if s.InWindow(entries[i].Time) {
@@ -556,8 +614,7 @@ func (e *ExceededError) Error() string {
 		e.Before.Releases, e.Before.Epsilon, e.Before.Rho, e.Next.Rho, e.Next.Epsilon)
 	if e.After.DeltaThreshold > 0 && e.After.DeltaThreshold >= e.After.Delta {
 		// ε is infinite whatever ρ: the thresholds used up the δ.
-		fmt.Fprintf(&b, "; the δ_τ of the DP item selections in the window (%.3g in all, this one's included) leaves nothing of the δ = %.3g at which the cap is stated, so no ε can be stated: use a smaller δ, a public item catalogue (no selection), or a larger cap δ",
-			e.After.DeltaThreshold, e.After.Delta)
+		b.WriteString(e.thresholdsText())
 	} else if e.Left > 0 {
 		fmt.Fprintf(&b, "; a release can spend at most ε = %.3g now", floorDigits(e.Left, 3))
 	} else {
@@ -567,6 +624,29 @@ func (e *ExceededError) Error() string {
 		fmt.Fprintf(&b, "; this release would fit from %s, when older releases leave the window", e.RetryAt.UTC().Format(time.RFC3339))
 	}
 	return b.String()
+}
+
+// thresholdsText explains a refusal whose window's thresholds used up its
+// δ: which releases chose what from the data, and what would spare it.
+func (e *ExceededError) thresholdsText() string {
+	s := e.After
+	this := ", this one's included"
+	if e.Next.DeltaThreshold == 0 {
+		this = "; this one chooses none"
+	}
+	t := fmt.Sprintf("; the thresholds with which %s of the window chose identifiers from the data%s, spent δ_τ = %.3g in all, which leaves nothing of the δ = %.3g at which the cap is stated, so no ε can be stated: ",
+		s.SelectionsText(), this, s.DeltaThreshold, s.Delta)
+	var spare []string
+	if s.ItemSelections > 0 {
+		spare = append(spare, "a public item catalogue ('discret items import', or train --catalogue) spares choosing items")
+	}
+	if s.StoreSelections > 0 {
+		spare = append(spare, "listing each item's stores in the catalogue, or train --stores, spares choosing stores")
+	}
+	if s.unsaid > 0 {
+		spare = append(spare, "a public item catalogue that lists each item's stores spares choosing either")
+	}
+	return t + strings.Join(spare, "; ") + "; or give the cap a larger δ"
 }
 
 // floorDigits rounds x > 0 down to n significant digits, so that the

@@ -211,6 +211,71 @@ func TestExceededLeft(t *testing.T) {
 	}
 }
 
+// TestExceededThresholds: a refusal whose window's thresholds used up δ
+// says which releases chose what from the data, and names only the
+// remedies for what was chosen: an operator who has a catalogue is not
+// told to give one.
+func TestExceededThresholds(t *testing.T) {
+	c := budget.Cap{Epsilon: 10, Delta: 1e-6, Window: retention.Period{Days: 30}}
+	sel := func(v string, at time.Time, selected ...string) budget.Entry {
+		e := private(v, at, 0.001, 1e-6)
+		e.DeltaThreshold, e.Selected = 1e-7, selected
+		return e
+	}
+	items, stores := budget.SelectedItems, budget.SelectedStores
+	for _, tt := range []struct {
+		name      string
+		earlier   [][]string // what each earlier release chose
+		next      []string   // what the refused one chooses; nil: none
+		want, not []string
+	}{
+		{
+			"stores, with a catalogue", [][]string{{stores}, {stores}, {stores}, {stores}, {stores}, {stores}, {stores}, {stores}, {stores}}, []string{stores},
+			[]string{"10 releases (stores in 10) of the window chose identifiers from the data, this one's included, spent δ_τ = 1e-06 in all", "or train --stores, spares choosing stores", "larger δ"},
+			[]string{"catalogue ('discret items import'", "choosing either"},
+		},
+		{
+			"items and stores", [][]string{{items, stores}, {stores}, {items, stores}, {items, stores}, {items, stores}, {items, stores}, {items, stores}, {items, stores}, {items, stores}}, []string{items, stores},
+			[]string{"10 releases (items in 9, stores in 10)", "spares choosing items", "spares choosing stores"},
+			[]string{"choosing either"},
+		},
+		{
+			"entries that do not say", [][]string{nil, nil, nil, nil, nil, nil, nil, nil, nil}, []string{stores},
+			[]string{"10 releases (stores in 1, 9 that do not say)", "spares choosing stores", "spares choosing either"},
+			[]string{"spares choosing items"},
+		},
+		{
+			"the refused release chooses none", [][]string{{items}, {items}, {items}, {items}, {items}, {items}, {items}, {items}, {items}, {items}}, nil,
+			[]string{"10 releases (items in 10) of the window chose identifiers from the data; this one chooses none, spent", "spares choosing items"},
+			[]string{"this one's included", "spares choosing stores"},
+		},
+	} {
+		var entries []budget.Entry
+		for i, chose := range tt.earlier {
+			entries = append(entries, sel(fmt.Sprint("e", i), now.Add(-days(i+1)), chose...))
+		}
+		next := private("next", now, 0.001, 1e-6)
+		if tt.next != nil {
+			next = sel("next", now, tt.next...)
+		}
+		_, err := c.Check(entries, next, now)
+		var ex *budget.ExceededError
+		if !errors.As(err, &ex) || !math.IsInf(ex.After.Epsilon, 1) {
+			t.Fatalf("%s: Check = %v, want an *ExceededError at ε = +Inf", tt.name, err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: refusal %q does not say %q", tt.name, err, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(err.Error(), w) {
+				t.Errorf("%s: refusal %q says %q", tt.name, err, w)
+			}
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
 	c := budget.Cap{Epsilon: 4, Delta: 1e-6, Window: retention.Period{Days: 10}}
 	old := private("old", now.Add(-days(9)), 0.1, 1e-6)

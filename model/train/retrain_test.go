@@ -75,8 +75,8 @@ func TestDefaultCapFitsRetraining(t *testing.T) {
 			t.Fatal("run on a dying store = nil error")
 		}
 		e := ledger(t, f.db)
-		if len(e) != 1 || !e[0].Pending || e[0].Delta != train.DefaultDelta || !(e[0].DeltaThreshold > 0) {
-			t.Fatalf("ledger of a killed run = %+v; want its pending charge at δ = %g with a δ_τ", e, train.DefaultDelta)
+		if len(e) != 1 || !e[0].Pending || e[0].Delta != train.DefaultDelta || !(e[0].DeltaThreshold > 0) || len(e[0].Selected) != 2 {
+			t.Fatalf("ledger of a killed run = %+v; want its pending charge at δ = %g with a δ_τ, choosing items and stores", e, train.DefaultDelta)
 		}
 		return e[0]
 	}
@@ -164,34 +164,52 @@ func ledger(t *testing.T, db budget.LedgerReader) []budget.Entry {
 	return budget.Effective(entries)
 }
 
-// TestSelectionDeltaTau: a selection's δ_τ is SelectionDeltaShare of δ in
-// proportion to the share of the cap's ρ that its release spends, and the
-// whole share without a cap.
+// TestSelectionDeltaTau: a selection's δ_τ is SelectionDeltaShare of δ
+// (of the cap's, if smaller) in proportion to the share of the cap's ρ
+// that its release spends, and the whole share without a cap; the ledger
+// entry says what was chosen from the data.
 func TestSelectionDeltaTau(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, small())
+	cfg := small()
+	f := newFixture(t, cfg)
+	items, stores := catalogue(t, cfg)
+	both := []string{budget.SelectedItems, budget.SelectedStores}
 	for _, tt := range []struct {
-		cap        budget.Cap
-		eps, delta float64
-		want       float64
+		cap                 budget.Cap
+		eps, delta          float64
+		catalogue, storeIDs bool
+		want                float64
+		selected            []string
 	}{
-		{budget.Cap{}, 1, 0, selectionDeltaTau(t, 1, 1e-6)},
-		{budget.Cap{}, 2, 0, selectionDeltaTau(t, 2, 1e-6)},
+		{budget.Cap{}, 1, 0, false, false, selectionDeltaTau(t, 1, 1e-6), both},
+		{budget.Cap{}, 2, 0, false, false, selectionDeltaTau(t, 2, 1e-6), both},
 		// Above the cap's δ: a share of the cap's δ, against which the
 		// window's δ_τ add up.
-		{budget.Cap{}, 1, 1e-4, selectionDeltaTau(t, 1, 1e-4)},
-		{budget.Cap{Epsilon: math.Inf(1)}, 1, 0, train.SelectionDeltaShare * 1e-6},
+		{budget.Cap{}, 1, 1e-4, false, false, selectionDeltaTau(t, 1, 1e-4), both},
+		{budget.Cap{Epsilon: math.Inf(1)}, 1, 0, false, false, train.SelectionDeltaShare * 1e-6, both},
+		{budget.Cap{}, 1, 0, true, false, selectionDeltaTau(t, 1, 1e-6), []string{budget.SelectedStores}},
+		{budget.Cap{}, 1, 0, true, true, 0, nil},
 	} {
 		f.clock.Advance(time.Hour)
 		c := testConfig(f, 1)
 		c.Epsilon, c.Delta, c.Cap, c.AcceptCapChange = tt.eps, tt.delta, tt.cap, true
+		if tt.catalogue {
+			c.Catalogue = items
+		}
+		if tt.storeIDs {
+			c.Stores = stores
+		}
 		c.ALS.Iterations = 1
 		rep, err := train.Run(t.Context(), f.db, c)
 		if err != nil {
 			t.Fatalf("Run at (ε, δ) = (%v, %v) under the cap %v: %v", tt.eps, tt.delta, tt.cap, err)
 		}
 		if got := rep.Card.Privacy.DeltaThreshold; math.Abs(got-tt.want) > 1e-9*tt.want {
-			t.Errorf("Run at (ε, δ) = (%v, %v) under the cap %v: δ_τ = %v, want %v", tt.eps, tt.delta, tt.cap, got, tt.want)
+			t.Errorf("Run at (ε, δ) = (%v, %v) under the cap %v, catalogue %v, stores %v: δ_τ = %v, want %v", tt.eps, tt.delta, tt.cap, tt.catalogue, tt.storeIDs, got, tt.want)
+		}
+		e := ledger(t, f.db)
+		if last := e[len(e)-1]; !slices.Equal(last.Selected, tt.selected) || last.DeltaThreshold != rep.Card.Privacy.DeltaThreshold {
+			t.Errorf("catalogue %v, stores %v: ledger entry chose %q (δ_τ = %v), want %q (the card's δ_τ %v)", tt.catalogue, tt.storeIDs, last.Selected, last.DeltaThreshold, tt.selected, rep.Card.Privacy.DeltaThreshold)
 		}
 	}
 }

@@ -537,6 +537,9 @@ func (r *run) failedEntry(rho float64, comps []budget.Component) budget.Entry {
 	for _, c := range comps {
 		e.DeltaThreshold += c.DeltaThreshold
 	}
+	if e.DeltaThreshold == 0 {
+		e.Selected = nil // the selection did not run
+	}
 	if capDelta := r.cfg.Cap.Delta; e.DeltaThreshold == 0 && !(e.Delta > 0 && e.Delta < capDelta) {
 		e.Delta = capDelta
 	}
@@ -942,8 +945,23 @@ func (r *run) entry(rho, eps float64) budget.Entry {
 	}
 	if r.cfg.private {
 		e.Rho, e.Epsilon, e.Delta, e.DeltaThreshold = rho, eps, r.delta, r.deltaTau
+		e.Selected = r.cfg.selected()
 	}
 	return e
+}
+
+// selected names the identifiers a private run chooses from the data
+// (budget.Entry.Selected): the items without a catalogue, the stores
+// without a list of them.
+func (c *resolved) selected() []string {
+	var s []string
+	if c.Catalogue == nil {
+		s = append(s, budget.SelectedItems)
+	}
+	if c.Stores == nil {
+		s = append(s, budget.SelectedStores)
+	}
+	return s
 }
 
 // universe fixes the released items and stores (DP-ALS.md B5).

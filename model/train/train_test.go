@@ -801,8 +801,8 @@ func TestBadDelta(t *testing.T) {
 		if got := stateOf(t, f.db); len(got.releases) != 0 || got.ledger != i+1 {
 			t.Errorf("after a refused run (catalogue %v), state = %+v, want %d ledger entries", cat, got, i+1)
 		}
-		if e := lastFailed(t, f.db); len(e.Components) != 1 || e.Components[0].Name != "customers" || e.DeltaThreshold != 0 {
-			t.Errorf("failed entry (catalogue %v) components = %+v, δ_τ = %v; want the customer count only, no δ_τ", cat, e.Components, e.DeltaThreshold)
+		if e := lastFailed(t, f.db); len(e.Components) != 1 || e.Components[0].Name != "customers" || e.Selected != nil {
+			t.Errorf("failed entry (catalogue %v) components = %+v, selected %v; want the customer count only, nothing selected", cat, e.Components, e.Selected)
 		}
 	}
 	e := lastFailed(t, f.db)
