@@ -213,3 +213,28 @@ func TestSelectionDeltaTau(t *testing.T) {
 		}
 	}
 }
+
+// TestCardIndependentOfKeyCount: the noise figures of a release's card do
+// not depend on how many distinct item and store identifiers the data
+// holds, also below the number of keys a customer contributes to the
+// selection (a lattice sized from that count would leak it).
+func TestCardIndependentOfKeyCount(t *testing.T) {
+	t.Parallel()
+	var cards [][]budget.Component
+	for _, cfg := range []synth.Config{
+		{Customers: 400, Items: 8, Stores: 2, Events: 8000, Seed: 7},
+		{Customers: 400, Items: 20, Stores: 4, Events: 8000, Seed: 7},
+	} {
+		f := newFixture(t, cfg)
+		c := testConfig(f, 1)
+		c.ALS.Iterations = 1
+		rep, err := train.Run(t.Context(), f.db, c)
+		if err != nil {
+			t.Fatalf("%d items, %d stores: %v", cfg.Items, cfg.Stores, err)
+		}
+		cards = append(cards, rep.Card.Privacy.Components)
+	}
+	if !slices.Equal(cards[0], cards[1]) {
+		t.Errorf("card components with 10 identifiers in the data:\n%+v\nwith 24:\n%+v\nwant the same", cards[0], cards[1])
+	}
+}

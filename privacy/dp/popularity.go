@@ -97,11 +97,16 @@ type Counts struct {
 // NewCounts returns an empty accumulator over n keys for contributions of
 // at most kp keys with L2 norm at most bound, released with noise
 // multiplier z.
+//
+// The lattice is sized for kp coordinates per user even when n < kp: its
+// sensitivity and σ, which a release publishes, then depend on the public
+// key limit only, not on n, which may be the number of distinct keys in
+// the data (a key selection's candidates).
 func NewCounts(n, kp int, bound, z float64) (*Counts, error) {
 	if n < 1 || kp < 1 {
 		return nil, fmt.Errorf("%w: counts over %d keys, k_p = %d", ErrParam, n, kp)
 	}
-	lat, err := NewLattice(z, bound, VectorCoords(1, min(kp, n)))
+	lat, err := NewLattice(z, bound, VectorCoords(1, kp))
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,28 @@ func TestCounts(t *testing.T) {
 	}
 }
 
+// TestCountsLatticeOfKeyLimit: the lattice of a Counts release, whose
+// sensitivity and σ a release publishes, depends on the key limit k_p, not
+// on the number of keys n, which may be the number of distinct keys in
+// the data.
+func TestCountsLatticeOfKeyLimit(t *testing.T) {
+	want, err := dp.NewCounts(1000, 40, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3, 39, 40, 41} {
+		c, err := dp.NewCounts(n, 40, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, w := c.Lattice(), want.Lattice()
+		if got.Sigma() != w.Sigma() || got.Sensitivity() != w.Sensitivity() || got.Granularity() != w.Granularity() || got.Rho() != w.Rho() {
+			t.Errorf("NewCounts(%d keys, k_p = 40) lattice σ = %v, Δ' = %v, g = %v; want those of 1000 keys, %v, %v, %v",
+				n, got.Sigma(), got.Sensitivity(), got.Granularity(), w.Sigma(), w.Sensitivity(), w.Granularity())
+		}
+	}
+}
+
 // F4: Google's Go noise package test vector for the Gaussian threshold.
 func TestThresholds(t *testing.T) {
 	tests := []struct {
