@@ -32,7 +32,7 @@ import (
 // any further, a body on a route that takes none, a body with data after
 // its JSON value, and a body that sets a path field to another value than
 // the path. The body reaches the handler unchanged. It is already in
-// memory, within MaxRequestBytes (Server.readBody), and read in place.
+// memory, within MaxRequestBytes (Server.bufferBody), and read in place.
 func (s *Server) checkBody(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		rt := routeOf(r)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -94,7 +95,7 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	})
 }
 
-// requestBody is a REST request body in memory (Server.readBody): the
+// requestBody is a REST request body in memory (Server.bufferBody): the
 // middlewares and the decoder read its bytes without copying them.
 type requestBody struct {
 	*bytes.Reader
@@ -131,8 +132,9 @@ func (s *Server) gatewayMux() *runtime.ServeMux {
 		runtime.WithMetadata(s.annotate),
 		runtime.WithErrorHandler(s.gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
-		// Authorization first: no check may answer a client without a key.
-		runtime.WithMiddlewares(s.authorize, s.checkQuery, s.checkBody),
+		// Authorization first: no check may answer a client without a key,
+		// and no byte of its body is read before (readBody).
+		runtime.WithMiddlewares(s.authorize, s.readBody, s.checkQuery, s.checkBody),
 		runtime.SetQueryParameterParser(&queryParser{}),
 		runtime.WithForwardResponseOption(func(ctx context.Context, _ http.ResponseWriter, _ proto.Message) error {
 			s.noteKey(ctx, codes.OK)
@@ -256,7 +258,8 @@ func recordFrom(ctx context.Context) *record {
 }
 
 // httpHandler serves the HTTP listener: the endpoints outside the API, and
-// the gateway behind the request size limit and the request log.
+// the gateway behind the request log. A request body must arrive within
+// bodyTimeout of the handler's start (bufferBody).
 func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 	metricsHandler := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
 		Registry: s.cfg.Registry,
@@ -278,9 +281,13 @@ func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 		}
 		rec := &record{}
 		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
-		if s.readBody(sw, r) {
-			gateway.ServeHTTP(sw, r)
+		if hasBody(r) {
+			// Until the body is read (bufferBody lifts the deadline), and
+			// for net/http's reading of what is left of a body refused
+			// unread. Best effort: every writer of net/http supports it.
+			_ = http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyTimeout))
 		}
+		gateway.ServeHTTP(sw, r)
 		s.finish(r, sw, start, rec, slog.LevelInfo)
 	})
 }
@@ -313,14 +320,30 @@ func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, metricsHandle
 	}
 }
 
-// readBody reads the request body into memory, up to MaxRequestBytes, and
-// decompresses it if its Content-Encoding is gzip: a larger body, as sent
-// or once decompressed, gets 413, a body in another encoding 415, and a
-// gzip body that does not decompress 400; the request then goes no
-// further. It reports whether the request may proceed. A request without a
-// body (every GET) costs nothing here.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
-	if r.Body == nil || r.Body == http.NoBody {
+// hasBody reports whether r comes with a body.
+func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+
+// readBody is the gateway middleware that follows authorize: only then is
+// a request's body read (bufferBody), so that a client without a valid key
+// makes the server hold none of it.
+func (s *Server) readBody(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
+		if s.bufferBody(w, r) {
+			next(w, r, pathParams)
+		}
+	}
+}
+
+// bufferBody reads the request body into memory, up to MaxRequestBytes,
+// and decompresses it if its Content-Encoding is gzip: a larger body, as
+// sent or once decompressed, gets 413, a body in another encoding 415, a
+// gzip body that does not decompress 400, and a body not received within
+// the deadline httpHandler set 400; the request then goes no further. It
+// reports whether the request may proceed. A request without a body (every
+// GET) costs nothing here. Once the body is read, the deadline is lifted:
+// the response, and a long call such as a training run, take their time.
+func (s *Server) bufferBody(w http.ResponseWriter, r *http.Request) bool {
+	if !hasBody(r) {
 		return true
 	}
 	limit := int64(s.cfg.MaxRequestBytes)
@@ -336,6 +359,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.refuse(w, r, apierr.Status(wholeBodyError("not received in full within %v", s.bodyTimeout)))
+		return false
 	case err != nil:
 		s.refuse(w, r, apierr.Status(wholeBodyError("reading it failed")))
 		return false
@@ -343,6 +369,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 		writeTooLarge(w, limit, "")
 		return false
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if gzipped && len(body) > 0 {
 		if body, err = gunzip(body, limit); errors.Is(err, errTooLarge) {
 			writeTooLarge(w, limit, " once decompressed")

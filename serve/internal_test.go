@@ -252,20 +252,7 @@ func FuzzQueryParser(f *testing.F) {
 // check, rate limit, deadline, metrics and the log line (to a discarding
 // logger).
 func BenchmarkInterceptor(b *testing.B) {
-	clock := storetest.NewClock(storetest.Epoch)
-	db := storetest.OpenMemory(b, clock.Now)
-	keys, err := auth.Open(b.Context(), auth.Config{Store: db})
-	if err != nil {
-		b.Fatal(err)
-	}
-	token, _, err := keys.Create(b.Context(), "bench", auth.All)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := New(Config{API: nopAPI{}, Keys: keys, RateLimit: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, token := newKeyedServer(b, auth.All)
 	ctx := metadata.NewIncomingContext(b.Context(), metadata.Pairs("authorization", "Bearer "+token))
 	info := &grpc.UnaryServerInfo{FullMethod: discretv1.RecommendationService_PopularItems_FullMethodName}
 	handler := func(context.Context, any) (any, error) { return nil, nil }
@@ -275,6 +262,26 @@ func BenchmarkInterceptor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newKeyedServer returns a server of no API, without rate limits, and the
+// one API key it knows, with scope.
+func newKeyedServer(tb testing.TB, scope auth.Scope) (*Server, string) {
+	tb.Helper()
+	clock := storetest.NewClock(storetest.Epoch)
+	keys, err := auth.Open(tb.Context(), auth.Config{Store: storetest.OpenMemory(tb, clock.Now)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, _, err := keys.Create(tb.Context(), "test", scope)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := New(Config{API: nopAPI{}, Keys: keys, RateLimit: -1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, key
 }
 
 type nopAPI struct{}
@@ -477,4 +484,67 @@ func TestRetryAfter(t *testing.T) {
 			t.Errorf("retryAfter(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
+}
+
+// TestBodyTimeout: a REST body that stops arriving is refused with 400
+// once bodyTimeout has passed, before the handler, where without the
+// deadline the request would wait for it forever; a body that arrives in
+// time reaches the handler, which may then take longer than bodyTimeout.
+func TestBodyTimeout(t *testing.T) {
+	s, key := newKeyedServer(t, auth.Events)
+	s.bodyTimeout = 200 * time.Millisecond
+	mux := s.gatewayMux()
+	var handled atomic.Int32
+	err := mux.HandlePath("POST", "/v1/events", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		handled.Add(1)
+		time.Sleep(2 * s.bodyTimeout)
+		if err := r.Context().Err(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "handled")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.httpHandler(mux))
+	defer srv.Close()
+	post := func(body io.Reader, n int64) (int, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/events", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = n
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const events = `{"events":[]}`
+	// Released when post gives up: net/http waits for a body's reader
+	// before it reports a failure.
+	stalled, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	code, msg := post(io.MultiReader(strings.NewReader(events[:5]), stalledReader{stalled}), int64(len(events)))
+	if want := "request body: not received in full within 200ms"; code != http.StatusBadRequest || !strings.Contains(msg, want) || handled.Load() != 0 {
+		t.Errorf("POST /v1/events whose body stops = %d %s, %d handled; want 400 %q before the handler", code, msg, handled.Load(), want)
+	}
+	if code, msg := post(strings.NewReader(events), int64(len(events))); code != http.StatusOK || msg != "handled" {
+		t.Errorf("POST /v1/events, handled in twice the body's timeout = %d %s, want 200 handled", code, msg)
+	}
+}
+
+// stalledReader sends nothing until its context is done.
+type stalledReader struct{ ctx context.Context }
+
+func (r stalledReader) Read([]byte) (int, error) {
+	<-r.ctx.Done()
+	return 0, r.ctx.Err()
 }

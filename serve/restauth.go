@@ -18,9 +18,10 @@ import (
 // MAC, expiry, minting key and the method), since the request is not
 // decoded yet. The gRPC server authorizes the call again (one map lookup),
 // with the decoded request, and refuses a customer token bound to another
-// customer then; the limit on the body's size and its Content-Encoding
-// are enforced before this, since the body is read (and decompressed)
-// before routing (Server.readBody).
+// customer then. Not a byte of the body is read before this: the body is
+// read (and decompressed, within its limit) by the next middleware
+// (Server.readBody), so that a client without a valid key, or one that
+// stalls, makes the server hold none of it.
 
 // authorize is the first gateway middleware: it authorizes the request's
 // key or customer token for the route's gRPC method with the server's own

@@ -36,13 +36,13 @@
 // are never logged. Before its RPC, a REST request's key and scope are
 // checked by the same serve/auth code, so that a client without a valid key
 // gets 401 (and a key without the scope 403) whatever else is wrong with
-// the request; only a body that cannot be read is refused earlier, since
-// it is read before routing: over MaxRequestBytes, as sent or once
-// decompressed (413), in a Content-Encoding other than gzip and identity
-// (415), or gzip that does not decompress (400). Then the request is refused if its path
-// or query is not UTF-8, if its query has a parameter the route does not
-// take, or if its body sets a field of the path to another value than the
-// path's.
+// the request; its body is not read before. Then the body is read, and
+// refused if it is over MaxRequestBytes, as sent or once decompressed
+// (413), in a Content-Encoding other than gzip and identity (415), gzip
+// that does not decompress (400), or not received within a minute of the
+// header (400). Then the request is refused if its path or query is not
+// UTF-8, if its query has a parameter the route does not take, or if its
+// body sets a field of the path to another value than the path's.
 //
 // # Shutdown
 //
@@ -100,6 +100,12 @@ const (
 	// server: an export of a customer with years of events can exceed
 	// gRPC's default of 4 MiB.
 	maxResponseBytes = 256 << 20
+
+	// bodyTimeout bounds the time a REST request's body takes to arrive,
+	// from the end of its header: a body of DefaultMaxRequestBytes at 70
+	// KB/s, a slow shop's uplink. A client that stalls is refused then,
+	// rather than holding what it sent.
+	bodyTimeout = time.Minute
 )
 
 // defaultMethodTimeouts are the deadlines of slow methods called without
@@ -281,9 +287,11 @@ type Server struct {
 	// through its error handler.
 	mux *runtime.ServeMux
 	// codec decodes gRPC requests (requestCodec).
-	codec    *requestCodec
-	started  atomic.Bool
-	draining atomic.Bool
+	codec *requestCodec
+	// bodyTimeout is the const of that name; shorter in tests.
+	bodyTimeout time.Duration
+	started     atomic.Bool
+	draining    atomic.Bool
 }
 
 // New validates cfg and builds a server; it loads the TLS certificate, if
@@ -293,7 +301,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, health: health.NewServer()}
+	s := &Server{cfg: cfg, log: cfg.Logger, health: health.NewServer(), bodyTimeout: bodyTimeout}
 	var m [16]byte
 	if _, err := rand.Read(m[:]); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)

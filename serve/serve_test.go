@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -912,8 +913,8 @@ func TestMetricsAndOpenAPI(t *testing.T) {
 // body the server sends: those of every operation (400, 401, 403, 413,
 // 415, 429 and 503 with Retry-After), and 404 and 409 where a named thing
 // may be missing or already exist. 413 and 415 are every route's since the
-// server reads a body before routing, whatever the method: each route,
-// one that takes no body included, answers them.
+// server reads a body before it looks at the route's parameters, whatever
+// the method: each route, one that takes no body included, answers them.
 func TestOpenAPIErrorResponses(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]struct {
@@ -1136,6 +1137,77 @@ func TestRESTAuthorizesFirst(t *testing.T) {
 	if !got401 || !got403 {
 		t.Errorf("log lines of the 401 and 403 on PUT /v1/items/{item} (found %v, %v):\n%s", got401, got403, h.logs.String())
 	}
+}
+
+// badCredentials returns the credentials that are no valid credential at
+// all: none, a malformed one, an unknown key, a revoked key and a tampered
+// customer token, by name.
+func (h *harness) badCredentials(t *testing.T) []struct{ name, token string } {
+	t.Helper()
+	token, _ := h.mintREST(t, h.tokens["recommend"], "c1", "")
+	tampered := []byte(token)
+	tampered[len(tampered)-10] ^= 'a' ^ 'b' // a letter of its MAC, changed
+	return []struct{ name, token string }{
+		{"none", ""},
+		{"malformed", "not-a-key"},
+		{"unknown key", "dsk_aaaaaaaa_" + strings.Repeat("b", 52)},
+		{"revoked key", h.tokens["revoked"]},
+		{"tampered token", string(tampered)},
+	}
+}
+
+// TestRESTRefusesBeforeTheBody: a REST request without a valid credential
+// (401), or with one that may not call its route (403), is answered
+// without its body being read, with the answer the same request gets with
+// its body: the body that was to follow never comes here, and the answer
+// arrives all the same. A client without a key makes the server hold
+// nothing.
+func TestRESTRefusesBeforeTheBody(t *testing.T) {
+	h := start(t, nil)
+	token, _ := h.mintREST(t, h.tokens["recommend"], "c1", "")
+	creds := append(h.badCredentials(t), []struct{ name, token string }{
+		{"key without the scope", h.tokens["recommend"]},
+		{"customer token", token},
+	}...)
+	for _, c := range creds {
+		want := h.rest(t.Context(), "POST", "/v1/events", c.token, `{"events":[]}`)
+		if want.status != http.StatusUnauthorized && want.status != http.StatusForbidden {
+			t.Fatalf("%s: POST /v1/events = %d %s, want 401 or 403", c.name, want.status, want.body)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		req, err := http.NewRequestWithContext(ctx, "POST", baseURL+"/v1/events", blockingReader{ctx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = serve.DefaultMaxRequestBytes - 1
+		req.Header.Set("Content-Type", "application/json")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := h.http.Do(req)
+		if err != nil {
+			t.Errorf("%s: POST /v1/events with a body that never comes: %v, want %d at once", c.name, err, want.status)
+			cancel()
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if err != nil || resp.StatusCode != want.status || !bytes.Equal(body, want.body) ||
+			resp.Header.Get("WWW-Authenticate") != want.header.Get("WWW-Authenticate") {
+			t.Errorf("%s: POST /v1/events with a body that never comes = %d %s (WWW-Authenticate %q, %v), want %d %s (%q)",
+				c.name, resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"), err, want.status, want.body, want.header.Get("WWW-Authenticate"))
+		}
+	}
+}
+
+// blockingReader is a request body that sends nothing until its context
+// is done.
+type blockingReader struct{ ctx context.Context }
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
 }
 
 // otherScope returns a key name (harness.tokens) whose scope is not scope.
