@@ -451,19 +451,44 @@ func (k *Keys) Preauthorize(ctx context.Context, fullMethod string) (Caller, err
 	return k.authorize(ctx, fullMethod, nil, false)
 }
 
-func (k *Keys) authorize(ctx context.Context, fullMethod string, req any, bind bool) (Caller, error) {
+// Identify authenticates the API key or customer token in ctx's incoming
+// gRPC metadata, as Authorize does, and returns the caller; it checks
+// nothing of what the caller may call (scope, method, a token's customer).
+// Its errors are those Authorize returns for the same metadata when the
+// credential is no valid credential at all (missing, malformed, unknown,
+// revoked, expired; kind Unauthenticated), so that a server can refuse
+// such a request before it reads the request, with the same answer. It
+// costs a map lookup and a SHA-256, or an HMAC for a customer token.
+func (k *Keys) Identify(ctx context.Context) (Caller, error) {
+	c, _, err := k.identify(ctx)
+	return c, err
+}
+
+// identify is Identify, and returns a customer token parsed too.
+func (k *Keys) identify(ctx context.Context) (Caller, customerToken, error) {
 	token, err := bearer(metadata.ValueFromIncomingContext(ctx, "authorization"))
 	if err != nil {
-		return Caller{}, err
+		return Caller{}, customerToken{}, err
 	}
 	if strings.HasPrefix(token, TokenPrefix) {
-		return k.authorizeToken(token, fullMethod, req, bind)
+		return k.identifyToken(token)
 	}
 	key, err := k.Authenticate(token)
 	if err != nil {
-		return Caller{}, err
+		return Caller{}, customerToken{}, err
 	}
-	c := Caller{Key: key}
+	return Caller{Key: key}, customerToken{}, nil
+}
+
+func (k *Keys) authorize(ctx context.Context, fullMethod string, req any, bind bool) (Caller, error) {
+	c, t, err := k.identify(ctx)
+	switch {
+	case err != nil:
+		return c, err
+	case c.CustomerToken:
+		return k.authorizeToken(c, t, fullMethod, req, bind)
+	}
+	key := c.Key
 	need, ok := MethodScope(fullMethod)
 	if !ok {
 		return c, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "method " + fullMethod + " is not open to API keys", Err: ErrScope}

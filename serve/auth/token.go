@@ -253,32 +253,40 @@ func (k *Keys) MintCustomerToken(caller Caller, customer privacy.CustomerID, ttl
 	return t.String(), time.Unix(t.expiry, 0).UTC(), nil
 }
 
-// authorizeToken authorizes a request made with the customer token s for
-// fullMethod. With bind set, a method bound to a customer needs req to name
-// the token's customer; without, that check is left to a later call.
-func (k *Keys) authorizeToken(s, fullMethod string, req any, bind bool) (Caller, error) {
+// identifyToken authenticates the customer token s: this server minted it,
+// and neither it nor its key is revoked, nor is it expired. It returns the
+// caller, with the parsed token.
+func (k *Keys) identifyToken(s string) (Caller, customerToken, error) {
 	t, e, ok := k.verifyToken(s)
 	if !ok {
-		return Caller{}, unauthenticated(ErrInvalidToken)
+		return Caller{}, customerToken{}, unauthenticated(ErrInvalidToken)
 	}
 	c := Caller{Key: e.key, CustomerToken: true, Token: TokenID(t.tag), TokenExpiry: time.Unix(t.expiry, 0)}
 	if !e.key.Revoked.IsZero() {
-		return c, unauthenticated(ErrTokenRevoked)
+		return c, t, unauthenticated(ErrTokenRevoked)
 	}
 	if !k.now().Before(time.Unix(t.expiry, 0)) {
-		return c, unauthenticated(ErrTokenExpired)
+		return c, t, unauthenticated(ErrTokenExpired)
 	}
 	if _, ok := (*k.revoked.Load())[c.Token]; ok {
-		return c, unauthenticated(ErrTokenWithdrawn)
+		return c, t, unauthenticated(ErrTokenWithdrawn)
 	}
+	return c, t, nil
+}
+
+// authorizeToken authorizes the caller c, identified by the customer token
+// t, for fullMethod. With bind set, a method bound to a customer needs req
+// to name the token's customer; without, that check is left to a later
+// call.
+func (k *Keys) authorizeToken(c Caller, t customerToken, fullMethod string, req any, bind bool) (Caller, error) {
 	allowed, bound := CustomerTokenMethod(fullMethod)
 	if !allowed {
 		return c, &apierr.Error{Kind: apierr.PermissionDenied, Msg: "method " + fullMethod + " is not open to customer tokens", Err: ErrTokenMethod}
 	}
 	// Every method open to customer tokens needs Recommend (tested).
-	if !e.key.Scope.Has(Recommend) {
+	if !c.Key.Scope.Has(Recommend) {
 		return c, &apierr.Error{Kind: apierr.PermissionDenied,
-			Msg: fmt.Sprintf("API key %s (%s), which minted this customer token, lacks scope %s", e.key.ID, e.key.Name, Recommend), Err: ErrScope}
+			Msg: fmt.Sprintf("API key %s (%s), which minted this customer token, lacks scope %s", c.Key.ID, c.Key.Name, Recommend), Err: ErrScope}
 	}
 	if !bound || !bind {
 		return c, nil

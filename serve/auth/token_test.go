@@ -495,3 +495,90 @@ func TestRevokeCustomerToken(t *testing.T) {
 		t.Errorf("after the tokens' expiry, the store holds %d revocations (%v), want none", len(got), err)
 	}
 }
+
+// TestIdentify: Identify refuses exactly the credentials that Authorize
+// refuses as unauthenticated, whatever the method and request, with the
+// same error, and otherwise returns the caller Authorize does, leaving
+// what it may call to Authorize (scope, method, the token's customer).
+func TestIdentify(t *testing.T) {
+	f := newTokenFixture(t, testTokenKey)
+	ctx := t.Context()
+	recommendKey, _, err := f.keys.Create(ctx, "backend-2", auth.Recommend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedKey, k, err := f.keys.Create(ctx, "gone", auth.All)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := f.mint(t, "alice@example.com", 0)
+	expired, _ := f.mint(t, "alice@example.com", time.Second)
+	withdrawn, _ := f.mint(t, "alice@example.com", time.Hour)
+	if _, _, err := f.keys.RevokeCustomerToken(ctx, auth.Caller{Key: f.recommend}, withdrawn); err != nil {
+		t.Fatal(err)
+	}
+	orphan, _, err := f.keys.MintCustomerToken(auth.Caller{Key: k}, customer(t, "alice@example.com"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.keys.Revoke(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Second)
+	with := func(vals ...string) context.Context {
+		md := metadata.MD{}
+		for _, v := range vals {
+			md.Append("authorization", v)
+		}
+		return metadata.NewIncomingContext(ctx, md)
+	}
+	creds := []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"no metadata", ctx},
+		{"no authorization", with()},
+		{"two authorizations", with("Bearer "+recommendKey, "Bearer "+recommendKey)},
+		{"basic scheme", with("Basic " + recommendKey)},
+		{"unknown key", with("Bearer dsk_aaaaaaaa_" + strings.Repeat("a", 52))},
+		{"revoked key", with("Bearer " + revokedKey)},
+		{"recommend key", with("Bearer " + recommendKey)},
+		{"token", with("Bearer " + alice)},
+		{"tampered token", with("Bearer " + alice[:len(alice)-3] + "aaa")},
+		{"expired token", with("Bearer " + expired)},
+		{"withdrawn token", with("Bearer " + withdrawn)},
+		{"token of a revoked key", with("Bearer " + orphan)},
+	}
+	calls := []struct {
+		method string
+		req    any
+	}{
+		{mRecommend, &discretv1.RecommendRequest{Customer: "alice@example.com"}},
+		{mRecommend, &discretv1.RecommendRequest{Customer: "bob@example.com"}},
+		{discretv1.AdminService_ForgetCustomer_FullMethodName, &discretv1.ForgetCustomerRequest{Customer: "alice@example.com"}},
+	}
+	var identified, refused int
+	for _, c := range creds {
+		got, err := f.keys.Identify(c.ctx)
+		for _, call := range calls {
+			want, werr := f.keys.Authorize(c.ctx, call.method, call.req)
+			if apierr.KindOf(werr) == apierr.Unauthenticated {
+				if err == nil || message(err) != message(werr) || apierr.KindOf(err) != apierr.Unauthenticated || got != want {
+					t.Errorf("Identify(%s) = %+v, %v; want %+v, %v as Authorize(%s)", c.name, got, err, want, werr, call.method)
+				}
+				continue
+			}
+			if err != nil || got != want {
+				t.Errorf("Identify(%s) = %+v, %v; want %+v as Authorize(%s), which gives %v", c.name, got, err, want, call.method, werr)
+			}
+		}
+		if err == nil {
+			identified++
+		} else {
+			refused++
+		}
+	}
+	if identified != 2 || refused != len(creds)-2 {
+		t.Errorf("Identify accepted %d credentials and refused %d, want the key and the token only", identified, refused)
+	}
+}
