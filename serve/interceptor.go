@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/tap"
 
 	"github.com/discret-io/discret/serve/apierr"
 	"github.com/discret-io/discret/serve/auth"
@@ -96,6 +97,52 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	hctx, cancel := s.deadline(auth.NewContext(ctx, caller), method)
 	defer cancel()
 	return handler(hctx, req)
+}
+
+// checkCredential is the server's tap (grpc.InTapHandle): it refuses a call
+// to a method of the API that comes without a valid API key or customer
+// token (auth.Keys.Identify) as soon as its header arrives, before its
+// message is read, with the status unaryInterceptor would answer: grpc-go
+// reads a whole message, up to MaxRequestBytes, before any interceptor
+// runs, so that a client without a key could make the server hold one per
+// call. The refusal is observed and logged as the interceptor does. The
+// tap runs in the connection's reader goroutine: it only looks the
+// credential up (a map lookup and a hash); what the caller may call is the
+// interceptor's to check.
+func (s *Server) checkCredential(ctx context.Context, info *tap.Info) (context.Context, error) {
+	method := info.FullMethodName
+	if !s.guarded[method] {
+		return ctx, nil
+	}
+	start := time.Now()
+	caller, err := s.cfg.Keys.Identify(ctx)
+	if err == nil {
+		return ctx, nil
+	}
+	st := apierr.Status(err)
+	elapsed := time.Since(start)
+	s.metrics.rpc.WithLabelValues(method, st.Code().String()).Observe(elapsed.Seconds())
+	if !s.fromGateway(ctx) {
+		s.logRPC(ctx, method, st.Code(), elapsed, caller, err)
+	}
+	return ctx, st.Err()
+}
+
+// guardedMethods returns the methods checkCredential checks: those that gs
+// serves through unaryInterceptor and that need a key. The streaming ones
+// are left to streamInterceptor, which admits only public methods, and a
+// method gs does not serve to grpc-go, which answers UNIMPLEMENTED.
+func guardedMethods(gs *grpc.Server) map[string]bool {
+	m := map[string]bool{}
+	for service, info := range gs.GetServiceInfo() {
+		for _, md := range info.Methods {
+			full := "/" + service + "/" + md.Name
+			if !md.IsClientStream && !md.IsServerStream && !auth.IsPublic(full) {
+				m[full] = true
+			}
+		}
+	}
+	return m
 }
 
 // rateLimit takes a token from the caller's bucket: its customer token's,

@@ -21,6 +21,9 @@
 //
 // # Requests
 //
+// A call to the API without a valid API key or customer token is refused
+// (UNAUTHENTICATED) as soon as its header arrives, before its message is
+// read (see checkCredential); the interceptor would refuse it the same way.
 // One interceptor handles every RPC, in this order: refuse a request with a
 // string field that is not UTF-8 (INVALID_ARGUMENT naming the field, where
 // grpc-go alone would answer INTERNAL; see requestCodec), authenticate the
@@ -288,6 +291,9 @@ type Server struct {
 	mux *runtime.ServeMux
 	// codec decodes gRPC requests (requestCodec).
 	codec *requestCodec
+	// guarded are the methods whose calls need a valid credential before
+	// their message is read (checkCredential).
+	guarded map[string]bool
 	// bodyTimeout is the const of that name; shorter in tests.
 	bodyTimeout time.Duration
 	started     atomic.Bool
@@ -321,6 +327,7 @@ func New(cfg Config) (*Server, error) {
 	opts := []grpc.ServerOption{
 		s.codec.serverOption(),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		grpc.InTapHandle(s.checkCredential),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		// Reuse a goroutine per core for requests instead of starting one
@@ -337,6 +344,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.API.Register(s.grpc)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	s.guarded = guardedMethods(s.grpc)
 	return s, nil
 }
 

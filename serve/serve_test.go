@@ -19,8 +19,10 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -1197,6 +1199,34 @@ func TestRESTRefusesBeforeTheBody(t *testing.T) {
 			resp.Header.Get("WWW-Authenticate") != want.header.Get("WWW-Authenticate") {
 			t.Errorf("%s: POST /v1/events with a body that never comes = %d %s (WWW-Authenticate %q, %v), want %d %s (%q)",
 				c.name, resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"), err, want.status, want.body, want.header.Get("WWW-Authenticate"))
+		}
+	}
+}
+
+// TestGRPCRefusesBeforeTheMessage: a gRPC call without a valid credential
+// is refused as soon as its header arrives, with the status the same call
+// gets with its message: the message that was to follow never comes here,
+// and the answer arrives all the same.
+func TestGRPCRefusesBeforeTheMessage(t *testing.T) {
+	h := start(t, nil)
+	method := discretv1.EventService_WriteEvents_FullMethodName
+	for _, c := range h.badCredentials(t) {
+		want := h.invoke(t.Context(), method, c.token, &discretv1.WriteEventsRequest{}, &discretv1.WriteEventsResponse{})
+		if want.Code() != codes.Unauthenticated {
+			t.Fatalf("%s: WriteEvents = %v, want Unauthenticated", c.name, want)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		if c.token != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
+		}
+		// A stream sends the header at once, and here no message.
+		stream, err := h.conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, method)
+		if err == nil {
+			err = stream.RecvMsg(&discretv1.WriteEventsResponse{})
+		}
+		cancel()
+		if got := status.Convert(err); !proto.Equal(got.Proto(), want.Proto()) {
+			t.Errorf("%s: WriteEvents whose message never comes = %v, want %v at once", c.name, got, want)
 		}
 	}
 }
