@@ -50,6 +50,9 @@ type harness struct {
 	done   chan error
 	cancel context.CancelFunc
 	ready  *readyFlag
+	// dialGRPC opens a connection to the gRPC listener, for a client of
+	// its own.
+	dialGRPC func(context.Context) (net.Conn, error)
 }
 
 const baseURL = "http://discret.test"
@@ -153,6 +156,7 @@ func startOn(t testing.TB, edit func(*serve.Config), tcp bool) *harness {
 		gl, dialGRPC = bg, bg.DialContext
 		dialHTTP = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", hl.Addr().String()) }
 	}
+	h.dialGRPC = dialGRPC
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)

@@ -5,10 +5,13 @@
 //
 // # Transports
 //
-// The gateway reaches the gRPC server through a client connection to the
-// gRPC listener, never by calling the services directly, so that every
-// interceptor (authentication, scopes, limits, deadlines, metrics, logs)
-// applies to REST exactly as to gRPC. The HTTP listener also serves
+// The gateway reaches the gRPC services through a gRPC client connection,
+// in process, to a gRPC server with the same services and interceptors as
+// the gRPC listener's, never by calling the services directly, so that
+// every interceptor (authentication, scopes, limits, deadlines, metrics,
+// logs) applies to REST exactly as to gRPC. Only the limits on a
+// connection from the network (calls in flight, metadata size, idle time,
+// keepalive; remoteLimits) are the listener's alone. The HTTP listener also serves
 // /healthz (the process is up), /readyz (a model is loaded and the server is
 // not draining), /metrics (Prometheus) and /openapi.json, none of which
 // needs a key. The gRPC listener serves the health service (grpc.health.v1)
@@ -81,6 +84,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -104,6 +108,9 @@ const (
 	// gRPC's default of 4 MiB.
 	maxResponseBytes = 256 << 20
 
+	// maxHeaderBytes bounds the header of a request, REST or gRPC.
+	maxHeaderBytes = 64 << 10
+
 	// bodyTimeout bounds the time a REST request's body takes to arrive,
 	// from the end of its header: a body of DefaultMaxRequestBytes at 70
 	// KB/s, a slow shop's uplink. A client that stalls is refused then,
@@ -119,7 +126,8 @@ var defaultMethodTimeouts = map[string]time.Duration{
 
 // API is the set of services the server serves. *rpc.API implements it.
 type API interface {
-	// Register registers the gRPC services.
+	// Register registers the gRPC services. It is called once per gRPC
+	// server: that of the listener, and that of the gateway's connection.
 	Register(s grpc.ServiceRegistrar)
 	// RegisterGateway registers their REST handlers, which call the gRPC
 	// server through conn.
@@ -274,10 +282,14 @@ type Server struct {
 	log *slog.Logger
 	// cert is the TLS certificate served, nil without TLS; ReloadTLS
 	// replaces it.
-	cert    atomic.Pointer[tls.Certificate]
-	grpc    *grpc.Server
-	health  *health.Server
-	metrics *metrics
+	cert atomic.Pointer[tls.Certificate]
+	// grpc serves the gRPC listener, inProcess the gateway's connection:
+	// the same services and interceptors, without the limits on a remote
+	// connection (remoteLimits).
+	grpc      *grpc.Server
+	inProcess *grpc.Server
+	health    *health.Server
+	metrics   *metrics
 	// limits and tokenLimits are the rate limits of API keys and of
 	// customer tokens; nil without one.
 	limits      *limiter[string]
@@ -340,12 +352,35 @@ func New(cfg Config) (*Server, error) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.serverTLS())))
 	}
-	s.grpc = grpc.NewServer(opts...)
+	s.grpc = grpc.NewServer(slices.Concat(opts, remoteLimits())...)
+	s.inProcess = grpc.NewServer(opts...)
 	cfg.API.Register(s.grpc)
+	cfg.API.Register(s.inProcess)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.guarded = guardedMethods(s.grpc)
 	return s, nil
+}
+
+// remoteLimits are the options of the gRPC listener's server: what one
+// connection from the network may hold, and how long it stays. Calls in
+// flight are bounded per connection (100, the least RFC 9113 recommends;
+// a client queues the others), and so is a call's metadata (as a REST
+// request's header; grpc-go would accept 16 MiB). The server pings a
+// connection silent for a minute and closes it if no answer comes within
+// 20 s, and closes one without a call for 5 minutes (clients reconnect
+// when they next call); clients may ping every 30 s, idle or not, and a
+// client that pings more often is sent away (GOAWAY), as grpc-go does
+// below its default of 5 minutes. The gateway's in-process connection
+// carries every REST request at once and is the server's own: it has none
+// of these limits.
+func remoteLimits() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(100),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
+	}
 }
 
 // serverTLS is the listeners' TLS configuration: each handshake gets the
@@ -406,8 +441,9 @@ func Run(ctx context.Context, cfg Config) error {
 // ShutdownTimeout and returns. It closes both listeners. The result is nil
 // after a shutdown asked for by ctx. It takes listeners of Listen over
 // from their stand-in.
-// The gateway reaches the gRPC server through a client connection over an
-// in-process listener, served by the same grpc.Server.
+// The gateway reaches the gRPC services through a client connection over
+// an in-process listener, served by a grpc.Server of its own with the same
+// services and interceptors (see remoteLimits).
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	grpcLis, httpLis = takeOver(grpcLis), takeOver(httpLis)
 	if !s.started.CompareAndSwap(false, true) {
@@ -433,7 +469,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		Handler:           s.httpHandler(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.cert.Load() != nil {
@@ -441,10 +477,10 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	}
 
 	s.updateHealth()
-	errc := make(chan error, 2)
-	for _, l := range []net.Listener{grpcLis, inproc} {
+	errc := make(chan error, 3)
+	for gs, l := range map[*grpc.Server]net.Listener{s.grpc: grpcLis, s.inProcess: inproc} {
 		go func() {
-			if err := s.grpc.Serve(l); err != nil {
+			if err := gs.Serve(l); err != nil {
 				errc <- fmt.Errorf("serve: gRPC: %w", err)
 			}
 		}()
@@ -481,7 +517,8 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 }
 
 // shutdown drains in-flight requests: REST first (its requests are gRPC
-// calls in flight), then gRPC, within one ShutdownTimeout.
+// calls in flight, on the in-process server), then gRPC, within one
+// ShutdownTimeout.
 func (s *Server) shutdown(hs *http.Server) {
 	start := time.Now()
 	s.draining.Store(true)
@@ -490,7 +527,8 @@ func (s *Server) shutdown(hs *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	cleanHTTP := stopHTTP(ctx, hs)
-	if stopGRPC(ctx, s.grpc) && cleanHTTP {
+	cleanGateway := stopGRPC(ctx, s.inProcess)
+	if stopGRPC(ctx, s.grpc) && cleanHTTP && cleanGateway {
 		s.log.Info("drained", "duration", time.Since(start))
 	} else {
 		s.log.Warn("shutdown timeout: in-flight requests were cancelled", "timeout", s.cfg.ShutdownTimeout)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1227,6 +1228,76 @@ func TestGRPCRefusesBeforeTheMessage(t *testing.T) {
 		cancel()
 		if got := status.Convert(err); !proto.Equal(got.Proto(), want.Proto()) {
 			t.Errorf("%s: WriteEvents whose message never comes = %v, want %v at once", c.name, got, want)
+		}
+	}
+}
+
+// TestGRPCConnectionLimits: the gRPC listener tells each connection, in
+// its HTTP/2 SETTINGS, that it may have 100 calls in flight, with 64 KiB of
+// metadata each; the gateway's own connection is not so bounded, since it
+// carries every REST request: more than 100 are in the engine at once.
+func TestGRPCConnectionLimits(t *testing.T) {
+	h := start(t, func(c *serve.Config) { c.DefaultTimeout = 5 * time.Minute })
+	c, err := h.dialGRPC(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	// The client preface, then empty SETTINGS.
+	if _, err := io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
+		t.Fatal(err)
+	}
+	settings := map[uint16]uint32{}
+	for {
+		var hdr [9]byte // length (3 bytes), type, flags, stream
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		payload := make([]byte, int(hdr[0])<<16|int(hdr[1])<<8|int(hdr[2]))
+		if _, err := io.ReadFull(c, payload); err != nil {
+			t.Fatal(err)
+		}
+		if hdr[3] == 4 && hdr[4]&1 == 0 { // SETTINGS, not an acknowledgement
+			for p := payload; len(p) >= 6; p = p[6:] {
+				settings[binary.BigEndian.Uint16(p)] = binary.BigEndian.Uint32(p[2:])
+			}
+			break
+		}
+	}
+	const maxConcurrentStreams, maxHeaderListSize = 3, 6
+	if settings[maxConcurrentStreams] != 100 || settings[maxHeaderListSize] != 64<<10 {
+		t.Errorf("the gRPC listener's SETTINGS %v: want MAX_CONCURRENT_STREAMS (3) 100 and MAX_HEADER_LIST_SIZE (6) 65536", settings)
+	}
+
+	const n = 120
+	statuses := make(chan string, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("GET", baseURL+"/v1/items/"+blockItem+"/similar", nil)
+			req.Header.Set("Authorization", "Bearer "+h.tokens["recommend"])
+			resp, err := h.http.Do(req)
+			if err != nil {
+				statuses <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.Status
+		}()
+	}
+	timeout := time.After(30 * time.Second)
+	for i := range n {
+		select {
+		case <-h.eng.entered:
+		case <-timeout:
+			close(h.eng.release)
+			t.Fatalf("%d REST requests in the engine at once, want %d", i, n)
+		}
+	}
+	close(h.eng.release)
+	for range n {
+		if got := <-statuses; got != "200 OK" {
+			t.Errorf("GET /v1/items/block/similar = %s, want 200 OK", got)
 		}
 	}
 }
