@@ -276,7 +276,13 @@ func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 		switch r.URL.Path {
 		case pathHealthz, pathReadyz, pathMetrics, pathOpenAPI:
 			s.serveMeta(sw, r, metricsHandler)
-			s.finish(r, sw, start, &record{route: r.Method + " " + r.URL.Path}, slog.LevelDebug)
+			// A method they refuse is "unmatched", as on the API: any
+			// token is a method, and each would be a series of its own.
+			rec := &record{}
+			if metaMethod(r.Method) {
+				rec.route = r.Method + " " + r.URL.Path
+			}
+			s.finish(r, sw, start, rec, slog.LevelDebug)
 			return
 		}
 		rec := &record{}
@@ -292,9 +298,12 @@ func (s *Server) httpHandler(gateway http.Handler) http.Handler {
 	})
 }
 
+// metaMethod reports whether the endpoints outside the API serve method.
+func metaMethod(method string) bool { return method == http.MethodGet || method == http.MethodHead }
+
 // serveMeta serves the endpoints outside the API.
 func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, metricsHandler http.Handler) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if !metaMethod(r.Method) {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSONError(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method not allowed; use GET")
 		return

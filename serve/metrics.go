@@ -19,7 +19,8 @@ var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, 
 
 // metrics are the server's Prometheus metrics. Label values are bounded:
 // gRPC methods are the registered ones (unknown methods are refused before
-// the interceptor), routes are the API's path patterns or "unmatched", and
+// the interceptor), routes are the API's path patterns, the endpoints
+// outside the API with GET or HEAD, or "unmatched" (any other method), and
 // outcomes are the fixed lists below. No label holds a customer, item or
 // key.
 type metrics struct {

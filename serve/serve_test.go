@@ -870,6 +870,39 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// TestMetricsRoutesBounded: the routes of the HTTP metric are a fixed set:
+// a method that the endpoints outside the API refuse (405), whatever it
+// is, counts as "unmatched", as on the API, and never makes a series of
+// its own.
+func TestMetricsRoutesBounded(t *testing.T) {
+	h := start(t, nil)
+	ctx := t.Context()
+	methods := []string{"POST", "BREW", "X-" + strings.Repeat("M", 4000)}
+	paths := []string{"/healthz", "/readyz", "/metrics", "/openapi.json"}
+	for _, m := range methods {
+		for _, p := range paths {
+			if r := h.rest(ctx, m, p, "", ""); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("%.10s %s = %d (Allow %q), want 405 (GET, HEAD)", m, p, r.status, r.header.Get("Allow"))
+			}
+		}
+	}
+	h.rest(ctx, "HEAD", "/healthz", "", "")
+	r := h.rest(ctx, "GET", "/metrics", "", "")
+	var routes []string
+	for _, l := range strings.Split(string(r.body), "\n") {
+		if rest, ok := strings.CutPrefix(l, `discret_http_request_duration_seconds_count{route="`); ok {
+			routes = append(routes, rest)
+		}
+	}
+	want := []string{
+		`HEAD /healthz",status="200"} 1`,
+		`unmatched",status="405"} ` + fmt.Sprint(len(methods)*len(paths)),
+	}
+	if !slices.Equal(routes, want) {
+		t.Errorf("discret_http_request_duration_seconds_count series:\n%s\nwant\n%s", strings.Join(routes, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestMetricsAndOpenAPI(t *testing.T) {
 	h := start(t, nil)
 	ctx := t.Context()
