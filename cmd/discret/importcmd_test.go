@@ -86,13 +86,16 @@ func TestImportPairsIdempotent(t *testing.T) {
 func TestImportStdin(t *testing.T) {
 	c := newCLI(t)
 	c.mustRun("keygen")
+	// An explicit limit: the default, the free space of $TMPDIR less 10 %
+	// of its file system, depends on the machine (TestImportStdinLimit).
+	small := "--max-stdin-bytes=1048576"
 	c.mustRun("consent", "set", "alice", "personalization=granted")
 	ts := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Format(time.RFC3339)
 	good := `{"customer":"alice","item":"sku-1","type":"purchase","time":"` + ts + `"}`
 	bad := `{"customer":"alice","item":"sku-2","type":"refund","time":"` + ts + `"}`
 
 	withStdin(t, good+"\n"+bad+"\n", func() {
-		code, out, errOut := c.run("import", "-")
+		code, out, errOut := c.run("import", small, "-")
 		if code != exitFailure || !strings.Contains(out, "NOT IMPORTED") || !strings.Contains(out, "row 2: field type") {
 			t.Errorf("import - (a bad row) = exit %d\n%s%s; want the input rejected whole, naming row 2", code, out, errOut)
 		}
@@ -101,7 +104,7 @@ func TestImportStdin(t *testing.T) {
 		t.Fatalf("after a rejected import -: export lists %+v; want nothing", ev)
 	}
 	withStdin(t, good+"\n", func() {
-		out := c.mustRun("import", "-")
+		out := c.mustRun("import", small, "-")
 		if !strings.Contains(out, "-:\n") || !strings.Contains(out, "stored                   1") {
 			t.Errorf("import - = %q; want 1 event stored", out)
 		}
@@ -111,13 +114,13 @@ func TestImportStdin(t *testing.T) {
 	}
 
 	withStdin(t, "UserID,MovieID\n3,12\n", func() {
-		code, out, errOut := c.run("import", "-")
+		code, out, errOut := c.run("import", small, "-")
 		if code != exitFailure || !strings.Contains(errOut, "--time") {
 			t.Errorf("import - (pairs, no --time) = exit %d\n%s%s; want a failure asking for --time", code, out, errOut)
 		}
 	})
 	withStdin(t, "UserID,MovieID\n3,12\n", func() {
-		c.mustRun("import", "--time", ts, "-")
+		c.mustRun("import", small, "--time", ts, "-")
 	})
 	if code, _, errOut := c.run("import", "-", "-"); code != exitUsage || !strings.Contains(errOut, "once") {
 		t.Errorf("import - - = exit %d, %q; want a usage error", code, errOut)
