@@ -108,7 +108,8 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 // call. The refusal is observed and logged as the interceptor does. The
 // tap runs in the connection's reader goroutine: it only looks the
 // credential up (a map lookup and a hash); what the caller may call is the
-// interceptor's to check.
+// interceptor's to check. Only the listener's server has it: the gateway's
+// requests are authorized before their body is read (Server.readBody).
 func (s *Server) checkCredential(ctx context.Context, info *tap.Info) (context.Context, error) {
 	method := info.FullMethodName
 	if !s.guarded[method] {
@@ -122,9 +123,7 @@ func (s *Server) checkCredential(ctx context.Context, info *tap.Info) (context.C
 	st := apierr.Status(err)
 	elapsed := time.Since(start)
 	s.metrics.rpc.WithLabelValues(method, st.Code().String()).Observe(elapsed.Seconds())
-	if !s.fromGateway(ctx) {
-		s.logRPC(ctx, method, st.Code(), elapsed, caller, err)
-	}
+	s.logRPC(ctx, method, st.Code(), elapsed, caller, err)
 	return ctx, st.Err()
 }
 

@@ -339,7 +339,6 @@ func New(cfg Config) (*Server, error) {
 	opts := []grpc.ServerOption{
 		s.codec.serverOption(),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
-		grpc.InTapHandle(s.checkCredential),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		// Reuse a goroutine per core for requests instead of starting one
@@ -352,7 +351,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.serverTLS())))
 	}
-	s.grpc = grpc.NewServer(slices.Concat(opts, remoteLimits())...)
+	s.grpc = grpc.NewServer(slices.Concat(opts, s.remoteLimits())...)
 	s.inProcess = grpc.NewServer(opts...)
 	cfg.API.Register(s.grpc)
 	cfg.API.Register(s.inProcess)
@@ -363,7 +362,10 @@ func New(cfg Config) (*Server, error) {
 }
 
 // remoteLimits are the options of the gRPC listener's server: what one
-// connection from the network may hold, and how long it stays. Calls in
+// connection from the network may hold, and how long it stays. A call
+// without a valid credential is refused before its message is read
+// (checkCredential; a REST request is authorized before its body is read,
+// by the gateway's middleware). Calls in
 // flight are bounded per connection (100, the least RFC 9113 recommends;
 // a client queues the others), and so is a call's metadata (as a REST
 // request's header; grpc-go would accept 16 MiB). The server pings a
@@ -374,8 +376,9 @@ func New(cfg Config) (*Server, error) {
 // below its default of 5 minutes. The gateway's in-process connection
 // carries every REST request at once and is the server's own: it has none
 // of these limits.
-func remoteLimits() []grpc.ServerOption {
+func (s *Server) remoteLimits() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.InTapHandle(s.checkCredential),
 		grpc.MaxConcurrentStreams(100),
 		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
