@@ -706,26 +706,34 @@ func ensureDemoKey(ctx context.Context, e *env, keys *auth.Keys) (string, error)
 // demoPurchases is the number of purchases the demo customer starts with.
 const demoPurchases = 4
 
+// trainedByPopularity returns the current release and the rows of its
+// items with a vector, the most popular first.
+func trainedByPopularity(ctx context.Context, d *dataEnv) (*release.Release, []int, error) {
+	r, err := release.LoadCurrent(ctx, d.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	var trained []int
+	for j := range r.Items {
+		if r.HasVector(j) {
+			trained = append(trained, j)
+		}
+	}
+	slices.SortStableFunc(trained, func(a, b int) int { return cmp.Compare(r.Popular[b], r.Popular[a]) })
+	return r, trained, nil
+}
+
 // popularTrainedItem returns the most popular item with a vector in the
 // current release, for the demo's similar-items example; "" without one.
 func popularTrainedItem(ctx context.Context, d *dataEnv) (string, error) {
-	r, err := release.LoadCurrent(ctx, d.db)
-	if errors.Is(err, store.ErrNoCurrentRelease) {
+	r, trained, err := trainedByPopularity(ctx, d)
+	switch {
+	case errors.Is(err, store.ErrNoCurrentRelease), err == nil && len(trained) == 0:
 		return "", nil
-	}
-	if err != nil {
+	case err != nil:
 		return "", fmt.Errorf("demo: %w", err)
 	}
-	best := -1
-	for j := range r.Items {
-		if r.HasVector(j) && (best < 0 || r.Popular[j] > r.Popular[best]) {
-			best = j
-		}
-	}
-	if best < 0 {
-		return "", nil
-	}
-	return r.Items[best], nil
+	return r.Items[trained[0]], nil
 }
 
 // ensureDemoCustomer returns an item of the demo customer's history (the
@@ -762,7 +770,7 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 		}
 		return popularTrainedItem(ctx, d)
 	}
-	r, err := release.LoadCurrent(ctx, d.db)
+	r, trained, err := trainedByPopularity(ctx, d)
 	if err != nil {
 		return "", fmt.Errorf("demo customer: %w", err)
 	}
@@ -774,13 +782,6 @@ func ensureDemoCustomer(ctx context.Context, e *env, d *dataEnv, in *ingest.Inge
 	for _, it := range items {
 		category[it.ID] = it.Category
 	}
-	var trained []int
-	for j := range r.Items {
-		if r.HasVector(j) {
-			trained = append(trained, j)
-		}
-	}
-	slices.SortStableFunc(trained, func(a, b int) int { return cmp.Compare(r.Popular[b], r.Popular[a]) })
 	// The category first, then the most popular others.
 	var picks []string
 	for _, sameCategory := range []bool{true, false} {
