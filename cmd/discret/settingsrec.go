@@ -116,10 +116,10 @@ func checkSettings(ctx context.Context, e *env, d *dataEnv) error {
 		case !had || o != s.value:
 			changes = append(changes, fmt.Sprintf("%s %s → %s", s.field, cmp.Or(o, "(none)"), s.value))
 			object = append(object, fmt.Sprintf("%s %s→%s", s.short, cmp.Or(o, "none"), s.value))
-			d := fmt.Sprintf("%s %s (recorded: %s)", s.field, s.value, cmp.Or(o, "none"))
-			differ = append(differ, d)
+			diff := fmt.Sprintf("%s %s (recorded: %s)", s.field, s.value, cmp.Or(o, "none"))
+			differ = append(differ, diff)
 			if had && looserSetting(s.field, o, s.value, now) {
-				looser = append(looser, d)
+				looser = append(looser, diff)
 			}
 		}
 	}
